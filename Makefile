@@ -1,0 +1,44 @@
+# egov-mesh — the two commands a newcomer needs are `make run` and `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test unit e2e bench lint fmt deps clean
+
+$(STAMP): pyproject.toml
+	@command -v python3 >/dev/null || { echo "python3 is required"; exit 1; }
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+deps: $(STAMP)
+
+run: deps  ## the whole mesh up, seeded, with a table of URLs; Ctrl-C stops it
+	@./deploy/ensure-system-deps.sh rabbitmq-server
+	$(PY) -m meshkit.launcher
+
+test: deps  ## lint, then every test (unit and end-to-end against real RabbitMQ and PostgreSQL)
+	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql docker-compose
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+unit: deps
+	$(PY) -m pytest tests/unit
+
+e2e: deps
+	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql docker-compose
+	$(PY) -m pytest tests/e2e
+
+bench: deps  ## gateway throughput and latency against a bare forwarder, on a private broker
+	@./deploy/ensure-system-deps.sh rabbitmq-server
+	$(PY) -m bench.gateway
+
+lint: deps
+	$(PY) -m ruff check .
+
+fmt: deps
+	$(PY) -m ruff check --fix .
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the system packages the mesh needs when they are missing: rabbitmq-server (run, test),
+# postgresql and docker-compose (test). As root it uses apt-get; otherwise it says what to install.
+# Packages are installed without starting their system services: the mesh runs private instances.
+set -euo pipefail
+
+have() {
+  case "$1" in
+    rabbitmq-server) [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || command -v rabbitmq-server >/dev/null 2>&1 ;;
+    postgresql) ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 ;;
+    docker-compose) command -v docker-compose >/dev/null 2>&1 ;;
+    *) command -v "$1" >/dev/null 2>&1 ;;
+  esac
+}
+
+missing=()
+for pkg in "$@"; do
+  have "$pkg" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "egov-mesh needs these system packages: ${missing[*]}" >&2
+  echo "Install them (Debian/Ubuntu: sudo apt-get install ${missing[*]}) or run this as root, then retry." >&2
+  exit 1
+fi
+
+echo "Installing ${missing[*]} with apt-get …"
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created_policy=1
+fi
+trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+for pkg in "${missing[@]}"; do
+  have "$pkg" || { echo "apt-get installed $pkg but it is still not usable" >&2; exit 1; }
+done

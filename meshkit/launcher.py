@@ -1,0 +1,119 @@
+"""``make run``: a private RabbitMQ node and the six services under var/, ready, with a table of where
+everything is (also written to var/mesh.json). Ctrl-C stops every process it started."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from meshkit.mesh_runner import REPO_ROOT, SERVICES, MeshConfig, MeshRunner, MeshStartError
+from meshkit.ports import port_is_free
+from meshkit.rabbit_node import RabbitNode, RabbitUnavailable
+
+console = Console()
+
+
+def _secrets(var_dir: Path) -> dict[str, str]:
+    """Per-checkout secrets, made once: the admin token testers use and the key-encryption passphrase."""
+    path = var_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {"adminToken": secrets.token_urlsafe(24), "keyPassphrase": secrets.token_urlsafe(24)}
+    path.write_text(json.dumps(values))
+    path.chmod(0o600)
+    return values
+
+
+def _ports() -> dict[str, int]:
+    ports = {}
+    for spec in SERVICES:
+        port = int(os.environ.get(f"{spec.env_prefix}_PORT", spec.default_port))
+        if not port_is_free(port):
+            raise SystemExit(f"port {port} for {spec.name} is in use; set {spec.env_prefix}_PORT to another port")
+        ports[spec.name] = port
+    return ports
+
+
+def _describe(config: MeshConfig, node: RabbitNode, runner: MeshRunner) -> dict:
+    services = {}
+    for name, service in runner.services.items():
+        services[name] = {"url": service.url, "docs": f"{service.url}/docs", "openapi": f"{service.url}/openapi.json",
+                          "title": service.spec.title, "log": str(service.log_path)}
+    return {"services": services, "amqpUrl": node.amqp_url, "adminToken": config.admin_token,
+            "rabbitmq": {"node": node.node_name, "amqpPort": node.amqp_port, "dataDir": str(node.base_dir)},
+            "varDir": str(config.var_dir), "startedAt": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def _print(description: dict) -> None:
+    table = Table(title="egov-mesh is up", show_lines=False)
+    table.add_column("service")
+    table.add_column("what it is")
+    table.add_column("URL")
+    table.add_column("API docs")
+    for name, item in description["services"].items():
+        table.add_row(name, item["title"], item["url"], item["docs"])
+    console.print(table)
+    console.print(f"RabbitMQ (private node): [bold]{description['amqpUrl']}[/bold]")
+    console.print(f"Admin token (Authorization: Bearer …): [bold]{description['adminToken']}[/bold]")
+    var = description["varDir"]
+    console.print(f"Everything above, as JSON: {var}/mesh.json — logs in {var}/logs/")
+    console.print("Press Ctrl-C to stop the mesh.")
+
+
+def main() -> None:
+    var_dir = Path(os.environ.get("MESH_VAR_DIR", REPO_ROOT / "var")).resolve()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    values = _secrets(var_dir)
+    ports = _ports()
+    console.print("Starting a private RabbitMQ node …")
+    try:
+        node = RabbitNode.start(base_dir=var_dir / "rabbitmq")
+    except RabbitUnavailable as exc:
+        raise SystemExit(str(exc)) from None
+    config = MeshConfig(var_dir=var_dir, amqp_url=node.amqp_url, admin_token=values["adminToken"],
+                        key_passphrase=values["keyPassphrase"], ports=ports)
+    runner = MeshRunner(config)
+    stopping = False
+
+    def stop(*_args: object) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        console.print("\nStopping the mesh …")
+        runner.stop()
+        node.stop()
+        (var_dir / "mesh.json").unlink(missing_ok=True)
+        console.print("Stopped.")
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    console.print("Starting the six services …")
+    runner.start()
+    try:
+        runner.wait_ready(timeout_s=float(os.environ.get("MESH_START_TIMEOUT_S", "180")), progress=True)
+    except MeshStartError as exc:
+        console.print(f"[red]The mesh did not start:[/red] {exc}")
+        stop()
+    description = _describe(config, node, runner)
+    (var_dir / "mesh.json").write_text(json.dumps(description, ensure_ascii=False, indent=2))
+    _print(description)
+    while True:
+        time.sleep(1)
+        for name, service in runner.services.items():
+            if not service.alive():
+                console.print(f"[red]{name} exited[/red]; see {service.log_path}")
+                stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""ГБД ФЛ simulator: the state database of individuals, answering look-ups by IIN through the gateway."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.gbd_fl.api import build_router
+from services.gbd_fl.consumers import wire_consumers
+from services.gbd_fl.handlers import Registry
+from services.gbd_fl.settings import GbdFlSettings
+from services.gbd_fl.store import Person
+from shared.admin_auth import admin_guard
+from shared.bus import Bus
+from shared.member_app import create_member_app
+from shared.member_node import MemberNode
+
+
+def create_app(settings: GbdFlSettings | None = None, *, bus: Bus | None = None) -> FastAPI:
+    settings = settings or GbdFlSettings()
+
+    def wire(node: MemberNode, app: FastAPI) -> None:
+        registry = Registry(sessions=node.sessions)
+        wire_consumers(runtime=node.runtime(settings.member_id), registry=registry)
+        app.include_router(build_router(registry=registry,
+                                        admin=admin_guard(token=settings.mesh.admin_token.get_secret_value)))
+
+    return create_member_app(settings=settings, service="gbd_fl", title="gbd_fl — ГБД ФЛ simulator",
+                             description="Person data by IIN, served synchronously through the gateway.",
+                             members=[settings.member_id], models=[Person], wire=wire, bus=bus)

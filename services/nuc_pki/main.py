@@ -1,0 +1,86 @@
+"""НУЦ РК simulator: a root and an issuing CA, issuance, revocation, OCSP and CRL over HTTP.
+
+It is not a gateway member (relying parties reach a CA over plain HTTP), but it follows the mesh clock so
+that validity dates, OCSP times and CRLs agree with the rest of the mesh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from services.nuc_pki.api import build_router
+from services.nuc_pki.handlers import CertificateAuthority
+from services.nuc_pki.settings import NucSettings
+from services.nuc_pki.store import CaMaterial, IssuedCertificate
+from shared.admin_auth import admin_guard
+from shared.bus import Bus
+from shared.bus_rabbit import RabbitBus
+from shared.cert_check import CertificateVerifier, TrustStore
+from shared.clock import MeshClock
+from shared.clock_follower import ClockFollower
+from shared.control_clients import GatewayControlClient
+from shared.db import create_tables, make_engine, make_sessions
+from shared.http_app import build_app
+from shared.logging import configure_logging, get_logger
+from shared.member import EnvelopeVerifier
+from shared.ocsp_client import OcspClient
+from shared.readiness import Readiness, until_done
+
+log = get_logger(__name__)
+
+
+def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None) -> FastAPI:
+    settings = settings or NucSettings()
+    configure_logging(service="nuc_pki", level=settings.mesh.log_level)
+    engine = make_engine(settings.database_url)
+    sessions = make_sessions(engine)
+    clock = MeshClock()
+    ca = CertificateAuthority(sessions=sessions, clock=clock, settings=settings)
+    readiness = Readiness(steps=["database", "ca"])
+    bus = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name="nuc_pki")
+    http = httpx.AsyncClient()
+
+    async def follow_clock() -> None:
+        """Best effort: НУЦ must not wait for the gateway, which itself waits for НУЦ."""
+        await bus.connect()
+        verifier = CertificateVerifier(trust=TrustStore.from_certificates(ca.chain()), clock=clock,
+                                       ocsp=OcspClient(url=f"{settings.base_url}/ocsp", http=http, clock=clock,
+                                                       max_age_s=settings.mesh.ocsp_max_age_s))
+        checks = EnvelopeVerifier(member_id="nuc", verifier_ref=lambda: verifier)
+        follower = ClockFollower(bus=bus, clock=clock, verify=checks.verify)
+        await follower.start()
+        gateway = GatewayControlClient(base_url=settings.mesh.gateway_url,
+                                       admin_token=settings.mesh.admin_token.get_secret_value(), http=http)
+        try:
+            await follower.adopt(await gateway.clock())
+        except Exception as exc:  # the gateway may not be up yet; its next broadcast will reach us
+            log.info("clock_not_fetched", reason=str(exc)[:200])
+
+    async def start() -> None:
+        await until_done(readiness=readiness, step="database",
+                         action=lambda: create_tables(engine, models=[CaMaterial, IssuedCertificate]))
+        await until_done(readiness=readiness, step="ca", action=ca.load_or_create)
+        await until_done(readiness=Readiness(steps=["clock"]), step="clock", action=follow_clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(start())
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await bus.close()
+        await http.aclose()
+        await engine.dispose()
+
+    app = build_app(title="nuc_pki — НУЦ РК simulator",
+                    description="Certificates by the НУЦ profile, revocation, OCSP (RFC 6960) and CRL.",
+                    readiness=readiness, lifespan=lifespan)
+    app.include_router(build_router(ca=ca, admin=admin_guard(token=settings.mesh.admin_token.get_secret_value)))
+    app.state.ca = ca
+    app.state.clock = clock
+    return app

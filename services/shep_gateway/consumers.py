@@ -1,0 +1,59 @@
+"""The gateway's one message entry point: shep.ingress, handled in batches by a single worker.
+
+One worker keeps the log chain in arrival order; batching lets one transaction (and one fsync) carry many
+messages when traffic is heavy, while a lone message is handled at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.shep_gateway.handlers import Examined, Gateway
+from shared.bus import Bus, Delivery, Subscription
+from shared.logging import get_logger
+from shared.topology import INGRESS_QUEUE
+
+log = get_logger(__name__)
+
+
+class IngressWorker:
+    def __init__(self, *, gateway: Gateway, bus: Bus, batch_size: int, prefetch: int) -> None:
+        self._gateway = gateway
+        self._bus = bus
+        self._batch_size = batch_size
+        self._prefetch = prefetch
+        self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="gateway-ingress")
+        self._subscription = await self._bus.consume(queue=INGRESS_QUEUE, handler=self._inbox.put,
+                                                     prefetch=self._prefetch)
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.cancel()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._inbox.get()]
+            while len(batch) < self._batch_size and not self._inbox.empty():
+                batch.append(self._inbox.get_nowait())
+            try:
+                examined: list[Examined] = list(await asyncio.gather(*(self._gateway.examine(d) for d in batch)))
+                await self._gateway.commit(examined)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Nothing was acked: hand the batch back to the broker and try again shortly.
+                log.exception("ingress_batch_failed", size=len(batch))
+                for delivery in batch:
+                    try:
+                        await delivery.reject(requeue=True)
+                    except Exception:  # the channel may be gone; the broker requeues unacked messages itself
+                        log.warning("ingress_requeue_failed")
+                await asyncio.sleep(0.5)

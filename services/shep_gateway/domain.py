@@ -1,0 +1,199 @@
+"""The gateway's rules, free of I/O: who may call what, where a message goes, how the log is chained.
+
+Access is denied unless the registry grants it (X-Road's default). A refusal is a code and a sentence;
+codes say whose fault it is: ``Client.*`` the sender's, ``Server.*`` the provider's or the gateway's.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.canonical import canonical_bytes
+from shared.envelope import Envelope, MessageType
+from shared.topology import DELIVERY_EXCHANGE, sync_routing_key
+
+
+class Outcome(StrEnum):
+    ROUTED = "ROUTED"
+    REFUSED = "REFUSED"
+    TIMEOUT = "TIMEOUT"
+
+
+class MemberDef(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*$", max_length=64)
+    name: str = Field(min_length=1, max_length=256)
+    kind: Literal["gateway", "portal", "con", "registry", "mio", "test"] = "test"
+    organisation: str = Field(min_length=1, max_length=256)
+    bin: str = Field(pattern=r"^\d{12}$")
+    region: str | None = None
+    district: str | None = None
+    active: bool = True
+
+
+class ServiceDef(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$", max_length=128)
+    title: str = Field(min_length=1, max_length=256)
+    channel: Literal["sync", "async"]
+    providers: tuple[str, ...] = Field(min_length=1)
+    route_by: Literal["district"] | None = Field(default=None, alias="routeBy")
+    callers: tuple[str, ...] = ()
+    notify: tuple[str, ...] = ()
+
+
+class RegistryFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    members: list[MemberDef]
+    services: list[ServiceDef]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Destination:
+    recipient: str
+    exchange: str
+    routing_key: str
+    channel: Literal["sync", "async"]
+    reply_to_caller: bool = False  # a synchronous answer goes to the caller's own reply queue
+
+
+@dataclass(frozen=True)
+class PriorRequest:
+    """What the log knows about the request an answer refers to."""
+
+    message_id: str
+    sender: str
+    recipient: str | None
+    service_id: str
+    sync_state: str | None = None  # PENDING / ANSWERED / TIMED_OUT for synchronous calls
+    reply_to: str | None = None
+
+
+def _granted(member_id: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(member_id, p) for p in patterns)
+
+
+@dataclass
+class Registry:
+    members: dict[str, MemberDef] = field(default_factory=dict)
+    services: dict[str, ServiceDef] = field(default_factory=dict)
+
+    def may_call(self, *, member_id: str, service: ServiceDef) -> bool:
+        return _granted(member_id, service.callers)
+
+    def services_for(self, member_id: str) -> list[ServiceDef]:
+        return [s for s in self.services.values() if self.may_call(member_id=member_id, service=s)]
+
+    def provider_for(self, *, service: ServiceDef, route_id: str | None) -> str | Refusal:
+        if service.route_by is None:
+            return service.providers[0]
+        if not route_id:
+            return Refusal("Client.RouteRequired", f"{service.id} is served per district: set routeId "
+                           f"(one of {', '.join(p.split('.', 1)[1] for p in service.providers)})")
+        candidate = next((p for p in service.providers if self.members.get(p) and
+                          self.members[p].district == route_id), None)
+        if candidate is None:
+            return Refusal("Client.UnknownRoute", f"no district {route_id!r} provides {service.id}")
+        return candidate
+
+    def route_request(self, env: Envelope) -> Destination | Refusal:
+        service = self.services.get(env.service_id)
+        if service is None:
+            return Refusal("Client.UnknownService", f"no service {env.service_id!r} in the gateway registry")
+        if not self.may_call(member_id=env.sender, service=service):
+            return Refusal("Client.AccessDenied", f"{env.sender} is not granted {env.service_id}")
+        provider = self.provider_for(service=service, route_id=env.route_id)
+        if isinstance(provider, Refusal):
+            return provider
+        if env.recipient is not None and env.recipient != provider:
+            return Refusal("Client.RecipientMismatch", f"{env.service_id} for this route is served by {provider}, "
+                           f"not {env.recipient}")
+        if not self.members[provider].active:
+            return Refusal("Server.ProviderSuspended", f"{provider} is suspended in the registry")
+        if service.channel == "sync":
+            return Destination(recipient=provider, exchange=DELIVERY_EXCHANGE, routing_key=sync_routing_key(provider),
+                               channel="sync")
+        return Destination(recipient=provider, exchange=DELIVERY_EXCHANGE, routing_key=provider, channel="async")
+
+    def route_notification(self, env: Envelope) -> Destination | Refusal:
+        service = self.services.get(env.service_id)
+        if service is None:
+            return Refusal("Client.UnknownService", f"no service {env.service_id!r} in the gateway registry")
+        if env.sender not in service.providers:
+            return Refusal("Client.AccessDenied", f"{env.sender} does not provide {env.service_id} and may not "
+                           "notify about it")
+        if env.recipient is None:
+            return Refusal("Client.RecipientRequired", "a notification names its recipient")
+        if not _granted(env.recipient, service.notify):
+            return Refusal("Client.AccessDenied", f"{env.recipient} does not follow {env.service_id}")
+        return Destination(recipient=env.recipient, exchange=DELIVERY_EXCHANGE, routing_key=env.recipient,
+                           channel="async")
+
+    def route(self, env: Envelope, *, prior: PriorRequest | None) -> Destination | Refusal:
+        if env.message_type is MessageType.REQUEST:
+            return self.route_request(env)
+        if env.message_type is MessageType.NOTIFICATION:
+            return self.route_notification(env)
+        return route_answer(env, prior=prior, registry=self)
+
+
+def route_answer(env: Envelope, *, prior: PriorRequest | None, registry: Registry) -> Destination | Refusal:
+    """A RESPONSE or ERROR goes back, to the one who asked, only from the one who was asked."""
+    if env.in_reply_to is None:
+        return Refusal("Client.InReplyToRequired", f"a {env.message_type.value} names the request in inReplyTo")
+    if prior is None:
+        return Refusal("Client.UnknownRequest", f"no routed request {env.in_reply_to} to answer")
+    if prior.recipient != env.sender:
+        return Refusal("Client.AccessDenied", f"{env.sender} was not asked request {prior.message_id}")
+    if env.recipient is not None and env.recipient != prior.sender:
+        return Refusal("Client.RecipientMismatch", f"the answer goes to {prior.sender}, who asked")
+    if env.service_id != prior.service_id:
+        return Refusal("Client.ServiceMismatch", f"the request was for {prior.service_id}")
+    if prior.sync_state is not None:
+        if prior.sync_state == "TIMED_OUT":
+            return Refusal("Server.LateResponse", "the caller's deadline passed; it was told Server.Timeout")
+        if prior.sync_state != "PENDING":
+            return Refusal("Client.DuplicateResponse", f"request {prior.message_id} is already answered")
+        return Destination(recipient=prior.sender, exchange="", routing_key=prior.reply_to or "", channel="sync",
+                           reply_to_caller=True)
+    if prior.sender not in registry.members:
+        return Refusal("Server.CallerGone", f"{prior.sender} is no longer registered")
+    return Destination(recipient=prior.sender, exchange=DELIVERY_EXCHANGE, routing_key=prior.sender, channel="async")
+
+
+# ---- the message log chain ------------------------------------------------------------------------------
+GENESIS_HASH = "0" * 64
+CHAINED_FIELDS = ("seq", "messageId", "correlationId", "serviceId", "messageType", "sender", "recipient",
+                  "routeId", "inReplyTo", "messageDate", "receivedAt", "outcome", "errorCode", "errorReason",
+                  "payloadDigest", "envelopeDigest", "checks", "prevHash")
+
+
+def record_content(fields: dict[str, Any]) -> bytes:
+    """The canonical bytes a log record's hash and the gateway's signature cover."""
+    missing = [f for f in CHAINED_FIELDS if f not in fields]
+    if missing:
+        raise ValueError(f"log record lacks {missing}")
+    return canonical_bytes({f: fields[f] for f in CHAINED_FIELDS})
+
+
+def record_hash(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(record_content(fields)).hexdigest()
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

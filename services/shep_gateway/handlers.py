@@ -1,0 +1,641 @@
+"""Gateway use cases.
+
+Ingress, per message: parse → sender known → signature mathematics → certificate pinned to the sender →
+certificate valid on the mesh clock and not revoked (OCSP) → payload fits its contract → route granted.
+A batch of examined messages is then committed in one transaction: the chained, signed log records, the
+deliveries, the refusals (an ERROR back to the sender and a copy with the reason to the dead-letter queue)
+all go into the outbox together, and the broker messages are acked only after that commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import time
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import orjson
+import yaml
+from cryptography import x509
+from pydantic import ValidationError
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.shep_gateway.domain import (
+    GENESIS_HASH,
+    Destination,
+    MemberDef,
+    Outcome,
+    PriorRequest,
+    Refusal,
+    Registry,
+    RegistryFile,
+    ServiceDef,
+    digest,
+    record_content,
+)
+from services.shep_gateway.settings import GatewaySettings
+from services.shep_gateway.store import (
+    ClockRow,
+    LogHead,
+    LogRecord,
+    MemberCertificate,
+    MemberRow,
+    ServiceRow,
+    SyncCall,
+)
+from shared.bus import Bus, BusError, Delivery, OutgoingMessage
+from shared.canonical import canonical_bytes
+from shared.cert_check import (
+    CertificateVerifier,
+    Expectation,
+    is_transient,
+    refusal_code,
+    signature_refusal_code,
+)
+from shared.cert_profile import Holder, Usage, serial_hex
+from shared.clock import ClockState, MeshClock
+from shared.consumer import copy_of
+from shared.contracts import ClockPayload, ErrorPayload, parse_payload
+from shared.db import Sessions
+from shared.envelope import MessageType, ParsedEnvelope, parse_envelope
+from shared.errors import MeshError
+from shared.logging import get_logger, message_context
+from shared.member import Composer, outgoing
+from shared.outbox import OutboxRelay, queue_outgoing
+from shared.signing import SignatureError, certificate_pem, load_pem_certificates, sign_detached, verify_detached
+from shared.topology import (
+    CLOCK_EXCHANGE,
+    DEAD_EXCHANGE,
+    DELIVERY_EXCHANGE,
+    H_ATTEMPT,
+    H_DEADLINE,
+    H_ORIGIN_QUEUE,
+    H_RECIPIENT,
+    H_REFUSAL_CODE,
+    H_REFUSAL_REASON,
+    INGRESS_QUEUE,
+    RETRY_TIERS_S,
+    deadline_header,
+    declare_member,
+    read_deadline,
+    retry_queue,
+)
+from shared.working_calendar import WorkingCalendar
+
+log = get_logger(__name__)
+MAX_TRANSIENT_ATTEMPTS = 5
+
+
+class Verdict(StrEnum):
+    ROUTE = "ROUTE"
+    REFUSE = "REFUSE"
+    RETRY = "RETRY"
+
+
+@dataclass
+class Examined:
+    delivery: Delivery
+    message_id: str
+    received_at: dt.datetime
+    verdict: Verdict
+    parsed: ParsedEnvelope | None = None
+    destination: Destination | None = None
+    refusal: Refusal | None = None
+    checks: dict[str, Any] = field(default_factory=dict)
+    deadline: float | None = None
+
+    @property
+    def sender(self) -> str | None:
+        return self.parsed.envelope.sender if self.parsed else None
+
+
+class Gateway:
+    def __init__(self, *, settings: GatewaySettings, sessions: Sessions, bus: Bus, clock: MeshClock,
+                 composer: Composer, relay: OutboxRelay) -> None:
+        self.settings = settings
+        self._sessions = sessions
+        self._bus = bus
+        self.clock = clock
+        self.composer = composer
+        self._relay = relay
+        self.verifier: CertificateVerifier | None = None
+        self.registry = Registry()
+        self._pins: dict[str, set[str]] = {}
+        self._chain_lock = asyncio.Lock()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._calendar = WorkingCalendar()
+
+    # ---- registry -----------------------------------------------------------------------------------------
+    async def seed_registry(self) -> None:
+        """Load the seed file into an empty registry; an existing registry is left as testers changed it."""
+        async with self._sessions() as session:
+            if (await session.exec(select(MemberRow.id).limit(1))).first() is not None:
+                return
+        try:
+            parsed = RegistryFile.model_validate(yaml.safe_load(self.settings.registry_file.read_text()))
+        except (OSError, yaml.YAMLError, ValidationError) as exc:
+            raise MeshError("REGISTRY_FILE_INVALID", f"{self.settings.registry_file}: {exc}") from None
+        async with self._sessions() as session, session.begin():
+            for member in parsed.members:
+                session.add(MemberRow(id=member.id, definition=member.model_dump(mode="json", by_alias=True)))
+            for service in parsed.services:
+                session.add(ServiceRow(id=service.id, definition=service.model_dump(mode="json", by_alias=True)))
+
+    async def load_registry(self) -> None:
+        async with self._sessions() as session:
+            members = (await session.exec(select(MemberRow))).all()
+            services = (await session.exec(select(ServiceRow))).all()
+            pins = (await session.exec(select(MemberCertificate))).all()
+        self.registry = Registry(members={m.id: MemberDef.model_validate(m.definition) for m in members},
+                                 services={s.id: ServiceDef.model_validate(s.definition) for s in services})
+        self._pins = {}
+        for pin in pins:
+            self._pins.setdefault(pin.member_id, set()).add(pin.serial)
+
+    async def declare_topology(self) -> None:
+        """Every registered member's queues exist, so deliveries wait for a member that is not up yet."""
+        for member_id in self.registry.members:
+            if member_id != self.composer.member_id:
+                await declare_member(self._bus, member_id=member_id)
+
+    async def upsert_member(self, member: MemberDef) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.merge(MemberRow(id=member.id, definition=member.model_dump(mode="json", by_alias=True)))
+        await self.load_registry()
+        await declare_member(self._bus, member_id=member.id)
+
+    async def upsert_service(self, service: ServiceDef) -> None:
+        unknown = [p for p in service.providers if p not in self.registry.members]
+        if unknown:
+            raise MeshError("MEMBER_NOT_FOUND", f"unknown provider(s): {', '.join(unknown)}", status=422)
+        async with self._sessions() as session, session.begin():
+            await session.merge(ServiceRow(id=service.id, definition=service.model_dump(mode="json", by_alias=True)))
+        await self.load_registry()
+
+    async def register_certificate(self, *, member_id: str, pem: str) -> dict[str, Any]:
+        """Pin a member's system certificate after checking it is really that member's and valid now."""
+        member = self.registry.members.get(member_id)
+        if member is None:
+            raise MeshError("MEMBER_NOT_FOUND", f"no member {member_id!r} in the registry", status=404)
+        certificate = load_pem_certificates(pem)[0]
+        verifier = self._verifier()
+        result = await verifier.check(certificate=certificate, expect=Expectation(
+            usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=member_id, bin=member.bin))
+        if not result.ok:
+            raise MeshError(refusal_code(result), result.message, status=422)
+        await self._pin(member_id=member_id, certificate=certificate)
+        return {"memberId": member_id, "serial": serial_hex(certificate)}
+
+    async def _pin(self, *, member_id: str, certificate: x509.Certificate) -> None:
+        serial = serial_hex(certificate)
+        async with self._sessions() as session, session.begin():
+            await session.merge(MemberCertificate(serial=serial, member_id=member_id,
+                                                  certificate_pem=certificate_pem(certificate),
+                                                  not_after=certificate.not_valid_after_utc,
+                                                  registered_at=self.clock.now()))
+        self._pins.setdefault(member_id, set()).add(serial)
+        log.info("member_certificate_pinned", member_id=member_id, serial=serial)
+
+    async def pin_self(self) -> None:
+        assert self.composer.signer is not None
+        await self._pin(member_id=self.composer.member_id, certificate=self.composer.signer.certificate)
+
+    async def member_certificates(self) -> dict[str, list[dict[str, Any]]]:
+        async with self._sessions() as session:
+            pins = (await session.exec(select(MemberCertificate))).all()
+        out: dict[str, list[dict[str, Any]]] = {}
+        for pin in pins:
+            out.setdefault(pin.member_id, []).append({"serial": pin.serial, "notAfter": pin.not_after.isoformat(),
+                                                      "registeredAt": pin.registered_at.isoformat()})
+        return out
+
+    def _verifier(self) -> CertificateVerifier:
+        if self.verifier is None:
+            raise MeshError("GATEWAY_NOT_READY", "the gateway has not loaded the НУЦ trust store yet", status=503)
+        return self.verifier
+
+    # ---- ingress: examine ---------------------------------------------------------------------------------
+    async def examine(self, delivery: Delivery) -> Examined:
+        now = self.clock.now()
+        try:
+            parsed = parse_envelope(delivery.body)
+        except MeshError as exc:
+            message_id = delivery.message_id or f"unparsable-{uuid.uuid4()}"
+            return Examined(delivery=delivery, message_id=message_id[:64], received_at=now, verdict=Verdict.REFUSE,
+                            refusal=Refusal(exc.code, exc.message), checks={"envelope": "unparsable"})
+        env = parsed.envelope
+        item = Examined(delivery=delivery, message_id=str(env.message_id), received_at=now, verdict=Verdict.REFUSE,
+                        parsed=parsed, checks={"envelope": "ok"})
+        with message_context(correlation_id=env.correlation_id, message_id=item.message_id):
+            refusal = await self._check(item)
+        if refusal is None:
+            return item
+        if refusal.code == "Server.OcspResponderUnreachable":
+            attempts = int(delivery.headers.get(H_ATTEMPT, 0)) + 1
+            if attempts < MAX_TRANSIENT_ATTEMPTS:
+                item.verdict = Verdict.RETRY
+        item.refusal = refusal
+        return item
+
+    async def _check(self, item: Examined) -> Refusal | None:
+        assert item.parsed is not None
+        env = item.parsed.envelope
+        if item.delivery.message_id is not None and item.delivery.message_id != item.message_id:
+            return Refusal("Client.MessageIdMismatch", "the transport message id differs from the envelope's")
+        member = self.registry.members.get(env.sender)
+        if member is None:
+            item.checks["sender"] = "unknown"
+            return Refusal("Client.UnknownMember", f"{env.sender!r} is not a registered member system")
+        if not member.active:
+            item.checks["sender"] = "suspended"
+            return Refusal("Client.MemberSuspended", f"{env.sender} is suspended in the registry")
+        item.checks["sender"] = "known"
+        refusal = await self._check_signature(item)
+        if refusal is not None:
+            return refusal
+        try:
+            parse_payload(service_id=env.service_id, message_type=env.message_type, data=env.data)
+        except MeshError as exc:
+            item.checks["payload"] = "invalid"
+            return Refusal(exc.code, exc.message)
+        item.checks["payload"] = "ok"
+        return await self._check_route(item)
+
+    async def _check_signature(self, item: Examined) -> Refusal | None:
+        assert item.parsed is not None
+        env = item.parsed.envelope
+        try:
+            verified = verify_detached(content=item.parsed.signed_bytes(), signature_b64=env.signature)
+        except SignatureError as exc:
+            item.checks["signature"] = {"ok": False, "signatureCode": exc.code}
+            return Refusal(signature_refusal_code(exc.code), exc.message)
+        serial = serial_hex(verified.signer)
+        if serial not in self._pins.get(env.sender, set()):
+            item.checks["signature"] = {"ok": False, "serial": serial, "pinned": False}
+            return Refusal("Client.CertificateNotRegistered",
+                           f"certificate {serial} is not registered for {env.sender} at the gateway")
+        result = await self._verifier().check(certificate=verified.signer, expect=Expectation(
+            usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=env.sender))
+        item.checks["signature"] = result.summary()
+        if not result.ok:
+            code = refusal_code(result)
+            return Refusal("Server.OcspResponderUnreachable" if is_transient(result) else code, result.message)
+        return None
+
+    async def _check_route(self, item: Examined) -> Refusal | None:
+        assert item.parsed is not None
+        env = item.parsed.envelope
+        prior = None
+        if env.message_type in (MessageType.RESPONSE, MessageType.ERROR):
+            prior = await self._prior_request(env.in_reply_to)
+        decision = self.registry.route(env, prior=prior)
+        if isinstance(decision, Refusal):
+            item.checks["route"] = "denied"
+            return decision
+        item.checks["route"] = decision.recipient
+        if decision.channel == "sync" and env.message_type is MessageType.REQUEST:
+            if not item.delivery.reply_to:
+                return Refusal("Client.ReplyToRequired", "a synchronous request names its reply queue (reply_to)")
+            now = time.time()
+            asked = read_deadline(item.delivery.headers, default_s=now + self.settings.mesh.sync_timeout_s)
+            item.deadline = min(asked, now + self.settings.max_sync_deadline_s)
+            if item.deadline <= now:
+                return Refusal("Server.Timeout", "the request's deadline passed before the gateway could route it")
+        item.destination = decision
+        item.verdict = Verdict.ROUTE
+        return None
+
+    async def _prior_request(self, message_id: uuid.UUID | None) -> PriorRequest | None:
+        if message_id is None:
+            return None
+        async with self._sessions() as session:
+            record = (await session.exec(select(LogRecord).where(
+                LogRecord.message_id == str(message_id), LogRecord.outcome == Outcome.ROUTED.value,
+                LogRecord.message_type == MessageType.REQUEST.value))).first()
+            call = await session.get(SyncCall, str(message_id)) if record else None
+        if record is None or record.sender is None:
+            return None
+        return PriorRequest(message_id=record.message_id, sender=record.sender, recipient=record.recipient,
+                            service_id=record.service_id or "", sync_state=call.state if call else None,
+                            reply_to=call.reply_to if call else None)
+
+    # ---- ingress: commit ----------------------------------------------------------------------------------
+    async def commit(self, batch: list[Examined]) -> None:
+        """Record, route and refuse a batch in one transaction, then retry-queue the transient ones and ack."""
+        retries = [e for e in batch if e.verdict is Verdict.RETRY]
+        final = [e for e in batch if e.verdict is not Verdict.RETRY]
+        timers: list[tuple[str, float]] = []
+        if final:
+            async with self._chain_lock, self._sessions() as session, session.begin():
+                seen = await self._already_logged(session, [e.message_id for e in final])
+                head = await self._lock_head(session)
+                for item in final:
+                    if item.message_id in seen:
+                        log.info("duplicate_ignored", message_id=item.message_id)
+                        continue
+                    seen.add(item.message_id)
+                    head = await self._apply(session, item=item, head=head, timers=timers)
+                await self._save_head(session, head)
+            self._relay.kick()
+        for message_id, deadline in timers:
+            self.schedule_timeout(message_id=message_id, deadline=deadline)
+        for item in retries:
+            await self._retry(item)
+        for item in final:
+            await item.delivery.ack()
+
+    async def _retry(self, item: Examined) -> None:
+        attempt = int(item.delivery.headers.get(H_ATTEMPT, 0)) + 1
+        tier = RETRY_TIERS_S[min(attempt - 1, len(RETRY_TIERS_S) - 1)]
+        log.warning("ingress_retry_scheduled", message_id=item.message_id, attempt=attempt, in_s=tier,
+                    reason=item.refusal.message if item.refusal else "")
+        try:
+            await self._bus.publish(exchange="", routing_key=retry_queue(INGRESS_QUEUE, tier), message=copy_of(
+                item.delivery, headers={**item.delivery.headers, H_ATTEMPT: attempt}))
+        except BusError:
+            await item.delivery.reject(requeue=True)
+            return
+        await item.delivery.ack()
+
+    @staticmethod
+    async def _already_logged(session: AsyncSession, ids: list[str]) -> set[str]:
+        rows = await session.exec(select(LogRecord.message_id).where(col(LogRecord.message_id).in_(ids)))
+        return set(rows.all())
+
+    @staticmethod
+    async def _lock_head(session: AsyncSession) -> LogHead:
+        head = (await session.exec(select(LogHead).where(LogHead.id == 1).with_for_update())).first()
+        return head or LogHead(id=1, seq=0, record_hash=GENESIS_HASH)
+
+    @staticmethod
+    async def _save_head(session: AsyncSession, head: LogHead) -> None:
+        await session.merge(head)
+
+    async def _apply(self, session: AsyncSession, *, item: Examined, head: LogHead,
+                     timers: list[tuple[str, float]]) -> LogHead:
+        if item.verdict is Verdict.ROUTE and item.destination is not None and item.destination.reply_to_caller:
+            await self._close_sync_call(session, item=item)
+        if item.verdict is Verdict.ROUTE:
+            assert item.destination is not None
+            assert item.parsed is not None
+            self._stage_delivery(session, item=item, timers=timers)
+            outcome, code, reason = Outcome.ROUTED, None, None
+            recipient = item.destination.recipient
+        else:
+            assert item.refusal is not None
+            self._stage_refusal(session, item=item)
+            outcome, code, reason = Outcome.REFUSED, item.refusal.code, item.refusal.message
+            recipient = item.parsed.envelope.recipient if item.parsed else None
+            log.warning("message_refused", code=code, reason=reason, message_id=item.message_id,
+                        sender=item.sender)
+        return self._append(session, head=head, parsed=item.parsed, message_id=item.message_id,
+                            raw=item.delivery.body, received_at=item.received_at, outcome=outcome, recipient=recipient,
+                            code=code, reason=reason, checks=item.checks)
+
+    def _append(self, session: AsyncSession, *, head: LogHead, parsed: ParsedEnvelope | None, message_id: str,
+                raw: bytes, received_at: dt.datetime, outcome: Outcome, recipient: str | None, code: str | None,
+                reason: str | None, checks: dict[str, Any]) -> LogHead:
+        env = parsed.envelope if parsed else None
+        fields: dict[str, Any] = {
+            "seq": head.seq + 1, "messageId": message_id,
+            "correlationId": env.correlation_id if env else None, "serviceId": env.service_id if env else None,
+            "messageType": env.message_type.value if env else None, "sender": env.sender if env else None,
+            "recipient": recipient, "routeId": env.route_id if env else None,
+            "inReplyTo": str(env.in_reply_to) if env and env.in_reply_to else None,
+            "messageDate": parsed.raw.get("messageDate") if parsed else None,
+            "receivedAt": received_at.isoformat(), "outcome": outcome.value, "errorCode": code,
+            "errorReason": reason[:1000] if reason else None,
+            "payloadDigest": digest(canonical_bytes(env.data)) if env else None, "envelopeDigest": digest(raw),
+            "checks": checks, "prevHash": head.record_hash,
+        }
+        assert self.composer.signer is not None
+        content = record_content(fields)
+        signature = sign_detached(content=content, signer=self.composer.signer)
+        record = LogRecord(seq=fields["seq"], message_id=message_id, correlation_id=fields["correlationId"],
+                           service_id=fields["serviceId"], message_type=fields["messageType"], sender=fields["sender"],
+                           recipient=recipient, route_id=fields["routeId"], in_reply_to=fields["inReplyTo"],
+                           message_date=fields["messageDate"], received_at=fields["receivedAt"],
+                           outcome=outcome.value, error_code=code, error_reason=fields["errorReason"],
+                           payload_digest=fields["payloadDigest"], envelope_digest=fields["envelopeDigest"],
+                           checks=checks, prev_hash=head.record_hash, record_hash=digest(content),
+                           signature=base64.b64encode(signature).decode())
+        session.add(record)
+        return LogHead(id=1, seq=record.seq, record_hash=record.record_hash)
+
+    def _stage_delivery(self, session: AsyncSession, *, item: Examined, timers: list[tuple[str, float]]) -> None:
+        assert item.destination is not None
+        assert item.parsed is not None
+        dest, env = item.destination, item.parsed.envelope
+        headers: dict[str, Any] = {H_RECIPIENT: dest.recipient}
+        expiration = None
+        if env.message_type is MessageType.REQUEST and dest.channel == "sync":
+            assert item.deadline is not None
+            assert item.delivery.reply_to
+            headers[H_DEADLINE] = deadline_header(item.deadline)
+            expiration = max(1, int((item.deadline - time.time()) * 1000))
+            session.add(SyncCall(message_id=item.message_id, caller=env.sender, provider=dest.recipient,
+                                 service_id=env.service_id, correlation_id=env.correlation_id,
+                                 reply_to=item.delivery.reply_to, deadline=item.deadline))
+            timers.append((item.message_id, item.deadline))
+        queue_outgoing(session, exchange=dest.exchange, routing_key=dest.routing_key, message=OutgoingMessage(
+            body=item.delivery.body, headers=headers, message_id=item.message_id,
+            correlation_id=env.correlation_id, expiration_ms=expiration))
+
+    async def _close_sync_call(self, session: AsyncSession, *, item: Examined) -> None:
+        """Mark the call answered; if the deadline or another answer got there first, refuse this one."""
+        assert item.parsed is not None
+        call_id = str(item.parsed.envelope.in_reply_to)
+        result = await session.exec(update(SyncCall).where(col(SyncCall.message_id) == call_id,  # type: ignore[call-overload]
+                                                           col(SyncCall.state) == "PENDING").values(state="ANSWERED"))
+        if result.rowcount == 0:
+            call = await session.get(SyncCall, call_id)
+            late = call is not None and call.state == "TIMED_OUT"
+            item.verdict = Verdict.REFUSE
+            item.refusal = (Refusal("Server.LateResponse", "the caller's deadline passed; it was told Server.Timeout")
+                            if late else Refusal("Client.DuplicateResponse", f"request {call_id} is already answered"))
+        else:
+            self._cancel_timer(call_id)
+
+    def _stage_refusal(self, session: AsyncSession, *, item: Examined) -> None:
+        assert item.refusal is not None
+        dead_headers = {**item.delivery.headers, H_REFUSAL_CODE: item.refusal.code,
+                        H_REFUSAL_REASON: item.refusal.message[:1000], H_ORIGIN_QUEUE: INGRESS_QUEUE}
+        queue_outgoing(session, exchange=DEAD_EXCHANGE, routing_key=INGRESS_QUEUE,
+                       message=copy_of(item.delivery, headers=dead_headers))
+        target = self._error_target(item)
+        if target is None:
+            return
+        exchange, routing_key = target
+        env = item.parsed.envelope if item.parsed else None
+        error = ErrorPayload(code=item.refusal.code, message=item.refusal.message, where="gateway",
+                             refused_message_id=item.message_id)
+        in_reply_to = env.message_id if env else None
+        wire = self.composer.compose(
+            service_id=env.service_id if env else "shep.refusal", message_type=MessageType.ERROR,
+            data=error.model_dump(by_alias=True), correlation_id=env.correlation_id if env else item.message_id,
+            recipient=env.sender if env and env.sender in self.registry.members else None, in_reply_to=in_reply_to)
+        queue_outgoing(session, exchange=exchange, routing_key=routing_key, message=outgoing(wire))
+
+    def _error_target(self, item: Examined) -> tuple[str, str] | None:
+        """Where a refusal is reported: the caller's reply queue, else the sender's own queue if it exists."""
+        if item.delivery.reply_to:
+            return "", item.delivery.reply_to
+        sender = item.sender
+        if sender is not None and sender in self.registry.members and sender != self.composer.member_id:
+            return DELIVERY_EXCHANGE, sender
+        return None
+
+    # ---- synchronous deadlines ---------------------------------------------------------------------------
+    def schedule_timeout(self, *, message_id: str, deadline: float) -> None:
+        """A timer per call in flight; the database, not the timer, is the truth, so a restart re-arms them."""
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, deadline - time.time())
+        self._timers[message_id] = loop.call_later(
+            delay, lambda: asyncio.ensure_future(self.fire_timeout(message_id=message_id)))
+
+    def _cancel_timer(self, message_id: str) -> None:
+        timer = self._timers.pop(message_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    async def restore_timers(self) -> None:
+        async with self._sessions() as session:
+            pending = (await session.exec(select(SyncCall).where(SyncCall.state == "PENDING"))).all()
+        for call in pending:
+            self.schedule_timeout(message_id=call.message_id, deadline=call.deadline)
+
+    async def fire_timeout(self, *, message_id: str) -> None:
+        """The provider did not answer in time: tell the caller Server.Timeout and log it."""
+        self._timers.pop(message_id, None)
+        try:
+            async with self._chain_lock, self._sessions() as session, session.begin():
+                result = await session.exec(update(SyncCall).where(  # type: ignore[call-overload]
+                    col(SyncCall.message_id) == message_id, col(SyncCall.state) == "PENDING").values(state="TIMED_OUT"))
+                if result.rowcount == 0:
+                    return
+                call = await session.get(SyncCall, message_id)
+                assert call is not None
+                error = ErrorPayload(code="Server.Timeout", where="gateway", refused_message_id=message_id,
+                                     message=f"{call.provider} did not answer {call.service_id} before the deadline")
+                wire = self.composer.compose(service_id=call.service_id, message_type=MessageType.ERROR,
+                                             data=error.model_dump(by_alias=True), correlation_id=call.correlation_id,
+                                             recipient=call.caller, in_reply_to=uuid.UUID(message_id))
+                queue_outgoing(session, exchange="", routing_key=call.reply_to, message=outgoing(wire))
+                parsed = ParsedEnvelope(envelope=parse_envelope(orjson.dumps(wire)).envelope, raw=wire)
+                head = await self._lock_head(session)
+                head = self._append(session, head=head, parsed=parsed, message_id=wire["messageId"],
+                                    raw=orjson.dumps(wire), received_at=self.clock.now(), outcome=Outcome.TIMEOUT,
+                                    recipient=call.caller, code="Server.Timeout", reason=error.message,
+                                    checks={"deadline": call.deadline})
+                await self._save_head(session, head)
+            log.warning("sync_call_timed_out", message_id=message_id, service_id=call.service_id)
+            self._relay.kick()
+        except Exception:
+            log.exception("sync_timeout_failed", message_id=message_id)
+
+    # ---- the mesh clock ----------------------------------------------------------------------------------
+    async def load_clock(self) -> None:
+        async with self._sessions() as session:
+            row = await session.get(ClockRow, 1)
+        if row is not None:
+            self.clock.apply(ClockState.model_validate(row.state))
+
+    async def change_clock(self, *, advance_s: float | None, advance_working_days: int | None,
+                           speed: float | None, reset: bool) -> ClockState:
+        if reset:
+            state = self.clock.reset()
+        else:
+            seconds = advance_s or 0.0
+            if advance_working_days:
+                local = self.clock.local_now()
+                target = self._calendar.add_working_days(local.date(), advance_working_days)
+                seconds += (dt.datetime.combine(target, local.timetz()) - local).total_seconds()
+            state = self.clock.advanced_by(seconds=seconds) if seconds else self.clock.state
+            if speed is not None:
+                self.clock.apply(state)
+                state = self.clock.with_speed(speed=speed)
+        self.clock.apply(state)
+        async with self._sessions() as session, session.begin():
+            await session.merge(ClockRow(id=1, state=state.model_dump()))
+        log.info("mesh_clock_set", version=state.version, speed=state.speed)
+        await self.broadcast_clock()
+        return state
+
+    async def broadcast_clock(self) -> None:
+        s = self.clock.state
+        payload = ClockPayload(version=s.version, anchor_real=s.anchor_real, anchor_mesh=s.anchor_mesh, speed=s.speed)
+        wire = self.composer.compose(service_id="shep.clock", message_type=MessageType.NOTIFICATION,
+                                     data=payload.model_dump(by_alias=True), correlation_id="mesh-clock")
+        await self._bus.publish(exchange=CLOCK_EXCHANGE, routing_key="", message=outgoing(wire, persistent=False),
+                                mandatory=False)
+
+    # ---- the message log ---------------------------------------------------------------------------------
+    async def case_log(self, *, correlation_id: str) -> list[LogRecord]:
+        async with self._sessions() as session:
+            rows = await session.exec(select(LogRecord).where(LogRecord.correlation_id == correlation_id)
+                                      .order_by(col(LogRecord.seq)))
+            return list(rows.all())
+
+    async def log_record(self, *, message_id: str) -> LogRecord:
+        async with self._sessions() as session:
+            record = (await session.exec(select(LogRecord).where(LogRecord.message_id == message_id))).first()
+        if record is None:
+            raise MeshError("LOG_RECORD_NOT_FOUND", f"no message {message_id} in the log", status=404)
+        return record
+
+    async def recent_log(self, *, limit: int, outcome: str | None) -> list[LogRecord]:
+        query = select(LogRecord).order_by(col(LogRecord.seq).desc()).limit(limit)
+        if outcome:
+            query = query.where(LogRecord.outcome == outcome)
+        async with self._sessions() as session:
+            return list((await session.exec(query)).all())
+
+    async def verify_chain(self, *, page: int = 1000) -> dict[str, Any]:
+        """Walk the whole log: hashes, links, the gateway's signature on every record, and the head."""
+        gateway_serials = self._pins.get(self.composer.member_id, set())
+        previous, expected_seq, checked = GENESIS_HASH, 1, 0
+        while True:
+            async with self._sessions() as session:
+                rows = list((await session.exec(select(LogRecord).where(col(LogRecord.seq) >= expected_seq)
+                                                .order_by(col(LogRecord.seq)).limit(page))).all())
+            if not rows:
+                break
+            for record in rows:
+                problem = _record_problem(record, expected_seq=expected_seq, previous=previous,
+                                          gateway_serials=gateway_serials)
+                if problem is not None:
+                    return {"ok": False, "checked": checked, "brokenAt": {
+                        "seq": record.seq, "messageId": record.message_id, "problem": problem}}
+                previous, expected_seq, checked = record.record_hash, record.seq + 1, checked + 1
+        async with self._sessions() as session:
+            head = await session.get(LogHead, 1)
+        if head is not None and (head.seq != expected_seq - 1 or head.record_hash != previous):
+            return {"ok": False, "checked": checked, "brokenAt": {
+                "seq": expected_seq, "messageId": None,
+                "problem": f"records after seq {expected_seq - 1} are missing (head says {head.seq})"}}
+        return {"ok": True, "checked": checked, "headHash": previous}
+
+
+def _record_problem(record: LogRecord, *, expected_seq: int, previous: str, gateway_serials: set[str]) -> str | None:
+    if record.seq != expected_seq:
+        return f"sequence jumps from {expected_seq - 1} to {record.seq}: records are missing"
+    if record.prev_hash != previous:
+        return "prevHash does not match the previous record's hash: the chain was cut or reordered"
+    content = record_content(record.chained_fields())
+    if digest(content) != record.record_hash:
+        return "recordHash does not match the record's content: the record was altered"
+    try:
+        verified = verify_detached(content=content, signature_b64=record.signature)
+    except SignatureError as exc:
+        return f"the gateway's signature does not verify: {exc.message}"
+    if serial_hex(verified.signer) not in gateway_serials:
+        return "signed by a certificate that is not the gateway's"
+    return None
+
+

@@ -1,0 +1,136 @@
+"""ШЭП / РШЭП simulator: the only road between member systems.
+
+It verifies every message (sender, system signature, certificate, route), keeps the chained and signed
+message log, routes the asynchronous and synchronous channels over RabbitMQ, answers Server.Timeout when a
+provider misses a deadline, and is the authority for the mesh clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import httpx
+from fastapi import FastAPI
+
+from services.shep_gateway.api import build_router
+from services.shep_gateway.consumers import IngressWorker
+from services.shep_gateway.handlers import Gateway
+from services.shep_gateway.settings import GatewaySettings
+from services.shep_gateway.store import (
+    ClockRow,
+    LogHead,
+    LogRecord,
+    MemberCertificate,
+    MemberRow,
+    ServiceRow,
+    SyncCall,
+)
+from shared.admin_auth import admin_guard
+from shared.bus import Bus
+from shared.bus_rabbit import RabbitBus
+from shared.cert_check import CertificateVerifier, TrustStore
+from shared.clock import MeshClock
+from shared.control_clients import NucClient
+from shared.db import create_tables, make_engine, make_sessions
+from shared.http_app import build_app
+from shared.identity import SystemIdentityRecord, load_or_enroll
+from shared.logging import configure_logging, get_logger
+from shared.member import Composer
+from shared.ocsp_client import OcspClient
+from shared.outbox import OutboxMessage, OutboxRelay
+from shared.readiness import Readiness, until_done
+from shared.topology import declare_gateway
+
+log = get_logger(__name__)
+MODELS = [OutboxMessage, SystemIdentityRecord, MemberRow, ServiceRow, MemberCertificate, LogRecord, LogHead,
+          SyncCall, ClockRow]
+
+
+def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    configure_logging(service="shep_gateway", level=settings.mesh.log_level)
+    engine = make_engine(settings.database_url)
+    sessions = make_sessions(engine)
+    clock = MeshClock()
+    bus = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name="shep_gateway")
+    relay = OutboxRelay(sessions=sessions, bus=bus)
+    composer = Composer(member_id=settings.member_id, clock=clock)
+    gateway = Gateway(settings=settings, sessions=sessions, bus=bus, clock=clock, composer=composer, relay=relay)
+    worker = IngressWorker(gateway=gateway, bus=bus, batch_size=settings.batch_size, prefetch=settings.prefetch)
+    http = httpx.AsyncClient()
+    nuc = NucClient(base_url=settings.mesh.nuc_url, admin_token=settings.mesh.admin_token.get_secret_value(), http=http)
+    readiness = Readiness(steps=["database", "clock", "broker", "trust", "identity", "registry", "topology",
+                                 "consumers"])
+
+    async def trust() -> None:
+        gateway.verifier = CertificateVerifier(
+            trust=TrustStore.from_certificates(await nuc.ca_chain()), clock=clock,
+            ocsp=OcspClient(url=nuc.ocsp_url, http=http, clock=clock, max_age_s=settings.mesh.ocsp_max_age_s))
+
+    async def identity() -> None:
+        assert gateway.verifier is not None
+        member = gateway.registry.members.get(settings.member_id)
+        if member is None:
+            raise RuntimeError(f"the registry has no member {settings.member_id!r} for the gateway itself")
+        composer.signer = await load_or_enroll(
+            sessions=sessions, member_id=settings.member_id, organisation=member.organisation, bin_=member.bin,
+            nuc=nuc, passphrase=settings.mesh.key_passphrase.get_secret_value(), verifier=gateway.verifier,
+            clock=clock)
+        await gateway.pin_self()
+
+    async def registry() -> None:
+        await gateway.seed_registry()
+        await gateway.load_registry()
+
+    async def topology() -> None:
+        await declare_gateway(bus)
+        await gateway.declare_topology()
+
+    async def consumers() -> None:
+        await gateway.restore_timers()
+        relay.start()
+        relay.kick()
+        await worker.start()
+        await gateway.broadcast_clock()
+
+    async def background() -> None:
+        """Heartbeat of the clock for late joiners, and registry refresh so replicas converge."""
+        while True:
+            await asyncio.sleep(settings.clock_heartbeat_s)
+            with suppress(Exception):
+                await gateway.load_registry()
+                await gateway.broadcast_clock()
+
+    async def start() -> None:
+        r = readiness
+        await until_done(readiness=r, step="database", action=lambda: create_tables(engine, models=MODELS))
+        await until_done(readiness=r, step="clock", action=gateway.load_clock)
+        await until_done(readiness=r, step="broker", action=bus.connect)
+        await until_done(readiness=r, step="registry", action=registry)
+        await until_done(readiness=r, step="trust", action=trust)
+        await until_done(readiness=r, step="identity", action=identity)
+        await until_done(readiness=r, step="topology", action=topology)
+        await until_done(readiness=r, step="consumers", action=consumers)
+        await background()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(start(), name="gateway-startup")
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await worker.stop()
+        await relay.stop()
+        await bus.close()
+        await http.aclose()
+        await engine.dispose()
+
+    app = build_app(title="shep_gateway — ШЭП/РШЭП simulator",
+                    description="Verifies, authorises, logs and routes every message between member systems.",
+                    readiness=readiness, lifespan=lifespan)
+    admin = admin_guard(token=settings.mesh.admin_token.get_secret_value)
+    app.include_router(build_router(gateway=gateway, admin=admin))
+    app.state.gateway = gateway
+    return app

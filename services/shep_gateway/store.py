@@ -1,0 +1,107 @@
+"""Gateway tables: the member and service registry, pinned certificates, the chained message log,
+synchronous calls in flight, and the mesh clock it is the authority for."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from shared.db import UtcDateTime
+
+
+class MemberRow(SQLModel, table=True):
+    __tablename__ = "member"
+
+    id: str = Field(primary_key=True, max_length=64)
+    definition: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class ServiceRow(SQLModel, table=True):
+    __tablename__ = "service"
+
+    id: str = Field(primary_key=True, max_length=128)
+    definition: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class MemberCertificate(SQLModel, table=True):
+    """A system certificate pinned to a member: only pinned certificates may sign for it."""
+
+    __tablename__ = "member_certificate"
+
+    serial: str = Field(primary_key=True, max_length=64)
+    member_id: str = Field(index=True, max_length=64)
+    certificate_pem: str = Field(sa_column=Column(Text, nullable=False))
+    not_after: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    registered_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+
+class LogRecord(SQLModel, table=True):
+    """One record per message through the gateway, chained by hash and signed by the gateway."""
+
+    __tablename__ = "message_log"
+    __table_args__ = (UniqueConstraint("message_id", name="uq_message_log_message_id"),)
+
+    seq: int = Field(primary_key=True)
+    message_id: str = Field(max_length=64)
+    correlation_id: str | None = Field(default=None, index=True, max_length=128)
+    service_id: str | None = Field(default=None, max_length=128)
+    message_type: str | None = Field(default=None, max_length=16)
+    sender: str | None = Field(default=None, max_length=64)
+    recipient: str | None = Field(default=None, max_length=64)
+    route_id: str | None = Field(default=None, max_length=64)
+    in_reply_to: str | None = Field(default=None, index=True, max_length=64)
+    message_date: str | None = Field(default=None, max_length=64)
+    received_at: str = Field(max_length=64)
+    outcome: str = Field(max_length=16)
+    error_code: str | None = Field(default=None, max_length=64)
+    error_reason: str | None = Field(default=None, max_length=1000)
+    payload_digest: str | None = Field(default=None, max_length=64)
+    envelope_digest: str = Field(max_length=64)
+    checks: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    record_hash: str = Field(max_length=64)
+    signature: str = Field(sa_column=Column(Text, nullable=False))
+
+    def chained_fields(self) -> dict[str, Any]:
+        return {"seq": self.seq, "messageId": self.message_id, "correlationId": self.correlation_id,
+                "serviceId": self.service_id, "messageType": self.message_type, "sender": self.sender,
+                "recipient": self.recipient, "routeId": self.route_id, "inReplyTo": self.in_reply_to,
+                "messageDate": self.message_date, "receivedAt": self.received_at, "outcome": self.outcome,
+                "errorCode": self.error_code, "errorReason": self.error_reason, "payloadDigest": self.payload_digest,
+                "envelopeDigest": self.envelope_digest, "checks": self.checks, "prevHash": self.prev_hash}
+
+    def public(self) -> dict[str, Any]:
+        return {**self.chained_fields(), "recordHash": self.record_hash, "signature": self.signature}
+
+
+class LogHead(SQLModel, table=True):
+    """The chain's head, one row, locked by whoever appends (serialises replicas on PostgreSQL)."""
+
+    __tablename__ = "message_log_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    record_hash: str = Field(max_length=64)
+
+
+class SyncCall(SQLModel, table=True):
+    __tablename__ = "sync_call"
+
+    message_id: str = Field(primary_key=True, max_length=64)
+    caller: str = Field(max_length=64)
+    provider: str = Field(max_length=64)
+    service_id: str = Field(max_length=128)
+    correlation_id: str = Field(max_length=128)
+    reply_to: str = Field(max_length=256)
+    deadline: float = Field(description="real Unix time")
+    state: str = Field(default="PENDING", max_length=16, index=True)
+
+
+class ClockRow(SQLModel, table=True):
+    __tablename__ = "mesh_clock"
+
+    id: int = Field(default=1, primary_key=True)
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

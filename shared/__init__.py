@@ -1,0 +1,1 @@
+"""What every egov-mesh service shares: envelope and contracts, signatures, the bus, time, identifiers."""

@@ -1,0 +1,20 @@
+"""The admin token guard for test-support and operator endpoints (Authorization: Bearer <token>)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+
+from fastapi import Header
+
+from shared.errors import MeshError
+
+
+def admin_guard(*, token: Callable[[], str]) -> Callable[..., None]:
+    def check(authorization: str | None = Header(default=None, description="Bearer <admin token>")) -> None:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise MeshError("ADMIN_TOKEN_MISSING", "this endpoint needs 'Authorization: Bearer <admin token>'",
+                            status=401)
+        if not hmac.compare_digest(authorization.removeprefix("Bearer ").encode(), token().encode()):
+            raise MeshError("ADMIN_TOKEN_INVALID", "the admin token is not valid", status=403)
+    return check

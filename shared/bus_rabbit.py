@@ -1,0 +1,150 @@
+"""The bus on real RabbitMQ through aio-pika: robust connection, publisher confirms, manual acks.
+
+One channel publishes (confirms on, returns raise); each consumer gets its own channel so its prefetch
+limit is its own. aio-pika's robust objects re-declare what was declared and resume consumers after a
+reconnect; a publish caught by the outage fails with BusError and the caller's outbox retries it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aio_pika
+import aiormq
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
+
+from shared.bus import Bus, BusError, Delivery, ExchangeKind, Handler, OutgoingMessage, Subscription, Unroutable
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+_KINDS = {"direct": aio_pika.ExchangeType.DIRECT, "fanout": aio_pika.ExchangeType.FANOUT,
+          "topic": aio_pika.ExchangeType.TOPIC}
+
+
+class RabbitDelivery:
+    __slots__ = ("_message", "body", "correlation_id", "exchange", "headers", "message_id", "redelivered",
+                 "reply_to", "routing_key")
+
+    def __init__(self, message: AbstractIncomingMessage) -> None:
+        self._message = message
+        self.body = message.body
+        self.headers = dict(message.headers or {})
+        self.message_id = message.message_id
+        self.correlation_id = message.correlation_id
+        self.reply_to = message.reply_to
+        self.redelivered = bool(message.redelivered)
+        self.exchange = message.exchange or ""
+        self.routing_key = message.routing_key or ""
+
+    async def ack(self) -> None:
+        await self._message.ack()
+
+    async def reject(self, *, requeue: bool) -> None:
+        await self._message.reject(requeue=requeue)
+
+
+class _RabbitSubscription:
+    def __init__(self, *, queue: aio_pika.abc.AbstractQueue, tag: str, channel: AbstractRobustChannel) -> None:
+        self._queue, self._tag, self._channel = queue, tag, channel
+
+    async def cancel(self) -> None:
+        if not self._channel.is_closed:
+            await self._queue.cancel(self._tag)
+            await self._channel.close()
+
+
+class RabbitBus(Bus):
+    def __init__(self, *, url: str, connection_name: str) -> None:
+        self._url = url
+        self._name = connection_name
+        self._connection: AbstractRobustConnection | None = None
+        self._publisher: AbstractRobustChannel | None = None
+        self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connection is not None and not self._connection.is_closed
+
+    async def connect(self) -> None:
+        self._connection = await aio_pika.connect_robust(
+            self._url, client_properties={"connection_name": self._name}, reconnect_interval=1.0)
+        self._publisher = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+        self._connection = None
+        self._publisher = None
+        self._exchanges.clear()
+
+    def _channel(self) -> AbstractRobustChannel:
+        if self._publisher is None:
+            raise BusError("bus is not connected")
+        return self._publisher
+
+    async def declare_exchange(self, *, name: str, kind: ExchangeKind, durable: bool = True) -> None:
+        self._exchanges[name] = await self._channel().declare_exchange(name, _KINDS[kind], durable=durable)
+
+    async def declare_queue(self, *, name: str = "", durable: bool = True, exclusive: bool = False,
+                            auto_delete: bool = False, arguments: dict[str, Any] | None = None) -> str:
+        queue = await self._channel().declare_queue(name or None, durable=durable, exclusive=exclusive,
+                                                    auto_delete=auto_delete, arguments=arguments)
+        return queue.name
+
+    async def bind_queue(self, *, queue: str, exchange: str, routing_key: str = "") -> None:
+        q = await self._channel().get_queue(queue, ensure=False)
+        await q.bind(await self._exchange(exchange), routing_key=routing_key)
+
+    async def _exchange(self, name: str) -> aio_pika.abc.AbstractExchange:
+        if name == "":
+            return self._channel().default_exchange
+        if name not in self._exchanges:
+            self._exchanges[name] = await self._channel().get_exchange(name, ensure=False)
+        return self._exchanges[name]
+
+    async def publish(self, *, exchange: str, routing_key: str, message: OutgoingMessage,
+                      mandatory: bool = True) -> None:
+        amqp = aio_pika.Message(
+            body=message.body, headers=message.headers or None, message_id=message.message_id,
+            correlation_id=message.correlation_id, reply_to=message.reply_to, content_type=message.content_type,
+            delivery_mode=(aio_pika.DeliveryMode.PERSISTENT if message.persistent
+                           else aio_pika.DeliveryMode.NOT_PERSISTENT),
+            expiration=message.expiration_ms / 1000 if message.expiration_ms is not None else None,
+        )
+        try:
+            await (await self._exchange(exchange)).publish(amqp, routing_key=routing_key, mandatory=mandatory)
+        except aio_pika.exceptions.PublishError as exc:
+            raise Unroutable(f"no queue takes {exchange!r}/{routing_key!r}") from exc
+        except (TimeoutError, aiormq.exceptions.AMQPError, aio_pika.exceptions.AMQPException, ConnectionError,
+                RuntimeError) as exc:
+            raise BusError(f"publish to {exchange!r}/{routing_key!r} failed: {exc!r}") from exc
+
+    async def consume(self, *, queue: str, handler: Handler, prefetch: int = 32) -> Subscription:
+        if self._connection is None:
+            raise BusError("bus is not connected")
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=prefetch)
+        q = await channel.get_queue(queue, ensure=False)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            delivery = RabbitDelivery(message)
+            try:
+                await handler(delivery)
+            except Exception:
+                # A handler that fails outside its own error handling must not leave the message unacked
+                # forever: it goes to the queue's dead-letter exchange, where it can be seen.
+                log.exception("consumer_handler_crashed", queue=queue)
+                if not message.processed:
+                    await message.reject(requeue=False)
+
+        tag = await q.consume(on_message)
+        return _RabbitSubscription(queue=q, tag=tag, channel=channel)
+
+    async def get(self, *, queue: str) -> Delivery | None:
+        q = await self._channel().get_queue(queue, ensure=False)
+        message = await q.get(fail=False)
+        return RabbitDelivery(message) if message is not None else None
+
+    async def queue_length(self, *, queue: str) -> int:
+        q = await self._channel().declare_queue(queue, passive=True)
+        return int(q.declaration_result.message_count or 0)

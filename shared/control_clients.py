@@ -1,0 +1,75 @@
+"""Plain-HTTP control plane: a member asking НУЦ for its certificate and the gateway to pin it.
+
+These are the only calls between services that do not go through the gateway, matching how a real
+information system is enrolled (certificate from the CA, registration with the gateway's operator).
+"""
+
+from __future__ import annotations
+
+import httpx
+from cryptography import x509
+
+from shared.clock import ClockState
+from shared.errors import MeshError
+from shared.signing import load_pem_certificates
+
+
+def _raise_for(reply: httpx.Response, *, what: str) -> None:
+    if reply.status_code < 400:
+        return
+    try:
+        body = reply.json()
+        code, message = body.get("code", "HTTP_ERROR"), body.get("message", reply.text)
+    except ValueError:
+        code, message = "HTTP_ERROR", reply.text[:300]
+    raise MeshError(code, f"{what}: {message}", status=reply.status_code)
+
+
+class NucClient:
+    def __init__(self, *, base_url: str, admin_token: str, http: httpx.AsyncClient) -> None:
+        self._base = base_url.rstrip("/")
+        self._auth = {"Authorization": f"Bearer {admin_token}"}
+        self._http = http
+
+    @property
+    def ocsp_url(self) -> str:
+        return f"{self._base}/ocsp"
+
+    async def ca_chain(self) -> list[x509.Certificate]:
+        reply = await self._http.get(f"{self._base}/ca/chain.pem", timeout=5)
+        _raise_for(reply, what="НУЦ CA chain")
+        return load_pem_certificates(reply.text)
+
+    async def issue_system(self, *, member_id: str, organisation: str, bin_: str,
+                           csr_pem: str) -> tuple[x509.Certificate, list[x509.Certificate]]:
+        reply = await self._http.post(f"{self._base}/certificates/system", headers=self._auth, timeout=10, json={
+            "memberId": member_id, "organisation": organisation, "bin": bin_, "csrPem": csr_pem})
+        _raise_for(reply, what="НУЦ system certificate")
+        body = reply.json()
+        return load_pem_certificates(body["certificatePem"])[0], load_pem_certificates(body["chainPem"])
+
+
+class GatewayControlClient:
+    def __init__(self, *, base_url: str, admin_token: str, http: httpx.AsyncClient) -> None:
+        self._base = base_url.rstrip("/")
+        self._auth = {"Authorization": f"Bearer {admin_token}"}
+        self._http = http
+
+    async def register_certificate(self, *, member_id: str, certificate_pem: str) -> None:
+        reply = await self._http.put(f"{self._base}/admin/members/{member_id}/certificate", headers=self._auth,
+                                     json={"certificatePem": certificate_pem}, timeout=10)
+        _raise_for(reply, what=f"gateway registration of {member_id}")
+
+    async def member(self, member_id: str) -> dict:
+        """The registry entry of one member (organisation, BIN…), from the public metaservice."""
+        reply = await self._http.get(f"{self._base}/members", timeout=5)
+        _raise_for(reply, what="gateway member list")
+        for member in reply.json()["members"]:
+            if member["id"] == member_id:
+                return member
+        raise MeshError("MEMBER_NOT_FOUND", f"the gateway registry has no member {member_id!r}", status=404)
+
+    async def clock(self) -> ClockState:
+        reply = await self._http.get(f"{self._base}/clock", timeout=5)
+        _raise_for(reply, what="mesh clock")
+        return ClockState.model_validate(reply.json()["state"])

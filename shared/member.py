@@ -1,0 +1,284 @@
+"""A member system's side of the mesh: compose and sign envelopes, send them through the outbox, call
+synchronous services, and receive verified, typed messages from the gateway.
+
+Every incoming envelope is checked again here, as the recipient must: it parses, it is addressed to this
+member, its system signature is valid and made with a НУЦ system certificate issued to the named sender,
+not expired or revoked, and its payload fits the contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.bus import Bus, BusError, Delivery, OutgoingMessage, Subscription
+from shared.cert_check import CertificateVerifier, Expectation, is_transient, refusal_code
+from shared.cert_profile import Holder, Usage
+from shared.clock import MeshClock
+from shared.consumer import MessageConsumer, PermanentFailure, dead_letter
+from shared.contracts import Contract, ErrorPayload, parse_payload
+from shared.db import Sessions
+from shared.envelope import Envelope, MessageType, ParsedEnvelope, parse_envelope, unsigned_envelope
+from shared.errors import MeshError
+from shared.logging import get_logger, message_context
+from shared.outbox import OutboxRelay, queue_outgoing
+from shared.signing import SignerIdentity, sign_wire
+from shared.topology import (
+    H_DEADLINE,
+    INGRESS_EXCHANGE,
+    deadline_header,
+    declare_gateway,
+    declare_member,
+    member_queue,
+    member_sync_queue,
+    read_deadline,
+)
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    parsed: ParsedEnvelope
+    payload: Contract | None
+
+    @property
+    def envelope(self) -> Envelope:
+        return self.parsed.envelope
+
+
+AsyncHandler = Callable[[AsyncSession, Incoming], Awaitable[None]]
+SyncHandler = Callable[[Incoming], Awaitable[dict[str, Any]]]
+
+
+class Composer:
+    """Builds and signs envelopes on behalf of one member system."""
+
+    def __init__(self, *, member_id: str, clock: MeshClock) -> None:
+        self.member_id = member_id
+        self._clock = clock
+        self.signer: SignerIdentity | None = None
+
+    def compose(self, *, service_id: str, message_type: MessageType, data: dict[str, Any],
+                correlation_id: str | None = None, recipient: str | None = None, route_id: str | None = None,
+                in_reply_to: uuid.UUID | None = None) -> dict[str, Any]:
+        if self.signer is None:
+            raise MeshError("IDENTITY_NOT_READY", f"{self.member_id} has no system certificate yet", status=503)
+        wire = unsigned_envelope(service_id=service_id, message_type=message_type, sender=self.member_id, data=data,
+                                 message_date=self._clock.now(), correlation_id=correlation_id, recipient=recipient,
+                                 route_id=route_id, in_reply_to=in_reply_to)
+        return sign_wire(wire=wire, signer=self.signer)
+
+
+def outgoing(wire: dict[str, Any], **extra: Any) -> OutgoingMessage:
+    return OutgoingMessage(body=orjson.dumps(wire), message_id=wire["messageId"],
+                           correlation_id=wire["correlationId"], **extra)
+
+
+class EnvelopeVerifier:
+    """The recipient-side checks of an incoming envelope, shared by every consumer of a member."""
+
+    def __init__(self, *, member_id: str, verifier_ref: Callable[[], CertificateVerifier | None]) -> None:
+        self._member_id = member_id
+        self._verifier_ref = verifier_ref
+
+    async def verify(self, delivery: Delivery, *, broadcast: bool = False) -> Incoming:
+        try:
+            parsed = parse_envelope(delivery.body)
+        except MeshError as exc:
+            raise PermanentFailure(exc.code, exc.message) from None
+        env = parsed.envelope
+        if delivery.message_id is not None and delivery.message_id != str(env.message_id):
+            raise PermanentFailure("Client.MessageIdMismatch", "transport message id differs from the envelope's")
+        if not broadcast and env.recipient is not None and env.recipient != self._member_id:
+            raise PermanentFailure("Client.WrongRecipient", f"addressed to {env.recipient}, not {self._member_id}")
+        verifier = self._verifier_ref()
+        if verifier is None:
+            raise RuntimeError("trust store not loaded yet")  # transient: retried once start-up completes
+        result, _ = await verifier.verify_signed(
+            content=parsed.signed_bytes(), signature_b64=env.signature,
+            expect=Expectation(usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=env.sender))
+        if not result.ok:
+            if is_transient(result):
+                raise RuntimeError(f"cannot check the sender's certificate now: {result.message}")
+            raise PermanentFailure(refusal_code(result), result.message)
+        try:
+            payload = parse_payload(service_id=env.service_id, message_type=env.message_type, data=env.data)
+        except MeshError as exc:
+            raise PermanentFailure(exc.code, exc.message) from None
+        return Incoming(parsed=parsed, payload=payload)
+
+
+class MemberRuntime:
+    def __init__(self, *, member_id: str, bus: Bus, sessions: Sessions, clock: MeshClock, relay: OutboxRelay,
+                 sync_timeout_s: float = 10.0) -> None:
+        self.member_id = member_id
+        self.bus = bus
+        self.sessions = sessions
+        self.clock = clock
+        self.relay = relay
+        self.composer = Composer(member_id=member_id, clock=clock)
+        self.verifier: CertificateVerifier | None = None
+        self.checks = EnvelopeVerifier(member_id=member_id, verifier_ref=lambda: self.verifier)
+        self._sync_timeout = sync_timeout_s
+        self._async_handlers: dict[tuple[str | None, MessageType], AsyncHandler] = {}
+        self._sync_handlers: dict[str, SyncHandler] = {}
+        self._pending: dict[str, asyncio.Future[Incoming]] = {}
+        self._reply_queue: str | None = None
+        self._subscriptions: list[Subscription] = []
+        self._consumer: MessageConsumer[Incoming] | None = None
+
+    # ---- wiring ------------------------------------------------------------------------------------------
+    def attach(self, *, signer: SignerIdentity, verifier: CertificateVerifier) -> None:
+        self.composer.signer = signer
+        self.verifier = verifier
+
+    def on_message(self, *, message_type: MessageType, handler: AsyncHandler, service_id: str | None = None) -> None:
+        """Handle asynchronous messages of a type (optionally of one service) in a transaction with the inbox."""
+        self._async_handlers[(service_id, message_type)] = handler
+
+    def serve(self, *, service_id: str, handler: SyncHandler) -> None:
+        """Answer synchronous requests for a service: the handler returns the response ``data``."""
+        self._sync_handlers[service_id] = handler
+
+    # ---- sending -----------------------------------------------------------------------------------------
+    def send(self, session: AsyncSession, **compose: Any) -> dict[str, Any]:
+        """Compose, sign and stage an asynchronous message; it leaves when ``session`` commits."""
+        wire = self.composer.compose(**compose)
+        queue_outgoing(session, exchange=INGRESS_EXCHANGE, routing_key="", message=outgoing(wire))
+        return wire
+
+    async def request(self, *, service_id: str, data: dict[str, Any], correlation_id: str | None = None,
+                      route_id: str | None = None, timeout_s: float | None = None) -> Incoming:
+        """Call a synchronous service through the gateway and wait for its answer or a typed error."""
+        if self._reply_queue is None:
+            raise MeshError("MEMBER_NOT_STARTED", f"{self.member_id} is not connected to the mesh yet", status=503)
+        timeout = timeout_s or self._sync_timeout
+        wire = self.composer.compose(service_id=service_id, message_type=MessageType.REQUEST, data=data,
+                                     correlation_id=correlation_id, route_id=route_id)
+        future: asyncio.Future[Incoming] = asyncio.get_running_loop().create_future()
+        self._pending[wire["messageId"]] = future
+        try:
+            await self.bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=outgoing(
+                wire, reply_to=self._reply_queue, headers={H_DEADLINE: deadline_header(time.time() + timeout)},
+                expiration_ms=int(timeout * 1000), persistent=False))
+            # The gateway answers Server.Timeout at the deadline; the margin covers a gateway that is down.
+            return await asyncio.wait_for(future, timeout=timeout + 2.0)
+        except TimeoutError:
+            raise MeshError("Server.Timeout", f"{service_id} did not answer within {timeout:g} s "
+                            "(no word from the gateway either)", status=504) from None
+        except BusError as exc:
+            raise MeshError("Client.GatewayUnreachable", f"could not hand the request to the gateway: {exc}",
+                            status=503) from None
+        finally:
+            self._pending.pop(wire["messageId"], None)
+
+    # ---- receiving ---------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await declare_member(self.bus, member_id=self.member_id)
+        await declare_gateway(self.bus)  # so messages wait in shep.ingress even before the gateway starts
+        self._consumer = MessageConsumer(
+            bus=self.bus, sessions=self.sessions, queue=member_queue(self.member_id), name=self.member_id,
+            prepare=self.checks.verify, apply=self._dispatch, message_id_of=lambda i: str(i.envelope.message_id),
+            relay=self.relay)
+        await self._consumer.start()
+        self._subscriptions.append(await self.bus.consume(queue=member_sync_queue(self.member_id),
+                                                          handler=self._on_sync_request, prefetch=32))
+        self._reply_queue = await self.bus.declare_queue(exclusive=True, auto_delete=True, durable=False)
+        self._subscriptions.append(await self.bus.consume(queue=self._reply_queue, handler=self._on_reply,
+                                                          prefetch=256))
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+        for sub in self._subscriptions:
+            await sub.cancel()
+        self._subscriptions.clear()
+
+    async def _dispatch(self, session: AsyncSession, incoming: Incoming) -> None:
+        env = incoming.envelope
+        handler = (self._async_handlers.get((env.service_id, env.message_type))
+                   or self._async_handlers.get((None, env.message_type)))
+        if handler is None:
+            if env.message_type is MessageType.ERROR:
+                payload = incoming.payload
+                log.warning("message_refused_downstream", service_id=env.service_id,
+                            code=getattr(payload, "code", None), reason=getattr(payload, "message", None))
+                return
+            raise PermanentFailure("Server.NoHandler",
+                                   f"{self.member_id} does not handle {env.message_type.value} of {env.service_id}")
+        await handler(session, incoming)
+
+    async def _on_sync_request(self, delivery: Delivery) -> None:
+        with message_context(correlation_id=delivery.correlation_id, message_id=delivery.message_id):
+            queue = member_sync_queue(self.member_id)
+            try:
+                incoming = await self.checks.verify(delivery)
+            except PermanentFailure as exc:
+                await dead_letter(bus=self.bus, delivery=delivery, queue=queue, code=exc.code, reason=exc.message)
+                await delivery.ack()
+                return
+            except Exception as exc:  # cannot verify now; a sync caller will not wait for a retry
+                await dead_letter(bus=self.bus, delivery=delivery, queue=queue, code="Server.ProviderUnavailable",
+                                  reason=str(exc))
+                await delivery.ack()
+                return
+            deadline = read_deadline(delivery.headers, default_s=time.time() + self._sync_timeout)
+            if time.time() > deadline:
+                await dead_letter(bus=self.bus, delivery=delivery, queue=queue, code="Server.DeadlinePassed",
+                                  reason="the request reached the provider after its deadline")
+                await delivery.ack()
+                return
+            await self._answer(incoming=incoming, deadline=deadline)
+            await delivery.ack()
+
+    async def _answer(self, *, incoming: Incoming, deadline: float) -> None:
+        env = incoming.envelope
+        handler = self._sync_handlers.get(env.service_id)
+        try:
+            if handler is None:
+                raise MeshError("Server.NoHandler", f"{self.member_id} does not serve {env.service_id}")
+            data, kind = await handler(incoming), MessageType.RESPONSE
+        except MeshError as exc:
+            data, kind = ErrorPayload(code=exc.code, message=exc.message, where="provider",
+                                      refused_message_id=str(env.message_id)).model_dump(by_alias=True), \
+                MessageType.ERROR
+        except Exception as exc:
+            log.exception("sync_handler_failed", service_id=env.service_id)
+            data, kind = ErrorPayload(code="Server.ProviderError", message=f"{type(exc).__name__}", where="provider",
+                                      refused_message_id=str(env.message_id)).model_dump(by_alias=True), \
+                MessageType.ERROR
+        wire = self.composer.compose(service_id=env.service_id, message_type=kind, data=data,
+                                     correlation_id=env.correlation_id, recipient=env.sender,
+                                     in_reply_to=env.message_id)
+        await self.bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=outgoing(
+            wire, headers={H_DEADLINE: deadline_header(deadline)}, persistent=False))
+
+    async def _on_reply(self, delivery: Delivery) -> None:
+        with message_context(correlation_id=delivery.correlation_id, message_id=delivery.message_id):
+            try:
+                incoming = await self.checks.verify(delivery)
+            except Exception as exc:
+                log.warning("reply_refused", reason=str(exc))
+                await dead_letter(bus=self.bus, delivery=delivery, queue=self._reply_queue or "reply",
+                                  code=getattr(exc, "code", "Client.InvalidReply"), reason=str(exc))
+                await delivery.ack()
+                return
+            env = incoming.envelope
+            future = self._pending.get(str(env.in_reply_to)) if env.in_reply_to else None
+            if future is None or future.done():
+                log.info("late_reply_ignored", service_id=env.service_id)
+            elif env.message_type is MessageType.ERROR and isinstance(incoming.payload, ErrorPayload):
+                err = incoming.payload
+                future.set_exception(MeshError(err.code, err.message, status=504 if err.code == "Server.Timeout"
+                                               else 502, details={"where": err.where}))
+            else:
+                future.set_result(incoming)
+            await delivery.ack()

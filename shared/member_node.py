@@ -1,0 +1,131 @@
+"""Start-up and shutdown of a member service process: database, broker, trust, identity, registration,
+clock, consumers — each step retried until it succeeds, each visible on /ready until then.
+
+Services start in any order (as with ``docker compose up``): a step that needs НУЦ or the gateway waits
+for it, and /ready stays 503 with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import httpx
+from sqlmodel import SQLModel
+
+from shared.bus import Bus
+from shared.bus_rabbit import RabbitBus
+from shared.cert_check import CertificateVerifier, TrustStore
+from shared.clock import MeshClock
+from shared.clock_follower import ClockFollower
+from shared.control_clients import GatewayControlClient, NucClient
+from shared.db import create_tables, make_engine, make_sessions
+from shared.identity import SystemIdentityRecord, load_or_enroll
+from shared.inbox import InboxMessage
+from shared.logging import get_logger
+from shared.member import MemberRuntime
+from shared.ocsp_client import OcspClient
+from shared.outbox import OutboxMessage, OutboxRelay
+from shared.readiness import Readiness, until_done
+from shared.settings import ServiceSettings
+from shared.signing import certificate_pem
+
+log = get_logger(__name__)
+BASE_STEPS = ["database", "broker", "trust", "identity", "registration", "clock", "consumers"]
+INFRA_MODELS: list[type[SQLModel]] = [OutboxMessage, InboxMessage, SystemIdentityRecord]
+
+
+class MemberNode:
+    def __init__(self, *, settings: ServiceSettings, service: str, members: list[str],
+                 models: list[type[SQLModel]], extra_steps: list[str] | None = None, bus: Bus | None = None) -> None:
+        self.settings = settings
+        self.service = service
+        self.members = members
+        self.models = INFRA_MODELS + models
+        self.readiness = Readiness(steps=BASE_STEPS + (extra_steps or []))
+        self.engine = make_engine(settings.database_url)
+        self.sessions = make_sessions(self.engine)
+        self.clock = MeshClock()
+        self.bus = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name=service)
+        self.relay = OutboxRelay(sessions=self.sessions, bus=self.bus)
+        self.http = httpx.AsyncClient()
+        token = settings.mesh.admin_token.get_secret_value()
+        self.nuc = NucClient(base_url=settings.mesh.nuc_url, admin_token=token, http=self.http)
+        self.gateway = GatewayControlClient(base_url=settings.mesh.gateway_url, admin_token=token, http=self.http)
+        self.ocsp = OcspClient(url=self.nuc.ocsp_url, http=self.http, clock=self.clock,
+                               max_age_s=settings.mesh.ocsp_max_age_s)
+        self.verifier: CertificateVerifier | None = None
+        self.runtimes = {m: MemberRuntime(member_id=m, bus=self.bus, sessions=self.sessions, clock=self.clock,
+                                          relay=self.relay, sync_timeout_s=settings.mesh.sync_timeout_s)
+                         for m in members}
+        any_runtime = next(iter(self.runtimes.values()))
+        self.clock_follower = ClockFollower(bus=self.bus, clock=self.clock, verify=any_runtime.checks.verify)
+        self._task: asyncio.Task[None] | None = None
+        self._after_start: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+
+    def runtime(self, member_id: str) -> MemberRuntime:
+        return self.runtimes[member_id]
+
+    def then(self, step: str, action: Callable[[], Awaitable[None]]) -> None:
+        """A service-specific step (seed data…) run after the mesh steps; it must be in ``extra_steps``."""
+        self._after_start.append((step, action))
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._start(), name=f"{self.service}-startup")
+
+    async def _start(self) -> None:
+        r = self.readiness
+        await until_done(readiness=r, step="database", action=self._database)
+        await until_done(readiness=r, step="broker", action=self.bus.connect)
+        await until_done(readiness=r, step="trust", action=self._trust)
+        await until_done(readiness=r, step="identity", action=self._identities)
+        await until_done(readiness=r, step="registration", action=self._register)
+        await until_done(readiness=r, step="clock", action=self._clock)
+        await until_done(readiness=r, step="consumers", action=self._consumers)
+        for step, action in self._after_start:
+            await until_done(readiness=r, step=step, action=action)
+
+    async def _database(self) -> None:
+        await create_tables(self.engine, models=self.models)
+
+    async def _trust(self) -> None:
+        chain = await self.nuc.ca_chain()
+        self.verifier = CertificateVerifier(trust=TrustStore.from_certificates(chain), ocsp=self.ocsp, clock=self.clock)
+
+    async def _identities(self) -> None:
+        assert self.verifier is not None
+        for member_id in self.members:
+            entry = await self.gateway.member(member_id)  # organisation and BIN as the gateway registered them
+            signer = await load_or_enroll(
+                sessions=self.sessions, member_id=member_id, organisation=entry["organisation"], bin_=entry["bin"],
+                nuc=self.nuc, passphrase=self.settings.mesh.key_passphrase.get_secret_value(),
+                verifier=self.verifier, clock=self.clock)
+            self.runtimes[member_id].attach(signer=signer, verifier=self.verifier)
+
+    async def _register(self) -> None:
+        for member_id, runtime in self.runtimes.items():
+            assert runtime.composer.signer is not None
+            await self.gateway.register_certificate(member_id=member_id,
+                                                    certificate_pem=certificate_pem(runtime.composer.signer.certificate))
+
+    async def _clock(self) -> None:
+        await self.clock_follower.start()  # subscribe first, then read: no change can fall in between
+        await self.clock_follower.adopt(await self.gateway.clock())
+
+    async def _consumers(self) -> None:
+        for runtime in self.runtimes.values():
+            await runtime.start()
+        self.relay.start()
+        self.relay.kick()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for runtime in self.runtimes.values():
+            await runtime.stop()
+        await self.clock_follower.stop()
+        await self.relay.stop()
+        await self.bus.close()
+        await self.http.aclose()
+        await self.engine.dispose()

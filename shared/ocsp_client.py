@@ -1,0 +1,170 @@
+"""Certificate status over OCSP (RFC 6960), the way relying parties ask НУЦ: POST, SHA-256 CertID, 8-byte nonce.
+
+The responder URL comes from configuration, never from the certificate being checked (a certificate must
+not be able to send the verifier somewhere). Answers are cached per certificate until whichever comes
+first: the response's nextUpdate or ``max_age_s`` of mesh time, so advancing the mesh clock ages them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+
+import httpx
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from shared.clock import MeshClock
+
+_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+class RevocationState(StrEnum):
+    GOOD = "GOOD"
+    REVOKED = "REVOKED"
+    UNKNOWN = "UNKNOWN"
+
+
+@dataclass(frozen=True)
+class RevocationStatus:
+    state: RevocationState
+    this_update: dt.datetime | None = None
+    next_update: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
+    reason: str | None = None
+    detail: str = ""
+    source: str = "OCSP"
+
+
+class ResponderUnreachable(Exception):
+    """The OCSP responder could not be asked (network, HTTP error)."""
+
+
+class _Unusable(Exception):
+    """The responder answered, but the answer cannot be trusted (signature, nonce, wrong certificate)."""
+
+
+@dataclass
+class _Cached:
+    status: RevocationStatus
+    fetched_at: dt.datetime
+
+
+def _verify_response_signature(*, response: ocsp.OCSPResponse, issuer: x509.Certificate) -> None:
+    """The response must be signed by the issuing CA itself or by a responder it delegated (id-kp-OCSPSigning)."""
+    signer = issuer
+    for cert in response.certificates:
+        if cert.subject == issuer.subject and cert.public_key() == issuer.public_key():
+            break
+        try:
+            eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            cert.verify_directly_issued_by(issuer)
+        except (x509.ExtensionNotFound, ValueError, TypeError, InvalidSignature):
+            raise _Unusable("OCSP responder certificate was not delegated by the issuing CA") from None
+        if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
+            raise _Unusable("OCSP responder certificate lacks id-kp-OCSPSigning")
+        signer = cert
+    key = signer.public_key()
+    hash_alg = response.signature_hash_algorithm
+    if hash_alg is None:
+        raise _Unusable("OCSP response has no signature hash algorithm")
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(response.signature, response.tbs_response_bytes, padding.PKCS1v15(), hash_alg)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(response.signature, response.tbs_response_bytes, ec.ECDSA(hash_alg))
+        else:
+            raise _Unusable(f"unsupported OCSP signer key {type(key).__name__}")
+    except InvalidSignature:
+        raise _Unusable("OCSP response signature is invalid") from None
+
+
+def _nonce(response: ocsp.OCSPResponse) -> bytes | None:
+    try:
+        return response.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
+    except x509.ExtensionNotFound:
+        return None
+
+
+class OcspClient:
+    def __init__(self, *, url: str, http: httpx.AsyncClient, clock: MeshClock, max_age_s: float = 60.0,
+                 timeout_s: float = 5.0) -> None:
+        self._url = url
+        self._http = http
+        self._clock = clock
+        self._max_age = dt.timedelta(seconds=max_age_s)
+        self._timeout = timeout_s
+        self._cache: dict[tuple[int, bytes], _Cached] = {}
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+    async def status(self, *, certificate: x509.Certificate, issuer: x509.Certificate) -> RevocationStatus:
+        key = (certificate.serial_number, issuer.public_bytes(serialization.Encoding.DER))
+        now = self._clock.now()
+        cached = self._cache.get(key)
+        if cached and self._fresh(cached=cached, now=now):
+            return cached.status
+        try:
+            status = await self._ask(certificate=certificate, issuer=issuer, now=now)
+        except _Unusable as exc:
+            return RevocationStatus(state=RevocationState.UNKNOWN, detail=str(exc))
+        if status.state is not RevocationState.UNKNOWN:  # an unknown answer is retried next time, not remembered
+            self._cache[key] = _Cached(status=status, fetched_at=now)
+        return status
+
+    def _fresh(self, *, cached: _Cached, now: dt.datetime) -> bool:
+        if now - cached.fetched_at >= self._max_age or now < cached.fetched_at:
+            return False
+        next_update = cached.status.next_update
+        return next_update is None or now < next_update
+
+    async def _ask(self, *, certificate: x509.Certificate, issuer: x509.Certificate,
+                   now: dt.datetime) -> RevocationStatus:
+        nonce = os.urandom(8)
+        request = (ocsp.OCSPRequestBuilder().add_certificate(certificate, issuer, hashes.SHA256())
+                   .add_extension(x509.OCSPNonce(nonce), critical=False).build())
+        try:
+            reply = await self._http.post(self._url, content=request.public_bytes(serialization.Encoding.DER),
+                                          headers={"Content-Type": "application/ocsp-request"}, timeout=self._timeout)
+        except httpx.HTTPError as exc:
+            raise ResponderUnreachable(f"OCSP responder did not answer: {type(exc).__name__}") from None
+        if reply.status_code != 200:
+            raise ResponderUnreachable(f"OCSP responder answered HTTP {reply.status_code}")
+        try:
+            response = ocsp.load_der_ocsp_response(reply.content)
+        except ValueError:
+            raise _Unusable("OCSP responder sent something that is not an OCSP response") from None
+        if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return RevocationStatus(state=RevocationState.UNKNOWN,
+                                    detail=f"responder status {response.response_status.name}")
+        _verify_response_signature(response=response, issuer=issuer)
+        if _nonce(response) != nonce:
+            raise _Unusable("OCSP response does not echo our nonce (possible replay)")
+        if response.serial_number != certificate.serial_number:
+            raise _Unusable("OCSP response is about another certificate")
+        return self._interpret(response=response, now=now)
+
+    @staticmethod
+    def _interpret(*, response: ocsp.OCSPResponse, now: dt.datetime) -> RevocationStatus:
+        this_update = response.this_update_utc
+        next_update = response.next_update_utc
+        if this_update > now + _CLOCK_SKEW:
+            return RevocationStatus(state=RevocationState.UNKNOWN, detail="OCSP response is from the future")
+        if next_update is not None and next_update < now - _CLOCK_SKEW:
+            return RevocationStatus(state=RevocationState.UNKNOWN, detail="OCSP response is stale")
+        if response.certificate_status == ocsp.OCSPCertStatus.GOOD:
+            return RevocationStatus(state=RevocationState.GOOD, this_update=this_update, next_update=next_update)
+        if response.certificate_status == ocsp.OCSPCertStatus.REVOKED:
+            reason = response.revocation_reason
+            return RevocationStatus(state=RevocationState.REVOKED, this_update=this_update, next_update=next_update,
+                                    revoked_at=response.revocation_time_utc,
+                                    reason=reason.value if reason else "unspecified")
+        return RevocationStatus(state=RevocationState.UNKNOWN, this_update=this_update, next_update=next_update,
+                                detail="the CA does not know this certificate")

@@ -1,0 +1,162 @@
+"""Transactional outbox: outgoing messages are rows written in the same transaction as the state change.
+
+A relay publishes unsent rows in id order with publisher confirms and only then marks them sent, so a
+crash at any point re-sends rather than loses (receivers de-duplicate by messageId through their inbox).
+On PostgreSQL, replicas claim rows with FOR UPDATE SKIP LOCKED so they do not publish the same row twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, LargeBinary, delete, update
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.bus import Bus, BusError, OutgoingMessage, Unroutable
+from shared.db import Sessions, UtcDateTime
+from shared.logging import get_logger
+from shared.topology import DEAD_EXCHANGE, H_ORIGIN_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON
+
+log = get_logger(__name__)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(index=True, max_length=64)
+    exchange: str = Field(max_length=128)
+    routing_key: str = Field(max_length=256)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    headers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    correlation_id: str | None = Field(default=None, max_length=128)
+    reply_to: str | None = Field(default=None, max_length=256)
+    expiration_ms: int | None = None
+    created_at: dt.datetime = Field(default_factory=_utcnow, sa_column=Column(UtcDateTime, nullable=False))
+    sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime, index=True))
+    attempts: int = 0
+    last_error: str | None = None
+
+    def outgoing(self) -> OutgoingMessage:
+        return OutgoingMessage(body=self.body, headers=dict(self.headers), message_id=self.message_id,
+                               correlation_id=self.correlation_id, reply_to=self.reply_to,
+                               expiration_ms=self.expiration_ms)
+
+
+def queue_outgoing(session: AsyncSession, *, exchange: str, routing_key: str, message: OutgoingMessage) -> None:
+    """Stage a message for publication; it leaves only if the surrounding transaction commits."""
+    session.add(OutboxMessage(
+        message_id=message.message_id or "", exchange=exchange, routing_key=routing_key, body=message.body,
+        headers=message.headers, correlation_id=message.correlation_id, reply_to=message.reply_to,
+        expiration_ms=message.expiration_ms,
+    ))
+
+
+class OutboxRelay:
+    def __init__(self, *, sessions: Sessions, bus: Bus, batch_size: int = 200, idle_poll_s: float = 1.0,
+                 keep_sent: dt.timedelta = dt.timedelta(days=1)) -> None:
+        self._sessions = sessions
+        self._bus = bus
+        self._batch = batch_size
+        self._idle = idle_poll_s
+        self._keep_sent = keep_sent
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._backoff = 0.0
+
+    def kick(self) -> None:
+        """Something was committed to the outbox: publish it now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        polls = 0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._idle + self._backoff)
+            self._wake.clear()
+            try:
+                while await self.publish_pending():
+                    pass
+                self._backoff = 0.0
+                polls += 1
+                if polls % 600 == 0:
+                    await self.purge_sent()
+            except BusError as exc:
+                self._backoff = min(max(self._backoff * 2, 0.5), 15.0)
+                log.warning("outbox_publish_failed", error=str(exc), retry_in_s=self._backoff)
+            except Exception:  # the relay must outlive any one bad cycle; the rows stay for the next
+                self._backoff = min(max(self._backoff * 2, 0.5), 15.0)
+                log.exception("outbox_cycle_failed")
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unsent rows; returns how many left the outbox.
+
+        A row no queue takes (its caller's reply queue is gone) can never be delivered: it goes to the
+        dead-letter queue with that reason instead of blocking every row behind it. Any other failure
+        (broker unreachable) stops the batch so that order is kept, and the relay retries later.
+        """
+        async with self._sessions() as session, session.begin():
+            query = (select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+                     .order_by(col(OutboxMessage.id)).limit(self._batch).with_for_update(skip_locked=True))
+            rows = list((await session.exec(query)).all())
+            if not rows:
+                return 0
+            results = await asyncio.gather(
+                *(self._bus.publish(exchange=r.exchange, routing_key=r.routing_key, message=r.outgoing())
+                  for r in rows), return_exceptions=True)
+            done_ids, failure = [], None
+            for row, result in zip(rows, results, strict=True):
+                if isinstance(result, Unroutable):
+                    await self._park_unroutable(row, reason=str(result))
+                elif isinstance(result, BaseException):
+                    failure = (row, result)
+                    break  # keep order: nothing after a failed row is marked sent
+                done_ids.append(row.id)
+            if done_ids:
+                await session.exec(update(OutboxMessage).where(col(OutboxMessage.id).in_(done_ids))
+                                   .values(sent_at=_utcnow()))  # type: ignore[call-overload]
+            if failure is not None:
+                row, exc = failure
+                row.attempts += 1
+                row.last_error = repr(exc)[:500]
+                session.add(row)
+        if failure is not None:
+            raise BusError(f"outbox row {failure[0].id} not published: {failure[1]!r}")
+        return len(done_ids)
+
+    async def _park_unroutable(self, row: OutboxMessage, *, reason: str) -> None:
+        message = row.outgoing()
+        message.headers.update({H_REFUSAL_CODE: "UNROUTABLE", H_REFUSAL_REASON: reason[:1000],
+                                H_ORIGIN_QUEUE: f"{row.exchange or '(default)'}/{row.routing_key}"})
+        message.expiration_ms = None
+        await self._bus.publish(exchange=DEAD_EXCHANGE, routing_key=row.routing_key, message=message)
+        log.warning("outbox_message_unroutable", exchange=row.exchange, routing_key=row.routing_key,
+                    message_id=row.message_id)
+
+    async def purge_sent(self) -> None:
+        cutoff = _utcnow() - self._keep_sent
+        async with self._sessions() as session, session.begin():
+            await session.exec(delete(OutboxMessage).where(col(OutboxMessage.sent_at) < cutoff))  # type: ignore[call-overload]
+
+    async def pending_count(self) -> int:
+        async with self._sessions() as session:
+            rows = await session.exec(select(OutboxMessage.id).where(col(OutboxMessage.sent_at).is_(None)))
+            return len(rows.all())

@@ -1,0 +1,90 @@
+"""The mesh's exchanges and queues, declared idempotently by whoever needs them (same arguments everywhere).
+
+    member ──publish──► shep.ingress ──► [shep.ingress] ──► gateway
+    gateway ─publish──► shep.delivery ─(member id)──────► [member.<id>]        asynchronous channel
+                                      ─(<id>.sync)──────► [member.<id>.sync]   synchronous requests
+    gateway ─────────── default exchange ──────────────► caller's reply queue  synchronous answers
+    any consumer ─reject/refuse─► mesh.dead ──► [mesh.dead-letters]            with the reason in headers
+    [q] ─transient failure─► [q.retry.<n>s] ─TTL─► [q]                          back-off tiers
+    gateway ─clock change─► mesh.clock (fanout) ──► every service
+"""
+
+from __future__ import annotations
+
+from shared.bus import Bus
+
+INGRESS_EXCHANGE = "shep.ingress"
+INGRESS_QUEUE = "shep.ingress"
+DELIVERY_EXCHANGE = "shep.delivery"
+DEAD_EXCHANGE = "mesh.dead"
+DEAD_QUEUE = "mesh.dead-letters"
+CLOCK_EXCHANGE = "mesh.clock"
+RETRY_TIERS_S = (1, 5, 30)
+
+# Headers carried by dead letters and retries
+H_REFUSAL_CODE = "x-refusal-code"
+H_REFUSAL_REASON = "x-refusal-reason"
+H_ORIGIN_QUEUE = "x-origin-queue"
+H_ATTEMPT = "x-attempt"
+H_DEADLINE = "x-deadline-ms"    # sync requests: real Unix time (ms) after which the answer is useless
+H_RECIPIENT = "x-recipient"      # set by the gateway on delivery: the member it routed to
+
+
+def deadline_header(deadline_s: float) -> int:
+    """AMQP carries Python floats as 32-bit floats (minutes of error at today's epoch): use integer ms."""
+    return int(deadline_s * 1000)
+
+
+def read_deadline(headers: dict, *, default_s: float) -> float:
+    value = headers.get(H_DEADLINE)
+    return default_s if value is None else int(value) / 1000
+
+
+def member_queue(member_id: str) -> str:
+    return f"member.{member_id}"
+
+
+def member_sync_queue(member_id: str) -> str:
+    return f"member.{member_id}.sync"
+
+
+def sync_routing_key(member_id: str) -> str:
+    return f"{member_id}.sync"
+
+
+def retry_queue(queue: str, tier_s: int) -> str:
+    return f"{queue}.retry.{tier_s}s"
+
+
+async def declare_core(bus: Bus) -> None:
+    await bus.declare_exchange(name=INGRESS_EXCHANGE, kind="direct")
+    await bus.declare_exchange(name=DELIVERY_EXCHANGE, kind="direct")
+    await bus.declare_exchange(name=DEAD_EXCHANGE, kind="fanout")
+    await bus.declare_exchange(name=CLOCK_EXCHANGE, kind="fanout", durable=True)
+    await bus.declare_queue(name=DEAD_QUEUE)
+    await bus.bind_queue(queue=DEAD_QUEUE, exchange=DEAD_EXCHANGE)
+
+
+async def declare_work_queue(bus: Bus, *, queue: str, bindings: list[tuple[str, str]]) -> None:
+    """A durable queue that dead-letters to mesh.dead, with its retry tiers feeding back into it."""
+    await bus.declare_queue(name=queue, arguments={"x-dead-letter-exchange": DEAD_EXCHANGE})
+    for exchange, key in bindings:
+        await bus.bind_queue(queue=queue, exchange=exchange, routing_key=key)
+    for tier in RETRY_TIERS_S:
+        await bus.declare_queue(name=retry_queue(queue, tier), arguments={
+            "x-message-ttl": tier * 1000,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": queue,
+        })
+
+
+async def declare_member(bus: Bus, *, member_id: str) -> None:
+    await declare_core(bus)
+    await declare_work_queue(bus, queue=member_queue(member_id), bindings=[(DELIVERY_EXCHANGE, member_id)])
+    await declare_work_queue(bus, queue=member_sync_queue(member_id),
+                             bindings=[(DELIVERY_EXCHANGE, sync_routing_key(member_id))])
+
+
+async def declare_gateway(bus: Bus) -> None:
+    await declare_core(bus)
+    await declare_work_queue(bus, queue=INGRESS_QUEUE, bindings=[(INGRESS_EXCHANGE, "")])

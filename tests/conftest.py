@@ -1,0 +1,78 @@
+"""Shared fixtures. A broker or a mesh is started only by the tests that ask for one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from meshkit.rabbit_node import RabbitNode
+from shared.bus_rabbit import RabbitBus
+from shared.topology import DEAD_QUEUE, H_REFUSAL_CODE, declare_core
+from tests.support.members import Enrolled, TestMember, enroll, start_member, unique_id
+from tests.support.mesh import MeshHandle, start_mesh
+
+
+@pytest.fixture(scope="session")
+def rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNode]:
+    node = RabbitNode.start(base_dir=tmp_path_factory.mktemp("rabbitmq"))
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def mesh(rabbit: RabbitNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshHandle]:
+    # A one-second OCSP cache lets a revocation made through the API reach the gateway within the test.
+    handle = start_mesh(var_dir=tmp_path_factory.mktemp("mesh"), rabbit=rabbit,
+                        extra_env={"MESH_OCSP_MAX_AGE_S": "1"})
+    yield handle
+    handle.runner.stop()
+
+
+class DeadLetters:
+    """Reads mesh.dead-letters once for all tests and finds a message by id, whatever order they arrive in."""
+
+    def __init__(self, bus: RabbitBus) -> None:
+        self._bus = bus
+        self.seen: dict[str, dict] = {}
+
+    async def find(self, message_id: str, *, timeout_s: float = 15.0) -> dict:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while message_id not in self.seen:
+            delivery = await self._bus.get(queue=DEAD_QUEUE)
+            if delivery is None:
+                if loop.time() > deadline:
+                    raise AssertionError(f"{message_id} never reached {DEAD_QUEUE}")
+                await asyncio.sleep(0.1)
+                continue
+            self.seen[delivery.message_id or ""] = {"headers": delivery.headers, "body": delivery.body,
+                                                    "code": delivery.headers.get(H_REFUSAL_CODE)}
+            await delivery.ack()
+        return self.seen[message_id]
+
+
+@pytest.fixture(scope="session")
+async def dead_letters(mesh: MeshHandle) -> AsyncIterator[DeadLetters]:
+    bus = RabbitBus(url=mesh.rabbit.amqp_url, connection_name="tests-dead-letters")
+    await bus.connect()
+    await declare_core(bus)
+    yield DeadLetters(bus)
+    await bus.close()
+
+
+@pytest.fixture
+async def member_factory(mesh: MeshHandle, tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[TestMember]]]:
+    started: list[TestMember] = []
+
+    async def make(prefix: str = "test", *, register: bool = True, enrolled: Enrolled | None = None) -> TestMember:
+        enrolled = enrolled or await enroll(mesh, member_id=unique_id(prefix), register=register)
+        member = await start_member(mesh, enrolled, db_dir=tmp_path)
+        started.append(member)
+        return member
+
+    yield make
+    for member in started:
+        await member.close()

@@ -1,0 +1,58 @@
+"""Signatures made by the mesh verify with a stock third-party tool: ``openssl cms -verify``."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.shep_gateway.domain import record_content
+from shared.envelope import MessageType, signed_content
+from tests.support.members import grant, unique_id
+
+pytestmark = pytest.mark.e2e
+
+
+def _openssl() -> str:
+    found = shutil.which("openssl")
+    assert found, "openssl is required for this test (make test installs it)"
+    return found
+
+
+def _verify(*, workdir: Path, content: bytes, signature_b64: str, mesh) -> subprocess.CompletedProcess[str]:
+    (workdir / "content.bin").write_bytes(content)
+    (workdir / "signature.p7s").write_bytes(base64.b64decode(signature_b64))
+    (workdir / "nuc-chain.pem").write_text(httpx.get(f"{mesh.nuc}/ca/chain.pem").text)
+    command = [_openssl(), "cms", "-verify", "-binary", "-inform", "DER", "-in", "signature.p7s",
+               "-content", "content.bin", "-CAfile", "nuc-chain.pem", "-out", "/dev/null"]
+    return subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
+
+
+async def test_envelope_signature_verifies_with_openssl(mesh, member_factory, tmp_path):
+    member = await member_factory("signer")
+    wire = member.runtime.composer.compose(service_id="test.anything", message_type=MessageType.REQUEST,
+                                           data={"ФИО": "Тестов Тест", "amount": 12.5})
+    good = _verify(workdir=tmp_path, content=signed_content(wire), signature_b64=wire["signature"], mesh=mesh)
+    assert good.returncode == 0, good.stderr
+    assert "Verification successful" in good.stderr
+
+    tampered = {**wire, "data": {**wire["data"], "amount": 1000}}
+    bad = _verify(workdir=tmp_path, content=signed_content(tampered), signature_b64=wire["signature"], mesh=mesh)
+    assert bad.returncode != 0
+    assert "Verification failure" in bad.stderr
+
+
+async def test_gateway_log_record_signature_verifies_with_openssl(mesh, member_factory, tmp_path):
+    caller, provider = await member_factory("caller"), await member_factory("provider")
+    service = unique_id("test.logged")
+    await grant(mesh, service_id=service, channel="async", providers=[provider.member_id], callers=[caller.member_id])
+    sent = await caller.send(service_id=service, message_type=MessageType.REQUEST, data={})
+    await provider.wait_for(lambda i: str(i.envelope.message_id) == sent["messageId"])
+    async with mesh.client() as http:
+        record = (await http.get(f"{mesh.gateway}/log/{sent['messageId']}", headers=mesh.admin)).json()
+    result = _verify(workdir=tmp_path, content=record_content(record), signature_b64=record["signature"], mesh=mesh)
+    assert result.returncode == 0, result.stderr

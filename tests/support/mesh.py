@@ -1,0 +1,55 @@
+"""A whole mesh for end-to-end tests: a private RabbitMQ node and the six services as real processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from meshkit.mesh_runner import SERVICES, MeshConfig, MeshRunner
+from meshkit.ports import free_port
+from meshkit.rabbit_node import RabbitNode
+
+ADMIN_TOKEN = "e2e-admin-token-0123456789"
+KEY_PASSPHRASE = "e2e-key-passphrase-0123456789"
+
+
+@dataclass
+class MeshHandle:
+    runner: MeshRunner
+    config: MeshConfig
+    rabbit: RabbitNode
+
+    def url(self, service: str) -> str:
+        return self.config.url(service)
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.config.admin_token}"}
+
+    @property
+    def gateway(self) -> str:
+        return self.url("shep_gateway")
+
+    @property
+    def nuc(self) -> str:
+        return self.url("nuc_pki")
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=30)
+
+
+def start_mesh(*, var_dir: Path, rabbit: RabbitNode, extra_env: dict[str, str] | None = None,
+               database_urls: dict[str, str] | None = None) -> MeshHandle:
+    config = MeshConfig(var_dir=var_dir, amqp_url=rabbit.amqp_url, admin_token=ADMIN_TOKEN,
+                        key_passphrase=KEY_PASSPHRASE, ports={s.name: free_port() for s in SERVICES},
+                        mesh_env="test", extra_env=extra_env or {}, database_urls=database_urls or {})
+    runner = MeshRunner(config)
+    runner.start()
+    try:
+        runner.wait_ready(timeout_s=120)
+    except Exception:
+        runner.stop()
+        raise
+    return MeshHandle(runner=runner, config=config, rabbit=rabbit)
