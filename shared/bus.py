@@ -9,7 +9,7 @@ queue's dead-letter exchange with an ``x-death`` record.
 from __future__ import annotations
 
 import abc
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -83,6 +83,11 @@ class Bus(abc.ABC):
 
     @abc.abstractmethod
     async def consume(self, *, queue: str, handler: Handler, prefetch: int = 32) -> Subscription: ...
+
+    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
+        """Acknowledge every delivery given (a consumer's batch, after its commit)."""
+        for delivery in deliveries:
+            await delivery.ack()
 
     @abc.abstractmethod
     async def get(self, *, queue: str) -> Delivery | None:

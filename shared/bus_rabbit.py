@@ -7,6 +7,7 @@ reconnect; a publish caught by the outage fails with BusError and the caller's o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import aio_pika
@@ -35,6 +36,10 @@ class RabbitDelivery:
         self.redelivered = bool(message.redelivered)
         self.exchange = message.exchange or ""
         self.routing_key = message.routing_key or ""
+
+    @property
+    def raw(self) -> AbstractIncomingMessage:
+        return self._message
 
     async def ack(self) -> None:
         await self._message.ack()
@@ -139,6 +144,21 @@ class RabbitBus(Bus):
 
         tag = await q.consume(on_message)
         return _RabbitSubscription(queue=q, tag=tag, channel=channel)
+
+    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
+        """One ack frame per channel: ``multiple`` acknowledges every earlier outstanding delivery on it."""
+        latest: dict[int, RabbitDelivery] = {}
+        others = []
+        for delivery in deliveries:
+            if not isinstance(delivery, RabbitDelivery):
+                others.append(delivery)
+                continue
+            channel = id(delivery.raw.channel)
+            if channel not in latest or delivery.raw.delivery_tag > latest[channel].raw.delivery_tag:
+                latest[channel] = delivery
+        for delivery in latest.values():
+            await delivery.raw.ack(multiple=True)
+        await super().ack_all(others)
 
     async def get(self, *, queue: str) -> Delivery | None:
         q = await self._channel().get_queue(queue, ensure=False)

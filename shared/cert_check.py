@@ -112,6 +112,8 @@ class CertificateVerifier:
         self.trust = trust
         self._ocsp = ocsp
         self._clock = clock
+        # Signatures over a chain do not change: verify each certificate's chain once.
+        self._chains: dict[x509.Certificate, list[x509.Certificate] | None] = {}
 
     def _fail(self, failure: CertFailure, message: str, *, info: CertificateInfo | None = None,
               revocation: RevocationStatus | None = None, signature_code: str | None = None) -> CertCheckResult:
@@ -120,6 +122,13 @@ class CertificateVerifier:
 
     def chain_of(self, cert: x509.Certificate) -> list[x509.Certificate] | None:
         """[leaf, issuing CA, …, root] when the certificate chains to a trusted root, else None."""
+        if cert not in self._chains:
+            if len(self._chains) > 4096:
+                self._chains.clear()
+            self._chains[cert] = self._build_chain(cert)
+        return self._chains[cert]
+
+    def _build_chain(self, cert: x509.Certificate) -> list[x509.Certificate] | None:
         chain = [cert]
         current = cert
         for _ in range(5):

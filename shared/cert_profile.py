@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -106,6 +107,7 @@ def _roles(cert: x509.Certificate) -> tuple[str, ...]:
     return tuple(names)
 
 
+@lru_cache(maxsize=4096)
 def describe_certificate(cert: x509.Certificate) -> CertificateInfo:
     subject = cert.subject
     serial_attr = _attr(subject, NameOID.SERIAL_NUMBER)

@@ -100,13 +100,13 @@ class OcspClient:
         self._clock = clock
         self._max_age = dt.timedelta(seconds=max_age_s)
         self._timeout = timeout_s
-        self._cache: dict[tuple[int, bytes], _Cached] = {}
+        self._cache: dict[tuple[int, x509.Certificate], _Cached] = {}
 
     def forget(self) -> None:
         self._cache.clear()
 
     async def status(self, *, certificate: x509.Certificate, issuer: x509.Certificate) -> RevocationStatus:
-        key = (certificate.serial_number, issuer.public_bytes(serialization.Encoding.DER))
+        key = (certificate.serial_number, issuer)
         now = self._clock.now()
         cached = self._cache.get(key)
         if cached and self._fresh(cached=cached, now=now):

@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import JSON, Column, LargeBinary, delete, update
@@ -44,6 +47,10 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime, index=True))
     attempts: int = 0
     last_error: str | None = None
+    # Rows bulk-inserted together share a batch id; their position lets the writer mark them sent by prefix
+    # without asking the database for generated ids (INSERT … RETURNING is row-by-row on SQLite).
+    batch_id: str | None = Field(default=None, max_length=32, index=True)
+    position: int | None = None
 
     def outgoing(self) -> OutgoingMessage:
         return OutgoingMessage(body=self.body, headers=dict(self.headers), message_id=self.message_id,
@@ -53,17 +60,86 @@ class OutboxMessage(SQLModel, table=True):
 
 def queue_outgoing(session: AsyncSession, *, exchange: str, routing_key: str, message: OutgoingMessage) -> None:
     """Stage a message for publication; it leaves only if the surrounding transaction commits."""
-    session.add(OutboxMessage(
-        message_id=message.message_id or "", exchange=exchange, routing_key=routing_key, body=message.body,
-        headers=message.headers, correlation_id=message.correlation_id, reply_to=message.reply_to,
-        expiration_ms=message.expiration_ms,
-    ))
+    session.add(OutboxMessage(**outbox_values(exchange=exchange, routing_key=routing_key, message=message)))
+
+
+def outbox_values(*, exchange: str, routing_key: str, message: OutgoingMessage) -> dict[str, Any]:
+    return {"message_id": message.message_id or "", "exchange": exchange, "routing_key": routing_key,
+            "body": message.body, "headers": message.headers, "correlation_id": message.correlation_id,
+            "reply_to": message.reply_to, "expiration_ms": message.expiration_ms, "created_at": _utcnow(),
+            "attempts": 0}
+
+
+@dataclass(frozen=True)
+class StagedBatch:
+    """Rows one transaction inserted, in order, ready to publish once it commits."""
+
+    batch_id: str
+    rows: tuple[OutboxMessage, ...]
+
+
+async def insert_outbox(session: AsyncSession, rows: list[dict[str, Any]]) -> StagedBatch:
+    """Bulk-insert staged rows in one statement, tagged with a batch id and their positions."""
+    batch_id = uuid.uuid4().hex
+    for position, values in enumerate(rows):
+        values["batch_id"], values["position"] = batch_id, position
+    if rows:
+        await session.exec(OutboxMessage.__table__.insert(), params=rows)  # type: ignore[attr-defined, call-overload]
+    return StagedBatch(batch_id=batch_id, rows=tuple(OutboxMessage.model_construct(**v) for v in rows))
+
+
+async def mark_sent(session: AsyncSession, ids: list[int]) -> None:
+    if ids:
+        await session.exec(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids))  # type: ignore[call-overload]
+                           .values(sent_at=_utcnow()))
+
+
+async def mark_batch_sent(session: AsyncSession, *, batch_id: str, count: int) -> None:
+    """Mark the first ``count`` rows of a staged batch sent."""
+    if count:
+        await session.exec(update(OutboxMessage).where(  # type: ignore[call-overload]
+            col(OutboxMessage.batch_id) == batch_id, col(OutboxMessage.position) < count).values(sent_at=_utcnow()))
+
+
+Failure = tuple[OutboxMessage, BaseException]
+
+
+async def publish_in_order(bus: Bus, rows: Sequence[OutboxMessage]) -> tuple[int, Failure | None]:
+    """Publish rows concurrently (one channel keeps their order) and wait for every confirm.
+
+    Returns how many rows, from the first, left the outbox (sent, or parked as unroutable), and the first
+    other failure. A row no queue takes can never be delivered: it goes to the dead-letter queue with that
+    reason instead of blocking every row behind it. Any other failure (broker unreachable) stops there so
+    that order is kept.
+    """
+    results = await asyncio.gather(
+        *(bus.publish(exchange=r.exchange, routing_key=r.routing_key, message=r.outgoing()) for r in rows),
+        return_exceptions=True)
+    for done, (row, result) in enumerate(zip(rows, results, strict=True)):
+        if isinstance(result, Unroutable):
+            await _park_unroutable(bus, row, reason=str(result))
+        elif isinstance(result, BaseException):
+            return done, (row, result)
+    return len(rows), None
+
+
+async def _park_unroutable(bus: Bus, row: OutboxMessage, *, reason: str) -> None:
+    message = row.outgoing()
+    message.headers.update({H_REFUSAL_CODE: "UNROUTABLE", H_REFUSAL_REASON: reason[:1000],
+                            H_ORIGIN_QUEUE: f"{row.exchange or '(default)'}/{row.routing_key}"})
+    message.expiration_ms = None
+    await bus.publish(exchange=DEAD_EXCHANGE, routing_key=row.routing_key, message=message)
+    log.warning("outbox_message_unroutable", exchange=row.exchange, routing_key=row.routing_key,
+                message_id=row.message_id)
 
 
 class OutboxRelay:
     def __init__(self, *, sessions: Sessions, bus: Bus, batch_size: int = 200, idle_poll_s: float = 1.0,
-                 keep_sent: dt.timedelta = dt.timedelta(days=1)) -> None:
+                 keep_sent: dt.timedelta = dt.timedelta(days=1), min_age: dt.timedelta | None = None) -> None:
+        """``min_age``: only rows at least this old, for a service that publishes its own rows right after
+        committing them and needs the relay only to recover what a crash left behind."""
         self._sessions = sessions
+        self._min_age = min_age
         self._bus = bus
         self._batch = batch_size
         self._idle = idle_poll_s
@@ -107,32 +183,17 @@ class OutboxRelay:
                 log.exception("outbox_cycle_failed")
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unsent rows; returns how many left the outbox.
-
-        A row no queue takes (its caller's reply queue is gone) can never be delivered: it goes to the
-        dead-letter queue with that reason instead of blocking every row behind it. Any other failure
-        (broker unreachable) stops the batch so that order is kept, and the relay retries later.
-        """
+        """Publish one batch of unsent rows; returns how many left the outbox."""
         async with self._sessions() as session, session.begin():
             query = (select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
                      .order_by(col(OutboxMessage.id)).limit(self._batch).with_for_update(skip_locked=True))
+            if self._min_age:
+                query = query.where(col(OutboxMessage.created_at) < _utcnow() - self._min_age)
             rows = list((await session.exec(query)).all())
             if not rows:
                 return 0
-            results = await asyncio.gather(
-                *(self._bus.publish(exchange=r.exchange, routing_key=r.routing_key, message=r.outgoing())
-                  for r in rows), return_exceptions=True)
-            done_ids, failure = [], None
-            for row, result in zip(rows, results, strict=True):
-                if isinstance(result, Unroutable):
-                    await self._park_unroutable(row, reason=str(result))
-                elif isinstance(result, BaseException):
-                    failure = (row, result)
-                    break  # keep order: nothing after a failed row is marked sent
-                done_ids.append(row.id)
-            if done_ids:
-                await session.exec(update(OutboxMessage).where(col(OutboxMessage.id).in_(done_ids))
-                                   .values(sent_at=_utcnow()))  # type: ignore[call-overload]
+            done, failure = await publish_in_order(self._bus, rows)
+            await mark_sent(session, [r.id for r in rows[:done] if r.id is not None])
             if failure is not None:
                 row, exc = failure
                 row.attempts += 1
@@ -140,16 +201,7 @@ class OutboxRelay:
                 session.add(row)
         if failure is not None:
             raise BusError(f"outbox row {failure[0].id} not published: {failure[1]!r}")
-        return len(done_ids)
-
-    async def _park_unroutable(self, row: OutboxMessage, *, reason: str) -> None:
-        message = row.outgoing()
-        message.headers.update({H_REFUSAL_CODE: "UNROUTABLE", H_REFUSAL_REASON: reason[:1000],
-                                H_ORIGIN_QUEUE: f"{row.exchange or '(default)'}/{row.routing_key}"})
-        message.expiration_ms = None
-        await self._bus.publish(exchange=DEAD_EXCHANGE, routing_key=row.routing_key, message=message)
-        log.warning("outbox_message_unroutable", exchange=row.exchange, routing_key=row.routing_key,
-                    message_id=row.message_id)
+        return done
 
     async def purge_sent(self) -> None:
         cutoff = _utcnow() - self._keep_sent

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from asn1crypto import cms
+from asn1crypto import core, parser
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -75,8 +75,17 @@ class SignerIdentity:
 class VerifiedSignature:
     signer: x509.Certificate
     certificates: tuple[x509.Certificate, ...]
-    signing_time: dt.datetime | None
     digest_algorithm: str
+    signing_time_value: Any = None  # the raw CMS attribute; decoded only when someone asks
+
+    @property
+    def signing_time(self) -> dt.datetime | None:
+        """The signer's claimed signing time (the signer's clock; the mesh judges validity on its own)."""
+        value = self.signing_time_value
+        if value is None:
+            return None
+        kind = core.UTCTime if value.tag == 23 else core.GeneralizedTime
+        return kind.load(value.der).native
 
 
 def sign_detached(*, content: bytes, signer: SignerIdentity, include_chain: bool = False) -> bytes:
@@ -85,8 +94,8 @@ def sign_detached(*, content: bytes, signer: SignerIdentity, include_chain: bool
     if include_chain:
         for cert in signer.chain:
             builder = builder.add_certificate(cert)
-    return builder.sign(serialization.Encoding.DER,
-                        [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary])
+    options = [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary, pkcs7.PKCS7Options.NoCapabilities]
+    return builder.sign(serialization.Encoding.DER, options)
 
 
 def sign_json(*, value: Any, signer: SignerIdentity) -> str:
@@ -112,40 +121,123 @@ def _decode_b64(signature_b64: str) -> bytes:
         raise SignatureError("SIGNATURE_MALFORMED", "signature is not valid base64") from None
 
 
-def _signed_data(der: bytes) -> cms.SignedData:
-    try:
-        info = cms.ContentInfo.load(der)
-        if info["content_type"].native != "signed_data":
-            raise SignatureError("SIGNATURE_MALFORMED", "CMS content is not SignedData")
-        signed = info["content"]
-        if signed["encap_content_info"]["content"].native is not None:
-            raise SignatureError("SIGNATURE_NOT_DETACHED", "signature must be detached (no encapsulated content)")
-        return signed
-    except SignatureError:
-        raise
-    except (ValueError, TypeError, KeyError) as exc:
-        raise SignatureError("SIGNATURE_MALFORMED", f"signature is not a DER CMS SignedData: {exc}") from None
+def _oid(dotted: str) -> bytes:
+    return core.ObjectIdentifier(dotted).dump()
 
 
-def _find_signer(signed: cms.SignedData,
-                 signer_info: cms.SignerInfo) -> tuple[x509.Certificate, list[x509.Certificate]]:
-    certs = [_load_certificate(c.chosen.dump()) for c in signed["certificates"] if c.name == "certificate"]
-    sid = signer_info["sid"]
-    if sid.name != "issuer_and_serial_number":
+_SIGNED_DATA = _oid("1.2.840.113549.1.7.2")
+_MESSAGE_DIGEST = _oid("1.2.840.113549.1.9.4")
+_SIGNING_TIME = _oid("1.2.840.113549.1.9.5")
+_DIGEST_OIDS = {_oid("2.16.840.1.101.3.4.2.1"): "sha256", _oid("2.16.840.1.101.3.4.2.2"): "sha384",
+                _oid("2.16.840.1.101.3.4.2.3"): "sha512"}
+_SIGNATURE_OIDS = {
+    _oid("1.2.840.113549.1.1.1"): "rsassa_pkcs1v15",   # rsaEncryption, hash from the digest algorithm
+    _oid("1.2.840.113549.1.1.11"): "rsassa_pkcs1v15",  # sha256WithRSAEncryption
+    _oid("1.2.840.113549.1.1.12"): "rsassa_pkcs1v15",
+    _oid("1.2.840.113549.1.1.13"): "rsassa_pkcs1v15",
+    _oid("1.2.840.10045.4.3.2"): "ecdsa",               # ecdsa-with-SHA256
+    _oid("1.2.840.10045.4.3.3"): "ecdsa",
+    _oid("1.2.840.10045.4.3.4"): "ecdsa",
+}
+_UNIVERSAL, _CONTEXT = 0, 2
+_INTEGER, _OCTET_STRING, _SEQUENCE, _SET = 2, 4, 16, 17
+
+
+@dataclass(frozen=True, slots=True)
+class _Tlv:
+    cls: int
+    tag: int
+    header: bytes
+    body: bytes
+
+    @property
+    def der(self) -> bytes:
+        return self.header + self.body
+
+    def children(self) -> list[_Tlv]:
+        return _tlvs(self.body)
+
+    def expect(self, cls: int, tag: int, what: str) -> _Tlv:
+        if (self.cls, self.tag) != (cls, tag):
+            raise SignatureError("SIGNATURE_MALFORMED", f"{what} is not where CMS puts it")
+        return self
+
+
+def _tlvs(data: bytes) -> list[_Tlv]:
+    out = []
+    while data:
+        length = parser.peek(data)
+        cls, _method, tag, header, body, _trailer = parser.parse(data[:length], strict=True)
+        out.append(_Tlv(cls=cls, tag=tag, header=header, body=body))
+        data = data[length:]
+    return out
+
+
+@dataclass(frozen=True)
+class _SignerInfo:
+    certificates: list[bytes]
+    issuer: bytes
+    serial: int
+    digest: str
+    signed_attrs: _Tlv | None
+    algorithm: str
+    signature: bytes
+
+
+def _parse_cms(der: bytes) -> _SignerInfo:
+    """The parts of a detached CMS SignedData with one signer that verification needs.
+
+    CMS signatures in the mesh have one fixed shape (RFC 5652 §5), so they are read with asn1crypto's DER
+    parser field by field instead of its generic lazy schema machinery, which cost more than the ECDSA check.
+    """
+    top = _tlvs(der)
+    if len(top) != 1:
+        raise SignatureError("SIGNATURE_MALFORMED", "trailing data after the CMS structure")
+    content_info = top[0].expect(_UNIVERSAL, _SEQUENCE, "ContentInfo").children()
+    if len(content_info) != 2 or content_info[0].der != _SIGNED_DATA:
+        raise SignatureError("SIGNATURE_MALFORMED", "CMS content is not SignedData")
+    signed = content_info[1].expect(_CONTEXT, 0, "SignedData").children()[0].expect(_UNIVERSAL, _SEQUENCE,
+                                                                                    "SignedData").children()
+    if len(signed[2].expect(_UNIVERSAL, _SEQUENCE, "EncapsulatedContentInfo").children()) != 1:
+        raise SignatureError("SIGNATURE_NOT_DETACHED", "signature must be detached (no encapsulated content)")
+    certificates = [c.der for f in signed[3:-1] if (f.cls, f.tag) == (_CONTEXT, 0) for c in f.children()]
+    infos = signed[-1].expect(_UNIVERSAL, _SET, "SignerInfos").children()
+    if len(infos) != 1:
+        raise SignatureError("SIGNATURE_MALFORMED", f"expected exactly one signer, found {len(infos)}")
+    fields = infos[0].expect(_UNIVERSAL, _SEQUENCE, "SignerInfo").children()
+    if (fields[1].cls, fields[1].tag) != (_UNIVERSAL, _SEQUENCE):
         raise SignatureError("SIGNATURE_MALFORMED", "signer must be identified by issuer and serial number")
-    serial = sid.chosen["serial_number"].native
-    issuer_der = sid.chosen["issuer"].dump()
+    issuer, serial = fields[1].children()
+    digest = _DIGEST_OIDS.get(fields[2].children()[0].der)
+    if digest is None:
+        raise SignatureError("SIGNATURE_ALGORITHM_UNSUPPORTED", "only SHA-256/384/512 digests are accepted")
+    signed_attrs = fields[3] if (fields[3].cls, fields[3].tag) == (_CONTEXT, 0) else None
+    rest = fields[4:] if signed_attrs is not None else fields[3:]
+    algorithm = _SIGNATURE_OIDS.get(rest[0].children()[0].der)
+    if algorithm is None:
+        raise SignatureError("SIGNATURE_ALGORITHM_UNSUPPORTED",
+                             "only RSA PKCS#1 v1.5 and ECDSA signatures are accepted")
+    return _SignerInfo(certificates=certificates, issuer=issuer.der,
+                       serial=int.from_bytes(serial.expect(_UNIVERSAL, _INTEGER, "serial").body, "big", signed=True),
+                       digest=digest, signed_attrs=signed_attrs, algorithm=algorithm,
+                       signature=rest[1].expect(_UNIVERSAL, _OCTET_STRING, "signature").body)
+
+
+def _attributes(attrs: _Tlv) -> dict[bytes, _Tlv]:
+    """The first value of each signed attribute, by encoded OID."""
+    out = {}
+    for attribute in attrs.children():
+        oid, values = attribute.children()[:2]
+        out[oid.der] = values.children()[0]
+    return out
+
+
+def _find_signer(info: _SignerInfo) -> tuple[x509.Certificate, list[x509.Certificate]]:
+    certs = [_load_certificate(der) for der in info.certificates]
     for cert in certs:
-        if cert.serial_number == serial and cert.issuer.public_bytes() == issuer_der:
+        if cert.serial_number == info.serial and cert.issuer.public_bytes() == info.issuer:
             return cert, certs
     raise SignatureError("SIGNATURE_NO_SIGNER_CERTIFICATE", "the signer's certificate is not inside the signature")
-
-
-def _signed_attribute(attrs: cms.CMSAttributes, name: str) -> Any:
-    for attr in attrs:
-        if attr["type"].native == name:
-            return attr["values"][0]
-    return None
 
 
 def _check_public_key(*, cert: x509.Certificate, signature: bytes, data: bytes, algo: str, digest: str) -> None:
@@ -164,34 +256,30 @@ def _check_public_key(*, cert: x509.Certificate, signature: bytes, data: bytes, 
 
 def verify_detached(*, content: bytes, signature_b64: str) -> VerifiedSignature:
     """Check a detached CMS signature over ``content``; raises SignatureError with the specific fault."""
-    signed = _signed_data(_decode_b64(signature_b64))
-    infos = signed["signer_infos"]
-    if len(infos) != 1:
-        raise SignatureError("SIGNATURE_MALFORMED", f"expected exactly one signer, found {len(infos)}")
-    info = infos[0]
-    digest = info["digest_algorithm"]["algorithm"].native
-    if digest not in _HASHES:
-        raise SignatureError("SIGNATURE_ALGORITHM_UNSUPPORTED", f"digest {digest} is not accepted")
-    signer, certs = _find_signer(signed, info)
-    attrs = info["signed_attrs"]
-    signing_time = None
-    if attrs.native is None or len(attrs) == 0:
-        to_verify = content
-    else:
-        expected = _signed_attribute(attrs, "message_digest")
-        if expected is None:
-            raise SignatureError("SIGNATURE_MALFORMED", "signed attributes lack the message digest")
-        if expected.native != hashlib.new(digest, content).digest():
-            raise SignatureError("SIGNATURE_CONTENT_MISMATCH",
-                                 "the signed content differs from the content presented (altered after signing)")
-        when = _signed_attribute(attrs, "signing_time")
-        signing_time = when.native if when is not None else None
-        # Signed attributes are signed as a SET OF (tag 0x31), not with their implicit [0] tag.
-        to_verify = b"\x31" + attrs.dump()[1:]
-    algo = info["signature_algorithm"].signature_algo
-    _check_public_key(cert=signer, signature=info["signature"].native, data=to_verify, algo=algo, digest=digest)
-    return VerifiedSignature(signer=signer, certificates=tuple(certs), signing_time=signing_time,
-                             digest_algorithm=digest)
+    try:
+        info = _parse_cms(_decode_b64(signature_b64))
+        signer, certs = _find_signer(info)
+        signing_time = None
+        if info.signed_attrs is None:  # no signed attributes: the signature is over the content itself
+            to_verify = content
+        else:
+            found = _attributes(info.signed_attrs)
+            expected = found.get(_MESSAGE_DIGEST)
+            if expected is None:
+                raise SignatureError("SIGNATURE_MALFORMED", "signed attributes lack the message digest")
+            if expected.body != hashlib.new(info.digest, content).digest():
+                raise SignatureError("SIGNATURE_CONTENT_MISMATCH",
+                                     "the signed content differs from the content presented (altered after signing)")
+            signing_time = found.get(_SIGNING_TIME)
+            # Signed attributes are signed as a SET OF (tag 0x31), not with their implicit [0] tag.
+            to_verify = b"\x31" + info.signed_attrs.header[1:] + info.signed_attrs.body
+    except SignatureError:
+        raise
+    except (ValueError, TypeError, IndexError) as exc:
+        raise SignatureError("SIGNATURE_MALFORMED", f"signature is not a DER CMS SignedData: {exc}") from None
+    _check_public_key(cert=signer, signature=info.signature, data=to_verify, algo=info.algorithm, digest=info.digest)
+    return VerifiedSignature(signer=signer, certificates=tuple(certs), digest_algorithm=info.digest,
+                             signing_time_value=signing_time)
 
 
 def verify_json(*, value: Any, signature_b64: str) -> VerifiedSignature:

@@ -44,8 +44,12 @@ class IngressWorker:
             while len(batch) < self._batch_size and not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
             try:
-                examined: list[Examined] = list(await asyncio.gather(*(self._gateway.examine(d) for d in batch)))
+                # One after another: examine only waits on a cache miss (OCSP, a prior request), so a task per
+                # message would cost more than it could overlap.
+                examined: list[Examined] = [await self._gateway.examine(d) for d in batch]
                 await self._gateway.commit(examined)
+                if self._inbox.empty():
+                    await self._gateway.flush_published()
             except asyncio.CancelledError:
                 raise
             except Exception:

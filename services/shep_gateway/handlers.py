@@ -67,7 +67,14 @@ from shared.envelope import MessageType, ParsedEnvelope, parse_envelope
 from shared.errors import MeshError
 from shared.logging import get_logger, message_context
 from shared.member import Composer, outgoing
-from shared.outbox import OutboxRelay, queue_outgoing
+from shared.outbox import (
+    OutboxRelay,
+    StagedBatch,
+    insert_outbox,
+    mark_batch_sent,
+    outbox_values,
+    publish_in_order,
+)
 from shared.signing import SignatureError, certificate_pem, load_pem_certificates, sign_detached, verify_detached
 from shared.topology import (
     CLOCK_EXCHANGE,
@@ -129,6 +136,7 @@ class Gateway:
         self._pins: dict[str, set[str]] = {}
         self._chain_lock = asyncio.Lock()
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._published: list[tuple[str, int]] = []  # (outbox batch, rows published) not yet marked sent
         self._calendar = WorkingCalendar()
 
     # ---- registry -----------------------------------------------------------------------------------------
@@ -195,12 +203,17 @@ class Gateway:
     async def _pin(self, *, member_id: str, certificate: x509.Certificate) -> None:
         serial = serial_hex(certificate)
         async with self._sessions() as session, session.begin():
-            await session.merge(MemberCertificate(serial=serial, member_id=member_id,
-                                                  certificate_pem=certificate_pem(certificate),
-                                                  not_after=certificate.not_valid_after_utc,
-                                                  registered_at=self.clock.now()))
+            existing = await session.get(MemberCertificate, serial)
+            if existing is not None and existing.member_id != member_id:
+                raise MeshError("CERTIFICATE_PINNED_ELSEWHERE", f"certificate {serial} is pinned to "
+                                f"{existing.member_id}", status=409)
+            if existing is None:  # re-registering a pinned certificate (every restart) keeps its first date
+                session.add(MemberCertificate(serial=serial, member_id=member_id,
+                                              certificate_pem=certificate_pem(certificate),
+                                              not_after=certificate.not_valid_after_utc,
+                                              registered_at=self.clock.now()))
+                log.info("member_certificate_pinned", member_id=member_id, serial=serial)
         self._pins.setdefault(member_id, set()).add(serial)
-        log.info("member_certificate_pinned", member_id=member_id, serial=serial)
 
     async def pin_self(self) -> None:
         assert self.composer.signer is not None
@@ -327,28 +340,66 @@ class Gateway:
 
     # ---- ingress: commit ----------------------------------------------------------------------------------
     async def commit(self, batch: list[Examined]) -> None:
-        """Record, route and refuse a batch in one transaction, then retry-queue the transient ones and ack."""
+        """Record, route and refuse a batch in one transaction, publish what it staged, then ack."""
         retries = [e for e in batch if e.verdict is Verdict.RETRY]
         final = [e for e in batch if e.verdict is not Verdict.RETRY]
         timers: list[tuple[str, float]] = []
         if final:
-            async with self._chain_lock, self._sessions() as session, session.begin():
-                seen = await self._already_logged(session, [e.message_id for e in final])
-                head = await self._lock_head(session)
-                for item in final:
-                    if item.message_id in seen:
-                        log.info("duplicate_ignored", message_id=item.message_id)
-                        continue
-                    seen.add(item.message_id)
-                    head = await self._apply(session, item=item, head=head, timers=timers)
-                await self._save_head(session, head)
-            self._relay.kick()
+            async with self._chain_lock:
+                staged: list[dict[str, Any]] = []
+                records: list[dict[str, Any]] = []
+                async with self._sessions() as session, session.begin():
+                    seen = await self._already_logged(session, [e.message_id for e in final])
+                    head = await self._lock_head(session)
+                    for item in final:
+                        if item.message_id in seen:
+                            log.info("duplicate_ignored", message_id=item.message_id)
+                            continue
+                        seen.add(item.message_id)
+                        head = await self._apply(session, item=item, head=head, timers=timers, staged=staged,
+                                                 records=records)
+                    rows = await self._write(session, head=head, records=records, staged=staged)
+                await self._publish(rows)
         for message_id, deadline in timers:
             self.schedule_timeout(message_id=message_id, deadline=deadline)
         for item in retries:
             await self._retry(item)
-        for item in final:
-            await item.delivery.ack()
+        await self._bus.ack_all([item.delivery for item in final])
+
+    async def _write(self, session: AsyncSession, *, head: LogHead, records: list[dict[str, Any]],
+                     staged: list[dict[str, Any]]) -> StagedBatch:
+        await self._mark_published(session)
+        if records:
+            await session.exec(LogRecord.__table__.insert(), params=records)  # type: ignore[attr-defined, call-overload]
+        await self._save_head(session, head)
+        return await insert_outbox(session, staged)
+
+    async def _publish(self, batch: StagedBatch) -> None:
+        """Publish what a transaction just committed; anything left unsent is the relay's to recover.
+
+        That the rows left is recorded in the next transaction (or by ``flush_published`` when traffic
+        pauses): a crash in between only means the relay publishes them again, and receivers de-duplicate.
+        """
+        if not batch.rows:
+            return
+        done, failure = await publish_in_order(self._bus, batch.rows)
+        if failure is not None:
+            log.warning("gateway_publish_deferred", error=repr(failure[1])[:300])
+            self._relay.kick()
+        if done:
+            self._published.append((batch.batch_id, done))
+
+    async def _mark_published(self, session: AsyncSession) -> None:
+        for batch_id, count in self._published:
+            await mark_batch_sent(session, batch_id=batch_id, count=count)
+        self._published.clear()
+
+    async def flush_published(self) -> None:
+        """Record what was published when no next batch is coming to carry it."""
+        if not self._published:
+            return
+        async with self._chain_lock, self._sessions() as session, session.begin():
+            await self._mark_published(session)
 
     async def _retry(self, item: Examined) -> None:
         attempt = int(item.delivery.headers.get(H_ATTEMPT, 0)) + 1
@@ -375,32 +426,36 @@ class Gateway:
 
     @staticmethod
     async def _save_head(session: AsyncSession, head: LogHead) -> None:
-        await session.merge(head)
+        result = await session.exec(update(LogHead).where(col(LogHead.id) == 1)  # type: ignore[call-overload]
+                                    .values(seq=head.seq, record_hash=head.record_hash))
+        if result.rowcount == 0:  # the very first record
+            session.add(LogHead(id=1, seq=head.seq, record_hash=head.record_hash))
 
-    async def _apply(self, session: AsyncSession, *, item: Examined, head: LogHead,
-                     timers: list[tuple[str, float]]) -> LogHead:
+    async def _apply(self, session: AsyncSession, *, item: Examined, head: LogHead, timers: list[tuple[str, float]],
+                     staged: list[dict[str, Any]], records: list[dict[str, Any]]) -> LogHead:
         if item.verdict is Verdict.ROUTE and item.destination is not None and item.destination.reply_to_caller:
             await self._close_sync_call(session, item=item)
         if item.verdict is Verdict.ROUTE:
             assert item.destination is not None
             assert item.parsed is not None
-            self._stage_delivery(session, item=item, timers=timers)
+            self._stage_delivery(session, item=item, timers=timers, staged=staged)
             outcome, code, reason = Outcome.ROUTED, None, None
             recipient = item.destination.recipient
         else:
             assert item.refusal is not None
-            self._stage_refusal(session, item=item)
+            self._stage_refusal(item=item, staged=staged)
             outcome, code, reason = Outcome.REFUSED, item.refusal.code, item.refusal.message
             recipient = item.parsed.envelope.recipient if item.parsed else None
             log.warning("message_refused", code=code, reason=reason, message_id=item.message_id,
                         sender=item.sender)
-        return self._append(session, head=head, parsed=item.parsed, message_id=item.message_id,
+        return self._append(records, head=head, parsed=item.parsed, message_id=item.message_id,
                             raw=item.delivery.body, received_at=item.received_at, outcome=outcome, recipient=recipient,
                             code=code, reason=reason, checks=item.checks)
 
-    def _append(self, session: AsyncSession, *, head: LogHead, parsed: ParsedEnvelope | None, message_id: str,
-                raw: bytes, received_at: dt.datetime, outcome: Outcome, recipient: str | None, code: str | None,
-                reason: str | None, checks: dict[str, Any]) -> LogHead:
+    def _append(self, records: list[dict[str, Any]], *, head: LogHead, parsed: ParsedEnvelope | None,
+                message_id: str, raw: bytes, received_at: dt.datetime, outcome: Outcome, recipient: str | None,
+                code: str | None, reason: str | None, checks: dict[str, Any]) -> LogHead:
+        """Chain one record after ``head``, sign it, and add its row to ``records``; returns the new head."""
         env = parsed.envelope if parsed else None
         fields: dict[str, Any] = {
             "seq": head.seq + 1, "messageId": message_id,
@@ -416,19 +471,20 @@ class Gateway:
         }
         assert self.composer.signer is not None
         content = record_content(fields)
-        signature = sign_detached(content=content, signer=self.composer.signer)
-        record = LogRecord(seq=fields["seq"], message_id=message_id, correlation_id=fields["correlationId"],
-                           service_id=fields["serviceId"], message_type=fields["messageType"], sender=fields["sender"],
-                           recipient=recipient, route_id=fields["routeId"], in_reply_to=fields["inReplyTo"],
-                           message_date=fields["messageDate"], received_at=fields["receivedAt"],
-                           outcome=outcome.value, error_code=code, error_reason=fields["errorReason"],
-                           payload_digest=fields["payloadDigest"], envelope_digest=fields["envelopeDigest"],
-                           checks=checks, prev_hash=head.record_hash, record_hash=digest(content),
-                           signature=base64.b64encode(signature).decode())
-        session.add(record)
-        return LogHead(id=1, seq=record.seq, record_hash=record.record_hash)
+        hashed = digest(content)
+        signature = base64.b64encode(sign_detached(content=content, signer=self.composer.signer)).decode()
+        records.append({
+            "seq": fields["seq"], "message_id": message_id, "correlation_id": fields["correlationId"],
+            "service_id": fields["serviceId"], "message_type": fields["messageType"], "sender": fields["sender"],
+            "recipient": recipient, "route_id": fields["routeId"], "in_reply_to": fields["inReplyTo"],
+            "message_date": fields["messageDate"], "received_at": fields["receivedAt"], "outcome": outcome.value,
+            "error_code": code, "error_reason": fields["errorReason"], "payload_digest": fields["payloadDigest"],
+            "envelope_digest": fields["envelopeDigest"], "checks": checks, "prev_hash": head.record_hash,
+            "record_hash": hashed, "signature": signature})
+        return LogHead(id=1, seq=fields["seq"], record_hash=hashed)
 
-    def _stage_delivery(self, session: AsyncSession, *, item: Examined, timers: list[tuple[str, float]]) -> None:
+    def _stage_delivery(self, session: AsyncSession, *, item: Examined, timers: list[tuple[str, float]],
+                        staged: list[dict[str, Any]]) -> None:
         assert item.destination is not None
         assert item.parsed is not None
         dest, env = item.destination, item.parsed.envelope
@@ -443,9 +499,9 @@ class Gateway:
                                  service_id=env.service_id, correlation_id=env.correlation_id,
                                  reply_to=item.delivery.reply_to, deadline=item.deadline))
             timers.append((item.message_id, item.deadline))
-        queue_outgoing(session, exchange=dest.exchange, routing_key=dest.routing_key, message=OutgoingMessage(
+        staged.append(outbox_values(exchange=dest.exchange, routing_key=dest.routing_key, message=OutgoingMessage(
             body=item.delivery.body, headers=headers, message_id=item.message_id,
-            correlation_id=env.correlation_id, expiration_ms=expiration))
+            correlation_id=env.correlation_id, expiration_ms=expiration)))
 
     async def _close_sync_call(self, session: AsyncSession, *, item: Examined) -> None:
         """Mark the call answered; if the deadline or another answer got there first, refuse this one."""
@@ -462,12 +518,12 @@ class Gateway:
         else:
             self._cancel_timer(call_id)
 
-    def _stage_refusal(self, session: AsyncSession, *, item: Examined) -> None:
+    def _stage_refusal(self, *, item: Examined, staged: list[dict[str, Any]]) -> None:
         assert item.refusal is not None
         dead_headers = {**item.delivery.headers, H_REFUSAL_CODE: item.refusal.code,
                         H_REFUSAL_REASON: item.refusal.message[:1000], H_ORIGIN_QUEUE: INGRESS_QUEUE}
-        queue_outgoing(session, exchange=DEAD_EXCHANGE, routing_key=INGRESS_QUEUE,
-                       message=copy_of(item.delivery, headers=dead_headers))
+        staged.append(outbox_values(exchange=DEAD_EXCHANGE, routing_key=INGRESS_QUEUE,
+                                    message=copy_of(item.delivery, headers=dead_headers)))
         target = self._error_target(item)
         if target is None:
             return
@@ -480,7 +536,7 @@ class Gateway:
             service_id=env.service_id if env else "shep.refusal", message_type=MessageType.ERROR,
             data=error.model_dump(by_alias=True), correlation_id=env.correlation_id if env else item.message_id,
             recipient=env.sender if env and env.sender in self.registry.members else None, in_reply_to=in_reply_to)
-        queue_outgoing(session, exchange=exchange, routing_key=routing_key, message=outgoing(wire))
+        staged.append(outbox_values(exchange=exchange, routing_key=routing_key, message=outgoing(wire)))
 
     def _error_target(self, item: Examined) -> tuple[str, str] | None:
         """Where a refusal is reported: the caller's reply queue, else the sender's own queue if it exists."""
@@ -514,28 +570,33 @@ class Gateway:
         """The provider did not answer in time: tell the caller Server.Timeout and log it."""
         self._timers.pop(message_id, None)
         try:
-            async with self._chain_lock, self._sessions() as session, session.begin():
-                result = await session.exec(update(SyncCall).where(  # type: ignore[call-overload]
-                    col(SyncCall.message_id) == message_id, col(SyncCall.state) == "PENDING").values(state="TIMED_OUT"))
-                if result.rowcount == 0:
-                    return
-                call = await session.get(SyncCall, message_id)
-                assert call is not None
-                error = ErrorPayload(code="Server.Timeout", where="gateway", refused_message_id=message_id,
-                                     message=f"{call.provider} did not answer {call.service_id} before the deadline")
-                wire = self.composer.compose(service_id=call.service_id, message_type=MessageType.ERROR,
-                                             data=error.model_dump(by_alias=True), correlation_id=call.correlation_id,
-                                             recipient=call.caller, in_reply_to=uuid.UUID(message_id))
-                queue_outgoing(session, exchange="", routing_key=call.reply_to, message=outgoing(wire))
-                parsed = ParsedEnvelope(envelope=parse_envelope(orjson.dumps(wire)).envelope, raw=wire)
-                head = await self._lock_head(session)
-                head = self._append(session, head=head, parsed=parsed, message_id=wire["messageId"],
-                                    raw=orjson.dumps(wire), received_at=self.clock.now(), outcome=Outcome.TIMEOUT,
-                                    recipient=call.caller, code="Server.Timeout", reason=error.message,
-                                    checks={"deadline": call.deadline})
-                await self._save_head(session, head)
+            async with self._chain_lock:
+                async with self._sessions() as session, session.begin():
+                    result = await session.exec(update(SyncCall).where(  # type: ignore[call-overload]
+                        col(SyncCall.message_id) == message_id, col(SyncCall.state) == "PENDING")
+                        .values(state="TIMED_OUT"))
+                    if result.rowcount == 0:
+                        return
+                    call = await session.get(SyncCall, message_id)
+                    assert call is not None
+                    error = ErrorPayload(
+                        code="Server.Timeout", where="gateway", refused_message_id=message_id,
+                        message=f"{call.provider} did not answer {call.service_id} before the deadline")
+                    wire = self.composer.compose(service_id=call.service_id, message_type=MessageType.ERROR,
+                                                 data=error.model_dump(by_alias=True),
+                                                 correlation_id=call.correlation_id, recipient=call.caller,
+                                                 in_reply_to=uuid.UUID(message_id))
+                    body = orjson.dumps(wire)
+                    staged = [outbox_values(exchange="", routing_key=call.reply_to, message=outgoing(wire))]
+                    records: list[dict[str, Any]] = []
+                    head = self._append(records, head=await self._lock_head(session),
+                                        parsed=ParsedEnvelope(envelope=parse_envelope(body).envelope, raw=wire),
+                                        message_id=wire["messageId"], raw=body, received_at=self.clock.now(),
+                                        outcome=Outcome.TIMEOUT, recipient=call.caller, code="Server.Timeout",
+                                        reason=error.message, checks={"deadline": call.deadline})
+                    rows = await self._write(session, head=head, records=records, staged=staged)
+                await self._publish(rows)
             log.warning("sync_call_timed_out", message_id=message_id, service_id=call.service_id)
-            self._relay.kick()
         except Exception:
             log.exception("sync_timeout_failed", message_id=message_id)
 

@@ -8,6 +8,7 @@ provider misses a deadline, and is the authority for the mesh clock.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -55,7 +56,8 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     sessions = make_sessions(engine)
     clock = MeshClock()
     bus = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name="shep_gateway")
-    relay = OutboxRelay(sessions=sessions, bus=bus)
+    # The gateway publishes what each transaction commits itself; the relay only recovers what a crash left.
+    relay = OutboxRelay(sessions=sessions, bus=bus, min_age=dt.timedelta(seconds=5))
     composer = Composer(member_id=settings.member_id, clock=clock)
     gateway = Gateway(settings=settings, sessions=sessions, bus=bus, clock=clock, composer=composer, relay=relay)
     worker = IngressWorker(gateway=gateway, bus=bus, batch_size=settings.batch_size, prefetch=settings.prefetch)

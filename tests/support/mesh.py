@@ -25,6 +25,10 @@ class MeshHandle:
         return self.config.url(service)
 
     @property
+    def admin_token(self) -> str:
+        return self.config.admin_token
+
+    @property
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.config.admin_token}"}
 

@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): measured, not asserted; figures go to var/bench/."""

@@ -1,0 +1,197 @@
+"""Gateway benchmark on a real, private RabbitMQ node.
+
+Signed messages routed end to end (publish → gateway checks + chained log + outbox → delivery) against the
+same traffic through a bare aio-pika forwarder that does no checks:
+
+* flood rounds, alternating gateway and bare: every message published at once (pipelined, confirmed);
+  throughput = messages / time until the last one is received; the median of the rounds is reported;
+* paced: a steady rate both can sustain; p50/p99 latency from publish to receipt.
+
+Writes var/bench/gateway.json. Usage: python -m bench.gateway [--messages N] [--paced-rate R] [--paced N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from meshkit.members import MeshEndpoints, enroll, grant
+from meshkit.mesh_runner import REPO_ROOT, SERVICES, MeshConfig, MeshRunner
+from meshkit.ports import free_port
+from meshkit.rabbit_node import RabbitNode
+from shared.bus import Delivery, OutgoingMessage
+from shared.bus_rabbit import RabbitBus
+from shared.clock import MeshClock
+from shared.envelope import MessageType
+from shared.member import Composer
+from shared.topology import INGRESS_EXCHANGE, member_queue
+
+OUT = REPO_ROOT / "var" / "bench"
+PREFETCH = 512
+
+
+@dataclass
+class Run:
+    sent: dict[str, float] = field(default_factory=dict)
+    received: dict[str, float] = field(default_factory=dict)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    expected: int = 0
+
+    def on_receive(self, message_id: str) -> None:
+        self.received[message_id] = time.perf_counter()
+        if len(self.received) >= self.expected:
+            self.done.set()
+
+    def throughput(self) -> float:
+        return len(self.received) / (max(self.received.values()) - min(self.sent.values()))
+
+    def latencies_ms(self) -> list[float]:
+        return sorted((self.received[m] - self.sent[m]) * 1000 for m in self.received if m in self.sent)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+async def _drive(*, bus: RabbitBus, exchange: str, routing_key: str, bodies: list[tuple[str, bytes]],
+                 run: Run, rate: float | None) -> None:
+    run.expected = len(bodies)
+    window = 256
+    if rate is None:
+        for start in range(0, len(bodies), window):
+            chunk = bodies[start:start + window]
+            stamp = time.perf_counter()
+            for message_id, _ in chunk:
+                run.sent[message_id] = stamp
+            await asyncio.gather(*(bus.publish(exchange=exchange, routing_key=routing_key,
+                                               message=OutgoingMessage(body=b, message_id=m)) for m, b in chunk))
+    else:
+        interval = 1.0 / rate
+        begin = time.perf_counter()
+        pending = []
+        for n, (message_id, body) in enumerate(bodies):
+            delay = begin + n * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            run.sent[message_id] = time.perf_counter()
+            message = OutgoingMessage(body=body, message_id=message_id)
+            pending.append(asyncio.ensure_future(bus.publish(exchange=exchange, routing_key=routing_key,
+                                                             message=message)))
+        await asyncio.gather(*pending)
+    await asyncio.wait_for(run.done.wait(), timeout=300)
+
+
+async def _measure(*, bus: RabbitBus, exchange: str, routing_key: str, out_queue: str,
+                   bodies: list[tuple[str, bytes]], rate: float | None) -> Run:
+    run = Run()
+
+    async def receive(delivery: Delivery) -> None:
+        run.on_receive(delivery.message_id or "")
+        await delivery.ack()
+
+    subscription = await bus.consume(queue=out_queue, handler=receive, prefetch=2000)
+    await _drive(bus=bus, exchange=exchange, routing_key=routing_key, bodies=bodies, run=run, rate=rate)
+    await subscription.cancel()
+    return run
+
+
+def _sign(composer: Composer, *, service: str, count: int) -> list[tuple[str, bytes]]:
+    bodies = []
+    for n in range(count):
+        wire = composer.compose(service_id=service, message_type=MessageType.REQUEST,
+                                data={"n": n, "applicant": {"region": "almaty", "note": "benchmark payload"}})
+        bodies.append((wire["messageId"], orjson.dumps(wire)))
+    return bodies
+
+
+async def bench(args: argparse.Namespace) -> dict:
+    shutil.rmtree(OUT / "work", ignore_errors=True)
+    node = RabbitNode.start(base_dir=OUT / "work" / "rabbitmq")
+    config = MeshConfig(var_dir=OUT / "work" / "mesh", amqp_url=node.amqp_url, admin_token=secrets.token_urlsafe(16),
+                        key_passphrase=secrets.token_urlsafe(16), ports={s.name: free_port() for s in SERVICES},
+                        mesh_env="test", extra_env={"MESH_LOG_LEVEL": "WARNING"})
+    runner = MeshRunner(config, only=["nuc_pki", "shep_gateway"])
+    forwarder = None
+    bus = RabbitBus(url=node.amqp_url, connection_name="bench-client")
+    try:
+        runner.start()
+        runner.wait_ready(timeout_s=120)
+        endpoints = MeshEndpoints(gateway=config.url("shep_gateway"), nuc=config.url("nuc_pki"),
+                                  admin_token=config.admin_token)
+        sender = await enroll(endpoints, member_id="bench-sender")
+        receiver = await enroll(endpoints, member_id="bench-receiver")
+        await grant(endpoints, service_id="bench.route", channel="async", providers=[receiver.member_id],
+                    callers=[sender.member_id])
+        composer = Composer(member_id=sender.member_id, clock=MeshClock())
+        composer.signer = sender.identity
+        await bus.connect()
+        await bus.declare_queue(name="bench.bare.in")
+        await bus.declare_queue(name="bench.bare.out")
+        forwarder = subprocess.Popen([sys.executable, "-m", "bench.bare_forwarder", node.amqp_url,  # noqa: ASYNC220
+                                      "bench.bare.in", "bench.bare.out", str(PREFETCH)], cwd=REPO_ROOT)
+        targets = {"gateway": (INGRESS_EXCHANGE, "", member_queue(receiver.member_id)),
+                   "bare": ("", "bench.bare.in", "bench.bare.out")}
+        for exchange, key, out in targets.values():  # warm-up: OCSP answers, caches, connections
+            await _measure(bus=bus, exchange=exchange, routing_key=key, out_queue=out, rate=None,
+                           bodies=_sign(composer, service="bench.route", count=200))
+        # Rounds alternate between the two so that the machine's drift affects both alike; medians are reported.
+        floods: dict[str, list[float]] = {"gateway": [], "bare": []}
+        for _ in range(args.rounds):
+            for label, (exchange, key, out) in targets.items():
+                run = await _measure(bus=bus, exchange=exchange, routing_key=key, out_queue=out, rate=None,
+                                     bodies=_sign(composer, service="bench.route", count=args.messages))
+                floods[label].append(run.throughput())
+        paced = {label: await _measure(bus=bus, exchange=exchange, routing_key=key, out_queue=out,
+                                       rate=args.paced_rate, bodies=_sign(composer, service="bench.route",
+                                                                          count=args.paced))
+                 for label, (exchange, key, out) in targets.items()}
+        size = len(_sign(composer, service="bench.route", count=1)[0][1])
+    finally:
+        if forwarder is not None:
+            forwarder.terminate()
+        await bus.close()
+        runner.stop()
+        node.stop()
+    gateway_lat, bare_lat = paced["gateway"].latencies_ms(), paced["bare"].latencies_ms()
+    gateway_tps, bare_tps = statistics.median(floods["gateway"]), statistics.median(floods["bare"])
+    return {
+        "gateway_msgs_per_s": round(gateway_tps, 1), "bare_msgs_per_s": round(bare_tps, 1),
+        "ratio": round(gateway_tps / bare_tps, 3),
+        "rounds": {label: [round(v, 1) for v in values] for label, values in floods.items()},
+        "p50_ms": round(statistics.median(gateway_lat), 2), "p99_ms": round(_percentile(gateway_lat, 0.99), 2),
+        "bare_p50_ms": round(statistics.median(bare_lat), 2), "bare_p99_ms": round(_percentile(bare_lat, 0.99), 2),
+        "message_bytes": size, "flood_messages": args.messages, "paced_messages": args.paced,
+        "paced_rate_per_s": args.paced_rate, "gateway_prefetch": PREFETCH,
+        "note": ("throughput: median of alternating flood rounds; latency: a paced run (publish → receipt, "
+                 "same client for both)"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5000, help="messages in the flood run")
+    parser.add_argument("--paced", type=int, default=1000, help="messages in the paced run")
+    parser.add_argument("--paced-rate", type=float, default=200.0, help="messages per second in the paced run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating flood rounds of each")
+    figures = asyncio.run(bench(parser.parse_args()))
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "gateway.json").write_text(json.dumps(figures, indent=2))
+    width = max(len(k) for k in figures)
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value}")
+    print(f"\nwritten to {Path(OUT / 'gateway.json').relative_to(REPO_ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

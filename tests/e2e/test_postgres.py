@@ -1,0 +1,84 @@
+"""The whole mesh on PostgreSQL (DATABASE_URL), against a real PostgreSQL server and its own broker."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from meshkit.mesh_runner import SERVICES
+from meshkit.rabbit_node import RabbitNode
+from shared.envelope import MessageType
+from tests.support.members import enroll, grant, start_member, unique_id
+from tests.support.mesh import MeshHandle, start_mesh
+from tests.support.postgres import PostgresServer
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def pg_mesh(tmp_path_factory: pytest.TempPathFactory):
+    server = PostgresServer.start()
+    rabbit = RabbitNode.start(base_dir=tmp_path_factory.mktemp("pg-rabbit"))
+    names = [s.name for s in SERVICES]
+    server.create_databases(names)
+    try:
+        handle = start_mesh(var_dir=tmp_path_factory.mktemp("pg-mesh"), rabbit=rabbit,
+                            database_urls={n: server.url(n) for n in names})
+    except Exception:
+        rabbit.stop()
+        server.stop()
+        raise
+    yield handle
+    handle.runner.stop()
+    rabbit.stop()
+    server.stop()
+
+
+async def test_services_run_on_postgresql_end_to_end(pg_mesh: MeshHandle, tmp_path: Path):
+    for service in pg_mesh.runner.services.values():
+        assert "postgresql://" in service.env()[f"{service.spec.env_prefix}_DATABASE_URL"]
+    caller = await start_member(pg_mesh, await enroll(pg_mesh, member_id=unique_id("pg-caller")), db_dir=tmp_path)
+    provider = await start_member(pg_mesh, await enroll(pg_mesh, member_id=unique_id("pg-provider")), db_dir=tmp_path)
+    try:
+        sync_service, async_service = unique_id("test.pg-sync"), unique_id("test.pg-async")
+        await grant(pg_mesh, service_id=sync_service, channel="sync", providers=[provider.member_id],
+                    callers=[caller.member_id])
+        await grant(pg_mesh, service_id=async_service, channel="async", providers=[provider.member_id],
+                    callers=[caller.member_id])
+
+        async def answer(incoming):
+            return {"ok": incoming.envelope.data["n"] + 1}
+
+        provider.runtime.serve(service_id=sync_service, handler=answer)
+        case = str(uuid.uuid4())
+        reply = await caller.runtime.request(service_id=sync_service, data={"n": 1}, correlation_id=case)
+        assert reply.envelope.data == {"ok": 2}
+        sent = await caller.send(service_id=async_service, message_type=MessageType.REQUEST, data={"n": 2},
+                                 correlation_id=case)
+        await provider.wait_for(lambda i: str(i.envelope.message_id) == sent["messageId"])
+        async with pg_mesh.client() as http:
+            log = (await http.get(f"{pg_mesh.gateway}/log", params={"correlationId": case},
+                                  headers=pg_mesh.admin)).json()["records"]
+            verdict = (await http.get(f"{pg_mesh.gateway}/log/verify", headers=pg_mesh.admin)).json()
+        assert [r["messageType"] for r in log] == ["REQUEST", "RESPONSE", "REQUEST"]
+        assert verdict["ok"] is True
+    finally:
+        await caller.close()
+        await provider.close()
+
+
+def test_ca_and_gateway_keep_their_keys_across_restarts_on_postgresql(pg_mesh: MeshHandle):
+    root_before = httpx.get(f"{pg_mesh.nuc}/ca/root.pem").text
+    members_before = httpx.get(f"{pg_mesh.gateway}/members").json()["members"]
+    shep_before = next(m for m in members_before if m["id"] == "shep")["certificates"]
+    for name in ("nuc_pki", "shep_gateway"):
+        pg_mesh.runner[name].stop()
+        pg_mesh.runner[name].start()
+    pg_mesh.runner.wait_ready(timeout_s=60)
+    assert httpx.get(f"{pg_mesh.nuc}/ca/root.pem").text == root_before
+    shep_after = next(m for m in httpx.get(f"{pg_mesh.gateway}/members").json()["members"] if m["id"] == "shep")
+    assert shep_after["certificates"] == shep_before
+    assert httpx.get(f"{pg_mesh.gateway}/log/verify", headers=pg_mesh.admin).json()["ok"] is True

@@ -1,0 +1,68 @@
+"""Unit fixtures: a real НУЦ CertificateAuthority on a temporary database, its OCSP responder reachable
+through an in-process HTTP transport, and a mesh clock the tests can move."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.nuc_pki.domain import BadKind, PersonName
+from services.nuc_pki.handlers import CertificateAuthority, Issued
+from services.nuc_pki.settings import NucSettings
+from services.nuc_pki.store import CaMaterial, IssuedCertificate
+from shared.cert_check import CertificateVerifier, TrustStore
+from shared.clock import MeshClock
+from shared.db import create_tables, make_engine, make_sessions
+from shared.ocsp_client import OcspClient
+from shared.signing import SignerIdentity
+
+
+@dataclass
+class Pki:
+    ca: CertificateAuthority
+    clock: MeshClock
+    http: httpx.AsyncClient
+    responder_up: bool = True
+
+    def verifier(self, *, max_age_s: float = 60.0) -> CertificateVerifier:
+        return CertificateVerifier(trust=TrustStore.from_certificates(self.ca.chain()), clock=self.clock,
+                                   ocsp=OcspClient(url="http://nuc.test/ocsp", http=self.http, clock=self.clock,
+                                                   max_age_s=max_age_s))
+
+    async def person(self, *, iin: str = "850701300007", defect: BadKind | None = None,
+                     bin_: str | None = None, role: str | None = None) -> tuple[Issued, Issued]:
+        return await self.ca.issue_person_pair(
+            iin=iin, person=PersonName(surname="Тестов", name="Тест", patronymic="Тестович"),
+            organisation="ТОО «Тест»" if bin_ else None, bin_=bin_, role=role, email=None, signing_key=None,
+            auth_key=None, defect=defect)
+
+    def identity(self, issued: Issued) -> SignerIdentity:
+        assert issued.key is not None
+        return SignerIdentity(key=issued.key, certificate=issued.certificate, chain=tuple(self.ca.chain()))
+
+
+@pytest.fixture
+async def pki(tmp_path: Path) -> AsyncIterator[Pki]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'nuc.db'}")
+    await create_tables(engine, models=[CaMaterial, IssuedCertificate])
+    clock = MeshClock()
+    ca = CertificateAuthority(sessions=make_sessions(engine), clock=clock,
+                              settings=NucSettings(database_url="sqlite://", public_url="http://nuc.test"))
+    await ca.load_or_create()
+    holder: dict[str, Pki] = {}
+
+    async def respond(request: httpx.Request) -> httpx.Response:
+        if not holder["pki"].responder_up:
+            raise httpx.ConnectError("responder down", request=request)
+        body, _error = await ca.ocsp_response(request.content)
+        return httpx.Response(200, content=body, headers={"content-type": "application/ocsp-response"})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(respond))
+    holder["pki"] = Pki(ca=ca, clock=clock, http=http)
+    yield holder["pki"]
+    await http.aclose()
+    await engine.dispose()
