@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test unit e2e bench lint fmt deps clean
+.PHONY: run test unit e2e bench lint fmt deps docs clean
 
 $(STAMP): pyproject.toml
 	@command -v python3 >/dev/null || { echo "python3 is required"; exit 1; }
@@ -42,3 +42,6 @@ fmt: deps
 
 clean:
 	rm -rf var .pytest_cache
+
+docs: deps  ## regenerate docs/asyncapi.json from the envelope and the registered contracts
+	$(PY) -m meshkit.asyncapi > docs/asyncapi.json

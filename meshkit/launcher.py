@@ -53,18 +53,18 @@ def _describe(config: MeshConfig, node: RabbitNode, runner: MeshRunner) -> dict:
 
 
 def _print(description: dict) -> None:
+    # URLs are what people copy from this table: never truncate or wrap them, whatever the terminal width.
     table = Table(title="egov-mesh is up", show_lines=False)
-    table.add_column("service")
-    table.add_column("what it is")
-    table.add_column("URL")
-    table.add_column("API docs")
+    table.add_column("service", no_wrap=True)
+    table.add_column("URL (API docs at /docs)", no_wrap=True, overflow="ignore")
+    table.add_column("what it is", overflow="fold")
     for name, item in description["services"].items():
-        table.add_row(name, item["title"], item["url"], item["docs"])
-    console.print(table)
-    console.print(f"RabbitMQ (private node): [bold]{description['amqpUrl']}[/bold]")
-    console.print(f"Admin token (Authorization: Bearer …): [bold]{description['adminToken']}[/bold]")
+        table.add_row(name, item["url"], item["title"])
+    console.print(table, crop=False)
+    console.print(f"RabbitMQ (private node): {description['amqpUrl']}", soft_wrap=True)
+    console.print(f"Admin token (Authorization: Bearer …): {description['adminToken']}", soft_wrap=True)
     var = description["varDir"]
-    console.print(f"Everything above, as JSON: {var}/mesh.json — logs in {var}/logs/")
+    console.print(f"Everything above, as JSON: {var}/mesh.json — logs in {var}/logs/", soft_wrap=True)
     console.print("Press Ctrl-C to stop the mesh.")
 
 

@@ -181,13 +181,13 @@ class CertificateVerifier:
             return self._fail(CertFailure.HOLDER_MISMATCH,
                               f"a certificate of a {expect.holder.value} is required, got {info.holder.value}",
                               info=info)
+        if expect.common_name is not None and info.common_name != expect.common_name:
+            return self._fail(CertFailure.HOLDER_MISMATCH,
+                              f"certificate is issued to {info.common_name!r}, not {expect.common_name!r}", info=info)
         if expect.iin is not None and info.iin != expect.iin:
             return self._fail(CertFailure.IIN_MISMATCH, "the IIN in the certificate is not the expected one", info=info)
         if expect.bin is not None and info.bin != expect.bin:
             return self._fail(CertFailure.BIN_MISMATCH, "the BIN in the certificate is not the expected one", info=info)
-        if expect.common_name is not None and info.common_name != expect.common_name:
-            return self._fail(CertFailure.HOLDER_MISMATCH,
-                              f"certificate is issued to {info.common_name!r}, not {expect.common_name!r}", info=info)
         if expect.role is not None and expect.role not in info.roles:
             return self._fail(CertFailure.ROLE_MISSING, f"certificate lacks the {expect.role!r} role", info=info)
         return None

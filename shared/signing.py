@@ -295,4 +295,4 @@ def load_pem_certificates(pem: str | bytes) -> list[x509.Certificate]:
     try:
         return x509.load_pem_x509_certificates(data)
     except ValueError as exc:
-        raise MeshError("CERTIFICATE_MALFORMED", f"not a PEM certificate: {exc}") from None
+        raise MeshError("CERTIFICATE_MALFORMED", f"not a PEM certificate: {exc}", status=422) from None
