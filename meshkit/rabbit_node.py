@@ -102,12 +102,6 @@ class RabbitNode:
         if epmd:  # epmd daemonises itself; stop ours (and only ours: it listens on our private port)
             subprocess.run([epmd, "-kill"], env=self._env(), capture_output=True, check=False, timeout=10)  # noqa: S603
 
-    def kill(self) -> None:
-        """Die at once, as a crashed broker would."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
     def restart(self, *, timeout_s: float = 90.0) -> None:
         self.stop()
         time.sleep(0.5)

@@ -1,8 +1,10 @@
 """The bus on real RabbitMQ through aio-pika: robust connection, publisher confirms, manual acks.
 
 One channel publishes (confirms on, returns raise); each consumer gets its own channel so its prefetch
-limit is its own. aio-pika's robust objects re-declare what was declared and resume consumers after a
-reconnect; a publish caught by the outage fails with BusError and the caller's outbox retries it.
+limit is its own. aio-pika's robust objects re-declare what was declared through them, re-bind and resume
+their consumers after a reconnect — but only objects the channel itself declared, so every queue is
+declared (with the arguments it was first declared with) on the channel that binds or consumes it. A
+publish caught by an outage fails with BusError and the caller's outbox retries it.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class RabbitBus(Bus):
         self._connection: AbstractRobustConnection | None = None
         self._publisher: AbstractRobustChannel | None = None
         self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
+        self._queues: dict[str, aio_pika.abc.AbstractQueue] = {}
+        self._queue_specs: dict[str, dict[str, Any]] = {}
 
     @property
     def is_connected(self) -> bool:
@@ -81,6 +85,7 @@ class RabbitBus(Bus):
         self._connection = None
         self._publisher = None
         self._exchanges.clear()
+        self._queues.clear()
 
     def _channel(self) -> AbstractRobustChannel:
         if self._publisher is None:
@@ -92,12 +97,21 @@ class RabbitBus(Bus):
 
     async def declare_queue(self, *, name: str = "", durable: bool = True, exclusive: bool = False,
                             auto_delete: bool = False, arguments: dict[str, Any] | None = None) -> str:
-        queue = await self._channel().declare_queue(name or None, durable=durable, exclusive=exclusive,
-                                                    auto_delete=auto_delete, arguments=arguments)
+        spec = {"durable": durable, "exclusive": exclusive, "auto_delete": auto_delete, "arguments": arguments}
+        queue = await self._channel().declare_queue(name or None, **spec)
+        self._queues[queue.name] = queue
+        self._queue_specs[queue.name] = spec
         return queue.name
 
+    async def _declared(self, channel: AbstractRobustChannel, name: str) -> aio_pika.abc.AbstractQueue:
+        """The queue as a robust object of ``channel``, so that a reconnect restores it there."""
+        spec = self._queue_specs.get(name)
+        if spec is None:  # declared by someone else: it must exist already
+            return await channel.declare_queue(name, passive=True)
+        return await channel.declare_queue(name, **spec)
+
     async def bind_queue(self, *, queue: str, exchange: str, routing_key: str = "") -> None:
-        q = await self._channel().get_queue(queue, ensure=False)
+        q = self._queues.get(queue) or await self._declared(self._channel(), queue)
         await q.bind(await self._exchange(exchange), routing_key=routing_key)
 
     async def _exchange(self, name: str) -> aio_pika.abc.AbstractExchange:
@@ -129,7 +143,7 @@ class RabbitBus(Bus):
             raise BusError("bus is not connected")
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=prefetch)
-        q = await channel.get_queue(queue, ensure=False)
+        q = await self._declared(channel, queue)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             delivery = RabbitDelivery(message)

@@ -32,7 +32,6 @@ ROLE_OIDS: dict[str, x509.ObjectIdentifier] = {
     "hr": x509.ObjectIdentifier("1.2.398.3.3.4.1.2.4"),
     "employee": x509.ObjectIdentifier("1.2.398.3.3.4.1.2.5"),
 }
-IDENTITY_CHECKED_AT_CON = x509.ObjectIdentifier("1.2.398.3.3.4.3.1")
 _ROLE_NAMES = {oid.dotted_string: name for name, oid in ROLE_OIDS.items()}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 
 from shared.bus import Bus, Delivery, Subscription
@@ -22,7 +23,8 @@ def state_of(payload: ClockPayload) -> ClockState:
 
 
 class ClockFollower:
-    def __init__(self, *, bus: Bus, clock: MeshClock, verify: Callable[..., Awaitable]) -> None:
+    def __init__(self, *, bus: Bus, clock: MeshClock, verify: Callable[..., Awaitable], name: str) -> None:
+        self._name = name
         self._bus = bus
         self._clock = clock
         self._verify = verify
@@ -34,7 +36,8 @@ class ClockFollower:
 
     async def start(self) -> None:
         await declare_core(self._bus)
-        queue = await self._bus.declare_queue(exclusive=True, auto_delete=True, durable=False)
+        queue = await self._bus.declare_queue(name=f"{self._name}.clock.{uuid.uuid4().hex[:12]}", exclusive=True,
+                                              auto_delete=True, durable=False)
         await self._bus.bind_queue(queue=queue, exchange=CLOCK_EXCHANGE)
         self._subscription = await self._bus.consume(queue=queue, handler=self._on_message, prefetch=4)
 

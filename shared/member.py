@@ -191,7 +191,10 @@ class MemberRuntime:
         await self._consumer.start()
         self._subscriptions.append(await self.bus.consume(queue=member_sync_queue(self.member_id),
                                                           handler=self._on_sync_request, prefetch=32))
-        self._reply_queue = await self.bus.declare_queue(exclusive=True, auto_delete=True, durable=False)
+        # A client-chosen name: after a broker restart the robust channel re-declares it, which the broker
+        # would refuse for a server-generated "amq.gen-…" name.
+        self._reply_queue = await self.bus.declare_queue(name=f"{self.member_id}.replies.{uuid.uuid4().hex[:12]}",
+                                                         exclusive=True, auto_delete=True, durable=False)
         self._subscriptions.append(await self.bus.consume(queue=self._reply_queue, handler=self._on_reply,
                                                           prefetch=256))
 

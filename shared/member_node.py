@@ -59,7 +59,8 @@ class MemberNode:
                                           relay=self.relay, sync_timeout_s=settings.mesh.sync_timeout_s)
                          for m in members}
         any_runtime = next(iter(self.runtimes.values()))
-        self.clock_follower = ClockFollower(bus=self.bus, clock=self.clock, verify=any_runtime.checks.verify)
+        self.clock_follower = ClockFollower(bus=self.bus, clock=self.clock, verify=any_runtime.checks.verify,
+                                            name=service)
         self._task: asyncio.Task[None] | None = None
         self._after_start: list[tuple[str, Callable[[], Awaitable[None]]]] = []
 

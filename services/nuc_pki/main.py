@@ -52,7 +52,7 @@ def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None) -
                                        ocsp=OcspClient(url=f"{settings.base_url}/ocsp", http=http, clock=clock,
                                                        max_age_s=settings.mesh.ocsp_max_age_s))
         checks = EnvelopeVerifier(member_id="nuc", verifier_ref=lambda: verifier)
-        follower = ClockFollower(bus=bus, clock=clock, verify=checks.verify)
+        follower = ClockFollower(bus=bus, clock=clock, verify=checks.verify, name="nuc_pki")
         await follower.start()
         gateway = GatewayControlClient(base_url=settings.mesh.gateway_url,
                                        admin_token=settings.mesh.admin_token.get_secret_value(), http=http)

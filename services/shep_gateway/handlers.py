@@ -19,9 +19,6 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-import yaml
-from cryptography import x509
-from pydantic import ValidationError
 from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,39 +26,31 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.shep_gateway.domain import (
     GENESIS_HASH,
     Destination,
-    MemberDef,
     Outcome,
     PriorRequest,
     Refusal,
-    Registry,
-    RegistryFile,
-    ServiceDef,
     digest,
     record_content,
 )
+from services.shep_gateway.registry_book import RegistryBook
 from services.shep_gateway.settings import GatewaySettings
 from services.shep_gateway.store import (
-    ClockRow,
     LogHead,
     LogRecord,
-    MemberCertificate,
-    MemberRow,
-    ServiceRow,
     SyncCall,
 )
 from shared.bus import Bus, BusError, Delivery, OutgoingMessage
 from shared.canonical import canonical_bytes
 from shared.cert_check import (
-    CertificateVerifier,
     Expectation,
     is_transient,
     refusal_code,
     signature_refusal_code,
 )
 from shared.cert_profile import Holder, Usage, serial_hex
-from shared.clock import ClockState, MeshClock
+from shared.clock import MeshClock
 from shared.consumer import copy_of
-from shared.contracts import ClockPayload, ErrorPayload, parse_payload
+from shared.contracts import ErrorPayload, parse_payload
 from shared.db import Sessions
 from shared.envelope import MessageType, ParsedEnvelope, parse_envelope
 from shared.errors import MeshError
@@ -75,9 +64,8 @@ from shared.outbox import (
     outbox_values,
     publish_in_order,
 )
-from shared.signing import SignatureError, certificate_pem, load_pem_certificates, sign_detached, verify_detached
+from shared.signing import SignatureError, sign_detached, verify_detached
 from shared.topology import (
-    CLOCK_EXCHANGE,
     DEAD_EXCHANGE,
     DELIVERY_EXCHANGE,
     H_ATTEMPT,
@@ -89,11 +77,9 @@ from shared.topology import (
     INGRESS_QUEUE,
     RETRY_TIERS_S,
     deadline_header,
-    declare_member,
     read_deadline,
     retry_queue,
 )
-from shared.working_calendar import WorkingCalendar
 
 log = get_logger(__name__)
 MAX_TRANSIENT_ATTEMPTS = 5
@@ -124,114 +110,17 @@ class Examined:
 
 class Gateway:
     def __init__(self, *, settings: GatewaySettings, sessions: Sessions, bus: Bus, clock: MeshClock,
-                 composer: Composer, relay: OutboxRelay) -> None:
+                 composer: Composer, relay: OutboxRelay, book: RegistryBook) -> None:
         self.settings = settings
         self._sessions = sessions
         self._bus = bus
         self.clock = clock
         self.composer = composer
         self._relay = relay
-        self.verifier: CertificateVerifier | None = None
-        self.registry = Registry()
-        self._pins: dict[str, set[str]] = {}
+        self._book = book
         self._chain_lock = asyncio.Lock()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._published: list[tuple[str, int]] = []  # (outbox batch, rows published) not yet marked sent
-        self._calendar = WorkingCalendar()
-
-    # ---- registry -----------------------------------------------------------------------------------------
-    async def seed_registry(self) -> None:
-        """Load the seed file into an empty registry; an existing registry is left as testers changed it."""
-        async with self._sessions() as session:
-            if (await session.exec(select(MemberRow.id).limit(1))).first() is not None:
-                return
-        try:
-            parsed = RegistryFile.model_validate(yaml.safe_load(self.settings.registry_file.read_text()))
-        except (OSError, yaml.YAMLError, ValidationError) as exc:
-            raise MeshError("REGISTRY_FILE_INVALID", f"{self.settings.registry_file}: {exc}") from None
-        async with self._sessions() as session, session.begin():
-            for member in parsed.members:
-                session.add(MemberRow(id=member.id, definition=member.model_dump(mode="json", by_alias=True)))
-            for service in parsed.services:
-                session.add(ServiceRow(id=service.id, definition=service.model_dump(mode="json", by_alias=True)))
-
-    async def load_registry(self) -> None:
-        async with self._sessions() as session:
-            members = (await session.exec(select(MemberRow))).all()
-            services = (await session.exec(select(ServiceRow))).all()
-            pins = (await session.exec(select(MemberCertificate))).all()
-        self.registry = Registry(members={m.id: MemberDef.model_validate(m.definition) for m in members},
-                                 services={s.id: ServiceDef.model_validate(s.definition) for s in services})
-        self._pins = {}
-        for pin in pins:
-            self._pins.setdefault(pin.member_id, set()).add(pin.serial)
-
-    async def declare_topology(self) -> None:
-        """Every registered member's queues exist, so deliveries wait for a member that is not up yet."""
-        for member_id in self.registry.members:
-            if member_id != self.composer.member_id:
-                await declare_member(self._bus, member_id=member_id)
-
-    async def upsert_member(self, member: MemberDef) -> None:
-        async with self._sessions() as session, session.begin():
-            await session.merge(MemberRow(id=member.id, definition=member.model_dump(mode="json", by_alias=True)))
-        await self.load_registry()
-        await declare_member(self._bus, member_id=member.id)
-
-    async def upsert_service(self, service: ServiceDef) -> None:
-        unknown = [p for p in service.providers if p not in self.registry.members]
-        if unknown:
-            raise MeshError("MEMBER_NOT_FOUND", f"unknown provider(s): {', '.join(unknown)}", status=422)
-        async with self._sessions() as session, session.begin():
-            await session.merge(ServiceRow(id=service.id, definition=service.model_dump(mode="json", by_alias=True)))
-        await self.load_registry()
-
-    async def register_certificate(self, *, member_id: str, pem: str) -> dict[str, Any]:
-        """Pin a member's system certificate after checking it is really that member's and valid now."""
-        member = self.registry.members.get(member_id)
-        if member is None:
-            raise MeshError("MEMBER_NOT_FOUND", f"no member {member_id!r} in the registry", status=404)
-        certificate = load_pem_certificates(pem)[0]
-        verifier = self._verifier()
-        result = await verifier.check(certificate=certificate, expect=Expectation(
-            usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=member_id, bin=member.bin))
-        if not result.ok:
-            raise MeshError(refusal_code(result), result.message, status=422)
-        await self._pin(member_id=member_id, certificate=certificate)
-        return {"memberId": member_id, "serial": serial_hex(certificate)}
-
-    async def _pin(self, *, member_id: str, certificate: x509.Certificate) -> None:
-        serial = serial_hex(certificate)
-        async with self._sessions() as session, session.begin():
-            existing = await session.get(MemberCertificate, serial)
-            if existing is not None and existing.member_id != member_id:
-                raise MeshError("CERTIFICATE_PINNED_ELSEWHERE", f"certificate {serial} is pinned to "
-                                f"{existing.member_id}", status=409)
-            if existing is None:  # re-registering a pinned certificate (every restart) keeps its first date
-                session.add(MemberCertificate(serial=serial, member_id=member_id,
-                                              certificate_pem=certificate_pem(certificate),
-                                              not_after=certificate.not_valid_after_utc,
-                                              registered_at=self.clock.now()))
-                log.info("member_certificate_pinned", member_id=member_id, serial=serial)
-        self._pins.setdefault(member_id, set()).add(serial)
-
-    async def pin_self(self) -> None:
-        assert self.composer.signer is not None
-        await self._pin(member_id=self.composer.member_id, certificate=self.composer.signer.certificate)
-
-    async def member_certificates(self) -> dict[str, list[dict[str, Any]]]:
-        async with self._sessions() as session:
-            pins = (await session.exec(select(MemberCertificate))).all()
-        out: dict[str, list[dict[str, Any]]] = {}
-        for pin in pins:
-            out.setdefault(pin.member_id, []).append({"serial": pin.serial, "notAfter": pin.not_after.isoformat(),
-                                                      "registeredAt": pin.registered_at.isoformat()})
-        return out
-
-    def _verifier(self) -> CertificateVerifier:
-        if self.verifier is None:
-            raise MeshError("GATEWAY_NOT_READY", "the gateway has not loaded the НУЦ trust store yet", status=503)
-        return self.verifier
 
     # ---- ingress: examine ---------------------------------------------------------------------------------
     async def examine(self, delivery: Delivery) -> Examined:
@@ -261,7 +150,7 @@ class Gateway:
         env = item.parsed.envelope
         if item.delivery.message_id is not None and item.delivery.message_id != item.message_id:
             return Refusal("Client.MessageIdMismatch", "the transport message id differs from the envelope's")
-        member = self.registry.members.get(env.sender)
+        member = self._book.registry.members.get(env.sender)
         if member is None:
             item.checks["sender"] = "unknown"
             return Refusal("Client.UnknownMember", f"{env.sender!r} is not a registered member system")
@@ -289,11 +178,11 @@ class Gateway:
             item.checks["signature"] = {"ok": False, "signatureCode": exc.code}
             return Refusal(signature_refusal_code(exc.code), exc.message)
         serial = serial_hex(verified.signer)
-        if serial not in self._pins.get(env.sender, set()):
+        if serial not in self._book.pinned(env.sender):
             item.checks["signature"] = {"ok": False, "serial": serial, "pinned": False}
             return Refusal("Client.CertificateNotRegistered",
                            f"certificate {serial} is not registered for {env.sender} at the gateway")
-        result = await self._verifier().check(certificate=verified.signer, expect=Expectation(
+        result = await self._book.verifier_or_fail().check(certificate=verified.signer, expect=Expectation(
             usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=env.sender))
         item.checks["signature"] = result.summary()
         if not result.ok:
@@ -307,7 +196,7 @@ class Gateway:
         prior = None
         if env.message_type in (MessageType.RESPONSE, MessageType.ERROR):
             prior = await self._prior_request(env.in_reply_to)
-        decision = self.registry.route(env, prior=prior)
+        decision = self._book.registry.route(env, prior=prior)
         if isinstance(decision, Refusal):
             item.checks["route"] = "denied"
             return decision
@@ -535,7 +424,8 @@ class Gateway:
         wire = self.composer.compose(
             service_id=env.service_id if env else "shep.refusal", message_type=MessageType.ERROR,
             data=error.model_dump(by_alias=True), correlation_id=env.correlation_id if env else item.message_id,
-            recipient=env.sender if env and env.sender in self.registry.members else None, in_reply_to=in_reply_to)
+            recipient=env.sender if env and env.sender in self._book.registry.members else None,
+            in_reply_to=in_reply_to)
         staged.append(outbox_values(exchange=exchange, routing_key=routing_key, message=outgoing(wire)))
 
     def _error_target(self, item: Examined) -> tuple[str, str] | None:
@@ -543,7 +433,7 @@ class Gateway:
         if item.delivery.reply_to:
             return "", item.delivery.reply_to
         sender = item.sender
-        if sender is not None and sender in self.registry.members and sender != self.composer.member_id:
+        if sender is not None and sender in self._book.registry.members and sender != self.composer.member_id:
             return DELIVERY_EXCHANGE, sender
         return None
 
@@ -599,104 +489,3 @@ class Gateway:
             log.warning("sync_call_timed_out", message_id=message_id, service_id=call.service_id)
         except Exception:
             log.exception("sync_timeout_failed", message_id=message_id)
-
-    # ---- the mesh clock ----------------------------------------------------------------------------------
-    async def load_clock(self) -> None:
-        async with self._sessions() as session:
-            row = await session.get(ClockRow, 1)
-        if row is not None:
-            self.clock.apply(ClockState.model_validate(row.state))
-
-    async def change_clock(self, *, advance_s: float | None, advance_working_days: int | None,
-                           speed: float | None, reset: bool) -> ClockState:
-        if reset:
-            state = self.clock.reset()
-        else:
-            seconds = advance_s or 0.0
-            if advance_working_days:
-                local = self.clock.local_now()
-                target = self._calendar.add_working_days(local.date(), advance_working_days)
-                seconds += (dt.datetime.combine(target, local.timetz()) - local).total_seconds()
-            state = self.clock.advanced_by(seconds=seconds) if seconds else self.clock.state
-            if speed is not None:
-                self.clock.apply(state)
-                state = self.clock.with_speed(speed=speed)
-        self.clock.apply(state)
-        async with self._sessions() as session, session.begin():
-            await session.merge(ClockRow(id=1, state=state.model_dump()))
-        log.info("mesh_clock_set", version=state.version, speed=state.speed)
-        await self.broadcast_clock()
-        return state
-
-    async def broadcast_clock(self) -> None:
-        s = self.clock.state
-        payload = ClockPayload(version=s.version, anchor_real=s.anchor_real, anchor_mesh=s.anchor_mesh, speed=s.speed)
-        wire = self.composer.compose(service_id="shep.clock", message_type=MessageType.NOTIFICATION,
-                                     data=payload.model_dump(by_alias=True), correlation_id="mesh-clock")
-        await self._bus.publish(exchange=CLOCK_EXCHANGE, routing_key="", message=outgoing(wire, persistent=False),
-                                mandatory=False)
-
-    # ---- the message log ---------------------------------------------------------------------------------
-    async def case_log(self, *, correlation_id: str) -> list[LogRecord]:
-        async with self._sessions() as session:
-            rows = await session.exec(select(LogRecord).where(LogRecord.correlation_id == correlation_id)
-                                      .order_by(col(LogRecord.seq)))
-            return list(rows.all())
-
-    async def log_record(self, *, message_id: str) -> LogRecord:
-        async with self._sessions() as session:
-            record = (await session.exec(select(LogRecord).where(LogRecord.message_id == message_id))).first()
-        if record is None:
-            raise MeshError("LOG_RECORD_NOT_FOUND", f"no message {message_id} in the log", status=404)
-        return record
-
-    async def recent_log(self, *, limit: int, outcome: str | None) -> list[LogRecord]:
-        query = select(LogRecord).order_by(col(LogRecord.seq).desc()).limit(limit)
-        if outcome:
-            query = query.where(LogRecord.outcome == outcome)
-        async with self._sessions() as session:
-            return list((await session.exec(query)).all())
-
-    async def verify_chain(self, *, page: int = 1000) -> dict[str, Any]:
-        """Walk the whole log: hashes, links, the gateway's signature on every record, and the head."""
-        gateway_serials = self._pins.get(self.composer.member_id, set())
-        previous, expected_seq, checked = GENESIS_HASH, 1, 0
-        while True:
-            async with self._sessions() as session:
-                rows = list((await session.exec(select(LogRecord).where(col(LogRecord.seq) >= expected_seq)
-                                                .order_by(col(LogRecord.seq)).limit(page))).all())
-            if not rows:
-                break
-            for record in rows:
-                problem = _record_problem(record, expected_seq=expected_seq, previous=previous,
-                                          gateway_serials=gateway_serials)
-                if problem is not None:
-                    return {"ok": False, "checked": checked, "brokenAt": {
-                        "seq": record.seq, "messageId": record.message_id, "problem": problem}}
-                previous, expected_seq, checked = record.record_hash, record.seq + 1, checked + 1
-        async with self._sessions() as session:
-            head = await session.get(LogHead, 1)
-        if head is not None and (head.seq != expected_seq - 1 or head.record_hash != previous):
-            return {"ok": False, "checked": checked, "brokenAt": {
-                "seq": expected_seq, "messageId": None,
-                "problem": f"records after seq {expected_seq - 1} are missing (head says {head.seq})"}}
-        return {"ok": True, "checked": checked, "headHash": previous}
-
-
-def _record_problem(record: LogRecord, *, expected_seq: int, previous: str, gateway_serials: set[str]) -> str | None:
-    if record.seq != expected_seq:
-        return f"sequence jumps from {expected_seq - 1} to {record.seq}: records are missing"
-    if record.prev_hash != previous:
-        return "prevHash does not match the previous record's hash: the chain was cut or reordered"
-    content = record_content(record.chained_fields())
-    if digest(content) != record.record_hash:
-        return "recordHash does not match the record's content: the record was altered"
-    try:
-        verified = verify_detached(content=content, signature_b64=record.signature)
-    except SignatureError as exc:
-        return f"the gateway's signature does not verify: {exc.message}"
-    if serial_hex(verified.signer) not in gateway_serials:
-        return "signed by a certificate that is not the gateway's"
-    return None
-
-

@@ -16,8 +16,11 @@ import httpx
 from fastapi import FastAPI
 
 from services.shep_gateway.api import build_router
+from services.shep_gateway.clock_authority import ClockAuthority
 from services.shep_gateway.consumers import IngressWorker
 from services.shep_gateway.handlers import Gateway
+from services.shep_gateway.message_log import MessageLog
+from services.shep_gateway.registry_book import RegistryBook
 from services.shep_gateway.settings import GatewaySettings
 from services.shep_gateway.store import (
     ClockRow,
@@ -59,7 +62,11 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     # The gateway publishes what each transaction commits itself; the relay only recovers what a crash left.
     relay = OutboxRelay(sessions=sessions, bus=bus, min_age=dt.timedelta(seconds=5))
     composer = Composer(member_id=settings.member_id, clock=clock)
-    gateway = Gateway(settings=settings, sessions=sessions, bus=bus, clock=clock, composer=composer, relay=relay)
+    book = RegistryBook(settings=settings, sessions=sessions, bus=bus, clock=clock)
+    clock_authority = ClockAuthority(sessions=sessions, bus=bus, clock=clock, composer=composer)
+    message_log = MessageLog(sessions=sessions, book=book, own_id=settings.member_id)
+    gateway = Gateway(settings=settings, sessions=sessions, bus=bus, clock=clock, composer=composer, relay=relay,
+                      book=book)
     worker = IngressWorker(gateway=gateway, bus=bus, batch_size=settings.batch_size, prefetch=settings.prefetch)
     http = httpx.AsyncClient()
     nuc = NucClient(base_url=settings.mesh.nuc_url, admin_token=settings.mesh.admin_token.get_secret_value(), http=http)
@@ -67,48 +74,48 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
                                  "consumers"])
 
     async def trust() -> None:
-        gateway.verifier = CertificateVerifier(
+        book.verifier = CertificateVerifier(
             trust=TrustStore.from_certificates(await nuc.ca_chain()), clock=clock,
             ocsp=OcspClient(url=nuc.ocsp_url, http=http, clock=clock, max_age_s=settings.mesh.ocsp_max_age_s))
 
     async def identity() -> None:
-        assert gateway.verifier is not None
-        member = gateway.registry.members.get(settings.member_id)
+        assert book.verifier is not None
+        member = book.registry.members.get(settings.member_id)
         if member is None:
             raise RuntimeError(f"the registry has no member {settings.member_id!r} for the gateway itself")
         composer.signer = await load_or_enroll(
             sessions=sessions, member_id=settings.member_id, organisation=member.organisation, bin_=member.bin,
-            nuc=nuc, passphrase=settings.mesh.key_passphrase.get_secret_value(), verifier=gateway.verifier,
+            nuc=nuc, passphrase=settings.mesh.key_passphrase.get_secret_value(), verifier=book.verifier,
             clock=clock)
-        await gateway.pin_self()
+        await book.pin_own(member_id=settings.member_id, certificate=composer.signer.certificate)
 
     async def registry() -> None:
-        await gateway.seed_registry()
-        await gateway.load_registry()
+        await book.seed_registry()
+        await book.load_registry()
 
     async def topology() -> None:
         await declare_gateway(bus)
-        await gateway.declare_topology()
+        await book.declare_topology()
 
     async def consumers() -> None:
         await gateway.restore_timers()
         relay.start()
         relay.kick()
         await worker.start()
-        await gateway.broadcast_clock()
+        await clock_authority.broadcast()
 
     async def background() -> None:
         """Heartbeat of the clock for late joiners, and registry refresh so replicas converge."""
         while True:
             await asyncio.sleep(settings.clock_heartbeat_s)
             with suppress(Exception):
-                await gateway.load_registry()
-                await gateway.broadcast_clock()
+                await book.load_registry()
+                await clock_authority.broadcast()
 
     async def start() -> None:
         r = readiness
         await until_done(readiness=r, step="database", action=lambda: create_tables(engine, models=MODELS))
-        await until_done(readiness=r, step="clock", action=gateway.load_clock)
+        await until_done(readiness=r, step="clock", action=clock_authority.load)
         await until_done(readiness=r, step="broker", action=bus.connect)
         await until_done(readiness=r, step="registry", action=registry)
         await until_done(readiness=r, step="trust", action=trust)
@@ -133,6 +140,6 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
                     description="Verifies, authorises, logs and routes every message between member systems.",
                     readiness=readiness, lifespan=lifespan)
     admin = admin_guard(token=settings.mesh.admin_token.get_secret_value)
-    app.include_router(build_router(gateway=gateway, admin=admin))
+    app.include_router(build_router(book=book, clock_authority=clock_authority, message_log=message_log, admin=admin))
     app.state.gateway = gateway
     return app

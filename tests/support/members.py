@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from meshkit.members import Enrolled, enroll, grant, unique_id
@@ -27,6 +28,15 @@ from tests.support.mesh import MeshHandle
 __all__ = ["Enrolled", "TestMember", "enroll", "grant", "start_member", "unique_id"]
 
 
+class ReceivedRow(SQLModel, table=True):
+    """What a test member applied, written in the transaction of the inbox: the exactly-once record."""
+
+    __tablename__ = "received_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=64, index=True)
+
+
 @dataclass
 class TestMember:
     enrolled: Enrolled
@@ -42,9 +52,15 @@ class TestMember:
     def member_id(self) -> str:
         return self.enrolled.member_id
 
-    async def _record(self, _session: AsyncSession, incoming: Incoming) -> None:
-        self.received.append(incoming)
+    async def _record(self, session: AsyncSession, incoming: Incoming) -> None:
+        session.add(ReceivedRow(message_id=str(incoming.envelope.message_id)))
+        self.received.append(incoming)  # seen (for waiting); ``applied`` is what committed
         self._arrived.set()
+
+    async def applied(self) -> list[str]:
+        """Message ids whose effect committed, once per commit (a duplicate effect would show twice)."""
+        async with self.runtime.sessions() as session:
+            return list((await session.exec(select(ReceivedRow.message_id))).all())
 
     async def wait_for(self, predicate: Callable[[Incoming], bool], *, timeout_s: float = 15.0) -> Incoming:
         async def look() -> Incoming:
@@ -75,7 +91,7 @@ class TestMember:
 
 async def start_member(mesh: MeshHandle, enrolled: Enrolled, *, db_dir: Path) -> TestMember:
     engine = make_engine(f"sqlite:///{db_dir / (enrolled.member_id + '.db')}")
-    await create_tables(engine, models=[OutboxMessage, InboxMessage])
+    await create_tables(engine, models=[OutboxMessage, InboxMessage, ReceivedRow])
     sessions = make_sessions(engine)
     bus = RabbitBus(url=mesh.rabbit.amqp_url, connection_name=enrolled.member_id)
     await bus.connect()

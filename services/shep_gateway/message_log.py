@@ -1,0 +1,84 @@
+"""Reading and checking the gateway's message log: a case's messages, one record, and the whole chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import col, select
+
+from services.shep_gateway.domain import GENESIS_HASH, digest, record_content
+from services.shep_gateway.registry_book import RegistryBook
+from services.shep_gateway.store import LogHead, LogRecord
+from shared.cert_profile import serial_hex
+from shared.db import Sessions
+from shared.errors import MeshError
+from shared.signing import SignatureError, verify_detached
+
+
+class MessageLog:
+    def __init__(self, *, sessions: Sessions, book: RegistryBook, own_id: str) -> None:
+        self._sessions = sessions
+        self._book = book
+        self._own_id = own_id
+
+    async def case_log(self, *, correlation_id: str) -> list[LogRecord]:
+        async with self._sessions() as session:
+            rows = await session.exec(select(LogRecord).where(LogRecord.correlation_id == correlation_id)
+                                      .order_by(col(LogRecord.seq)))
+            return list(rows.all())
+
+    async def log_record(self, *, message_id: str) -> LogRecord:
+        async with self._sessions() as session:
+            record = (await session.exec(select(LogRecord).where(LogRecord.message_id == message_id))).first()
+        if record is None:
+            raise MeshError("LOG_RECORD_NOT_FOUND", f"no message {message_id} in the log", status=404)
+        return record
+
+    async def recent_log(self, *, limit: int, outcome: str | None) -> list[LogRecord]:
+        query = select(LogRecord).order_by(col(LogRecord.seq).desc()).limit(limit)
+        if outcome:
+            query = query.where(LogRecord.outcome == outcome)
+        async with self._sessions() as session:
+            return list((await session.exec(query)).all())
+
+    async def verify_chain(self, *, page: int = 1000) -> dict[str, Any]:
+        """Walk the whole log: hashes, links, the gateway's signature on every record, and the head."""
+        gateway_serials = self._book.pinned(self._own_id)
+        previous, expected_seq, checked = GENESIS_HASH, 1, 0
+        while True:
+            async with self._sessions() as session:
+                rows = list((await session.exec(select(LogRecord).where(col(LogRecord.seq) >= expected_seq)
+                                                .order_by(col(LogRecord.seq)).limit(page))).all())
+            if not rows:
+                break
+            for record in rows:
+                problem = _record_problem(record, expected_seq=expected_seq, previous=previous,
+                                          gateway_serials=gateway_serials)
+                if problem is not None:
+                    return {"ok": False, "checked": checked, "brokenAt": {
+                        "seq": record.seq, "messageId": record.message_id, "problem": problem}}
+                previous, expected_seq, checked = record.record_hash, record.seq + 1, checked + 1
+        async with self._sessions() as session:
+            head = await session.get(LogHead, 1)
+        if head is not None and (head.seq != expected_seq - 1 or head.record_hash != previous):
+            return {"ok": False, "checked": checked, "brokenAt": {
+                "seq": expected_seq, "messageId": None,
+                "problem": f"records after seq {expected_seq - 1} are missing (head says {head.seq})"}}
+        return {"ok": True, "checked": checked, "headHash": previous}
+
+
+def _record_problem(record: LogRecord, *, expected_seq: int, previous: str, gateway_serials: set[str]) -> str | None:
+    if record.seq != expected_seq:
+        return f"sequence jumps from {expected_seq - 1} to {record.seq}: records are missing"
+    if record.prev_hash != previous:
+        return "prevHash does not match the previous record's hash: the chain was cut or reordered"
+    content = record_content(record.chained_fields())
+    if digest(content) != record.record_hash:
+        return "recordHash does not match the record's content: the record was altered"
+    try:
+        verified = verify_detached(content=content, signature_b64=record.signature)
+    except SignatureError as exc:
+        return f"the gateway's signature does not verify: {exc.message}"
+    if serial_hex(verified.signer) not in gateway_serials:
+        return "signed by a certificate that is not the gateway's"
+    return None

@@ -1,0 +1,134 @@
+"""The gateway's registry: member systems, the certificates pinned to them, and the services they serve
+or may call. Kept in the database (so replicas share it) and mirrored in memory for the ingress checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from cryptography import x509
+from pydantic import ValidationError
+from sqlmodel import select
+
+from services.shep_gateway.domain import MemberDef, Registry, RegistryFile, ServiceDef
+from services.shep_gateway.settings import GatewaySettings
+from services.shep_gateway.store import MemberCertificate, MemberRow, ServiceRow
+from shared.bus import Bus
+from shared.cert_check import CertificateVerifier, Expectation, refusal_code
+from shared.cert_profile import Holder, Usage, serial_hex
+from shared.clock import MeshClock
+from shared.db import Sessions
+from shared.errors import MeshError
+from shared.logging import get_logger
+from shared.signing import certificate_pem, load_pem_certificates
+from shared.topology import declare_member
+
+log = get_logger(__name__)
+
+
+class RegistryBook:
+    def __init__(self, *, settings: GatewaySettings, sessions: Sessions, bus: Bus, clock: MeshClock) -> None:
+        self.settings = settings
+        self._sessions = sessions
+        self._bus = bus
+        self._clock = clock
+        self._own_id = settings.member_id
+        self.verifier: CertificateVerifier | None = None
+        self.registry = Registry()
+        self._pins: dict[str, set[str]] = {}
+
+    async def seed_registry(self) -> None:
+        """Load the seed file into an empty registry; an existing registry is left as testers changed it."""
+        async with self._sessions() as session:
+            if (await session.exec(select(MemberRow.id).limit(1))).first() is not None:
+                return
+        try:
+            parsed = RegistryFile.model_validate(yaml.safe_load(self.settings.registry_file.read_text()))
+        except (OSError, yaml.YAMLError, ValidationError) as exc:
+            raise MeshError("REGISTRY_FILE_INVALID", f"{self.settings.registry_file}: {exc}") from None
+        async with self._sessions() as session, session.begin():
+            for member in parsed.members:
+                session.add(MemberRow(id=member.id, definition=member.model_dump(mode="json", by_alias=True)))
+            for service in parsed.services:
+                session.add(ServiceRow(id=service.id, definition=service.model_dump(mode="json", by_alias=True)))
+
+    async def load_registry(self) -> None:
+        async with self._sessions() as session:
+            members = (await session.exec(select(MemberRow))).all()
+            services = (await session.exec(select(ServiceRow))).all()
+            pins = (await session.exec(select(MemberCertificate))).all()
+        self.registry = Registry(members={m.id: MemberDef.model_validate(m.definition) for m in members},
+                                 services={s.id: ServiceDef.model_validate(s.definition) for s in services})
+        self._pins = {}
+        for pin in pins:
+            self._pins.setdefault(pin.member_id, set()).add(pin.serial)
+
+    async def declare_topology(self) -> None:
+        """Every registered member's queues exist, so deliveries wait for a member that is not up yet."""
+        for member_id in self.registry.members:
+            if member_id != self._own_id:
+                await declare_member(self._bus, member_id=member_id)
+
+    async def upsert_member(self, member: MemberDef) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.merge(MemberRow(id=member.id, definition=member.model_dump(mode="json", by_alias=True)))
+        await self.load_registry()
+        await declare_member(self._bus, member_id=member.id)
+
+    async def upsert_service(self, service: ServiceDef) -> None:
+        unknown = [p for p in service.providers if p not in self.registry.members]
+        if unknown:
+            raise MeshError("MEMBER_NOT_FOUND", f"unknown provider(s): {', '.join(unknown)}", status=422)
+        async with self._sessions() as session, session.begin():
+            await session.merge(ServiceRow(id=service.id, definition=service.model_dump(mode="json", by_alias=True)))
+        await self.load_registry()
+
+    async def register_certificate(self, *, member_id: str, pem: str) -> dict[str, Any]:
+        """Pin a member's system certificate after checking it is really that member's and valid now."""
+        member = self.registry.members.get(member_id)
+        if member is None:
+            raise MeshError("MEMBER_NOT_FOUND", f"no member {member_id!r} in the registry", status=404)
+        certificate = load_pem_certificates(pem)[0]
+        verifier = self.verifier_or_fail()
+        result = await verifier.check(certificate=certificate, expect=Expectation(
+            usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=member_id, bin=member.bin))
+        if not result.ok:
+            raise MeshError(refusal_code(result), result.message, status=422)
+        await self._pin(member_id=member_id, certificate=certificate)
+        return {"memberId": member_id, "serial": serial_hex(certificate)}
+
+    async def _pin(self, *, member_id: str, certificate: x509.Certificate) -> None:
+        serial = serial_hex(certificate)
+        async with self._sessions() as session, session.begin():
+            existing = await session.get(MemberCertificate, serial)
+            if existing is not None and existing.member_id != member_id:
+                raise MeshError("CERTIFICATE_PINNED_ELSEWHERE", f"certificate {serial} is pinned to "
+                                f"{existing.member_id}", status=409)
+            if existing is None:  # re-registering a pinned certificate (every restart) keeps its first date
+                session.add(MemberCertificate(serial=serial, member_id=member_id,
+                                              certificate_pem=certificate_pem(certificate),
+                                              not_after=certificate.not_valid_after_utc,
+                                              registered_at=self._clock.now()))
+                log.info("member_certificate_pinned", member_id=member_id, serial=serial)
+        self._pins.setdefault(member_id, set()).add(serial)
+
+    async def pin_own(self, *, member_id: str, certificate: x509.Certificate) -> None:
+        """The gateway's own certificate, pinned without asking itself over HTTP."""
+        await self._pin(member_id=member_id, certificate=certificate)
+
+    def pinned(self, member_id: str) -> set[str]:
+        return self._pins.get(member_id, set())
+
+    async def member_certificates(self) -> dict[str, list[dict[str, Any]]]:
+        async with self._sessions() as session:
+            pins = (await session.exec(select(MemberCertificate))).all()
+        out: dict[str, list[dict[str, Any]]] = {}
+        for pin in pins:
+            out.setdefault(pin.member_id, []).append({"serial": pin.serial, "notAfter": pin.not_after.isoformat(),
+                                                      "registeredAt": pin.registered_at.isoformat()})
+        return out
+
+    def verifier_or_fail(self) -> CertificateVerifier:
+        if self.verifier is None:
+            raise MeshError("GATEWAY_NOT_READY", "the gateway has not loaded the НУЦ trust store yet", status=503)
+        return self.verifier
