@@ -45,11 +45,11 @@ class MeshHandle:
 
 
 def start_mesh(*, var_dir: Path, rabbit: RabbitNode, extra_env: dict[str, str] | None = None,
-               database_urls: dict[str, str] | None = None) -> MeshHandle:
+               database_urls: dict[str, str] | None = None, only: list[str] | None = None) -> MeshHandle:
     config = MeshConfig(var_dir=var_dir, amqp_url=rabbit.amqp_url, admin_token=ADMIN_TOKEN,
                         key_passphrase=KEY_PASSPHRASE, ports={s.name: free_port() for s in SERVICES},
                         mesh_env="test", extra_env=extra_env or {}, database_urls=database_urls or {})
-    runner = MeshRunner(config)
+    runner = MeshRunner(config, only=only)
     runner.start()
     try:
         runner.wait_ready(timeout_s=120)

@@ -1,0 +1,72 @@
+"""Certificate validity is judged on the mesh clock: move it past a member's certificate and the gateway
+refuses that member's messages as expired. Runs on its own mesh, since every certificate expires."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from meshkit.rabbit_node import RabbitNode
+from shared.envelope import MessageType
+from shared.topology import DEAD_QUEUE, H_REFUSAL_CODE
+from tests.support.members import enroll, grant, start_member, unique_id
+from tests.support.mesh import MeshHandle, start_mesh
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def clock_mesh(tmp_path_factory: pytest.TempPathFactory):
+    rabbit = RabbitNode.start(base_dir=tmp_path_factory.mktemp("clock-rabbit"))
+    try:
+        handle = start_mesh(var_dir=tmp_path_factory.mktemp("clock-mesh"), rabbit=rabbit, only=["nuc_pki",
+                                                                                                "shep_gateway"])
+    except Exception:
+        rabbit.stop()
+        raise
+    yield handle
+    handle.runner.stop()
+    rabbit.stop()
+
+
+async def test_a_certificate_expired_on_the_mesh_clock_is_refused(clock_mesh: MeshHandle, tmp_path: Path):
+    caller = await start_member(clock_mesh, await enroll(clock_mesh, member_id=unique_id("caller")), db_dir=tmp_path)
+    provider = await start_member(clock_mesh, await enroll(clock_mesh, member_id=unique_id("provider")),
+                                  db_dir=tmp_path)
+    service = unique_id("test.expiry")
+    await grant(clock_mesh, service_id=service, channel="async", providers=[provider.member_id],
+                callers=[caller.member_id])
+    try:
+        first = await caller.send(service_id=service, message_type=MessageType.REQUEST, data={})
+        await provider.wait_for(lambda i: str(i.envelope.message_id) == first["messageId"])
+        async with httpx.AsyncClient() as http:
+            moved = await http.post(f"{clock_mesh.gateway}/admin/clock", headers=clock_mesh.admin,
+                                    json={"advanceSeconds": 400 * 86400})
+            assert moved.status_code == 200
+            late = await caller.send(service_id=service, message_type=MessageType.REQUEST, data={})
+            for _ in range(100):
+                reply = await http.get(f"{clock_mesh.gateway}/log/{late['messageId']}", headers=clock_mesh.admin)
+                if reply.status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+        record = reply.json()
+        assert (record["outcome"], record["errorCode"]) == ("REFUSED", "Client.CertificateExpired")
+        assert "expired" in record["errorReason"]
+        dead = None
+        for _ in range(100):
+            dead = await caller.bus.get(queue=DEAD_QUEUE)
+            if dead is not None and dead.message_id == late["messageId"]:
+                break
+            await asyncio.sleep(0.1)
+        assert dead is not None
+        assert dead.headers[H_REFUSAL_CODE] == "Client.CertificateExpired"
+        await asyncio.sleep(0.3)
+        assert not provider.got(late["messageId"])
+    finally:
+        async with httpx.AsyncClient() as http:
+            await http.post(f"{clock_mesh.gateway}/admin/clock", headers=clock_mesh.admin, json={"reset": True})
+        await caller.close()
+        await provider.close()
