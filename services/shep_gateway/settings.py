@@ -17,7 +17,7 @@ class GatewaySettings(ServiceSettings):
     database_url: str = "sqlite:///var/shep_gateway/shep_gateway.db"
     member_id: str = "shep"
     registry_file: Path = Field(default=DEFAULT_REGISTRY, description="seed registry, loaded on first start")
-    batch_size: int = Field(default=128, ge=1, le=2000, description="ingress messages handled per transaction")
-    prefetch: int = Field(default=512, ge=1, le=10000)
+    batch_size: int = Field(default=256, ge=1, le=2000, description="ingress messages handled per transaction")
+    prefetch: int = Field(default=1024, ge=1, le=10000)
     max_sync_deadline_s: float = Field(default=120.0, gt=0)
     clock_heartbeat_s: float = Field(default=15.0, gt=0, description="re-broadcast of the clock state for late joiners")
