@@ -80,11 +80,15 @@ class PersonData(Contract):
     surname: str
     name: str
     patronymic: str | None = None
+    surname_latin: str | None = Field(default=None, alias="surnameLatin")
+    name_latin: str | None = Field(default=None, alias="nameLatin")
     birth_date: str = Field(alias="birthDate", description="YYYY-MM-DD")
     sex: Literal["M", "F"]
     citizenship: str = "KZ"
-    region: str
-    district: str
+    region: str = Field(description="region code (the simulator's slug)")
+    region_name: str | None = Field(default=None, alias="regionName")
+    district: str = Field(description="district code; the routeId of the district's ИС МИО")
+    district_name: str | None = Field(default=None, alias="districtName")
     address: str
     phone: str | None = None
     alive: bool = True
@@ -101,3 +105,44 @@ class PersonByIinResponse(Contract):
 
 register_contract(service_id="gbdfl.person-by-iin", message_type=MessageType.REQUEST, model=PersonByIinRequest)
 register_contract(service_id="gbdfl.person-by-iin", message_type=MessageType.RESPONSE, model=PersonByIinResponse)
+
+
+# ---- gbdfl.social-status-by-iin (synchronous): facts from other registries, kept apart from identity ---------
+class EmploymentFact(Contract):
+    employed: bool
+    employer_bin: str | None = Field(default=None, alias="employerBin")
+    employer_name: str | None = Field(default=None, alias="employerName")
+    since: str | None = None
+    source: str = "ЕСУТД — единая система учета трудовых договоров (симулятор)"
+
+
+class StudyFact(Contract):
+    full_time_student: bool = Field(alias="fullTimeStudent")
+    institution: str | None = None
+    until: str | None = None
+    source: str = "НОБД — национальная образовательная база данных (симулятор)"
+
+
+class PensionFact(Contract):
+    pensioner: bool
+    kind: Literal["age", "disability"] | None = None
+    since: str | None = None
+    source: str = "ГЦВП — государственный центр по выплате пенсий (симулятор)"
+
+
+class SocialStatusRequest(Contract):
+    iin: str = Field(pattern=r"^\d{12}$")
+
+
+class SocialStatusResponse(Contract):
+    found: bool
+    employment: EmploymentFact | None = None
+    study: StudyFact | None = None
+    pension: PensionFact | None = None
+    message: str | None = None
+
+
+register_contract(service_id="gbdfl.social-status-by-iin", message_type=MessageType.REQUEST,
+                  model=SocialStatusRequest)
+register_contract(service_id="gbdfl.social-status-by-iin", message_type=MessageType.RESPONSE,
+                  model=SocialStatusResponse)

@@ -1,4 +1,4 @@
-"""ГБД ФЛ on the mesh: it serves one synchronous service, gbdfl.person-by-iin."""
+"""ГБД ФЛ on the mesh: two synchronous services, identity and the external registries' facts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from services.gbd_fl.handlers import Registry
 from shared.member import MemberRuntime
 
 PERSON_BY_IIN = "gbdfl.person-by-iin"
+SOCIAL_STATUS_BY_IIN = "gbdfl.social-status-by-iin"
 
 
 def wire_consumers(*, runtime: MemberRuntime, registry: Registry) -> None:
     runtime.serve(service_id=PERSON_BY_IIN, handler=registry.person_by_iin)
+    runtime.serve(service_id=SOCIAL_STATUS_BY_IIN, handler=registry.social_status_by_iin)

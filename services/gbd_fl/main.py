@@ -1,4 +1,5 @@
-"""ГБД ФЛ simulator: the state database of individuals, answering look-ups by IIN through the gateway."""
+"""ГБД ФЛ simulator: the state database of individuals, a seeded synthetic population, answering look-ups by
+IIN through the gateway."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from services.gbd_fl.api import build_router
 from services.gbd_fl.consumers import wire_consumers
 from services.gbd_fl.handlers import Registry
 from services.gbd_fl.settings import GbdFlSettings
-from services.gbd_fl.store import Person
+from services.gbd_fl.store import Person, PopulationState, RegistryFacts
 from shared.admin_auth import admin_guard
 from shared.bus import Bus
 from shared.member_app import create_member_app
@@ -19,11 +20,16 @@ def create_app(settings: GbdFlSettings | None = None, *, bus: Bus | None = None)
     settings = settings or GbdFlSettings()
 
     def wire(node: MemberNode, app: FastAPI) -> None:
-        registry = Registry(sessions=node.sessions)
+        registry = Registry(sessions=node.sessions, settings=settings, clock=node.clock)
         wire_consumers(runtime=node.runtime(settings.member_id), registry=registry)
+        node.then("population", registry.seed_if_empty)
         app.include_router(build_router(registry=registry,
-                                        admin=admin_guard(token=settings.mesh.admin_token.get_secret_value)))
+                                        admin=admin_guard(token=settings.mesh.admin_token.get_secret_value),
+                                        default_seed=settings.population_seed,
+                                        default_size=settings.population_size))
 
     return create_member_app(settings=settings, service="gbd_fl", title="gbd_fl — ГБД ФЛ simulator",
-                             description="Person data by IIN, served synchronously through the gateway.",
-                             members=[settings.member_id], models=[Person], wire=wire, bus=bus)
+                             description="Person data by IIN and external registries' facts, served synchronously "
+                                         "through the gateway; a seeded synthetic population.",
+                             members=[settings.member_id], models=[Person, RegistryFacts, PopulationState],
+                             wire=wire, extra_steps=["population"], bus=bus)

@@ -1,10 +1,15 @@
-"""ПЭП (egov.kz) simulator: the citizen-facing portal, a member of the mesh as ``portal``."""
+"""ПЭП (egov.kz) simulator: citizens' accounts and logins (IIN + password, or EDS), their own data from
+ГБД ФЛ through the gateway; a member of the mesh as ``portal``."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.portal.api import build_router
+from services.portal.handlers import Portal
 from services.portal.settings import PortalSettings
+from services.portal.store import Account, Challenge, LoginSession
+from shared.admin_auth import admin_guard
 from shared.bus import Bus
 from shared.member_app import create_member_app
 from shared.member_node import MemberNode
@@ -13,9 +18,14 @@ from shared.member_node import MemberNode
 def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None) -> FastAPI:
     settings = settings or PortalSettings()
 
-    def wire(_node: MemberNode, _app: FastAPI) -> None:
-        """Citizen accounts, logins and requests arrive with their issues; the mesh connection is here."""
+    def wire(node: MemberNode, app: FastAPI) -> None:
+        portal = Portal(sessions=node.sessions, runtime=node.runtime(settings.member_id), clock=node.clock,
+                        settings=settings)
+        app.include_router(build_router(portal=portal,
+                                        admin=admin_guard(token=settings.mesh.admin_token.get_secret_value)))
 
     return create_member_app(settings=settings, service="portal", title="portal — ПЭП simulator",
-                             description="The e-government portal: citizens, logins, requests, «Уведомления».",
-                             members=[settings.member_id], models=[], wire=wire, bus=bus)
+                             description="The e-government portal: citizens' registration and login (IIN + "
+                                         "password or EDS), sessions, their own data.",
+                             members=[settings.member_id], models=[Account, LoginSession, Challenge], wire=wire,
+                             bus=bus)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -11,3 +12,8 @@ class PortalSettings(ServiceSettings):
     port: int = 8001
     database_url: str = "sqlite:///var/portal/portal.db"
     member_id: str = "portal"
+    session_minutes: int = Field(default=60, ge=1, le=24 * 60, description="mesh minutes a login lasts")
+    challenge_seconds: int = Field(default=300, ge=10, le=3600, description="mesh seconds to sign an EDS challenge")
+    max_failed_logins: int = Field(default=5, ge=1, le=100, description="wrong passwords in a row before lock-out")
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    registry_timeout_s: float = Field(default=10.0, gt=0, le=60, description="deadline of ГБД ФЛ look-ups")

@@ -38,19 +38,21 @@ class RegistryBook:
         self._pins: dict[str, set[str]] = {}
 
     async def seed_registry(self) -> None:
-        """Load the seed file into an empty registry; an existing registry is left as testers changed it."""
-        async with self._sessions() as session:
-            if (await session.exec(select(MemberRow.id).limit(1))).first() is not None:
-                return
+        """Add the seed file's members and services the database lacks; entries already there — perhaps
+        changed by testers through the admin API — are kept as they are."""
         try:
             parsed = RegistryFile.model_validate(yaml.safe_load(self.settings.registry_file.read_text()))
         except (OSError, yaml.YAMLError, ValidationError) as exc:
             raise MeshError("REGISTRY_FILE_INVALID", f"{self.settings.registry_file}: {exc}") from None
         async with self._sessions() as session, session.begin():
+            members = set((await session.exec(select(MemberRow.id))).all())
+            services = set((await session.exec(select(ServiceRow.id))).all())
             for member in parsed.members:
-                session.add(MemberRow(id=member.id, definition=member.model_dump(mode="json", by_alias=True)))
+                if member.id not in members:
+                    session.add(MemberRow(id=member.id, definition=member.model_dump(mode="json", by_alias=True)))
             for service in parsed.services:
-                session.add(ServiceRow(id=service.id, definition=service.model_dump(mode="json", by_alias=True)))
+                if service.id not in services:
+                    session.add(ServiceRow(id=service.id, definition=service.model_dump(mode="json", by_alias=True)))
 
     async def load_registry(self) -> None:
         async with self._sessions() as session:

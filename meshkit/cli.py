@@ -1,0 +1,141 @@
+"""meshctl — the test-identity kit on the command line.
+
+    meshctl new citizen --district almaty --age 30 --unemployed     # prints the citizen, saves its files
+    meshctl login --citizen var/citizens/<iin>                     # password login; --eds for EDS
+    meshctl sign --citizen var/citizens/<iin> form.json            # base64 CMS over the canonical JSON
+    meshctl profile --citizen var/citizens/<iin>                   # what ГБД ФЛ holds, through the portal
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from meshkit.mesh_runner import REPO_ROOT
+from meshkit.sdk import Citizen, KitError, Mesh
+from shared.signing import SignerIdentity, sign_json
+
+app = typer.Typer(help="Drive a running egov-mesh: mint test citizens, sign, log in.", no_args_is_help=True)
+new_app = typer.Typer(help="Create test identities.", no_args_is_help=True)
+app.add_typer(new_app, name="new")
+
+MeshOption = Annotated[Path | None, typer.Option("--mesh", help="mesh.json written by `make run` "
+                                                                  "(default var/mesh.json or $MESH_FILE)")]
+CitizenOption = Annotated[Path, typer.Option("--citizen", help="a directory written by `meshctl new citizen`")]
+
+
+def _print(value: Any) -> None:
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _fail(exc: KitError) -> None:
+    typer.echo(json.dumps({"code": exc.code, "message": exc.message, "status": exc.status}, ensure_ascii=False),
+               err=True)
+    raise typer.Exit(code=1)
+
+
+@new_app.command("citizen")
+def new_citizen(
+    district: Annotated[str | None, typer.Option(help="district code, e.g. almaty, mamlyut")] = None,
+    region: Annotated[str | None, typer.Option(help="region code, e.g. akmola")] = None,
+    age: Annotated[int | None, typer.Option(help="exact age in years")] = None,
+    sex: Annotated[str | None, typer.Option(help="M or F")] = None,
+    employed: Annotated[bool | None, typer.Option("--employed/--unemployed", help="employment status")] = None,
+    register: Annotated[bool, typer.Option("--register/--no-register", help="create the portal account")] = True,
+    out: Annotated[Path | None, typer.Option(help="where to save (default var/citizens/<iin>)")] = None,
+    mesh: MeshOption = None,
+) -> None:
+    """A citizen: a ГБД ФЛ person, НУЦ signing + authentication certificates (PKCS#12), a portal account."""
+    try:
+        with Mesh.from_file(mesh) as kit:
+            citizen = kit.new_citizen(district=district, region=region, age=age, sex=sex, employed=employed,
+                                      register=register)
+    except KitError as exc:
+        _fail(exc)
+        return
+    directory = citizen.save(out or REPO_ROOT / "var" / "citizens" / citizen.iin)
+    _print({"iin": citizen.iin, "fullName": " ".join(filter(None, [citizen.surname, citizen.name,
+                                                                  citizen.patronymic])),
+            "birthDate": citizen.birth_date, "sex": citizen.sex, "district": citizen.district,
+            "password": citizen.password, "pkcs12Password": citizen.pkcs12_password,
+            "signingP12": str(directory / "signing.p12"), "authP12": str(directory / "auth.p12"),
+            "directory": str(directory), "registered": citizen.password is not None})
+
+
+@app.command()
+def login(
+    citizen: Annotated[Path | None, typer.Option("--citizen", help="a directory from `meshctl new citizen`")] = None,
+    iin: Annotated[str | None, typer.Option(help="with --password, instead of --citizen")] = None,
+    password: Annotated[str | None, typer.Option(help="the portal password")] = None,
+    eds: Annotated[bool, typer.Option("--eds", help="log in with the authentication certificate")] = False,
+    mesh: MeshOption = None,
+) -> None:
+    """Log in to the portal; prints the session token."""
+    try:
+        with Mesh.from_file(mesh) as kit:
+            if eds:
+                if citizen is None:
+                    raise typer.BadParameter("--eds needs --citizen")
+                session = kit.login_eds(Citizen.load(citizen))
+            else:
+                person = Citizen.load(citizen) if citizen else None
+                who, secret = (person.iin, person.password) if person else (iin, password)
+                if not who or not secret:
+                    raise typer.BadParameter("give --citizen, or --iin and --password")
+                session = kit.login(who, secret)
+    except KitError as exc:
+        _fail(exc)
+        return
+    _print({"iin": session.iin, "token": session.token, "method": session.method, "expiresAt": session.expires_at})
+
+
+@app.command()
+def profile(citizen: CitizenOption, eds: Annotated[bool, typer.Option("--eds")] = False,
+            mesh: MeshOption = None) -> None:
+    """Log in as the citizen and print their data as ГБД ФЛ holds it."""
+    try:
+        with Mesh.from_file(mesh) as kit:
+            person = Citizen.load(citizen)
+            session = kit.login_eds(person) if eds or person.password is None else kit.login(person.iin,
+                                                                                             person.password)
+            _print(session.profile())
+    except KitError as exc:
+        _fail(exc)
+
+
+@app.command()
+def sign(
+    payload: Annotated[Path, typer.Argument(help="a JSON file; its RFC 8785 form is what gets signed")],
+    citizen: Annotated[Path | None, typer.Option("--citizen", help="sign as this citizen")] = None,
+    p12: Annotated[Path | None, typer.Option("--p12", help="or with any PKCS#12 file")] = None,
+    password: Annotated[str | None, typer.Option(help="the PKCS#12 password, with --p12")] = None,
+    usage: Annotated[str, typer.Option(help="sign (signing key) or auth (authentication key)")] = "sign",
+) -> None:
+    """Sign a JSON payload: prints {"payload", "signature"} (detached CMS, base64)."""
+    value = json.loads(payload.read_text())
+    if citizen is not None:
+        signature = Citizen.load(citizen).sign(value, usage=usage)
+    elif p12 is not None:
+        signature = sign_json(value=value, signer=SignerIdentity.from_pkcs12(data=p12.read_bytes(), password=password))
+    else:
+        raise typer.BadParameter("give --citizen or --p12")
+    _print({"payload": value, "signature": signature})
+
+
+@app.command("mesh")
+def show_mesh(mesh: MeshOption = None) -> None:
+    """Where the running mesh is (from mesh.json)."""
+    try:
+        info = Mesh.from_file(mesh).info
+    except KitError as exc:
+        _fail(exc)
+        return
+    _print({"gateway": info.gateway, "nuc": info.nuc, "portal": info.portal, "gbdFl": info.gbd_fl, "con": info.con,
+            "mio": info.mio, "amqpUrl": info.amqp_url})
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,138 @@
+"""Portal HTTP API: registration and login (IIN + password, or EDS), sessions, a citizen's own data."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Header
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.portal.domain import PASSWORD_RULES
+from services.portal.handlers import Portal
+from services.portal.store import Account, LoginSession
+from shared.errors import MeshError
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+
+class RegisterIn(Body):
+    iin: str = Field(description="12 digits; checked by the IIN rules and in ГБД ФЛ")
+    password: str = Field(description="; ".join(f"{rule}: {text}" for rule, text in PASSWORD_RULES), max_length=256)
+    email: str | None = Field(default=None, max_length=128, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = Field(default=None, pattern=r"^\+7\d{10}$")
+
+
+class ChallengeIn(Body):
+    purpose: Literal["login", "register"] = "login"
+
+
+class EdsLoginIn(Body):
+    challenge_id: str = Field(alias="challengeId", max_length=36)
+    signature: str = Field(description="base64 detached CMS over the RFC 8785 form of the challenge, made with "
+                                       "the authentication (AUTH) key", max_length=20_000)
+    iin: str | None = Field(default=None, description="optional: the account meant; must be the certificate's")
+
+
+class EdsRegisterIn(Body):
+    challenge_id: str = Field(alias="challengeId", max_length=36)
+    signature: str = Field(max_length=20_000)
+    password: str | None = Field(default=None, max_length=256, description="optional: to log in with a password too")
+    email: str | None = Field(default=None, max_length=128, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = Field(default=None, pattern=r"^\+7\d{10}$")
+
+
+class LoginIn(Body):
+    iin: str
+    password: str = Field(max_length=256)
+
+
+def _account_out(account: Account) -> dict:
+    return {"iin": account.iin, "registeredBy": account.registered_by,
+            "registeredAt": account.registered_at.isoformat(),
+            "email": account.email, "phone": account.phone, "passwordSet": account.password_hash is not None,
+            "lastLoginAt": account.last_login_at.isoformat() if account.last_login_at else None,
+            "lockedUntil": account.locked_until.isoformat() if account.locked_until else None}
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if authorization and authorization.startswith("Bearer "):
+        return authorization.removeprefix("Bearer ")
+    return None
+
+
+def build_router(*, portal: Portal, admin: object) -> APIRouter:
+    router = APIRouter()
+
+    async def current(authorization: str | None = Header(default=None)) -> LoginSession:
+        return await portal.session_of(_bearer(authorization))
+
+    def own(iin: str, login: LoginSession) -> None:
+        """Every citizen resource: only its owner may see it."""
+        if login.iin != iin:
+            raise MeshError("NOT_YOUR_DATA", "a citizen sees only their own data", status=403)
+
+    @router.post("/auth/register", tags=["registration"], status_code=201,
+                 summary="Register with IIN and password (the person must be alive in ГБД ФЛ)")
+    async def register(body: RegisterIn) -> dict:
+        return _account_out(await portal.register(iin=body.iin, password=body.password, email=body.email,
+                                                  phone=body.phone))
+
+    @router.post("/auth/challenges", tags=["EDS"], status_code=201,
+                 summary="A challenge to sign with the authentication key (single use, expires on the mesh clock)")
+    async def challenge(body: ChallengeIn) -> dict:
+        return await portal.challenge(purpose=body.purpose)
+
+    @router.post("/auth/register/eds", tags=["registration"], status_code=201,
+                 summary="Register with EDS: the signed register challenge; the IIN is the certificate's")
+    async def register_eds(body: EdsRegisterIn) -> dict:
+        return _account_out(await portal.register_with_eds(
+            challenge_id=body.challenge_id, signature=body.signature, password=body.password, email=body.email,
+            phone=body.phone))
+
+    @router.post("/auth/login", tags=["login"], summary="Log in with IIN and password")
+    async def login(body: LoginIn) -> dict:
+        return (await portal.login(iin=body.iin, password=body.password)).public()
+
+    @router.post("/auth/login/eds", tags=["login"], summary="Log in with EDS: the signed login challenge")
+    async def login_eds(body: EdsLoginIn) -> dict:
+        return (await portal.login_with_eds(challenge_id=body.challenge_id, signature=body.signature,
+                                            iin=body.iin)).public()
+
+    @router.post("/auth/logout", tags=["login"], summary="End this login")
+    async def logout(authorization: str | None = Header(default=None)) -> dict:
+        await portal.logout(_bearer(authorization))
+        return {"loggedOut": True}
+
+    @router.get("/me", tags=["cabinet"], summary="Who is logged in")
+    async def me(login: LoginSession = Depends(current)) -> dict:
+        return {**_account_out(await portal.account(login.iin)), "session": {
+            "method": login.method, "expiresAt": login.expires_at.isoformat(),
+            "certificateSerial": login.certificate_serial}}
+
+    @router.get("/citizens/{iin}/account", tags=["cabinet"], summary="A citizen's account (only their own)")
+    async def account(iin: str, login: LoginSession = Depends(current)) -> dict:
+        own(iin, login)
+        return _account_out(await portal.account(iin))
+
+    @router.get("/citizens/{iin}/profile", tags=["cabinet"],
+                summary="A citizen's data as ГБД ФЛ holds it, asked through the gateway (only their own)")
+    async def profile(iin: str, login: LoginSession = Depends(current)) -> dict:
+        own(iin, login)
+        person = await portal.person(iin)
+        if person is None:
+            raise MeshError("PERSON_NOT_FOUND", "Сведения по указанному ИИН отсутствуют в ГБД ФЛ", status=404)
+        return person.model_dump(by_alias=True, exclude_none=True)
+
+    @router.get("/admin/accounts/{iin}", tags=["test support"], dependencies=[Depends(admin)],
+                summary="Any account (admin)")
+    async def admin_account(iin: str) -> dict:
+        return _account_out(await portal.account(iin))
+
+    @router.post("/admin/accounts/{iin}/unlock", tags=["test support"], dependencies=[Depends(admin)],
+                 summary="Lift a lock-out (admin)")
+    async def unlock(iin: str) -> dict:
+        return _account_out(await portal.unlock(iin))
+
+    return router

@@ -1,0 +1,271 @@
+"""Portal use cases: registration (IIN + password, or EDS), login (password or EDS), sessions, and a
+citizen's own data from ГБД ФЛ through the gateway.
+
+Nothing is written until every check has passed, so a refused request changes nothing; the only state a
+failure changes on purpose is the failed-login counter that leads to lock-out.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import os
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from services.portal.domain import (
+    after_failure,
+    challenge_content,
+    describe_faults,
+    eds_refusal,
+    is_locked,
+    password_faults,
+)
+from services.portal.settings import PortalSettings
+from services.portal.store import Account, Challenge, LoginSession
+from shared.cert_check import Expectation
+from shared.cert_profile import Holder, Usage, describe_certificate
+from shared.clock import MeshClock
+from shared.contracts import PersonData
+from shared.db import Sessions
+from shared.errors import MeshError
+from shared.ids import parse_iin
+from shared.logging import get_logger
+from shared.member import MemberRuntime
+
+log = get_logger(__name__)
+PERSON_BY_IIN = "gbdfl.person-by-iin"
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Login:
+    token: str
+    iin: str
+    method: str
+    expires_at: dt.datetime
+
+    def public(self) -> dict[str, Any]:
+        return {"token": self.token, "iin": self.iin, "method": self.method, "expiresAt": self.expires_at.isoformat()}
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Portal:
+    def __init__(self, *, sessions: Sessions, runtime: MemberRuntime, clock: MeshClock,
+                 settings: PortalSettings) -> None:
+        self._sessions = sessions
+        self._runtime = runtime
+        self._clock = clock
+        self._settings = settings
+
+    # ---- ГБД ФЛ through the gateway -------------------------------------------------------------------
+    async def person(self, iin: str) -> PersonData | None:
+        try:
+            answer = await self._runtime.request(service_id=PERSON_BY_IIN, data={"iin": iin},
+                                                 timeout_s=self._settings.registry_timeout_s)
+        except MeshError as exc:
+            raise MeshError("REGISTRY_UNAVAILABLE", f"ГБД ФЛ could not be asked: {exc.code}: {exc.message}",
+                            status=503) from None
+        data = answer.envelope.data
+        return PersonData.model_validate(data["person"]) if data.get("found") else None
+
+    async def _registrable(self, iin: str) -> PersonData:
+        person = await self.person(iin)
+        if person is None:
+            raise MeshError("PERSON_NOT_FOUND", "Сведения по указанному ИИН отсутствуют в ГБД ФЛ: "
+                            "registration is possible only for a person the registry knows", status=422)
+        if not person.alive:
+            raise MeshError("PERSON_DECEASED", "ГБД ФЛ records this person as deceased", status=422)
+        return person
+
+    # ---- registration ----------------------------------------------------------------------------------
+    async def register(self, *, iin: str, password: str, email: str | None, phone: str | None) -> Account:
+        parse_iin(iin)
+        faults = password_faults(password, iin=iin)
+        if faults:
+            raise MeshError("PASSWORD_WEAK", describe_faults(faults), status=422, details={"rules": faults})
+        await self._not_registered(iin)
+        await self._registrable(iin)
+        return await self._create(Account(iin=iin, password_hash=_hasher.hash(password), email=email, phone=phone,
+                                          registered_by="password", registered_at=self._clock.now()))
+
+    async def register_with_eds(self, *, challenge_id: str, signature: str, password: str | None,
+                                email: str | None, phone: str | None) -> Account:
+        """Almaty's way: register with the EDS; the IIN is the authentication certificate's."""
+        iin, _serial = await self._confirm_eds(challenge_id=challenge_id, signature=signature, purpose="register",
+                                               iin=None)
+        if password is not None:
+            faults = password_faults(password, iin=iin)
+            if faults:
+                raise MeshError("PASSWORD_WEAK", describe_faults(faults), status=422, details={"rules": faults})
+        await self._not_registered(iin)
+        await self._registrable(iin)
+        return await self._create(Account(iin=iin, password_hash=_hasher.hash(password) if password else None,
+                                          email=email, phone=phone, registered_by="eds",
+                                          registered_at=self._clock.now()))
+
+    async def _not_registered(self, iin: str) -> None:
+        async with self._sessions() as session:
+            if await session.get(Account, iin) is not None:
+                raise MeshError("ACCOUNT_EXISTS", f"an account for IIN {iin} is already registered", status=409)
+
+    async def _create(self, account: Account) -> Account:
+        try:
+            async with self._sessions() as session, session.begin():
+                session.add(account)
+        except IntegrityError:
+            raise MeshError("ACCOUNT_EXISTS", f"an account for IIN {account.iin} is already registered",
+                            status=409) from None
+        log.info("account_registered", method=account.registered_by)
+        return account
+
+    # ---- login -----------------------------------------------------------------------------------------
+    async def login(self, *, iin: str, password: str) -> Login:
+        parse_iin(iin)
+        now = self._clock.now()
+        async with self._sessions() as session:
+            account = await session.get(Account, iin)
+        if account is None:
+            raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account for IIN {iin}: register first", status=401)
+        if is_locked(account.locked_until, now=now):
+            assert account.locked_until is not None
+            raise MeshError("ACCOUNT_LOCKED", f"too many wrong passwords: locked until "
+                            f"{account.locked_until.isoformat()}", status=423,
+                            details={"lockedUntil": account.locked_until.isoformat()})
+        if account.password_hash is None:
+            raise MeshError("PASSWORD_NOT_SET", "this account signs in with EDS only", status=401)
+        try:
+            _hasher.verify(account.password_hash, password)
+        except VerificationError:
+            await self._count_failure(account, now=now)
+        return await self._start_session(iin=iin, method="password", serial=None)
+
+    async def _count_failure(self, account: Account, *, now: dt.datetime) -> None:
+        state = after_failure(failed=account.failed_logins, now=now, limit=self._settings.max_failed_logins,
+                              lock=dt.timedelta(minutes=self._settings.lockout_minutes))
+        async with self._sessions() as session, session.begin():
+            await session.exec(update(Account).where(col(Account.iin) == account.iin)  # type: ignore[call-overload]
+                               .values(failed_logins=state.failed, locked_until=state.locked_until))
+        left = max(0, self._settings.max_failed_logins - state.failed)
+        log.info("login_refused", reason="PASSWORD_WRONG", attempts_left=left)
+        details: dict[str, Any] = {"attemptsLeft": left}
+        if state.locked_until is not None:
+            details["lockedUntil"] = state.locked_until.isoformat()
+        raise MeshError("PASSWORD_WRONG", "the password is wrong" + (
+            f"; the account is locked until {state.locked_until.isoformat()}" if state.locked_until else
+            f"; {left} attempt(s) left before lock-out"), status=401, details=details)
+
+    async def login_with_eds(self, *, challenge_id: str, signature: str, iin: str | None) -> Login:
+        if iin is not None:
+            parse_iin(iin)
+        cert_iin, serial = await self._confirm_eds(challenge_id=challenge_id, signature=signature, purpose="login",
+                                                   iin=iin)
+        async with self._sessions() as session:
+            account = await session.get(Account, cert_iin)
+        if account is None:
+            raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account for IIN {cert_iin}: register first", status=401)
+        return await self._start_session(iin=cert_iin, method="eds", serial=serial)
+
+    async def _start_session(self, *, iin: str, method: str, serial: str | None) -> Login:
+        token = secrets.token_urlsafe(32)
+        now = self._clock.now()
+        expires = now + dt.timedelta(minutes=self._settings.session_minutes)
+        async with self._sessions() as session, session.begin():
+            session.add(LoginSession(token_hash=_token_hash(token), iin=iin, method=method, certificate_serial=serial,
+                                     created_at=now, expires_at=expires))
+            await session.exec(update(Account).where(col(Account.iin) == iin)  # type: ignore[call-overload]
+                               .values(failed_logins=0, locked_until=None, last_login_at=now))
+        log.info("login_succeeded", method=method)
+        return Login(token=token, iin=iin, method=method, expires_at=expires)
+
+    # ---- EDS challenges ----------------------------------------------------------------------------------
+    async def challenge(self, *, purpose: str) -> dict[str, str]:
+        now = self._clock.now()
+        challenge_id = str(uuid.uuid4())
+        content = challenge_content(challenge_id=challenge_id, nonce=base64.b64encode(os.urandom(32)).decode(),
+                                    purpose=purpose, issued=now,
+                                    expires=now + dt.timedelta(seconds=self._settings.challenge_seconds))
+        async with self._sessions() as session, session.begin():
+            session.add(Challenge(id=challenge_id, purpose=purpose, content=content,
+                                  expires_at=now + dt.timedelta(seconds=self._settings.challenge_seconds)))
+        return content
+
+    async def _use_challenge(self, *, challenge_id: str, purpose: str) -> dict[str, Any]:
+        """Take the challenge out of play (single use, whatever the outcome) and return what was to be signed."""
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            challenge = await session.get(Challenge, challenge_id)
+            if challenge is None or challenge.purpose != purpose:
+                raise MeshError("CHALLENGE_UNKNOWN", f"no {purpose} challenge {challenge_id}: ask for a new one",
+                                status=401)
+            taken = await session.exec(update(Challenge).where(  # type: ignore[call-overload]
+                col(Challenge.id) == challenge_id, col(Challenge.used_at).is_(None)).values(used_at=now))
+            if taken.rowcount == 0:
+                raise MeshError("CHALLENGE_REPLAYED", "this challenge was already used: ask for a new one", status=401)
+            if now > challenge.expires_at:
+                raise MeshError("CHALLENGE_EXPIRED", f"the challenge expired at {challenge.expires_at.isoformat()}",
+                                status=401)
+            return challenge.content
+
+    async def _confirm_eds(self, *, challenge_id: str, signature: str, purpose: str,
+                           iin: str | None) -> tuple[str, str]:
+        """Condition 2 of the regulations: a valid, unrevoked authentication certificate of this person."""
+        content = await self._use_challenge(challenge_id=challenge_id, purpose=purpose)
+        verifier = self._runtime.verifier
+        if verifier is None:
+            raise MeshError("PORTAL_NOT_READY", "the portal has not loaded НУЦ's certificates yet", status=503)
+        result, verified = await verifier.verify_signed_json(
+            value=content, signature_b64=signature,
+            expect=Expectation(usage=Usage.AUTH, holder=Holder.INDIVIDUAL, iin=iin))
+        if not result.ok:
+            code, status = eds_refusal(result)
+            log.info("eds_refused", code=code)
+            raise MeshError(code, result.message, status=status)
+        assert verified is not None
+        info = describe_certificate(verified.signer)
+        assert info.iin is not None
+        return info.iin, info.serial
+
+    # ---- sessions and own data ---------------------------------------------------------------------------
+    async def session_of(self, token: str | None) -> LoginSession:
+        if not token:
+            raise MeshError("SESSION_MISSING", "log in and send 'Authorization: Bearer <token>'", status=401)
+        async with self._sessions() as session:
+            login = await session.get(LoginSession, _token_hash(token))
+        if login is None or login.ended_at is not None:
+            raise MeshError("SESSION_INVALID", "this token is not a current login", status=401)
+        if self._clock.now() >= login.expires_at:
+            raise MeshError("SESSION_EXPIRED", f"the login expired at {login.expires_at.isoformat()}", status=401)
+        return login
+
+    async def logout(self, token: str | None) -> None:
+        login = await self.session_of(token)
+        async with self._sessions() as session, session.begin():
+            await session.exec(update(LoginSession).where(  # type: ignore[call-overload]
+                col(LoginSession.token_hash) == login.token_hash).values(ended_at=self._clock.now()))
+
+    async def account(self, iin: str) -> Account:
+        async with self._sessions() as session:
+            account = await session.get(Account, iin)
+        if account is None:
+            raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account for IIN {iin}", status=404)
+        return account
+
+    async def unlock(self, iin: str) -> Account:
+        await self.account(iin)
+        async with self._sessions() as session, session.begin():
+            await session.exec(update(Account).where(col(Account.iin) == iin)  # type: ignore[call-overload]
+                               .values(failed_logins=0, locked_until=None))
+        return await self.account(iin)
