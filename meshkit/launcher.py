@@ -17,6 +17,7 @@ from rich.table import Table
 from meshkit.mesh_runner import REPO_ROOT, SERVICES, MeshConfig, MeshRunner, MeshStartError
 from meshkit.ports import port_is_free
 from meshkit.rabbit_node import RabbitNode, RabbitUnavailable
+from meshkit.sdk import Citizen, KitError, Mesh
 
 console = Console()
 
@@ -52,6 +53,25 @@ def _describe(config: MeshConfig, node: RabbitNode, runner: MeshRunner) -> dict:
             "varDir": str(config.var_dir), "startedAt": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
+def _demo_citizen(var_dir: Path) -> dict:
+    """A ready citizen to try the portal with; made once, reused on later runs while its account exists."""
+    directory = var_dir / "citizens" / "demo"
+    with Mesh.from_file(var_dir / "mesh.json") as kit:
+        if (directory / "citizen.json").exists():
+            citizen = Citizen.load(directory)
+            try:
+                kit.login(citizen.iin, citizen.password or "")
+            except KitError:
+                citizen = None
+        else:
+            citizen = None
+        if citizen is None:
+            citizen = kit.new_citizen(district="almaty", min_age=25, max_age=45, employed=False)
+            citizen.save(directory)
+    return {"iin": citizen.iin, "name": f"{citizen.surname} {citizen.name}", "password": citizen.password,
+            "pkcs12Password": citizen.pkcs12_password, "directory": str(directory)}
+
+
 def _print(description: dict) -> None:
     # URLs are what people copy from this table: never truncate or wrap them, whatever the terminal width.
     table = Table(title="egov-mesh is up", show_lines=False)
@@ -64,6 +84,10 @@ def _print(description: dict) -> None:
     console.print(f"RabbitMQ (private node): {description['amqpUrl']}", soft_wrap=True)
     console.print(f"Admin token (Authorization: Bearer …): {description['adminToken']}", soft_wrap=True)
     var = description["varDir"]
+    demo = description.get("demoCitizen")
+    if demo:
+        console.print(f"Demo citizen ({demo['name']}): IIN {demo['iin']}, portal password {demo['password']}; "
+                      f"EDS keys in {demo['directory']} (PKCS#12 password {demo['pkcs12Password']})", soft_wrap=True)
     console.print(f"Everything above, as JSON: {var}/mesh.json — logs in {var}/logs/", soft_wrap=True)
     console.print("Press Ctrl-C to stop the mesh.")
 
@@ -106,6 +130,11 @@ def main() -> None:
         stop()
     description = _describe(config, node, runner)
     (var_dir / "mesh.json").write_text(json.dumps(description, ensure_ascii=False, indent=2))
+    try:
+        description["demoCitizen"] = _demo_citizen(var_dir)
+        (var_dir / "mesh.json").write_text(json.dumps(description, ensure_ascii=False, indent=2))
+    except KitError as exc:
+        console.print(f"[yellow]No demo citizen:[/yellow] {exc}")
     _print(description)
     while True:
         time.sleep(1)

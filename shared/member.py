@@ -104,7 +104,8 @@ class EnvelopeVerifier:
             raise RuntimeError("trust store not loaded yet")  # transient: retried once start-up completes
         result, _ = await verifier.verify_signed(
             content=parsed.signed_bytes(), signature_b64=env.signature,
-            expect=Expectation(usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=env.sender))
+            expect=Expectation(usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=env.sender),
+            revocation=not broadcast)  # a clock broadcast sets the time OCSP freshness is judged by
         if not result.ok:
             if is_transient(result):
                 raise RuntimeError(f"cannot check the sender's certificate now: {result.message}")

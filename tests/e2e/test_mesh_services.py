@@ -122,3 +122,21 @@ async def test_certificate_registration_refuses_what_is_not_the_members(mesh):
     assert (foreign.status_code, foreign.json()["code"]) == (422, "Client.CertificateNotForSender")
     assert (missing.status_code, missing.json()["code"]) == (404, "MEMBER_NOT_FOUND")
     assert all(c["serial"] not in portal_cert for c in members["con"]["certificates"])
+
+
+async def test_a_clock_jump_beyond_the_ocsp_skew_reaches_every_service(mesh):
+    """The services check the gateway's clock broadcast without waiting on OCSP, whose freshness the clock itself
+    judges: a jump of more than the five-minute OCSP skew must still be adopted everywhere."""
+    async with mesh.client() as http:
+        moved = (await http.post(f"{mesh.gateway}/admin/clock", headers=mesh.admin,
+                                 json={"advanceSeconds": 3 * 3600})).json()["state"]
+        try:
+            for name in ("portal", "con_operator", "mio_workstation", "gbd_fl"):
+                for _ in range(50):
+                    state = (await http.get(f"{mesh.url(name)}/mesh")).json()["clock"]["state"]
+                    if state == moved:
+                        break
+                    await asyncio.sleep(0.1)
+                assert state == moved, name
+        finally:
+            await http.post(f"{mesh.gateway}/admin/clock", headers=mesh.admin, json={"reset": True})

@@ -192,3 +192,13 @@ def test_truncated_and_attached_signatures_are_malformed(pki):
     with pytest.raises(SignatureError) as caught:
         verify_detached(content=b"{}", signature_b64=base64.b64encode(b"\x30\x82\x01\x00\x06").decode())
     assert caught.value.code == "SIGNATURE_MALFORMED"
+
+
+async def test_checks_without_revocation_do_not_ask_ocsp(pki):
+    signing, _ = await pki.person()
+    await pki.ca.revoke(serial=signing.record.serial, reason="keyCompromise")
+    pki.responder_up = False
+    verifier = pki.verifier()
+    assert (await verifier.check(certificate=signing.certificate, expect=Expectation(), revocation=False)).ok
+    assert (await verifier.check(certificate=signing.certificate, expect=Expectation())).failure is \
+        CertFailure.RESPONDER_UNREACHABLE
