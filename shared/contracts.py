@@ -146,3 +146,63 @@ register_contract(service_id="gbdfl.social-status-by-iin", message_type=MessageT
                   model=SocialStatusRequest)
 register_contract(service_id="gbdfl.social-status-by-iin", message_type=MessageType.RESPONSE,
                   model=SocialStatusResponse)
+
+
+# ---- employment services (asynchronous): applications to a district's ИС МИО, and their statuses -----------
+EMPLOYMENT_SERVICES = ("employment.job-seeker-registration", "employment.unemployed-registration",
+                       "employment.active-measures-referral", "employment.unemployed-certificate")
+
+
+class AttachedDocument(Contract):
+    name: str = Field(min_length=1, max_length=256)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="digest of the scanned or electronic copy")
+
+
+class ApplicationForm(Contract):
+    """The form as the applicant (or an operator on their behalf) fills it; signed as a whole."""
+
+    service_id: str = Field(alias="serviceId")
+    applicant_iin: str = Field(alias="applicantIin", pattern=r"^\d{12}$")
+    surname: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=64)
+    patronymic: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, pattern=r"^\+7\d{10}$")
+    email: str | None = Field(default=None, max_length=128)
+    documents: list[AttachedDocument] = Field(default_factory=list)
+    period_from: str | None = Field(default=None, alias="periodFrom", description="certificate: YYYY-MM-DD")
+    period_to: str | None = Field(default=None, alias="periodTo")
+    referral_kind: Literal["employment", "public-works", "vocational-training", "social-jobs", "youth-practice",
+                           "career-guidance"] | None = Field(default=None, alias="referralKind")
+    representative_iin: str | None = Field(default=None, alias="representativeIin", pattern=r"^\d{12}$",
+                                           description="a representative acting by power of attorney")
+    power_of_attorney: str | None = Field(default=None, alias="powerOfAttorney", max_length=128)
+    filled_at: str = Field(alias="filledAt")
+
+
+class ApplicationRequest(Contract):
+    form: ApplicationForm
+    form_signature: str = Field(alias="formSignature", description="detached CMS over the RFC 8785 form")
+    signed_by: Literal["applicant", "operator", "employee"] = Field(alias="signedBy")
+
+
+class SignedDocument(Contract):
+    content: dict[str, Any]
+    signature: str = Field(description="detached CMS over the RFC 8785 content, by the official's EDS")
+
+
+class StatusNotification(Contract):
+    """A status change of an application, for «Уведомления» and for ИС ЦОН."""
+
+    application_number: str = Field(alias="applicationNumber")
+    district: str
+    status: Literal["RECEIVED", "IN_PROGRESS", "COMPLETED", "REFUSED", "NOT_ACCEPTED"]
+    status_text: str = Field(alias="statusText", description="«Поступившие», «В работе», «Исполнено», «Отказано»…")
+    at: str
+    text: str = Field(description="the free text line shown in «Уведомления»")
+    reason: str | None = None
+    document: SignedDocument | None = None
+
+
+for _service in EMPLOYMENT_SERVICES:
+    register_contract(service_id=_service, message_type=MessageType.REQUEST, model=ApplicationRequest)
+    register_contract(service_id=_service, message_type=MessageType.NOTIFICATION, model=StatusNotification)

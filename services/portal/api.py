@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.portal.domain import PASSWORD_RULES
 from services.portal.handlers import Portal
-from services.portal.store import Account, LoginSession
+from services.portal.store import Account
 from shared.errors import MeshError
+from shared.logins import LoginSession, bearer
 
 
 class Body(BaseModel):
@@ -56,21 +57,15 @@ def _account_out(account: Account) -> dict:
             "lockedUntil": account.locked_until.isoformat() if account.locked_until else None}
 
 
-def _bearer(authorization: str | None) -> str | None:
-    if authorization and authorization.startswith("Bearer "):
-        return authorization.removeprefix("Bearer ")
-    return None
-
-
 def build_router(*, portal: Portal, admin: object) -> APIRouter:
     router = APIRouter()
 
     async def current(authorization: str | None = Header(default=None)) -> LoginSession:
-        return await portal.session_of(_bearer(authorization))
+        return await portal.logins.session_of(bearer(authorization))
 
     def own(iin: str, login: LoginSession) -> None:
         """Every citizen resource: only its owner may see it."""
-        if login.iin != iin:
+        if login.subject != iin:
             raise MeshError("NOT_YOUR_DATA", "a citizen sees only their own data", status=403)
 
     @router.post("/auth/register", tags=["registration"], status_code=201,
@@ -82,7 +77,7 @@ def build_router(*, portal: Portal, admin: object) -> APIRouter:
     @router.post("/auth/challenges", tags=["EDS"], status_code=201,
                  summary="A challenge to sign with the authentication key (single use, expires on the mesh clock)")
     async def challenge(body: ChallengeIn) -> dict:
-        return await portal.challenge(purpose=body.purpose)
+        return await portal.logins.challenge(purpose=body.purpose)
 
     @router.post("/auth/register/eds", tags=["registration"], status_code=201,
                  summary="Register with EDS: the signed register challenge; the IIN is the certificate's")
@@ -102,12 +97,12 @@ def build_router(*, portal: Portal, admin: object) -> APIRouter:
 
     @router.post("/auth/logout", tags=["login"], summary="End this login")
     async def logout(authorization: str | None = Header(default=None)) -> dict:
-        await portal.logout(_bearer(authorization))
+        await portal.logins.end(bearer(authorization))
         return {"loggedOut": True}
 
     @router.get("/me", tags=["cabinet"], summary="Who is logged in")
     async def me(login: LoginSession = Depends(current)) -> dict:
-        return {**_account_out(await portal.account(login.iin)), "session": {
+        return {**_account_out(await portal.account(login.subject)), "session": {
             "method": login.method, "expiresAt": login.expires_at.isoformat(),
             "certificateSerial": login.certificate_serial}}
 

@@ -7,59 +7,29 @@ failure changes on purpose is the failed-login counter that leads to lock-out.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import os
-import secrets
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from services.portal.domain import (
-    after_failure,
-    challenge_content,
-    describe_faults,
-    eds_refusal,
-    is_locked,
-    password_faults,
-)
+from services.portal.domain import describe_faults, password_faults
 from services.portal.settings import PortalSettings
-from services.portal.store import Account, Challenge, LoginSession
+from services.portal.store import Account
 from shared.cert_check import Expectation
-from shared.cert_profile import Holder, Usage, describe_certificate
+from shared.cert_profile import Holder, Usage
 from shared.clock import MeshClock
 from shared.contracts import PersonData
 from shared.db import Sessions
 from shared.errors import MeshError
 from shared.ids import parse_iin
 from shared.logging import get_logger
+from shared.logins import Login, Logins, after_failure, hash_password, is_locked, password_matches
 from shared.member import MemberRuntime
 
 log = get_logger(__name__)
 PERSON_BY_IIN = "gbdfl.person-by-iin"
-_hasher = PasswordHasher()
-
-
-@dataclass(frozen=True)
-class Login:
-    token: str
-    iin: str
-    method: str
-    expires_at: dt.datetime
-
-    def public(self) -> dict[str, Any]:
-        return {"token": self.token, "iin": self.iin, "method": self.method, "expiresAt": self.expires_at.isoformat()}
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Portal:
@@ -69,6 +39,9 @@ class Portal:
         self._runtime = runtime
         self._clock = clock
         self._settings = settings
+        self.logins = Logins(sessions=sessions, clock=clock, audience="egov-mesh portal",
+                             verifier=lambda: runtime.verifier, session_minutes=settings.session_minutes,
+                             challenge_seconds=settings.challenge_seconds)
 
     # ---- ГБД ФЛ through the gateway -------------------------------------------------------------------
     async def person(self, iin: str) -> PersonData | None:
@@ -98,7 +71,7 @@ class Portal:
             raise MeshError("PASSWORD_WEAK", describe_faults(faults), status=422, details={"rules": faults})
         await self._not_registered(iin)
         await self._registrable(iin)
-        return await self._create(Account(iin=iin, password_hash=_hasher.hash(password), email=email, phone=phone,
+        return await self._create(Account(iin=iin, password_hash=hash_password(password), email=email, phone=phone,
                                           registered_by="password", registered_at=self._clock.now()))
 
     async def register_with_eds(self, *, challenge_id: str, signature: str, password: str | None,
@@ -112,7 +85,7 @@ class Portal:
                 raise MeshError("PASSWORD_WEAK", describe_faults(faults), status=422, details={"rules": faults})
         await self._not_registered(iin)
         await self._registrable(iin)
-        return await self._create(Account(iin=iin, password_hash=_hasher.hash(password) if password else None,
+        return await self._create(Account(iin=iin, password_hash=hash_password(password) if password else None,
                                           email=email, phone=phone, registered_by="eds",
                                           registered_at=self._clock.now()))
 
@@ -146,9 +119,7 @@ class Portal:
                             details={"lockedUntil": account.locked_until.isoformat()})
         if account.password_hash is None:
             raise MeshError("PASSWORD_NOT_SET", "this account signs in with EDS only", status=401)
-        try:
-            _hasher.verify(account.password_hash, password)
-        except VerificationError:
+        if not password_matches(account.password_hash, password):
             await self._count_failure(account, now=now)
         return await self._start_session(iin=iin, method="password", serial=None)
 
@@ -179,82 +150,20 @@ class Portal:
         return await self._start_session(iin=cert_iin, method="eds", serial=serial)
 
     async def _start_session(self, *, iin: str, method: str, serial: str | None) -> Login:
-        token = secrets.token_urlsafe(32)
-        now = self._clock.now()
-        expires = now + dt.timedelta(minutes=self._settings.session_minutes)
+        login = await self.logins.start(subject=iin, method=method, serial=serial)
         async with self._sessions() as session, session.begin():
-            session.add(LoginSession(token_hash=_token_hash(token), iin=iin, method=method, certificate_serial=serial,
-                                     created_at=now, expires_at=expires))
             await session.exec(update(Account).where(col(Account.iin) == iin)  # type: ignore[call-overload]
-                               .values(failed_logins=0, locked_until=None, last_login_at=now))
+                               .values(failed_logins=0, locked_until=None, last_login_at=self._clock.now()))
         log.info("login_succeeded", method=method)
-        return Login(token=token, iin=iin, method=method, expires_at=expires)
-
-    # ---- EDS challenges ----------------------------------------------------------------------------------
-    async def challenge(self, *, purpose: str) -> dict[str, str]:
-        now = self._clock.now()
-        challenge_id = str(uuid.uuid4())
-        content = challenge_content(challenge_id=challenge_id, nonce=base64.b64encode(os.urandom(32)).decode(),
-                                    purpose=purpose, issued=now,
-                                    expires=now + dt.timedelta(seconds=self._settings.challenge_seconds))
-        async with self._sessions() as session, session.begin():
-            session.add(Challenge(id=challenge_id, purpose=purpose, content=content,
-                                  expires_at=now + dt.timedelta(seconds=self._settings.challenge_seconds)))
-        return content
-
-    async def _use_challenge(self, *, challenge_id: str, purpose: str) -> dict[str, Any]:
-        """Take the challenge out of play (single use, whatever the outcome) and return what was to be signed."""
-        now = self._clock.now()
-        async with self._sessions() as session, session.begin():
-            challenge = await session.get(Challenge, challenge_id)
-            if challenge is None or challenge.purpose != purpose:
-                raise MeshError("CHALLENGE_UNKNOWN", f"no {purpose} challenge {challenge_id}: ask for a new one",
-                                status=401)
-            taken = await session.exec(update(Challenge).where(  # type: ignore[call-overload]
-                col(Challenge.id) == challenge_id, col(Challenge.used_at).is_(None)).values(used_at=now))
-            if taken.rowcount == 0:
-                raise MeshError("CHALLENGE_REPLAYED", "this challenge was already used: ask for a new one", status=401)
-            if now > challenge.expires_at:
-                raise MeshError("CHALLENGE_EXPIRED", f"the challenge expired at {challenge.expires_at.isoformat()}",
-                                status=401)
-            return challenge.content
+        return login
 
     async def _confirm_eds(self, *, challenge_id: str, signature: str, purpose: str,
                            iin: str | None) -> tuple[str, str]:
         """Condition 2 of the regulations: a valid, unrevoked authentication certificate of this person."""
-        content = await self._use_challenge(challenge_id=challenge_id, purpose=purpose)
-        verifier = self._runtime.verifier
-        if verifier is None:
-            raise MeshError("PORTAL_NOT_READY", "the portal has not loaded НУЦ's certificates yet", status=503)
-        result, verified = await verifier.verify_signed_json(
-            value=content, signature_b64=signature,
-            expect=Expectation(usage=Usage.AUTH, holder=Holder.INDIVIDUAL, iin=iin))
-        if not result.ok:
-            code, status = eds_refusal(result)
-            log.info("eds_refused", code=code)
-            raise MeshError(code, result.message, status=status)
-        assert verified is not None
-        info = describe_certificate(verified.signer)
+        info = await self.logins.confirm_eds(challenge_id=challenge_id, signature=signature, purpose=purpose,
+                                             expect=Expectation(usage=Usage.AUTH, holder=Holder.INDIVIDUAL, iin=iin))
         assert info.iin is not None
         return info.iin, info.serial
-
-    # ---- sessions and own data ---------------------------------------------------------------------------
-    async def session_of(self, token: str | None) -> LoginSession:
-        if not token:
-            raise MeshError("SESSION_MISSING", "log in and send 'Authorization: Bearer <token>'", status=401)
-        async with self._sessions() as session:
-            login = await session.get(LoginSession, _token_hash(token))
-        if login is None or login.ended_at is not None:
-            raise MeshError("SESSION_INVALID", "this token is not a current login", status=401)
-        if self._clock.now() >= login.expires_at:
-            raise MeshError("SESSION_EXPIRED", f"the login expired at {login.expires_at.isoformat()}", status=401)
-        return login
-
-    async def logout(self, token: str | None) -> None:
-        login = await self.session_of(token)
-        async with self._sessions() as session, session.begin():
-            await session.exec(update(LoginSession).where(  # type: ignore[call-overload]
-                col(LoginSession.token_hash) == login.token_hash).values(ended_at=self._clock.now()))
 
     async def account(self, iin: str) -> Account:
         async with self._sessions() as session:

@@ -8,9 +8,10 @@ from fastapi import FastAPI
 from services.portal.api import build_router
 from services.portal.handlers import Portal
 from services.portal.settings import PortalSettings
-from services.portal.store import Account, Challenge, LoginSession
+from services.portal.store import Account
 from shared.admin_auth import admin_guard
 from shared.bus import Bus
+from shared.logins import Challenge, LoginSession
 from shared.member_app import create_member_app
 from shared.member_node import MemberNode
 

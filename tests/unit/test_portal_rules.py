@@ -2,8 +2,9 @@ import datetime as dt
 
 import pytest
 
-from services.portal.domain import after_failure, describe_faults, eds_refusal, is_locked, password_faults
+from services.portal.domain import describe_faults, password_faults
 from shared.cert_check import CertCheckResult, CertFailure
+from shared.logins import after_failure, eds_refusal, is_locked
 
 IIN = "850701300007"
 

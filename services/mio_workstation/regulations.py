@@ -1,0 +1,169 @@
+"""Regulations as data: one YAML file per region × service × channel, validated when the service starts.
+
+A file that does not fit the schema stops the service with a message naming the file and the field;
+adding a region is adding a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from shared.contracts import EMPLOYMENT_SERVICES
+from shared.working_calendar import CountingRule
+
+REGULATIONS_DIR = Path(__file__).with_name("regulations")
+Role = Literal["clerk", "head", "executor", "specialist", "centre_specialist", "employee"]
+Action = Literal["accept", "assign", "decide", "sign", "issue"]
+Channel = Literal["office", "portal", "con"]
+_ORDER: tuple[Action, ...] = ("accept", "assign", "decide", "sign", "issue")
+
+
+class RegulationError(Exception):
+    """A regulation file is unusable; the message names the file and the field."""
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+
+
+class Duration(Model):
+    minutes: int | None = Field(default=None, gt=0, le=24 * 60)
+    working_days: int | None = Field(default=None, alias="workingDays", gt=0, le=60)
+    counting: CountingRule | None = None
+
+    @model_validator(mode="after")
+    def _one_unit(self) -> Duration:
+        if (self.minutes is None) == (self.working_days is None):
+            raise ValueError("give exactly one of minutes or workingDays")
+        if self.working_days is not None and self.counting is None:
+            raise ValueError("a term in working days names its counting rule")
+        return self
+
+    def describe(self) -> str:
+        if self.minutes is not None:
+            return f"{self.minutes} min"
+        return f"{self.working_days} working day(s), {self.counting.value if self.counting else ''}"
+
+
+class Step(Model):
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    role: Role
+    does: tuple[Action, ...] = Field(min_length=1)
+    max: Duration
+    action: str = Field(min_length=1)
+    result: str = Field(min_length=1)
+    source: str = Field(min_length=1, description="the clause of the regulation this step comes from")
+
+
+class Term(Model):
+    working_days: int = Field(alias="workingDays", gt=0, le=60)
+    counting: CountingRule
+    source: str
+
+
+class Signature(Model):
+    role: Role
+    certificate_role: Literal["head", "signer"] = Field(alias="certificateRole")
+
+
+class Outcome(Model):
+    approve: str
+    refuse: str
+
+
+class Regulation(Model):
+    id: str
+    act: str = Field(min_length=1, description="the act, as the project cites it")
+    title: str
+    service: str
+    region: str
+    districts: tuple[str, ...] = Field(min_length=1)
+    channel: Channel
+    may_refuse_acceptance: bool = Field(default=False, alias="mayRefuseAcceptance")
+    signature: Signature
+    requires: Literal["job_seeker_card", "unemployed_card", "any_card"] | None = None
+    term: Term | None = None
+    outcome: Outcome
+    steps: tuple[Step, ...] = Field(min_length=2, max_length=10)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Regulation:
+        if self.service not in EMPLOYMENT_SERVICES:
+            raise ValueError(f"service must be one of {', '.join(EMPLOYMENT_SERVICES)}")
+        actions = [a for step in self.steps for a in step.does]
+        for needed in ("accept", "decide", "sign", "issue"):
+            if actions.count(needed) != 1:
+                raise ValueError(f"steps must do '{needed}' exactly once (found {actions.count(needed)})")
+        if actions != sorted(actions, key=_ORDER.index):
+            raise ValueError(f"steps must run in the order {' → '.join(_ORDER)}")
+        signer = next(s for s in self.steps if "sign" in s.does)
+        if signer.role != self.signature.role:
+            raise ValueError(f"the signing step's role is {signer.role}, the signature names {self.signature.role}")
+        if len({s.id for s in self.steps}) != len(self.steps):
+            raise ValueError("step ids repeat")
+        return self
+
+    def step_doing(self, action: Action) -> Step:
+        return next(s for s in self.steps if action in s.does)
+
+    @property
+    def roles(self) -> set[str]:
+        return {s.role for s in self.steps}
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(file)"
+    return f"field {where}: {first['msg']}"
+
+
+def load_file(path: Path) -> Regulation:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise RegulationError(f"{path.name}: not readable YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise RegulationError(f"{path.name}: must be a mapping")
+    try:
+        regulation = Regulation.model_validate(data)
+    except ValidationError as exc:
+        raise RegulationError(f"{path.name}: {_describe(exc)}") from None
+    if f"{regulation.id}.yaml" != path.name:
+        raise RegulationError(f"{path.name}: field id: is {regulation.id!r}; the file must be named after it")
+    return regulation
+
+
+class RegulationBook:
+    """Every regulation, and which one applies to a district, service and channel."""
+
+    def __init__(self, regulations: Iterable[Regulation]) -> None:
+        self.all = {r.id: r for r in regulations}
+        self._by_key: dict[tuple[str, str, str], Regulation] = {}
+        for regulation in self.all.values():
+            for district in regulation.districts:
+                key = (district, regulation.service, regulation.channel)
+                if key in self._by_key:
+                    raise RegulationError(f"{regulation.id}.yaml: field districts: {district} already has "
+                                          f"{self._by_key[key].id} for this service and channel")
+                self._by_key[key] = regulation
+
+    @classmethod
+    def load(cls, directory: Path = REGULATIONS_DIR) -> RegulationBook:
+        files = sorted(directory.glob("*.yaml"))
+        if not files:
+            raise RegulationError(f"{directory}: no regulation files")
+        return cls(load_file(f) for f in files)
+
+    def find(self, *, district: str, service: str, channel: str) -> Regulation | None:
+        return self._by_key.get((district, service, channel))
+
+    def for_district(self, district: str) -> list[Regulation]:
+        return [r for r in self.all.values() if district in r.districts]
+
+    def roles_in(self, district: str) -> set[str]:
+        return {role for r in self.for_district(district) for role in r.roles}

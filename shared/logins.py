@@ -1,0 +1,211 @@
+"""Logging people in, the same way for citizens (portal), МИО staff and ЦОН operators: passwords (argon2id,
+lock-out after repeated failures), EDS challenges signed with an authentication certificate (single use,
+expiring on the mesh clock), and bearer sessions that expire on the mesh clock.
+
+Each service keeps its own accounts; this module keeps the sessions and challenges (in the service's own
+database) and the rules.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import os
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from sqlalchemy import JSON, Column, update
+from sqlmodel import Field, SQLModel, col
+
+from shared.cert_check import CertCheckResult, CertFailure, CertificateVerifier, Expectation
+from shared.cert_profile import CertificateInfo, describe_certificate
+from shared.clock import MeshClock
+from shared.db import Sessions, UtcDateTime
+from shared.errors import MeshError
+
+_hasher = PasswordHasher()
+
+
+class LoginSession(SQLModel, table=True):
+    __tablename__ = "login_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64, description="SHA-256 of the bearer token")
+    subject: str = Field(index=True, max_length=12, description="the IIN of who logged in")
+    method: str = Field(max_length=8, description="password | eds")
+    certificate_serial: str | None = Field(default=None, max_length=64)
+    created_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    expires_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    ended_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+
+
+class Challenge(SQLModel, table=True):
+    """What someone signs with their authentication key to log in or register with EDS: single use."""
+
+    __tablename__ = "eds_challenge"
+
+    id: str = Field(primary_key=True, max_length=36)
+    purpose: str = Field(max_length=16)
+    content: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    expires_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    used_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except VerificationError:
+        return False
+
+
+@dataclass(frozen=True)
+class LockState:
+    failed: int
+    locked_until: dt.datetime | None
+
+
+def after_failure(*, failed: int, now: dt.datetime, limit: int, lock: dt.timedelta) -> LockState:
+    failed += 1
+    return LockState(failed=failed, locked_until=now + lock if failed >= limit else None)
+
+
+def is_locked(locked_until: dt.datetime | None, *, now: dt.datetime) -> bool:
+    return locked_until is not None and now < locked_until
+
+
+_EDS_CODES = {
+    CertFailure.BAD_SIGNATURE: "EDS_SIGNATURE_INVALID",
+    CertFailure.UNTRUSTED_CHAIN: "EDS_CERTIFICATE_UNTRUSTED",
+    CertFailure.NOT_YET_VALID: "EDS_CERTIFICATE_NOT_YET_VALID",
+    CertFailure.EXPIRED: "EDS_CERTIFICATE_EXPIRED",
+    CertFailure.WRONG_KEY_USAGE: "EDS_WRONG_KEY_USAGE",
+    CertFailure.IIN_MISMATCH: "EDS_IIN_MISMATCH",
+    CertFailure.BIN_MISMATCH: "EDS_BIN_MISMATCH",
+    CertFailure.HOLDER_MISMATCH: "EDS_WRONG_HOLDER",
+    CertFailure.ROLE_MISSING: "EDS_ROLE_MISSING",
+    CertFailure.REVOKED: "EDS_CERTIFICATE_REVOKED",
+    CertFailure.STATUS_UNKNOWN: "EDS_CERTIFICATE_STATUS_UNKNOWN",
+    CertFailure.RESPONDER_UNREACHABLE: "EDS_OCSP_UNREACHABLE",
+}
+
+
+def eds_refusal(result: CertCheckResult) -> tuple[str, int]:
+    """Code and HTTP status for an EDS that was not confirmed (the regulations' "process 4": refusal, with why)."""
+    assert result.failure is not None
+    code = _EDS_CODES[result.failure]
+    return code, 503 if result.failure is CertFailure.RESPONDER_UNREACHABLE else 401
+
+
+def eds_error(result: CertCheckResult) -> MeshError:
+    code, status = eds_refusal(result)
+    return MeshError(code, result.message, status=status)
+
+
+@dataclass(frozen=True)
+class Login:
+    token: str
+    subject: str
+    method: str
+    expires_at: dt.datetime
+
+    def public(self) -> dict[str, Any]:
+        return {"token": self.token, "iin": self.subject, "method": self.method,
+                "expiresAt": self.expires_at.isoformat()}
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Logins:
+    def __init__(self, *, sessions: Sessions, clock: MeshClock, audience: str,
+                 verifier: Callable[[], CertificateVerifier | None], session_minutes: int,
+                 challenge_seconds: int) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._audience = audience
+        self._verifier = verifier
+        self._session_minutes = session_minutes
+        self._challenge_seconds = challenge_seconds
+
+    async def challenge(self, *, purpose: str) -> dict[str, str]:
+        now = self._clock.now()
+        expires = now + dt.timedelta(seconds=self._challenge_seconds)
+        challenge_id = str(uuid.uuid4())
+        content = {"audience": self._audience, "challengeId": challenge_id,
+                   "nonce": base64.b64encode(os.urandom(32)).decode(), "purpose": purpose,
+                   "issuedAt": now.isoformat(), "expiresAt": expires.isoformat()}
+        async with self._sessions() as session, session.begin():
+            session.add(Challenge(id=challenge_id, purpose=purpose, content=content, expires_at=expires))
+        return content
+
+    async def _use_challenge(self, *, challenge_id: str, purpose: str) -> dict[str, Any]:
+        """Take the challenge out of play (single use, whatever the outcome); return what was to be signed."""
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            challenge = await session.get(Challenge, challenge_id)
+            if challenge is None or challenge.purpose != purpose:
+                raise MeshError("CHALLENGE_UNKNOWN", f"no {purpose} challenge {challenge_id}: ask for a new one",
+                                status=401)
+            taken = await session.exec(update(Challenge).where(  # type: ignore[call-overload]
+                col(Challenge.id) == challenge_id, col(Challenge.used_at).is_(None)).values(used_at=now))
+            if taken.rowcount == 0:
+                raise MeshError("CHALLENGE_REPLAYED", "this challenge was already used: ask for a new one", status=401)
+            if now > challenge.expires_at:
+                raise MeshError("CHALLENGE_EXPIRED", f"the challenge expired at {challenge.expires_at.isoformat()}",
+                                status=401)
+            return challenge.content
+
+    async def confirm_eds(self, *, challenge_id: str, signature: str, purpose: str,
+                          expect: Expectation) -> CertificateInfo:
+        """The signer's certificate, once the challenge, the signature and the certificate all check out."""
+        content = await self._use_challenge(challenge_id=challenge_id, purpose=purpose)
+        verifier = self._verifier()
+        if verifier is None:
+            raise MeshError("NOT_READY", "НУЦ's certificates are not loaded yet", status=503)
+        result, verified = await verifier.verify_signed_json(value=content, signature_b64=signature, expect=expect)
+        if not result.ok:
+            raise eds_error(result)
+        assert verified is not None
+        return describe_certificate(verified.signer)
+
+    async def start(self, *, subject: str, method: str, serial: str | None) -> Login:
+        token = secrets.token_urlsafe(32)
+        now = self._clock.now()
+        expires = now + dt.timedelta(minutes=self._session_minutes)
+        async with self._sessions() as session, session.begin():
+            session.add(LoginSession(token_hash=_token_hash(token), subject=subject, method=method,
+                                     certificate_serial=serial, created_at=now, expires_at=expires))
+        return Login(token=token, subject=subject, method=method, expires_at=expires)
+
+    async def session_of(self, token: str | None) -> LoginSession:
+        if not token:
+            raise MeshError("SESSION_MISSING", "log in and send 'Authorization: Bearer <token>'", status=401)
+        async with self._sessions() as session:
+            login = await session.get(LoginSession, _token_hash(token))
+        if login is None or login.ended_at is not None:
+            raise MeshError("SESSION_INVALID", "this token is not a current login", status=401)
+        if self._clock.now() >= login.expires_at:
+            raise MeshError("SESSION_EXPIRED", f"the login expired at {login.expires_at.isoformat()}", status=401)
+        return login
+
+    async def end(self, token: str | None) -> None:
+        login = await self.session_of(token)
+        async with self._sessions() as session, session.begin():
+            await session.exec(update(LoginSession).where(  # type: ignore[call-overload]
+                col(LoginSession.token_hash) == login.token_hash).values(ended_at=self._clock.now()))
+
+
+def bearer(authorization: str | None) -> str | None:
+    if authorization and authorization.startswith("Bearer "):
+        return authorization.removeprefix("Bearer ")
+    return None
