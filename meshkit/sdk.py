@@ -12,6 +12,7 @@ Everything goes through the services' public and admin HTTP APIs; nothing here r
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import secrets
@@ -104,6 +105,19 @@ class Citizen:
         """Base64 detached CMS over the RFC 8785 form of ``value``, with the signing (or auth) key."""
         return base64.b64encode(sign_detached(content=canonical_bytes(value), signer=self.signer(usage=usage))).decode()
 
+    def application_form(self, service_id: str, **fields: Any) -> dict[str, Any]:
+        """A filled application form for a service (fields such as periodFrom, periodTo, referralKind)."""
+        form = {"serviceId": service_id, "applicantIin": self.iin, "surname": self.surname, "name": self.name,
+                "filledAt": dt.datetime.now(dt.UTC).isoformat(), **fields}
+        if self.patronymic:
+            form["patronymic"] = self.patronymic
+        return form
+
+    def signed_request(self, service_id: str, **fields: Any) -> dict[str, Any]:
+        """The form and the citizen's EDS over it (signing key), ready to send."""
+        form = self.application_form(service_id, **fields)
+        return {"form": form, "formSignature": self.sign(form)}
+
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -146,6 +160,20 @@ class PortalSession:
 
     def logout(self) -> None:
         _checked(self.mesh.http.post(f"{self.mesh.info.portal}/auth/logout", headers=self.headers))
+
+    def apply(self, request: dict[str, Any], *, district: str | None = None) -> dict[str, Any]:
+        """Send a signed application (``Citizen.signed_request``) through the portal."""
+        body = dict(request) | ({"district": district} if district else {})
+        return _checked(self.mesh.http.post(f"{self.mesh.info.portal}/citizens/{self.iin}/applications",
+                                            headers=self.headers, json=body))
+
+    def applications(self) -> list[dict[str, Any]]:
+        return _checked(self.mesh.http.get(f"{self.mesh.info.portal}/citizens/{self.iin}/applications",
+                                           headers=self.headers))["applications"]
+
+    def notifications(self) -> list[dict[str, Any]]:
+        return _checked(self.mesh.http.get(f"{self.mesh.info.portal}/citizens/{self.iin}/notifications",
+                                           headers=self.headers))["notifications"]
 
 
 class Mesh:

@@ -64,11 +64,13 @@ class MessageConsumer(Generic[T]):
         message_id_of: Callable[[T], str],
         relay: OutboxRelay | None = None,
         max_attempts: int = 6,
+        after_commit: Callable[[], None] | None = None,
     ) -> None:
         self._bus, self._sessions, self._queue, self._name = bus, sessions, queue, name
         self._prepare, self._apply, self._message_id_of = prepare, apply, message_id_of
         self._relay = relay
         self._max_attempts = max_attempts
+        self._after_commit = after_commit
         self._subscription: Subscription | None = None
 
     async def start(self, *, prefetch: int = 16) -> None:
@@ -106,6 +108,8 @@ class MessageConsumer(Generic[T]):
             log.info("duplicate_ignored", queue=self._queue, raced=True)
         if self._relay is not None:
             self._relay.kick()
+        if self._after_commit is not None:
+            self._after_commit()
         await delivery.ack()
 
     async def _settle_dead(self, delivery: Delivery, *, code: str, reason: str) -> None:

@@ -195,6 +195,7 @@ class StatusNotification(Contract):
 
     application_number: str = Field(alias="applicationNumber")
     district: str
+    applicant_iin: str = Field(alias="applicantIin", pattern=r"^\d{12}$")
     status: Literal["RECEIVED", "IN_PROGRESS", "COMPLETED", "REFUSED", "NOT_ACCEPTED"]
     status_text: str = Field(alias="statusText", description="«Поступившие», «В работе», «Исполнено», «Отказано»…")
     at: str

@@ -49,6 +49,16 @@ class NucClient:
         return load_pem_certificates(body["certificatePem"])[0], load_pem_certificates(body["chainPem"])
 
 
+    async def issue_employee(self, *, iin: str, surname: str, name: str, organisation: str, bin_: str, role: str,
+                             pkcs12_password: str) -> dict:
+        """A signing + authentication pair for an employee of an organisation, with keys made by НУЦ."""
+        reply = await self._http.post(f"{self._base}/certificates/employee", headers=self._auth, timeout=30, json={
+            "iin": iin, "surname": surname, "name": name, "organisation": organisation, "bin": bin_, "role": role,
+            "pkcs12Password": pkcs12_password})
+        _raise_for(reply, what="НУЦ employee certificates")
+        return reply.json()
+
+
 class GatewayControlClient:
     def __init__(self, *, base_url: str, admin_token: str, http: httpx.AsyncClient) -> None:
         self._base = base_url.rstrip("/")

@@ -135,6 +135,7 @@ class MemberRuntime:
         self._reply_queue: str | None = None
         self._subscriptions: list[Subscription] = []
         self._consumer: MessageConsumer[Incoming] | None = None
+        self._after_commit: list[Callable[[], None]] = []
 
     # ---- wiring ------------------------------------------------------------------------------------------
     def attach(self, *, signer: SignerIdentity, verifier: CertificateVerifier) -> None:
@@ -144,6 +145,10 @@ class MemberRuntime:
     def on_message(self, *, message_type: MessageType, handler: AsyncHandler, service_id: str | None = None) -> None:
         """Handle asynchronous messages of a type (optionally of one service) in a transaction with the inbox."""
         self._async_handlers[(service_id, message_type)] = handler
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Called after each asynchronous message's transaction commits (e.g. to wake a scheduler)."""
+        self._after_commit.append(callback)
 
     def serve(self, *, service_id: str, handler: SyncHandler) -> None:
         """Answer synchronous requests for a service: the handler returns the response ``data``."""
@@ -188,7 +193,7 @@ class MemberRuntime:
         self._consumer = MessageConsumer(
             bus=self.bus, sessions=self.sessions, queue=member_queue(self.member_id), name=self.member_id,
             prepare=self.checks.verify, apply=self._dispatch, message_id_of=lambda i: str(i.envelope.message_id),
-            relay=self.relay)
+            relay=self.relay, after_commit=lambda: [callback() for callback in self._after_commit])
         await self._consumer.start()
         self._subscriptions.append(await self.bus.consume(queue=member_sync_queue(self.member_id),
                                                           handler=self._on_sync_request, prefetch=32))

@@ -63,6 +63,7 @@ class MemberNode:
                                             name=service)
         self._task: asyncio.Task[None] | None = None
         self._after_start: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
 
     def runtime(self, member_id: str) -> MemberRuntime:
         return self.runtimes[member_id]
@@ -70,6 +71,10 @@ class MemberNode:
     def then(self, step: str, action: Callable[[], Awaitable[None]]) -> None:
         """A service-specific step (seed data…) run after the mesh steps; it must be in ``extra_steps``."""
         self._after_start.append((step, action))
+
+    def on_stop(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Something to stop before the node's connections close (a scheduler, a worker)."""
+        self._on_stop.append(action)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._start(), name=f"{self.service}-startup")
@@ -123,6 +128,8 @@ class MemberNode:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        for action in self._on_stop:
+            await action()
         for runtime in self.runtimes.values():
             await runtime.stop()
         await self.clock_follower.stop()

@@ -1,22 +1,66 @@
-"""ИС МИО simulator: the local authorities' workstation, one mesh member ``mio.<district>`` per district."""
+"""ИС МИО simulator: the local authorities' workstation — one mesh member ``mio.<district>`` per district,
+regulations as data, the staff workflow on the mesh clock, «Еңбек нарығы», status notifications."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.mio_workstation.api import build_router
+from services.mio_workstation.auto_runner import AutoRunner
+from services.mio_workstation.consumers import wire_consumers
+from services.mio_workstation.handlers import Workstation
+from services.mio_workstation.regulations import RegulationBook
 from services.mio_workstation.settings import MioSettings
+from services.mio_workstation.staff import StaffBook
+from services.mio_workstation.store import (
+    Application,
+    DistrictMode,
+    LabourCard,
+    LabourCardEvent,
+    NumberCounter,
+    StaffAccount,
+    StepRecord,
+)
+from shared.admin_auth import admin_guard
 from shared.bus import Bus
+from shared.logins import Challenge, Logins, LoginSession
 from shared.member_app import create_member_app
 from shared.member_node import MemberNode
+from shared.working_calendar import WorkingCalendar
+
+MODELS = [StaffAccount, DistrictMode, NumberCounter, Application, StepRecord, LabourCard, LabourCardEvent,
+          LoginSession, Challenge]
 
 
 def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None) -> FastAPI:
     settings = settings or MioSettings()
+    book = RegulationBook.load()  # a broken regulation file stops the service here, naming the file and field
 
-    def wire(_node: MemberNode, _app: FastAPI) -> None:
-        """The staff workflow and the labour-market register arrive with their issue; districts connect here."""
+    def wire(node: MemberNode, app: FastAPI) -> None:
+        logins = Logins(sessions=node.sessions, clock=node.clock, audience="egov-mesh ИС МИО",
+                        verifier=lambda: node.verifier, session_minutes=settings.session_minutes,
+                        challenge_seconds=settings.challenge_seconds)
+        staff = StaffBook(sessions=node.sessions, clock=node.clock, book=book, nuc=node.nuc, gateway=node.gateway,
+                          logins=logins, districts=settings.districts)
+        workstation = Workstation(sessions=node.sessions, clock=node.clock, book=book, staff=staff,
+                                  runtimes=node.runtimes, calendar=WorkingCalendar(), default_share=settings.auto_share,
+                                  default_mode=settings.default_mode)
+        runner = AutoRunner(workstation=workstation, clock=node.clock)
+        wire_consumers(runtimes=node.runtimes, workstation=workstation)
 
-    return create_member_app(settings=settings, service="mio_workstation",
-                             title="mio_workstation — ИС МИО simulator",
-                             description="Local executive bodies: applications, staff workflow, «Еңбек нарығы».",
-                             members=settings.member_ids, models=[], wire=wire, bus=bus)
+        async def clock_changed(_state: object) -> None:
+            runner.wake()
+
+        node.clock_follower.on_change(clock_changed)
+        node.then("staff", staff.seed)
+        node.then("runner", runner.start)
+        node.on_stop(runner.stop)
+        token = settings.mesh.admin_token.get_secret_value
+        app.include_router(build_router(workstation=workstation, staff=staff, book=book,
+                                        admin=admin_guard(token=token), admin_token=token))
+
+    return create_member_app(settings=settings, service="mio_workstation", title="mio_workstation — ИС МИО simulator",
+                             description="Local executive bodies: applications through the regulations' staff "
+                                         "steps, EDS-signed results, «Еңбек нарығы», status notifications.",
+                             members=settings.member_ids, models=MODELS, wire=wire, extra_steps=["staff", "runner"],
+                             bus=bus)

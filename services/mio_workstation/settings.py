@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -15,6 +17,11 @@ class MioSettings(ServiceSettings):
     database_url: str = "sqlite:///var/mio_workstation/mio_workstation.db"
     districts: list[str] = Field(default_factory=lambda: list(SEED_DISTRICTS),
                                  description="districts this workstation serves; each is member mio.<district>")
+    default_mode: Literal["auto", "manual"] = Field(default="auto", description="staff mode of a district until set")
+    auto_share: float = Field(default=0.5, gt=0, le=1.5,
+                              description="simulated staff finish a step after this share of its maximum")
+    session_minutes: int = Field(default=480, ge=1, le=24 * 60, description="a staff login lasts a working day")
+    challenge_seconds: int = Field(default=300, ge=10, le=3600)
 
     @property
     def member_ids(self) -> list[str]:

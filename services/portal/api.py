@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.portal.domain import PASSWORD_RULES
 from services.portal.handlers import Portal
 from services.portal.store import Account
+from shared.case_tracking import case_out, cases, notice_out, notices
+from shared.contracts import ApplicationForm, ApplicationRequest
 from shared.errors import MeshError
 from shared.logins import LoginSession, bearer
 
@@ -42,6 +44,14 @@ class EdsRegisterIn(Body):
     password: str | None = Field(default=None, max_length=256, description="optional: to log in with a password too")
     email: str | None = Field(default=None, max_length=128, pattern=r"^[^@\s]+@[^@\s]+$")
     phone: str | None = Field(default=None, pattern=r"^\+7\d{10}$")
+
+
+class ApplyIn(Body):
+    form: ApplicationForm
+    form_signature: str = Field(alias="formSignature", max_length=20_000,
+                                description="the citizen's EDS (signing key): CMS over the form's RFC 8785 form")
+    district: str | None = Field(default=None, description="a district to apply to; by default the gateway routes "
+                                                           "to the district of the registered address")
 
 
 class LoginIn(Body):
@@ -119,6 +129,26 @@ def build_router(*, portal: Portal, admin: object) -> APIRouter:
         if person is None:
             raise MeshError("PERSON_NOT_FOUND", "Сведения по указанному ИИН отсутствуют в ГБД ФЛ", status=404)
         return person.model_dump(by_alias=True, exclude_none=True)
+
+    @router.post("/citizens/{iin}/applications", tags=["services"], status_code=202,
+                 summary="Apply for a service with a form signed by the citizen's EDS (checked, then sent)")
+    async def apply(iin: str, body: ApplyIn, login: LoginSession = Depends(current)) -> dict:
+        own(iin, login)
+        request = ApplicationRequest(form=body.form, form_signature=body.form_signature, signed_by="applicant")
+        case = await portal.apply(iin=iin, request=request, district=body.district)
+        return case_out(case)
+
+    @router.get("/citizens/{iin}/applications", tags=["services"],
+                summary="«История получения услуг»: the citizen's applications and their current status")
+    async def history(iin: str, login: LoginSession = Depends(current)) -> dict:
+        own(iin, login)
+        return {"applications": [case_out(c) for c in await cases(portal.sessions, iin=iin)]}
+
+    @router.get("/citizens/{iin}/notifications", tags=["services"],
+                summary="«Уведомления»: every status change, with the signed result when there is one")
+    async def notifications(iin: str, login: LoginSession = Depends(current)) -> dict:
+        own(iin, login)
+        return {"notifications": [notice_out(n) for n in await notices(portal.sessions, iin=iin)]}
 
     @router.get("/admin/accounts/{iin}", tags=["test support"], dependencies=[Depends(admin)],
                 summary="Any account (admin)")

@@ -17,15 +17,16 @@ from sqlmodel import col
 from services.portal.domain import describe_faults, password_faults
 from services.portal.settings import PortalSettings
 from services.portal.store import Account
+from shared.case_tracking import TrackedCase, signed_form, submit
 from shared.cert_check import Expectation
 from shared.cert_profile import Holder, Usage
 from shared.clock import MeshClock
-from shared.contracts import PersonData
+from shared.contracts import EMPLOYMENT_SERVICES, ApplicationRequest, PersonData
 from shared.db import Sessions
 from shared.errors import MeshError
 from shared.ids import parse_iin
 from shared.logging import get_logger
-from shared.logins import Login, Logins, after_failure, hash_password, is_locked, password_matches
+from shared.logins import Login, Logins, after_failure, eds_error, hash_password, is_locked, password_matches
 from shared.member import MemberRuntime
 
 log = get_logger(__name__)
@@ -36,6 +37,7 @@ class Portal:
     def __init__(self, *, sessions: Sessions, runtime: MemberRuntime, clock: MeshClock,
                  settings: PortalSettings) -> None:
         self._sessions = sessions
+        self.sessions = sessions
         self._runtime = runtime
         self._clock = clock
         self._settings = settings
@@ -164,6 +166,27 @@ class Portal:
                                              expect=Expectation(usage=Usage.AUTH, holder=Holder.INDIVIDUAL, iin=iin))
         assert info.iin is not None
         return info.iin, info.serial
+
+    # ---- applications (process 3 to 5 of the regulations) ---------------------------------------------------
+    async def apply(self, *, iin: str, request: ApplicationRequest, district: str | None) -> TrackedCase:
+        """Check the citizen's EDS on the form (condition 2), then send it through the gateway."""
+        if request.form.applicant_iin != iin:
+            raise MeshError("NOT_YOUR_DATA", "a citizen applies only for themself", status=403)
+        if request.form.service_id not in EMPLOYMENT_SERVICES:
+            raise MeshError("SERVICE_UNKNOWN", f"the portal offers {', '.join(EMPLOYMENT_SERVICES)}", status=422)
+        verifier = self._runtime.verifier
+        if verifier is None:
+            raise MeshError("PORTAL_NOT_READY", "the portal has not loaded НУЦ's certificates yet", status=503)
+        result, _ = await verifier.verify_signed_json(
+            value=signed_form(request), signature_b64=request.form_signature,
+            expect=Expectation(usage=Usage.SIGN, holder=Holder.INDIVIDUAL, iin=iin))
+        if not result.ok:
+            raise eds_error(result)  # process 4: refusal because the EDS was not confirmed
+        async with self._sessions() as session, session.begin():
+            case = submit(session, runtime=self._runtime, request=request, route_id=district, now=self._clock.now())
+        self._runtime.relay.kick()
+        log.info("application_sent", service_id=request.form.service_id)
+        return case
 
     async def account(self, iin: str) -> Account:
         async with self._sessions() as session:

@@ -11,6 +11,8 @@ from services.portal.settings import PortalSettings
 from services.portal.store import Account
 from shared.admin_auth import admin_guard
 from shared.bus import Bus
+from shared.case_tracking import CaseNotice, TrackedCase, follow
+from shared.contracts import EMPLOYMENT_SERVICES
 from shared.logins import Challenge, LoginSession
 from shared.member_app import create_member_app
 from shared.member_node import MemberNode
@@ -20,13 +22,14 @@ def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None
     settings = settings or PortalSettings()
 
     def wire(node: MemberNode, app: FastAPI) -> None:
-        portal = Portal(sessions=node.sessions, runtime=node.runtime(settings.member_id), clock=node.clock,
-                        settings=settings)
+        runtime = node.runtime(settings.member_id)
+        portal = Portal(sessions=node.sessions, runtime=runtime, clock=node.clock, settings=settings)
+        follow(runtime, services=EMPLOYMENT_SERVICES, clock_now=node.clock.now)
         app.include_router(build_router(portal=portal,
                                         admin=admin_guard(token=settings.mesh.admin_token.get_secret_value)))
 
     return create_member_app(settings=settings, service="portal", title="portal — ПЭП simulator",
                              description="The e-government portal: citizens' registration and login (IIN + "
                                          "password or EDS), sessions, their own data.",
-                             members=[settings.member_id], models=[Account, LoginSession, Challenge], wire=wire,
-                             bus=bus)
+                             members=[settings.member_id],
+                             models=[Account, LoginSession, Challenge, TrackedCase, CaseNotice], wire=wire, bus=bus)

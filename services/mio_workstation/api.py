@@ -1,0 +1,219 @@
+"""ИС МИО HTTP API: staff login, each district's inbox, applications with their timelines, the step actions
+per role, the labour-market register, regulations, and (admin) staff identities and staff modes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.mio_workstation.domain import STATUS_TEXT
+from services.mio_workstation.handlers import ActionBody, Workstation
+from services.mio_workstation.regulations import RegulationBook
+from services.mio_workstation.staff import StaffBook, staff_public
+from services.mio_workstation.store import Application, LabourCard, LabourCardEvent, StaffAccount, StepRecord
+from shared.contracts import ApplicationRequest
+from shared.errors import MeshError
+from shared.logins import bearer
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+
+class LoginIn(Body):
+    iin: str
+    password: str = Field(max_length=256)
+
+
+class EdsLoginIn(Body):
+    challenge_id: str = Field(alias="challengeId", max_length=36)
+    signature: str = Field(max_length=20_000)
+
+
+class ActionIn(Body):
+    accept: bool = Field(default=True, description="accept: false refuses acceptance (where the regulation allows)")
+    reason: str | None = Field(default=None, max_length=500)
+    executor_iin: str | None = Field(default=None, alias="executorIin", pattern=r"^\d{12}$")
+    decision: Literal["approve", "refuse"] | None = None
+    signature: str | None = Field(default=None, max_length=20_000, description="sign: CMS over the draft (RFC 8785)")
+
+
+class ModeIn(Body):
+    mode: Literal["auto", "manual"]
+    auto_share: float | None = Field(default=None, alias="autoShare", gt=0, le=1.5)
+
+
+class CloseCardIn(Body):
+    reason: str = Field(min_length=1, max_length=256)
+
+
+def _step_out(record: StepRecord, regulation_step: Any) -> dict[str, Any]:
+    return {"position": record.position, "step": record.step_id, "role": record.role,
+            "action": regulation_step.action if regulation_step else None,
+            "max": regulation_step.max.describe() if regulation_step else None,
+            "startedAt": record.started_at.isoformat(), "dueAt": record.due_at.isoformat(),
+            "autoAt": record.auto_at.isoformat() if record.auto_at else None, "done": record.done,
+            "finishedAt": record.finished_at.isoformat() if record.finished_at else None, "actor": record.actor,
+            "overdue": record.overdue}
+
+
+def application_out(app: Application, *, timeline: list[StepRecord] | None, book: RegulationBook) -> dict[str, Any]:
+    regulation = book.all.get(app.regulation_id)
+    out: dict[str, Any] = {
+        "number": app.number, "district": app.district, "serviceId": app.service_id, "channel": app.channel,
+        "regulation": app.regulation_id, "status": app.status, "statusText": STATUS_TEXT[app.status],
+        "mode": app.mode, "applicantIin": app.applicant_iin, "origin": app.origin_member,
+        "correlationId": app.correlation_id, "receivedAt": app.received_at.isoformat(),
+        "termDue": app.term_due.isoformat() if app.term_due else None, "decision": app.decision,
+        "reason": app.reason, "executorIin": app.executor_iin, "signerIin": app.signer_iin,
+        "completedAt": app.completed_at.isoformat() if app.completed_at else None, "form": app.form,
+    }
+    if app.draft is not None:
+        out["document"] = {"content": app.draft, "signature": app.document_signature}
+    if timeline is not None:
+        steps = {s.id: s for s in regulation.steps} if regulation else {}
+        out["timeline"] = [_step_out(r, steps.get(r.step_id)) for r in timeline]
+    return out
+
+
+def _card_out(card: LabourCard, events: list[LabourCardEvent]) -> dict[str, Any]:
+    return {"id": card.id, "district": card.district, "iin": card.iin, "kind": card.kind, "status": card.status,
+            "openedAt": card.opened_at.isoformat(),
+            "unemployedSince": card.unemployed_since.isoformat() if card.unemployed_since else None,
+            "closedAt": card.closed_at.isoformat() if card.closed_at else None, "closeReason": card.close_reason,
+            "history": [{"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail,
+                         "applicationNumber": e.application_number} for e in events]}
+
+
+def build_router(*, workstation: Workstation, staff: StaffBook, book: RegulationBook, admin: Any,
+                 admin_token: Any) -> APIRouter:
+    router = APIRouter()
+    guarded = [Depends(admin)]
+
+    async def current_staff(authorization: str | None = Header(default=None)) -> StaffAccount:
+        return await staff.staff_of(bearer(authorization))
+
+    async def viewer(authorization: str | None = Header(default=None)) -> StaffAccount | None:
+        """A staff member, or None for the admin token (test support reads everything)."""
+        token = bearer(authorization)
+        if token is not None and token == admin_token():
+            return None
+        return await staff.staff_of(token)
+
+    def same_district(who: StaffAccount | None, district: str) -> None:
+        if who is not None and who.district != district:
+            raise MeshError("NOT_YOUR_DISTRICT", f"you work in {who.district}, not {district}", status=403)
+
+    @router.get("/regulations", tags=["regulations"], summary="Every regulation this workstation runs")
+    async def regulations() -> dict:
+        return {"regulations": [{"id": r.id, "title": r.title, "service": r.service, "channel": r.channel,
+                                 "districts": list(r.districts), "act": r.act, "steps": len(r.steps)}
+                                for r in book.all.values()]}
+
+    @router.get("/regulations/{regulation_id}", tags=["regulations"], summary="A regulation: steps, term, sources")
+    async def regulation(regulation_id: str) -> dict:
+        found = book.all.get(regulation_id)
+        if found is None:
+            raise MeshError("REGULATION_NOT_FOUND", f"no regulation {regulation_id}", status=404)
+        return found.model_dump(mode="json", by_alias=True)
+
+    @router.get("/districts", tags=["districts"], summary="Districts served, their organisations and regulations")
+    async def districts() -> dict:
+        return {"districts": [{"district": d, "memberId": f"mio.{d}", **staff.organisations.get(d, {}),
+                               "regulations": [r.id for r in book.for_district(d)]}
+                              for d in (k.split(".", 1)[1] for k in workstation._runtimes)]}
+
+    @router.post("/staff/login", tags=["staff"], summary="Log in with IIN and password")
+    async def login(body: LoginIn) -> dict:
+        return (await staff.login(iin=body.iin, password=body.password)).public()
+
+    @router.post("/staff/challenges", tags=["staff"], status_code=201, summary="An EDS challenge to log in with")
+    async def challenge() -> dict:
+        return await staff.logins.challenge(purpose="login")
+
+    @router.post("/staff/login/eds", tags=["staff"], summary="Log in with EDS (employee authentication certificate)")
+    async def login_eds(body: EdsLoginIn) -> dict:
+        return (await staff.login_with_eds(challenge_id=body.challenge_id, signature=body.signature)).public()
+
+    @router.post("/staff/logout", tags=["staff"], summary="End this login")
+    async def logout(authorization: str | None = Header(default=None)) -> dict:
+        await staff.logins.end(bearer(authorization))
+        return {"loggedOut": True}
+
+    @router.get("/staff/me", tags=["staff"], summary="Who is logged in")
+    async def me(who: StaffAccount = Depends(current_staff)) -> dict:
+        return staff_public(who, secrets_too=False)
+
+    @router.get("/districts/{district}/applications", tags=["inbox"],
+                summary="A district's inbox: ?status=RECEIVED (Поступившие), IN_PROGRESS (В работе), OVERDUE, DONE")
+    async def inbox(district: str, status: Annotated[str | None, Query(
+            pattern="^(RECEIVED|IN_PROGRESS|OVERDUE|DONE|COMPLETED|REFUSED|NOT_ACCEPTED)$")] = None,
+                    who: StaffAccount | None = Depends(viewer)) -> dict:
+        same_district(who, district)
+        apps = await workstation.inbox(district=district, status=status)
+        return {"district": district, "applications": [application_out(a, timeline=None, book=book) for a in apps],
+                "overdueSteps": await workstation.overdue_counts(district)}
+
+    @router.post("/districts/{district}/applications", tags=["inbox"], status_code=201,
+                 summary="Enter a paper application at the office (the accepting role of the regulation)")
+    async def enter(district: str, body: ApplicationRequest, who: StaffAccount = Depends(current_staff)) -> dict:
+        app = await workstation.intake_at_office(district=district, staff=who, request=body)
+        return application_out(app, timeline=await workstation.timeline(app.number), book=book)
+
+    @router.get("/applications/{number}", tags=["applications"], summary="An application with its full timeline")
+    async def application(number: str, who: StaffAccount | None = Depends(viewer)) -> dict:
+        app = await workstation.application(number)
+        same_district(who, app.district)
+        return application_out(app, timeline=await workstation.timeline(number), book=book)
+
+    @router.get("/applications/{number}/draft", tags=["applications"],
+                summary="The result document to sign (its RFC 8785 form is what the head signs)")
+    async def draft(number: str, who: StaffAccount | None = Depends(viewer)) -> dict:
+        app = await workstation.application(number)
+        same_district(who, app.district)
+        if app.draft is None:
+            raise MeshError("NO_DRAFT_YET", f"application {number} has no decision yet", status=409)
+        return app.draft
+
+    @router.post("/applications/{number}/actions/{action}", tags=["applications"],
+                 summary="Do the current step's next action: accept, assign, decide, sign, issue (by its role)")
+    async def act(number: str, action: Literal["accept", "assign", "decide", "sign", "issue"], body: ActionIn,
+                  who: StaffAccount = Depends(current_staff)) -> dict:
+        app = await workstation.act(number=number, action=action, actor=who, body=ActionBody(
+            accept=body.accept, reason=body.reason, executor_iin=body.executor_iin, decision=body.decision,
+            signature=body.signature))
+        return application_out(app, timeline=await workstation.timeline(number), book=book)
+
+    @router.get("/districts/{district}/register", tags=["Еңбек нарығы"],
+                summary="Personal cards of job seekers and unemployed people, with their history")
+    async def register(district: str, iin: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+                       who: StaffAccount | None = Depends(viewer)) -> dict:
+        same_district(who, district)
+        return {"cards": [_card_out(c, e) for c, e in await workstation.cards(district=district, iin=iin)]}
+
+    @router.post("/register/cards/{card_id}/close", tags=["Еңбек нарығы"], summary="Close a card, with the reason")
+    async def close_card(card_id: str, body: CloseCardIn, who: StaffAccount = Depends(current_staff)) -> dict:
+        card = await workstation.close_card(card_id=card_id, reason=body.reason, actor=who)
+        return _card_out(card, [])
+
+    @router.get("/admin/staff", tags=["test support"], dependencies=guarded,
+                summary="Seeded staff identities with their passwords and PKCS#12 files (test identities)")
+    async def staff_list() -> dict:
+        return {"staff": [staff_public(s, secrets_too=True) for s in await staff.everyone()]}
+
+    @router.put("/admin/districts/{district}/mode", tags=["test support"], dependencies=guarded,
+                summary="auto (simulated staff) or manual (staff act through the API) for a district")
+    async def district_mode(district: str, body: ModeIn) -> dict:
+        await workstation.set_mode(district=district, number=None, mode=body.mode, share=body.auto_share)
+        return {"district": district, "mode": body.mode}
+
+    @router.put("/admin/applications/{number}/mode", tags=["test support"], dependencies=guarded,
+                summary="auto or manual for one application")
+    async def application_mode(number: str, body: ModeIn) -> dict:
+        await workstation.set_mode(district=None, number=number, mode=body.mode, share=body.auto_share)
+        return application_out(await workstation.application(number), timeline=await workstation.timeline(number),
+                               book=book)
+
+    return router

@@ -1,0 +1,70 @@
+"""Simulated staff: in auto mode each step is done after its share of the allowed time, on the mesh clock.
+
+The runner sleeps until the next step falls due (in real seconds, at the clock's current speed) and wakes at
+once when an application arrives or the mesh clock is changed, so advancing the clock fires what fell due.
+It also marks steps past their maximum as overdue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from services.mio_workstation.handlers import Workstation
+from shared.clock import MeshClock
+from shared.errors import MeshError
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+IDLE_S = 30.0
+
+
+class AutoRunner:
+    def __init__(self, *, workstation: Workstation, clock: MeshClock) -> None:
+        self._workstation = workstation
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        workstation.wake_runner = self.wake
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="mio-auto-runner")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            wait = IDLE_S
+            try:
+                wait = await self.pass_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("auto_runner_pass_failed")
+                wait = 2.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.02, min(wait, IDLE_S)))
+
+    async def pass_once(self) -> float:
+        """Do every step that is due; return how long (real seconds) until the next one."""
+        await self._workstation.mark_overdue()
+        due, upcoming = await self._workstation.due_automatically()
+        progressed = False
+        for number in due:
+            try:
+                await self._workstation.finish_step_automatically(number)
+                progressed = True
+            except MeshError as exc:  # e.g. staff acted meanwhile; the next pass sees the new state
+                log.warning("auto_step_skipped", number=number, code=exc.code, reason=exc.message)
+        if due:
+            return 0.0 if progressed else 1.0
+        return self._clock.real_seconds_until(upcoming) if upcoming else IDLE_S

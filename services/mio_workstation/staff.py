@@ -1,0 +1,161 @@
+"""МИО staff: one test identity per role each district's regulations need (канцелярия, руководитель,
+ответственный исполнитель, специалист…), with НУЦ employee certificates, and their logins.
+
+Seeded staff are test identities: an admin can read their passwords and PKCS#12 files to act as them.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import random
+import secrets
+import string
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from services.mio_workstation.regulations import RegulationBook
+from services.mio_workstation.store import StaffAccount
+from shared.cert_check import Expectation
+from shared.cert_profile import Holder, Usage
+from shared.clock import MeshClock
+from shared.control_clients import GatewayControlClient, NucClient
+from shared.db import Sessions
+from shared.errors import MeshError
+from shared.ids import make_iin, parse_iin
+from shared.logging import get_logger
+from shared.logins import Login, Logins, after_failure, hash_password, is_locked, password_matches
+from shared.signing import SignerIdentity
+
+log = get_logger(__name__)
+MAX_FAILED, LOCK = 5, dt.timedelta(minutes=15)
+_SURNAMES = ("Ахметов", "Сейткали", "Жумагулов", "Нурпеисов", "Ибраев", "Кусаинов", "Лукин", "Оспанов")
+_NAMES = ("Ерлан", "Айгуль", "Бахыт", "Гульмира", "Дамир", "Салима", "Олег", "Жанар")
+ROLE_TITLES = {"clerk": "сотрудник канцелярии", "head": "руководитель", "executor": "ответственный исполнитель",
+               "specialist": "специалист", "centre_specialist": "специалист Центра занятости",
+               "employee": "сотрудник МИО"}
+
+
+def _password() -> str:
+    return "Mio" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(9)) + "7!"
+
+
+def certificate_role(*, staff_role: str, signer_roles: dict[str, str]) -> str:
+    """The НУЦ role OID a staff member's certificate carries: head, signer (may sign), or plain employee."""
+    return signer_roles.get(staff_role, "employee")
+
+
+class StaffBook:
+    def __init__(self, *, sessions: Sessions, clock: MeshClock, book: RegulationBook, nuc: NucClient,
+                 gateway: GatewayControlClient, logins: Logins, districts: list[str]) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._book = book
+        self._nuc = nuc
+        self._gateway = gateway
+        self.logins = logins
+        self._districts = districts
+        self.organisations: dict[str, dict[str, str]] = {}
+
+    async def load_organisations(self) -> None:
+        """Each district's organisation and BIN, as the gateway registered its ИС МИО."""
+        for district in self._districts:
+            entry = await self._gateway.member(f"mio.{district}")
+            self.organisations[district] = {"name": entry["organisation"], "bin": entry["bin"]}
+
+    async def seed(self) -> None:
+        await self.load_organisations()
+        for district in self._districts:
+            signer_roles = {r.signature.role: r.signature.certificate_role for r in self._book.for_district(district)}
+            for role in sorted(self._book.roles_in(district)):
+                if await self.find(district=district, role=role) is None:
+                    await self._create(district=district, role=role,
+                                       cert_role=certificate_role(staff_role=role, signer_roles=signer_roles))
+
+    async def _create(self, *, district: str, role: str, cert_role: str) -> None:
+        rng = random.Random(f"{district}:{role}")  # noqa: S311 - a stable test identity, not a secret
+        iin = None
+        while iin is None:
+            iin = make_iin(birth_date=dt.date(rng.randint(1970, 1990), rng.randint(1, 12), rng.randint(1, 28)),
+                           sex=rng.choice("MF"), serial=rng.randint(9950, 9999))  # type: ignore[arg-type]
+        surname, name = rng.choice(_SURNAMES), rng.choice(_NAMES)
+        organisation = self.organisations[district]
+        p12_password = secrets.token_urlsafe(12)
+        pair = await self._nuc.issue_employee(iin=iin, surname=surname, name=name, organisation=organisation["name"],
+                                              bin_=organisation["bin"], role=cert_role, pkcs12_password=p12_password)
+        password = _password()
+        async with self._sessions() as session, session.begin():
+            session.add(StaffAccount(
+                iin=iin, district=district, role=role, surname=surname, name=name,
+                password_hash=hash_password(password), demo_password=password,
+                signing_p12=base64.b64decode(pair["signing"]["pkcs12Base64"]),
+                auth_p12=base64.b64decode(pair["authentication"]["pkcs12Base64"]), p12_password=p12_password))
+        log.info("staff_seeded", district=district, role=role)
+
+    async def find(self, *, district: str, role: str) -> StaffAccount | None:
+        async with self._sessions() as session:
+            return (await session.exec(select(StaffAccount).where(StaffAccount.district == district,
+                                                                  StaffAccount.role == role))).first()
+
+    async def get(self, iin: str) -> StaffAccount:
+        async with self._sessions() as session:
+            staff = await session.get(StaffAccount, iin)
+        if staff is None:
+            raise MeshError("STAFF_NOT_FOUND", f"no МИО staff account for IIN {iin}", status=401)
+        return staff
+
+    async def everyone(self) -> list[StaffAccount]:
+        async with self._sessions() as session:
+            return list((await session.exec(select(StaffAccount).order_by(col(StaffAccount.district)))).all())
+
+    def signer(self, staff: StaffAccount) -> SignerIdentity:
+        return SignerIdentity.from_pkcs12(data=staff.signing_p12, password=staff.p12_password)
+
+    # ---- logins -------------------------------------------------------------------------------------------
+    async def login(self, *, iin: str, password: str) -> Login:
+        parse_iin(iin)
+        staff = await self.get(iin)
+        now = self._clock.now()
+        if is_locked(staff.locked_until, now=now):
+            assert staff.locked_until is not None
+            raise MeshError("ACCOUNT_LOCKED", "too many wrong passwords: locked until "
+                            f"{staff.locked_until.isoformat()}", status=423)
+        if not password_matches(staff.password_hash, password):
+            state = after_failure(failed=staff.failed_logins, now=now, limit=MAX_FAILED, lock=LOCK)
+            await self._lock_state(iin, failed=state.failed, until=state.locked_until)
+            raise MeshError("PASSWORD_WRONG", "the password is wrong", status=401,
+                            details={"attemptsLeft": max(0, MAX_FAILED - state.failed)})
+        await self._lock_state(iin, failed=0, until=None)
+        return await self.logins.start(subject=iin, method="password", serial=None)
+
+    async def login_with_eds(self, *, challenge_id: str, signature: str) -> Login:
+        info = await self.logins.confirm_eds(challenge_id=challenge_id, signature=signature, purpose="login",
+                                             expect=Expectation(usage=Usage.AUTH, holder=Holder.EMPLOYEE))
+        assert info.iin is not None
+        staff = await self.get(info.iin)
+        if info.bin != self.organisations.get(staff.district, {}).get("bin"):
+            raise MeshError("EDS_BIN_MISMATCH", "the certificate is not issued for this district's organisation",
+                            status=401)
+        return await self.logins.start(subject=staff.iin, method="eds", serial=info.serial)
+
+    async def _lock_state(self, iin: str, *, failed: int, until: dt.datetime | None) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.exec(update(StaffAccount).where(col(StaffAccount.iin) == iin)  # type: ignore[call-overload]
+                               .values(failed_logins=failed, locked_until=until))
+
+    async def staff_of(self, token: str | None) -> StaffAccount:
+        login = await self.logins.session_of(token)
+        return await self.get(login.subject)
+
+
+def staff_public(staff: StaffAccount, *, secrets_too: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"iin": staff.iin, "district": staff.district, "role": staff.role,
+                           "roleTitle": ROLE_TITLES.get(staff.role, staff.role), "surname": staff.surname,
+                           "name": staff.name}
+    if secrets_too:
+        out |= {"password": staff.demo_password, "pkcs12Password": staff.p12_password,
+                "signingP12Base64": base64.b64encode(staff.signing_p12).decode(),
+                "authP12Base64": base64.b64encode(staff.auth_p12).decode()}
+    return out

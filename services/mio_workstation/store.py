@@ -1,0 +1,120 @@
+"""ИС МИО tables: staff, applications and their step timelines, the labour-market register «Еңбек нарығы»."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from shared.db import UtcDateTime
+
+
+class StaffAccount(SQLModel, table=True):
+    __tablename__ = "staff_account"
+
+    iin: str = Field(primary_key=True, max_length=12)
+    district: str = Field(index=True, max_length=32)
+    role: str = Field(max_length=32)
+    surname: str = Field(max_length=64)
+    name: str = Field(max_length=64)
+    password_hash: str = Field(max_length=256)
+    demo_password: str | None = Field(default=None, max_length=64, description="seeded test identities only")
+    failed_logins: int = 0
+    locked_until: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    signing_p12: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    auth_p12: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    p12_password: str = Field(max_length=64)
+
+
+class DistrictMode(SQLModel, table=True):
+    __tablename__ = "district_mode"
+
+    district: str = Field(primary_key=True, max_length=32)
+    mode: str = Field(default="auto", max_length=8, description="auto | manual")
+    auto_share: float = Field(default=0.5, description="share of each step's maximum simulated staff take")
+
+
+class NumberCounter(SQLModel, table=True):
+    __tablename__ = "number_counter"
+    __table_args__ = (UniqueConstraint("district", "year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    district: str = Field(max_length=32)
+    year: int
+    last: int = 0
+
+
+class Application(SQLModel, table=True):
+    __tablename__ = "application"
+
+    number: str = Field(primary_key=True, max_length=32)
+    district: str = Field(index=True, max_length=32)
+    service_id: str = Field(max_length=128)
+    channel: str = Field(max_length=8)
+    regulation_id: str = Field(max_length=128)
+    applicant_iin: str = Field(index=True, max_length=12)
+    origin_member: str | None = Field(default=None, max_length=64, description="who sent it: portal, con, or none")
+    correlation_id: str = Field(index=True, max_length=128)
+    request_message_id: str | None = Field(default=None, max_length=64, unique=True)
+    status: str = Field(index=True, max_length=16)
+    mode: str = Field(max_length=8)
+    auto_share: float = 0.5
+    form: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    form_signature: str = Field(sa_column=Column(Text, nullable=False))
+    signed_by: str = Field(max_length=16)
+    received_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    term_due: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    executor_iin: str | None = Field(default=None, max_length=12)
+    decision: str | None = Field(default=None, max_length=8, description="approve | refuse")
+    reason: str | None = Field(default=None, max_length=500)
+    draft: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    document_signature: str | None = Field(default=None, sa_column=Column(Text))
+    signer_iin: str | None = Field(default=None, max_length=12)
+    completed_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+
+
+class StepRecord(SQLModel, table=True):
+    __tablename__ = "step_record"
+    __table_args__ = (UniqueConstraint("application_number", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_number: str = Field(index=True, max_length=32)
+    position: int
+    step_id: str = Field(max_length=64)
+    role: str = Field(max_length=32)
+    started_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    due_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    auto_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime, index=True))
+    done: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    finished_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime, index=True))
+    actor: str | None = Field(default=None, max_length=32)
+    overdue: bool = False
+
+
+class LabourCard(SQLModel, table=True):
+    """A personal card in «Еңбек нарығы»: a job seeker's, which becomes an unemployed person's."""
+
+    __tablename__ = "labour_card"
+
+    id: str = Field(primary_key=True, max_length=36)
+    district: str = Field(index=True, max_length=32)
+    iin: str = Field(index=True, max_length=12)
+    kind: str = Field(max_length=16, description="job_seeker | unemployed")
+    status: str = Field(default="open", max_length=8)
+    opened_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    unemployed_since: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    closed_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    close_reason: str | None = Field(default=None, max_length=256)
+
+
+class LabourCardEvent(SQLModel, table=True):
+    __tablename__ = "labour_card_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    card_id: str = Field(index=True, max_length=36)
+    at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    kind: str = Field(max_length=32, description="opened | became_unemployed | measure | certificate | closed")
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    application_number: str | None = Field(default=None, max_length=32)

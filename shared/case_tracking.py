@@ -1,0 +1,149 @@
+"""Following the applications a system submits: what was sent, and every status notice that came back.
+
+The portal shows it as «История получения услуг» and «Уведомления»; ИС ЦОН shows the statuses to its
+operators. A notice is recorded in the transaction of the inbox, so each appears exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.contracts import ApplicationRequest, ErrorPayload, StatusNotification
+from shared.db import Sessions, UtcDateTime
+from shared.envelope import MessageType
+from shared.member import Incoming, MemberRuntime
+
+
+class TrackedCase(SQLModel, table=True):
+    __tablename__ = "tracked_case"
+
+    correlation_id: str = Field(primary_key=True, max_length=128)
+    applicant_iin: str = Field(index=True, max_length=12)
+    service_id: str = Field(max_length=128)
+    route_id: str | None = Field(default=None, max_length=64)
+    submitted_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    submitted_by: str | None = Field(default=None, max_length=12, description="operator IIN, when not the applicant")
+    application_number: str | None = Field(default=None, index=True, max_length=32)
+    district: str | None = Field(default=None, max_length=32)
+    status: str = Field(default="SENT", max_length=16)
+    status_text: str = Field(default="Отправлено", max_length=64)
+    updated_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    refusal_code: str | None = Field(default=None, max_length=64)
+
+
+class CaseNotice(SQLModel, table=True):
+    __tablename__ = "case_notice"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=64, unique=True)
+    correlation_id: str = Field(index=True, max_length=128)
+    applicant_iin: str = Field(index=True, max_length=12)
+    application_number: str = Field(index=True, max_length=32)
+    district: str = Field(max_length=32)
+    service_id: str = Field(max_length=128)
+    status: str = Field(max_length=16)
+    status_text: str = Field(max_length=64)
+    text: str = Field(max_length=1000)
+    reason: str | None = Field(default=None, max_length=1000)
+    at: str = Field(max_length=64)
+    received_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+def signed_form(request: ApplicationRequest) -> dict[str, Any]:
+    """The form exactly as it was filled and signed: only the fields given, none of the model's defaults."""
+    return request.form.model_dump(by_alias=True, exclude_unset=True)
+
+
+def submit(session: AsyncSession, *, runtime: MemberRuntime, request: ApplicationRequest, route_id: str | None,
+           now: dt.datetime, submitted_by: str | None = None) -> TrackedCase:
+    """Send an application through the gateway and start following it, in one transaction."""
+    correlation_id = str(uuid.uuid4())
+    runtime.send(session, service_id=request.form.service_id, message_type=MessageType.REQUEST,
+                 data={"form": signed_form(request), "formSignature": request.form_signature,
+                       "signedBy": request.signed_by}, correlation_id=correlation_id,
+                 route_id=route_id)
+    case = TrackedCase(correlation_id=correlation_id, applicant_iin=request.form.applicant_iin,
+                       service_id=request.form.service_id, route_id=route_id, submitted_at=now,
+                       submitted_by=submitted_by, updated_at=now)
+    session.add(case)
+    return case
+
+
+async def record_notice(session: AsyncSession, incoming: Incoming, *, now: dt.datetime) -> None:
+    notice = incoming.payload
+    assert isinstance(notice, StatusNotification)
+    env = incoming.envelope
+    session.add(CaseNotice(
+        message_id=str(env.message_id), correlation_id=env.correlation_id, applicant_iin=notice.applicant_iin,
+        application_number=notice.application_number, district=notice.district, service_id=env.service_id,
+        status=notice.status, status_text=notice.status_text, text=notice.text, reason=notice.reason, at=notice.at,
+        received_at=now, document=notice.document.model_dump(by_alias=True) if notice.document else None))
+    case = await session.get(TrackedCase, env.correlation_id)
+    if case is not None:
+        case.application_number, case.district = notice.application_number, notice.district
+        case.status, case.status_text, case.updated_at = notice.status, notice.status_text, now
+        session.add(case)
+
+
+async def record_refusal(session: AsyncSession, incoming: Incoming, *, now: dt.datetime) -> None:
+    """The gateway (or the provider) refused the application outright: the case ends there, with the code."""
+    error = incoming.payload
+    assert isinstance(error, ErrorPayload)
+    case = await session.get(TrackedCase, incoming.envelope.correlation_id)
+    if case is not None:
+        case.status, case.refusal_code, case.updated_at = "FAILED", error.code, now
+        case.status_text = f"Не доставлено ({error.where})"
+        session.add(case)
+
+
+def follow(runtime: MemberRuntime, *, services: tuple[str, ...], clock_now: Any) -> None:
+    """Record every status notice and refusal of these services that reaches this member."""
+    async def on_notice(session: AsyncSession, incoming: Incoming) -> None:
+        await record_notice(session, incoming, now=clock_now())
+
+    async def on_error(session: AsyncSession, incoming: Incoming) -> None:
+        await record_refusal(session, incoming, now=clock_now())
+
+    for service in services:
+        runtime.on_message(message_type=MessageType.NOTIFICATION, service_id=service, handler=on_notice)
+        runtime.on_message(message_type=MessageType.ERROR, service_id=service, handler=on_error)
+
+
+async def cases(sessions: Sessions, *, iin: str | None = None, correlation_id: str | None = None) -> list[TrackedCase]:
+    query = select(TrackedCase).order_by(col(TrackedCase.submitted_at))
+    if iin:
+        query = query.where(TrackedCase.applicant_iin == iin)
+    if correlation_id:
+        query = query.where(TrackedCase.correlation_id == correlation_id)
+    async with sessions() as session:
+        return list((await session.exec(query)).all())
+
+
+async def notices(sessions: Sessions, *, iin: str | None = None, number: str | None = None) -> list[CaseNotice]:
+    query = select(CaseNotice).order_by(col(CaseNotice.id))
+    if iin:
+        query = query.where(CaseNotice.applicant_iin == iin)
+    if number:
+        query = query.where(CaseNotice.application_number == number)
+    async with sessions() as session:
+        return list((await session.exec(query)).all())
+
+
+def case_out(case: TrackedCase) -> dict[str, Any]:
+    return {"correlationId": case.correlation_id, "serviceId": case.service_id, "applicantIin": case.applicant_iin,
+            "applicationNumber": case.application_number, "district": case.district, "status": case.status,
+            "statusText": case.status_text, "submittedAt": case.submitted_at.isoformat(),
+            "updatedAt": case.updated_at.isoformat(), "refusalCode": case.refusal_code}
+
+
+def notice_out(notice: CaseNotice) -> dict[str, Any]:
+    return {"applicationNumber": notice.application_number, "district": notice.district, "status": notice.status,
+            "statusText": notice.status_text, "text": notice.text, "reason": notice.reason, "at": notice.at,
+            "serviceId": notice.service_id, "correlationId": notice.correlation_id, "document": notice.document}
