@@ -4,6 +4,12 @@
     meshctl login --citizen var/citizens/<iin>                     # password login; --eds for EDS
     meshctl sign --citizen var/citizens/<iin> form.json            # base64 CMS over the canonical JSON
     meshctl profile --citizen var/citizens/<iin>                   # what ГБД ФЛ holds, through the portal
+    meshctl apply --citizen var/citizens/<iin> --service employment.job-seeker-registration
+    meshctl mode zhezkazgan manual                                 # ИС МИО staff act through the API
+    meshctl act ZHZ-2026-000001 accept --as clerk                   # one step action by a seeded staff member
+    meshctl act ZHZ-2026-000001 decide --as executor --decision approve
+    meshctl act ZHZ-2026-000001 sign --as head                      # fetches the draft, signs it with EDS
+    meshctl clock --working-days 3                                 # mesh-wide; also --seconds, --speed, --reset
 """
 
 from __future__ import annotations
@@ -123,6 +129,89 @@ def sign(
     else:
         raise typer.BadParameter("give --citizen or --p12")
     _print({"payload": value, "signature": signature})
+
+
+@app.command()
+def apply(
+    citizen: CitizenOption,
+    service: Annotated[str, typer.Option(help="e.g. employment.job-seeker-registration")],
+    district: Annotated[str | None, typer.Option(help="by default the gateway routes to the registered "
+                                                      "address")] = None,
+    field: Annotated[list[str] | None, typer.Option(help="extra form field key=value (periodFrom=2026-01-01, "
+                                                         "referralKind=public-works)")] = None,
+    mesh: MeshOption = None,
+) -> None:
+    """Sign an application form as the citizen and send it through the portal."""
+    extra = dict(item.split("=", 1) for item in field or [])
+    try:
+        with Mesh.from_file(mesh) as kit:
+            person = Citizen.load(citizen)
+            session = kit.login_eds(person) if person.password is None else kit.login(person.iin, person.password)
+            _print(session.apply(person.signed_request(service, **extra), district=district))
+    except KitError as exc:
+        _fail(exc)
+
+
+@app.command()
+def mode(district: str, staff_mode: Annotated[str, typer.Argument(metavar="auto|manual")],
+         share: Annotated[float | None, typer.Option(help="auto: share of each step's maximum")] = None,
+         mesh: MeshOption = None) -> None:
+    """Switch a district's ИС МИО staff between simulated (auto) and API-driven (manual)."""
+    try:
+        with Mesh.from_file(mesh) as kit:
+            kit.set_mode(district, staff_mode, auto_share=share)
+    except KitError as exc:
+        _fail(exc)
+        return
+    _print({"district": district, "mode": staff_mode})
+
+
+@app.command()
+def act(
+    number: str,
+    action: Annotated[str, typer.Argument(metavar="accept|assign|decide|sign|issue")],
+    role: Annotated[str, typer.Option("--as", help="the staff role acting: clerk, head, executor, …")],
+    decision: Annotated[str | None, typer.Option(help="decide: approve or refuse")] = None,
+    reason: Annotated[str | None, typer.Option(help="a refusal's reason")] = None,
+    refuse_acceptance: Annotated[bool, typer.Option("--refuse-acceptance", help="accept: refuse it")] = False,
+    mesh: MeshOption = None,
+) -> None:
+    """One step action on an application, by the district's seeded staff member of that role."""
+    try:
+        with Mesh.from_file(mesh) as kit:
+            district = kit.mio_application(number)["district"]
+            staff = kit.staff_login(kit.staff(district, role=role))
+            if action == "sign":
+                result = staff.sign(number)
+            else:
+                body = {"decision": decision, "reason": reason, "accept": False if refuse_acceptance else None}
+                result = staff.act(number, action, **{k: v for k, v in body.items() if v is not None})
+    except KitError as exc:
+        _fail(exc)
+        return
+    _print({k: result[k] for k in ("number", "status", "statusText", "decision", "reason")} |
+           {"timeline": [{k: t[k] for k in ("step", "role", "actor", "finishedAt", "dueAt", "overdue")}
+                         for t in result["timeline"]]})
+
+
+@app.command()
+def clock(
+    seconds: Annotated[float | None, typer.Option(help="advance by this many seconds")] = None,
+    working_days: Annotated[int | None, typer.Option(help="advance by N Kazakh working days")] = None,
+    speed: Annotated[float | None, typer.Option(help="mesh seconds per real second")] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="back to real time")] = False,
+    mesh: MeshOption = None,
+) -> None:
+    """Read the mesh clock, or change it for every service."""
+    try:
+        with Mesh.from_file(mesh) as kit:
+            if seconds is None and working_days is None and speed is None and not reset:
+                _print(kit.clock())
+                return
+            kit.advance_clock(seconds=seconds, working_days=working_days, speed=speed, reset=reset)
+            _print(kit.clock())
+    except KitError as exc:
+        _fail(exc)
 
 
 @app.command("mesh")

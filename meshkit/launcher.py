@@ -72,6 +72,13 @@ def _demo_citizen(var_dir: Path) -> dict:
             "pkcs12Password": citizen.pkcs12_password, "directory": str(directory)}
 
 
+def _demo_staff(var_dir: Path, *, district: str = "zhezkazgan") -> dict:
+    """One district's ИС МИО staff, to log in with straight away (every district: GET /admin/staff)."""
+    with Mesh.from_file(var_dir / "mesh.json") as kit:
+        staff = [kit.staff(district, role=role) for role in ("clerk", "head", "executor")]
+    return {"district": district, "staff": [{"role": s.role, "iin": s.iin, "password": s.password} for s in staff]}
+
+
 def _print(description: dict) -> None:
     # URLs are what people copy from this table: never truncate or wrap them, whatever the terminal width.
     table = Table(title="egov-mesh is up", show_lines=False)
@@ -88,6 +95,12 @@ def _print(description: dict) -> None:
     if demo:
         console.print(f"Demo citizen ({demo['name']}): IIN {demo['iin']}, portal password {demo['password']}; "
                       f"EDS keys in {demo['directory']} (PKCS#12 password {demo['pkcs12Password']})", soft_wrap=True)
+    staff = description.get("demoStaff")
+    if staff:
+        people = "; ".join(f"{s['role']} IIN {s['iin']} password {s['password']}" for s in staff["staff"])
+        mio = description["services"]["mio_workstation"]["url"]
+        console.print(f"ИС МИО staff of {staff['district']} (POST {mio}/staff/login): {people}; every district's "
+                      "staff and EDS keys: GET /admin/staff", soft_wrap=True)
     console.print(f"Everything above, as JSON: {var}/mesh.json — logs in {var}/logs/", soft_wrap=True)
     console.print("Press Ctrl-C to stop the mesh.")
 
@@ -132,9 +145,10 @@ def main() -> None:
     (var_dir / "mesh.json").write_text(json.dumps(description, ensure_ascii=False, indent=2))
     try:
         description["demoCitizen"] = _demo_citizen(var_dir)
+        description["demoStaff"] = _demo_staff(var_dir)
         (var_dir / "mesh.json").write_text(json.dumps(description, ensure_ascii=False, indent=2))
     except KitError as exc:
-        console.print(f"[yellow]No demo citizen:[/yellow] {exc}")
+        console.print(f"[yellow]No demo citizen or staff:[/yellow] {exc}")
     _print(description)
     while True:
         time.sleep(1)

@@ -5,6 +5,9 @@
     citizen = mesh.new_citizen(district="almaty") # ГБД ФЛ person + НУЦ certificates + portal account
     session = mesh.login_eds(citizen)             # or mesh.login(citizen.iin, citizen.password)
     print(session.profile())                      # the citizen's data as ГБД ФЛ holds it
+    case = session.apply(citizen.signed_request("employment.job-seeker-registration"))
+    head = mesh.staff_login(mesh.staff("zhezkazgan", role="head"))   # ИС МИО staff, manual mode
+    mesh.advance_clock(working_days=3)            # mesh-wide; due steps of simulated staff fire
 
 Everything goes through the services' public and admin HTTP APIs; nothing here reaches into a database.
 """
@@ -17,6 +20,7 @@ import json
 import os
 import secrets
 import string
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,17 +143,21 @@ class Citizen:
                    auth_p12=(directory / record["authP12"]).read_bytes())
 
 
+class _BearerSession:
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
 @dataclass
-class PortalSession:
+class PortalSession(_BearerSession):
     mesh: Mesh
     iin: str
     token: str
     method: str
     expires_at: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
 
     def me(self) -> dict[str, Any]:
         return _checked(self.mesh.http.get(f"{self.mesh.info.portal}/me", headers=self.headers))
@@ -176,6 +184,65 @@ class PortalSession:
                                            headers=self.headers))["notifications"]
 
 
+@dataclass(frozen=True)
+class Staff:
+    """A seeded ИС МИО staff identity (test support hands out its password and keys)."""
+
+    iin: str
+    district: str
+    role: str
+    password: str
+    pkcs12_password: str
+    signing_p12: bytes = field(repr=False)
+    auth_p12: bytes = field(repr=False)
+
+    def signer(self, *, usage: str = "sign") -> SignerIdentity:
+        blob = self.signing_p12 if usage == "sign" else self.auth_p12
+        return SignerIdentity.from_pkcs12(data=blob, password=self.pkcs12_password)
+
+    def sign(self, value: Any, *, usage: str = "sign") -> str:
+        return base64.b64encode(sign_detached(content=canonical_bytes(value), signer=self.signer(usage=usage))).decode()
+
+
+@dataclass
+class StaffSession(_BearerSession):
+    """A logged-in ИС МИО staff member: the district's inbox and the step actions of their role."""
+
+    mesh: Mesh
+    staff: Staff
+    token: str
+
+    def _url(self, path: str) -> str:
+        return f"{self.mesh.info.mio}{path}"
+
+    def inbox(self, status: str | None = None) -> dict[str, Any]:
+        return _checked(self.mesh.http.get(self._url(f"/districts/{self.staff.district}/applications"),
+                                           headers=self.headers, params={"status": status} if status else None))
+
+    def application(self, number: str) -> dict[str, Any]:
+        return _checked(self.mesh.http.get(self._url(f"/applications/{number}"), headers=self.headers))
+
+    def enter(self, request: dict[str, Any], *, signed_by: str = "applicant") -> dict[str, Any]:
+        """Enter a paper application at the office (the regulation's accepting role); the form is signed by the
+        applicant, or by this employee (``signed_by="employee"``)."""
+        return _checked(self.mesh.http.post(self._url(f"/districts/{self.staff.district}/applications"),
+                                            headers=self.headers, json=dict(request) | {"signedBy": signed_by}))
+
+    def act(self, number: str, action: str, **body: Any) -> dict[str, Any]:
+        """One step action: accept, assign, decide (decision=approve|refuse, reason), sign, issue."""
+        return _checked(self.mesh.http.post(self._url(f"/applications/{number}/actions/{action}"),
+                                            headers=self.headers, json=body))
+
+    def sign(self, number: str, *, signer: Staff | None = None) -> dict[str, Any]:
+        """Fetch the draft result document, sign it with EDS (this staff member's, unless ``signer``), send it."""
+        draft = _checked(self.mesh.http.get(self._url(f"/applications/{number}/draft"), headers=self.headers))
+        return self.act(number, "sign", signature=(signer or self.staff).sign(draft))
+
+    def register(self, iin: str | None = None) -> list[dict[str, Any]]:
+        return _checked(self.mesh.http.get(self._url(f"/districts/{self.staff.district}/register"),
+                                           headers=self.headers, params={"iin": iin} if iin else None))["cards"]
+
+
 class Mesh:
     def __init__(self, info: MeshInfo, *, timeout_s: float = 30.0) -> None:
         self.info = info
@@ -200,12 +267,13 @@ class Mesh:
 
     def new_citizen(self, *, district: str | None = None, region: str | None = None, sex: str | None = None,
                     age: int | None = None, min_age: int | None = None, max_age: int | None = None,
-                    employed: bool | None = None, register: bool = True, password: str | None = None,
-                    pkcs12_password: str | None = None) -> Citizen:
+                    employed: bool | None = None, jobless: bool | None = None, register: bool = True,
+                    password: str | None = None, pkcs12_password: str | None = None) -> Citizen:
         """A citizen no other test is using: a ГБД ФЛ person (picked, or created when none is left), their
         signing and authentication certificates from НУЦ, and — unless ``register`` is False — a portal
-        account with ``password`` (a strong one is made up when not given)."""
-        wanted = {"district": district, "region": region, "sex": sex, "employed": employed,
+        account with ``password`` (a strong one is made up when not given). ``jobless``: neither employed,
+        studying full-time nor drawing a pension — someone who may register as unemployed."""
+        wanted = {"district": district, "region": region, "sex": sex, "employed": employed, "jobless": jobless,
                   "minAge": age if age is not None else min_age, "maxAge": age if age is not None else max_age}
         for _ in range(10):
             person = _checked(self.http.post(f"{self.info.gbd_fl}/admin/people/claim", headers=self._admin,
@@ -253,3 +321,71 @@ class Mesh:
             "challengeId": challenge["challengeId"], "signature": citizen.sign(challenge, usage="auth")}))
         return PortalSession(mesh=self, iin=body["iin"], token=body["token"], method=body["method"],
                              expires_at=body["expiresAt"])
+
+    # ---- ИС МИО staff, modes and the register (test support) ---------------------------------------------
+    def staff(self, district: str, *, role: str) -> Staff:
+        everyone = _checked(self.http.get(f"{self.info.mio}/admin/staff", headers=self._admin))["staff"]
+        for item in everyone:
+            if item["district"] == district and item["role"] == role:
+                return Staff(iin=item["iin"], district=district, role=role, password=item["password"],
+                             pkcs12_password=item["pkcs12Password"],
+                             signing_p12=base64.b64decode(item["signingP12Base64"]),
+                             auth_p12=base64.b64decode(item["authP12Base64"]))
+        raise KitError(code="STAFF_NOT_FOUND", status=404, message=f"{district} has no {role}")
+
+    def staff_login(self, staff: Staff) -> StaffSession:
+        body = _checked(self.http.post(f"{self.info.mio}/staff/login",
+                                       json={"iin": staff.iin, "password": staff.password}))
+        return StaffSession(mesh=self, staff=staff, token=body["token"])
+
+    def set_mode(self, district: str, mode: str, *, auto_share: float | None = None) -> None:
+        """auto (simulated staff act after ``auto_share`` of each step's time) or manual, for a district."""
+        body: dict[str, Any] = {"mode": mode} | ({"autoShare": auto_share} if auto_share is not None else {})
+        _checked(self.http.put(f"{self.info.mio}/admin/districts/{district}/mode", headers=self._admin, json=body))
+
+    def open_card(self, district: str, iin: str, *, kind: str = "job_seeker") -> dict[str, Any]:
+        """Put a person on «Еңбек нарығы» directly, as a job seeker or as unemployed."""
+        return _checked(self.http.post(f"{self.info.mio}/admin/districts/{district}/register/cards",
+                                       headers=self._admin, json={"iin": iin, "kind": kind}))
+
+    def mio_application(self, number: str) -> dict[str, Any]:
+        return _checked(self.http.get(f"{self.info.mio}/applications/{number}", headers=self._admin))
+
+    def con_submit(self, request: dict[str, Any], *, district: str | None = None,
+                   signed_by: str = "applicant") -> dict[str, Any]:
+        """An application through ИС ЦОН (channel «con»), signed by the applicant or by an operator."""
+        body = dict(request) | {"signedBy": signed_by} | ({"district": district} if district else {})
+        return _checked(self.http.post(f"{self.info.con}/admin/applications", headers=self._admin, json=body))
+
+    def con_cases(self, iin: str) -> list[dict[str, Any]]:
+        """What ИС ЦОН sent for a person, with the status it last heard."""
+        return _checked(self.http.get(f"{self.info.con}/admin/cases", headers=self._admin,
+                                      params={"iin": iin}))["applications"]
+
+    def con_notices(self, number: str) -> list[dict[str, Any]]:
+        """The status notices ИС ЦОН received about one application, in arrival order."""
+        return _checked(self.http.get(f"{self.info.con}/admin/notices", headers=self._admin,
+                                      params={"applicationNumber": number}))["notices"]
+
+    # ---- the mesh clock ----------------------------------------------------------------------------------
+    def clock(self, service_url: str | None = None) -> dict[str, Any]:
+        """The clock as the gateway (its authority) or another service sees it."""
+        if service_url is None:
+            return _checked(self.http.get(f"{self.info.gateway}/clock"))
+        return _checked(self.http.get(f"{service_url}/mesh"))["clock"]
+
+    def advance_clock(self, *, seconds: float | None = None, working_days: int | None = None,
+                      speed: float | None = None, reset: bool = False, wait_for: list[str] | None = None,
+                      timeout_s: float = 15.0) -> dict[str, Any]:
+        """Change the mesh clock and wait until the services in ``wait_for`` (URLs; default ИС МИО) follow it."""
+        body: dict[str, Any] = {"advanceSeconds": seconds, "advanceWorkingDays": working_days, "speed": speed}
+        body = {k: v for k, v in body.items() if v is not None} | ({"reset": True} if reset else {})
+        state = _checked(self.http.post(f"{self.info.gateway}/admin/clock", headers=self._admin, json=body))
+        version = state["state"]["version"]
+        deadline = time.monotonic() + timeout_s
+        for url in wait_for if wait_for is not None else [self.info.mio]:
+            while self.clock(url)["state"]["version"] < version:
+                if time.monotonic() > deadline:
+                    raise KitError(code="CLOCK_NOT_FOLLOWED", status=0, message=f"{url} did not follow the clock")
+                time.sleep(0.05)
+        return state

@@ -35,6 +35,7 @@ class TrackedCase(SQLModel, table=True):
     status_text: str = Field(default="Отправлено", max_length=64)
     updated_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     refusal_code: str | None = Field(default=None, max_length=64)
+    refusal_reason: str | None = Field(default=None, max_length=1000)
 
 
 class CaseNotice(SQLModel, table=True):
@@ -99,6 +100,7 @@ async def record_refusal(session: AsyncSession, incoming: Incoming, *, now: dt.d
     case = await session.get(TrackedCase, incoming.envelope.correlation_id)
     if case is not None:
         case.status, case.refusal_code, case.updated_at = "FAILED", error.code, now
+        case.refusal_reason = error.message[:1000]
         case.status_text = f"Не доставлено ({error.where})"
         session.add(case)
 
@@ -140,7 +142,8 @@ def case_out(case: TrackedCase) -> dict[str, Any]:
     return {"correlationId": case.correlation_id, "serviceId": case.service_id, "applicantIin": case.applicant_iin,
             "applicationNumber": case.application_number, "district": case.district, "status": case.status,
             "statusText": case.status_text, "submittedAt": case.submitted_at.isoformat(),
-            "updatedAt": case.updated_at.isoformat(), "refusalCode": case.refusal_code}
+            "updatedAt": case.updated_at.isoformat(), "refusalCode": case.refusal_code,
+            "refusalReason": case.refusal_reason}
 
 
 def notice_out(notice: CaseNotice) -> dict[str, Any]:

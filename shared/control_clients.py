@@ -70,11 +70,29 @@ class GatewayControlClient:
                                      json={"certificatePem": certificate_pem}, timeout=10)
         _raise_for(reply, what=f"gateway registration of {member_id}")
 
-    async def member(self, member_id: str) -> dict:
-        """The registry entry of one member (organisation, BIN…), from the public metaservice."""
+    async def members(self) -> list[dict]:
         reply = await self._http.get(f"{self._base}/members", timeout=5)
         _raise_for(reply, what="gateway member list")
-        for member in reply.json()["members"]:
+        return list(reply.json()["members"])
+
+    async def services(self) -> list[dict]:
+        reply = await self._http.get(f"{self._base}/services", timeout=5)
+        _raise_for(reply, what="gateway service list")
+        return list(reply.json()["services"])
+
+    async def put_member(self, member: dict) -> None:
+        reply = await self._http.put(f"{self._base}/admin/members/{member['id']}", headers=self._auth, json=member,
+                                     timeout=10)
+        _raise_for(reply, what=f"gateway registry entry of {member['id']}")
+
+    async def put_service(self, service: dict) -> None:
+        reply = await self._http.put(f"{self._base}/admin/services/{service['id']}", headers=self._auth,
+                                     json=service, timeout=10)
+        _raise_for(reply, what=f"gateway registry entry of {service['id']}")
+
+    async def member(self, member_id: str) -> dict:
+        """The registry entry of one member (organisation, BIN…), from the public metaservice."""
+        for member in await self.members():
             if member["id"] == member_id:
                 return member
         raise MeshError("MEMBER_NOT_FOUND", f"the gateway registry has no member {member_id!r}", status=404)

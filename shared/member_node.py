@@ -63,6 +63,7 @@ class MemberNode:
                                             name=service)
         self._task: asyncio.Task[None] | None = None
         self._after_start: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._before_identity: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
 
     def runtime(self, member_id: str) -> MemberRuntime:
@@ -71,6 +72,10 @@ class MemberNode:
     def then(self, step: str, action: Callable[[], Awaitable[None]]) -> None:
         """A service-specific step (seed data…) run after the mesh steps; it must be in ``extra_steps``."""
         self._after_start.append((step, action))
+
+    def before_identity(self, step: str, action: Callable[[], Awaitable[None]]) -> None:
+        """A step that must precede enrolment (putting the service's members in the gateway registry)."""
+        self._before_identity.append((step, action))
 
     def on_stop(self, action: Callable[[], Awaitable[None]]) -> None:
         """Something to stop before the node's connections close (a scheduler, a worker)."""
@@ -84,6 +89,8 @@ class MemberNode:
         await until_done(readiness=r, step="database", action=self._database)
         await until_done(readiness=r, step="broker", action=self.bus.connect)
         await until_done(readiness=r, step="trust", action=self._trust)
+        for step, action in self._before_identity:
+            await until_done(readiness=r, step=step, action=action)
         await until_done(readiness=r, step="identity", action=self._identities)
         await until_done(readiness=r, step="registration", action=self._register)
         await until_done(readiness=r, step="clock", action=self._clock)

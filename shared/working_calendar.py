@@ -70,13 +70,22 @@ class WorkingCalendar:
         result is due on the working day after the term's last day.
         INCLUDE_ACCEPTANCE: acceptance day is day one when it is a working day.
         """
+        last = self.last_counted_day(accepted=accepted, working_days=working_days, rule=rule)
+        if rule is CountingRule.EXCLUDE_ACCEPTANCE_AND_ISSUE:
+            return self.next_working_day(last)
+        return last
+
+    def last_counted_day(self, *, accepted: dt.date, working_days: int, rule: CountingRule) -> dt.date:
+        """The last working day the term counts: the end of a step that may take ``working_days``.
+
+        It differs from the due date only under EXCLUDE_ACCEPTANCE_AND_ISSUE, where issue falls on the next
+        working day.
+        """
         if working_days < 1:
             raise ValueError("a term has at least one working day")
-        if rule is CountingRule.EXCLUDE_ACCEPTANCE_AND_ISSUE:
-            return self.add_working_days(accepted, working_days + 1)
-        if self.is_working_day(accepted):
-            return self.add_working_days(accepted, working_days - 1)
-        return self.add_working_days(accepted, working_days)
+        if rule is CountingRule.EXCLUDE_ACCEPTANCE_AND_ISSUE or not self.is_working_day(accepted):
+            return self.add_working_days(accepted, working_days)
+        return self.add_working_days(accepted, working_days - 1)
 
     def working_days_between(self, *, start: dt.date, end: dt.date) -> int:
         """Working days in the half-open interval (start, end]."""

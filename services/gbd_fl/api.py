@@ -74,10 +74,12 @@ class WantedIn(Body):
     min_age: int | None = Field(default=None, alias="minAge", ge=0, le=110)
     max_age: int | None = Field(default=None, alias="maxAge", ge=0, le=110)
     employed: bool | None = None
+    jobless: bool | None = Field(default=None, description="true: neither employed, nor a full-time student, "
+                                                              "nor a pensioner (free to register as unemployed)")
 
     def wanted(self) -> Wanted:
         return Wanted(district=self.district, region=self.region, sex=self.sex, min_age=self.min_age,
-                      max_age=self.max_age, employed=self.employed)
+                      max_age=self.max_age, employed=self.employed, jobless=self.jobless)
 
 
 class ResetIn(Body):

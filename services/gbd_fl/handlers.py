@@ -46,6 +46,13 @@ class Wanted:
     min_age: int | None = None
     max_age: int | None = None
     employed: bool | None = None
+    jobless: bool | None = None  # True: neither employed, nor a full-time student, nor a pensioner
+
+    def fits(self, facts: RegistryFacts) -> bool:
+        """Whether a drawn person's facts are what was asked (the generator draws them at random)."""
+        employed = facts.employer_bin is not None
+        idle = not employed and facts.student_at is None and facts.pension_kind is None
+        return (self.employed is None or employed == self.employed) and (self.jobless is None or idle == self.jobless)
 
 
 class Registry:
@@ -151,6 +158,11 @@ class Registry:
         if wanted.employed is not None:
             employed = select(RegistryFacts.iin).where(col(RegistryFacts.employer_bin).is_not(None))
             query = query.where(col(Person.iin).in_(employed) if wanted.employed else col(Person.iin).not_in(employed))
+        if wanted.jobless is not None:
+            idle = select(RegistryFacts.iin).where(col(RegistryFacts.employer_bin).is_(None),
+                                                   col(RegistryFacts.student_at).is_(None),
+                                                   col(RegistryFacts.pension_kind).is_(None))
+            query = query.where(col(Person.iin).in_(idle) if wanted.jobless else col(Person.iin).not_in(idle))
         return query
 
     async def create(self, wanted: Wanted, *, claimed: bool = False) -> Person:
@@ -160,12 +172,14 @@ class Registry:
         district = DISTRICT_BY_SLUG[wanted.district] if wanted.district else None
         if district is None and wanted.region:
             district = rng.choice([d for d in DISTRICTS if d.region == wanted.region])
-        for _ in range(50):
+        for _ in range(200):
             seed = make_person(rng, today=self._today(), allocator=IinAllocator(), serials=KIT_SERIALS,
                                district=district,
                                sex=wanted.sex, min_age=wanted.min_age if wanted.min_age is not None else 18,
                                max_age=wanted.max_age if wanted.max_age is not None else 60, employed=wanted.employed)
             person, facts = rows_of(seed, origin="kit")
+            if not wanted.fits(facts):
+                continue
             if claimed:
                 person.claimed_at = self._clock.now()
             try:
@@ -176,7 +190,8 @@ class Registry:
             except IntegrityError:  # someone took that IIN a moment ago: draw another
                 continue
             return person
-        raise MeshError("IIN_SPACE_EXHAUSTED", "no free IIN for these constraints", status=409)
+        raise MeshError("NO_PERSON_FITS", "no new person could be drawn with these constraints (free IINs, facts)",
+                        status=409)
 
     # ---- records -------------------------------------------------------------------------------------------
     async def get(self, iin: str) -> tuple[Person, RegistryFacts | None]:
@@ -230,5 +245,7 @@ def _check_wanted(wanted: Wanted) -> None:
     if wanted.region and wanted.district and DISTRICT_BY_SLUG[wanted.district].region != wanted.region:
         raise MeshError("REGION_MISMATCH", f"district {wanted.district} is not in region {wanted.region}",
                         status=422)
+    if wanted.employed and wanted.jobless:
+        raise MeshError("WANTED_CONTRADICTS", "a person cannot be both employed and jobless", status=422)
     if wanted.min_age is not None and wanted.max_age is not None and wanted.min_age > wanted.max_age:
         raise MeshError("AGE_RANGE_EMPTY", "minAge is greater than maxAge", status=422)

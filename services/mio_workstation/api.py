@@ -45,6 +45,11 @@ class ModeIn(Body):
     auto_share: float | None = Field(default=None, alias="autoShare", gt=0, le=1.5)
 
 
+class OpenCardIn(Body):
+    iin: str = Field(min_length=1, max_length=16)
+    kind: Literal["job_seeker", "unemployed"]
+
+
 class CloseCardIn(Body):
     reason: str = Field(min_length=1, max_length=256)
 
@@ -152,6 +157,7 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
             pattern="^(RECEIVED|IN_PROGRESS|OVERDUE|DONE|COMPLETED|REFUSED|NOT_ACCEPTED)$")] = None,
                     who: StaffAccount | None = Depends(viewer)) -> dict:
         same_district(who, district)
+        await workstation.mark_overdue()  # what a reader sees follows the clock, whenever the runner last woke
         apps = await workstation.inbox(district=district, status=status)
         return {"district": district, "applications": [application_out(a, timeline=None, book=book) for a in apps],
                 "overdueSteps": await workstation.overdue_counts(district)}
@@ -164,6 +170,7 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
 
     @router.get("/applications/{number}", tags=["applications"], summary="An application with its full timeline")
     async def application(number: str, who: StaffAccount | None = Depends(viewer)) -> dict:
+        await workstation.mark_overdue()
         app = await workstation.application(number)
         same_district(who, app.district)
         return application_out(app, timeline=await workstation.timeline(number), book=book)
@@ -196,6 +203,12 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
     @router.post("/register/cards/{card_id}/close", tags=["Еңбек нарығы"], summary="Close a card, with the reason")
     async def close_card(card_id: str, body: CloseCardIn, who: StaffAccount = Depends(current_staff)) -> dict:
         card = await workstation.close_card(card_id=card_id, reason=body.reason, actor=who)
+        return _card_out(card, [])
+
+    @router.post("/admin/districts/{district}/register/cards", tags=["test support"], dependencies=guarded,
+                 status_code=201, summary="Put a person on the register directly (already a job seeker or unemployed)")
+    async def open_card(district: str, body: OpenCardIn) -> dict:
+        card = await workstation.open_card_directly(district=district, iin=body.iin, kind=body.kind)
         return _card_out(card, [])
 
     @router.get("/admin/staff", tags=["test support"], dependencies=guarded,

@@ -24,14 +24,15 @@ def _end_of_day(day: dt.date) -> dt.datetime:
 
 
 def step_due(*, started: dt.datetime, duration: Duration, calendar: WorkingCalendar) -> dt.datetime:
-    """When a step becomes overdue: minutes of mesh time, or the end of the last working day of its term."""
+    """When a step becomes overdue: minutes of mesh time, or the end of the last working day its term counts
+    (a step's days are the term's days; the issue day that the exclusive rule adds belongs to the issue step)."""
     if duration.minutes is not None:
         return started + dt.timedelta(minutes=duration.minutes)
     assert duration.working_days is not None
     assert duration.counting is not None
     accepted = started.astimezone(KZ_TZ).date()
-    return _end_of_day(calendar.term_due_date(accepted=accepted, working_days=duration.working_days,
-                                              rule=duration.counting))
+    return _end_of_day(calendar.last_counted_day(accepted=accepted, working_days=duration.working_days,
+                                                 rule=duration.counting))
 
 
 def term_due(*, accepted: dt.datetime, term: Term | None, calendar: WorkingCalendar) -> dt.datetime | None:

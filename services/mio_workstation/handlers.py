@@ -46,8 +46,9 @@ from shared.contracts import ApplicationRequest, SignedDocument, StatusNotificat
 from shared.db import Sessions
 from shared.envelope import MessageType
 from shared.errors import MeshError
+from shared.ids import parse_iin
 from shared.logging import get_logger
-from shared.logins import eds_error
+from shared.logins import eds_refusal
 from shared.member import Incoming, MemberRuntime
 from shared.signing import sign_json
 from shared.working_calendar import WorkingCalendar
@@ -233,6 +234,11 @@ class Workstation:
         regulation = self.regulation(app)
         step = regulation.steps[record.position]
         due_action = next_action(step, record.done)
+        finished = [a for s in regulation.steps[:record.position] for a in s.does] + record.done
+        if action in finished:
+            raise MeshError("STEP_ALREADY_DONE", f"'{action}' of application {number} is done already; it waits "
+                            f"for '{due_action}' by the {step.role}", status=409,
+                            details={"due": due_action, "role": step.role})
         if action != due_action:
             raise MeshError("ACTION_NOT_DUE", f"application {number} waits for '{due_action}' by the "
                             f"{step.role} (step {step.id})", status=409, details={"due": due_action, "role": step.role})
@@ -326,7 +332,10 @@ class Workstation:
             usage=Usage.SIGN, holder=Holder.EMPLOYEE, iin=actor.iin, bin=self._staff.organisations[app.district]["bin"],
             role=regulation.signature.certificate_role))
         if not result.ok:
-            raise eds_error(result)
+            code, status = eds_refusal(result)
+            # the signer is logged in; it is the document's signature that is refused, not the session
+            raise MeshError(code, f"the signature on {app.number} is not the {regulation.signature.role}'s valid "
+                            f"EDS: {result.message}", status=503 if status == 503 else 422)
         return {"signature": body.signature, "signer": actor.iin}
 
     def _apply(self, session: AsyncSession, *, app: Application, regulation: Regulation, action: str,
@@ -376,16 +385,18 @@ class Workstation:
     # ---- the labour-market register ----------------------------------------------------------------------
     async def open_card(self, district: str, iin: str) -> LabourCard | None:
         async with self._sessions() as session:
-            return (await session.exec(select(LabourCard).where(LabourCard.district == district, LabourCard.iin == iin,
-                                                                LabourCard.status == "open"))).first()
+            return await self._open_card_of(session, district=district, iin=iin)
+
+    @staticmethod
+    async def _open_card_of(session: AsyncSession, *, district: str, iin: str) -> LabourCard | None:
+        return (await session.exec(select(LabourCard).where(LabourCard.district == district, LabourCard.iin == iin,
+                                                            LabourCard.status == "open"))).first()
 
     async def _register(self, session: AsyncSession, *, app: Application, regulation: Regulation,
                         now: dt.datetime) -> None:
         if app.status != "COMPLETED":
             return
-        card = (await session.exec(select(LabourCard).where(LabourCard.district == app.district,
-                                                            LabourCard.iin == app.applicant_iin,
-                                                            LabourCard.status == "open"))).first()
+        card = await self._open_card_of(session, district=app.district, iin=app.applicant_iin)
         service = regulation.service
         if service == "employment.job-seeker-registration" and card is None:
             card = LabourCard(id=str(uuid.uuid4()), district=app.district, iin=app.applicant_iin, kind="job_seeker",
@@ -404,6 +415,21 @@ class Workstation:
             event = "certificate"
             detail = {"periodFrom": app.form.get("periodFrom"), "periodTo": app.form.get("periodTo")}
         session.add(LabourCardEvent(card_id=card.id, at=now, kind=event, detail=detail, application_number=app.number))
+
+    async def open_card_directly(self, *, district: str, iin: str, kind: str) -> LabourCard:
+        """Test support: a person already on the register, as if registered before the mesh existed."""
+        self.runtime(district)
+        parse_iin(iin)
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            if await self._open_card_of(session, district=district, iin=iin) is not None:
+                raise MeshError("CARD_EXISTS", f"{iin} already has an open card in {district}", status=409)
+            card = LabourCard(id=str(uuid.uuid4()), district=district, iin=iin, kind=kind, opened_at=now,
+                              unemployed_since=now if kind == "unemployed" else None)
+            session.add(card)
+            session.add(LabourCardEvent(card_id=card.id, at=now, kind="opened",
+                                        detail={"kind": kind, "source": "test support"}))
+        return card
 
     async def close_card(self, *, card_id: str, reason: str, actor: StaffAccount) -> LabourCard:
         async with self._sessions() as session, session.begin():

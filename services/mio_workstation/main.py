@@ -9,7 +9,8 @@ from services.mio_workstation.api import build_router
 from services.mio_workstation.auto_runner import AutoRunner
 from services.mio_workstation.consumers import wire_consumers
 from services.mio_workstation.handlers import Workstation
-from services.mio_workstation.regulations import RegulationBook
+from services.mio_workstation.onboarding import join_mesh
+from services.mio_workstation.regulations import REGULATIONS_DIR, RegulationBook, RegulationError
 from services.mio_workstation.settings import MioSettings
 from services.mio_workstation.staff import StaffBook
 from services.mio_workstation.store import (
@@ -34,14 +35,19 @@ MODELS = [StaffAccount, DistrictMode, NumberCounter, Application, StepRecord, La
 
 def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None) -> FastAPI:
     settings = settings or MioSettings()
-    book = RegulationBook.load()  # a broken regulation file stops the service here, naming the file and field
+    # a broken regulation file stops the service here, naming the file and the field
+    book = RegulationBook.load(settings.regulations_dir or REGULATIONS_DIR)
+    districts = settings.districts or book.districts
+    idle = [d for d in districts if not book.for_district(d)]
+    if idle:
+        raise RegulationError(f"MIO_DISTRICTS names {', '.join(idle)}, which no regulation file serves")
 
     def wire(node: MemberNode, app: FastAPI) -> None:
         logins = Logins(sessions=node.sessions, clock=node.clock, audience="egov-mesh ИС МИО",
                         verifier=lambda: node.verifier, session_minutes=settings.session_minutes,
                         challenge_seconds=settings.challenge_seconds)
         staff = StaffBook(sessions=node.sessions, clock=node.clock, book=book, nuc=node.nuc, gateway=node.gateway,
-                          logins=logins, districts=settings.districts)
+                          logins=logins, districts=districts)
         workstation = Workstation(sessions=node.sessions, clock=node.clock, book=book, staff=staff,
                                   runtimes=node.runtimes, calendar=WorkingCalendar(), default_share=settings.auto_share,
                                   default_mode=settings.default_mode)
@@ -52,6 +58,7 @@ def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None) -
             runner.wake()
 
         node.clock_follower.on_change(clock_changed)
+        node.before_identity("onboarding", lambda: join_mesh(gateway=node.gateway, book=book, districts=districts))
         node.then("staff", staff.seed)
         node.then("runner", runner.start)
         node.on_stop(runner.stop)
@@ -62,5 +69,6 @@ def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None) -
     return create_member_app(settings=settings, service="mio_workstation", title="mio_workstation — ИС МИО simulator",
                              description="Local executive bodies: applications through the regulations' staff "
                                          "steps, EDS-signed results, «Еңбек нарығы», status notifications.",
-                             members=settings.member_ids, models=MODELS, wire=wire, extra_steps=["staff", "runner"],
+                             members=[f"mio.{d}" for d in districts], models=MODELS, wire=wire,
+                             extra_steps=["onboarding", "staff", "runner"],
                              bus=bus)

@@ -76,6 +76,13 @@ class Outcome(Model):
     refuse: str
 
 
+class Organisation(Model):
+    """The local authority of a district the gateway does not know yet: the file brings it along."""
+
+    name: str = Field(min_length=1, max_length=256)
+    bin: str = Field(pattern=r"^\d{12}$")
+
+
 class Regulation(Model):
     id: str
     act: str = Field(min_length=1, description="the act, as the project cites it")
@@ -90,6 +97,8 @@ class Regulation(Model):
     term: Term | None = None
     outcome: Outcome
     steps: tuple[Step, ...] = Field(min_length=2, max_length=10)
+    organisations: dict[str, Organisation] = Field(
+        default_factory=dict, description="per district: the organisation to register at the gateway if missing")
 
     @model_validator(mode="after")
     def _coherent(self) -> Regulation:
@@ -106,6 +115,9 @@ class Regulation(Model):
             raise ValueError(f"the signing step's role is {signer.role}, the signature names {self.signature.role}")
         if len({s.id for s in self.steps}) != len(self.steps):
             raise ValueError("step ids repeat")
+        stray = set(self.organisations) - set(self.districts)
+        if stray:
+            raise ValueError(f"organisations names districts the file does not serve: {', '.join(sorted(stray))}")
         return self
 
     def step_doing(self, action: Action) -> Step:
@@ -164,6 +176,15 @@ class RegulationBook:
 
     def for_district(self, district: str) -> list[Regulation]:
         return [r for r in self.all.values() if district in r.districts]
+
+    @property
+    def districts(self) -> list[str]:
+        """Every district some file serves, in the order the files name them."""
+        return list(dict.fromkeys(d for r in self.all.values() for d in r.districts))
+
+    def organisation(self, district: str) -> Organisation | None:
+        return next((r.organisations[district] for r in self.for_district(district) if district in r.organisations),
+                    None)
 
     def roles_in(self, district: str) -> set[str]:
         return {role for r in self.for_district(district) for role in r.roles}

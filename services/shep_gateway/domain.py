@@ -73,6 +73,21 @@ class Destination:
 
 
 @dataclass(frozen=True)
+class DistrictLookup:
+    """The request names no district: the gateway asks ГБД ФЛ where the applicant is registered, then routes."""
+
+    service_id: str
+    applicant_iin: str
+
+
+def applicant_iin_of(data: dict[str, Any]) -> str | None:
+    """The applicant of an application request (``form.applicantIin``), the key of district routing."""
+    form = data.get("form")
+    iin = form.get("applicantIin") if isinstance(form, dict) else None
+    return iin if isinstance(iin, str) else None
+
+
+@dataclass(frozen=True)
 class PriorRequest:
     """What the log knows about the request an answer refers to."""
 
@@ -99,25 +114,41 @@ class Registry:
     def services_for(self, member_id: str) -> list[ServiceDef]:
         return [s for s in self.services.values() if self.may_call(member_id=member_id, service=s)]
 
-    def provider_for(self, *, service: ServiceDef, route_id: str | None) -> str | Refusal:
+    def districts_of(self, service: ServiceDef) -> list[str]:
+        return [self.members[p].district or p for p in service.providers if p in self.members]
+
+    def provider_for(self, *, service: ServiceDef, route_id: str | None,
+                     looked_up: bool = False) -> str | Refusal:
         if service.route_by is None:
             return service.providers[0]
         if not route_id:
             return Refusal("Client.RouteRequired", f"{service.id} is served per district: set routeId "
-                           f"(one of {', '.join(p.split('.', 1)[1] for p in service.providers)})")
+                           f"(one of {', '.join(self.districts_of(service))})")
         candidate = next((p for p in service.providers if self.members.get(p) and
                           self.members[p].district == route_id), None)
         if candidate is None:
+            if looked_up:
+                return Refusal("Client.UnknownRoute", f"the applicant is registered in {route_id!r}, where no "
+                               f"ИС МИО provides {service.id}; name a district in routeId "
+                               f"(one of {', '.join(self.districts_of(service))})")
             return Refusal("Client.UnknownRoute", f"no district {route_id!r} provides {service.id}")
         return candidate
 
-    def route_request(self, env: Envelope) -> Destination | Refusal:
+    def route_request(self, env: Envelope, *,
+                      looked_up_district: str | None = None) -> Destination | DistrictLookup | Refusal:
+        """Where a request goes; ``looked_up_district`` is the applicant's district found by the gateway."""
         service = self.services.get(env.service_id)
         if service is None:
             return Refusal("Client.UnknownService", f"no service {env.service_id!r} in the gateway registry")
         if not self.may_call(member_id=env.sender, service=service):
             return Refusal("Client.AccessDenied", f"{env.sender} is not granted {env.service_id}")
-        provider = self.provider_for(service=service, route_id=env.route_id)
+        route_id = env.route_id or looked_up_district
+        if service.route_by == "district" and not route_id and service.channel == "async":
+            iin = applicant_iin_of(env.data)
+            if iin is not None:
+                return DistrictLookup(service_id=service.id, applicant_iin=iin)
+        provider = self.provider_for(service=service, route_id=route_id,
+                                     looked_up=looked_up_district is not None and not env.route_id)
         if isinstance(provider, Refusal):
             return provider
         if env.recipient is not None and env.recipient != provider:
@@ -144,7 +175,7 @@ class Registry:
         return Destination(recipient=env.recipient, exchange=DELIVERY_EXCHANGE, routing_key=env.recipient,
                            channel="async")
 
-    def route(self, env: Envelope, *, prior: PriorRequest | None) -> Destination | Refusal:
+    def route(self, env: Envelope, *, prior: PriorRequest | None) -> Destination | DistrictLookup | Refusal:
         if env.message_type is MessageType.REQUEST:
             return self.route_request(env)
         if env.message_type is MessageType.NOTIFICATION:

@@ -23,9 +23,18 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.shep_gateway.district_routing import (
+    INTERNAL_REPLIES,
+    LOOKUP_SERVICE,
+    MAX_LOOKUPS,
+    StoredDelivery,
+    district_from_answer,
+    storable_headers,
+)
 from services.shep_gateway.domain import (
     GENESIS_HASH,
     Destination,
+    DistrictLookup,
     Outcome,
     PriorRequest,
     Refusal,
@@ -37,6 +46,7 @@ from services.shep_gateway.settings import GatewaySettings
 from services.shep_gateway.store import (
     LogHead,
     LogRecord,
+    ParkedRequest,
     SyncCall,
 )
 from shared.bus import Bus, BusError, Delivery, OutgoingMessage
@@ -89,6 +99,7 @@ class Verdict(StrEnum):
     ROUTE = "ROUTE"
     REFUSE = "REFUSE"
     RETRY = "RETRY"
+    PARK = "PARK"  # held until ГБД ФЛ tells the applicant's district
 
 
 @dataclass
@@ -102,6 +113,7 @@ class Examined:
     refusal: Refusal | None = None
     checks: dict[str, Any] = field(default_factory=dict)
     deadline: float | None = None
+    lookup: DistrictLookup | None = None
 
     @property
     def sender(self) -> str | None:
@@ -200,6 +212,11 @@ class Gateway:
         if isinstance(decision, Refusal):
             item.checks["route"] = "denied"
             return decision
+        if isinstance(decision, DistrictLookup):
+            item.checks["route"] = "district of the applicant's registered address"
+            item.lookup = decision
+            item.verdict = Verdict.PARK
+            return None
         item.checks["route"] = decision.recipient
         if decision.channel == "sync" and env.message_type is MessageType.REQUEST:
             if not item.delivery.reply_to:
@@ -306,7 +323,8 @@ class Gateway:
     @staticmethod
     async def _already_logged(session: AsyncSession, ids: list[str]) -> set[str]:
         rows = await session.exec(select(LogRecord.message_id).where(col(LogRecord.message_id).in_(ids)))
-        return set(rows.all())
+        parked = await session.exec(select(ParkedRequest.message_id).where(col(ParkedRequest.message_id).in_(ids)))
+        return set(rows.all()) | set(parked.all())
 
     @staticmethod
     async def _lock_head(session: AsyncSession) -> LogHead:
@@ -322,8 +340,16 @@ class Gateway:
 
     async def _apply(self, session: AsyncSession, *, item: Examined, head: LogHead, timers: list[tuple[str, float]],
                      staged: list[dict[str, Any]], records: list[dict[str, Any]]) -> LogHead:
+        if item.verdict is Verdict.PARK:
+            return await self._park(session, item=item, head=head, timers=timers, staged=staged, records=records)
         if item.verdict is Verdict.ROUTE and item.destination is not None and item.destination.reply_to_caller:
             await self._close_sync_call(session, item=item)
+        if item.verdict is Verdict.ROUTE and item.destination is not None \
+                and item.destination.recipient == self.composer.member_id:
+            head = self._append(records, head=head, parsed=item.parsed, message_id=item.message_id,
+                                raw=item.delivery.body, received_at=item.received_at, outcome=Outcome.ROUTED,
+                                recipient=self.composer.member_id, code=None, reason=None, checks=item.checks)
+            return await self._unpark(session, answer=item, head=head, timers=timers, staged=staged, records=records)
         if item.verdict is Verdict.ROUTE:
             assert item.destination is not None
             assert item.parsed is not None
@@ -371,6 +397,104 @@ class Gateway:
             "envelope_digest": fields["envelopeDigest"], "checks": checks, "prev_hash": head.record_hash,
             "record_hash": hashed, "signature": signature})
         return LogHead(id=1, seq=fields["seq"], record_hash=hashed)
+
+    # ---- district routing: park, look the applicant up in ГБД ФЛ, route on the answer ----------------------
+    def _lookup_request(self, *, iin: str, correlation_id: str, for_message: str) -> Examined | Refusal:
+        """The gateway's own ``gbdfl.person-by-iin`` call, examined as if it had come through ingress."""
+        wire = self.composer.compose(service_id=LOOKUP_SERVICE, message_type=MessageType.REQUEST,
+                                     data={"iin": iin}, correlation_id=correlation_id)
+        body = orjson.dumps(wire)
+        parsed = parse_envelope(body)
+        decision = self._book.registry.route_request(parsed.envelope)
+        if not isinstance(decision, Destination):
+            reason = decision.message if isinstance(decision, Refusal) else "the lookup itself needs a district"
+            return Refusal("Server.RouteLookupDenied", f"the gateway cannot ask ГБД ФЛ for the applicant's "
+                           f"district: {reason}")
+        delivery = StoredDelivery(body=body, message_id=wire["messageId"], correlation_id=correlation_id,
+                                  reply_to=INTERNAL_REPLIES)
+        return Examined(delivery=delivery, message_id=wire["messageId"], received_at=self.clock.now(),
+                        verdict=Verdict.ROUTE, parsed=parsed, destination=decision,
+                        checks={"origin": f"gateway: district of the applicant of {for_message}",
+                                "route": decision.recipient},
+                        deadline=time.time() + self.settings.mesh.sync_timeout_s)
+
+    async def _park(self, session: AsyncSession, *, item: Examined, head: LogHead, timers: list[tuple[str, float]],
+                    staged: list[dict[str, Any]], records: list[dict[str, Any]]) -> LogHead:
+        assert item.lookup is not None
+        assert item.parsed is not None
+        lookup = self._lookup_request(iin=item.lookup.applicant_iin, correlation_id=item.parsed.envelope.correlation_id,
+                                      for_message=item.message_id)
+        if isinstance(lookup, Refusal):
+            item.verdict, item.refusal = Verdict.REFUSE, lookup
+            return await self._apply(session, item=item, head=head, timers=timers, staged=staged, records=records)
+        session.add(ParkedRequest(
+            message_id=item.message_id, lookup_id=lookup.message_id, service_id=item.lookup.service_id,
+            applicant_iin=item.lookup.applicant_iin, body=item.delivery.body,
+            headers=storable_headers(item.delivery.headers), received_at=item.received_at, checks=item.checks))
+        log.info("request_parked_for_district", message_id=item.message_id, lookup_id=lookup.message_id)
+        return await self._apply(session, item=lookup, head=head, timers=timers, staged=staged, records=records)
+
+    async def _parked_by_lookup(self, session: AsyncSession, lookup_id: str) -> ParkedRequest | None:
+        parked = (await session.exec(select(ParkedRequest).where(ParkedRequest.lookup_id == lookup_id)
+                                     .with_for_update())).first()
+        return parked if parked is not None and parked.state == "PARKED" else None
+
+    def _resumed(self, parked: ParkedRequest) -> Examined:
+        delivery = StoredDelivery(body=parked.body, headers=dict(parked.headers), message_id=parked.message_id)
+        parsed = parse_envelope(parked.body)
+        delivery.correlation_id = parsed.envelope.correlation_id
+        return Examined(delivery=delivery, message_id=parked.message_id, received_at=parked.received_at,
+                        verdict=Verdict.REFUSE, parsed=parsed, checks=dict(parked.checks))
+
+    async def _unpark(self, session: AsyncSession, *, answer: Examined, head: LogHead,
+                      timers: list[tuple[str, float]], staged: list[dict[str, Any]],
+                      records: list[dict[str, Any]]) -> LogHead:
+        """ГБД ФЛ answered the gateway: route the parked request to the district it named, or refuse it."""
+        assert answer.parsed is not None
+        lookup_id = str(answer.parsed.envelope.in_reply_to)
+        parked = await self._parked_by_lookup(session, lookup_id)
+        if parked is None:
+            return head
+        parked.state = "RESOLVED"
+        session.add(parked)
+        item = self._resumed(parked)
+        assert item.parsed is not None
+        district = district_from_answer(answer.parsed.envelope)
+        decision = district if isinstance(district, Refusal) else \
+            self._book.registry.route_request(item.parsed.envelope, looked_up_district=district)
+        item.checks["route"] = {"lookup": lookup_id, "district": None if isinstance(district, Refusal) else district}
+        if isinstance(decision, Destination):
+            item.verdict, item.destination = Verdict.ROUTE, decision
+            item.checks["route"]["recipient"] = decision.recipient
+        else:
+            item.refusal = decision if isinstance(decision, Refusal) else Refusal(
+                "Client.RouteRequired", "the applicant's district could not be determined; set routeId")
+        return await self._apply(session, item=item, head=head, timers=timers, staged=staged, records=records)
+
+    async def _lookup_timed_out(self, session: AsyncSession, *, lookup_id: str, head: LogHead,
+                                timers: list[tuple[str, float]], staged: list[dict[str, Any]],
+                                records: list[dict[str, Any]]) -> LogHead:
+        """Ask again (the answer may have been lost in a restart) a few times, then refuse the parked request."""
+        parked = await self._parked_by_lookup(session, lookup_id)
+        if parked is None:
+            return head
+        item = self._resumed(parked)
+        assert item.parsed is not None
+        if parked.attempts < MAX_LOOKUPS:
+            lookup = self._lookup_request(iin=parked.applicant_iin, correlation_id=item.parsed.envelope.correlation_id,
+                                          for_message=parked.message_id)
+            if isinstance(lookup, Examined):
+                parked.lookup_id, parked.attempts = lookup.message_id, parked.attempts + 1
+                session.add(parked)
+                return await self._apply(session, item=lookup, head=head, timers=timers, staged=staged,
+                                         records=records)
+            item.refusal = lookup
+        else:
+            item.refusal = Refusal("Server.RouteLookupFailed", f"ГБД ФЛ did not tell the applicant's district in "
+                                   f"{MAX_LOOKUPS} attempts; try again later or set routeId")
+        parked.state = "RESOLVED"
+        session.add(parked)
+        return await self._apply(session, item=item, head=head, timers=timers, staged=staged, records=records)
 
     def _stage_delivery(self, session: AsyncSession, *, item: Examined, timers: list[tuple[str, float]],
                         staged: list[dict[str, Any]]) -> None:
@@ -459,6 +583,7 @@ class Gateway:
     async def fire_timeout(self, *, message_id: str) -> None:
         """The provider did not answer in time: tell the caller Server.Timeout and log it."""
         self._timers.pop(message_id, None)
+        timers: list[tuple[str, float]] = []
         try:
             async with self._chain_lock:
                 async with self._sessions() as session, session.begin():
@@ -477,15 +602,21 @@ class Gateway:
                                                  correlation_id=call.correlation_id, recipient=call.caller,
                                                  in_reply_to=uuid.UUID(message_id))
                     body = orjson.dumps(wire)
-                    staged = [outbox_values(exchange="", routing_key=call.reply_to, message=outgoing(wire))]
+                    internal = call.caller == self.composer.member_id
+                    staged = [] if internal else [
+                        outbox_values(exchange="", routing_key=call.reply_to, message=outgoing(wire))]
                     records: list[dict[str, Any]] = []
-                    head = self._append(records, head=await self._lock_head(session),
-                                        parsed=ParsedEnvelope(envelope=parse_envelope(body).envelope, raw=wire),
+                    head = self._append(records, head=await self._lock_head(session), parsed=parse_envelope(body),
                                         message_id=wire["messageId"], raw=body, received_at=self.clock.now(),
                                         outcome=Outcome.TIMEOUT, recipient=call.caller, code="Server.Timeout",
                                         reason=error.message, checks={"deadline": call.deadline})
+                    if internal:
+                        head = await self._lookup_timed_out(session, lookup_id=message_id, head=head, timers=timers,
+                                                            staged=staged, records=records)
                     rows = await self._write(session, head=head, records=records, staged=staged)
                 await self._publish(rows)
+            for call_id, deadline in timers:
+                self.schedule_timeout(message_id=call_id, deadline=deadline)
             log.warning("sync_call_timed_out", message_id=message_id, service_id=call.service_id)
         except Exception:
             log.exception("sync_timeout_failed", message_id=message_id)

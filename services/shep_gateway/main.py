@@ -28,6 +28,7 @@ from services.shep_gateway.store import (
     LogRecord,
     MemberCertificate,
     MemberRow,
+    ParkedRequest,
     ServiceRow,
     SyncCall,
 )
@@ -49,7 +50,7 @@ from shared.topology import declare_gateway
 
 log = get_logger(__name__)
 MODELS = [OutboxMessage, SystemIdentityRecord, MemberRow, ServiceRow, MemberCertificate, LogRecord, LogHead,
-          SyncCall, ClockRow]
+          SyncCall, ClockRow, ParkedRequest]
 
 
 def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = None) -> FastAPI:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shared.db import UtcDateTime
@@ -98,6 +98,26 @@ class SyncCall(SQLModel, table=True):
     reply_to: str = Field(max_length=256)
     deadline: float = Field(description="real Unix time")
     state: str = Field(default="PENDING", max_length=16, index=True)
+
+
+class ParkedRequest(SQLModel, table=True):
+    """A request that named no district, held while the gateway asks ГБД ФЛ where its applicant lives.
+
+    It enters the message log only once it is routed or refused, so the log shows one outcome per message.
+    """
+
+    __tablename__ = "parked_request"
+
+    message_id: str = Field(primary_key=True, max_length=64)
+    lookup_id: str = Field(index=True, unique=True, max_length=64, description="the gateway's own lookup request")
+    service_id: str = Field(max_length=128)
+    applicant_iin: str = Field(max_length=12)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    headers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    received_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    checks: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    attempts: int = 1
+    state: str = Field(default="PARKED", max_length=16, index=True)
 
 
 class ClockRow(SQLModel, table=True):

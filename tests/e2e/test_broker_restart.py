@@ -9,25 +9,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from meshkit.rabbit_node import RabbitNode
 from shared.envelope import MessageType
 from tests.support.members import enroll, grant, start_member, unique_id
-from tests.support.mesh import MeshHandle, start_mesh
+from tests.support.mesh import MeshHandle, private_mesh
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def own_mesh(tmp_path_factory: pytest.TempPathFactory):
-    rabbit = RabbitNode.start(base_dir=tmp_path_factory.mktemp("restart-rabbit"))
-    try:
-        handle = start_mesh(var_dir=tmp_path_factory.mktemp("restart-mesh"), rabbit=rabbit)
-    except Exception:
-        rabbit.stop()
-        raise
-    yield handle
-    handle.runner.stop()
-    rabbit.stop()
+    with private_mesh(tmp_path_factory, name="restart") as handle:
+        yield handle
 
 
 async def test_messages_survive_a_broker_restart(own_mesh: MeshHandle, tmp_path: Path):
@@ -35,7 +27,7 @@ async def test_messages_survive_a_broker_restart(own_mesh: MeshHandle, tmp_path:
     provider = await start_member(own_mesh, await enroll(own_mesh, member_id=unique_id("provider")),
                                   db_dir=tmp_path)
     await grant(own_mesh, service_id="gbdfl.person-by-iin", channel="sync", providers=["gbdfl"],
-                callers=["portal", "con", "mio.*", caller.member_id])
+                callers=["portal", "con", "mio.*", "shep", caller.member_id])
     try:
         service = unique_id("test.durable")
         await grant(own_mesh, service_id=service, channel="async", providers=[provider.member_id],

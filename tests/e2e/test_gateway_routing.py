@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import uuid
 
@@ -9,7 +10,9 @@ import pytest
 
 from shared.envelope import MessageType
 from shared.errors import MeshError
+from shared.ids import make_iin
 from tests.support.members import grant, unique_id
+from tests.support.mio import until
 
 pytestmark = pytest.mark.e2e
 
@@ -59,7 +62,7 @@ async def test_async_request_is_delivered_and_answered(mesh, member_factory):
 async def test_real_service_gbdfl_answers_no_data_for_unknown_person(mesh, member_factory):
     caller = await member_factory("caller")
     await grant(mesh, service_id="gbdfl.person-by-iin", channel="sync", providers=["gbdfl"],
-                callers=["portal", "con", "mio.*", caller.member_id])
+                callers=["portal", "con", "mio.*", "shep", caller.member_id])
     answer = await caller.runtime.request(service_id="gbdfl.person-by-iin", data={"iin": "850701300007"},
                                           timeout_s=10)
     assert answer.envelope.sender == "gbdfl"
@@ -129,3 +132,64 @@ async def test_tampering_with_a_log_record_is_detected_and_named(mesh, member_fa
             db.execute("UPDATE message_log SET recipient = ? WHERE seq = ?", (original, seq))
     async with mesh.client() as http:
         assert (await http.get(f"{mesh.gateway}/log/verify", headers=mesh.admin)).json()["ok"] is True
+
+
+# ---- district routing: a request that names no district goes where the applicant is registered -------------
+def _case(view, correlation_id: str, *, done) -> dict:
+    return until(lambda: next(c for c in view() if c["correlationId"] == correlation_id), done,
+                 what=f"case {correlation_id}")
+
+
+def test_a_request_naming_no_district_goes_to_the_applicants_district(mesh):
+    with mesh.kit() as kit:
+        citizen = kit.new_citizen(district="kyzylorda", min_age=25, max_age=50)
+        session = kit.login(citizen.iin, citizen.password)
+        sent = session.apply(citizen.signed_request("employment.job-seeker-registration"))
+        case = _case(lambda: kit.login(citizen.iin, citizen.password).applications(), sent["correlationId"],
+                     done=lambda c: c["applicationNumber"] is not None)
+        records = kit.http.get(f"{kit.info.gateway}/log", params={"correlationId": sent["correlationId"]},
+                               headers=kit._admin).json()["records"]
+        verified = kit.http.get(f"{kit.info.gateway}/log/verify", headers=kit._admin).json()
+    assert case["district"] == "kyzylorda"
+    route = [(r["messageType"], r["serviceId"], r["sender"], r["recipient"], r["outcome"]) for r in records[:3]]
+    assert route == [("REQUEST", "gbdfl.person-by-iin", "shep", "gbdfl", "ROUTED"),
+                     ("RESPONSE", "gbdfl.person-by-iin", "gbdfl", "shep", "ROUTED"),
+                     ("REQUEST", "employment.job-seeker-registration", "portal", "mio.kyzylorda", "ROUTED")]
+    assert records[2]["routeId"] is None
+    assert records[2]["checks"]["route"] == {"lookup": records[0]["messageId"], "district": "kyzylorda",
+                                             "recipient": "mio.kyzylorda"}
+    assert verified["ok"] is True
+
+
+@pytest.mark.parametrize(("district", "route_id", "code", "says"), [
+    ("kokshetau", None, "Client.UnknownRoute", "registered in 'kokshetau'"),
+    ("almaty", "atlantis", "Client.UnknownRoute", "no district 'atlantis'"),
+])
+def test_a_request_no_district_provides_is_refused_with_the_reason(mesh, district, route_id, code, says):
+    with mesh.kit() as kit:
+        citizen = kit.new_citizen(district=district, min_age=25, max_age=50)
+        session = kit.login(citizen.iin, citizen.password)
+        sent = session.apply(citizen.signed_request("employment.job-seeker-registration"), district=route_id)
+        case = _case(lambda: kit.login(citizen.iin, citizen.password).applications(), sent["correlationId"],
+                     done=lambda c: c["status"] == "FAILED")
+    assert case["refusalCode"] == code
+    assert says in case["refusalReason"]
+
+
+def _unknown_iin(kit) -> str:
+    for serial in range(8000, 8100):
+        iin = make_iin(birth_date=dt.date(1988, 2, 29), sex="F", serial=serial)
+        if iin and kit.http.get(f"{kit.info.gbd_fl}/admin/people/{iin}", headers=kit._admin).status_code == 404:
+            return iin
+    raise AssertionError("every candidate IIN is in ГБД ФЛ")
+
+
+def test_an_applicant_unknown_to_gbdfl_cannot_be_routed(mesh):
+    with mesh.kit() as kit:
+        citizen = kit.new_citizen(district="almaty", min_age=25, max_age=50, register=False)
+        stranger = _unknown_iin(kit)
+        form = citizen.application_form("employment.job-seeker-registration") | {"applicantIin": stranger}
+        sent = kit.con_submit({"form": form, "formSignature": citizen.sign(form)}, signed_by="operator")
+        case = _case(lambda: kit.con_cases(stranger), sent["correlationId"], done=lambda c: c["status"] == "FAILED")
+    assert case["refusalCode"] == "Client.RouteUnresolved"
+    assert "ГБД ФЛ has no person" in case["refusalReason"]

@@ -9,27 +9,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from meshkit.rabbit_node import RabbitNode
 from shared.envelope import MessageType
 from shared.topology import DEAD_QUEUE, H_REFUSAL_CODE
 from tests.support.members import enroll, grant, start_member, unique_id
-from tests.support.mesh import MeshHandle, start_mesh
+from tests.support.mesh import MeshHandle, private_mesh
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def clock_mesh(tmp_path_factory: pytest.TempPathFactory):
-    rabbit = RabbitNode.start(base_dir=tmp_path_factory.mktemp("clock-rabbit"))
-    try:
-        handle = start_mesh(var_dir=tmp_path_factory.mktemp("clock-mesh"), rabbit=rabbit, only=["nuc_pki",
-                                                                                                "shep_gateway"])
-    except Exception:
-        rabbit.stop()
-        raise
-    yield handle
-    handle.runner.stop()
-    rabbit.stop()
+    with private_mesh(tmp_path_factory, name="clock", only=["nuc_pki", "shep_gateway"]) as handle:
+        yield handle
 
 
 async def test_a_certificate_expired_on_the_mesh_clock_is_refused(clock_mesh: MeshHandle, tmp_path: Path):

@@ -13,22 +13,16 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from meshkit.sdk import Citizen, KitError, Mesh, MeshInfo
+from meshkit.sdk import Citizen, KitError, Mesh
 from shared.ids import make_iin
 from shared.signing import SignerIdentity, sign_json
 
 pytestmark = pytest.mark.e2e
 
 
-def _info(mesh) -> MeshInfo:
-    return MeshInfo(gateway=mesh.gateway, nuc=mesh.nuc, portal=mesh.url("portal"), gbd_fl=mesh.url("gbd_fl"),
-                    con=mesh.url("con_operator"), mio=mesh.url("mio_workstation"), admin_token=mesh.admin_token,
-                    amqp_url=mesh.rabbit.amqp_url)
-
-
 @pytest.fixture(scope="module")
 def kit(mesh):
-    with Mesh(_info(mesh)) as k:
+    with mesh.kit() as k:
         yield k
 
 
@@ -216,7 +210,7 @@ def test_a_citizen_sees_only_their_own_data(kit):
 
 def test_the_kits_citizens_never_collide_when_tests_run_in_parallel(mesh):
     def mint(_: int) -> str:
-        with Mesh(_info(mesh)) as own:
+        with mesh.kit() as own:
             return own.new_citizen(district="kyzylorda").iin
 
     with ThreadPoolExecutor(max_workers=6) as pool:

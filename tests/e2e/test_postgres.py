@@ -9,10 +9,9 @@ import httpx
 import pytest
 
 from meshkit.mesh_runner import SERVICES
-from meshkit.rabbit_node import RabbitNode
 from shared.envelope import MessageType
 from tests.support.members import enroll, grant, start_member, unique_id
-from tests.support.mesh import MeshHandle, start_mesh
+from tests.support.mesh import MeshHandle, private_mesh
 from tests.support.postgres import PostgresServer
 
 pytestmark = pytest.mark.e2e
@@ -21,20 +20,13 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def pg_mesh(tmp_path_factory: pytest.TempPathFactory):
     server = PostgresServer.start()
-    rabbit = RabbitNode.start(base_dir=tmp_path_factory.mktemp("pg-rabbit"))
     names = [s.name for s in SERVICES]
-    server.create_databases(names)
     try:
-        handle = start_mesh(var_dir=tmp_path_factory.mktemp("pg-mesh"), rabbit=rabbit,
-                            database_urls={n: server.url(n) for n in names})
-    except Exception:
-        rabbit.stop()
+        server.create_databases(names)
+        with private_mesh(tmp_path_factory, name="pg", database_urls={n: server.url(n) for n in names}) as handle:
+            yield handle
+    finally:
         server.stop()
-        raise
-    yield handle
-    handle.runner.stop()
-    rabbit.stop()
-    server.stop()
 
 
 async def test_services_run_on_postgresql_end_to_end(pg_mesh: MeshHandle, tmp_path: Path):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from meshkit.mesh_runner import SERVICES, MeshConfig, MeshRunner
 from meshkit.ports import free_port
 from meshkit.rabbit_node import RabbitNode
+from meshkit.sdk import Mesh, MeshInfo
 
 ADMIN_TOKEN = "e2e-admin-token-0123456789"
 KEY_PASSPHRASE = "e2e-key-passphrase-0123456789"
@@ -43,6 +47,13 @@ class MeshHandle:
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=30)
 
+    def kit(self) -> Mesh:
+        """The scripting kit (meshkit.sdk) pointed at this mesh."""
+        return Mesh(MeshInfo(gateway=self.gateway, nuc=self.nuc, portal=self.url("portal"),
+                             gbd_fl=self.url("gbd_fl"), con=self.url("con_operator"),
+                             mio=self.url("mio_workstation"), admin_token=self.admin_token,
+                             amqp_url=self.rabbit.amqp_url))
+
 
 def start_mesh(*, var_dir: Path, rabbit: RabbitNode, extra_env: dict[str, str] | None = None,
                database_urls: dict[str, str] | None = None, only: list[str] | None = None) -> MeshHandle:
@@ -57,3 +68,21 @@ def start_mesh(*, var_dir: Path, rabbit: RabbitNode, extra_env: dict[str, str] |
         runner.stop()
         raise
     return MeshHandle(runner=runner, config=config, rabbit=rabbit)
+
+
+@contextmanager
+def private_mesh(factory: pytest.TempPathFactory, *, name: str, extra_env: dict[str, str] | None = None,
+                 database_urls: dict[str, str] | None = None, only: list[str] | None = None) -> Iterator[MeshHandle]:
+    """A mesh on a broker of its own, for tests that change what the session's mesh shares (clock, broker)."""
+    rabbit = RabbitNode.start(base_dir=factory.mktemp(f"{name}-rabbit"))
+    try:
+        handle = start_mesh(var_dir=factory.mktemp(f"{name}-mesh"), rabbit=rabbit, extra_env=extra_env,
+                            database_urls=database_urls, only=only)
+    except Exception:
+        rabbit.stop()
+        raise
+    try:
+        yield handle
+    finally:
+        handle.runner.stop()
+        rabbit.stop()

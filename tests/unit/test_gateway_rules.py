@@ -8,8 +8,10 @@ import uuid
 import pytest
 import yaml
 
+from services.shep_gateway.district_routing import district_from_answer
 from services.shep_gateway.domain import (
     Destination,
+    DistrictLookup,
     MemberDef,
     PriorRequest,
     Refusal,
@@ -64,6 +66,38 @@ def test_requests_are_refused_with_their_reason(fields, code):
     decision = REGISTRY.route(_env(**fields), prior=None)
     assert isinstance(decision, Refusal)
     assert decision.code == code
+
+
+def test_a_request_naming_no_district_is_looked_up_by_its_applicant():
+    form = {"form": {"applicantIin": "850701300007"}}
+    assert REGISTRY.route(_env(data=form), prior=None) == DistrictLookup(service_id="employment.cert",
+                                                                         applicant_iin="850701300007")
+    found = REGISTRY.route_request(_env(data=form), looked_up_district="mamlyut")
+    assert isinstance(found, Destination)
+    assert found.recipient == "mio.mamlyut"
+    elsewhere = REGISTRY.route_request(_env(data=form), looked_up_district="kokshetau")
+    assert isinstance(elsewhere, Refusal)
+    assert (elsewhere.code, "registered in 'kokshetau'" in elsewhere.message) == ("Client.UnknownRoute", True)
+    named = REGISTRY.route_request(_env(data=form, routeId="almaty"), looked_up_district=None)
+    assert isinstance(named, Destination)
+    assert named.recipient == "mio.almaty"
+
+
+def _answer(message_type: str, data: dict) -> Envelope:
+    return _env(messageType=message_type, sender="gbdfl", serviceId="gbdfl.person-by-iin", data=data)
+
+
+def test_the_district_is_read_from_gbdfls_answer_or_the_refusal_says_why():
+    person = {"iin": "850701300007", "surname": "A", "name": "B", "birthDate": "1985-07-01", "sex": "M",
+              "region": "almaty", "district": "almaty", "address": "x"}
+    assert district_from_answer(_answer("RESPONSE", {"found": True, "person": person})) == "almaty"
+    missing = district_from_answer(_answer("RESPONSE", {"found": False, "message": "нет данных"}))
+    assert missing == Refusal("Client.RouteUnresolved", "ГБД ФЛ has no person with the applicant's IIN; "
+                                                        "name the district in routeId")
+    failed = district_from_answer(_answer("ERROR", {"code": "IIN_BAD_CHECK_DIGIT", "message": "bad",
+                                                    "where": "provider"}))
+    assert isinstance(failed, Refusal)
+    assert "IIN_BAD_CHECK_DIGIT" in failed.message
 
 
 def test_requests_route_to_the_district_and_sync_to_its_own_queue():

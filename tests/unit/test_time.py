@@ -71,6 +71,12 @@ def test_exclusive_rule_skips_acceptance_day_weekend_and_holiday():
     assert due == dt.date(2026, 12, 18)
 
 
+def test_the_last_counted_day_precedes_the_exclusive_rules_issue_day():
+    kwargs = {"accepted": dt.date(2026, 12, 11), "working_days": 3}
+    assert calendar.last_counted_day(**kwargs, rule=CountingRule.EXCLUDE_ACCEPTANCE_AND_ISSUE) == dt.date(2026, 12, 17)
+    assert calendar.last_counted_day(**kwargs, rule=CountingRule.INCLUDE_ACCEPTANCE) == dt.date(2026, 12, 15)
+
+
 def test_inclusive_rule_counts_the_day_of_acceptance():
     due = calendar.term_due_date(accepted=dt.date(2026, 12, 11), working_days=3, rule=CountingRule.INCLUDE_ACCEPTANCE)
     assert due == dt.date(2026, 12, 15)  # 11, 14, 15

@@ -1,0 +1,56 @@
+"""A district's ИС МИО joins the mesh: its member entry and its services in the gateway registry.
+
+The shipped districts are in the gateway's seed registry already, so this changes nothing for them. A district
+that only a new regulation file names is registered here, with the organisation the file gives: adding a
+region is adding a file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.mio_workstation.regulations import Regulation, RegulationBook, RegulationError
+from shared.control_clients import GatewayControlClient
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+FOLLOWERS = ("portal", "con")  # every status change goes to ИС ЦОН, and to the portal for its applications
+CHANNEL_CALLER = {"portal": "portal", "con": "con"}  # office applications never cross the gateway
+
+
+def member_entry(*, district: str, book: RegulationBook) -> dict[str, Any]:
+    organisation = book.organisation(district)
+    if organisation is None:
+        raise RegulationError(f"district {district}: the gateway registry has no mio.{district}, and no regulation "
+                              f"file gives its organisation (field organisations.{district})")
+    region = book.for_district(district)[0].region
+    return {"id": f"mio.{district}", "name": f"ИС МИО — {organisation.name}", "kind": "mio",
+            "organisation": organisation.name, "bin": organisation.bin, "region": region, "district": district}
+
+
+def service_entry(*, current: dict[str, Any] | None, regulation: Regulation, member_id: str) -> dict[str, Any]:
+    """The registry entry of the regulation's service with this district among its providers."""
+    entry = dict(current) if current else {"id": regulation.service, "title": regulation.title, "channel": "async",
+                                           "providers": [], "routeBy": "district", "callers": [], "notify": []}
+    caller = CHANNEL_CALLER.get(regulation.channel)
+    entry["providers"] = list(dict.fromkeys([*entry["providers"], member_id]))
+    entry["callers"] = list(dict.fromkeys([*entry["callers"], *([caller] if caller else [])]))
+    entry["notify"] = list(dict.fromkeys([*entry["notify"], *FOLLOWERS]))
+    return entry
+
+
+async def join_mesh(*, gateway: GatewayControlClient, book: RegulationBook, districts: list[str]) -> None:
+    members = {m["id"] for m in await gateway.members()}
+    services = {s["id"]: s for s in await gateway.services()}
+    for district in districts:
+        member_id = f"mio.{district}"
+        if member_id not in members:
+            await gateway.put_member(member_entry(district=district, book=book))
+            log.info("district_registered_at_gateway", district=district)
+        for regulation in book.for_district(district):
+            current = services.get(regulation.service)
+            wanted = service_entry(current=current, regulation=regulation, member_id=member_id)
+            if wanted != current:
+                await gateway.put_service(wanted)
+                services[regulation.service] = wanted
+                log.info("service_registered_at_gateway", service=regulation.service, district=district)

@@ -1,0 +1,58 @@
+"""Routing by the applicant's registered address, for requests that name no district.
+
+The gateway parks such a request, asks ГБД ФЛ (``gbdfl.person-by-iin``) as a member of its own mesh, and
+routes the request when the answer comes back through ingress. The lookup is an ordinary synchronous call in
+the message log, so the question, the answer and the routed request can all be read there, in that order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.shep_gateway.domain import Refusal
+from shared.contracts import ErrorPayload, PersonByIinResponse
+from shared.envelope import Envelope, MessageType
+
+LOOKUP_SERVICE = "gbdfl.person-by-iin"
+# A sync call needs a reply queue; the gateway's own answers never leave it, so this one is never declared.
+INTERNAL_REPLIES = "shep.internal-replies"
+MAX_LOOKUPS = 3
+
+
+@dataclass
+class StoredDelivery:
+    """A parked message brought back from the database, shaped like a broker delivery (nothing to ack)."""
+
+    body: bytes
+    headers: dict[str, Any] = field(default_factory=dict)
+    message_id: str | None = None
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    redelivered: bool = False
+    exchange: str = ""
+    routing_key: str = ""
+
+    async def ack(self) -> None:
+        return None
+
+    async def reject(self, *, requeue: bool) -> None:
+        return None
+
+
+def storable_headers(headers: dict[str, Any]) -> dict[str, Any]:
+    """The transport headers worth keeping with a parked message (JSON scalars only)."""
+    return {k: v for k, v in headers.items() if isinstance(v, str | int | float | bool)}
+
+
+def district_from_answer(answer: Envelope) -> str | Refusal:
+    """The applicant's district out of ГБД ФЛ's answer, or why the request cannot be routed."""
+    hint = "; name the district in routeId"
+    if answer.message_type is MessageType.ERROR:
+        error = ErrorPayload.model_validate(answer.data)
+        return Refusal("Client.RouteUnresolved",
+                       f"ГБД ФЛ could not give the applicant's address ({error.code}: {error.message}){hint}")
+    found = PersonByIinResponse.model_validate(answer.data)
+    if not found.found or found.person is None:
+        return Refusal("Client.RouteUnresolved", f"ГБД ФЛ has no person with the applicant's IIN{hint}")
+    return found.person.district

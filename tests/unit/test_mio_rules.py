@@ -1,0 +1,127 @@
+"""ИС МИО rules without I/O: step deadlines on the Kazakh calendar, when simulated staff act, what they
+decide, and how a district joins the gateway registry."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from services.mio_workstation.domain import (
+    Circumstances,
+    application_number,
+    auto_at,
+    automatic_decision,
+    card_missing,
+    next_action,
+    step_due,
+    term_due,
+)
+from services.mio_workstation.onboarding import member_entry, service_entry
+from services.mio_workstation.regulations import Duration, RegulationBook, RegulationError
+from shared.clock import KZ_TZ
+from shared.working_calendar import CountingRule, WorkingCalendar
+
+CALENDAR = WorkingCalendar()
+BOOK = RegulationBook.load()
+FRIDAY_11_DEC = dt.datetime(2026, 12, 11, 10, 0, tzinfo=KZ_TZ)  # Wednesday 16 December is Independence Day
+EXCLUDE, INCLUDE = CountingRule.EXCLUDE_ACCEPTANCE_AND_ISSUE, CountingRule.INCLUDE_ACCEPTANCE
+
+
+def _end_of(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=KZ_TZ)
+
+
+def test_a_step_in_minutes_is_due_that_many_minutes_of_mesh_time_later():
+    assert step_due(started=FRIDAY_11_DEC, duration=Duration(minutes=30), calendar=CALENDAR) == \
+        FRIDAY_11_DEC + dt.timedelta(minutes=30)
+
+
+@pytest.mark.parametrize(("days", "rule", "due"), [
+    (3, EXCLUDE, dt.date(2026, 12, 17)),  # 14, 15, (16 holiday), 17
+    (3, INCLUDE, dt.date(2026, 12, 15)),  # 11, (weekend), 14, 15
+    (1, INCLUDE, dt.date(2026, 12, 11)),
+])
+def test_a_step_in_working_days_ends_with_the_last_day_its_rule_counts(days, rule, due):
+    duration = Duration(working_days=days, counting=rule)
+    assert step_due(started=FRIDAY_11_DEC, duration=duration, calendar=CALENDAR) == _end_of(due)
+
+
+def test_the_exclusive_rules_term_ends_on_the_issue_day_after_the_counted_days():
+    regulation = BOOK.all["mamlyut.unemployed-certificate.con"]
+    assert term_due(accepted=FRIDAY_11_DEC, term=regulation.term, calendar=CALENDAR) == _end_of(dt.date(2026, 12, 18))
+    assert term_due(accepted=FRIDAY_11_DEC, term=None, calendar=CALENDAR) is None
+
+
+def test_simulated_staff_act_after_their_share_of_the_allowed_time():
+    due = FRIDAY_11_DEC + dt.timedelta(minutes=20)
+    assert auto_at(started=FRIDAY_11_DEC, due=due, share=0.5) == FRIDAY_11_DEC + dt.timedelta(minutes=10)
+    assert auto_at(started=FRIDAY_11_DEC, due=due, share=1.5) > due  # a share above 1 makes staff late
+
+
+def test_numbers_are_per_district_and_year():
+    assert application_number(district="mamlyut", year=2026, sequence=7) == "MAM-2026-000007"
+    assert application_number(district="shymkent", year=2027, sequence=1) == "SHY-2027-000001"
+
+
+def test_the_next_action_is_the_first_undone_one_of_the_step():
+    step = BOOK.all["kyzylorda.job-seeker-registration.portal"].steps[-1]
+    assert step.does == ("sign", "issue")
+    assert [next_action(step, done) for done in ([], ["sign"], ["sign", "issue"])] == ["sign", "issue", None]
+
+
+def _facts(**changes) -> Circumstances:
+    base = {"age": 30, "alive": True, "employed": False, "full_time_student": False, "pensioner": False,
+            "job_seeker_card": True, "unemployed_card": False, "has_representative": False}
+    return Circumstances(**(base | changes))
+
+
+PERIOD = {"periodFrom": "2026-01-01", "periodTo": "2026-06-30"}
+
+
+@pytest.mark.parametrize(("regulation_id", "facts", "form"), [
+    ("kyzylorda.unemployed-registration.office", _facts(), {}),
+    ("zhezkazgan.job-seeker-registration.portal", _facts(job_seeker_card=False), {}),
+    ("mamlyut.unemployed-certificate.portal", _facts(job_seeker_card=False, unemployed_card=True), PERIOD),
+    ("akmola.active-measures-referral.portal", _facts(), {"referralKind": "public-works"}),
+])
+def test_simulated_staff_approve_when_nothing_stands_in_the_way(regulation_id, facts, form):
+    assert automatic_decision(regulation=BOOK.all[regulation_id], facts=facts, form=form) == (True, None)
+
+
+@pytest.mark.parametrize(("regulation_id", "facts", "form", "reason"), [
+    ("kyzylorda.unemployed-registration.office", _facts(employed=True), {}, "трудовых отношениях"),
+    ("kyzylorda.unemployed-registration.office", _facts(pensioner=True), {}, "пенсии"),
+    ("kyzylorda.unemployed-registration.office", _facts(full_time_student=True), {}, "очной форме"),
+    ("kyzylorda.unemployed-registration.office", _facts(job_seeker_card=False), {}, "Отсутствует личная карточка"),
+    ("zhezkazgan.job-seeker-registration.portal", _facts(), {}, "уже состоит на учете"),
+    ("zhezkazgan.job-seeker-registration.portal", _facts(job_seeker_card=False, age=15), {}, "16 лет"),
+    ("zhezkazgan.job-seeker-registration.portal", _facts(job_seeker_card=False, alive=False), {}, "умер"),
+    ("mamlyut.unemployed-certificate.portal", _facts(), PERIOD, "не зарегистрировано в качестве безработного"),
+    ("mamlyut.unemployed-certificate.portal", _facts(unemployed_card=True), {}, "Не указан период"),
+    ("akmola.active-measures-referral.portal", _facts(), {}, "Не указан вид активной меры"),
+])
+def test_simulated_staff_refuse_with_the_reason(regulation_id, facts, form, reason):
+    approve, why = automatic_decision(regulation=BOOK.all[regulation_id], facts=facts, form=form)
+    assert approve is False
+    assert reason in (why or "")
+
+
+def test_a_card_is_required_only_where_the_regulation_says():
+    assert card_missing(regulation=BOOK.all["almaty.job-seeker-registration.portal"],
+                        facts=_facts(job_seeker_card=False)) is None
+    assert "безработного" in (card_missing(regulation=BOOK.all["mamlyut.unemployed-certificate.con"],
+                                           facts=_facts()) or "")
+
+
+def test_a_new_district_joins_the_registry_with_the_organisation_its_file_gives():
+    with pytest.raises(RegulationError, match=r"field organisations\.almaty"):
+        member_entry(district="almaty", book=BOOK)  # the shipped districts are in the seed registry instead
+    regulation = BOOK.all["almaty.job-seeker-registration.con"]
+    seeded = {"id": regulation.service, "title": "t", "channel": "async", "providers": ["mio.almaty"],
+              "routeBy": "district", "callers": ["portal"], "notify": ["portal"]}
+    joined = service_entry(current=seeded, regulation=regulation, member_id="mio.shymkent")
+    assert joined["providers"] == ["mio.almaty", "mio.shymkent"]
+    assert joined["callers"] == ["portal", "con"]  # the regulation's channel may call it
+    assert joined["notify"] == ["portal", "con"]
+    assert service_entry(current=joined, regulation=regulation, member_id="mio.shymkent") == joined
