@@ -29,6 +29,7 @@ from services.shep_gateway.store import (
     MemberCertificate,
     MemberRow,
     ParkedRequest,
+    SeedMark,
     ServiceRow,
     SyncCall,
 )
@@ -49,7 +50,7 @@ from shared.readiness import Readiness, until_done
 from shared.topology import declare_gateway
 
 log = get_logger(__name__)
-MODELS = [OutboxMessage, SystemIdentityRecord, MemberRow, ServiceRow, MemberCertificate, LogRecord, LogHead,
+MODELS = [OutboxMessage, SystemIdentityRecord, MemberRow, ServiceRow, SeedMark, MemberCertificate, LogRecord, LogHead,
           SyncCall, ClockRow, ParkedRequest]
 
 

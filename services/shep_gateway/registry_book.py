@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from services.shep_gateway.domain import MemberDef, Registry, RegistryFile, ServiceDef
 from services.shep_gateway.settings import GatewaySettings
-from services.shep_gateway.store import MemberCertificate, MemberRow, ServiceRow
+from services.shep_gateway.store import MemberCertificate, MemberRow, SeedMark, ServiceRow
 from shared.bus import Bus
 from shared.cert_check import CertificateVerifier, Expectation, refusal_code
 from shared.cert_profile import Holder, Usage, serial_hex
@@ -24,6 +24,21 @@ from shared.signing import certificate_pem, load_pem_certificates
 from shared.topology import declare_member
 
 log = get_logger(__name__)
+
+
+def seed_verdict(*, row: dict[str, Any] | None, mark: dict[str, Any] | None, seed: dict[str, Any]) -> str:
+    """What start-up does with one seed entry, given its database row and the seed version it last took:
+    "take" the seed's, "keep" the row quietly, or keep the row but warn ("keep_changed": the seed moved on).
+
+    A row without a mark comes from a database made before marks existed: it is taken to be the seed's, as
+    nearly all were, so changing the seed file needs no deleting of var/."""
+    if row is None:
+        return "take"
+    if row == seed:
+        return "keep" if mark == seed else "take"  # taking only sets the mark
+    if mark is None or row == mark:
+        return "take"
+    return "keep" if mark == seed else "keep_changed"
 
 
 class RegistryBook:
@@ -38,21 +53,31 @@ class RegistryBook:
         self._pins: dict[str, set[str]] = {}
 
     async def seed_registry(self) -> None:
-        """Add the seed file's members and services the database lacks; entries already there — perhaps
-        changed by testers through the admin API — are kept as they are."""
+        """Bring the database in line with the seed file: entries it lacks are added, entries nobody changed
+        through the admin API follow the file, entries testers changed are kept (and said so in the log)."""
         try:
             parsed = RegistryFile.model_validate(yaml.safe_load(self.settings.registry_file.read_text()))
         except (OSError, yaml.YAMLError, ValidationError) as exc:
             raise MeshError("REGISTRY_FILE_INVALID", f"{self.settings.registry_file}: {exc}") from None
+        wanted = [("member", m.id, m.model_dump(mode="json", by_alias=True)) for m in parsed.members]
+        wanted += [("service", s.id, s.model_dump(mode="json", by_alias=True)) for s in parsed.services]
         async with self._sessions() as session, session.begin():
-            members = set((await session.exec(select(MemberRow.id))).all())
-            services = set((await session.exec(select(ServiceRow.id))).all())
-            for member in parsed.members:
-                if member.id not in members:
-                    session.add(MemberRow(id=member.id, definition=member.model_dump(mode="json", by_alias=True)))
-            for service in parsed.services:
-                if service.id not in services:
-                    session.add(ServiceRow(id=service.id, definition=service.model_dump(mode="json", by_alias=True)))
+            rows = {("member", r.id): r for r in (await session.exec(select(MemberRow))).all()}
+            rows |= {("service", r.id): r for r in (await session.exec(select(ServiceRow))).all()}
+            marks = {(m.kind, m.id): m for m in (await session.exec(select(SeedMark))).all()}
+            for kind, entry_id, definition in wanted:
+                row, mark = rows.get((kind, entry_id)), marks.get((kind, entry_id))
+                verdict = seed_verdict(row=None if row is None else row.definition,
+                                       mark=None if mark is None else mark.definition, seed=definition)
+                if verdict == "take":
+                    table = MemberRow if kind == "member" else ServiceRow
+                    await session.merge(table(id=entry_id, definition=definition))
+                    await session.merge(SeedMark(kind=kind, id=entry_id, definition=definition))
+                    if row is not None and row.definition != definition:
+                        log.info("registry_entry_follows_seed", kind=kind, entry=entry_id)
+                elif verdict == "keep_changed":
+                    log.warning("registry_entry_kept", kind=kind, entry=entry_id,
+                                reason="changed through the admin API; the seed file's new version is not applied")
 
     async def load_registry(self) -> None:
         async with self._sessions() as session:

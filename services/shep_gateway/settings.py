@@ -16,7 +16,8 @@ class GatewaySettings(ServiceSettings):
     port: int = 8002
     database_url: str = "sqlite:///var/shep_gateway/shep_gateway.db"
     member_id: str = "shep"
-    registry_file: Path = Field(default=DEFAULT_REGISTRY, description="seed registry, loaded on first start")
+    registry_file: Path = Field(default=DEFAULT_REGISTRY,
+                                description="seed registry; entries not changed by the admin API follow it at start")
     batch_size: int = Field(default=256, ge=1, le=2000, description="ingress messages handled per transaction")
     prefetch: int = Field(default=1024, ge=1, le=10000)
     max_sync_deadline_s: float = Field(default=120.0, gt=0)

@@ -26,6 +26,18 @@ class ServiceRow(SQLModel, table=True):
     definition: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
 
+class SeedMark(SQLModel, table=True):
+    """The definition a registry entry last took from the seed file. An entry still equal to its mark has not
+    been changed through the admin API, so it follows the seed file when that changes; one that differs is
+    the testers' and is kept."""
+
+    __tablename__ = "registry_seed_mark"
+
+    kind: str = Field(primary_key=True, max_length=16)
+    id: str = Field(primary_key=True, max_length=128)
+    definition: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
 class MemberCertificate(SQLModel, table=True):
     """A system certificate pinned to a member: only pinned certificates may sign for it."""
 
