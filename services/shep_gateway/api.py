@@ -50,16 +50,18 @@ def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message
 
     @router.get("/members", tags=["metaservices"], summary="Registered member systems and their pinned certificates")
     async def members() -> dict:
+        registry = book.loaded_or_fail()
         pins = await book.member_certificates()
         return {"members": [{**m.model_dump(mode="json", by_alias=True), "certificates": pins.get(m.id, [])}
-                            for m in book.registry.members.values()]}
+                            for m in registry.members.values()]}
 
     @router.get("/services", tags=["metaservices"],
                 summary="Services in the registry; with ?caller=, only those that member may call")
     async def services(caller: Annotated[str | None, Query()] = None) -> dict:
-        if caller is not None and caller not in book.registry.members:
+        registry = book.loaded_or_fail()
+        if caller is not None and caller not in registry.members:
             raise MeshError("MEMBER_NOT_FOUND", f"no member {caller!r} in the registry", status=404)
-        chosen = book.registry.services_for(caller) if caller else list(book.registry.services.values())
+        chosen = registry.services_for(caller) if caller else list(registry.services.values())
         return {"caller": caller, "services": [s.model_dump(mode="json", by_alias=True) for s in chosen]}
 
     @router.get("/clock", tags=["clock"], summary="The mesh clock: state, mesh now (UTC and Kazakhstan time)")

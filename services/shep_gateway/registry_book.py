@@ -51,6 +51,7 @@ class RegistryBook:
         self.verifier: CertificateVerifier | None = None
         self.registry = Registry()
         self._pins: dict[str, set[str]] = {}
+        self._loaded = False
 
     async def seed_registry(self) -> None:
         """Bring the database in line with the seed file: entries it lacks are added, entries nobody changed
@@ -89,6 +90,14 @@ class RegistryBook:
         self._pins = {}
         for pin in pins:
             self._pins.setdefault(pin.member_id, set()).add(pin.serial)
+        self._loaded = True
+
+    def loaded_or_fail(self) -> Registry:
+        """The registry, once read from the database: before that an empty one would answer "no such member"
+        to members starting alongside the gateway, and an empty list would make them re-register themselves."""
+        if not self._loaded:
+            raise MeshError("GATEWAY_NOT_READY", "the gateway has not loaded its registry yet", status=503)
+        return self.registry
 
     async def declare_topology(self) -> None:
         """Every registered member's queues exist, so deliveries wait for a member that is not up yet."""
@@ -97,13 +106,14 @@ class RegistryBook:
                 await declare_member(self._bus, member_id=member_id)
 
     async def upsert_member(self, member: MemberDef) -> None:
+        self.loaded_or_fail()
         async with self._sessions() as session, session.begin():
             await session.merge(MemberRow(id=member.id, definition=member.model_dump(mode="json", by_alias=True)))
         await self.load_registry()
         await declare_member(self._bus, member_id=member.id)
 
     async def upsert_service(self, service: ServiceDef) -> None:
-        unknown = [p for p in service.providers if p not in self.registry.members]
+        unknown = [p for p in service.providers if p not in self.loaded_or_fail().members]
         if unknown:
             raise MeshError("MEMBER_NOT_FOUND", f"unknown provider(s): {', '.join(unknown)}", status=422)
         async with self._sessions() as session, session.begin():
@@ -112,7 +122,7 @@ class RegistryBook:
 
     async def register_certificate(self, *, member_id: str, pem: str) -> dict[str, Any]:
         """Pin a member's system certificate after checking it is really that member's and valid now."""
-        member = self.registry.members.get(member_id)
+        member = self.loaded_or_fail().members.get(member_id)
         if member is None:
             raise MeshError("MEMBER_NOT_FOUND", f"no member {member_id!r} in the registry", status=404)
         certificate = load_pem_certificates(pem)[0]

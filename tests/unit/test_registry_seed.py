@@ -17,6 +17,7 @@ from services.shep_gateway.store import SeedMark
 from shared.bus_memory import MemoryBroker, MemoryBus
 from shared.clock import MeshClock
 from shared.db import create_tables, make_engine, make_sessions
+from shared.errors import MeshError
 
 MEMBERS = [{"id": m, "name": m, "organisation": "org", "bin": "940140000385"} for m in ("shep", "portal", "gbdfl")]
 
@@ -36,13 +37,16 @@ class Gateway:
         self.sessions = make_sessions(self.engine)
 
     async def start(self, *, seed: dict) -> RegistryBook:
-        self.seed_file.write_text(yaml.safe_dump(seed, allow_unicode=True))
-        await create_tables(self.engine, models=MODELS)
-        book = RegistryBook(settings=GatewaySettings(registry_file=self.seed_file), sessions=self.sessions,
-                            bus=MemoryBus(broker=MemoryBroker()), clock=MeshClock())
+        book = await self.unloaded(seed=seed)
         await book.seed_registry()
         await book.load_registry()
         return book
+
+    async def unloaded(self, *, seed: dict) -> RegistryBook:
+        self.seed_file.write_text(yaml.safe_dump(seed, allow_unicode=True))
+        await create_tables(self.engine, models=MODELS)
+        return RegistryBook(settings=GatewaySettings(registry_file=self.seed_file), sessions=self.sessions,
+                            bus=MemoryBus(broker=MemoryBroker()), clock=MeshClock())
 
 
 @pytest.fixture
@@ -82,3 +86,17 @@ async def test_an_entry_the_seed_file_no_longer_names_is_kept(gateway: Gateway):
     await gateway.start(seed=seed)
     book = await gateway.start(seed={"members": seed["members"], "services": []})
     assert "gbdfl.person-by-iin" in book.registry.services
+
+
+async def test_before_its_registry_is_loaded_the_gateway_says_so_and_takes_no_changes(gateway: Gateway):
+    """Members starting beside the gateway must not read an empty registry as "nobody is registered"."""
+    await gateway.start(seed=_seed(callers=["portal"]))
+    book = await gateway.unloaded(seed=_seed(callers=["portal"]))
+    with pytest.raises(MeshError) as refused:
+        await book.upsert_service(ServiceDef(id="gbdfl.person-by-iin", title="person", channel="sync",
+                                             providers=("gbdfl",), callers=("gbdfl",)))
+    assert (refused.value.code, refused.value.status) == ("GATEWAY_NOT_READY", 503)
+    with pytest.raises(MeshError, match="not loaded its registry"):
+        await book.register_certificate(member_id="portal", pem="")
+    await book.load_registry()
+    assert _callers(book) == ("portal",)
