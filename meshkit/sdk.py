@@ -28,8 +28,7 @@ from typing import Any
 import httpx
 
 from meshkit.mesh_runner import REPO_ROOT
-from shared.canonical import canonical_bytes
-from shared.signing import SignerIdentity, sign_detached
+from shared.signing import SignerIdentity, sign_json
 
 DEFAULT_MESH_FILE = REPO_ROOT / "var" / "mesh.json"
 
@@ -84,8 +83,24 @@ class MeshInfo:
                    amqp_url=data.get("amqpUrl"))
 
 
+class _KeyHolder:
+    """Someone with a НУЦ signing and authentication key pair in PKCS#12 form (a citizen, a staff member)."""
+
+    signing_p12: bytes
+    auth_p12: bytes
+    pkcs12_password: str
+
+    def signer(self, *, usage: str = "sign") -> SignerIdentity:
+        blob = self.signing_p12 if usage == "sign" else self.auth_p12
+        return SignerIdentity.from_pkcs12(data=blob, password=self.pkcs12_password)
+
+    def sign(self, value: Any, *, usage: str = "sign") -> str:
+        """Base64 detached CMS over the RFC 8785 form of ``value``, with the signing (or auth) key."""
+        return sign_json(value=value, signer=self.signer(usage=usage))
+
+
 @dataclass
-class Citizen:
+class Citizen(_KeyHolder):
     """Everything needed to act as one synthetic citizen."""
 
     iin: str
@@ -100,14 +115,6 @@ class Citizen:
     signing_p12: bytes = field(repr=False)
     auth_p12: bytes = field(repr=False)
     created: bool = False
-
-    def signer(self, *, usage: str = "sign") -> SignerIdentity:
-        blob = self.signing_p12 if usage == "sign" else self.auth_p12
-        return SignerIdentity.from_pkcs12(data=blob, password=self.pkcs12_password)
-
-    def sign(self, value: Any, *, usage: str = "sign") -> str:
-        """Base64 detached CMS over the RFC 8785 form of ``value``, with the signing (or auth) key."""
-        return base64.b64encode(sign_detached(content=canonical_bytes(value), signer=self.signer(usage=usage))).decode()
 
     def application_form(self, service_id: str, **fields: Any) -> dict[str, Any]:
         """A filled application form for a service (fields such as periodFrom, periodTo, referralKind)."""
@@ -185,7 +192,7 @@ class PortalSession(_BearerSession):
 
 
 @dataclass(frozen=True)
-class Staff:
+class Staff(_KeyHolder):
     """A seeded ИС МИО staff identity (test support hands out its password and keys)."""
 
     iin: str
@@ -195,13 +202,6 @@ class Staff:
     pkcs12_password: str
     signing_p12: bytes = field(repr=False)
     auth_p12: bytes = field(repr=False)
-
-    def signer(self, *, usage: str = "sign") -> SignerIdentity:
-        blob = self.signing_p12 if usage == "sign" else self.auth_p12
-        return SignerIdentity.from_pkcs12(data=blob, password=self.pkcs12_password)
-
-    def sign(self, value: Any, *, usage: str = "sign") -> str:
-        return base64.b64encode(sign_detached(content=canonical_bytes(value), signer=self.signer(usage=usage))).decode()
 
 
 @dataclass

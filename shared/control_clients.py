@@ -90,12 +90,13 @@ class GatewayControlClient:
                                      json=service, timeout=10)
         _raise_for(reply, what=f"gateway registry entry of {service['id']}")
 
-    async def member(self, member_id: str) -> dict:
-        """The registry entry of one member (organisation, BIN…), from the public metaservice."""
-        for member in await self.members():
-            if member["id"] == member_id:
-                return member
-        raise MeshError("MEMBER_NOT_FOUND", f"the gateway registry has no member {member_id!r}", status=404)
+    async def entries(self, member_ids: list[str]) -> dict[str, dict]:
+        """The registry entries (organisation, BIN…) of these members, in one read of the public metaservice."""
+        known = {member["id"]: member for member in await self.members()}
+        missing = [m for m in member_ids if m not in known]
+        if missing:
+            raise MeshError("MEMBER_NOT_FOUND", f"the gateway registry has no member {missing[0]!r}", status=404)
+        return {m: known[m] for m in member_ids}
 
     async def clock(self) -> ClockState:
         reply = await self._http.get(f"{self._base}/clock", timeout=5)

@@ -82,6 +82,23 @@ def is_locked(locked_until: dt.datetime | None, *, now: dt.datetime) -> bool:
     return locked_until is not None and now < locked_until
 
 
+def refuse_if_locked(locked_until: dt.datetime | None, *, now: dt.datetime) -> None:
+    if locked_until is not None and now < locked_until:
+        raise MeshError("ACCOUNT_LOCKED", f"too many wrong passwords: locked until {locked_until.isoformat()}",
+                        status=423, details={"lockedUntil": locked_until.isoformat()})
+
+
+def wrong_password(state: LockState, *, limit: int) -> MeshError:
+    """The refusal of a wrong password, saying how many attempts are left or until when the account is locked."""
+    left = max(0, limit - state.failed)
+    details: dict[str, Any] = {"attemptsLeft": left}
+    if state.locked_until is not None:
+        details["lockedUntil"] = state.locked_until.isoformat()
+    return MeshError("PASSWORD_WRONG", "the password is wrong" + (
+        f"; the account is locked until {state.locked_until.isoformat()}" if state.locked_until else
+        f"; {left} attempt(s) left before lock-out"), status=401, details=details)
+
+
 _EDS_CODES = {
     CertFailure.BAD_SIGNATURE: "EDS_SIGNATURE_INVALID",
     CertFailure.UNTRUSTED_CHAIN: "EDS_CERTIFICATE_UNTRUSTED",

@@ -142,6 +142,12 @@ class MemberRuntime:
         self.composer.signer = signer
         self.verifier = verifier
 
+    def verifier_or_fail(self) -> CertificateVerifier:
+        """The НУЦ trust store; before start-up has loaded it, a 503 to an API caller and a retry to a consumer."""
+        if self.verifier is None:
+            raise MeshError("NOT_READY", f"{self.member_id} has not loaded НУЦ's certificates yet", status=503)
+        return self.verifier
+
     def on_message(self, *, message_type: MessageType, handler: AsyncHandler, service_id: str | None = None) -> None:
         """Handle asynchronous messages of a type (optionally of one service) in a transaction with the inbox."""
         self._async_handlers[(service_id, message_type)] = handler

@@ -7,12 +7,12 @@ for it, and /ready stays 503 with the reason.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 import httpx
 from sqlmodel import SQLModel
 
+from shared.background import BackgroundTask
 from shared.bus import Bus
 from shared.bus_rabbit import RabbitBus
 from shared.cert_check import CertificateVerifier, TrustStore
@@ -61,7 +61,7 @@ class MemberNode:
         any_runtime = next(iter(self.runtimes.values()))
         self.clock_follower = ClockFollower(bus=self.bus, clock=self.clock, verify=any_runtime.checks.verify,
                                             name=service)
-        self._task: asyncio.Task[None] | None = None
+        self._startup = BackgroundTask(name=f"{service}-startup", run=self._start)
         self._after_start: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._before_identity: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
@@ -82,7 +82,7 @@ class MemberNode:
         self._on_stop.append(action)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._start(), name=f"{self.service}-startup")
+        self._startup.start()
 
     async def _start(self) -> None:
         r = self.readiness
@@ -107,8 +107,8 @@ class MemberNode:
 
     async def _identities(self) -> None:
         assert self.verifier is not None
-        for member_id in self.members:
-            entry = await self.gateway.member(member_id)  # organisation and BIN as the gateway registered them
+        entries = await self.gateway.entries(self.members)  # organisation and BIN as the gateway registered them
+        for member_id, entry in entries.items():
             signer = await load_or_enroll(
                 sessions=self.sessions, member_id=member_id, organisation=entry["organisation"], bin_=entry["bin"],
                 nuc=self.nuc, passphrase=self.settings.mesh.key_passphrase.get_secret_value(),
@@ -132,9 +132,7 @@ class MemberNode:
         self.relay.kick()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._startup.stop()
         for action in self._on_stop:
             await action()
         for runtime in self.runtimes.values():

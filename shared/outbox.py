@@ -19,6 +19,7 @@ from sqlalchemy import JSON, Column, LargeBinary, delete, update
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.background import BackgroundTask
 from shared.bus import Bus, BusError, OutgoingMessage, Unroutable
 from shared.db import Sessions, UtcDateTime
 from shared.logging import get_logger
@@ -145,7 +146,7 @@ class OutboxRelay:
         self._idle = idle_poll_s
         self._keep_sent = keep_sent
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundTask(name="outbox-relay", run=self._run)
         self._backoff = 0.0
 
     def kick(self) -> None:
@@ -153,14 +154,10 @@ class OutboxRelay:
         self._wake.set()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._loop.stop()
 
     async def _run(self) -> None:
         polls = 0

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 
 from services.mio_workstation.handlers import Workstation
+from shared.background import BackgroundTask
 from shared.clock import MeshClock
 from shared.errors import MeshError
 from shared.logging import get_logger
@@ -23,26 +24,20 @@ class AutoRunner:
     def __init__(self, *, workstation: Workstation, clock: MeshClock) -> None:
         self._workstation = workstation
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        workstation.wake_runner = self.wake
+        self._loop = BackgroundTask(name="mio-auto-runner", run=self._run)
 
     def wake(self) -> None:
-        self._wake.set()
+        self._workstation.wake_runner()
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="mio-auto-runner")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._loop.stop()
 
     async def _run(self) -> None:
         while True:
-            self._wake.clear()
+            self._workstation.changed.clear()
             wait = IDLE_S
             try:
                 wait = await self.pass_once()
@@ -52,7 +47,7 @@ class AutoRunner:
                 log.exception("auto_runner_pass_failed")
                 wait = 2.0
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(0.02, min(wait, IDLE_S)))
+                await asyncio.wait_for(self._workstation.changed.wait(), timeout=max(0.02, min(wait, IDLE_S)))
 
     async def pass_once(self) -> float:
         """Do every step that is due; return how long (real seconds) until the next one."""

@@ -19,4 +19,4 @@ def wire_consumers(*, runtimes: dict[str, MemberRuntime], workstation: Workstati
         handler = _for_district(workstation, member_id.split(".", 1)[1])
         for service in EMPLOYMENT_SERVICES:
             runtime.on_message(message_type=MessageType.REQUEST, service_id=service, handler=handler)
-        runtime.after_commit(workstation.wake_runner_soon)
+        runtime.after_commit(workstation.wake_runner)

@@ -8,6 +8,7 @@ leave in order and exactly once, whatever process dies when.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -79,10 +80,10 @@ class Workstation:
         self._calendar = calendar
         self._default_share = default_share
         self._default_mode = default_mode
-        self.wake_runner = lambda: None  # replaced by the auto runner
+        self.changed = asyncio.Event()  # the auto runner waits on it: something may have fallen due
 
-    def wake_runner_soon(self) -> None:
-        self.wake_runner()
+    def wake_runner(self) -> None:
+        self.changed.set()
 
     def runtime(self, district: str) -> MemberRuntime:
         runtime = self._runtimes.get(f"mio.{district}")
@@ -141,9 +142,7 @@ class Workstation:
     async def _form_refusal(self, *, form: dict[str, Any], signature: str, signed_by: str, district: str,
                             staff: StaffAccount | None) -> str | None:
         """Condition 2: the EDS on the form is valid, unrevoked, and the signer's (applicant, operator, employee)."""
-        runtime = self.runtime(district)
-        if runtime.verifier is None:
-            raise RuntimeError("trust store not loaded yet")
+        verifier = self.runtime(district).verifier_or_fail()
         if signed_by == "applicant":
             expect = Expectation(usage=Usage.SIGN, holder=Holder.INDIVIDUAL, iin=form["applicantIin"])
         elif signed_by == "employee":
@@ -153,7 +152,7 @@ class Workstation:
                                  bin=self._staff.organisations[district]["bin"])
         else:
             expect = Expectation(usage=Usage.SIGN, holder=Holder.EMPLOYEE)
-        result, _ = await runtime.verifier.verify_signed_json(value=form, signature_b64=signature, expect=expect)
+        result, _ = await verifier.verify_signed_json(value=form, signature_b64=signature, expect=expect)
         if result.ok:
             return None
         if is_transient(result):
@@ -222,10 +221,14 @@ class Workstation:
         if app.status not in ACTIVE:
             raise MeshError("APPLICATION_CLOSED", f"application {number} is {STATUS_TEXT[app.status]}; no step is "
                             "open", status=409)
-        step = (await session.exec(select(StepRecord).where(StepRecord.application_number == number,
-                                                            col(StepRecord.finished_at).is_(None)))).first()
+        step = await self._open_step(session, number)
         assert step is not None, f"an active application {number} has an open step"
         return app, step
+
+    @staticmethod
+    async def _open_step(session: AsyncSession, number: str) -> StepRecord | None:
+        return (await session.exec(select(StepRecord).where(StepRecord.application_number == number,
+                                                            col(StepRecord.finished_at).is_(None)))).first()
 
     async def act(self, *, number: str, action: str, actor: StaffAccount | None, body: ActionBody) -> Application:
         """One action of the current step, by a staff member (or by simulated staff when ``actor`` is None)."""
@@ -269,7 +272,7 @@ class Workstation:
             session.add(app)
         self._after_commit(app.district)
         log.info("step_action_done", number=number, action=action, actor="auto" if actor is None else actor.role)
-        return await self.application(number)
+        return app  # as committed (sessions keep objects loaded after commit)
 
     async def _prepare(self, *, app: Application, regulation: Regulation, action: str, actor: StaffAccount | None,
                        body: ActionBody) -> dict[str, Any]:
@@ -297,7 +300,7 @@ class Workstation:
 
     async def _prepare_decision(self, *, app: Application, regulation: Regulation, actor: StaffAccount | None,
                                 body: ActionBody) -> dict[str, Any]:
-        facts = await self.circumstances(app)
+        facts, card = await self.circumstances(app)
         if actor is None:
             approve, reason = automatic_decision(regulation=regulation, facts=facts, form=app.form)
         else:
@@ -309,7 +312,6 @@ class Workstation:
             missing = card_missing(regulation=regulation, facts=facts) if approve else None
             if missing:
                 raise MeshError("CARD_REQUIRED", missing, status=409)
-        card = await self.open_card(app.district, app.applicant_iin)
         draft = draft_document(regulation=regulation, number=app.number, issued=self._clock.now(),
                                organisation=self._staff.organisations[app.district]["name"], form=app.form,
                                approve=approve, reason=reason, card=_card_summary(card))
@@ -325,9 +327,7 @@ class Workstation:
             return {"signature": sign_json(value=app.draft, signer=self._staff.signer(signer)), "signer": signer.iin}
         if not body.signature:
             raise MeshError("SIGNATURE_REQUIRED", "sign the draft (GET …/draft) and send the signature", status=422)
-        verifier = self.runtime(app.district).verifier
-        if verifier is None:
-            raise MeshError("NOT_READY", "НУЦ's certificates are not loaded yet", status=503)
+        verifier = self.runtime(app.district).verifier_or_fail()
         result, _ = await verifier.verify_signed_json(value=app.draft, signature_b64=body.signature, expect=Expectation(
             usage=Usage.SIGN, holder=Holder.EMPLOYEE, iin=actor.iin, bin=self._staff.organisations[app.district]["bin"],
             role=regulation.signature.certificate_role))
@@ -451,20 +451,21 @@ class Workstation:
             if iin:
                 query = query.where(LabourCard.iin == iin)
             cards = list((await session.exec(query.order_by(col(LabourCard.opened_at)))).all())
-            out = []
-            for card in cards:
-                events = (await session.exec(select(LabourCardEvent).where(LabourCardEvent.card_id == card.id)
-                                             .order_by(col(LabourCardEvent.id)))).all()
-                out.append((card, list(events)))
-        return out
+            events = (await session.exec(select(LabourCardEvent).where(
+                col(LabourCardEvent.card_id).in_([c.id for c in cards])).order_by(col(LabourCardEvent.id)))).all()
+        history: dict[str, list[LabourCardEvent]] = {card.id: [] for card in cards}
+        for event in events:
+            history[event.card_id].append(event)
+        return [(card, history[card.id]) for card in cards]
 
     # ---- what the executor knows -------------------------------------------------------------------------
-    async def circumstances(self, app: Application) -> Circumstances:
+    async def circumstances(self, app: Application) -> tuple[Circumstances, LabourCard | None]:
+        """The registries' facts about the applicant (both asked at once) and their open card, if any."""
         runtime = self.runtime(app.district)
-        person = (await runtime.request(service_id="gbdfl.person-by-iin", data={"iin": app.applicant_iin},
-                                        correlation_id=app.correlation_id)).envelope.data
-        status = (await runtime.request(service_id="gbdfl.social-status-by-iin", data={"iin": app.applicant_iin},
-                                        correlation_id=app.correlation_id)).envelope.data
+        person_answer, status_answer = await asyncio.gather(*(
+            runtime.request(service_id=service, data={"iin": app.applicant_iin}, correlation_id=app.correlation_id)
+            for service in ("gbdfl.person-by-iin", "gbdfl.social-status-by-iin")))
+        person, status = person_answer.envelope.data, status_answer.envelope.data
         card = await self.open_card(app.district, app.applicant_iin)
         age = None
         if person.get("found"):
@@ -478,7 +479,7 @@ class Workstation:
             pensioner=bool(status.get("pension", {}).get("pensioner")),
             job_seeker_card=card is not None and card.kind == "job_seeker",
             unemployed_card=card is not None and card.kind == "unemployed",
-            has_representative=bool(app.form.get("representativeIin")))
+            has_representative=bool(app.form.get("representativeIin"))), card
 
     # ---- queries -----------------------------------------------------------------------------------------
     async def application(self, number: str) -> Application:
@@ -529,8 +530,7 @@ class Workstation:
                     raise MeshError("APPLICATION_NOT_FOUND", f"no application {number}", status=404)
                 app.mode, app.auto_share = mode, share if share is not None else app.auto_share
                 session.add(app)
-                step = (await session.exec(select(StepRecord).where(StepRecord.application_number == number,
-                                                                    col(StepRecord.finished_at).is_(None)))).first()
+                step = await self._open_step(session, number)
                 if step is not None:
                     step.auto_at = auto_at(started=step.started_at, due=step.due_at, share=app.auto_share) \
                         if mode == "auto" else None

@@ -26,7 +26,15 @@ from shared.db import Sessions
 from shared.errors import MeshError
 from shared.ids import make_iin, parse_iin
 from shared.logging import get_logger
-from shared.logins import Login, Logins, after_failure, hash_password, is_locked, password_matches
+from shared.logins import (
+    Login,
+    Logins,
+    after_failure,
+    hash_password,
+    password_matches,
+    refuse_if_locked,
+    wrong_password,
+)
 from shared.signing import SignerIdentity
 
 log = get_logger(__name__)
@@ -61,8 +69,9 @@ class StaffBook:
 
     async def load_organisations(self) -> None:
         """Each district's organisation and BIN, as the gateway registered its ИС МИО."""
+        entries = await self._gateway.entries([f"mio.{d}" for d in self._districts])
         for district in self._districts:
-            entry = await self._gateway.member(f"mio.{district}")
+            entry = entries[f"mio.{district}"]
             self.organisations[district] = {"name": entry["organisation"], "bin": entry["bin"]}
 
     async def seed(self) -> None:
@@ -118,15 +127,11 @@ class StaffBook:
         parse_iin(iin)
         staff = await self.get(iin)
         now = self._clock.now()
-        if is_locked(staff.locked_until, now=now):
-            assert staff.locked_until is not None
-            raise MeshError("ACCOUNT_LOCKED", "too many wrong passwords: locked until "
-                            f"{staff.locked_until.isoformat()}", status=423)
+        refuse_if_locked(staff.locked_until, now=now)
         if not password_matches(staff.password_hash, password):
             state = after_failure(failed=staff.failed_logins, now=now, limit=MAX_FAILED, lock=LOCK)
             await self._lock_state(iin, failed=state.failed, until=state.locked_until)
-            raise MeshError("PASSWORD_WRONG", "the password is wrong", status=401,
-                            details={"attemptsLeft": max(0, MAX_FAILED - state.failed)})
+            raise wrong_password(state, limit=MAX_FAILED)
         await self._lock_state(iin, failed=0, until=None)
         return await self.logins.start(subject=iin, method="password", serial=None)
 

@@ -6,7 +6,6 @@ that validity dates, OCSP times and CRLs agree with the rest of the mesh.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +17,7 @@ from services.nuc_pki.handlers import CertificateAuthority
 from services.nuc_pki.settings import NucSettings
 from services.nuc_pki.store import CaMaterial, IssuedCertificate
 from shared.admin_auth import admin_guard
+from shared.background import BackgroundTask
 from shared.bus import Bus
 from shared.bus_rabbit import RabbitBus
 from shared.cert_check import CertificateVerifier, TrustStore
@@ -69,10 +69,10 @@ def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None) -
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(start())
+        startup = BackgroundTask(name="nuc-startup", run=start)
+        startup.start()
         yield
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await startup.stop()
         await bus.close()
         await http.aclose()
         await engine.dispose()

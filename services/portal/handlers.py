@@ -8,7 +8,6 @@ failure changes on purpose is the failed-login counter that leads to lock-out.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +25,16 @@ from shared.db import Sessions
 from shared.errors import MeshError
 from shared.ids import parse_iin
 from shared.logging import get_logger
-from shared.logins import Login, Logins, after_failure, eds_error, hash_password, is_locked, password_matches
+from shared.logins import (
+    Login,
+    Logins,
+    after_failure,
+    eds_error,
+    hash_password,
+    password_matches,
+    refuse_if_locked,
+    wrong_password,
+)
 from shared.member import MemberRuntime
 
 log = get_logger(__name__)
@@ -114,11 +122,7 @@ class Portal:
             account = await session.get(Account, iin)
         if account is None:
             raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account for IIN {iin}: register first", status=401)
-        if is_locked(account.locked_until, now=now):
-            assert account.locked_until is not None
-            raise MeshError("ACCOUNT_LOCKED", f"too many wrong passwords: locked until "
-                            f"{account.locked_until.isoformat()}", status=423,
-                            details={"lockedUntil": account.locked_until.isoformat()})
+        refuse_if_locked(account.locked_until, now=now)
         if account.password_hash is None:
             raise MeshError("PASSWORD_NOT_SET", "this account signs in with EDS only", status=401)
         if not password_matches(account.password_hash, password):
@@ -131,14 +135,9 @@ class Portal:
         async with self._sessions() as session, session.begin():
             await session.exec(update(Account).where(col(Account.iin) == account.iin)  # type: ignore[call-overload]
                                .values(failed_logins=state.failed, locked_until=state.locked_until))
-        left = max(0, self._settings.max_failed_logins - state.failed)
-        log.info("login_refused", reason="PASSWORD_WRONG", attempts_left=left)
-        details: dict[str, Any] = {"attemptsLeft": left}
-        if state.locked_until is not None:
-            details["lockedUntil"] = state.locked_until.isoformat()
-        raise MeshError("PASSWORD_WRONG", "the password is wrong" + (
-            f"; the account is locked until {state.locked_until.isoformat()}" if state.locked_until else
-            f"; {left} attempt(s) left before lock-out"), status=401, details=details)
+        refusal = wrong_password(state, limit=self._settings.max_failed_logins)
+        log.info("login_refused", reason=refusal.code, attempts_left=refusal.details["attemptsLeft"])
+        raise refusal
 
     async def login_with_eds(self, *, challenge_id: str, signature: str, iin: str | None) -> Login:
         if iin is not None:
@@ -174,10 +173,7 @@ class Portal:
             raise MeshError("NOT_YOUR_DATA", "a citizen applies only for themself", status=403)
         if request.form.service_id not in EMPLOYMENT_SERVICES:
             raise MeshError("SERVICE_UNKNOWN", f"the portal offers {', '.join(EMPLOYMENT_SERVICES)}", status=422)
-        verifier = self._runtime.verifier
-        if verifier is None:
-            raise MeshError("PORTAL_NOT_READY", "the portal has not loaded НУЦ's certificates yet", status=503)
-        result, _ = await verifier.verify_signed_json(
+        result, _ = await self._runtime.verifier_or_fail().verify_signed_json(
             value=signed_form(request), signature_b64=request.form_signature,
             expect=Expectation(usage=Usage.SIGN, holder=Holder.INDIVIDUAL, iin=iin))
         if not result.ok:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from services.shep_gateway.handlers import Examined, Gateway
+from shared.background import BackgroundTask
 from shared.bus import Bus, Delivery, Subscription
 from shared.logging import get_logger
 from shared.topology import INGRESS_QUEUE
@@ -24,19 +25,17 @@ class IngressWorker:
         self._prefetch = prefetch
         self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
         self._subscription: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundTask(name="gateway-ingress", run=self._run)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="gateway-ingress")
+        self._loop.start()
         self._subscription = await self._bus.consume(queue=INGRESS_QUEUE, handler=self._inbox.put,
                                                      prefetch=self._prefetch)
 
     async def stop(self) -> None:
         if self._subscription is not None:
             await self._subscription.cancel()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.stop()
 
     async def _run(self) -> None:
         while True:

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import update
+from sqlalchemy import union_all, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -118,6 +118,18 @@ class Examined:
     @property
     def sender(self) -> str | None:
         return self.parsed.envelope.sender if self.parsed else None
+
+
+@dataclass
+class Txn:
+    """One ingress transaction in the making: the log records it appends (and the chain head they lead to),
+    the messages it publishes once committed, and the sync-call timers it arms afterwards."""
+
+    session: AsyncSession
+    head: LogHead
+    records: list[dict[str, Any]] = field(default_factory=list)
+    staged: list[dict[str, Any]] = field(default_factory=list)
+    timers: list[tuple[str, float]] = field(default_factory=list)
 
 
 class Gateway:
@@ -252,33 +264,30 @@ class Gateway:
         timers: list[tuple[str, float]] = []
         if final:
             async with self._chain_lock:
-                staged: list[dict[str, Any]] = []
-                records: list[dict[str, Any]] = []
                 async with self._sessions() as session, session.begin():
                     seen = await self._already_logged(session, [e.message_id for e in final])
-                    head = await self._lock_head(session)
+                    txn = Txn(session=session, head=await self._lock_head(session))
                     for item in final:
                         if item.message_id in seen:
                             log.info("duplicate_ignored", message_id=item.message_id)
                             continue
                         seen.add(item.message_id)
-                        head = await self._apply(session, item=item, head=head, timers=timers, staged=staged,
-                                                 records=records)
-                    rows = await self._write(session, head=head, records=records, staged=staged)
+                        await self._apply(txn, item=item)
+                    rows = await self._write(txn)
                 await self._publish(rows)
+            timers = txn.timers
         for message_id, deadline in timers:
             self.schedule_timeout(message_id=message_id, deadline=deadline)
         for item in retries:
             await self._retry(item)
         await self._bus.ack_all([item.delivery for item in final])
 
-    async def _write(self, session: AsyncSession, *, head: LogHead, records: list[dict[str, Any]],
-                     staged: list[dict[str, Any]]) -> StagedBatch:
-        await self._mark_published(session)
-        if records:
-            await session.exec(LogRecord.__table__.insert(), params=records)  # type: ignore[attr-defined, call-overload]
-        await self._save_head(session, head)
-        return await insert_outbox(session, staged)
+    async def _write(self, txn: Txn) -> StagedBatch:
+        await self._mark_published(txn.session)
+        if txn.records:
+            await txn.session.exec(LogRecord.__table__.insert(), params=txn.records)  # type: ignore[attr-defined, call-overload]
+        await self._save_head(txn.session, txn.head)
+        return await insert_outbox(txn.session, txn.staged)
 
     async def _publish(self, batch: StagedBatch) -> None:
         """Publish what a transaction just committed; anything left unsent is the relay's to recover.
@@ -322,9 +331,11 @@ class Gateway:
 
     @staticmethod
     async def _already_logged(session: AsyncSession, ids: list[str]) -> set[str]:
-        rows = await session.exec(select(LogRecord.message_id).where(col(LogRecord.message_id).in_(ids)))
-        parked = await session.exec(select(ParkedRequest.message_id).where(col(ParkedRequest.message_id).in_(ids)))
-        return set(rows.all()) | set(parked.all())
+        """Messages handled before: logged, or parked waiting for their district (one query on the hot path)."""
+        logged = select(LogRecord.message_id).where(col(LogRecord.message_id).in_(ids))
+        parked = select(ParkedRequest.message_id).where(col(ParkedRequest.message_id).in_(ids))
+        rows = await session.exec(union_all(logged, parked))  # type: ignore[call-overload]
+        return {row[0] for row in rows.all()}
 
     @staticmethod
     async def _lock_head(session: AsyncSession) -> LogHead:
@@ -338,38 +349,41 @@ class Gateway:
         if result.rowcount == 0:  # the very first record
             session.add(LogHead(id=1, seq=head.seq, record_hash=head.record_hash))
 
-    async def _apply(self, session: AsyncSession, *, item: Examined, head: LogHead, timers: list[tuple[str, float]],
-                     staged: list[dict[str, Any]], records: list[dict[str, Any]]) -> LogHead:
+    async def _apply(self, txn: Txn, *, item: Examined) -> None:
         if item.verdict is Verdict.PARK:
-            return await self._park(session, item=item, head=head, timers=timers, staged=staged, records=records)
+            await self._park(txn, item=item)
+            return
         if item.verdict is Verdict.ROUTE and item.destination is not None and item.destination.reply_to_caller:
-            await self._close_sync_call(session, item=item)
+            await self._close_sync_call(txn.session, item=item)
         if item.verdict is Verdict.ROUTE and item.destination is not None \
                 and item.destination.recipient == self.composer.member_id:
-            head = self._append(records, head=head, parsed=item.parsed, message_id=item.message_id,
-                                raw=item.delivery.body, received_at=item.received_at, outcome=Outcome.ROUTED,
-                                recipient=self.composer.member_id, code=None, reason=None, checks=item.checks)
-            return await self._unpark(session, answer=item, head=head, timers=timers, staged=staged, records=records)
+            self._append(txn, parsed=item.parsed, message_id=item.message_id, raw=item.delivery.body,
+                         received_at=item.received_at, outcome=Outcome.ROUTED, recipient=self.composer.member_id,
+                         code=None, reason=None, checks=item.checks)
+            await self._unpark(txn, answer=item)
+            return
         if item.verdict is Verdict.ROUTE:
             assert item.destination is not None
             assert item.parsed is not None
-            self._stage_delivery(session, item=item, timers=timers, staged=staged)
+            self._stage_delivery(txn, item=item)
             outcome, code, reason = Outcome.ROUTED, None, None
             recipient = item.destination.recipient
         else:
             assert item.refusal is not None
-            self._stage_refusal(item=item, staged=staged)
+            self._stage_refusal(txn, item=item)
             outcome, code, reason = Outcome.REFUSED, item.refusal.code, item.refusal.message
             recipient = item.parsed.envelope.recipient if item.parsed else None
             log.warning("message_refused", code=code, reason=reason, message_id=item.message_id,
                         sender=item.sender)
-        return self._append(records, head=head, parsed=item.parsed, message_id=item.message_id,
-                            raw=item.delivery.body, received_at=item.received_at, outcome=outcome, recipient=recipient,
-                            code=code, reason=reason, checks=item.checks)
+        self._append(txn, parsed=item.parsed, message_id=item.message_id, raw=item.delivery.body,
+                     received_at=item.received_at, outcome=outcome, recipient=recipient, code=code, reason=reason,
+                     checks=item.checks)
 
-    def _append(self, records: list[dict[str, Any]], *, head: LogHead, parsed: ParsedEnvelope | None,
-                message_id: str, raw: bytes, received_at: dt.datetime, outcome: Outcome, recipient: str | None,
-                code: str | None, reason: str | None, checks: dict[str, Any]) -> LogHead:
+    def _append(self, txn: Txn, *, parsed: ParsedEnvelope | None, message_id: str, raw: bytes,
+                received_at: dt.datetime, outcome: Outcome, recipient: str | None, code: str | None,
+                reason: str | None, checks: dict[str, Any]) -> None:
+        """Add a signed record to the chain; its hash becomes the transaction's new head."""
+        head = txn.head
         """Chain one record after ``head``, sign it, and add its row to ``records``; returns the new head."""
         env = parsed.envelope if parsed else None
         fields: dict[str, Any] = {
@@ -388,7 +402,7 @@ class Gateway:
         content = record_content(fields)
         hashed = digest(content)
         signature = base64.b64encode(sign_detached(content=content, signer=self.composer.signer)).decode()
-        records.append({
+        txn.records.append({
             "seq": fields["seq"], "message_id": message_id, "correlation_id": fields["correlationId"],
             "service_id": fields["serviceId"], "message_type": fields["messageType"], "sender": fields["sender"],
             "recipient": recipient, "route_id": fields["routeId"], "in_reply_to": fields["inReplyTo"],
@@ -396,7 +410,7 @@ class Gateway:
             "error_code": code, "error_reason": fields["errorReason"], "payload_digest": fields["payloadDigest"],
             "envelope_digest": fields["envelopeDigest"], "checks": checks, "prev_hash": head.record_hash,
             "record_hash": hashed, "signature": signature})
-        return LogHead(id=1, seq=fields["seq"], record_hash=hashed)
+        txn.head = LogHead(id=1, seq=fields["seq"], record_hash=hashed)
 
     # ---- district routing: park, look the applicant up in ГБД ФЛ, route on the answer ----------------------
     def _lookup_request(self, *, iin: str, correlation_id: str, for_message: str) -> Examined | Refusal:
@@ -418,21 +432,21 @@ class Gateway:
                                 "route": decision.recipient},
                         deadline=time.time() + self.settings.mesh.sync_timeout_s)
 
-    async def _park(self, session: AsyncSession, *, item: Examined, head: LogHead, timers: list[tuple[str, float]],
-                    staged: list[dict[str, Any]], records: list[dict[str, Any]]) -> LogHead:
+    async def _park(self, txn: Txn, *, item: Examined) -> None:
         assert item.lookup is not None
         assert item.parsed is not None
         lookup = self._lookup_request(iin=item.lookup.applicant_iin, correlation_id=item.parsed.envelope.correlation_id,
                                       for_message=item.message_id)
         if isinstance(lookup, Refusal):
             item.verdict, item.refusal = Verdict.REFUSE, lookup
-            return await self._apply(session, item=item, head=head, timers=timers, staged=staged, records=records)
-        session.add(ParkedRequest(
+            await self._apply(txn, item=item)
+            return
+        txn.session.add(ParkedRequest(
             message_id=item.message_id, lookup_id=lookup.message_id, service_id=item.lookup.service_id,
             applicant_iin=item.lookup.applicant_iin, body=item.delivery.body,
             headers=storable_headers(item.delivery.headers), received_at=item.received_at, checks=item.checks))
         log.info("request_parked_for_district", message_id=item.message_id, lookup_id=lookup.message_id)
-        return await self._apply(session, item=lookup, head=head, timers=timers, staged=staged, records=records)
+        await self._apply(txn, item=lookup)
 
     async def _parked_by_lookup(self, session: AsyncSession, lookup_id: str) -> ParkedRequest | None:
         parked = (await session.exec(select(ParkedRequest).where(ParkedRequest.lookup_id == lookup_id)
@@ -446,17 +460,15 @@ class Gateway:
         return Examined(delivery=delivery, message_id=parked.message_id, received_at=parked.received_at,
                         verdict=Verdict.REFUSE, parsed=parsed, checks=dict(parked.checks))
 
-    async def _unpark(self, session: AsyncSession, *, answer: Examined, head: LogHead,
-                      timers: list[tuple[str, float]], staged: list[dict[str, Any]],
-                      records: list[dict[str, Any]]) -> LogHead:
+    async def _unpark(self, txn: Txn, *, answer: Examined) -> None:
         """ГБД ФЛ answered the gateway: route the parked request to the district it named, or refuse it."""
         assert answer.parsed is not None
         lookup_id = str(answer.parsed.envelope.in_reply_to)
-        parked = await self._parked_by_lookup(session, lookup_id)
+        parked = await self._parked_by_lookup(txn.session, lookup_id)
         if parked is None:
-            return head
+            return
         parked.state = "RESOLVED"
-        session.add(parked)
+        txn.session.add(parked)
         item = self._resumed(parked)
         assert item.parsed is not None
         district = district_from_answer(answer.parsed.envelope)
@@ -469,15 +481,13 @@ class Gateway:
         else:
             item.refusal = decision if isinstance(decision, Refusal) else Refusal(
                 "Client.RouteRequired", "the applicant's district could not be determined; set routeId")
-        return await self._apply(session, item=item, head=head, timers=timers, staged=staged, records=records)
+        await self._apply(txn, item=item)
 
-    async def _lookup_timed_out(self, session: AsyncSession, *, lookup_id: str, head: LogHead,
-                                timers: list[tuple[str, float]], staged: list[dict[str, Any]],
-                                records: list[dict[str, Any]]) -> LogHead:
+    async def _lookup_timed_out(self, txn: Txn, *, lookup_id: str) -> None:
         """Ask again (the answer may have been lost in a restart) a few times, then refuse the parked request."""
-        parked = await self._parked_by_lookup(session, lookup_id)
+        parked = await self._parked_by_lookup(txn.session, lookup_id)
         if parked is None:
-            return head
+            return
         item = self._resumed(parked)
         assert item.parsed is not None
         if parked.attempts < MAX_LOOKUPS:
@@ -485,19 +495,18 @@ class Gateway:
                                           for_message=parked.message_id)
             if isinstance(lookup, Examined):
                 parked.lookup_id, parked.attempts = lookup.message_id, parked.attempts + 1
-                session.add(parked)
-                return await self._apply(session, item=lookup, head=head, timers=timers, staged=staged,
-                                         records=records)
+                txn.session.add(parked)
+                await self._apply(txn, item=lookup)
+                return
             item.refusal = lookup
         else:
             item.refusal = Refusal("Server.RouteLookupFailed", f"ГБД ФЛ did not tell the applicant's district in "
                                    f"{MAX_LOOKUPS} attempts; try again later or set routeId")
         parked.state = "RESOLVED"
-        session.add(parked)
-        return await self._apply(session, item=item, head=head, timers=timers, staged=staged, records=records)
+        txn.session.add(parked)
+        await self._apply(txn, item=item)
 
-    def _stage_delivery(self, session: AsyncSession, *, item: Examined, timers: list[tuple[str, float]],
-                        staged: list[dict[str, Any]]) -> None:
+    def _stage_delivery(self, txn: Txn, *, item: Examined) -> None:
         assert item.destination is not None
         assert item.parsed is not None
         dest, env = item.destination, item.parsed.envelope
@@ -508,11 +517,11 @@ class Gateway:
             assert item.delivery.reply_to
             headers[H_DEADLINE] = deadline_header(item.deadline)
             expiration = max(1, int((item.deadline - time.time()) * 1000))
-            session.add(SyncCall(message_id=item.message_id, caller=env.sender, provider=dest.recipient,
-                                 service_id=env.service_id, correlation_id=env.correlation_id,
-                                 reply_to=item.delivery.reply_to, deadline=item.deadline))
-            timers.append((item.message_id, item.deadline))
-        staged.append(outbox_values(exchange=dest.exchange, routing_key=dest.routing_key, message=OutgoingMessage(
+            txn.session.add(SyncCall(message_id=item.message_id, caller=env.sender, provider=dest.recipient,
+                                     service_id=env.service_id, correlation_id=env.correlation_id,
+                                     reply_to=item.delivery.reply_to, deadline=item.deadline))
+            txn.timers.append((item.message_id, item.deadline))
+        txn.staged.append(outbox_values(exchange=dest.exchange, routing_key=dest.routing_key, message=OutgoingMessage(
             body=item.delivery.body, headers=headers, message_id=item.message_id,
             correlation_id=env.correlation_id, expiration_ms=expiration)))
 
@@ -531,11 +540,11 @@ class Gateway:
         else:
             self._cancel_timer(call_id)
 
-    def _stage_refusal(self, *, item: Examined, staged: list[dict[str, Any]]) -> None:
+    def _stage_refusal(self, txn: Txn, *, item: Examined) -> None:
         assert item.refusal is not None
         dead_headers = {**item.delivery.headers, H_REFUSAL_CODE: item.refusal.code,
                         H_REFUSAL_REASON: item.refusal.message[:1000], H_ORIGIN_QUEUE: INGRESS_QUEUE}
-        staged.append(outbox_values(exchange=DEAD_EXCHANGE, routing_key=INGRESS_QUEUE,
+        txn.staged.append(outbox_values(exchange=DEAD_EXCHANGE, routing_key=INGRESS_QUEUE,
                                     message=copy_of(item.delivery, headers=dead_headers)))
         target = self._error_target(item)
         if target is None:
@@ -550,7 +559,7 @@ class Gateway:
             data=error.model_dump(by_alias=True), correlation_id=env.correlation_id if env else item.message_id,
             recipient=env.sender if env and env.sender in self._book.registry.members else None,
             in_reply_to=in_reply_to)
-        staged.append(outbox_values(exchange=exchange, routing_key=routing_key, message=outgoing(wire)))
+        txn.staged.append(outbox_values(exchange=exchange, routing_key=routing_key, message=outgoing(wire)))
 
     def _error_target(self, item: Examined) -> tuple[str, str] | None:
         """Where a refusal is reported: the caller's reply queue, else the sender's own queue if it exists."""
@@ -583,7 +592,6 @@ class Gateway:
     async def fire_timeout(self, *, message_id: str) -> None:
         """The provider did not answer in time: tell the caller Server.Timeout and log it."""
         self._timers.pop(message_id, None)
-        timers: list[tuple[str, float]] = []
         try:
             async with self._chain_lock:
                 async with self._sessions() as session, session.begin():
@@ -602,20 +610,17 @@ class Gateway:
                                                  correlation_id=call.correlation_id, recipient=call.caller,
                                                  in_reply_to=uuid.UUID(message_id))
                     body = orjson.dumps(wire)
-                    internal = call.caller == self.composer.member_id
-                    staged = [] if internal else [
-                        outbox_values(exchange="", routing_key=call.reply_to, message=outgoing(wire))]
-                    records: list[dict[str, Any]] = []
-                    head = self._append(records, head=await self._lock_head(session), parsed=parse_envelope(body),
-                                        message_id=wire["messageId"], raw=body, received_at=self.clock.now(),
-                                        outcome=Outcome.TIMEOUT, recipient=call.caller, code="Server.Timeout",
-                                        reason=error.message, checks={"deadline": call.deadline})
-                    if internal:
-                        head = await self._lookup_timed_out(session, lookup_id=message_id, head=head, timers=timers,
-                                                            staged=staged, records=records)
-                    rows = await self._write(session, head=head, records=records, staged=staged)
+                    txn = Txn(session=session, head=await self._lock_head(session))
+                    self._append(txn, parsed=parse_envelope(body), message_id=wire["messageId"], raw=body,
+                                 received_at=self.clock.now(), outcome=Outcome.TIMEOUT, recipient=call.caller,
+                                 code="Server.Timeout", reason=error.message, checks={"deadline": call.deadline})
+                    if call.caller == self.composer.member_id:  # the gateway's own district lookup
+                        await self._lookup_timed_out(txn, lookup_id=message_id)
+                    else:
+                        txn.staged.append(outbox_values(exchange="", routing_key=call.reply_to, message=outgoing(wire)))
+                    rows = await self._write(txn)
                 await self._publish(rows)
-            for call_id, deadline in timers:
+            for call_id, deadline in txn.timers:
                 self.schedule_timeout(message_id=call_id, deadline=deadline)
             log.warning("sync_call_timed_out", message_id=message_id, service_id=call.service_id)
         except Exception:

@@ -34,6 +34,7 @@ from services.shep_gateway.store import (
     SyncCall,
 )
 from shared.admin_auth import admin_guard
+from shared.background import BackgroundTask
 from shared.bus import Bus
 from shared.bus_rabbit import RabbitBus
 from shared.cert_check import CertificateVerifier, TrustStore
@@ -128,10 +129,10 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(start(), name="gateway-startup")
+        startup = BackgroundTask(name="gateway-startup", run=start)
+        startup.start()
         yield
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await startup.stop()
         await worker.stop()
         await relay.stop()
         await bus.close()
