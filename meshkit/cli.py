@@ -10,6 +10,8 @@
     meshctl act ZHZ-2026-000001 decide --as executor --decision approve
     meshctl act ZHZ-2026-000001 sign --as head                      # fetches the draft, signs it with EDS
     meshctl clock --working-days 3                                 # mesh-wide; also --seconds, --speed, --reset
+    meshctl service kill gbd_fl                                    # a crash; the launcher restarts it
+    meshctl service stop shep_gateway / start shep_gateway         # a member down on purpose, then back
 """
 
 from __future__ import annotations
@@ -210,6 +212,24 @@ def clock(
                 return
             kit.advance_clock(seconds=seconds, working_days=working_days, speed=speed, reset=reset)
             _print(kit.clock())
+    except KitError as exc:
+        _fail(exc)
+
+
+@app.command("service")
+def service(
+    action: Annotated[str, typer.Argument(metavar="status|stop|start|kill|restart")],
+    name: Annotated[str | None, typer.Argument(help="rabbitmq, nuc_pki, shep_gateway, portal, mio_workstation, "
+                                                     "con_operator or gbd_fl")] = None,
+    mesh: MeshOption = None,
+) -> None:
+    """Take a member down on purpose and bring it back (`make run` only): stop keeps it down until start; kill
+    is a crash (SIGKILL), after which the launcher restarts it with back-off."""
+    if action not in ("status", "stop", "start", "kill", "restart"):
+        raise typer.BadParameter("ACTION is one of status, stop, start, kill, restart")
+    try:
+        with Mesh.from_file(mesh) as kit:
+            _print(kit.service(action, name))
     except KitError as exc:
         _fail(exc)
 

@@ -1,15 +1,26 @@
 """``make run``: a private RabbitMQ node and the six services under var/, ready, with a table of where
-everything is (also written to var/mesh.json). Ctrl-C stops every process it started."""
+everything is (also written to var/mesh.json). Ctrl-C stops every process it started.
+
+While it runs it supervises them (``meshkit.supervisor``): a service or the broker that dies is started
+again with back-off, and ``meshctl service stop|start|kill|restart NAME`` takes one down on purpose. Every
+child dies with the launcher, however it dies (``meshkit.child``); and should anything outlive it (the
+broker's ``epmd``, or a launcher killed while starting), the next ``make run`` finds it through
+``var/launcher.json`` and stops it before it starts — instead of saying a port is in use.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -18,6 +29,7 @@ from meshkit.mesh_runner import REPO_ROOT, SERVICES, MeshConfig, MeshRunner, Mes
 from meshkit.ports import port_is_free
 from meshkit.rabbit_node import RabbitNode, RabbitUnavailable
 from meshkit.sdk import Citizen, KitError, Mesh
+from meshkit.supervisor import BROKER, ControlServer, Supervisor
 
 console = Console()
 
@@ -31,6 +43,64 @@ def _secrets(var_dir: Path) -> dict[str, str]:
     path.write_text(json.dumps(values))
     path.chmod(0o600)
     return values
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _record_processes(var_dir: Path, *, node: RabbitNode, runner: MeshRunner | None) -> None:
+    """What this launcher started, for the next one to clean up should this one be killed."""
+    processes = [{"name": BROKER, "pid": node.process.pid, "marker": "rabbitmq"}] if node.process else []
+    for name, service in (runner.services.items() if runner else []):
+        if service.process is not None:
+            processes.append({"name": name, "pid": service.process.pid, "marker": f"services.{name}.main"})
+    path = var_dir / "launcher.json"
+    path.write_text(json.dumps({"pid": os.getpid(), "epmdPort": node.epmd_port,
+                                "rabbitmqBaseDir": str(node.base_dir), "processes": processes}, indent=2))
+
+
+def _clean_up_after_a_dead_launcher(var_dir: Path) -> None:
+    path = var_dir / "launcher.json"
+    if not path.exists():
+        return
+    record = json.loads(path.read_text())
+    pid = int(record.get("pid", 0))
+    if pid and pid != os.getpid() and _alive(pid) and "meshkit.launcher" in _command_line(pid):
+        raise SystemExit(f"a mesh from {var_dir} is already running (launcher pid {pid}): stop it with Ctrl-C in "
+                         f"its terminal, or `kill {pid}`")
+    leftovers = [p for p in record.get("processes", [])
+                 if _alive(int(p["pid"])) and p["marker"] in _command_line(int(p["pid"]))]
+    for process in leftovers:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(int(process["pid"]), signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(int(p["pid"])) for p in leftovers):
+        time.sleep(0.2)
+    for process in leftovers:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(int(process["pid"]), signal.SIGKILL)
+    epmd = shutil.which("epmd")
+    if epmd and record.get("epmdPort"):
+        subprocess.run([epmd, "-kill"], env={**os.environ, "ERL_EPMD_PORT": str(record["epmdPort"])},  # noqa: S603
+                       capture_output=True, check=False, timeout=10)
+    path.unlink(missing_ok=True)
+    if leftovers:
+        console.print(f"[yellow]An earlier launcher (pid {pid}) did not stop cleanly:[/yellow] stopped what it left "
+                      f"running ({', '.join(p['name'] for p in leftovers)}).")
 
 
 def _ports() -> dict[str, int]:
@@ -102,6 +172,9 @@ def _print(description: dict) -> None:
         console.print(f"ИС МИО staff of {staff['district']} (POST {mio}/staff/login): {people}; every district's "
                       "staff and EDS keys: GET /admin/staff", soft_wrap=True)
     console.print(f"Everything above, as JSON: {var}/mesh.json — logs in {var}/logs/", soft_wrap=True)
+    console.print("A service that dies is started again; take one down on purpose with `.venv/bin/meshctl service "
+                  "stop NAME` (also start, kill, restart, status; NAME one of rabbitmq, "
+                  f"{', '.join(description['services'])}).", soft_wrap=True)
     console.print("Press Ctrl-C to stop the mesh.")
 
 
@@ -109,16 +182,19 @@ def main() -> None:
     var_dir = Path(os.environ.get("MESH_VAR_DIR", REPO_ROOT / "var")).resolve()
     var_dir.mkdir(parents=True, exist_ok=True)
     values = _secrets(var_dir)
+    _clean_up_after_a_dead_launcher(var_dir)
     ports = _ports()
     console.print("Starting a private RabbitMQ node …")
     try:
         node = RabbitNode.start(base_dir=var_dir / "rabbitmq")
     except RabbitUnavailable as exc:
         raise SystemExit(str(exc)) from None
+    _record_processes(var_dir, node=node, runner=None)
     config = MeshConfig(var_dir=var_dir, amqp_url=node.amqp_url, admin_token=values["adminToken"],
                         key_passphrase=values["keyPassphrase"], ports=ports)
     runner = MeshRunner(config)
     stopping = False
+    control: ControlServer | None = None
 
     def stop(*_args: object) -> None:
         nonlocal stopping
@@ -126,9 +202,12 @@ def main() -> None:
             return
         stopping = True
         console.print("\nStopping the mesh …")
+        if control is not None:
+            control.stop()
         runner.stop()
         node.stop()
         (var_dir / "mesh.json").unlink(missing_ok=True)
+        (var_dir / "launcher.json").unlink(missing_ok=True)
         console.print("Stopped.")
         sys.exit(0)
 
@@ -136,26 +215,38 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     console.print("Starting the six services …")
     runner.start()
+    _record_processes(var_dir, node=node, runner=runner)
     try:
         runner.wait_ready(timeout_s=float(os.environ.get("MESH_START_TIMEOUT_S", "180")), progress=True)
     except MeshStartError as exc:
         console.print(f"[red]The mesh did not start:[/red] {exc}")
         stop()
     description = _describe(config, node, runner)
-    (var_dir / "mesh.json").write_text(json.dumps(description, ensure_ascii=False, indent=2))
+
+    def write(status: dict[str, Any] | None = None) -> None:
+        for name, state in (status or {}).items():
+            target = description["services"].get(name) if name != BROKER else description["rabbitmq"]
+            if target is not None:
+                target.update(state)
+        (var_dir / "mesh.json").write_text(json.dumps(description, ensure_ascii=False, indent=2))
+        _record_processes(var_dir, node=node, runner=runner)
+
+    supervisor = Supervisor(runner=runner, rabbit=node, say=lambda text: console.print(text, soft_wrap=True),
+                            changed=write)
+    control = ControlServer(supervisor, token=config.admin_token)
+    control.start()
+    description["launcher"] = {"pid": os.getpid(), "controlUrl": control.url}
+    write(supervisor.status())
     try:
         description["demoCitizen"] = _demo_citizen(var_dir)
         description["demoStaff"] = _demo_staff(var_dir)
-        (var_dir / "mesh.json").write_text(json.dumps(description, ensure_ascii=False, indent=2))
+        write()
     except KitError as exc:
         console.print(f"[yellow]No demo citizen or staff:[/yellow] {exc}")
     _print(description)
     while True:
-        time.sleep(1)
-        for name, service in runner.services.items():
-            if not service.alive():
-                console.print(f"[red]{name} exited[/red]; see {service.log_path}")
-                stop()
+        supervisor.tick()
+        time.sleep(0.5)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from meshkit.child import wrap
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -93,7 +95,7 @@ class ServiceProcess:
         command = [sys.executable, "-m", "uvicorn", "--factory", self.spec.app, "--host", "127.0.0.1",
                    "--port", str(self.config.ports[self.spec.name]), "--no-access-log", "--timeout-graceful-shutdown",
                    "5"]
-        self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=self.env(), stdout=log,  # noqa: S603
+        self.process = subprocess.Popen(wrap(command), cwd=REPO_ROOT, env=self.env(), stdout=log,  # noqa: S603
                                         stderr=subprocess.STDOUT, start_new_session=True)
 
     def alive(self) -> bool:

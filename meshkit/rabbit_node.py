@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from meshkit.child import wrap
 from meshkit.ports import free_port, wait_for_port
 
 _CANDIDATES = ("/usr/lib/rabbitmq/bin/rabbitmq-server",)
@@ -71,7 +72,7 @@ class RabbitNode:
 
     @classmethod
     def start(cls, *, base_dir: Path, amqp_port: int | None = None, timeout_s: float = 90.0) -> RabbitNode:
-        server = rabbitmq_server_path()
+        rabbitmq_server_path()  # say now, plainly, if RabbitMQ is not installed
         base_dir.mkdir(parents=True, exist_ok=True)
         (base_dir / "enabled_plugins").write_text("[].\n")
         (base_dir / "rabbitmq.conf").write_text("disk_free_limit.absolute = 50MB\n")
@@ -81,14 +82,24 @@ class RabbitNode:
             name_file.write_text(f"mesh-{uuid.uuid4().hex[:8]}@localhost")
         node = cls(base_dir=base_dir, amqp_port=amqp_port or free_port(), dist_port=free_port(),
                    epmd_port=free_port(), node_name=name_file.read_text().strip())
-        log = (base_dir / "server.out").open("ab")
-        node.process = subprocess.Popen([server], env=node._env(), stdout=log, stderr=subprocess.STDOUT,  # noqa: S603
-                                        start_new_session=True)
+        node.spawn()
         if not wait_for_port(node.amqp_port, timeout_s=timeout_s) or node.process.poll() is not None:
             node.stop()
             tail = (base_dir / "server.out").read_text(errors="replace")[-2000:]
             raise RabbitUnavailable(f"RabbitMQ did not start within {timeout_s:g}s; its output ends with:\n{tail}")
         return node
+
+    def spawn(self) -> None:
+        """Start the node's process (it dies with this process: ``meshkit.child``); does not wait for it."""
+        log = (self.base_dir / "server.out").open("ab")
+        self.process = subprocess.Popen(wrap([rabbitmq_server_path()]), env=self._env(), stdout=log,  # noqa: S603
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def kill(self) -> None:
+        """SIGKILL: the broker dies mid-whatever, as in a crash."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -102,12 +113,9 @@ class RabbitNode:
         if epmd:  # epmd daemonises itself; stop ours (and only ours: it listens on our private port)
             subprocess.run([epmd, "-kill"], env=self._env(), capture_output=True, check=False, timeout=10)  # noqa: S603
 
-    def restart(self, *, timeout_s: float = 90.0) -> None:
+    def restart(self, *, timeout_s: float = 90.0, wait: bool = True) -> None:
         self.stop()
         time.sleep(0.5)
-        server = rabbitmq_server_path()
-        log = (self.base_dir / "server.out").open("ab")
-        self.process = subprocess.Popen([server], env=self._env(), stdout=log, stderr=subprocess.STDOUT,  # noqa: S603
-                                        start_new_session=True)
-        if not wait_for_port(self.amqp_port, timeout_s=timeout_s):
+        self.spawn()
+        if wait and not wait_for_port(self.amqp_port, timeout_s=timeout_s):
             raise RabbitUnavailable("RabbitMQ did not come back after a restart")

@@ -69,6 +69,7 @@ class MeshInfo:
     mio: str
     admin_token: str
     amqp_url: str | None = None
+    launcher: str | None = None  # the launcher's control endpoint (``make run`` only)
 
     @classmethod
     def from_file(cls, path: str | Path | None = None) -> MeshInfo:
@@ -80,7 +81,17 @@ class MeshInfo:
         urls = {name: item["url"] for name, item in data["services"].items()}
         return cls(gateway=urls["shep_gateway"], nuc=urls["nuc_pki"], portal=urls["portal"], gbd_fl=urls["gbd_fl"],
                    con=urls["con_operator"], mio=urls["mio_workstation"], admin_token=data["adminToken"],
-                   amqp_url=data.get("amqpUrl"))
+                   amqp_url=data.get("amqpUrl"), launcher=(data.get("launcher") or {}).get("controlUrl"))
+
+
+def application_form(*, service_id: str, iin: str, surname: str, name: str, patronymic: str | None,
+                     **fields: Any) -> dict[str, Any]:
+    """A filled application form (fields such as periodFrom, periodTo, referralKind), as citizens sign it."""
+    form = {"serviceId": service_id, "applicantIin": iin, "surname": surname, "name": name,
+            "filledAt": dt.datetime.now(dt.UTC).isoformat(), **fields}
+    if patronymic:
+        form["patronymic"] = patronymic
+    return form
 
 
 class _KeyHolder:
@@ -118,11 +129,8 @@ class Citizen(_KeyHolder):
 
     def application_form(self, service_id: str, **fields: Any) -> dict[str, Any]:
         """A filled application form for a service (fields such as periodFrom, periodTo, referralKind)."""
-        form = {"serviceId": service_id, "applicantIin": self.iin, "surname": self.surname, "name": self.name,
-                "filledAt": dt.datetime.now(dt.UTC).isoformat(), **fields}
-        if self.patronymic:
-            form["patronymic"] = self.patronymic
-        return form
+        return application_form(service_id=service_id, iin=self.iin, surname=self.surname, name=self.name,
+                                patronymic=self.patronymic, **fields)
 
     def signed_request(self, service_id: str, **fields: Any) -> dict[str, Any]:
         """The form and the citizen's EDS over it (signing key), ready to send."""
@@ -366,6 +374,20 @@ class Mesh:
         """The status notices ИС ЦОН received about one application, in arrival order."""
         return _checked(self.http.get(f"{self.info.con}/admin/notices", headers=self._admin,
                                       params={"applicationNumber": number}))["notices"]
+
+    # ---- the launcher: taking a member down on purpose ---------------------------------------------------------
+    def service(self, action: str, name: str | None = None) -> dict[str, Any]:
+        """``status`` of every service, or ``stop`` / ``start`` / ``kill`` (SIGKILL: the launcher restarts it, as
+        after a crash) / ``restart`` one of them (``rabbitmq`` is the broker) — ``make run``'s launcher only."""
+        if self.info.launcher is None:
+            raise KitError(code="NO_LAUNCHER", status=0, message="this mesh was not started by `make run`: its "
+                           "mesh.json names no launcher to stop or start services")
+        if action == "status":
+            return _checked(self.http.get(f"{self.info.launcher}/services", headers=self._admin))["services"]
+        if name is None:
+            raise KitError(code="SERVICE_REQUIRED", status=0, message=f"{action} needs a service name")
+        return _checked(self.http.post(f"{self.info.launcher}/services/{name}/{action}", headers=self._admin,
+                                       timeout=90))["services"]
 
     # ---- the mesh clock ----------------------------------------------------------------------------------
     def clock(self, service_url: str | None = None) -> dict[str, Any]:

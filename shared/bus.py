@@ -46,6 +46,11 @@ class Delivery(Protocol):
     exchange: str
     routing_key: str
 
+    @property
+    def settled(self) -> bool:
+        """Acknowledged or rejected already."""
+        ...
+
     async def ack(self) -> None: ...
 
     async def reject(self, *, requeue: bool) -> None: ...
@@ -82,7 +87,9 @@ class Bus(abc.ABC):
         """Publish and wait for the broker's confirm; raises Unroutable or BusError."""
 
     @abc.abstractmethod
-    async def consume(self, *, queue: str, handler: Handler, prefetch: int = 32) -> Subscription: ...
+    async def consume(self, *, queue: str, handler: Handler, prefetch: int = 32) -> Subscription:
+        """Deliver the queue's messages to ``handler``; one that escapes the handler's own error handling is
+        dead-lettered with the exception as its reason (``shared.dead_letters.guarded``)."""
 
     async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
         """Acknowledge every delivery given (a consumer's batch, after its commit)."""
@@ -98,4 +105,5 @@ class Bus(abc.ABC):
 
     @property
     @abc.abstractmethod
-    def is_connected(self) -> bool: ...
+    def is_connected(self) -> bool:
+        """Connected to the broker now (false while a lost connection is being re-established)."""

@@ -3,19 +3,25 @@
 Several MemoryBus objects sharing one MemoryBroker behave like several connections to one RabbitMQ node:
 direct/fanout/topic routing, the default exchange, mandatory returns, prefetch, requeue with the
 redelivered flag, dead-lettering on reject and on TTL expiry (queue x-message-ttl and per-message
-expiration) with an ``x-death`` record, exclusive/auto-delete queues, and requeue of unacked messages when a
-connection closes.
+expiration) with an ``x-death`` record shaped like RabbitMQ's (its ``time`` a datetime, ``x-first-death-*``
+headers), exclusive/auto-delete queues, and requeue of unacked messages when a connection closes.
+
+``MemoryBroker.go_down()`` / ``come_back()`` stand in for the broker dying and returning under robust
+connections: every connection is lost (publishes fail, unacked deliveries return to their queues, nothing is
+delivered), then restored with its consumers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared.bus import Bus, BusError, Delivery, ExchangeKind, Handler, OutgoingMessage, Subscription, Unroutable
+from shared.dead_letters import guarded
 
 
 @dataclass
@@ -74,6 +80,20 @@ class MemoryBroker:
         self.queues: dict[str, _Queue] = {}
         self._tags = itertools.count(1)
         self._names = itertools.count(1)
+        self.down = False
+        self.connections: set[MemoryBus] = set()
+
+    def go_down(self) -> None:
+        """The broker is gone: every connection drops, unacked deliveries go back to their queues."""
+        self.down = True
+        for bus in list(self.connections):
+            bus.connection_lost()
+
+    def come_back(self) -> None:
+        """The broker is back: connections (and their consumers) are restored, delivery resumes."""
+        self.down = False
+        for queue in list(self.queues.values()):
+            self.dispatch(queue)
 
     # ---- routing -------------------------------------------------------------------------------------------
     def route(self, *, exchange: str, routing_key: str) -> list[str]:
@@ -113,8 +133,12 @@ class MemoryBroker:
         key = queue.arguments.get("x-dead-letter-routing-key", message.routing_key)
         deaths = list(message.headers.get("x-death", []))
         deaths.insert(0, {"queue": queue.name, "reason": reason, "exchange": message.exchange,
-                          "routing-keys": [message.routing_key], "count": 1})
+                          "routing-keys": [message.routing_key], "count": 1,
+                          "time": dt.datetime.now(dt.UTC).replace(microsecond=0)})
         headers = {**message.headers, "x-death": deaths}
+        if "x-first-death-reason" not in headers:
+            headers |= {"x-first-death-reason": reason, "x-first-death-queue": queue.name,
+                        "x-first-death-exchange": message.exchange}
         out = OutgoingMessage(body=message.out.body, headers=headers, message_id=message.out.message_id,
                               correlation_id=message.out.correlation_id, reply_to=message.out.reply_to,
                               persistent=message.out.persistent, content_type=message.out.content_type)
@@ -123,6 +147,8 @@ class MemoryBroker:
                                                                      headers=headers))
 
     def dispatch(self, queue: _Queue) -> None:
+        if self.down:
+            return
         while queue.ready:
             consumer = self._next_consumer(queue)
             if consumer is None:
@@ -145,6 +171,12 @@ class MemoryBroker:
                 return candidate
         return None
 
+    def delete_queue(self, name: str) -> None:
+        """A queue goes, and its bindings with it (as RabbitMQ drops them)."""
+        self.queues.pop(name, None)
+        for exchange in self.exchanges.values():
+            exchange.bindings = [(q, k) for q, k in exchange.bindings if q != name]
+
     def next_tag(self) -> int:
         return next(self._tags)
 
@@ -164,6 +196,10 @@ class MemoryDelivery:
         self.redelivered = message.redelivered
         self.exchange = message.exchange
         self.routing_key = message.routing_key
+
+    @property
+    def settled(self) -> bool:
+        return self._settled
 
     def _settle(self) -> None:
         if self._settled:
@@ -193,6 +229,8 @@ class MemoryDelivery:
     def requeue_on_close(self) -> None:
         if not self._settled:
             self._settled = True
+            if self._consumer is not None:
+                self._consumer.unacked -= 1
             self._message.redelivered = True
             self._queue.ready.appendleft(self._message)
 
@@ -205,7 +243,7 @@ class _MemorySubscription:
         if self._consumer in self._queue.consumers:
             self._queue.consumers.remove(self._consumer)
         if self._queue.auto_delete and not self._queue.consumers:
-            self._bus.broker.queues.pop(self._queue.name, None)
+            self._bus.broker.delete_queue(self._queue.name)
 
 
 class MemoryBus(Bus):
@@ -218,7 +256,13 @@ class MemoryBus(Bus):
 
     @property
     def is_connected(self) -> bool:
-        return self._connected
+        return self._connected and not self.broker.down
+
+    def connection_lost(self) -> None:
+        """The broker went away: what this connection had not acknowledged goes back to its queues."""
+        for delivery in list(self._deliveries):
+            delivery.requeue_on_close()
+        self._deliveries.clear()
 
     def track(self, delivery: MemoryDelivery) -> None:
         self._deliveries.add(delivery)
@@ -234,19 +278,25 @@ class MemoryBus(Bus):
     def _require(self) -> None:
         if not self._connected:
             raise BusError("bus is not connected")
+        if self.broker.down:
+            raise BusError("connection to the broker lost")
 
     async def connect(self) -> None:
+        if self.broker.down:
+            raise BusError("the broker is down")
         self._connected = True
+        self.broker.connections.add(self)
 
     async def close(self) -> None:
         self._connected = False
+        self.broker.connections.discard(self)
         for sub in self._subscriptions:
             await sub.cancel()
         for task in list(self._tasks):
             task.cancel()
         for name, queue in list(self.broker.queues.items()):
             if queue.exclusive_owner is self:
-                del self.broker.queues[name]
+                self.broker.delete_queue(name)
         touched = set()
         for delivery in list(self._deliveries):
             delivery.requeue_on_close()
@@ -303,7 +353,8 @@ class MemoryBus(Bus):
         if q is None:
             raise BusError(f"NOT_FOUND - no queue {queue!r}")
 
-        consumer = _Consumer(tag=self.broker.next_tag(), handler=handler, prefetch=prefetch, owner=self)
+        consumer = _Consumer(tag=self.broker.next_tag(), handler=guarded(handler, bus=self, queue=queue),
+                             prefetch=prefetch, owner=self)
         q.consumers.append(consumer)
         sub = _MemorySubscription(bus=self, queue=q, consumer=consumer)
         self._subscriptions.append(sub)

@@ -17,6 +17,7 @@ import aiormq
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
 
 from shared.bus import Bus, BusError, Delivery, ExchangeKind, Handler, OutgoingMessage, Subscription, Unroutable
+from shared.dead_letters import guarded
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -42,6 +43,10 @@ class RabbitDelivery:
     @property
     def raw(self) -> AbstractIncomingMessage:
         return self._message
+
+    @property
+    def settled(self) -> bool:
+        return bool(self._message.processed)
 
     async def ack(self) -> None:
         await self._message.ack()
@@ -72,7 +77,9 @@ class RabbitBus(Bus):
 
     @property
     def is_connected(self) -> bool:
-        return self._connection is not None and not self._connection.is_closed
+        # ``connected`` is cleared the moment the connection drops and set again once it is re-established
+        return (self._connection is not None and not self._connection.is_closed
+                and self._connection.connected.is_set())
 
     async def connect(self) -> None:
         self._connection = await aio_pika.connect_robust(
@@ -144,17 +151,10 @@ class RabbitBus(Bus):
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=prefetch)
         q = await self._declared(channel, queue)
+        run = guarded(handler, bus=self, queue=queue)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
-            delivery = RabbitDelivery(message)
-            try:
-                await handler(delivery)
-            except Exception:
-                # A handler that fails outside its own error handling must not leave the message unacked
-                # forever: it goes to the queue's dead-letter exchange, where it can be seen.
-                log.exception("consumer_handler_crashed", queue=queue)
-                if not message.processed:
-                    await message.reject(requeue=False)
+            await run(RabbitDelivery(message))
 
         tag = await q.consume(on_message)
         return _RabbitSubscription(queue=q, tag=tag, channel=channel)

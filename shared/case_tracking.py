@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import JSON, Column
@@ -17,6 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.contracts import ApplicationRequest, ErrorPayload, StatusNotification
 from shared.db import Sessions, UtcDateTime
 from shared.envelope import MessageType
+from shared.idempotency import claim as claim_key
+from shared.idempotency import replayed, request_digest
 from shared.member import Incoming, MemberRuntime
 
 
@@ -63,9 +66,9 @@ def signed_form(request: ApplicationRequest) -> dict[str, Any]:
 
 
 def submit(session: AsyncSession, *, runtime: MemberRuntime, request: ApplicationRequest, route_id: str | None,
-           now: dt.datetime, submitted_by: str | None = None) -> TrackedCase:
+           now: dt.datetime, submitted_by: str | None = None, correlation_id: str | None = None) -> TrackedCase:
     """Send an application through the gateway and start following it, in one transaction."""
-    correlation_id = str(uuid.uuid4())
+    correlation_id = correlation_id or str(uuid.uuid4())
     runtime.send(session, service_id=request.form.service_id, message_type=MessageType.REQUEST,
                  data={"form": signed_form(request), "formSignature": request.form_signature,
                        "signedBy": request.signed_by}, correlation_id=correlation_id,
@@ -75,6 +78,51 @@ def submit(session: AsyncSession, *, runtime: MemberRuntime, request: Applicatio
                        submitted_by=submitted_by, updated_at=now)
     session.add(case)
     return case
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One submit call: the case it made, or — for a repeated Idempotency-Key — the one the first call made."""
+
+    case: TrackedCase
+    replayed: bool
+
+
+async def submit_once(sessions: Sessions, *, runtime: MemberRuntime, request: ApplicationRequest,
+                      route_id: str | None, now: dt.datetime, scope: str, key: str | None,
+                      submitted_by: str | None = None) -> Submission:
+    """``submit``, made safe to repeat: with a key, the case and the key are written in one transaction, and a
+    repeat (the first call cut off, or two at once) gets the same case back."""
+    digest = request_digest({"form": signed_form(request), "formSignature": request.form_signature,
+                             "signedBy": request.signed_by, "routeId": route_id})
+    if key is not None:
+        earlier = await _earlier(sessions, scope=scope, key=key, digest=digest)
+        if earlier is not None:
+            return Submission(case=earlier, replayed=True)
+    correlation_id = str(uuid.uuid4())
+    async with sessions() as session, session.begin():
+        fresh = key is None or await claim_key(session, scope=scope, key=key, digest=digest, resource=correlation_id)
+        case = submit(session, runtime=runtime, request=request, route_id=route_id, now=now,
+                      submitted_by=submitted_by, correlation_id=correlation_id) if fresh else None
+    if case is None:
+        assert key is not None
+        earlier = await _earlier(sessions, scope=scope, key=key, digest=digest)
+        assert earlier is not None, "a claimed idempotency key names its case"
+        return Submission(case=earlier, replayed=True)
+    runtime.relay.kick()
+    return Submission(case=case, replayed=False)
+
+
+async def _earlier(sessions: Sessions, *, scope: str, key: str, digest: str) -> TrackedCase | None:
+    async with sessions() as session:
+        correlation_id = await replayed(session, scope=scope, key=key, digest=digest)
+        return await session.get(TrackedCase, correlation_id) if correlation_id else None
+
+
+# How far a case has come: a notice that arrives late (its first delivery was retried while a later one went
+# through) is kept in the list, but never moves the case's status back.
+STATUS_RANK = {"SENT": 0, "RECEIVED": 1, "IN_PROGRESS": 2, "COMPLETED": 3, "REFUSED": 3, "NOT_ACCEPTED": 3,
+               "FAILED": 3}
 
 
 async def record_notice(session: AsyncSession, incoming: Incoming, *, now: dt.datetime) -> None:
@@ -89,7 +137,8 @@ async def record_notice(session: AsyncSession, incoming: Incoming, *, now: dt.da
     case = await session.get(TrackedCase, env.correlation_id)
     if case is not None:
         case.application_number, case.district = notice.application_number, notice.district
-        case.status, case.status_text, case.updated_at = notice.status, notice.status_text, now
+        if STATUS_RANK.get(notice.status, 0) >= STATUS_RANK.get(case.status, 0):
+            case.status, case.status_text, case.updated_at = notice.status, notice.status_text, now
         session.add(case)
 
 
@@ -98,7 +147,7 @@ async def record_refusal(session: AsyncSession, incoming: Incoming, *, now: dt.d
     error = incoming.payload
     assert isinstance(error, ErrorPayload)
     case = await session.get(TrackedCase, incoming.envelope.correlation_id)
-    if case is not None:
+    if case is not None and case.status == "SENT":  # a case ИС МИО has taken is not undone by a late refusal
         case.status, case.refusal_code, case.updated_at = "FAILED", error.code, now
         case.refusal_reason = error.message[:1000]
         case.status_text = f"Не доставлено ({error.where})"

@@ -35,6 +35,7 @@ class CertFailure(StrEnum):
     ROLE_MISSING = "ROLE_MISSING"
     REVOKED = "REVOKED"
     STATUS_UNKNOWN = "STATUS_UNKNOWN"
+    CLOCK_SKEW = "CLOCK_SKEW"
     RESPONDER_UNREACHABLE = "RESPONDER_UNREACHABLE"
 
 
@@ -173,8 +174,8 @@ class CertificateVerifier:
             return self._fail(CertFailure.REVOKED, f"certificate revoked on {revocation.revoked_at} "
                               f"({revocation.reason})", info=info, revocation=revocation)
         if revocation.state is RevocationState.UNKNOWN:
-            return self._fail(CertFailure.STATUS_UNKNOWN, f"OCSP status unknown: {revocation.detail}",
-                              info=info, revocation=revocation)
+            failure = CertFailure.CLOCK_SKEW if revocation.skewed else CertFailure.STATUS_UNKNOWN
+            return self._fail(failure, f"OCSP status unknown: {revocation.detail}", info=info, revocation=revocation)
         return CertCheckResult(ok=True, checked_at=now, certificate=info, revocation=revocation)
 
     def _mismatch(self, *, info: CertificateInfo, expect: Expectation) -> CertCheckResult | None:
@@ -230,6 +231,7 @@ _FAILURE_CODES = {
     CertFailure.ROLE_MISSING: "Client.RoleMissing",
     CertFailure.REVOKED: "Client.CertificateRevoked",
     CertFailure.STATUS_UNKNOWN: "Client.CertificateStatusUnknown",
+    CertFailure.CLOCK_SKEW: "Server.ClockSkew",
     CertFailure.RESPONDER_UNREACHABLE: "Server.OcspResponderUnreachable",
 }
 
@@ -246,6 +248,10 @@ def refusal_code(result: CertCheckResult) -> str:
     return _FAILURE_CODES[result.failure] if result.failure else "Client.InvalidSignature"
 
 
+# Failures that heal by themselves and deserve a retry: НУЦ's responder comes back; a clock that has not yet
+# heard of a mesh clock change catches up. Every other failure is final: the certificate will not change.
+TRANSIENT = frozenset({CertFailure.RESPONDER_UNREACHABLE, CertFailure.CLOCK_SKEW})
+
+
 def is_transient(result: CertCheckResult) -> bool:
-    """Failures that may heal by themselves (the responder comes back) and deserve a retry."""
-    return result.failure is CertFailure.RESPONDER_UNREACHABLE
+    return result.failure in TRANSIENT

@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 
 from shared.bus import Bus, Delivery, Subscription
 from shared.clock import ClockState, MeshClock
-from shared.consumer import PermanentFailure
 from shared.contracts import ClockPayload
+from shared.failures import PermanentFailure
 from shared.logging import get_logger
 from shared.topology import CLOCK_EXCHANGE, declare_core
 

@@ -3,23 +3,38 @@
 ``DATABASE_URL`` may be given in its plain form (``postgresql://…``, ``sqlite:///…``); the async driver is
 chosen here. Tables are created per service from the list it passes, so importing another module's
 models never creates its tables.
+
+**Write transactions are serialised where the database would not do it for us.** Every unit of work opened
+with ``session.begin()`` may read, decide and write (a counter, a lock-out, a step's state). On PostgreSQL
+such code locks what it reads (``FOR UPDATE``) or writes in one statement (``UPDATE … RETURNING``,
+``INSERT … ON CONFLICT``); on SQLite ``FOR UPDATE`` is silently ignored, so ``session.begin()`` starts the
+transaction with ``BEGIN IMMEDIATE``: it takes SQLite's write lock before the first read, and two writers —
+in one process or in two replicas on one file — cannot interleave. Sessions that only read (no
+``begin()``) keep SQLite's ordinary deferred transactions and run beside the writer (WAL).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy import DateTime, Table, event, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSessionTransaction, async_sessionmaker, create_async_engine
+from sqlalchemy.schema import CreateColumn
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-Sessions = async_sessionmaker[AsyncSession]
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -41,6 +56,67 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+_WRITERS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+WRITE_LOCK_TIMEOUT_S = 30.0
+
+
+class WriteLockTimeout(OperationalError):
+    """Waited too long for this process's turn to write to its SQLite database (treated as an outage)."""
+
+
+class _WriteTransaction(AsyncSessionTransaction):
+    """``session.begin()``: on SQLite, take the write lock first (``BEGIN IMMEDIATE``), see the module's doc.
+
+    Writers of one process queue on an asyncio lock before they ask SQLite, so they wait their turn in the
+    event loop, in order, instead of polling SQLite's busy handler with growing sleeps; SQLite's own lock then
+    only arbitrates between processes (replicas on one file).
+    """
+
+    _writer_lock: asyncio.Lock | None = None
+
+    async def start(self, is_ctxmanager: bool = False) -> _WriteTransaction:
+        bind = self.session.bind
+        if bind is not None and bind.dialect.name == "sqlite":
+            lock = _WRITERS.setdefault(bind.sync_engine, asyncio.Lock())
+            try:
+                await asyncio.wait_for(lock.acquire(), timeout=WRITE_LOCK_TIMEOUT_S)
+            except TimeoutError:
+                raise WriteLockTimeout("BEGIN IMMEDIATE", {}, Exception(
+                    f"no turn to write within {WRITE_LOCK_TIMEOUT_S:g} s")) from None
+            self._writer_lock = lock
+            try:
+                await super().start(is_ctxmanager=is_ctxmanager)
+                connection = await self.session.connection()
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                self._release()
+                raise
+            return self
+        await super().start(is_ctxmanager=is_ctxmanager)
+        return self
+
+    def _release(self) -> None:
+        if self._writer_lock is not None:
+            self._writer_lock.release()
+            self._writer_lock = None
+
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        try:
+            await super().__aexit__(type_, value, traceback)
+        finally:
+            self._release()
+
+
+class MeshSession(AsyncSession):
+    """The services' session: ``begin()`` opens a serialised unit of work (see the module's doc)."""
+
+    def begin(self) -> AsyncSessionTransaction:  # type: ignore[override]
+        return _WriteTransaction(self)
+
+
+Sessions = async_sessionmaker[MeshSession]
+
+
 def async_url(url: str) -> str:
     parsed = make_url(url)
     driver = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
@@ -54,7 +130,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the writer; NORMAL sync is durable across process kills (not power loss).
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -72,14 +148,56 @@ def make_engine(url: str) -> AsyncEngine:
 
 
 def make_sessions(engine: AsyncEngine) -> Sessions:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    return async_sessionmaker(engine, class_=MeshSession, expire_on_commit=False)
 
 
 async def create_tables(engine: AsyncEngine, *, models: Iterable[type[SQLModel]]) -> None:
+    """Create missing tables, and add the columns a newer version of a table has gained (additive migration).
+
+    A column can be added to existing data when it may be NULL or has a server default; anything else (a
+    renamed or retyped column) is refused with the table and column named, so it is never silently wrong.
+    """
     tables = [m.__table__ for m in models]  # type: ignore[attr-defined]
     async with engine.begin() as conn:
         await conn.run_sync(lambda sync: SQLModel.metadata.create_all(sync, tables=tables))
+        await conn.run_sync(lambda sync: _add_missing_columns(sync, tables))
+
+
+def _add_missing_columns(conn: Connection, tables: list[Table]) -> None:
+    inspector = inspect(conn)
+    for table in tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable and column.server_default is None:
+                raise RuntimeError(f"table {table.name} lacks column {column.name}, which cannot be added to existing "
+                                   "rows (NOT NULL without a default): delete the service's database under var/")
+            ddl = CreateColumn(column).compile(dialect=conn.dialect)
+            conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN {ddl}'))
+            log.info("database_column_added", table=table.name, column=column.name)
 
 
 def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def _insert_for(session: AsyncSession, table: Table) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+async def insert_if_absent(session: AsyncSession, table: Table, values: dict[str, Any]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING: True when this transaction inserted the row, False when it existed.
+
+    On PostgreSQL a concurrent transaction inserting the same key makes this one wait for its outcome, so
+    exactly one of them gets True — the way to *claim* a key (an inbox message id, an idempotency key).
+    """
+    result = await session.exec(_insert_for(session, table).values(**values).on_conflict_do_nothing())  # type: ignore[call-overload]
+    return bool(result.rowcount)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """One round trip to the database (readiness)."""
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql("SELECT 1")

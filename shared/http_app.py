@@ -47,9 +47,10 @@ def build_app(*, title: str, description: str, readiness: Readiness,
     async def health() -> dict[str, str]:
         return {"status": "alive"}
 
-    @app.get("/ready", tags=["ops"], summary="Ready: 200 once database, broker, keys and seed data are ready, else 503")
+    @app.get("/ready", tags=["ops"], summary="Ready: 200 while start-up is done and the broker connection, the "
+             "database and the trust store (and the gateway's ingress) are working; else 503 naming what is down")
     async def ready() -> JSONResponse:
-        return JSONResponse(status_code=200 if readiness.ready else 503,
-                            content={"ready": readiness.ready, "checks": readiness.report()})
+        ok, checks = await readiness.check()
+        return JSONResponse(status_code=200 if ok else 503, content={"ready": ok, "checks": checks})
 
     return app

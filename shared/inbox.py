@@ -1,18 +1,21 @@
-"""Inbox: a consumer records each messageId it processed in the same transaction as the effect.
+"""Inbox: a consumer claims each messageId in the same transaction as the message's effect.
 
-A redelivered message (consumer killed before its ack, broker restart, outbox re-send) finds its id here
-and is acknowledged without being applied again: exactly once in effect.
+The claim is the first statement of the transaction (``INSERT … ON CONFLICT DO NOTHING``): a redelivered
+message (consumer killed before its ack, broker restart, outbox re-send) finds its id taken and is
+acknowledged without being applied again — exactly once in effect. On PostgreSQL a second replica claiming
+the same id waits for the first one's outcome, so the id is never applied twice and never lost. The claim is
+the only thing that may call a message a duplicate (see ``shared.failures``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column
-from sqlmodel import Field, SQLModel, select
+from sqlalchemy import Column, delete
+from sqlmodel import Field, SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.db import UtcDateTime
+from shared.db import Sessions, UtcDateTime, insert_if_absent
 
 
 class InboxMessage(SQLModel, table=True):
@@ -20,14 +23,18 @@ class InboxMessage(SQLModel, table=True):
 
     consumer: str = Field(primary_key=True, max_length=128)
     message_id: str = Field(primary_key=True, max_length=64)
-    processed_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    processed_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False, index=True))
 
 
-async def already_processed(session: AsyncSession, *, consumer: str, message_id: str) -> bool:
-    query = select(InboxMessage.message_id).where(InboxMessage.consumer == consumer,
-                                                  InboxMessage.message_id == message_id)
-    return (await session.exec(query)).first() is not None
+async def claim(session: AsyncSession, *, consumer: str, message_id: str) -> bool:
+    """Take ``message_id`` for this consumer; False when it was processed already (a duplicate)."""
+    return await insert_if_absent(session, InboxMessage.__table__, {  # type: ignore[attr-defined]
+        "consumer": consumer, "message_id": message_id, "processed_at": dt.datetime.now(dt.UTC)})
 
 
-def mark_processed(session: AsyncSession, *, consumer: str, message_id: str) -> None:
-    session.add(InboxMessage(consumer=consumer, message_id=message_id, processed_at=dt.datetime.now(dt.UTC)))
+async def purge_inbox(sessions: Sessions, *, older_than: dt.timedelta) -> int:
+    """Forget ids processed long ago (real time): a copy older than that cannot arrive any more."""
+    cutoff = dt.datetime.now(dt.UTC) - older_than
+    async with sessions() as session, session.begin():
+        result = await session.exec(delete(InboxMessage).where(col(InboxMessage.processed_at) < cutoff))  # type: ignore[call-overload]
+    return int(result.rowcount or 0)

@@ -20,16 +20,23 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import JSON, Column, update
-from sqlmodel import Field, SQLModel, col
+from sqlalchemy import JSON, Column, and_, case, or_, update
+from sqlmodel import Field, SQLModel, col, select
 
-from shared.cert_check import CertCheckResult, CertFailure, CertificateVerifier, Expectation
+from shared.cert_check import CertCheckResult, CertFailure, CertificateVerifier, Expectation, is_transient
 from shared.cert_profile import CertificateInfo, describe_certificate
 from shared.clock import MeshClock
 from shared.db import Sessions, UtcDateTime
 from shared.errors import MeshError
 
 _hasher = PasswordHasher()
+
+
+def use_fast_hashing() -> None:
+    """Cheap argon2id parameters, for the in-process tests only: a mesh in one process hashes every staff
+    password at start-up, and the standard cost (64 MiB, three passes) is what a real system should pay."""
+    global _hasher  # one hasher per process, switched once before anything is hashed
+    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 class LoginSession(SQLModel, table=True):
@@ -73,19 +80,63 @@ class LockState:
     locked_until: dt.datetime | None
 
 
-def after_failure(*, failed: int, now: dt.datetime, limit: int, lock: dt.timedelta) -> LockState:
-    failed += 1
-    return LockState(failed=failed, locked_until=now + lock if failed >= limit else None)
-
-
-def is_locked(locked_until: dt.datetime | None, *, now: dt.datetime) -> bool:
-    return locked_until is not None and now < locked_until
-
-
 def refuse_if_locked(locked_until: dt.datetime | None, *, now: dt.datetime) -> None:
     if locked_until is not None and now < locked_until:
         raise MeshError("ACCOUNT_LOCKED", f"too many wrong passwords: locked until {locked_until.isoformat()}",
                         status=423, details={"lockedUntil": locked_until.isoformat()})
+
+
+@dataclass(frozen=True)
+class LockOut:
+    """Lock-out after ``limit`` wrong passwords, counted by the database so that guesses sent at once count too.
+
+    An attempt is *reserved* — the failure counter raised in one statement — before the password is checked,
+    and refused outright when the account is locked or ``limit`` attempts are already counted (some still
+    being checked): however many guesses arrive together, at most ``limit`` are ever checked per lock-out
+    window. A right password clears the counter; the ``limit``-th wrong one locks the account for ``lock``.
+    ``model`` is the account table (with ``failed_logins`` and ``locked_until``), ``key`` its key column.
+    """
+
+    sessions: Sessions
+    model: Any
+    key: str
+    limit: int
+    lock: dt.timedelta
+
+    async def check_password(self, key: str, *, now: dt.datetime, matches: Callable[[], bool]) -> None:
+        failed = await self._reserve(key, now=now)
+        if matches():
+            await self._set(key, failed=0, locked_until=None)
+            return
+        state = LockState(failed=failed, locked_until=now + self.lock if failed >= self.limit else None)
+        if state.locked_until is not None:
+            await self._set(key, failed=failed, locked_until=state.locked_until)
+        raise wrong_password(state, limit=self.limit)
+
+    async def _reserve(self, key: str, *, now: dt.datetime) -> int:
+        table, column = self.model, getattr(self.model, self.key)
+        expired = and_(col(table.locked_until).is_not(None), col(table.locked_until) <= now)
+        async with self.sessions() as session, session.begin():
+            counted = (await session.exec(  # type: ignore[call-overload]
+                update(table).where(column == key, or_(
+                    and_(col(table.locked_until).is_(None), col(table.failed_logins) < self.limit), expired))
+                .values(failed_logins=case((expired, 1), else_=col(table.failed_logins) + 1),
+                        locked_until=case((expired, None), else_=col(table.locked_until)))
+                .returning(col(table.failed_logins)))).first()
+            if counted is not None:
+                return int(counted[0])
+            locked_until = (await session.exec(select(table.locked_until).where(column == key))).first()
+        until = locked_until or now + self.lock
+        raise MeshError("ACCOUNT_LOCKED", f"too many wrong passwords: locked until {until.isoformat()}", status=423,
+                        details={"lockedUntil": until.isoformat()})
+
+    async def _set(self, key: str, *, failed: int, locked_until: dt.datetime | None) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.exec(update(self.model).where(getattr(self.model, self.key) == key)  # type: ignore[call-overload]
+                               .values(failed_logins=failed, locked_until=locked_until))
+
+    async def unlock(self, key: str) -> None:
+        await self._set(key, failed=0, locked_until=None)
 
 
 def wrong_password(state: LockState, *, limit: int) -> MeshError:
@@ -112,6 +163,7 @@ _EDS_CODES = {
     CertFailure.REVOKED: "EDS_CERTIFICATE_REVOKED",
     CertFailure.STATUS_UNKNOWN: "EDS_CERTIFICATE_STATUS_UNKNOWN",
     CertFailure.RESPONDER_UNREACHABLE: "EDS_OCSP_UNREACHABLE",
+    CertFailure.CLOCK_SKEW: "EDS_CLOCK_SKEW",
 }
 
 
@@ -119,7 +171,7 @@ def eds_refusal(result: CertCheckResult) -> tuple[str, int]:
     """Code and HTTP status for an EDS that was not confirmed (the regulations' "process 4": refusal, with why)."""
     assert result.failure is not None
     code = _EDS_CODES[result.failure]
-    return code, 503 if result.failure is CertFailure.RESPONDER_UNREACHABLE else 401
+    return code, 503 if is_transient(result) else 401
 
 
 def eds_error(result: CertCheckResult) -> MeshError:

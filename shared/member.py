@@ -12,7 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -22,11 +22,13 @@ from shared.bus import Bus, BusError, Delivery, OutgoingMessage, Subscription
 from shared.cert_check import CertificateVerifier, Expectation, is_transient, refusal_code
 from shared.cert_profile import Holder, Usage
 from shared.clock import MeshClock
-from shared.consumer import MessageConsumer, PermanentFailure, dead_letter
+from shared.consumer import MessageConsumer
 from shared.contracts import Contract, ErrorPayload, parse_payload
 from shared.db import Sessions
+from shared.dead_letters import dead_letter
 from shared.envelope import Envelope, MessageType, ParsedEnvelope, parse_envelope, unsigned_envelope
 from shared.errors import MeshError
+from shared.failures import OutageFailure, PermanentFailure, RetryPolicy
 from shared.logging import get_logger, message_context
 from shared.outbox import OutboxRelay, queue_outgoing
 from shared.signing import SignerIdentity, sign_wire
@@ -42,12 +44,29 @@ from shared.topology import (
 )
 
 log = get_logger(__name__)
+OCSP_UNREACHABLE = "Server.OcspResponderUnreachable"
+NUC = "nuc"          # hop names in an error's details.failedAt: "nuc", "gateway", "broker", or a member id
+GATEWAY = "gateway"
+BROKER = "broker"
+
+
+def failed_hop(error: ErrorPayload, *, sender: str) -> str:
+    """Which hop of a call failed, as far as its ERROR tells: НУЦ, the gateway, or the provider."""
+    if error.details.get("failedAt"):
+        return str(error.details["failedAt"])
+    if error.code in (OCSP_UNREACHABLE, "Server.ClockSkew"):
+        return NUC
+    return GATEWAY if error.where == "gateway" else sender
 
 
 @dataclass(frozen=True)
 class Incoming:
     parsed: ParsedEnvelope
     payload: Contract | None
+    prepared: dict[str, Any] = field(default_factory=dict)  # what a ``before`` step found out, for the handler
+
+    def with_prepared(self, **found: Any) -> Incoming:
+        return replace(self, prepared={**self.prepared, **found})
 
     @property
     def envelope(self) -> Envelope:
@@ -55,6 +74,7 @@ class Incoming:
 
 
 AsyncHandler = Callable[[AsyncSession, Incoming], Awaitable[None]]
+BeforeHandler = Callable[["Incoming"], Awaitable["Incoming"]]
 SyncHandler = Callable[[Incoming], Awaitable[dict[str, Any]]]
 
 
@@ -100,15 +120,16 @@ class EnvelopeVerifier:
         if not broadcast and env.recipient is not None and env.recipient != self._member_id:
             raise PermanentFailure("Client.WrongRecipient", f"addressed to {env.recipient}, not {self._member_id}")
         verifier = self._verifier_ref()
-        if verifier is None:
-            raise RuntimeError("trust store not loaded yet")  # transient: retried once start-up completes
+        if verifier is None:  # retried once start-up completes
+            raise OutageFailure("NOT_READY", f"{self._member_id} has not loaded НУЦ's certificates yet")
         result, _ = await verifier.verify_signed(
             content=parsed.signed_bytes(), signature_b64=env.signature,
             expect=Expectation(usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=env.sender),
             revocation=not broadcast)  # a clock broadcast sets the time OCSP freshness is judged by
         if not result.ok:
             if is_transient(result):
-                raise RuntimeError(f"cannot check the sender's certificate now: {result.message}")
+                raise OutageFailure(refusal_code(result), f"cannot check {env.sender}'s certificate now: "
+                                    f"{result.message}", details={"failedAt": NUC})
             raise PermanentFailure(refusal_code(result), result.message)
         try:
             payload = parse_payload(service_id=env.service_id, message_type=env.message_type, data=env.data)
@@ -119,7 +140,7 @@ class EnvelopeVerifier:
 
 class MemberRuntime:
     def __init__(self, *, member_id: str, bus: Bus, sessions: Sessions, clock: MeshClock, relay: OutboxRelay,
-                 sync_timeout_s: float = 10.0) -> None:
+                 sync_timeout_s: float = 10.0, policy: RetryPolicy | None = None) -> None:
         self.member_id = member_id
         self.bus = bus
         self.sessions = sessions
@@ -129,8 +150,10 @@ class MemberRuntime:
         self.verifier: CertificateVerifier | None = None
         self.checks = EnvelopeVerifier(member_id=member_id, verifier_ref=lambda: self.verifier)
         self._sync_timeout = sync_timeout_s
+        self._policy = policy or RetryPolicy()
         self._async_handlers: dict[tuple[str | None, MessageType], AsyncHandler] = {}
         self._sync_handlers: dict[str, SyncHandler] = {}
+        self._before: dict[tuple[str | None, MessageType], BeforeHandler] = {}
         self._pending: dict[str, asyncio.Future[Incoming]] = {}
         self._reply_queue: str | None = None
         self._subscriptions: list[Subscription] = []
@@ -148,9 +171,16 @@ class MemberRuntime:
             raise MeshError("NOT_READY", f"{self.member_id} has not loaded НУЦ's certificates yet", status=503)
         return self.verifier
 
-    def on_message(self, *, message_type: MessageType, handler: AsyncHandler, service_id: str | None = None) -> None:
-        """Handle asynchronous messages of a type (optionally of one service) in a transaction with the inbox."""
+    def on_message(self, *, message_type: MessageType, handler: AsyncHandler, service_id: str | None = None,
+                   before: BeforeHandler | None = None) -> None:
+        """Handle asynchronous messages of a type (optionally of one service) in a transaction with the inbox.
+
+        ``before`` does what the message needs that takes I/O (checking a signature, asking a registry) ahead
+        of that transaction, so no database lock is held while waiting; it may return the message enriched.
+        """
         self._async_handlers[(service_id, message_type)] = handler
+        if before is not None:
+            self._before[(service_id, message_type)] = before
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Called after each asynchronous message's transaction commits (e.g. to wake a scheduler)."""
@@ -169,7 +199,12 @@ class MemberRuntime:
 
     async def request(self, *, service_id: str, data: dict[str, Any], correlation_id: str | None = None,
                       route_id: str | None = None, timeout_s: float | None = None) -> Incoming:
-        """Call a synchronous service through the gateway and wait for its answer or a typed error."""
+        """Call a synchronous service through the gateway and wait for its answer or a typed error.
+
+        A failure names the hop that failed in ``details.failedAt``: ``broker`` (the request could not be
+        handed over), ``gateway`` (no word from it at all), ``nuc`` (a certificate's status could not be
+        checked), or the provider's member id (it did not answer in time, or refused).
+        """
         if self._reply_queue is None:
             raise MeshError("MEMBER_NOT_STARTED", f"{self.member_id} is not connected to the mesh yet", status=503)
         timeout = timeout_s or self._sync_timeout
@@ -178,17 +213,19 @@ class MemberRuntime:
         future: asyncio.Future[Incoming] = asyncio.get_running_loop().create_future()
         self._pending[wire["messageId"]] = future
         try:
+            # No broker TTL: a request that waited past its deadline is refused by whoever finds it, with a reason.
             await self.bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=outgoing(
                 wire, reply_to=self._reply_queue, headers={H_DEADLINE: deadline_header(time.time() + timeout)},
-                expiration_ms=int(timeout * 1000), persistent=False))
+                persistent=False))
             # The gateway answers Server.Timeout at the deadline; the margin covers a gateway that is down.
             return await asyncio.wait_for(future, timeout=timeout + 2.0)
         except TimeoutError:
-            raise MeshError("Server.Timeout", f"{service_id} did not answer within {timeout:g} s "
-                            "(no word from the gateway either)", status=504) from None
+            raise MeshError("Server.Timeout", f"{service_id} did not answer within {timeout:g} s and the gateway "
+                            "said nothing either: the gateway is not taking messages", status=504,
+                            details={"failedAt": GATEWAY}) from None
         except BusError as exc:
-            raise MeshError("Client.GatewayUnreachable", f"could not hand the request to the gateway: {exc}",
-                            status=503) from None
+            raise MeshError("Client.GatewayUnreachable", f"could not hand the request to the broker: {exc}",
+                            status=503, details={"failedAt": BROKER}) from None
         finally:
             self._pending.pop(wire["messageId"], None)
 
@@ -198,8 +235,9 @@ class MemberRuntime:
         await declare_gateway(self.bus)  # so messages wait in shep.ingress even before the gateway starts
         self._consumer = MessageConsumer(
             bus=self.bus, sessions=self.sessions, queue=member_queue(self.member_id), name=self.member_id,
-            prepare=self.checks.verify, apply=self._dispatch, message_id_of=lambda i: str(i.envelope.message_id),
-            relay=self.relay, after_commit=lambda: [callback() for callback in self._after_commit])
+            prepare=self._prepare, apply=self._dispatch, message_id_of=lambda i: str(i.envelope.message_id),
+            relay=self.relay, policy=self._policy,
+            after_commit=lambda: [callback() for callback in self._after_commit])
         await self._consumer.start()
         self._subscriptions.append(await self.bus.consume(queue=member_sync_queue(self.member_id),
                                                           handler=self._on_sync_request, prefetch=32))
@@ -231,28 +269,45 @@ class MemberRuntime:
                                    f"{self.member_id} does not handle {env.message_type.value} of {env.service_id}")
         await handler(session, incoming)
 
+    async def _prepare(self, delivery: Delivery) -> Incoming:
+        """Check the envelope, then let the handler of its kind do its I/O (``before``) outside the transaction."""
+        incoming = await self.checks.verify(delivery)
+        env = incoming.envelope
+        before = self._before.get((env.service_id, env.message_type)) or self._before.get((None, env.message_type))
+        return await before(incoming) if before is not None else incoming
+
     async def _on_sync_request(self, delivery: Delivery) -> None:
         with message_context(correlation_id=delivery.correlation_id, message_id=delivery.message_id):
             queue = member_sync_queue(self.member_id)
+            deadline = read_deadline(delivery.headers, default_s=time.time() + self._sync_timeout)
+            if time.time() > deadline:
+                await dead_letter(bus=self.bus, delivery=delivery, queue=queue, code="Server.DeadlinePassed",
+                                  reason="the request reached the provider after its caller's deadline (the gateway "
+                                         "told the caller Server.Timeout)")
+                await delivery.ack()
+                return
             try:
                 incoming = await self.checks.verify(delivery)
             except PermanentFailure as exc:
                 await dead_letter(bus=self.bus, delivery=delivery, queue=queue, code=exc.code, reason=exc.message)
                 await delivery.ack()
                 return
-            except Exception as exc:  # cannot verify now; a sync caller will not wait for a retry
-                await dead_letter(bus=self.bus, delivery=delivery, queue=queue, code="Server.ProviderUnavailable",
-                                  reason=str(exc))
-                await delivery.ack()
-                return
-            deadline = read_deadline(delivery.headers, default_s=time.time() + self._sync_timeout)
-            if time.time() > deadline:
-                await dead_letter(bus=self.bus, delivery=delivery, queue=queue, code="Server.DeadlinePassed",
-                                  reason="the request reached the provider after its deadline")
+            except OutageFailure as exc:
+                # The request could not be checked now (НУЦ down): a synchronous caller cannot wait for a retry,
+                # so it is told why at once, naming the hop, rather than left to time out.
+                await self._refuse_unchecked(delivery, deadline=deadline, code=exc.code, message=exc.message,
+                                             details=exc.details)
                 await delivery.ack()
                 return
             await self._answer(incoming=incoming, deadline=deadline)
             await delivery.ack()
+
+    async def _refuse_unchecked(self, delivery: Delivery, *, deadline: float, code: str, message: str,
+                                details: dict[str, Any]) -> None:
+        env = parse_envelope(delivery.body).envelope  # it parsed already: only its status could not be checked
+        error = ErrorPayload(code=code, message=message, where="provider", refused_message_id=str(env.message_id),
+                             details=details)
+        await self._reply(env, kind=MessageType.ERROR, data=error.model_dump(by_alias=True), deadline=deadline)
 
     async def _answer(self, *, incoming: Incoming, deadline: float) -> None:
         env = incoming.envelope
@@ -263,13 +318,18 @@ class MemberRuntime:
             data, kind = await handler(incoming), MessageType.RESPONSE
         except MeshError as exc:
             data, kind = ErrorPayload(code=exc.code, message=exc.message, where="provider",
-                                      refused_message_id=str(env.message_id)).model_dump(by_alias=True), \
+                                      refused_message_id=str(env.message_id),
+                                      details={"failedAt": self.member_id, **exc.details}).model_dump(by_alias=True), \
                 MessageType.ERROR
         except Exception as exc:
             log.exception("sync_handler_failed", service_id=env.service_id)
             data, kind = ErrorPayload(code="Server.ProviderError", message=f"{type(exc).__name__}", where="provider",
-                                      refused_message_id=str(env.message_id)).model_dump(by_alias=True), \
+                                      refused_message_id=str(env.message_id),
+                                      details={"failedAt": self.member_id}).model_dump(by_alias=True), \
                 MessageType.ERROR
+        await self._reply(env, kind=kind, data=data, deadline=deadline)
+
+    async def _reply(self, env: Envelope, *, kind: MessageType, data: dict[str, Any], deadline: float) -> None:
         wire = self.composer.compose(service_id=env.service_id, message_type=kind, data=data,
                                      correlation_id=env.correlation_id, recipient=env.sender,
                                      in_reply_to=env.message_id)
@@ -280,6 +340,15 @@ class MemberRuntime:
         with message_context(correlation_id=delivery.correlation_id, message_id=delivery.message_id):
             try:
                 incoming = await self.checks.verify(delivery)
+            except OutageFailure as exc:
+                # The answer came, but its sender's certificate cannot be checked now (НУЦ down): the call fails
+                # naming НУЦ, instead of timing out as if the gateway had never answered.
+                self._fail_pending(delivery, MeshError(exc.code, f"the answer could not be checked: {exc.message}",
+                                                       status=503, details={"failedAt": NUC}))
+                await dead_letter(bus=self.bus, delivery=delivery, queue=self._reply_queue or "reply",
+                                  code=exc.code, reason=exc.message)
+                await delivery.ack()
+                return
             except Exception as exc:
                 log.warning("reply_refused", reason=str(exc))
                 await dead_letter(bus=self.bus, delivery=delivery, queue=self._reply_queue or "reply",
@@ -292,8 +361,19 @@ class MemberRuntime:
                 log.info("late_reply_ignored", service_id=env.service_id)
             elif env.message_type is MessageType.ERROR and isinstance(incoming.payload, ErrorPayload):
                 err = incoming.payload
-                future.set_exception(MeshError(err.code, err.message, status=504 if err.code == "Server.Timeout"
-                                               else 502, details={"where": err.where}))
+                future.set_exception(MeshError(
+                    err.code, err.message, status=504 if err.code == "Server.Timeout" else 503 if
+                    err.code == OCSP_UNREACHABLE else 502,
+                    details={"where": err.where, "failedAt": failed_hop(err, sender=env.sender)}))
             else:
                 future.set_result(incoming)
             await delivery.ack()
+
+    def _fail_pending(self, delivery: Delivery, error: MeshError) -> None:
+        try:
+            in_reply_to = parse_envelope(delivery.body).envelope.in_reply_to
+        except MeshError:
+            return
+        future = self._pending.get(str(in_reply_to)) if in_reply_to else None
+        if future is not None and not future.done():
+            future.set_exception(error)

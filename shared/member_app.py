@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, FastAPI
 from sqlmodel import SQLModel
 
@@ -41,10 +42,13 @@ def _mesh_router(node: MemberNode) -> APIRouter:
 
 def create_member_app(*, settings: ServiceSettings, service: str, title: str, description: str, members: list[str],
                       models: list[type[SQLModel]], wire: Callable[[MemberNode, FastAPI], None],
-                      extra_steps: list[str] | None = None, bus: Bus | None = None) -> FastAPI:
+                      extra_steps: list[str] | None = None, bus: Bus | None = None,
+                      http: httpx.AsyncClient | None = None) -> FastAPI:
+    """``bus`` and ``http`` replace the RabbitMQ connection and the HTTP client (to НУЦ and the gateway's
+    control API) — the in-process mesh of the use-case tests passes an in-memory broker and ASGI routes."""
     configure_logging(service=service, level=settings.mesh.log_level)
     node = MemberNode(settings=settings, service=service, members=members, models=models, extra_steps=extra_steps,
-                      bus=bus)
+                      bus=bus, http=http)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -7,6 +7,7 @@ for it, and /ready stays 503 with the reason.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -21,12 +22,12 @@ from shared.clock_follower import ClockFollower
 from shared.control_clients import GatewayControlClient, NucClient
 from shared.db import create_tables, make_engine, make_sessions
 from shared.identity import SystemIdentityRecord, load_or_enroll
-from shared.inbox import InboxMessage
+from shared.inbox import InboxMessage, purge_inbox
 from shared.logging import get_logger
 from shared.member import MemberRuntime
 from shared.ocsp_client import OcspClient
 from shared.outbox import OutboxMessage, OutboxRelay
-from shared.readiness import Readiness, until_done
+from shared.readiness import Readiness, broker_probe, database_probe, trust_probe, until_done
 from shared.settings import ServiceSettings
 from shared.signing import certificate_pem
 
@@ -37,7 +38,8 @@ INFRA_MODELS: list[type[SQLModel]] = [OutboxMessage, InboxMessage, SystemIdentit
 
 class MemberNode:
     def __init__(self, *, settings: ServiceSettings, service: str, members: list[str],
-                 models: list[type[SQLModel]], extra_steps: list[str] | None = None, bus: Bus | None = None) -> None:
+                 models: list[type[SQLModel]], extra_steps: list[str] | None = None, bus: Bus | None = None,
+                 http: httpx.AsyncClient | None = None) -> None:
         self.settings = settings
         self.service = service
         self.members = members
@@ -47,8 +49,12 @@ class MemberNode:
         self.sessions = make_sessions(self.engine)
         self.clock = MeshClock()
         self.bus = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name=service)
-        self.relay = OutboxRelay(sessions=self.sessions, bus=self.bus)
-        self.http = httpx.AsyncClient()
+        mesh = settings.mesh
+        self.relay = OutboxRelay(sessions=self.sessions, bus=self.bus,
+                                 keep_sent=dt.timedelta(seconds=mesh.outbox_keep_s))
+        self.relay.also_purge(lambda: purge_inbox(self.sessions, older_than=dt.timedelta(days=mesh.inbox_keep_days)))
+        self._owns_http = http is None
+        self.http = http or httpx.AsyncClient()
         token = settings.mesh.admin_token.get_secret_value()
         self.nuc = NucClient(base_url=settings.mesh.nuc_url, admin_token=token, http=self.http)
         self.gateway = GatewayControlClient(base_url=settings.mesh.gateway_url, admin_token=token, http=self.http)
@@ -56,7 +62,8 @@ class MemberNode:
                                max_age_s=settings.mesh.ocsp_max_age_s)
         self.verifier: CertificateVerifier | None = None
         self.runtimes = {m: MemberRuntime(member_id=m, bus=self.bus, sessions=self.sessions, clock=self.clock,
-                                          relay=self.relay, sync_timeout_s=settings.mesh.sync_timeout_s)
+                                          relay=self.relay, sync_timeout_s=settings.mesh.sync_timeout_s,
+                                          policy=mesh.retry_policy())
                          for m in members}
         any_runtime = next(iter(self.runtimes.values()))
         self.clock_follower = ClockFollower(bus=self.bus, clock=self.clock, verify=any_runtime.checks.verify,
@@ -65,6 +72,9 @@ class MemberNode:
         self._after_start: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._before_identity: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self.readiness.watch("broker", broker_probe(self.bus))
+        self.readiness.watch("database", database_probe(self.engine))
+        self.readiness.watch("trust", trust_probe(lambda: self.verifier, self.clock))
 
     def runtime(self, member_id: str) -> MemberRuntime:
         return self.runtimes[member_id]
@@ -140,5 +150,6 @@ class MemberNode:
         await self.clock_follower.stop()
         await self.relay.stop()
         await self.bus.close()
-        await self.http.aclose()
+        if self._owns_http:
+            await self.http.aclose()
         await self.engine.dispose()

@@ -40,6 +40,7 @@ class RevocationStatus:
     reason: str | None = None
     detail: str = ""
     source: str = "OCSP"
+    skewed: bool = False  # the answer's times disagree with our clock: a clock catching up, not an unknown certificate
 
 
 class ResponderUnreachable(Exception):
@@ -156,9 +157,13 @@ class OcspClient:
         this_update = response.this_update_utc
         next_update = response.next_update_utc
         if this_update > now + _CLOCK_SKEW:
-            return RevocationStatus(state=RevocationState.UNKNOWN, detail="OCSP response is from the future")
+            return RevocationStatus(state=RevocationState.UNKNOWN, skewed=True, detail=(
+                f"OCSP response is from the future (thisUpdate {this_update.isoformat()}, our mesh time "
+                f"{now.isoformat()}): a clock has not caught up with the mesh clock yet"))
         if next_update is not None and next_update < now - _CLOCK_SKEW:
-            return RevocationStatus(state=RevocationState.UNKNOWN, detail="OCSP response is stale")
+            return RevocationStatus(state=RevocationState.UNKNOWN, skewed=True, detail=(
+                f"OCSP response is stale (nextUpdate {next_update.isoformat()}, our mesh time {now.isoformat()}): "
+                "the responder's clock has not caught up with the mesh clock yet"))
         if response.certificate_status == ocsp.OCSPCertStatus.GOOD:
             return RevocationStatus(state=RevocationState.GOOD, this_update=this_update, next_update=next_update)
         if response.certificate_status == ocsp.OCSPCertStatus.REVOKED:

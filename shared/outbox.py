@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +22,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.background import BackgroundTask
 from shared.bus import Bus, BusError, OutgoingMessage, Unroutable
 from shared.db import Sessions, UtcDateTime
+from shared.dead_letters import json_safe
 from shared.logging import get_logger
 from shared.topology import DEAD_EXCHANGE, H_ORIGIN_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON
+
+# A row the broker keeps refusing while the connection is fine (too large, a channel error of its own) is
+# parked in the dead-letter queue after this many attempts, so it does not hold up every row behind it.
+MAX_PUBLISH_ATTEMPTS = 5
 
 log = get_logger(__name__)
 
@@ -65,8 +70,9 @@ def queue_outgoing(session: AsyncSession, *, exchange: str, routing_key: str, me
 
 
 def outbox_values(*, exchange: str, routing_key: str, message: OutgoingMessage) -> dict[str, Any]:
+    """A row's values; headers are stored as JSON, so whatever the broker put in them is made storable."""
     return {"message_id": message.message_id or "", "exchange": exchange, "routing_key": routing_key,
-            "body": message.body, "headers": message.headers, "correlation_id": message.correlation_id,
+            "body": message.body, "headers": json_safe(message.headers), "correlation_id": message.correlation_id,
             "reply_to": message.reply_to, "expiration_ms": message.expiration_ms, "created_at": _utcnow(),
             "attempts": 0}
 
@@ -124,30 +130,40 @@ async def publish_in_order(bus: Bus, rows: Sequence[OutboxMessage]) -> tuple[int
     return len(rows), None
 
 
-async def _park_unroutable(bus: Bus, row: OutboxMessage, *, reason: str) -> None:
+async def _park_unroutable(bus: Bus, row: OutboxMessage, *, reason: str, code: str = "UNROUTABLE") -> None:
     message = row.outgoing()
-    message.headers.update({H_REFUSAL_CODE: "UNROUTABLE", H_REFUSAL_REASON: reason[:1000],
+    message.headers.update({H_REFUSAL_CODE: code, H_REFUSAL_REASON: reason[:1000],
                             H_ORIGIN_QUEUE: f"{row.exchange or '(default)'}/{row.routing_key}"})
     message.expiration_ms = None
     await bus.publish(exchange=DEAD_EXCHANGE, routing_key=row.routing_key, message=message)
-    log.warning("outbox_message_unroutable", exchange=row.exchange, routing_key=row.routing_key,
+    log.warning("outbox_message_parked", code=code, exchange=row.exchange, routing_key=row.routing_key,
                 message_id=row.message_id)
 
 
 class OutboxRelay:
     def __init__(self, *, sessions: Sessions, bus: Bus, batch_size: int = 200, idle_poll_s: float = 1.0,
-                 keep_sent: dt.timedelta = dt.timedelta(days=1), min_age: dt.timedelta | None = None) -> None:
+                 keep_sent: dt.timedelta = dt.timedelta(hours=1), min_age: dt.timedelta | None = None,
+                 housekeeping: list[Callable[[], Awaitable[Any]]] | None = None,
+                 housekeeping_every_s: float = 60.0) -> None:
         """``min_age``: only rows at least this old, for a service that publishes its own rows right after
-        committing them and needs the relay only to recover what a crash left behind."""
+        committing them and needs the relay only to recover what a crash left behind. ``keep_sent``: how long
+        a published row is kept (real time) before it is purged. ``housekeeping``: other purges (inbox, logs)
+        run beside the outbox's own every ``housekeeping_every_s``."""
         self._sessions = sessions
         self._min_age = min_age
         self._bus = bus
         self._batch = batch_size
         self._idle = idle_poll_s
         self._keep_sent = keep_sent
+        self._housekeeping = [self.purge_sent, *(housekeeping or [])]
+        self._housekeeping_every = housekeeping_every_s
         self._wake = asyncio.Event()
         self._loop = BackgroundTask(name="outbox-relay", run=self._run)
         self._backoff = 0.0
+
+    def also_purge(self, purge: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``purge`` with the relay's housekeeping (retention of inbox ids, logs)."""
+        self._housekeeping.append(purge)
 
     def kick(self) -> None:
         """Something was committed to the outbox: publish it now rather than at the next poll."""
@@ -160,7 +176,8 @@ class OutboxRelay:
         await self._loop.stop()
 
     async def _run(self) -> None:
-        polls = 0
+        loop = asyncio.get_running_loop()
+        next_housekeeping = loop.time() + self._housekeeping_every
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._idle + self._backoff)
@@ -169,41 +186,78 @@ class OutboxRelay:
                 while await self.publish_pending():
                     pass
                 self._backoff = 0.0
-                polls += 1
-                if polls % 600 == 0:
-                    await self.purge_sent()
+                if loop.time() >= next_housekeeping:
+                    next_housekeeping = loop.time() + self._housekeeping_every
+                    await self.housekeeping()
             except BusError as exc:
-                self._backoff = min(max(self._backoff * 2, 0.5), 15.0)
+                self._backoff = min(max(self._backoff * 2, 0.5), 5.0)
                 log.warning("outbox_publish_failed", error=str(exc), retry_in_s=self._backoff)
             except Exception:  # the relay must outlive any one bad cycle; the rows stay for the next
-                self._backoff = min(max(self._backoff * 2, 0.5), 15.0)
+                self._backoff = min(max(self._backoff * 2, 0.5), 5.0)
                 log.exception("outbox_cycle_failed")
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unsent rows; returns how many left the outbox."""
-        async with self._sessions() as session, session.begin():
-            query = (select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
-                     .order_by(col(OutboxMessage.id)).limit(self._batch).with_for_update(skip_locked=True))
-            if self._min_age:
-                query = query.where(col(OutboxMessage.created_at) < _utcnow() - self._min_age)
-            rows = list((await session.exec(query)).all())
-            if not rows:
-                return 0
-            done, failure = await publish_in_order(self._bus, rows)
-            await mark_sent(session, [r.id for r in rows[:done] if r.id is not None])
-            if failure is not None:
-                row, exc = failure
-                row.attempts += 1
-                row.last_error = repr(exc)[:500]
-                session.add(row)
+        """Publish one batch of unsent rows; returns how many left the outbox.
+
+        On PostgreSQL replicas claim rows with FOR UPDATE SKIP LOCKED for the time of publishing. On SQLite a
+        row lock does not exist and a write transaction would stop every writer of the service while the
+        broker confirms, so the rows are read, published, then marked in a short transaction of their own
+        (two replicas on one file may both publish a row: receivers de-duplicate).
+        """
+        if self._sessions.kw["bind"].dialect.name == "postgresql":
+            async with self._sessions() as session, session.begin():
+                rows = list((await session.exec(self._unsent().with_for_update(skip_locked=True))).all())
+                done, failure = await self._publish(rows)
+                await self._record(session, rows, done, failure)
+        else:
+            async with self._sessions() as session:
+                rows = list((await session.exec(self._unsent())).all())
+            done, failure = await self._publish(rows)
+            async with self._sessions() as session, session.begin():
+                await self._record(session, rows, done, failure)
         if failure is not None:
             raise BusError(f"outbox row {failure[0].id} not published: {failure[1]!r}")
         return done
 
-    async def purge_sent(self) -> None:
+    def _unsent(self) -> Any:
+        query = (select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+                 .order_by(col(OutboxMessage.id)).limit(self._batch))
+        if self._min_age:
+            query = query.where(col(OutboxMessage.created_at) < _utcnow() - self._min_age)
+        return query
+
+    async def _publish(self, rows: list[OutboxMessage]) -> tuple[int, Failure | None]:
+        if not rows:
+            return 0, None
+        done, failure = await publish_in_order(self._bus, rows)
+        if failure is not None:
+            row, exc = failure
+            if row.attempts + 1 >= MAX_PUBLISH_ATTEMPTS and self._bus.is_connected:
+                await _park_unroutable(self._bus, row, code="Server.PublishFailed",
+                                       reason=f"the broker refused it {row.attempts + 1} times: {exc!r}")
+                return done + 1, None
+        return done, failure
+
+    @staticmethod
+    async def _record(session: AsyncSession, rows: list[OutboxMessage], done: int, failure: Failure | None) -> None:
+        await mark_sent(session, [r.id for r in rows[:done] if r.id is not None])
+        if failure is not None:
+            row, exc = failure
+            await session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == row.id)  # type: ignore[call-overload]
+                               .values(attempts=col(OutboxMessage.attempts) + 1, last_error=repr(exc)[:500]))
+
+    async def housekeeping(self) -> None:
+        for purge in self._housekeeping:
+            try:
+                await purge()
+            except Exception:  # a purge that fails now is tried again next time; it never stops publishing
+                log.exception("housekeeping_failed", purge=getattr(purge, "__qualname__", str(purge)))
+
+    async def purge_sent(self) -> int:
         cutoff = _utcnow() - self._keep_sent
         async with self._sessions() as session, session.begin():
-            await session.exec(delete(OutboxMessage).where(col(OutboxMessage.sent_at) < cutoff))  # type: ignore[call-overload]
+            result = await session.exec(delete(OutboxMessage).where(col(OutboxMessage.sent_at) < cutoff))  # type: ignore[call-overload]
+        return int(result.rowcount or 0)
 
     async def pending_count(self) -> int:
         async with self._sessions() as session:

@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.failures import RetryPolicy
+
 DEV_ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - a documented development default, refused outside dev
 DEV_KEY_PASSPHRASE = "dev-key-passphrase"  # noqa: S105 - idem
 
@@ -28,6 +30,16 @@ class MeshSettings(BaseSettings):
     log_level: str = "INFO"
     ocsp_max_age_s: float = Field(default=60.0, ge=0, description="mesh seconds an OCSP answer is reused")
     sync_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    retry_outage_window_s: float = Field(default=900.0, gt=0, description="how long a message is retried while "
+                                         "something it needs (broker, database, НУЦ, a provider) is down")
+    retry_fault_attempts: int = Field(default=4, ge=1, le=50, description="attempts at a message that fails for "
+                                      "any other reason before it is dead-lettered as RETRIES_EXHAUSTED")
+    outbox_keep_s: float = Field(default=3600.0, ge=0, description="real seconds a published outbox row is kept")
+    inbox_keep_days: float = Field(default=7.0, gt=0, description="days a processed message id is remembered "
+                                   "(a redelivered copy within that time is recognised)")
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(outage_window_s=self.retry_outage_window_s, fault_attempts=self.retry_fault_attempts)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_dev(self) -> MeshSettings:

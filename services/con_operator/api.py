@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.case_tracking import case_out, cases, notice_out, notices, submit
+from shared.case_tracking import case_out, cases, notice_out, notices, submit_once
 from shared.clock import MeshClock
 from shared.contracts import EMPLOYMENT_SERVICES, ApplicationForm, ApplicationRequest
 from shared.db import Sessions
 from shared.errors import MeshError
+from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
 from shared.member import MemberRuntime
 
 
@@ -31,15 +32,19 @@ class IntakeIn(BaseModel):
 def build_router(*, sessions: Sessions, runtime: MemberRuntime, clock: MeshClock, admin: object) -> APIRouter:
     router = APIRouter(tags=["statuses"], dependencies=[Depends(admin)])
 
-    @router.post("/admin/applications", status_code=202, summary="Send an application through ИС ЦОН (test support)")
-    async def intake(body: IntakeIn) -> dict:
+    @router.post("/admin/applications", status_code=202, summary="Send an application through ИС ЦОН (test support)",
+                 description="`Idempotency-Key` (a UUID) makes the call safe to repeat: a repeat with the same key "
+                             "and body answers with the same case (`Idempotent-Replayed: true`).")
+    async def intake(body: IntakeIn, response: Response,
+                     key: Annotated[str | None, Header(alias=HEADER)] = None) -> dict:
         if body.form.service_id not in EMPLOYMENT_SERVICES:
             raise MeshError("SERVICE_UNKNOWN", f"ИС ЦОН sends {', '.join(EMPLOYMENT_SERVICES)}", status=422)
         request = ApplicationRequest(form=body.form, form_signature=body.form_signature, signed_by=body.signed_by)
-        async with sessions() as session, session.begin():
-            case = submit(session, runtime=runtime, request=request, route_id=body.district, now=clock.now())
-        runtime.relay.kick()
-        return case_out(case)
+        sent = await submit_once(sessions, runtime=runtime, request=request, route_id=body.district, now=clock.now(),
+                                 scope="admin", key=valid_key(key))
+        if sent.replayed:
+            response.headers[REPLAYED_HEADER] = "true"
+        return case_out(sent.case)
 
     @router.get("/admin/cases", summary="Applications ИС ЦОН sent, with their current status")
     async def case_list(iin: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None) -> dict:

@@ -3,6 +3,7 @@ IIN through the gateway."""
 
 from __future__ import annotations
 
+import httpx
 from fastapi import FastAPI
 
 from services.gbd_fl.api import build_router
@@ -16,7 +17,8 @@ from shared.member_app import create_member_app
 from shared.member_node import MemberNode
 
 
-def create_app(settings: GbdFlSettings | None = None, *, bus: Bus | None = None) -> FastAPI:
+def create_app(settings: GbdFlSettings | None = None, *, bus: Bus | None = None,
+               http: httpx.AsyncClient | None = None) -> FastAPI:
     settings = settings or GbdFlSettings()
 
     def wire(node: MemberNode, app: FastAPI) -> None:
@@ -32,4 +34,4 @@ def create_app(settings: GbdFlSettings | None = None, *, bus: Bus | None = None)
                              description="Person data by IIN and external registries' facts, served synchronously "
                                          "through the gateway; a seeded synthetic population.",
                              members=[settings.member_id], models=[Person, RegistryFacts, PopulationState],
-                             wire=wire, extra_steps=["population"], bus=bus)
+                             wire=wire, extra_steps=["population"], bus=bus, http=http)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.mio_workstation.domain import STATUS_TEXT
@@ -15,6 +15,7 @@ from services.mio_workstation.staff import StaffBook, staff_public
 from services.mio_workstation.store import Application, LabourCard, LabourCardEvent, StaffAccount, StepRecord
 from shared.contracts import ApplicationRequest
 from shared.errors import MeshError
+from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
 from shared.logins import bearer
 
 
@@ -163,9 +164,16 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
                 "overdueSteps": await workstation.overdue_counts(district)}
 
     @router.post("/districts/{district}/applications", tags=["inbox"], status_code=201,
-                 summary="Enter a paper application at the office (the accepting role of the regulation)")
-    async def enter(district: str, body: ApplicationRequest, who: StaffAccount = Depends(current_staff)) -> dict:
-        app = await workstation.intake_at_office(district=district, staff=who, request=body)
+                 summary="Enter a paper application at the office (the accepting role of the regulation)",
+                 description="`Idempotency-Key` (a UUID) makes the call safe to repeat: a repeat with the same key "
+                             "and body answers with the same application (`Idempotent-Replayed: true`).")
+    async def enter(district: str, body: ApplicationRequest, response: Response,
+                    who: StaffAccount = Depends(current_staff),
+                    key: Annotated[str | None, Header(alias=HEADER)] = None) -> dict:
+        app, replayed = await workstation.intake_at_office(district=district, staff=who, request=body,
+                                                           idempotency_key=valid_key(key))
+        if replayed:
+            response.headers[REPLAYED_HEADER] = "true"
         return application_out(app, timeline=await workstation.timeline(app.number), book=book)
 
     @router.get("/applications/{number}", tags=["applications"], summary="An application with its full timeline")

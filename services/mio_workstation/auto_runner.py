@@ -18,6 +18,7 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 IDLE_S = 30.0
+PARALLEL = 8  # applications simulated staff work on at once
 
 
 class AutoRunner:
@@ -53,13 +54,20 @@ class AutoRunner:
         """Do every step that is due; return how long (real seconds) until the next one."""
         await self._workstation.mark_overdue()
         due, upcoming = await self._workstation.due_automatically()
-        progressed = False
-        for number in due:
-            try:
-                await self._workstation.finish_step_automatically(number)
-                progressed = True
-            except MeshError as exc:  # e.g. staff acted meanwhile; the next pass sees the new state
-                log.warning("auto_step_skipped", number=number, code=exc.code, reason=exc.message)
+        gate = asyncio.Semaphore(PARALLEL)
+
+        async def finish(number: str) -> bool:
+            async with gate:
+                try:
+                    await self._workstation.finish_step_automatically(number)
+                except MeshError as exc:  # e.g. staff acted meanwhile; the next pass sees the new state
+                    log.warning("auto_step_skipped", number=number, code=exc.code, reason=exc.message)
+                    return False
+                return True
+
+        # Simulated staff work on several applications at once, as an office does: a decision waits on ГБД ФЛ,
+        # and the others need not wait for it.
+        done = await asyncio.gather(*(finish(number) for number in due))
         if due:
-            return 0.0 if progressed else 1.0
+            return 0.0 if any(done) else 1.0
         return self._clock.real_seconds_until(upcoming) if upcoming else IDLE_S

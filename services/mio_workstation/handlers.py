@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -40,23 +41,35 @@ from services.mio_workstation.store import (
     StaffAccount,
     StepRecord,
 )
-from shared.cert_check import Expectation, is_transient
+from shared.cert_check import Expectation, is_transient, refusal_code
 from shared.cert_profile import Holder, Usage
 from shared.clock import KZ_TZ, MeshClock
 from shared.contracts import ApplicationRequest, SignedDocument, StatusNotification
-from shared.db import Sessions
+from shared.db import Sessions, insert_if_absent
 from shared.envelope import MessageType
 from shared.errors import MeshError
+from shared.failures import OutageFailure
+from shared.idempotency import claim as claim_key
+from shared.idempotency import replayed, request_digest
 from shared.ids import parse_iin
 from shared.logging import get_logger
 from shared.logins import eds_refusal
-from shared.member import Incoming, MemberRuntime
+from shared.member import NUC, Incoming, MemberRuntime
 from shared.signing import sign_json
 from shared.working_calendar import WorkingCalendar
 
 log = get_logger(__name__)
 ACTIVE = ("RECEIVED", "IN_PROGRESS")
 CON = "con"
+
+
+def channel_of(sender: str) -> str:
+    """The regulation's channel of an application that came through the gateway from ``sender``."""
+    return {"portal": "portal", CON: "con"}.get(sender, "office")
+
+
+class _AlreadyEntered(Exception):
+    """An office intake lost the race for its idempotency key: its transaction is rolled back."""
 
 
 @dataclass(frozen=True)
@@ -96,28 +109,40 @@ class Workstation:
         return self._book.all[app.regulation_id]
 
     # ---- intake -------------------------------------------------------------------------------------------
-    async def receive(self, session: AsyncSession, incoming: Incoming, *, district: str) -> None:
-        """An application through the gateway, delivered to this district's ИС МИО."""
+    async def check_incoming(self, incoming: Incoming, *, district: str) -> Incoming:
+        """Before the intake transaction (it takes I/O: OCSP): does the district take this service through this
+        channel, and is the EDS on the form valid and the signer's? The answer travels with the message."""
         env = incoming.envelope
         request = incoming.payload
         assert isinstance(request, ApplicationRequest)
-        channel = {"portal": "portal", CON: "con"}.get(env.sender, "office")
+        channel = channel_of(env.sender)
         regulation = self._book.find(district=district, service=env.service_id, channel=channel)
-        form = dict(env.data["form"])  # exactly as signed: the signature covers these bytes, not a re-serialisation
-        refusal = None
         if regulation is None:
             refusal = f"Услуга не оказывается в этом районе через канал «{channel}»"
         elif request.form.service_id != env.service_id:
             refusal = "Форма заявления составлена для другой услуги"
         else:
-            refusal = await self._form_refusal(form=form, signature=request.form_signature,
+            refusal = await self._form_refusal(form=dict(env.data["form"]), signature=request.form_signature,
                                                signed_by=request.signed_by, district=district, staff=None)
+        return incoming.with_prepared(refusal=refusal)
+
+    async def receive(self, session: AsyncSession, incoming: Incoming, *, district: str) -> None:
+        """An application through the gateway, delivered to this district's ИС МИО (checked by ``check_incoming``)."""
+        env = incoming.envelope
+        request = incoming.payload
+        assert isinstance(request, ApplicationRequest)
+        channel = channel_of(env.sender)
+        regulation = self._book.find(district=district, service=env.service_id, channel=channel)
+        form = dict(env.data["form"])  # exactly as signed: the signature covers these bytes, not a re-serialisation
         await self._open(session, district=district, regulation=regulation, service_id=env.service_id, channel=channel,
                          form=form, signature=request.form_signature, signed_by=request.signed_by, origin=env.sender,
-                         correlation_id=env.correlation_id, request_message_id=str(env.message_id), refusal=refusal)
+                         correlation_id=env.correlation_id, request_message_id=str(env.message_id),
+                         refusal=incoming.prepared["refusal"])
 
-    async def intake_at_office(self, *, district: str, staff: StaffAccount, request: ApplicationRequest) -> Application:
-        """The МИО employee enters a paper application into ИС МИО (seed table 1): channel «office»."""
+    async def intake_at_office(self, *, district: str, staff: StaffAccount, request: ApplicationRequest,
+                               idempotency_key: str | None = None) -> tuple[Application, bool]:
+        """The МИО employee enters a paper application into ИС МИО (seed table 1): channel «office». With an
+        ``idempotency_key``, a repeat returns the application the first call made; the flag says so."""
         self.runtime(district)
         regulation = self._book.find(district=district, service=request.form.service_id, channel="office")
         if regulation is None:
@@ -127,17 +152,34 @@ class Workstation:
         if staff.district != district or staff.role != accept_role:
             raise MeshError("WRONG_ROLE", f"applications are entered by the {accept_role} of {district}", status=403)
         form = request.form.model_dump(by_alias=True, exclude_unset=True)
+        scope, digest = f"staff:{staff.iin}", request_digest({"district": district, "form": form,
+                                                              "formSignature": request.form_signature,
+                                                              "signedBy": request.signed_by})
+        if idempotency_key is not None:
+            async with self._sessions() as session:
+                earlier = await replayed(session, scope=scope, key=idempotency_key, digest=digest)
+            if earlier is not None:
+                return await self.application(earlier), True
         refusal = await self._form_refusal(form=form, signature=request.form_signature, signed_by=request.signed_by,
                                            district=district, staff=staff)
         if refusal:
             raise MeshError("FORM_SIGNATURE_NOT_CONFIRMED", refusal, status=422)
-        async with self._sessions() as session, session.begin():
-            number = await self._open(session, district=district, regulation=regulation,
-                                      service_id=request.form.service_id, channel="office", form=form,
-                                      signature=request.form_signature, signed_by=request.signed_by, origin=None,
-                                      correlation_id=str(uuid.uuid4()), request_message_id=None, refusal=None)
+        try:
+            async with self._sessions() as session, session.begin():
+                number = await self._open(session, district=district, regulation=regulation,
+                                          service_id=request.form.service_id, channel="office", form=form,
+                                          signature=request.form_signature, signed_by=request.signed_by, origin=None,
+                                          correlation_id=str(uuid.uuid4()), request_message_id=None, refusal=None)
+                if idempotency_key is not None and not await claim_key(session, scope=scope, key=idempotency_key,
+                                                                       digest=digest, resource=number):
+                    raise _AlreadyEntered  # another call with this key got there first: this one is rolled back
+        except _AlreadyEntered:
+            async with self._sessions() as session:
+                earlier = await replayed(session, scope=scope, key=idempotency_key or "", digest=digest)
+            assert earlier is not None
+            return await self.application(earlier), True
         self._after_commit(district)
-        return await self.application(number)
+        return await self.application(number), False
 
     async def _form_refusal(self, *, form: dict[str, Any], signature: str, signed_by: str, district: str,
                             staff: StaffAccount | None) -> str | None:
@@ -155,21 +197,21 @@ class Workstation:
         result, _ = await verifier.verify_signed_json(value=form, signature_b64=signature, expect=expect)
         if result.ok:
             return None
-        if is_transient(result):
-            raise RuntimeError(f"cannot check the form's EDS now: {result.message}")  # retried by the consumer
+        if is_transient(result):  # retried by the consumer, or 503 to the office
+            raise OutageFailure(refusal_code(result), f"cannot check the form's EDS now: {result.message}",
+                                details={"failedAt": NUC})
         return f"ЭЦП на заявлении не подтверждена ({result.failure.value if result.failure else ''}): {result.message}"
 
     async def _number(self, session: AsyncSession, district: str) -> str:
+        """The district's next number: one UPDATE … RETURNING on a counter row that exists before it is raised, so
+        two applications — two tasks, two replicas, SQLite or PostgreSQL — never get the same one."""
         year = self._clock.local_now().year
-        counter = (await session.exec(select(NumberCounter).where(NumberCounter.district == district,
-                                                                   NumberCounter.year == year)
-                                      .with_for_update())).first()
-        if counter is None:
-            counter = NumberCounter(district=district, year=year, last=0)
-        counter.last += 1
-        session.add(counter)
-        await session.flush()
-        return application_number(district=district, year=year, sequence=counter.last)
+        await insert_if_absent(session, NumberCounter.__table__,  # type: ignore[attr-defined]
+                               {"district": district, "year": year, "last": 0})
+        raised = await session.exec(update(NumberCounter).where(  # type: ignore[call-overload]
+            col(NumberCounter.district) == district, col(NumberCounter.year) == year)
+            .values(last=col(NumberCounter.last) + 1).returning(col(NumberCounter.last)))
+        return application_number(district=district, year=year, sequence=int(raised.one()[0]))
 
     async def _mode(self, session: AsyncSession, district: str) -> DistrictMode:
         return await session.get(DistrictMode, district) or DistrictMode(
@@ -252,9 +294,12 @@ class Workstation:
                 raise MeshError("WRONG_ROLE", f"'{action}' in step {step.id} is the {step.role}'s, not the "
                                 f"{actor.role}'s", status=403)
         prepared = await self._prepare(app=app, regulation=regulation, action=action, actor=actor, body=body)
+        position = record.position
         async with self._sessions() as session, session.begin():
+            # Read again, locked: another actor may have done this very action since the read above. The step is
+            # the one this action was prepared for, or the action is refused (never applied to the next step).
             app, record = await self._current(session, number, lock=True)
-            if next_action(step, record.done) != action:
+            if record.position != position or next_action(step, record.done) != action:
                 raise MeshError("STEP_ALREADY_DONE", f"'{action}' of application {number} was just done", status=409)
             now = self._clock.now()
             self._apply(session, app=app, regulation=regulation, action=action, prepared=prepared, now=now)

@@ -3,6 +3,7 @@ regulations as data, the staff workflow on the mesh clock, «Еңбек нары
 
 from __future__ import annotations
 
+import httpx
 from fastapi import FastAPI
 
 from services.mio_workstation.api import build_router
@@ -24,16 +25,18 @@ from services.mio_workstation.store import (
 )
 from shared.admin_auth import admin_guard
 from shared.bus import Bus
+from shared.idempotency import IdempotencyRecord, purge_keys
 from shared.logins import Challenge, Logins, LoginSession
 from shared.member_app import create_member_app
 from shared.member_node import MemberNode
 from shared.working_calendar import WorkingCalendar
 
 MODELS = [StaffAccount, DistrictMode, NumberCounter, Application, StepRecord, LabourCard, LabourCardEvent,
-          LoginSession, Challenge]
+          LoginSession, Challenge, IdempotencyRecord]
 
 
-def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None) -> FastAPI:
+def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None,
+               http: httpx.AsyncClient | None = None) -> FastAPI:
     settings = settings or MioSettings()
     # a broken regulation file stops the service here, naming the file and the field
     book = RegulationBook.load(settings.regulations_dir or REGULATIONS_DIR)
@@ -62,6 +65,7 @@ def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None) -
         node.then("staff", staff.seed)
         node.then("runner", runner.start)
         node.on_stop(runner.stop)
+        node.relay.also_purge(lambda: purge_keys(node.sessions))
         token = settings.mesh.admin_token.get_secret_value
         app.include_router(build_router(workstation=workstation, staff=staff, book=book,
                                         admin=admin_guard(token=token), admin_token=token))
@@ -71,4 +75,4 @@ def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None) -
                                          "steps, EDS-signed results, «Еңбек нарығы», status notifications.",
                              members=[f"mio.{d}" for d in districts], models=MODELS, wire=wire,
                              extra_steps=["onboarding", "staff", "runner"],
-                             bus=bus)
+                             bus=bus, http=http)

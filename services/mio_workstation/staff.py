@@ -13,7 +13,6 @@ import secrets
 import string
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import col, select
 
 from services.mio_workstation.regulations import RegulationBook
@@ -27,13 +26,12 @@ from shared.errors import MeshError
 from shared.ids import make_iin, parse_iin
 from shared.logging import get_logger
 from shared.logins import (
+    LockOut,
     Login,
     Logins,
-    after_failure,
     hash_password,
     password_matches,
     refuse_if_locked,
-    wrong_password,
 )
 from shared.signing import SignerIdentity
 
@@ -64,6 +62,7 @@ class StaffBook:
         self._nuc = nuc
         self._gateway = gateway
         self.logins = logins
+        self.lockout = LockOut(sessions=sessions, model=StaffAccount, key="iin", limit=MAX_FAILED, lock=LOCK)
         self._districts = districts
         self.organisations: dict[str, dict[str, str]] = {}
 
@@ -128,11 +127,7 @@ class StaffBook:
         staff = await self.get(iin)
         now = self._clock.now()
         refuse_if_locked(staff.locked_until, now=now)
-        if not password_matches(staff.password_hash, password):
-            state = after_failure(failed=staff.failed_logins, now=now, limit=MAX_FAILED, lock=LOCK)
-            await self._lock_state(iin, failed=state.failed, until=state.locked_until)
-            raise wrong_password(state, limit=MAX_FAILED)
-        await self._lock_state(iin, failed=0, until=None)
+        await self.lockout.check_password(iin, now=now, matches=lambda: password_matches(staff.password_hash, password))
         return await self.logins.start(subject=iin, method="password", serial=None)
 
     async def login_with_eds(self, *, challenge_id: str, signature: str) -> Login:
@@ -144,11 +139,6 @@ class StaffBook:
             raise MeshError("EDS_BIN_MISMATCH", "the certificate is not issued for this district's organisation",
                             status=401)
         return await self.logins.start(subject=staff.iin, method="eds", serial=info.serial)
-
-    async def _lock_state(self, iin: str, *, failed: int, until: dt.datetime | None) -> None:
-        async with self._sessions() as session, session.begin():
-            await session.exec(update(StaffAccount).where(col(StaffAccount.iin) == iin)  # type: ignore[call-overload]
-                               .values(failed_logins=failed, locked_until=until))
 
     async def staff_of(self, token: str | None) -> StaffAccount:
         login = await self.logins.session_of(token)

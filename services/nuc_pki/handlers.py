@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from asn1crypto import keys as asn1_keys
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -64,6 +64,13 @@ def _rsa_key() -> rsa.RSAPrivateKey:
 
 
 class CertificateAuthority:
+    def _holder_key(self) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+        """A key НУЦ makes for a holder: RSA-2048 as the real НУЦ («(RSA)» line), or P-256 where tests ask for
+        speed (``NUC_HOLDER_KEYS=ec``); verifiers accept both, the profile is the same."""
+        if self._settings.holder_keys == "ec":
+            return ec.generate_private_key(ec.SECP256R1())
+        return _rsa_key()
+
     def __init__(self, *, sessions: Sessions, clock: MeshClock, settings: NucSettings) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -137,7 +144,7 @@ class CertificateAuthority:
         issuer, issuer_key = self._ready()
         key = None
         if public_key is None:
-            key = _rsa_key()
+            key = self._holder_key()
             public_key = key.public_key()
         not_before, not_after = validity_for(kind=defect, now=self._clock.now(),
                                              days=self._settings.leaf_validity_days)

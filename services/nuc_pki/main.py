@@ -29,12 +29,13 @@ from shared.http_app import build_app
 from shared.logging import configure_logging, get_logger
 from shared.member import EnvelopeVerifier
 from shared.ocsp_client import OcspClient
-from shared.readiness import Readiness, until_done
+from shared.readiness import Readiness, broker_probe, database_probe, until_done
 
 log = get_logger(__name__)
 
 
-def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None) -> FastAPI:
+def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None,
+               http: httpx.AsyncClient | None = None) -> FastAPI:
     settings = settings or NucSettings()
     configure_logging(service="nuc_pki", level=settings.mesh.log_level)
     engine = make_engine(settings.database_url)
@@ -43,7 +44,10 @@ def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None) -
     ca = CertificateAuthority(sessions=sessions, clock=clock, settings=settings)
     readiness = Readiness(steps=["database", "ca"])
     bus = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name="nuc_pki")
-    http = httpx.AsyncClient()
+    readiness.watch("database", database_probe(engine))
+    readiness.watch("broker", broker_probe(bus))  # mesh clock changes reach НУЦ over the broker
+    owns_http = http is None
+    http = http or httpx.AsyncClient()
 
     async def follow_clock() -> None:
         """Best effort: НУЦ must not wait for the gateway, which itself waits for НУЦ."""
@@ -74,7 +78,8 @@ def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None) -
         yield
         await startup.stop()
         await bus.close()
-        await http.aclose()
+        if owns_http:
+            await http.aclose()
         await engine.dispose()
 
     app = build_app(title="nuc_pki — НУЦ РК simulator",

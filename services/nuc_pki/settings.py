@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -15,3 +17,5 @@ class NucSettings(ServiceSettings):
                                     description="НУЦ issues personal certificates for a year")
     ocsp_validity_minutes: int = Field(default=5, ge=1, le=1440, description="nextUpdate of OCSP answers")
     crl_validity_hours: int = Field(default=24, ge=1, le=168)
+    holder_keys: Literal["rsa", "ec"] = Field(default="rsa", description="keys НУЦ makes for holders (PKCS#12): "
+                                              "RSA-2048 like the real НУЦ, or P-256 for fast tests")

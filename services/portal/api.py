@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.portal.domain import PASSWORD_RULES
@@ -13,6 +13,7 @@ from services.portal.store import Account
 from shared.case_tracking import case_out, cases, notice_out, notices
 from shared.contracts import ApplicationForm, ApplicationRequest
 from shared.errors import MeshError
+from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
 from shared.logins import LoginSession, bearer
 
 
@@ -131,12 +132,19 @@ def build_router(*, portal: Portal, admin: object) -> APIRouter:
         return person.model_dump(by_alias=True, exclude_none=True)
 
     @router.post("/citizens/{iin}/applications", tags=["services"], status_code=202,
-                 summary="Apply for a service with a form signed by the citizen's EDS (checked, then sent)")
-    async def apply(iin: str, body: ApplyIn, login: LoginSession = Depends(current)) -> dict:
+                 summary="Apply for a service with a form signed by the citizen's EDS (checked, then sent)",
+                 description="Send an `Idempotency-Key` header (a UUID) to make the call safe to repeat: a repeat "
+                             "with the same key and body answers with the case the first call made (header "
+                             "`Idempotent-Replayed: true`), never a second application; the same key with another "
+                             "body is refused with 422 IDEMPOTENCY_KEY_REUSED.")
+    async def apply(iin: str, body: ApplyIn, response: Response, login: LoginSession = Depends(current),
+                    key: Annotated[str | None, Header(alias=HEADER)] = None) -> dict:
         own(iin, login)
         request = ApplicationRequest(form=body.form, form_signature=body.form_signature, signed_by="applicant")
-        case = await portal.apply(iin=iin, request=request, district=body.district)
-        return case_out(case)
+        sent = await portal.apply(iin=iin, request=request, district=body.district, idempotency_key=valid_key(key))
+        if sent.replayed:
+            response.headers[REPLAYED_HEADER] = "true"
+        return case_out(sent.case)
 
     @router.get("/citizens/{iin}/applications", tags=["services"],
                 summary="«История получения услуг»: the citizen's applications and their current status")
@@ -149,6 +157,13 @@ def build_router(*, portal: Portal, admin: object) -> APIRouter:
     async def notifications(iin: str, login: LoginSession = Depends(current)) -> dict:
         own(iin, login)
         return {"notifications": [notice_out(n) for n in await notices(portal.sessions, iin=iin)]}
+
+    @router.get("/admin/cases", tags=["test support"], dependencies=[Depends(admin)],
+                summary="Every application sent through the portal, with its current status (admin)")
+    async def admin_cases(iin: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+                          correlation_id: Annotated[str | None, Query(alias="correlationId")] = None) -> dict:
+        return {"applications": [case_out(c) for c in await cases(portal.sessions, iin=iin,
+                                                                   correlation_id=correlation_id)]}
 
     @router.get("/admin/accounts/{iin}", tags=["test support"], dependencies=[Depends(admin)],
                 summary="Any account (admin)")

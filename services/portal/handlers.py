@@ -16,7 +16,7 @@ from sqlmodel import col
 from services.portal.domain import describe_faults, password_faults
 from services.portal.settings import PortalSettings
 from services.portal.store import Account
-from shared.case_tracking import TrackedCase, signed_form, submit
+from shared.case_tracking import Submission, signed_form, submit_once
 from shared.cert_check import Expectation
 from shared.cert_profile import Holder, Usage
 from shared.clock import MeshClock
@@ -26,14 +26,13 @@ from shared.errors import MeshError
 from shared.ids import parse_iin
 from shared.logging import get_logger
 from shared.logins import (
+    LockOut,
     Login,
     Logins,
-    after_failure,
     eds_error,
     hash_password,
     password_matches,
     refuse_if_locked,
-    wrong_password,
 )
 from shared.member import MemberRuntime
 
@@ -52,6 +51,8 @@ class Portal:
         self.logins = Logins(sessions=sessions, clock=clock, audience="egov-mesh portal",
                              verifier=lambda: runtime.verifier, session_minutes=settings.session_minutes,
                              challenge_seconds=settings.challenge_seconds)
+        self.lockout = LockOut(sessions=sessions, model=Account, key="iin", limit=settings.max_failed_logins,
+                               lock=dt.timedelta(minutes=settings.lockout_minutes))
 
     # ---- ГБД ФЛ through the gateway -------------------------------------------------------------------
     async def person(self, iin: str) -> PersonData | None:
@@ -59,8 +60,7 @@ class Portal:
             answer = await self._runtime.request(service_id=PERSON_BY_IIN, data={"iin": iin},
                                                  timeout_s=self._settings.registry_timeout_s)
         except MeshError as exc:
-            raise MeshError("REGISTRY_UNAVAILABLE", f"ГБД ФЛ could not be asked: {exc.code}: {exc.message}",
-                            status=503) from None
+            raise unavailable(exc) from None
         data = answer.envelope.data
         return PersonData.model_validate(data["person"]) if data.get("found") else None
 
@@ -123,21 +123,15 @@ class Portal:
         if account is None:
             raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account for IIN {iin}: register first", status=401)
         refuse_if_locked(account.locked_until, now=now)
-        if account.password_hash is None:
+        password_hash = account.password_hash
+        if password_hash is None:
             raise MeshError("PASSWORD_NOT_SET", "this account signs in with EDS only", status=401)
-        if not password_matches(account.password_hash, password):
-            await self._count_failure(account, now=now)
+        try:
+            await self.lockout.check_password(iin, now=now, matches=lambda: password_matches(password_hash, password))
+        except MeshError as refusal:
+            log.info("login_refused", reason=refusal.code, attempts_left=refusal.details.get("attemptsLeft"))
+            raise
         return await self._start_session(iin=iin, method="password", serial=None)
-
-    async def _count_failure(self, account: Account, *, now: dt.datetime) -> None:
-        state = after_failure(failed=account.failed_logins, now=now, limit=self._settings.max_failed_logins,
-                              lock=dt.timedelta(minutes=self._settings.lockout_minutes))
-        async with self._sessions() as session, session.begin():
-            await session.exec(update(Account).where(col(Account.iin) == account.iin)  # type: ignore[call-overload]
-                               .values(failed_logins=state.failed, locked_until=state.locked_until))
-        refusal = wrong_password(state, limit=self._settings.max_failed_logins)
-        log.info("login_refused", reason=refusal.code, attempts_left=refusal.details["attemptsLeft"])
-        raise refusal
 
     async def login_with_eds(self, *, challenge_id: str, signature: str, iin: str | None) -> Login:
         if iin is not None:
@@ -167,8 +161,10 @@ class Portal:
         return info.iin, info.serial
 
     # ---- applications (process 3 to 5 of the regulations) ---------------------------------------------------
-    async def apply(self, *, iin: str, request: ApplicationRequest, district: str | None) -> TrackedCase:
-        """Check the citizen's EDS on the form (condition 2), then send it through the gateway."""
+    async def apply(self, *, iin: str, request: ApplicationRequest, district: str | None,
+                    idempotency_key: str | None = None) -> Submission:
+        """Check the citizen's EDS on the form (condition 2), then send it through the gateway — once per
+        ``idempotency_key``: a repeat returns the case the first call made."""
         if request.form.applicant_iin != iin:
             raise MeshError("NOT_YOUR_DATA", "a citizen applies only for themself", status=403)
         if request.form.service_id not in EMPLOYMENT_SERVICES:
@@ -178,11 +174,10 @@ class Portal:
             expect=Expectation(usage=Usage.SIGN, holder=Holder.INDIVIDUAL, iin=iin))
         if not result.ok:
             raise eds_error(result)  # process 4: refusal because the EDS was not confirmed
-        async with self._sessions() as session, session.begin():
-            case = submit(session, runtime=self._runtime, request=request, route_id=district, now=self._clock.now())
-        self._runtime.relay.kick()
-        log.info("application_sent", service_id=request.form.service_id)
-        return case
+        sent = await submit_once(self._sessions, runtime=self._runtime, request=request, route_id=district,
+                                 now=self._clock.now(), scope=f"citizen:{iin}", key=idempotency_key)
+        log.info("application_replayed" if sent.replayed else "application_sent", service_id=request.form.service_id)
+        return sent
 
     async def account(self, iin: str) -> Account:
         async with self._sessions() as session:
@@ -193,7 +188,21 @@ class Portal:
 
     async def unlock(self, iin: str) -> Account:
         await self.account(iin)
-        async with self._sessions() as session, session.begin():
-            await session.exec(update(Account).where(col(Account.iin) == iin)  # type: ignore[call-overload]
-                               .values(failed_logins=0, locked_until=None))
+        await self.lockout.unlock(iin)
         return await self.account(iin)
+
+
+# Which hop failed on the way to ГБД ФЛ, as a code a client can act on and a sentence that names it.
+_HOPS = {
+    "broker": ("BROKER_UNAVAILABLE", "the message broker (RabbitMQ) is unreachable"),
+    "gateway": ("GATEWAY_UNAVAILABLE", "the gateway (ШЭП) is not answering"),
+    "nuc": ("NUC_UNAVAILABLE", "НУЦ cannot tell whether a certificate is revoked (OCSP unreachable)"),
+}
+
+
+def unavailable(exc: MeshError) -> MeshError:
+    """A failed ГБД ФЛ call as the portal reports it: naming the hop that failed, not blaming ГБД ФЛ for all."""
+    hop = str(exc.details.get("failedAt") or "gbdfl")
+    code, what = _HOPS.get(hop, ("REGISTRY_UNAVAILABLE", "ГБД ФЛ did not answer"))
+    return MeshError(code, f"{what}; the registry could not be asked ({exc.code}: {exc.message})", status=503,
+                     details={"failedAt": hop, "cause": exc.code})

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import httpx
 from fastapi import FastAPI
 
 from services.portal.api import build_router
@@ -13,18 +14,21 @@ from shared.admin_auth import admin_guard
 from shared.bus import Bus
 from shared.case_tracking import CaseNotice, TrackedCase, follow
 from shared.contracts import EMPLOYMENT_SERVICES
+from shared.idempotency import IdempotencyRecord, purge_keys
 from shared.logins import Challenge, LoginSession
 from shared.member_app import create_member_app
 from shared.member_node import MemberNode
 
 
-def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None) -> FastAPI:
+def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None,
+               http: httpx.AsyncClient | None = None) -> FastAPI:
     settings = settings or PortalSettings()
 
     def wire(node: MemberNode, app: FastAPI) -> None:
         runtime = node.runtime(settings.member_id)
         portal = Portal(sessions=node.sessions, runtime=runtime, clock=node.clock, settings=settings)
         follow(runtime, services=EMPLOYMENT_SERVICES, clock_now=node.clock.now)
+        node.relay.also_purge(lambda: purge_keys(node.sessions))
         app.include_router(build_router(portal=portal,
                                         admin=admin_guard(token=settings.mesh.admin_token.get_secret_value)))
 
@@ -32,4 +36,5 @@ def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None
                              description="The e-government portal: citizens' registration and login (IIN + "
                                          "password or EDS), sessions, their own data.",
                              members=[settings.member_id],
-                             models=[Account, LoginSession, Challenge, TrackedCase, CaseNotice], wire=wire, bus=bus)
+                             models=[Account, LoginSession, Challenge, TrackedCase, CaseNotice, IdempotencyRecord],
+                             wire=wire, bus=bus, http=http)

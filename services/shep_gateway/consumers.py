@@ -2,30 +2,44 @@
 
 One worker keeps the log chain in arrival order; batching lets one transaction (and one fsync) carry many
 messages when traffic is heavy, while a lone message is handled at once.
+
+One message never holds up the others. When a batch cannot be committed, its messages are taken one by one:
+those that go through are routed as usual; one that fails on its own is sent round the retry tiers and,
+when it fails every time (``shared.failures``: a fault, a few attempts), logged refused and dead-lettered
+with the reason. When the failure is an outage (the database or the broker is down), nothing is counted
+against the messages: they go back to the queue and the worker waits, and /ready says so meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 from services.shep_gateway.handlers import Examined, Gateway
 from shared.background import BackgroundTask
 from shared.bus import Bus, Delivery, Subscription
-from shared.logging import get_logger
+from shared.consumer import retry_later
+from shared.dead_letters import settle_dead
+from shared.failures import Attempts, Failure, FailureKind, classify
+from shared.logging import get_logger, message_context
 from shared.topology import INGRESS_QUEUE
 
 log = get_logger(__name__)
 
 
 class IngressWorker:
-    def __init__(self, *, gateway: Gateway, bus: Bus, batch_size: int, prefetch: int) -> None:
+    def __init__(self, *, gateway: Gateway, bus: Bus, batch_size: int, prefetch: int, stall_s: float = 30.0) -> None:
         self._gateway = gateway
         self._bus = bus
         self._batch_size = batch_size
         self._prefetch = prefetch
+        self._stall_s = stall_s
         self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
         self._subscription: Subscription | None = None
         self._loop = BackgroundTask(name="gateway-ingress", run=self._run)
+        self._busy_since: float | None = None
+        self._outage: Failure | None = None  # the dependency that stopped the last batch, until one goes through
+        self._backoff = 0.0
 
     async def start(self) -> None:
         self._loop.start()
@@ -37,26 +51,86 @@ class IngressWorker:
             await self._subscription.cancel()
         await self._loop.stop()
 
+    async def progress(self) -> str | None:
+        """Readiness: None while messages go through; otherwise what holds the ingress up."""
+        if self._outage is not None:
+            return f"ingress waiting: {self._outage.code}: {self._outage.reason}"[:300]
+        if self._busy_since is not None and time.monotonic() - self._busy_since > self._stall_s:
+            return (f"ingress stalled: a batch has been in work for {time.monotonic() - self._busy_since:.0f} s "
+                    f"({self._inbox.qsize()} more waiting)")
+        return None
+
     async def _run(self) -> None:
         while True:
             batch = [await self._inbox.get()]
             while len(batch) < self._batch_size and not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
+            self._busy_since = time.monotonic()
             try:
-                # One after another: examine only waits on a cache miss (OCSP, a prior request), so a task per
-                # message would cost more than it could overlap.
-                examined: list[Examined] = [await self._gateway.examine(d) for d in batch]
-                await self._gateway.commit(examined)
+                await self._handle(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("ingress_batch_failed", size=len(batch), error=f"{type(exc).__name__}: {exc}"[:300])
+                await self._one_by_one(batch)
+            finally:
+                self._busy_since = None
+            try:
                 if self._inbox.empty():
                     await self._gateway.flush_published()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # Nothing was acked: hand the batch back to the broker and try again shortly.
-                log.exception("ingress_batch_failed", size=len(batch))
-                for delivery in batch:
-                    try:
-                        await delivery.reject(requeue=True)
-                    except Exception:  # the channel may be gone; the broker requeues unacked messages itself
-                        log.warning("ingress_requeue_failed")
-                await asyncio.sleep(0.5)
+                log.exception("ingress_flush_failed")
+
+    async def _handle(self, batch: list[Delivery]) -> None:
+        # One after another: examine only waits on a cache miss (OCSP, a prior request), so a task per message
+        # would cost more than it could overlap.
+        examined: list[Examined] = [await self._gateway.examine(d) for d in batch]
+        await self._gateway.commit(examined)
+        self._outage, self._backoff = None, 0.0
+
+    async def _one_by_one(self, batch: list[Delivery]) -> None:
+        for position, delivery in enumerate(batch):
+            try:
+                await self._handle([delivery])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failure = classify(exc)
+                if failure.kind is FailureKind.OUTAGE:
+                    await self._wait_out(batch[position:], failure)
+                    return
+                await self._poisoned(delivery, failure)
+
+    async def _wait_out(self, rest: list[Delivery], failure: Failure) -> None:
+        """A dependency is down: hand the messages back untouched and wait a little before the next batch."""
+        self._outage = failure
+        self._backoff = min(max(self._backoff * 2, 0.5), 10.0)
+        log.warning("ingress_outage", code=failure.code, reason=failure.reason, retry_in_s=self._backoff)
+        for delivery in rest:
+            try:
+                await delivery.reject(requeue=True)
+            except Exception:  # the channel may be gone; the broker requeues unacked messages itself
+                log.warning("ingress_requeue_failed")
+        await asyncio.sleep(self._backoff)
+
+    async def _poisoned(self, delivery: Delivery, failure: Failure) -> None:
+        """This message fails on its own: retry it a few times; then refuse it — logged, dead-lettered with the
+        reason, its proven sender told — or, if even that fails, park it in the dead-letter queue directly."""
+        with message_context(correlation_id=delivery.correlation_id, message_id=delivery.message_id):
+            log.error("ingress_message_failed", code=failure.code, reason=failure.reason)
+            policy = self._gateway.policy
+            attempts = Attempts.after_failure(delivery.headers)
+            if policy.delay(failure, attempts) is not None:
+                await retry_later(bus=self._bus, delivery=delivery, queue=INGRESS_QUEUE, failure=failure,
+                                  policy=policy)
+                return
+            code, reason = policy.gave_up(failure, attempts)
+            try:
+                await self._gateway.refuse_failed(delivery, code=code, reason=reason)
+            except Exception:
+                log.exception("ingress_failure_not_logged")
+                await settle_dead(bus=self._bus, delivery=delivery, queue=INGRESS_QUEUE, code=code, reason=reason)
+                return
+            await delivery.ack()

@@ -3,6 +3,9 @@
 The gateway parks such a request, asks ГБД ФЛ (``gbdfl.person-by-iin``) as a member of its own mesh, and
 routes the request when the answer comes back through ingress. The lookup is an ordinary synchronous call in
 the message log, so the question, the answer and the routed request can all be read there, in that order.
+While ГБД ФЛ does not answer, the request stays parked and the gateway asks again at every time-out
+(``MESH_SYNC_TIMEOUT_S``), so it is routed within one time-out of ГБД ФЛ's return; it is refused
+(``Server.RouteLookupFailed``) only after ``SHEP_ROUTE_LOOKUP_MAX_WAIT_S``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from shared.envelope import Envelope, MessageType
 LOOKUP_SERVICE = "gbdfl.person-by-iin"
 # A sync call needs a reply queue; the gateway's own answers never leave it, so this one is never declared.
 INTERNAL_REPLIES = "shep.internal-replies"
-MAX_LOOKUPS = 3
 
 
 @dataclass
@@ -33,16 +35,15 @@ class StoredDelivery:
     exchange: str = ""
     routing_key: str = ""
 
+    @property
+    def settled(self) -> bool:
+        return True
+
     async def ack(self) -> None:
         return None
 
     async def reject(self, *, requeue: bool) -> None:
         return None
-
-
-def storable_headers(headers: dict[str, Any]) -> dict[str, Any]:
-    """The transport headers worth keeping with a parked message (JSON scalars only)."""
-    return {k: v for k, v in headers.items() if isinstance(v, str | int | float | bool)}
 
 
 def district_from_answer(answer: Envelope) -> str | Refusal:

@@ -207,23 +207,74 @@ def route_answer(env: Envelope, *, prior: PriorRequest | None, registry: Registr
     return Destination(recipient=prior.sender, exchange=DELIVERY_EXCHANGE, routing_key=prior.sender, channel="async")
 
 
+# ---- what the gateway decides about a message -------------------------------------------------------------
+@dataclass(frozen=True)
+class Routed:
+    """Deliver it: to a member's queue, a caller's reply queue, or the gateway itself (its own lookups)."""
+
+    destination: Destination
+    deadline: float | None = None  # a synchronous request's deadline (real Unix seconds)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Log it refused, copy it to the dead-letter queue, and tell a proven sender why."""
+
+    refusal: Refusal
+
+
+@dataclass(frozen=True)
+class Parked:
+    """Hold it while ГБД ФЛ says where its applicant is registered."""
+
+    lookup: DistrictLookup
+
+
+@dataclass(frozen=True)
+class Retry:
+    """It cannot be decided now (НУЦ unreachable): back round the retry tiers, in ``delay_s``."""
+
+    refusal: Refusal  # what it would be refused with, should its retries run out
+    delay_s: int
+
+
+Decision = Routed | Refused | Parked | Retry
+
+
 # ---- the message log chain ------------------------------------------------------------------------------
 GENESIS_HASH = "0" * 64
-CHAINED_FIELDS = ("seq", "messageId", "correlationId", "serviceId", "messageType", "sender", "recipient",
-                  "routeId", "inReplyTo", "messageDate", "receivedAt", "outcome", "errorCode", "errorReason",
-                  "payloadDigest", "envelopeDigest", "checks", "prevHash")
+# Every field the chain covers: the message_log column, and its name in the signed record. Defined here once;
+# the table, the records the gateway appends and the verifier all read this.
+LOG_FIELDS: dict[str, str] = {
+    "seq": "seq", "message_id": "messageId", "correlation_id": "correlationId", "service_id": "serviceId",
+    "message_type": "messageType", "sender": "sender", "recipient": "recipient", "route_id": "routeId",
+    "in_reply_to": "inReplyTo", "message_date": "messageDate", "received_at": "receivedAt", "outcome": "outcome",
+    "error_code": "errorCode", "error_reason": "errorReason", "payload_digest": "payloadDigest",
+    "envelope_digest": "envelopeDigest", "checks": "checks", "prev_hash": "prevHash",
+}
 
 
-def record_content(fields: dict[str, Any]) -> bytes:
-    """The canonical bytes a log record's hash and the gateway's signature cover."""
-    missing = [f for f in CHAINED_FIELDS if f not in fields]
+def chained(row: dict[str, Any]) -> dict[str, Any]:
+    """A log row (by column) as the record the chain covers (by its public names)."""
+    return {name: row[column] for column, name in LOG_FIELDS.items()}
+
+
+def record_content(record: dict[str, Any]) -> bytes:
+    """The canonical bytes a log record's hash and the gateway's signature cover: the record as ``GET /log``
+    shows it (public names), the fields the chain covers and nothing else."""
+    missing = [name for name in LOG_FIELDS.values() if name not in record]
     if missing:
         raise ValueError(f"log record lacks {missing}")
-    return canonical_bytes({f: fields[f] for f in CHAINED_FIELDS})
+    return canonical_bytes({name: record[name] for name in LOG_FIELDS.values()})
 
 
-def record_hash(fields: dict[str, Any]) -> str:
-    return hashlib.sha256(record_content(fields)).hexdigest()
+def record_hash(record: dict[str, Any]) -> str:
+    return hashlib.sha256(record_content(record)).hexdigest()
+
+
+def anchor_content(*, seq: int, record_hash: str, purged: int, purged_at: str) -> bytes:
+    """What the gateway signs when it purges the log up to ``seq``: the chain resumes from this hash."""
+    return canonical_bytes({"seq": seq, "recordHash": record_hash, "purgedRecords": purged, "purgedAt": purged_at})
 
 
 def digest(data: bytes) -> str:

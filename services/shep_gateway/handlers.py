@@ -1,10 +1,12 @@
 """Gateway use cases.
 
 Ingress, per message: parse → sender known → signature mathematics → certificate pinned to the sender →
-certificate valid on the mesh clock and not revoked (OCSP) → payload fits its contract → route granted.
-A batch of examined messages is then committed in one transaction: the chained, signed log records, the
-deliveries, the refusals (an ERROR back to the sender and a copy with the reason to the dead-letter queue)
-all go into the outbox together, and the broker messages are acked only after that commit.
+certificate valid on the mesh clock and not revoked (OCSP) → payload fits its contract → route granted. The
+checks return one ``Decision`` — ``Routed``, ``Refused``, ``Parked`` (district lookup) or ``Retry`` (НУЦ
+unreachable) — and a batch of examined messages is then applied by one ``match`` in one transaction: the
+chained, signed log records, the deliveries, the refusals (an ERROR back to a proven sender and a copy with
+the reason to the dead-letter queue) all go into the outbox together, and the broker messages are acked only
+after that commit. Park, unpark and time-outs produce decisions the same way and go through the same match.
 """
 
 from __future__ import annotations
@@ -15,91 +17,68 @@ import datetime as dt
 import time
 import uuid
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import union_all, update
+from sqlalchemy import delete, func, or_, union_all, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.shep_gateway.district_routing import (
     INTERNAL_REPLIES,
     LOOKUP_SERVICE,
-    MAX_LOOKUPS,
     StoredDelivery,
     district_from_answer,
-    storable_headers,
 )
 from services.shep_gateway.domain import (
     GENESIS_HASH,
+    LOG_FIELDS,
+    Decision,
     Destination,
     DistrictLookup,
     Outcome,
+    Parked,
     PriorRequest,
     Refusal,
+    Refused,
+    Retry,
+    Routed,
+    anchor_content,
+    chained,
     digest,
     record_content,
 )
 from services.shep_gateway.registry_book import RegistryBook
 from services.shep_gateway.settings import GatewaySettings
-from services.shep_gateway.store import (
-    LogHead,
-    LogRecord,
-    ParkedRequest,
-    SyncCall,
-)
+from services.shep_gateway.store import LogAnchor, LogHead, LogRecord, ParkedRequest, SyncCall
 from shared.bus import Bus, BusError, Delivery, OutgoingMessage
 from shared.canonical import canonical_bytes
-from shared.cert_check import (
-    Expectation,
-    is_transient,
-    refusal_code,
-    signature_refusal_code,
-)
+from shared.cert_check import Expectation, is_transient, refusal_code, signature_refusal_code
 from shared.cert_profile import Holder, Usage, serial_hex
 from shared.clock import MeshClock
-from shared.consumer import copy_of
 from shared.contracts import ErrorPayload, parse_payload
 from shared.db import Sessions
+from shared.dead_letters import copy_of, dead_letter_headers, json_safe
 from shared.envelope import MessageType, ParsedEnvelope, parse_envelope
 from shared.errors import MeshError
+from shared.failures import Attempts, Failure, FailureKind, RetryPolicy
 from shared.logging import get_logger, message_context
-from shared.member import Composer, outgoing
-from shared.outbox import (
-    OutboxRelay,
-    StagedBatch,
-    insert_outbox,
-    mark_batch_sent,
-    outbox_values,
-    publish_in_order,
-)
+from shared.member import NUC, OCSP_UNREACHABLE, Composer, outgoing
+from shared.outbox import OutboxRelay, StagedBatch, insert_outbox, mark_batch_sent, outbox_values, publish_in_order
 from shared.signing import SignatureError, sign_detached, verify_detached
 from shared.topology import (
     DEAD_EXCHANGE,
     DELIVERY_EXCHANGE,
-    H_ATTEMPT,
     H_DEADLINE,
-    H_ORIGIN_QUEUE,
     H_RECIPIENT,
-    H_REFUSAL_CODE,
-    H_REFUSAL_REASON,
     INGRESS_QUEUE,
-    RETRY_TIERS_S,
     deadline_header,
     read_deadline,
     retry_queue,
 )
 
 log = get_logger(__name__)
-MAX_TRANSIENT_ATTEMPTS = 5
-
-
-class Verdict(StrEnum):
-    ROUTE = "ROUTE"
-    REFUSE = "REFUSE"
-    RETRY = "RETRY"
-    PARK = "PARK"  # held until ГБД ФЛ tells the applicant's district
+TRANSIENT_CODES = frozenset({OCSP_UNREACHABLE, "Server.ClockSkew"})  # retried, not refused at once
 
 
 @dataclass
@@ -107,13 +86,10 @@ class Examined:
     delivery: Delivery
     message_id: str
     received_at: dt.datetime
-    verdict: Verdict
+    decision: Decision
     parsed: ParsedEnvelope | None = None
-    destination: Destination | None = None
-    refusal: Refusal | None = None
     checks: dict[str, Any] = field(default_factory=dict)
-    deadline: float | None = None
-    lookup: DistrictLookup | None = None
+    proven: bool = False  # signed by a key pinned to its sender: only then is the sender told of a refusal
 
     @property
     def sender(self) -> str | None:
@@ -142,9 +118,14 @@ class Gateway:
         self.composer = composer
         self._relay = relay
         self._book = book
+        self.policy: RetryPolicy = settings.mesh.retry_policy()
         self._chain_lock = asyncio.Lock()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._published: list[tuple[str, int]] = []  # (outbox batch, rows published) not yet marked sent
+
+    @property
+    def member_id(self) -> str:
+        return self.composer.member_id
 
     # ---- ingress: examine ---------------------------------------------------------------------------------
     async def examine(self, delivery: Delivery) -> Examined:
@@ -153,45 +134,39 @@ class Gateway:
             parsed = parse_envelope(delivery.body)
         except MeshError as exc:
             message_id = delivery.message_id or f"unparsable-{uuid.uuid4()}"
-            return Examined(delivery=delivery, message_id=message_id[:64], received_at=now, verdict=Verdict.REFUSE,
-                            refusal=Refusal(exc.code, exc.message), checks={"envelope": "unparsable"})
+            return Examined(delivery=delivery, message_id=message_id[:64], received_at=now,
+                            decision=Refused(Refusal(exc.code, exc.message)), checks={"envelope": "unparsable"})
         env = parsed.envelope
-        item = Examined(delivery=delivery, message_id=str(env.message_id), received_at=now, verdict=Verdict.REFUSE,
-                        parsed=parsed, checks={"envelope": "ok"})
+        item = Examined(delivery=delivery, message_id=str(env.message_id), received_at=now,
+                        decision=Refused(Refusal("Server.NotExamined", "not examined")), parsed=parsed,
+                        checks={"envelope": "ok"})
         with message_context(correlation_id=env.correlation_id, message_id=item.message_id):
-            refusal = await self._check(item)
-        if refusal is None:
-            return item
-        if refusal.code == "Server.OcspResponderUnreachable":
-            attempts = int(delivery.headers.get(H_ATTEMPT, 0)) + 1
-            if attempts < MAX_TRANSIENT_ATTEMPTS:
-                item.verdict = Verdict.RETRY
-        item.refusal = refusal
+            item.decision = await self._decide(item)
         return item
 
-    async def _check(self, item: Examined) -> Refusal | None:
+    async def _decide(self, item: Examined) -> Decision:
         assert item.parsed is not None
         env = item.parsed.envelope
         if item.delivery.message_id is not None and item.delivery.message_id != item.message_id:
-            return Refusal("Client.MessageIdMismatch", "the transport message id differs from the envelope's")
+            return Refused(Refusal("Client.MessageIdMismatch", "the transport message id differs from the envelope's"))
         member = self._book.registry.members.get(env.sender)
         if member is None:
             item.checks["sender"] = "unknown"
-            return Refusal("Client.UnknownMember", f"{env.sender!r} is not a registered member system")
+            return Refused(Refusal("Client.UnknownMember", f"{env.sender!r} is not a registered member system"))
         if not member.active:
             item.checks["sender"] = "suspended"
-            return Refusal("Client.MemberSuspended", f"{env.sender} is suspended in the registry")
+            return Refused(Refusal("Client.MemberSuspended", f"{env.sender} is suspended in the registry"))
         item.checks["sender"] = "known"
         refusal = await self._check_signature(item)
         if refusal is not None:
-            return refusal
+            return self._retry_or_refuse(item, refusal) if refusal.code in TRANSIENT_CODES else Refused(refusal)
         try:
             parse_payload(service_id=env.service_id, message_type=env.message_type, data=env.data)
         except MeshError as exc:
             item.checks["payload"] = "invalid"
-            return Refusal(exc.code, exc.message)
+            return Refused(Refusal(exc.code, exc.message))
         item.checks["payload"] = "ok"
-        return await self._check_route(item)
+        return await self._route(item)
 
     async def _check_signature(self, item: Examined) -> Refusal | None:
         assert item.parsed is not None
@@ -209,12 +184,28 @@ class Gateway:
         result = await self._book.verifier_or_fail().check(certificate=verified.signer, expect=Expectation(
             usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=env.sender))
         item.checks["signature"] = result.summary()
-        if not result.ok:
-            code = refusal_code(result)
-            return Refusal("Server.OcspResponderUnreachable" if is_transient(result) else code, result.message)
-        return None
+        if result.ok:
+            item.proven = True
+            return None
+        if is_transient(result):  # everything but revocation checked out: the key is the sender's
+            item.proven = True
+        return Refusal(refusal_code(result), result.message)
 
-    async def _check_route(self, item: Examined) -> Refusal | None:
+    def _retry_or_refuse(self, item: Examined, refusal: Refusal) -> Retry | Refused:
+        """НУЦ cannot say now whether the sender's certificate is revoked (unreachable, or a clock not caught up
+        with a mesh clock change): try again later, within the retry
+        policy's window (and, for a synchronous call, before its deadline); refuse once that has passed."""
+        headers = item.delivery.headers
+        deadline = read_deadline(headers, default_s=0) if H_DEADLINE in headers else None
+        failure = Failure(FailureKind.OUTAGE, refusal.code, refusal.message)
+        attempts = Attempts.after_failure(headers)
+        delay = self.policy.delay(failure, attempts, deadline_s=deadline)
+        if delay is None:
+            _code, reason = self.policy.gave_up(failure, attempts)
+            return Refused(Refusal(refusal.code, reason))
+        return Retry(refusal=refusal, delay_s=delay)
+
+    async def _route(self, item: Examined) -> Decision:
         assert item.parsed is not None
         env = item.parsed.envelope
         prior = None
@@ -223,24 +214,23 @@ class Gateway:
         decision = self._book.registry.route(env, prior=prior)
         if isinstance(decision, Refusal):
             item.checks["route"] = "denied"
-            return decision
+            return Refused(decision)
         if isinstance(decision, DistrictLookup):
             item.checks["route"] = "district of the applicant's registered address"
-            item.lookup = decision
-            item.verdict = Verdict.PARK
-            return None
+            return Parked(decision)
         item.checks["route"] = decision.recipient
         if decision.channel == "sync" and env.message_type is MessageType.REQUEST:
             if not item.delivery.reply_to:
-                return Refusal("Client.ReplyToRequired", "a synchronous request names its reply queue (reply_to)")
+                return Refused(Refusal("Client.ReplyToRequired", "a synchronous request names its reply queue "
+                                       "(reply_to)"))
             now = time.time()
             asked = read_deadline(item.delivery.headers, default_s=now + self.settings.mesh.sync_timeout_s)
-            item.deadline = min(asked, now + self.settings.max_sync_deadline_s)
-            if item.deadline <= now:
-                return Refusal("Server.Timeout", "the request's deadline passed before the gateway could route it")
-        item.destination = decision
-        item.verdict = Verdict.ROUTE
-        return None
+            deadline = min(asked, now + self.settings.max_sync_deadline_s)
+            if deadline <= now:
+                return Refused(Refusal("Server.Timeout", "the request's deadline passed before the gateway could "
+                                       "route it"))
+            return Routed(decision, deadline=deadline)
+        return Routed(decision)
 
     async def _prior_request(self, message_id: uuid.UUID | None) -> PriorRequest | None:
         if message_id is None:
@@ -259,8 +249,8 @@ class Gateway:
     # ---- ingress: commit ----------------------------------------------------------------------------------
     async def commit(self, batch: list[Examined]) -> None:
         """Record, route and refuse a batch in one transaction, publish what it staged, then ack."""
-        retries = [e for e in batch if e.verdict is Verdict.RETRY]
-        final = [e for e in batch if e.verdict is not Verdict.RETRY]
+        retries = [e for e in batch if isinstance(e.decision, Retry)]
+        final = [e for e in batch if not isinstance(e.decision, Retry)]
         timers: list[tuple[str, float]] = []
         if final:
             async with self._chain_lock:
@@ -281,6 +271,28 @@ class Gateway:
         for item in retries:
             await self._retry(item)
         await self._bus.ack_all([item.delivery for item in final])
+
+    async def _apply(self, txn: Txn, *, item: Examined) -> None:
+        decision = item.decision
+        if isinstance(decision, Routed) and decision.destination.reply_to_caller:
+            decision = await self._answer_in_time(txn.session, item=item, routed=decision)
+        match decision:
+            case Parked(lookup=lookup):
+                await self._park(txn, item=item, lookup=lookup)
+            case Routed(destination=destination) if destination.recipient == self.member_id:
+                self._log(txn, item, outcome=Outcome.ROUTED, recipient=self.member_id)
+                await self._unpark(txn, answer=item)
+            case Routed(destination=destination, deadline=deadline):
+                self._stage_delivery(txn, item=item, destination=destination, deadline=deadline)
+                self._log(txn, item, outcome=Outcome.ROUTED, recipient=destination.recipient)
+            case Refused(refusal=refusal):
+                self._stage_refusal(txn, item=item, refusal=refusal)
+                self._log(txn, item, outcome=Outcome.REFUSED, refusal=refusal,
+                          recipient=item.parsed.envelope.recipient if item.parsed else None)
+                log.warning("message_refused", code=refusal.code, reason=refusal.message, message_id=item.message_id,
+                            sender=item.sender)
+            case Retry():
+                raise AssertionError("a message to retry is not applied")
 
     async def _write(self, txn: Txn) -> StagedBatch:
         await self._mark_published(txn.session)
@@ -317,13 +329,14 @@ class Gateway:
             await self._mark_published(session)
 
     async def _retry(self, item: Examined) -> None:
-        attempt = int(item.delivery.headers.get(H_ATTEMPT, 0)) + 1
-        tier = RETRY_TIERS_S[min(attempt - 1, len(RETRY_TIERS_S) - 1)]
-        log.warning("ingress_retry_scheduled", message_id=item.message_id, attempt=attempt, in_s=tier,
-                    reason=item.refusal.message if item.refusal else "")
+        assert isinstance(item.decision, Retry)
+        attempts = Attempts.after_failure(item.delivery.headers)
+        log.warning("ingress_retry_scheduled", message_id=item.message_id, attempt=attempts.attempt,
+                    in_s=item.decision.delay_s, reason=item.decision.refusal.message)
         try:
-            await self._bus.publish(exchange="", routing_key=retry_queue(INGRESS_QUEUE, tier), message=copy_of(
-                item.delivery, headers={**item.delivery.headers, H_ATTEMPT: attempt}))
+            await self._bus.publish(exchange="", routing_key=retry_queue(INGRESS_QUEUE, item.decision.delay_s),
+                                    message=copy_of(item.delivery, headers={**item.delivery.headers,
+                                                                            **attempts.headers()}))
         except BusError:
             await item.delivery.reject(requeue=True)
             return
@@ -349,68 +362,33 @@ class Gateway:
         if result.rowcount == 0:  # the very first record
             session.add(LogHead(id=1, seq=head.seq, record_hash=head.record_hash))
 
-    async def _apply(self, txn: Txn, *, item: Examined) -> None:
-        if item.verdict is Verdict.PARK:
-            await self._park(txn, item=item)
-            return
-        if item.verdict is Verdict.ROUTE and item.destination is not None and item.destination.reply_to_caller:
-            await self._close_sync_call(txn.session, item=item)
-        if item.verdict is Verdict.ROUTE and item.destination is not None \
-                and item.destination.recipient == self.composer.member_id:
-            self._append(txn, parsed=item.parsed, message_id=item.message_id, raw=item.delivery.body,
-                         received_at=item.received_at, outcome=Outcome.ROUTED, recipient=self.composer.member_id,
-                         code=None, reason=None, checks=item.checks)
-            await self._unpark(txn, answer=item)
-            return
-        if item.verdict is Verdict.ROUTE:
-            assert item.destination is not None
-            assert item.parsed is not None
-            self._stage_delivery(txn, item=item)
-            outcome, code, reason = Outcome.ROUTED, None, None
-            recipient = item.destination.recipient
-        else:
-            assert item.refusal is not None
-            self._stage_refusal(txn, item=item)
-            outcome, code, reason = Outcome.REFUSED, item.refusal.code, item.refusal.message
-            recipient = item.parsed.envelope.recipient if item.parsed else None
-            log.warning("message_refused", code=code, reason=reason, message_id=item.message_id,
-                        sender=item.sender)
-        self._append(txn, parsed=item.parsed, message_id=item.message_id, raw=item.delivery.body,
-                     received_at=item.received_at, outcome=outcome, recipient=recipient, code=code, reason=reason,
-                     checks=item.checks)
-
-    def _append(self, txn: Txn, *, parsed: ParsedEnvelope | None, message_id: str, raw: bytes,
-                received_at: dt.datetime, outcome: Outcome, recipient: str | None, code: str | None,
-                reason: str | None, checks: dict[str, Any]) -> None:
-        """Add a signed record to the chain; its hash becomes the transaction's new head."""
-        head = txn.head
-        """Chain one record after ``head``, sign it, and add its row to ``records``; returns the new head."""
+    def _log(self, txn: Txn, item: Examined, *, outcome: Outcome, recipient: str | None,
+             refusal: Refusal | None = None) -> None:
+        """Chain a signed record of ``item`` after the transaction's head; its hash becomes the new head."""
+        parsed = item.parsed
         env = parsed.envelope if parsed else None
-        fields: dict[str, Any] = {
-            "seq": head.seq + 1, "messageId": message_id,
-            "correlationId": env.correlation_id if env else None, "serviceId": env.service_id if env else None,
-            "messageType": env.message_type.value if env else None, "sender": env.sender if env else None,
-            "recipient": recipient, "routeId": env.route_id if env else None,
-            "inReplyTo": str(env.in_reply_to) if env and env.in_reply_to else None,
-            "messageDate": parsed.raw.get("messageDate") if parsed else None,
-            "receivedAt": received_at.isoformat(), "outcome": outcome.value, "errorCode": code,
-            "errorReason": reason[:1000] if reason else None,
-            "payloadDigest": digest(canonical_bytes(env.data)) if env else None, "envelopeDigest": digest(raw),
-            "checks": checks, "prevHash": head.record_hash,
+        row: dict[str, Any] = {
+            "seq": txn.head.seq + 1, "message_id": item.message_id,
+            "correlation_id": env.correlation_id if env else None, "service_id": env.service_id if env else None,
+            "message_type": env.message_type.value if env else None, "sender": env.sender if env else None,
+            "recipient": recipient, "route_id": env.route_id if env else None,
+            "in_reply_to": str(env.in_reply_to) if env and env.in_reply_to else None,
+            "message_date": parsed.raw.get("messageDate") if parsed else None,
+            "received_at": item.received_at.isoformat(), "outcome": outcome.value,
+            "error_code": refusal.code if refusal else None,
+            "error_reason": refusal.message[:1000] if refusal else None,
+            "payload_digest": digest(canonical_bytes(env.data)) if env else None,
+            "envelope_digest": digest(item.delivery.body), "checks": json_safe(item.checks),
+            "prev_hash": txn.head.record_hash,
         }
+        assert set(row) == set(LOG_FIELDS)
         assert self.composer.signer is not None
-        content = record_content(fields)
+        content = record_content(chained(row))
         hashed = digest(content)
         signature = base64.b64encode(sign_detached(content=content, signer=self.composer.signer)).decode()
-        txn.records.append({
-            "seq": fields["seq"], "message_id": message_id, "correlation_id": fields["correlationId"],
-            "service_id": fields["serviceId"], "message_type": fields["messageType"], "sender": fields["sender"],
-            "recipient": recipient, "route_id": fields["routeId"], "in_reply_to": fields["inReplyTo"],
-            "message_date": fields["messageDate"], "received_at": fields["receivedAt"], "outcome": outcome.value,
-            "error_code": code, "error_reason": fields["errorReason"], "payload_digest": fields["payloadDigest"],
-            "envelope_digest": fields["envelopeDigest"], "checks": checks, "prev_hash": head.record_hash,
-            "record_hash": hashed, "signature": signature})
-        txn.head = LogHead(id=1, seq=fields["seq"], record_hash=hashed)
+        txn.records.append({**row, "record_hash": hashed, "signature": signature,
+                            "logged_at": dt.datetime.now(dt.UTC)})
+        txn.head = LogHead(id=1, seq=row["seq"], record_hash=hashed)
 
     # ---- district routing: park, look the applicant up in ГБД ФЛ, route on the answer ----------------------
     def _lookup_request(self, *, iin: str, correlation_id: str, for_message: str) -> Examined | Refusal:
@@ -419,46 +397,51 @@ class Gateway:
                                      data={"iin": iin}, correlation_id=correlation_id)
         body = orjson.dumps(wire)
         parsed = parse_envelope(body)
-        decision = self._book.registry.route_request(parsed.envelope)
-        if not isinstance(decision, Destination):
-            reason = decision.message if isinstance(decision, Refusal) else "the lookup itself needs a district"
+        destination = self._book.registry.route_request(parsed.envelope)
+        if not isinstance(destination, Destination):
+            reason = destination.message if isinstance(destination, Refusal) else "the lookup itself needs a district"
             return Refusal("Server.RouteLookupDenied", f"the gateway cannot ask ГБД ФЛ for the applicant's "
                            f"district: {reason}")
         delivery = StoredDelivery(body=body, message_id=wire["messageId"], correlation_id=correlation_id,
                                   reply_to=INTERNAL_REPLIES)
         return Examined(delivery=delivery, message_id=wire["messageId"], received_at=self.clock.now(),
-                        verdict=Verdict.ROUTE, parsed=parsed, destination=decision,
+                        decision=Routed(destination, deadline=time.time() + self.settings.mesh.sync_timeout_s),
+                        parsed=parsed, proven=True,
                         checks={"origin": f"gateway: district of the applicant of {for_message}",
-                                "route": decision.recipient},
-                        deadline=time.time() + self.settings.mesh.sync_timeout_s)
+                                "route": destination.recipient})
 
-    async def _park(self, txn: Txn, *, item: Examined) -> None:
-        assert item.lookup is not None
+    async def _park(self, txn: Txn, *, item: Examined, lookup: DistrictLookup) -> None:
         assert item.parsed is not None
-        lookup = self._lookup_request(iin=item.lookup.applicant_iin, correlation_id=item.parsed.envelope.correlation_id,
-                                      for_message=item.message_id)
-        if isinstance(lookup, Refusal):
-            item.verdict, item.refusal = Verdict.REFUSE, lookup
+        asked = self._lookup_request(iin=lookup.applicant_iin, correlation_id=item.parsed.envelope.correlation_id,
+                                     for_message=item.message_id)
+        if isinstance(asked, Refusal):
+            item.decision = Refused(asked)
             await self._apply(txn, item=item)
             return
         txn.session.add(ParkedRequest(
-            message_id=item.message_id, lookup_id=lookup.message_id, service_id=item.lookup.service_id,
-            applicant_iin=item.lookup.applicant_iin, body=item.delivery.body,
-            headers=storable_headers(item.delivery.headers), received_at=item.received_at, checks=item.checks))
-        log.info("request_parked_for_district", message_id=item.message_id, lookup_id=lookup.message_id)
-        await self._apply(txn, item=lookup)
+            message_id=item.message_id, lookup_id=asked.message_id, service_id=lookup.service_id,
+            applicant_iin=lookup.applicant_iin, body=item.delivery.body, headers=json_safe(item.delivery.headers),
+            received_at=item.received_at, checks=json_safe(item.checks), parked_at=dt.datetime.now(dt.UTC)))
+        log.info("request_parked_for_district", message_id=item.message_id, lookup_id=asked.message_id)
+        await self._apply(txn, item=asked)
 
     async def _parked_by_lookup(self, session: AsyncSession, lookup_id: str) -> ParkedRequest | None:
         parked = (await session.exec(select(ParkedRequest).where(ParkedRequest.lookup_id == lookup_id)
                                      .with_for_update())).first()
         return parked if parked is not None and parked.state == "PARKED" else None
 
-    def _resumed(self, parked: ParkedRequest) -> Examined:
+    @staticmethod
+    def _resumed(parked: ParkedRequest, decision: Decision) -> Examined:
         delivery = StoredDelivery(body=parked.body, headers=dict(parked.headers), message_id=parked.message_id)
         parsed = parse_envelope(parked.body)
         delivery.correlation_id = parsed.envelope.correlation_id
         return Examined(delivery=delivery, message_id=parked.message_id, received_at=parked.received_at,
-                        verdict=Verdict.REFUSE, parsed=parsed, checks=dict(parked.checks))
+                        decision=decision, parsed=parsed, checks=dict(parked.checks), proven=True)
+
+    @staticmethod
+    def _resolve(txn: Txn, parked: ParkedRequest) -> None:
+        parked.state, parked.resolved_at = "RESOLVED", dt.datetime.now(dt.UTC)
+        txn.session.add(parked)
 
     async def _unpark(self, txn: Txn, *, answer: Examined) -> None:
         """ГБД ФЛ answered the gateway: route the parked request to the district it named, or refuse it."""
@@ -467,107 +450,111 @@ class Gateway:
         parked = await self._parked_by_lookup(txn.session, lookup_id)
         if parked is None:
             return
-        parked.state = "RESOLVED"
-        txn.session.add(parked)
-        item = self._resumed(parked)
-        assert item.parsed is not None
+        self._resolve(txn, parked)
+        request = parse_envelope(parked.body).envelope
         district = district_from_answer(answer.parsed.envelope)
-        decision = district if isinstance(district, Refusal) else \
-            self._book.registry.route_request(item.parsed.envelope, looked_up_district=district)
-        item.checks["route"] = {"lookup": lookup_id, "district": None if isinstance(district, Refusal) else district}
-        if isinstance(decision, Destination):
-            item.verdict, item.destination = Verdict.ROUTE, decision
-            item.checks["route"]["recipient"] = decision.recipient
+        found = district if isinstance(district, Refusal) else \
+            self._book.registry.route_request(request, looked_up_district=district)
+        decision: Decision
+        if isinstance(found, Destination):
+            decision = Routed(found)
+        elif isinstance(found, Refusal):
+            decision = Refused(found)
         else:
-            item.refusal = decision if isinstance(decision, Refusal) else Refusal(
-                "Client.RouteRequired", "the applicant's district could not be determined; set routeId")
+            decision = Refused(Refusal("Client.RouteRequired", "the applicant's district could not be determined; "
+                                       "set routeId"))
+        item = self._resumed(parked, decision)
+        item.checks["route"] = {"lookup": lookup_id, "district": None if isinstance(district, Refusal) else district,
+                                **({"recipient": found.recipient} if isinstance(found, Destination) else {})}
         await self._apply(txn, item=item)
 
     async def _lookup_timed_out(self, txn: Txn, *, lookup_id: str) -> None:
-        """Ask again (the answer may have been lost in a restart) a few times, then refuse the parked request."""
+        """ГБД ФЛ did not answer in time: ask again (the request stays parked while ГБД ФЛ is down), until the
+        request has waited ``route_lookup_max_wait_s``; then refuse it."""
         parked = await self._parked_by_lookup(txn.session, lookup_id)
         if parked is None:
             return
-        item = self._resumed(parked)
-        assert item.parsed is not None
-        if parked.attempts < MAX_LOOKUPS:
-            lookup = self._lookup_request(iin=parked.applicant_iin, correlation_id=item.parsed.envelope.correlation_id,
-                                          for_message=parked.message_id)
-            if isinstance(lookup, Examined):
-                parked.lookup_id, parked.attempts = lookup.message_id, parked.attempts + 1
+        waited = (dt.datetime.now(dt.UTC) - (parked.parked_at or dt.datetime.now(dt.UTC))).total_seconds()
+        request = parse_envelope(parked.body).envelope
+        refusal: Refusal
+        if waited < self.settings.route_lookup_max_wait_s:
+            asked = self._lookup_request(iin=parked.applicant_iin, correlation_id=request.correlation_id,
+                                         for_message=parked.message_id)
+            if isinstance(asked, Examined):
+                parked.lookup_id, parked.attempts = asked.message_id, parked.attempts + 1
                 txn.session.add(parked)
-                await self._apply(txn, item=lookup)
+                if parked.attempts in (2, 10) or parked.attempts % 60 == 0:
+                    log.warning("district_lookup_still_waiting", message_id=parked.message_id,
+                                attempts=parked.attempts, waited_s=round(waited))
+                await self._apply(txn, item=asked)
                 return
-            item.refusal = lookup
+            refusal = asked
         else:
-            item.refusal = Refusal("Server.RouteLookupFailed", f"ГБД ФЛ did not tell the applicant's district in "
-                                   f"{MAX_LOOKUPS} attempts; try again later or set routeId")
-        parked.state = "RESOLVED"
-        txn.session.add(parked)
-        await self._apply(txn, item=item)
+            refusal = Refusal("Server.RouteLookupFailed", f"ГБД ФЛ did not tell the applicant's district in "
+                              f"{waited:.0f} s ({parked.attempts} attempts); try again later or set routeId")
+        self._resolve(txn, parked)
+        await self._apply(txn, item=self._resumed(parked, Refused(refusal)))
 
-    def _stage_delivery(self, txn: Txn, *, item: Examined) -> None:
-        assert item.destination is not None
+    def _stage_delivery(self, txn: Txn, *, item: Examined, destination: Destination, deadline: float | None) -> None:
         assert item.parsed is not None
-        dest, env = item.destination, item.parsed.envelope
-        headers: dict[str, Any] = {H_RECIPIENT: dest.recipient}
-        expiration = None
-        if env.message_type is MessageType.REQUEST and dest.channel == "sync":
-            assert item.deadline is not None
+        env = item.parsed.envelope
+        headers: dict[str, Any] = {H_RECIPIENT: destination.recipient}
+        if env.message_type is MessageType.REQUEST and destination.channel == "sync":
+            assert deadline is not None
             assert item.delivery.reply_to
-            headers[H_DEADLINE] = deadline_header(item.deadline)
-            expiration = max(1, int((item.deadline - time.time()) * 1000))
-            txn.session.add(SyncCall(message_id=item.message_id, caller=env.sender, provider=dest.recipient,
+            # No broker TTL: the provider refuses a request it finds past this deadline, with a reason.
+            headers[H_DEADLINE] = deadline_header(deadline)
+            txn.session.add(SyncCall(message_id=item.message_id, caller=env.sender, provider=destination.recipient,
                                      service_id=env.service_id, correlation_id=env.correlation_id,
-                                     reply_to=item.delivery.reply_to, deadline=item.deadline))
-            txn.timers.append((item.message_id, item.deadline))
-        txn.staged.append(outbox_values(exchange=dest.exchange, routing_key=dest.routing_key, message=OutgoingMessage(
-            body=item.delivery.body, headers=headers, message_id=item.message_id,
-            correlation_id=env.correlation_id, expiration_ms=expiration)))
+                                     reply_to=item.delivery.reply_to, deadline=deadline))
+            txn.timers.append((item.message_id, deadline))
+        txn.staged.append(outbox_values(exchange=destination.exchange, routing_key=destination.routing_key,
+                                        message=OutgoingMessage(body=item.delivery.body, headers=headers,
+                                                                message_id=item.message_id,
+                                                                correlation_id=env.correlation_id)))
 
-    async def _close_sync_call(self, session: AsyncSession, *, item: Examined) -> None:
-        """Mark the call answered; if the deadline or another answer got there first, refuse this one."""
+    async def _answer_in_time(self, session: AsyncSession, *, item: Examined, routed: Routed) -> Routed | Refused:
+        """A synchronous answer closes its call; if the deadline or another answer got there first, refuse it."""
         assert item.parsed is not None
         call_id = str(item.parsed.envelope.in_reply_to)
         result = await session.exec(update(SyncCall).where(col(SyncCall.message_id) == call_id,  # type: ignore[call-overload]
                                                            col(SyncCall.state) == "PENDING").values(state="ANSWERED"))
-        if result.rowcount == 0:
-            call = await session.get(SyncCall, call_id)
-            late = call is not None and call.state == "TIMED_OUT"
-            item.verdict = Verdict.REFUSE
-            item.refusal = (Refusal("Server.LateResponse", "the caller's deadline passed; it was told Server.Timeout")
-                            if late else Refusal("Client.DuplicateResponse", f"request {call_id} is already answered"))
-        else:
+        if result.rowcount:
             self._cancel_timer(call_id)
+            return routed
+        call = await session.get(SyncCall, call_id)
+        if call is not None and call.state == "TIMED_OUT":
+            return Refused(Refusal("Server.LateResponse", "the caller's deadline passed; it was told Server.Timeout"))
+        return Refused(Refusal("Client.DuplicateResponse", f"request {call_id} is already answered"))
 
-    def _stage_refusal(self, txn: Txn, *, item: Examined) -> None:
-        assert item.refusal is not None
-        dead_headers = {**item.delivery.headers, H_REFUSAL_CODE: item.refusal.code,
-                        H_REFUSAL_REASON: item.refusal.message[:1000], H_ORIGIN_QUEUE: INGRESS_QUEUE}
-        txn.staged.append(outbox_values(exchange=DEAD_EXCHANGE, routing_key=INGRESS_QUEUE,
-                                    message=copy_of(item.delivery, headers=dead_headers)))
+    def _stage_refusal(self, txn: Txn, *, item: Examined, refusal: Refusal) -> None:
+        txn.staged.append(outbox_values(exchange=DEAD_EXCHANGE, routing_key=INGRESS_QUEUE, message=copy_of(
+            item.delivery, headers=dead_letter_headers(item.delivery.headers, code=refusal.code,
+                                                        reason=refusal.message, queue=INGRESS_QUEUE))))
         target = self._error_target(item)
         if target is None:
             return
         exchange, routing_key = target
         env = item.parsed.envelope if item.parsed else None
-        error = ErrorPayload(code=item.refusal.code, message=item.refusal.message, where="gateway",
-                             refused_message_id=item.message_id)
-        in_reply_to = env.message_id if env else None
+        error = ErrorPayload(code=refusal.code, message=refusal.message, where="gateway",
+                             refused_message_id=item.message_id,
+                             details={"failedAt": NUC if refusal.code in TRANSIENT_CODES else "gateway"})
         wire = self.composer.compose(
             service_id=env.service_id if env else "shep.refusal", message_type=MessageType.ERROR,
             data=error.model_dump(by_alias=True), correlation_id=env.correlation_id if env else item.message_id,
             recipient=env.sender if env and env.sender in self._book.registry.members else None,
-            in_reply_to=in_reply_to)
+            in_reply_to=env.message_id if env else None)
         txn.staged.append(outbox_values(exchange=exchange, routing_key=routing_key, message=outgoing(wire)))
 
     def _error_target(self, item: Examined) -> tuple[str, str] | None:
-        """Where a refusal is reported: the caller's reply queue, else the sender's own queue if it exists."""
+        """Where a refusal is reported: to a proven sender only (a message anyone could have forged is not
+        answered), on the caller's reply queue, else the sender's own queue."""
+        if not item.proven or item.sender == self.member_id:
+            return None
         if item.delivery.reply_to:
             return "", item.delivery.reply_to
-        sender = item.sender
-        if sender is not None and sender in self._book.registry.members and sender != self.composer.member_id:
-            return DELIVERY_EXCHANGE, sender
+        if item.sender is not None and item.sender in self._book.registry.members:
+            return DELIVERY_EXCHANGE, item.sender
         return None
 
     # ---- synchronous deadlines ---------------------------------------------------------------------------
@@ -582,6 +569,11 @@ class Gateway:
         timer = self._timers.pop(message_id, None)
         if timer is not None:
             timer.cancel()
+
+    def cancel_timers(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
 
     async def restore_timers(self) -> None:
         async with self._sessions() as session:
@@ -604,17 +596,21 @@ class Gateway:
                     assert call is not None
                     error = ErrorPayload(
                         code="Server.Timeout", where="gateway", refused_message_id=message_id,
-                        message=f"{call.provider} did not answer {call.service_id} before the deadline")
+                        message=f"{call.provider} did not answer {call.service_id} before the deadline",
+                        details={"failedAt": call.provider})
                     wire = self.composer.compose(service_id=call.service_id, message_type=MessageType.ERROR,
                                                  data=error.model_dump(by_alias=True),
                                                  correlation_id=call.correlation_id, recipient=call.caller,
                                                  in_reply_to=uuid.UUID(message_id))
                     body = orjson.dumps(wire)
                     txn = Txn(session=session, head=await self._lock_head(session))
-                    self._append(txn, parsed=parse_envelope(body), message_id=wire["messageId"], raw=body,
-                                 received_at=self.clock.now(), outcome=Outcome.TIMEOUT, recipient=call.caller,
-                                 code="Server.Timeout", reason=error.message, checks={"deadline": call.deadline})
-                    if call.caller == self.composer.member_id:  # the gateway's own district lookup
+                    timeout = Examined(delivery=StoredDelivery(body=body), message_id=wire["messageId"],
+                                       received_at=self.clock.now(), parsed=parse_envelope(body),
+                                       decision=Refused(Refusal("Server.Timeout", error.message)),
+                                       checks={"deadline": call.deadline})
+                    self._log(txn, timeout, outcome=Outcome.TIMEOUT, recipient=call.caller,
+                              refusal=Refusal("Server.Timeout", error.message))
+                    if call.caller == self.member_id:  # the gateway's own district lookup
                         await self._lookup_timed_out(txn, lookup_id=message_id)
                     else:
                         txn.staged.append(outbox_values(exchange="", routing_key=call.reply_to, message=outgoing(wire)))
@@ -625,3 +621,69 @@ class Gateway:
             log.warning("sync_call_timed_out", message_id=message_id, service_id=call.service_id)
         except Exception:
             log.exception("sync_timeout_failed", message_id=message_id)
+            # The call is still PENDING in the database: try again shortly rather than leave it open for ever.
+            self.schedule_timeout(message_id=message_id, deadline=time.time() + 2.0)
+
+    # ---- a message nothing can process ---------------------------------------------------------------------
+    async def refuse_failed(self, delivery: Delivery, *, code: str, reason: str) -> None:
+        """A message that failed every attempt is refused like any other — logged, copied to the dead-letter
+        queue with the reason, its sender told if proven — in a transaction of its own. When it is ГБД ФЛ's
+        answer to the gateway's own lookup, what failed is routing the request parked on it: that request is
+        refused instead (the answer itself is logged as it came), so it is not asked for again and again."""
+        item = await self.examine(delivery)
+        refusal = Refusal(code, reason)
+        item.checks["processing"] = "failed"
+        async with self._chain_lock:
+            async with self._sessions() as session, session.begin():
+                if item.message_id in await self._already_logged(session, [item.message_id]):
+                    return
+                txn = Txn(session=session, head=await self._lock_head(session))
+                parked = await self._lookup_answered(txn, item)
+                if parked is not None:
+                    self._resolve(txn, parked)
+                    await self._apply(txn, item=self._resumed(parked, Refused(refusal)))
+                else:
+                    item.decision = Refused(refusal)
+                    await self._apply(txn, item=item)
+                rows = await self._write(txn)
+            await self._publish(rows)
+
+    async def _lookup_answered(self, txn: Txn, item: Examined) -> ParkedRequest | None:
+        """If ``item`` is an answer to the gateway's own lookup: close the call, log the answer, and return the
+        request parked on it."""
+        routed = item.decision
+        if not (isinstance(routed, Routed) and routed.destination.recipient == self.member_id and item.parsed):
+            return None
+        if not isinstance(await self._answer_in_time(txn.session, item=item, routed=routed), Routed):
+            return None
+        self._log(txn, item, outcome=Outcome.ROUTED, recipient=self.member_id)
+        return await self._parked_by_lookup(txn.session, str(item.parsed.envelope.in_reply_to))
+
+    # ---- retention -----------------------------------------------------------------------------------------
+    async def purge_log(self, *, older_than: dt.timedelta) -> int:
+        """Drop log records written (real time) before ``older_than`` ago, always a prefix of the chain, and
+        leave a signed anchor — the last purged record's hash — from which the rest of the chain verifies."""
+        cutoff = dt.datetime.now(dt.UTC) - older_than
+        async with self._chain_lock, self._sessions() as session, session.begin():
+            last = (await session.exec(select(func.max(LogRecord.seq)).where(or_(
+                col(LogRecord.logged_at).is_(None), col(LogRecord.logged_at) < cutoff)))).one()
+            if last is None:
+                return 0
+            record = await session.get(LogRecord, last)
+            assert record is not None
+            first = (await session.exec(select(func.min(LogRecord.seq)))).one() or last
+            purged_at = dt.datetime.now(dt.UTC).isoformat()
+            anchor = LogAnchor(seq=last, record_hash=record.record_hash, purged_records=last - first + 1,
+                               purged_at=purged_at, signature="")
+            assert self.composer.signer is not None
+            anchor.signature = base64.b64encode(sign_detached(content=anchor_content(
+                seq=anchor.seq, record_hash=anchor.record_hash, purged=anchor.purged_records, purged_at=purged_at),
+                signer=self.composer.signer)).decode()
+            session.add(anchor)
+            await session.exec(delete(LogRecord).where(col(LogRecord.seq) <= last))  # type: ignore[call-overload]
+            await session.exec(delete(ParkedRequest).where(  # type: ignore[call-overload]
+                ParkedRequest.state == "RESOLVED", col(ParkedRequest.resolved_at) < cutoff))
+            await session.exec(delete(SyncCall).where(  # type: ignore[call-overload]
+                SyncCall.state != "PENDING", col(SyncCall.deadline) < cutoff.timestamp()))
+        log.info("message_log_purged", up_to_seq=last, records=anchor.purged_records)
+        return anchor.purged_records

@@ -24,6 +24,7 @@ from services.shep_gateway.registry_book import RegistryBook
 from services.shep_gateway.settings import GatewaySettings
 from services.shep_gateway.store import (
     ClockRow,
+    LogAnchor,
     LogHead,
     LogRecord,
     MemberCertificate,
@@ -47,15 +48,17 @@ from shared.logging import configure_logging, get_logger
 from shared.member import Composer
 from shared.ocsp_client import OcspClient
 from shared.outbox import OutboxMessage, OutboxRelay
-from shared.readiness import Readiness, until_done
+from shared.readiness import Readiness, broker_probe, database_probe, trust_probe, until_done
 from shared.topology import declare_gateway
 
 log = get_logger(__name__)
 MODELS = [OutboxMessage, SystemIdentityRecord, MemberRow, ServiceRow, SeedMark, MemberCertificate, LogRecord, LogHead,
-          SyncCall, ClockRow, ParkedRequest]
+          LogAnchor, SyncCall, ClockRow, ParkedRequest]
 
 
-def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = None) -> FastAPI:
+def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = None,
+               http: httpx.AsyncClient | None = None) -> FastAPI:
+    """``bus`` and ``http`` replace RabbitMQ and the HTTP client to НУЦ (the in-process mesh of the tests)."""
     settings = settings or GatewaySettings()
     configure_logging(service="shep_gateway", level=settings.mesh.log_level)
     engine = make_engine(settings.database_url)
@@ -63,18 +66,26 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     clock = MeshClock()
     bus = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name="shep_gateway")
     # The gateway publishes what each transaction commits itself; the relay only recovers what a crash left.
-    relay = OutboxRelay(sessions=sessions, bus=bus, min_age=dt.timedelta(seconds=5))
+    relay = OutboxRelay(sessions=sessions, bus=bus, min_age=dt.timedelta(seconds=5),
+                        keep_sent=dt.timedelta(seconds=settings.mesh.outbox_keep_s))
     composer = Composer(member_id=settings.member_id, clock=clock)
     book = RegistryBook(settings=settings, sessions=sessions, bus=bus, clock=clock)
     clock_authority = ClockAuthority(sessions=sessions, bus=bus, clock=clock, composer=composer)
     message_log = MessageLog(sessions=sessions, book=book, own_id=settings.member_id)
     gateway = Gateway(settings=settings, sessions=sessions, bus=bus, clock=clock, composer=composer, relay=relay,
                       book=book)
-    worker = IngressWorker(gateway=gateway, bus=bus, batch_size=settings.batch_size, prefetch=settings.prefetch)
-    http = httpx.AsyncClient()
+    relay.also_purge(lambda: gateway.purge_log(older_than=dt.timedelta(days=settings.log_retention_days)))
+    worker = IngressWorker(gateway=gateway, bus=bus, batch_size=settings.batch_size, prefetch=settings.prefetch,
+                           stall_s=settings.ingress_stall_s)
+    owns_http = http is None
+    http = http or httpx.AsyncClient()
     nuc = NucClient(base_url=settings.mesh.nuc_url, admin_token=settings.mesh.admin_token.get_secret_value(), http=http)
     readiness = Readiness(steps=["database", "clock", "broker", "trust", "identity", "registry", "topology",
                                  "consumers"])
+    readiness.watch("broker", broker_probe(bus))
+    readiness.watch("database", database_probe(engine))
+    readiness.watch("trust", trust_probe(lambda: book.verifier, clock))
+    readiness.watch("ingress", worker.progress)
 
     async def trust() -> None:
         book.verifier = CertificateVerifier(
@@ -134,9 +145,11 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
         yield
         await startup.stop()
         await worker.stop()
+        gateway.cancel_timers()
         await relay.stop()
         await bus.close()
-        await http.aclose()
+        if owns_http:
+            await http.aclose()
         await engine.dispose()
 
     app = build_app(title="shep_gateway — ШЭП/РШЭП simulator",

@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from services.shep_gateway.domain import GENESIS_HASH, digest, record_content
+from services.shep_gateway.domain import GENESIS_HASH, anchor_content, digest, record_content
 from services.shep_gateway.registry_book import RegistryBook
-from services.shep_gateway.store import LogHead, LogRecord
+from services.shep_gateway.store import LogAnchor, LogHead, LogRecord
 from shared.cert_profile import serial_hex
 from shared.db import Sessions
 from shared.errors import MeshError
@@ -42,9 +42,22 @@ class MessageLog:
             return list((await session.exec(query)).all())
 
     async def verify_chain(self, *, page: int = 1000) -> dict[str, Any]:
-        """Walk the whole log: hashes, links, the gateway's signature on every record, and the head."""
+        """Walk the whole log: hashes, links, the gateway's signature on every record, and the head.
+
+        After a retention purge the walk starts from the newest anchor: the hash of the last purged record,
+        signed by the gateway when it purged — so the records kept still verify, and a cut anywhere else does
+        not.
+        """
         gateway_serials = self._book.pinned(self._own_id)
         previous, expected_seq, checked = GENESIS_HASH, 1, 0
+        async with self._sessions() as session:
+            anchor = (await session.exec(select(LogAnchor).order_by(col(LogAnchor.id).desc()).limit(1))).first()
+        if anchor is not None:
+            problem = _anchor_problem(anchor, gateway_serials=gateway_serials)
+            if problem is not None:
+                return {"ok": False, "checked": 0, "brokenAt": {"seq": anchor.seq, "messageId": None,
+                                                                "problem": problem}}
+            previous, expected_seq = anchor.record_hash, anchor.seq + 1
         while True:
             async with self._sessions() as session:
                 rows = list((await session.exec(select(LogRecord).where(col(LogRecord.seq) >= expected_seq)
@@ -64,7 +77,20 @@ class MessageLog:
             return {"ok": False, "checked": checked, "brokenAt": {
                 "seq": expected_seq, "messageId": None,
                 "problem": f"records after seq {expected_seq - 1} are missing (head says {head.seq})"}}
-        return {"ok": True, "checked": checked, "headHash": previous}
+        return {"ok": True, "checked": checked, "headHash": previous,
+                "anchor": {**anchor.content(), "signature": anchor.signature} if anchor else None}
+
+
+def _anchor_problem(anchor: LogAnchor, *, gateway_serials: set[str]) -> str | None:
+    content = anchor_content(seq=anchor.seq, record_hash=anchor.record_hash, purged=anchor.purged_records,
+                             purged_at=anchor.purged_at)
+    try:
+        verified = verify_detached(content=content, signature_b64=anchor.signature)
+    except SignatureError as exc:
+        return f"the retention anchor's signature does not verify: {exc.message}"
+    if serial_hex(verified.signer) not in gateway_serials:
+        return "the retention anchor is signed by a certificate that is not the gateway's"
+    return None
 
 
 def _record_problem(record: LogRecord, *, expected_seq: int, previous: str, gateway_serials: set[str]) -> str | None:

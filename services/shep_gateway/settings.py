@@ -22,3 +22,9 @@ class GatewaySettings(ServiceSettings):
     prefetch: int = Field(default=1024, ge=1, le=10000)
     max_sync_deadline_s: float = Field(default=120.0, gt=0)
     clock_heartbeat_s: float = Field(default=15.0, gt=0, description="re-broadcast of the clock state for late joiners")
+    route_lookup_max_wait_s: float = Field(default=86_400.0, gt=0, description="how long (real seconds) a request "
+                                           "routed by address stays parked while ГБД ФЛ does not answer")
+    log_retention_days: float = Field(default=30.0, gt=0, description="days (real time) the message log keeps a "
+                                      "record; purged records leave a signed anchor the chain verifies from")
+    ingress_stall_s: float = Field(default=30.0, gt=0, description="a batch in work longer than this makes /ready "
+                                   "answer 503 (the ingress is stuck)")

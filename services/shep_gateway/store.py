@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from services.shep_gateway.domain import LOG_FIELDS
 from shared.db import UtcDateTime
 
 
@@ -77,13 +78,11 @@ class LogRecord(SQLModel, table=True):
     record_hash: str = Field(max_length=64)
     signature: str = Field(sa_column=Column(Text, nullable=False))
 
+    logged_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime, index=True),
+                                          description="real time of writing (retention); not part of the chain")
+
     def chained_fields(self) -> dict[str, Any]:
-        return {"seq": self.seq, "messageId": self.message_id, "correlationId": self.correlation_id,
-                "serviceId": self.service_id, "messageType": self.message_type, "sender": self.sender,
-                "recipient": self.recipient, "routeId": self.route_id, "inReplyTo": self.in_reply_to,
-                "messageDate": self.message_date, "receivedAt": self.received_at, "outcome": self.outcome,
-                "errorCode": self.error_code, "errorReason": self.error_reason, "payloadDigest": self.payload_digest,
-                "envelopeDigest": self.envelope_digest, "checks": self.checks, "prevHash": self.prev_hash}
+        return {name: getattr(self, column) for column, name in LOG_FIELDS.items()}
 
     def public(self) -> dict[str, Any]:
         return {**self.chained_fields(), "recordHash": self.record_hash, "signature": self.signature}
@@ -130,6 +129,27 @@ class ParkedRequest(SQLModel, table=True):
     checks: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     attempts: int = 1
     state: str = Field(default="PARKED", max_length=16, index=True)
+    parked_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime),
+                                          description="real time it was parked: it is refused after the bound")
+    resolved_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime),
+                                            description="real time it was routed or refused (retention)")
+
+
+class LogAnchor(SQLModel, table=True):
+    """Where the verifiable chain starts after a purge: the last purged record's hash, signed by the gateway."""
+
+    __tablename__ = "message_log_anchor"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(description="the last purged record; the log continues at seq + 1")
+    record_hash: str = Field(max_length=64)
+    purged_records: int
+    purged_at: str = Field(max_length=64, description="real time of the purge, ISO 8601")
+    signature: str = Field(sa_column=Column(Text, nullable=False))
+
+    def content(self) -> dict[str, Any]:
+        return {"seq": self.seq, "recordHash": self.record_hash, "purgedRecords": self.purged_records,
+                "purgedAt": self.purged_at}
 
 
 class ClockRow(SQLModel, table=True):

@@ -1,5 +1,7 @@
-"""Every refusal names its reason, goes back to the sender as a typed error and to the dead-letter queue,
-is written in the message log, and never reaches the recipient."""
+"""Every refusal names its reason, goes to the dead-letter queue, is written in the message log, and never
+reaches the recipient; it goes back as a typed error only to a sender the gateway could authenticate — a
+message anyone could have forged (altered content, another member's certificate, a revoked key) answers
+nobody, so a forgery cannot make the gateway tell a victim its request failed."""
 
 from __future__ import annotations
 
@@ -63,8 +65,11 @@ async def test_payload_altered_after_signing(mesh, member_factory, dead_letters)
     tampered = copy.deepcopy(wire)
     tampered["data"]["sum"] = 1_000_000
     await _publish(caller, tampered)
-    await _assert_refused(mesh, dead_letters, sender=caller, provider=provider, message_id=wire["messageId"],
+    await _assert_refused(mesh, dead_letters, sender=None, provider=provider, message_id=wire["messageId"],
                           code="Client.SignatureContentMismatch")
+    await asyncio.sleep(0.5)
+    assert not any(i.envelope.message_type is MessageType.ERROR for i in caller.received), \
+        "the claimed sender is not told: the signature does not prove it sent this"
 
 
 async def test_certificate_revoked_through_the_api(mesh, member_factory, dead_letters):
@@ -82,7 +87,7 @@ async def test_certificate_revoked_through_the_api(mesh, member_factory, dead_le
     await asyncio.sleep(1.5)  # the gateway's OCSP answers are fresh for one second in this mesh
     wire = caller.runtime.composer.compose(service_id=service, message_type=MessageType.REQUEST, data={"after": 1})
     await _publish(caller, wire)
-    await _assert_refused(mesh, dead_letters, sender=caller, provider=provider, message_id=wire["messageId"],
+    await _assert_refused(mesh, dead_letters, sender=None, provider=provider, message_id=wire["messageId"],
                           code="Client.CertificateRevoked")
     record = await _log_record(mesh, wire["messageId"])
     assert record["checks"]["signature"]["revocation"] == "REVOKED"
@@ -122,8 +127,11 @@ async def test_signed_with_another_members_certificate(mesh, member_factory, dea
     impostor.runtime.composer.member_id = caller.member_id
     wire = impostor.runtime.composer.compose(service_id=service, message_type=MessageType.REQUEST, data={})
     await _publish(impostor, wire)
-    await _assert_refused(mesh, dead_letters, sender=caller, provider=provider, message_id=wire["messageId"],
+    await _assert_refused(mesh, dead_letters, sender=None, provider=provider, message_id=wire["messageId"],
                           code="Client.CertificateNotRegistered")
+    await asyncio.sleep(0.5)
+    assert not any(i.envelope.message_type is MessageType.ERROR for i in caller.received), \
+        "the member the impostor claimed to be is not told its (never sent) request failed"
 
 
 async def test_unparsable_envelope(mesh, member_factory, dead_letters):

@@ -86,7 +86,7 @@ async def test_sync_timeout_is_reported_by_the_gateway(mesh, member_factory):
         await caller.runtime.request(service_id=service, data={}, correlation_id=case, timeout_s=1.5)
     released.set()
     assert caught.value.code == "Server.Timeout"
-    assert caught.value.details == {"where": "gateway"}
+    assert caught.value.details == {"where": "gateway", "failedAt": provider.member_id}  # the hop that failed
     async with mesh.client() as http:
         records = (await http.get(f"{mesh.gateway}/log", params={"correlationId": case}, headers=mesh.admin)).json()
     outcomes = [r["outcome"] for r in records["records"]]

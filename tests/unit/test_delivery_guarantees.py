@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
+import time
 
 import pytest
 from sqlalchemy import Column, Integer
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Field, SQLModel, select
 
-from shared.bus import OutgoingMessage
+from shared.bus import BusError, OutgoingMessage
 from shared.bus_memory import MemoryBroker, MemoryBus
-from shared.consumer import MessageConsumer, PermanentFailure
+from shared.consumer import MessageConsumer
 from shared.db import create_tables, make_engine, make_sessions
+from shared.dead_letters import json_safe
+from shared.errors import MeshError
+from shared.failures import FailureKind, OutageFailure, PermanentFailure, RetryPolicy, classify
 from shared.inbox import InboxMessage
 from shared.outbox import OutboxMessage, OutboxRelay, queue_outgoing
-from shared.topology import DEAD_QUEUE, H_ATTEMPT, H_REFUSAL_CODE, declare_core, declare_work_queue, retry_queue
+from shared.topology import (
+    DEAD_QUEUE,
+    H_ATTEMPT,
+    H_FIRST_FAILED,
+    H_REFUSAL_CODE,
+    declare_core,
+    declare_work_queue,
+    retry_queue,
+)
 
 
 class Counter(SQLModel, table=True):
@@ -89,16 +104,110 @@ async def test_retries_end_in_the_dead_letter_queue_with_the_reason(env):
     sessions, bus = env
 
     async def apply(_session, _delivery):
-        raise ConnectionError("still down")
+        raise KeyError("a bug that never heals")
 
-    await _consumer(sessions, bus, apply, max_attempts=2).start()
+    await _consumer(sessions, bus, apply, policy=RetryPolicy(fault_attempts=2)).start()
     await bus.publish(exchange="", routing_key="work",
                       message=OutgoingMessage(body=b"x", message_id="m-3", headers={H_ATTEMPT: 1}))
     await asyncio.sleep(0.1)
     dead = await bus.get(queue=DEAD_QUEUE)
     assert dead is not None
     assert dead.headers[H_REFUSAL_CODE] == "RETRIES_EXHAUSTED"
-    assert "still down" in dead.headers["x-refusal-reason"]
+    assert "a bug that never heals" in dead.headers["x-refusal-reason"]
+    assert "after 2 attempts" in dead.headers["x-refusal-reason"]
+
+
+async def test_an_outage_is_retried_past_the_fault_limit_until_its_window_ends(env):
+    sessions, bus = env
+
+    async def apply(_session, _delivery):
+        raise ConnectionError("registry down")
+
+    policy = RetryPolicy(fault_attempts=2, outage_window_s=60)
+    await _consumer(sessions, bus, apply, policy=policy).start()
+    await bus.publish(exchange="", routing_key="work",
+                      message=OutgoingMessage(body=b"x", message_id="m-5", headers={H_ATTEMPT: 7}))
+    await asyncio.sleep(0.1)
+    assert await bus.get(queue=DEAD_QUEUE) is None, "an outage does not use up a message's attempts"
+    assert (await bus.get(queue=retry_queue("work", 30))) is not None
+    long_ago = int((time.time() - 61) * 1000)
+    await bus.publish(exchange="", routing_key="work", message=OutgoingMessage(
+        body=b"x", message_id="m-6", headers={H_ATTEMPT: 7, H_FIRST_FAILED: long_ago}))
+    await asyncio.sleep(0.1)
+    dead = await bus.get(queue=DEAD_QUEUE)
+    assert dead is not None
+    assert dead.headers[H_REFUSAL_CODE] == "Server.DependencyUnavailable"
+    assert "still failing after 61 s" in dead.headers["x-refusal-reason"]
+
+
+async def test_a_conflict_that_is_not_the_inbox_key_is_retried_not_taken_for_a_duplicate(env):
+    """The lost-applications bug: an IntegrityError from the effect (two writers, one unique key) was acked as
+    'another replica processed this message'. Only the inbox claim may say duplicate."""
+    sessions, bus = env
+    attempts = []
+
+    async def apply(session, delivery):
+        attempts.append(1)
+        session.add(Counter(id=1 if len(attempts) == 1 else None, value=1))  # the first time, a taken key
+
+    async with sessions() as session, session.begin():
+        session.add(Counter(id=1, value=0))
+    await _consumer(sessions, bus, apply).start()
+    await bus.publish(exchange="", routing_key="work", message=OutgoingMessage(body=b"x", message_id="m-7"))
+    await asyncio.sleep(0.1)
+    retried = await bus.get(queue=retry_queue("work", 1))
+    assert retried is not None, "retried, not dropped"
+    assert await _count(sessions) == 1
+    await bus.publish(exchange="", routing_key="work", message=OutgoingMessage(
+        body=retried.body, message_id=retried.message_id, headers=retried.headers))
+    await asyncio.sleep(0.1)
+    assert await _count(sessions) == 2, "the second attempt applied it"
+    assert await bus.get(queue=DEAD_QUEUE) is None
+
+
+async def test_a_handler_that_crashes_past_its_own_error_handling_dead_letters_with_the_reason(env):
+    _sessions, bus = env
+
+    async def crashing(delivery):
+        raise RuntimeError("escaped the handler")
+
+    await bus.consume(queue="work", handler=crashing)
+    await bus.publish(exchange="", routing_key="work", message=OutgoingMessage(body=b"x", message_id="m-8"))
+    await asyncio.sleep(0.1)
+    dead = await bus.get(queue=DEAD_QUEUE)
+    assert dead is not None
+    assert dead.headers[H_REFUSAL_CODE] == "Server.ConsumerCrashed"
+    assert "escaped the handler" in dead.headers["x-refusal-reason"]
+    assert await bus.queue_length(queue="work") == 0
+
+
+@pytest.mark.parametrize(("error", "kind", "code"), [
+    (PermanentFailure("Client.InvalidEnvelope", "x"), FailureKind.PERMANENT, "Client.InvalidEnvelope"),
+    (OutageFailure("Server.OcspResponderUnreachable", "x"), FailureKind.OUTAGE, "Server.OcspResponderUnreachable"),
+    (MeshError("Server.Timeout", "no answer", status=504), FailureKind.OUTAGE, "Server.Timeout"),
+    (MeshError("DISTRICT_UNKNOWN", "no such district", status=404), FailureKind.PERMANENT, "DISTRICT_UNKNOWN"),
+    (BusError("connection lost"), FailureKind.OUTAGE, "Server.BrokerUnavailable"),
+    (ConnectionRefusedError("refused"), FailureKind.OUTAGE, "Server.DependencyUnavailable"),
+    (IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")), FailureKind.FAULT, "Server.WriteConflict"),
+    (OperationalError("SELECT", {}, Exception("database is locked")), FailureKind.OUTAGE,
+     "Server.DatabaseUnavailable"),
+    (TypeError("Object of type datetime is not JSON serializable"), FailureKind.FAULT, "Server.ProcessingFailed"),
+])
+def test_every_failure_has_one_meaning(error, kind, code):
+    failure = classify(error)
+    assert (failure.kind, failure.code) == (kind, code)
+
+
+def test_broker_headers_are_made_storable():
+    when = dt.datetime(2026, 11, 30, 0, 20, tzinfo=dt.UTC)
+    headers = {"x-death": [{"time": when, "count": 1, "routing-keys": ["q"], "raw": b"\xff\x00"}],
+               "x-text": "nul\x00inside", "x-bytes": b"plain"}
+    safe = json_safe(headers)
+    json.dumps(safe)  # what the outbox's JSON column does
+    assert safe["x-death"][0]["time"] == "2026-11-30T00:20:00+00:00"
+    assert safe["x-death"][0]["raw"].startswith("base64:")
+    assert safe["x-text"] == "nul\ufffdinside"
+    assert safe["x-bytes"] == "plain"
 
 
 async def test_a_poison_message_goes_straight_to_the_dead_letter_queue(env):

@@ -4,7 +4,7 @@ import pytest
 
 from services.portal.domain import describe_faults, password_faults
 from shared.cert_check import CertCheckResult, CertFailure
-from shared.logins import after_failure, eds_refusal, is_locked
+from shared.logins import eds_refusal
 
 IIN = "850701300007"
 
@@ -26,16 +26,6 @@ def test_password_policy_names_each_broken_rule(password, faults):
 def test_fault_description_is_readable():
     assert describe_faults(["digit", "special"]) == ("the password must have a digit; a character that is not a "
                                                      "letter or a digit")
-
-
-def test_lockout_after_the_limit_and_not_before():
-    now = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
-    state = after_failure(failed=3, now=now, limit=5, lock=dt.timedelta(minutes=15))
-    assert (state.failed, state.locked_until) == (4, None)
-    state = after_failure(failed=4, now=now, limit=5, lock=dt.timedelta(minutes=15))
-    assert state.locked_until == now + dt.timedelta(minutes=15)
-    assert is_locked(state.locked_until, now=now + dt.timedelta(minutes=14))
-    assert not is_locked(state.locked_until, now=now + dt.timedelta(minutes=15))
 
 
 @pytest.mark.parametrize(("failure", "code", "status"), [
