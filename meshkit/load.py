@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,25 @@ from meshkit.sdk import application_form
 from services.mio_workstation.regulations import REGULATIONS_DIR, RegulationBook
 from shared.signing import SignerIdentity, load_pem_certificates, sign_json
 
-Clients = Callable[[str], httpx.AsyncClient]
+Clients = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+class HttpClients:
+    """``clients(name)`` for a mesh of real processes: one pooled client per service, admin token attached."""
+
+    def __init__(self, urls: dict[str, str], *, admin_token: str, timeout_s: float = 60.0) -> None:
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        self._clients = {name: httpx.AsyncClient(base_url=url, timeout=timeout_s, limits=limits,
+                                                 headers={"Authorization": f"Bearer {admin_token}"})
+                         for name, url in urls.items()}
+
+    @asynccontextmanager
+    async def __call__(self, name: str) -> AsyncIterator[httpx.AsyncClient]:
+        yield self._clients[name]
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
 FINAL = ("COMPLETED", "REFUSED", "NOT_ACCEPTED", "FAILED")
 FORM_FIELDS: dict[str, dict[str, str]] = {
     "employment.job-seeker-registration": {},

@@ -116,14 +116,18 @@ async def publish_in_order(bus: Bus, rows: Sequence[OutboxMessage]) -> tuple[int
 
     Returns how many rows, from the first, left the outbox (sent, or parked as unroutable), and the first
     other failure. A row no queue takes can never be delivered: it goes to the dead-letter queue with that
-    reason instead of blocking every row behind it. Any other failure (broker unreachable) stops there so
+    reason instead of blocking every row behind it — except an answer for a caller's reply queue (the default
+    exchange): such a queue lives only as long as its caller, so an answer it can no longer take is one that
+    nobody waits for any more; it is logged and let go. Any other failure (broker unreachable) stops there so
     that order is kept.
     """
     results = await asyncio.gather(
         *(bus.publish(exchange=r.exchange, routing_key=r.routing_key, message=r.outgoing()) for r in rows),
         return_exceptions=True)
     for done, (row, result) in enumerate(zip(rows, results, strict=True)):
-        if isinstance(result, Unroutable):
+        if isinstance(result, Unroutable) and row.exchange == "":
+            log.warning("reply_queue_gone", routing_key=row.routing_key, message_id=row.message_id)
+        elif isinstance(result, Unroutable):
             await _park_unroutable(bus, row, reason=str(result))
         elif isinstance(result, BaseException):
             return done, (row, result)

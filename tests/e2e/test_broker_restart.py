@@ -76,3 +76,53 @@ async def test_messages_survive_a_broker_restart(own_mesh: MeshHandle, tmp_path:
     finally:
         await caller.close()
         await provider.close()
+
+
+def _ready(url: str) -> tuple[int, dict]:
+    try:
+        reply = httpx.get(f"{url}/ready", timeout=2)
+    except httpx.HTTPError as exc:
+        return 0, {"error": str(exc)}
+    return reply.status_code, reply.json()
+
+
+async def _until_all(mesh: MeshHandle, status: int, *, within_s: float) -> dict[str, dict]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while True:
+        seen = {name: await asyncio.to_thread(_ready, mesh.url(name)) for name in mesh.runner.services}
+        if all(code == status for code, _ in seen.values()):
+            return {name: body for name, (_, body) in seen.items()}
+        if loop.time() > deadline:
+            raise AssertionError(f"not all /ready {status} within {within_s} s: {seen}")
+        await asyncio.sleep(0.2)
+
+
+async def test_readiness_follows_a_killed_broker_and_no_status_is_lost(own_mesh: MeshHandle):
+    """RabbitMQ killed: every /ready answers 503 naming the broker within 5 s, 200 again within 10 s of its
+    return, and an application in progress meanwhile reaches the citizen with each status once, in order."""
+    kit = own_mesh.kit()
+    citizen = kit.new_citizen(district="zhezkazgan", min_age=25, max_age=50, jobless=True)
+    kit.set_mode("zhezkazgan", "auto", auto_share=0.04)  # a 2-minute step takes ~5 s: the case spans the outage
+    session = kit.login(citizen.iin, citizen.password or "")
+    case = session.apply(citizen.signed_request("employment.job-seeker-registration"))
+    await asyncio.sleep(2)
+
+    await asyncio.to_thread(own_mesh.rabbit.kill)
+    down = await _until_all(own_mesh, 503, within_s=5)
+    assert all(body["checks"]["broker"].startswith("down: ") for body in down.values()), down
+    await asyncio.sleep(3)
+    await asyncio.to_thread(own_mesh.rabbit.restart)  # returns once the broker takes connections again
+    await _until_all(own_mesh, 200, within_s=10)
+
+    for _ in range(600):
+        mine = next(a for a in kit.login(citizen.iin, citizen.password or "").applications()
+                if a["correlationId"] == case["correlationId"])
+        if mine["status"] == "COMPLETED":
+            break
+        await asyncio.sleep(0.2)
+    assert mine["status"] == "COMPLETED"
+    notices = [n for n in kit.login(citizen.iin, citizen.password or "").notifications()
+               if n["applicationNumber"] == mine["applicationNumber"]]
+    assert [n["status"] for n in notices] == ["RECEIVED", "IN_PROGRESS", "COMPLETED"]
+    kit.close()

@@ -251,11 +251,12 @@ async def test_outbox_leaves_only_on_commit_and_in_order(env):
 
 async def test_an_unroutable_outbox_row_is_parked_not_blocking(env):
     sessions, bus = env
+    await bus.declare_exchange(name="deliveries", kind="direct")
     await bus.declare_queue(name="out")
     relay = OutboxRelay(sessions=sessions, bus=bus)
     async with sessions() as session, session.begin():
-        queue_outgoing(session, exchange="", routing_key="gone-reply-queue",
-                       message=OutgoingMessage(body=b"late answer", message_id="u-1"))
+        queue_outgoing(session, exchange="deliveries", routing_key="no-such-member",
+                       message=OutgoingMessage(body=b"undeliverable", message_id="u-1"))
         queue_outgoing(session, exchange="", routing_key="out", message=OutgoingMessage(body=b"next", message_id="u-2"))
     assert await relay.publish_pending() == 2
     parked = await bus.get(queue=DEAD_QUEUE)
@@ -264,3 +265,18 @@ async def test_an_unroutable_outbox_row_is_parked_not_blocking(env):
     nxt = await bus.get(queue="out")
     assert nxt is not None
     assert nxt.body == b"next"
+
+
+async def test_an_answer_for_a_caller_that_is_gone_is_let_go_not_dead_lettered(env):
+    """A synchronous caller's reply queue lives as long as the caller: an answer it can no longer take is one
+    nobody waits for (a killed ИС МИО's question answered after its death) — no dead letter to clear up."""
+    sessions, bus = env
+    await bus.declare_queue(name="out")
+    relay = OutboxRelay(sessions=sessions, bus=bus)
+    async with sessions() as session, session.begin():
+        queue_outgoing(session, exchange="", routing_key="mio.almaty.replies.gone",
+                       message=OutgoingMessage(body=b"late answer", message_id="u-3"))
+        queue_outgoing(session, exchange="", routing_key="out", message=OutgoingMessage(body=b"next", message_id="u-4"))
+    assert await relay.publish_pending() == 2
+    assert await bus.get(queue=DEAD_QUEUE) is None
+    assert (await bus.get(queue="out")) is not None
