@@ -30,9 +30,10 @@ e2e: deps
 	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql docker-compose
 	$(PY) -m pytest tests/e2e
 
-bench: deps  ## gateway throughput and latency against a bare forwarder, on a private broker
+bench: deps  ## gateway throughput against a bare forwarder; then 400 applications end to end (applications/s)
 	@./deploy/ensure-system-deps.sh rabbitmq-server
 	$(PY) -m bench.gateway
+	$(PY) -m bench.applications
 
 lint: deps
 	$(PY) -m ruff check .

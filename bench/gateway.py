@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import secrets
 import shutil
 import statistics
@@ -23,10 +22,10 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import orjson
 
+from bench.figures import OUT, write_figures
 from meshkit.members import MeshEndpoints, enroll, grant
 from meshkit.mesh_runner import REPO_ROOT, SERVICES, MeshConfig, MeshRunner
 from meshkit.ports import free_port
@@ -38,7 +37,6 @@ from shared.envelope import MessageType
 from shared.member import Composer
 from shared.topology import INGRESS_EXCHANGE, member_queue
 
-OUT = REPO_ROOT / "var" / "bench"
 PREFETCH = 1024
 
 
@@ -192,14 +190,7 @@ def main() -> None:
                         help="extra gateway setting, e.g. SHEP_BATCH_SIZE=256 (repeatable)")
     args = parser.parse_args()
     args.gateway_env = dict(item.split("=", 1) for item in args.gateway_env)
-    figures = asyncio.run(bench(args))
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "gateway.json").write_text(json.dumps(figures, indent=2))
-    width = max(len(k) for k in figures)
-    for key, value in figures.items():
-        print(f"{key:<{width}}  {value}")
-    print(f"\nwritten to {Path(OUT / 'gateway.json').relative_to(REPO_ROOT)}")
-
+    write_figures("gateway", asyncio.run(bench(args)))
 
 if __name__ == "__main__":
     main()

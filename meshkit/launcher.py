@@ -183,6 +183,7 @@ def main() -> None:
     var_dir.mkdir(parents=True, exist_ok=True)
     values = _secrets(var_dir)
     _clean_up_after_a_dead_launcher(var_dir)
+    (var_dir / "mesh.json").unlink(missing_ok=True)  # written again once this mesh is up: never a stale one
     ports = _ports()
     console.print("Starting a private RabbitMQ node …")
     try:

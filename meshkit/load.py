@@ -147,6 +147,7 @@ class Applicant:
     correlation_id: str | None = None
     submitted_at: float | None = None
     final: dict[str, Any] | None = None
+    finished_at: float | None = None  # when the batch first saw it final (to the polling interval)
 
 
 @dataclass
@@ -161,6 +162,8 @@ class Report:
     submit_s: float
     total_s: float
     by_lane: dict[str, int] = field(default_factory=dict)
+
+    latencies_s: list[float] = field(default_factory=list)
 
     @property
     def per_second(self) -> float:
@@ -260,7 +263,7 @@ async def follow(clients: Clients, applicants: list[Applicant], *, timeout_s: fl
             for case in cases:
                 applicant = pending.get(case["correlationId"])
                 if applicant is not None and case["status"] in FINAL:
-                    applicant.final = case
+                    applicant.final, applicant.finished_at = case, time.monotonic()
                     del pending[case["correlationId"]]
         if pending:
             await asyncio.sleep(every_s)
@@ -288,7 +291,9 @@ async def _report(clients: Clients, applicants: list[Applicant], *, lost: list[s
                   unique_numbers=len(set(numbers)), lost=sorted({*lost, *missing_at_mio}),
                   duplicated={c: n for c, n in by_case.items() if n > 1 and c in ours},
                   dead_letters=await dead_letters() if dead_letters else [], submit_s=submit_s, total_s=total_s,
-                  by_lane=dict(Counter(a.lane.regulation for a in applicants)))
+                  by_lane=dict(Counter(f"{a.lane.regulation}@{a.lane.district}" for a in applicants)),
+                  latencies_s=sorted(a.finished_at - a.submitted_at for a in applicants
+                                     if a.finished_at is not None and a.submitted_at is not None))
 
 
 async def run_batch(clients: Clients, *, portal: int, con: int, timeout_s: float = 300.0,

@@ -7,6 +7,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 from cryptography import x509
@@ -18,6 +19,22 @@ from shared.ids import make_bin
 from shared.signing import SignerIdentity, load_pem_certificates
 
 
+class Endpoints(Protocol):
+    """Where a mesh's gateway and НУЦ are, and an HTTP client to reach them (real sockets, or the in-process
+    mesh's ASGI routes)."""
+
+    @property
+    def gateway(self) -> str: ...
+
+    @property
+    def nuc(self) -> str: ...
+
+    @property
+    def admin(self) -> dict[str, str]: ...
+
+    def client(self) -> httpx.AsyncClient: ...
+
+
 @dataclass(frozen=True)
 class MeshEndpoints:
     gateway: str
@@ -27,6 +44,9 @@ class MeshEndpoints:
     @property
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.admin_token}"}
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=30)
 
 
 def random_bin() -> str:
@@ -57,11 +77,11 @@ class Enrolled:
         (directory / "chain.pem").write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.chain))
 
 
-async def enroll(mesh: MeshEndpoints, *, member_id: str, register: bool = True) -> Enrolled:
+async def enroll(mesh: Endpoints, *, member_id: str, register: bool = True) -> Enrolled:
     """Put a member in the gateway registry (unless ``register`` is False), get its НУЦ certificate, pin it."""
     bin_ = random_bin()
     organisation = "ТОО «Тестовая система»"
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with mesh.client() as http:
         if register:
             reply = await http.put(f"{mesh.gateway}/admin/members/{member_id}", headers=mesh.admin, json={
                 "id": member_id, "name": f"test member {member_id}", "kind": "test", "organisation": organisation,
@@ -84,9 +104,9 @@ async def enroll(mesh: MeshEndpoints, *, member_id: str, register: bool = True) 
         key=key, certificate=load_pem_certificates(body["certificatePem"])[0], chain=tuple(chain)))
 
 
-async def grant(mesh: MeshEndpoints, *, service_id: str, channel: str, providers: list[str], callers: list[str],
+async def grant(mesh: Endpoints, *, service_id: str, channel: str, providers: list[str], callers: list[str],
                 notify: list[str] | None = None) -> None:
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with mesh.client() as http:
         reply = await http.put(f"{mesh.gateway}/admin/services/{service_id}", headers=mesh.admin, json={
             "id": service_id, "title": f"test service {service_id}", "channel": channel, "providers": providers,
             "callers": callers, "notify": notify or []})

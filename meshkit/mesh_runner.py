@@ -125,7 +125,10 @@ class ServiceProcess:
             return False, f"not answering ({type(exc).__name__})"
         if reply.status_code == 200:
             return True, "ready"
-        checks = reply.json().get("checks", {})
+        try:
+            checks = reply.json().get("checks", {})
+        except ValueError:
+            return False, f"HTTP {reply.status_code}"
         waiting = {k: v for k, v in checks.items() if v != "ok"}
         return False, "; ".join(f"{k}: {v}" for k, v in waiting.items())[:300]
 

@@ -21,6 +21,7 @@ import os
 import secrets
 import string
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,17 @@ def _checked(reply: httpx.Response) -> Any:
             body = {"code": "HTTP_ERROR", "message": reply.text[:300]}
         raise KitError(code=body.get("code", "HTTP_ERROR"), message=body.get("message", ""), status=reply.status_code)
     return reply.json() if reply.content else None
+
+
+def _submit(http: httpx.Client, url: str, *, body: dict[str, Any], headers: dict[str, str],
+            idempotency_key: str | None) -> Any:
+    """POST a submission with an ``Idempotency-Key`` (a fresh one unless given); if the connection drops before
+    the answer, send it once more with the same key: the service answers with the case the first call made."""
+    key = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+    try:
+        return _checked(http.post(url, headers=headers | key, json=body))
+    except httpx.TransportError:
+        return _checked(http.post(url, headers=headers | key, json=body))
 
 
 def strong_password() -> str:
@@ -184,11 +196,13 @@ class PortalSession(_BearerSession):
     def logout(self) -> None:
         _checked(self.mesh.http.post(f"{self.mesh.info.portal}/auth/logout", headers=self.headers))
 
-    def apply(self, request: dict[str, Any], *, district: str | None = None) -> dict[str, Any]:
-        """Send a signed application (``Citizen.signed_request``) through the portal."""
+    def apply(self, request: dict[str, Any], *, district: str | None = None,
+              idempotency_key: str | None = None) -> dict[str, Any]:
+        """Send a signed application (``Citizen.signed_request``) through the portal — safe to repeat with the
+        same ``idempotency_key``; a call cut off is sent again once with it."""
         body = dict(request) | ({"district": district} if district else {})
-        return _checked(self.mesh.http.post(f"{self.mesh.info.portal}/citizens/{self.iin}/applications",
-                                            headers=self.headers, json=body))
+        return _submit(self.mesh.http, f"{self.mesh.info.portal}/citizens/{self.iin}/applications", body=body,
+                       headers=self.headers, idempotency_key=idempotency_key)
 
     def applications(self) -> list[dict[str, Any]]:
         return _checked(self.mesh.http.get(f"{self.mesh.info.portal}/citizens/{self.iin}/applications",
@@ -230,11 +244,13 @@ class StaffSession(_BearerSession):
     def application(self, number: str) -> dict[str, Any]:
         return _checked(self.mesh.http.get(self._url(f"/applications/{number}"), headers=self.headers))
 
-    def enter(self, request: dict[str, Any], *, signed_by: str = "applicant") -> dict[str, Any]:
+    def enter(self, request: dict[str, Any], *, signed_by: str = "applicant",
+              idempotency_key: str | None = None) -> dict[str, Any]:
         """Enter a paper application at the office (the regulation's accepting role); the form is signed by the
-        applicant, or by this employee (``signed_by="employee"``)."""
-        return _checked(self.mesh.http.post(self._url(f"/districts/{self.staff.district}/applications"),
-                                            headers=self.headers, json=dict(request) | {"signedBy": signed_by}))
+        applicant, or by this employee (``signed_by="employee"``). Safe to repeat with the same key."""
+        return _submit(self.mesh.http, self._url(f"/districts/{self.staff.district}/applications"),
+                       body=dict(request) | {"signedBy": signed_by}, headers=self.headers,
+                       idempotency_key=idempotency_key)
 
     def act(self, number: str, action: str, **body: Any) -> dict[str, Any]:
         """One step action: accept, assign, decide (decision=approve|refuse, reason), sign, issue."""
@@ -359,11 +375,12 @@ class Mesh:
     def mio_application(self, number: str) -> dict[str, Any]:
         return _checked(self.http.get(f"{self.info.mio}/applications/{number}", headers=self._admin))
 
-    def con_submit(self, request: dict[str, Any], *, district: str | None = None,
-                   signed_by: str = "applicant") -> dict[str, Any]:
+    def con_submit(self, request: dict[str, Any], *, district: str | None = None, signed_by: str = "applicant",
+                   idempotency_key: str | None = None) -> dict[str, Any]:
         """An application through ИС ЦОН (channel «con»), signed by the applicant or by an operator."""
         body = dict(request) | {"signedBy": signed_by} | ({"district": district} if district else {})
-        return _checked(self.http.post(f"{self.info.con}/admin/applications", headers=self._admin, json=body))
+        return _submit(self.http, f"{self.info.con}/admin/applications", body=body, headers=self._admin,
+                       idempotency_key=idempotency_key)
 
     def con_cases(self, iin: str) -> list[dict[str, Any]]:
         """What ИС ЦОН sent for a person, with the status it last heard."""

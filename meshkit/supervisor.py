@@ -29,6 +29,7 @@ from meshkit.rabbit_node import RabbitNode
 BROKER = "rabbitmq"
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 STABLE_S = 60.0  # up this long, a service's back-off starts again from the first step
+READY_WAIT_S = 120.0  # `meshctl service start|restart` answers once the service is ready, or after this
 
 
 class State(StrEnum):
@@ -75,6 +76,8 @@ class Supervisor:
                  changed: Callable[[dict[str, Any]], None]) -> None:
         self._runner, self._rabbit, self._say, self._changed = runner, rabbit, say, changed
         self.watched = {name: Watched(name=name) for name in [BROKER, *runner.services]}
+        for watched in self.watched.values():
+            watched.pid = self._pid(watched.name)
         self.commands: queue.Queue[Command] = queue.Queue()
         self._broker_up = True
 
@@ -88,10 +91,23 @@ class Supervisor:
             self._carry_out(command)
         now = time.monotonic()
         for watched in self.watched.values():
-            self._look_at(watched, now)
+            try:
+                self._look_at(watched, now)
+            except Exception as exc:  # the launcher must outlive any one look at a child
+                self._say(f"[red]could not look after {watched.name}:[/red] {exc!r}")
 
     def status(self) -> dict[str, Any]:
         return {name: w.public() for name, w in self.watched.items()}
+
+    def wait_up(self, name: str, *, timeout_s: float | None = None) -> bool:
+        """From another thread: wait until the main thread has seen ``name`` ready (start and restart answer
+        only then, so a script can go on at once)."""
+        deadline = time.monotonic() + (timeout_s if timeout_s is not None else READY_WAIT_S)
+        while time.monotonic() < deadline:
+            if self.watched[name].state is State.UP:
+                return True
+            time.sleep(0.2)
+        return False
 
     def _alive(self, name: str) -> bool:
         if name == BROKER:
@@ -174,8 +190,8 @@ class Supervisor:
                     self._start(watched, after_crash=False)
                     self._say(f"[green]{command.name} restarted[/green]")
             command.result = {command.name: watched.public()}
-        except (LookupError, RuntimeError) as exc:
-            command.error = str(exc)
+        except Exception as exc:  # refused, or stopping/starting failed: said to the caller, never fatal here
+            command.error = f"{exc}" if isinstance(exc, LookupError | RuntimeError) else repr(exc)
         finally:
             self._changed(self.status())
             command.done.set()
@@ -249,7 +265,10 @@ class ControlServer:
                     self._reply(HTTPStatus.GATEWAY_TIMEOUT, {"code": "LAUNCHER_BUSY", "message": "no answer in 60 s"})
                 elif command.error:
                     self._reply(HTTPStatus.CONFLICT, {"code": "SERVICE_ACTION_REFUSED", "message": command.error})
+                elif command.action in (Action.START, Action.RESTART) and not supervisor.wait_up(command.name):
+                    self._reply(HTTPStatus.GATEWAY_TIMEOUT, {"code": "SERVICE_NOT_READY", "message": (
+                        f"{command.name} was started but is not ready after {READY_WAIT_S:g} s; see its log")})
                 else:
-                    self._reply(HTTPStatus.OK, {"services": command.result})
+                    self._reply(HTTPStatus.OK, {"services": {command.name: supervisor.watched[command.name].public()}})
 
         return Handler

@@ -49,10 +49,18 @@ class RabbitDelivery:
         return bool(self._message.processed)
 
     async def ack(self) -> None:
-        await self._message.ack()
+        try:
+            await self._message.ack()
+        except (aiormq.exceptions.AMQPError, aio_pika.exceptions.AMQPException, ConnectionError,
+                RuntimeError) as exc:  # the channel is gone: the broker will deliver the message again
+            raise BusError(f"ack failed: {exc!r}") from exc
 
     async def reject(self, *, requeue: bool) -> None:
-        await self._message.reject(requeue=requeue)
+        try:
+            await self._message.reject(requeue=requeue)
+        except (aiormq.exceptions.AMQPError, aio_pika.exceptions.AMQPException, ConnectionError,
+                RuntimeError) as exc:
+            raise BusError(f"reject failed: {exc!r}") from exc
 
 
 class _RabbitSubscription:
@@ -170,8 +178,12 @@ class RabbitBus(Bus):
             channel = id(delivery.raw.channel)
             if channel not in latest or delivery.raw.delivery_tag > latest[channel].raw.delivery_tag:
                 latest[channel] = delivery
-        for delivery in latest.values():
-            await delivery.raw.ack(multiple=True)
+        try:
+            for delivery in latest.values():
+                await delivery.raw.ack(multiple=True)
+        except (aiormq.exceptions.AMQPError, aio_pika.exceptions.AMQPException, ConnectionError,
+                RuntimeError) as exc:  # the channel is gone: its unacked deliveries come again
+            raise BusError(f"ack failed: {exc!r}") from exc
         await super().ack_all(others)
 
     async def get(self, *, queue: str) -> Delivery | None:

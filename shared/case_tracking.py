@@ -134,7 +134,7 @@ async def record_notice(session: AsyncSession, incoming: Incoming, *, now: dt.da
         application_number=notice.application_number, district=notice.district, service_id=env.service_id,
         status=notice.status, status_text=notice.status_text, text=notice.text, reason=notice.reason, at=notice.at,
         received_at=now, document=notice.document.model_dump(by_alias=True) if notice.document else None))
-    case = await session.get(TrackedCase, env.correlation_id)
+    case = await session.get(TrackedCase, env.correlation_id, with_for_update=True)  # two notices at once
     if case is not None:
         case.application_number, case.district = notice.application_number, notice.district
         if STATUS_RANK.get(notice.status, 0) >= STATUS_RANK.get(case.status, 0):
@@ -146,7 +146,7 @@ async def record_refusal(session: AsyncSession, incoming: Incoming, *, now: dt.d
     """The gateway (or the provider) refused the application outright: the case ends there, with the code."""
     error = incoming.payload
     assert isinstance(error, ErrorPayload)
-    case = await session.get(TrackedCase, incoming.envelope.correlation_id)
+    case = await session.get(TrackedCase, incoming.envelope.correlation_id, with_for_update=True)
     if case is not None and case.status == "SENT":  # a case ИС МИО has taken is not undone by a late refusal
         case.status, case.refusal_code, case.updated_at = "FAILED", error.code, now
         case.refusal_reason = error.message[:1000]

@@ -10,6 +10,7 @@ message was processed already.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -27,14 +28,14 @@ from shared.topology import retry_queue
 log = get_logger(__name__)
 T = TypeVar("T")
 
-__all__ = ["MessageConsumer", "PermanentFailure", "retry_later"]
+__all__ = ["MessageConsumer", "PermanentFailure", "ack_or_let_go", "retry_later"]
 
 
 async def retry_later(*, bus: Bus, delivery: Delivery, queue: str, failure: Failure, policy: RetryPolicy,
                       deadline_s: float | None = None) -> bool:
     """Send a failed message round its queue's back-off tiers, or, when its retries are used up, to the
     dead-letter queue with why. Acks (or hands back) the original either way; True if it will come again."""
-    attempts = Attempts.after_failure(delivery.headers)
+    attempts = Attempts.after_failure(delivery.headers, failure=failure)
     delay = policy.delay(failure, attempts, deadline_s=deadline_s)
     if delay is None:
         code, reason = policy.gave_up(failure, attempts)
@@ -48,10 +49,20 @@ async def retry_later(*, bus: Bus, delivery: Delivery, queue: str, failure: Fail
                           message=copy_of(delivery, headers={**delivery.headers, **attempts.headers()}))
     except BusError:  # cannot schedule the retry: the broker redelivers it instead
         if not delivery.settled:
-            await delivery.reject(requeue=True)
+            with contextlib.suppress(BusError):
+                await delivery.reject(requeue=True)
         return True
-    await delivery.ack()
+    await ack_or_let_go(delivery, queue=queue)
     return True
+
+
+async def ack_or_let_go(delivery: Delivery, *, queue: str) -> None:
+    """Ack; if the channel has gone meanwhile, the broker redelivers and the inbox (or the gateway's log)
+    recognises the copy — nothing to do, and above all not a dead letter of something handled."""
+    try:
+        await delivery.ack()
+    except BusError as exc:
+        log.info("ack_lost", queue=queue, error=str(exc)[:200])
 
 
 class MessageConsumer(Generic[T]):
@@ -98,10 +109,7 @@ class MessageConsumer(Generic[T]):
                 await retry_later(bus=self._bus, delivery=delivery, queue=self._queue, failure=failure,
                                   policy=self._policy)
                 return
-            try:
-                await delivery.ack()
-            except Exception as exc:  # the connection dropped after the commit: the broker redelivers, the inbox
-                log.info("ack_lost", queue=self._queue, error=repr(exc)[:200])  # knows the id: nothing lost
+            await ack_or_let_go(delivery, queue=self._queue)  # if lost, the redelivered copy is a known id
 
     async def _process(self, delivery: Delivery) -> None:
         prepared = await self._prepare(delivery)

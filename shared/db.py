@@ -57,6 +57,7 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 
 
 _WRITERS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+_OWNERS: dict[asyncio.Lock, asyncio.Task[Any] | None] = {}  # which task holds a write lock now
 WRITE_LOCK_TIMEOUT_S = 30.0
 
 
@@ -78,11 +79,15 @@ class _WriteTransaction(AsyncSessionTransaction):
         bind = self.session.bind
         if bind is not None and bind.dialect.name == "sqlite":
             lock = _WRITERS.setdefault(bind.sync_engine, asyncio.Lock())
+            me = asyncio.current_task()
+            if lock.locked() and _OWNERS.get(lock) is me:  # it would wait for itself for ever: say so at once
+                raise RuntimeError("a write transaction was opened inside another one of the same task")
             try:
                 await asyncio.wait_for(lock.acquire(), timeout=WRITE_LOCK_TIMEOUT_S)
             except TimeoutError:
                 raise WriteLockTimeout("BEGIN IMMEDIATE", {}, Exception(
                     f"no turn to write within {WRITE_LOCK_TIMEOUT_S:g} s")) from None
+            _OWNERS[lock] = me
             self._writer_lock = lock
             try:
                 await super().start(is_ctxmanager=is_ctxmanager)
@@ -97,6 +102,7 @@ class _WriteTransaction(AsyncSessionTransaction):
 
     def _release(self) -> None:
         if self._writer_lock is not None:
+            _OWNERS.pop(self._writer_lock, None)
             self._writer_lock.release()
             self._writer_lock = None
 
@@ -176,6 +182,8 @@ def _add_missing_columns(conn: Connection, tables: list[Table]) -> None:
             ddl = CreateColumn(column).compile(dialect=conn.dialect)
             conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN {ddl}'))
             log.info("database_column_added", table=table.name, column=column.name)
+        for index in table.indexes:  # create_all made none for a table that existed already
+            index.create(conn, checkfirst=True)
 
 
 def is_postgres(engine: AsyncEngine) -> bool:

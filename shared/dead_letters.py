@@ -10,6 +10,7 @@ which dead-letter an expired request as ``Server.DeadlinePassed``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import decimal
 import uuid
@@ -73,9 +74,13 @@ async def settle_dead(*, bus: Bus, delivery: Delivery, queue: str, code: str, re
     try:
         await dead_letter(bus=bus, delivery=delivery, queue=queue, code=code, reason=reason)
     except BusError:
-        await delivery.reject(requeue=True)  # not parked: let the broker redeliver rather than lose it
+        with contextlib.suppress(BusError):
+            await delivery.reject(requeue=True)  # not parked: let the broker redeliver rather than lose it
         return
-    await delivery.ack()
+    try:
+        await delivery.ack()
+    except BusError:  # parked already; the broker will redeliver the original, which is refused again
+        log.info("ack_lost", queue=queue)
 
 
 def guarded(handler: Handler, *, bus: Bus, queue: str) -> Handler:

@@ -24,10 +24,11 @@ from enum import StrEnum
 
 import httpx
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from shared.bus import BusError
 from shared.errors import MeshError
-from shared.topology import H_ATTEMPT, H_FIRST_FAILED, RETRY_TIERS_S
+from shared.topology import H_ATTEMPT, H_FAULTS, H_FIRST_FAILED, RETRY_TIERS_S
 
 
 class PermanentFailure(MeshError):
@@ -77,6 +78,8 @@ def classify(exc: BaseException) -> Failure:
         return Failure(FailureKind.OUTAGE, "Server.BrokerUnavailable", text)
     if isinstance(exc, IntegrityError):
         return Failure(FailureKind.FAULT, "Server.WriteConflict", text)
+    if isinstance(exc, PoolTimeout):  # every connection of the pool in use: the database is overloaded
+        return Failure(FailureKind.OUTAGE, "Server.DatabaseUnavailable", text)
     if isinstance(exc, DBAPIError):
         if _sqlstate(exc) in _PG_RETRY_STATES:
             return Failure(FailureKind.FAULT, "Server.WriteConflict", text)
@@ -92,16 +95,19 @@ def classify(exc: BaseException) -> Failure:
 class Attempts:
     """How a message has fared so far, carried in its headers across retries."""
 
-    attempt: int  # attempts made, this one included
+    attempt: int  # attempts made, this one included (chooses the back-off tier)
     first_failed_ms: int
+    faults: int = 0  # of those, failures of the *fault* kind: an outage does not use up a message's budget
 
     @classmethod
-    def after_failure(cls, headers: dict, *, now_ms: int | None = None) -> Attempts:
+    def after_failure(cls, headers: dict, *, failure: Failure | None = None, now_ms: int | None = None) -> Attempts:
         now = now_ms if now_ms is not None else int(time.time() * 1000)
-        return cls(attempt=int(headers.get(H_ATTEMPT, 0)) + 1, first_failed_ms=int(headers.get(H_FIRST_FAILED, now)))
+        fault = failure is not None and failure.kind is FailureKind.FAULT
+        return cls(attempt=int(headers.get(H_ATTEMPT, 0)) + 1, first_failed_ms=int(headers.get(H_FIRST_FAILED, now)),
+                   faults=int(headers.get(H_FAULTS, 0)) + (1 if fault else 0))
 
     def headers(self) -> dict[str, int]:
-        return {H_ATTEMPT: self.attempt, H_FIRST_FAILED: self.first_failed_ms}
+        return {H_ATTEMPT: self.attempt, H_FIRST_FAILED: self.first_failed_ms, H_FAULTS: self.faults}
 
 
 @dataclass(frozen=True)
@@ -119,7 +125,7 @@ class RetryPolicy:
         if failure.kind is FailureKind.PERMANENT:
             return None
         now = now_ms if now_ms is not None else int(time.time() * 1000)
-        if failure.kind is FailureKind.FAULT and attempts.attempt >= self.fault_attempts:
+        if failure.kind is FailureKind.FAULT and attempts.faults >= self.fault_attempts:
             return None
         if failure.kind is FailureKind.OUTAGE and now - attempts.first_failed_ms >= self.outage_window_s * 1000:
             return None
@@ -135,4 +141,4 @@ class RetryPolicy:
         if failure.kind is FailureKind.OUTAGE:
             waited = (time.time() * 1000 - attempts.first_failed_ms) / 1000
             return failure.code, f"{failure.reason} (still failing after {waited:.0f} s, {attempts.attempt} attempts)"
-        return "RETRIES_EXHAUSTED", f"{failure.code}: {failure.reason} (after {attempts.attempt} attempts)"
+        return "RETRIES_EXHAUSTED", f"{failure.code}: {failure.reason} (after {attempts.faults} attempts)"

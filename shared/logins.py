@@ -20,7 +20,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import JSON, Column, and_, case, or_, update
+from sqlalchemy import JSON, Column, and_, case, literal, or_, update
 from sqlmodel import Field, SQLModel, col, select
 
 from shared.cert_check import CertCheckResult, CertFailure, CertificateVerifier, Expectation, is_transient
@@ -108,23 +108,26 @@ class LockOut:
         if matches():
             await self._set(key, failed=0, locked_until=None)
             return
-        state = LockState(failed=failed, locked_until=now + self.lock if failed >= self.limit else None)
-        if state.locked_until is not None:
-            await self._set(key, failed=failed, locked_until=state.locked_until)
-        raise wrong_password(state, limit=self.limit)
+        raise wrong_password(LockState(failed=failed, locked_until=now + self.lock if failed >= self.limit else None),
+                             limit=self.limit)
 
     async def _reserve(self, key: str, *, now: dt.datetime) -> int:
+        """Count this attempt in one statement. The ``limit``-th one locks the account in that same statement
+        (a right password unlocks it again), so a process dying between the check and its answer, or a check
+        that fails, can never leave an account that counts as full but is not locked — it unlocks in time."""
         table, column = self.model, getattr(self.model, self.key)
         expired = and_(col(table.locked_until).is_not(None), col(table.locked_until) <= now)
+        counted = case((expired, 1), else_=col(table.failed_logins) + 1)
         async with self.sessions() as session, session.begin():
-            counted = (await session.exec(  # type: ignore[call-overload]
+            row = (await session.exec(  # type: ignore[call-overload]
                 update(table).where(column == key, or_(
                     and_(col(table.locked_until).is_(None), col(table.failed_logins) < self.limit), expired))
-                .values(failed_logins=case((expired, 1), else_=col(table.failed_logins) + 1),
-                        locked_until=case((expired, None), else_=col(table.locked_until)))
+                .values(failed_logins=counted,
+                        locked_until=case((counted >= self.limit, literal(now + self.lock, UtcDateTime())),
+                                          else_=None))
                 .returning(col(table.failed_logins)))).first()
-            if counted is not None:
-                return int(counted[0])
+            if row is not None:
+                return int(row[0])
             locked_until = (await session.exec(select(table.locked_until).where(column == key))).first()
         until = locked_until or now + self.lock
         raise MeshError("ACCOUNT_LOCKED", f"too many wrong passwords: locked until {until.isoformat()}", status=423,

@@ -218,7 +218,7 @@ class MemberRuntime:
                 wire, reply_to=self._reply_queue, headers={H_DEADLINE: deadline_header(time.time() + timeout)},
                 persistent=False))
             # The gateway answers Server.Timeout at the deadline; the margin covers a gateway that is down.
-            return await asyncio.wait_for(future, timeout=timeout + 2.0)
+            return await asyncio.wait_for(future, timeout=timeout + min(2.0, timeout / 2))
         except TimeoutError:
             raise MeshError("Server.Timeout", f"{service_id} did not answer within {timeout:g} s and the gateway "
                             "said nothing either: the gateway is not taking messages", status=504,

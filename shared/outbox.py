@@ -128,7 +128,10 @@ async def publish_in_order(bus: Bus, rows: Sequence[OutboxMessage]) -> tuple[int
         if isinstance(result, Unroutable) and row.exchange == "":
             log.warning("reply_queue_gone", routing_key=row.routing_key, message_id=row.message_id)
         elif isinstance(result, Unroutable):
-            await _park_unroutable(bus, row, reason=str(result))
+            try:
+                await _park_unroutable(bus, row, reason=str(result))
+            except BusError as exc:  # could not park it now: it stays in the outbox, in order, for the next try
+                return done, (row, exc)
         elif isinstance(result, BaseException):
             return done, (row, result)
     return len(rows), None
@@ -231,15 +234,19 @@ class OutboxRelay:
         return query
 
     async def _publish(self, rows: list[OutboxMessage]) -> tuple[int, Failure | None]:
+        """Publish; a row the broker refuses while the connection is fine counts an attempt against the row,
+        and after ``MAX_PUBLISH_ATTEMPTS`` of those it is parked (a broker outage counts against nothing)."""
         if not rows:
             return 0, None
         done, failure = await publish_in_order(self._bus, rows)
-        if failure is not None:
+        if failure is not None and self._bus.is_connected:
             row, exc = failure
-            if row.attempts + 1 >= MAX_PUBLISH_ATTEMPTS and self._bus.is_connected:
-                await _park_unroutable(self._bus, row, code="Server.PublishFailed",
-                                       reason=f"the broker refused it {row.attempts + 1} times: {exc!r}")
-                return done + 1, None
+            row.attempts += 1
+            if row.attempts >= MAX_PUBLISH_ATTEMPTS:
+                with contextlib.suppress(BusError):
+                    await _park_unroutable(self._bus, row, code="Server.PublishFailed",
+                                           reason=f"the broker refused it {row.attempts} times: {exc!r}")
+                    return done + 1, None
         return done, failure
 
     @staticmethod
@@ -248,7 +255,7 @@ class OutboxRelay:
         if failure is not None:
             row, exc = failure
             await session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == row.id)  # type: ignore[call-overload]
-                               .values(attempts=col(OutboxMessage.attempts) + 1, last_error=repr(exc)[:500]))
+                               .values(attempts=row.attempts, last_error=repr(exc)[:500]))
 
     async def housekeeping(self) -> None:
         for purge in self._housekeeping:

@@ -27,6 +27,7 @@ H_REFUSAL_REASON = "x-refusal-reason"
 H_ORIGIN_QUEUE = "x-origin-queue"
 H_ATTEMPT = "x-attempt"          # attempts made so far (retries)
 H_FIRST_FAILED = "x-first-failed-ms"  # real Unix ms of the first failed attempt (an outage is retried for a while)
+H_FAULTS = "x-faults"            # failed attempts that were not outages (a message's own budget)
 H_DEADLINE = "x-deadline-ms"    # sync requests: real Unix time (ms) after which the answer is useless
 H_RECIPIENT = "x-recipient"      # set by the gateway on delivery: the member it routed to
 

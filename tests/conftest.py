@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from meshkit.rabbit_node import RabbitNode
+from shared.bus import Bus
 from shared.bus_rabbit import RabbitBus
 from shared.topology import DEAD_QUEUE, H_REFUSAL_CODE, declare_core
-from tests.support.members import Enrolled, TestMember, enroll, start_member, unique_id
+from tests.support.members import TestMember, member_factory_for
 from tests.support.mesh import MeshHandle, start_mesh
 
 
@@ -34,7 +35,7 @@ def mesh(rabbit: RabbitNode, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 class DeadLetters:
     """Reads mesh.dead-letters once for all tests and finds a message by id, whatever order they arrive in."""
 
-    def __init__(self, bus: RabbitBus) -> None:
+    def __init__(self, bus: Bus) -> None:
         self._bus = bus
         self.seen: dict[str, dict] = {}
 
@@ -65,14 +66,5 @@ async def dead_letters(mesh: MeshHandle) -> AsyncIterator[DeadLetters]:
 
 @pytest.fixture
 async def member_factory(mesh: MeshHandle, tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[TestMember]]]:
-    started: list[TestMember] = []
-
-    async def make(prefix: str = "test", *, register: bool = True, enrolled: Enrolled | None = None) -> TestMember:
-        enrolled = enrolled or await enroll(mesh, member_id=unique_id(prefix), register=register)
-        member = await start_member(mesh, enrolled, db_dir=tmp_path)
-        started.append(member)
-        return member
-
-    yield make
-    for member in started:
-        await member.close()
+    async with member_factory_for(mesh, db_dir=tmp_path) as make:
+        yield make

@@ -215,12 +215,14 @@ class Registry:
         return person
 
     async def change(self, iin: str, *, changes: dict[str, Any]) -> Person:
+        """Change the named fields only (one UPDATE), so a concurrent claim of the person is never undone."""
         person, _ = await self.get(iin)
         updated = Person.model_validate({**person.model_dump(), **changes})
         check_person(updated)
         async with self._sessions() as session, session.begin():
-            await session.merge(updated)
-        return updated
+            await session.exec(update(Person).where(col(Person.iin) == iin)  # type: ignore[call-overload]
+                               .values(**{k: getattr(updated, k) for k in changes}))
+        return (await self.get(iin))[0]
 
     async def set_facts(self, facts: RegistryFacts) -> RegistryFacts:
         await self.get(facts.iin)

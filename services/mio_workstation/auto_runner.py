@@ -67,7 +67,10 @@ class AutoRunner:
 
         # Simulated staff work on several applications at once, as an office does: a decision waits on ГБД ФЛ,
         # and the others need not wait for it.
-        done = await asyncio.gather(*(finish(number) for number in due))
+        done = await asyncio.gather(*(finish(number) for number in due), return_exceptions=True)
+        for number, outcome in zip(due, done, strict=True):
+            if isinstance(outcome, BaseException):  # the others went on; this one is tried again next pass
+                log.error("auto_step_failed", number=number, error=repr(outcome)[:300])
         if due:
-            return 0.0 if any(done) else 1.0
+            return 0.0 if any(outcome is True for outcome in done) else 1.0
         return self._clock.real_seconds_until(upcoming) if upcoming else IDLE_S

@@ -478,7 +478,7 @@ class Workstation:
 
     async def close_card(self, *, card_id: str, reason: str, actor: StaffAccount) -> LabourCard:
         async with self._sessions() as session, session.begin():
-            card = await session.get(LabourCard, card_id)
+            card = await session.get(LabourCard, card_id, with_for_update=True)
             if card is None:
                 raise MeshError("CARD_NOT_FOUND", f"no card {card_id}", status=404)
             if actor.district != card.district:
@@ -566,9 +566,11 @@ class Workstation:
         async with self._sessions() as session, session.begin():
             if district is not None:
                 self.runtime(district)
-                current = await self._mode(session, district)
-                current.mode, current.auto_share = mode, share if share is not None else current.auto_share
-                await session.merge(current)
+                await insert_if_absent(session, DistrictMode.__table__, {  # type: ignore[attr-defined]
+                    "district": district, "mode": self._default_mode, "auto_share": self._default_share})
+                changes: dict[str, Any] = {"mode": mode} | ({"auto_share": share} if share is not None else {})
+                await session.exec(update(DistrictMode).where(col(DistrictMode.district) == district)  # type: ignore[call-overload]
+                                   .values(**changes))
             if number is not None:
                 app = await session.get(Application, number)
                 if app is None:

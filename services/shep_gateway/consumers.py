@@ -17,8 +17,8 @@ import time
 
 from services.shep_gateway.handlers import Examined, Gateway
 from shared.background import BackgroundTask
-from shared.bus import Bus, Delivery, Subscription
-from shared.consumer import retry_later
+from shared.bus import Bus, BusError, Delivery, Subscription
+from shared.consumer import ack_or_let_go, retry_later
 from shared.dead_letters import settle_dead
 from shared.failures import Attempts, Failure, FailureKind, classify
 from shared.logging import get_logger, message_context
@@ -53,6 +53,8 @@ class IngressWorker:
 
     async def progress(self) -> str | None:
         """Readiness: None while messages go through; otherwise what holds the ingress up."""
+        if not self._loop.running:
+            return "the ingress worker is not running"
         if self._outage is not None:
             return f"ingress waiting: {self._outage.code}: {self._outage.reason}"[:300]
         if self._busy_since is not None and time.monotonic() - self._busy_since > self._stall_s:
@@ -72,7 +74,14 @@ class IngressWorker:
                 raise
             except Exception as exc:
                 log.warning("ingress_batch_failed", size=len(batch), error=f"{type(exc).__name__}: {exc}"[:300])
-                await self._one_by_one(batch)
+                try:
+                    await self._one_by_one(batch)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as inner:  # the worker must outlive anything: the broker redelivers the rest
+                    log.exception("ingress_isolation_failed")
+                    self._outage = classify(inner)
+                    await asyncio.sleep(1.0)
             finally:
                 self._busy_since = None
             try:
@@ -109,10 +118,12 @@ class IngressWorker:
         self._backoff = min(max(self._backoff * 2, 0.5), 10.0)
         log.warning("ingress_outage", code=failure.code, reason=failure.reason, retry_in_s=self._backoff)
         for delivery in rest:
+            if delivery.settled:
+                continue
             try:
                 await delivery.reject(requeue=True)
-            except Exception:  # the channel may be gone; the broker requeues unacked messages itself
-                log.warning("ingress_requeue_failed")
+            except BusError:  # the channel is gone; the broker requeues unacked messages itself
+                log.info("ingress_requeue_failed")
         await asyncio.sleep(self._backoff)
 
     async def _poisoned(self, delivery: Delivery, failure: Failure) -> None:
@@ -121,7 +132,7 @@ class IngressWorker:
         with message_context(correlation_id=delivery.correlation_id, message_id=delivery.message_id):
             log.error("ingress_message_failed", code=failure.code, reason=failure.reason)
             policy = self._gateway.policy
-            attempts = Attempts.after_failure(delivery.headers)
+            attempts = Attempts.after_failure(delivery.headers, failure=failure)
             if policy.delay(failure, attempts) is not None:
                 await retry_later(bus=self._bus, delivery=delivery, queue=INGRESS_QUEUE, failure=failure,
                                   policy=policy)
@@ -129,8 +140,8 @@ class IngressWorker:
             code, reason = policy.gave_up(failure, attempts)
             try:
                 await self._gateway.refuse_failed(delivery, code=code, reason=reason)
-            except Exception:
+            except Exception:  # nothing was committed: park it directly, with the reason
                 log.exception("ingress_failure_not_logged")
                 await settle_dead(bus=self._bus, delivery=delivery, queue=INGRESS_QUEUE, code=code, reason=reason)
                 return
-            await delivery.ack()
+            await ack_or_let_go(delivery, queue=INGRESS_QUEUE)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, or_, union_all, update
+from sqlalchemy import delete, func, union_all, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -79,6 +79,7 @@ from shared.topology import (
 
 log = get_logger(__name__)
 TRANSIENT_CODES = frozenset({OCSP_UNREACHABLE, "Server.ClockSkew"})  # retried, not refused at once
+LOOKUP_WAIT_MAX_S = 60.0  # the longest the gateway waits for one district lookup before asking again
 
 
 @dataclass
@@ -198,7 +199,7 @@ class Gateway:
         headers = item.delivery.headers
         deadline = read_deadline(headers, default_s=0) if H_DEADLINE in headers else None
         failure = Failure(FailureKind.OUTAGE, refusal.code, refusal.message)
-        attempts = Attempts.after_failure(headers)
+        attempts = Attempts.after_failure(headers, failure=failure)
         delay = self.policy.delay(failure, attempts, deadline_s=deadline)
         if delay is None:
             _code, reason = self.policy.gave_up(failure, attempts)
@@ -251,7 +252,6 @@ class Gateway:
         """Record, route and refuse a batch in one transaction, publish what it staged, then ack."""
         retries = [e for e in batch if isinstance(e.decision, Retry)]
         final = [e for e in batch if not isinstance(e.decision, Retry)]
-        timers: list[tuple[str, float]] = []
         if final:
             async with self._chain_lock:
                 async with self._sessions() as session, session.begin():
@@ -264,10 +264,9 @@ class Gateway:
                         seen.add(item.message_id)
                         await self._apply(txn, item=item)
                     rows = await self._write(txn)
+                for message_id, deadline in txn.timers:  # committed: the calls are open whatever happens next
+                    self.schedule_timeout(message_id=message_id, deadline=deadline)
                 await self._publish(rows)
-            timers = txn.timers
-        for message_id, deadline in timers:
-            self.schedule_timeout(message_id=message_id, deadline=deadline)
         for item in retries:
             await self._retry(item)
         await self._bus.ack_all([item.delivery for item in final])
@@ -330,7 +329,8 @@ class Gateway:
 
     async def _retry(self, item: Examined) -> None:
         assert isinstance(item.decision, Retry)
-        attempts = Attempts.after_failure(item.delivery.headers)
+        attempts = Attempts.after_failure(item.delivery.headers, failure=Failure(
+            FailureKind.OUTAGE, item.decision.refusal.code, item.decision.refusal.message))
         log.warning("ingress_retry_scheduled", message_id=item.message_id, attempt=attempts.attempt,
                     in_s=item.decision.delay_s, reason=item.decision.refusal.message)
         try:
@@ -391,8 +391,15 @@ class Gateway:
         txn.head = LogHead(id=1, seq=row["seq"], record_hash=hashed)
 
     # ---- district routing: park, look the applicant up in ГБД ФЛ, route on the answer ----------------------
-    def _lookup_request(self, *, iin: str, correlation_id: str, for_message: str) -> Examined | Refusal:
-        """The gateway's own ``gbdfl.person-by-iin`` call, examined as if it had come through ingress."""
+    def _lookup_request(self, *, iin: str, correlation_id: str, for_message: str,
+                        attempt: int = 1) -> Examined | Refusal:
+        """The gateway's own ``gbdfl.person-by-iin`` call, examined as if it had come through ingress.
+
+        Each attempt waits twice as long as the one before, up to a minute: while ГБД ФЛ is down the lookups
+        thin out (each one left in its queue is dead-lettered when it returns), and when it comes back the
+        lookup waiting then is answered at once, so the request is routed within seconds of ГБД ФЛ's return.
+        """
+        wait_s = min(self.settings.mesh.sync_timeout_s * 2 ** (attempt - 1), LOOKUP_WAIT_MAX_S)
         wire = self.composer.compose(service_id=LOOKUP_SERVICE, message_type=MessageType.REQUEST,
                                      data={"iin": iin}, correlation_id=correlation_id)
         body = orjson.dumps(wire)
@@ -405,7 +412,7 @@ class Gateway:
         delivery = StoredDelivery(body=body, message_id=wire["messageId"], correlation_id=correlation_id,
                                   reply_to=INTERNAL_REPLIES)
         return Examined(delivery=delivery, message_id=wire["messageId"], received_at=self.clock.now(),
-                        decision=Routed(destination, deadline=time.time() + self.settings.mesh.sync_timeout_s),
+                        decision=Routed(destination, deadline=time.time() + wait_s),
                         parsed=parsed, proven=True,
                         checks={"origin": f"gateway: district of the applicant of {for_message}",
                                 "route": destination.recipient})
@@ -479,7 +486,7 @@ class Gateway:
         refusal: Refusal
         if waited < self.settings.route_lookup_max_wait_s:
             asked = self._lookup_request(iin=parked.applicant_iin, correlation_id=request.correlation_id,
-                                         for_message=parked.message_id)
+                                         for_message=parked.message_id, attempt=parked.attempts + 1)
             if isinstance(asked, Examined):
                 parked.lookup_id, parked.attempts = asked.message_id, parked.attempts + 1
                 txn.session.add(parked)
@@ -615,9 +622,9 @@ class Gateway:
                     else:
                         txn.staged.append(outbox_values(exchange="", routing_key=call.reply_to, message=outgoing(wire)))
                     rows = await self._write(txn)
+                for call_id, deadline in txn.timers:
+                    self.schedule_timeout(message_id=call_id, deadline=deadline)
                 await self._publish(rows)
-            for call_id, deadline in txn.timers:
-                self.schedule_timeout(message_id=call_id, deadline=deadline)
             log.warning("sync_call_timed_out", message_id=message_id, service_id=call.service_id)
         except Exception:
             log.exception("sync_timeout_failed", message_id=message_id)
@@ -665,8 +672,7 @@ class Gateway:
         leave a signed anchor — the last purged record's hash — from which the rest of the chain verifies."""
         cutoff = dt.datetime.now(dt.UTC) - older_than
         async with self._chain_lock, self._sessions() as session, session.begin():
-            last = (await session.exec(select(func.max(LogRecord.seq)).where(or_(
-                col(LogRecord.logged_at).is_(None), col(LogRecord.logged_at) < cutoff)))).one()
+            last = (await session.exec(select(func.max(LogRecord.seq)).where(col(LogRecord.logged_at) < cutoff))).one()
             if last is None:
                 return 0
             record = await session.get(LogRecord, last)

@@ -33,6 +33,7 @@ from services.shep_gateway.store import (
     SeedMark,
     ServiceRow,
     SyncCall,
+    backfill_real_times,
 )
 from shared.admin_auth import admin_guard
 from shared.background import BackgroundTask
@@ -126,9 +127,13 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
                 await book.load_registry()
                 await clock_authority.broadcast()
 
+    async def database() -> None:
+        await create_tables(engine, models=MODELS)
+        await backfill_real_times(sessions)
+
     async def start() -> None:
         r = readiness
-        await until_done(readiness=r, step="database", action=lambda: create_tables(engine, models=MODELS))
+        await until_done(readiness=r, step="database", action=database)
         await until_done(readiness=r, step="clock", action=clock_authority.load)
         await until_done(readiness=r, step="broker", action=bus.connect)
         await until_done(readiness=r, step="registry", action=registry)

@@ -81,16 +81,22 @@ class MessageLog:
                 "anchor": {**anchor.content(), "signature": anchor.signature} if anchor else None}
 
 
+def _signature_problem(*, content: bytes, signature: str, gateway_serials: set[str], what: str) -> str | None:
+    """None when ``signature`` over ``content`` is the gateway's own; otherwise what is wrong with it."""
+    try:
+        verified = verify_detached(content=content, signature_b64=signature)
+    except SignatureError as exc:
+        return f"{what} signature does not verify: {exc.message}"
+    if serial_hex(verified.signer) not in gateway_serials:
+        return f"{what} signature is made with a certificate that is not the gateway's"
+    return None
+
+
 def _anchor_problem(anchor: LogAnchor, *, gateway_serials: set[str]) -> str | None:
     content = anchor_content(seq=anchor.seq, record_hash=anchor.record_hash, purged=anchor.purged_records,
                              purged_at=anchor.purged_at)
-    try:
-        verified = verify_detached(content=content, signature_b64=anchor.signature)
-    except SignatureError as exc:
-        return f"the retention anchor's signature does not verify: {exc.message}"
-    if serial_hex(verified.signer) not in gateway_serials:
-        return "the retention anchor is signed by a certificate that is not the gateway's"
-    return None
+    return _signature_problem(content=content, signature=anchor.signature, gateway_serials=gateway_serials,
+                              what="the retention anchor's")
 
 
 def _record_problem(record: LogRecord, *, expected_seq: int, previous: str, gateway_serials: set[str]) -> str | None:
@@ -101,10 +107,5 @@ def _record_problem(record: LogRecord, *, expected_seq: int, previous: str, gate
     content = record_content(record.chained_fields())
     if digest(content) != record.record_hash:
         return "recordHash does not match the record's content: the record was altered"
-    try:
-        verified = verify_detached(content=content, signature_b64=record.signature)
-    except SignatureError as exc:
-        return f"the gateway's signature does not verify: {exc.message}"
-    if serial_hex(verified.signer) not in gateway_serials:
-        return "signed by a certificate that is not the gateway's"
-    return None
+    return _signature_problem(content=content, signature=record.signature, gateway_serials=gateway_serials,
+                              what="the gateway's")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint, update
+from sqlmodel import Field, SQLModel, col
 
 from services.shep_gateway.domain import LOG_FIELDS
-from shared.db import UtcDateTime
+from shared.db import Sessions, UtcDateTime
 
 
 class MemberRow(SQLModel, table=True):
@@ -157,3 +157,13 @@ class ClockRow(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+async def backfill_real_times(sessions: Sessions) -> None:
+    """Records written before the real-time columns existed (an upgraded var/) count from now: retention and
+    the parked requests' bound start at the upgrade, instead of purging or refusing them at once."""
+    now = dt.datetime.now(dt.UTC)
+    async with sessions() as session, session.begin():
+        await session.exec(update(LogRecord).where(col(LogRecord.logged_at).is_(None)).values(logged_at=now))  # type: ignore[call-overload]
+        await session.exec(update(ParkedRequest).where(col(ParkedRequest.parked_at).is_(None))  # type: ignore[call-overload]
+                           .values(parked_at=now))

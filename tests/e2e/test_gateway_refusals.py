@@ -1,7 +1,9 @@
 """Every refusal names its reason, goes to the dead-letter queue, is written in the message log, and never
 reaches the recipient; it goes back as a typed error only to a sender the gateway could authenticate — a
 message anyone could have forged (altered content, another member's certificate, a revoked key) answers
-nobody, so a forgery cannot make the gateway tell a victim its request failed."""
+nobody, so a forgery cannot make the gateway tell a victim its request failed.
+
+Each test here runs again in process, on the in-memory broker (tests/usecases/test_gateway.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""A signed message travels member → gateway → member over real RabbitMQ, and the log proves it."""
+"""A signed message travels member → gateway → member over real RabbitMQ, and the log proves it.
+
+The member-level tests here run again in process, on the in-memory broker (tests/usecases/test_gateway.py):
+the same test against the fake and the real broker."""
 
 from __future__ import annotations
 
@@ -115,7 +118,7 @@ async def test_tampering_with_a_log_record_is_detected_and_named(mesh, member_fa
     sent = await caller.send(service_id=service, message_type=MessageType.REQUEST, data={"amount": 100})
     await provider.wait_for(lambda i: str(i.envelope.message_id) == sent["messageId"])
 
-    database = mesh.config.var_dir / "shep_gateway" / "shep_gateway.db"
+    database = mesh.database("shep_gateway")
     with sqlite3.connect(database) as db:
         seq, original = db.execute("SELECT seq, recipient FROM message_log WHERE message_id = ?",
                                    (sent["messageId"],)).fetchone()

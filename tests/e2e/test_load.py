@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from meshkit.load import HttpClients, Report, run_batch
+from meshkit.load import HttpClients, Report, lanes, run_batch
 from meshkit.mesh_runner import SERVICES
 from shared.bus_rabbit import RabbitBus
 from shared.topology import DEAD_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON, declare_core
@@ -76,7 +76,7 @@ def _assert_nothing_lost(report: Report) -> None:
     assert report.unique_numbers == report.numbers >= PORTAL + CON
     assert report.statuses == {"COMPLETED": PORTAL + CON}, report.summary()
     assert report.dead_letters == [], report.dead_letters[:5]
-    assert len(report.by_lane) >= 8, "every portal and ЦОН regulation's district took part"
+    assert len(report.by_lane) == len(lanes()), "every portal and ЦОН regulation's district took part"
 
 
 @pytest.fixture(scope="module")

@@ -22,14 +22,13 @@ import yaml
 from typer.testing import CliRunner
 
 from meshkit import cli
+from meshkit.load import CARD_FOR, FORM_FIELDS
 from meshkit.members import random_bin
 from meshkit.sdk import Citizen, KitError, Mesh, Staff
 from services.mio_workstation.regulations import REGULATIONS_DIR
 from shared.canonical import canonical_bytes
 from tests.support.mesh import MeshHandle, private_mesh
 from tests.support.mio import (
-    CARD_FOR,
-    FORM_FIELDS,
     KZ,
     PortalView,
     counted_days,

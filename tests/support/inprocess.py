@@ -127,9 +127,23 @@ class InProcessMesh:
             await self.start(name)
 
     # ---- talking to it ------------------------------------------------------------------------------------------
-    def client(self, name: str, *, timeout: float = 30.0) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=self.router, base_url=url(name), timeout=timeout,
+    def client(self, name: str | None = None, *, timeout: float = 30.0) -> httpx.AsyncClient:
+        """HTTP to a service (``name``: relative paths), or to any of them by full URL; the admin token attached."""
+        return httpx.AsyncClient(transport=self.router, base_url=url(name) if name else "", timeout=timeout,
                                  headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+
+    # the same face as a mesh of real processes (tests.support.mesh.MeshHandle), for tests written for both
+    gateway, nuc, admin_token = url("shep_gateway"), url("nuc_pki"), ADMIN_TOKEN
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    def url(self, service: str) -> str:
+        return url(service)
+
+    def new_bus(self, connection_name: str) -> MemoryBus:
+        return MemoryBus(broker=self.broker)
 
     def app(self, name: str) -> FastAPI:
         return self.running[name].app
@@ -198,7 +212,7 @@ def mesh_settings(directory: Path, *, overrides: dict[str, dict[str, Any]] | Non
     mesh = MeshSettings(env="test", admin_token=SecretStr(ADMIN_TOKEN),
                         key_passphrase=SecretStr("inprocess-key-passphrase-0123"), amqp_url="memory://",
                         nuc_url=url("nuc_pki"), gateway_url=url("shep_gateway"), sync_timeout_s=sync_timeout_s,
-                        ocsp_max_age_s=60, retry_fault_attempts=2)
+                        ocsp_max_age_s=1, retry_fault_attempts=2, log_level="WARNING")
     out: dict[str, ServiceSettings] = {}
     for name, (_, settings_class) in _FACTORIES.items():
         values: dict[str, Any] = {"database_url": f"sqlite:///{directory / (name + '.db')}", "mesh": mesh,

@@ -4,17 +4,18 @@ use, each with its own НУЦ certificate, gateway registration, database and Ra
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from meshkit.members import Enrolled, enroll, grant, unique_id
-from shared.bus_rabbit import RabbitBus
+from meshkit.members import Endpoints, Enrolled, enroll, grant, unique_id
+from shared.bus import Bus
 from shared.cert_check import CertificateVerifier, TrustStore
 from shared.clock import MeshClock
 from shared.db import create_tables, make_engine, make_sessions
@@ -23,7 +24,6 @@ from shared.inbox import InboxMessage
 from shared.member import Incoming, MemberRuntime
 from shared.ocsp_client import OcspClient
 from shared.outbox import OutboxMessage, OutboxRelay
-from tests.support.mesh import MeshHandle
 
 __all__ = ["Enrolled", "TestMember", "enroll", "grant", "start_member", "unique_id"]
 
@@ -41,7 +41,7 @@ class ReceivedRow(SQLModel, table=True):
 class TestMember:
     enrolled: Enrolled
     runtime: MemberRuntime
-    bus: RabbitBus
+    bus: Bus
     relay: OutboxRelay
     engine: Any
     http: httpx.AsyncClient
@@ -89,14 +89,20 @@ class TestMember:
         await self.engine.dispose()
 
 
-async def start_member(mesh: MeshHandle, enrolled: Enrolled, *, db_dir: Path) -> TestMember:
+class Target(Endpoints, Protocol):
+    """A mesh test members can join: real processes on RabbitMQ (``MeshHandle``) or the in-process mesh."""
+
+    def new_bus(self, connection_name: str) -> Bus: ...
+
+
+async def start_member(mesh: Target, enrolled: Enrolled, *, db_dir: Path) -> TestMember:
     engine = make_engine(f"sqlite:///{db_dir / (enrolled.member_id + '.db')}")
     await create_tables(engine, models=[OutboxMessage, InboxMessage, ReceivedRow])
     sessions = make_sessions(engine)
-    bus = RabbitBus(url=mesh.rabbit.amqp_url, connection_name=enrolled.member_id)
+    bus = mesh.new_bus(enrolled.member_id)
     await bus.connect()
     clock = MeshClock()
-    http = httpx.AsyncClient()
+    http = mesh.client()
     relay = OutboxRelay(sessions=sessions, bus=bus)
     runtime = MemberRuntime(member_id=enrolled.member_id, bus=bus, sessions=sessions, clock=clock, relay=relay)
     verifier = CertificateVerifier(trust=TrustStore.from_certificates(enrolled.chain), clock=clock,
@@ -108,3 +114,21 @@ async def start_member(mesh: MeshHandle, enrolled: Enrolled, *, db_dir: Path) ->
     await runtime.start()
     relay.start()
     return member
+
+
+@asynccontextmanager
+async def member_factory_for(mesh: Target, *, db_dir: Path) -> AsyncIterator[Callable[..., Awaitable[TestMember]]]:
+    """``make(prefix)``: a new test member of ``mesh``, enrolled and started; all closed when the block ends."""
+    started: list[TestMember] = []
+
+    async def make(prefix: str = "test", *, register: bool = True, enrolled: Enrolled | None = None) -> TestMember:
+        enrolled = enrolled or await enroll(mesh, member_id=unique_id(prefix), register=register)
+        member = await start_member(mesh, enrolled, db_dir=db_dir)
+        started.append(member)
+        return member
+
+    try:
+        yield make
+    finally:
+        for member in started:
+            await member.close()

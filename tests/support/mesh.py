@@ -14,6 +14,8 @@ from meshkit.mesh_runner import SERVICES, MeshConfig, MeshRunner
 from meshkit.ports import free_port
 from meshkit.rabbit_node import RabbitNode
 from meshkit.sdk import Mesh, MeshInfo
+from shared.bus import Bus
+from shared.bus_rabbit import RabbitBus
 
 ADMIN_TOKEN = "e2e-admin-token-0123456789"
 KEY_PASSPHRASE = "e2e-key-passphrase-0123456789"
@@ -46,6 +48,13 @@ class MeshHandle:
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=30)
+
+    def new_bus(self, connection_name: str) -> Bus:
+        return RabbitBus(url=self.rabbit.amqp_url, connection_name=connection_name)
+
+    def database(self, service: str) -> Path:
+        """A service's SQLite database, to read or tamper with as an operator with sqlite3 would."""
+        return self.config.var_dir / service / f"{service}.db"
 
     def kit(self) -> Mesh:
         """The scripting kit (meshkit.sdk) pointed at this mesh."""

@@ -11,18 +11,12 @@ from typing import Any, TypeVar
 
 import holidays
 
+from meshkit.load import FORM_FIELDS
 from meshkit.sdk import Citizen, Mesh, PortalSession
 
 T = TypeVar("T")
 KZ = dt.timezone(dt.timedelta(hours=5))
 ACTIVE = ("RECEIVED", "IN_PROGRESS")
-FORM_FIELDS: dict[str, dict[str, str]] = {
-    "employment.job-seeker-registration": {},
-    "employment.unemployed-registration": {},
-    "employment.active-measures-referral": {"referralKind": "public-works"},
-    "employment.unemployed-certificate": {"periodFrom": "2026-01-01", "periodTo": "2026-06-30"},
-}
-CARD_FOR = {"job_seeker_card": "job_seeker", "any_card": "job_seeker", "unemployed_card": "unemployed"}
 
 
 def until(fetch: Callable[[], T], done: Callable[[T], bool], *, what: str, timeout_s: float = 30.0) -> T:

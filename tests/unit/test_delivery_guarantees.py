@@ -24,6 +24,7 @@ from shared.outbox import OutboxMessage, OutboxRelay, queue_outgoing
 from shared.topology import (
     DEAD_QUEUE,
     H_ATTEMPT,
+    H_FAULTS,
     H_FIRST_FAILED,
     H_REFUSAL_CODE,
     declare_core,
@@ -108,7 +109,7 @@ async def test_retries_end_in_the_dead_letter_queue_with_the_reason(env):
 
     await _consumer(sessions, bus, apply, policy=RetryPolicy(fault_attempts=2)).start()
     await bus.publish(exchange="", routing_key="work",
-                      message=OutgoingMessage(body=b"x", message_id="m-3", headers={H_ATTEMPT: 1}))
+                      message=OutgoingMessage(body=b"x", message_id="m-3", headers={H_ATTEMPT: 5, H_FAULTS: 1}))
     await asyncio.sleep(0.1)
     dead = await bus.get(queue=DEAD_QUEUE)
     assert dead is not None

@@ -1,0 +1,89 @@
+"""End to end: applications submitted all at once through the portal and ИС ЦОН, through every regulation's
+district, followed to their final status — on the whole mesh (private RabbitMQ, six services, SQLite).
+
+Reports applications per second for the batch (from the first submit to the last final status), the time an
+application takes from its submit to its final status (p50/p95, to the 0.5 s the batch polls at), and how hard
+the gateway worked meanwhile: the messages it logged per second, and that rate as a share of what the gateway
+routes when flooded in the same run (``bench.gateway``'s figure, if it ran first) — a ratio saying whether the
+gateway or the rest of the mesh sets the pace. The simulated staff act after a tiny share of each step's
+maximum, so the figure is the mesh's own speed, not the regulations'.
+
+Writes var/bench/applications.json. Usage: python -m bench.applications [--portal N] [--con N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import shutil
+import statistics
+
+import httpx
+
+from bench.figures import OUT, write_figures
+from meshkit.load import HttpClients, run_batch
+from meshkit.mesh_runner import SERVICES, MeshConfig, MeshRunner
+from meshkit.ports import free_port
+from meshkit.rabbit_node import RabbitNode
+
+
+async def _log_size(gateway: str, token: str) -> int:
+    async with httpx.AsyncClient(timeout=60) as http:
+        records = (await http.get(f"{gateway}/log", params={"limit": 1},
+                                  headers={"Authorization": f"Bearer {token}"})).json()["records"]
+    return int(records[0]["seq"]) if records else 0
+
+
+async def bench(args: argparse.Namespace) -> dict:
+    shutil.rmtree(OUT / "work-applications", ignore_errors=True)
+    node = RabbitNode.start(base_dir=OUT / "work-applications" / "rabbitmq")
+    config = MeshConfig(var_dir=OUT / "work-applications" / "mesh", amqp_url=node.amqp_url,
+                        admin_token=secrets.token_urlsafe(16), key_passphrase=secrets.token_urlsafe(16),
+                        ports={s.name: free_port() for s in SERVICES}, mesh_env="test",
+                        extra_env={"MESH_LOG_LEVEL": "WARNING"})
+    runner = MeshRunner(config)
+    clients = HttpClients({s.name: config.url(s.name) for s in SERVICES}, admin_token=config.admin_token)
+    try:
+        runner.start()
+        runner.wait_ready(timeout_s=180)
+        gateway = config.url("shep_gateway")
+        logged_before = await _log_size(gateway, config.admin_token)
+        report = await run_batch(clients, portal=args.portal, con=args.con, timeout_s=900)
+        logged = await _log_size(gateway, config.admin_token) - logged_before
+    finally:
+        await clients.aclose()
+        runner.stop()
+        node.stop()
+    figures = {
+        "applications": report.submitted, "completed": report.statuses.get("COMPLETED", 0),
+        "lost": len(report.lost), "duplicated": len(report.duplicated),
+        "applications_per_s": round(report.per_second, 2),
+        "submit_s": round(report.submit_s, 1), "batch_s": round(report.total_s, 1),
+        "p50_submit_to_final_s": round(statistics.median(report.latencies_s), 1) if report.latencies_s else None,
+        "p95_submit_to_final_s": round(report.latencies_s[int(0.95 * (len(report.latencies_s) - 1))], 1)
+        if report.latencies_s else None,
+        "gateway_messages_per_application": round(logged / report.submitted, 1) if report.submitted else None,
+        "gateway_messages_per_s": round(logged / report.total_s, 1) if report.total_s else None,
+    }
+    flood = OUT / "gateway.json"
+    if flood.exists():
+        capacity = json.loads(flood.read_text()).get("gateway_msgs_per_s")
+        if capacity and figures["gateway_messages_per_s"]:
+            figures["gateway_utilisation"] = round(figures["gateway_messages_per_s"] / capacity, 3)
+    figures["note"] = ("applications_per_s: the batch from its first submit to its last final status; "
+                       "gateway_utilisation: messages logged per second during the batch / the gateway's flood "
+                       "throughput in this `make bench` run")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--portal", type=int, default=300, help="applications through the portal")
+    parser.add_argument("--con", type=int, default=100, help="applications through the ИС ЦОН intake")
+    args = parser.parse_args()
+    write_figures("applications", asyncio.run(bench(args)))
+
+if __name__ == "__main__":
+    main()
