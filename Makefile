@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test unit e2e bench lint fmt deps docs clean
+.PHONY: run test unit usecases e2e bench lint fmt deps docs clean
 
 $(STAMP): pyproject.toml
 	@command -v python3 >/dev/null || { echo "python3 is required"; exit 1; }
@@ -25,6 +25,9 @@ test: deps  ## lint, then every test (unit and end-to-end against real RabbitMQ 
 
 unit: deps
 	$(PY) -m pytest tests/unit
+
+usecases: deps  ## the whole mesh in one process (in-memory broker, SQLite): every use case, in about half a minute
+	$(PY) -m pytest tests/usecases
 
 e2e: deps
 	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql docker-compose

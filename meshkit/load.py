@@ -186,12 +186,13 @@ async def _gather(limit: int, jobs: list[Callable[[], Awaitable[Any]]]) -> list[
     return await asyncio.gather(*(run(job) for job in jobs))
 
 
-async def prepare(clients: Clients, *, portal: int, con: int, share: float = 0.00001,
-                  concurrency: int = 16) -> list[Applicant]:
-    """``portal`` applicants spread over the portal lanes and ``con`` over the ИС ЦОН lanes, each with the card
-    their regulation requires; every district's simulated staff set to act after ``share`` of each step."""
+async def prepare(clients: Clients, *, portal: int = 0, con: int = 0, share: float = 0.00001,
+                  concurrency: int = 16, extra: list[Lane] | None = None) -> list[Applicant]:
+    """``portal`` applicants spread over the portal lanes and ``con`` over the ИС ЦОН lanes (and one for each
+    lane in ``extra``), each with the card their regulation requires; every district's simulated staff set to
+    act after ``share`` of each step."""
     plan = [lane for count, channel in ((portal, "portal"), (con, "con"))
-            for lane in _spread(count, [x for x in lanes() if x.channel == channel])]
+            for lane in _spread(count, [x for x in lanes() if x.channel == channel])] + (extra or [])
 
     async def one(lane: Lane) -> Applicant:
         person = await new_person(clients, district=lane.district)
@@ -298,16 +299,17 @@ async def _report(clients: Clients, applicants: list[Applicant], *, lost: list[s
 
 async def run_batch(clients: Clients, *, portal: int, con: int, timeout_s: float = 300.0,
                     dead_letters: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
-                    during: Callable[[], Awaitable[None]] | None = None, share: float = 0.00001) -> Report:
+                    during: Callable[[], Awaitable[None]] | None = None, share: float = 0.00001,
+                    extra: list[Lane] | None = None, every_s: float = 0.5) -> Report:
     """Prepare, submit everyone at once, follow to the end; ``during`` runs beside the batch (kill a service…).
     ``share``: simulated staff finish each step after this share of its maximum (a 3-working-day decision in
     about 3 s at the default)."""
-    applicants = await prepare(clients, portal=portal, con=con, share=share)
+    applicants = await prepare(clients, portal=portal, con=con, share=share, extra=extra)
     started = time.monotonic()
     side = asyncio.create_task(during()) if during else None
     submit_s = await submit(clients, applicants)
     report = await follow(clients, applicants, timeout_s=timeout_s, dead_letters=dead_letters, started=started,
-                          submit_s=submit_s)
+                          submit_s=submit_s, every_s=every_s)
     if side is not None:
         await side
     return report

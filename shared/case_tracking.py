@@ -178,7 +178,9 @@ async def cases(sessions: Sessions, *, iin: str | None = None, correlation_id: s
 
 
 async def notices(sessions: Sessions, *, iin: str | None = None, number: str | None = None) -> list[CaseNotice]:
-    query = select(CaseNotice).order_by(col(CaseNotice.id))
+    """Notices in the order things happened (``at``, the mesh time ИС МИО set), not the order they arrived: a
+    notice retried while a later one went through still takes its place."""
+    query = select(CaseNotice).order_by(col(CaseNotice.at), col(CaseNotice.id))
     if iin:
         query = query.where(CaseNotice.applicant_iin == iin)
     if number:

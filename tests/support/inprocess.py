@@ -41,6 +41,7 @@ from shared.settings import MeshSettings, ServiceSettings
 from shared.topology import DEAD_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON, declare_core
 
 ADMIN_TOKEN = "inprocess-admin-token-0123456789"
+OCSP_MAX_AGE_S = 0.5  # a revocation reaches every verifier within half a second
 SERVICES = ("nuc_pki", "shep_gateway", "gbd_fl", "portal", "mio_workstation", "con_operator")
 _FACTORIES: dict[str, tuple[Callable[..., FastAPI], type[ServiceSettings]]] = {
     "nuc_pki": (nuc_app, NucSettings), "shep_gateway": (gateway_app, GatewaySettings),
@@ -133,7 +134,7 @@ class InProcessMesh:
                                  headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
     # the same face as a mesh of real processes (tests.support.mesh.MeshHandle), for tests written for both
-    gateway, nuc, admin_token = url("shep_gateway"), url("nuc_pki"), ADMIN_TOKEN
+    gateway, nuc, admin_token, ocsp_max_age_s = url("shep_gateway"), url("nuc_pki"), ADMIN_TOKEN, OCSP_MAX_AGE_S
 
     @property
     def admin(self) -> dict[str, str]:
@@ -212,7 +213,7 @@ def mesh_settings(directory: Path, *, overrides: dict[str, dict[str, Any]] | Non
     mesh = MeshSettings(env="test", admin_token=SecretStr(ADMIN_TOKEN),
                         key_passphrase=SecretStr("inprocess-key-passphrase-0123"), amqp_url="memory://",
                         nuc_url=url("nuc_pki"), gateway_url=url("shep_gateway"), sync_timeout_s=sync_timeout_s,
-                        ocsp_max_age_s=1, retry_fault_attempts=2, log_level="WARNING")
+                        ocsp_max_age_s=OCSP_MAX_AGE_S, retry_fault_attempts=2, log_level="WARNING")
     out: dict[str, ServiceSettings] = {}
     for name, (_, settings_class) in _FACTORIES.items():
         values: dict[str, Any] = {"database_url": f"sqlite:///{directory / (name + '.db')}", "mesh": mesh,

@@ -31,6 +31,10 @@ class MeshHandle:
         return self.config.url(service)
 
     @property
+    def ocsp_max_age_s(self) -> float:
+        return float(self.config.extra_env.get("MESH_OCSP_MAX_AGE_S", 60))
+
+    @property
     def admin_token(self) -> str:
         return self.config.admin_token
 

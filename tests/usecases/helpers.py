@@ -85,3 +85,15 @@ async def until_status(mesh: InProcessMesh, person: Person, token: str, correlat
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"case {correlation_id} never {status}: {found}")
         await asyncio.sleep(0.1)
+
+
+async def every_notice(mesh: InProcessMesh, person: Person, token: str, number: str, *, count: int,
+                       timeout_s: float = 40.0) -> list[dict[str, Any]]:
+    """The citizen's notices of one application once ``count`` have come (one retried through an outage may come
+    after a later one: the list keeps the order things happened in)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        seen = await notices(mesh, person, token, number)
+        if len(seen) >= count or asyncio.get_running_loop().time() > deadline:
+            return seen
+        await asyncio.sleep(0.2)

@@ -45,6 +45,7 @@ async def test_a_repeated_submit_returns_the_same_case_and_makes_no_second_appli
 async def test_a_call_cut_off_mid_way_then_repeated_yields_exactly_one_case(inproc: InProcessMesh):
     """The first call dies at a random point (its connection cut: the handler is cancelled wherever it is);
     repeats with the same key — some at the same time — all answer with one case."""
+    await inproc.set_mode("zhezkazgan", share=0.00001)
     person = await inproc.person(district="zhezkazgan")
     token = await inproc.citizen_session(person)
     body, key = person.request(SERVICE), str(uuid.uuid4())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.support.inprocess import SERVICES, InProcessMesh
-from tests.usecases.helpers import apply, bearer, final_case, notices, ready, ready_becomes, until_status
+from tests.usecases.helpers import apply, bearer, every_notice, final_case, ready, ready_becomes, until_status
 
 
 async def test_readiness_follows_the_broker_and_no_status_is_lost(inproc: InProcessMesh):
@@ -26,7 +26,7 @@ async def test_readiness_follows_the_broker_and_no_status_is_lost(inproc: InProc
         await ready_becomes(inproc, name, 200, timeout_s=2)
     done = await final_case(inproc, person, token, sent["correlationId"])
     assert done["status"] == "COMPLETED"
-    statuses = [n["status"] for n in await notices(inproc, person, token, done["applicationNumber"])]
+    statuses = [n["status"] for n in await every_notice(inproc, person, token, done["applicationNumber"], count=3)]
     assert statuses == ["RECEIVED", "IN_PROGRESS", "COMPLETED"]
 
 
@@ -74,8 +74,8 @@ async def test_while_nuc_is_down_work_in_flight_completes_and_the_gateway_keeps_
         assert (await ready(inproc, "shep_gateway"))[0] == 200, "the gateway is not stuck: it retries"
     done = await final_case(inproc, people[0], tokens[0], in_flight["correlationId"])
     assert done["status"] == "COMPLETED"
-    assert [n["status"] for n in await notices(inproc, people[0], tokens[0], done["applicationNumber"])] == \
-        ["RECEIVED", "IN_PROGRESS", "COMPLETED"]
+    seen = await every_notice(inproc, people[0], tokens[0], done["applicationNumber"], count=3)
+    assert [n["status"] for n in seen] == ["RECEIVED", "IN_PROGRESS", "COMPLETED"], "once each, in order of time"
     after = await apply(inproc, people[1], tokens[1])
     assert (await final_case(inproc, people[1], tokens[1], after["correlationId"]))["status"] == "COMPLETED"
 
