@@ -10,6 +10,8 @@
     meshctl act ZHZ-2026-000001 decide --as executor --decision approve
     meshctl act ZHZ-2026-000001 sign --as head                      # fetches the draft, signs it with EDS
     meshctl clock --working-days 3                                 # mesh-wide; also --seconds, --speed, --reset
+    meshctl clock --settle                                         # skip to each scheduled step until none is left
+    meshctl wait ZHZ-2026-000001 --status COMPLETED --timeout 30s  # or a correlation id; `apply --wait STATUS` too
     meshctl service kill gbd_fl                                    # a crash; the launcher restarts it
     meshctl service stop shep_gateway / start shep_gateway         # a member down on purpose, then back
 """
@@ -29,6 +31,9 @@ from shared.signing import SignerIdentity, sign_json
 app = typer.Typer(help="Drive a running egov-mesh: mint test citizens, sign, log in.", no_args_is_help=True)
 new_app = typer.Typer(help="Create test identities.", no_args_is_help=True)
 app.add_typer(new_app, name="new")
+registry_app = typer.Typer(help="The gateway registry: grant services, reset entries to the seed.",
+                           no_args_is_help=True)
+app.add_typer(registry_app, name="registry")
 
 MeshOption = Annotated[Path | None, typer.Option("--mesh", help="mesh.json written by `make run` "
                                                                   "(default var/mesh.json or $MESH_FILE)")]
@@ -133,6 +138,15 @@ def sign(
     _print({"payload": value, "signature": signature})
 
 
+def _seconds(text: str) -> float:
+    """``30``, ``30s``, ``2m``, ``1h`` → seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        return float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: a duration such as 30, 30s, 2m, 1h") from None
+
+
 @app.command()
 def apply(
     citizen: CitizenOption,
@@ -141,15 +155,56 @@ def apply(
                                                       "address")] = None,
     field: Annotated[list[str] | None, typer.Option(help="extra form field key=value (periodFrom=2026-01-01, "
                                                          "referralKind=public-works)")] = None,
+    wait: Annotated[str | None, typer.Option(
+        "--wait", metavar="STATUS", help="return once the case is RECEIVED, IN_PROGRESS, COMPLETED, …")] = None,
+    settle: Annotated[bool, typer.Option(
+        "--settle", help="skip the mesh clock through the case's scheduled steps (auto mode) while waiting; implies "
+                         "--wait COMPLETED")] = False,
+    timeout: Annotated[str, typer.Option(help="with --wait: how long, e.g. 30s, 2m")] = "60s",
     mesh: MeshOption = None,
 ) -> None:
     """Sign an application form as the citizen and send it through the portal."""
     extra = dict(item.split("=", 1) for item in field or [])
+    wanted = (wait or ("COMPLETED" if settle else "")).upper()
     try:
         with Mesh.from_file(mesh) as kit:
             person = Citizen.load(citizen)
             session = kit.login_eds(person) if person.password is None else kit.login(person.iin, person.password)
-            _print(session.apply(person.signed_request(service, **extra), district=district))
+            case = session.apply(person.signed_request(service, **extra), district=district)
+            if not wanted:
+                _print(case)
+                typer.echo(f"sent; follow it with `meshctl wait {case['correlationId']} --status COMPLETED` (or "
+                           f"`meshctl wait --citizen {citizen}`), and skip the mesh clock through its steps with "
+                           "`meshctl clock --settle`", err=True)
+                return
+            if settle:
+                received = kit.wait_for_status(case["correlationId"], "RECEIVED", timeout_s=_seconds(timeout))
+                kit.settle(received["applicationNumber"])
+            _print(kit.wait_for_status(case["correlationId"], wanted, timeout_s=_seconds(timeout)))
+    except KitError as exc:
+        _fail(exc)
+
+
+@app.command()
+def wait(
+    ref: Annotated[str | None, typer.Argument(
+        metavar="[NUMBER|CORRELATION_ID]", help="an application number (ZHZ-2026-000001) or a case's correlation id")
+    ] = None,
+    citizen: Annotated[Path | None, typer.Option("--citizen", help="instead of a reference: this citizen's latest "
+                                                                   "application at the portal")] = None,
+    status: Annotated[str, typer.Option(help="RECEIVED, IN_PROGRESS, COMPLETED, REFUSED, NOT_ACCEPTED")] = "COMPLETED",
+    timeout: Annotated[str, typer.Option(help="how long to wait, e.g. 30s, 2m")] = "30s",
+    mesh: MeshOption = None,
+) -> None:
+    """Wait until a case reaches a status (or passes it); fails if it ends otherwise or takes too long."""
+    if (ref is None) == (citizen is None):
+        raise typer.BadParameter("give an application number or correlation id, or --citizen DIR")
+    try:
+        with Mesh.from_file(mesh) as kit:
+            if citizen is not None:
+                ref = kit.latest_application(Citizen.load(citizen))["correlationId"]
+            assert ref is not None
+            _print(kit.wait_for_status(ref, status.upper(), timeout_s=_seconds(timeout)))
     except KitError as exc:
         _fail(exc)
 
@@ -202,15 +257,24 @@ def clock(
     working_days: Annotated[int | None, typer.Option(help="advance by N Kazakh working days")] = None,
     speed: Annotated[float | None, typer.Option(help="mesh seconds per real second")] = None,
     reset: Annotated[bool, typer.Option("--reset", help="back to real time")] = False,
+    settle: Annotated[bool, typer.Option("--settle", help="skip to each scheduled step of simulated staff until "
+                                                          "nothing is scheduled")] = False,
+    number: Annotated[str | None, typer.Option(help="with --settle: until this application is final")] = None,
     mesh: MeshOption = None,
 ) -> None:
-    """Read the mesh clock, or change it for every service."""
+    """Read the mesh clock, or change it for every service; skipping time, simulated staff do every step whose
+    time falls inside the skipped interval, each at its own scheduled time."""
     try:
         with Mesh.from_file(mesh) as kit:
+            if settle:
+                _print(kit.settle(number))
+                return
             if seconds is None and working_days is None and speed is None and not reset:
                 _print(kit.clock())
                 return
-            kit.advance_clock(seconds=seconds, working_days=working_days, speed=speed, reset=reset)
+            changed = kit.advance_clock(seconds=seconds, working_days=working_days, speed=speed, reset=reset)
+            for warning in changed.get("warnings", []):
+                typer.echo(f"warning: {warning}", err=True)
             _print(kit.clock())
     except KitError as exc:
         _fail(exc)
@@ -230,6 +294,41 @@ def service(
     try:
         with Mesh.from_file(mesh) as kit:
             _print(kit.service(action, name))
+    except KitError as exc:
+        _fail(exc)
+
+
+@registry_app.command("grant")
+def registry_grant(
+    service_id: Annotated[str, typer.Argument(metavar="SERVICE", help="e.g. gbdfl.person-by-iin")],
+    caller: Annotated[list[str] | None, typer.Option(help="a member that may call it (repeat for more)")] = None,
+    provider: Annotated[list[str] | None, typer.Option(help="a member that serves it")] = None,
+    notify: Annotated[list[str] | None, typer.Option(help="a member notified of its statuses")] = None,
+    channel: Annotated[str | None, typer.Option(help="sync or async: only to create a new service")] = None,
+    mesh: MeshOption = None,
+) -> None:
+    """Add members to a service's callers, providers or notified — nobody already there is removed."""
+    try:
+        with Mesh.from_file(mesh) as kit:
+            _print(kit.grant(service_id, callers=caller, providers=provider, notify=notify, channel=channel))
+    except KitError as exc:
+        _fail(exc)
+
+
+@registry_app.command("reset")
+def registry_reset(
+    service: Annotated[str | None, typer.Option(help="reset this service only")] = None,
+    member: Annotated[str | None, typer.Option(help="reset this member only")] = None,
+    mesh: MeshOption = None,
+) -> None:
+    """Put one entry, or every entry of the seed registry, back to the seed's version (entries the seed does not
+    have — your own members, districts added by regulation files — are kept and listed)."""
+    if service and member:
+        raise typer.BadParameter("give --service or --member, not both (or neither: the whole seed)")
+    kind, entry_id = ("service", service) if service else ("member", member) if member else (None, None)
+    try:
+        with Mesh.from_file(mesh) as kit:
+            _print(kit.reset_registry(kind=kind, entry_id=entry_id))
     except KitError as exc:
         _fail(exc)
 

@@ -1,5 +1,5 @@
-"""A batch of applications submitted at once — through the portal and the ИС ЦОН intake, across every
-regulation those channels serve — and followed to their final status: the load test of the mesh and the
+"""A batch of applications submitted at once — through the portal, the ИС ЦОН intake and the МИО offices,
+across every regulation those channels serve — and followed to their final status: the load test of the mesh and the
 end-to-end figure of ``make bench``.
 
 It speaks only HTTP to the services (a ``clients(name)`` factory gives an ``httpx.AsyncClient`` per service,
@@ -64,15 +64,17 @@ class Lane:
     regulation: str
     district: str
     service: str
-    channel: str  # portal | con
+    channel: str  # portal | con | office
     card: str | None  # the «Еңбек нарығы» card the applicant must already have
+    first_role: str = "clerk"  # office: the staff role that enters the paper application
 
 
 def lanes(*, channels: tuple[str, ...] = ("portal", "con")) -> list[Lane]:
-    """Every (regulation, district) the portal and ИС ЦОН channels serve, from the shipped regulation files."""
+    """Every (regulation, district) these channels serve (``office`` too when asked), from the shipped
+    regulation files."""
     book = RegulationBook.load(REGULATIONS_DIR)
     return [Lane(regulation=r.id, district=d, service=r.service, channel=r.channel,
-                 card=CARD_FOR.get(r.requires) if r.requires else None)
+                 card=CARD_FOR.get(r.requires) if r.requires else None, first_role=r.steps[0].role)
             for r in book.all.values() if r.channel in channels for d in r.districts]
 
 
@@ -186,13 +188,14 @@ async def _gather(limit: int, jobs: list[Callable[[], Awaitable[Any]]]) -> list[
     return await asyncio.gather(*(run(job) for job in jobs))
 
 
-async def prepare(clients: Clients, *, portal: int = 0, con: int = 0, share: float = 0.00001,
+async def prepare(clients: Clients, *, portal: int = 0, con: int = 0, office: int = 0, share: float = 0.00001,
                   concurrency: int = 16, extra: list[Lane] | None = None) -> list[Applicant]:
-    """``portal`` applicants spread over the portal lanes and ``con`` over the ИС ЦОН lanes (and one for each
-    lane in ``extra``), each with the card their regulation requires; every district's simulated staff set to
-    act after ``share`` of each step."""
-    plan = [lane for count, channel in ((portal, "portal"), (con, "con"))
-            for lane in _spread(count, [x for x in lanes() if x.channel == channel])] + (extra or [])
+    """``portal`` applicants spread over the portal lanes, ``con`` over the ИС ЦОН lanes and ``office`` over the
+    МИО offices (and one for each lane in ``extra``), each with the card their regulation requires; every
+    district's simulated staff set to act after ``share`` of each step."""
+    every = lanes(channels=("portal", "con", "office"))
+    plan = [lane for count, channel in ((portal, "portal"), (con, "con"), (office, "office"))
+            for lane in _spread(count, [x for x in every if x.channel == channel])] + (extra or [])
 
     async def one(lane: Lane) -> Applicant:
         person = await new_person(clients, district=lane.district)
@@ -216,10 +219,27 @@ def _spread(count: int, lanes_: list[Lane]) -> list[Lane]:
     return [lanes_[i % len(lanes_)] for i in range(count)] if lanes_ else []
 
 
+async def staff_tokens(clients: Clients, applicants: list[Applicant]) -> dict[tuple[str, str], str]:
+    """A login for each (district, role) that enters the office applications among ``applicants``."""
+    wanted = {(a.lane.district, a.lane.first_role) for a in applicants if a.lane.channel == "office"}
+    if not wanted:
+        return {}
+    async with clients("mio_workstation") as mio:
+        staff = _checked(await mio.get("/admin/staff"), "staff identities")["staff"]
+        tokens = {}
+        for district, role in sorted(wanted):
+            who = next(s for s in staff if (s["district"], s["role"]) == (district, role))
+            login = _checked(await mio.post("/staff/login", json={"iin": who["iin"], "password": who["password"]}),
+                             "staff login")
+            tokens[(district, role)] = str(login["token"])
+    return tokens
+
+
 async def submit(clients: Clients, applicants: list[Applicant], *, concurrency: int = 64,
                  idempotency: bool = True) -> float:
     """Everyone at once (``concurrency`` calls in flight); returns the seconds it took."""
     started = time.monotonic()
+    clerks = await staff_tokens(clients, applicants)
 
     async def one(applicant: Applicant) -> None:
         lane, person = applicant.lane, applicant.person
@@ -232,6 +252,12 @@ async def submit(clients: Clients, applicants: list[Applicant], *, concurrency: 
                         case = _checked(await portal.post(
                             f"/citizens/{person.iin}/applications", json=body,
                             headers={"Authorization": f"Bearer {applicant.token}", **key}), "portal application")
+                elif lane.channel == "office":
+                    async with clients("mio_workstation") as mio:
+                        case = _checked(await mio.post(
+                            f"/districts/{lane.district}/applications", json=body | {"signedBy": "applicant"}, headers={
+                                "Authorization": f"Bearer {clerks[(lane.district, lane.first_role)]}", **key}),
+                            "office intake")
                 else:
                     async with clients("con_operator") as con:
                         case = _checked(await con.post("/admin/applications", json=body | {"signedBy": "applicant"},
@@ -256,21 +282,32 @@ async def follow(clients: Clients, applicants: list[Applicant], *, timeout_s: fl
     deadline = time.monotonic() + timeout_s
     pending = {a.correlation_id: a for a in applicants if a.correlation_id}
     while pending and time.monotonic() < deadline:
-        for service in ("portal", "con_operator"):
-            if not any(a.lane.channel == ("portal" if service == "portal" else "con") for a in pending.values()):
-                continue
-            async with clients(service) as http:
-                cases = _checked(await http.get("/admin/cases"), f"{service} cases")["applications"]
-            for case in cases:
-                applicant = pending.get(case["correlationId"])
-                if applicant is not None and case["status"] in FINAL:
-                    applicant.final, applicant.finished_at = case, time.monotonic()
-                    del pending[case["correlationId"]]
+        for case in await _cases_of(clients, list(pending.values())):
+            applicant = pending.get(case["correlationId"])
+            if applicant is not None and case["status"] in FINAL:
+                applicant.final, applicant.finished_at = case, time.monotonic()
+                del pending[case["correlationId"]]
         if pending:
             await asyncio.sleep(every_s)
     total = time.monotonic() - started
     return await _report(clients, applicants, lost=list(pending), dead_letters=dead_letters, submit_s=submit_s,
                          total_s=total)
+
+
+async def _cases_of(clients: Clients, applicants: list[Applicant]) -> list[dict[str, Any]]:
+    """Where these applications stand where they were sent from: the portal's and ИС ЦОН's case lists (one
+    request each), and for office applications their district's finished ones at ИС МИО."""
+    found: list[dict[str, Any]] = []
+    for service, channel in (("portal", "portal"), ("con_operator", "con")):
+        if any(a.lane.channel == channel for a in applicants):
+            async with clients(service) as http:
+                found += _checked(await http.get("/admin/cases"), f"{service} cases")["applications"]
+    async with clients("mio_workstation") as mio:
+        for district in sorted({a.lane.district for a in applicants if a.lane.channel == "office"}):
+            done = _checked(await mio.get(f"/districts/{district}/applications", params={"status": "DONE"}),
+                            "ИС МИО inbox")["applications"]
+            found += [a | {"applicationNumber": a["number"]} for a in done]
+    return found
 
 
 async def _report(clients: Clients, applicants: list[Applicant], *, lost: list[str],
@@ -297,14 +334,14 @@ async def _report(clients: Clients, applicants: list[Applicant], *, lost: list[s
                                      if a.finished_at is not None and a.submitted_at is not None))
 
 
-async def run_batch(clients: Clients, *, portal: int, con: int, timeout_s: float = 300.0,
+async def run_batch(clients: Clients, *, portal: int, con: int, office: int = 0, timeout_s: float = 300.0,
                     dead_letters: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
                     during: Callable[[], Awaitable[None]] | None = None, share: float = 0.00001,
                     extra: list[Lane] | None = None, every_s: float = 0.5) -> Report:
     """Prepare, submit everyone at once, follow to the end; ``during`` runs beside the batch (kill a service…).
     ``share``: simulated staff finish each step after this share of its maximum (a 3-working-day decision in
     about 3 s at the default)."""
-    applicants = await prepare(clients, portal=portal, con=con, share=share, extra=extra)
+    applicants = await prepare(clients, portal=portal, con=con, office=office, share=share, extra=extra)
     started = time.monotonic()
     side = asyncio.create_task(during()) if during else None
     submit_s = await submit(clients, applicants)

@@ -7,7 +7,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 from cryptography import x509
@@ -104,10 +104,17 @@ async def enroll(mesh: Endpoints, *, member_id: str, register: bool = True) -> E
         key=key, certificate=load_pem_certificates(body["certificatePem"])[0], chain=tuple(chain)))
 
 
-async def grant(mesh: Endpoints, *, service_id: str, channel: str, providers: list[str], callers: list[str],
-                notify: list[str] | None = None) -> None:
+async def grant(mesh: Endpoints, *, service_id: str, channel: str | None = None, providers: list[str] | None = None,
+                callers: list[str] | None = None, notify: list[str] | None = None) -> dict[str, Any]:
+    """Add providers, callers and notified members to a service — never removing any, so granting yourself a
+    shipped service (``gbdfl.person-by-iin``) keeps everyone else's rights. A service that does not exist yet is
+    created: give its ``channel`` and a provider. Returns the registry entry as it now is."""
+    body: dict[str, Any] = {"channel": channel, "providers": providers or [], "callers": callers or [],
+                            "notify": notify or []}
     async with mesh.client() as http:
-        reply = await http.put(f"{mesh.gateway}/admin/services/{service_id}", headers=mesh.admin, json={
-            "id": service_id, "title": f"test service {service_id}", "channel": channel, "providers": providers,
-            "callers": callers, "notify": notify or []})
-        reply.raise_for_status()
+        reply = await http.post(f"{mesh.gateway}/admin/services/{service_id}/grant", headers=mesh.admin,
+                                json={k: v for k, v in body.items() if v is not None} | (
+                                    {"title": f"test service {service_id}"} if channel else {}))
+        if reply.status_code >= 400:
+            raise RuntimeError(f"grant {service_id}: {reply.status_code} {reply.text[:300]}")
+        return dict(reply.json()["service"])

@@ -18,6 +18,7 @@ import base64
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import string
 import time
@@ -32,6 +33,11 @@ from meshkit.mesh_runner import REPO_ROOT
 from shared.signing import SignerIdentity, sign_json
 
 DEFAULT_MESH_FILE = REPO_ROOT / "var" / "mesh.json"
+NUMBER = re.compile(r"^[A-Z]{2,4}-\d{4}-\d{6}$")  # an ИС МИО application number, e.g. ZHZ-2026-000001
+ACTIVE = ("RECEIVED", "IN_PROGRESS")
+STATUS_RANK = {"SENT": 0, "RECEIVED": 1, "IN_PROGRESS": 2, "COMPLETED": 3, "REFUSED": 3, "NOT_ACCEPTED": 3,
+               "FAILED": 3}
+FINAL_RANK = 3
 
 
 class KitError(RuntimeError):
@@ -392,6 +398,21 @@ class Mesh:
         return _checked(self.http.get(f"{self.info.con}/admin/notices", headers=self._admin,
                                       params={"applicationNumber": number}))["notices"]
 
+    # ---- the gateway registry ------------------------------------------------------------------------------
+    def grant(self, service_id: str, *, callers: list[str] | None = None, providers: list[str] | None = None,
+              notify: list[str] | None = None, channel: str | None = None) -> dict[str, Any]:
+        """Add callers, providers or notified members to a service; never removes any (see ``reset_registry``)."""
+        body = {"callers": callers or [], "providers": providers or [], "notify": notify or []} | (
+            {"channel": channel} if channel else {})
+        return _checked(self.http.post(f"{self.info.gateway}/admin/services/{service_id}/grant", headers=self._admin,
+                                       json=body))["service"]
+
+    def reset_registry(self, *, kind: str | None = None, entry_id: str | None = None) -> dict[str, Any]:
+        """One entry (``kind`` member or service, and its id) or the whole seed back to the seed's version; says
+        what it reset (with what it was) and which entries the seed does not have (kept)."""
+        body = {"kind": kind, "id": entry_id} if entry_id else {}
+        return _checked(self.http.post(f"{self.info.gateway}/admin/registry/reset", headers=self._admin, json=body))
+
     # ---- the launcher: taking a member down on purpose ---------------------------------------------------------
     def service(self, action: str, name: str | None = None) -> dict[str, Any]:
         """``status`` of every service, or ``stop`` / ``start`` / ``kill`` (SIGKILL: the launcher restarts it, as
@@ -405,6 +426,98 @@ class Mesh:
             raise KitError(code="SERVICE_REQUIRED", status=0, message=f"{action} needs a service name")
         return _checked(self.http.post(f"{self.info.launcher}/services/{name}/{action}", headers=self._admin,
                                        timeout=90))["services"]
+
+    # ---- following a case ---------------------------------------------------------------------------------------
+    def case(self, ref: str) -> dict[str, Any]:
+        """Where a case stands, by its application number (ИС МИО's view) or its correlation id (the view of the
+        portal or of ИС ЦОН, whichever sent it): at least ``status`` and ``applicationNumber``."""
+        if NUMBER.match(ref):
+            application = self.mio_application(ref)
+            return {**application, "applicationNumber": application["number"]}
+        for url in (self.info.portal, self.info.con):
+            cases = _checked(self.http.get(f"{url}/admin/cases", headers=self._admin,
+                                           params={"correlationId": ref}))["applications"]
+            if cases:
+                return cases[0]
+        raise KitError(code="CASE_NOT_FOUND", status=404, message=f"neither an application number ИС МИО knows nor a "
+                       f"case the portal or ИС ЦОН sent: {ref}")
+
+    def latest_application(self, citizen: Citizen) -> dict[str, Any]:
+        """The citizen's most recent application at the portal (logging in as them)."""
+        session = self.login_eds(citizen) if citizen.password is None else self.login(citizen.iin, citizen.password)
+        applications = session.applications()
+        if not applications:
+            raise KitError(code="NO_APPLICATION", status=404, message=f"citizen {citizen.iin} has sent nothing "
+                           "through the portal")
+        return max(applications, key=lambda a: a["submittedAt"])
+
+    def wait_for_status(self, ref: str, status: str = "COMPLETED", *, timeout_s: float = 30.0,
+                        every_s: float = 0.25) -> dict[str, Any]:
+        """The case (number or correlation id) once it has reached ``status`` — or passed it: waiting for
+        RECEIVED returns a case already «В работе». A case that ends otherwise (refused while COMPLETED was
+        awaited) or does not get there in ``timeout_s`` raises ``KitError``, so a script never polls by hand."""
+        wanted = STATUS_RANK.get(status)
+        if wanted is None:
+            raise KitError(code="STATUS_UNKNOWN", status=0, message=f"{status}: one of {', '.join(STATUS_RANK)}")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            case = self.case(ref)
+            seen = STATUS_RANK.get(case["status"], 0)
+            if case["status"] == status or (seen >= wanted and wanted < FINAL_RANK):
+                return case
+            if seen >= FINAL_RANK:
+                raise KitError(code="CASE_ENDED_OTHERWISE", status=0, message=(
+                    f"{ref} ended {case['status']}" + (f": {case.get('reason') or case.get('refusalReason')}"
+                                                       if case.get("reason") or case.get("refusalReason") else "")))
+            if time.monotonic() > deadline:
+                raise KitError(code="WAIT_TIMED_OUT", status=0, message=f"{ref} is {case['status']} after "
+                               f"{timeout_s:g} s, not {status} (auto-mode staff act on the mesh clock: `settle` it)")
+            time.sleep(every_s)
+
+    def schedule(self, number: str | None = None) -> dict[str, Any]:
+        """When ИС МИО's simulated staff act next (mesh time) and how many steps are due now."""
+        return _checked(self.http.get(f"{self.info.mio}/admin/schedule", headers=self._admin,
+                                      params={"number": number} if number else None))
+
+    def settle(self, number: str | None = None, *, max_jumps: int = 500, timeout_s: float = 300.0) -> dict[str, Any]:
+        """Skip the mesh clock from one scheduled step of simulated staff to the next until nothing is scheduled
+        (or application ``number`` is final): every step done at its scheduled time, as a time-skipping test
+        server would. Returns what happened: the jumps, the clock before and after, and the cases it moved."""
+        started, jumps = self.clock()["now"], 0
+        watched = [number] if number else self._active_numbers()
+        before = {n: self.mio_application(n)["status"] for n in watched}
+        deadline = time.monotonic() + timeout_s
+        while jumps < max_jumps and time.monotonic() < deadline:
+            if number and self.mio_application(number)["status"] not in ACTIVE:
+                break
+            schedule = self.schedule(number)
+            if schedule["dueNow"]:  # simulated staff are at work (a decision asks ГБД ФЛ): let them finish
+                time.sleep(0.1)
+                continue
+            if schedule["next"] is None:
+                break
+            gap = (dt.datetime.fromisoformat(schedule["next"]) - dt.datetime.fromisoformat(schedule["now"]))
+            self.advance_clock(seconds=max(gap.total_seconds(), 0.0) + 0.001)
+            jumps += 1
+        moved = []
+        for n in watched:
+            application = self.mio_application(n)
+            if application["status"] != before[n] or n == number:
+                moved.append({"number": n, "from": before[n], "status": application["status"],
+                              "completedAt": application["completedAt"],
+                              "steps": [{k: t[k] for k in ("step", "role", "finishedAt", "overdue")}
+                                        for t in application["timeline"]]})
+        return {"jumps": jumps, "clockFrom": started, "clockTo": self.clock()["now"], "applications": moved}
+
+    def _active_numbers(self) -> list[str]:
+        districts = _checked(self.http.get(f"{self.info.mio}/districts"))["districts"]
+        numbers = []
+        for district in districts:
+            for status in ACTIVE:
+                inbox = _checked(self.http.get(f"{self.info.mio}/districts/{district['district']}/applications",
+                                               headers=self._admin, params={"status": status}))
+                numbers += [a["number"] for a in inbox["applications"]]
+        return numbers
 
     # ---- the mesh clock ----------------------------------------------------------------------------------
     def clock(self, service_url: str | None = None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ publish caught by an outage fails with BusError and the caller's outbox retries 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,13 +65,34 @@ class RabbitDelivery:
 
 
 class _RabbitSubscription:
-    def __init__(self, *, queue: aio_pika.abc.AbstractQueue, tag: str, channel: AbstractRobustChannel) -> None:
-        self._queue, self._tag, self._channel = queue, tag, channel
+    """Stopping a consumer in three steps, because each shortcut was seen to fail.
 
-    async def cancel(self) -> None:
-        if not self._channel.is_closed:
+    Closing the channel while a handler is still running lets that handler ack or publish on a closed
+    channel; RabbitMQ answers a frame on a closed channel by closing the whole connection ("CHANNEL_ERROR -
+    expected 'channel.open'", found as a teardown error in CI). So: stop new deliveries (basic.cancel), let
+    the handlers already running finish (bounded by ``grace_s``), then close the channel. Whatever fails
+    while stopping is logged, not raised: what was not acked is delivered again by the broker.
+    """
+
+    def __init__(self, *, queue: aio_pika.abc.AbstractQueue, tag: str, channel: AbstractRobustChannel,
+                 running: set[asyncio.Task[Any]]) -> None:
+        self._queue, self._tag, self._channel, self._running = queue, tag, channel, running
+
+    async def cancel(self, *, grace_s: float = 10.0) -> None:
+        if self._channel.is_closed:
+            return
+        try:
             await self._queue.cancel(self._tag)
+            others = self._running - {asyncio.current_task()}  # a handler may stop its own subscription
+            if others:
+                _, late = await asyncio.wait(others, timeout=grace_s)
+                if late:
+                    log.warning("consumer_stopped_with_handlers_running", queue=self._queue.name,
+                                running=len(late))
             await self._channel.close()
+        except (aiormq.exceptions.AMQPError, aio_pika.exceptions.AMQPException, ConnectionError,
+                RuntimeError) as exc:
+            log.warning("consumer_stop_failed", queue=self._queue.name, error=repr(exc))
 
 
 class RabbitBus(Bus):
@@ -161,11 +183,19 @@ class RabbitBus(Bus):
         q = await self._declared(channel, queue)
         run = guarded(handler, bus=self, queue=queue)
 
+        running: set[asyncio.Task[Any]] = set()
+
         async def on_message(message: AbstractIncomingMessage) -> None:
-            await run(RabbitDelivery(message))
+            task = asyncio.current_task()
+            if task is not None:
+                running.add(task)
+            try:
+                await run(RabbitDelivery(message))
+            finally:
+                running.discard(task)  # type: ignore[arg-type]
 
         tag = await q.consume(on_message)
-        return _RabbitSubscription(queue=q, tag=tag, channel=channel)
+        return _RabbitSubscription(queue=q, tag=tag, channel=channel, running=running)
 
     async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
         """One ack frame per channel: ``multiple`` acknowledges every earlier outstanding delivery on it."""

@@ -20,7 +20,10 @@ from shared.db import Sessions, UtcDateTime
 from shared.envelope import MessageType
 from shared.idempotency import claim as claim_key
 from shared.idempotency import replayed, request_digest
+from shared.logging import get_logger
 from shared.member import Incoming, MemberRuntime
+
+log = get_logger(__name__)
 
 
 class TrackedCase(SQLModel, table=True):
@@ -140,6 +143,8 @@ async def record_notice(session: AsyncSession, incoming: Incoming, *, now: dt.da
         if STATUS_RANK.get(notice.status, 0) >= STATUS_RANK.get(case.status, 0):
             case.status, case.status_text, case.updated_at = notice.status, notice.status_text, now
         session.add(case)
+    log.info("status_notice_received", status=notice.status, application_number=notice.application_number,
+             at=notice.at, followed=case is not None)
 
 
 async def record_refusal(session: AsyncSession, incoming: Incoming, *, now: dt.datetime) -> None:
@@ -152,6 +157,7 @@ async def record_refusal(session: AsyncSession, incoming: Incoming, *, now: dt.d
         case.refusal_reason = error.message[:1000]
         case.status_text = f"Не доставлено ({error.where})"
         session.add(case)
+    log.info("application_refused", code=error.code, where=error.where, followed=case is not None)
 
 
 def follow(runtime: MemberRuntime, *, services: tuple[str, ...], clock_now: Any) -> None:

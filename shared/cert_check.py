@@ -7,7 +7,9 @@ expects (IIN, BIN, member id), and finally revocation through OCSP.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -109,10 +111,16 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 
 class CertificateVerifier:
-    def __init__(self, *, trust: TrustStore, ocsp: OcspClient, clock: MeshClock) -> None:
+    """``skew_wait_s``: how long a check waits for clocks to agree before answering ``CLOCK_SKEW`` — an OCSP
+    answer from a clock that has not heard the latest jump yet (or judged by one) heals within milliseconds of
+    the broadcast, so a login, a signature or a synchronous answer need not fail for it. The gateway sets 0: its
+    ingress must not stall, and it retries such messages through its back-off queues."""
+
+    def __init__(self, *, trust: TrustStore, ocsp: OcspClient, clock: MeshClock, skew_wait_s: float = 3.0) -> None:
         self.trust = trust
         self._ocsp = ocsp
         self._clock = clock
+        self._skew_wait_s = skew_wait_s
         # Signatures over a chain do not change: verify each certificate's chain once.
         self._chains: dict[x509.Certificate, list[x509.Certificate] | None] = {}
 
@@ -167,7 +175,7 @@ class CertificateVerifier:
         if not revocation:
             return CertCheckResult(ok=True, checked_at=now, certificate=info)
         try:
-            revocation = await self._ocsp.status(certificate=certificate, issuer=chain[1])
+            revocation = await self._revocation(certificate=certificate, issuer=chain[1])
         except ResponderUnreachable as exc:
             return self._fail(CertFailure.RESPONDER_UNREACHABLE, str(exc), info=info)
         if revocation.state is RevocationState.REVOKED:
@@ -177,6 +185,16 @@ class CertificateVerifier:
             failure = CertFailure.CLOCK_SKEW if revocation.skewed else CertFailure.STATUS_UNKNOWN
             return self._fail(failure, f"OCSP status unknown: {revocation.detail}", info=info, revocation=revocation)
         return CertCheckResult(ok=True, checked_at=now, certificate=info, revocation=revocation)
+
+    async def _revocation(self, *, certificate: x509.Certificate, issuer: x509.Certificate) -> RevocationStatus:
+        """OCSP status, asked again (50 ms, 100 ms, … within ``skew_wait_s``) while clocks disagree."""
+        give_up, pause = time.monotonic() + self._skew_wait_s, 0.05
+        while True:
+            status = await self._ocsp.status(certificate=certificate, issuer=issuer)
+            if not status.skewed or time.monotonic() + pause > give_up:
+                return status
+            await asyncio.sleep(pause)
+            pause *= 2
 
     def _mismatch(self, *, info: CertificateInfo, expect: Expectation) -> CertCheckResult | None:
         if expect.usage is not None and info.usage is not expect.usage:
@@ -253,5 +271,14 @@ def refusal_code(result: CertCheckResult) -> str:
 TRANSIENT = frozenset({CertFailure.RESPONDER_UNREACHABLE, CertFailure.CLOCK_SKEW})
 
 
+# The same, as the refusal codes the gateway and members send: the one list of codes that mean "not now".
+TRANSIENT_REFUSALS = frozenset(_FAILURE_CODES[f] for f in TRANSIENT)
+
+
 def is_transient(result: CertCheckResult) -> bool:
     return result.failure in TRANSIENT
+
+
+def is_transient_refusal(code: str) -> bool:
+    """A refusal that heals by itself (retried with back-off, answered as 503); any other code is permanent."""
+    return code in TRANSIENT_REFUSALS

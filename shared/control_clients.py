@@ -6,6 +6,8 @@ information system is enrolled (certificate from the CA, registration with the g
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 from cryptography import x509
 
@@ -58,6 +60,13 @@ class NucClient:
         _raise_for(reply, what="НУЦ employee certificates")
         return reply.json()
 
+    async def not_yet_valid(self, *, at: dt.datetime) -> dict:
+        """How many certificates НУЦ issued begin after ``at`` (by holder, and the latest notBefore)."""
+        reply = await self._http.get(f"{self._base}/admin/certificates/not-yet-valid", headers=self._auth,
+                                     params={"at": at.isoformat()}, timeout=5)
+        _raise_for(reply, what="НУЦ certificates not yet valid")
+        return reply.json()
+
 
 class GatewayControlClient:
     def __init__(self, *, base_url: str, admin_token: str, http: httpx.AsyncClient) -> None:
@@ -85,10 +94,12 @@ class GatewayControlClient:
                                      timeout=10)
         _raise_for(reply, what=f"gateway registry entry of {member['id']}")
 
-    async def put_service(self, service: dict) -> None:
-        reply = await self._http.put(f"{self._base}/admin/services/{service['id']}", headers=self._auth,
-                                     json=service, timeout=10)
-        _raise_for(reply, what=f"gateway registry entry of {service['id']}")
+    async def grant(self, service_id: str, grant: dict) -> dict:
+        """Add providers, callers, notified members to a service (created when missing); the entry after it."""
+        reply = await self._http.post(f"{self._base}/admin/services/{service_id}/grant", headers=self._auth,
+                                      json=grant, timeout=10)
+        _raise_for(reply, what=f"gateway grant of {service_id}")
+        return dict(reply.json()["service"])
 
     async def entries(self, member_ids: list[str]) -> dict[str, dict]:
         """The registry entries (organisation, BIN…) of these members, in one read of the public metaservice."""

@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import weakref
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,21 @@ def _add_missing_columns(conn: Connection, tables: list[Table]) -> None:
             log.info("database_column_added", table=table.name, column=column.name)
         for index in table.indexes:  # create_all made none for a table that existed already
             index.create(conn, checkfirst=True)
+
+
+@asynccontextmanager
+async def snapshot(sessions: Sessions) -> AsyncIterator[MeshSession]:
+    """A session whose reads all see one moment: an answer made of several queries never mixes states (an
+    application COMPLETED with its steps still open). SQLite: a deferred transaction (its first read fixes the
+    WAL snapshot); PostgreSQL: REPEATABLE READ. Nothing is written: the transaction is rolled back at the end."""
+    async with sessions() as session:
+        bind = session.bind
+        if bind is not None and bind.dialect.name == "postgresql":
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        else:
+            connection = await session.connection()
+            await connection.exec_driver_sql("BEGIN")
+        yield session
 
 
 def is_postgres(engine: AsyncEngine) -> bool:

@@ -19,7 +19,13 @@ import orjson
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.bus import Bus, BusError, Delivery, OutgoingMessage, Subscription
-from shared.cert_check import CertificateVerifier, Expectation, is_transient, refusal_code
+from shared.cert_check import (
+    CertificateVerifier,
+    Expectation,
+    is_transient,
+    is_transient_refusal,
+    refusal_code,
+)
 from shared.cert_profile import Holder, Usage
 from shared.clock import MeshClock
 from shared.consumer import MessageConsumer
@@ -44,7 +50,6 @@ from shared.topology import (
 )
 
 log = get_logger(__name__)
-OCSP_UNREACHABLE = "Server.OcspResponderUnreachable"
 NUC = "nuc"          # hop names in an error's details.failedAt: "nuc", "gateway", "broker", or a member id
 GATEWAY = "gateway"
 BROKER = "broker"
@@ -54,7 +59,7 @@ def failed_hop(error: ErrorPayload, *, sender: str) -> str:
     """Which hop of a call failed, as far as its ERROR tells: НУЦ, the gateway, or the provider."""
     if error.details.get("failedAt"):
         return str(error.details["failedAt"])
-    if error.code in (OCSP_UNREACHABLE, "Server.ClockSkew"):
+    if is_transient_refusal(error.code):
         return NUC
     return GATEWAY if error.where == "gateway" else sender
 
@@ -257,6 +262,11 @@ class MemberRuntime:
 
     async def _dispatch(self, session: AsyncSession, incoming: Incoming) -> None:
         env = incoming.envelope
+        with message_context(service_id=env.service_id):
+            await self._handle(session, incoming)
+
+    async def _handle(self, session: AsyncSession, incoming: Incoming) -> None:
+        env = incoming.envelope
         handler = (self._async_handlers.get((env.service_id, env.message_type))
                    or self._async_handlers.get((None, env.message_type)))
         if handler is None:
@@ -315,7 +325,9 @@ class MemberRuntime:
         try:
             if handler is None:
                 raise MeshError("Server.NoHandler", f"{self.member_id} does not serve {env.service_id}")
-            data, kind = await handler(incoming), MessageType.RESPONSE
+            with message_context(service_id=env.service_id):
+                data, kind = await handler(incoming), MessageType.RESPONSE
+                log.info("sync_request_answered", caller=env.sender)
         except MeshError as exc:
             data, kind = ErrorPayload(code=exc.code, message=exc.message, where="provider",
                                       refused_message_id=str(env.message_id),
@@ -363,7 +375,7 @@ class MemberRuntime:
                 err = incoming.payload
                 future.set_exception(MeshError(
                     err.code, err.message, status=504 if err.code == "Server.Timeout" else 503 if
-                    err.code == OCSP_UNREACHABLE else 502,
+                    is_transient_refusal(err.code) else 502,
                     details={"where": err.where, "failedAt": failed_hop(err, sender=env.sender)}))
             else:
                 future.set_result(incoming)

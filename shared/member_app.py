@@ -46,9 +46,9 @@ def create_member_app(*, settings: ServiceSettings, service: str, title: str, de
                       http: httpx.AsyncClient | None = None) -> FastAPI:
     """``bus`` and ``http`` replace the RabbitMQ connection and the HTTP client (to НУЦ and the gateway's
     control API) — the in-process mesh of the use-case tests passes an in-memory broker and ASGI routes."""
-    configure_logging(service=service, level=settings.mesh.log_level)
     node = MemberNode(settings=settings, service=service, members=members, models=models, extra_steps=extra_steps,
                       bus=bus, http=http)
+    configure_logging(service=service, level=settings.mesh.log_level, clock=node.clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

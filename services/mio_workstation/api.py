@@ -8,8 +8,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.mio_workstation.actions import ActionBody
 from services.mio_workstation.domain import STATUS_TEXT
-from services.mio_workstation.handlers import ActionBody, Workstation
+from services.mio_workstation.handlers import Workstation
+from services.mio_workstation.reads import ApplicationView
 from services.mio_workstation.regulations import RegulationBook
 from services.mio_workstation.staff import StaffBook, staff_public
 from services.mio_workstation.store import Application, LabourCard, LabourCardEvent, StaffAccount, StepRecord
@@ -55,17 +57,18 @@ class CloseCardIn(Body):
     reason: str = Field(min_length=1, max_length=256)
 
 
-def _step_out(record: StepRecord, regulation_step: Any) -> dict[str, Any]:
+def _step_out(record: StepRecord, regulation_step: Any, *, overdue: bool) -> dict[str, Any]:
     return {"position": record.position, "step": record.step_id, "role": record.role,
             "action": regulation_step.action if regulation_step else None,
             "max": regulation_step.max.describe() if regulation_step else None,
             "startedAt": record.started_at.isoformat(), "dueAt": record.due_at.isoformat(),
             "autoAt": record.auto_at.isoformat() if record.auto_at else None, "done": record.done,
             "finishedAt": record.finished_at.isoformat() if record.finished_at else None, "actor": record.actor,
-            "overdue": record.overdue}
+            "overdue": overdue}
 
 
-def application_out(app: Application, *, timeline: list[StepRecord] | None, book: RegulationBook) -> dict[str, Any]:
+def application_out(app: Application, *, view: ApplicationView | None, book: RegulationBook) -> dict[str, Any]:
+    """An application as ИС МИО shows it; with ``view``, its timeline as of the moment it was read."""
     regulation = book.all.get(app.regulation_id)
     out: dict[str, Any] = {
         "number": app.number, "district": app.district, "serviceId": app.service_id, "channel": app.channel,
@@ -78,9 +81,9 @@ def application_out(app: Application, *, timeline: list[StepRecord] | None, book
     }
     if app.draft is not None:
         out["document"] = {"content": app.draft, "signature": app.document_signature}
-    if timeline is not None:
+    if view is not None:
         steps = {s.id: s for s in regulation.steps} if regulation else {}
-        out["timeline"] = [_step_out(r, steps.get(r.step_id)) for r in timeline]
+        out["timeline"] = [_step_out(r, steps.get(r.step_id), overdue=view.overdue(r)) for r in view.timeline]
     return out
 
 
@@ -158,10 +161,10 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
             pattern="^(RECEIVED|IN_PROGRESS|OVERDUE|DONE|COMPLETED|REFUSED|NOT_ACCEPTED)$")] = None,
                     who: StaffAccount | None = Depends(viewer)) -> dict:
         same_district(who, district)
-        await workstation.mark_overdue()  # what a reader sees follows the clock, whenever the runner last woke
-        apps = await workstation.inbox(district=district, status=status)
-        return {"district": district, "applications": [application_out(a, timeline=None, book=book) for a in apps],
-                "overdueSteps": await workstation.overdue_counts(district)}
+        workstation.runtime(district)
+        apps, overdue_steps = await workstation.reads.inbox(district=district, status=status)
+        return {"district": district, "applications": [application_out(a, view=None, book=book) for a in apps],
+                "overdueSteps": overdue_steps}
 
     @router.post("/districts/{district}/applications", tags=["inbox"], status_code=201,
                  summary="Enter a paper application at the office (the accepting role of the regulation)",
@@ -174,14 +177,19 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
                                                            idempotency_key=valid_key(key))
         if replayed:
             response.headers[REPLAYED_HEADER] = "true"
-        return application_out(app, timeline=await workstation.timeline(app.number), book=book)
+        return await _full(app.number)
 
-    @router.get("/applications/{number}", tags=["applications"], summary="An application with its full timeline")
+    async def _full(number: str) -> dict[str, Any]:
+        view = await workstation.reads.application(number)
+        return application_out(view.app, view=view, book=book)
+
+    @router.get("/applications/{number}", tags=["applications"], summary="An application with its full timeline",
+                description="Read from one snapshot; a step is overdue when it finished after its maximum, or is "
+                            "still open past it and not scheduled to be done before it (on the mesh clock).")
     async def application(number: str, who: StaffAccount | None = Depends(viewer)) -> dict:
-        await workstation.mark_overdue()
-        app = await workstation.application(number)
-        same_district(who, app.district)
-        return application_out(app, timeline=await workstation.timeline(number), book=book)
+        view = await workstation.reads.application(number)
+        same_district(who, view.app.district)
+        return application_out(view.app, view=view, book=book)
 
     @router.get("/applications/{number}/draft", tags=["applications"],
                 summary="The result document to sign (its RFC 8785 form is what the head signs)")
@@ -196,27 +204,28 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
                  summary="Do the current step's next action: accept, assign, decide, sign, issue (by its role)")
     async def act(number: str, action: Literal["accept", "assign", "decide", "sign", "issue"], body: ActionIn,
                   who: StaffAccount = Depends(current_staff)) -> dict:
-        app = await workstation.act(number=number, action=action, actor=who, body=ActionBody(
+        await workstation.act(number=number, action=action, actor=who, body=ActionBody(
             accept=body.accept, reason=body.reason, executor_iin=body.executor_iin, decision=body.decision,
             signature=body.signature))
-        return application_out(app, timeline=await workstation.timeline(number), book=book)
+        return await _full(number)
 
     @router.get("/districts/{district}/register", tags=["Еңбек нарығы"],
                 summary="Personal cards of job seekers and unemployed people, with their history")
     async def register(district: str, iin: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
                        who: StaffAccount | None = Depends(viewer)) -> dict:
         same_district(who, district)
-        return {"cards": [_card_out(c, e) for c, e in await workstation.cards(district=district, iin=iin)]}
+        return {"cards": [_card_out(c, e) for c, e in await workstation.register.cards(district=district, iin=iin)]}
 
     @router.post("/register/cards/{card_id}/close", tags=["Еңбек нарығы"], summary="Close a card, with the reason")
     async def close_card(card_id: str, body: CloseCardIn, who: StaffAccount = Depends(current_staff)) -> dict:
-        card = await workstation.close_card(card_id=card_id, reason=body.reason, actor=who)
+        card = await workstation.register.close(card_id=card_id, reason=body.reason, actor=who)
         return _card_out(card, [])
 
     @router.post("/admin/districts/{district}/register/cards", tags=["test support"], dependencies=guarded,
                  status_code=201, summary="Put a person on the register directly (already a job seeker or unemployed)")
     async def open_card(district: str, body: OpenCardIn) -> dict:
-        card = await workstation.open_card_directly(district=district, iin=body.iin, kind=body.kind)
+        workstation.runtime(district)
+        card = await workstation.register.open_directly(district=district, iin=body.iin, kind=body.kind)
         return _card_out(card, [])
 
     @router.get("/admin/staff", tags=["test support"], dependencies=guarded,
@@ -234,7 +243,11 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
                 summary="auto or manual for one application")
     async def application_mode(number: str, body: ModeIn) -> dict:
         await workstation.set_mode(district=None, number=number, mode=body.mode, share=body.auto_share)
-        return application_out(await workstation.application(number), timeline=await workstation.timeline(number),
-                               book=book)
+        return await _full(number)
+
+    @router.get("/admin/schedule", tags=["test support"], dependencies=guarded,
+                summary="When simulated staff act next (mesh time) and how many steps are due now — for `settle`")
+    async def schedule(number: Annotated[str | None, Query()] = None) -> dict:
+        return await workstation.reads.schedule(number=number)
 
     return router

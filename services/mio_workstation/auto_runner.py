@@ -1,8 +1,9 @@
 """Simulated staff: in auto mode each step is done after its share of the allowed time, on the mesh clock.
 
 The runner sleeps until the next step falls due (in real seconds, at the clock's current speed) and wakes at
-once when an application arrives or the mesh clock is changed, so advancing the clock fires what fell due.
-It also marks steps past their maximum as overdue.
+once when an application arrives or the mesh clock is changed. Whatever fell due meanwhile is done at its own
+scheduled time, in order — a jump of ten working days runs a case's whole schedule as if the days had passed
+(``Workstation.finish_step_automatically``), like a time-skipping test server.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ class AutoRunner:
 
     async def pass_once(self) -> float:
         """Do every step that is due; return how long (real seconds) until the next one."""
-        await self._workstation.mark_overdue()
         due, upcoming = await self._workstation.due_automatically()
         gate = asyncio.Semaphore(PARALLEL)
 

@@ -5,14 +5,35 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from services.mio_workstation.regulations import Duration, Regulation, Step, Term
+from services.mio_workstation.regulations import Action, Duration, Regulation, Step, Term
 from shared.clock import KZ_TZ
 from shared.working_calendar import WorkingCalendar
 
-STATUS_TEXT = {"RECEIVED": "Поступившие", "IN_PROGRESS": "В работе", "COMPLETED": "Исполнено",
-               "REFUSED": "Отказано", "NOT_ACCEPTED": "Отказано в приеме"}
+
+class Status(StrEnum):
+    """An application's status, as ИС МИО shows it and its notices tell it."""
+
+    RECEIVED = "RECEIVED"  # «Поступившие»
+    IN_PROGRESS = "IN_PROGRESS"  # «В работе», from the step that decides
+    COMPLETED = "COMPLETED"  # «Исполнено»: the signed result
+    REFUSED = "REFUSED"  # «Отказано»: the signed motivated refusal
+    NOT_ACCEPTED = "NOT_ACCEPTED"  # «Отказано в приеме»: refused at intake
+
+    @property
+    def text(self) -> str:
+        return STATUS_TEXT[self]
+
+    @property
+    def active(self) -> bool:
+        return self in (Status.RECEIVED, Status.IN_PROGRESS)
+
+
+STATUS_TEXT = {Status.RECEIVED: "Поступившие", Status.IN_PROGRESS: "В работе", Status.COMPLETED: "Исполнено",
+               Status.REFUSED: "Отказано", Status.NOT_ACCEPTED: "Отказано в приеме"}
+ACTIVE = (Status.RECEIVED, Status.IN_PROGRESS)
 DISTRICT_PREFIX = {"zhezkazgan": "ZHZ", "kokshetau": "KOK", "stepnogorsk": "STP", "kyzylorda": "KZO",
                    "mamlyut": "MAM", "almaty": "ALA"}
 MIN_AGE = 16  # Law "On employment of the population": job seekers from 16
@@ -52,12 +73,24 @@ def application_number(*, district: str, year: int, sequence: int) -> str:
     return f"{DISTRICT_PREFIX.get(district, district[:3].upper())}-{year}-{sequence:06d}"
 
 
-def next_action(step: Step, done: list[str]) -> str | None:
+def next_action(step: Step, done: list[str]) -> Action | None:
     """The step's next undone action, or None when the step is finished."""
     for action in step.does:
         if action not in done:
             return action
     return None
+
+
+def overdue(*, due: dt.datetime, finished: dt.datetime | None, auto: dt.datetime | None, now: dt.datetime) -> bool:
+    """A step is overdue when it finished after its maximum, or is open past it and not about to be done in time.
+
+    Simulated staff finish a step at its scheduled time (``auto``) even when the clock has jumped past it, so an
+    open step they will finish before its maximum is not late; one whose schedule lies beyond its maximum
+    (``autoShare`` > 1), or that waits for staff (manual mode, no schedule), is late once the maximum passes.
+    """
+    if finished is not None:
+        return finished > due
+    return now > due and (auto is None or auto > due)
 
 
 @dataclass(frozen=True)

@@ -28,15 +28,16 @@ def member_entry(*, district: str, book: RegulationBook) -> dict[str, Any]:
             "organisation": organisation.name, "bin": organisation.bin, "region": region, "district": district}
 
 
-def service_entry(*, current: dict[str, Any] | None, regulation: Regulation, member_id: str) -> dict[str, Any]:
-    """The registry entry of the regulation's service with this district among its providers."""
-    entry = dict(current) if current else {"id": regulation.service, "title": regulation.title, "channel": "async",
-                                           "providers": [], "routeBy": "district", "callers": [], "notify": []}
+def service_grant(*, regulation: Regulation, member_id: str) -> dict[str, Any]:
+    """What the district adds to the regulation's service: itself as a provider, the channel's caller, the
+    followers of its statuses. A grant only adds, so districts joining at once do not drop each other."""
     caller = CHANNEL_CALLER.get(regulation.channel)
-    entry["providers"] = list(dict.fromkeys([*entry["providers"], member_id]))
-    entry["callers"] = list(dict.fromkeys([*entry["callers"], *([caller] if caller else [])]))
-    entry["notify"] = list(dict.fromkeys([*entry["notify"], *FOLLOWERS]))
-    return entry
+    return {"title": regulation.title, "channel": "async", "routeBy": "district", "providers": [member_id],
+            "callers": [caller] if caller else [], "notify": list(FOLLOWERS)}
+
+
+def granted_already(*, current: dict[str, Any] | None, grant: dict[str, Any]) -> bool:
+    return current is not None and all(set(grant[k]) <= set(current[k]) for k in ("providers", "callers", "notify"))
 
 
 async def join_mesh(*, gateway: GatewayControlClient, book: RegulationBook, districts: list[str]) -> None:
@@ -48,9 +49,7 @@ async def join_mesh(*, gateway: GatewayControlClient, book: RegulationBook, dist
             await gateway.put_member(member_entry(district=district, book=book))
             log.info("district_registered_at_gateway", district=district)
         for regulation in book.for_district(district):
-            current = services.get(regulation.service)
-            wanted = service_entry(current=current, regulation=regulation, member_id=member_id)
-            if wanted != current:
-                await gateway.put_service(wanted)
-                services[regulation.service] = wanted
+            grant = service_grant(regulation=regulation, member_id=member_id)
+            if not granted_already(current=services.get(regulation.service), grant=grant):
+                services[regulation.service] = await gateway.grant(regulation.service, grant)
                 log.info("service_registered_at_gateway", service=regulation.service, district=district)

@@ -7,6 +7,7 @@ adding a region is adding a file.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -18,9 +19,20 @@ from shared.working_calendar import CountingRule
 
 REGULATIONS_DIR = Path(__file__).with_name("regulations")
 Role = Literal["clerk", "head", "executor", "specialist", "centre_specialist", "employee"]
-Action = Literal["accept", "assign", "decide", "sign", "issue"]
 Channel = Literal["office", "portal", "con"]
-_ORDER: tuple[Action, ...] = ("accept", "assign", "decide", "sign", "issue")
+
+
+class Action(StrEnum):
+    """What staff do in a step, in this order (assign may be absent)."""
+
+    ACCEPT = "accept"
+    ASSIGN = "assign"
+    DECIDE = "decide"
+    SIGN = "sign"
+    ISSUE = "issue"
+
+
+_ORDER: tuple[Action, ...] = tuple(Action)
 
 
 class RegulationError(Exception):
@@ -105,12 +117,12 @@ class Regulation(Model):
         if self.service not in EMPLOYMENT_SERVICES:
             raise ValueError(f"service must be one of {', '.join(EMPLOYMENT_SERVICES)}")
         actions = [a for step in self.steps for a in step.does]
-        for needed in ("accept", "decide", "sign", "issue"):
+        for needed in (Action.ACCEPT, Action.DECIDE, Action.SIGN, Action.ISSUE):
             if actions.count(needed) != 1:
                 raise ValueError(f"steps must do '{needed}' exactly once (found {actions.count(needed)})")
         if actions != sorted(actions, key=_ORDER.index):
             raise ValueError(f"steps must run in the order {' → '.join(_ORDER)}")
-        signer = next(s for s in self.steps if "sign" in s.does)
+        signer = next(s for s in self.steps if Action.SIGN in s.does)
         if signer.role != self.signature.role:
             raise ValueError(f"the signing step's role is {signer.role}, the signature names {self.signature.role}")
         if len({s.id for s in self.steps}) != len(self.steps):

@@ -65,6 +65,7 @@ class StaffBook:
         self.lockout = LockOut(sessions=sessions, model=StaffAccount, key="iin", limit=MAX_FAILED, lock=LOCK)
         self._districts = districts
         self.organisations: dict[str, dict[str, str]] = {}
+        self._signers: dict[str, tuple[bytes, SignerIdentity]] = {}
 
     async def load_organisations(self) -> None:
         """Each district's organisation and BIN, as the gateway registered its ИС МИО."""
@@ -119,7 +120,13 @@ class StaffBook:
             return list((await session.exec(select(StaffAccount).order_by(col(StaffAccount.district)))).all())
 
     def signer(self, staff: StaffAccount) -> SignerIdentity:
-        return SignerIdentity.from_pkcs12(data=staff.signing_p12, password=staff.p12_password)
+        """The staff member's signing key (opening a PKCS#12 costs its key derivation: done once per key)."""
+        cached = self._signers.get(staff.iin)
+        if cached is None or cached[0] != staff.signing_p12:
+            identity = SignerIdentity.from_pkcs12(data=staff.signing_p12, password=staff.p12_password)
+            cached = (staff.signing_p12, identity)
+            self._signers[staff.iin] = cached
+        return cached[1]
 
     # ---- logins -------------------------------------------------------------------------------------------
     async def login(self, *, iin: str, password: str) -> Login:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 from typing import Annotated, Literal
 
 from cryptography import x509
@@ -23,6 +24,17 @@ PEM = "application/x-pem-file"
 
 class Body(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+
+class NotYetValidOut(BaseModel):
+    """Certificates (not revoked, not deliberately faulty) whose validity begins after ``at``."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    at: dt.datetime
+    count: int
+    by_holder: dict[str, int] = Field(alias="byHolder", description="individual, employee, system")
+    latest_not_before: dt.datetime | None = Field(alias="latestNotBefore")
 
 
 class KeyChoice(Body):
@@ -190,6 +202,18 @@ def build_router(*, ca: CertificateAuthority, admin: object) -> APIRouter:
                      member_id: Annotated[str | None, Query(alias="memberId")] = None) -> dict:
         records = await ca.search(iin=iin, bin_=bin, member_id=member_id)
         return {"certificates": [_certificate_out(r) for r in records]}
+
+    @router.get("/admin/certificates/not-yet-valid", tags=["look-up"], dependencies=guarded,
+                response_model=NotYetValidOut,
+                summary="How many certificates begin after a mesh time (default: now) — what a clock reset leaves")
+    async def not_yet_valid(at: Annotated[dt.datetime | None, Query(
+            description="an ISO 8601 instant with its offset; default: the mesh clock's now")] = None,
+    ) -> NotYetValidOut:
+        if at is not None and at.tzinfo is None:
+            raise MeshError("TIME_WITHOUT_OFFSET", f"give the offset of {at.isoformat()} (Z or +05:00)", status=422)
+        found = await ca.not_yet_valid(at=at)
+        return NotYetValidOut(at=found.at, count=found.count, by_holder=found.by_holder,
+                              latest_not_before=found.latest_not_before)
 
     @router.get("/crl", tags=["status"], response_class=Response, summary="Full CRL (DER)")
     async def crl_der() -> Response:

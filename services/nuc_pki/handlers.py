@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from services.nuc_pki.domain import (
     ISSUING_NAME,
@@ -52,6 +52,14 @@ class Issued:
     record: IssuedCertificate
     certificate: x509.Certificate
     key: rsa.RSAPrivateKey | None = None  # present when НУЦ generated the key
+
+
+@dataclass(frozen=True)
+class NotYetValid:
+    at: dt.datetime
+    count: int
+    by_holder: dict[str, int]
+    latest_not_before: dt.datetime | None
 
 
 def _encrypt(key: CaKey, passphrase: str) -> bytes:
@@ -238,6 +246,21 @@ class CertificateAuthority:
             query = query.where(IssuedCertificate.member_id == member_id)
         async with self._sessions() as session:
             return list((await session.exec(query)).all())
+
+    async def not_yet_valid(self, *, at: dt.datetime | None = None) -> NotYetValid:
+        """The certificates a holder cannot use at mesh time ``at`` (default: now) because they begin later: what
+        moving the mesh clock back (``reset``) leaves behind. Revoked and deliberately faulty test certificates are
+        not counted."""
+        at = at or self._clock.now()
+        query = (select(IssuedCertificate.holder, func.count(), func.max(IssuedCertificate.not_before))
+                 .where(col(IssuedCertificate.not_before) > at, col(IssuedCertificate.revoked_at).is_(None),
+                        col(IssuedCertificate.defect).is_(None))
+                 .group_by(IssuedCertificate.holder))
+        async with self._sessions() as session:
+            rows = (await session.exec(query)).all()  # type: ignore[call-overload]
+        by_holder = {holder: int(count) for holder, count, _ in rows}
+        latest = max((last for _, _, last in rows), default=None)
+        return NotYetValid(at=at, count=sum(by_holder.values()), by_holder=by_holder, latest_not_before=latest)
 
     # ---- status publication ------------------------------------------------------------------------------
     async def ocsp_response(self, request_der: bytes) -> tuple[bytes, str | None]:

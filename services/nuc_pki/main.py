@@ -37,10 +37,10 @@ log = get_logger(__name__)
 def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None,
                http: httpx.AsyncClient | None = None) -> FastAPI:
     settings = settings or NucSettings()
-    configure_logging(service="nuc_pki", level=settings.mesh.log_level)
     engine = make_engine(settings.database_url)
     sessions = make_sessions(engine)
     clock = MeshClock()
+    configure_logging(service="nuc_pki", level=settings.mesh.log_level, clock=clock)
     ca = CertificateAuthority(sessions=sessions, clock=clock, settings=settings)
     readiness = Readiness(steps=["database", "ca"])
     bus = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name="nuc_pki")

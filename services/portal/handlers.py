@@ -24,7 +24,7 @@ from shared.contracts import EMPLOYMENT_SERVICES, ApplicationRequest, PersonData
 from shared.db import Sessions
 from shared.errors import MeshError
 from shared.ids import parse_iin
-from shared.logging import get_logger
+from shared.logging import get_logger, message_context
 from shared.logins import (
     LockOut,
     Login,
@@ -176,7 +176,8 @@ class Portal:
             raise eds_error(result)  # process 4: refusal because the EDS was not confirmed
         sent = await submit_once(self._sessions, runtime=self._runtime, request=request, route_id=district,
                                  now=self._clock.now(), scope=f"citizen:{iin}", key=idempotency_key)
-        log.info("application_replayed" if sent.replayed else "application_sent", service_id=request.form.service_id)
+        with message_context(correlation_id=sent.case.correlation_id, service_id=request.form.service_id):
+            log.info("application_replayed" if sent.replayed else "application_sent")
         return sent
 
     async def account(self, iin: str) -> Account:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.shep_gateway.clock_authority import ClockAuthority
-from services.shep_gateway.domain import MemberDef, ServiceDef
+from services.shep_gateway.domain import MemberDef, ServiceDef, ServiceGrant
 from services.shep_gateway.message_log import MessageLog
 from services.shep_gateway.registry_book import RegistryBook
 from shared.errors import MeshError
@@ -35,6 +35,33 @@ class ClockChange(BaseModel):
         if self.reset and (self.advance_seconds or self.advance_working_days or self.speed):
             raise ValueError("reset cannot be combined with other changes")
         return self
+
+
+class GrantOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    service: ServiceDef
+    created: bool
+
+
+class RegistryReset(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    kind: Literal["member", "service"] | None = None
+    id: str | None = Field(default=None, min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> RegistryReset:
+        if (self.kind is None) != (self.id is None):
+            raise ValueError("give both kind and id (one entry), or neither (every entry of the seed)")
+        return self
+
+
+class ResetOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    reset: list[dict[str, Any]] = Field(description="entries that differed from the seed: kind, id, and `was`")
+    not_in_seed: list[dict[str, str]] = Field(alias="notInSeed")
 
 
 def _clock_out(authority: ClockAuthority) -> dict[str, Any]:
@@ -71,9 +98,10 @@ def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message
     @router.post("/admin/clock", tags=["clock"], dependencies=guarded,
                  summary="Advance the mesh clock (seconds or working days), set its speed, or reset it; mesh-wide")
     async def change_clock(body: ClockChange) -> dict:
-        await clock_authority.change(advance_s=body.advance_seconds, advance_working_days=body.advance_working_days,
-                                     speed=body.speed, reset=body.reset)
-        return _clock_out(clock_authority)
+        changed = await clock_authority.change(advance_s=body.advance_seconds,
+                                               advance_working_days=body.advance_working_days, speed=body.speed,
+                                               reset=body.reset)
+        return _clock_out(clock_authority) | {"warnings": changed.warnings}
 
     @router.get("/log", tags=["message log"], dependencies=guarded,
                 summary="Messages of one case (by correlationId), or the latest ones")
@@ -115,5 +143,25 @@ def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message
             raise MeshError("ID_MISMATCH", f"path says {service_id}, body says {body.id}", status=422)
         await book.upsert_service(body)
         return body.model_dump(mode="json", by_alias=True)
+
+    @router.post("/admin/services/{service_id}/grant", tags=["registry"], dependencies=guarded,
+                 response_model=GrantOut, response_model_by_alias=True,
+                 summary="Add providers, callers or notified members to a service; never removes or renames",
+                 description="Creates the service when it does not exist and the grant gives its `channel` and a "
+                             "provider. Changing `channel` or `routeBy` of an existing service is a 409: PUT the "
+                             "whole entry for that.")
+    async def grant(service_id: str, body: ServiceGrant) -> GrantOut:
+        service, created = await book.grant(service_id=service_id, grant=body)
+        return GrantOut(service=service, created=created)
+
+    @router.post("/admin/registry/reset", tags=["registry"], dependencies=guarded, response_model=ResetOut,
+                 response_model_by_alias=True,
+                 summary="Put one registry entry, or every entry of the seed file, back to the seed's version",
+                 description="With `kind` and `id`: that entry (404 NOT_IN_SEED if testers added it). Without: "
+                             "every seed entry. Entries the seed lacks are kept and listed in `notInSeed`; "
+                             "districts added by regulation files rejoin their services when ИС МИО restarts.")
+    async def reset(body: RegistryReset) -> ResetOut:
+        outcome = await book.reset_to_seed(kind=body.kind, entry_id=body.id)
+        return ResetOut(reset=outcome.reset, not_in_seed=outcome.not_in_seed)
 
     return router

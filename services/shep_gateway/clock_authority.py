@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 
 from services.shep_gateway.store import ClockRow
 from shared.bus import Bus
 from shared.clock import ClockState, MeshClock
 from shared.contracts import ClockPayload
+from shared.control_clients import NucClient
 from shared.db import Sessions
 from shared.envelope import MessageType
 from shared.logging import get_logger
@@ -18,8 +20,16 @@ from shared.working_calendar import WorkingCalendar
 log = get_logger(__name__)
 
 
+@dataclass(frozen=True)
+class ClockChanged:
+    state: ClockState
+    warnings: list[str] = field(default_factory=list)
+
+
 class ClockAuthority:
-    def __init__(self, *, sessions: Sessions, bus: Bus, clock: MeshClock, composer: Composer) -> None:
+    def __init__(self, *, sessions: Sessions, bus: Bus, clock: MeshClock, composer: Composer,
+                 nuc: NucClient | None = None) -> None:
+        self._nuc = nuc
         self._sessions = sessions
         self._bus = bus
         self._clock = clock
@@ -37,7 +47,8 @@ class ClockAuthority:
             self._clock.apply(ClockState.model_validate(row.state))
 
     async def change(self, *, advance_s: float | None, advance_working_days: int | None,
-                           speed: float | None, reset: bool) -> ClockState:
+                     speed: float | None, reset: bool) -> ClockChanged:
+        before = self._clock.now()
         if reset:
             state = self._clock.reset()
         else:
@@ -55,7 +66,27 @@ class ClockAuthority:
             await session.merge(ClockRow(id=1, state=state.model_dump()))
         log.info("mesh_clock_set", version=state.version, speed=state.speed)
         await self.broadcast()
-        return state
+        after = self._clock.now()
+        return ClockChanged(state=state, warnings=await self._warnings_going_back(to=after) if after < before else [])
+
+    async def _warnings_going_back(self, *, to: dt.datetime) -> list[str]:
+        """Certificates issued while the clock was ahead begin after the new now: НУЦ says how many, so a tester
+        is not left wondering why logins and signatures are suddenly refused as "not yet valid"."""
+        if self._nuc is None:
+            return []
+        try:
+            found = await self._nuc.not_yet_valid(at=to)
+        except Exception as exc:  # the clock has moved; only the warning is lost
+            return [f"the mesh clock went back to {to.isoformat()}, and НУЦ could not say which certificates that "
+                    f"makes not yet valid ({type(exc).__name__})"]
+        if not found["count"]:
+            return []
+        holders = ", ".join(f"{n} {holder}" for holder, n in sorted(found["byHolder"].items()))
+        return [f"{found['count']} certificates ({holders}) were issued while the mesh clock was ahead and are not "
+                f"yet valid at {to.isoformat()}: logins and signatures with them are refused "
+                f"(Client.CertificateNotYetValid) until the clock passes {found['latestNotBefore']}. Services renew "
+                "their own system certificates when restarted (meshctl service restart NAME); issue new citizens "
+                "and staff, or move the clock forward again."]
 
     async def broadcast(self) -> None:
         s = self._clock.state

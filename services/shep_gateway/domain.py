@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.canonical import canonical_bytes
 from shared.envelope import Envelope, MessageType
+from shared.errors import MeshError
 from shared.topology import DELIVERY_EXCHANGE, sync_routing_key
 
 
@@ -48,6 +49,46 @@ class ServiceDef(BaseModel):
     route_by: Literal["district"] | None = Field(default=None, alias="routeBy")
     callers: tuple[str, ...] = ()
     notify: tuple[str, ...] = ()
+
+
+class ServiceGrant(BaseModel):
+    """What a grant adds to a service: providers, callers, members notified. A grant never removes or renames;
+    ``channel`` and ``title`` are needed only when the service does not exist yet."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+
+    title: str | None = Field(default=None, min_length=1, max_length=256)
+    channel: Literal["sync", "async"] | None = None
+    route_by: Literal["district"] | None = Field(default=None, alias="routeBy")
+    providers: tuple[str, ...] = ()
+    callers: tuple[str, ...] = ()
+    notify: tuple[str, ...] = ()
+
+
+def granted(*, service_id: str, current: ServiceDef | None, grant: ServiceGrant) -> ServiceDef:
+    """The service with the grant's members added (kept in order, none twice); a new service from the grant.
+
+    Replacing an entry to add one caller once dropped the gateway's own right to look up districts and renamed
+    the service; adding is what testers mean."""
+    if current is None:
+        if grant.channel is None or not grant.providers:
+            raise MeshError("SERVICE_NOT_FOUND", f"no service {service_id!r} to add to; to create it, give its "
+                            "channel and at least one provider", status=404)
+        return ServiceDef(id=service_id, title=grant.title or service_id, channel=grant.channel,
+                          route_by=grant.route_by, providers=_merged((), grant.providers),
+                          callers=_merged((), grant.callers), notify=_merged((), grant.notify))
+    for name, asked, kept in (("channel", grant.channel, current.channel), ("routeBy", grant.route_by,
+                                                                            current.route_by)):
+        if asked is not None and asked != kept:
+            raise MeshError("GRANT_CONFLICT", f"{service_id} has {name} {kept!r}; a grant only adds members (PUT "
+                            f"/admin/services/{service_id} replaces the entry)", status=409)
+    return current.model_copy(update={"providers": _merged(current.providers, grant.providers),
+                                      "callers": _merged(current.callers, grant.callers),
+                                      "notify": _merged(current.notify, grant.notify)})
+
+
+def _merged(kept: tuple[str, ...], added: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys([*kept, *added]))
 
 
 class RegistryFile(BaseModel):

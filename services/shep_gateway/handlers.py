@@ -53,7 +53,13 @@ from services.shep_gateway.settings import GatewaySettings
 from services.shep_gateway.store import LogAnchor, LogHead, LogRecord, ParkedRequest, SyncCall
 from shared.bus import Bus, BusError, Delivery, OutgoingMessage
 from shared.canonical import canonical_bytes
-from shared.cert_check import Expectation, is_transient, refusal_code, signature_refusal_code
+from shared.cert_check import (
+    Expectation,
+    is_transient,
+    is_transient_refusal,
+    refusal_code,
+    signature_refusal_code,
+)
 from shared.cert_profile import Holder, Usage, serial_hex
 from shared.clock import MeshClock
 from shared.contracts import ErrorPayload, parse_payload
@@ -63,7 +69,7 @@ from shared.envelope import MessageType, ParsedEnvelope, parse_envelope
 from shared.errors import MeshError
 from shared.failures import Attempts, Failure, FailureKind, RetryPolicy
 from shared.logging import get_logger, message_context
-from shared.member import NUC, OCSP_UNREACHABLE, Composer, outgoing
+from shared.member import NUC, Composer, outgoing
 from shared.outbox import OutboxRelay, StagedBatch, insert_outbox, mark_batch_sent, outbox_values, publish_in_order
 from shared.signing import SignatureError, sign_detached, verify_detached
 from shared.topology import (
@@ -78,7 +84,6 @@ from shared.topology import (
 )
 
 log = get_logger(__name__)
-TRANSIENT_CODES = frozenset({OCSP_UNREACHABLE, "Server.ClockSkew"})  # retried, not refused at once
 LOOKUP_WAIT_MAX_S = 60.0  # the longest the gateway waits for one district lookup before asking again
 
 
@@ -128,6 +133,10 @@ class Gateway:
     def member_id(self) -> str:
         return self.composer.member_id
 
+    @property
+    def book(self) -> RegistryBook:
+        return self._book
+
     # ---- ingress: examine ---------------------------------------------------------------------------------
     async def examine(self, delivery: Delivery) -> Examined:
         now = self.clock.now()
@@ -141,7 +150,8 @@ class Gateway:
         item = Examined(delivery=delivery, message_id=str(env.message_id), received_at=now,
                         decision=Refused(Refusal("Server.NotExamined", "not examined")), parsed=parsed,
                         checks={"envelope": "ok"})
-        with message_context(correlation_id=env.correlation_id, message_id=item.message_id):
+        with message_context(correlation_id=env.correlation_id, message_id=item.message_id,
+                             service_id=env.service_id):
             item.decision = await self._decide(item)
         return item
 
@@ -160,7 +170,7 @@ class Gateway:
         item.checks["sender"] = "known"
         refusal = await self._check_signature(item)
         if refusal is not None:
-            return self._retry_or_refuse(item, refusal) if refusal.code in TRANSIENT_CODES else Refused(refusal)
+            return self._retry_or_refuse(item, refusal) if is_transient_refusal(refusal.code) else Refused(refusal)
         try:
             parse_payload(service_id=env.service_id, message_type=env.message_type, data=env.data)
         except MeshError as exc:
@@ -178,7 +188,7 @@ class Gateway:
             item.checks["signature"] = {"ok": False, "signatureCode": exc.code}
             return Refusal(signature_refusal_code(exc.code), exc.message)
         serial = serial_hex(verified.signer)
-        if serial not in self._book.pinned(env.sender):
+        if not await self._book.is_pinned(member_id=env.sender, serial=serial):
             item.checks["signature"] = {"ok": False, "serial": serial, "pinned": False}
             return Refusal("Client.CertificateNotRegistered",
                            f"certificate {serial} is not registered for {env.sender} at the gateway")
@@ -284,12 +294,19 @@ class Gateway:
             case Routed(destination=destination, deadline=deadline):
                 self._stage_delivery(txn, item=item, destination=destination, deadline=deadline)
                 self._log(txn, item, outcome=Outcome.ROUTED, recipient=destination.recipient)
+                assert item.parsed is not None
+                env = item.parsed.envelope
+                with message_context(correlation_id=env.correlation_id, message_id=item.message_id,
+                                     service_id=env.service_id):
+                    log.info("message_routed", messageType=env.message_type.value, sender=env.sender,
+                             recipient=destination.recipient)
             case Refused(refusal=refusal):
                 self._stage_refusal(txn, item=item, refusal=refusal)
                 self._log(txn, item, outcome=Outcome.REFUSED, refusal=refusal,
                           recipient=item.parsed.envelope.recipient if item.parsed else None)
-                log.warning("message_refused", code=refusal.code, reason=refusal.message, message_id=item.message_id,
-                            sender=item.sender)
+                with message_context(correlation_id=item.parsed.envelope.correlation_id if item.parsed else None,
+                                     message_id=item.message_id):
+                    log.warning("message_refused", code=refusal.code, reason=refusal.message, sender=item.sender)
             case Retry():
                 raise AssertionError("a message to retry is not applied")
 
@@ -545,7 +562,7 @@ class Gateway:
         env = item.parsed.envelope if item.parsed else None
         error = ErrorPayload(code=refusal.code, message=refusal.message, where="gateway",
                              refused_message_id=item.message_id,
-                             details={"failedAt": NUC if refusal.code in TRANSIENT_CODES else "gateway"})
+                             details={"failedAt": NUC if is_transient_refusal(refusal.code) else "gateway"})
         wire = self.composer.compose(
             service_id=env.service_id if env else "shep.refusal", message_type=MessageType.ERROR,
             data=error.model_dump(by_alias=True), correlation_id=env.correlation_id if env else item.message_id,

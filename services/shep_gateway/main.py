@@ -61,17 +61,16 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
                http: httpx.AsyncClient | None = None) -> FastAPI:
     """``bus`` and ``http`` replace RabbitMQ and the HTTP client to НУЦ (the in-process mesh of the tests)."""
     settings = settings or GatewaySettings()
-    configure_logging(service="shep_gateway", level=settings.mesh.log_level)
     engine = make_engine(settings.database_url)
     sessions = make_sessions(engine)
     clock = MeshClock()
+    configure_logging(service="shep_gateway", level=settings.mesh.log_level, clock=clock)
     bus = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name="shep_gateway")
     # The gateway publishes what each transaction commits itself; the relay only recovers what a crash left.
     relay = OutboxRelay(sessions=sessions, bus=bus, min_age=dt.timedelta(seconds=5),
                         keep_sent=dt.timedelta(seconds=settings.mesh.outbox_keep_s))
     composer = Composer(member_id=settings.member_id, clock=clock)
     book = RegistryBook(settings=settings, sessions=sessions, bus=bus, clock=clock)
-    clock_authority = ClockAuthority(sessions=sessions, bus=bus, clock=clock, composer=composer)
     message_log = MessageLog(sessions=sessions, book=book, own_id=settings.member_id)
     gateway = Gateway(settings=settings, sessions=sessions, bus=bus, clock=clock, composer=composer, relay=relay,
                       book=book)
@@ -81,6 +80,7 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     owns_http = http is None
     http = http or httpx.AsyncClient()
     nuc = NucClient(base_url=settings.mesh.nuc_url, admin_token=settings.mesh.admin_token.get_secret_value(), http=http)
+    clock_authority = ClockAuthority(sessions=sessions, bus=bus, clock=clock, composer=composer, nuc=nuc)
     readiness = Readiness(steps=["database", "clock", "broker", "trust", "identity", "registry", "topology",
                                  "consumers"])
     readiness.watch("broker", broker_probe(bus))
@@ -90,7 +90,7 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
 
     async def trust() -> None:
         book.verifier = CertificateVerifier(
-            trust=TrustStore.from_certificates(await nuc.ca_chain()), clock=clock,
+            trust=TrustStore.from_certificates(await nuc.ca_chain()), clock=clock, skew_wait_s=0.0,
             ocsp=OcspClient(url=nuc.ocsp_url, http=http, clock=clock, max_age_s=settings.mesh.ocsp_max_age_s))
 
     async def identity() -> None:

@@ -3,14 +3,17 @@ or may call. Kept in the database (so replicas share it) and mirrored in memory 
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import yaml
 from cryptography import x509
 from pydantic import ValidationError
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.shep_gateway.domain import MemberDef, Registry, RegistryFile, ServiceDef
+from services.shep_gateway.domain import MemberDef, Registry, RegistryFile, ServiceDef, ServiceGrant, granted
 from services.shep_gateway.settings import GatewaySettings
 from services.shep_gateway.store import MemberCertificate, MemberRow, SeedMark, ServiceRow
 from shared.bus import Bus
@@ -41,6 +44,22 @@ def seed_verdict(*, row: dict[str, Any] | None, mark: dict[str, Any] | None, see
     return "keep" if mark == seed else "keep_changed"
 
 
+EntryKind = Literal["member", "service"]
+
+
+@dataclass
+class ResetOutcome:
+    reset: list[dict[str, Any]] = field(default_factory=list)  # kind, id, and the definition it had
+    not_in_seed: list[dict[str, str]] = field(default_factory=list)
+
+
+async def _take_seed(session: AsyncSession, *, kind: str, entry_id: str, definition: dict[str, Any]) -> None:
+    """The entry becomes the seed's, and is marked as such (so it follows later changes of the seed file)."""
+    table = MemberRow if kind == "member" else ServiceRow
+    await session.merge(table(id=entry_id, definition=definition))
+    await session.merge(SeedMark(kind=kind, id=entry_id, definition=definition))
+
+
 class RegistryBook:
     def __init__(self, *, settings: GatewaySettings, sessions: Sessions, bus: Bus, clock: MeshClock) -> None:
         self.settings = settings
@@ -51,17 +70,13 @@ class RegistryBook:
         self.verifier: CertificateVerifier | None = None
         self.registry = Registry()
         self._pins: dict[str, set[str]] = {}
+        self._memory = asyncio.Lock()  # the in-memory registry and pins change under it
         self._loaded = False
 
     async def seed_registry(self) -> None:
         """Bring the database in line with the seed file: entries it lacks are added, entries nobody changed
         through the admin API follow the file, entries testers changed are kept (and said so in the log)."""
-        try:
-            parsed = RegistryFile.model_validate(yaml.safe_load(self.settings.registry_file.read_text()))
-        except (OSError, yaml.YAMLError, ValidationError) as exc:
-            raise MeshError("REGISTRY_FILE_INVALID", f"{self.settings.registry_file}: {exc}") from None
-        wanted = [("member", m.id, m.model_dump(mode="json", by_alias=True)) for m in parsed.members]
-        wanted += [("service", s.id, s.model_dump(mode="json", by_alias=True)) for s in parsed.services]
+        wanted = self._seed_entries()
         async with self._sessions() as session, session.begin():
             rows = {("member", r.id): r for r in (await session.exec(select(MemberRow))).all()}
             rows |= {("service", r.id): r for r in (await session.exec(select(ServiceRow))).all()}
@@ -71,26 +86,83 @@ class RegistryBook:
                 verdict = seed_verdict(row=None if row is None else row.definition,
                                        mark=None if mark is None else mark.definition, seed=definition)
                 if verdict == "take":
-                    table = MemberRow if kind == "member" else ServiceRow
-                    await session.merge(table(id=entry_id, definition=definition))
-                    await session.merge(SeedMark(kind=kind, id=entry_id, definition=definition))
+                    await _take_seed(session, kind=kind, entry_id=entry_id, definition=definition)
                     if row is not None and row.definition != definition:
                         log.info("registry_entry_follows_seed", kind=kind, entry=entry_id)
                 elif verdict == "keep_changed":
                     log.warning("registry_entry_kept", kind=kind, entry=entry_id,
                                 reason="changed through the admin API; the seed file's new version is not applied")
 
+    def _seed_entries(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(kind, id, definition) of every entry of the seed file, validated (the file and field named)."""
+        try:
+            parsed = RegistryFile.model_validate(yaml.safe_load(self.settings.registry_file.read_text()))
+        except (OSError, yaml.YAMLError, ValidationError) as exc:
+            raise MeshError("REGISTRY_FILE_INVALID", f"{self.settings.registry_file}: {exc}") from None
+        wanted = [("member", m.id, m.model_dump(mode="json", by_alias=True)) for m in parsed.members]
+        return wanted + [("service", s.id, s.model_dump(mode="json", by_alias=True)) for s in parsed.services]
+
+    async def reset_to_seed(self, *, kind: EntryKind | None = None, entry_id: str | None = None) -> ResetOutcome:
+        """One entry (``kind`` and ``entry_id``) or every entry of the seed file back to the seed's version, as
+        after a fresh start; entries the seed does not have (testers' members, districts added by regulation
+        files) are left as they are and listed."""
+        wanted = self._seed_entries()
+        if entry_id is not None:
+            wanted = [w for w in wanted if (w[0], w[1]) == (kind, entry_id)]
+            if not wanted:
+                raise MeshError("NOT_IN_SEED", f"the seed registry has no {kind} {entry_id!r} (it was added through "
+                                "the admin API): there is no seed version to reset it to", status=404)
+        self.loaded_or_fail()
+        outcome = ResetOutcome()
+        async with self._sessions() as session, session.begin():
+            rows = {("member", r.id): r.definition for r in (await session.exec(select(MemberRow))).all()}
+            rows |= {("service", r.id): r.definition for r in (await session.exec(select(ServiceRow))).all()}
+            for entry_kind, wanted_id, definition in wanted:
+                was = rows.get((entry_kind, wanted_id))
+                await _take_seed(session, kind=entry_kind, entry_id=wanted_id, definition=definition)
+                if was != definition:
+                    outcome.reset.append({"kind": entry_kind, "id": wanted_id, "was": was})
+                    log.warning("registry_entry_reset_to_seed", kind=entry_kind, entry=wanted_id)
+            if entry_id is None:
+                seeded = {(k, i) for k, i, _ in wanted}
+                outcome.not_in_seed = [{"kind": k, "id": i} for k, i in sorted(rows) if (k, i) not in seeded]
+        await self.load_registry()
+        return outcome
+
+    async def grant(self, *, service_id: str, grant: ServiceGrant) -> tuple[ServiceDef, bool]:
+        """Add providers, callers and notified members to a service (creating it when the grant says how), in
+        one transaction: two grants at once both land. Returns the entry and whether it was created."""
+        registry = self.loaded_or_fail()
+        unknown = [p for p in grant.providers if p not in registry.members]
+        if unknown:
+            raise MeshError("MEMBER_NOT_FOUND", f"unknown provider(s): {', '.join(unknown)}", status=422)
+        async with self._sessions() as session, session.begin():
+            row = (await session.exec(select(ServiceRow).where(ServiceRow.id == service_id).with_for_update())).first()
+            current = None if row is None else ServiceDef.model_validate(row.definition)
+            service = granted(service_id=service_id, current=current, grant=grant)
+            if service != current:
+                await session.merge(ServiceRow(id=service_id,
+                                               definition=service.model_dump(mode="json", by_alias=True)))
+        if service != current:
+            await self.load_registry()
+            log.info("service_granted", service_id=service_id, created=current is None)
+        return service, current is None
+
     async def load_registry(self) -> None:
-        async with self._sessions() as session:
-            members = (await session.exec(select(MemberRow))).all()
-            services = (await session.exec(select(ServiceRow))).all()
-            pins = (await session.exec(select(MemberCertificate))).all()
-        self.registry = Registry(members={m.id: MemberDef.model_validate(m.definition) for m in members},
-                                 services={s.id: ServiceDef.model_validate(s.definition) for s in services})
-        self._pins = {}
-        for pin in pins:
-            self._pins.setdefault(pin.member_id, set()).add(pin.serial)
-        self._loaded = True
+        """The registry and the pins as the database has them. Under ``_memory`` with ``_pin``: a reload that
+        read the pins just before a member's new certificate was pinned would otherwise drop it from memory,
+        and refuse that member's messages as ``Client.CertificateNotRegistered`` until the next reload."""
+        async with self._memory:
+            async with self._sessions() as session:
+                members = (await session.exec(select(MemberRow))).all()
+                services = (await session.exec(select(ServiceRow))).all()
+                pins = (await session.exec(select(MemberCertificate))).all()
+            self.registry = Registry(members={m.id: MemberDef.model_validate(m.definition) for m in members},
+                                     services={s.id: ServiceDef.model_validate(s.definition) for s in services})
+            self._pins = {}
+            for pin in pins:
+                self._pins.setdefault(pin.member_id, set()).add(pin.serial)
+            self._loaded = True
 
     def loaded_or_fail(self) -> Registry:
         """The registry, once read from the database: before that an empty one would answer "no such member"
@@ -136,7 +208,7 @@ class RegistryBook:
 
     async def _pin(self, *, member_id: str, certificate: x509.Certificate) -> None:
         serial = serial_hex(certificate)
-        async with self._sessions() as session, session.begin():
+        async with self._memory, self._sessions() as session, session.begin():
             existing = await session.get(MemberCertificate, serial)
             if existing is not None and existing.member_id != member_id:
                 raise MeshError("CERTIFICATE_PINNED_ELSEWHERE", f"certificate {serial} is pinned to "
@@ -147,7 +219,7 @@ class RegistryBook:
                                               not_after=certificate.not_valid_after_utc,
                                               registered_at=self._clock.now()))
                 log.info("member_certificate_pinned", member_id=member_id, serial=serial)
-        self._pins.setdefault(member_id, set()).add(serial)
+            self._pins.setdefault(member_id, set()).add(serial)
 
     async def pin_own(self, *, member_id: str, certificate: x509.Certificate) -> None:
         """The gateway's own certificate, pinned without asking itself over HTTP."""
@@ -155,6 +227,19 @@ class RegistryBook:
 
     def pinned(self, member_id: str) -> set[str]:
         return self._pins.get(member_id, set())
+
+    async def is_pinned(self, *, member_id: str, serial: str) -> bool:
+        """Whether ``serial`` is pinned to ``member_id``: from memory, or — before a refusal — from the database,
+        where another gateway replica may have pinned it since this one last read the registry."""
+        if serial in self.pinned(member_id):
+            return True
+        async with self._sessions() as session:
+            found = await session.get(MemberCertificate, serial)
+        if found is None or found.member_id != member_id:
+            return False
+        async with self._memory:
+            self._pins.setdefault(member_id, set()).add(serial)
+        return True
 
     async def member_certificates(self) -> dict[str, list[dict[str, Any]]]:
         async with self._sessions() as session:

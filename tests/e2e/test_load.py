@@ -12,33 +12,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from meshkit.load import HttpClients, Report, lanes, run_batch
 from meshkit.mesh_runner import SERVICES
-from shared.bus_rabbit import RabbitBus
-from shared.topology import DEAD_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON, declare_core
-from tests.support.mesh import MeshHandle, private_mesh
+from tests.support.mesh import MeshHandle, drain_dead_letters, private_mesh
 from tests.support.postgres import PostgresServer
 
 pytestmark = pytest.mark.e2e
 PORTAL, CON = 300, 100
-
-
-async def _dead_letters(mesh: MeshHandle) -> list[dict[str, Any]]:
-    bus = RabbitBus(url=mesh.rabbit.amqp_url, connection_name="load-dead-letters")
-    await bus.connect()
-    await declare_core(bus)
-    found = []
-    while (delivery := await bus.get(queue=DEAD_QUEUE)) is not None:
-        found.append({"messageId": delivery.message_id, "code": delivery.headers.get(H_REFUSAL_CODE),
-                      "reason": delivery.headers.get(H_REFUSAL_REASON)})
-        await delivery.ack()
-    await bus.close()
-    return found
 
 
 async def _kill_mio_twice(mesh: MeshHandle) -> None:
@@ -63,7 +47,7 @@ async def _batch(mesh: MeshHandle) -> Report:
     clients = HttpClients({name: mesh.url(name) for name in mesh.runner.services}, admin_token=mesh.admin_token)
     try:
         return await run_batch(clients, portal=PORTAL, con=CON, timeout_s=600,
-                               dead_letters=lambda: _dead_letters(mesh), during=lambda: _kill_mio_twice(mesh))
+                               dead_letters=lambda: drain_dead_letters(mesh), during=lambda: _kill_mio_twice(mesh))
     finally:
         await clients.aclose()
 

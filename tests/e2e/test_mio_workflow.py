@@ -14,6 +14,7 @@ import json
 import shutil
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -34,7 +35,6 @@ from tests.support.mio import (
     counted_days,
     end_of,
     is_working,
-    run_by_the_clock,
     spans_weekend_and_holiday,
     submit,
     until,
@@ -109,27 +109,55 @@ def test_a_district_added_by_a_file_is_registered_at_the_gateway(kit: Mesh):
     assert f"mio.{NEW_DISTRICT}" in services["employment.job-seeker-registration"]["providers"]
 
 
-@pytest.mark.parametrize("regulation_id", [*SHIPPED, NEW_REGULATION])
-def test_a_case_runs_through_each_regulation_in_auto_mode(kit: Mesh, regulations_dir: Path, regulation_id: str):
-    file = yaml.safe_load((regulations_dir / f"{regulation_id}.yaml").read_text())
-    district, service, channel = file["districts"][-1], file["service"], file["channel"]
-    kit.set_mode(district, "auto", auto_share=SHARE)
+@dataclass(frozen=True)
+class Sent:
+    """One application of the auto-mode round: its regulation file, number, and the citizen's portal view."""
+
+    file: dict
+    number: str
+    portal: PortalView | None
+
+
+def _send_one(kit: Mesh, file: dict) -> Sent:
+    district = file["districts"][-1]
     citizen = kit.new_citizen(district=district if district != NEW_DISTRICT else None, min_age=25, max_age=50,
                               jobless=True)
     if file.get("requires"):
         kit.open_card(district, citizen.iin, kind=CARD_FOR[file["requires"]])
-    number, portal = submit(kit, channel=channel, district=district, citizen=citizen, service=service,
-                            first_role=file["steps"][0]["role"])
-    application = run_by_the_clock(kit, number)
+    number, portal = submit(kit, channel=file["channel"], district=district, citizen=citizen,
+                            service=file["service"], first_role=file["steps"][0]["role"])
+    return Sent(file=file, number=number, portal=portal)
 
-    assert (application["status"], application["regulation"], application["channel"]) == \
-        ("COMPLETED", regulation_id, channel)
+
+@pytest.fixture(scope="module")
+def skipped(kit: Mesh, regulations_dir: Path) -> dict[str, Sent]:
+    """A fresh application under every regulation file, then ONE jump of the mesh clock by 10 working days —
+    longer than any file's whole schedule, so simulated staff do every step inside the skipped interval."""
+    files = {p.stem: yaml.safe_load(p.read_text()) for p in sorted(regulations_dir.glob("*.yaml"))}
+    for district in {f["districts"][-1] for f in files.values()}:
+        kit.set_mode(district, "auto", auto_share=SHARE)
+    sent = {regulation_id: _send_one(kit, file) for regulation_id, file in files.items()}
+    for one in sent.values():  # ИС МИО has each (its first step scheduled) before the clock moves
+        until(lambda n=one.number: kit.mio_application(n), lambda a: bool(a["timeline"]), what="the first step")
+    kit.advance_clock(working_days=10)
+    return sent
+
+
+@pytest.mark.parametrize("regulation_id", [*SHIPPED, NEW_REGULATION])
+def test_a_case_runs_through_each_regulation_in_auto_mode(kit: Mesh, skipped: dict[str, Sent], regulation_id: str):
+    """Before: a jump of 4 working days finished one step, at the jump instant, overdue; the case stayed
+    «Поступившие». Now one jump brings every case to its end, each step finished at its own scheduled time."""
+    sent = skipped[regulation_id]
+    file, number = sent.file, sent.number
+    application = kit.wait_for_status(number, "COMPLETED", timeout_s=60)
+
+    assert (application["regulation"], application["channel"]) == (regulation_id, file["channel"])
     timeline = application["timeline"]
     assert [(t["step"], t["role"]) for t in timeline] == [(s["id"], s["role"]) for s in file["steps"]]
     previous_end = when(application["receivedAt"])
     for record, step in zip(timeline, file["steps"], strict=True):
-        started, due, finished = when(record["startedAt"]), when(record["dueAt"]), when(record["finishedAt"])
-        assert started == previous_end, f"{step['id']} starts when the previous step ends"
+        started, due = when(record["startedAt"]), when(record["dueAt"])
+        assert started == previous_end, f"{step['id']} starts when the previous step ends (mesh time)"
         if "minutes" in step["max"]:
             assert due - started == dt.timedelta(minutes=step["max"]["minutes"]), step["id"]
         else:
@@ -138,19 +166,53 @@ def test_a_case_runs_through_each_regulation_in_auto_mode(kit: Mesh, regulations
             assert due == end_of(days[-1]), step["id"]
         auto = when(record["autoAt"])
         assert abs((auto - started) - (due - started) * SHARE) < dt.timedelta(milliseconds=5), step["id"]
-        assert dt.timedelta(0) <= finished - auto < dt.timedelta(seconds=30), \
-            f"{step['id']}: simulated staff finish at {SHARE:.0%} of the step's maximum on the mesh clock"
-        assert (record["actor"], record["overdue"]) == ("auto", False)
-        previous_end = finished
+        assert record["finishedAt"] == record["autoAt"], \
+            f"{step['id']}: done at its scheduled moment ({SHARE:.0%} of the step's maximum), not at the jump"
+        assert (record["actor"], record["overdue"]) == ("auto", False), step["id"]
+        previous_end = when(record["finishedAt"])
     assert application["completedAt"] == timeline[-1]["finishedAt"]
     assert application["document"]["signature"], "the result carries its EDS signature"
 
-    notices = until(lambda: kit.con_notices(number), lambda n: len(n) >= 3, what="ИС ЦОН's notices")
-    assert [n["status"] for n in notices] == EXPECTED_STATUSES
-    if portal is not None:
-        seen = until(portal.notifications, lambda n: len([x for x in n if x["applicationNumber"] == number]) >= 3,
+    deciding = next(t for t in timeline if "decide" in t["done"])
+    expected = [("RECEIVED", application["receivedAt"]), ("IN_PROGRESS", deciding["startedAt"]),
+                ("COMPLETED", application["completedAt"])]
+    until(lambda: kit.con_notices(number), lambda n: len(n) >= 3, what="ИС ЦОН's notices")
+    time.sleep(0.5)  # a second copy of any notice would have come by now
+    assert [(n["status"], n["at"]) for n in kit.con_notices(number)] == expected, \
+        "ИС ЦОН hears each status once, in order, stamped when it happened"
+    if sent.portal is not None:
+        seen = until(sent.portal.notifications,
+                     lambda n: len([x for x in n if x["applicationNumber"] == number]) >= 3,
                      what="the citizen's «Уведомления»")
-        assert [n["status"] for n in seen if n["applicationNumber"] == number] == EXPECTED_STATUSES
+        assert [(n["status"], n["at"]) for n in seen if n["applicationNumber"] == number] == expected
+
+
+def test_in_manual_mode_the_jump_leaves_steps_overdue_and_counted(kit: Mesh, regulations_dir: Path):
+    """Nobody acts in manual mode: after the jump the open step is overdue, the inbox counts it, and the step
+    staff then finish by hand is recorded overdue; the next step starts then, on time."""
+    files = [yaml.safe_load(p.read_text()) for p in sorted(regulations_dir.glob("kyzylorda.*.office.yaml"))]
+    kit.set_mode("kyzylorda", "manual")
+    sent = [_send_one(kit, file) for file in files]
+
+    def inbox(**params: str) -> dict:
+        return kit.http.get(f"{kit.info.mio}/districts/kyzylorda/applications", headers=kit._admin,
+                            params=params).json()
+
+    counted_before = sum(inbox()["overdueSteps"].values())
+    kit.advance_clock(working_days=10)
+
+    assert sum(inbox()["overdueSteps"].values()) == counted_before + len(sent), "each open step counted overdue"
+    overdue = {a["number"] for a in inbox(status="OVERDUE")["applications"]}
+    clerk = kit.staff_login(kit.staff("kyzylorda", role="clerk"))
+    for one in sent:
+        application = kit.mio_application(one.number)
+        assert application["status"] == "RECEIVED"
+        assert one.number in overdue
+        [open_step] = [t for t in application["timeline"] if t["finishedAt"] is None]
+        assert (open_step["position"], open_step["overdue"]) == (0, True)
+        done = clerk.act(one.number, "accept")["timeline"]
+        assert (done[0]["actor"], done[0]["overdue"]) == (clerk.staff.iin, True), "finished late: overdue"
+        assert (done[1]["startedAt"], done[1]["overdue"]) == (done[0]["finishedAt"], False)
 
 
 # ---- manual mode: three staff identities, the head's EDS --------------------------------------------------
@@ -292,7 +354,7 @@ def test_the_register_keeps_each_card_with_its_history(kit: Mesh):
                              ("employment.active-measures-referral", "portal")):
         number, _ = submit(kit, channel=channel, district=district, citizen=citizen, service=service,
                            first_role="clerk")
-        assert run_by_the_clock(kit, number)["status"] == "COMPLETED", service
+        assert kit.settle(number)["applications"][0]["status"] == "COMPLETED", service
     clerk = kit.staff_login(kit.staff(district, role="clerk"))
     [card] = clerk.register(citizen.iin)
     assert (card["kind"], card["status"], card["unemployedSince"] is not None) == ("unemployed", "open", True)
@@ -330,7 +392,7 @@ def test_status_notices_survive_mio_crashes_in_order_exactly_once(kit: Mesh, mio
     head.sign(number)
     kit.http.put(f"{kit.info.mio}/admin/applications/{number}/mode", headers=kit._admin,
                  json={"mode": "auto", "autoShare": SHARE}).raise_for_status()
-    assert run_by_the_clock(kit, number)["status"] == "COMPLETED"  # simulated staff issue it
+    assert kit.settle(number)["applications"][0]["status"] == "COMPLETED"  # simulated staff issue it
     _restart_mio(mio_mesh)
 
     def mine(notifications: list[dict]) -> list[str]:
@@ -347,10 +409,7 @@ def test_status_notices_survive_mio_crashes_in_order_exactly_once(kit: Mesh, mio
 
 # ---- meshctl: the same flow from a shell --------------------------------------------------------------------
 def test_meshctl_drives_a_referral_by_hand(kit: Mesh, mio_mesh: MeshHandle, tmp_path: Path):
-    mesh_file = tmp_path / "mesh.json"
-    mesh_file.write_text(json.dumps({
-        "services": {name: {"url": mio_mesh.url(name)} for name in mio_mesh.config.ports},
-        "adminToken": mio_mesh.admin_token, "amqpUrl": mio_mesh.rabbit.amqp_url}))
+    mesh_file = mio_mesh.write_mesh_file(tmp_path / "mesh.json")
     runner = CliRunner()
 
     def meshctl(*args: str) -> dict:
@@ -361,8 +420,12 @@ def test_meshctl_drives_a_referral_by_hand(kit: Mesh, mio_mesh: MeshHandle, tmp_
     assert meshctl("mode", "kokshetau", "manual") == {"district": "kokshetau", "mode": "manual"}
     person = meshctl("new", "citizen", "--district", "kokshetau", "--out", str(tmp_path / "citizen"))
     kit.open_card("kokshetau", person["iin"], kind="job_seeker")
-    sent = meshctl("apply", "--citizen", str(tmp_path / "citizen"), "--service",
-                   "employment.active-measures-referral", "--field", "referralKind=vocational-training")
+    applied = runner.invoke(cli.app, ["apply", "--citizen", str(tmp_path / "citizen"), "--service",
+                                      "employment.active-measures-referral", "--field",
+                                      "referralKind=vocational-training", "--mesh", str(mesh_file)])
+    assert applied.exit_code == 0, applied.output
+    sent = json.loads(applied.stdout)
+    assert f"meshctl wait {sent['correlationId']} --status COMPLETED" in applied.stderr, "says how to follow it"
     portal = PortalView(kit=kit, citizen=Citizen.load(tmp_path / "citizen"))
     number = until(portal.applications, lambda a: a[-1]["correlationId"] == sent["correlationId"]
                    and a[-1]["applicationNumber"] is not None, what="the application number")[-1]["applicationNumber"]
@@ -372,6 +435,11 @@ def test_meshctl_drives_a_referral_by_hand(kit: Mesh, mio_mesh: MeshHandle, tmp_
         shown = meshctl("act", number, action, "--as", role, *extra)
     assert shown["status"] == "COMPLETED"
     assert [t["role"] for t in shown["timeline"]] == ["clerk", "head", "executor", "head", "clerk"]
+    assert meshctl("wait", sent["correlationId"], "--status", "COMPLETED", "--timeout", "30s")["status"] == \
+        "COMPLETED", "the portal heard it"
+    assert meshctl("wait", number, "--status", "RECEIVED")["status"] == "COMPLETED", "a status passed counts"
+    otherwise = runner.invoke(cli.app, ["wait", number, "--status", "REFUSED", "--mesh", str(mesh_file)])
+    assert (otherwise.exit_code, json.loads(otherwise.stderr)["code"]) == (1, "CASE_ENDED_OTHERWISE")
     before = when(meshctl("clock")["now"])
     after = when(meshctl("clock", "--seconds", "3600")["now"])
     assert dt.timedelta(hours=1) <= after - before < dt.timedelta(hours=1, minutes=1)

@@ -13,20 +13,30 @@ from shared.envelope import MessageType
 from tests.support.members import enroll, grant, start_member, unique_id
 from tests.support.mesh import MeshHandle, private_mesh
 from tests.support.postgres import PostgresServer
+from tests.support.snapshot import assert_reads_see_one_moment
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def pg_mesh(tmp_path_factory: pytest.TempPathFactory):
+def pg_server():
     server = PostgresServer.start()
-    names = [s.name for s in SERVICES]
     try:
-        server.create_databases(names)
-        with private_mesh(tmp_path_factory, name="pg", database_urls={n: server.url(n) for n in names}) as handle:
-            yield handle
+        server.create_databases([s.name for s in SERVICES] + ["snapshot_check"])
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def pg_mesh(tmp_path_factory: pytest.TempPathFactory, pg_server: PostgresServer):
+    names = [s.name for s in SERVICES]
+    with private_mesh(tmp_path_factory, name="pg", database_urls={n: pg_server.url(n) for n in names}) as handle:
+        yield handle
+
+
+async def test_a_snapshot_on_postgresql_sees_one_moment(pg_server: PostgresServer):
+    await assert_reads_see_one_moment(pg_server.url("snapshot_check"))
 
 
 async def test_services_run_on_postgresql_end_to_end(pg_mesh: MeshHandle, tmp_path: Path):

@@ -135,6 +135,7 @@ class InProcessMesh:
 
     # the same face as a mesh of real processes (tests.support.mesh.MeshHandle), for tests written for both
     gateway, nuc, admin_token, ocsp_max_age_s = url("shep_gateway"), url("nuc_pki"), ADMIN_TOKEN, OCSP_MAX_AGE_S
+    settle_s = 0.05  # how long a wrong delivery is given to show up
 
     @property
     def admin(self) -> dict[str, str]:
@@ -184,12 +185,19 @@ class InProcessMesh:
             (await mio.put(f"/admin/districts/{district}/mode", json={"mode": mode, "autoShare": share})
              ).raise_for_status()
 
-    async def advance_clock(self, *, seconds: float) -> None:
+    async def advance_clock(self, *, seconds: float | None = None, working_days: int | None = None,
+                            speed: float | None = None, reset: bool = False) -> dict:
+        """Change the mesh clock; returns once every service follows it (the gateway's answer)."""
+        change = {"advanceSeconds": seconds, "advanceWorkingDays": working_days, "speed": speed} | \
+            ({"reset": True} if reset else {})
         async with self.client("shep_gateway") as gateway:
-            state = (await gateway.post("/admin/clock", json={"advanceSeconds": seconds})).json()["state"]
+            reply = (await gateway.post("/admin/clock", json={k: v for k, v in change.items() if v is not None}))
+        answer = reply.json()
+        state = answer["state"]
         for name in self.running:  # every service follows the broadcast before the test goes on
             clock = self.clock_of(name)
             await until(lambda c=clock: c.state.version >= state["version"], what=f"{name} to follow the clock")
+        return answer
 
     def clock_of(self, name: str) -> MeshClock:
         state = self.app(name).state

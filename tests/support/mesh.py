@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from meshkit.rabbit_node import RabbitNode
 from meshkit.sdk import Mesh, MeshInfo
 from shared.bus import Bus
 from shared.bus_rabbit import RabbitBus
+from shared.topology import DEAD_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON, declare_core
 
 ADMIN_TOKEN = "e2e-admin-token-0123456789"
 KEY_PASSPHRASE = "e2e-key-passphrase-0123456789"
@@ -60,6 +63,13 @@ class MeshHandle:
         """A service's SQLite database, to read or tamper with as an operator with sqlite3 would."""
         return self.config.var_dir / service / f"{service}.db"
 
+    def write_mesh_file(self, path: Path) -> Path:
+        """This mesh as `make run` describes one in var/mesh.json, for meshctl and scripts."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"services": {name: {"url": self.url(name)} for name in self.config.ports},
+                                    "adminToken": self.admin_token, "amqpUrl": self.rabbit.amqp_url}))
+        return path
+
     def kit(self) -> Mesh:
         """The scripting kit (meshkit.sdk) pointed at this mesh."""
         return Mesh(MeshInfo(gateway=self.gateway, nuc=self.nuc, portal=self.url("portal"),
@@ -99,3 +109,17 @@ def private_mesh(factory: pytest.TempPathFactory, *, name: str, extra_env: dict[
     finally:
         handle.runner.stop()
         rabbit.stop()
+
+
+async def drain_dead_letters(mesh: MeshHandle) -> list[dict[str, Any]]:
+    """Everything in the mesh's dead-letter queue (taken off it), with the refusal code and reason."""
+    bus = RabbitBus(url=mesh.rabbit.amqp_url, connection_name="tests-drain-dead-letters")
+    await bus.connect()
+    await declare_core(bus)
+    found = []
+    while (delivery := await bus.get(queue=DEAD_QUEUE)) is not None:
+        found.append({"messageId": delivery.message_id, "code": delivery.headers.get(H_REFUSAL_CODE),
+                      "reason": delivery.headers.get(H_REFUSAL_REASON)})
+        await delivery.ack()
+    await bus.close()
+    return found

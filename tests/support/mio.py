@@ -1,5 +1,5 @@
-"""Helpers for ИС МИО end-to-end tests: submitting through each channel, waiting, driving auto mode by the
-clock, and an independent reading of the Kazakh working calendar to check deadlines against."""
+"""Helpers for ИС МИО end-to-end tests: submitting through each channel, waiting, and an independent
+reading of the Kazakh working calendar to check deadlines against."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from meshkit.sdk import Citizen, Mesh, PortalSession
 
 T = TypeVar("T")
 KZ = dt.timezone(dt.timedelta(hours=5))
-ACTIVE = ("RECEIVED", "IN_PROGRESS")
 
 
 def until(fetch: Callable[[], T], done: Callable[[T], bool], *, what: str, timeout_s: float = 30.0) -> T:
@@ -108,23 +107,3 @@ def submit(kit: Mesh, *, channel: str, district: str, citizen: Citizen, service:
     cases = until(lambda: kit.con_cases(citizen.iin), lambda c: bool(c) and c[-1]["applicationNumber"] is not None,
                   what="ИС ЦОН to hear the application number")
     return cases[-1]["applicationNumber"], None
-
-
-def open_step(application: dict[str, Any]) -> dict[str, Any] | None:
-    return next((s for s in application["timeline"] if s["finishedAt"] is None), None)
-
-
-def run_by_the_clock(kit: Mesh, number: str, *, max_steps: int = 12) -> dict[str, Any]:
-    """Auto mode: move the mesh clock to each step's autoAt and wait for simulated staff to finish it."""
-    application = kit.mio_application(number)
-    for _ in range(max_steps):
-        if application["status"] not in ACTIVE:
-            return application
-        step = open_step(application)
-        assert step is not None, application
-        gap = (when(step["autoAt"]) - when(kit.clock()["now"])).total_seconds()
-        kit.advance_clock(seconds=max(gap, 0) + 1)
-        application = until(lambda: kit.mio_application(number),
-                            lambda a, p=step["position"]: a["timeline"][p]["finishedAt"] is not None,
-                            what=f"step {step['step']} of {number} to be done by simulated staff")
-    raise AssertionError(f"{number} did not finish in {max_steps} steps: {application['status']}")

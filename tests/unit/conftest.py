@@ -28,9 +28,13 @@ class Pki:
     http: httpx.AsyncClient
     responder_up: bool = True
 
-    def verifier(self, *, max_age_s: float = 60.0) -> CertificateVerifier:
-        return CertificateVerifier(trust=TrustStore.from_certificates(self.ca.chain()), clock=self.clock,
-                                   ocsp=OcspClient(url="http://nuc.test/ocsp", http=self.http, clock=self.clock,
+    def verifier(self, *, max_age_s: float = 60.0, clock: MeshClock | None = None,
+                 skew_wait_s: float = 3.0) -> CertificateVerifier:
+        """A verifier on the CA's clock, or on a ``clock`` of its own (one that heard a jump the CA has not)."""
+        clock = clock or self.clock
+        return CertificateVerifier(trust=TrustStore.from_certificates(self.ca.chain()), clock=clock,
+                                   skew_wait_s=skew_wait_s,
+                                   ocsp=OcspClient(url="http://nuc.test/ocsp", http=self.http, clock=clock,
                                                    max_age_s=max_age_s))
 
     async def person(self, *, iin: str = "850701300007", defect: BadKind | None = None,

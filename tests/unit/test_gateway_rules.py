@@ -18,6 +18,8 @@ from services.shep_gateway.domain import (
     Registry,
     RegistryFile,
     ServiceDef,
+    ServiceGrant,
+    granted,
     record_hash,
 )
 from services.shep_gateway.settings import DEFAULT_REGISTRY
@@ -178,3 +180,30 @@ def test_envelope_rejects_unknown_fields_and_bad_message_types():
     with pytest.raises(Exception, match="messageType"):
         _env(messageType="SHOUT")
     assert _env().message_type is MessageType.REQUEST
+
+
+# ---- grants add, never remove ----------------------------------------------------------------------------------
+def test_a_grant_adds_members_and_keeps_everyone_elses_rights():
+    """Before: the README's snippet replaced gbdfl.person-by-iin to add one caller, dropping `shep` (the gateway's
+    own district lookups) and renaming the service."""
+    lookup = REGISTRY.services["gbdfl.person-by-iin"]
+    after = granted(service_id=lookup.id, current=lookup, grant=ServiceGrant(
+        channel="sync", title="renamed?", callers=("tester.one", "portal")))
+    assert after.callers == ("portal", "con", "mio.*", "tester.one")
+    assert (after.title, after.channel, after.providers) == (lookup.title, lookup.channel, lookup.providers)
+    assert granted(service_id=lookup.id, current=after, grant=ServiceGrant(callers=("tester.one",))) == after
+
+
+def test_a_grant_creates_a_service_only_when_it_says_how():
+    created = granted(service_id="test.new", current=None, grant=ServiceGrant(channel="async", providers=("p",)))
+    assert (created.title, created.channel, created.providers, created.callers) == ("test.new", "async", ("p",), ())
+    with pytest.raises(MeshError) as missing:
+        granted(service_id="test.new", current=None, grant=ServiceGrant(callers=("c",)))
+    assert (missing.value.code, missing.value.status) == ("SERVICE_NOT_FOUND", 404)
+
+
+@pytest.mark.parametrize("grant", [ServiceGrant(channel="async"), ServiceGrant(route_by="district")])
+def test_a_grant_does_not_change_how_a_service_is_reached(grant: ServiceGrant):
+    with pytest.raises(MeshError) as conflict:
+        granted(service_id="gbdfl.person-by-iin", current=REGISTRY.services["gbdfl.person-by-iin"], grant=grant)
+    assert (conflict.value.code, conflict.value.status) == ("GRANT_CONFLICT", 409)

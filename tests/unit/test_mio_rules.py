@@ -17,7 +17,7 @@ from services.mio_workstation.domain import (
     step_due,
     term_due,
 )
-from services.mio_workstation.onboarding import member_entry, service_entry
+from services.mio_workstation.onboarding import granted_already, member_entry, service_grant
 from services.mio_workstation.regulations import Duration, RegulationBook, RegulationError
 from shared.clock import KZ_TZ
 from shared.working_calendar import CountingRule, WorkingCalendar
@@ -120,8 +120,9 @@ def test_a_new_district_joins_the_registry_with_the_organisation_its_file_gives(
     regulation = BOOK.all["almaty.job-seeker-registration.con"]
     seeded = {"id": regulation.service, "title": "t", "channel": "async", "providers": ["mio.almaty"],
               "routeBy": "district", "callers": ["portal"], "notify": ["portal"]}
-    joined = service_entry(current=seeded, regulation=regulation, member_id="mio.shymkent")
-    assert joined["providers"] == ["mio.almaty", "mio.shymkent"]
-    assert joined["callers"] == ["portal", "con"]  # the regulation's channel may call it
-    assert joined["notify"] == ["portal", "con"]
-    assert service_entry(current=joined, regulation=regulation, member_id="mio.shymkent") == joined
+    grant = service_grant(regulation=regulation, member_id="mio.shymkent")
+    assert (grant["providers"], grant["callers"], grant["notify"]) == (["mio.shymkent"], ["con"], ["portal", "con"])
+    assert not granted_already(current=seeded, grant=grant)
+    joined = seeded | {"providers": ["mio.almaty", "mio.shymkent"], "callers": ["portal", "con"],
+                       "notify": ["portal", "con"]}
+    assert granted_already(current=joined, grant=grant), "a restart asks for nothing it has"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import shutil
 import subprocess
@@ -12,8 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from services.nuc_pki.domain import BadKind
 from services.nuc_pki.store import IssuedCertificate
 from shared.canonical import canonical_bytes
-from shared.cert_check import CertFailure, Expectation, refusal_code
+from shared.cert_check import CertFailure, Expectation, is_transient_refusal, refusal_code
 from shared.cert_profile import Holder, Usage, describe_certificate
+from shared.clock import MeshClock
 from shared.envelope import MessageType, parse_envelope, signed_content, unsigned_envelope
 from shared.errors import MeshError
 from shared.signing import SignatureError, SignerIdentity, sign_json, sign_wire, verify_detached, verify_json
@@ -130,6 +132,38 @@ async def test_a_certificate_the_ca_does_not_know_has_unknown_status(pki):
         await session.delete(await session.get(IssuedCertificate, signing.record.serial))
     result = await pki.verifier().check(certificate=signing.certificate, expect=Expectation())
     assert result.failure is CertFailure.STATUS_UNKNOWN
+
+
+async def test_a_clock_that_has_not_heard_a_jump_yet_is_waited_for_then_named(pki):
+    """The verifier heard a jump of a day that НУЦ has not: НУЦ's OCSP answers are "stale" on the verifier's clock.
+    A check waits for the clocks to agree (they do within milliseconds of the broadcast) instead of failing; if
+    they never do, the failure is CLOCK_SKEW — transient, never "unknown certificate"."""
+    signing, _ = await pki.person()
+    ahead = MeshClock()
+    ahead.apply(pki.clock.advanced_by(seconds=86400))
+
+    async def nuc_hears_the_jump() -> None:
+        await asyncio.sleep(0.2)
+        pki.clock.apply(ahead.state)
+
+    hearing = asyncio.create_task(nuc_hears_the_jump())
+    assert (await pki.verifier(clock=ahead).check(certificate=signing.certificate, expect=Expectation())).ok
+    await hearing
+
+    behind = MeshClock()  # a verifier that never hears it
+    never = await pki.verifier(clock=behind, skew_wait_s=0.2).check(certificate=signing.certificate,
+                                                                    expect=Expectation())
+    assert never.failure is CertFailure.CLOCK_SKEW
+    assert is_transient_refusal(refusal_code(never))
+    unknown_code = refusal_code(await _unknown_certificate_check(pki))
+    assert not is_transient_refusal(unknown_code), "an unknown certificate is permanent"
+
+
+async def _unknown_certificate_check(pki):
+    signing, _ = await pki.person(iin="900101300007")
+    async with pki.ca._sessions() as session, session.begin():
+        await session.delete(await session.get(IssuedCertificate, signing.record.serial))
+    return await pki.verifier().check(certificate=signing.certificate, expect=Expectation())
 
 
 async def test_an_unreachable_responder_is_reported_as_such(pki):

@@ -1,0 +1,216 @@
+"""The five things staff do in a regulation's steps — accept, assign, decide, sign, issue — one object each.
+
+Every action is done in three parts, whoever does it (a staff member through the API, or simulated staff):
+``check`` the request (no I/O: a refusal to accept needs a reason…), ``prepare`` what takes I/O before the
+transaction (ГБД ФЛ's facts, a signature and its certificate), and ``apply`` what was prepared to the
+application inside the transaction — one ``match`` over the prepared outcomes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from services.mio_workstation.domain import Circumstances, Status, automatic_decision, card_missing, draft_document
+from services.mio_workstation.regulations import Action, Regulation, Step
+from services.mio_workstation.staff import StaffBook
+from services.mio_workstation.store import Application, LabourCard, StaffAccount
+from shared.cert_check import CertificateVerifier, Expectation
+from shared.cert_profile import Holder, Usage
+from shared.clock import KZ_TZ
+from shared.errors import MeshError
+from shared.logins import eds_refusal
+from shared.signing import sign_json
+
+
+@dataclass(frozen=True)
+class ActionBody:
+    """What a staff member sends with an action (simulated staff send the defaults)."""
+
+    accept: bool = True
+    reason: str | None = None
+    executor_iin: str | None = None
+    decision: str | None = None
+    signature: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    app: Application
+    regulation: Regulation
+    step: Step
+    actor: StaffAccount | None  # None: simulated staff
+    body: ActionBody
+    at: dt.datetime  # the mesh time it is done at (simulated staff: the step's scheduled time)
+
+
+# ---- what an action prepared, to be applied in the transaction ------------------------------------------------
+@dataclass(frozen=True)
+class Accepted:
+    accept: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Assigned:
+    executor: str | None
+
+
+@dataclass(frozen=True)
+class Decided:
+    approve: bool
+    reason: str | None
+    draft: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Signed:
+    signature: str
+    signer: str
+
+
+@dataclass(frozen=True)
+class Issued:
+    pass
+
+
+Prepared = Accepted | Assigned | Decided | Signed | Issued
+
+
+def apply(app: Application, prepared: Prepared, *, at: dt.datetime) -> None:
+    """The state change an action makes, in the transaction that records it."""
+    match prepared:
+        case Accepted(accept=False, reason=reason):
+            app.status, app.reason, app.completed_at = Status.NOT_ACCEPTED, reason, at
+        case Accepted():
+            pass
+        case Assigned(executor=executor):
+            app.executor_iin = executor
+        case Decided(approve=approve, reason=reason, draft=draft):
+            app.decision, app.reason, app.draft = "approve" if approve else "refuse", reason, draft
+        case Signed(signature=signature, signer=signer):
+            app.document_signature, app.signer_iin = signature, signer
+        case Issued():
+            app.status = Status.COMPLETED if app.decision == "approve" else Status.REFUSED
+            app.completed_at = at
+
+
+class Facilities(Protocol):
+    """What actions need from the workstation: its staff, the registries' facts, НУЦ's trust store."""
+
+    staff: StaffBook
+
+    async def circumstances(self, app: Application, *, on: dt.date) -> tuple[Circumstances, LabourCard | None]: ...
+
+    def verifier(self, district: str) -> CertificateVerifier: ...
+
+
+class StepAction(ABC):
+    action: ClassVar[Action]
+
+    def check(self, request: ActionRequest) -> None:  # noqa: B027 - most actions ask nothing of the body
+        """Refuse a request that cannot be right whatever the registries say (no I/O)."""
+
+    @abstractmethod
+    async def prepare(self, request: ActionRequest, facilities: Facilities) -> Prepared:
+        """What the action needs that takes I/O, before the transaction."""
+
+
+class Accept(StepAction):
+    action = Action.ACCEPT
+
+    def check(self, request: ActionRequest) -> None:
+        if not request.body.accept and not request.regulation.may_refuse_acceptance:
+            raise MeshError("REFUSAL_NOT_PROVIDED", "this regulation does not let the clerk refuse acceptance",
+                            status=409)
+        if not request.body.accept and not request.body.reason:
+            raise MeshError("REASON_REQUIRED", "a refusal to accept names its reason", status=422)
+
+    async def prepare(self, request: ActionRequest, facilities: Facilities) -> Prepared:
+        return Accepted(accept=request.body.accept, reason=request.body.reason)
+
+
+class Assign(StepAction):
+    action = Action.ASSIGN
+
+    async def prepare(self, request: ActionRequest, facilities: Facilities) -> Prepared:
+        executor = request.body.executor_iin
+        district = request.app.district
+        if executor is None:
+            found = await facilities.staff.find(district=district, role="executor")
+            return Assigned(executor=found.iin if found else None)
+        if (await facilities.staff.get(executor)).role != "executor":
+            raise MeshError("NOT_AN_EXECUTOR", f"{executor} is not an executor of {district}", status=422)
+        return Assigned(executor=executor)
+
+
+class Decide(StepAction):
+    action = Action.DECIDE
+
+    def check(self, request: ActionRequest) -> None:
+        if request.actor is None:
+            return
+        if request.body.decision not in ("approve", "refuse"):
+            raise MeshError("DECISION_REQUIRED", "decision must be 'approve' or 'refuse'", status=422)
+        if request.body.decision == "refuse" and not request.body.reason:
+            raise MeshError("REASON_REQUIRED", "a motivated refusal names its reason", status=422)
+
+    async def prepare(self, request: ActionRequest, facilities: Facilities) -> Prepared:
+        app, regulation = request.app, request.regulation
+        facts, card = await facilities.circumstances(app, on=request.at.astimezone(KZ_TZ).date())
+        if request.actor is None:
+            approve, reason = automatic_decision(regulation=regulation, facts=facts, form=app.form)
+        else:
+            approve, reason = request.body.decision == "approve", request.body.reason
+            missing = card_missing(regulation=regulation, facts=facts) if approve else None
+            if missing:
+                raise MeshError("CARD_REQUIRED", missing, status=409)
+        draft = draft_document(regulation=regulation, number=app.number, issued=request.at,
+                               organisation=facilities.staff.organisations[app.district]["name"], form=app.form,
+                               approve=approve, reason=reason, card=card_summary(card))
+        return Decided(approve=approve, reason=reason, draft=draft)
+
+
+class Sign(StepAction):
+    action = Action.SIGN
+
+    async def prepare(self, request: ActionRequest, facilities: Facilities) -> Prepared:
+        app, regulation, actor = request.app, request.regulation, request.actor
+        assert app.draft is not None
+        if actor is None:
+            signer = await facilities.staff.find(district=app.district, role=regulation.signature.role)
+            if signer is None:
+                raise MeshError("NO_SIGNER", f"{app.district} has no {regulation.signature.role} to sign", status=409)
+            return Signed(signature=sign_json(value=app.draft, signer=facilities.staff.signer(signer)),
+                          signer=signer.iin)
+        if not request.body.signature:
+            raise MeshError("SIGNATURE_REQUIRED", "sign the draft (GET …/draft) and send the signature", status=422)
+        result, _ = await facilities.verifier(app.district).verify_signed_json(
+            value=app.draft, signature_b64=request.body.signature, expect=Expectation(
+                usage=Usage.SIGN, holder=Holder.EMPLOYEE, iin=actor.iin,
+                bin=facilities.staff.organisations[app.district]["bin"], role=regulation.signature.certificate_role))
+        if not result.ok:
+            code, status = eds_refusal(result)
+            # the signer is logged in; it is the document's signature that is refused, not the session
+            raise MeshError(code, f"the signature on {app.number} is not the {regulation.signature.role}'s valid "
+                            f"EDS: {result.message}", status=503 if status == 503 else 422)
+        return Signed(signature=request.body.signature, signer=actor.iin)
+
+
+class Issue(StepAction):
+    action = Action.ISSUE
+
+    async def prepare(self, request: ActionRequest, facilities: Facilities) -> Prepared:
+        return Issued()
+
+
+ACTIONS: dict[Action, StepAction] = {a.action: a for a in (Accept(), Assign(), Decide(), Sign(), Issue())}
+
+
+def card_summary(card: LabourCard | None) -> dict[str, Any] | None:
+    if card is None:
+        return None
+    since = card.unemployed_since.astimezone(KZ_TZ).date().isoformat() if card.unemployed_since else None
+    return {"id": card.id, "kind": card.kind, "unemployedSince": since}

@@ -1,0 +1,31 @@
+"""The check that ``shared.db.snapshot`` reads one moment, for any database URL (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from sqlmodel import Field, SQLModel, func, select
+
+from shared.db import create_tables, make_engine, make_sessions, snapshot
+
+
+class SnapshotProbe(SQLModel, table=True):
+    __tablename__ = "snapshot_probe"
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
+async def assert_reads_see_one_moment(url: str) -> None:
+    """A write committed between two reads of one snapshot is not seen by the second read, nor written by it."""
+    engine = make_engine(url)
+    await create_tables(engine, models=[SnapshotProbe])
+    sessions = make_sessions(engine)
+    count = select(func.count()).select_from(SnapshotProbe)
+    try:
+        async with snapshot(sessions) as reader:
+            before = (await reader.exec(count)).one()
+            async with sessions() as writer, writer.begin():
+                writer.add(SnapshotProbe())
+            assert (await reader.exec(count)).one() == before, "the second read saw a later moment"
+        async with sessions() as after:
+            assert (await after.exec(count)).one() == before + 1, "the write outside the snapshot stands"
+    finally:
+        await engine.dispose()
