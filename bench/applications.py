@@ -39,7 +39,8 @@ async def _log_size(gateway: str, token: str) -> int:
 async def bench(args: argparse.Namespace) -> dict:
     shutil.rmtree(OUT / "work-applications", ignore_errors=True)
     node = RabbitNode.start(base_dir=OUT / "work-applications" / "rabbitmq")
-    config = MeshConfig(var_dir=OUT / "work-applications" / "mesh", amqp_url=node.amqp_url,
+    config = MeshConfig(var_dir=OUT / "work-applications" / "mesh", amqp_url=node.service_url,
+                        broker_management_url=node.management_url,
                         admin_token=secrets.token_urlsafe(16), key_passphrase=secrets.token_urlsafe(16),
                         ports={s.name: free_port() for s in SERVICES}, mesh_env="test",
                         extra_env={"MESH_LOG_LEVEL": "WARNING"})

@@ -91,7 +91,7 @@ async def _drive(*, bus: RabbitBus, exchange: str, routing_key: str, bodies: lis
     await asyncio.wait_for(run.done.wait(), timeout=300)
 
 
-async def _measure(*, bus: RabbitBus, exchange: str, routing_key: str, out_queue: str,
+async def _measure(*, bus: RabbitBus, publisher: RabbitBus, exchange: str, routing_key: str, out_queue: str,
                    bodies: list[tuple[str, bytes]], rate: float | None) -> Run:
     run = Run()
 
@@ -100,7 +100,7 @@ async def _measure(*, bus: RabbitBus, exchange: str, routing_key: str, out_queue
         await delivery.ack()
 
     subscription = await bus.consume(queue=out_queue, handler=receive, prefetch=2000)
-    await _drive(bus=bus, exchange=exchange, routing_key=routing_key, bodies=bodies, run=run, rate=rate)
+    await _drive(bus=publisher, exchange=exchange, routing_key=routing_key, bodies=bodies, run=run, rate=rate)
     await subscription.cancel()
     return run
 
@@ -117,12 +117,14 @@ def _sign(composer: Composer, *, service: str, count: int) -> list[tuple[str, by
 async def bench(args: argparse.Namespace) -> dict:
     shutil.rmtree(OUT / "work", ignore_errors=True)
     node = RabbitNode.start(base_dir=OUT / "work" / "rabbitmq")
-    config = MeshConfig(var_dir=OUT / "work" / "mesh", amqp_url=node.amqp_url, admin_token=secrets.token_urlsafe(16),
+    config = MeshConfig(var_dir=OUT / "work" / "mesh", amqp_url=node.service_url,
+                        broker_management_url=node.management_url, admin_token=secrets.token_urlsafe(16),
                         key_passphrase=secrets.token_urlsafe(16), ports={s.name: free_port() for s in SERVICES},
                         mesh_env="test", extra_env={"MESH_LOG_LEVEL": "WARNING", **args.gateway_env})
     runner = MeshRunner(config, only=["nuc_pki", "shep_gateway"])
     forwarder = None
-    bus = RabbitBus(url=node.amqp_url, connection_name="bench-client")
+    sender_bus: RabbitBus | None = None
+    bus = RabbitBus(url=node.amqp_url, connection_name="bench-client")  # the administrator: reads any queue
     try:
         runner.start()
         runner.wait_ready(timeout_s=120)
@@ -135,30 +137,36 @@ async def bench(args: argparse.Namespace) -> dict:
         composer = Composer(member_id=sender.member_id, clock=MeshClock())
         composer.signer = sender.identity
         await bus.connect()
+        # The sender publishes under its own broker account, as every member must (the gateway checks it).
+        sender_bus = bus.sibling(connection_name="bench-sender", login=sender.login)
+        await sender_bus.connect()
         await bus.declare_queue(name="bench.bare.in")
         await bus.declare_queue(name="bench.bare.out")
         forwarder = subprocess.Popen([sys.executable, "-m", "bench.bare_forwarder", node.amqp_url,  # noqa: ASYNC220
                                       "bench.bare.in", "bench.bare.out", str(PREFETCH)], cwd=REPO_ROOT)
-        targets = {"gateway": (INGRESS_EXCHANGE, "", member_queue(receiver.member_id)),
-                   "bare": ("", "bench.bare.in", "bench.bare.out")}
-        for exchange, key, out in targets.values():  # warm-up: OCSP answers, caches, connections
-            await _measure(bus=bus, exchange=exchange, routing_key=key, out_queue=out, rate=None,
-                           bodies=_sign(composer, service="bench.route", count=200))
+        targets = {"gateway": (sender_bus, INGRESS_EXCHANGE, "", member_queue(receiver.member_id)),
+                   "bare": (bus, "", "bench.bare.in", "bench.bare.out")}
+        for publisher, exchange, key, out in targets.values():  # warm-up: OCSP answers, caches, connections
+            await _measure(bus=bus, publisher=publisher, exchange=exchange, routing_key=key, out_queue=out,
+                           rate=None, bodies=_sign(composer, service="bench.route", count=200))
         # Rounds alternate between the two so that the machine's drift affects both alike; medians are reported.
         floods: dict[str, list[float]] = {"gateway": [], "bare": []}
         for _ in range(args.rounds):
-            for label, (exchange, key, out) in targets.items():
-                run = await _measure(bus=bus, exchange=exchange, routing_key=key, out_queue=out, rate=None,
+            for label, (publisher, exchange, key, out) in targets.items():
+                run = await _measure(bus=bus, publisher=publisher, exchange=exchange, routing_key=key,
+                                     out_queue=out, rate=None,
                                      bodies=_sign(composer, service="bench.route", count=args.messages))
                 floods[label].append(run.throughput())
-        paced = {label: await _measure(bus=bus, exchange=exchange, routing_key=key, out_queue=out,
-                                       rate=args.paced_rate, bodies=_sign(composer, service="bench.route",
-                                                                          count=args.paced))
-                 for label, (exchange, key, out) in targets.items()}
+        paced = {label: await _measure(bus=bus, publisher=publisher, exchange=exchange, routing_key=key,
+                                       out_queue=out, rate=args.paced_rate,
+                                       bodies=_sign(composer, service="bench.route", count=args.paced))
+                 for label, (publisher, exchange, key, out) in targets.items()}
         size = len(_sign(composer, service="bench.route", count=1)[0][1])
     finally:
         if forwarder is not None:
             forwarder.terminate()
+        if sender_bus is not None:
+            await sender_bus.close()
         await bus.close()
         runner.stop()
         node.stop()

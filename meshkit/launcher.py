@@ -27,6 +27,7 @@ from rich.table import Table
 
 from meshkit.mesh_runner import REPO_ROOT, SERVICES, MeshConfig, MeshRunner, MeshStartError
 from meshkit.ports import port_is_free
+from meshkit.private_files import write_private
 from meshkit.rabbit_node import RabbitNode, RabbitUnavailable
 from meshkit.sdk import Citizen, KitError, Mesh
 from meshkit.supervisor import BROKER, ControlServer, Supervisor
@@ -38,10 +39,10 @@ def _secrets(var_dir: Path) -> dict[str, str]:
     """Per-checkout secrets, made once: the admin token testers use and the key-encryption passphrase."""
     path = var_dir / "secrets.json"
     if path.exists():
+        path.chmod(0o600)  # one written by an older version may be readable by others
         return json.loads(path.read_text())
     values = {"adminToken": secrets.token_urlsafe(24), "keyPassphrase": secrets.token_urlsafe(24)}
-    path.write_text(json.dumps(values))
-    path.chmod(0o600)
+    write_private(path, json.dumps(values))
     return values
 
 
@@ -118,8 +119,9 @@ def _describe(config: MeshConfig, node: RabbitNode, runner: MeshRunner) -> dict:
     for name, service in runner.services.items():
         services[name] = {"url": service.url, "docs": f"{service.url}/docs", "openapi": f"{service.url}/openapi.json",
                           "title": service.spec.title, "log": str(service.log_path)}
-    return {"services": services, "amqpUrl": node.amqp_url, "adminToken": config.admin_token,
-            "rabbitmq": {"node": node.node_name, "amqpPort": node.amqp_port, "dataDir": str(node.base_dir)},
+    return {"services": services, "amqpUrl": node.service_url, "adminToken": config.admin_token,
+            "rabbitmq": {"node": node.node_name, "amqpPort": node.amqp_port, "dataDir": str(node.base_dir),
+                         "managementUrl": node.management_url, "administrator": "guest (loopback only)"},
             "varDir": str(config.var_dir), "startedAt": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
@@ -158,7 +160,10 @@ def _print(description: dict) -> None:
     for name, item in description["services"].items():
         table.add_row(name, item["url"], item["title"])
     console.print(table, crop=False)
-    console.print(f"RabbitMQ (private node): {description['amqpUrl']}", soft_wrap=True)
+    rabbit = description["rabbitmq"]
+    console.print(f"RabbitMQ (private node): {description['amqpUrl']} — one account per member, made by the gateway "
+                  f"(POST /admin/broker-accounts/ID); management UI {rabbit['managementUrl']} (guest/guest)",
+                  soft_wrap=True)
     console.print(f"Admin token (Authorization: Bearer …): {description['adminToken']}", soft_wrap=True)
     var = description["varDir"]
     demo = description.get("demoCitizen")
@@ -191,8 +196,9 @@ def main() -> None:
     except RabbitUnavailable as exc:
         raise SystemExit(str(exc)) from None
     _record_processes(var_dir, node=node, runner=None)
-    config = MeshConfig(var_dir=var_dir, amqp_url=node.amqp_url, admin_token=values["adminToken"],
-                        key_passphrase=values["keyPassphrase"], ports=ports)
+    config = MeshConfig(var_dir=var_dir, amqp_url=node.service_url, admin_token=values["adminToken"],
+                        key_passphrase=values["keyPassphrase"], ports=ports,
+                        broker_management_url=node.management_url)
     runner = MeshRunner(config)
     stopping = False
     control: ControlServer | None = None
@@ -229,7 +235,7 @@ def main() -> None:
             target = description["services"].get(name) if name != BROKER else description["rabbitmq"]
             if target is not None:
                 target.update(state)
-        (var_dir / "mesh.json").write_text(json.dumps(description, ensure_ascii=False, indent=2))
+        write_private(var_dir / "mesh.json", json.dumps(description, ensure_ascii=False, indent=2))
         _record_processes(var_dir, node=node, runner=runner)
 
     supervisor = Supervisor(runner=runner, rabbit=node, say=lambda text: console.print(text, soft_wrap=True),

@@ -129,12 +129,18 @@ async def new_person(clients: Clients, *, district: str, jobless: bool = True, m
 
 
 async def portal_session(clients: Clients, person: Person) -> str:
-    """Register ``person`` at the portal with EDS (Almaty's way) and log in with EDS; the bearer token."""
+    """Register ``person`` at the portal with EDS (Almaty's way) and log in with EDS; the bearer token.
+
+    A challenge lives a few mesh minutes: when the mesh clock jumps between taking one and signing it, it has
+    expired (CHALLENGE_EXPIRED) — a person would simply sign a fresh one, and so does this."""
     async with clients("portal") as portal:
         for purpose, path in (("register", "/auth/register/eds"), ("login", "/auth/login/eds")):
-            challenge = _checked(await portal.post("/auth/challenges", json={"purpose": purpose}), "challenge")
-            reply = await portal.post(path, json={"challengeId": challenge["challengeId"],
-                                                  "signature": sign_json(value=challenge, signer=person.auth)})
+            for _attempt in range(5):
+                challenge = _checked(await portal.post("/auth/challenges", json={"purpose": purpose}), "challenge")
+                reply = await portal.post(path, json={"challengeId": challenge["challengeId"],
+                                                      "signature": sign_json(value=challenge, signer=person.auth)})
+                if reply.status_code != 401 or reply.json().get("code") != "CHALLENGE_EXPIRED":
+                    break
             registered_before = purpose == "register" and reply.json().get("code") == "ACCOUNT_EXISTS"
             if reply.status_code >= 400 and not registered_before:
                 raise RuntimeError(f"{path}: {reply.status_code} {reply.text[:300]}")

@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from meshkit.private_files import write_private
+from shared.broker_accounts import BrokerLogin, with_login
 from shared.ids import make_bin
 from shared.signing import SignerIdentity, load_pem_certificates
 
@@ -68,10 +70,19 @@ class Enrolled:
     bin: str
     identity: SignerIdentity
     chain: list[x509.Certificate]
+    broker_login: BrokerLogin | None = None  # its own broker account (None: the gateway runs without accounts)
+
+    def amqp_url(self, url: str) -> str:
+        """``url`` (the mesh's AMQP URL, var/mesh.json's ``amqpUrl``) with this member's own login in it."""
+        return with_login(url, self.broker_login)
+
+    async def login(self) -> BrokerLogin | None:
+        """As a ``shared.bus.LoginSource``: ``RabbitBus(url=…, connection_name=…, login=me.login)``."""
+        return self.broker_login
 
     def write(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "key.pem").write_bytes(self.identity.key.private_bytes(
+        write_private(directory / "key.pem", self.identity.key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         (directory / "cert.pem").write_bytes(self.identity.certificate.public_bytes(serialization.Encoding.PEM))
         (directory / "chain.pem").write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.chain))
@@ -95,13 +106,24 @@ async def enroll(mesh: Endpoints, *, member_id: str, register: bool = True) -> E
             "csrPem": csr.public_bytes(serialization.Encoding.PEM).decode()})
         reply.raise_for_status()
         body = reply.json()
+        login = None
         if register:
             reply = await http.put(f"{mesh.gateway}/admin/members/{member_id}/certificate", headers=mesh.admin,
                                    json={"certificatePem": body["certificatePem"]})
             reply.raise_for_status()
+            login = await broker_login(mesh, http, member_id=member_id)
     chain = load_pem_certificates(body["chainPem"])
-    return Enrolled(member_id=member_id, bin=bin_, chain=chain, identity=SignerIdentity(
+    return Enrolled(member_id=member_id, bin=bin_, chain=chain, broker_login=login, identity=SignerIdentity(
         key=key, certificate=load_pem_certificates(body["certificatePem"])[0], chain=tuple(chain)))
+
+
+async def broker_login(mesh: Endpoints, http: httpx.AsyncClient, *, member_id: str) -> BrokerLogin | None:
+    """The member's own broker account, made by the gateway (None when the gateway runs without accounts)."""
+    reply = await http.post(f"{mesh.gateway}/admin/broker-accounts/{member_id}", headers=mesh.admin)
+    if reply.status_code == 409 and reply.json().get("code") == "BROKER_ACCOUNTS_OFF":
+        return None
+    reply.raise_for_status()
+    return BrokerLogin(user=reply.json()["user"], password=reply.json()["password"])
 
 
 async def grant(mesh: Endpoints, *, service_id: str, channel: str | None = None, providers: list[str] | None = None,

@@ -38,6 +38,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("gbd_fl", "GBDFL", 8005, "ГБД ФЛ — individuals registry"),
 )
 SPECS = {s.name: s for s in SERVICES}
+KEEP_ALIVE_S = 75
 
 
 @dataclass
@@ -48,6 +49,8 @@ class MeshConfig:
     key_passphrase: str
     ports: dict[str, int]
     mesh_env: str = "dev"
+    broker_management_url: str | None = None  # the gateway makes each member's broker account through it
+    broker_admin: tuple[str, str] = ("guest", "guest")
     extra_env: dict[str, str] = field(default_factory=dict)
     database_urls: dict[str, str] = field(default_factory=dict)
 
@@ -86,15 +89,21 @@ class ServiceProcess:
             f"{p}_PORT": str(c.ports[self.spec.name]),
             f"{p}_DATABASE_URL": database,
         }
+        if self.spec.name == "shep_gateway" and c.broker_management_url:
+            env |= {"SHEP_BROKER_ADMIN_URL": c.broker_management_url, "SHEP_BROKER_ADMIN_USER": c.broker_admin[0],
+                    "SHEP_BROKER_ADMIN_PASSWORD": c.broker_admin[1]}
         env.update(c.extra_env)
         return env
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        # Keep-alive longer than clients' idle pools (httpx: 5 s, uvicorn's default too): with equal timeouts a
+        # client reuses a connection at the instant the server closes it, and the request fails with ReadError
+        # (seen once in 400 calls of the load test).
         command = [sys.executable, "-m", "uvicorn", "--factory", self.spec.app, "--host", "127.0.0.1",
                    "--port", str(self.config.ports[self.spec.name]), "--no-access-log", "--timeout-graceful-shutdown",
-                   "5"]
+                   "5", "--timeout-keep-alive", str(KEEP_ALIVE_S)]
         self.process = subprocess.Popen(wrap(command), cwd=REPO_ROOT, env=self.env(), stdout=log,  # noqa: S603
                                         stderr=subprocess.STDOUT, start_new_session=True)
 

@@ -39,16 +39,30 @@ def rabbitmq_server_path() -> str:
 
 @dataclass
 class RabbitNode:
+    """``guest`` is the node's administrator: the gateway alone uses it, through the management API, to make
+    each member's own account (``shared.broker_accounts``); services connect with those accounts."""
+
     base_dir: Path
     amqp_port: int
     dist_port: int
     epmd_port: int
     node_name: str
+    management_port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def amqp_url(self) -> str:
+        """The administrator's URL (for tests and operators, never given to a service)."""
         return f"amqp://guest:guest@127.0.0.1:{self.amqp_port}/"
+
+    @property
+    def service_url(self) -> str:
+        """The URL services get: no login in it — each asks the gateway for its own."""
+        return f"amqp://127.0.0.1:{self.amqp_port}/"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://127.0.0.1:{self.management_port}"
 
     def _env(self) -> dict[str, str]:
         b = self.base_dir
@@ -74,14 +88,17 @@ class RabbitNode:
     def start(cls, *, base_dir: Path, amqp_port: int | None = None, timeout_s: float = 90.0) -> RabbitNode:
         rabbitmq_server_path()  # say now, plainly, if RabbitMQ is not installed
         base_dir.mkdir(parents=True, exist_ok=True)
-        (base_dir / "enabled_plugins").write_text("[].\n")
-        (base_dir / "rabbitmq.conf").write_text("disk_free_limit.absolute = 50MB\n")
+        management_port = free_port()
+        (base_dir / "enabled_plugins").write_text("[rabbitmq_management].\n")
+        (base_dir / "rabbitmq.conf").write_text(
+            "disk_free_limit.absolute = 50MB\n"
+            f"management.tcp.port = {management_port}\nmanagement.tcp.ip = 127.0.0.1\n")
         (base_dir / "rabbitmq-env.conf").write_text("")
         name_file = base_dir / "node-name"
         if not name_file.exists():  # the node's name is part of its data directory; keep it across restarts
             name_file.write_text(f"mesh-{uuid.uuid4().hex[:8]}@localhost")
         node = cls(base_dir=base_dir, amqp_port=amqp_port or free_port(), dist_port=free_port(),
-                   epmd_port=free_port(), node_name=name_file.read_text().strip())
+                   epmd_port=free_port(), node_name=name_file.read_text().strip(), management_port=management_port)
         node.spawn()
         if not wait_for_port(node.amqp_port, timeout_s=timeout_s) or node.process.poll() is not None:
             node.stop()

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from meshkit.mesh_runner import REPO_ROOT
+from meshkit.private_files import write_private
 from shared.signing import SignerIdentity, sign_json
 
 DEFAULT_MESH_FILE = REPO_ROOT / "var" / "mesh.json"
@@ -158,13 +159,11 @@ class Citizen(_KeyHolder):
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "signing.p12").write_bytes(self.signing_p12)
-        (directory / "auth.p12").write_bytes(self.auth_p12)
+        write_private(directory / "signing.p12", self.signing_p12)
+        write_private(directory / "auth.p12", self.auth_p12)
         record = {k: v for k, v in asdict(self).items() if k not in ("signing_p12", "auth_p12")}
         record |= {"signingP12": "signing.p12", "authP12": "auth.p12"}
-        (directory / "citizen.json").write_text(json.dumps(record, ensure_ascii=False, indent=2))
-        for name in ("citizen.json", "signing.p12", "auth.p12"):
-            (directory / name).chmod(0o600)
+        write_private(directory / "citizen.json", json.dumps(record, ensure_ascii=False, indent=2))
         return directory
 
     @classmethod
@@ -334,7 +333,10 @@ class Mesh:
         return reply.status_code == 404
 
     def register(self, iin: str, password: str) -> dict[str, Any]:
-        return _checked(self.http.post(f"{self.info.portal}/auth/register", json={"iin": iin, "password": password}))
+        """Register at the portal as test tooling (with the admin token): the account, or why not
+        (ACCOUNT_EXISTS, PERSON_NOT_FOUND…). Anonymous callers get one answer whatever the IIN."""
+        return _checked(self.http.post(f"{self.info.portal}/auth/register", json={"iin": iin, "password": password},
+                                       headers=self._admin))
 
     def login(self, iin: str, password: str) -> PortalSession:
         body = _checked(self.http.post(f"{self.info.portal}/auth/login", json={"iin": iin, "password": password}))

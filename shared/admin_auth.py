@@ -18,3 +18,17 @@ def admin_guard(*, token: Callable[[], str]) -> Callable[..., None]:
         if not hmac.compare_digest(authorization.removeprefix("Bearer ").encode(), token().encode()):
             raise MeshError("ADMIN_TOKEN_INVALID", "the admin token is not valid", status=403)
     return check
+
+
+def admin_or_anonymous(*, token: Callable[[], str]) -> Callable[..., bool]:
+    """True when the caller gave the admin token, False when it gave none. Endpoints open to everyone use it
+    to answer test tooling precisely and anonymous callers without telling who exists; a wrong token is 403."""
+    guard = admin_guard(token=token)
+
+    def check(authorization: str | None = Header(default=None, description="Bearer <admin token>: precise "
+                                                 "answers for test tooling")) -> bool:
+        if not authorization:
+            return False
+        guard(authorization=authorization)
+        return True
+    return check

@@ -34,6 +34,9 @@ class OutgoingMessage:
     expiration_ms: int | None = None
     persistent: bool = True
     content_type: str = "application/json"
+    # The member whose connection publishes it, in a process hosting several (``shared.member_node.MemberBuses``).
+    # The AMQP user-id a message carries is always its connection's login, set by the bus.
+    publisher: str | None = None
 
 
 class Delivery(Protocol):
@@ -45,6 +48,7 @@ class Delivery(Protocol):
     redelivered: bool
     exchange: str
     routing_key: str
+    user_id: str | None  # the publisher's login, as the broker checked it (None: the publisher did not say)
 
     @property
     def settled(self) -> bool:
@@ -57,6 +61,7 @@ class Delivery(Protocol):
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
+LoginSource = Callable[[], Awaitable[Any]]  # -> shared.broker_accounts.BrokerLogin | None, asked at each connect
 
 
 class Subscription(Protocol):
@@ -91,6 +96,16 @@ class Bus(abc.ABC):
         """Deliver the queue's messages to ``handler``; one that escapes the handler's own error handling is
         dead-lettered with the exception as its reason (``shared.dead_letters.guarded``)."""
 
+    @property
+    def login(self) -> str | None:
+        """The broker login this connection publishes under (its messages' user-id), once connected."""
+        return None
+
+    def accounts(self) -> Any:
+        """The broker's user administration when the bus itself provides it (the in-memory broker:
+        ``shared.broker_accounts.BrokerAdmin``); RabbitMQ's is its management API, configured separately."""
+        return None
+
     async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
         """Acknowledge every delivery given (a consumer's batch, after its commit)."""
         for delivery in deliveries:
@@ -102,6 +117,10 @@ class Bus(abc.ABC):
 
     @abc.abstractmethod
     async def queue_length(self, *, queue: str) -> int: ...
+
+    @abc.abstractmethod
+    def sibling(self, *, connection_name: str, login: LoginSource | None = None) -> Bus:
+        """Another connection to the same broker, under the login ``login`` gives when it connects."""
 
     @property
     @abc.abstractmethod

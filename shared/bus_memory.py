@@ -16,11 +16,23 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.bus import Bus, BusError, Delivery, ExchangeKind, Handler, OutgoingMessage, Subscription, Unroutable
+from shared.broker_accounts import BrokerLogin, Permissions
+from shared.bus import (
+    Bus,
+    BusError,
+    Delivery,
+    ExchangeKind,
+    Handler,
+    LoginSource,
+    OutgoingMessage,
+    Subscription,
+    Unroutable,
+)
 from shared.dead_letters import guarded
 
 
@@ -32,6 +44,7 @@ class _Message:
     headers: dict[str, Any]
     redelivered: bool = False
     expiry_handle: asyncio.TimerHandle | None = None
+    user_id: str | None = None
 
 
 @dataclass
@@ -82,6 +95,45 @@ class MemoryBroker:
         self._names = itertools.count(1)
         self.down = False
         self.connections: set[MemoryBus] = set()
+        self.users: dict[str, str] = {}  # login → password; a connection without a login is the administrator
+        self.permissions: dict[str, Permissions] = {}
+        self.policies: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    # ---- accounts (what the gateway asks of RabbitMQ's management API) -------------------------------------
+    async def put_user(self, *, login: BrokerLogin) -> None:
+        self.users[login.user] = login.password
+
+    async def set_permissions(self, *, user: str, permissions: Permissions) -> None:
+        self.permissions[user] = permissions
+
+    async def set_policy(self, *, name: str, pattern: str, definition: dict[str, Any]) -> None:
+        """Policies as RabbitMQ applies them to queues; ``max-length`` and ``max-length-bytes`` with the
+        default overflow, ``drop-head`` (the oldest messages go first), are what the mesh uses."""
+        self.policies[name] = (pattern, dict(definition))
+
+    def _limits(self, queue: str) -> dict[str, Any]:
+        for pattern, definition in self.policies.values():
+            if re.search(pattern, queue):
+                return definition
+        return {}
+
+    def _bound(self, queue: _Queue) -> None:
+        limits = self._limits(queue.name)
+        max_length, max_bytes = limits.get("max-length"), limits.get("max-length-bytes")
+        while queue.ready and ((max_length is not None and len(queue.ready) > max_length) or (
+                max_bytes is not None and sum(len(m.out.body) for m in queue.ready) > max_bytes)):
+            dropped = queue.ready.popleft()
+            if dropped.expiry_handle is not None:
+                dropped.expiry_handle.cancel()
+
+    def authorise(self, user: str | None, kind: str, resource: str) -> None:
+        """RabbitMQ's check: ``kind`` (configure, write, read) on an exchange or queue, for the login."""
+        if user is None:
+            return
+        permissions = self.permissions.get(user)
+        if permissions is None or not permissions.allows(kind, resource or "amq.default"):
+            raise BusError(f"ACCESS_REFUSED - access to {resource or 'amq.default'!r} refused for user {user!r} "
+                           f"({kind})")
 
     def go_down(self) -> None:
         """The broker is gone: every connection drops, unacked deliveries go back to their queues."""
@@ -116,6 +168,7 @@ class MemoryBroker:
         if queue_ttl is not None:
             ttl = queue_ttl if ttl is None else min(ttl, queue_ttl)
         queue.ready.append(message)
+        self._bound(queue)
         if ttl is not None:
             loop = asyncio.get_running_loop()
             message.expiry_handle = loop.call_later(ttl / 1000, self._expire, queue, message)
@@ -144,7 +197,7 @@ class MemoryBroker:
                               persistent=message.out.persistent, content_type=message.out.content_type)
         for target in self.route(exchange=dlx, routing_key=key):
             self.enqueue(queue=self.queues[target], message=_Message(exchange=dlx, routing_key=key, out=out,
-                                                                     headers=headers))
+                                                                     headers=headers, user_id=message.user_id))
 
     def dispatch(self, queue: _Queue) -> None:
         if self.down:
@@ -196,6 +249,7 @@ class MemoryDelivery:
         self.redelivered = message.redelivered
         self.exchange = message.exchange
         self.routing_key = message.routing_key
+        self.user_id = message.user_id
 
     @property
     def settled(self) -> bool:
@@ -247,8 +301,13 @@ class _MemorySubscription:
 
 
 class MemoryBus(Bus):
-    def __init__(self, *, broker: MemoryBroker) -> None:
+    """One connection. With ``login``, it connects as that broker user (password checked) and is held to the
+    user's permissions, as RabbitMQ would hold it; without, it is the administrator."""
+
+    def __init__(self, *, broker: MemoryBroker, login: LoginSource | None = None) -> None:
         self.broker = broker
+        self._login = login
+        self.user: str | None = None
         self._connected = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._subscriptions: list[_MemorySubscription] = []
@@ -281,9 +340,24 @@ class MemoryBus(Bus):
         if self.broker.down:
             raise BusError("connection to the broker lost")
 
+    def sibling(self, *, connection_name: str, login: LoginSource | None = None) -> MemoryBus:
+        return MemoryBus(broker=self.broker, login=login)
+
+    def accounts(self) -> MemoryBroker:
+        return self.broker
+
+    @property
+    def login(self) -> str | None:
+        return self.user
+
     async def connect(self) -> None:
         if self.broker.down:
             raise BusError("the broker is down")
+        login = await self._login() if self._login is not None else None
+        if login is not None:
+            if self.broker.users.get(login.user) != login.password:
+                raise BusError(f"ACCESS_REFUSED - login refused for user {login.user!r}")
+            self.user = login.user
         self._connected = True
         self.broker.connections.add(self)
 
@@ -308,6 +382,7 @@ class MemoryBus(Bus):
 
     async def declare_exchange(self, *, name: str, kind: ExchangeKind, durable: bool = True) -> None:
         self._require()
+        self.broker.authorise(self.user, "configure", name)
         existing = self.broker.exchanges.get(name)
         if existing is not None and existing.kind != kind:
             raise BusError(f"PRECONDITION_FAILED - exchange {name!r} exists with type {existing.kind}")
@@ -317,6 +392,7 @@ class MemoryBus(Bus):
                             auto_delete: bool = False, arguments: dict[str, Any] | None = None) -> str:
         self._require()
         name = name or self.broker.next_name()
+        self.broker.authorise(self.user, "configure", name)
         args = dict(arguments or {})
         existing = self.broker.queues.get(name)
         if existing is not None:
@@ -331,6 +407,8 @@ class MemoryBus(Bus):
         self._require()
         if queue not in self.broker.queues:
             raise BusError(f"NOT_FOUND - no queue {queue!r}")
+        self.broker.authorise(self.user, "write", queue)
+        self.broker.authorise(self.user, "read", exchange)
         bindings = self.broker.exchanges[exchange].bindings
         if (queue, routing_key) not in bindings:
             bindings.append((queue, routing_key))
@@ -338,13 +416,15 @@ class MemoryBus(Bus):
     async def publish(self, *, exchange: str, routing_key: str, message: OutgoingMessage,
                       mandatory: bool = True) -> None:
         self._require()
+        self.broker.authorise(self.user, "write", exchange)
+        user_id = self.user  # every publish carries its connection's login as user-id (shared.bus_rabbit)
         targets = self.broker.route(exchange=exchange, routing_key=routing_key)
         if not targets and mandatory:
             raise Unroutable(f"no queue takes {exchange!r}/{routing_key!r}")
         for target in targets:
             self.broker.enqueue(queue=self.broker.queues[target],
                                 message=_Message(exchange=exchange, routing_key=routing_key, out=message,
-                                                 headers=dict(message.headers)))
+                                                 headers=dict(message.headers), user_id=user_id))
         await asyncio.sleep(0)  # a confirm is a round trip: let consumers run, as a real broker would
 
     async def consume(self, *, queue: str, handler: Handler, prefetch: int = 32) -> Subscription:
@@ -352,7 +432,7 @@ class MemoryBus(Bus):
         q = self.broker.queues.get(queue)
         if q is None:
             raise BusError(f"NOT_FOUND - no queue {queue!r}")
-
+        self.broker.authorise(self.user, "read", queue)
         consumer = _Consumer(tag=self.broker.next_tag(), handler=guarded(handler, bus=self, queue=queue),
                              prefetch=prefetch, owner=self)
         q.consumers.append(consumer)
@@ -366,6 +446,7 @@ class MemoryBus(Bus):
         q = self.broker.queues.get(queue)
         if q is None:
             raise BusError(f"NOT_FOUND - no queue {queue!r}")
+        self.broker.authorise(self.user, "read", queue)
         if not q.ready:
             return None
         message = q.ready.popleft()

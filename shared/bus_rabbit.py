@@ -17,7 +17,18 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
 
-from shared.bus import Bus, BusError, Delivery, ExchangeKind, Handler, OutgoingMessage, Subscription, Unroutable
+from shared.broker_accounts import user_of, with_login
+from shared.bus import (
+    Bus,
+    BusError,
+    Delivery,
+    ExchangeKind,
+    Handler,
+    LoginSource,
+    OutgoingMessage,
+    Subscription,
+    Unroutable,
+)
 from shared.dead_letters import guarded
 from shared.logging import get_logger
 
@@ -28,7 +39,7 @@ _KINDS = {"direct": aio_pika.ExchangeType.DIRECT, "fanout": aio_pika.ExchangeTyp
 
 class RabbitDelivery:
     __slots__ = ("_message", "body", "correlation_id", "exchange", "headers", "message_id", "redelivered",
-                 "reply_to", "routing_key")
+                 "reply_to", "routing_key", "user_id")
 
     def __init__(self, message: AbstractIncomingMessage) -> None:
         self._message = message
@@ -40,6 +51,7 @@ class RabbitDelivery:
         self.redelivered = bool(message.redelivered)
         self.exchange = message.exchange or ""
         self.routing_key = message.routing_key or ""
+        self.user_id = message.user_id
 
     @property
     def raw(self) -> AbstractIncomingMessage:
@@ -96,8 +108,14 @@ class _RabbitSubscription:
 
 
 class RabbitBus(Bus):
-    def __init__(self, *, url: str, connection_name: str) -> None:
+    """``login``, when given, is asked for the broker login at each ``connect`` (the member's own account,
+    from the gateway); otherwise the login in ``url`` is used. Every publish carries the login as its AMQP
+    user-id, which RabbitMQ checks — so the gateway knows which account published what."""
+
+    def __init__(self, *, url: str, connection_name: str, login: LoginSource | None = None) -> None:
         self._url = url
+        self._login = login
+        self._user = user_of(url)
         self._name = connection_name
         self._connection: AbstractRobustConnection | None = None
         self._publisher: AbstractRobustChannel | None = None
@@ -111,9 +129,21 @@ class RabbitBus(Bus):
         return (self._connection is not None and not self._connection.is_closed
                 and self._connection.connected.is_set())
 
+    @property
+    def login(self) -> str | None:
+        return self._user
+
+    def sibling(self, *, connection_name: str, login: LoginSource | None = None) -> RabbitBus:
+        return RabbitBus(url=self._url, connection_name=connection_name, login=login)
+
     async def connect(self) -> None:
+        url = self._url
+        if self._login is not None:
+            login = await self._login()
+            url = with_login(self._url, login)
+            self._user = user_of(url)
         self._connection = await aio_pika.connect_robust(
-            self._url, client_properties={"connection_name": self._name}, reconnect_interval=1.0)
+            url, client_properties={"connection_name": self._name}, reconnect_interval=1.0)
         self._publisher = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
 
     async def close(self) -> None:
@@ -166,6 +196,7 @@ class RabbitBus(Bus):
             delivery_mode=(aio_pika.DeliveryMode.PERSISTENT if message.persistent
                            else aio_pika.DeliveryMode.NOT_PERSISTENT),
             expiration=message.expiration_ms / 1000 if message.expiration_ms is not None else None,
+            user_id=self._user,
         )
         try:
             await (await self._exchange(exchange)).publish(amqp, routing_key=routing_key, mandatory=mandatory)

@@ -15,7 +15,7 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.contracts import ApplicationRequest, ErrorPayload, StatusNotification
+from shared.contracts import DUPLICATE_MESSAGE, ApplicationRequest, ErrorPayload, StatusNotification
 from shared.db import Sessions, UtcDateTime
 from shared.envelope import MessageType
 from shared.idempotency import claim as claim_key
@@ -30,6 +30,7 @@ class TrackedCase(SQLModel, table=True):
     __tablename__ = "tracked_case"
 
     correlation_id: str = Field(primary_key=True, max_length=128)
+    message_id: str | None = Field(default=None, max_length=64, description="the application envelope's id")
     applicant_iin: str = Field(index=True, max_length=12)
     service_id: str = Field(max_length=128)
     route_id: str | None = Field(default=None, max_length=64)
@@ -72,11 +73,12 @@ def submit(session: AsyncSession, *, runtime: MemberRuntime, request: Applicatio
            now: dt.datetime, submitted_by: str | None = None, correlation_id: str | None = None) -> TrackedCase:
     """Send an application through the gateway and start following it, in one transaction."""
     correlation_id = correlation_id or str(uuid.uuid4())
-    runtime.send(session, service_id=request.form.service_id, message_type=MessageType.REQUEST,
-                 data={"form": signed_form(request), "formSignature": request.form_signature,
-                       "signedBy": request.signed_by}, correlation_id=correlation_id,
-                 route_id=route_id)
-    case = TrackedCase(correlation_id=correlation_id, applicant_iin=request.form.applicant_iin,
+    wire = runtime.send(session, service_id=request.form.service_id, message_type=MessageType.REQUEST,
+                        data={"form": signed_form(request), "formSignature": request.form_signature,
+                              "signedBy": request.signed_by}, correlation_id=correlation_id,
+                        route_id=route_id)
+    case = TrackedCase(correlation_id=correlation_id, message_id=wire["messageId"],
+                       applicant_iin=request.form.applicant_iin,
                        service_id=request.form.service_id, route_id=route_id, submitted_at=now,
                        submitted_by=submitted_by, updated_at=now)
     session.add(case)
@@ -148,16 +150,23 @@ async def record_notice(session: AsyncSession, incoming: Incoming, *, now: dt.da
 
 
 async def record_refusal(session: AsyncSession, incoming: Incoming, *, now: dt.datetime) -> None:
-    """The gateway (or the provider) refused the application outright: the case ends there, with the code."""
+    """The gateway refused the application outright: the case ends there, with the code.
+
+    Only a refusal of the very message this system sent for the case counts (``refusedMessageId``) — it came
+    sealed by the gateway (every delivery does), so it was decided there. A refusal of a second copy
+    (``Client.DuplicateMessage``) is not one: the first copy went through."""
     error = incoming.payload
     assert isinstance(error, ErrorPayload)
     case = await session.get(TrackedCase, incoming.envelope.correlation_id, with_for_update=True)
-    if case is not None and case.status == "SENT":  # a case ИС МИО has taken is not undone by a late refusal
+    applies = (case is not None and error.code != DUPLICATE_MESSAGE
+               and (case.message_id is None or error.refused_message_id == case.message_id))
+    if case is not None and applies and case.status == "SENT":  # a case ИС МИО took is not undone by a late refusal
         case.status, case.refusal_code, case.updated_at = "FAILED", error.code, now
         case.refusal_reason = error.message[:1000]
         case.status_text = f"Не доставлено ({error.where})"
         session.add(case)
-    log.info("application_refused", code=error.code, where=error.where, followed=case is not None)
+    log.info("application_refused", code=error.code, where=error.where, followed=case is not None,
+             applied=applies, refusedMessageId=error.refused_message_id)
 
 
 def follow(runtime: MemberRuntime, *, services: tuple[str, ...], clock_now: Any) -> None:

@@ -10,10 +10,10 @@ from shared.clock import ClockState, MeshClock
 from shared.contracts import ClockPayload
 from shared.failures import PermanentFailure
 from shared.logging import get_logger
-from shared.topology import CLOCK_EXCHANGE, declare_core
+from shared.seal import GATEWAY_ID
+from shared.topology import CLOCK_EXCHANGE
 
 log = get_logger(__name__)
-GATEWAY_ID = "shep"
 CLOCK_SERVICE = "shep.clock"
 
 
@@ -35,7 +35,6 @@ class ClockFollower:
         self._listeners.append(listener)
 
     async def start(self) -> None:
-        await declare_core(self._bus)
         queue = await self._bus.declare_queue(name=f"{self._name}.clock.{uuid.uuid4().hex[:12]}", exclusive=True,
                                               auto_delete=True, durable=False)
         await self._bus.bind_queue(queue=queue, exchange=CLOCK_EXCHANGE)

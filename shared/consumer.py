@@ -23,7 +23,7 @@ from shared.failures import Attempts, Failure, FailureKind, PermanentFailure, Re
 from shared.inbox import claim
 from shared.logging import get_logger, message_context
 from shared.outbox import OutboxRelay
-from shared.topology import retry_queue
+from shared.topology import H_PUBLISHER, first_publisher, publish_retry
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -45,8 +45,9 @@ async def retry_later(*, bus: Bus, delivery: Delivery, queue: str, failure: Fail
     log.warning("message_retry_scheduled", queue=queue, attempt=attempts.attempt, in_s=delay, code=failure.code,
                 kind=failure.kind.value, reason=failure.reason)
     try:
-        await bus.publish(exchange="", routing_key=retry_queue(queue, delay),
-                          message=copy_of(delivery, headers={**delivery.headers, **attempts.headers()}))
+        publisher = first_publisher(delivery, me=bus.login)  # the copy's user-id will be mine
+        await publish_retry(bus, queue=queue, tier_s=delay, message=copy_of(delivery, headers={
+            **delivery.headers, **attempts.headers(), **({H_PUBLISHER: publisher} if publisher else {})}))
     except BusError:  # cannot schedule the retry: the broker redelivers it instead
         if not delivery.settled:
             with contextlib.suppress(BusError):
@@ -76,12 +77,14 @@ class MessageConsumer(Generic[T]):
         prepare: Callable[[Delivery], Awaitable[T]],
         apply: Callable[[AsyncSession, T], Awaitable[None]],
         message_id_of: Callable[[T], str],
+        log_seq_of: Callable[[T], int | None] | None = None,
         relay: OutboxRelay | None = None,
         policy: RetryPolicy | None = None,
         after_commit: Callable[[], None] | None = None,
     ) -> None:
         self._bus, self._sessions, self._queue, self._name = bus, sessions, queue, name
         self._prepare, self._apply, self._message_id_of = prepare, apply, message_id_of
+        self._log_seq_of = log_seq_of or (lambda _prepared: None)
         self._relay = relay
         self._policy = policy or RetryPolicy()
         self._after_commit = after_commit
@@ -115,7 +118,8 @@ class MessageConsumer(Generic[T]):
         prepared = await self._prepare(delivery)
         message_id = self._message_id_of(prepared)
         async with self._sessions() as session, session.begin():
-            fresh = await claim(session, consumer=self._name, message_id=message_id)
+            fresh = await claim(session, consumer=self._name, message_id=message_id,
+                                log_seq=self._log_seq_of(prepared))
             if fresh:
                 await self._apply(session, prepared)
         if not fresh:

@@ -19,6 +19,9 @@ class Contract(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
 
+DUPLICATE_MESSAGE = "Client.DuplicateMessage"  # a second copy, refused; the first went through
+
+
 class ErrorPayload(Contract):
     """What a refused or failed message comes back as; ``where`` says which side failed."""
 

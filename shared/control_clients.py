@@ -7,10 +7,12 @@ information system is enrolled (certificate from the CA, registration with the g
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 
 import httpx
 from cryptography import x509
 
+from shared.broker_accounts import BrokerLogin
 from shared.clock import ClockState
 from shared.errors import MeshError
 from shared.signing import load_pem_certificates
@@ -73,6 +75,19 @@ class GatewayControlClient:
         self._base = base_url.rstrip("/")
         self._auth = {"Authorization": f"Bearer {admin_token}"}
         self._http = http
+
+    async def broker_login(self, account: str) -> BrokerLogin | None:
+        """``account``'s own broker login, made by the gateway; None when the gateway runs without accounts
+        (everyone then uses the login in MESH_AMQP_URL)."""
+        reply = await self._http.post(f"{self._base}/admin/broker-accounts/{account}", headers=self._auth, timeout=15)
+        if reply.status_code == 409 and reply.json().get("code") == "BROKER_ACCOUNTS_OFF":
+            return None
+        _raise_for(reply, what=f"broker account of {account}")
+        body = reply.json()
+        return BrokerLogin(user=body["user"], password=body["password"])
+
+    def login_source(self, account: str) -> Callable[[], Awaitable[BrokerLogin | None]]:
+        return lambda: self.broker_login(account)
 
     async def register_certificate(self, *, member_id: str, certificate_pem: str) -> None:
         reply = await self._http.put(f"{self._base}/admin/members/{member_id}/certificate", headers=self._auth,

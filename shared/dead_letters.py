@@ -2,9 +2,14 @@
 ``x-refusal-reason``) and where it came from (``x-origin-queue``) — never dropped, never without a reason.
 
 Messages reach it only through this module: consumers' refusals and exhausted retries, handlers that crash,
-the outbox's unroutable rows. The broker itself dead-letters nothing on its own: no queue has a message TTL
-or length limit that would expire a message without our reason (deadlines are enforced by the consumers,
+the outbox's unroutable rows. The broker itself dead-letters nothing on its own: no work queue has a message
+TTL or length limit that would expire a message without our reason (deadlines are enforced by the consumers,
 which dead-letter an expired request as ``Server.DeadlinePassed``).
+
+The dead-letter queue itself is bounded (a broker policy the gateway sets: length and bytes, oldest dropped
+first), so a flood of refusals cannot fill the broker's disk; a body over ``BODY_KEPT_MAX`` is kept as its
+SHA-256 and size (``x-body-sha256``, ``x-body-size``), the reason always whole. Every dead letter's reason is
+also in the log of the service that made it (and, for the gateway's refusals, in its message log).
 """
 
 from __future__ import annotations
@@ -13,9 +18,13 @@ import base64
 import contextlib
 import datetime as dt
 import decimal
+import hashlib
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
+
+import orjson
 
 from shared.bus import Bus, BusError, Delivery, Handler, OutgoingMessage
 from shared.logging import get_logger
@@ -54,6 +63,28 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
+BODY_KEPT_MAX = 64 * 1024
+H_BODY_SHA256 = "x-body-sha256"
+H_BODY_SIZE = "x-body-size"
+
+
+def kept(message: OutgoingMessage) -> OutgoingMessage:
+    """``message`` as the dead-letter queue keeps it: a body larger than ``BODY_KEPT_MAX`` replaced by its
+    digest and size (the headers, with the reason, kept whole)."""
+    if len(message.body) <= BODY_KEPT_MAX:
+        return message
+    digest = hashlib.sha256(message.body).hexdigest()
+    body = orjson.dumps({"bodyTrimmed": True, "sha256": digest, "size": len(message.body)})
+    return replace(message, body=body, headers={**message.headers, H_BODY_SHA256: digest,
+                                                H_BODY_SIZE: len(message.body)})
+
+
+def dead_copy(delivery: Delivery, *, code: str, reason: str, queue: str) -> OutgoingMessage:
+    """The dead letter of ``delivery``: its body (or digest), its headers, and why."""
+    return kept(copy_of(delivery, headers=dead_letter_headers(delivery.headers, code=code, reason=reason,
+                                                              queue=queue)))
+
+
 def copy_of(delivery: Delivery, *, headers: dict) -> OutgoingMessage:
     return OutgoingMessage(body=delivery.body, headers=headers, message_id=delivery.message_id,
                            correlation_id=delivery.correlation_id, reply_to=delivery.reply_to)
@@ -65,8 +96,8 @@ def dead_letter_headers(headers: dict, *, code: str, reason: str, queue: str) ->
 
 async def dead_letter(*, bus: Bus, delivery: Delivery, queue: str, code: str, reason: str) -> None:
     """Park a message in mesh.dead-letters with why it was refused; the caller then acks the original."""
-    await bus.publish(exchange=DEAD_EXCHANGE, routing_key=queue, message=copy_of(
-        delivery, headers=dead_letter_headers(delivery.headers, code=code, reason=reason, queue=queue)))
+    await bus.publish(exchange=DEAD_EXCHANGE, routing_key=queue,
+                      message=dead_copy(delivery, code=code, reason=reason, queue=queue))
 
 
 async def settle_dead(*, bus: Bus, delivery: Delivery, queue: str, code: str, reason: str) -> None:

@@ -24,12 +24,14 @@ class InboxMessage(SQLModel, table=True):
     consumer: str = Field(primary_key=True, max_length=128)
     message_id: str = Field(primary_key=True, max_length=64)
     processed_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False, index=True))
+    log_seq: int | None = Field(default=None, description="the gateway's log record named by the delivery's seal")
 
 
-async def claim(session: AsyncSession, *, consumer: str, message_id: str) -> bool:
-    """Take ``message_id`` for this consumer; False when it was processed already (a duplicate)."""
+async def claim(session: AsyncSession, *, consumer: str, message_id: str, log_seq: int | None = None) -> bool:
+    """Take ``message_id`` for this consumer; False when it was processed already (a duplicate). ``log_seq``
+    records which record of the gateway's message log routed it (its seal): the two logs join on it."""
     return await insert_if_absent(session, InboxMessage.__table__, {  # type: ignore[attr-defined]
-        "consumer": consumer, "message_id": message_id, "processed_at": dt.datetime.now(dt.UTC)})
+        "consumer": consumer, "message_id": message_id, "processed_at": dt.datetime.now(dt.UTC), "log_seq": log_seq})
 
 
 async def purge_inbox(sessions: Sessions, *, older_than: dt.timedelta) -> int:

@@ -26,7 +26,7 @@ from sqlmodel import Field, SQLModel, col, select
 from shared.cert_check import CertCheckResult, CertFailure, CertificateVerifier, Expectation, is_transient
 from shared.cert_profile import CertificateInfo, describe_certificate
 from shared.clock import MeshClock
-from shared.db import Sessions, UtcDateTime
+from shared.db import Sessions, UtcDateTime, insert_if_absent
 from shared.errors import MeshError
 
 _hasher = PasswordHasher()
@@ -63,8 +63,30 @@ class Challenge(SQLModel, table=True):
     used_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
 
 
+class LoginGuess(SQLModel, table=True):
+    """Password guesses at an IIN that has no account, counted as an account's are: to an anonymous caller an
+    unknown IIN answers exactly as a known one with a wrong password — the same code, the same attempts left,
+    the same lock-out, about the same time taken — so logging in does not tell who has an account."""
+
+    __tablename__ = "login_guess"
+
+    key: str = Field(primary_key=True, max_length=64, description="scope:IIN")
+    failed_logins: int = 0
+    locked_until: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+_decoy: dict[PasswordHasher, str] = {}
+
+
+def decoy_check(password: str) -> bool:
+    """A password check against nothing, taking as long as a real one: an unknown IIN is not answered faster."""
+    decoy = _decoy.get(_hasher) or _decoy.setdefault(_hasher, _hasher.hash(secrets.token_urlsafe(16)))
+    password_matches(decoy, password)
+    return False
 
 
 def password_matches(password_hash: str, password: str) -> bool:
@@ -141,6 +163,20 @@ class LockOut:
     async def unlock(self, key: str) -> None:
         await self._set(key, failed=0, locked_until=None)
 
+    async def refuse_unknown(self, key: str, *, scope: str, now: dt.datetime, password: str) -> MeshError:
+        """The refusal for ``key`` (an IIN) that has no account: counted in ``login_guess`` and answered as a
+        wrong password (then ACCOUNT_LOCKED) would be for one that has. Returns it, for the caller to raise."""
+        guess = f"{scope}:{key}"
+        async with self.sessions() as session, session.begin():
+            await insert_if_absent(session, LoginGuess.__table__, {  # type: ignore[attr-defined]
+                "key": guess, "failed_logins": 0, "locked_until": None})
+        guesses = LockOut(sessions=self.sessions, model=LoginGuess, key="key", limit=self.limit, lock=self.lock)
+        try:
+            await guesses.check_password(guess, now=now, matches=lambda: decoy_check(password))
+        except MeshError as refusal:
+            return refusal
+        raise AssertionError("a decoy check never matches")
+
 
 def wrong_password(state: LockState, *, limit: int) -> MeshError:
     """The refusal of a wrong password, saying how many attempts are left or until when the account is locked."""
@@ -148,7 +184,7 @@ def wrong_password(state: LockState, *, limit: int) -> MeshError:
     details: dict[str, Any] = {"attemptsLeft": left}
     if state.locked_until is not None:
         details["lockedUntil"] = state.locked_until.isoformat()
-    return MeshError("PASSWORD_WRONG", "the password is wrong" + (
+    return MeshError("PASSWORD_WRONG", "the IIN or the password is wrong" + (
         f"; the account is locked until {state.locked_until.isoformat()}" if state.locked_until else
         f"; {left} attempt(s) left before lock-out"), status=401, details=details)
 

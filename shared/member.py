@@ -37,13 +37,13 @@ from shared.errors import MeshError
 from shared.failures import OutageFailure, PermanentFailure, RetryPolicy
 from shared.logging import get_logger, message_context
 from shared.outbox import OutboxRelay, queue_outgoing
+from shared.seal import Seal, check_seal
 from shared.signing import SignerIdentity, sign_wire
 from shared.topology import (
     H_DEADLINE,
     INGRESS_EXCHANGE,
     deadline_header,
-    declare_gateway,
-    declare_member,
+    declare_member_queues,
     member_queue,
     member_sync_queue,
     read_deadline,
@@ -69,6 +69,7 @@ class Incoming:
     parsed: ParsedEnvelope
     payload: Contract | None
     prepared: dict[str, Any] = field(default_factory=dict)  # what a ``before`` step found out, for the handler
+    seal: Seal | None = None  # the gateway's seal (every delivery has one; a clock broadcast is signed instead)
 
     def with_prepared(self, **found: Any) -> Incoming:
         return replace(self, prepared={**self.prepared, **found})
@@ -127,6 +128,8 @@ class EnvelopeVerifier:
         verifier = self._verifier_ref()
         if verifier is None:  # retried once start-up completes
             raise OutageFailure("NOT_READY", f"{self._member_id} has not loaded НУЦ's certificates yet")
+        seal = None if broadcast else await check_seal(body=delivery.body, headers=delivery.headers,
+                                                       member_id=self._member_id, verifier=verifier)
         result, _ = await verifier.verify_signed(
             content=parsed.signed_bytes(), signature_b64=env.signature,
             expect=Expectation(usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=env.sender),
@@ -140,7 +143,7 @@ class EnvelopeVerifier:
             payload = parse_payload(service_id=env.service_id, message_type=env.message_type, data=env.data)
         except MeshError as exc:
             raise PermanentFailure(exc.code, exc.message) from None
-        return Incoming(parsed=parsed, payload=payload)
+        return Incoming(parsed=parsed, payload=payload, seal=seal)
 
 
 class MemberRuntime:
@@ -199,7 +202,8 @@ class MemberRuntime:
     def send(self, session: AsyncSession, **compose: Any) -> dict[str, Any]:
         """Compose, sign and stage an asynchronous message; it leaves when ``session`` commits."""
         wire = self.composer.compose(**compose)
-        queue_outgoing(session, exchange=INGRESS_EXCHANGE, routing_key="", message=outgoing(wire))
+        queue_outgoing(session, exchange=INGRESS_EXCHANGE, routing_key="",
+                       message=outgoing(wire, publisher=self.member_id))
         return wire
 
     async def request(self, *, service_id: str, data: dict[str, Any], correlation_id: str | None = None,
@@ -236,11 +240,13 @@ class MemberRuntime:
 
     # ---- receiving ---------------------------------------------------------------------------------------
     async def start(self) -> None:
-        await declare_member(self.bus, member_id=self.member_id)
-        await declare_gateway(self.bus)  # so messages wait in shep.ingress even before the gateway starts
+        # Only its own queues: the gateway declared the exchanges and bound these queues to its delivery
+        # routes when it made this member's broker account (a member's account may not do either).
+        await declare_member_queues(self.bus, member_id=self.member_id)
         self._consumer = MessageConsumer(
             bus=self.bus, sessions=self.sessions, queue=member_queue(self.member_id), name=self.member_id,
             prepare=self._prepare, apply=self._dispatch, message_id_of=lambda i: str(i.envelope.message_id),
+            log_seq_of=lambda i: i.seal.log_seq if i.seal is not None else None,
             relay=self.relay, policy=self._policy,
             after_commit=lambda: [callback() for callback in self._after_commit])
         await self._consumer.start()

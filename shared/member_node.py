@@ -8,13 +8,15 @@ for it, and /ready stays 503 with the reason.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import httpx
+import orjson
 from sqlmodel import SQLModel
 
 from shared.background import BackgroundTask
-from shared.bus import Bus
+from shared.bus import Bus, Delivery, ExchangeKind, Handler, LoginSource, OutgoingMessage, Subscription
 from shared.bus_rabbit import RabbitBus
 from shared.cert_check import CertificateVerifier, TrustStore
 from shared.clock import MeshClock
@@ -32,7 +34,76 @@ from shared.settings import ServiceSettings
 from shared.signing import certificate_pem
 
 log = get_logger(__name__)
-BASE_STEPS = ["database", "broker", "trust", "identity", "registration", "clock", "consumers"]
+
+
+class MemberBuses(Bus):
+    """The connections of a process hosting several members, as one bus: a message is published on the
+    connection of its ``publisher`` (so its AMQP user-id is that member's own login); everything else goes
+    through the first member's connection."""
+
+    def __init__(self, buses: dict[str, Bus]) -> None:
+        self._buses = buses
+        self._first = next(iter(buses.values()))
+
+    async def connect(self) -> None:
+        for bus in self._buses.values():
+            if not bus.is_connected:
+                await bus.connect()
+
+    async def close(self) -> None:
+        for bus in self._buses.values():
+            await bus.close()
+
+    @property
+    def is_connected(self) -> bool:
+        return all(bus.is_connected for bus in self._buses.values())
+
+    def sibling(self, *, connection_name: str, login: LoginSource | None = None) -> Bus:
+        return self._first.sibling(connection_name=connection_name, login=login)
+
+    @property
+    def login(self) -> str | None:
+        return self._first.login
+
+    async def publish(self, *, exchange: str, routing_key: str, message: OutgoingMessage,
+                      mandatory: bool = True) -> None:
+        bus = self._buses.get(message.publisher or _sender_of(message.body) or "", self._first)
+        await bus.publish(exchange=exchange, routing_key=routing_key, message=message, mandatory=mandatory)
+
+    async def declare_exchange(self, *, name: str, kind: ExchangeKind, durable: bool = True) -> None:
+        await self._first.declare_exchange(name=name, kind=kind, durable=durable)
+
+    async def declare_queue(self, *, name: str = "", durable: bool = True, exclusive: bool = False,
+                            auto_delete: bool = False, arguments: dict[str, Any] | None = None) -> str:
+        return await self._first.declare_queue(name=name, durable=durable, exclusive=exclusive,
+                                               auto_delete=auto_delete, arguments=arguments)
+
+    async def bind_queue(self, *, queue: str, exchange: str, routing_key: str = "") -> None:
+        await self._first.bind_queue(queue=queue, exchange=exchange, routing_key=routing_key)
+
+    async def consume(self, *, queue: str, handler: Handler, prefetch: int = 32) -> Subscription:
+        return await self._first.consume(queue=queue, handler=handler, prefetch=prefetch)
+
+    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
+        await self._first.ack_all(deliveries)
+
+    async def get(self, *, queue: str) -> Delivery | None:
+        return await self._first.get(queue=queue)
+
+    async def queue_length(self, *, queue: str) -> int:
+        return await self._first.queue_length(queue=queue)
+
+
+def _sender_of(body: bytes) -> str | None:
+    """The envelope's sender, for an outbox row written before rows named their publisher."""
+    try:
+        sender = orjson.loads(body).get("sender")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return sender if isinstance(sender, str) else None
+
+
+BASE_STEPS = ["database", "trust", "broker", "identity", "registration", "clock", "consumers"]
 INFRA_MODELS: list[type[SQLModel]] = [OutboxMessage, InboxMessage, SystemIdentityRecord]
 
 
@@ -48,26 +119,30 @@ class MemberNode:
         self.engine = make_engine(settings.database_url)
         self.sessions = make_sessions(self.engine)
         self.clock = MeshClock()
-        self.bus = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name=service)
         mesh = settings.mesh
-        self.relay = OutboxRelay(sessions=self.sessions, bus=self.bus,
-                                 keep_sent=dt.timedelta(seconds=mesh.outbox_keep_s))
-        self.relay.also_purge(lambda: purge_inbox(self.sessions, older_than=dt.timedelta(days=mesh.inbox_keep_days)))
         self._owns_http = http is None
         self.http = http or httpx.AsyncClient()
         token = settings.mesh.admin_token.get_secret_value()
         self.nuc = NucClient(base_url=settings.mesh.nuc_url, admin_token=token, http=self.http)
         self.gateway = GatewayControlClient(base_url=settings.mesh.gateway_url, admin_token=token, http=self.http)
+        # One connection per member, each under the member's own broker account (made by the gateway).
+        template = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name=service)
+        self.buses = {m: template.sibling(connection_name=f"{service}:{m}", login=self.gateway.login_source(m))
+                      for m in members}
+        self.bus = MemberBuses(self.buses)
+        self.relay = OutboxRelay(sessions=self.sessions, bus=self.bus,
+                                 keep_sent=dt.timedelta(seconds=mesh.outbox_keep_s))
+        self.relay.also_purge(lambda: purge_inbox(self.sessions, older_than=dt.timedelta(days=mesh.inbox_keep_days)))
         self.ocsp = OcspClient(url=self.nuc.ocsp_url, http=self.http, clock=self.clock,
                                max_age_s=settings.mesh.ocsp_max_age_s)
         self.verifier: CertificateVerifier | None = None
-        self.runtimes = {m: MemberRuntime(member_id=m, bus=self.bus, sessions=self.sessions, clock=self.clock,
+        self.runtimes = {m: MemberRuntime(member_id=m, bus=self.buses[m], sessions=self.sessions, clock=self.clock,
                                           relay=self.relay, sync_timeout_s=settings.mesh.sync_timeout_s,
                                           policy=mesh.retry_policy())
                          for m in members}
-        any_runtime = next(iter(self.runtimes.values()))
-        self.clock_follower = ClockFollower(bus=self.bus, clock=self.clock, verify=any_runtime.checks.verify,
-                                            name=service)
+        first = members[0]
+        self.clock_follower = ClockFollower(bus=self.buses[first], clock=self.clock,
+                                            verify=self.runtimes[first].checks.verify, name=first)
         self._startup = BackgroundTask(name=f"{service}-startup", run=self._start)
         self._after_start: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._before_identity: list[tuple[str, Callable[[], Awaitable[None]]]] = []
@@ -97,10 +172,10 @@ class MemberNode:
     async def _start(self) -> None:
         r = self.readiness
         await until_done(readiness=r, step="database", action=self._database)
-        await until_done(readiness=r, step="broker", action=self.bus.connect)
         await until_done(readiness=r, step="trust", action=self._trust)
-        for step, action in self._before_identity:
+        for step, action in self._before_identity:  # a new member joins the registry before it asks for a login
             await until_done(readiness=r, step=step, action=action)
+        await until_done(readiness=r, step="broker", action=self.bus.connect)
         await until_done(readiness=r, step="identity", action=self._identities)
         await until_done(readiness=r, step="registration", action=self._register)
         await until_done(readiness=r, step="clock", action=self._clock)

@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.background import BackgroundTask
 from shared.bus import Bus, BusError, OutgoingMessage, Unroutable
 from shared.db import Sessions, UtcDateTime
-from shared.dead_letters import json_safe
+from shared.dead_letters import json_safe, kept
 from shared.logging import get_logger
 from shared.topology import DEAD_EXCHANGE, H_ORIGIN_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON
 
@@ -49,6 +49,7 @@ class OutboxMessage(SQLModel, table=True):
     correlation_id: str | None = Field(default=None, max_length=128)
     reply_to: str | None = Field(default=None, max_length=256)
     expiration_ms: int | None = None
+    publisher: str | None = Field(default=None, max_length=128, description="whose connection publishes it")
     created_at: dt.datetime = Field(default_factory=_utcnow, sa_column=Column(UtcDateTime, nullable=False))
     sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime, index=True))
     attempts: int = 0
@@ -61,7 +62,7 @@ class OutboxMessage(SQLModel, table=True):
     def outgoing(self) -> OutgoingMessage:
         return OutgoingMessage(body=self.body, headers=dict(self.headers), message_id=self.message_id,
                                correlation_id=self.correlation_id, reply_to=self.reply_to,
-                               expiration_ms=self.expiration_ms)
+                               expiration_ms=self.expiration_ms, publisher=self.publisher)
 
 
 def queue_outgoing(session: AsyncSession, *, exchange: str, routing_key: str, message: OutgoingMessage) -> None:
@@ -73,7 +74,8 @@ def outbox_values(*, exchange: str, routing_key: str, message: OutgoingMessage) 
     """A row's values; headers are stored as JSON, so whatever the broker put in them is made storable."""
     return {"message_id": message.message_id or "", "exchange": exchange, "routing_key": routing_key,
             "body": message.body, "headers": json_safe(message.headers), "correlation_id": message.correlation_id,
-            "reply_to": message.reply_to, "expiration_ms": message.expiration_ms, "created_at": _utcnow(),
+            "reply_to": message.reply_to, "expiration_ms": message.expiration_ms, "publisher": message.publisher,
+            "created_at": _utcnow(),
             "attempts": 0}
 
 
@@ -142,7 +144,7 @@ async def _park_unroutable(bus: Bus, row: OutboxMessage, *, reason: str, code: s
     message.headers.update({H_REFUSAL_CODE: code, H_REFUSAL_REASON: reason[:1000],
                             H_ORIGIN_QUEUE: f"{row.exchange or '(default)'}/{row.routing_key}"})
     message.expiration_ms = None
-    await bus.publish(exchange=DEAD_EXCHANGE, routing_key=row.routing_key, message=message)
+    await bus.publish(exchange=DEAD_EXCHANGE, routing_key=row.routing_key, message=kept(message))
     log.warning("outbox_message_parked", code=code, exchange=row.exchange, routing_key=row.routing_key,
                 message_id=row.message_id)
 

@@ -172,11 +172,13 @@ class Registry:
         district = DISTRICT_BY_SLUG[wanted.district] if wanted.district else None
         if district is None and wanted.region:
             district = rng.choice([d for d in DISTRICTS if d.region == wanted.region])
+        # An age bound not given follows the one given (minAge 70 alone is 70 to 70+, not 70 to 60).
+        low = wanted.min_age if wanted.min_age is not None else \
+            min(18, 18 if wanted.max_age is None else wanted.max_age)
+        high = wanted.max_age if wanted.max_age is not None else min(110, max(60, low + 10))
         for _ in range(200):
             seed = make_person(rng, today=self._today(), allocator=IinAllocator(), serials=KIT_SERIALS,
-                               district=district,
-                               sex=wanted.sex, min_age=wanted.min_age if wanted.min_age is not None else 18,
-                               max_age=wanted.max_age if wanted.max_age is not None else 60, employed=wanted.employed)
+                               district=district, sex=wanted.sex, min_age=low, max_age=high, employed=wanted.employed)
             person, facts = rows_of(seed, origin="kit")
             if not wanted.fits(facts):
                 continue

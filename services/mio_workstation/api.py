@@ -233,6 +233,11 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
     async def staff_list() -> dict:
         return {"staff": [staff_public(s, secrets_too=True) for s in await staff.everyone()]}
 
+    @router.post("/admin/staff/{iin}/unlock", tags=["test support"], dependencies=guarded,
+                 summary="Lift a staff member's lock-out (admin)")
+    async def staff_unlock(iin: str) -> dict:
+        return staff_public(await staff.unlock(iin), secrets_too=False)
+
     @router.put("/admin/districts/{district}/mode", tags=["test support"], dependencies=guarded,
                 summary="auto (simulated staff) or manual (staff act through the API) for a district")
     async def district_mode(district: str, body: ModeIn) -> dict:

@@ -254,11 +254,16 @@ class Workstation:
             session.add(app)
             self._notify(session, app, title=regulation.title, at=at)
 
-    async def _current(self, session: AsyncSession, number: str, *, lock: bool) -> tuple[Application, StepRecord]:
+    async def _current(self, session: AsyncSession, number: str, *, lock: bool,
+                       district: str | None = None) -> tuple[Application, StepRecord]:
+        """The application and its open step. For staff of ``district``, another district's application is
+        NOT_YOUR_DISTRICT before anything else (its status and its step are not theirs to learn)."""
         query = select(Application).where(Application.number == number)
         app = (await session.exec(query.with_for_update() if lock else query)).first()
         if app is None:
             raise MeshError("APPLICATION_NOT_FOUND", f"no application {number}", status=404)
+        if district is not None and app.district != district:
+            raise MeshError("NOT_YOUR_DISTRICT", f"application {number} belongs to another district", status=403)
         if not Status(app.status).active:
             raise MeshError("APPLICATION_CLOSED", f"application {number} is {STATUS_TEXT[app.status]}; no step is "
                             "open", status=409)
@@ -283,7 +288,8 @@ class Workstation:
     async def act(self, *, number: str, action: str, actor: StaffAccount | None, body: ActionBody) -> Application:
         """One action of the current step, by a staff member (or by simulated staff when ``actor`` is None)."""
         async with snapshot(self._sessions) as session:
-            app, record = await self._current(session, number, lock=False)
+            app, record = await self._current(session, number, lock=False,
+                                              district=actor.district if actor is not None else None)
         regulation = self.regulation(app)
         step = regulation.steps[record.position]
         due_action = next_action(step, record.done)
@@ -295,12 +301,9 @@ class Workstation:
         if action != due_action:
             raise MeshError("ACTION_NOT_DUE", f"application {number} waits for '{due_action}' by the "
                             f"{step.role} (step {step.id})", status=409, details={"due": due_action, "role": step.role})
-        if actor is not None:
-            if actor.district != app.district:
-                raise MeshError("NOT_YOUR_DISTRICT", f"application {number} belongs to {app.district}", status=403)
-            if actor.role != step.role:
-                raise MeshError("WRONG_ROLE", f"'{action}' in step {step.id} is the {step.role}'s, not the "
-                                f"{actor.role}'s", status=403)
+        if actor is not None and actor.role != step.role:
+            raise MeshError("WRONG_ROLE", f"'{action}' in step {step.id} is the {step.role}'s, not the "
+                            f"{actor.role}'s", status=403)
         request = ActionRequest(app=app, regulation=regulation, step=step, actor=actor, body=body,
                                 at=self._when(record, actor))
         handler = ACTIONS[Action(action)]

@@ -26,13 +26,13 @@ from services.mio_workstation.store import (
 from shared.admin_auth import admin_guard
 from shared.bus import Bus
 from shared.idempotency import IdempotencyRecord, purge_keys
-from shared.logins import Challenge, Logins, LoginSession
+from shared.logins import Challenge, LoginGuess, Logins, LoginSession
 from shared.member_app import create_member_app
 from shared.member_node import MemberNode
 from shared.working_calendar import WorkingCalendar
 
 MODELS = [StaffAccount, DistrictMode, NumberCounter, Application, StepRecord, LabourCard, LabourCardEvent,
-          LoginSession, Challenge, IdempotencyRecord]
+          LoginSession, Challenge, LoginGuess, IdempotencyRecord]
 
 
 def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None,

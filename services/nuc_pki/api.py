@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.nuc_pki.domain import BadKind, PersonName, parse_csr
@@ -189,10 +189,19 @@ def build_router(*, ca: CertificateAuthority, admin: object) -> APIRouter:
     async def revoke(serial: str, body: RevokeRequest) -> dict:
         return _certificate_out(await ca.revoke(serial=serial, reason=body.reason))
 
-    @router.get("/certificates/{serial}", tags=["look-up"], summary="A certificate and its status, by serial (hex)")
-    async def by_serial(serial: str) -> dict:
+    @router.get("/certificates/{serial}", tags=["look-up"], summary="A certificate's status by serial (hex); "
+                "the whole certificate with the admin token",
+                description="Anonymous callers get the status only (what the public CRL and OCSP say anyway): the "
+                            "certificate names its holder (IIN, name), which is personal data.")
+    async def by_serial(serial: str, authorization: Annotated[str | None, Header(
+            description="Bearer <admin token>: the certificate and its holder too")] = None) -> dict:
         record = await ca.get(serial)
         out = _certificate_out(record)
+        try:
+            admin(authorization=authorization)  # type: ignore[operator]
+        except MeshError:
+            return {key: out[key] for key in ("serial", "usage", "notBefore", "notAfter", "status", "revokedAt",
+                                              "revocationReason")}
         out["info"] = describe_certificate(ca_cert(record)).public()
         return out
 
@@ -214,6 +223,15 @@ def build_router(*, ca: CertificateAuthority, admin: object) -> APIRouter:
         found = await ca.not_yet_valid(at=at)
         return NotYetValidOut(at=found.at, count=found.count, by_holder=found.by_holder,
                               latest_not_before=found.latest_not_before)
+
+    @router.get("/ca/root.crl", tags=["status"], response_class=Response,
+                summary="The root's CRL of CA certificates (DER); the issuing CA's certificate names it")
+    async def root_crl_der() -> Response:
+        return Response(ca.root_crl().public_bytes(serialization.Encoding.DER), media_type="application/pkix-crl")
+
+    @router.get("/ca/root.crl.pem", tags=["status"], response_class=Response, summary="The root's CRL (PEM)")
+    async def root_crl_pem() -> Response:
+        return Response(ca.root_crl().public_bytes(serialization.Encoding.PEM), media_type=PEM)
 
     @router.get("/crl", tags=["status"], response_class=Response, summary="Full CRL (DER)")
     async def crl_der() -> Response:

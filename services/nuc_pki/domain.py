@@ -61,6 +61,16 @@ class Urls:
     ocsp: str
     crl: str
     issuer: str
+    root_crl: str = ""  # the root's CRL (of CA certificates), named by the issuing CA's certificate
+
+
+def crl_urls(certificate: x509.Certificate) -> list[str]:
+    try:
+        points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return []
+    return [name.value for point in points for name in (point.full_name or [])
+            if isinstance(name, x509.UniformResourceIdentifier)]
 
 
 def ca_subject(common_name: str) -> x509.Name:
@@ -159,7 +169,10 @@ def _access(urls: Urls) -> x509.AuthorityInformationAccess:
 
 
 def ca_certificate(*, subject: x509.Name, key: CaKey, issuer: x509.Certificate | None, issuer_key: CaKey,
-                   not_before: dt.datetime, not_after: dt.datetime, path_length: int | None) -> x509.Certificate:
+                   not_before: dt.datetime, not_after: dt.datetime, path_length: int | None,
+                   crl_url: str | None = None) -> x509.Certificate:
+    """A CA certificate; ``crl_url`` names where its issuer's CRL is (the issuing CA's points at the root's, so
+    ``openssl verify -crl_check_all`` can check every certificate of a chain)."""
     builder = (x509.CertificateBuilder().subject_name(subject)
                .issuer_name(issuer.subject if issuer is not None else subject).public_key(key.public_key())
                .serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after)
@@ -170,6 +183,10 @@ def ca_certificate(*, subject: x509.Name, key: CaKey, issuer: x509.Certificate |
                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
                               critical=False))
+    if crl_url is not None:
+        builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(crl_url)], relative_name=None, reasons=None, crl_issuer=None)]),
+            critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
 

@@ -25,6 +25,7 @@ from services.nuc_pki.domain import (
     ca_certificate,
     ca_subject,
     check_role,
+    crl_urls,
     leaf_certificate,
     person_subject,
     system_subject,
@@ -87,6 +88,7 @@ class CertificateAuthority:
         self.root: x509.Certificate | None = None
         self.issuing: x509.Certificate | None = None
         self._issuing_key: CaKey | None = None
+        self._root_key: CaKey | None = None
         self._issuing_hashes: dict[str, tuple[bytes, bytes]] = {}
 
     # ---- the CA itself -----------------------------------------------------------------------------------
@@ -102,7 +104,9 @@ class CertificateAuthority:
         assert isinstance(issuing_key, rsa.RSAPrivateKey)
         self.root = x509.load_pem_x509_certificate(rows["root"].certificate_pem.encode())
         self.issuing = x509.load_pem_x509_certificate(rows["issuing"].certificate_pem.encode())
-        self._issuing_key = issuing_key
+        self._root_key, self._issuing_key = root_key, issuing_key
+        if crl_urls(self.issuing) != [self.urls.root_crl]:
+            self.issuing = await self._reissue_issuing(rows["issuing"])
         spki = asn1_keys.PublicKeyInfo.load(self.issuing.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
         name_der = self.issuing.subject.public_bytes()
@@ -110,13 +114,30 @@ class CertificateAuthority:
                                 "sha256": (hashlib.sha256(name_der).digest(), spki.sha256)}
         log.info("ca_loaded", root_serial=serial_hex(self.root), issuing_serial=serial_hex(self.issuing))
 
+    async def _reissue_issuing(self, row: CaMaterial) -> x509.Certificate:
+        """The issuing CA's certificate again — same key, name and validity — naming where the root's CRL is
+        (one made before it did, or before НУЦ's address changed). Certificates it issued verify as before."""
+        assert self.root is not None
+        assert self.issuing is not None
+        issuing = ca_certificate(subject=self.issuing.subject, key=self._issuing_key, issuer=self.root,  # type: ignore[arg-type]
+                                 issuer_key=self._root_key, not_before=self.issuing.not_valid_before_utc,  # type: ignore[arg-type]
+                                 not_after=self.issuing.not_valid_after_utc, path_length=0,
+                                 crl_url=self.urls.root_crl)
+        async with self._sessions() as session, session.begin():
+            row = await session.get(CaMaterial, row.name) or row
+            row.certificate_pem = certificate_pem(issuing)
+            session.add(row)
+        log.info("issuing_ca_reissued", serial=serial_hex(issuing), reason="names the root CRL")
+        return issuing
+
     async def _create_ca(self) -> dict[str, CaMaterial]:
         now = self._clock.now() - dt.timedelta(days=1)
         root_key, issuing_key = _rsa_key(), _rsa_key()
         root = ca_certificate(subject=ca_subject(ROOT_NAME), key=root_key, issuer=None, issuer_key=root_key,
                               not_before=now, not_after=now + dt.timedelta(days=365 * 20), path_length=1)
         issuing = ca_certificate(subject=ca_subject(ISSUING_NAME), key=issuing_key, issuer=root, issuer_key=root_key,
-                                 not_before=now, not_after=now + dt.timedelta(days=365 * 10), path_length=0)
+                                 not_before=now, not_after=now + dt.timedelta(days=365 * 10), path_length=0,
+                                 crl_url=self.urls.root_crl)
         rows = {"root": CaMaterial(name="root", key_pem=_encrypt(root_key, self._passphrase),
                                    certificate_pem=certificate_pem(root), created_at=now),
                 "issuing": CaMaterial(name="issuing", key_pem=_encrypt(issuing_key, self._passphrase),
@@ -133,7 +154,8 @@ class CertificateAuthority:
     @property
     def urls(self) -> Urls:
         base = self._settings.base_url.rstrip("/")
-        return Urls(ocsp=f"{base}/ocsp", crl=f"{base}/crl", issuer=f"{base}/ca/issuing.cer")
+        return Urls(ocsp=f"{base}/ocsp", crl=f"{base}/crl", issuer=f"{base}/ca/issuing.cer",
+                    root_crl=f"{base}/ca/root.crl")
 
     def _ready(self) -> tuple[x509.Certificate, CaKey]:
         if self.issuing is None or self._issuing_key is None:
@@ -185,6 +207,9 @@ class CertificateAuthority:
         if bin_ is not None:
             parse_bin(bin_)
         check_role(role)
+        if signing_key is not None and auth_key is not None and _spki(signing_key) == _spki(auth_key):
+            raise MeshError("CSR_KEY_REUSED", "the signing and the authentication CSR carry the same key: a key "
+                            "serves one purpose only — make a key pair for each", status=422)
         holder = Holder.EMPLOYEE if bin_ else Holder.INDIVIDUAL
         subject = person_subject(iin=iin, person=person, organisation=organisation, bin_=bin_, email=email)
         signing = await self.issue(subject=subject, public_key=signing_key, usage=Usage.SIGN, holder=holder,
@@ -300,6 +325,19 @@ class CertificateAuthority:
             pass
         return builder.sign(issuer_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER), None
 
+    def root_crl(self) -> x509.CertificateRevocationList:
+        """The root's CRL: the CA certificates it revoked (none — the simulator never revokes its issuing CA)."""
+        self._ready()
+        assert self.root is not None
+        assert self._root_key is not None
+        now = self._clock.now()
+        return (x509.CertificateRevocationListBuilder().issuer_name(self.root.subject).last_update(now)
+                .next_update(now + dt.timedelta(hours=self._settings.crl_validity_hours))
+                .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._root_key.public_key()),
+                               critical=False)
+                .sign(self._root_key, hashes.SHA256()))
+
     async def crl(self) -> x509.CertificateRevocationList:
         issuer, issuer_key = self._ready()
         now = self._clock.now()
@@ -320,3 +358,7 @@ class CertificateAuthority:
                 entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags(record.revocation_reason)), critical=False)
             builder = builder.add_revoked_certificate(entry.build())
         return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _spki(key: PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -32,6 +32,7 @@ from shared.ocsp_client import OcspClient
 from shared.readiness import Readiness, broker_probe, database_probe, until_done
 
 log = get_logger(__name__)
+CLOCK_LISTENER = "nuc"  # НУЦ's broker account (services.shep_gateway.accounts.LISTENERS)
 
 
 def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None,
@@ -43,23 +44,26 @@ def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None,
     configure_logging(service="nuc_pki", level=settings.mesh.log_level, clock=clock)
     ca = CertificateAuthority(sessions=sessions, clock=clock, settings=settings)
     readiness = Readiness(steps=["database", "ca"])
-    bus = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name="nuc_pki")
-    readiness.watch("database", database_probe(engine))
-    readiness.watch("broker", broker_probe(bus))  # mesh clock changes reach НУЦ over the broker
     owns_http = http is None
     http = http or httpx.AsyncClient()
+    gateway = GatewayControlClient(base_url=settings.mesh.gateway_url,
+                                   admin_token=settings.mesh.admin_token.get_secret_value(), http=http)
+    template = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name="nuc_pki")
+    # НУЦ's own broker account (made by the gateway) may only follow the mesh clock.
+    bus = template.sibling(connection_name="nuc_pki", login=gateway.login_source(CLOCK_LISTENER))
+    readiness.watch("database", database_probe(engine))
+    readiness.watch("broker", broker_probe(bus))  # mesh clock changes reach НУЦ over the broker
 
     async def follow_clock() -> None:
         """Best effort: НУЦ must not wait for the gateway, which itself waits for НУЦ."""
-        await bus.connect()
+        if not bus.is_connected:
+            await bus.connect()
         verifier = CertificateVerifier(trust=TrustStore.from_certificates(ca.chain()), clock=clock,
                                        ocsp=OcspClient(url=f"{settings.base_url}/ocsp", http=http, clock=clock,
                                                        max_age_s=settings.mesh.ocsp_max_age_s))
         checks = EnvelopeVerifier(member_id="nuc", verifier_ref=lambda: verifier)
-        follower = ClockFollower(bus=bus, clock=clock, verify=checks.verify, name="nuc_pki")
+        follower = ClockFollower(bus=bus, clock=clock, verify=checks.verify, name=CLOCK_LISTENER)
         await follower.start()
-        gateway = GatewayControlClient(base_url=settings.mesh.gateway_url,
-                                       admin_token=settings.mesh.admin_token.get_secret_value(), http=http)
         try:
             await follower.adopt(await gateway.clock())
         except Exception as exc:  # the gateway may not be up yet; its next broadcast will reach us

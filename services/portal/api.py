@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.portal.domain import PASSWORD_RULES
@@ -15,6 +15,7 @@ from shared.contracts import ApplicationForm, ApplicationRequest
 from shared.errors import MeshError
 from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
 from shared.logins import LoginSession, bearer
+from shared.rate_limit import RateLimit
 
 
 class Body(BaseModel):
@@ -68,8 +69,21 @@ def _account_out(account: Account) -> dict:
             "lockedUntil": account.locked_until.isoformat() if account.locked_until else None}
 
 
-def build_router(*, portal: Portal, admin: object) -> APIRouter:
+QUIET_REGISTRATION = ("Если ИИН есть в ГБД ФЛ и учётной записи у него ещё нет, она создана — войдите с этим "
+                      "паролем. Если вход не удаётся, учётная запись была уже или ИИН неизвестен ГБД ФЛ: "
+                      "зарегистрируйтесь с ЭЦП (ответ один и тот же при любом ИИН, чтобы регистрация не говорила, "
+                      "кто есть на портале).")
+
+
+class RegistrationRequested(BaseModel):
+    status: Literal["REQUESTED"] = "REQUESTED"
+    message: str = QUIET_REGISTRATION
+
+
+def build_router(*, portal: Portal, admin: object, precise: object = None,
+                 registrations: RateLimit | None = None) -> APIRouter:
     router = APIRouter()
+    precise_dep = Depends(precise) if precise is not None else Depends(lambda: False)
 
     async def current(authorization: str | None = Header(default=None)) -> LoginSession:
         return await portal.logins.session_of(bearer(authorization))
@@ -80,10 +94,22 @@ def build_router(*, portal: Portal, admin: object) -> APIRouter:
             raise MeshError("NOT_YOUR_DATA", "a citizen sees only their own data", status=403)
 
     @router.post("/auth/register", tags=["registration"], status_code=201,
-                 summary="Register with IIN and password (the person must be alive in ГБД ФЛ)")
-    async def register(body: RegisterIn) -> dict:
-        return _account_out(await portal.register(iin=body.iin, password=body.password, email=body.email,
-                                                  phone=body.phone))
+                 summary="Register with IIN and password (the person must be alive in ГБД ФЛ)",
+                 description="An anonymous caller gets `202 REQUESTED` with one message whatever the IIN (unknown "
+                             "to ГБД ФЛ, already registered, or registered now), and at most "
+                             "`PORTAL_ANONYMOUS_REGISTRATIONS_PER_MINUTE` tries a minute (`429 TOO_MANY_ATTEMPTS`). "
+                             "With the admin token: `201` and the account, or `409 ACCOUNT_EXISTS` / "
+                             "`422 PERSON_NOT_FOUND` / `422 PERSON_DECEASED`.")
+    async def register(body: RegisterIn, request: Request, response: Response,
+                       is_admin: bool = precise_dep) -> dict:
+        if is_admin:
+            return _account_out(await portal.register(iin=body.iin, password=body.password, email=body.email,
+                                                      phone=body.phone))
+        if registrations is not None:
+            registrations.check(request.client.host if request.client else "unknown")
+        await portal.register_quietly(iin=body.iin, password=body.password, email=body.email, phone=body.phone)
+        response.status_code = 202
+        return RegistrationRequested().model_dump()
 
     @router.post("/auth/challenges", tags=["EDS"], status_code=201,
                  summary="A challenge to sign with the authentication key (single use, expires on the mesh clock)")
@@ -97,9 +123,11 @@ def build_router(*, portal: Portal, admin: object) -> APIRouter:
             challenge_id=body.challenge_id, signature=body.signature, password=body.password, email=body.email,
             phone=body.phone))
 
-    @router.post("/auth/login", tags=["login"], summary="Log in with IIN and password")
-    async def login(body: LoginIn) -> dict:
-        return (await portal.login(iin=body.iin, password=body.password)).public()
+    @router.post("/auth/login", tags=["login"], summary="Log in with IIN and password",
+                 description="An IIN without an account answers as a wrong password would (`401 PASSWORD_WRONG`, "
+                             "attempts left, then `423 ACCOUNT_LOCKED`); with the admin token, `ACCOUNT_NOT_FOUND`.")
+    async def login(body: LoginIn, is_admin: bool = precise_dep) -> dict:
+        return (await portal.login(iin=body.iin, password=body.password, precise=is_admin)).public()
 
     @router.post("/auth/login/eds", tags=["login"], summary="Log in with EDS: the signed login challenge")
     async def login_eds(body: EdsLoginIn) -> dict:

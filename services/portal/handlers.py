@@ -7,6 +7,7 @@ failure changes on purpose is the failed-login counter that leads to lock-out.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 from sqlalchemy import update
@@ -29,6 +30,7 @@ from shared.logins import (
     LockOut,
     Login,
     Logins,
+    decoy_check,
     eds_error,
     hash_password,
     password_matches,
@@ -84,6 +86,25 @@ class Portal:
         return await self._create(Account(iin=iin, password_hash=hash_password(password), email=email, phone=phone,
                                           registered_by="password", registered_at=self._clock.now()))
 
+    async def register_quietly(self, *, iin: str, password: str, email: str | None, phone: str | None) -> None:
+        """``register`` for an anonymous caller: the same answer, and the same work (a ГБД ФЛ look-up, a password
+        hash), whether the IIN is unknown, already has an account, or gets one now — registration must not tell
+        a stranger who exists. A weak password or ГБД ФЛ being down are said, as they say nothing about the IIN."""
+        parse_iin(iin)
+        faults = password_faults(password, iin=iin)
+        if faults:
+            raise MeshError("PASSWORD_WEAK", describe_faults(faults), status=422, details={"rules": faults})
+        person = await self.person(iin)
+        password_hash = hash_password(password)
+        async with self._sessions() as session:
+            exists = await session.get(Account, iin) is not None
+        if person is None or not person.alive or exists:
+            log.info("registration_quietly_refused")
+            return
+        with contextlib.suppress(MeshError):  # registered by someone else at this very moment: the same answer
+            await self._create(Account(iin=iin, password_hash=password_hash, email=email, phone=phone,
+                                       registered_by="password", registered_at=self._clock.now()))
+
     async def register_with_eds(self, *, challenge_id: str, signature: str, password: str | None,
                                 email: str | None, phone: str | None) -> Account:
         """Almaty's way: register with the EDS; the IIN is the authentication certificate's."""
@@ -115,17 +136,24 @@ class Portal:
         return account
 
     # ---- login -----------------------------------------------------------------------------------------
-    async def login(self, *, iin: str, password: str) -> Login:
+    async def login(self, *, iin: str, password: str, precise: bool = False) -> Login:
+        """Log in with a password. To an anonymous caller an IIN without an account, or with an EDS-only one,
+        answers exactly as a wrong password would (counted, then locked: ``LockOut.refuse_unknown``); test
+        tooling with the admin token (``precise``) is told ACCOUNT_NOT_FOUND / PASSWORD_NOT_SET."""
         parse_iin(iin)
         now = self._clock.now()
         async with self._sessions() as session:
             account = await session.get(Account, iin)
         if account is None:
-            raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account for IIN {iin}: register first", status=401)
+            if precise:
+                raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account for IIN {iin}: register first", status=401)
+            raise await self.lockout.refuse_unknown(iin, scope="portal", now=now, password=password)
         refuse_if_locked(account.locked_until, now=now)
         password_hash = account.password_hash
         if password_hash is None:
-            raise MeshError("PASSWORD_NOT_SET", "this account signs in with EDS only", status=401)
+            if precise:
+                raise MeshError("PASSWORD_NOT_SET", "this account signs in with EDS only", status=401)
+            await self.lockout.check_password(iin, now=now, matches=lambda: decoy_check(password))
         try:
             await self.lockout.check_password(iin, now=now, matches=lambda: password_matches(password_hash, password))
         except MeshError as refusal:

@@ -10,14 +10,15 @@ from services.portal.api import build_router
 from services.portal.handlers import Portal
 from services.portal.settings import PortalSettings
 from services.portal.store import Account
-from shared.admin_auth import admin_guard
+from shared.admin_auth import admin_guard, admin_or_anonymous
 from shared.bus import Bus
 from shared.case_tracking import CaseNotice, TrackedCase, follow
 from shared.contracts import EMPLOYMENT_SERVICES
 from shared.idempotency import IdempotencyRecord, purge_keys
-from shared.logins import Challenge, LoginSession
+from shared.logins import Challenge, LoginGuess, LoginSession
 from shared.member_app import create_member_app
 from shared.member_node import MemberNode
+from shared.rate_limit import RateLimit
 
 
 def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None,
@@ -29,12 +30,15 @@ def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None
         portal = Portal(sessions=node.sessions, runtime=runtime, clock=node.clock, settings=settings)
         follow(runtime, services=EMPLOYMENT_SERVICES, clock_now=node.clock.now)
         node.relay.also_purge(lambda: purge_keys(node.sessions))
-        app.include_router(build_router(portal=portal,
-                                        admin=admin_guard(token=settings.mesh.admin_token.get_secret_value)))
+        token = settings.mesh.admin_token.get_secret_value
+        app.include_router(build_router(
+            portal=portal, admin=admin_guard(token=token), precise=admin_or_anonymous(token=token),
+            registrations=RateLimit(per_minute=settings.anonymous_registrations_per_minute, what="registrations")))
 
     return create_member_app(settings=settings, service="portal", title="portal — ПЭП simulator",
                              description="The e-government portal: citizens' registration and login (IIN + "
                                          "password or EDS), sessions, their own data.",
                              members=[settings.member_id],
-                             models=[Account, LoginSession, Challenge, TrackedCase, CaseNotice, IdempotencyRecord],
+                             models=[Account, LoginSession, Challenge, LoginGuess, TrackedCase, CaseNotice,
+                                     IdempotencyRecord],
                              wire=wire, bus=bus, http=http)

@@ -16,4 +16,6 @@ class PortalSettings(ServiceSettings):
     challenge_seconds: int = Field(default=300, ge=10, le=3600, description="mesh seconds to sign an EDS challenge")
     max_failed_logins: int = Field(default=5, ge=1, le=100, description="wrong passwords in a row before lock-out")
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    anonymous_registrations_per_minute: int = Field(default=10, ge=1, le=10_000, description="password "
+                                                    "registrations a minute from one address without the admin token")
     registry_timeout_s: float = Field(default=10.0, gt=0, le=60, description="deadline of ГБД ФЛ look-ups")

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.shep_gateway.accounts import BrokerAccounts
 from services.shep_gateway.clock_authority import ClockAuthority
 from services.shep_gateway.domain import MemberDef, ServiceDef, ServiceGrant
 from services.shep_gateway.message_log import MessageLog
@@ -64,6 +65,14 @@ class ResetOut(BaseModel):
     not_in_seed: list[dict[str, str]] = Field(alias="notInSeed")
 
 
+class BrokerLoginOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    user: str
+    password: str = Field(description="derived by the gateway from the mesh secret: the same at every call")
+    permissions: dict[str, str] = Field(description="RabbitMQ's configure/write/read expressions for it")
+
+
 def _clock_out(authority: ClockAuthority) -> dict[str, Any]:
     clock = authority.clock
     return {"state": clock.state.model_dump(), "now": clock.now().isoformat(),
@@ -71,7 +80,7 @@ def _clock_out(authority: ClockAuthority) -> dict[str, Any]:
 
 
 def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message_log: MessageLog,
-                 admin: object) -> APIRouter:
+                 admin: object, accounts: BrokerAccounts) -> APIRouter:
     router = APIRouter()
     guarded = [Depends(admin)]
 
@@ -153,6 +162,18 @@ def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message
     async def grant(service_id: str, body: ServiceGrant) -> GrantOut:
         service, created = await book.grant(service_id=service_id, grant=body)
         return GrantOut(service=service, created=created)
+
+    @router.post("/admin/broker-accounts/{account}", tags=["registry"], dependencies=guarded,
+                 response_model=BrokerLoginOut, summary="A member's own broker login (made if missing)",
+                 description="The account may publish only to `shep.ingress` (and the dead-letter exchange, its own "
+                             "retry tiers), read and declare only its own queues. The member's queues are declared "
+                             "and bound to its delivery routes. 409 BROKER_ACCOUNTS_OFF when the gateway has no "
+                             "broker administrator; 404 MEMBER_NOT_FOUND before the member is in the registry.")
+    async def broker_account(account: str) -> BrokerLoginOut:
+        login, permissions = await accounts.login_for(account)
+        return BrokerLoginOut(user=login.user, password=login.password,
+                              permissions={"configure": permissions.configure, "write": permissions.write,
+                                           "read": permissions.read})
 
     @router.post("/admin/registry/reset", tags=["registry"], dependencies=guarded, response_model=ResetOut,
                  response_model_by_alias=True,

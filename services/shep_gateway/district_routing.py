@@ -34,6 +34,7 @@ class StoredDelivery:
     redelivered: bool = False
     exchange: str = ""
     routing_key: str = ""
+    user_id: str | None = None
 
     @property
     def settled(self) -> bool:

@@ -62,25 +62,28 @@ from shared.cert_check import (
 )
 from shared.cert_profile import Holder, Usage, serial_hex
 from shared.clock import MeshClock
-from shared.contracts import ErrorPayload, parse_payload
+from shared.contracts import DUPLICATE_MESSAGE, ErrorPayload, parse_payload
 from shared.db import Sessions
-from shared.dead_letters import copy_of, dead_letter_headers, json_safe
+from shared.dead_letters import copy_of, dead_copy, json_safe
 from shared.envelope import MessageType, ParsedEnvelope, parse_envelope
 from shared.errors import MeshError
 from shared.failures import Attempts, Failure, FailureKind, RetryPolicy
 from shared.logging import get_logger, message_context
 from shared.member import NUC, Composer, outgoing
 from shared.outbox import OutboxRelay, StagedBatch, insert_outbox, mark_batch_sent, outbox_values, publish_in_order
+from shared.seal import seal_headers
 from shared.signing import SignatureError, sign_detached, verify_detached
 from shared.topology import (
     DEAD_EXCHANGE,
     DELIVERY_EXCHANGE,
     H_DEADLINE,
+    H_PUBLISHER,
     H_RECIPIENT,
     INGRESS_QUEUE,
     deadline_header,
+    first_publisher,
+    publish_retry,
     read_deadline,
-    retry_queue,
 )
 
 log = get_logger(__name__)
@@ -116,8 +119,9 @@ class Txn:
 
 class Gateway:
     def __init__(self, *, settings: GatewaySettings, sessions: Sessions, bus: Bus, clock: MeshClock,
-                 composer: Composer, relay: OutboxRelay, book: RegistryBook) -> None:
+                 composer: Composer, relay: OutboxRelay, book: RegistryBook, accounts_enforced: bool = True) -> None:
         self.settings = settings
+        self.accounts_enforced = accounts_enforced  # each member publishes under its own broker login
         self._sessions = sessions
         self._bus = bus
         self.clock = clock
@@ -168,6 +172,13 @@ class Gateway:
             item.checks["sender"] = "suspended"
             return Refused(Refusal("Client.MemberSuspended", f"{env.sender} is suspended in the registry"))
         item.checks["sender"] = "known"
+        if self.accounts_enforced:
+            publisher = self._publisher(item.delivery)
+            item.checks["publisher"] = publisher
+            if publisher != env.sender:
+                return Refused(Refusal("Client.PublisherMismatch", f"published under the broker login {publisher!r}, "
+                                       f"not {env.sender!r}'s own: a member sends only in its own name"))
+            item.proven = True  # the broker vouches: the sender's own login published it
         refusal = await self._check_signature(item)
         if refusal is not None:
             return self._retry_or_refuse(item, refusal) if is_transient_refusal(refusal.code) else Refused(refusal)
@@ -178,6 +189,10 @@ class Gateway:
             return Refused(Refusal(exc.code, exc.message))
         item.checks["payload"] = "ok"
         return await self._route(item)
+
+    def _publisher(self, delivery: Delivery) -> str | None:
+        """The broker login that published ``delivery`` (RabbitMQ checked its user-id against the connection)."""
+        return first_publisher(delivery, me=self._bus.login)
 
     async def _check_signature(self, item: Examined) -> Refusal | None:
         assert item.parsed is not None
@@ -265,11 +280,17 @@ class Gateway:
         if final:
             async with self._chain_lock:
                 async with self._sessions() as session, session.begin():
-                    seen = await self._already_logged(session, [e.message_id for e in final])
+                    logged = await self._already_logged(session, [e.message_id for e in final])
+                    seen = set(logged)
                     txn = Txn(session=session, head=await self._lock_head(session))
                     for item in final:
+                        if item.message_id in logged and item.delivery.redelivered:
+                            # The broker handing back a delivery whose ack it lost (a gateway restart): the same
+                            # message, handled already — not a second copy.
+                            log.info("redelivery_already_handled", message_id=item.message_id)
+                            continue
                         if item.message_id in seen:
-                            log.info("duplicate_ignored", message_id=item.message_id)
+                            await self._apply(txn, item=self._replayed(item))
                             continue
                         seen.add(item.message_id)
                         await self._apply(txn, item=item)
@@ -280,6 +301,20 @@ class Gateway:
         for item in retries:
             await self._retry(item)
         await self._bus.ack_all([item.delivery for item in final])
+
+    @staticmethod
+    def _replayed(item: Examined) -> Examined:
+        """A second copy of a message already logged: not delivered again, but never dropped silently either —
+        refused as ``Client.DuplicateMessage`` (logged, dead-lettered, its proven sender told). The log record
+        gets an id of its own (the log keeps one record per message id); ``checks.replayOf`` names the first.
+
+        A sender's own at-least-once redelivery ends here too; the ERROR it gets back names the first copy,
+        which went through, and recipients do not apply it to a case (``shared.case_tracking``)."""
+        return Examined(delivery=item.delivery, message_id=f"{item.message_id}~{uuid.uuid4().hex[:8]}",
+                        received_at=item.received_at, parsed=item.parsed, proven=item.proven,
+                        checks={**item.checks, "replayOf": item.message_id},
+                        decision=Refused(Refusal(DUPLICATE_MESSAGE, f"message {item.message_id} went through the "
+                                                 "gateway already; this copy is not delivered again")))
 
     async def _apply(self, txn: Txn, *, item: Examined) -> None:
         decision = item.decision
@@ -292,8 +327,8 @@ class Gateway:
                 self._log(txn, item, outcome=Outcome.ROUTED, recipient=self.member_id)
                 await self._unpark(txn, answer=item)
             case Routed(destination=destination, deadline=deadline):
-                self._stage_delivery(txn, item=item, destination=destination, deadline=deadline)
-                self._log(txn, item, outcome=Outcome.ROUTED, recipient=destination.recipient)
+                seq = self._log(txn, item, outcome=Outcome.ROUTED, recipient=destination.recipient)
+                self._stage_delivery(txn, item=item, destination=destination, deadline=deadline, log_seq=seq)
                 assert item.parsed is not None
                 env = item.parsed.envelope
                 with message_context(correlation_id=env.correlation_id, message_id=item.message_id,
@@ -301,9 +336,9 @@ class Gateway:
                     log.info("message_routed", messageType=env.message_type.value, sender=env.sender,
                              recipient=destination.recipient)
             case Refused(refusal=refusal):
-                self._stage_refusal(txn, item=item, refusal=refusal)
-                self._log(txn, item, outcome=Outcome.REFUSED, refusal=refusal,
-                          recipient=item.parsed.envelope.recipient if item.parsed else None)
+                seq = self._log(txn, item, outcome=Outcome.REFUSED, refusal=refusal,
+                                recipient=item.parsed.envelope.recipient if item.parsed else None)
+                self._stage_refusal(txn, item=item, refusal=refusal, log_seq=seq)
                 with message_context(correlation_id=item.parsed.envelope.correlation_id if item.parsed else None,
                                      message_id=item.message_id):
                     log.warning("message_refused", code=refusal.code, reason=refusal.message, sender=item.sender)
@@ -351,9 +386,10 @@ class Gateway:
         log.warning("ingress_retry_scheduled", message_id=item.message_id, attempt=attempts.attempt,
                     in_s=item.decision.delay_s, reason=item.decision.refusal.message)
         try:
-            await self._bus.publish(exchange="", routing_key=retry_queue(INGRESS_QUEUE, item.decision.delay_s),
-                                    message=copy_of(item.delivery, headers={**item.delivery.headers,
-                                                                            **attempts.headers()}))
+            publisher = self._publisher(item.delivery)
+            await publish_retry(self._bus, queue=INGRESS_QUEUE, tier_s=item.decision.delay_s, message=copy_of(
+                item.delivery, headers={**item.delivery.headers, **attempts.headers(),
+                                        **({H_PUBLISHER: publisher} if publisher else {})}))
         except BusError:
             await item.delivery.reject(requeue=True)
             return
@@ -380,8 +416,9 @@ class Gateway:
             session.add(LogHead(id=1, seq=head.seq, record_hash=head.record_hash))
 
     def _log(self, txn: Txn, item: Examined, *, outcome: Outcome, recipient: str | None,
-             refusal: Refusal | None = None) -> None:
-        """Chain a signed record of ``item`` after the transaction's head; its hash becomes the new head."""
+             refusal: Refusal | None = None) -> int:
+        """Chain a signed record of ``item`` after the transaction's head; its hash becomes the new head.
+        Returns the record's sequence number, which the seal of what it delivers names."""
         parsed = item.parsed
         env = parsed.envelope if parsed else None
         row: dict[str, Any] = {
@@ -406,6 +443,13 @@ class Gateway:
         txn.records.append({**row, "record_hash": hashed, "signature": signature,
                             "logged_at": dt.datetime.now(dt.UTC)})
         txn.head = LogHead(id=1, seq=row["seq"], record_hash=hashed)
+        return int(row["seq"])
+
+    def _sealed(self, headers: dict[str, Any], *, body: bytes, recipient: str, log_seq: int) -> dict[str, Any]:
+        """``headers`` plus the gateway's seal over what it delivers (``shared.seal``)."""
+        assert self.composer.signer is not None
+        return {**headers, **seal_headers(body=body, log_seq=log_seq, recipient=recipient,
+                                          signer=self.composer.signer)}
 
     # ---- district routing: park, look the applicant up in ГБД ФЛ, route on the answer ----------------------
     def _lookup_request(self, *, iin: str, correlation_id: str, for_message: str,
@@ -519,7 +563,8 @@ class Gateway:
         self._resolve(txn, parked)
         await self._apply(txn, item=self._resumed(parked, Refused(refusal)))
 
-    def _stage_delivery(self, txn: Txn, *, item: Examined, destination: Destination, deadline: float | None) -> None:
+    def _stage_delivery(self, txn: Txn, *, item: Examined, destination: Destination, deadline: float | None,
+                        log_seq: int) -> None:
         assert item.parsed is not None
         env = item.parsed.envelope
         headers: dict[str, Any] = {H_RECIPIENT: destination.recipient}
@@ -532,6 +577,7 @@ class Gateway:
                                      service_id=env.service_id, correlation_id=env.correlation_id,
                                      reply_to=item.delivery.reply_to, deadline=deadline))
             txn.timers.append((item.message_id, deadline))
+        headers = self._sealed(headers, body=item.delivery.body, recipient=destination.recipient, log_seq=log_seq)
         txn.staged.append(outbox_values(exchange=destination.exchange, routing_key=destination.routing_key,
                                         message=OutgoingMessage(body=item.delivery.body, headers=headers,
                                                                 message_id=item.message_id,
@@ -551,24 +597,26 @@ class Gateway:
             return Refused(Refusal("Server.LateResponse", "the caller's deadline passed; it was told Server.Timeout"))
         return Refused(Refusal("Client.DuplicateResponse", f"request {call_id} is already answered"))
 
-    def _stage_refusal(self, txn: Txn, *, item: Examined, refusal: Refusal) -> None:
-        txn.staged.append(outbox_values(exchange=DEAD_EXCHANGE, routing_key=INGRESS_QUEUE, message=copy_of(
-            item.delivery, headers=dead_letter_headers(item.delivery.headers, code=refusal.code,
-                                                        reason=refusal.message, queue=INGRESS_QUEUE))))
+    def _stage_refusal(self, txn: Txn, *, item: Examined, refusal: Refusal, log_seq: int) -> None:
+        txn.staged.append(outbox_values(exchange=DEAD_EXCHANGE, routing_key=INGRESS_QUEUE, message=dead_copy(
+            item.delivery, code=refusal.code, reason=refusal.message, queue=INGRESS_QUEUE)))
         target = self._error_target(item)
         if target is None:
             return
         exchange, routing_key = target
-        env = item.parsed.envelope if item.parsed else None
+        assert item.parsed is not None  # a proven sender: its envelope parsed
+        assert item.sender is not None
+        env = item.parsed.envelope
         error = ErrorPayload(code=refusal.code, message=refusal.message, where="gateway",
-                             refused_message_id=item.message_id,
+                             refused_message_id=str(env.message_id),
                              details={"failedAt": NUC if is_transient_refusal(refusal.code) else "gateway"})
         wire = self.composer.compose(
-            service_id=env.service_id if env else "shep.refusal", message_type=MessageType.ERROR,
-            data=error.model_dump(by_alias=True), correlation_id=env.correlation_id if env else item.message_id,
-            recipient=env.sender if env and env.sender in self._book.registry.members else None,
-            in_reply_to=env.message_id if env else None)
-        txn.staged.append(outbox_values(exchange=exchange, routing_key=routing_key, message=outgoing(wire)))
+            service_id=env.service_id, message_type=MessageType.ERROR, data=error.model_dump(by_alias=True),
+            correlation_id=env.correlation_id, recipient=env.sender, in_reply_to=env.message_id)
+        body = orjson.dumps(wire)
+        txn.staged.append(outbox_values(exchange=exchange, routing_key=routing_key, message=OutgoingMessage(
+            body=body, message_id=wire["messageId"], correlation_id=wire["correlationId"],
+            headers=self._sealed({}, body=body, recipient=item.sender, log_seq=log_seq))))
 
     def _error_target(self, item: Examined) -> tuple[str, str] | None:
         """Where a refusal is reported: to a proven sender only (a message anyone could have forged is not
@@ -632,12 +680,13 @@ class Gateway:
                                        received_at=self.clock.now(), parsed=parse_envelope(body),
                                        decision=Refused(Refusal("Server.Timeout", error.message)),
                                        checks={"deadline": call.deadline})
-                    self._log(txn, timeout, outcome=Outcome.TIMEOUT, recipient=call.caller,
-                              refusal=Refusal("Server.Timeout", error.message))
+                    seq = self._log(txn, timeout, outcome=Outcome.TIMEOUT, recipient=call.caller,
+                                    refusal=Refusal("Server.Timeout", error.message))
                     if call.caller == self.member_id:  # the gateway's own district lookup
                         await self._lookup_timed_out(txn, lookup_id=message_id)
                     else:
-                        txn.staged.append(outbox_values(exchange="", routing_key=call.reply_to, message=outgoing(wire)))
+                        txn.staged.append(outbox_values(exchange="", routing_key=call.reply_to, message=outgoing(
+                            wire, headers=self._sealed({}, body=body, recipient=call.caller, log_seq=seq))))
                     rows = await self._write(txn)
                 for call_id, deadline in txn.timers:
                     self.schedule_timeout(message_id=call_id, deadline=deadline)

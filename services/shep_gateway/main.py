@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager, suppress
 import httpx
 from fastapi import FastAPI
 
+from services.shep_gateway.accounts import BrokerAccounts
 from services.shep_gateway.api import build_router
 from services.shep_gateway.clock_authority import ClockAuthority
 from services.shep_gateway.consumers import IngressWorker
@@ -37,6 +38,7 @@ from services.shep_gateway.store import (
 )
 from shared.admin_auth import admin_guard
 from shared.background import BackgroundTask
+from shared.broker_accounts import BrokerAdmin, BrokerLogin, RabbitManagement
 from shared.bus import Bus
 from shared.bus_rabbit import RabbitBus
 from shared.cert_check import CertificateVerifier, TrustStore
@@ -65,20 +67,27 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     sessions = make_sessions(engine)
     clock = MeshClock()
     configure_logging(service="shep_gateway", level=settings.mesh.log_level, clock=clock)
-    bus = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name="shep_gateway")
+    owns_http = http is None
+    http = http or httpx.AsyncClient()
+    template = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name="shep_gateway")
+    admin: BrokerAdmin | None = template.accounts()
+    if settings.broker_admin_url:
+        admin = RabbitManagement(url=settings.broker_admin_url, http=http, admin=BrokerLogin(
+            user=settings.broker_admin_user, password=settings.broker_admin_password.get_secret_value()))
+    bus = template.sibling(connection_name="shep_gateway", login=lambda: accounts.own_login())
     # The gateway publishes what each transaction commits itself; the relay only recovers what a crash left.
     relay = OutboxRelay(sessions=sessions, bus=bus, min_age=dt.timedelta(seconds=5),
                         keep_sent=dt.timedelta(seconds=settings.mesh.outbox_keep_s))
     composer = Composer(member_id=settings.member_id, clock=clock)
     book = RegistryBook(settings=settings, sessions=sessions, bus=bus, clock=clock)
     message_log = MessageLog(sessions=sessions, book=book, own_id=settings.member_id)
+    accounts = BrokerAccounts(admin=admin, secret=settings.mesh.key_passphrase.get_secret_value(), book=book,
+                              bus=bus)
     gateway = Gateway(settings=settings, sessions=sessions, bus=bus, clock=clock, composer=composer, relay=relay,
-                      book=book)
+                      book=book, accounts_enforced=accounts.enforced)
     relay.also_purge(lambda: gateway.purge_log(older_than=dt.timedelta(days=settings.log_retention_days)))
     worker = IngressWorker(gateway=gateway, bus=bus, batch_size=settings.batch_size, prefetch=settings.prefetch,
                            stall_s=settings.ingress_stall_s)
-    owns_http = http is None
-    http = http or httpx.AsyncClient()
     nuc = NucClient(base_url=settings.mesh.nuc_url, admin_token=settings.mesh.admin_token.get_secret_value(), http=http)
     clock_authority = ClockAuthority(sessions=sessions, bus=bus, clock=clock, composer=composer, nuc=nuc)
     readiness = Readiness(steps=["database", "clock", "broker", "trust", "identity", "registry", "topology",
@@ -110,6 +119,8 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
 
     async def topology() -> None:
         await declare_gateway(bus)
+        await accounts.bound_dead_letters(max_length=settings.dead_letters_max_length,
+                                          max_bytes=settings.dead_letters_max_bytes)
         await book.declare_topology()
 
     async def consumers() -> None:
@@ -160,7 +171,8 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     app = build_app(title="shep_gateway — ШЭП/РШЭП simulator",
                     description="Verifies, authorises, logs and routes every message between member systems.",
                     readiness=readiness, lifespan=lifespan)
-    admin = admin_guard(token=settings.mesh.admin_token.get_secret_value)
-    app.include_router(build_router(book=book, clock_authority=clock_authority, message_log=message_log, admin=admin))
+    guard = admin_guard(token=settings.mesh.admin_token.get_secret_value)
+    app.include_router(build_router(book=book, clock_authority=clock_authority, message_log=message_log, admin=guard,
+                                    accounts=accounts))
     app.state.gateway = gateway
     return app

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -28,3 +28,12 @@ class GatewaySettings(ServiceSettings):
                                       "record; purged records leave a signed anchor the chain verifies from")
     ingress_stall_s: float = Field(default=30.0, gt=0, description="a batch in work longer than this makes /ready "
                                    "answer 503 (the ingress is stuck)")
+    broker_admin_url: str | None = Field(default=None, description="RabbitMQ's management API (http://host:15672): "
+                                         "with it the gateway makes one broker account per member; without, "
+                                         "accounts are off and everyone shares the login of MESH_AMQP_URL")
+    broker_admin_user: str = Field(default="guest", description="the broker's administrator, for that API")
+    broker_admin_password: SecretStr = SecretStr("guest")
+    dead_letters_max_length: int = Field(default=10_000, ge=1, description="mesh.dead-letters keeps at most this "
+                                         "many messages (the oldest go first; each reason is in its service's log)")
+    dead_letters_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, description="… and at most this many "
+                                        "bytes of bodies (a body over 64 KiB is kept as its digest and size)")

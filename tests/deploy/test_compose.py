@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from meshkit.mesh_runner import REPO_ROOT, SERVICES
+from meshkit.mesh_runner import KEEP_ALIVE_S, REPO_ROOT, SERVICES
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +34,13 @@ def test_service_matches_make_run(compose, spec):
     command = service["command"]
     assert command[:3] == ["uvicorn", "--factory", spec.app]
     assert command[command.index("--port") + 1] == str(spec.default_port)
+    assert command[command.index("--timeout-keep-alive") + 1] == str(KEEP_ALIVE_S)
     assert env[f"{spec.env_prefix}_PORT"] == str(spec.default_port)
     assert env[f"{spec.env_prefix}_DATABASE_URL"].startswith("postgresql://")
     assert env[f"{spec.env_prefix}_DATABASE_URL"].endswith(f"/{spec.name}")
-    assert env["MESH_AMQP_URL"].startswith("amqp://")
+    assert env["MESH_AMQP_URL"] == "amqp://rabbitmq:5672/", "no shared login: each asks the gateway for its own"
+    admin = {k: v for k, v in env.items() if k.startswith("SHEP_BROKER_ADMIN")}
+    assert bool(admin) == (spec.name == "shep_gateway"), "the broker administrator's login is the gateway's alone"
     assert env["MESH_NUC_URL"] == "http://nuc_pki:8006"
     assert env["MESH_GATEWAY_URL"] == "http://shep_gateway:8002"
     assert f"{spec.default_port}:{spec.default_port}" in [str(p) if isinstance(p, str) else

@@ -66,17 +66,28 @@ async def _assert_refused(mesh, dead_letters, *, sender, provider, message_id: s
 
 
 async def test_payload_altered_after_signing(mesh, member_factory, dead_letters):
+    """Published by the caller itself, under its own broker login: the broker vouches for who sent it, so the
+    caller is told why. The same altered envelope put on the ingress by anyone else is refused as a publisher
+    mismatch before its signature is even looked at, and nobody is told."""
     caller, provider = await member_factory("caller"), await member_factory("provider")
+    forger = await member_factory("forger")
     service = await _service(mesh, provider=provider, callers=[caller.member_id])
     wire = caller.runtime.composer.compose(service_id=service, message_type=MessageType.REQUEST, data={"sum": 10})
     tampered = copy.deepcopy(wire)
     tampered["data"]["sum"] = 1_000_000
     await _publish(caller, tampered)
-    await _assert_refused(mesh, dead_letters, sender=None, provider=provider, message_id=wire["messageId"],
+    await _assert_refused(mesh, dead_letters, sender=caller, provider=provider, message_id=wire["messageId"],
                           code="Client.SignatureContentMismatch")
+
+    again = caller.runtime.composer.compose(service_id=service, message_type=MessageType.REQUEST, data={"sum": 10})
+    again["data"]["sum"] = 1_000_000
+    await _publish(forger, again)
+    await _assert_refused(mesh, dead_letters, sender=None, provider=provider, message_id=again["messageId"],
+                          code="Client.PublisherMismatch")
     await asyncio.sleep(_settle(mesh))
-    assert not any(i.envelope.message_type is MessageType.ERROR for i in caller.received), \
-        "the claimed sender is not told: the signature does not prove it sent this"
+    assert not any(i.envelope.message_type is MessageType.ERROR and i.envelope.data.get("refusedMessageId") ==
+                   again["messageId"] for i in caller.received + forger.received), \
+        "nobody is told: the claimed sender did not publish it, and the publisher is not who it claims to be"
 
 
 async def test_certificate_revoked_through_the_api(mesh, member_factory, dead_letters):
@@ -133,9 +144,9 @@ async def test_signed_with_another_members_certificate(mesh, member_factory, dea
     # The impostor signs an envelope that claims to come from the caller.
     impostor.runtime.composer.member_id = caller.member_id
     wire = impostor.runtime.composer.compose(service_id=service, message_type=MessageType.REQUEST, data={})
-    await _publish(impostor, wire)
+    await _publish(impostor, wire)  # under its own broker login: the broker says who really published it
     await _assert_refused(mesh, dead_letters, sender=None, provider=provider, message_id=wire["messageId"],
-                          code="Client.CertificateNotRegistered")
+                          code="Client.PublisherMismatch")
     await asyncio.sleep(_settle(mesh))
     assert not any(i.envelope.message_type is MessageType.ERROR for i in caller.received), \
         "the member the impostor claimed to be is not told its (never sent) request failed"

@@ -59,7 +59,10 @@ def _assert_nothing_lost(report: Report) -> None:
     assert report.duplicated == {}, "an application was recorded twice at ИС МИО"
     assert report.unique_numbers == report.numbers >= PORTAL + CON
     assert report.statuses == {"COMPLETED": PORTAL + CON}, report.summary()
-    assert report.dead_letters == [], report.dead_letters[:5]
+    # A killed ИС МИО publishes again what its outbox cannot prove left: the gateway refuses those second copies
+    # as Client.DuplicateMessage, visibly (dead-lettered, logged) — never delivered twice. Nothing else.
+    unexpected = [d for d in report.dead_letters if d["code"] != "Client.DuplicateMessage"]
+    assert unexpected == [], unexpected[:5]
     assert len(report.by_lane) == len(lanes()), "every portal and ЦОН regulation's district took part"
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -238,3 +239,19 @@ def test_a_killed_launcher_leaves_nothing_that_stops_the_next_one(launched: Laun
     launched.process = _launch(launched.var, launched.env)  # the next `make run` on the same var/
     _wait_up(launched)
     assert launched.meshctl("service", "status")["portal"]["state"] == "up"
+
+
+def test_make_runs_secrets_are_its_owners_alone_and_services_hold_no_broker_login(launched: Launched):
+    for name in ("mesh.json", "secrets.json"):
+        mode = (launched.var / name).stat().st_mode & 0o777
+        assert mode == 0o600, f"{name} is {oct(mode)}: it holds the admin token"
+    demo = Path(launched.description()["demoCitizen"]["directory"])
+    assert {p.name: p.stat().st_mode & 0o777 for p in demo.iterdir()} == \
+        {"citizen.json": 0o600, "signing.p12": 0o600, "auth.p12": 0o600}
+    description = launched.description()
+    assert "@" not in description["amqpUrl"], "no login in the URL services and testers are given"
+    with httpx.Client(timeout=10, auth=("guest", "guest")) as management:
+        connections = management.get(f"{description['rabbitmq']['managementUrl']}/api/connections").json()
+    users = {c["user"] for c in connections}
+    assert "guest" not in users, "no service connects with the administrator's login"
+    assert {"shep", "portal", "con", "gbdfl", "nuc", "mio.almaty"} <= users, users

@@ -78,14 +78,14 @@ def test_registration_refusals_change_nothing(kit):
     unknown = next(i for s in range(9999, 9000, -1)
                    if (i := make_iin(birth_date=dt.date(1999, 9, 9), sex="M", serial=s))
                    and kit.http.get(f"{kit.info.gbd_fl}/admin/people/{i}", headers=kit._admin).status_code == 404)
-    reply = _post(kit, "/auth/register", {"iin": unknown, "password": "Kz-2026-secure"})
+    reply = _post(kit, "/auth/register", {"iin": unknown, "password": "Kz-2026-secure"}, headers=kit._admin)
     assert (reply.status_code, _code(reply)) == (422, "PERSON_NOT_FOUND")
     assert _no_account(kit, unknown)
 
     deceased = kit.new_citizen(register=False, min_age=40)
     kit.http.patch(f"{kit.info.gbd_fl}/admin/people/{deceased.iin}", headers=kit._admin,
                    json={"alive": False, "deathDate": "2026-01-15"}).raise_for_status()
-    reply = _post(kit, "/auth/register", {"iin": deceased.iin, "password": "Kz-2026-secure"})
+    reply = _post(kit, "/auth/register", {"iin": deceased.iin, "password": "Kz-2026-secure"}, headers=kit._admin)
     assert (reply.status_code, _code(reply)) == (422, "PERSON_DECEASED")
     assert _no_account(kit, deceased.iin)
 
@@ -96,15 +96,25 @@ def test_registration_refusals_change_nothing(kit):
     assert _no_account(kit, fresh.iin)
 
     registered = kit.new_citizen()
-    again = _post(kit, "/auth/register", {"iin": registered.iin, "password": "Another-2026-pass"})
+    again = _post(kit, "/auth/register", {"iin": registered.iin, "password": "Another-2026-pass"}, headers=kit._admin)
     assert (again.status_code, _code(again)) == (409, "ACCOUNT_EXISTS")
     assert kit.login(registered.iin, registered.password).iin == registered.iin  # the old password still works
+
+    # Anonymous callers are told the same for every one of them: registration does not say who exists.
+    quiet = [_post(kit, "/auth/register", {"iin": iin, "password": "Another-2026-pass"})
+             for iin in (unknown, deceased.iin, registered.iin)]
+    assert {(r.status_code, r.text) for r in quiet} == {(202, quiet[0].text)}
+    assert _no_account(kit, unknown)
+    assert _no_account(kit, deceased.iin)
+    assert kit.login(registered.iin, registered.password).iin == registered.iin
 
 
 def test_wrong_passwords_lead_to_a_lock_out_that_an_admin_can_lift(kit):
     citizen, stranger = kit.new_citizen(), kit.new_citizen(register=False)
-    unknown = _post(kit, "/auth/login", {"iin": stranger.iin, "password": "Kz-2026-secure"})
+    unknown = _post(kit, "/auth/login", {"iin": stranger.iin, "password": "Kz-2026-secure"}, headers=kit._admin)
     assert (unknown.status_code, _code(unknown)) == (401, "ACCOUNT_NOT_FOUND")
+    anonymous = _post(kit, "/auth/login", {"iin": stranger.iin, "password": "Kz-2026-secure"})
+    assert (anonymous.status_code, _code(anonymous)) == (401, "PASSWORD_WRONG"), "to a stranger, as a wrong password"
     lefts = []
     for _ in range(5):
         wrong = _post(kit, "/auth/login", {"iin": citizen.iin, "password": "Wrong-2026-pass"})
@@ -189,7 +199,7 @@ def test_registration_with_eds_takes_the_iin_from_the_certificate(kit):
     assert reply.status_code == 201
     assert (reply.json()["iin"], reply.json()["registeredBy"], reply.json()["passwordSet"]) == (
         citizen.iin, "eds", False)
-    no_password = _post(kit, "/auth/login", {"iin": citizen.iin, "password": "Kz-2026-secure"})
+    no_password = _post(kit, "/auth/login", {"iin": citizen.iin, "password": "Kz-2026-secure"}, headers=kit._admin)
     assert (no_password.status_code, _code(no_password)) == (401, "PASSWORD_NOT_SET")
     assert kit.login_eds(citizen).iin == citizen.iin
 

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
+from services.nuc_pki.domain import crl_urls
 from services.shep_gateway.domain import record_content
 from shared.envelope import MessageType, signed_content
 from tests.support.members import grant, unique_id
@@ -56,3 +59,33 @@ async def test_gateway_log_record_signature_verifies_with_openssl(mesh, member_f
         record = (await http.get(f"{mesh.gateway}/log/{sent['messageId']}", headers=mesh.admin)).json()
     result = _verify(workdir=tmp_path, content=record_content(record), signature_b64=record["signature"], mesh=mesh)
     assert result.returncode == 0, result.stderr
+
+
+async def test_a_citizens_certificate_passes_openssl_verify_with_every_crl_of_its_chain(mesh, tmp_path):
+    """``openssl verify -crl_check_all`` checks the CRL of every certificate in the chain: the leaf's (the
+    issuing CA's CRL) and the issuing CA's (the root's CRL). Each is fetched from where its certificate says."""
+    async with mesh.client() as http:
+        issued = (await http.post(f"{mesh.nuc}/certificates/individual", headers=mesh.admin, json={
+            "iin": "900101300017", "surname": "Тестов", "name": "Тест", "pkcs12Password": "secret-1"})).json()
+        leaf = x509.load_pem_x509_certificate(issued["signing"]["certificatePem"].encode())
+        issuing = x509.load_pem_x509_certificate((await http.get(f"{mesh.nuc}/ca/issuing.pem")).content)
+        (tmp_path / "root.pem").write_bytes((await http.get(f"{mesh.nuc}/ca/root.pem")).content)
+        (tmp_path / "issuing.pem").write_bytes(issuing.public_bytes(serialization.Encoding.PEM))
+        (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+        crls = []
+        for n, certificate in enumerate((leaf, issuing)):
+            [where] = crl_urls(certificate)
+            crl = x509.load_der_x509_crl((await http.get(where)).content)
+            (tmp_path / f"crl{n}.pem").write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+            crls += ["-CRLfile", f"crl{n}.pem"]
+    assert crl_urls(issuing) == [f"{mesh.nuc}/ca/root.crl"]
+    command = [_openssl(), "verify", "-crl_check_all", "-CAfile", "root.pem", "-untrusted", "issuing.pem", *crls,
+               "leaf.pem"]
+    good = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "leaf.pem: OK" in good.stdout
+
+    without_root_crl = [_openssl(), "verify", "-crl_check_all", "-CAfile", "root.pem", "-untrusted", "issuing.pem",
+                        "-CRLfile", "crl0.pem", "leaf.pem"]
+    missing = subprocess.run(without_root_crl, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert missing.returncode != 0, "the check really needs the issuing CA's CRL (the root's)"

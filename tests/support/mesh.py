@@ -67,7 +67,7 @@ class MeshHandle:
         """This mesh as `make run` describes one in var/mesh.json, for meshctl and scripts."""
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"services": {name: {"url": self.url(name)} for name in self.config.ports},
-                                    "adminToken": self.admin_token, "amqpUrl": self.rabbit.amqp_url}))
+                                    "adminToken": self.admin_token, "amqpUrl": self.rabbit.service_url}))
         return path
 
     def kit(self) -> Mesh:
@@ -75,12 +75,13 @@ class MeshHandle:
         return Mesh(MeshInfo(gateway=self.gateway, nuc=self.nuc, portal=self.url("portal"),
                              gbd_fl=self.url("gbd_fl"), con=self.url("con_operator"),
                              mio=self.url("mio_workstation"), admin_token=self.admin_token,
-                             amqp_url=self.rabbit.amqp_url))
+                             amqp_url=self.rabbit.service_url))
 
 
 def start_mesh(*, var_dir: Path, rabbit: RabbitNode, extra_env: dict[str, str] | None = None,
                database_urls: dict[str, str] | None = None, only: list[str] | None = None) -> MeshHandle:
-    config = MeshConfig(var_dir=var_dir, amqp_url=rabbit.amqp_url, admin_token=ADMIN_TOKEN,
+    config = MeshConfig(var_dir=var_dir, amqp_url=rabbit.service_url, admin_token=ADMIN_TOKEN,
+                        broker_management_url=rabbit.management_url,
                         key_passphrase=KEY_PASSPHRASE, ports={s.name: free_port() for s in SERVICES},
                         mesh_env="test", extra_env=extra_env or {}, database_urls=database_urls or {})
     runner = MeshRunner(config, only=only)

@@ -29,8 +29,8 @@ def nuc(tmp_path):
                            mesh=MeshSettings(env="test", admin_token=TOKEN, key_passphrase="unit-passphrase-0123",
                                              gateway_url="http://127.0.0.1:9"))
     with TestClient(create_app(settings, bus=MemoryBus(broker=MemoryBroker()))) as client:
-        for _ in range(100):
-            if client.get("/ready").status_code == 200:
+        for _ in range(100):  # the CA is up (its broker login waits for a gateway these tests do not run)
+            if client.get("/ready").json()["checks"].get("ca") == "ok":
                 break
             time.sleep(0.05)
         yield client
@@ -55,9 +55,33 @@ def test_individual_gets_a_signing_and_an_authentication_certificate(nuc):
     cert = x509.load_pem_x509_certificate(body["signing"]["certificatePem"].encode())
     assert cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value == f"IIN{IIN}"
     assert body["signing"]["pkcs12Base64"]
-    looked_up = nuc.get(f"/certificates/{body['signing']['serial']}").json()
+    looked_up = nuc.get(f"/certificates/{body['signing']['serial']}", headers=ADMIN).json()
     assert looked_up["info"]["iin"] == IIN
     assert looked_up["status"] == "GOOD"
+
+
+def test_an_anonymous_look_up_by_serial_tells_the_status_and_nothing_about_the_holder(nuc):
+    """The public CRL lists revoked serials; a look-up of one must not then name its holder (IIN, name)."""
+    body = nuc.post("/certificates/individual", headers=ADMIN, json={
+        "iin": IIN, "surname": "Тестов", "name": "Тест", "pkcs12Password": "secret-1"}).json()
+    serial = body["signing"]["serial"]
+    nuc.post(f"/certificates/{serial}/revoke", headers=ADMIN, json={"reason": "keyCompromise"}).raise_for_status()
+    anonymous = nuc.get(f"/certificates/{serial}")
+    assert anonymous.status_code == 200
+    assert anonymous.json()["status"] == "REVOKED"
+    assert set(anonymous.json()) == {"serial", "usage", "notBefore", "notAfter", "status", "revokedAt",
+                                     "revocationReason"}
+    assert IIN not in anonymous.text
+    assert "Тестов" not in anonymous.text
+
+
+def test_one_key_for_both_purposes_is_refused(nuc):
+    key = ec.generate_private_key(ec.SECP256R1())
+    before = _count(nuc)
+    reply = nuc.post("/certificates/individual", headers=ADMIN, json={
+        "iin": IIN, "surname": "Тестов", "name": "Тест", "signingCsrPem": _csr(key), "authenticationCsrPem": _csr(key)})
+    assert (reply.status_code, reply.json()["code"]) == (422, "CSR_KEY_REUSED")
+    assert _count(nuc) == before, "nothing issued"
 
 
 def test_certificates_from_csrs_carry_the_requesters_keys(nuc):

@@ -18,3 +18,7 @@ from tests.e2e.test_gateway_routing import (  # noqa: F401
     test_sync_timeout_is_reported_by_the_gateway,
     test_tampering_with_a_log_record_is_detected_and_named,
 )
+from tests.e2e.test_trust import (  # noqa: F401
+    test_a_members_own_broker_login_cannot_reach_past_the_gateway,
+    test_a_replayed_envelope_is_refused_to_its_sender_logged_and_dead_lettered,
+)
