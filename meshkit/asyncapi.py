@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from shared.contracts import registered_contracts
 from shared.envelope import Envelope
+from shared.seal import H_SEAL, H_SEAL_SEQ
 from shared.topology import (
     CLOCK_EXCHANGE,
     DEAD_QUEUE,
@@ -59,13 +60,18 @@ def build() -> dict[str, Any]:
         "servers": {"local": {"url": "amqp://127.0.0.1:5672", "protocol": "amqp", "protocolVersion": "0-9-1"}},
         "channels": {
             INGRESS_EXCHANGE: {
-                "description": "Members hand every message to the gateway here (direct exchange, key '').",
+                "description": "Members hand every message to the gateway here (direct exchange, key ''), under "
+                               "their own broker login: the AMQP user-id must be the envelope's sender "
+                               "(else Client.PublisherMismatch).",
                 "publish": {"message": every},
                 "bindings": {"amqp": {"is": "routingKey", "exchange": {"name": INGRESS_EXCHANGE, "type": "direct"}}},
             },
             "member.{memberId}": {
                 "description": "Asynchronous deliveries to one member, routed by the gateway (exchange "
-                               "shep.delivery, key = member id).",
+                               f"shep.delivery, key = member id). Every delivery carries the gateway's seal: {H_SEAL} "
+                               "(detached CMS by the gateway over the RFC 8785 form of {envelopeDigest: SHA-256 hex of "
+                               f"the body, logSeq, recipient}}) and {H_SEAL_SEQ} (the message-log record that routed "
+                               "it); a recipient takes nothing without it (Client.NotSealed).",
                 "parameters": {"memberId": {"schema": {"type": "string"}}},
                 "subscribe": {"message": every},
             },
@@ -77,7 +83,9 @@ def build() -> dict[str, Any]:
             },
             DEAD_QUEUE: {
                 "description": f"Refused or undeliverable messages, unchanged, with headers {H_REFUSAL_CODE}, "
-                               f"{H_REFUSAL_REASON} and {H_ORIGIN_QUEUE}.",
+                               f"{H_REFUSAL_REASON} and {H_ORIGIN_QUEUE}; a body over 64 KiB is kept as its "
+                               "SHA-256 and size (x-body-sha256, x-body-size). Bounded by a broker policy (oldest "
+                               "dropped first).",
                 "subscribe": {"message": {"payload": {"description": "the original message body"}}},
             },
             CLOCK_EXCHANGE: {

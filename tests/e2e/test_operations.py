@@ -106,6 +106,26 @@ def _completed(kit: Mesh, citizen: Any, correlation_id: str, *, timeout_s: float
                  what=f"case {correlation_id} to complete", timeout_s=timeout_s)
 
 
+def test_make_runs_secrets_are_its_owners_alone_and_services_hold_no_broker_login(launched: Launched):
+    for name in ("mesh.json", "secrets.json"):
+        mode = (launched.var / name).stat().st_mode & 0o777
+        assert mode == 0o600, f"{name} is {oct(mode)}: it holds the admin token"
+    demo = Path(launched.description()["demoCitizen"]["directory"])
+    assert {p.name: p.stat().st_mode & 0o777 for p in demo.iterdir()} == \
+        {"citizen.json": 0o600, "signing.p12": 0o600, "auth.p12": 0o600}
+    description = launched.description()
+    assert "@" not in description["amqpUrl"], "no login in the URL services and testers are given"
+
+    def users() -> set[str]:  # the management API lists connections a few seconds after they open
+        with httpx.Client(timeout=10, auth=("guest", "guest")) as management:
+            return {c["user"] for c in management.get(f"{description['rabbitmq']['managementUrl']}/api/connections")
+                    .json()}
+
+    seen = until(users, lambda u: {"shep", "portal", "con", "gbdfl", "nuc", "mio.almaty"} <= u,
+                 what="every service's own broker login", timeout_s=30)
+    assert "guest" not in seen, "no service connects with the administrator's login"
+
+
 def test_a_killed_service_is_restarted_by_the_launcher_and_the_flow_completes(launched: Launched):
     kit = launched.kit()
     kit.set_mode("zhezkazgan", "auto", auto_share=0.02)
@@ -240,18 +260,3 @@ def test_a_killed_launcher_leaves_nothing_that_stops_the_next_one(launched: Laun
     _wait_up(launched)
     assert launched.meshctl("service", "status")["portal"]["state"] == "up"
 
-
-def test_make_runs_secrets_are_its_owners_alone_and_services_hold_no_broker_login(launched: Launched):
-    for name in ("mesh.json", "secrets.json"):
-        mode = (launched.var / name).stat().st_mode & 0o777
-        assert mode == 0o600, f"{name} is {oct(mode)}: it holds the admin token"
-    demo = Path(launched.description()["demoCitizen"]["directory"])
-    assert {p.name: p.stat().st_mode & 0o777 for p in demo.iterdir()} == \
-        {"citizen.json": 0o600, "signing.p12": 0o600, "auth.p12": 0o600}
-    description = launched.description()
-    assert "@" not in description["amqpUrl"], "no login in the URL services and testers are given"
-    with httpx.Client(timeout=10, auth=("guest", "guest")) as management:
-        connections = management.get(f"{description['rabbitmq']['managementUrl']}/api/connections").json()
-    users = {c["user"] for c in connections}
-    assert "guest" not in users, "no service connects with the administrator's login"
-    assert {"shep", "portal", "con", "gbdfl", "nuc", "mio.almaty"} <= users, users
