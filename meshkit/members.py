@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 
 from meshkit.private_files import write_private
 from shared.broker_accounts import BrokerLogin, with_login
+from shared.control_clients import fetch_broker_login
 from shared.ids import make_bin
 from shared.signing import SignerIdentity, load_pem_certificates
 
@@ -111,19 +112,10 @@ async def enroll(mesh: Endpoints, *, member_id: str, register: bool = True) -> E
             reply = await http.put(f"{mesh.gateway}/admin/members/{member_id}/certificate", headers=mesh.admin,
                                    json={"certificatePem": body["certificatePem"]})
             reply.raise_for_status()
-            login = await broker_login(mesh, http, member_id=member_id)
+            login = await fetch_broker_login(http, gateway=mesh.gateway, headers=mesh.admin, account=member_id)
     chain = load_pem_certificates(body["chainPem"])
     return Enrolled(member_id=member_id, bin=bin_, chain=chain, broker_login=login, identity=SignerIdentity(
         key=key, certificate=load_pem_certificates(body["certificatePem"])[0], chain=tuple(chain)))
-
-
-async def broker_login(mesh: Endpoints, http: httpx.AsyncClient, *, member_id: str) -> BrokerLogin | None:
-    """The member's own broker account, made by the gateway (None when the gateway runs without accounts)."""
-    reply = await http.post(f"{mesh.gateway}/admin/broker-accounts/{member_id}", headers=mesh.admin)
-    if reply.status_code == 409 and reply.json().get("code") == "BROKER_ACCOUNTS_OFF":
-        return None
-    reply.raise_for_status()
-    return BrokerLogin(user=reply.json()["user"], password=reply.json()["password"])
 
 
 async def grant(mesh: Endpoints, *, service_id: str, channel: str | None = None, providers: list[str] | None = None,

@@ -26,8 +26,6 @@ import httpx
 
 from shared.topology import CLOCK_EXCHANGE, DEAD_EXCHANGE, INGRESS_EXCHANGE, member_queue
 
-GATEWAY_ACCOUNT = "shep"
-
 
 @dataclass(frozen=True)
 class BrokerLogin:

@@ -10,8 +10,7 @@ from shared.clock import ClockState, MeshClock
 from shared.contracts import ClockPayload
 from shared.failures import PermanentFailure
 from shared.logging import get_logger
-from shared.seal import GATEWAY_ID
-from shared.topology import CLOCK_EXCHANGE
+from shared.topology import CLOCK_EXCHANGE, GATEWAY_ID
 
 log = get_logger(__name__)
 CLOCK_SERVICE = "shep.clock"

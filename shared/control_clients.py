@@ -70,6 +70,18 @@ class NucClient:
         return reply.json()
 
 
+async def fetch_broker_login(http: httpx.AsyncClient, *, gateway: str, headers: dict[str, str],
+                             account: str) -> BrokerLogin | None:
+    """``account``'s own broker login, made by the gateway; None when the gateway runs without accounts
+    (everyone then uses the login in MESH_AMQP_URL)."""
+    reply = await http.post(f"{gateway}/admin/broker-accounts/{account}", headers=headers, timeout=15)
+    if reply.status_code == 409 and reply.json().get("code") == "BROKER_ACCOUNTS_OFF":
+        return None
+    _raise_for(reply, what=f"broker account of {account}")
+    body = reply.json()
+    return BrokerLogin(user=body["user"], password=body["password"])
+
+
 class GatewayControlClient:
     def __init__(self, *, base_url: str, admin_token: str, http: httpx.AsyncClient) -> None:
         self._base = base_url.rstrip("/")
@@ -77,14 +89,7 @@ class GatewayControlClient:
         self._http = http
 
     async def broker_login(self, account: str) -> BrokerLogin | None:
-        """``account``'s own broker login, made by the gateway; None when the gateway runs without accounts
-        (everyone then uses the login in MESH_AMQP_URL)."""
-        reply = await self._http.post(f"{self._base}/admin/broker-accounts/{account}", headers=self._auth, timeout=15)
-        if reply.status_code == 409 and reply.json().get("code") == "BROKER_ACCOUNTS_OFF":
-            return None
-        _raise_for(reply, what=f"broker account of {account}")
-        body = reply.json()
-        return BrokerLogin(user=body["user"], password=body["password"])
+        return await fetch_broker_login(self._http, gateway=self._base, headers=self._auth, account=account)
 
     def login_source(self, account: str) -> Callable[[], Awaitable[BrokerLogin | None]]:
         return lambda: self.broker_login(account)

@@ -24,8 +24,8 @@ from shared.cert_check import CertificateVerifier, Expectation, is_transient, re
 from shared.cert_profile import Holder, Usage
 from shared.failures import OutageFailure, PermanentFailure
 from shared.signing import SignerIdentity, sign_detached
+from shared.topology import GATEWAY_ID
 
-GATEWAY_ID = "shep"
 H_SEAL = "x-shep-seal"          # base64 CMS signature of the gateway over ``Seal.content()``
 H_SEAL_SEQ = "x-shep-log-seq"   # the gateway's message-log record that routed (or refused) this delivery
 

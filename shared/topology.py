@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from shared.bus import Bus, Delivery, OutgoingMessage
 
+GATEWAY_ID = "shep"  # the gateway's member id: its certificate's CN, its broker account, the clock's sender
 INGRESS_EXCHANGE = "shep.ingress"
 INGRESS_QUEUE = "shep.ingress"
 DELIVERY_EXCHANGE = "shep.delivery"

@@ -16,7 +16,7 @@ from services.nuc_pki.api import build_router
 from services.nuc_pki.handlers import CertificateAuthority
 from services.nuc_pki.settings import NucSettings
 from services.nuc_pki.store import CaMaterial, IssuedCertificate
-from shared.admin_auth import admin_guard
+from shared.admin_auth import admin_guard, admin_or_anonymous
 from shared.background import BackgroundTask
 from shared.bus import Bus
 from shared.bus_rabbit import RabbitBus
@@ -89,7 +89,8 @@ def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None,
     app = build_app(title="nuc_pki — НУЦ РК simulator",
                     description="Certificates by the НУЦ profile, revocation, OCSP (RFC 6960) and CRL.",
                     readiness=readiness, lifespan=lifespan)
-    app.include_router(build_router(ca=ca, admin=admin_guard(token=settings.mesh.admin_token.get_secret_value)))
+    token = settings.mesh.admin_token.get_secret_value
+    app.include_router(build_router(ca=ca, admin=admin_guard(token=token), precise=admin_or_anonymous(token=token)))
     app.state.ca = ca
     app.state.clock = clock
     return app

@@ -39,6 +39,12 @@ from shared.logins import (
 from shared.member import MemberRuntime
 
 log = get_logger(__name__)
+
+
+def refuse_weak(password: str, *, iin: str) -> None:
+    faults = password_faults(password, iin=iin)
+    if faults:
+        raise MeshError("PASSWORD_WEAK", describe_faults(faults), status=422, details={"rules": faults})
 PERSON_BY_IIN = "gbdfl.person-by-iin"
 
 
@@ -78,9 +84,7 @@ class Portal:
     # ---- registration ----------------------------------------------------------------------------------
     async def register(self, *, iin: str, password: str, email: str | None, phone: str | None) -> Account:
         parse_iin(iin)
-        faults = password_faults(password, iin=iin)
-        if faults:
-            raise MeshError("PASSWORD_WEAK", describe_faults(faults), status=422, details={"rules": faults})
+        refuse_weak(password, iin=iin)
         await self._not_registered(iin)
         await self._registrable(iin)
         return await self._create(Account(iin=iin, password_hash=hash_password(password), email=email, phone=phone,
@@ -91,9 +95,7 @@ class Portal:
         hash), whether the IIN is unknown, already has an account, or gets one now — registration must not tell
         a stranger who exists. A weak password or ГБД ФЛ being down are said, as they say nothing about the IIN."""
         parse_iin(iin)
-        faults = password_faults(password, iin=iin)
-        if faults:
-            raise MeshError("PASSWORD_WEAK", describe_faults(faults), status=422, details={"rules": faults})
+        refuse_weak(password, iin=iin)
         person = await self.person(iin)
         password_hash = hash_password(password)
         async with self._sessions() as session:
@@ -111,9 +113,7 @@ class Portal:
         iin, _serial = await self._confirm_eds(challenge_id=challenge_id, signature=signature, purpose="register",
                                                iin=None)
         if password is not None:
-            faults = password_faults(password, iin=iin)
-            if faults:
-                raise MeshError("PASSWORD_WEAK", describe_faults(faults), status=422, details={"rules": faults})
+            refuse_weak(password, iin=iin)
         await self._not_registered(iin)
         await self._registrable(iin)
         return await self._create(Account(iin=iin, password_hash=hash_password(password) if password else None,

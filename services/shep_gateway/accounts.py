@@ -13,7 +13,6 @@ import re
 
 from services.shep_gateway.registry_book import RegistryBook
 from shared.broker_accounts import (
-    GATEWAY_ACCOUNT,
     GATEWAY_PERMISSIONS,
     BrokerAdmin,
     BrokerLogin,
@@ -25,7 +24,7 @@ from shared.broker_accounts import (
 from shared.bus import Bus
 from shared.errors import MeshError
 from shared.logging import get_logger
-from shared.topology import DEAD_QUEUE, declare_core, declare_member
+from shared.topology import DEAD_QUEUE, GATEWAY_ID, declare_core, declare_member
 
 log = get_logger(__name__)
 LISTENERS = ("nuc",)  # services that are not members but follow the mesh clock
@@ -49,14 +48,14 @@ class BrokerAccounts:
             log.warning("broker_accounts_off", reason="no broker administrator configured (SHEP_BROKER_ADMIN_URL): "
                         "every service shares the login of MESH_AMQP_URL")
             return None
-        return await self._ensure(GATEWAY_ACCOUNT, GATEWAY_PERMISSIONS)
+        return await self._ensure(GATEWAY_ID, GATEWAY_PERMISSIONS)
 
     async def login_for(self, account: str) -> tuple[BrokerLogin, Permissions]:
         """A member's (or a listener's) login, with its queues declared and bound to its delivery routes."""
         if self._admin is None:
             raise MeshError("BROKER_ACCOUNTS_OFF", "the gateway has no broker administrator: accounts are off, use "
                             "the login of MESH_AMQP_URL", status=409)
-        if account == GATEWAY_ACCOUNT:
+        if account == GATEWAY_ID:
             raise MeshError("ACCOUNT_RESERVED", "the gateway's broker account is its own", status=403)
         if account in LISTENERS:
             await declare_core(self._bus)  # the clock exchange it binds to

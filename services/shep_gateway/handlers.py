@@ -69,7 +69,7 @@ from shared.envelope import MessageType, ParsedEnvelope, parse_envelope
 from shared.errors import MeshError
 from shared.failures import Attempts, Failure, FailureKind, RetryPolicy
 from shared.logging import get_logger, message_context
-from shared.member import NUC, Composer, outgoing
+from shared.member import NUC, Composer
 from shared.outbox import OutboxRelay, StagedBatch, insert_outbox, mark_batch_sent, outbox_values, publish_in_order
 from shared.seal import seal_headers
 from shared.signing import SignatureError, sign_detached, verify_detached
@@ -445,6 +445,13 @@ class Gateway:
         txn.head = LogHead(id=1, seq=row["seq"], record_hash=hashed)
         return int(row["seq"])
 
+    def _sealed_own(self, wire: dict[str, Any], *, recipient: str, log_seq: int,
+                    body: bytes | None = None) -> OutgoingMessage:
+        """An envelope the gateway wrote itself (an ERROR), sealed for ``recipient``; ``body`` if already dumped."""
+        body = body if body is not None else orjson.dumps(wire)
+        return OutgoingMessage(body=body, message_id=wire["messageId"], correlation_id=wire["correlationId"],
+                               headers=self._sealed({}, body=body, recipient=recipient, log_seq=log_seq))
+
     def _sealed(self, headers: dict[str, Any], *, body: bytes, recipient: str, log_seq: int) -> dict[str, Any]:
         """``headers`` plus the gateway's seal over what it delivers (``shared.seal``)."""
         assert self.composer.signer is not None
@@ -613,10 +620,8 @@ class Gateway:
         wire = self.composer.compose(
             service_id=env.service_id, message_type=MessageType.ERROR, data=error.model_dump(by_alias=True),
             correlation_id=env.correlation_id, recipient=env.sender, in_reply_to=env.message_id)
-        body = orjson.dumps(wire)
-        txn.staged.append(outbox_values(exchange=exchange, routing_key=routing_key, message=OutgoingMessage(
-            body=body, message_id=wire["messageId"], correlation_id=wire["correlationId"],
-            headers=self._sealed({}, body=body, recipient=item.sender, log_seq=log_seq))))
+        txn.staged.append(outbox_values(exchange=exchange, routing_key=routing_key,
+                                        message=self._sealed_own(wire, recipient=item.sender, log_seq=log_seq)))
 
     def _error_target(self, item: Examined) -> tuple[str, str] | None:
         """Where a refusal is reported: to a proven sender only (a message anyone could have forged is not
@@ -685,8 +690,8 @@ class Gateway:
                     if call.caller == self.member_id:  # the gateway's own district lookup
                         await self._lookup_timed_out(txn, lookup_id=message_id)
                     else:
-                        txn.staged.append(outbox_values(exchange="", routing_key=call.reply_to, message=outgoing(
-                            wire, headers=self._sealed({}, body=body, recipient=call.caller, log_seq=seq))))
+                        txn.staged.append(outbox_values(exchange="", routing_key=call.reply_to, message=(
+                            self._sealed_own(wire, recipient=call.caller, log_seq=seq, body=body))))
                     rows = await self._write(txn)
                 for call_id, deadline in txn.timers:
                     self.schedule_timeout(message_id=call_id, deadline=deadline)
