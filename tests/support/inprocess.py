@@ -153,10 +153,16 @@ class InProcessMesh:
     def database(self, name: str) -> Path:
         return self.directory / f"{name}.db"
 
-    def sql(self, name: str, statement: str, *params: Any) -> list[tuple]:
-        """Read (or change) a service's SQLite database directly, as an operator with sqlite3 would."""
-        with sqlite3.connect(self.database(name), timeout=30) as db:
-            return db.execute(statement, params).fetchall()
+    async def sql(self, name: str, statement: str, *params: Any) -> list[tuple]:
+        """Read (or change) a service's SQLite database directly, as an operator with sqlite3 would.
+
+        In a worker thread: the services share this event loop, so a blocking call made while one of them holds the
+        write lock would wait for a commit that can never run (``database is locked`` after the timeout).
+        """
+        def run() -> list[tuple]:
+            with sqlite3.connect(self.database(name), timeout=30) as db:
+                return db.execute(statement, params).fetchall()
+        return await asyncio.to_thread(run)
 
     async def dead_letters(self) -> list[dict[str, Any]]:
         """Everything in mesh.dead-letters now (taken out of the queue)."""

@@ -27,7 +27,7 @@ def _unknown_iin(sex: Literal["M", "F"] = "M") -> str:
 
 async def _number(inproc: InProcessMesh, correlation_id: str) -> str:
     for _ in range(200):
-        rows = inproc.sql("mio_workstation", "SELECT number FROM application WHERE correlation_id = ?",
+        rows = await inproc.sql("mio_workstation", "SELECT number FROM application WHERE correlation_id = ?",
                           correlation_id)
         if rows:
             return str(rows[0][0])
@@ -106,7 +106,7 @@ async def test_staff_of_another_district_learn_nothing_of_a_case(inproc: InProce
             reply = await mio.post(f"/applications/{number}/actions/{action}", json={}, headers=headers)
             assert (reply.status_code, reply.json()["code"]) == (403, "NOT_YOUR_DISTRICT"), (action, reply.text)
             assert "details" not in reply.json() or not reply.json()["details"], "no step, no role"
-        steps = inproc.sql("mio_workstation", "SELECT done FROM step_record WHERE application_number = ?", number)
+        steps = await inproc.sql("mio_workstation", "SELECT done FROM step_record WHERE application_number = ?", number)
     assert steps == [("[]",)], "nothing changed"
     await inproc.set_mode("kyzylorda", mode="auto")
 

@@ -38,7 +38,7 @@ async def test_a_repeated_submit_returns_the_same_case_and_makes_no_second_appli
     assert (bad.status_code, bad.json()["code"]) == (400, "IDEMPOTENCY_KEY_INVALID")
     await final_case(inproc, person, token, first.json()["correlationId"])
     assert len(await _portal_cases(inproc, person.iin)) == 1
-    at_mio = inproc.sql("mio_workstation", "SELECT count(*) FROM application WHERE applicant_iin = ?", person.iin)
+    at_mio = await inproc.sql("mio_workstation", "SELECT count(*) FROM application WHERE applicant_iin = ?", person.iin)
     assert at_mio == [(1,)]
 
 
@@ -85,5 +85,5 @@ async def test_con_intake_and_the_office_take_an_idempotency_key_too(inproc: InP
     assert [e.status_code for e in entered] == [201, 201], entered[0].text
     assert entered[0].json()["number"] == entered[1].json()["number"]
     assert entered[1].headers["Idempotent-Replayed"] == "true"
-    assert inproc.sql("mio_workstation", "SELECT count(*) FROM application WHERE applicant_iin = ?",
+    assert await inproc.sql("mio_workstation", "SELECT count(*) FROM application WHERE applicant_iin = ?",
                       walk_in.iin) == [(1,)]

@@ -75,7 +75,7 @@ async def test_a_message_that_fails_its_commit_is_dead_lettered_and_holds_nothin
     await inproc.dead_letters()
     await inproc.set_mode("zhezkazgan", share=0.00001)
     poisoned, healthy = await asyncio.gather(*(inproc.person(district="zhezkazgan") for _ in range(2)))
-    inproc.sql("shep_gateway", f"""CREATE TRIGGER poison BEFORE INSERT ON outbox
+    await inproc.sql("shep_gateway", f"""CREATE TRIGGER poison BEFORE INSERT ON outbox
         WHEN NEW.routing_key LIKE 'mio.%' AND instr(NEW.body, CAST('{poisoned.iin}' AS BLOB)) > 0
         BEGIN SELECT RAISE(ABORT, 'the database refuses this row'); END""")
     try:
@@ -84,7 +84,7 @@ async def test_a_message_that_fails_its_commit_is_dead_lettered_and_holds_nothin
         assert (await final_case(inproc, healthy, tokens[1], good["correlationId"]))["status"] == "COMPLETED"
         refused = await final_case(inproc, poisoned, tokens[0], bad["correlationId"], timeout_s=30)
     finally:
-        inproc.sql("shep_gateway", "DROP TRIGGER poison")
+        await inproc.sql("shep_gateway", "DROP TRIGGER poison")
     assert refused["status"] == "FAILED"
     assert refused["refusalCode"] == "RETRIES_EXHAUSTED"
     assert "the database refuses this row" in refused["refusalReason"]

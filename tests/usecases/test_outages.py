@@ -38,7 +38,7 @@ async def test_a_request_routed_by_address_waits_for_gbd_fl_and_is_routed_when_i
     async with inproc.outage("gbd_fl"):
         sent = await apply(inproc, person, token)  # no district: the gateway must ask ГБД ФЛ where they live
         await asyncio.sleep(1.6)  # past a lookup time-out (1 s here): asked again, still parked
-        parked = inproc.sql("shep_gateway", "SELECT state, attempts FROM parked_request WHERE message_id IN "
+        parked = await inproc.sql("shep_gateway", "SELECT state, attempts FROM parked_request WHERE message_id IN "
                             "(SELECT message_id FROM message_log WHERE correlation_id = ? UNION "
                             "SELECT message_id FROM parked_request)", sent["correlationId"])
         assert any(state == "PARKED" and attempts >= 2 for state, attempts in parked), parked
@@ -112,13 +112,13 @@ async def test_an_ingress_that_cannot_commit_makes_the_gateway_unready_until_it_
     await inproc.set_mode("zhezkazgan", share=0.00001)
     person = await inproc.person(district="zhezkazgan")
     token = await inproc.citizen_session(person)
-    inproc.sql("shep_gateway", "ALTER TABLE message_log RENAME TO message_log_away")
+    await inproc.sql("shep_gateway", "ALTER TABLE message_log RENAME TO message_log_away")
     try:
         sent = await apply(inproc, person, token)
         body = await ready_becomes(inproc, "shep_gateway", 503, timeout_s=5)
         assert body["checks"]["ingress"].startswith("down: ingress waiting: Server.DatabaseUnavailable"), body
     finally:
-        inproc.sql("shep_gateway", "ALTER TABLE message_log_away RENAME TO message_log")
+        await inproc.sql("shep_gateway", "ALTER TABLE message_log_away RENAME TO message_log")
     await ready_becomes(inproc, "shep_gateway", 200, timeout_s=15)
     assert (await final_case(inproc, person, token, sent["correlationId"]))["status"] == "COMPLETED"
     assert await inproc.dead_letters() == []

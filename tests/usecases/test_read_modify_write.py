@@ -56,7 +56,7 @@ async def test_two_staff_doing_the_same_action_at_once_do_it_once(inproc: InProc
         login = (await mio.post("/staff/login", json={"iin": clerk["iin"], "password": clerk["password"]})).json()
         number = None
         for _ in range(100):
-            cases = inproc.sql("mio_workstation", "SELECT number FROM application WHERE correlation_id = ?",
+            cases = await inproc.sql("mio_workstation", "SELECT number FROM application WHERE correlation_id = ?",
                                sent["correlationId"])
             if cases:
                 number = cases[0][0]
@@ -67,7 +67,7 @@ async def test_two_staff_doing_the_same_action_at_once_do_it_once(inproc: InProc
                                                   headers=bearer(login["token"])) for _ in range(6)))
     assert sorted(r.status_code for r in accepts) == [200, 409, 409, 409, 409, 409]
     assert {r.json()["code"] for r in accepts if r.status_code == 409} == {"STEP_ALREADY_DONE"}
-    steps = inproc.sql("mio_workstation", "SELECT position, done FROM step_record WHERE application_number = ? "
+    steps = await inproc.sql("mio_workstation", "SELECT position, done FROM step_record WHERE application_number = ? "
                        "ORDER BY position", number)
     assert steps[0] == (0, '["accept"]'), steps
     assert len(steps) == 2, steps
@@ -96,7 +96,7 @@ async def test_the_log_is_purged_to_its_retention_and_the_rest_still_verifies(in
         later = (await http.get("/log/verify")).json()
         assert later["ok"], later
         assert later["checked"] > 0, later
-        inproc.sql("shep_gateway", "UPDATE message_log_anchor SET record_hash = ? WHERE id = "
+        await inproc.sql("shep_gateway", "UPDATE message_log_anchor SET record_hash = ? WHERE id = "
                    "(SELECT max(id) FROM message_log_anchor)", "0" * 64)
         broken = (await http.get("/log/verify")).json()
     assert not broken["ok"]

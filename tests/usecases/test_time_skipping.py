@@ -24,7 +24,8 @@ def _at(value: str) -> dt.datetime:
 
 
 async def _application(mesh: InProcessMesh, correlation_id: str) -> dict[str, Any]:
-    number = mesh.sql("mio_workstation", "SELECT number FROM application WHERE correlation_id = ?", correlation_id)
+    number = await mesh.sql("mio_workstation", "SELECT number FROM application WHERE correlation_id = ?",
+                            correlation_id)
     async with mesh.client("mio_workstation") as mio:
         return (await mio.get(f"/applications/{number[0][0]}")).json()
 
@@ -42,7 +43,7 @@ async def _con_notices(mesh: InProcessMesh, number: str, *, count: int) -> list[
 
 async def _received(mesh: InProcessMesh, correlation_id: str) -> None:
     for _ in range(200):
-        if mesh.sql("mio_workstation", "SELECT 1 FROM application WHERE correlation_id = ?", correlation_id):
+        if await mesh.sql("mio_workstation", "SELECT 1 FROM application WHERE correlation_id = ?", correlation_id):
             return
         await asyncio.sleep(0.02)
     raise AssertionError("ИС МИО never received it")
