@@ -14,6 +14,10 @@
     meshctl wait ZHZ-2026-000001 --status COMPLETED --timeout 30s  # or a correlation id; `apply --wait STATUS` too
     meshctl service kill gbd_fl                                    # a crash; the launcher restarts it
     meshctl service stop shep_gateway / start shep_gateway         # a member down on purpose, then back
+    meshctl mail --to name@example.kz --kind email                 # the mesh's SMS and e-mail outbox; --number N
+    meshctl centre visit --branch mamlyut --citizen var/citizens/<iin> --service employment.unemployed-certificate \
+        --field periodFrom=2026-01-01 --field periodTo=2026-06-30 --settle   # a whole ЦОН visit, handed out
+    meshctl centre tickets mamlyut                                 # the branch's queue; `meshctl new operator`
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ app.add_typer(new_app, name="new")
 registry_app = typer.Typer(help="The gateway registry: grant services, reset entries to the seed.",
                            no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
+centre_app = typer.Typer(help="ИС ЦОН: a whole visit at a branch, the queue.", no_args_is_help=True)
+app.add_typer(centre_app, name="centre")
 
 MeshOption = Annotated[Path | None, typer.Option("--mesh", help="mesh.json written by `make run` "
                                                                   "(default var/mesh.json or $MESH_FILE)")]
@@ -343,6 +349,108 @@ def show_mesh(mesh: MeshOption = None) -> None:
         return
     _print({"gateway": info.gateway, "nuc": info.nuc, "portal": info.portal, "gbdFl": info.gbd_fl, "con": info.con,
             "mio": info.mio, "amqpUrl": info.amqp_url})
+
+
+@app.command("mail")
+def mail(
+    to: Annotated[str | None, typer.Option("--to", metavar="ADDR", help="an e-mail address or +7XXXXXXXXXX")] = None,
+    kind: Annotated[str | None, typer.Option(help="email or sms")] = None,
+    number: Annotated[str | None, typer.Option(help="an application number, e.g. ZHZ-2026-000001")] = None,
+    correlation_id: Annotated[str | None, typer.Option("--correlation-id", help="a case's correlation id")] = None,
+    mail_id: Annotated[int | None, typer.Option("--id", help="one message, with its attachments' content")] = None,
+    mesh: MeshOption = None,
+) -> None:
+    """The mesh's SMS and e-mail outbox (member `mail`, hosted by the portal): what was sent, oldest first."""
+    if kind is not None and kind not in ("email", "sms"):
+        raise typer.BadParameter("--kind is email or sms")
+    try:
+        with Mesh.from_file(mesh) as kit:
+            if mail_id is not None:
+                _print(kit.mail_message(mail_id))
+                return
+            _print(kit.mail(to=to, kind=kind, application_number=number, correlation_id=correlation_id))
+    except KitError as exc:
+        _fail(exc)
+
+
+@new_app.command("operator")
+def new_operator(branch: Annotated[str, typer.Option(help="a ЦОН branch, e.g. mamlyut, almaty-almaly")],
+                 mesh: MeshOption = None) -> None:
+    """Mint a ЦОН operator of a branch (НУЦ employee certificates of the State Corporation, operator role)."""
+    try:
+        with Mesh.from_file(mesh) as kit:
+            operator = kit.operator(branch, new=True)
+    except KitError as exc:
+        _fail(exc)
+        return
+    _print({"iin": operator.iin, "branch": operator.branch, "password": operator.password,
+            "pkcs12Password": operator.pkcs12_password})
+
+
+@centre_app.command("tickets")
+def centre_tickets(branch: str, every: Annotated[bool, typer.Option("--all", help="not only those waiting")] = False,
+                   mesh: MeshOption = None) -> None:
+    """A branch's electronic queue: tickets with their waiting (and service) minutes on the mesh clock."""
+    try:
+        with Mesh.from_file(mesh) as kit:
+            _print(kit.tickets(branch, status=None if every else "WAITING"))
+    except KitError as exc:
+        _fail(exc)
+
+
+@centre_app.command("visit")
+def centre_visit(
+    branch: Annotated[str, typer.Option(help="a ЦОН branch (GET /branches), e.g. mamlyut, almaty-almaly")],
+    citizen: CitizenOption,
+    service: Annotated[str, typer.Option(help="e.g. employment.unemployed-certificate")],
+    field: Annotated[list[str] | None, typer.Option(help="form field key=value (periodFrom=2026-01-01, "
+                                                         "email=…)")] = None,
+    sign_as: Annotated[str, typer.Option("--sign-as", help="operator, or citizen where the regulation allows")
+                       ] = "operator",
+    representative: Annotated[Path | None, typer.Option(help="a citizen directory: who acts for the citizen")] = None,
+    poa_until: Annotated[str | None, typer.Option("--poa-until", help="the power of attorney's last day")] = None,
+    hand_out: Annotated[str, typer.Option("--hand-out", help="in-person, email, or none")] = "in-person",
+    settle: Annotated[bool, typer.Option("--settle", help="skip the mesh clock through ИС МИО's steps")] = False,
+    timeout: Annotated[str, typer.Option(help="how long to wait for ИС МИО, e.g. 60s")] = "60s",
+    mesh: MeshOption = None,
+) -> None:
+    """A whole visit: take a ticket, the branch's operator calls it, intake (ГБД ФЛ), sign, send, wait for the
+    result, form it where the regulation gives that to the State Corporation, hand it out, close the ticket."""
+    extra = dict(item.split("=", 1) for item in field or [])
+    try:
+        with Mesh.from_file(mesh) as kit:
+            person = Citizen.load(citizen)
+            desk = kit.operator_desk(branch)
+            ticket = kit.take_ticket(branch, service)
+            desk.call(ticket["id"])
+            agent = None
+            if representative is not None:
+                proxy = Citizen.load(representative)
+                agent = {"iin": proxy.iin, "name": f"{proxy.surname} {proxy.name}", "powerOfAttorney": {
+                    "number": "CLI-1", "issuedOn": kit.clock()["localNow"][:10],
+                    "validUntil": poa_until or "2099-12-31", "principalIin": person.iin, "services": [service]}}
+            visit = desk.intake(ticket["id"], person.iin, representative=agent, **extra)
+            visit = desk.sign(visit, person if sign_as == "citizen" else None)
+            if settle:
+                received = desk.wait(visit, "RECEIVED", "IN_PROGRESS", "COMPLETED", "REFUSED", "NOT_ACCEPTED",
+                                     timeout_s=_seconds(timeout))
+                kit.settle(received["applicationNumber"])
+            visit = desk.wait(visit, timeout_s=_seconds(timeout))
+            if visit["status"] == "COMPLETED" and any(o["formsResult"] for b in kit.branches() if b["id"] == branch
+                                                      for o in b["offers"] if o["serviceId"] == service):
+                visit = desk.form_result(visit)
+            if hand_out != "none" and visit["status"] in ("COMPLETED", "REFUSED", "NOT_ACCEPTED"):
+                visit = desk.hand_out(visit, ticket_id=ticket["id"],
+                                      presented_iin=agent["iin"] if agent else person.iin,
+                                      by_email=hand_out == "email")
+            desk.close(ticket["id"])
+    except KitError as exc:
+        _fail(exc)
+        return
+    _print({k: visit[k] for k in ("id", "applicationNumber", "status", "statusText", "state", "delivery",
+                                  "deliveredTo")} | {"ticket": ticket["code"], "statuses": [
+        s["statusText"] for s in visit["statuses"]], "timeline": [
+        {k: t[k] for k in ("step", "max", "startedAt", "finishedAt", "overdue")} for t in visit["timeline"]]})
 
 
 if __name__ == "__main__":

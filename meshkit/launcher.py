@@ -151,6 +151,13 @@ def _demo_staff(var_dir: Path, *, district: str = "zhezkazgan") -> dict:
     return {"district": district, "staff": [{"role": s.role, "iin": s.iin, "password": s.password} for s in staff]}
 
 
+def _demo_operators(var_dir: Path) -> dict:
+    """Each ЦОН branch's first operator, to log in with straight away (every operator: GET /admin/operators)."""
+    with Mesh.from_file(var_dir / "mesh.json") as kit:
+        operators = [kit.operator(branch["id"]) for branch in kit.branches() if branch["offers"]]
+    return {"operators": [{"branch": o.branch, "iin": o.iin, "password": o.password} for o in operators]}
+
+
 def _print(description: dict) -> None:
     # URLs are what people copy from this table: never truncate or wrap them, whatever the terminal width.
     table = Table(title="egov-mesh is up", show_lines=False)
@@ -176,6 +183,14 @@ def _print(description: dict) -> None:
         mio = description["services"]["mio_workstation"]["url"]
         console.print(f"ИС МИО staff of {staff['district']} (POST {mio}/staff/login): {people}; every district's "
                       "staff and EDS keys: GET /admin/staff", soft_wrap=True)
+    centre = description.get("demoOperators")
+    if centre:
+        people = "; ".join(f"{o['branch']} IIN {o['iin']} password {o['password']}" for o in centre["operators"])
+        con = description["services"]["con_operator"]["url"]
+        console.print(f"ЦОН operators (POST {con}/operators/login): {people}; every branch's operators and EDS keys: "
+                      "GET /admin/operators; branches and their services: GET /branches", soft_wrap=True)
+    console.print(f"Mail and SMS the mesh sent: GET {description['services']['portal']['url']}/admin/mail or "
+                  "`.venv/bin/meshctl mail`", soft_wrap=True)
     console.print(f"Everything above, as JSON: {var}/mesh.json — logs in {var}/logs/", soft_wrap=True)
     console.print("A service that dies is started again; take one down on purpose with `.venv/bin/meshctl service "
                   "stop NAME` (also start, kill, restart, status; NAME one of rabbitmq, "
@@ -247,6 +262,7 @@ def main() -> None:
     try:
         description["demoCitizen"] = _demo_citizen(var_dir)
         description["demoStaff"] = _demo_staff(var_dir)
+        description["demoOperators"] = _demo_operators(var_dir)
         write()
     except KitError as exc:
         console.print(f"[yellow]No demo citizen or staff:[/yellow] {exc}")

@@ -266,8 +266,10 @@ async def submit(clients: Clients, applicants: list[Applicant], *, concurrency: 
                             "office intake")
                 else:
                     async with clients("con_operator") as con:
-                        case = _checked(await con.post("/admin/applications", json=body | {"signedBy": "applicant"},
-                                                       headers=key), "ИС ЦОН intake")
+                        # a seeded operator of the district's branch signs, as every ЦОН regulation allows
+                        case = _checked(await con.post("/admin/applications", json={
+                            "form": body["form"], "signedBy": "operator", "district": lane.district}, headers=key),
+                            "ИС ЦОН intake")
                 break
             except (httpx.TransportError, RuntimeError):
                 if attempt == 4 or not idempotency:

@@ -272,6 +272,109 @@ class StaffSession(_BearerSession):
                                            headers=self.headers, params={"iin": iin} if iin else None))["cards"]
 
 
+@dataclass(frozen=True)
+class Operator(_KeyHolder):
+    """A ЦОН operator of a branch: a State Corporation employee certificate with the operator role (test support
+    hands out its password and keys)."""
+
+    iin: str
+    branch: str
+    password: str
+    pkcs12_password: str
+    signing_p12: bytes = field(repr=False)
+    auth_p12: bytes = field(repr=False)
+
+
+@dataclass
+class OperatorDesk(_BearerSession):
+    """A logged-in ЦОН operator at the desk: call tickets, intake (ГБД ФЛ look-up), sign and send, form and hand
+    out results. A whole visit::
+
+        desk = kit.operator_desk("mamlyut")
+        ticket = kit.take_ticket("mamlyut", "employment.unemployed-certificate")
+        desk.call(ticket["id"])
+        visit = desk.intake(ticket["id"], citizen.iin, periodFrom="2026-01-01", periodTo="2026-06-30")
+        visit = desk.sign(visit)                  # the operator's EDS; desk.sign(visit, citizen) where allowed
+        visit = desk.wait(visit, "COMPLETED")
+        desk.hand_out(visit, ticket_id=ticket["id"], presented_iin=citizen.iin)   # or email="…"
+        desk.close(ticket["id"])
+    """
+
+    mesh: Mesh
+    operator: Operator
+    token: str
+
+    def _url(self, path: str) -> str:
+        return f"{self.mesh.info.con}{path}"
+
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        return _checked(self.mesh.http.post(self._url(path), headers=self.headers, json=body))
+
+    def call(self, ticket_id: str | None = None) -> dict[str, Any]:
+        """Call a ticket of the branch (the longest waiting, unless named)."""
+        return self._post("/tickets/call", {"ticketId": ticket_id} if ticket_id else None)
+
+    def close(self, ticket_id: str, note: str | None = None) -> dict[str, Any]:
+        return self._post(f"/tickets/{ticket_id}/close", {"note": note} if note else None)
+
+    def waiting(self) -> list[dict[str, Any]]:
+        return _checked(self.mesh.http.get(self._url(f"/branches/{self.operator.branch}/tickets"),
+                                           headers=self.headers, params={"status": "WAITING"}))["tickets"]
+
+    def scan(self, content: bytes, content_type: str = "application/pdf") -> dict[str, Any]:
+        """Upload a scanned document; returns its SHA-256 (attach it with ``intake(..., scans=[{name, sha256}])``)."""
+        return _checked(self.mesh.http.post(self._url("/scans"), content=content,
+                                            headers=self.headers | {"Content-Type": content_type}))
+
+    def intake(self, ticket_id: str, iin: str, *, representative: dict[str, Any] | None = None,
+               scans: list[dict[str, str]] | None = None, **fields: Any) -> dict[str, Any]:
+        """The form for the ticket's citizen, filled from ГБД ФЛ (``fields``: periodFrom, periodTo, referralKind,
+        phone, email, serviceId); ``representative``: iin, name, powerOfAttorney{number, issuedOn, validUntil,
+        principalIin, services}."""
+        body = {"iin": iin, **fields} | ({"representative": representative} if representative else {}) | (
+            {"scans": scans} if scans else {})
+        return self._post(f"/tickets/{ticket_id}/intake", body)
+
+    def sign(self, visit: dict[str, Any], signer: _KeyHolder | None = None) -> dict[str, Any]:
+        """Sign the filled form with this operator's EDS (or ``signer``'s: a citizen, where the regulation lets
+        the citizen sign) and send it through the gateway."""
+        signed_by = "applicant" if isinstance(signer, Citizen) else "operator"
+        return self._post(f"/visits/{visit['id']}/sign", {"signature": (signer or self.operator).sign(visit["form"]),
+                                                          "signedBy": signed_by})
+
+    def visit(self, visit: dict[str, Any] | str) -> dict[str, Any]:
+        visit_id = visit if isinstance(visit, str) else visit["id"]
+        return _checked(self.mesh.http.get(self._url(f"/visits/{visit_id}"), headers=self.headers))
+
+    def wait(self, visit: dict[str, Any], *statuses: str, timeout_s: float = 60.0) -> dict[str, Any]:
+        """The visit once ИС МИО's status is one of ``statuses`` (default: any final one)."""
+        wanted = statuses or ("COMPLETED", "REFUSED", "NOT_ACCEPTED", "FAILED")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            current = self.visit(visit)
+            if current["status"] in wanted:
+                return current
+            if time.monotonic() > deadline:
+                raise KitError(code="TIMEOUT", status=0, message=f"visit still {current['status']} after "
+                               f"{timeout_s:g} s")
+            time.sleep(0.2)
+
+    def form_result(self, visit: dict[str, Any]) -> dict[str, Any]:
+        """Where the regulation has the State Corporation form the result (004 п. 10): sign the draft notice."""
+        draft = _checked(self.mesh.http.get(self._url(f"/visits/{visit['id']}/result/draft"),
+                                            headers=self.headers))["content"]
+        return self._post(f"/visits/{visit['id']}/result", {"signature": self.operator.sign(draft)})
+
+    def hand_out(self, visit: dict[str, Any], *, ticket_id: str | None = None, presented_iin: str | None = None,
+                 email: str | None = None, by_email: bool = False) -> dict[str, Any]:
+        """In person (the ticket at the desk and the IIN on the identity document presented) or by e-mail."""
+        if email or by_email:
+            return self._post(f"/visits/{visit['id']}/hand-out",
+                              {"delivery": "email"} | ({"email": email} if email else {}))
+        return self._post(f"/visits/{visit['id']}/hand-out", {"delivery": "in_person", "ticketId": ticket_id,
+                                                              "presentedIin": presented_iin})
+
+
 class Mesh:
     def __init__(self, info: MeshInfo, *, timeout_s: float = 30.0) -> None:
         self.info = info
@@ -383,10 +486,17 @@ class Mesh:
     def mio_application(self, number: str) -> dict[str, Any]:
         return _checked(self.http.get(f"{self.info.mio}/applications/{number}", headers=self._admin))
 
-    def con_submit(self, request: dict[str, Any], *, district: str | None = None, signed_by: str = "applicant",
+    def con_submit(self, request: dict[str, Any], *, district: str | None = None, signed_by: str = "operator",
                    idempotency_key: str | None = None) -> dict[str, Any]:
-        """An application through ИС ЦОН (channel «con»), signed by the applicant or by an operator."""
-        body = dict(request) | {"signedBy": signed_by} | ({"district": district} if district else {})
+        """An application through ИС ЦОН without a visit (test support: no queue, no desk): signed by the applicant
+        (``request`` as ``Citizen.signed_request`` makes it), or — ``signed_by="operator"``, the default, with the
+        ``district`` — by a seeded operator of the branch serving it. For a whole visit: ``operator_desk``."""
+        if signed_by == "operator":
+            if district is None:
+                raise ValueError("an operator-signed submission names its district (the branch that serves it)")
+            body = {"form": request["form"], "signedBy": "operator", "district": district}
+        else:
+            body = dict(request) | {"signedBy": signed_by} | ({"district": district} if district else {})
         return _submit(self.http, f"{self.info.con}/admin/applications", body=body, headers=self._admin,
                        idempotency_key=idempotency_key)
 
@@ -543,3 +653,66 @@ class Mesh:
                     raise KitError(code="CLOCK_NOT_FOLLOWED", status=0, message=f"{url} did not follow the clock")
                 time.sleep(0.05)
         return state
+
+    # ---- ИС ЦОН: branches, the queue, operators (test support hands out their keys) ---------------------------
+    def branches(self) -> list[dict[str, Any]]:
+        return _checked(self.http.get(f"{self.info.con}/branches"))["branches"]
+
+    def take_ticket(self, branch: str, service_id: str, *, purpose: str = "apply") -> dict[str, Any]:
+        """A citizen at the branch's kiosk takes a ticket (``purpose``: apply, or collect a result)."""
+        return _checked(self.http.post(f"{self.info.con}/branches/{branch}/tickets",
+                                       json={"serviceId": service_id, "purpose": purpose}))
+
+    def tickets(self, branch: str, *, status: str | None = None) -> list[dict[str, Any]]:
+        """A branch's queue (WAITING, CALLED, CLOSED or all), with waiting and service minutes."""
+        return _checked(self.http.get(f"{self.info.con}/branches/{branch}/tickets", headers=self._admin,
+                                      params={"status": status} if status else None))["tickets"]
+
+    def operator(self, branch: str, *, index: int = 0, new: bool = False) -> Operator:
+        """A seeded operator of ``branch`` (or, ``new=True``, one minted now with fresh НУЦ certificates)."""
+        if new:
+            item = _checked(self.http.post(f"{self.info.con}/admin/operators", headers=self._admin,
+                                           json={"branch": branch}))
+        else:
+            everyone = _checked(self.http.get(f"{self.info.con}/admin/operators", headers=self._admin,
+                                              params={"branch": branch}))["operators"]
+            if len(everyone) <= index:
+                raise KitError(code="OPERATOR_NOT_FOUND", status=404, message=f"{branch} has {len(everyone)} "
+                               "operator(s)")
+            item = everyone[index]
+        return Operator(iin=item["iin"], branch=item["branch"], password=item["password"],
+                        pkcs12_password=item["pkcs12Password"], signing_p12=base64.b64decode(item["signingP12Base64"]),
+                        auth_p12=base64.b64decode(item["authP12Base64"]))
+
+    def operator_login(self, operator: Operator) -> OperatorDesk:
+        body = _checked(self.http.post(f"{self.info.con}/operators/login",
+                                       json={"iin": operator.iin, "password": operator.password}))
+        return OperatorDesk(mesh=self, operator=operator, token=body["token"])
+
+    def operator_desk(self, branch: str, *, index: int = 0) -> OperatorDesk:
+        """A seeded operator of ``branch``, logged in."""
+        return self.operator_login(self.operator(branch, index=index))
+
+    # ---- the mesh's SMS and e-mail outbox (member ``mail``, hosted by the portal) ---------------------------------
+    def mail(self, *, to: str | None = None, kind: str | None = None, application_number: str | None = None,
+             correlation_id: str | None = None) -> list[dict[str, Any]]:
+        """Every e-mail and SMS sent through the mesh (oldest first), with the sender the gateway proved; filtered
+        by address or phone (``to``), ``kind`` (email, sms), application number or correlation id. Attachments
+        are listed by name and size; ``mail_message`` has their content."""
+        params = {"to": to, "kind": kind, "applicationNumber": application_number, "correlationId": correlation_id}
+        return _checked(self.http.get(f"{self.info.portal}/admin/mail", headers=self._admin,
+                                      params={k: v for k, v in params.items() if v is not None}))["mail"]
+
+    def wait_for_mail(self, *, timeout_s: float = 15.0, **filters: Any) -> list[dict[str, Any]]:
+        """``mail(**filters)`` once it is not empty: mail leaves with the change that caused it and crosses the
+        gateway, so it lands a moment after the call that sent it returned."""
+        deadline = time.monotonic() + timeout_s
+        while not (found := self.mail(**filters)):
+            if time.monotonic() > deadline:
+                raise KitError(code="TIMEOUT", status=0, message=f"no mail matching {filters} after {timeout_s:g} s")
+            time.sleep(0.2)
+        return found
+
+    def mail_message(self, mail_id: int) -> dict[str, Any]:
+        """One message of the outbox with its attachments' content (``contentBase64``)."""
+        return _checked(self.http.get(f"{self.info.portal}/admin/mail/{mail_id}", headers=self._admin))

@@ -31,6 +31,8 @@ ROLE_OIDS: dict[str, x509.ObjectIdentifier] = {
     "finance": x509.ObjectIdentifier("1.2.398.3.3.4.1.2.3"),
     "hr": x509.ObjectIdentifier("1.2.398.3.3.4.1.2.4"),
     "employee": x509.ObjectIdentifier("1.2.398.3.3.4.1.2.5"),
+    # a service-centre operator of the State Corporation (the simulator's own arc, like the others)
+    "operator": x509.ObjectIdentifier("1.2.398.3.3.4.1.2.6"),
 }
 _ROLE_NAMES = {oid.dotted_string: name for name, oid in ROLE_OIDS.items()}
 

@@ -7,9 +7,10 @@ gateway, the recipients and the AsyncAPI document all read the same definitions.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from shared.envelope import MessageType
 from shared.errors import MeshError
@@ -161,6 +162,17 @@ class AttachedDocument(Contract):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="digest of the scanned or electronic copy")
 
 
+class PowerOfAttorney(Contract):
+    """A notarised power of attorney, as the ЦОН operator enters it (004 п. 9 пп. 3: «данных по доверенности
+    представителя»): who gave it, until when, for which services."""
+
+    number: str = Field(min_length=1, max_length=64)
+    issued_on: str = Field(alias="issuedOn", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    valid_until: str = Field(alias="validUntil", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    principal_iin: str = Field(alias="principalIin", pattern=r"^\d{12}$", description="who gave it")
+    services: list[str] = Field(min_length=1, max_length=8, description="the services it covers")
+
+
 class ApplicationForm(Contract):
     """The form as the applicant (or an operator on their behalf) fills it; signed as a whole."""
 
@@ -178,7 +190,12 @@ class ApplicationForm(Contract):
                            "career-guidance"] | None = Field(default=None, alias="referralKind")
     representative_iin: str | None = Field(default=None, alias="representativeIin", pattern=r"^\d{12}$",
                                            description="a representative acting by power of attorney")
-    power_of_attorney: str | None = Field(default=None, alias="powerOfAttorney", max_length=128)
+    representative_name: str | None = Field(default=None, alias="representativeName", max_length=200)
+    power_of_attorney: PowerOfAttorney | None = Field(default=None, alias="powerOfAttorney")
+    operator_iin: str | None = Field(default=None, alias="operatorIin", pattern=r"^\d{12}$",
+                                     description="ИС ЦОН: the operator who entered the form (and signs it)")
+    centre_branch: str | None = Field(default=None, alias="centreBranch", max_length=64,
+                                      description="ИС ЦОН: the branch the form was entered at")
     filled_at: str = Field(alias="filledAt")
 
 
@@ -210,3 +227,52 @@ class StatusNotification(Contract):
 for _service in EMPLOYMENT_SERVICES:
     register_contract(service_id=_service, message_type=MessageType.REQUEST, model=ApplicationRequest)
     register_contract(service_id=_service, message_type=MessageType.NOTIFICATION, model=StatusNotification)
+
+
+# ---- mesh.mail (asynchronous): the mesh's one SMS and e-mail outbox, the member ``mail`` hosted by the portal ------
+MAIL_SERVICE = "mesh.mail"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PHONE_PATTERN = r"^\+7\d{10}$"
+MAX_ATTACHMENT_BASE64 = 1024 * 1024  # characters of base64 in one message's attachments (about 768 KiB of content)
+
+
+class MailAttachment(Contract):
+    name: str = Field(min_length=1, max_length=256)
+    content_type: str = Field(alias="contentType", max_length=128, pattern=r"^[\w.+-]+/[\w.+-]+$")
+    content_base64: str = Field(alias="contentBase64", max_length=MAX_ATTACHMENT_BASE64,
+                                pattern=r"^[A-Za-z0-9+/]*={0,2}$")
+
+
+class MailRequest(Contract):
+    """An e-mail or SMS for the mesh's outbox (ПЭП's notification gateway); the sender is the envelope's."""
+
+    kind: Literal["email", "sms"]
+    to: str = Field(max_length=254, description="email: an address (local@domain.tld); sms: +7XXXXXXXXXX")
+    subject: str | None = Field(default=None, max_length=256)
+    text: str = Field(min_length=1, max_length=10_000)
+    application_number: str | None = Field(default=None, alias="applicationNumber", max_length=32)
+    attachments: list[MailAttachment] = Field(default_factory=list, max_length=5,
+                                              description=f"email only; at most {MAX_ATTACHMENT_BASE64} characters "
+                                                          "of base64 in all")
+
+    @field_validator("to")
+    @classmethod
+    def _address_fits_kind(cls, to: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        if kind == "email" and not re.fullmatch(EMAIL_PATTERN, to):
+            raise ValueError("an e-mail goes to an address such as name@example.kz")
+        if kind == "sms" and not re.fullmatch(PHONE_PATTERN, to):
+            raise ValueError("an SMS goes to a phone number +7XXXXXXXXXX")
+        return to
+
+    @field_validator("attachments")
+    @classmethod
+    def _attachments_fit(cls, attachments: list[MailAttachment], info: ValidationInfo) -> list[MailAttachment]:
+        if attachments and info.data.get("kind") == "sms":
+            raise ValueError("an SMS carries no attachments")
+        if sum(len(a.content_base64) for a in attachments) > MAX_ATTACHMENT_BASE64:
+            raise ValueError(f"attachments hold at most {MAX_ATTACHMENT_BASE64} characters of base64 in all")
+        return attachments
+
+
+register_contract(service_id=MAIL_SERVICE, message_type=MessageType.REQUEST, model=MailRequest)

@@ -1,5 +1,7 @@
-"""ИС ЦОН simulator: the service-centre operators' system, a member of the mesh as ``con``; it follows the
-status of every application (whatever channel it came through) as the regulations require."""
+"""ИС ЦОН simulator: the State Corporation's service-centre system, a member of the mesh as ``con`` — branches
+with their electronic queue, operators with НУЦ certificates, intake with the ГБД ФЛ look-up, representatives,
+scans, the operator's EDS, hand-out of results; it follows the status of the applications the regulations
+route to it."""
 
 from __future__ import annotations
 
@@ -7,29 +9,53 @@ import httpx
 from fastapi import FastAPI
 
 from services.con_operator.api import build_router
+from services.con_operator.branches import BRANCHES_FILE, BranchBook
+from services.con_operator.desk import Desk
+from services.con_operator.operators import OperatorBook
 from services.con_operator.settings import ConOperatorSettings
+from services.con_operator.store import OperatorAccount, Scan, Ticket, TicketCounter, Visit
+from services.mio_workstation.regulations import REGULATIONS_DIR, RegulationBook
 from shared.admin_auth import admin_guard
 from shared.bus import Bus
 from shared.case_tracking import CaseNotice, TrackedCase, follow
 from shared.contracts import EMPLOYMENT_SERVICES
 from shared.idempotency import IdempotencyRecord, purge_keys
+from shared.logins import Challenge, LoginGuess, Logins, LoginSession
 from shared.member_app import create_member_app
 from shared.member_node import MemberNode
+
+MODELS = [TrackedCase, CaseNotice, IdempotencyRecord, OperatorAccount, Ticket, TicketCounter, Visit, Scan,
+          LoginSession, Challenge, LoginGuess]
 
 
 def create_app(settings: ConOperatorSettings | None = None, *, bus: Bus | None = None,
                http: httpx.AsyncClient | None = None) -> FastAPI:
     settings = settings or ConOperatorSettings()
+    # a broken branch or regulation file stops the service here, naming the file and the field
+    regulations = RegulationBook.load(settings.regulations_dir or REGULATIONS_DIR)
+    branches = BranchBook.load(regulations, settings.branches_file or BRANCHES_FILE)
 
     def wire(node: MemberNode, app: FastAPI) -> None:
         runtime = node.runtime(settings.member_id)
         follow(runtime, services=EMPLOYMENT_SERVICES, clock_now=node.clock.now)
         node.relay.also_purge(lambda: purge_keys(node.sessions))
-        app.include_router(build_router(sessions=node.sessions, runtime=runtime, clock=node.clock,
-                                        admin=admin_guard(token=settings.mesh.admin_token.get_secret_value)))
+        logins = Logins(sessions=node.sessions, clock=node.clock, audience="egov-mesh ИС ЦОН",
+                        verifier=lambda: node.verifier, session_minutes=settings.session_minutes,
+                        challenge_seconds=settings.challenge_seconds)
+        operators = OperatorBook(sessions=node.sessions, clock=node.clock, branches=branches, nuc=node.nuc,
+                                 gateway=node.gateway, logins=logins)
+        desk = Desk(sessions=node.sessions, clock=node.clock, runtime=runtime, branches=branches,
+                    regulations=regulations, operators=operators, registry_timeout_s=settings.registry_timeout_s,
+                    max_scan_bytes=settings.max_scan_bytes)
+        node.then("operators", operators.seed)
+        token = settings.mesh.admin_token.get_secret_value
+        app.include_router(build_router(desk=desk, sessions=node.sessions, runtime=runtime, clock=node.clock,
+                                        admin=admin_guard(token=token), admin_token=token,
+                                        tickets_per_minute=settings.tickets_per_minute))
 
     return create_member_app(settings=settings, service="con_operator", title="con_operator — ИС ЦОН simulator",
-                             description="Service-centre operators: statuses of applications in every channel; "
-                                         "intake on behalf of citizens.",
-                             members=[settings.member_id], models=[TrackedCase, CaseNotice, IdempotencyRecord],
-                             wire=wire, bus=bus, http=http)
+                             description="The State Corporation's service centres: branches, the electronic queue, "
+                                         "operators, intake with the ГБД ФЛ look-up, representatives, the operator's "
+                                         "EDS, statuses, hand-out of results.",
+                             members=[settings.member_id], models=MODELS, wire=wire, extra_steps=["operators"],
+                             bus=bus, http=http)

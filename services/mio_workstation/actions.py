@@ -9,6 +9,7 @@ application inside the transaction — one ``match`` over the prepared outcomes.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -20,6 +21,7 @@ from services.mio_workstation.store import Application, LabourCard, StaffAccount
 from shared.cert_check import CertificateVerifier, Expectation
 from shared.cert_profile import Holder, Usage
 from shared.clock import KZ_TZ
+from shared.contracts import EMAIL_PATTERN
 from shared.errors import MeshError
 from shared.logins import eds_refusal
 from shared.signing import sign_json
@@ -34,6 +36,8 @@ class ActionBody:
     executor_iin: str | None = None
     decision: str | None = None
     signature: str | None = None
+    delivery: str | None = None  # issue, office applications: in_person (the default) or email
+    email: str | None = None  # issue with delivery email: the address (default: the form's email)
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,8 @@ class Signed:
 
 @dataclass(frozen=True)
 class Issued:
-    pass
+    delivery: str | None = None  # office applications: in_person or email; None: the portal's or ИС ЦОН's business
+    address: str | None = None  # delivery email: where the result goes (queued with the issue, shared.mail)
 
 
 Prepared = Accepted | Assigned | Decided | Signed | Issued
@@ -92,9 +97,10 @@ def apply(app: Application, prepared: Prepared, *, at: dt.datetime) -> None:
             app.decision, app.reason, app.draft = "approve" if approve else "refuse", reason, draft
         case Signed(signature=signature, signer=signer):
             app.document_signature, app.signer_iin = signature, signer
-        case Issued():
+        case Issued(delivery=delivery, address=address):
             app.status = Status.COMPLETED if app.decision == "approve" else Status.REFUSED
             app.completed_at = at
+            app.delivery, app.delivered_to = delivery, address
 
 
 class Facilities(Protocol):
@@ -200,13 +206,48 @@ class Sign(StepAction):
 
 
 class Issue(StepAction):
+    """Hand the result out. At the office (seed: «выдача сотрудником МИО нарочно или посредством отправки на
+    электронную почту потребителя результата») in person, or by e-mail with the signed document attached; an
+    application of the portal or ИС ЦОН is handed out there, so ``delivery`` is not the МИО's to choose."""
+
     action = Action.ISSUE
 
+    def check(self, request: ActionRequest) -> None:
+        app, body = request.app, request.body
+        if app.channel != "office":
+            if body.delivery is not None or body.email is not None:
+                raise MeshError("DELIVERY_NOT_OFFICE", f"application {app.number} came through «{app.channel}»: its "
+                                "result is handed out there, not by the МИО (delivery is for office applications)",
+                                status=422)
+            return
+        if body.email is not None and body.delivery != "email":
+            raise MeshError("EMAIL_WITHOUT_DELIVERY", "an e-mail address goes with delivery 'email'", status=422)
+        if body.delivery == "email":
+            address = body.email or app.form.get("email")
+            if not address:
+                raise MeshError("EMAIL_REQUIRED", f"the form of {app.number} gives no e-mail: send 'email' with "
+                                "delivery 'email', or hand the result out in person", status=422)
+            if not is_email(address):
+                raise MeshError("EMAIL_INVALID", "the e-mail address is not one (name@example.kz)", status=422)
+
     async def prepare(self, request: ActionRequest, facilities: Facilities) -> Prepared:
-        return Issued()
+        app, body = request.app, request.body
+        if app.channel != "office":
+            return Issued()
+        if request.actor is None:  # simulated staff e-mail the result when the form gives a (valid) address
+            address = app.form.get("email")
+            return Issued(delivery="email", address=address) if is_email(address) else Issued(delivery="in_person")
+        if body.delivery == "email":
+            return Issued(delivery="email", address=body.email or app.form.get("email"))
+        return Issued(delivery="in_person")
 
 
 ACTIONS: dict[Action, StepAction] = {a.action: a for a in (Accept(), Assign(), Decide(), Sign(), Issue())}
+
+
+def is_email(value: Any) -> bool:
+    """An address the mail outbox takes (the ``mesh.mail`` contract's pattern)."""
+    return isinstance(value, str) and re.fullmatch(EMAIL_PATTERN, value) is not None
 
 
 def card_summary(card: LabourCard | None) -> dict[str, Any] | None:

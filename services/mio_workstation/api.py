@@ -41,6 +41,12 @@ class ActionIn(Body):
     executor_iin: str | None = Field(default=None, alias="executorIin", pattern=r"^\d{12}$")
     decision: Literal["approve", "refuse"] | None = None
     signature: str | None = Field(default=None, max_length=20_000, description="sign: CMS over the draft (RFC 8785)")
+    delivery: Literal["in_person", "email"] | None = Field(
+        default=None, description="issue, office applications only: hand the result out in person (default) or "
+                                  "e-mail it with the signed document attached (the mesh's outbox, GET /admin/mail "
+                                  "on the portal); for a portal or ИС ЦОН application: 422 DELIVERY_NOT_OFFICE")
+    email: str | None = Field(default=None, max_length=254, description="issue with delivery email: the address "
+                              "(default: the form's email; neither: 422 EMAIL_REQUIRED)")
 
 
 class ModeIn(Body):
@@ -78,6 +84,7 @@ def application_out(app: Application, *, view: ApplicationView | None, book: Reg
         "termDue": app.term_due.isoformat() if app.term_due else None, "decision": app.decision,
         "reason": app.reason, "executorIin": app.executor_iin, "signerIin": app.signer_iin,
         "completedAt": app.completed_at.isoformat() if app.completed_at else None, "form": app.form,
+        "delivery": app.delivery, "deliveredTo": app.delivered_to,
     }
     if app.draft is not None:
         out["document"] = {"content": app.draft, "signature": app.document_signature}
@@ -206,7 +213,7 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
                   who: StaffAccount = Depends(current_staff)) -> dict:
         await workstation.act(number=number, action=action, actor=who, body=ActionBody(
             accept=body.accept, reason=body.reason, executor_iin=body.executor_iin, decision=body.decision,
-            signature=body.signature))
+            signature=body.signature, delivery=body.delivery, email=body.email))
         return await _full(number)
 
     @router.get("/districts/{district}/register", tags=["Еңбек нарығы"],

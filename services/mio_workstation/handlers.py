@@ -17,7 +17,7 @@ from sqlalchemy import update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.mio_workstation.actions import ACTIONS, ActionBody, ActionRequest, apply
+from services.mio_workstation.actions import ACTIONS, ActionBody, ActionRequest, Issued, apply
 from services.mio_workstation.domain import (
     STATUS_TEXT,
     Circumstances,
@@ -51,6 +51,7 @@ from shared.failures import OutageFailure
 from shared.idempotency import claim as claim_key
 from shared.idempotency import replayed, request_digest
 from shared.logging import get_logger, message_context
+from shared.mail import json_attachment, send_mail
 from shared.member import NUC, Incoming, MemberRuntime
 from shared.working_calendar import WorkingCalendar
 
@@ -118,6 +119,9 @@ class Workstation:
             refusal = f"Услуга не оказывается в этом районе через канал «{channel}»"
         elif request.form.service_id != env.service_id:
             refusal = "Форма заявления составлена для другой услуги"
+        elif request.signed_by not in regulation.signers():
+            refusal = (f"Заявление через канал «{channel}» подписывает {' или '.join(regulation.signers())}, "
+                       f"а не {request.signed_by}")
         else:
             refusal = await self._form_refusal(form=dict(env.data["form"]), signature=request.form_signature,
                                                signed_by=request.signed_by, district=district, staff=None)
@@ -189,8 +193,11 @@ class Workstation:
                 return "Заявление, поступившее извне, не может быть подписано сотрудником МИО"
             expect = Expectation(usage=Usage.SIGN, holder=Holder.EMPLOYEE, iin=staff.iin,
                                  bin=self.staff.organisations[district]["bin"])
-        else:
-            expect = Expectation(usage=Usage.SIGN, holder=Holder.EMPLOYEE)
+        elif not form.get("operatorIin"):
+            return "Заявление, подписанное оператором ЦОН, не называет оператора (operatorIin)"
+        else:  # the operator named on the form, an employee of the State Corporation (the proven sender's BIN)
+            expect = Expectation(usage=Usage.SIGN, holder=Holder.EMPLOYEE, iin=form["operatorIin"],
+                                 bin=self.staff.centre["bin"], role="operator")
         result, _ = await verifier.verify_signed_json(value=form, signature_b64=signature, expect=expect)
         if result.ok:
             return None
@@ -246,13 +253,21 @@ class Workstation:
         step = regulation.steps[position]
         due = step_due(started=at, duration=step.max, calendar=self._calendar)
         record = StepRecord(application_number=app.number, position=position, step_id=step.id, role=step.role,
-                            started_at=at, due_at=due,
-                            auto_at=auto_at(started=at, due=due, share=app.auto_share) if app.mode == "auto" else None)
+                            started_at=at, due_at=due, auto_at=self._schedule(app, regulation, started=at, due=due))
         session.add(record)
         if Action.DECIDE in step.does and app.status == Status.RECEIVED:
             app.status = Status.IN_PROGRESS
             session.add(app)
             self._notify(session, app, title=regulation.title, at=at)
+
+    @staticmethod
+    def _schedule(app: Application, regulation: Regulation, *, started: dt.datetime,
+                  due: dt.datetime) -> dt.datetime | None:
+        """When simulated staff (or the system itself) do the step: at once for a register the ЦОН enters into
+        (``processing: automatic``), at the district's share of the step's time in auto mode, never in manual."""
+        if regulation.processing == "automatic":
+            return started
+        return auto_at(started=started, due=due, share=app.auto_share) if app.mode == "auto" else None
 
     async def _current(self, session: AsyncSession, number: str, *, lock: bool,
                        district: str | None = None) -> tuple[Application, StepRecord]:
@@ -319,6 +334,8 @@ class Workstation:
                     raise MeshError("STEP_ALREADY_DONE", f"'{action}' of application {number} was just done",
                                     status=409)
                 apply(app, prepared, at=at)
+                if isinstance(prepared, Issued) and prepared.delivery == "email" and prepared.address:
+                    self._email_result(session, app, regulation=regulation, address=prepared.address)
                 record.done = [*record.done, action]
                 if next_action(step, record.done) is None:
                     record.finished_at, record.actor = at, actor.iin if actor else "auto"
@@ -355,7 +372,8 @@ class Workstation:
                                     applicant_iin=app.applicant_iin, status=app.status,  # type: ignore[arg-type]
                                     status_text=STATUS_TEXT[app.status], at=at.isoformat(),
                                     text=texts[app.status], reason=app.reason if refused else None, document=document)
-        recipients = [m for m in (app.origin_member, CON) if m]
+        regulation = self._book.all.get(app.regulation_id)
+        recipients = [m for m in (app.origin_member, CON if regulation and regulation.centre_hears else None) if m]
         runtime = self.runtime(app.district)
         for recipient in dict.fromkeys(recipients):
             runtime.send(session, service_id=app.service_id, message_type=MessageType.NOTIFICATION,
@@ -406,8 +424,7 @@ class Workstation:
                 session.add(app)
                 step = await self._open_step(session, number)
                 if step is not None:
-                    step.auto_at = auto_at(started=step.started_at, due=step.due_at, share=app.auto_share) \
-                        if mode == "auto" else None
+                    step.auto_at = self._schedule(app, self.regulation(app), started=step.started_at, due=step.due_at)
                     session.add(step)
         self.wake_runner()
 
@@ -436,3 +453,20 @@ class Workstation:
             app = await self.act(number=number, action=action, actor=None, body=ActionBody())
             if not Status(app.status).active:
                 return
+
+    # ---- handing the result out by e-mail --------------------------------------------------------------------
+    def _email_result(self, session: AsyncSession, app: Application, *, regulation: Regulation, address: str) -> None:
+        """The signed result e-mailed to the applicant through the mesh's outbox (member ``mail``), queued in the
+        transaction that records the issue: it leaves exactly once, with the issue."""
+        attachments = []
+        if app.draft is not None and app.document_signature:
+            document = SignedDocument(content=app.draft, signature=app.document_signature)
+            attachments.append(json_attachment(f"{app.number}.json", document.model_dump(by_alias=True)))
+        approved = app.decision == "approve"
+        text = (f"Уважаемый(ая) {app.form.get('name', '')}!\n\n"
+                + (f"Услуга «{regulation.title}» оказана." if approved else
+                   f"В оказании услуги «{regulation.title}» отказано. Причина: {app.reason}")
+                + f"\nДокумент № {app.number}, подписанный ЭЦП, — во вложении (содержание и подпись, JSON).")
+        send_mail(session, self.runtime(app.district), kind="email", to=address,
+                  subject=f"Результат оказания государственной услуги — заявление № {app.number}", text=text,
+                  correlation_id=app.correlation_id, application_number=app.number, attachments=attachments)

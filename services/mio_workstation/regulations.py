@@ -72,6 +72,60 @@ class Step(Model):
     source: str = Field(min_length=1, description="the clause of the regulation this step comes from")
 
 
+class CentreEvent(StrEnum):
+    """What ИС ЦОН records of a visit, in the order it happens; a ЦОН-side step runs from one to a later one."""
+
+    CALLED = "called"  # the operator calls the citizen's ticket
+    LOOKED_UP = "looked_up"  # ГБД ФЛ answered: the form is filled
+    SENT = "sent"  # signed and sent through the gateway
+    RESULT_SENT = "result_sent"  # ИС МИО's final notice, as stamped by ИС МИО
+    RESULT_SHOWN = "result_shown"  # ИС ЦОН received it and shows it
+    RESULT_FORMED = "result_formed"  # the State Corporation's worker formed the result (where it is theirs)
+    HAND_OUT_STARTED = "hand_out_started"  # the result is ready and the citizen is at the desk (ticket called)
+    HANDED_OUT = "handed_out"
+
+
+_EVENTS: tuple[CentreEvent, ...] = tuple(CentreEvent)
+
+
+class CentreStep(Model):
+    """One action the ЦОН side does, with its maximum from the regulation: measured between two events."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    start: CentreEvent = Field(alias="from")
+    end: CentreEvent = Field(alias="to")
+    max: Duration
+    action: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _forward(self) -> CentreStep:
+        if _EVENTS.index(self.end) <= _EVENTS.index(self.start):
+            raise ValueError(f"'to' ({self.end}) must come after 'from' ({self.start})")
+        if self.max.minutes is None:
+            raise ValueError("a ЦОН-side step is measured in minutes")
+        return self
+
+
+class Centre(Model):
+    """The ЦОН side of a regulation's «через Государственную корпорацию» channel (read by ИС ЦОН)."""
+
+    signed_by: tuple[Literal["applicant", "operator"], ...] = Field(alias="signedBy", min_length=1)
+    forms_result: str | None = Field(default=None, alias="formsResult", description=(
+        "the document the State Corporation's worker forms from ИС МИО's record (004 п. 10); None: ИС МИО's "
+        "signed result is handed out as it is"))
+    steps: tuple[CentreStep, ...] = Field(min_length=1, max_length=10)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Centre:
+        if len({s.id for s in self.steps}) != len(self.steps):
+            raise ValueError("step ids repeat")
+        formed = any(CentreEvent.RESULT_FORMED in (s.start, s.end) for s in self.steps)
+        if formed != (self.forms_result is not None):
+            raise ValueError("formsResult and a step at result_formed go together")
+        return self
+
+
 class Term(Model):
     working_days: int = Field(alias="workingDays", gt=0, le=60)
     counting: CountingRule
@@ -109,6 +163,12 @@ class Regulation(Model):
     term: Term | None = None
     outcome: Outcome
     steps: tuple[Step, ...] = Field(min_length=2, max_length=10)
+    processing: Literal["staff", "automatic"] = Field(default="staff", description=(
+        "automatic: ИС МИО is only the register the ЦОН operator enters into (004 п. 9 пп. 7): every step is done "
+        "by the system as it starts, whatever the district's mode"))
+    notify_centre: bool = Field(default=False, alias="notifyCentre", description=(
+        "ИС ЦОН hears every status change (003 routes every status to ИС ЦОН); ЦОН-channel files always do"))
+    centre: Centre | None = None
     organisations: dict[str, Organisation] = Field(
         default_factory=dict, description="per district: the organisation to register at the gateway if missing")
 
@@ -127,6 +187,8 @@ class Regulation(Model):
             raise ValueError(f"the signing step's role is {signer.role}, the signature names {self.signature.role}")
         if len({s.id for s in self.steps}) != len(self.steps):
             raise ValueError("step ids repeat")
+        if (self.channel == "con") != (self.centre is not None):
+            raise ValueError("the ЦОН channel, and only it, describes its ЦОН side (field centre)")
         stray = set(self.organisations) - set(self.districts)
         if stray:
             raise ValueError(f"organisations names districts the file does not serve: {', '.join(sorted(stray))}")
@@ -134,6 +196,17 @@ class Regulation(Model):
 
     def step_doing(self, action: Action) -> Step:
         return next(s for s in self.steps if action in s.does)
+
+    @property
+    def centre_hears(self) -> bool:
+        return self.notify_centre or self.channel == "con"
+
+    def signers(self) -> tuple[str, ...]:
+        """Whose EDS may be on the form, by channel: the applicant's on the portal, the ЦОН's as its file says,
+        the applicant's or the МИО employee's at the office."""
+        if self.centre is not None:
+            return self.centre.signed_by
+        return ("applicant",) if self.channel == "portal" else ("applicant", "employee")
 
     @property
     def roles(self) -> set[str]:

@@ -37,6 +37,7 @@ from shared.signing import SignerIdentity
 
 log = get_logger(__name__)
 MAX_FAILED, LOCK = 5, dt.timedelta(minutes=15)
+CENTRE = "con"  # ИС ЦОН's member id: its organisation is the State Corporation
 _SURNAMES = ("Ахметов", "Сейткали", "Жумагулов", "Нурпеисов", "Ибраев", "Кусаинов", "Лукин", "Оспанов")
 _NAMES = ("Ерлан", "Айгуль", "Бахыт", "Гульмира", "Дамир", "Салима", "Олег", "Жанар")
 ROLE_TITLES = {"clerk": "сотрудник канцелярии", "head": "руководитель", "executor": "ответственный исполнитель",
@@ -65,11 +66,13 @@ class StaffBook:
         self.lockout = LockOut(sessions=sessions, model=StaffAccount, key="iin", limit=MAX_FAILED, lock=LOCK)
         self._districts = districts
         self.organisations: dict[str, dict[str, str]] = {}
+        self.centre: dict[str, str] = {}  # the State Corporation (ИС ЦОН's organisation): its operators' BIN
         self._signers: dict[str, tuple[bytes, SignerIdentity]] = {}
 
     async def load_organisations(self) -> None:
         """Each district's organisation and BIN, as the gateway registered its ИС МИО."""
-        entries = await self._gateway.entries([f"mio.{d}" for d in self._districts])
+        entries = await self._gateway.entries([*(f"mio.{d}" for d in self._districts), CENTRE])
+        self.centre = {"name": entries[CENTRE]["organisation"], "bin": entries[CENTRE]["bin"]}
         for district in self._districts:
             entry = entries[f"mio.{district}"]
             self.organisations[district] = {"name": entry["organisation"], "bin": entry["bin"]}

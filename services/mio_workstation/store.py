@@ -73,6 +73,8 @@ class Application(SQLModel, table=True):
     document_signature: str | None = Field(default=None, sa_column=Column(Text))
     signer_iin: str | None = Field(default=None, max_length=12)
     completed_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    delivery: str | None = Field(default=None, max_length=16, description="office hand-out: in_person | email")
+    delivered_to: str | None = Field(default=None, max_length=254, description="the address e-mailed (delivery email)")
 
 
 class StepRecord(SQLModel, table=True):

@@ -65,7 +65,7 @@ class PersonRequest(KeyChoice):
 class EmployeeRequest(PersonRequest):
     organisation: str = Field(min_length=1, max_length=128)
     bin: str = Field(pattern=r"^\d{12}$")
-    role: Literal["head", "signer", "finance", "hr", "employee"] = "employee"
+    role: Literal["head", "signer", "finance", "hr", "employee", "operator"] = "employee"
 
 
 class SystemRequest(Body):
@@ -90,7 +90,7 @@ class FaultyRequest(Body):
     name: str = "ТЕСТ"
     organisation: str | None = None
     bin: str | None = Field(default=None, pattern=r"^\d{12}$")
-    role: Literal["head", "signer", "finance", "hr", "employee"] | None = None
+    role: Literal["head", "signer", "finance", "hr", "employee", "operator"] | None = None
     member_id: str | None = Field(default=None, alias="memberId")
     pkcs12_password: str = Field(alias="pkcs12Password", min_length=6, max_length=128)
 

@@ -37,6 +37,7 @@ from shared.logins import (
     refuse_if_locked,
 )
 from shared.member import MemberRuntime
+from shared.registry_calls import unavailable
 
 log = get_logger(__name__)
 
@@ -220,18 +221,3 @@ class Portal:
         await self.lockout.unlock(iin)
         return await self.account(iin)
 
-
-# Which hop failed on the way to ГБД ФЛ, as a code a client can act on and a sentence that names it.
-_HOPS = {
-    "broker": ("BROKER_UNAVAILABLE", "the message broker (RabbitMQ) is unreachable"),
-    "gateway": ("GATEWAY_UNAVAILABLE", "the gateway (ШЭП) is not answering"),
-    "nuc": ("NUC_UNAVAILABLE", "НУЦ cannot tell whether a certificate is revoked (OCSP unreachable)"),
-}
-
-
-def unavailable(exc: MeshError) -> MeshError:
-    """A failed ГБД ФЛ call as the portal reports it: naming the hop that failed, not blaming ГБД ФЛ for all."""
-    hop = str(exc.details.get("failedAt") or "gbdfl")
-    code, what = _HOPS.get(hop, ("REGISTRY_UNAVAILABLE", "ГБД ФЛ did not answer"))
-    return MeshError(code, f"{what}; the registry could not be asked ({exc.code}: {exc.message})", status=503,
-                     details={"failedAt": hop, "cause": exc.code})

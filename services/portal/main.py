@@ -1,5 +1,6 @@
 """ПЭП (egov.kz) simulator: citizens' accounts and logins (IIN + password, or EDS), their own data from
-ГБД ФЛ through the gateway; a member of the mesh as ``portal``."""
+ГБД ФЛ through the gateway; a member of the mesh as ``portal``, and host of ``mail``, the mesh's SMS and e-mail
+outbox (services/portal/mailbox.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import FastAPI
 
 from services.portal.api import build_router
 from services.portal.handlers import Portal
+from services.portal.mailbox import MailMessage, build_mail_router, host_mailbox
 from services.portal.settings import PortalSettings
 from services.portal.store import Account
 from shared.admin_auth import admin_guard, admin_or_anonymous
@@ -16,6 +18,7 @@ from shared.case_tracking import CaseNotice, TrackedCase, follow
 from shared.contracts import EMPLOYMENT_SERVICES
 from shared.idempotency import IdempotencyRecord, purge_keys
 from shared.logins import Challenge, LoginGuess, LoginSession
+from shared.mail import MAIL_MEMBER
 from shared.member_app import create_member_app
 from shared.member_node import MemberNode
 from shared.rate_limit import RateLimit
@@ -34,11 +37,14 @@ def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None
         app.include_router(build_router(
             portal=portal, admin=admin_guard(token=token), precise=admin_or_anonymous(token=token),
             registrations=RateLimit(per_minute=settings.anonymous_registrations_per_minute, what="registrations")))
+        # the mesh's SMS and e-mail outbox: a member of its own (its own certificate, broker login and queues)
+        host_mailbox(node.runtime(MAIL_MEMBER), clock=node.clock)
+        app.include_router(build_mail_router(sessions=node.sessions, admin=admin_guard(token=token)))
 
     return create_member_app(settings=settings, service="portal", title="portal — ПЭП simulator",
                              description="The e-government portal: citizens' registration and login (IIN + "
                                          "password or EDS), sessions, their own data.",
-                             members=[settings.member_id],
+                             members=[settings.member_id, MAIL_MEMBER],
                              models=[Account, LoginSession, Challenge, LoginGuess, TrackedCase, CaseNotice,
-                                     IdempotencyRecord],
+                                     IdempotencyRecord, MailMessage],
                              wire=wire, bus=bus, http=http)

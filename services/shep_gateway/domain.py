@@ -31,7 +31,7 @@ class MemberDef(BaseModel):
 
     id: str = Field(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*$", max_length=64)
     name: str = Field(min_length=1, max_length=256)
-    kind: Literal["gateway", "portal", "con", "registry", "mio", "test"] = "test"
+    kind: Literal["gateway", "portal", "con", "registry", "mio", "mail", "test"] = "test"
     organisation: str = Field(min_length=1, max_length=256)
     bin: str = Field(pattern=r"^\d{12}$")
     region: str | None = None

@@ -192,7 +192,7 @@ def test_an_applicant_unknown_to_gbdfl_cannot_be_routed(mesh):
         citizen = kit.new_citizen(district="almaty", min_age=25, max_age=50, register=False)
         stranger = _unknown_iin(kit)
         form = citizen.application_form("employment.job-seeker-registration") | {"applicantIin": stranger}
-        sent = kit.con_submit({"form": form, "formSignature": citizen.sign(form)}, signed_by="operator")
+        sent = kit.con_submit({"form": form, "formSignature": citizen.sign(form)}, signed_by="applicant")
         case = _case(lambda: kit.con_cases(stranger), sent["correlationId"], done=lambda c: c["status"] == "FAILED")
     assert case["refusalCode"] == "Client.RouteUnresolved"
     assert "ГБД ФЛ has no person" in case["refusalReason"]

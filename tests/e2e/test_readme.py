@@ -88,14 +88,39 @@ def test_the_time_skipping_flow_runs_as_written(workdir: Path):
     assert all(not step["overdue"] for step in settled["applications"][0]["steps"])
 
 
+def test_the_centre_visit_snippet_runs_as_written(workdir: Path):
+    """The README's ЦОН visit, in Python, then the same from a shell with `meshctl centre visit`."""
+    snippet = workdir / "centre_visit.py"
+    snippet.write_text(readme_block("desk = mesh.operator_desk(\"mamlyut\")"))
+    ran = _run([sys.executable, str(snippet)], workdir=workdir)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert "Поступившие из ЦОН" in ran.stdout
+    assert "citizen@example.kz" in ran.stdout
+
+    block = readme_block("meshctl centre visit --branch almaty-almaly")
+    citizen = _run(["bash", "-euo", "pipefail", "-c", block.splitlines()[0]], workdir=workdir)
+    assert citizen.returncode == 0, citizen.stderr[-3000:]
+    directory = json.loads(citizen.stdout)["directory"]
+    visit_lines = block.splitlines()[1:3]
+    command = "\n".join(visit_lines).replace("var/citizens/<iin>", directory)
+    visited = _run(["bash", "-euo", "pipefail", "-c", command], workdir=workdir)
+    assert visited.returncode == 0, (visited.stdout[-2000:], visited.stderr[-3000:])
+    visit = json.loads(visited.stdout)
+    assert (visit["status"], visit["state"], visit["delivery"]) == ("COMPLETED", "HANDED_OUT", "in_person"), visit
+    assert all(step["overdue"] is False for step in visit["timeline"]), visit["timeline"]
+    for line in block.splitlines()[3:]:
+        assert _run(["bash", "-euo", "pipefail", "-c", line.split("#")[0]], workdir=workdir).returncode == 0, line
+
+
 def test_a_case_can_be_followed_through_the_log_files_by_its_correlation_id(fresh_mesh: MeshHandle, workdir: Path):
     """Every service that handled the case has lines carrying its correlationId; every line of every file is JSON
     with one spelling of the ids and the mesh time beside the wall time."""
     with Mesh.from_file(workdir / "var" / "mesh.json") as kit:
-        citizen = kit.new_citizen(district="kyzylorda", min_age=25, max_age=50, jobless=True)
+        citizen = kit.new_citizen(district="mamlyut", min_age=25, max_age=50, jobless=True)
         assert citizen.password is not None
-        case = kit.login(citizen.iin, citizen.password).apply(
-            citizen.signed_request("employment.job-seeker-registration"))
+        kit.open_card("mamlyut", citizen.iin, kind="unemployed")
+        case = kit.login(citizen.iin, citizen.password).apply(citizen.signed_request(  # seed 003: ИС ЦОН hears it
+            "employment.unemployed-certificate", periodFrom="2026-01-01", periodTo="2026-06-30"))
         correlation_id = case["correlationId"]
         number = kit.wait_for_status(correlation_id, "RECEIVED", timeout_s=60)["applicationNumber"]
         kit.settle(number)

@@ -103,7 +103,7 @@ def submit(kit: Mesh, *, channel: str, district: str, citizen: Citizen, service:
         apps = until(view.applications, lambda a: bool(a) and a[-1]["applicationNumber"] is not None,
                      what="the portal to hear the application number")
         return apps[-1]["applicationNumber"], view
-    kit.con_submit(request)
+    kit.con_submit(request, district=district)  # signed by the district's ЦОН operator
     cases = until(lambda: kit.con_cases(citizen.iin), lambda c: bool(c) and c[-1]["applicationNumber"] is not None,
                   what="ИС ЦОН to hear the application number")
     return cases[-1]["applicationNumber"], None

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.inprocess import InProcessMesh
-from tests.usecases.helpers import apply, bearer, final_cases
+from tests.usecases.helpers import apply, bearer, every_notice, final_cases
 
 JOB_SEEKER = "employment.job-seeker-registration"
 
@@ -63,14 +63,16 @@ def _assert_on_schedule(application: dict[str, Any]) -> None:
 async def test_one_jump_over_the_whole_schedule_brings_a_case_to_its_end_on_schedule(inproc: InProcessMesh):
     await inproc.set_mode("zhezkazgan", share=0.5)  # a 2-minute step takes 1 minute of mesh time
     person = await inproc.person(district="zhezkazgan")
-    sent = await apply(inproc, person, await inproc.citizen_session(person))
+    token = await inproc.citizen_session(person)
+    sent = await apply(inproc, person, token)
     await _received(inproc, sent["correlationId"])
     await inproc.advance_clock(seconds=3600)  # one jump, an hour: the whole schedule is inside it
     await final_cases(inproc, [sent["correlationId"]])
     application = await _application(inproc, sent["correlationId"])
     assert application["status"] == "COMPLETED"
     _assert_on_schedule(application)
-    notices = await _con_notices(inproc, application["number"], count=3)
+    token = await inproc.citizen_session(person)  # the first login expired in the hour jumped over
+    notices = await every_notice(inproc, person, token, application["number"], count=3)  # the portal's «Уведомления»
     decide = next(s for s in application["timeline"] if "decide" in s["done"])
     assert [(n["status"], n["at"]) for n in notices] == [
         ("RECEIVED", application["receivedAt"]), ("IN_PROGRESS", decide["startedAt"]),
@@ -86,9 +88,9 @@ async def test_working_day_steps_are_skipped_on_the_kazakh_calendar(inproc: InPr
         (await mio.post("/admin/districts/mamlyut/register/cards", json={"iin": person.iin, "kind": "unemployed"})
          ).raise_for_status()
     async with inproc.client("con_operator") as con:
-        sent = (await con.post("/admin/applications", json=person.request(
-            "employment.unemployed-certificate", periodFrom="2026-01-01", periodTo="2026-06-30")
-            | {"signedBy": "applicant"})).json()
+        form = person.request("employment.unemployed-certificate", periodFrom="2026-01-01", periodTo="2026-06-30")
+        sent = (await con.post("/admin/applications", json={  # signed by a seeded Mamlyut operator (seed 003 п. 7)
+            "form": form["form"], "signedBy": "operator", "district": "mamlyut"})).json()
     await _received(inproc, sent["correlationId"])
     await inproc.advance_clock(working_days=10)
     await final_cases(inproc, [sent["correlationId"]], service="con_operator")
@@ -130,7 +132,8 @@ async def test_staff_slower_than_the_regulation_are_overdue_even_when_time_is_sk
 async def test_a_faster_clock_runs_the_schedule_as_it_comes(inproc: InProcessMesh):
     await inproc.set_mode("zhezkazgan", share=0.5)
     person = await inproc.person(district="zhezkazgan")
-    sent = await apply(inproc, person, await inproc.citizen_session(person))
+    token = await inproc.citizen_session(person)
+    sent = await apply(inproc, person, token)
     await _received(inproc, sent["correlationId"])
     await inproc.advance_clock(speed=600)  # ten mesh minutes a real second: five minutes of schedule in 0.5 s
     try:
@@ -143,7 +146,8 @@ async def test_a_faster_clock_runs_the_schedule_as_it_comes(inproc: InProcessMes
 async def test_the_schedule_says_when_simulated_staff_act_next(inproc: InProcessMesh):
     await inproc.set_mode("zhezkazgan", share=0.5)
     person = await inproc.person(district="zhezkazgan")
-    sent = await apply(inproc, person, await inproc.citizen_session(person))
+    token = await inproc.citizen_session(person)
+    sent = await apply(inproc, person, token)
     await _received(inproc, sent["correlationId"])
     application = await _application(inproc, sent["correlationId"])
     async with inproc.client("mio_workstation") as mio:

@@ -1,0 +1,159 @@
+"""ЦОН operators: accounts per branch with НУЦ employee certificates of the State Corporation (the operator's IIN,
+the Corporation's BIN, the ``operator`` role), and their logins — seed 003 п. 7: process 1 (authorisation),
+condition 1 (IIN and password, or EDS), process 2 (a refusal that says why).
+
+Seeded operators are test identities: an admin reads their passwords and PKCS#12 files to act as them.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import random
+import secrets
+import string
+from typing import Any
+
+from sqlmodel import col, func, select
+
+from services.con_operator.branches import Branch, BranchBook
+from services.con_operator.store import OperatorAccount
+from shared.cert_check import Expectation
+from shared.cert_profile import Holder, Usage
+from shared.clock import MeshClock
+from shared.control_clients import GatewayControlClient, NucClient
+from shared.db import Sessions
+from shared.errors import MeshError
+from shared.ids import make_iin, parse_iin
+from shared.logging import get_logger
+from shared.logins import LockOut, Login, Logins, hash_password, password_matches, refuse_if_locked
+from shared.signing import SignerIdentity
+
+log = get_logger(__name__)
+MAX_FAILED, LOCK = 5, dt.timedelta(minutes=15)  # as the portal's and ИС МИО's
+OPERATOR_ROLE = "operator"
+CENTRE_MEMBER = "con"
+_SURNAMES = ("Абенов", "Байжанова", "Ермекова", "Жаксылыков", "Исмаилова", "Каримов", "Мусина", "Сарсенов")
+_NAMES = ("Асель", "Бауыржан", "Динара", "Ержан", "Камила", "Марат", "Назерке", "Тимур")
+
+
+def _password() -> str:
+    return "Con" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(9)) + "7!"
+
+
+class OperatorBook:
+    def __init__(self, *, sessions: Sessions, clock: MeshClock, branches: BranchBook, nuc: NucClient,
+                 gateway: GatewayControlClient, logins: Logins) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._branches = branches
+        self._nuc = nuc
+        self._gateway = gateway
+        self.logins = logins
+        self.lockout = LockOut(sessions=sessions, model=OperatorAccount, key="iin", limit=MAX_FAILED, lock=LOCK)
+        self.centre: dict[str, str] = {}  # the State Corporation: name and BIN, as the gateway registered ИС ЦОН
+        self._signers: dict[str, tuple[bytes, SignerIdentity]] = {}
+
+    async def seed(self) -> None:
+        entry = (await self._gateway.entries([CENTRE_MEMBER]))[CENTRE_MEMBER]
+        self.centre = {"name": entry["organisation"], "bin": entry["bin"]}
+        for branch in self._branches.all.values():
+            async with self._sessions() as session:
+                have = (await session.exec(select(func.count()).select_from(OperatorAccount)
+                                           .where(OperatorAccount.branch == branch.id))).one()
+            for index in range(have, branch.operators):
+                await self.mint(branch, seed=f"{branch.id}:{index}")
+
+    async def mint(self, branch: Branch, *, seed: str | None = None) -> tuple[OperatorAccount, str]:
+        """A new operator of ``branch`` with certificates from НУЦ; the password is returned once."""
+        rng = random.Random(seed) if seed else random.SystemRandom()  # noqa: S311 - a stable test identity
+        iin = None
+        while iin is None or await self._exists(iin):
+            iin = make_iin(birth_date=dt.date(rng.randint(1975, 2000), rng.randint(1, 12), rng.randint(1, 28)),
+                           sex=rng.choice("MF"), serial=rng.randint(9900, 9949))  # type: ignore[arg-type]
+        surname, name = rng.choice(_SURNAMES), rng.choice(_NAMES)
+        p12_password = secrets.token_urlsafe(12)
+        pair = await self._nuc.issue_employee(iin=iin, surname=surname, name=name, organisation=self.centre["name"],
+                                              bin_=self.centre["bin"], role=OPERATOR_ROLE, pkcs12_password=p12_password)
+        password = _password()
+        account = OperatorAccount(
+            iin=iin, branch=branch.id, surname=surname, name=name, password_hash=hash_password(password),
+            demo_password=password, signing_p12=base64.b64decode(pair["signing"]["pkcs12Base64"]),
+            auth_p12=base64.b64decode(pair["authentication"]["pkcs12Base64"]), p12_password=p12_password,
+            created_at=self._clock.now())
+        async with self._sessions() as session, session.begin():
+            session.add(account)
+        log.info("operator_created", branch=branch.id)
+        return account, password
+
+    async def _exists(self, iin: str) -> bool:
+        async with self._sessions() as session:
+            return await session.get(OperatorAccount, iin) is not None
+
+    async def get(self, iin: str) -> OperatorAccount:
+        async with self._sessions() as session:
+            account = await session.get(OperatorAccount, iin)
+        if account is None:
+            raise MeshError("OPERATOR_NOT_FOUND", f"no ЦОН operator account for IIN {iin}", status=401)
+        return account
+
+    async def everyone(self, branch: str | None = None) -> list[OperatorAccount]:
+        query = select(OperatorAccount).order_by(col(OperatorAccount.branch), col(OperatorAccount.created_at))
+        if branch:
+            query = query.where(OperatorAccount.branch == branch)
+        async with self._sessions() as session:
+            return list((await session.exec(query)).all())
+
+    def signer(self, account: OperatorAccount) -> SignerIdentity:
+        """The operator's signing key (test support: the admin intake signs as a seeded operator)."""
+        cached = self._signers.get(account.iin)
+        if cached is None or cached[0] != account.signing_p12:
+            cached = (account.signing_p12, SignerIdentity.from_pkcs12(data=account.signing_p12,
+                                                                      password=account.p12_password))
+            self._signers[account.iin] = cached
+        return cached[1]
+
+    # ---- logins (process 1, condition 1, process 2) ------------------------------------------------------
+    async def login(self, *, iin: str, password: str) -> Login:
+        """An IIN that is no operator's answers as a wrong password would: the form does not tell who works here."""
+        parse_iin(iin)
+        now = self._clock.now()
+        if not await self._exists(iin):
+            raise await self.lockout.refuse_unknown(iin, scope="con-operator", now=now, password=password)
+        account = await self.get(iin)
+        refuse_if_locked(account.locked_until, now=now)
+        await self.lockout.check_password(iin, now=now,
+                                          matches=lambda: password_matches(account.password_hash, password))
+        return await self.logins.start(subject=iin, method="password", serial=None)
+
+    async def login_with_eds(self, *, challenge_id: str, signature: str) -> Login:
+        """EDS login: an authentication certificate of the State Corporation with the operator role, whose IIN
+        has an operator account here."""
+        info = await self.logins.confirm_eds(
+            challenge_id=challenge_id, signature=signature, purpose="login",
+            expect=Expectation(usage=Usage.AUTH, holder=Holder.EMPLOYEE, bin=self.centre["bin"], role=OPERATOR_ROLE))
+        assert info.iin is not None
+        account = await self.get(info.iin)
+        refuse_if_locked(account.locked_until, now=self._clock.now())
+        return await self.logins.start(subject=account.iin, method="eds", serial=info.serial)
+
+    async def unlock(self, iin: str) -> OperatorAccount:
+        await self.get(iin)
+        await self.lockout.unlock(iin)
+        return await self.get(iin)
+
+    async def operator_of(self, token: str | None) -> OperatorAccount:
+        login = await self.logins.session_of(token)
+        return await self.get(login.subject)
+
+
+def operator_public(account: OperatorAccount, *, branch: Branch | None, secrets_too: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"iin": account.iin, "branch": account.branch,
+                           "branchName": branch.name if branch else None, "surname": account.surname,
+                           "name": account.name, "failedLogins": account.failed_logins,
+                           "lockedUntil": account.locked_until.isoformat() if account.locked_until else None}
+    if secrets_too:
+        out |= {"password": account.demo_password, "pkcs12Password": account.p12_password,
+                "signingP12Base64": base64.b64encode(account.signing_p12).decode(),
+                "authP12Base64": base64.b64encode(account.auth_p12).decode()}
+    return out
