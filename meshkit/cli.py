@@ -428,7 +428,8 @@ def centre_visit(
                 proxy = Citizen.load(representative)
                 agent = {"iin": proxy.iin, "name": f"{proxy.surname} {proxy.name}", "powerOfAttorney": {
                     "number": "CLI-1", "issuedOn": kit.clock()["localNow"][:10],
-                    "validUntil": poa_until or "2099-12-31", "principalIin": person.iin, "services": [service]}}
+                    "validUntil": poa_until or "2099-12-31", "principalIin": person.iin, "attorneyIin": proxy.iin,
+                    "services": [service]}}
             visit = desk.intake(ticket["id"], person.iin, representative=agent, **extra)
             visit = desk.sign(visit, person if sign_as == "citizen" else None)
             if settle:

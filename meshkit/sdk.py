@@ -330,7 +330,7 @@ class OperatorDesk(_BearerSession):
                scans: list[dict[str, str]] | None = None, **fields: Any) -> dict[str, Any]:
         """The form for the ticket's citizen, filled from ГБД ФЛ (``fields``: periodFrom, periodTo, referralKind,
         phone, email, serviceId); ``representative``: iin, name, powerOfAttorney{number, issuedOn, validUntil,
-        principalIin, services}."""
+        principalIin, attorneyIin, services}."""
         body = {"iin": iin, **fields} | ({"representative": representative} if representative else {}) | (
             {"scans": scans} if scans else {})
         return self._post(f"/tickets/{ticket_id}/intake", body)
@@ -361,7 +361,7 @@ class OperatorDesk(_BearerSession):
 
     def form_result(self, visit: dict[str, Any]) -> dict[str, Any]:
         """Where the regulation has the State Corporation form the result (004 п. 10): sign the draft notice."""
-        draft = _checked(self.mesh.http.get(self._url(f"/visits/{visit['id']}/result/draft"),
+        draft = _checked(self.mesh.http.post(self._url(f"/visits/{visit['id']}/result/draft"),
                                             headers=self.headers))["content"]
         return self._post(f"/visits/{visit['id']}/result", {"signature": self.operator.sign(draft)})
 

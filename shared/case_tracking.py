@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import JSON, Column
+from sqlalchemy import case as sql_case
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -169,6 +170,11 @@ async def record_refusal(session: AsyncSession, incoming: Incoming, *, now: dt.d
              applied=applies, refusedMessageId=error.refused_message_id)
 
 
+# Notices in the order things happened: the mesh time ИС МИО stamped, then — for changes made in one instant (a
+# register the ЦОН enters into takes and decides a case at once) — the order statuses go in, then arrival.
+NOTICE_ORDER = (col(CaseNotice.at), sql_case(STATUS_RANK, value=col(CaseNotice.status), else_=9), col(CaseNotice.id))
+
+
 def follow(runtime: MemberRuntime, *, services: tuple[str, ...], clock_now: Any) -> None:
     """Record every status notice and refusal of these services that reaches this member."""
     async def on_notice(session: AsyncSession, incoming: Incoming) -> None:
@@ -195,7 +201,7 @@ async def cases(sessions: Sessions, *, iin: str | None = None, correlation_id: s
 async def notices(sessions: Sessions, *, iin: str | None = None, number: str | None = None) -> list[CaseNotice]:
     """Notices in the order things happened (``at``, the mesh time ИС МИО set), not the order they arrived: a
     notice retried while a later one went through still takes its place."""
-    query = select(CaseNotice).order_by(col(CaseNotice.at), col(CaseNotice.id))
+    query = select(CaseNotice).order_by(*NOTICE_ORDER)
     if iin:
         query = query.where(CaseNotice.applicant_iin == iin)
     if number:

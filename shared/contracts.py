@@ -7,10 +7,11 @@ gateway, the recipients and the AsyncAPI document all read the same definitions.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from shared.envelope import MessageType
 from shared.errors import MeshError
@@ -170,7 +171,18 @@ class PowerOfAttorney(Contract):
     issued_on: str = Field(alias="issuedOn", pattern=r"^\d{4}-\d{2}-\d{2}$")
     valid_until: str = Field(alias="validUntil", pattern=r"^\d{4}-\d{2}-\d{2}$")
     principal_iin: str = Field(alias="principalIin", pattern=r"^\d{12}$", description="who gave it")
+    attorney_iin: str = Field(alias="attorneyIin", pattern=r"^\d{12}$", description="to whom: who may use it")
     services: list[str] = Field(min_length=1, max_length=8, description="the services it covers")
+
+    @model_validator(mode="after")
+    def _dates(self) -> PowerOfAttorney:
+        try:
+            issued, until = dt.date.fromisoformat(self.issued_on), dt.date.fromisoformat(self.valid_until)
+        except ValueError as exc:
+            raise ValueError(f"not a calendar date: {exc}") from None
+        if until < issued:
+            raise ValueError("validUntil is before issuedOn")
+        return self
 
 
 class ApplicationForm(Contract):

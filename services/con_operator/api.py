@@ -4,18 +4,26 @@ representative, scans), signing and sending, the result formed and handed out; s
 # No `from __future__ import annotations` here: the routes use Annotated dependency aliases made inside
 # build_router, which FastAPI can only see as evaluated annotations.
 import datetime as dt
+import hmac
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.con_operator.branches import Branch
-from services.con_operator.desk import Desk, IntakeData, Representation, sign_as
+from services.con_operator.desk import Desk, IntakeData, Representation, scan_type, sign_as
 from services.con_operator.operators import operator_public
 from services.con_operator.store import OperatorAccount, Ticket, TicketPurpose, TicketStatus, Visit
 from shared.case_tracking import case_out, cases, notice_out, notices, submit_once
 from shared.clock import MeshClock
-from shared.contracts import EMPLOYMENT_SERVICES, ApplicationForm, ApplicationRequest, PowerOfAttorney
+from shared.contracts import (
+    EMAIL_PATTERN,
+    EMPLOYMENT_SERVICES,
+    PHONE_PATTERN,
+    ApplicationForm,
+    ApplicationRequest,
+    PowerOfAttorney,
+)
 from shared.db import Sessions
 from shared.errors import MeshError
 from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
@@ -71,8 +79,8 @@ class ScanRef(Body):
 class IntakeIn(Body):
     iin: str = Field(max_length=16, description="the citizen's IIN, as the identity document shows it")
     service_id: str | None = Field(default=None, alias="serviceId", description="default: the ticket's service")
-    phone: str | None = Field(default=None, pattern=r"^\+7\d{10}$")
-    email: str | None = Field(default=None, max_length=128, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
+    email: str | None = Field(default=None, max_length=128, pattern=EMAIL_PATTERN)
     period_from: dt.date | None = Field(default=None, alias="periodFrom")
     period_to: dt.date | None = Field(default=None, alias="periodTo")
     referral_kind: str | None = Field(default=None, alias="referralKind", max_length=32)
@@ -94,7 +102,15 @@ class HandOutIn(Body):
     ticket_id: str | None = Field(default=None, alias="ticketId", description="in person: the ticket being served")
     presented_iin: str | None = Field(default=None, alias="presentedIin", pattern=r"^\d{12}$",
                                       description="in person: the IIN on the identity document presented")
-    email: str | None = Field(default=None, max_length=128, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str | None = Field(default=None, max_length=128, pattern=EMAIL_PATTERN, description=(
+        "email: by default the form's (signed) address; another only with the citizen at the desk (ticketId and "
+        "presentedIin)"))
+
+    @model_validator(mode="after")
+    def _fits_delivery(self) -> "HandOutIn":
+        if self.delivery == "in_person" and self.email is not None:
+            raise ValueError("email is for delivery 'email'")
+        return self
 
 
 class AdminIntakeIn(Body):
@@ -239,6 +255,7 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
     guarded = [Depends(admin)]
     operators = desk.operators
     kiosk = RateLimit(per_minute=tickets_per_minute, what="tickets")
+    challenges = RateLimit(per_minute=tickets_per_minute, what="login challenges")  # anonymous, each one a row
 
     async def current_operator(authorization: Annotated[str | None, Header()] = None) -> OperatorAccount:
         return await operators.operator_of(bearer(authorization))
@@ -246,7 +263,7 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
     async def viewer(authorization: Annotated[str | None, Header()] = None) -> OperatorAccount | None:
         """An operator, or None for the admin token (test support reads everything)."""
         token = bearer(authorization)
-        if token is not None and token == admin_token():
+        if token is not None and hmac.compare_digest(token.encode(), admin_token().encode()):
             return None
         return await operators.operator_of(token)
 
@@ -311,7 +328,8 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
 
     @router.post("/operators/login/eds/challenge", tags=["operators"], response_model=ChallengeOut,
                  summary="A challenge to sign with the operator's authentication certificate")
-    async def challenge() -> ChallengeOut:
+    async def challenge(request: Request) -> ChallengeOut:
+        challenges.check(request.client.host if request.client else "unknown")
         return ChallengeOut.model_validate(await operators.logins.challenge(purpose="login"))
 
     @router.post("/operators/login/eds", tags=["operators"], response_model=LoginOut,
@@ -335,6 +353,7 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
                  summary="Upload a scanned document (the body; PDF, JPEG, PNG or TIFF); kept once by SHA-256")
     async def upload(request: Request, operator: Operator,
                      content_type: Annotated[str, Header(alias="Content-Type")] = "") -> ScanOut:
+        scan_type(content_type)  # refused before the body is read
         declared = int(request.headers.get("content-length") or 0)
         if declared > desk.max_scan_bytes:
             raise MeshError("SCAN_TOO_LARGE", f"a scan is at most {desk.max_scan_bytes} bytes", status=413)
@@ -348,7 +367,7 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
 
     @router.get("/scans/{sha256}", tags=["intake"], summary="A scan's content", response_class=Response)
     async def scan(sha256: str, who: Viewer) -> Response:
-        found = await desk.scan(sha256)
+        found = await desk.scan(sha256, branch=who.branch if who is not None else None, status=404)
         return Response(content=found.content, media_type=found.content_type)
 
     @router.post("/tickets/{ticket_id}/intake", tags=["intake"], response_model=VisitOut,
@@ -387,8 +406,9 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
             raise MeshError("NOT_YOUR_BRANCH", f"this visit is of branch {found.branch}", status=403)
         return await visit_out(found)
 
-    @router.get("/visits/{visit_id}/result/draft", tags=["result"], response_model=DraftOut,
-                summary="The notice to form and sign (where the regulation gives it to the State Corporation)")
+    @router.post("/visits/{visit_id}/result/draft", tags=["result"], response_model=DraftOut,
+                 summary="The notice to form and sign (where the regulation gives it to the State Corporation); "
+                         "made once and kept, so the draft signed is the draft stored")
     async def draft(visit_id: str, operator: Operator) -> DraftOut:
         return DraftOut(content=await desk.result_draft(operator, visit_id=visit_id))
 
@@ -452,7 +472,7 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
                                 status=422)
             branch = next((b for b in desk.branches.all.values() if b.district == body.district), None)
             if branch is None:
-                raise MeshError("BRANCH_NOT_FOUND", f"no ЦОН branch serves {body.district}", status=404)
+                raise MeshError("BRANCH_NOT_FOUND", f"no ЦОН branch serves {body.district}", status=422)
             staff = await operators.everyone(branch.id)
             if not staff:
                 raise MeshError("OPERATOR_NOT_FOUND", f"branch {branch.id} has no operator", status=409)

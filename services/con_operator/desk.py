@@ -29,6 +29,7 @@ from services.con_operator.operators import OPERATOR_ROLE, OperatorBook
 from services.con_operator.store import (
     OperatorAccount,
     Scan,
+    ScanRef,
     Ticket,
     TicketCounter,
     TicketPurpose,
@@ -37,7 +38,7 @@ from services.con_operator.store import (
     VisitState,
 )
 from services.mio_workstation.regulations import CentreEvent, Regulation, RegulationBook
-from shared.case_tracking import CaseNotice, TrackedCase, submit
+from shared.case_tracking import NOTICE_ORDER, CaseNotice, TrackedCase, submit
 from shared.cert_check import CertificateVerifier, Expectation
 from shared.cert_profile import Holder, Usage
 from shared.clock import KZ_TZ, MeshClock
@@ -59,7 +60,7 @@ SCAN_TYPES = ("application/pdf", "image/jpeg", "image/png", "image/tiff")
 # 004 п. 9 пп. 6 (процесс 4): the message when ГБД ФЛ has nothing on the citizen
 NO_DATA = ("Невозможно получить данные услугополучателя: сведения по ИИН {iin} отсутствуют в ГБД ФЛ "
            "(п. 9, пп. 6 регламента — процесс 4). Заявление не может быть сформировано.")
-CENTRE_TEXT = {"RECEIVED": "Поступившие из ЦОН", "IN_PROGRESS": "В работе",
+CENTRE_TEXT = {"FILLED": "Заполнено: ожидает подписи", "RECEIVED": "Поступившие из ЦОН", "IN_PROGRESS": "В работе",
                "COMPLETED": "Исполнено: результат готов к выдаче", "REFUSED": "Отказано: мотивированный отказ готов "
                "к выдаче", "NOT_ACCEPTED": "Отказано в приеме", "SENT": "Отправлено в ИС МИО",
                "FAILED": "Не доставлено"}
@@ -110,12 +111,13 @@ class Desk:
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
             day = now.astimezone(KZ_TZ).date().isoformat()
-            await insert_if_absent(session, TicketCounter.__table__,  # type: ignore[attr-defined]
-                                   {"branch": branch.id, "day": day, "last": 0})
-            raised = await session.exec(update(TicketCounter).where(  # type: ignore[call-overload]
-                col(TicketCounter.branch) == branch.id, col(TicketCounter.day) == day)
-                .values(last=col(TicketCounter.last) + 1).returning(col(TicketCounter.last)))
             letter = "A" if purpose == TicketPurpose.APPLY else "B"
+            await insert_if_absent(session, TicketCounter.__table__,  # type: ignore[attr-defined]
+                                   {"branch": branch.id, "day": day, "letter": letter, "last": 0})
+            raised = await session.exec(update(TicketCounter).where(  # type: ignore[call-overload]
+                col(TicketCounter.branch) == branch.id, col(TicketCounter.day) == day,
+                col(TicketCounter.letter) == letter)
+                .values(last=col(TicketCounter.last) + 1).returning(col(TicketCounter.last)))
             ticket = Ticket(id=str(uuid.uuid4()), branch=branch.id, code=f"{letter}{int(raised.one()[0]):03d}",
                             service_id=service_id, purpose=purpose, taken_at=now)
             session.add(ticket)
@@ -149,16 +151,20 @@ class Desk:
         try:
             async with self._sessions() as session, session.begin():
                 await self._not_busy(session, operator)
-                if ticket_id is None:
-                    ticket_id = (await session.exec(select(Ticket.id).where(
-                        Ticket.branch == operator.branch, Ticket.status == TicketStatus.WAITING)
-                        .order_by(col(Ticket.taken_at)).limit(1))).first()
-                    if ticket_id is None:
-                        raise MeshError("QUEUE_EMPTY", f"no one is waiting at {operator.branch}", status=404)
-                called = await session.exec(update(Ticket).where(  # type: ignore[call-overload]
-                    col(Ticket.id) == ticket_id, col(Ticket.status) == TicketStatus.WAITING)
-                    .values(status=TicketStatus.CALLED, operator_iin=operator.iin, called_at=now))
-                if not called.rowcount:
+                named = ticket_id is not None
+                for _ in range(1 if named else 20):  # the next one: another operator may take it just before
+                    if not named:
+                        ticket_id = (await session.exec(select(Ticket.id).where(
+                            Ticket.branch == operator.branch, Ticket.status == TicketStatus.WAITING)
+                            .order_by(col(Ticket.taken_at)).limit(1))).first()
+                        if ticket_id is None:
+                            raise MeshError("QUEUE_EMPTY", f"no one is waiting at {operator.branch}", status=404)
+                    called = await session.exec(update(Ticket).where(  # type: ignore[call-overload]
+                        col(Ticket.id) == ticket_id, col(Ticket.status) == TicketStatus.WAITING)
+                        .values(status=TicketStatus.CALLED, operator_iin=operator.iin, called_at=now))
+                    if called.rowcount:
+                        break
+                else:
                     ticket = await session.get(Ticket, ticket_id)
                     assert ticket is not None
                     raise MeshError("TICKET_ALREADY_CALLED", f"ticket {ticket.code} is {ticket.status.lower()} "
@@ -202,10 +208,7 @@ class Desk:
     # ---- scans --------------------------------------------------------------------------------------------
     async def store_scan(self, operator: OperatorAccount, *, content: bytes, content_type: str) -> Scan:
         """A scanned document, kept once by its SHA-256 (a second upload of the same bytes is the same scan)."""
-        kind = content_type.split(";")[0].strip().lower()
-        if kind not in SCAN_TYPES:
-            raise MeshError("SCAN_TYPE_NOT_ALLOWED", f"scans are {', '.join(SCAN_TYPES)}, not {kind or 'untyped'}",
-                            status=415)
+        kind = scan_type(content_type)
         if not content:
             raise MeshError("SCAN_EMPTY", "the scan has no content", status=422)
         if len(content) > self.max_scan_bytes:
@@ -216,14 +219,18 @@ class Desk:
             await insert_if_absent(session, Scan.__table__, {  # type: ignore[attr-defined]
                 "sha256": digest, "content_type": kind, "size": len(content), "content": content,
                 "uploaded_at": self._clock.now(), "uploaded_by": operator.iin})
-        return await self.scan(digest)
+            await insert_if_absent(session, ScanRef.__table__,  # type: ignore[attr-defined]
+                                   {"sha256": digest, "branch": operator.branch})
+        return await self.scan(digest, branch=operator.branch)
 
-    async def scan(self, digest: str) -> Scan:
+    async def scan(self, digest: str, *, branch: str | None, status: int = 422) -> Scan:
+        """A scan this branch uploaded (``branch`` None: any, for the admin). Another branch's is not found."""
         async with self._sessions() as session:
             scan = await session.get(Scan, digest)
-        if scan is None:
-            raise MeshError("SCAN_NOT_FOUND", f"no scan with SHA-256 {digest}: upload it first (POST /scans)",
-                            status=422)
+            known = branch is None or await session.get(ScanRef, (digest, branch)) is not None
+        if scan is None or not known:
+            raise MeshError("SCAN_NOT_FOUND", f"no scan with SHA-256 {digest} at this branch: upload it first "
+                            "(POST /scans)", status=status)
         return scan
 
     # ---- intake -------------------------------------------------------------------------------------------
@@ -237,6 +244,9 @@ class Desk:
         if poa["principalIin"] != applicant_iin:
             raise MeshError("POWER_OF_ATTORNEY_FOREIGN", f"power of attorney № {poa['number']} is given by another "
                             "person, not by this citizen", status=422)
+        if poa["attorneyIin"] != rep.iin:
+            raise MeshError("POWER_OF_ATTORNEY_NOT_THIS_REPRESENTATIVE", f"power of attorney № {poa['number']} is "
+                            "given to another person, not to the one presenting it", status=422)
         today = self._local_today()
         if dt.date.fromisoformat(poa["issuedOn"]) > today:
             raise MeshError("POWER_OF_ATTORNEY_NOT_YET_VALID", f"power of attorney № {poa['number']} is dated "
@@ -274,7 +284,7 @@ class Desk:
         if data.representative is not None:
             self._check_representation(data.representative, applicant_iin=data.iin, service_id=service_id)
         for _name, digest in data.scans:
-            await self.scan(digest)
+            await self.scan(digest, branch=ticket.branch)
         async with self._sessions() as session:
             earlier = (await session.exec(select(Visit).where(Visit.ticket_id == ticket.id))).first()
         if earlier is not None and earlier.state != VisitState.FILLED:
@@ -288,23 +298,40 @@ class Desk:
         now = self._clock.now()
         form = self._form(person=person, data=data, service_id=service_id, operator=operator, branch=branch, now=now)
         events = {CentreEvent.CALLED.value: _iso(ticket.called_at), CentreEvent.LOOKED_UP.value: now.isoformat()}
-        async with self._sessions() as session, session.begin():
-            if earlier is None:
-                visit = Visit(id=str(uuid.uuid4()), ticket_id=ticket.id, branch=branch.id, operator_iin=operator.iin,
-                              service_id=service_id, district=branch.district, regulation_id=regulation.id,
-                              applicant_iin=data.iin, form=form, correlation_id=str(uuid.uuid4()), events=events,
-                              created_at=now)
-                session.add(visit)
-            else:
-                replaced = await session.exec(update(Visit).where(  # type: ignore[call-overload]
-                    col(Visit.id) == earlier.id, col(Visit.state) == VisitState.FILLED).values(
-                    form=form, service_id=service_id, regulation_id=regulation.id, applicant_iin=data.iin,
-                    operator_iin=operator.iin, events=events))
-                if not replaced.rowcount:
-                    raise MeshError("TICKET_ALREADY_USED", f"ticket {ticket.code}'s application was just sent",
-                                    status=409)
+        try:
+            visit_id = await self._save_intake(operator, ticket=ticket, earlier=earlier, form=form, events=events,
+                                               regulation=regulation, service_id=service_id, applicant_iin=data.iin,
+                                               now=now)
+        except IntegrityError:  # two first intakes for one ticket at once: one is kept
+            raise MeshError("TICKET_ALREADY_USED", f"ticket {ticket.code} has an intake just made",
+                            status=409) from None
         log.info("intake_filled", branch=branch.id, service=service_id, representative=data.representative is not None)
-        return await self.visit(earlier.id if earlier else visit.id)
+        return await self.visit(visit_id)
+
+    async def _save_intake(self, operator: OperatorAccount, *, ticket: Ticket, earlier: Visit | None,
+                           form: dict[str, Any], events: dict[str, str], regulation: Regulation, service_id: str,
+                           applicant_iin: str, now: dt.datetime) -> str:
+        """The filled form, kept only if the ticket is still this operator's (it may have been closed while ГБД ФЛ
+        was asked); a repeat replaces the form and raises its revision, so a signature made for the old one fails."""
+        async with self._sessions() as session, session.begin():
+            current = await session.get(Ticket, ticket.id, with_for_update=True)
+            if current is None or current.status != TicketStatus.CALLED or current.operator_iin != operator.iin:
+                raise MeshError("TICKET_CLOSED", f"ticket {ticket.code} is no longer yours to serve", status=409)
+            if earlier is None:
+                visit = Visit(id=str(uuid.uuid4()), ticket_id=ticket.id, branch=ticket.branch,
+                              operator_iin=operator.iin, service_id=service_id, district=self.branches.get(
+                                  ticket.branch).district, regulation_id=regulation.id,
+                              applicant_iin=applicant_iin, form=form, correlation_id=str(uuid.uuid4()),
+                              events=events, created_at=now)
+                session.add(visit)
+                return visit.id
+            replaced = await session.exec(update(Visit).where(  # type: ignore[call-overload]
+                col(Visit.id) == earlier.id, col(Visit.state) == VisitState.FILLED).values(
+                form=form, service_id=service_id, regulation_id=regulation.id, applicant_iin=applicant_iin,
+                operator_iin=operator.iin, events=events, revision=col(Visit.revision) + 1))
+            if not replaced.rowcount:
+                raise MeshError("TICKET_ALREADY_USED", f"ticket {ticket.code}'s application was just sent", status=409)
+            return earlier.id
 
     @staticmethod
     def _form(*, person: PersonData, data: IntakeData, service_id: str, operator: OperatorAccount, branch: Branch,
@@ -332,6 +359,7 @@ class Desk:
         visit = await self._own_visit(operator, visit_id)
         if visit.state != VisitState.FILLED:
             raise MeshError("VISIT_ALREADY_SENT", "this application was signed and sent already", status=409)
+        await self.serving(operator, visit.ticket_id)  # the citizen is still at the desk
         regulation = self._regulation(visit)
         assert regulation.centre is not None
         if signed_by not in regulation.centre.signed_by:
@@ -353,11 +381,13 @@ class Desk:
         with message_context(correlation_id=visit.correlation_id):
             async with self._sessions() as session, session.begin():
                 sent = await session.exec(update(Visit).where(  # type: ignore[call-overload]
-                    col(Visit.id) == visit.id, col(Visit.state) == VisitState.FILLED).values(
+                    col(Visit.id) == visit.id, col(Visit.state) == VisitState.FILLED,
+                    col(Visit.revision) == visit.revision).values(
                     state=VisitState.SENT, signed_by=signed_by, form_signature=signature,
                     events=visit.events | {CentreEvent.SENT.value: now.isoformat()}))
                 if not sent.rowcount:
-                    raise MeshError("VISIT_ALREADY_SENT", "this application was just sent", status=409)
+                    raise MeshError("VISIT_CHANGED", "the form was sent or filled again since it was read: read the "
+                                    "visit and sign its form", status=409)
                 submit(session, runtime=self._runtime, request=request, route_id=visit.district, now=now,
                        submitted_by=operator.iin, correlation_id=visit.correlation_id)
             self._runtime.relay.kick()
@@ -375,6 +405,9 @@ class Desk:
             raise MeshError("RESULT_NOT_FORMED_HERE", f"{regulation.id}: the result is ИС МИО's signed document; "
                             "hand it out as it is", status=409)
         case, final = await self._final(visit)
+        if case.status in FINAL and case.status != "COMPLETED":
+            raise MeshError("RESULT_REFUSED", f"ИС МИО refused ({case.status}): hand its signed refusal out as it is",
+                            status=409)
         if case.status != "COMPLETED" or final is None or not final.document:
             raise MeshError("RESULT_NOT_READY", f"ИС МИО's record is not here yet (status {case.status})", status=409)
         if visit.result is not None:
@@ -401,7 +434,7 @@ class Desk:
         draft = await self.result_draft(operator, visit_id=visit_id)
         visit = await self.visit(visit_id)
         assert visit.result is not None
-        if visit.result.get("signature"):
+        if visit.result_signed_at is not None:
             raise MeshError("RESULT_ALREADY_FORMED", "the result was formed and signed already", status=409)
         result, _ = await self._verifier().verify_signed_json(value=draft, signature_b64=signature, expect=Expectation(
             usage=Usage.SIGN, holder=Holder.EMPLOYEE, iin=operator.iin, bin=self.operators.centre["bin"],
@@ -412,9 +445,12 @@ class Desk:
                             status=503 if status == 503 else 422)
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            await session.exec(update(Visit).where(col(Visit.id) == visit.id).values(  # type: ignore[call-overload]
-                result={"content": draft, "signature": signature, "signerIin": operator.iin},
+            formed = await session.exec(update(Visit).where(  # type: ignore[call-overload]
+                col(Visit.id) == visit.id, col(Visit.result_signed_at).is_(None)).values(
+                result={"content": draft, "signature": signature, "signerIin": operator.iin}, result_signed_at=now,
                 events=visit.events | {CentreEvent.RESULT_FORMED.value: now.isoformat()}))
+            if not formed.rowcount:
+                raise MeshError("RESULT_ALREADY_FORMED", "the result was just formed and signed", status=409)
         return await self.visit(visit.id)
 
     async def hand_out(self, operator: OperatorAccount, *, visit_id: str, delivery: str, ticket_id: str | None,
@@ -428,8 +464,9 @@ class Desk:
             raise MeshError("RESULT_NOT_READY", "the application has not been sent yet", status=409)
         case, final = await self._final(visit)
         if case.status not in FINAL or final is None:
-            raise MeshError("RESULT_NOT_READY", f"ИС МИО has not finished: status «{CENTRE_TEXT.get(case.status)}»",
-                            status=409, details={"status": case.status})
+            shown = CENTRE_TEXT.get(case.status, case.status)
+            raise MeshError("RESULT_NOT_READY", f"ИС МИО has not finished: status «{shown}»", status=409,
+                            details={"status": case.status})
         regulation = self._regulation(visit)
         assert regulation.centre is not None
         document = final.document
@@ -437,6 +474,10 @@ class Desk:
             if not visit.result or not visit.result.get("signature"):
                 raise MeshError("RESULT_NOT_FORMED", "form and sign the notice first (004 п. 10)", status=409)
             document = {"content": visit.result["content"], "signature": visit.result["signature"]}
+        at_desk = ticket_id is not None or presented_iin is not None
+        if delivery == "email" and email is not None and email != visit.form.get("email") and not at_desk:
+            raise MeshError("IDENTITY_REQUIRED", "an address other than the form's is the citizen's word: only with "
+                            "the citizen at the desk (ticketId and presentedIin)", status=422)
         formed = visit.events.get(CentreEvent.RESULT_FORMED.value)
         ready = dt.datetime.fromisoformat(formed) if formed else final.received_at
         started = ready
@@ -459,6 +500,11 @@ class Desk:
             if not to:
                 raise MeshError("EMAIL_REQUIRED", "no e-mail address: the form has none and none was given",
                                 status=422)
+            if at_desk:  # a new address, given in person: the identity is checked as for a hand-out
+                if ticket_id is None or presented_iin is None:
+                    raise MeshError("IDENTITY_REQUIRED", "give both ticketId and presentedIin", status=422)
+                await self.serving(operator, ticket_id)
+                self._check_identity(visit, presented_iin)
         now = self._clock.now()
         events = visit.events | {CentreEvent.HAND_OUT_STARTED.value: started.isoformat(),
                                  CentreEvent.HANDED_OUT.value: max(now, started).isoformat()}
@@ -544,8 +590,7 @@ class Desk:
         async with self._sessions() as session:
             case = await session.get(TrackedCase, visit.correlation_id)
             heard = list((await session.exec(select(CaseNotice).where(
-                CaseNotice.correlation_id == visit.correlation_id).order_by(col(CaseNotice.at),
-                                                                            col(CaseNotice.id)))).all())
+                CaseNotice.correlation_id == visit.correlation_id).order_by(*NOTICE_ORDER))).all())
         regulation = self._regulation(visit)
         events = dict(visit.events)
         final = next((n for n in heard if n.status in FINAL), None)
@@ -567,25 +612,37 @@ class Desk:
                           "text": n.text, "reason": n.reason} for n in heard],
             "document": final.document if final else None, "result": visit.result,
             "delivery": visit.delivery, "deliveredTo": visit.delivered_to, "handedOutBy": visit.handed_out_by,
-            "events": events, "timeline": timeline(regulation, events, now=now),
+            "events": events, "timeline": timeline(regulation, events, now=now,
+                                                   refused=status in FINAL and status != "COMPLETED"),
         }
 
 
-def timeline(regulation: Regulation, events: dict[str, str], *, now: dt.datetime) -> list[dict[str, Any]]:
+def scan_type(content_type: str) -> str:
+    """The media type of an upload, if scans may be of it (checked before the body is read)."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind not in SCAN_TYPES:
+        raise MeshError("SCAN_TYPE_NOT_ALLOWED", f"scans are {', '.join(SCAN_TYPES)}, not {kind or 'untyped'}",
+                        status=415)
+    return kind
+
+
+def timeline(regulation: Regulation, events: dict[str, str], *, now: dt.datetime,
+             refused: bool = False) -> list[dict[str, Any]]:
     """Each ЦОН-side step of the regulation: when it started and finished (its events), its maximum, and whether
-    it ran (or is running) past it."""
+    it ran (or is running) past it. Forming the result does not apply to a refusal (ИС МИО's is handed out)."""
     assert regulation.centre is not None
     out = []
     for step in regulation.centre.steps:
         started, finished = events.get(step.start.value), events.get(step.end.value)
+        applies = not (refused and CentreEvent.RESULT_FORMED in (step.start, step.end))
         due = overdue = None
-        if started is not None:
+        if started is not None and applies:
             assert step.max.minutes is not None
             due = dt.datetime.fromisoformat(started) + dt.timedelta(minutes=step.max.minutes)
             overdue = (dt.datetime.fromisoformat(finished) if finished else now) > due
         out.append({"step": step.id, "from": step.start.value, "to": step.end.value, "action": step.action,
                     "max": step.max.describe(), "source": step.source, "startedAt": started, "finishedAt": finished,
-                    "dueAt": due.isoformat() if due else None, "overdue": overdue})
+                    "dueAt": due.isoformat() if due else None, "overdue": overdue, "applies": applies})
     return out
 
 

@@ -13,7 +13,7 @@ from services.con_operator.branches import BRANCHES_FILE, BranchBook
 from services.con_operator.desk import Desk
 from services.con_operator.operators import OperatorBook
 from services.con_operator.settings import ConOperatorSettings
-from services.con_operator.store import OperatorAccount, Scan, Ticket, TicketCounter, Visit
+from services.con_operator.store import OperatorAccount, Scan, ScanRef, Ticket, TicketCounter, Visit
 from services.mio_workstation.regulations import REGULATIONS_DIR, RegulationBook
 from shared.admin_auth import admin_guard
 from shared.bus import Bus
@@ -24,7 +24,7 @@ from shared.logins import Challenge, LoginGuess, Logins, LoginSession
 from shared.member_app import create_member_app
 from shared.member_node import MemberNode
 
-MODELS = [TrackedCase, CaseNotice, IdempotencyRecord, OperatorAccount, Ticket, TicketCounter, Visit, Scan,
+MODELS = [TrackedCase, CaseNotice, IdempotencyRecord, OperatorAccount, Ticket, TicketCounter, Visit, Scan, ScanRef,
           LoginSession, Challenge, LoginGuess]
 
 

@@ -20,7 +20,8 @@ class OperatorAccount(SQLModel, table=True):
     surname: str = Field(max_length=64)
     name: str = Field(max_length=64)
     password_hash: str = Field(max_length=256)
-    demo_password: str | None = Field(default=None, max_length=64, description="seeded test identities only")
+    demo_password: str | None = Field(default=None, max_length=64, description="test identities (seeded, or "
+                                      "minted through the admin API): an admin reads it to act as them")
     failed_logins: int = 0
     locked_until: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
     signing_p12: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
@@ -64,11 +65,12 @@ class Ticket(SQLModel, table=True):
 
 class TicketCounter(SQLModel, table=True):
     __tablename__ = "ticket_counter"
-    __table_args__ = (UniqueConstraint("branch", "day"),)
+    __table_args__ = (UniqueConstraint("branch", "day", "letter"),)
 
     id: int | None = Field(default=None, primary_key=True)
     branch: str = Field(max_length=64)
     day: str = Field(max_length=10)
+    letter: str = Field(default="A", max_length=1, description="A: to apply, B: to collect a result")
     last: int = 0
 
 
@@ -93,6 +95,7 @@ class Visit(SQLModel, table=True):
     applicant_iin: str = Field(index=True, max_length=12)
     form: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     state: str = Field(default=VisitState.FILLED, max_length=16)
+    revision: int = Field(default=1, description="raised by each intake: a signature is for one revision of the form")
     signed_by: str | None = Field(default=None, max_length=16)
     form_signature: str | None = Field(default=None, sa_column=Column(Text),
                                        description="the detached CMS sent with the form (base64)")
@@ -101,11 +104,22 @@ class Visit(SQLModel, table=True):
                                    description="what happened when (mesh time), by CentreEvent")
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True)),
                                           description="the result the State Corporation's worker formed and signed")
+    result_signed_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
     delivery: str | None = Field(default=None, max_length=16, description="in_person | email")
     delivered_to: str | None = Field(default=None, max_length=128)
     handed_out_by: str | None = Field(default=None, max_length=12)
     hand_out_ticket: str | None = Field(default=None, max_length=36)
     created_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+
+class ScanRef(SQLModel, table=True):
+    """Which branch uploaded a scan: its operators may attach and read it, others may not (the content is kept
+    once whoever uploads the same bytes)."""
+
+    __tablename__ = "scan_ref"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    branch: str = Field(primary_key=True, max_length=64)
 
 
 class Scan(SQLModel, table=True):

@@ -149,6 +149,9 @@ class Workstation:
         if regulation is None:
             raise MeshError("CHANNEL_NOT_PROVIDED", f"{request.form.service_id} is not received at the office in "
                             f"{district}", status=404)
+        if request.signed_by not in regulation.signers():
+            raise MeshError("SIGNER_NOT_ALLOWED", f"a paper application is signed by the "
+                            f"{' or the '.join(regulation.signers())}, not the {request.signed_by}", status=422)
         accept_role = regulation.steps[0].role
         if staff.district != district or staff.role != accept_role:
             raise MeshError("WRONG_ROLE", f"applications are entered by the {accept_role} of {district}", status=403)

@@ -129,7 +129,7 @@ def test_a_representative_needs_a_valid_power_of_attorney_for_this_citizen(kit: 
     def by(principal: Citizen, until_: str) -> dict[str, Any]:
         return {"iin": agent.iin, "name": f"{agent.surname} {agent.name}", "powerOfAttorney": {
             "number": "02-1234", "issuedOn": "2025-01-15", "validUntil": until_, "principalIin": principal.iin,
-            "services": [CERTIFICATE]}}
+            "attorneyIin": agent.iin, "services": [CERTIFICATE]}}
 
     expired = _code(lambda: desk.intake(ticket["id"], citizen.iin, representative=by(citizen, "2025-06-30"),
                                         **PERIOD))

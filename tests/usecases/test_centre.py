@@ -17,7 +17,7 @@ from meshkit.load import Person
 from shared.ids import make_iin
 from shared.signing import SignerIdentity, sign_json
 from tests.support.inprocess import InProcessMesh
-from tests.usecases.helpers import bearer
+from tests.usecases.helpers import bearer, final_cases
 
 CERTIFICATE = "employment.unemployed-certificate"
 JOB_SEEKER = "employment.job-seeker-registration"
@@ -96,9 +96,10 @@ async def open_card(mesh: InProcessMesh, district: str, iin: str, kind: str) -> 
          ).raise_for_status()
 
 
-def _poa(principal: str, *, services: list[str], until: str = "2099-12-31", issued: str = "2026-01-10",
-         number: str = "ДОВ-0001") -> dict[str, Any]:
-    return {"number": number, "issuedOn": issued, "validUntil": until, "principalIin": principal, "services": services}
+def _poa(principal: str, attorney: str, *, services: list[str], until: str = "2099-12-31",
+         issued: str = "2026-01-10", number: str = "ДОВ-0001") -> dict[str, Any]:
+    return {"number": number, "issuedOn": issued, "validUntil": until, "principalIin": principal,
+            "attorneyIin": attorney, "services": services}
 
 
 def _code(reply: httpx.Response) -> tuple[int, str]:
@@ -150,11 +151,17 @@ async def test_a_job_seeker_registration_is_entered_at_the_centre_and_its_notice
     assert done["status"] == "COMPLETED", done
     not_formed = await desk.call(f"/visits/{visit['id']}/hand-out", {"delivery": "email"})
     assert _code(not_formed) == (409, "RESULT_NOT_FORMED")
-    draft = (await desk.ok(f"/visits/{visit['id']}/result/draft", method="GET"))["content"]
+    draft = (await desk.ok(f"/visits/{visit['id']}/result/draft"))["content"]
     assert draft["title"] == "уведомление о регистрации в качестве лица, ищущего работу"
     formed = await desk.ok(f"/visits/{visit['id']}/result", {"signature": sign_json(value=draft,
                                                                                       signer=desk.signer)})
     assert formed["result"]["signerIin"] == desk.iin
+    twice = await desk.call(f"/visits/{visit['id']}/result", {"signature": sign_json(value=draft, signer=desk.signer)})
+    assert _code(twice) == (409, "RESULT_ALREADY_FORMED")
+    elsewhere = await desk.call(f"/visits/{visit['id']}/hand-out", {"delivery": "email", "email": "other@example.kz"})
+    assert _code(elsewhere) == (422, "IDENTITY_REQUIRED"), "another address only from the citizen at the desk"
+    mixed = await desk.call(f"/visits/{visit['id']}/hand-out", {"delivery": "in_person", "email": "a@example.kz"})
+    assert _code(mixed) == (422, "REQUEST_INVALID")
     handed = await desk.ok(f"/visits/{visit['id']}/hand-out", {"delivery": "email"})
     assert handed["deliveredTo"] == "citizen@example.kz"
     mail = await _mail(inproc, done["applicationNumber"])
@@ -181,9 +188,12 @@ async def test_a_representative_with_a_valid_power_of_attorney_applies_for_the_c
     serving = await served(inproc, desk, CERTIFICATE)
     intake = {"iin": person.iin, **PERIOD}
     refusals = {
-        "POWER_OF_ATTORNEY_EXPIRED": _poa(person.iin, services=[CERTIFICATE], until="2020-01-01", issued="2019-01-01"),
-        "POWER_OF_ATTORNEY_FOREIGN": _poa(agent.iin, services=[CERTIFICATE]),
-        "POWER_OF_ATTORNEY_SCOPE": _poa(person.iin, services=[JOB_SEEKER]),
+        "POWER_OF_ATTORNEY_EXPIRED": _poa(person.iin, agent.iin, services=[CERTIFICATE], until="2020-01-01",
+                                          issued="2019-01-01"),
+        "POWER_OF_ATTORNEY_FOREIGN": _poa(agent.iin, agent.iin, services=[CERTIFICATE]),
+        "POWER_OF_ATTORNEY_NOT_THIS_REPRESENTATIVE": _poa(person.iin, person.iin[:-1] + "0", services=[CERTIFICATE]),
+        "POWER_OF_ATTORNEY_SCOPE": _poa(person.iin, agent.iin, services=[JOB_SEEKER]),
+        "REQUEST_INVALID": _poa(person.iin, agent.iin, services=[CERTIFICATE], issued="2026-02-30"),
     }
     for code, poa in refusals.items():
         reply = await desk.call(f"/tickets/{serving['id']}/intake", intake | {
@@ -191,7 +201,7 @@ async def test_a_representative_with_a_valid_power_of_attorney_applies_for_the_c
         assert _code(reply) == (422, code), reply.text
     visit = await desk.ok(f"/tickets/{serving['id']}/intake", intake | {
         "representative": {"iin": agent.iin, "name": agent.surname,
-                           "powerOfAttorney": _poa(person.iin, services=[CERTIFICATE])}})
+                           "powerOfAttorney": _poa(person.iin, agent.iin, services=[CERTIFICATE])}})
     assert (visit["form"]["representativeIin"], visit["form"]["powerOfAttorney"]["principalIin"]) == (
         agent.iin, person.iin), "the form records who acted for whom"
     assert (await desk.sign_and_send(visit)).status_code == 200
@@ -343,3 +353,57 @@ async def test_scans_are_kept_once_by_digest_within_their_limits(inproc: InProce
         assert _code(wrong) == (415, "SCAN_TYPE_NOT_ALLOWED")
         odd = await con.post("/scans", content=b"x" * size, headers=headers | {"Content-Type": "image/png"})
         assert _code(odd) == ((422, "SCAN_EMPTY") if size == 0 else (413, "SCAN_TOO_LARGE"))
+
+
+async def test_another_branchs_scans_are_not_found(inproc: InProcessMesh):
+    kokshetau, mamlyut = await operator(inproc, "kokshetau"), await operator(inproc, "mamlyut")
+    async with inproc.client("con_operator") as con:
+        uploaded = (await con.post("/scans", content=b"%PDF-1.4 kokshetau only",
+                                   headers=bearer(kokshetau.token) | {"Content-Type": "application/pdf"})).json()
+    assert (await kokshetau.call(f"/scans/{uploaded['sha256']}", method="GET")).status_code == 200
+    assert _code(await mamlyut.call(f"/scans/{uploaded['sha256']}", method="GET")) == (404, "SCAN_NOT_FOUND")
+    person = await inproc.person(district="mamlyut")
+    serving = await served(inproc, mamlyut, CERTIFICATE)
+    attached = await mamlyut.call(f"/tickets/{serving['id']}/intake", {
+        "iin": person.iin, **PERIOD, "scans": [{"name": "passport", "sha256": uploaded["sha256"]}]})
+    assert _code(attached) == (422, "SCAN_NOT_FOUND")
+    await mamlyut.ok(f"/tickets/{serving['id']}/close")
+
+
+async def test_two_operators_calling_the_next_ticket_at_once_get_one_each(inproc: InProcessMesh):
+    first = await operator(inproc, "almaty-almaly")
+    async with inproc.client("con_operator") as con:
+        minted = (await con.post("/admin/operators", json={"branch": "almaty-almaly"})).json()
+        token = (await con.post("/operators/login", json={"iin": minted["iin"], "password": minted["password"]})
+                 ).json()["token"]
+    second = Operator(mesh=inproc, account=minted, token=token)
+    taken = {(await ticket(inproc, "almaty-almaly", JOB_SEEKER))["id"] for _ in range(2)}
+    replies = await asyncio.gather(first.call("/tickets/call"), second.call("/tickets/call"))
+    assert [r.status_code for r in replies] == [200, 200], [r.text for r in replies]
+    called = {r.json()["id"] for r in replies}
+    assert called == taken, "one each, none twice"
+    for desk, reply in zip((first, second), replies, strict=True):
+        await desk.ok(f"/tickets/{reply.json()['id']}/close")
+
+
+async def test_mio_refuses_an_operator_signed_form_whose_signer_is_not_that_state_corporation_operator(
+        inproc: InProcessMesh):
+    """Before: ИС МИО took any employee certificate as «the operator's» (a Zhezkazgan МИО clerk's key: COMPLETED)."""
+    await inproc.set_mode("mamlyut", share=0.00001)
+    person = await inproc.person(district="mamlyut")
+    await open_card(inproc, "mamlyut", person.iin, "unemployed")
+    async with inproc.client("mio_workstation") as mio:
+        clerk = next(s for s in (await mio.get("/admin/staff")).json()["staff"] if s["district"] == "zhezkazgan")
+    signer = SignerIdentity.from_pkcs12(data=base64.b64decode(clerk["signingP12Base64"]),
+                                        password=clerk["pkcs12Password"])
+    form = person.request(CERTIFICATE, **PERIOD)["form"] | {"operatorIin": clerk["iin"]}
+    async with inproc.client("con_operator") as con:
+        sent = (await con.post("/admin/applications", json={
+            "form": form, "formSignature": sign_json(value=form, signer=signer), "signedBy": "operator",
+            "district": "mamlyut"})).json()
+    final = await final_cases(inproc, [sent["correlationId"]], service="con_operator")
+    assert final[sent["correlationId"]]["status"] == "NOT_ACCEPTED"
+    async with inproc.client("mio_workstation") as mio:
+        number = final[sent["correlationId"]]["applicationNumber"]
+        reason = (await mio.get(f"/applications/{number}")).json()["reason"]
+    assert "the BIN in the certificate is not the expected one" in reason, reason
