@@ -20,7 +20,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import JSON, Column, and_, case, literal, or_, update
+from sqlalchemy import JSON, Column, LargeBinary, and_, case, literal, or_, update
 from sqlmodel import Field, SQLModel, col, select
 
 from shared.cert_check import CertCheckResult, CertFailure, CertificateVerifier, Expectation, is_transient
@@ -28,6 +28,7 @@ from shared.cert_profile import CertificateInfo, describe_certificate
 from shared.clock import MeshClock
 from shared.db import Sessions, UtcDateTime, insert_if_absent
 from shared.errors import MeshError
+from shared.signing import SignerIdentity
 
 _hasher = PasswordHasher()
 
@@ -37,6 +38,39 @@ def use_fast_hashing() -> None:
     password at start-up, and the standard cost (64 MiB, three passes) is what a real system should pay."""
     global _hasher  # one hasher per process, switched once before anything is hashed
     _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+class EmployeeAccount(SQLModel):
+    """The columns of an employee's account — ИС МИО staff, ЦОН operators: a password (hashed; the test identity's
+    own kept for the admin to read) with its lock-out, and the НУЦ signing and authentication keys as PKCS#12."""
+
+    iin: str = Field(primary_key=True, max_length=12)
+    surname: str = Field(max_length=64)
+    name: str = Field(max_length=64)
+    password_hash: str = Field(max_length=256)
+    demo_password: str | None = Field(default=None, max_length=64, description="test identities (seeded, or minted "
+                                      "through the admin API): an admin reads it to act as them")
+    failed_logins: int = 0
+    locked_until: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    signing_p12: bytes = Field(sa_type=LargeBinary)
+    auth_p12: bytes = Field(sa_type=LargeBinary)
+    p12_password: str = Field(max_length=64)
+
+
+class SigningKeys:
+    """Employees' signing keys, opened once each (opening a PKCS#12 costs its key derivation), reopened when the
+    account's file changes."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, tuple[bytes, SignerIdentity]] = {}
+
+    def of(self, account: EmployeeAccount) -> SignerIdentity:
+        cached = self._open.get(account.iin)
+        if cached is None or cached[0] != account.signing_p12:
+            cached = (account.signing_p12, SignerIdentity.from_pkcs12(data=account.signing_p12,
+                                                                      password=account.p12_password))
+            self._open[account.iin] = cached
+        return cached[1]
 
 
 class LoginSession(SQLModel, table=True):

@@ -26,8 +26,9 @@ def rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNode]:
 @pytest.fixture(scope="session")
 def mesh(rabbit: RabbitNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshHandle]:
     # A one-second OCSP cache lets a revocation made through the API reach the gateway within the test.
+    # ИС ЦОН's ГБД ФЛ look-up gives up after 3 s: a test of a stopped registry need not wait the default 10.
     handle = start_mesh(var_dir=tmp_path_factory.mktemp("mesh"), rabbit=rabbit,
-                        extra_env={"MESH_OCSP_MAX_AGE_S": "1"})
+                        extra_env={"MESH_OCSP_MAX_AGE_S": "1", "CON_REGISTRY_TIMEOUT_S": "3"})
     yield handle
     handle.runner.stop()
 

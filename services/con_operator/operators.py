@@ -26,7 +26,7 @@ from shared.db import Sessions
 from shared.errors import MeshError
 from shared.ids import make_iin, parse_iin
 from shared.logging import get_logger
-from shared.logins import LockOut, Login, Logins, hash_password, password_matches, refuse_if_locked
+from shared.logins import LockOut, Login, Logins, SigningKeys, hash_password, password_matches, refuse_if_locked
 from shared.signing import SignerIdentity
 
 log = get_logger(__name__)
@@ -52,7 +52,7 @@ class OperatorBook:
         self.logins = logins
         self.lockout = LockOut(sessions=sessions, model=OperatorAccount, key="iin", limit=MAX_FAILED, lock=LOCK)
         self.centre: dict[str, str] = {}  # the State Corporation: name and BIN, as the gateway registered ИС ЦОН
-        self._signers: dict[str, tuple[bytes, SignerIdentity]] = {}
+        self._signers = SigningKeys()
 
     async def seed(self) -> None:
         entry = (await self._gateway.entries([CENTRE_MEMBER]))[CENTRE_MEMBER]
@@ -107,12 +107,7 @@ class OperatorBook:
 
     def signer(self, account: OperatorAccount) -> SignerIdentity:
         """The operator's signing key (test support: the admin intake signs as a seeded operator)."""
-        cached = self._signers.get(account.iin)
-        if cached is None or cached[0] != account.signing_p12:
-            cached = (account.signing_p12, SignerIdentity.from_pkcs12(data=account.signing_p12,
-                                                                      password=account.p12_password))
-            self._signers[account.iin] = cached
-        return cached[1]
+        return self._signers.of(account)
 
     # ---- logins (process 1, condition 1, process 2) ------------------------------------------------------
     async def login(self, *, iin: str, password: str) -> Login:

@@ -10,23 +10,13 @@ from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint,
 from sqlmodel import Field, SQLModel
 
 from shared.db import UtcDateTime
+from shared.logins import EmployeeAccount
 
 
-class OperatorAccount(SQLModel, table=True):
+class OperatorAccount(EmployeeAccount, table=True):
     __tablename__ = "operator_account"
 
-    iin: str = Field(primary_key=True, max_length=12)
     branch: str = Field(index=True, max_length=64)
-    surname: str = Field(max_length=64)
-    name: str = Field(max_length=64)
-    password_hash: str = Field(max_length=256)
-    demo_password: str | None = Field(default=None, max_length=64, description="test identities (seeded, or "
-                                      "minted through the admin API): an admin reads it to act as them")
-    failed_logins: int = 0
-    locked_until: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
-    signing_p12: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    auth_p12: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    p12_password: str = Field(max_length=64)
     created_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 

@@ -29,6 +29,7 @@ from shared.logins import (
     LockOut,
     Login,
     Logins,
+    SigningKeys,
     hash_password,
     password_matches,
     refuse_if_locked,
@@ -67,7 +68,7 @@ class StaffBook:
         self._districts = districts
         self.organisations: dict[str, dict[str, str]] = {}
         self.centre: dict[str, str] = {}  # the State Corporation (ИС ЦОН's organisation): its operators' BIN
-        self._signers: dict[str, tuple[bytes, SignerIdentity]] = {}
+        self._signers = SigningKeys()
 
     async def load_organisations(self) -> None:
         """Each district's organisation and BIN, as the gateway registered its ИС МИО."""
@@ -123,13 +124,8 @@ class StaffBook:
             return list((await session.exec(select(StaffAccount).order_by(col(StaffAccount.district)))).all())
 
     def signer(self, staff: StaffAccount) -> SignerIdentity:
-        """The staff member's signing key (opening a PKCS#12 costs its key derivation: done once per key)."""
-        cached = self._signers.get(staff.iin)
-        if cached is None or cached[0] != staff.signing_p12:
-            identity = SignerIdentity.from_pkcs12(data=staff.signing_p12, password=staff.p12_password)
-            cached = (staff.signing_p12, identity)
-            self._signers[staff.iin] = cached
-        return cached[1]
+        """The staff member's signing key (simulated staff sign with it)."""
+        return self._signers.of(staff)
 
     # ---- logins -------------------------------------------------------------------------------------------
     async def login(self, *, iin: str, password: str) -> Login:

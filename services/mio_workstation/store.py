@@ -5,27 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shared.db import UtcDateTime
+from shared.logins import EmployeeAccount
 
 
-class StaffAccount(SQLModel, table=True):
+class StaffAccount(EmployeeAccount, table=True):
     __tablename__ = "staff_account"
 
-    iin: str = Field(primary_key=True, max_length=12)
     district: str = Field(index=True, max_length=32)
     role: str = Field(max_length=32)
-    surname: str = Field(max_length=64)
-    name: str = Field(max_length=64)
-    password_hash: str = Field(max_length=256)
-    demo_password: str | None = Field(default=None, max_length=64, description="seeded test identities only")
-    failed_logins: int = 0
-    locked_until: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
-    signing_p12: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    auth_p12: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    p12_password: str = Field(max_length=64)
 
 
 class DistrictMode(SQLModel, table=True):

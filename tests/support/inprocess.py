@@ -234,7 +234,7 @@ def mesh_settings(directory: Path, *, overrides: dict[str, dict[str, Any]] | Non
                                   "public_url": url(name)}
         if name == "gbd_fl":
             values["population_size"] = 600
-        if name == "portal":
+        if name in ("portal", "con_operator"):
             values["registry_timeout_s"] = 1.0
         if name == "nuc_pki":
             values["holder_keys"] = "ec"
