@@ -47,5 +47,6 @@ fmt: deps
 clean:
 	rm -rf var .pytest_cache
 
-docs: deps  ## regenerate docs/asyncapi.json from the envelope and the registered contracts
+docs: deps  ## regenerate docs/asyncapi.json (envelope, contracts) and docs/traceability.md (seed clauses → steps → tests)
 	$(PY) -m meshkit.asyncapi > docs/asyncapi.json
+	$(PY) -m meshkit.traceability > docs/traceability.md

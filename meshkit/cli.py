@@ -18,6 +18,7 @@
     meshctl centre visit --branch mamlyut --citizen var/citizens/<iin> --service employment.unemployed-certificate \
         --field periodFrom=2026-01-01 --field periodTo=2026-06-30 --settle   # a whole ЦОН visit, handed out
     meshctl centre tickets mamlyut                                 # the branch's queue; `meshctl new operator`
+    meshctl verify result.pdf                                      # a document, PDF or QR payload: does it hold?
 """
 
 from __future__ import annotations
@@ -452,6 +453,29 @@ def centre_visit(
                                   "deliveredTo")} | {"ticket": ticket["code"], "statuses": [
         s["statusText"] for s in visit["statuses"]], "timeline": [
         {k: t[k] for k in ("step", "max", "startedAt", "finishedAt", "overdue")} for t in visit["timeline"]]})
+
+
+@app.command("verify")
+def verify(
+    file: Annotated[Path, typer.Argument(help="a result document: its PDF, its signed JSON ({content, signature}), "
+                                              "or a text file with its QR code's payload; - for standard input")],
+    mesh: MeshOption = None,
+) -> None:
+    """Verify a result document with the portal's public check: signature, content, the signer's certificate (chain
+    to НУЦ, validity when signed, OCSP). Exit code 0 when valid, 2 when not (every failure named)."""
+    data = typer.get_binary_stream("stdin").read() if str(file) == "-" else file.read_bytes()
+    given: bytes | str = data
+    if not data.startswith(b"%PDF") and not data.lstrip().startswith(b"{"):
+        given = data.decode("utf-8", "replace")  # a QR code's payload
+    try:
+        with Mesh.from_file(mesh) as kit:
+            answer = kit.verify_document(given)
+    except KitError as exc:
+        _fail(exc)
+        return
+    _print(answer)
+    if not answer.get("valid"):
+        raise typer.Exit(code=2)
 
 
 if __name__ == "__main__":

@@ -716,3 +716,19 @@ class Mesh:
     def mail_message(self, mail_id: int) -> dict[str, Any]:
         """One message of the outbox with its attachments' content (``contentBase64``)."""
         return _checked(self.http.get(f"{self.info.portal}/admin/mail/{mail_id}", headers=self._admin))
+
+    # ---- result documents: verify one anyone holds (the portal's public check) ---------------------------------
+    def verify_document(self, document: bytes | str | dict[str, Any]) -> dict[str, Any]:
+        """Verify a result document at the portal (``POST /documents/verify``, anonymous): a PDF's bytes, the signed
+        JSON (a dict, or its bytes), or a QR code's payload (a str). The answer says ``valid``, each check and
+        every failure by code; it verifies what it is given, nothing stored."""
+        if isinstance(document, dict):
+            body, kind = json.dumps(document, ensure_ascii=False).encode(), "application/json"
+        elif isinstance(document, str):
+            body, kind = document.encode(), "text/plain"
+        elif document.startswith(b"%PDF"):
+            body, kind = document, "application/pdf"
+        else:
+            body, kind = document, "application/json"
+        return _checked(self.http.post(f"{self.info.portal}/documents/verify", content=body,
+                                       headers={"Content-Type": kind}))

@@ -63,6 +63,8 @@ class CaseNotice(SQLModel, table=True):
     at: str = Field(max_length=64)
     received_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    read_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime),
+                                        description="the portal: when the citizen marked it read")
 
 
 def signed_form(request: ApplicationRequest) -> dict[str, Any]:
@@ -219,6 +221,7 @@ def case_out(case: TrackedCase) -> dict[str, Any]:
 
 
 def notice_out(notice: CaseNotice) -> dict[str, Any]:
-    return {"applicationNumber": notice.application_number, "district": notice.district, "status": notice.status,
+    return {"id": notice.id, "read": notice.read_at is not None,
+            "applicationNumber": notice.application_number, "district": notice.district, "status": notice.status,
             "statusText": notice.status_text, "text": notice.text, "reason": notice.reason, "at": notice.at,
             "serviceId": notice.service_id, "correlationId": notice.correlation_id, "document": notice.document}

@@ -198,6 +198,8 @@ class ApplicationForm(Contract):
     documents: list[AttachedDocument] = Field(default_factory=list)
     period_from: str | None = Field(default=None, alias="periodFrom", description="certificate: YYYY-MM-DD")
     period_to: str | None = Field(default=None, alias="periodTo")
+    presented_to: str | None = Field(default=None, alias="presentedTo", max_length=200,
+                                     description="certificate: for presentation to (003 appendix 5)")
     referral_kind: Literal["employment", "public-works", "vocational-training", "social-jobs", "youth-practice",
                            "career-guidance"] | None = Field(default=None, alias="referralKind")
     representative_iin: str | None = Field(default=None, alias="representativeIin", pattern=r"^\d{12}$",

@@ -3,6 +3,7 @@ representative, scans), signing and sending, the result formed and handed out; s
 
 # No `from __future__ import annotations` here: the routes use Annotated dependency aliases made inside
 # build_router, which FastAPI can only see as evaluated annotations.
+import asyncio
 import datetime as dt
 import hmac
 from typing import Annotated, Any, Literal
@@ -25,6 +26,7 @@ from shared.contracts import (
     PowerOfAttorney,
 )
 from shared.db import Sessions
+from shared.documents import SignedResult, filename, render_pdf
 from shared.errors import MeshError
 from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
 from shared.logins import bearer
@@ -496,5 +498,22 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
     async def notice_list(number: Annotated[str | None, Query(alias="applicationNumber")] = None,
                           iin: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None) -> NoticesOut:
         return NoticesOut(notices=[notice_out(n) for n in await notices(sessions, iin=iin, number=number)])
+
+    @router.get("/visits/{visit_id}/document.pdf", tags=["result"], response_class=Response,
+                responses={200: {"content": {"application/pdf": {}}}},
+                summary="The result to hand out as a printable bilingual (kk/ru) PDF with its QR code and the signed "
+                        "JSON embedded: the notice the operator formed where the ЦОН forms it, else ИС МИО's document")
+    async def document_pdf(visit_id: str, who: Viewer) -> Response:
+        found = await desk.visit(visit_id)
+        if who is not None and who.branch != found.branch:
+            raise MeshError("NOT_YOUR_BRANCH", f"this visit is of branch {found.branch}", status=403)
+        view = await desk.view(found)
+        formed = view.get("result") or {}
+        signed = formed if formed.get("signature") else view.get("document")
+        if not signed or not signed.get("signature"):
+            raise MeshError("DOCUMENT_NOT_READY", "this visit has no signed result yet", status=409)
+        document = SignedResult.parse(signed)
+        return Response(content=await asyncio.to_thread(render_pdf, document), media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{filename(document, "pdf")}"'})
 
     return router

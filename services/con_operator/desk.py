@@ -18,7 +18,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -45,6 +44,7 @@ from shared.clock import KZ_TZ, MeshClock
 from shared.contracts import ApplicationForm, ApplicationRequest, PersonData
 from shared.db import Sessions, insert_if_absent
 from shared.errors import MeshError
+from shared.forms import kinds_of, refuse_unfit
 from shared.ids import parse_iin
 from shared.logging import get_logger, message_context
 from shared.logins import eds_refusal
@@ -296,7 +296,8 @@ class Desk:
         if not person.alive:
             raise MeshError("PERSON_DECEASED", "ГБД ФЛ records this person as deceased", status=422)
         now = self._clock.now()
-        form = self._form(person=person, data=data, service_id=service_id, operator=operator, branch=branch, now=now)
+        form = self._form(person=person, data=data, service_id=service_id, operator=operator, branch=branch, now=now,
+                          referral_kinds=kinds_of(regulation))
         events = {CentreEvent.CALLED.value: _iso(ticket.called_at), CentreEvent.LOOKED_UP.value: now.isoformat()}
         try:
             visit_id = await self._save_intake(operator, ticket=ticket, earlier=earlier, form=form, events=events,
@@ -335,7 +336,7 @@ class Desk:
 
     @staticmethod
     def _form(*, person: PersonData, data: IntakeData, service_id: str, operator: OperatorAccount, branch: Branch,
-              now: dt.datetime) -> dict[str, Any]:
+              now: dt.datetime, referral_kinds: list[str] | None) -> dict[str, Any]:
         """The form as the operator signs it: identity from ГБД ФЛ, the rest from the desk."""
         form: dict[str, Any] = {
             "serviceId": service_id, "applicantIin": person.iin, "surname": person.surname, "name": person.name,
@@ -345,13 +346,9 @@ class Desk:
         if data.representative is not None:
             form |= {"representativeIin": data.representative.iin, "representativeName": data.representative.name,
                      "powerOfAttorney": data.representative.power_of_attorney}
-        try:
-            return ApplicationForm.model_validate({k: v for k, v in form.items() if v is not None}).model_dump(
-                by_alias=True, exclude_none=True)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise MeshError("FORM_INVALID", f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}",
-                            status=422) from None
+        filled = {k: v for k, v in form.items() if v is not None}
+        refuse_unfit(filled, referral_kinds=referral_kinds)  # the service's schema, every field error named
+        return ApplicationForm.model_validate(filled).model_dump(by_alias=True, exclude_none=True)
 
     # ---- signing and sending (process 4, condition 2, process 5/6) ----------------------------------------
     async def sign_and_send(self, operator: OperatorAccount, *, visit_id: str, signature: str,

@@ -3,6 +3,7 @@ per role, the labour-market register, regulations, and (admin) staff identities 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -16,6 +17,7 @@ from services.mio_workstation.regulations import RegulationBook
 from services.mio_workstation.staff import StaffBook, staff_public
 from services.mio_workstation.store import Application, LabourCard, LabourCardEvent, StaffAccount, StepRecord
 from shared.contracts import ApplicationRequest
+from shared.documents import SignedResult, filename, render_pdf
 from shared.errors import MeshError
 from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
 from shared.logins import bearer
@@ -206,6 +208,19 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
         if app.draft is None:
             raise MeshError("NO_DRAFT_YET", f"application {number} has no decision yet", status=409)
         return app.draft
+
+    @router.get("/applications/{number}/document.pdf", tags=["applications"], response_class=Response,
+                responses={200: {"content": {"application/pdf": {}}}},
+                summary="The signed result as a printable bilingual (kk/ru) PDF with its QR code and the signed JSON "
+                        "embedded (staff of the district, or admin)")
+    async def document_pdf(number: str, who: StaffAccount | None = Depends(viewer)) -> Response:
+        app = await workstation.application(number)
+        same_district(who, app.district)
+        if app.draft is None or not app.document_signature:
+            raise MeshError("DOCUMENT_NOT_READY", f"application {number} has no signed result yet", status=409)
+        document = SignedResult(content=app.draft, signature=app.document_signature)
+        return Response(content=await asyncio.to_thread(render_pdf, document), media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{filename(document, "pdf")}"'})
 
     @router.post("/applications/{number}/actions/{action}", tags=["applications"],
                  summary="Do the current step's next action: accept, assign, decide, sign, issue (by its role)")

@@ -37,6 +37,10 @@ ACTIVE = (Status.RECEIVED, Status.IN_PROGRESS)
 DISTRICT_PREFIX = {"zhezkazgan": "ZHZ", "kokshetau": "KOK", "stepnogorsk": "STP", "kyzylorda": "KZO",
                    "mamlyut": "MAM", "almaty": "ALA"}
 MIN_AGE = 16  # Law "On employment of the population": job seekers from 16
+REFERRAL_KIND_TEXT = {"employment": "для трудоустройства", "public-works": "на общественные работы",
+                      "vocational-training": "на профессиональную подготовку, переподготовку и повышение квалификации",
+                      "social-jobs": "для трудоустройства на социальные рабочие места",
+                      "youth-practice": "на молодежную практику", "career-guidance": "на профессиональную ориентацию"}
 
 
 def _end_of_day(day: dt.date) -> dt.datetime:
@@ -140,8 +144,15 @@ def automatic_decision(*, regulation: Regulation, facts: Circumstances,
                              (facts.pensioner, "Лицо является получателем пенсии")):
             if flag:
                 return False, reason
-    if service == "employment.active-measures-referral" and not form.get("referralKind"):
-        return False, "Не указан вид активной меры содействия занятости"
+    if service == "employment.active-measures-referral":
+        kind = form.get("referralKind")
+        if not kind:
+            return False, "Не указан вид активной меры содействия занятости"
+        offered = regulation.referral_kinds or ()
+        if kind not in offered:
+            return False, (f"Направление {REFERRAL_KIND_TEXT.get(kind, kind)} регламентом услуги "
+                           f"«{regulation.title}» не предусмотрено; предусмотрены направления: "
+                           f"{'; '.join(REFERRAL_KIND_TEXT.get(k, k) for k in offered)}")
     if service == "employment.unemployed-certificate" and not (form.get("periodFrom") and form.get("periodTo")):
         return False, "Не указан период, за который запрашивается справка"
     return True, None
@@ -153,7 +164,8 @@ def draft_document(*, regulation: Regulation, number: str, issued: dt.datetime, 
     """The output document (справка, уведомление, направление, or the refusal letter), before signing."""
     applicant = " ".join(filter(None, [form.get("surname"), form.get("name"), form.get("patronymic")]))
     content: dict[str, Any] = {
-        "documentNumber": number, "date": issued.astimezone(KZ_TZ).date().isoformat(), "issuer": organisation,
+        "documentNumber": number, "date": issued.astimezone(KZ_TZ).date().isoformat(),
+        "issuer": regulation.issuer or organisation,
         "service": regulation.title, "regulation": regulation.act, "applicant": applicant,
         "applicantIin": form["applicantIin"], "result": "approved" if approve else "refused",
         "title": regulation.outcome.approve if approve else regulation.outcome.refuse,

@@ -48,6 +48,7 @@ from shared.db import Sessions, insert_if_absent, snapshot
 from shared.envelope import MessageType
 from shared.errors import MeshError
 from shared.failures import OutageFailure
+from shared.forms import form_errors, kinds_of, refuse_unfit
 from shared.idempotency import claim as claim_key
 from shared.idempotency import replayed, request_digest
 from shared.logging import get_logger, message_context
@@ -122,6 +123,9 @@ class Workstation:
         elif request.signed_by not in regulation.signers():
             refusal = (f"Заявление через канал «{channel}» подписывает {' или '.join(regulation.signers())}, "
                        f"а не {request.signed_by}")
+        elif errors := form_errors(dict(env.data["form"]), referral_kinds=kinds_of(regulation)):
+            refusal = "Форма заявления не соответствует требованиям: " + "; ".join(
+                f"{e['field']}: {e['problem']}" for e in errors)
         else:
             refusal = await self._form_refusal(form=dict(env.data["form"]), signature=request.form_signature,
                                                signed_by=request.signed_by, district=district, staff=None)
@@ -149,6 +153,7 @@ class Workstation:
         if regulation is None:
             raise MeshError("CHANNEL_NOT_PROVIDED", f"{request.form.service_id} is not received at the office in "
                             f"{district}", status=404)
+        refuse_unfit(request.form.model_dump(by_alias=True, exclude_unset=True), referral_kinds=kinds_of(regulation))
         if request.signed_by not in regulation.signers():
             raise MeshError("SIGNER_NOT_ALLOWED", f"a paper application is signed by the "
                             f"{' or the '.join(regulation.signers())}, not the {request.signed_by}", status=422)

@@ -9,17 +9,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shared.contracts import EMPLOYMENT_SERVICES
+from shared.contracts import EMPLOYMENT_SERVICES, ApplicationForm
 from shared.working_calendar import CountingRule
 
 REGULATIONS_DIR = Path(__file__).with_name("regulations")
 Role = Literal["clerk", "head", "executor", "specialist", "centre_specialist", "employee"]
 Channel = Literal["office", "portal", "con"]
+REFERRAL_SERVICE = "employment.active-measures-referral"
+# every referral kind an application form may name; each referral regulation offers some of them (referralKinds)
+REFERRAL_KINDS: tuple[str, ...] = tuple(
+    value for arg in get_args(ApplicationForm.model_fields["referral_kind"].annotation) for value in get_args(arg))
 
 
 class Action(StrEnum):
@@ -155,11 +159,16 @@ class Regulation(Model):
     title: str
     service: str
     region: str
+    issuer: str | None = Field(default=None, min_length=1, max_length=256, description=(
+        "the issuing body as the seed names it (its п. 1), where it differs from or says more than the gateway's "
+        "organisation; None: the result names the district's organisation"))
     districts: tuple[str, ...] = Field(min_length=1)
     channel: Channel
     may_refuse_acceptance: bool = Field(default=False, alias="mayRefuseAcceptance")
     signature: Signature
     requires: Literal["job_seeker_card", "unemployed_card", "any_card"] | None = None
+    referral_kinds: tuple[str, ...] | None = Field(default=None, alias="referralKinds", description=(
+        "the kinds of active measure this regulation refers to (its list of results); the referral service only"))
     term: Term | None = None
     outcome: Outcome
     steps: tuple[Step, ...] = Field(min_length=2, max_length=10)
@@ -176,6 +185,16 @@ class Regulation(Model):
     def _coherent(self) -> Regulation:
         if self.service not in EMPLOYMENT_SERVICES:
             raise ValueError(f"service must be one of {', '.join(EMPLOYMENT_SERVICES)}")
+        if (self.service == REFERRAL_SERVICE) != (self.referral_kinds is not None):
+            raise ValueError(f"referralKinds is given for {REFERRAL_SERVICE}, and only for it")
+        if self.referral_kinds is not None:
+            if not self.referral_kinds:
+                raise ValueError("referralKinds names at least one kind")
+            unknown = [k for k in self.referral_kinds if k not in REFERRAL_KINDS]
+            if unknown:
+                raise ValueError(f"referralKinds: {', '.join(unknown)} not among {', '.join(REFERRAL_KINDS)}")
+            if len(set(self.referral_kinds)) != len(self.referral_kinds):
+                raise ValueError("referralKinds repeat")
         actions = [a for step in self.steps for a in step.does]
         for needed in (Action.ACCEPT, Action.DECIDE, Action.SIGN, Action.ISSUE):
             if actions.count(needed) != 1:

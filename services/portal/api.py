@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.formparsers import MultiPartException, MultiPartParser
 
+from services.portal.catalogue import catalogue
 from services.portal.domain import PASSWORD_RULES
 from services.portal.handlers import Portal
 from services.portal.store import Account
 from shared.case_tracking import case_out, cases, notice_out, notices
 from shared.contracts import ApplicationForm, ApplicationRequest
+from shared.documents import DocumentError, QrReference, SignedResult, decode_qr, filename, read_pdf
 from shared.errors import MeshError
 from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
 from shared.logins import LoginSession, bearer
@@ -78,6 +83,69 @@ QUIET_REGISTRATION = ("Если ИИН есть в ГБД ФЛ и учётной
 class RegistrationRequested(BaseModel):
     status: Literal["REQUESTED"] = "REQUESTED"
     message: str = QUIET_REGISTRATION
+
+
+_VERIFY_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"oneOf": [
+        {"type": "object", "required": ["content", "signature"], "properties": {
+            "content": {"type": "object"}, "signature": {"type": "string"}}},
+        {"type": "object", "required": ["qr"], "properties": {"qr": {"type": "string"}}}]}},
+    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+    "text/plain": {"schema": {"type": "string", "description": "a QR code's payload"}},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary", "description": "the PDF, or the document's JSON"},
+        "qr": {"type": "string"}}}}}}}
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise MeshError("DOCUMENT_TOO_LARGE", f"at most {limit} bytes", status=413)
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise MeshError("DOCUMENT_TOO_LARGE", f"at most {limit} bytes", status=413)
+    return bytes(data)
+
+
+def _given(data: bytes, *, kind: str) -> tuple[SignedResult | QrReference, str, str | None]:
+    """What the caller gave: (the document or a QR code's reference, where it came from, a PDF's QR payload)."""
+    if kind == "application/pdf" or data.startswith(b"%PDF"):
+        found = read_pdf(data)
+        return found.document, "pdf", found.qr
+    if kind == "text/plain":
+        return decode_qr(data.decode("utf-8", "replace")), "qr", None
+    try:
+        value = json.loads(data)
+    except ValueError:
+        raise DocumentError("DOCUMENT_MALFORMED", "not JSON, a PDF or a QR payload") from None
+    if isinstance(value, dict) and set(value) == {"qr"} and isinstance(value["qr"], str):
+        return decode_qr(value["qr"]), "qr", None
+    return SignedResult.parse(value), "json", None
+
+
+async def _given_multipart(request: Request, data: bytes) -> tuple[SignedResult | QrReference, str, str | None]:
+    async def stream() -> AsyncIterator[bytes]:
+        yield data
+
+    try:
+        form = await MultiPartParser(request.headers, stream(), max_files=1, max_fields=2,
+                                     max_part_size=len(data) + 1).parse()
+    except MultiPartException as exc:
+        raise DocumentError("DOCUMENT_MALFORMED", f"multipart body: {exc.message}") from None
+    upload, qr = form.get("file"), form.get("qr")
+    if upload is not None and not isinstance(upload, str):
+        kind = (upload.content_type or "").split(";")[0].strip().lower()
+        return _given(await upload.read(), kind=kind if kind in ("application/pdf", "text/plain") else "")
+    if isinstance(qr, str):
+        return decode_qr(qr), "qr", None
+    raise DocumentError("DOCUMENT_MALFORMED", "send the document as the part `file` (PDF or JSON), or `qr`")
+
+
+def _download(body: bytes, *, name: str, media_type: str) -> Response:
+    return Response(content=body, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def build_router(*, portal: Portal, admin: object, precise: object = None,
@@ -159,6 +227,11 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
             raise MeshError("PERSON_NOT_FOUND", "Сведения по указанному ИИН отсутствуют в ГБД ФЛ", status=404)
         return person.model_dump(by_alias=True, exclude_none=True)
 
+    @router.get("/services", tags=["services"], summary="The service catalogue: each service's form (JSON Schema, "
+                "labels in Russian and Kazakh), its documents, and per region the channels it is offered through")
+    async def service_catalogue() -> dict:
+        return {"services": catalogue(portal.regulations)}
+
     @router.post("/citizens/{iin}/applications", tags=["services"], status_code=202,
                  summary="Apply for a service with a form signed by the citizen's EDS (checked, then sent)",
                  description="Send an `Idempotency-Key` header (a UUID) to make the call safe to repeat: a repeat "
@@ -185,6 +258,50 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
     async def notifications(iin: str, login: LoginSession = Depends(current)) -> dict:
         own(iin, login)
         return {"notifications": [notice_out(n) for n in await notices(portal.sessions, iin=iin)]}
+
+    @router.get("/citizens/{iin}/applications/{correlation_id}/document", tags=["documents"],
+                summary="The signed result of one of the citizen's applications: its content and signature (JSON)",
+                description="`404 APPLICATION_NOT_FOUND` for an application that is not the citizen's, "
+                            "`409 DOCUMENT_NOT_READY` before ИС МИО has signed a result, `403 NOT_YOUR_DATA` for "
+                            "another citizen's IIN.")
+    async def document(iin: str, correlation_id: str, login: LoginSession = Depends(current)) -> Response:
+        own(iin, login)
+        found = await portal.document(iin=iin, correlation_id=correlation_id)
+        return _download(found.json_bytes(), name=filename(found, "json"), media_type="application/json")
+
+    @router.get("/citizens/{iin}/applications/{correlation_id}/document.pdf", tags=["documents"],
+                summary="The signed result as a printable bilingual (kk/ru) PDF with its QR code and, embedded, the "
+                        "signed JSON", response_class=Response,
+                responses={200: {"content": {"application/pdf": {}}}})
+    async def document_pdf(iin: str, correlation_id: str, login: LoginSession = Depends(current)) -> Response:
+        own(iin, login)
+        found = await portal.document(iin=iin, correlation_id=correlation_id)
+        return _download(await portal.document_pdf(found), name=filename(found, "pdf"), media_type="application/pdf")
+
+    @router.post("/documents/verify", tags=["documents"], openapi_extra=_VERIFY_BODY,
+                 summary="Verify a result document anyone holds: its JSON, its PDF, or its QR code's payload",
+                 description="Anonymous, at most `PORTAL_ANONYMOUS_VERIFICATIONS_PER_MINUTE` a minute from one "
+                             "address (`429 TOO_MANY_ATTEMPTS`). Answers `valid` with each check (content, "
+                             "signature, certificate, revocation, and for a PDF its QR code) and every failure by "
+                             "code: `CONTENT_ALTERED`, `SIGNATURE_INVALID`, `SIGNATURE_MALFORMED`, "
+                             "`CERTIFICATE_UNTRUSTED`, `CERTIFICATE_EXPIRED_AT_SIGNING`, "
+                             "`CERTIFICATE_NOT_YET_VALID_AT_SIGNING`, `CERTIFICATE_WRONG_KEY_USAGE`, "
+                             "`SIGNER_NOT_AN_OFFICIAL`, `CERTIFICATE_REVOKED`, `CERTIFICATE_STATUS_UNKNOWN`, "
+                             "`REVOCATION_UNAVAILABLE`, `QR_MISMATCH`. Unreadable input is `422` "
+                             "(`DOCUMENT_MALFORMED`, `PDF_UNREADABLE`, `PDF_WITHOUT_DOCUMENT`, `QR_PAYLOAD_MALFORMED`, "
+                             "`QR_HOLDS_REFERENCE_ONLY`), too large `413 DOCUMENT_TOO_LARGE`. It verifies what it is "
+                             "given and never looks up a stored document.")
+    async def verify(request: Request) -> dict[str, Any]:
+        portal.verifications.check(request.client.host if request.client else "unknown")
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind not in ("", "application/json", "application/pdf", "text/plain", "multipart/form-data",
+                        "application/octet-stream"):
+            raise MeshError("DOCUMENT_TYPE_UNSUPPORTED", "send application/json, application/pdf, text/plain (a QR "
+                            "payload) or multipart/form-data", status=415)
+        data = await _body(request, portal.verify_limit)
+        given, source, qr = (await _given_multipart(request, data) if kind == "multipart/form-data"
+                             else _given(data, kind=kind))
+        return await portal.verify_document(given, source=source, qr=qr)
 
     @router.get("/admin/cases", tags=["test support"], dependencies=[Depends(admin)],
                 summary="Every application sent through the portal, with its current status (admin)")

@@ -7,23 +7,30 @@ failure changes on purpose is the failed-login counter that leads to lock-out.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
+import functools
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from services.mio_workstation.regulations import RegulationBook
 from services.portal.domain import describe_faults, password_faults
 from services.portal.settings import PortalSettings
 from services.portal.store import Account
-from shared.case_tracking import Submission, signed_form, submit_once
-from shared.cert_check import Expectation
-from shared.cert_profile import Holder, Usage
+from shared.canonical import canonical_bytes
+from shared.case_tracking import Submission, cases, notices, signed_form, submit_once
+from shared.cert_check import TRANSIENT, CertFailure, Expectation
+from shared.cert_profile import Holder, Usage, describe_certificate
 from shared.clock import MeshClock
 from shared.contracts import EMPLOYMENT_SERVICES, ApplicationRequest, PersonData
 from shared.db import Sessions
+from shared.documents import DocumentError, QrReference, SignedResult, decode_qr, render_pdf, signing_window
 from shared.errors import MeshError
+from shared.forms import kinds_of, refuse_unfit
 from shared.ids import parse_iin
 from shared.logging import get_logger, message_context
 from shared.logins import (
@@ -37,7 +44,9 @@ from shared.logins import (
     refuse_if_locked,
 )
 from shared.member import MemberRuntime
+from shared.rate_limit import RateLimit
 from shared.registry_calls import unavailable
+from shared.signing import SignatureError, verify_detached
 
 log = get_logger(__name__)
 
@@ -51,8 +60,9 @@ PERSON_BY_IIN = "gbdfl.person-by-iin"
 
 class Portal:
     def __init__(self, *, sessions: Sessions, runtime: MemberRuntime, clock: MeshClock,
-                 settings: PortalSettings) -> None:
+                 settings: PortalSettings, regulations: RegulationBook) -> None:
         self._sessions = sessions
+        self.regulations = regulations
         self.sessions = sessions
         self._runtime = runtime
         self._clock = clock
@@ -64,10 +74,10 @@ class Portal:
                                lock=dt.timedelta(minutes=settings.lockout_minutes))
 
     # ---- ГБД ФЛ through the gateway -------------------------------------------------------------------
-    async def person(self, iin: str) -> PersonData | None:
+    async def person(self, iin: str, *, timeout_s: float | None = None) -> PersonData | None:
         try:
             answer = await self._runtime.request(service_id=PERSON_BY_IIN, data={"iin": iin},
-                                                 timeout_s=self._settings.registry_timeout_s)
+                                                 timeout_s=timeout_s or self._settings.registry_timeout_s)
         except MeshError as exc:
             raise unavailable(exc) from None
         data = answer.envelope.data
@@ -198,6 +208,7 @@ class Portal:
             raise MeshError("NOT_YOUR_DATA", "a citizen applies only for themself", status=403)
         if request.form.service_id not in EMPLOYMENT_SERVICES:
             raise MeshError("SERVICE_UNKNOWN", f"the portal offers {', '.join(EMPLOYMENT_SERVICES)}", status=422)
+        await self._refuse_unfit(iin=iin, form=signed_form(request), district=district)
         result, _ = await self._runtime.verifier_or_fail().verify_signed_json(
             value=signed_form(request), signature_b64=request.form_signature,
             expect=Expectation(usage=Usage.SIGN, holder=Holder.INDIVIDUAL, iin=iin))
@@ -208,6 +219,28 @@ class Portal:
         with message_context(correlation_id=sent.case.correlation_id, service_id=request.form.service_id):
             log.info("application_replayed" if sent.replayed else "application_sent")
         return sent
+
+    async def _refuse_unfit(self, *, iin: str, form: dict[str, Any], district: str | None) -> None:
+        """Before anything is sent: the service is offered through the portal in the citizen's district (the one
+        named, else the registered address ГБД ФЛ gives) — ``CHANNEL_NOT_OFFERED`` at once — and the form fits
+        its service's schema and the region's regulation (``FORM_INVALID``, every field named). When ГБД ФЛ cannot
+        be asked now, the district checks are left to the gateway and ИС МИО, as before."""
+        if district is None:
+            try:
+                person = await self.person(iin, timeout_s=self._settings.channel_check_timeout_s)
+            except MeshError:
+                person = None
+            district = person.district if person is not None else None
+        regulation = None
+        if district is not None:
+            regulation = self.regulations.find(district=district, service=form["serviceId"], channel="portal")
+            if regulation is None:
+                offered = sorted({r.channel for r in self.regulations.for_district(district)
+                                  if r.service == form["serviceId"]})
+                raise MeshError("CHANNEL_NOT_OFFERED", f"{form['serviceId']} is not offered through the portal in "
+                                f"{district}" + (f" (only: {', '.join(offered)})" if offered else ""), status=422,
+                                details={"district": district, "channels": offered})
+        refuse_unfit(form, referral_kinds=kinds_of(regulation))
 
     async def account(self, iin: str) -> Account:
         async with self._sessions() as session:
@@ -221,3 +254,137 @@ class Portal:
         await self.lockout.unlock(iin)
         return await self.account(iin)
 
+    # ---- result documents: the citizen's own, and anyone's verification ------------------------------------
+    async def document(self, *, iin: str, correlation_id: str) -> SignedResult:
+        """The signed result of one of the citizen's applications, as ИС МИО's notice brought it."""
+        found = await cases(self._sessions, iin=iin, correlation_id=correlation_id)
+        if not found:
+            raise MeshError("APPLICATION_NOT_FOUND", "you have no application with this id", status=404)
+        signed = [n for n in await notices(self._sessions, iin=iin)
+                  if n.correlation_id == correlation_id and n.document]
+        if not signed:
+            raise MeshError("DOCUMENT_NOT_READY", f"the application has no signed result yet (status "
+                            f"{found[0].status})", status=409, details={"status": found[0].status})
+        return SignedResult.parse(signed[-1].document)
+
+    @property
+    def verify_url(self) -> str:
+        return self._settings.document_verify_url or f"{self._settings.base_url.rstrip('/')}/documents/verify"
+
+    async def document_pdf(self, document: SignedResult) -> bytes:
+        return await asyncio.to_thread(render_pdf, document, verify_url=self.verify_url)
+
+    @functools.cached_property
+    def verifications(self) -> RateLimit:
+        return RateLimit(per_minute=self._settings.anonymous_verifications_per_minute, what="document verifications")
+
+    async def verify_document(self, given: SignedResult | QrReference, *, source: str,
+                              qr: str | None = None) -> dict[str, Any]:
+        """Does the signature hold (mathematics), was this content what was signed, does the signer's certificate
+        hold (chains to НУЦ, an official's signing certificate, valid when the document says it was signed, not
+        revoked — OCSP)? Every failure is named; nothing stored is looked at: only what was given."""
+        if isinstance(given, QrReference):
+            raise MeshError("QR_HOLDS_REFERENCE_ONLY", "this QR code holds a verification link and the SHA-256 of the "
+                            "document's content, not the signed data: give the document (its JSON or the PDF) and "
+                            "compare its contentSha256", status=422, details={"sha256": given.sha256})
+        failures: list[dict[str, Any]] = []
+        checks = {"content": "NOT_CHECKED", "signature": "NOT_CHECKED", "certificate": "NOT_CHECKED",
+                  "revocation": "NOT_CHECKED"}
+        content = given.content
+        out: dict[str, Any] = {"source": source, "checks": checks, "failures": failures, "document": {
+            k: content[k] for k in ("documentNumber", "date", "title", "result") if k in content}}
+
+        def fail(code: str, message: str, **details: Any) -> None:
+            failures.append({"code": code, "message": message} | details)
+
+        def finish() -> dict[str, Any]:
+            out["valid"] = not failures
+            out["checkedAt"] = self._clock.now().isoformat()
+            log.info("document_verified", source=source, valid=out["valid"], failures=[f["code"] for f in failures])
+            return out
+
+        try:
+            canonical = canonical_bytes(content)
+        except MeshError as exc:
+            fail(exc.code, exc.message)
+            return finish()
+        out["contentSha256"] = given.sha256()
+        if qr is not None:  # a PDF's QR payload must carry this very document
+            try:
+                decoded: SignedResult | QrReference | None = decode_qr(qr)
+            except DocumentError:
+                decoded = None
+            same = (decoded.json_bytes() == given.json_bytes() if isinstance(decoded, SignedResult)
+                    else isinstance(decoded, QrReference) and decoded.sha256 == given.sha256())
+            checks["qr"] = "OK" if same else "MISMATCH"
+            if not same:
+                fail("QR_MISMATCH", "the PDF's QR code does not carry the document embedded in the PDF")
+        try:
+            verified = verify_detached(content=canonical, signature_b64=given.signature)
+        except SignatureError as exc:
+            if exc.code == "SIGNATURE_CONTENT_MISMATCH":
+                checks["content"] = "ALTERED"
+                fail("CONTENT_ALTERED", "the content is not what was signed: it was changed after signing")
+            else:
+                checks["signature"] = "INVALID"
+                fail(exc.code, exc.message)
+            return finish()
+        checks["content"] = checks["signature"] = "OK"
+        info = describe_certificate(verified.signer)
+        out["signer"] = {"commonName": info.common_name, "organisation": info.organisation, "bin": info.bin,
+                         "roles": list(info.roles), "serial": info.serial, "notBefore": info.not_before.isoformat(),
+                         "notAfter": info.not_after.isoformat()}
+        await self._check_signer(verified.signer, content=content, checks=checks, fail=fail, out=out)
+        return finish()
+
+    async def _check_signer(self, cert: Any, *, content: dict[str, Any], checks: dict[str, str], fail: Any,
+                            out: dict[str, Any]) -> None:
+        verifier = self._runtime.verifier_or_fail()
+        info = describe_certificate(cert)
+        chain = verifier.chain_of(cert)
+        if chain is None:
+            checks["certificate"] = "UNTRUSTED"
+            fail("CERTIFICATE_UNTRUSTED", "the signer's certificate does not chain to a trusted НУЦ root")
+            return
+        now = self._clock.now()
+        start, end = signing_window(content) or (now, now)
+        out["signedWithin"] = {"from": start.isoformat(), "to": end.isoformat()}
+        faults = []
+        if info.usage is not Usage.SIGN:
+            faults.append(("CERTIFICATE_WRONG_KEY_USAGE", f"a signing certificate is required, got "
+                           f"{info.usage.value if info.usage else 'no recognised key usage'}"))
+        if info.holder is not Holder.EMPLOYEE:
+            faults.append(("SIGNER_NOT_AN_OFFICIAL", f"signed with a certificate of a {info.holder.value}, not of an "
+                           "official (an employee's certificate with a BIN)"))
+        for link in chain:
+            what = "certificate" if link is cert else "issuing CA"
+            if link.not_valid_after_utc < start:
+                faults.append(("CERTIFICATE_EXPIRED_AT_SIGNING", f"the {what} expired on "
+                               f"{link.not_valid_after_utc.isoformat()}, before the document was signed"))
+            elif link.not_valid_before_utc > end:
+                faults.append(("CERTIFICATE_NOT_YET_VALID_AT_SIGNING", f"the {what} is valid only from "
+                               f"{link.not_valid_before_utc.isoformat()}, after the document was signed"))
+        for code, message in faults:
+            fail(code, message)
+        checks["certificate"] = "FAILED" if faults else "OK"
+        result = await verifier.check(certificate=cert, expect=Expectation(), revocation=True)
+        if result.ok:
+            checks["revocation"] = "GOOD"
+        elif result.failure is CertFailure.REVOKED:
+            checks["revocation"] = "REVOKED"
+            revoked_at = result.revocation.revoked_at if result.revocation else None
+            fail("CERTIFICATE_REVOKED", result.message,
+                 revokedAt=revoked_at.isoformat() if isinstance(revoked_at, dt.datetime) else revoked_at)
+        elif result.failure is CertFailure.STATUS_UNKNOWN:
+            checks["revocation"] = "UNKNOWN"
+            fail("CERTIFICATE_STATUS_UNKNOWN", result.message)
+        elif result.failure in TRANSIENT:
+            checks["revocation"] = "UNAVAILABLE"
+            fail("REVOCATION_UNAVAILABLE", f"OCSP could not be asked now: {result.message}", transient=True)
+        elif result.failure in (CertFailure.EXPIRED, CertFailure.NOT_YET_VALID):
+            checks["revocation"] = "NOT_CHECKED"  # OCSP speaks of certificates valid now; validity was judged above
+            out["note"] = f"revocation not asked: {result.message}"
+
+    @property
+    def verify_limit(self) -> int:
+        return self._settings.document_max_bytes

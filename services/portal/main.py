@@ -7,7 +7,9 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
+from services.mio_workstation.regulations import REGULATIONS_DIR, RegulationBook
 from services.portal.api import build_router
+from services.portal.cabinet import SurveyAnswer, build_cabinet_router
 from services.portal.handlers import Portal
 from services.portal.mailbox import MailMessage, build_mail_router, host_mailbox
 from services.portal.settings import PortalSettings
@@ -27,10 +29,13 @@ from shared.rate_limit import RateLimit
 def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None,
                http: httpx.AsyncClient | None = None) -> FastAPI:
     settings = settings or PortalSettings()
+    # the regulation files say which service each region offers through the portal (the catalogue, the checks)
+    regulations = RegulationBook.load(settings.regulations_dir or REGULATIONS_DIR)
 
     def wire(node: MemberNode, app: FastAPI) -> None:
         runtime = node.runtime(settings.member_id)
-        portal = Portal(sessions=node.sessions, runtime=runtime, clock=node.clock, settings=settings)
+        portal = Portal(sessions=node.sessions, runtime=runtime, clock=node.clock, settings=settings,
+                        regulations=regulations)
         follow(runtime, services=EMPLOYMENT_SERVICES, clock_now=node.clock.now)
         node.relay.also_purge(lambda: purge_keys(node.sessions))
         token = settings.mesh.admin_token.get_secret_value
@@ -40,11 +45,13 @@ def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None
         # the mesh's SMS and e-mail outbox: a member of its own (its own certificate, broker login and queues)
         host_mailbox(node.runtime(MAIL_MEMBER), clock=node.clock)
         app.include_router(build_mail_router(sessions=node.sessions, admin=admin_guard(token=token)))
+        app.include_router(build_cabinet_router(sessions=node.sessions, logins=portal.logins, clock=node.clock,
+                                                admin=admin_guard(token=token)))
 
     return create_member_app(settings=settings, service="portal", title="portal — ПЭП simulator",
                              description="The e-government portal: citizens' registration and login (IIN + "
                                          "password or EDS), sessions, their own data.",
                              members=[settings.member_id, MAIL_MEMBER],
                              models=[Account, LoginSession, Challenge, LoginGuess, TrackedCase, CaseNotice,
-                                     IdempotencyRecord, MailMessage],
+                                     IdempotencyRecord, MailMessage, SurveyAnswer],
                              wire=wire, bus=bus, http=http)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -19,3 +21,15 @@ class PortalSettings(ServiceSettings):
     anonymous_registrations_per_minute: int = Field(default=10, ge=1, le=10_000, description="password "
                                                     "registrations a minute from one address without the admin token")
     registry_timeout_s: float = Field(default=10.0, gt=0, le=60, description="deadline of ГБД ФЛ look-ups")
+    channel_check_timeout_s: float = Field(default=3.0, gt=0, le=60, description="how long an application waits "
+                                           "for ГБД ФЛ's district to refuse an unoffered channel at once; past it "
+                                           "the gateway and ИС МИО refuse it later")
+    regulations_dir: Path | None = Field(default=None, description="the regulation files the catalogue and the "
+                                         "checks read; by default ИС МИО's shipped ones")
+    anonymous_verifications_per_minute: int = Field(default=30, ge=1, le=10_000, description="document "
+                                                    "verifications (POST /documents/verify) a minute from one address")
+    document_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024,
+                                    description="the largest document (JSON, PDF or QR payload) verification reads")
+    document_verify_url: str | None = Field(default=None, description="the verification address printed in a PDF "
+                                            "whose signed data is too large for its QR code; by default "
+                                            "<public URL>/documents/verify")

@@ -13,6 +13,7 @@ from services.mio_workstation.domain import (
     auto_at,
     automatic_decision,
     card_missing,
+    draft_document,
     next_action,
     step_due,
     term_due,
@@ -100,11 +101,44 @@ def test_simulated_staff_approve_when_nothing_stands_in_the_way(regulation_id, f
     ("mamlyut.unemployed-certificate.portal", _facts(), PERIOD, "не зарегистрировано в качестве безработного"),
     ("mamlyut.unemployed-certificate.portal", _facts(unemployed_card=True), {}, "Не указан период"),
     ("akmola.active-measures-referral.portal", _facts(), {}, "Не указан вид активной меры"),
+    ("kyzylorda.active-measures-referral.portal", _facts(), {"referralKind": "vocational-training"},
+     "на профессиональную подготовку, переподготовку и повышение квалификации регламентом услуги"),
 ])
 def test_simulated_staff_refuse_with_the_reason(regulation_id, facts, form, reason):
     approve, why = automatic_decision(regulation=BOOK.all[regulation_id], facts=facts, form=form)
     assert approve is False
     assert reason in (why or "")
+
+
+def test_a_referral_kind_the_regulation_does_not_offer_is_refused_naming_what_it_offers():
+    facts, form = _facts(), {"referralKind": "career-guidance"}
+    assert automatic_decision(regulation=BOOK.all["akmola.active-measures-referral.office"], facts=facts,
+                              form=form) == (True, None)  # seed 001 п. 3, пп. 6
+    approve, why = automatic_decision(regulation=BOOK.all["kyzylorda.active-measures-referral.office"], facts=facts,
+                                      form=form)
+    assert approve is False
+    assert "не предусмотрено" in (why or "")
+    assert "на молодежную практику" in (why or "")
+    assert len(why or "") <= 500, "fits the application's reason column"
+
+
+def test_almaty_steps_add_up_to_the_term_of_registration_as_unemployed():
+    """Seed 004, registration as unemployed, п. 5 пп. 3-4: 2 working days to decide, then 1 to notify."""
+    regulation = BOOK.all["almaty.unemployed-registration.office"]
+    end = FRIDAY_11_DEC
+    for step in regulation.steps:
+        end = step_due(started=end, duration=step.max, calendar=CALENDAR)
+    assert end == term_due(accepted=FRIDAY_11_DEC, term=regulation.term, calendar=CALENDAR) == \
+        _end_of(dt.date(2026, 12, 15))  # 11, (weekend), 14, 15
+
+
+def test_the_result_names_the_issuer_the_seed_names():
+    form = {"applicantIin": "900101300001", "surname": "Ахметов", "name": "Ержан"}
+    kwargs = {"number": "X-1", "issued": FRIDAY_11_DEC, "organisation": "ГУ «Отдел» (симулятор)", "form": form,
+              "approve": True, "reason": None, "card": None}
+    almaty = draft_document(regulation=BOOK.all["almaty.job-seeker-registration.office"], **kwargs)
+    akmola = draft_document(regulation=BOOK.all["akmola.active-measures-referral.office"], **kwargs)
+    assert (almaty["issuer"], akmola["issuer"]) == ("Центр занятости населения", "ГУ «Отдел» (симулятор)")
 
 
 def test_a_card_is_required_only_where_the_regulation_says():

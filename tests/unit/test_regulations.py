@@ -70,6 +70,47 @@ def test_a_broken_file_is_named_with_its_field(tmp_path: Path, change, says):
     assert says in str(caught.value)
 
 
+REFERRAL = "kyzylorda.active-measures-referral.office"
+
+
+def _referral(tmp_path: Path, change) -> Path:
+    data = yaml.safe_load((REGULATIONS_DIR / f"{REFERRAL}.yaml").read_text())
+    change(data)
+    path = tmp_path / f"{REFERRAL}.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path
+
+
+def test_referral_kinds_and_issuer_are_the_seeds():
+    book = RegulationBook.load()
+    assert book.all["kyzylorda.active-measures-referral.portal"].referral_kinds == \
+        ("employment", "youth-practice", "social-jobs", "public-works")  # seed 002 п. 3: four kinds
+    assert len(book.all["akmola.active-measures-referral.office"].referral_kinds or ()) == 6  # seed 001 п. 3
+    assert all((r.referral_kinds is not None) == (r.service == "employment.active-measures-referral")
+               for r in book.all.values())
+    assert book.all["almaty.unemployed-registration.office"].issuer == \
+        "Управление социального благосостояния города Алматы"
+    assert book.all["akmola.active-measures-referral.office"].issuer is None  # each district's own department
+    assert [r.id for r in book.all.values() if r.may_refuse_acceptance] == ["kyzylorda.job-seeker-registration.office"]
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    (lambda d: d.pop("referralKinds"), "referralKinds is given for employment.active-measures-referral"),
+    (lambda d: d.update(referralKinds=[]), "referralKinds names at least one kind"),
+    (lambda d: d.update(referralKinds=["employment", "space-flight"]), "space-flight not among"),
+    (lambda d: d.update(referralKinds=["employment", "employment"]), "referralKinds repeat"),
+    (lambda d: d.update(issuer=""), "field issuer"),
+])
+def test_a_referral_file_names_the_kinds_it_offers(tmp_path: Path, change, says):
+    with pytest.raises(RegulationError, match=says):
+        load_file(_referral(tmp_path, change))
+
+
+def test_only_a_referral_file_names_referral_kinds(tmp_path: Path):
+    with pytest.raises(RegulationError, match="and only for it"):
+        load_file(_broken(tmp_path, lambda d: d.update(referralKinds=["employment"])))
+
+
 def test_a_file_is_named_after_its_id(tmp_path: Path):
     path = _broken(tmp_path, lambda d: None, name="something-else")
     with pytest.raises(RegulationError, match=r"something-else.yaml: field id: is 'zhezkazgan"):

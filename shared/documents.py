@@ -1,0 +1,493 @@
+"""Result documents to download, print and verify: a signed result — its JSON content and the detached CMS over the
+content's RFC 8785 form — as a bilingual (Kazakh and Russian) PDF laid out like the seeds' output forms (seed 003
+appendix 5, the certificate «Справка»; 003's refusal letter «Доводим до Вашего сведения…»; 004's notices), with a
+QR code, and the same document read back from such a PDF or QR code.
+
+Pure: content and signature in, bytes out, and back; nothing here reads a database, the network or the clock.
+
+The QR code holds the signed data itself whenever it fits: ``EGOVDOC1:`` then base45 (RFC 9285) of the zlib-
+compressed RFC 8785 JSON ``{"content": …, "signature": …}`` — alphanumeric QR mode, as the EU's health
+certificates pack theirs — up to version 40 at error correction L (``QR_MAX_CHARS``; a smaller code gets the
+highest level its version allows). A document too large for
+that gets a verification link with the SHA-256 of its canonical content instead (``QrReference``). Either way the
+PDF carries the signed JSON as an embedded file (``document.json``) and the QR payload (``qr.txt``), so a verifier
+reads them back without decoding an image.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import zlib
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import fontpkg_pt_sans
+import segno
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+from shared.canonical import canonical_bytes
+from shared.cert_profile import describe_certificate
+from shared.clock import KZ_TZ
+from shared.errors import MeshError
+from shared.signing import SignatureError, verify_detached
+
+QR_PREFIX = "EGOVDOC1:"
+QR_ERROR = "l"  # at least; segno raises it as far as the version chosen allows (boost_error)
+QR_MAX_CHARS = 4296  # alphanumeric characters a version-40 QR code holds at error correction L
+DEFAULT_VERIFY_URL = "http://127.0.0.1:8001/documents/verify"  # the portal's, as `make run` starts it
+DOCUMENT_FILE = "document.json"
+QR_FILE = "qr.txt"
+MAX_DOCUMENT_BYTES = 256 * 1024  # a signed document read back from a PDF or a QR code (decompressed)
+
+_FONT_DIR = fontpkg_pt_sans.ROOT / "files"
+_FONT = "PTSans"
+
+
+class DocumentError(MeshError):
+    """What was given is not a signed document this module can read (the code says which part)."""
+
+    status = 422
+
+
+@dataclass(frozen=True)
+class SignedResult:
+    """A result document: its content and the detached CMS (base64) over the content's RFC 8785 form."""
+
+    content: dict[str, Any]
+    signature: str
+
+    @classmethod
+    def parse(cls, value: Any) -> SignedResult:
+        if not isinstance(value, dict) or not isinstance(value.get("content"), dict) \
+                or not isinstance(value.get("signature"), str) or not value["signature"]:
+            raise DocumentError("DOCUMENT_MALFORMED", "a signed document is a JSON object with `content` (an object) "
+                                "and `signature` (base64 detached CMS over the content's RFC 8785 form)")
+        return cls(content=value["content"], signature=value["signature"])
+
+    def canonical(self) -> bytes:
+        return canonical_bytes(self.content)
+
+    def sha256(self) -> str:
+        return hashlib.sha256(self.canonical()).hexdigest()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"content": self.content, "signature": self.signature}
+
+    def json_bytes(self) -> bytes:
+        """The signed data as a file: RFC 8785 JSON of ``{content, signature}`` (the content's bytes are signed)."""
+        return canonical_bytes(self.as_json())
+
+
+@dataclass(frozen=True)
+class QrReference:
+    """A QR code of a document too large to carry: where to verify it, and the SHA-256 of its canonical content."""
+
+    url: str
+    sha256: str
+
+
+# ---- base45 (RFC 9285) ---------------------------------------------------------------------------------------------
+_B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+_B45_VALUE = {c: i for i, c in enumerate(_B45)}
+
+
+def b45encode(data: bytes) -> str:
+    out = []
+    for i in range(0, len(data) - 1, 2):
+        n = data[i] * 256 + data[i + 1]
+        out += [_B45[n % 45], _B45[n // 45 % 45], _B45[n // 2025]]
+    if len(data) % 2:
+        n = data[-1]
+        out += [_B45[n % 45], _B45[n // 45]]
+    return "".join(out)
+
+
+def b45decode(text: str) -> bytes:
+    try:
+        values = [_B45_VALUE[c] for c in text]
+    except KeyError:
+        raise ValueError("not base45: a character outside its alphabet") from None
+    if len(values) % 3 == 1:
+        raise ValueError("not base45: a dangling character")
+    out = bytearray()
+    for i in range(0, len(values), 3):
+        group = values[i:i + 3]
+        n = sum(v * 45**k for k, v in enumerate(group))
+        if len(group) == 3:
+            if n > 0xFFFF:
+                raise ValueError("not base45: a group out of range")
+            out += n.to_bytes(2, "big")
+        else:
+            if n > 0xFF:
+                raise ValueError("not base45: a group out of range")
+            out.append(n)
+    return bytes(out)
+
+
+# ---- the QR payload ------------------------------------------------------------------------------------------------
+def full_qr_payload(document: SignedResult) -> str:
+    return QR_PREFIX + b45encode(zlib.compress(document.json_bytes(), 9))
+
+
+def reference_link(document: SignedResult, *, verify_url: str) -> str:
+    number = document.content.get("documentNumber")
+    query = {"sha256": document.sha256()} | ({"documentNumber": number} if isinstance(number, str) else {})
+    return f"{verify_url}?{urlencode(query)}"
+
+
+def qr_payload(document: SignedResult, *, verify_url: str = DEFAULT_VERIFY_URL, max_chars: int = QR_MAX_CHARS) -> str:
+    """The signed data itself when it fits a QR code (``max_chars``), else the link with the content's SHA-256."""
+    full = full_qr_payload(document)
+    return full if len(full) <= max_chars else reference_link(document, verify_url=verify_url)
+
+
+def decode_qr(payload: str) -> SignedResult | QrReference:
+    text = payload.strip("\r\n\t")  # not spaces: base45 has one, and a payload may end with it
+    if text.startswith(QR_PREFIX):
+        try:
+            packed = b45decode(text[len(QR_PREFIX):])
+            inflater = zlib.decompressobj()
+            raw = inflater.decompress(packed, MAX_DOCUMENT_BYTES)
+            if inflater.unconsumed_tail or not inflater.eof:
+                raise ValueError("truncated, or larger than a document is")
+            value = json.loads(raw)
+        except (ValueError, zlib.error) as exc:
+            raise DocumentError("QR_PAYLOAD_MALFORMED", f"the QR payload does not unpack: {exc}") from None
+        return SignedResult.parse(value)
+    parts = urlsplit(text)
+    digest = parse_qs(parts.query).get("sha256", [""])[0].lower()
+    if parts.scheme in ("http", "https") and re.fullmatch(r"[0-9a-f]{64}", digest):
+        return QrReference(url=text, sha256=digest)
+    raise DocumentError("QR_PAYLOAD_MALFORMED", f"a document's QR payload starts with {QR_PREFIX} or is a "
+                        "verification link with sha256=")
+
+
+# ---- reading a PDF back --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PdfContents:
+    document: SignedResult
+    qr: str | None
+
+
+def read_pdf(data: bytes) -> PdfContents:
+    """The signed document (and QR payload) a PDF made here carries as embedded files."""
+    from pypdf import PdfReader  # only verification reads PDFs
+    from pypdf.errors import PyPdfError
+
+    try:
+        files = PdfReader(io.BytesIO(data)).attachments
+        found = {name: files[name][0] for name in (DOCUMENT_FILE, QR_FILE) if files.get(name)}
+    except (PyPdfError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError,
+            zlib.error) as exc:
+        raise DocumentError("PDF_UNREADABLE", f"not a readable PDF: {exc}") from None
+    if DOCUMENT_FILE not in found:
+        raise DocumentError("PDF_WITHOUT_DOCUMENT", f"the PDF carries no {DOCUMENT_FILE}: it was not made by the mesh")
+    try:
+        value = json.loads(found[DOCUMENT_FILE][:MAX_DOCUMENT_BYTES + 1]) \
+            if len(found[DOCUMENT_FILE]) <= MAX_DOCUMENT_BYTES else None
+    except ValueError:
+        value = None
+    qr = found.get(QR_FILE)
+    return PdfContents(document=SignedResult.parse(value), qr=qr.decode("utf-8", "replace") if qr else None)
+
+
+# ---- when it was signed --------------------------------------------------------------------------------------------
+def signing_window(content: dict[str, Any]) -> tuple[dt.datetime, dt.datetime] | None:
+    """When the document says it was signed, on the mesh clock: ``signedAt`` (a moment) if the content has it, else
+    its ``date`` — the whole Kazakh day; None when it says neither."""
+    for key in ("signedAt", "signed_at"):
+        value = content.get(key)
+        if isinstance(value, str):
+            try:
+                moment = dt.datetime.fromisoformat(value)
+            except ValueError:
+                continue
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=KZ_TZ)
+            return moment, moment
+    value = content.get("date")
+    if isinstance(value, str):
+        try:
+            day = dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+        start = dt.datetime.combine(day, dt.time(), tzinfo=KZ_TZ)
+        return start, start + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+    return None
+
+
+# ---- the PDF -------------------------------------------------------------------------------------------------------
+_TITLES = {  # (Kazakh, Russian), as the seeds' forms head them
+    "certificate": ("ЖҰМЫССЫЗ РЕТІНДЕ ТІРКЕУ ТУРАЛЫ АНЫҚТАМА", "СПРАВКА О РЕГИСТРАЦИИ В КАЧЕСТВЕ БЕЗРАБОТНОГО"),
+    "job-seeker": ("ЖҰМЫС ІЗДЕУШІ АДАМ РЕТІНДЕ ТІРКЕУ ТУРАЛЫ ХАБАРЛАМА",
+                   "УВЕДОМЛЕНИЕ О РЕГИСТРАЦИИ В КАЧЕСТВЕ ЛИЦА, ИЩУЩЕГО РАБОТУ"),
+    "unemployed": ("ЖҰМЫССЫЗ РЕТІНДЕ ТІРКЕУ ТУРАЛЫ ХАБАРЛАМА", "ИЗВЕЩЕНИЕ О РЕГИСТРАЦИИ В КАЧЕСТВЕ БЕЗРАБОТНОГО"),
+    "referral": ("ЖҰМЫСПЕН ҚАМТУҒА ЖӘРДЕМДЕСУДІҢ БЕЛСЕНДІ ШАРАЛАРЫНА ҚАТЫСУҒА ЖОЛДАМА",
+                 "НАПРАВЛЕНИЕ НА УЧАСТИЕ В АКТИВНЫХ МЕРАХ СОДЕЙСТВИЯ ЗАНЯТОСТИ"),
+    "refusal": ("ҚЫЗМЕТ КӨРСЕТУДЕН БАС ТАРТУ ТУРАЛЫ ХАТ", "ПИСЬМО ОБ ОТКАЗЕ В ОКАЗАНИИ ГОСУДАРСТВЕННОЙ УСЛУГИ"),
+}
+_BODIES = {  # (Kazakh, Russian) when the content carries no text of its own
+    "certificate": ("«Халықты жұмыспен қамту туралы» Қазақстан Республикасы Заңының 15-бабына сәйкес жұмыссыз "
+                    "ретінде тіркелген.", "В соответствии со статьей 15 Закона Республики Казахстан «О занятости "
+                    "населения» зарегистрирован(а) в качестве безработного."),
+    "job-seeker": ("Сіз жұмыс іздеуші адам ретінде тіркелдіңіз.", "Вы зарегистрированы в качестве лица, ищущего "
+                   "работу."),
+    "unemployed": ("Сіз жұмыссыз ретінде тіркелдіңіз.", "Вы зарегистрированы в качестве безработного."),
+    "referral": ("Сізге жұмыспен қамтуға жәрдемдесудің белсенді шараларына қатысуға жолдама берілді.",
+                 "Вам выдано направление на участие в активных мерах содействия занятости."),
+}
+_REFERRAL_KINDS = {
+    "employment": ("жұмысқа орналасуға жолдама", "направление для трудоустройства"),
+    "public-works": ("қоғамдық жұмыстарға жолдама", "направление на общественные работы"),
+    "vocational-training": ("кәсіптік даярлауға, қайта даярлауға және біліктілікті арттыруға жолдама",
+                            "направление на профессиональную подготовку, переподготовку и повышение квалификации"),
+    "social-jobs": ("әлеуметтік жұмыс орындарына жолдама", "направление на социальные рабочие места"),
+    "youth-practice": ("жастар практикасына жолдама", "направление на молодежную практику"),
+    "career-guidance": ("кәсіптік бағдар беру бойынша тегін қызметтер",
+                        "бесплатные услуги по профессиональной ориентации"),
+}
+_FIELDS = {  # content field → (Kazakh label, Russian label), in the order they are printed
+    "applicationNumber": ("Өтініш нөмірі", "Номер заявления"),
+    "service": ("Мемлекеттік қызмет", "Государственная услуга"),
+    "period": ("Кезең", "Период"),
+    "registeredUnemployedSince": ("Жұмыссыз ретінде тіркелген күні", "Зарегистрирован(а) безработным с"),
+    "registeredOn": ("Тіркелген күні", "Дата регистрации"),
+    "referralKind": ("Жолдама түрі", "Вид направления"),
+    "basis": ("Негіздеме", "Основание"),
+    "reason": ("Бас тарту себебі", "Причина отказа"),
+    "regulation": ("Мемлекеттік қызмет регламенті", "Регламент государственной услуги"),
+}
+_SHOWN_ELSEWHERE = {"documentNumber", "date", "issuer", "applicant", "applicantIin", "result", "title", "text",
+                    "textKk", "titleKk", "periodFrom", "periodTo", "signer", "signerName", "signerPosition",
+                    "signerPositionKk", "signerIin", "signedAt"}
+_LEGAL = ("Бұл құжат «Электрондық құжат және электрондық цифрлық қолтаңба туралы» 2003 жылғы 7 қаңтардағы № 370-II "
+          "Қазақстан Республикасы Заңының 7-бабының 1-тармағына сәйкес қағаз жеткізгіштегі құжатпен бірдей.",
+          "Данный документ согласно пункту 1 статьи 7 ЗРК от 7 января 2003 года «Об электронном документе и "
+          "электронной цифровой подписи» равнозначен документу на бумажном носителе.")
+
+
+def document_kind(content: dict[str, Any]) -> str:
+    if content.get("result") == "refused":
+        return "refusal"
+    title = f"{content.get('title', '')} {content.get('service', '')}".lower()
+    for kind, marks in (("referral", ("направлени",)), ("certificate", ("справк",)),
+                        ("job-seeker", ("ищущего работу", "ищущих работу")), ("unemployed", ("безработн",))):
+        if any(mark in title for mark in marks):
+            return kind
+    return "generic"
+
+
+def _date(value: Any) -> str:
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return dt.date.fromisoformat(value).strftime("%d.%m.%Y")
+    return _text(value)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_text(v)}" for k, v in value.items() if v not in (None, ""))
+    if isinstance(value, list):
+        return ", ".join(_text(v) for v in value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _issuer(content: dict[str, Any]) -> tuple[str, str]:
+    """(Kazakh, Russian) name of the issuing body: a plain string, or an object with names (and a BIN)."""
+    issuer = content.get("issuer")
+    if isinstance(issuer, dict):
+        ru = _text(issuer.get("name") or issuer.get("nameRu") or issuer.get("organisation") or "")
+        kk = _text(issuer.get("nameKk") or "")
+        if issuer.get("bin"):
+            ru = f"{ru} (БИН {issuer['bin']})".strip()
+            kk = f"{kk} (БСН {issuer['bin']})".strip() if kk else ""
+        return kk, ru
+    return "", _text(issuer)
+
+
+def _signer(content: dict[str, Any]) -> tuple[str, str, str]:
+    """(name, position in Russian, position in Kazakh) of the signer, as far as the content says."""
+    signer = content.get("signer")
+    name = position = position_kk = ""
+    if isinstance(signer, dict):
+        name = _text(signer.get("name") or signer.get("fullName") or "")
+        position = _text(signer.get("position") or signer.get("positionRu") or signer.get("role") or "")
+        position_kk = _text(signer.get("positionKk") or "")
+    elif isinstance(signer, str):
+        name = signer
+    name = name or _text(content.get("signerName"))
+    position = position or _text(content.get("signerPosition"))
+    position_kk = position_kk or _text(content.get("signerPositionKk"))
+    return name, position, position_kk
+
+
+def _fields(content: dict[str, Any]) -> list[tuple[str, str, str]]:
+    values = dict(content)
+    if content.get("periodFrom") or content.get("periodTo"):
+        values["period"] = f"{_date(content.get('periodFrom'))} – {_date(content.get('periodTo'))}"
+    kind = content.get("referralKind")
+    if isinstance(kind, str) and kind in _REFERRAL_KINDS:
+        kk, ru = _REFERRAL_KINDS[kind]
+        values["referralKind"] = f"{kk} / {ru}"
+    out = [(kk, ru, _date(values[key])) for key, (kk, ru) in _FIELDS.items() if values.get(key) not in (None, "")]
+    for key, value in content.items():  # whatever else was signed is printed too, under its own name
+        if key not in _FIELDS and key not in _SHOWN_ELSEWHERE and value not in (None, "", [], {}):
+            out.append((key, "", _date(value)))
+    return out
+
+
+def _signer_line(document: SignedResult) -> str:
+    """Whose certificate the signature names (read from the signature; its trust is the verifier's business)."""
+    try:
+        info = describe_certificate(verify_detached(content=document.canonical(),
+                                                    signature_b64=document.signature).signer)
+    except (SignatureError, MeshError):
+        return ""
+    holder = ", ".join(filter(None, [info.common_name, info.organisation]))
+    return f"ЭЦҚ / ЭЦП: {holder}; сертификат № {info.serial}"
+
+
+class _Pdf(FPDF):
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(_FONT, "", 7)
+        self.set_text_color(110)
+        self.cell(0, 4, f"egov-mesh (TEST) — {self.page_no()}/{{nb}}", align="C")
+        self.set_text_color(0)
+
+
+def render_pdf(document: SignedResult, *, verify_url: str = DEFAULT_VERIFY_URL,
+               max_qr_chars: int = QR_MAX_CHARS) -> bytes:
+    """The document as a printable A4 PDF: kk/ru form, the QR code, and the signed data embedded."""
+    content = document.content
+    kind = document_kind(content)
+    payload = qr_payload(document, verify_url=verify_url, max_chars=max_qr_chars)
+    pdf = _Pdf(format="A4")
+    pdf.set_margins(18, 15, 18)
+    pdf.set_auto_page_break(True, margin=18)
+    pdf.add_font(_FONT, "", _FONT_DIR / "PT_Sans-Web-Regular.ttf")
+    pdf.add_font(_FONT, "B", _FONT_DIR / "PT_Sans-Web-Bold.ttf")
+    number = _text(content.get("documentNumber"))
+    pdf.set_title(f"{number} {_text(content.get('title'))}".strip())
+    pdf.set_creator("egov-mesh")
+    pdf.set_lang("kk")
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    width = pdf.epw
+
+    def line(text: str, *, size: float = 10, bold: bool = False, align: str = "L", height: float = 5) -> None:
+        if text:
+            pdf.set_font(_FONT, "B" if bold else "", size)
+            pdf.multi_cell(width, height, text, align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    # header: as the seeds' e-gov forms have it
+    top = pdf.get_y()
+    pdf.set_font(_FONT, "B", 16)
+    pdf.cell(28, 12, "e-gov", border=1, align="C")
+    pdf.set_xy(pdf.l_margin + 32, top)
+    pdf.set_font(_FONT, "", 8)
+    pdf.multi_cell(70, 4, "Құжат электрондық үкімет жүйесінде құрылды\nДокумент сформирован системой электронного "
+                   "правительства", align="L")
+    pdf.set_xy(pdf.l_margin + 106, top)
+    pdf.multi_cell(width - 106, 4, f"Бірегей нөмір / Уникальный номер: {number}\n"
+                   f"Берілген күні / Дата выдачи: {_date(content.get('date'))}", align="R")
+    pdf.set_y(max(pdf.get_y(), top + 14))
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + width, pdf.get_y())
+    pdf.ln(3)
+    issuer_kk, issuer_ru = _issuer(content)
+    line(issuer_kk, size=10, bold=True, align="C")
+    line(issuer_ru, size=10, bold=True, align="C")
+    pdf.ln(4)
+
+    title_kk, title_ru = _TITLES.get(kind, ("ҚҰЖАТ", _text(content.get("title")).upper()))
+    line(_text(content.get("titleKk")) or title_kk, size=13, bold=True, align="C", height=6)
+    line(title_ru, size=13, bold=True, align="C", height=6)
+    pdf.ln(4)
+
+    applicant, iin = _text(content.get("applicant")), _text(content.get("applicantIin"))
+    body_kk, body_ru = _BODIES.get(kind, ("", ""))
+    if kind == "refusal":
+        service = _text(content.get("service"))
+        body_kk = f"Сізге «{service}» мемлекеттік қызметін көрсетуден бас тартылғанын хабарлаймыз."
+        body_ru = f"Доводим до Вашего сведения, что Вам отказано в предоставлении государственной услуги «{service}»."
+    else:
+        body_ru = _text(content.get("text")) or body_ru
+    body_kk = _text(content.get("textKk")) or body_kk
+    # the Kazakh part, then the Russian one, each naming the applicant
+    line(f"Т.А.Ә.: {applicant}", bold=True)
+    line(f"ЖСН: {iin}")
+    line(body_kk)
+    pdf.ln(2)
+    line(f"Ф.И.О.: {applicant}", bold=True)
+    line(f"ИИН: {iin}")
+    line(body_ru)
+    pdf.ln(3)
+
+    fields = _fields(content)
+    if fields:
+        pdf.set_font(_FONT, "", 9.5)
+        with pdf.table(col_widths=(62, width - 62), first_row_as_headings=False, line_height=5,
+                       borders_layout="HORIZONTAL_LINES", text_align=("LEFT", "LEFT")) as table:
+            for kk, ru, value in fields:
+                row = table.row()
+                row.cell(f"{kk} / {ru}" if ru else kk)
+                row.cell(value)
+        pdf.ln(3)
+
+    name, position, position_kk = _signer(content)
+    if position_kk or position:
+        line(f"Лауазымы / Должность: {' / '.join(filter(None, [position_kk, position]))}")
+    if name:
+        line(f"Қол қойған / Подписал: {name}", bold=True)
+    line(_signer_line(document), size=8, height=4)
+    pdf.ln(2)
+    line(_LEGAL[0], size=8, height=4)
+    line(_LEGAL[1], size=8, height=4)
+    pdf.ln(3)
+
+    # the QR code, and beside it what it holds
+    qr = segno.make(payload, error=QR_ERROR, boost_error=True, micro=False)
+    size = min(75.0, max(35.0, qr.symbol_size(border=4)[0] * 0.42))
+    if pdf.get_y() + size > pdf.h - pdf.b_margin:
+        pdf.add_page()
+    top = pdf.get_y()
+    image = io.BytesIO()
+    qr.save(image, kind="png", scale=6, border=4)
+    image.seek(0)
+    pdf.image(image, x=pdf.l_margin, y=top, w=size, h=size)
+    pdf.set_xy(pdf.l_margin + size + 4, top + 4)
+    pdf.set_font(_FONT, "", 8)
+    if payload.startswith(QR_PREFIX):
+        caption = ("*Штрих-код электрондық-цифрлық қолтаңбамен қол қойылған деректерді қамтиды.\n"
+                   "*Штрих-код содержит данные, подписанные электронной цифровой подписью.")
+    else:
+        caption = ("*Штрих-кодта тексеру сілтемесі бар.\n*Штрих-код содержит ссылку для проверки:\n"
+                   f"{verify_url}")
+    pdf.multi_cell(width - size - 4, 4, f"{caption}\n\nSHA-256:\n{document.sha256()}", align="L",
+                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_y(max(pdf.get_y(), top + size))
+
+    pdf.embed_file(bytes=document.json_bytes(), basename=DOCUMENT_FILE, mime_type="application/json",
+                   desc="the signed document: content and detached CMS over its RFC 8785 form")
+    pdf.embed_file(bytes=payload.encode(), basename=QR_FILE, mime_type="text/plain", desc="the QR code's payload")
+    return bytes(pdf.output())
+
+
+def filename(document: SignedResult | dict[str, Any], extension: str) -> str:
+    """A safe download name from the document number (``ZHZ-2026-000001.pdf``)."""
+    content = document.content if isinstance(document, SignedResult) else document
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", _text(content.get("documentNumber"))).strip("._") or "document"
+    return f"{stem[:80]}.{extension}"
+
+
+__all__ = ["DEFAULT_VERIFY_URL", "QR_MAX_CHARS", "QR_PREFIX", "DocumentError", "PdfContents", "QrReference",
+           "SignedResult", "b45decode", "b45encode", "decode_qr", "document_kind", "filename", "full_qr_payload",
+           "qr_payload", "read_pdf", "render_pdf", "signing_window"]
