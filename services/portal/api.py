@@ -225,6 +225,7 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
         person = await portal.person(iin)
         if person is None:
             raise MeshError("PERSON_NOT_FOUND", "Сведения по указанному ИИН отсутствуют в ГБД ФЛ", status=404)
+        await portal.remember_district(iin, person.district)
         return person.model_dump(by_alias=True, exclude_none=True)
 
     @router.get("/services", tags=["services"], summary="The service catalogue: each service's form (JSON Schema, "

@@ -97,9 +97,10 @@ class Portal:
         parse_iin(iin)
         refuse_weak(password, iin=iin)
         await self._not_registered(iin)
-        await self._registrable(iin)
+        person = await self._registrable(iin)
         return await self._create(Account(iin=iin, password_hash=hash_password(password), email=email, phone=phone,
-                                          registered_by="password", registered_at=self._clock.now()))
+                                          registered_by="password", registered_at=self._clock.now(),
+                                          district=person.district))
 
     async def register_quietly(self, *, iin: str, password: str, email: str | None, phone: str | None) -> None:
         """``register`` for an anonymous caller: the same answer, and the same work (a ГБД ФЛ look-up, a password
@@ -116,7 +117,8 @@ class Portal:
             return
         with contextlib.suppress(MeshError):  # registered by someone else at this very moment: the same answer
             await self._create(Account(iin=iin, password_hash=password_hash, email=email, phone=phone,
-                                       registered_by="password", registered_at=self._clock.now()))
+                                       registered_by="password", registered_at=self._clock.now(),
+                                       district=person.district))
 
     async def register_with_eds(self, *, challenge_id: str, signature: str, password: str | None,
                                 email: str | None, phone: str | None) -> Account:
@@ -126,10 +128,10 @@ class Portal:
         if password is not None:
             refuse_weak(password, iin=iin)
         await self._not_registered(iin)
-        await self._registrable(iin)
+        person = await self._registrable(iin)
         return await self._create(Account(iin=iin, password_hash=hash_password(password) if password else None,
                                           email=email, phone=phone, registered_by="eds",
-                                          registered_at=self._clock.now()))
+                                          registered_at=self._clock.now(), district=person.district))
 
     async def _not_registered(self, iin: str) -> None:
         async with self._sessions() as session:
@@ -220,18 +222,32 @@ class Portal:
             log.info("application_replayed" if sent.replayed else "application_sent")
         return sent
 
+    async def remember_district(self, iin: str, district: str) -> None:
+        """The registered address's district as ГБД ФЛ just gave it (a citizen who moved: their profile says so)."""
+        async with self._sessions() as session, session.begin():
+            await session.exec(update(Account).where(col(Account.iin) == iin).values(  # type: ignore[call-overload]
+                district=district))
+
     async def _refuse_unfit(self, *, iin: str, form: dict[str, Any], district: str | None) -> None:
         """Before anything is sent: the service is offered through the portal in the citizen's district (the one
-        named, else the registered address ГБД ФЛ gives) — ``CHANNEL_NOT_OFFERED`` at once — and the form fits
+        named, else the registered address's as the portal knows it from ГБД ФЛ — at registration, at the last
+        profile read, or asked now) — ``CHANNEL_NOT_OFFERED`` at once — and the form fits
         its service's schema and the region's regulation (``FORM_INVALID``, every field named). When ГБД ФЛ cannot
         be asked now, the district checks are left to the gateway and ИС МИО, as before."""
         if district is None:
+            async with self._sessions() as session:
+                account = await session.get(Account, iin)
+            district = account.district if account is not None else None
+        if district is None:  # an account from before the portal kept it: ask ГБД ФЛ, briefly
             try:
                 person = await self.person(iin, timeout_s=self._settings.channel_check_timeout_s)
             except MeshError:
                 person = None
             district = person.district if person is not None else None
         regulation = None
+        if district is not None and district not in self.regulations.districts:
+            raise MeshError("DISTRICT_UNKNOWN", f"no district {district!r}; the regulations serve "
+                            f"{', '.join(self.regulations.districts)}", status=422)
         if district is not None:
             regulation = self.regulations.find(district=district, service=form["serviceId"], channel="portal")
             if regulation is None:

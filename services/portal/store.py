@@ -18,6 +18,8 @@ class Account(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=128)
     phone: str | None = Field(default=None, max_length=20)
     registered_by: str = Field(max_length=8, description="password | eds")
+    district: str | None = Field(default=None, max_length=32, description="the registered address's district, "
+                                 "as ГБД ФЛ gave it at registration or the last profile read")
     registered_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     failed_logins: int = 0
     locked_until: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))

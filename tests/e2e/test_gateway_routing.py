@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from meshkit.sdk import KitError
 from shared.envelope import MessageType
 from shared.errors import MeshError
 from shared.ids import make_iin
@@ -164,16 +165,22 @@ def test_a_request_naming_no_district_goes_to_the_applicants_district(mesh):
     assert verified["ok"] is True
 
 
-@pytest.mark.parametrize(("district", "route_id", "code", "says"), [
-    ("kokshetau", None, "Client.UnknownRoute", "registered in 'kokshetau'"),
-    ("almaty", "atlantis", "Client.UnknownRoute", "no district 'atlantis'"),
+@pytest.mark.parametrize(("district", "route_id", "portal_code", "code", "says"), [
+    ("kokshetau", None, "CHANNEL_NOT_OFFERED", "Client.UnknownRoute", "registered in 'kokshetau'"),
+    ("almaty", "atlantis", "DISTRICT_UNKNOWN", "Client.UnknownRoute", "no district 'atlantis'"),
 ])
-def test_a_request_no_district_provides_is_refused_with_the_reason(mesh, district, route_id, code, says):
+def test_a_request_no_district_provides_is_refused_with_the_reason(mesh, district, route_id, portal_code, code, says):
+    """The portal refuses it at once (it knows the catalogue); a member that sends it anyway — here ИС ЦОН's
+    test-support intake, which does not look — is refused by the gateway with the reason."""
     with mesh.kit() as kit:
         citizen = kit.new_citizen(district=district, min_age=25, max_age=50)
         session = kit.login(citizen.iin, citizen.password)
-        sent = session.apply(citizen.signed_request("employment.job-seeker-registration"), district=route_id)
-        case = _case(lambda: kit.login(citizen.iin, citizen.password).applications(), sent["correlationId"],
+        with pytest.raises(KitError) as at_portal:
+            session.apply(citizen.signed_request("employment.job-seeker-registration"), district=route_id)
+        assert (at_portal.value.status, at_portal.value.code) == (422, portal_code)
+        sent = kit.con_submit(citizen.signed_request("employment.job-seeker-registration"), district=route_id,
+                              signed_by="applicant")
+        case = _case(lambda: kit.con_cases(citizen.iin), sent["correlationId"],
                      done=lambda c: c["status"] == "FAILED")
     assert case["refusalCode"] == code
     assert says in case["refusalReason"]
