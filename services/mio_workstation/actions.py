@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Protocol
 
 from services.mio_workstation.domain import Circumstances, Status, automatic_decision, card_missing, draft_document
@@ -79,6 +79,7 @@ class Signed:
 class Issued:
     delivery: str | None = None  # office applications: in_person or email; None: the portal's or ИС ЦОН's business
     address: str | None = None  # delivery email: where the result goes (queued with the issue, shared.mail)
+    sms_to: str | None = None  # the regulation tells the result by SMS: the applicant's phone
 
 
 Prepared = Accepted | Assigned | Decided | Signed | Issued
@@ -111,6 +112,8 @@ class Facilities(Protocol):
     async def circumstances(self, app: Application, *, on: dt.date) -> tuple[Circumstances, LabourCard | None]: ...
 
     def verifier(self, district: str) -> CertificateVerifier: ...
+
+    async def phone_of(self, app: Application) -> str | None: ...
 
 
 class StepAction(ABC):
@@ -231,6 +234,14 @@ class Issue(StepAction):
                 raise MeshError("EMAIL_INVALID", "the e-mail address is not one (name@example.kz)", status=422)
 
     async def prepare(self, request: ActionRequest, facilities: Facilities) -> Prepared:
+        issued = await self._delivery(request)
+        if request.regulation.notify_by_sms:
+            phone = request.app.form.get("phone") or await facilities.phone_of(request.app)
+            return replace(issued, sms_to=phone) if phone else issued
+        return issued
+
+    @staticmethod
+    async def _delivery(request: ActionRequest) -> Issued:
         app, body = request.app, request.body
         if app.channel != "office":
             return Issued()

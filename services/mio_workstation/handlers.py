@@ -42,7 +42,7 @@ from services.mio_workstation.store import (
 )
 from shared.cert_check import CertificateVerifier, Expectation, is_transient, refusal_code
 from shared.cert_profile import Holder, Usage
-from shared.clock import MeshClock
+from shared.clock import KZ_TZ, MeshClock
 from shared.contracts import ApplicationRequest, SignedDocument, StatusNotification
 from shared.db import Sessions, insert_if_absent, snapshot
 from shared.envelope import MessageType
@@ -344,6 +344,8 @@ class Workstation:
                 apply(app, prepared, at=at)
                 if isinstance(prepared, Issued) and prepared.delivery == "email" and prepared.address:
                     self._email_result(session, app, regulation=regulation, address=prepared.address)
+                if isinstance(prepared, Issued) and prepared.sms_to:
+                    self._sms_result(session, app, regulation=regulation, phone=prepared.sms_to, at=at)
                 record.done = [*record.done, action]
                 if next_action(step, record.done) is None:
                     record.finished_at, record.actor = at, actor.iin if actor else "auto"
@@ -461,6 +463,33 @@ class Workstation:
             app = await self.act(number=number, action=action, actor=None, body=ActionBody())
             if not Status(app.status).active:
                 return
+
+    # ---- telling the result by SMS (004 п. 5) -------------------------------------------------------------------
+    async def phone_of(self, app: Application) -> str | None:
+        """The applicant's mobile number as ГБД ФЛ holds it (None when it holds none or cannot be asked now: the
+        result is still issued, the notice is the portal's and the office's)."""
+        try:
+            answer = await self.runtime(app.district).request(
+                service_id="gbdfl.person-by-iin", data={"iin": app.applicant_iin}, correlation_id=app.correlation_id)
+        except MeshError as exc:
+            log.warning("sms_phone_unavailable", code=exc.code)
+            return None
+        person = answer.envelope.data.get("person") or {}
+        return person.get("phone")
+
+    def _sms_result(self, session: AsyncSession, app: Application, *, regulation: Regulation, phone: str,
+                    at: dt.datetime) -> None:
+        """The result in one SMS, queued in the transaction that issues it (through the mesh's outbox)."""
+        if app.decision == "approve":
+            text = (f"Вы зарегистрированы в качестве безработного с {at.astimezone(KZ_TZ).date().isoformat()}. "
+                    f"{regulation.issuer or regulation.title}, заявление № {app.number}.")
+        else:
+            text = f"В оказании услуги «{regulation.title}» отказано: {app.reason}. Заявление № {app.number}."
+        try:
+            send_mail(session, self.runtime(app.district), kind="sms", to=phone, subject=None, text=text[:1000],
+                      correlation_id=app.correlation_id, application_number=app.number)
+        except MeshError as exc:  # a phone the outbox will not take: the result is issued all the same
+            log.warning("sms_not_sent", code=exc.code)
 
     # ---- handing the result out by e-mail --------------------------------------------------------------------
     def _email_result(self, session: AsyncSession, app: Application, *, regulation: Regulation, address: str) -> None:

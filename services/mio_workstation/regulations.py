@@ -175,6 +175,9 @@ class Regulation(Model):
     processing: Literal["staff", "automatic"] = Field(default="staff", description=(
         "automatic: ИС МИО is only the register the ЦОН operator enters into (004 п. 9 пп. 7): every step is done "
         "by the system as it starts, whatever the district's mode"))
+    notify_by_sms: bool = Field(default=False, alias="notifyBySms", description=(
+        "the applicant is told the result by SMS (004 п. 5, registration as unemployed: «извещает … о дате "
+        "регистрации … либо уведомляет об отказе»), to the form's phone or the one ГБД ФЛ holds"))
     notify_centre: bool = Field(default=False, alias="notifyCentre", description=(
         "ИС ЦОН hears every status change (003 routes every status to ИС ЦОН); ЦОН-channel files always do"))
     centre: Centre | None = None

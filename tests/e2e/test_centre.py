@@ -195,10 +195,14 @@ def test_the_mio_office_hands_out_by_email_and_centre_hears_only_what_its_seed_r
     almaty = kit.new_citizen(district="almaty", min_age=25, max_age=50, jobless=True, register=False)
     kit.open_card("almaty", almaty.iin, kind="job_seeker")
     centre = kit.staff_login(kit.staff("almaty", role="centre_specialist"))
-    registered = centre.enter(almaty.signed_request("employment.unemployed-registration"))["number"]
+    registered = centre.enter(almaty.signed_request("employment.unemployed-registration", phone="+77015550103"))[
+        "number"]
     kit.settle(registered)
-    assert kit.mio_application(registered)["status"] in ("COMPLETED", "REFUSED")
+    assert kit.mio_application(registered)["status"] == "COMPLETED"
     assert kit.con_notices(registered) == []
+    [sms] = kit.wait_for_mail(application_number=registered, kind="sms")  # 004 п. 5: the date, by SMS
+    assert (sms["to"], sms["sender"]) == ("+77015550103", "mio.almaty")
+    assert "зарегистрированы в качестве безработного с" in sms["text"]
 
 
 def test_bad_input_at_the_centre_is_refused_with_its_code(kit: Mesh, mesh: MeshHandle):
