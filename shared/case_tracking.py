@@ -17,7 +17,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.contracts import DUPLICATE_MESSAGE, ApplicationRequest, ErrorPayload, StatusNotification
-from shared.db import Sessions, UtcDateTime
+from shared.db import Sessions, UtcDateTime, insert_if_absent
 from shared.envelope import MessageType
 from shared.idempotency import claim as claim_key
 from shared.idempotency import replayed, request_digest
@@ -44,6 +44,7 @@ class TrackedCase(SQLModel, table=True):
     updated_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     refusal_code: str | None = Field(default=None, max_length=64)
     refusal_reason: str | None = Field(default=None, max_length=1000)
+    channel: str | None = Field(default=None, max_length=8, description="office | portal | con")
 
 
 class CaseNotice(SQLModel, table=True):
@@ -81,6 +82,7 @@ def submit(session: AsyncSession, *, runtime: MemberRuntime, request: Applicatio
                               "signedBy": request.signed_by}, correlation_id=correlation_id,
                         route_id=route_id)
     case = TrackedCase(correlation_id=correlation_id, message_id=wire["messageId"],
+                       channel=CHANNEL_OF.get(runtime.member_id),
                        applicant_iin=request.form.applicant_iin,
                        service_id=request.form.service_id, route_id=route_id, submitted_at=now,
                        submitted_by=submitted_by, updated_at=now)
@@ -127,13 +129,19 @@ async def _earlier(sessions: Sessions, *, scope: str, key: str, digest: str) -> 
         return await session.get(TrackedCase, correlation_id) if correlation_id else None
 
 
+CHANNEL_OF = {"portal": "portal", "con": "con"}  # the channel of what a member sends
+
 # How far a case has come: a notice that arrives late (its first delivery was retried while a later one went
 # through) is kept in the list, but never moves the case's status back.
 STATUS_RANK = {"SENT": 0, "RECEIVED": 1, "IN_PROGRESS": 2, "COMPLETED": 3, "REFUSED": 3, "NOT_ACCEPTED": 3,
                "FAILED": 3}
 
 
-async def record_notice(session: AsyncSession, incoming: Incoming, *, now: dt.datetime) -> None:
+async def record_notice(session: AsyncSession, incoming: Incoming, *, now: dt.datetime,
+                        adopt: bool = False) -> None:
+    """A status notice, recorded once (the inbox's transaction); it moves the case it is about forward. With
+    ``adopt`` (the portal) a case this system did not send — an application at ИС ЦОН or the МИО office — is
+    started from its first notice, so the citizen's history lists it with its channel."""
     notice = incoming.payload
     assert isinstance(notice, StatusNotification)
     env = incoming.envelope
@@ -143,6 +151,12 @@ async def record_notice(session: AsyncSession, incoming: Incoming, *, now: dt.da
         status=notice.status, status_text=notice.status_text, text=notice.text, reason=notice.reason, at=notice.at,
         received_at=now, document=notice.document.model_dump(by_alias=True) if notice.document else None))
     case = await session.get(TrackedCase, env.correlation_id, with_for_update=True)  # two notices at once
+    if case is None and adopt:
+        await insert_if_absent(session, TrackedCase.__table__, {  # type: ignore[attr-defined]
+            "correlation_id": env.correlation_id, "applicant_iin": notice.applicant_iin,
+            "service_id": env.service_id, "submitted_at": now, "updated_at": now, "status": "SENT",
+            "status_text": "Отправлено", "channel": notice.channel})
+        case = await session.get(TrackedCase, env.correlation_id, with_for_update=True)
     if case is not None:
         case.application_number, case.district = notice.application_number, notice.district
         if STATUS_RANK.get(notice.status, 0) >= STATUS_RANK.get(case.status, 0):
@@ -177,10 +191,11 @@ async def record_refusal(session: AsyncSession, incoming: Incoming, *, now: dt.d
 NOTICE_ORDER = (col(CaseNotice.at), sql_case(STATUS_RANK, value=col(CaseNotice.status), else_=9), col(CaseNotice.id))
 
 
-def follow(runtime: MemberRuntime, *, services: tuple[str, ...], clock_now: Any) -> None:
-    """Record every status notice and refusal of these services that reaches this member."""
+def follow(runtime: MemberRuntime, *, services: tuple[str, ...], clock_now: Any, adopt: bool = False) -> None:
+    """Record every status notice and refusal of these services that reaches this member (``adopt``: start a case
+    for an application another system sent)."""
     async def on_notice(session: AsyncSession, incoming: Incoming) -> None:
-        await record_notice(session, incoming, now=clock_now())
+        await record_notice(session, incoming, now=clock_now(), adopt=adopt)
 
     async def on_error(session: AsyncSession, incoming: Incoming) -> None:
         await record_refusal(session, incoming, now=clock_now())
@@ -217,7 +232,7 @@ def case_out(case: TrackedCase) -> dict[str, Any]:
             "applicationNumber": case.application_number, "district": case.district, "status": case.status,
             "statusText": case.status_text, "submittedAt": case.submitted_at.isoformat(),
             "updatedAt": case.updated_at.isoformat(), "refusalCode": case.refusal_code,
-            "refusalReason": case.refusal_reason}
+            "refusalReason": case.refusal_reason, "channel": case.channel}
 
 
 def notice_out(notice: CaseNotice) -> dict[str, Any]:

@@ -236,6 +236,9 @@ class StatusNotification(Contract):
     text: str = Field(description="the free text line shown in «Уведомления»")
     reason: str | None = None
     document: SignedDocument | None = None
+    channel: Literal["office", "portal", "con"] | None = Field(
+        default=None, description="the channel the application came through (the portal lists every one of a "
+                                  "citizen's applications in «История получения услуг»)")
 
 
 for _service in EMPLOYMENT_SERVICES:

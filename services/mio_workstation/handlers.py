@@ -58,6 +58,7 @@ from shared.working_calendar import WorkingCalendar
 
 log = get_logger(__name__)
 CON = "con"
+PORTAL = "portal"
 
 
 def channel_of(sender: str) -> str:
@@ -381,9 +382,13 @@ class Workstation:
         notice = StatusNotification(application_number=app.number, district=app.district,
                                     applicant_iin=app.applicant_iin, status=app.status,  # type: ignore[arg-type]
                                     status_text=STATUS_TEXT[app.status], at=at.isoformat(),
-                                    text=texts[app.status], reason=app.reason if refused else None, document=document)
+                                    text=texts[app.status], reason=app.reason if refused else None, document=document,
+                                    channel=app.channel)  # type: ignore[arg-type]
         regulation = self._book.all.get(app.regulation_id)
-        recipients = [m for m in (app.origin_member, CON if regulation and regulation.centre_hears else None) if m]
+        # where it came from; ИС ЦОН where the seed routes statuses there; the portal always: the citizen's
+        # «История получения услуг» lists applications of every channel (003 п. 10: status on the portal too)
+        recipients = [m for m in (app.origin_member, CON if regulation and regulation.centre_hears else None, PORTAL)
+                      if m]
         runtime = self.runtime(app.district)
         for recipient in dict.fromkeys(recipients):
             runtime.send(session, service_id=app.service_id, message_type=MessageType.NOTIFICATION,

@@ -36,7 +36,7 @@ def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None
         runtime = node.runtime(settings.member_id)
         portal = Portal(sessions=node.sessions, runtime=runtime, clock=node.clock, settings=settings,
                         regulations=regulations)
-        follow(runtime, services=EMPLOYMENT_SERVICES, clock_now=node.clock.now)
+        follow(runtime, services=EMPLOYMENT_SERVICES, clock_now=node.clock.now, adopt=True)
         node.relay.also_purge(lambda: purge_keys(node.sessions))
         token = settings.mesh.admin_token.get_secret_value
         app.include_router(build_router(

@@ -53,3 +53,27 @@ async def test_notifications_are_unread_until_marked_and_the_survey_is_answered_
         assert (theirs.status_code, theirs.json()["code"]) == (404, "APPLICATION_NOT_FOUND")
         counts = (await portal.get("/admin/surveys")).json()
     assert counts["counts"]["quality"]["3"] >= 1
+
+
+async def test_the_history_lists_applications_made_at_the_centre_and_the_office_with_their_channel(
+        inproc: InProcessMesh):
+    """«История получения услуг» (003 п. 10: the status can be checked on the portal, as at МИО or ЦОН)."""
+    await inproc.set_mode("mamlyut", share=0.00001)
+    person = await inproc.person(district="mamlyut")
+    token = await inproc.citizen_session(person)
+    async with inproc.client("mio_workstation") as mio:
+        (await mio.post("/admin/districts/mamlyut/register/cards", json={"iin": person.iin, "kind": "unemployed"})
+         ).raise_for_status()
+    form = person.request("employment.unemployed-certificate", periodFrom="2026-01-01", periodTo="2026-06-30")["form"]
+    async with inproc.client("con_operator") as con:
+        at_centre = (await con.post("/admin/applications", json={"form": form, "signedBy": "operator",
+                                                                  "district": "mamlyut"})).json()
+    sent = await apply(inproc, person, token, "employment.unemployed-certificate", periodFrom="2026-01-01",
+                       periodTo="2026-06-30")
+    for correlation_id in (at_centre["correlationId"], sent["correlationId"]):
+        await final_case(inproc, person, token, correlation_id)
+    async with inproc.client("portal") as portal:
+        history = (await portal.get(f"/citizens/{person.iin}/applications", headers=bearer(token))).json()
+    channels = {c["correlationId"]: (c["channel"], c["status"]) for c in history["applications"]}
+    assert channels == {at_centre["correlationId"]: ("con", "COMPLETED"),
+                        sent["correlationId"]: ("portal", "COMPLETED")}
