@@ -259,6 +259,7 @@ def main() -> None:
     control.start()
     description["launcher"] = {"pid": os.getpid(), "controlUrl": control.url}
     write(supervisor.status())
+    supervisor.tick()  # its first look marks the ready services up before the mesh is said to be up
     try:
         description["demoCitizen"] = _demo_citizen(var_dir)
         description["demoStaff"] = _demo_staff(var_dir)

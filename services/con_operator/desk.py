@@ -50,11 +50,10 @@ from shared.logging import get_logger, message_context
 from shared.logins import eds_refusal
 from shared.mail import json_attachment, send_mail
 from shared.member import MemberRuntime
-from shared.registry_calls import unavailable
+from shared.registry_calls import person_by_iin
 from shared.signing import sign_json
 
 log = get_logger(__name__)
-PERSON_BY_IIN = "gbdfl.person-by-iin"
 FINAL = ("COMPLETED", "REFUSED", "NOT_ACCEPTED")
 SCAN_TYPES = ("application/pdf", "image/jpeg", "image/png", "image/tiff")
 # 004 п. 9 пп. 6 (процесс 4): the message when ГБД ФЛ has nothing on the citizen
@@ -261,14 +260,10 @@ class Desk:
     async def _person(self, iin: str) -> PersonData | None:
         """ГБД ФЛ through the gateway's synchronous channel (004 п. 9 пп. 4-5: process 3, condition 1)."""
         try:
-            answer = await self._runtime.request(service_id=PERSON_BY_IIN, data={"iin": iin},
-                                                 timeout_s=self._registry_timeout_s)
-        except MeshError as exc:
-            error = unavailable(exc)
+            return await person_by_iin(self._runtime, iin, timeout_s=self._registry_timeout_s)
+        except MeshError as error:
             raise MeshError(error.code, f"{error.message}. Nothing was sent or kept: repeat the intake when the "
                             "registry answers", status=error.status, details=error.details) from None
-        data = answer.envelope.data
-        return PersonData.model_validate(data["person"]) if data.get("found") else None
 
     async def intake(self, operator: OperatorAccount, *, ticket_id: str, data: IntakeData) -> Visit:
         """Process 3 (003) / processes 2-3 (004): the form filled from ГБД ФЛ's answer, not yet signed. Repeating

@@ -54,6 +54,7 @@ from shared.idempotency import replayed, request_digest
 from shared.logging import get_logger, message_context
 from shared.mail import json_attachment, send_mail
 from shared.member import NUC, Incoming, MemberRuntime
+from shared.registry_calls import person_by_iin
 from shared.working_calendar import WorkingCalendar
 
 log = get_logger(__name__)
@@ -474,13 +475,12 @@ class Workstation:
         """The applicant's mobile number as ГБД ФЛ holds it (None when it holds none or cannot be asked now: the
         result is still issued, the notice is the portal's and the office's)."""
         try:
-            answer = await self.runtime(app.district).request(
-                service_id="gbdfl.person-by-iin", data={"iin": app.applicant_iin}, correlation_id=app.correlation_id)
+            person = await person_by_iin(self.runtime(app.district), app.applicant_iin,
+                                         correlation_id=app.correlation_id)
         except MeshError as exc:
             log.warning("sms_phone_unavailable", code=exc.code)
             return None
-        person = answer.envelope.data.get("person") or {}
-        return person.get("phone")
+        return person.phone if person is not None else None
 
     def _sms_result(self, session: AsyncSession, app: Application, *, regulation: Regulation, phone: str,
                     at: dt.datetime) -> None:

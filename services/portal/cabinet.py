@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Column, update
 from sqlmodel import Field as SqlField
-from sqlmodel import SQLModel, col, select
+from sqlmodel import SQLModel, col, func, select
 
 from shared.case_tracking import CaseNotice, TrackedCase, notice_out, notices
 from shared.clock import MeshClock
@@ -97,8 +97,10 @@ def build_cabinet_router(*, sessions: Sessions, logins: Logins, clock: MeshClock
         if login.subject != iin:
             raise MeshError("NOT_YOUR_DATA", "a citizen sees only their own data", status=403)
 
-    async def unread(iin: str) -> int:  # one citizen's notices: a short list
-        return sum(1 for n in await notices(sessions, iin=iin) if n.read_at is None)
+    async def unread(iin: str) -> int:
+        async with sessions() as session:
+            return (await session.exec(select(func.count()).select_from(CaseNotice).where(
+                CaseNotice.applicant_iin == iin, col(CaseNotice.read_at).is_(None)))).one()
 
     @router.get("/citizens/{iin}/notifications/unread", response_model=NoticesOut,
                 summary="«Уведомления» not read yet (the whole list: GET /citizens/{iin}/notifications)")

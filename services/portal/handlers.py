@@ -45,7 +45,7 @@ from shared.logins import (
 )
 from shared.member import MemberRuntime
 from shared.rate_limit import RateLimit
-from shared.registry_calls import unavailable
+from shared.registry_calls import person_by_iin
 from shared.signing import SignatureError, verify_detached
 
 log = get_logger(__name__)
@@ -55,7 +55,6 @@ def refuse_weak(password: str, *, iin: str) -> None:
     faults = password_faults(password, iin=iin)
     if faults:
         raise MeshError("PASSWORD_WEAK", describe_faults(faults), status=422, details={"rules": faults})
-PERSON_BY_IIN = "gbdfl.person-by-iin"
 
 
 class Portal:
@@ -75,13 +74,7 @@ class Portal:
 
     # ---- ГБД ФЛ through the gateway -------------------------------------------------------------------
     async def person(self, iin: str, *, timeout_s: float | None = None) -> PersonData | None:
-        try:
-            answer = await self._runtime.request(service_id=PERSON_BY_IIN, data={"iin": iin},
-                                                 timeout_s=timeout_s or self._settings.registry_timeout_s)
-        except MeshError as exc:
-            raise unavailable(exc) from None
-        data = answer.envelope.data
-        return PersonData.model_validate(data["person"]) if data.get("found") else None
+        return await person_by_iin(self._runtime, iin, timeout_s=timeout_s or self._settings.registry_timeout_s)
 
     async def _registrable(self, iin: str) -> PersonData:
         person = await self.person(iin)
