@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from meshkit.sdk import application_form
+from meshkit.sdk import application_form, attachments_for
 from services.mio_workstation.regulations import REGULATIONS_DIR, RegulationBook
 from shared.signing import SignerIdentity, load_pem_certificates, sign_json
 
@@ -93,7 +93,8 @@ class Person:
     def request(self, service_id: str, **fields: Any) -> dict[str, Any]:
         form = application_form(service_id=service_id, iin=self.iin, surname=self.surname, name=self.name,
                                 patronymic=self.patronymic, **fields)
-        return {"form": form, "formSignature": sign_json(value=form, signer=self.signing)}
+        return {"form": form, "formSignature": sign_json(value=form, signer=self.signing),
+                "attachments": attachments_for(form)}
 
 
 def _csr(key: ec.EllipticCurvePrivateKey, iin: str) -> str:
@@ -268,7 +269,8 @@ async def submit(clients: Clients, applicants: list[Applicant], *, concurrency: 
                     async with clients("con_operator") as con:
                         # a seeded operator of the district's branch signs, as every ЦОН regulation allows
                         case = _checked(await con.post("/admin/applications", json={
-                            "form": body["form"], "signedBy": "operator", "district": lane.district}, headers=key),
+                            "form": body["form"], "signedBy": "operator", "district": lane.district,
+                            "attachments": body["attachments"]}, headers=key),
                             "ИС ЦОН intake")
                 break
             except (httpx.TransportError, RuntimeError):

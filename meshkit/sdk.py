@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -25,12 +26,13 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from meshkit.mesh_runner import REPO_ROOT
 from meshkit.private_files import write_private
+from shared.ids import make_bin
 from shared.signing import SignerIdentity, sign_json
 
 DEFAULT_MESH_FILE = REPO_ROOT / "var" / "mesh.json"
@@ -103,11 +105,75 @@ class MeshInfo:
                    amqp_url=data.get("amqpUrl"), launcher=(data.get("launcher") or {}).get("controlUrl"))
 
 
+_COPIES: dict[str, tuple[str, bytes]] = {}  # sha256 → (content type, bytes) of the copies this process made
+
+
+def _text_pdf(lines: list[str]) -> bytes:
+    """A one-page PDF showing ``lines`` (ASCII), built by hand: a synthetic scan, small and deterministic."""
+    text = "BT /F1 12 Tf 50 780 Td 16 TL " + " ".join(
+        "(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") '" for line in lines) + " ET"
+    objects = ["<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> "
+               "/Contents 5 0 R >>", "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+               f"<< /Length {len(text)} >>\nstream\n{text}\nendstream"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode("ascii")
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode("ascii")
+    out += "".join(f"{o:010d} 00000 n \n" for o in offsets).encode("ascii")
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode("ascii")
+    return bytes(out)
+
+
+def document_copy(*, kind: str, lines: list[str], name: str, content_type: str = "application/pdf",
+                  content: bytes | None = None, **entry: Any) -> dict[str, Any]:
+    """A document for a form's ``documents``: its entry (name, kind, SHA-256, type, size, and e.g. number,
+    validUntil); the copy — ``content``, or a synthetic PDF of ``lines`` — is kept to go with the form
+    (``attachments_for``)."""
+    data = content if content is not None else _text_pdf(lines)
+    sha = hashlib.sha256(data).hexdigest()
+    _COPIES[sha] = (content_type, data)
+    return {"name": name, "kind": kind, "sha256": sha, "contentType": content_type, "sizeBytes": len(data),
+            **{k: v for k, v in entry.items() if v is not None}}
+
+
+def identity_document(*, iin: str, valid_until: str | None = None,
+                      number: str | None = None) -> dict[str, Any]:
+    """The applicant's identity card as the Standard's п. 9 asks (its electronic copy): valid for eight more
+    years unless ``valid_until`` says otherwise (an expired one is refused by the provider's document check)."""
+    until = valid_until or (dt.date.today() + dt.timedelta(days=8 * 365)).isoformat()
+    number = number or f"0{iin[-8:]}"
+    return document_copy(kind="identity-document", name="udostoverenie-lichnosti.pdf", number=number,
+                         validUntil=until, lines=["IDENTITY CARD (synthetic test document)", f"No {number}",
+                                                  f"IIN {iin}", f"valid until {until}"])
+
+
+def attachments_for(form: dict[str, Any]) -> list[dict[str, str]]:
+    """The copies of the form's documents this process made, as the portal and ИС МИО take them."""
+    out = []
+    for document in form.get("documents") or []:
+        copy = _COPIES.get(document.get("sha256", ""))
+        if copy is not None:
+            out.append({"sha256": document["sha256"], "contentType": copy[0],
+                        "contentBase64": base64.b64encode(copy[1]).decode("ascii")})
+    return out
+
+
+def _with_copies(request: dict[str, Any]) -> dict[str, Any]:
+    """A request as sent: with the copies of the documents its form names, when it does not carry them itself."""
+    return {"attachments": attachments_for(request.get("form") or {})} | dict(request)
+
+
 def application_form(*, service_id: str, iin: str, surname: str, name: str, patronymic: str | None,
                      **fields: Any) -> dict[str, Any]:
-    """A filled application form (fields such as periodFrom, periodTo, referralKind), as citizens sign it."""
+    """A filled application form (fields such as periodFrom, periodTo, referralKind), as citizens sign it. Unless
+    ``documents`` is given, it names the applicant's identity card (Standard п. 9), whose copy goes with it."""
     form = {"serviceId": service_id, "applicantIin": iin, "surname": surname, "name": name,
             "filledAt": dt.datetime.now(dt.UTC).isoformat(), **fields}
+    if "documents" not in fields:
+        form["documents"] = [identity_document(iin=iin)]
     if patronymic:
         form["patronymic"] = patronymic
     return form
@@ -152,9 +218,10 @@ class Citizen(_KeyHolder):
                                 patronymic=self.patronymic, **fields)
 
     def signed_request(self, service_id: str, **fields: Any) -> dict[str, Any]:
-        """The form and the citizen's EDS over it (signing key), ready to send."""
+        """The form, the citizen's EDS over it (signing key) and the copies of the documents it names, ready to
+        send (``documents=[...]`` replaces the identity card the form names by default)."""
         form = self.application_form(service_id, **fields)
-        return {"form": form, "formSignature": self.sign(form)}
+        return {"form": form, "formSignature": self.sign(form), "attachments": attachments_for(form)}
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)
@@ -205,7 +272,7 @@ class PortalSession(_BearerSession):
               idempotency_key: str | None = None) -> dict[str, Any]:
         """Send a signed application (``Citizen.signed_request``) through the portal — safe to repeat with the
         same ``idempotency_key``; a call cut off is sent again once with it."""
-        body = dict(request) | ({"district": district} if district else {})
+        body = _with_copies(request) | ({"district": district} if district else {})
         return _submit(self.mesh.http, f"{self.mesh.info.portal}/citizens/{self.iin}/applications", body=body,
                        headers=self.headers, idempotency_key=idempotency_key)
 
@@ -216,6 +283,108 @@ class PortalSession(_BearerSession):
     def notifications(self) -> list[dict[str, Any]]:
         return _checked(self.mesh.http.get(f"{self.mesh.info.portal}/citizens/{self.iin}/notifications",
                                            headers=self.headers))["notifications"]
+
+    def document(self, correlation_id: str) -> dict[str, Any]:
+        """The signed result of one of this citizen's applications (``content`` and ``signature``)."""
+        return _checked(self.mesh.http.get(
+            f"{self.mesh.info.portal}/citizens/{self.iin}/applications/{correlation_id}/document",
+            headers=self.headers))
+
+    def document_pdf(self, correlation_id: str) -> bytes:
+        """The same result as the bilingual PDF (the signed JSON embedded, the QR code holding it)."""
+        reply = self.mesh.http.get(
+            f"{self.mesh.info.portal}/citizens/{self.iin}/applications/{correlation_id}/document.pdf",
+            headers=self.headers)
+        if reply.status_code >= 400:
+            _checked(reply)
+        return reply.content
+
+
+def new_bin() -> str:
+    """A BIN for a made-up organisation: a resident legal entity's head office registered in a random month of
+    2000-2025, a random serial, the check digit right (seed 001's «ИИН/БИН»; shared/ids.py's rules)."""
+    while True:
+        made = make_bin(year=2000 + secrets.randbelow(26), month=1 + secrets.randbelow(12),
+                        serial=secrets.randbelow(100_000))
+        if made is not None:
+            return made
+
+
+class _Named(Protocol):
+    """Whoever a form is for: a ``Citizen``, a ``meshkit.load.Person``…"""
+
+    iin: str
+    surname: str
+    name: str
+    patronymic: str | None
+
+
+@dataclass
+class Representative(_KeyHolder):
+    """A person acting for an organisation at the portal (seed 001: «ИИН/БИН»): НУЦ's employee certificates with
+    the organisation's BIN and the person's IIN — the signing key signs the organisation's forms, the
+    authentication key logs in by BIN. ``password``: the portal account's, if it has one."""
+
+    iin: str
+    surname: str
+    name: str
+    patronymic: str | None
+    bin: str
+    organisation: str
+    role: str
+    password: str | None
+    pkcs12_password: str
+    signing_p12: bytes = field(repr=False)
+    auth_p12: bytes = field(repr=False)
+
+    def application_form(self, service_id: str, applicant: _Named, **fields: Any) -> dict[str, Any]:
+        """The organisation's form for ``applicant`` (the person the service is for: ``applicantIin``), naming the
+        organisation (``applicantBin``) and this representative (``representativeIin``)."""
+        return application_form(service_id=service_id, iin=applicant.iin, surname=applicant.surname,
+                                name=applicant.name, patronymic=applicant.patronymic, applicantBin=self.bin,
+                                representativeIin=self.iin, representativeName=f"{self.surname} {self.name}",
+                                **fields)
+
+    def signed_request(self, service_id: str, applicant: _Named, **fields: Any) -> dict[str, Any]:
+        """The form, signed with the organisation's certificate (this representative's signing key), and the
+        copies of the documents it names — for ``OrganisationSession.apply``."""
+        form = self.application_form(service_id, applicant, **fields)
+        return {"form": form, "formSignature": self.sign(form), "attachments": attachments_for(form)}
+
+
+@dataclass
+class OrganisationSession(_BearerSession):
+    """A representative logged in for an organisation (by BIN): its applications and their history."""
+
+    mesh: Mesh
+    bin: str
+    iin: str
+    token: str
+    method: str
+    expires_at: str
+
+    def _url(self, path: str) -> str:
+        return f"{self.mesh.info.portal}/organisations/{self.bin}{path}"
+
+    def me(self) -> dict[str, Any]:
+        return _checked(self.mesh.http.get(f"{self.mesh.info.portal}/me", headers=self.headers))
+
+    def logout(self) -> None:
+        _checked(self.mesh.http.post(f"{self.mesh.info.portal}/auth/logout", headers=self.headers))
+
+    def apply(self, request: dict[str, Any], *, district: str | None = None,
+              idempotency_key: str | None = None) -> dict[str, Any]:
+        """Send the organisation's signed application (``Representative.signed_request``); safe to repeat with the
+        same ``idempotency_key``."""
+        body = dict(request) | ({"district": district} if district else {})
+        return _submit(self.mesh.http, self._url("/applications"), body=body, headers=self.headers,
+                       idempotency_key=idempotency_key)
+
+    def applications(self) -> list[dict[str, Any]]:
+        return _checked(self.mesh.http.get(self._url("/applications"), headers=self.headers))["applications"]
+
+    def notifications(self) -> list[dict[str, Any]]:
+        return _checked(self.mesh.http.get(self._url("/notifications"), headers=self.headers))["notifications"]
 
 
 @dataclass(frozen=True)
@@ -254,7 +423,7 @@ class StaffSession(_BearerSession):
         """Enter a paper application at the office (the regulation's accepting role); the form is signed by the
         applicant, or by this employee (``signed_by="employee"``). Safe to repeat with the same key."""
         return _submit(self.mesh.http, self._url(f"/districts/{self.staff.district}/applications"),
-                       body=dict(request) | {"signedBy": signed_by}, headers=self.headers,
+                       body=_with_copies(request) | {"signedBy": signed_by}, headers=self.headers,
                        idempotency_key=idempotency_key)
 
     def act(self, number: str, action: str, **body: Any) -> dict[str, Any]:
@@ -329,8 +498,14 @@ class OperatorDesk(_BearerSession):
     def intake(self, ticket_id: str, iin: str, *, representative: dict[str, Any] | None = None,
                scans: list[dict[str, str]] | None = None, **fields: Any) -> dict[str, Any]:
         """The form for the ticket's citizen, filled from ГБД ФЛ (``fields``: periodFrom, periodTo, referralKind,
-        phone, email, serviceId); ``representative``: iin, name, powerOfAttorney{number, issuedOn, validUntil,
+        phone, email, serviceId); ``scans``: the documents scanned (default: the citizen's identity card, scanned
+        now; ``[]``: none); ``representative``: iin, name, powerOfAttorney{number, issuedOn, validUntil,
         principalIin, attorneyIin, services}."""
+        if scans is None:  # the identity card presented at the desk, scanned (Standard п. 9)
+            card = identity_document(iin=iin)
+            content_type, data = _COPIES[card["sha256"]]
+            self.scan(data, content_type)
+            scans = [{k: card[k] for k in ("name", "sha256", "kind", "number", "validUntil")}]
         body = {"iin": iin, **fields} | ({"representative": representative} if representative else {}) | (
             {"scans": scans} if scans else {})
         return self._post(f"/tickets/{ticket_id}/intake", body)
@@ -457,6 +632,58 @@ class Mesh:
         return PortalSession(mesh=self, iin=body["iin"], token=body["token"], method=body["method"],
                              expires_at=body["expiresAt"])
 
+    # ---- organisations at the portal: representatives, registration and login by BIN (seed 001) ---------------
+    def new_representative(self, *, organisation: str = "ТОО «Тестовая организация»", bin_: str | None = None,
+                           role: str = "head", register: bool = True, password: str | None = None,
+                           pkcs12_password: str | None = None) -> Representative:
+        """A person no other test is using (ГБД ФЛ), НУЦ's certificates of them as ``role`` of ``organisation``
+        (``bin_``, or a new valid BIN), and — unless ``register`` is False — the organisation's portal account
+        for them, registered with the organisation's EDS, with ``password`` (a strong one made up if not given)."""
+        person = _checked(self.http.post(f"{self.info.gbd_fl}/admin/people/claim", headers=self._admin,
+                                         json={"minAge": 25, "maxAge": 60}))
+        pkcs12_password = pkcs12_password or secrets.token_urlsafe(12)
+        certificates = _checked(self.http.post(f"{self.info.nuc}/certificates/employee", headers=self._admin, json={
+            "iin": person["iin"], "surname": person["surname"], "name": person["name"],
+            "patronymic": person.get("patronymic"), "organisation": organisation, "bin": bin_ or new_bin(),
+            "role": role, "pkcs12Password": pkcs12_password}))
+        representative = Representative(
+            iin=person["iin"], surname=person["surname"], name=person["name"], patronymic=person.get("patronymic"),
+            bin=certificates["signing"]["bin"], organisation=organisation, role=role, password=None,
+            pkcs12_password=pkcs12_password, signing_p12=base64.b64decode(certificates["signing"]["pkcs12Base64"]),
+            auth_p12=base64.b64decode(certificates["authentication"]["pkcs12Base64"]))
+        if register:
+            representative.password = password or strong_password()
+            self.register_organisation(representative, password=representative.password)
+        return representative
+
+    def register_organisation(self, representative: Representative, *, bin_: str | None = None,
+                              password: str | None = None) -> dict[str, Any]:
+        """Register the representative at the portal for the organisation (``bin_``: the BIN named, by default
+        the certificate's): a register challenge signed with the organisation certificate's authentication key."""
+        challenge = self.challenge(purpose="register")
+        body = {"bin": bin_ or representative.bin, "challengeId": challenge["challengeId"],
+                "signature": representative.sign(challenge, usage="auth")} | (
+            {"password": password} if password else {})
+        return _checked(self.http.post(f"{self.info.portal}/auth/register/organisation", json=body))
+
+    def login_organisation(self, bin_: str, iin: str, password: str) -> OrganisationSession:
+        """Log in by BIN, the representative's IIN and the password."""
+        body = _checked(self.http.post(f"{self.info.portal}/auth/login/organisation",
+                                       json={"bin": bin_, "iin": iin, "password": password}))
+        return OrganisationSession(mesh=self, bin=body["bin"], iin=body["iin"], token=body["token"],
+                                   method=body["method"], expires_at=body["expiresAt"])
+
+    def login_organisation_eds(self, representative: Representative, *,
+                               bin_: str | None = None) -> OrganisationSession:
+        """Log in by BIN with EDS: a fresh login challenge signed with the organisation certificate's
+        authentication key (``bin_``: the BIN named, by default the certificate's)."""
+        challenge = self.challenge(purpose="login")
+        body = _checked(self.http.post(f"{self.info.portal}/auth/login/organisation/eds", json={
+            "bin": bin_ or representative.bin, "challengeId": challenge["challengeId"],
+            "signature": representative.sign(challenge, usage="auth")}))
+        return OrganisationSession(mesh=self, bin=body["bin"], iin=body["iin"], token=body["token"],
+                                   method=body["method"], expires_at=body["expiresAt"])
+
     # ---- ИС МИО staff, modes and the register (test support) ---------------------------------------------
     def staff(self, district: str, *, role: str) -> Staff:
         everyone = _checked(self.http.get(f"{self.info.mio}/admin/staff", headers=self._admin))["staff"]
@@ -483,6 +710,14 @@ class Mesh:
         return _checked(self.http.post(f"{self.info.mio}/admin/districts/{district}/register/cards",
                                        headers=self._admin, json={"iin": iin, "kind": kind}))
 
+    def record_assistance(self, district: str, iin: str, *, kind: str, granted_on: str, until: str | None = None,
+                          decision: str | None = None) -> dict[str, Any]:
+        """Note targeted social (``targeted-social``) or housing (``housing``) assistance on the person's open card
+        in «Еңбек нарығы» (dates YYYY-MM-DD); the unemployed certificate lists it. The card, with its history."""
+        body = {"iin": iin, "kind": kind, "grantedOn": granted_on, "until": until, "decision": decision}
+        return _checked(self.http.post(f"{self.info.mio}/admin/districts/{district}/register/assistance",
+                                       headers=self._admin, json={k: v for k, v in body.items() if v is not None}))
+
     def mio_application(self, number: str) -> dict[str, Any]:
         return _checked(self.http.get(f"{self.info.mio}/applications/{number}", headers=self._admin))
 
@@ -494,9 +729,10 @@ class Mesh:
         if signed_by == "operator":
             if district is None:
                 raise ValueError("an operator-signed submission names its district (the branch that serves it)")
-            body = {"form": request["form"], "signedBy": "operator", "district": district}
+            body = {"form": request["form"], "signedBy": "operator", "district": district,
+                    "attachments": _with_copies(request)["attachments"]}
         else:
-            body = dict(request) | {"signedBy": signed_by} | ({"district": district} if district else {})
+            body = _with_copies(request) | {"signedBy": signed_by} | ({"district": district} if district else {})
         return _submit(self.http, f"{self.info.con}/admin/applications", body=body, headers=self._admin,
                        idempotency_key=idempotency_key)
 

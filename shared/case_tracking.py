@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,10 +78,12 @@ def submit(session: AsyncSession, *, runtime: MemberRuntime, request: Applicatio
            now: dt.datetime, submitted_by: str | None = None, correlation_id: str | None = None) -> TrackedCase:
     """Send an application through the gateway and start following it, in one transaction."""
     correlation_id = correlation_id or str(uuid.uuid4())
+    data: dict[str, Any] = {"form": signed_form(request), "formSignature": request.form_signature,
+                            "signedBy": request.signed_by}
+    if request.attachments:  # the electronic copies the form names travel with it, sealed in the envelope
+        data["attachments"] = [a.model_dump(by_alias=True) for a in request.attachments]
     wire = runtime.send(session, service_id=request.form.service_id, message_type=MessageType.REQUEST,
-                        data={"form": signed_form(request), "formSignature": request.form_signature,
-                              "signedBy": request.signed_by}, correlation_id=correlation_id,
-                        route_id=route_id)
+                        data=data, correlation_id=correlation_id, route_id=route_id)
     case = TrackedCase(correlation_id=correlation_id, message_id=wire["messageId"],
                        channel=CHANNEL_OF.get(runtime.member_id),
                        applicant_iin=request.form.applicant_iin,
@@ -100,9 +103,11 @@ class Submission:
 
 async def submit_once(sessions: Sessions, *, runtime: MemberRuntime, request: ApplicationRequest,
                       route_id: str | None, now: dt.datetime, scope: str, key: str | None,
-                      submitted_by: str | None = None) -> Submission:
+                      submitted_by: str | None = None,
+                      keep: Callable[[AsyncSession], Awaitable[None]] | None = None) -> Submission:
     """``submit``, made safe to repeat: with a key, the case and the key are written in one transaction, and a
-    repeat (the first call cut off, or two at once) gets the same case back."""
+    repeat (the first call cut off, or two at once) gets the same case back. ``keep`` writes what the sender keeps
+    of the application (the portal: the electronic copies) in the same transaction."""
     digest = request_digest({"form": signed_form(request), "formSignature": request.form_signature,
                              "signedBy": request.signed_by, "routeId": route_id})
     if key is not None:
@@ -114,6 +119,8 @@ async def submit_once(sessions: Sessions, *, runtime: MemberRuntime, request: Ap
         fresh = key is None or await claim_key(session, scope=scope, key=key, digest=digest, resource=correlation_id)
         case = submit(session, runtime=runtime, request=request, route_id=route_id, now=now,
                       submitted_by=submitted_by, correlation_id=correlation_id) if fresh else None
+        if case is not None and keep is not None:
+            await keep(session)
     if case is None:
         assert key is not None
         earlier = await _earlier(sessions, scope=scope, key=key, digest=digest)
@@ -161,6 +168,8 @@ async def record_notice(session: AsyncSession, incoming: Incoming, *, now: dt.da
         case.application_number, case.district = notice.application_number, notice.district
         if STATUS_RANK.get(notice.status, 0) >= STATUS_RANK.get(case.status, 0):
             case.status, case.status_text, case.updated_at = notice.status, notice.status_text, now
+            if notice.status in ("REFUSED", "NOT_ACCEPTED") and notice.reason:  # the history says why
+                case.refusal_reason = notice.reason[:1000]
         session.add(case)
     log.info("status_notice_received", status=notice.status, application_number=notice.application_number,
              at=notice.at, followed=case is not None)

@@ -158,9 +158,48 @@ EMPLOYMENT_SERVICES = ("employment.job-seeker-registration", "employment.unemplo
                        "employment.active-measures-referral", "employment.unemployed-certificate")
 
 
+DOCUMENT_KINDS = ("identity-document", "work-record", "education", "other")
+ATTACHMENT_TYPES = ("application/pdf", "image/jpeg", "image/png", "image/tiff")
+MAX_DOCUMENT_BYTES = 2 * 1024 * 1024  # one electronic copy
+MAX_DOCUMENTS = 5  # copies on one form
+_DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+
 class AttachedDocument(Contract):
+    """A document the form names: an electronic copy (its SHA-256 — the citizen's EDS over the form covers it),
+    what kind of document it is (Standard п. 9), and for an identity document its number and end of validity,
+    which the provider's document check reads (seed 000 condition 3, seed 004 п. 11 condition 2)."""
+
     name: str = Field(min_length=1, max_length=256)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="digest of the scanned or electronic copy")
+    kind: Literal["identity-document", "work-record", "education", "other"] = Field(
+        default="other", description="which document of the Standard's п. 9 this is")
+    content_type: Literal["application/pdf", "image/jpeg", "image/png", "image/tiff"] | None = Field(
+        default=None, alias="contentType")
+    size_bytes: int | None = Field(default=None, alias="sizeBytes", ge=1, le=MAX_DOCUMENT_BYTES)
+    number: str | None = Field(default=None, max_length=32, description="the document's own number")
+    valid_until: str | None = Field(default=None, alias="validUntil", pattern=_DATE,
+                                    description="identity document: valid until (YYYY-MM-DD)")
+
+    @field_validator("valid_until")
+    @classmethod
+    def _calendar_date(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                dt.date.fromisoformat(value)
+            except ValueError as exc:
+                raise ValueError(f"not a calendar date: {exc}") from None
+        return value
+
+
+class DocumentContent(Contract):
+    """The bytes of a document the form names, carried with the application through the gateway (the gateway
+    seals the envelope; the provider checks each digest against the signed form)."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    content_type: Literal["application/pdf", "image/jpeg", "image/png", "image/tiff"] = Field(alias="contentType")
+    content_base64: str = Field(alias="contentBase64", max_length=(MAX_DOCUMENT_BYTES + 2) // 3 * 4,
+                                pattern=r"^[A-Za-z0-9+/]*={0,2}$")
 
 
 class PowerOfAttorney(Contract):
@@ -190,12 +229,16 @@ class ApplicationForm(Contract):
 
     service_id: str = Field(alias="serviceId")
     applicant_iin: str = Field(alias="applicantIin", pattern=r"^\d{12}$")
+    applicant_bin: str | None = Field(default=None, alias="applicantBin", pattern=r"^\d{12}$", description=(
+        "an organisation applying (seed 001 п. 9: «ИИН/БИН»): its BIN, as its EDS gives it; the form is then signed "
+        "by its representative (representativeIin) with the organisation's certificate (signedBy organisation), "
+        "and applicantIin is the person the service is for"))
     surname: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=64)
     patronymic: str | None = Field(default=None, max_length=64)
     phone: str | None = Field(default=None, pattern=r"^\+7\d{10}$")
     email: str | None = Field(default=None, max_length=128)
-    documents: list[AttachedDocument] = Field(default_factory=list)
+    documents: list[AttachedDocument] = Field(default_factory=list, max_length=MAX_DOCUMENTS)
     period_from: str | None = Field(default=None, alias="periodFrom", description="certificate: YYYY-MM-DD")
     period_to: str | None = Field(default=None, alias="periodTo")
     presented_to: str | None = Field(default=None, alias="presentedTo", max_length=200,
@@ -216,7 +259,12 @@ class ApplicationForm(Contract):
 class ApplicationRequest(Contract):
     form: ApplicationForm
     form_signature: str = Field(alias="formSignature", description="detached CMS over the RFC 8785 form")
-    signed_by: Literal["applicant", "operator", "employee"] = Field(alias="signedBy")
+    signed_by: Literal["applicant", "operator", "employee", "organisation"] = Field(
+        alias="signedBy", description="organisation: by the representative named on the form, with the certificate "
+                                      "of the organisation named (applicantBin)")
+    attachments: list[DocumentContent] = Field(
+        default_factory=list, max_length=MAX_DOCUMENTS,
+        description="the content of each document the form names (portal and ЦОН; the office may give none)")
 
 
 class SignedDocument(Contract):

@@ -222,22 +222,35 @@ def signing_window(content: dict[str, Any]) -> tuple[dt.datetime, dt.datetime] |
 
 
 # ---- the PDF -------------------------------------------------------------------------------------------------------
-_TITLES = {  # (Kazakh, Russian), as the seeds' forms head them
-    "certificate": ("ЖҰМЫССЫЗ РЕТІНДЕ ТІРКЕУ ТУРАЛЫ АНЫҚТАМА", "СПРАВКА О РЕГИСТРАЦИИ В КАЧЕСТВЕ БЕЗРАБОТНОГО"),
-    "job-seeker": ("ЖҰМЫС ІЗДЕУШІ АДАМ РЕТІНДЕ ТІРКЕУ ТУРАЛЫ ХАБАРЛАМА",
-                   "УВЕДОМЛЕНИЕ О РЕГИСТРАЦИИ В КАЧЕСТВЕ ЛИЦА, ИЩУЩЕГО РАБОТУ"),
-    "unemployed": ("ЖҰМЫССЫЗ РЕТІНДЕ ТІРКЕУ ТУРАЛЫ ХАБАРЛАМА", "ИЗВЕЩЕНИЕ О РЕГИСТРАЦИИ В КАЧЕСТВЕ БЕЗРАБОТНОГО"),
-    "referral": ("ЖҰМЫСПЕН ҚАМТУҒА ЖӘРДЕМДЕСУДІҢ БЕЛСЕНДІ ШАРАЛАРЫНА ҚАТЫСУҒА ЖОЛДАМА",
-                 "НАПРАВЛЕНИЕ НА УЧАСТИЕ В АКТИВНЫХ МЕРАХ СОДЕЙСТВИЯ ЗАНЯТОСТИ"),
-    "refusal": ("ҚЫЗМЕТ КӨРСЕТУДЕН БАС ТАРТУ ТУРАЛЫ ХАТ", "ПИСЬМО ОБ ОТКАЗЕ В ОКАЗАНИИ ГОСУДАРСТВЕННОЙ УСЛУГИ"),
+TITLES = {  # kind → (Kazakh, Russian) as the seeds' forms head them; the PDF prints them in capitals
+    "certificate": ("Жұмыссыз ретінде тіркеу туралы анықтама", "Справка о регистрации в качестве безработного"),
+    "job-seeker": ("Жұмыс іздеуші адам ретінде тіркеу туралы хабарлама",
+                   "Уведомление о регистрации в качестве лица, ищущего работу"),
+    "unemployed": ("Жұмыссыз ретінде тіркелген күні туралы хабарлама",
+                   "Извещение о дате регистрации в качестве безработного"),
+    "unemployed-reference": ("Жұмыссыз ретінде тіркелуі туралы анықтама",
+                             "Справка о регистрации в качестве безработного"),
+    "referral": ("Жұмыспен қамтуға жәрдемдесудің белсенді шараларына қатысуға жолдама",
+                 "Направление на участие в активных мерах содействия занятости"),
+    "refusal": ("Қызмет көрсетуден бас тарту туралы хат", "Письмо об отказе в оказании государственной услуги"),
+}
+REFERRAL_TITLES = {  # each kind of referral of 001 п. 3 (002's kinds are the same six), as its own document
+    "employment": ("Жұмысқа орналасуға жолдама", "Направление для трудоустройства"),
+    "public-works": ("Қоғамдық жұмыстарға жолдама", "Направление на общественные работы"),
+    "vocational-training": ("Кәсіптік даярлауға, қайта даярлауға және біліктілікті арттыруға жолдама",
+                            "Направление на профессиональную подготовку, переподготовку и повышение квалификации"),
+    "social-jobs": ("Әлеуметтік жұмыс орындарына жұмысқа орналасуға жолдама",
+                    "Направление для трудоустройства на социальные рабочие места"),
+    "youth-practice": ("Жастар практикасына жолдама", "Направление на молодежную практику"),
+    "career-guidance": ("Кәсіптік бағдар беру бойынша тегін қызметтер көрсетуге жолдама",
+                        "Направление на оказание бесплатных услуг по профессиональной ориентации"),
 }
 _BODIES = {  # (Kazakh, Russian) when the content carries no text of its own
-    "certificate": ("«Халықты жұмыспен қамту туралы» Қазақстан Республикасы Заңының 15-бабына сәйкес жұмыссыз "
-                    "ретінде тіркелген.", "В соответствии со статьей 15 Закона Республики Казахстан «О занятости "
-                    "населения» зарегистрирован(а) в качестве безработного."),
     "job-seeker": ("Сіз жұмыс іздеуші адам ретінде тіркелдіңіз.", "Вы зарегистрированы в качестве лица, ищущего "
                    "работу."),
-    "unemployed": ("Сіз жұмыссыз ретінде тіркелдіңіз.", "Вы зарегистрированы в качестве безработного."),
+    "unemployed": ("Сіз жұмыссыз ретінде тіркелдіңіз. Тіркелген күні төменде көрсетілген.",
+                   "Вы зарегистрированы в качестве безработного. Дата регистрации указана ниже."),
+    "unemployed-reference": ("Жұмыссыз ретінде тіркелген.", "Зарегистрирован(а) в качестве безработного."),
     "referral": ("Сізге жұмыспен қамтуға жәрдемдесудің белсенді шараларына қатысуға жолдама берілді.",
                  "Вам выдано направление на участие в активных мерах содействия занятости."),
 }
@@ -251,29 +264,64 @@ _REFERRAL_KINDS = {
     "career-guidance": ("кәсіптік бағдар беру бойынша тегін қызметтер",
                         "бесплатные услуги по профессиональной ориентации"),
 }
+_ASSISTANCE = {"targeted-social": ("атаулы әлеуметтік көмек", "адресная социальная помощь"),
+               "housing": ("тұрғын үй көмегі", "жилищная помощь")}
+_NONE = "жоқ / нет"
 _FIELDS = {  # content field → (Kazakh label, Russian label), in the order they are printed
     "applicationNumber": ("Өтініш нөмірі", "Номер заявления"),
+    "applicationDate": ("Өтініш берілген күні", "Дата подачи заявления"),
     "service": ("Мемлекеттік қызмет", "Государственная услуга"),
     "period": ("Кезең", "Период"),
     "registeredUnemployedSince": ("Жұмыссыз ретінде тіркелген күні", "Зарегистрирован(а) безработным с"),
-    "registeredOn": ("Тіркелген күні", "Дата регистрации"),
+    "registeredOn": ("Жұмыссыз ретінде тіркелген күні", "Дата регистрации в качестве безработного"),
     "referralKind": ("Жолдама түрі", "Вид направления"),
     "basis": ("Негіздеме", "Основание"),
     "reason": ("Бас тарту себебі", "Причина отказа"),
     "regulation": ("Мемлекеттік қызмет регламенті", "Регламент государственной услуги"),
 }
-_SHOWN_ELSEWHERE = {"documentNumber", "date", "issuer", "applicant", "applicantIin", "result", "title", "text",
-                    "textKk", "titleKk", "periodFrom", "periodTo", "signer", "signerName", "signerPosition",
-                    "signerPositionKk", "signerIin", "signedAt"}
+CERTIFICATE_FIELDS = {  # 003 appendix 5, line by line, with the form's own wording
+    "registeredUnemployedSince": ("«Халықты жұмыспен қамту туралы» Қазақстан Республикасы Заңының 15-бабына сәйкес "
+                                  "жұмыссыз ретінде тіркелген",
+                                  "В соответствии со ст. 15 Закона Республики Казахстан «О занятости населения» "
+                                  "зарегистрирован(а) безработным"),
+    "publicWorks": ("Қоғамдық, әлеуметтік жұмыстарға қатысуы", "Участие в общественных, социальных работах"),
+    "training": ("Кәсіптік даярлаудан, біліктілігін арттырудан және қайта даярлаудан, жастар практикасынан өтті",
+                 "Прошел(ла) профессиональную подготовку, повышение квалификации и переподготовку, молодежную "
+                 "практику"),
+    "assistance": ("Атаулы әлеуметтік көмек, тұрғын үй көмегі тағайындалды",
+                   "Назначен(а) адресная социальная помощь, жилищная помощь"),
+    "validUntil": ("Анықтаманың қолданылу мерзімі", "Справка действительна до"),
+    "presentedTo": ("Анықтама ұсыну үшін берілді", "Справка дана для предъявления"),
+    "period": ("Анықтама берілген кезең", "Период, за который выдана справка"),
+}
+SIGNATURE_LABELS = {  # the form's closing lines: (Kazakh, Russian)
+    "head": ("Бөлім бастығы", "Начальник отдела"),
+    "specialist": ("Маман", "Специалист"),
+    "certificateApplied": ("Анықтаманы алуға өтініш берілген күні", "Дата подачи заявления на получение справки"),
+    "position": ("Лауазымы", "Должность"),
+    "signedBy": ("Қол қойған", "Подписал"),
+}
+_SHOWN_ELSEWHERE = {"documentNumber", "documentKind", "date", "issuer", "applicant", "applicantIin", "result",
+                    "title", "text", "textKk", "titleKk", "periodFrom", "periodTo", "signer", "signerName",
+                    "signerPosition", "signerPositionKk", "signerIin", "signedAt", "specialist"}
 _LEGAL = ("Бұл құжат «Электрондық құжат және электрондық цифрлық қолтаңба туралы» 2003 жылғы 7 қаңтардағы № 370-II "
           "Қазақстан Республикасы Заңының 7-бабының 1-тармағына сәйкес қағаз жеткізгіштегі құжатпен бірдей.",
           "Данный документ согласно пункту 1 статьи 7 ЗРК от 7 января 2003 года «Об электронном документе и "
           "электронной цифровой подписи» равнозначен документу на бумажном носителе.")
 
 
+def document_title(kind: str, *, referral_kind: str | None = None) -> tuple[str, str]:
+    """(Kazakh, Russian) title of a kind of result document; a referral is titled by its kind (001 п. 3)."""
+    if kind == "referral" and referral_kind in REFERRAL_TITLES:
+        return REFERRAL_TITLES[referral_kind]
+    return TITLES.get(kind, ("Құжат", "Документ"))
+
+
 def document_kind(content: dict[str, Any]) -> str:
     if content.get("result") == "refused":
         return "refusal"
+    if content.get("documentKind") in TITLES:
+        return str(content["documentKind"])
     title = f"{content.get('title', '')} {content.get('service', '')}".lower()
     for kind, marks in (("referral", ("направлени",)), ("certificate", ("справк",)),
                         ("job-seeker", ("ищущего работу", "ищущих работу")), ("unemployed", ("безработн",))):
@@ -313,33 +361,81 @@ def _issuer(content: dict[str, Any]) -> tuple[str, str]:
     return "", _text(issuer)
 
 
+def _official(value: Any) -> tuple[str, str, str]:
+    """(name, position in Russian, position in Kazakh) of an official the content names."""
+    if isinstance(value, dict):
+        return (_text(value.get("name") or value.get("fullName") or ""),
+                _text(value.get("position") or value.get("positionRu") or value.get("role") or ""),
+                _text(value.get("positionKk") or ""))
+    return (value, "", "") if isinstance(value, str) else ("", "", "")
+
+
 def _signer(content: dict[str, Any]) -> tuple[str, str, str]:
     """(name, position in Russian, position in Kazakh) of the signer, as far as the content says."""
-    signer = content.get("signer")
-    name = position = position_kk = ""
-    if isinstance(signer, dict):
-        name = _text(signer.get("name") or signer.get("fullName") or "")
-        position = _text(signer.get("position") or signer.get("positionRu") or signer.get("role") or "")
-        position_kk = _text(signer.get("positionKk") or "")
-    elif isinstance(signer, str):
-        name = signer
+    name, position, position_kk = _official(content.get("signer"))
     name = name or _text(content.get("signerName"))
     position = position or _text(content.get("signerPosition"))
     position_kk = position_kk or _text(content.get("signerPositionKk"))
     return name, position, position_kk
 
 
-def _fields(content: dict[str, Any]) -> list[tuple[str, str, str]]:
+def _measures(value: Any) -> str:
+    """Referrals the register lists (003 app. 5): each kind in both languages, its number and date."""
+    if not isinstance(value, list):
+        return _date(value)
+    if not value:
+        return _NONE
+    out = []
+    for item in value:
+        if not isinstance(item, dict):
+            out.append(_text(item))
+            continue
+        kk, ru = _REFERRAL_KINDS.get(str(item.get("referralKind")), ("", _text(item.get("referralKind"))))
+        number = f" № {_text(item['documentNumber'])}" if item.get("documentNumber") else ""
+        out.append(f"{' / '.join(filter(None, [kk, ru]))}{number}, {_date(item.get('date'))}".strip(", "))
+    return "; ".join(out)
+
+
+def _assistance(value: Any) -> str:
+    """Assistance the register lists: each kind in both languages and the days it is granted for."""
+    if not isinstance(value, list):
+        return _date(value)
+    if not value:
+        return _NONE
+    out = []
+    for item in value:
+        if not isinstance(item, dict):
+            out.append(_text(item))
+            continue
+        kk, ru = _ASSISTANCE.get(str(item.get("kind")), ("", _text(item.get("kind"))))
+        days = " – ".join(_date(item.get(k)) for k in ("from", "to") if item.get(k))
+        decision = f" ({_text(item['decision'])})" if item.get("decision") else ""
+        out.append(f"{' / '.join(filter(None, [kk, ru]))}: {days}{decision}")
+    return "; ".join(out)
+
+
+def _fields(content: dict[str, Any], *, kind: str = "generic") -> list[tuple[str, str, str]]:
     values = dict(content)
     if content.get("periodFrom") or content.get("periodTo"):
         values["period"] = f"{_date(content.get('periodFrom'))} – {_date(content.get('periodTo'))}"
-    kind = content.get("referralKind")
-    if isinstance(kind, str) and kind in _REFERRAL_KINDS:
-        kk, ru = _REFERRAL_KINDS[kind]
+    referral = content.get("referralKind")
+    if isinstance(referral, str) and referral in _REFERRAL_KINDS:
+        kk, ru = _REFERRAL_KINDS[referral]
         values["referralKind"] = f"{kk} / {ru}"
-    out = [(kk, ru, _date(values[key])) for key, (kk, ru) in _FIELDS.items() if values.get(key) not in (None, "")]
+    out: list[tuple[str, str, str]] = []
+    labels = _FIELDS
+    if kind == "certificate":  # the form's lines first, each printed even when the register holds nothing
+        values |= {"publicWorks": _measures(content.get("publicWorks", [])),
+                   "training": _measures(content.get("training", [])),
+                   "assistance": _assistance(content.get("assistance", []))}
+        out += [(kk, ru, _date(values.get(key)) or "—") for key, (kk, ru) in CERTIFICATE_FIELDS.items()]
+        labels = {k: v for k, v in _FIELDS.items() if k not in CERTIFICATE_FIELDS and k != "applicationDate"}
+    if kind == "refusal":  # the letter states the reason under its text
+        labels = {k: v for k, v in labels.items() if k != "reason"}
+    out += [(kk, ru, _date(values[key])) for key, (kk, ru) in labels.items() if values.get(key) not in (None, "")]
+    known = set(_FIELDS) | set(CERTIFICATE_FIELDS) if kind == "certificate" else set(_FIELDS)
     for key, value in content.items():  # whatever else was signed is printed too, under its own name
-        if key not in _FIELDS and key not in _SHOWN_ELSEWHERE and value not in (None, "", [], {}):
+        if key not in known and key not in _SHOWN_ELSEWHERE and value not in (None, "", [], {}):
             out.append((key, "", _date(value)))
     return out
 
@@ -407,19 +503,20 @@ def render_pdf(document: SignedResult, *, verify_url: str = DEFAULT_VERIFY_URL,
     line(issuer_ru, size=10, bold=True, align="C")
     pdf.ln(4)
 
-    title_kk, title_ru = _TITLES.get(kind, ("ҚҰЖАТ", _text(content.get("title")).upper()))
-    line(_text(content.get("titleKk")) or title_kk, size=13, bold=True, align="C", height=6)
-    line(title_ru, size=13, bold=True, align="C", height=6)
+    referral = content.get("referralKind")
+    title_kk, title_ru = document_title(kind, referral_kind=referral if isinstance(referral, str) else None) \
+        if kind in TITLES else ("Құжат", _text(content.get("title")))
+    line((_text(content.get("titleKk")) or title_kk).upper(), size=13, bold=True, align="C", height=6)
+    line(title_ru.upper(), size=13, bold=True, align="C", height=6)
     pdf.ln(4)
 
     applicant, iin = _text(content.get("applicant")), _text(content.get("applicantIin"))
     body_kk, body_ru = _BODIES.get(kind, ("", ""))
-    if kind == "refusal":
+    if kind == "refusal":  # seed 003's letter, unless the content brings its own words
         service = _text(content.get("service"))
         body_kk = f"Сізге «{service}» мемлекеттік қызметін көрсетуден бас тартылғанын хабарлаймыз."
         body_ru = f"Доводим до Вашего сведения, что Вам отказано в предоставлении государственной услуги «{service}»."
-    else:
-        body_ru = _text(content.get("text")) or body_ru
+    body_ru = _text(content.get("text")) or body_ru
     body_kk = _text(content.get("textKk")) or body_kk
     # the Kazakh part, then the Russian one, each naming the applicant
     line(f"Т.А.Ә.: {applicant}", bold=True)
@@ -429,12 +526,15 @@ def render_pdf(document: SignedResult, *, verify_url: str = DEFAULT_VERIFY_URL,
     line(f"Ф.И.О.: {applicant}", bold=True)
     line(f"ИИН: {iin}")
     line(body_ru)
+    if kind == "refusal" and content.get("reason"):  # the letter's next line: «Причина отказа: …»
+        pdf.ln(1)
+        line(f"{' / '.join(_FIELDS['reason'])}: {_text(content['reason'])}", bold=True)
     pdf.ln(3)
 
-    fields = _fields(content)
+    fields = _fields(content, kind=kind)
     if fields:
         pdf.set_font(_FONT, "", 9.5)
-        with pdf.table(col_widths=(62, width - 62), first_row_as_headings=False, line_height=5,
+        with pdf.table(col_widths=(72, width - 72), first_row_as_headings=False, line_height=5,
                        borders_layout="HORIZONTAL_LINES", text_align=("LEFT", "LEFT")) as table:
             for kk, ru, value in fields:
                 row = table.row()
@@ -443,10 +543,19 @@ def render_pdf(document: SignedResult, *, verify_url: str = DEFAULT_VERIFY_URL,
         pdf.ln(3)
 
     name, position, position_kk = _signer(content)
-    if position_kk or position:
-        line(f"Лауазымы / Должность: {' / '.join(filter(None, [position_kk, position]))}")
-    if name:
-        line(f"Қол қойған / Подписал: {name}", bold=True)
+    if kind == "certificate":  # the form's closing lines: the head who signs, the specialist, the application date
+        head_kk, head_ru = SIGNATURE_LABELS["head"]
+        own = f" ({' / '.join(filter(None, [position_kk, position]))})" \
+            if position and position.lower() not in ("руководитель", head_ru.lower()) else ""
+        line(f"{head_kk} / {head_ru}: {name}{own}", bold=True)
+        specialist, _, _ = _official(content.get("specialist"))
+        line(f"{' / '.join(SIGNATURE_LABELS['specialist'])}: {specialist}")
+        line(f"{' / '.join(SIGNATURE_LABELS['certificateApplied'])}: {_date(content.get('applicationDate'))}")
+    else:
+        if position_kk or position:
+            line(f"{' / '.join(SIGNATURE_LABELS['position'])}: {' / '.join(filter(None, [position_kk, position]))}")
+        if name:
+            line(f"{' / '.join(SIGNATURE_LABELS['signedBy'])}: {name}", bold=True)
     line(_signer_line(document), size=8, height=4)
     pdf.ln(2)
     line(_LEGAL[0], size=8, height=4)
@@ -488,6 +597,7 @@ def filename(document: SignedResult | dict[str, Any], extension: str) -> str:
     return f"{stem[:80]}.{extension}"
 
 
-__all__ = ["DEFAULT_VERIFY_URL", "QR_MAX_CHARS", "QR_PREFIX", "DocumentError", "PdfContents", "QrReference",
-           "SignedResult", "b45decode", "b45encode", "decode_qr", "document_kind", "filename", "full_qr_payload",
-           "qr_payload", "read_pdf", "render_pdf", "signing_window"]
+__all__ = ["CERTIFICATE_FIELDS", "DEFAULT_VERIFY_URL", "QR_MAX_CHARS", "QR_PREFIX", "REFERRAL_TITLES",
+           "SIGNATURE_LABELS", "TITLES", "DocumentError", "PdfContents", "QrReference", "SignedResult", "b45decode",
+           "b45encode", "decode_qr", "document_kind", "document_title", "filename", "full_qr_payload", "qr_payload",
+           "read_pdf", "render_pdf", "signing_window"]

@@ -32,6 +32,7 @@ SERVICE_TITLES: dict[str, dict[str, str]] = {
 
 FIELD_LABELS: dict[str, dict[str, str]] = {
     "applicantIin": {"ru": "ИИН", "kk": "ЖСН"},
+    "applicantBin": {"ru": "БИН организации-заявителя", "kk": "Өтініш беруші ұйымның БСН"},
     "surname": {"ru": "Фамилия", "kk": "Тегі"},
     "name": {"ru": "Имя", "kk": "Аты"},
     "patronymic": {"ru": "Отчество (при наличии)", "kk": "Әкесінің аты (болған жағдайда)"},
@@ -168,3 +169,28 @@ def refuse_unfit(form: dict[str, Any], *, referral_kinds: list[str] | None = Non
     if errors:
         raise MeshError("FORM_INVALID", "the form does not fit its service: " + "; ".join(
             f"{e['field']}: {e['problem']}" for e in errors), status=422, details={"errors": errors})
+
+
+def document_problems(form: dict[str, Any], *, on: dt.date) -> list[str]:
+    """The provider's document check (seed 000 condition 3 and process 6, seed 004 п. 11 condition 2 and process 5,
+    seed 002's clerk refusing an incomplete set or expired documents): each required document of the Standard's
+    п. 9 named on the form, and the identity document valid on ``on`` (the day of acceptance). Each problem is a
+    refusal reason as the motivated refusal states it; none: the documents fit."""
+    documents = [d for d in form.get("documents") or [] if isinstance(d, dict)]
+    kinds = {d.get("kind", "other") for d in documents}
+    problems: list[str] = []
+    missing = [d["ru"] for d in REQUIRED_DOCUMENTS.get(str(form.get("serviceId")), [])
+               if d["required"] and d["id"] not in kinds]
+    if missing:
+        problems.append("Не представлены документы, предусмотренные пунктом 9 Стандарта государственной услуги: "
+                        + "; ".join(missing))
+    for document in documents:
+        if document.get("kind") != "identity-document":
+            continue
+        until = document.get("validUntil")
+        if until is None:
+            problems.append("В документе, удостоверяющем личность, не указан срок действия")
+        elif dt.date.fromisoformat(until) < on:
+            problems.append(f"Срок действия документа, удостоверяющего личность"
+                            f"{' № ' + document['number'] if document.get('number') else ''}, истёк {until}")
+    return problems

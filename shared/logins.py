@@ -24,7 +24,7 @@ from sqlalchemy import JSON, Column, LargeBinary, and_, case, literal, or_, upda
 from sqlmodel import Field, SQLModel, col, select
 
 from shared.cert_check import CertCheckResult, CertFailure, CertificateVerifier, Expectation, is_transient
-from shared.cert_profile import CertificateInfo, describe_certificate
+from shared.cert_profile import CertificateInfo, Holder, describe_certificate
 from shared.clock import MeshClock
 from shared.db import Sessions, UtcDateTime, insert_if_absent
 from shared.errors import MeshError
@@ -77,8 +77,12 @@ class LoginSession(SQLModel, table=True):
     __tablename__ = "login_session"
 
     token_hash: str = Field(primary_key=True, max_length=64, description="SHA-256 of the bearer token")
-    subject: str = Field(index=True, max_length=12, description="the IIN of who logged in")
+    subject: str = Field(index=True, max_length=12, description="the IIN of who logged in; for an organisation's "
+                         "login (portal, seed 001 «ИИН/БИН») its BIN — never equal to an IIN (digit 5 of a BIN is "
+                         "4-6, of an IIN the tens of a day, 0-3), so a citizen's resources never open to it")
     method: str = Field(max_length=8, description="password | eds")
+    representative_iin: str | None = Field(default=None, max_length=12, description="an organisation's login: "
+                                           "the IIN of the representative who logged in for it")
     certificate_serial: str | None = Field(default=None, max_length=64)
     created_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     expires_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
@@ -252,14 +256,34 @@ def eds_error(result: CertCheckResult) -> MeshError:
     return MeshError(code, result.message, status=status)
 
 
+def organisation_refusal(info: CertificateInfo, *, bin_: str, iin: str | None = None) -> MeshError | None:
+    """Condition 2 for an organisation (seed 001 п. 9, «ИИН/БИН»): the certificate is of a person acting for an
+    organisation — an IIN and a BIN (``EDS_NOT_ORGANISATION`` for a personal or a system certificate) — the
+    organisation named (``EDS_BIN_MISMATCH``) and, when asked, that person (``EDS_IIN_MISMATCH``)."""
+    if info.holder is not Holder.EMPLOYEE:
+        return MeshError("EDS_NOT_ORGANISATION", f"a certificate of a person acting for an organisation (an IIN and "
+                         f"a BIN) is required, got a certificate of a {info.holder.value}", status=401)
+    if info.bin != bin_:
+        return MeshError("EDS_BIN_MISMATCH", f"the certificate is of the organisation with BIN {info.bin}, not the "
+                         f"BIN named ({bin_})", status=401)
+    if iin is not None and info.iin != iin:
+        return MeshError("EDS_IIN_MISMATCH", "the certificate is of another representative than the one named",
+                         status=401)
+    return None
+
+
 @dataclass(frozen=True)
 class Login:
     token: str
     subject: str
     method: str
     expires_at: dt.datetime
+    representative: str | None = None  # an organisation's login (``subject`` its BIN): who logged in for it
 
     def public(self) -> dict[str, Any]:
+        if self.representative is not None:
+            return {"token": self.token, "bin": self.subject, "iin": self.representative, "method": self.method,
+                    "expiresAt": self.expires_at.isoformat()}
         return {"token": self.token, "iin": self.subject, "method": self.method,
                 "expiresAt": self.expires_at.isoformat()}
 
@@ -320,14 +344,17 @@ class Logins:
         assert verified is not None
         return describe_certificate(verified.signer)
 
-    async def start(self, *, subject: str, method: str, serial: str | None) -> Login:
+    async def start(self, *, subject: str, method: str, serial: str | None,
+                    representative: str | None = None) -> Login:
+        """A session for ``subject`` (an IIN; or a BIN, with the ``representative`` who logged in for it)."""
         token = secrets.token_urlsafe(32)
         now = self._clock.now()
         expires = now + dt.timedelta(minutes=self._session_minutes)
         async with self._sessions() as session, session.begin():
             session.add(LoginSession(token_hash=_token_hash(token), subject=subject, method=method,
-                                     certificate_serial=serial, created_at=now, expires_at=expires))
-        return Login(token=token, subject=subject, method=method, expires_at=expires)
+                                     certificate_serial=serial, created_at=now, expires_at=expires,
+                                     representative_iin=representative))
+        return Login(token=token, subject=subject, method=method, expires_at=expires, representative=representative)
 
     async def session_of(self, token: str | None) -> LoginSession:
         if not token:

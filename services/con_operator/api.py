@@ -15,14 +15,17 @@ from services.con_operator.branches import Branch
 from services.con_operator.desk import Desk, IntakeData, Representation, scan_type, sign_as
 from services.con_operator.operators import operator_public
 from services.con_operator.store import OperatorAccount, Ticket, TicketPurpose, TicketStatus, Visit
+from shared.attachments import decode, refuse_mismatched, wire
 from shared.case_tracking import case_out, cases, notice_out, notices, submit_once
 from shared.clock import MeshClock
 from shared.contracts import (
     EMAIL_PATTERN,
     EMPLOYMENT_SERVICES,
+    MAX_DOCUMENTS,
     PHONE_PATTERN,
     ApplicationForm,
     ApplicationRequest,
+    DocumentContent,
     PowerOfAttorney,
 )
 from shared.db import Sessions
@@ -74,8 +77,14 @@ class RepresentativeIn(Body):
 
 
 class ScanRef(Body):
+    """A scan uploaded before (``POST /scans``), named on the form as one of the Standard's п. 9 documents."""
+
     name: str = Field(min_length=1, max_length=256)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    kind: Literal["identity-document", "work-record", "education", "other"] = "other"
+    number: str | None = Field(default=None, max_length=32, description="the document's own number")
+    valid_until: dt.date | None = Field(default=None, alias="validUntil",
+                                        description="identity document: valid until, as the original shows it")
 
 
 class IntakeIn(Body):
@@ -122,6 +131,8 @@ class AdminIntakeIn(Body):
                                                    "serving the district signs")
     signed_by: Literal["applicant", "operator"] = Field(default="operator", alias="signedBy")
     district: str | None = None
+    attachments: list[DocumentContent] = Field(default_factory=list, max_length=MAX_DOCUMENTS,
+                                               description="the copies of the documents the form names")
 
 
 class MintIn(Body):
@@ -385,7 +396,8 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
                                                 by_alias=True))
         visit = await desk.intake(operator, ticket_id=ticket_id, data=IntakeData(
             iin=body.iin, service_id=body.service_id, fields={k: v for k, v in fields.items() if v is not None},
-            representative=representative, scans=[(s.name, s.sha256) for s in body.scans]))
+            representative=representative, scans=[s.model_dump(by_alias=True, mode="json", exclude_none=True)
+                                                  for s in body.scans]))
         return await visit_out(visit)
 
     @router.post("/visits/{visit_id}/sign", tags=["intake"], response_model=VisitOut,
@@ -481,7 +493,11 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
             form = ApplicationForm.model_validate(body.form.model_dump(by_alias=True, exclude_unset=True) | {
                 "operatorIin": staff[0].iin, "centreBranch": branch.id})
             signature = sign_as(operators, staff[0], form.model_dump(by_alias=True, exclude_unset=True))
-        request = ApplicationRequest(form=form, form_signature=signature, signed_by=body.signed_by)
+        copies = decode([a.model_dump(by_alias=True) for a in body.attachments])
+        refuse_mismatched(form.model_dump(by_alias=True, exclude_unset=True).get("documents") or [], copies,
+                          content_required=True)
+        request = ApplicationRequest(form=form, form_signature=signature, signed_by=body.signed_by,
+                                     attachments=wire(copies))
         sent = await submit_once(sessions, runtime=runtime, request=request, route_id=body.district, now=clock.now(),
                                  scope="admin", key=valid_key(key))
         if sent.replayed:

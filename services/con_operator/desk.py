@@ -12,6 +12,7 @@ Every refusal has its own code and changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import uuid
@@ -37,6 +38,7 @@ from services.con_operator.store import (
     VisitState,
 )
 from services.mio_workstation.regulations import CentreEvent, Regulation, RegulationBook
+from shared.attachments import Content, wire
 from shared.case_tracking import NOTICE_ORDER, CaseNotice, TrackedCase, submit
 from shared.cert_check import CertificateVerifier, Expectation
 from shared.cert_profile import Holder, Usage
@@ -80,7 +82,7 @@ class IntakeData:
     service_id: str | None
     fields: dict[str, Any]  # periodFrom/periodTo/referralKind/phone/email, as the form names them
     representative: Representation | None
-    scans: list[tuple[str, str]]  # (name, sha256) of scans uploaded before
+    scans: list[dict[str, Any]]  # the form's documents: name, sha256 (uploaded before), kind, number, validUntil
 
 
 class Desk:
@@ -278,8 +280,11 @@ class Desk:
         parse_iin(data.iin)
         if data.representative is not None:
             self._check_representation(data.representative, applicant_iin=data.iin, service_id=service_id)
-        for _name, digest in data.scans:
-            await self.scan(digest, branch=ticket.branch)
+        documents = []
+        for entry in data.scans:
+            scan = await self.scan(entry["sha256"], branch=ticket.branch)
+            documents.append(entry | {"contentType": scan.content_type, "sizeBytes": scan.size})
+        data = dataclasses.replace(data, scans=documents)
         async with self._sessions() as session:
             earlier = (await session.exec(select(Visit).where(Visit.ticket_id == ticket.id))).first()
         if earlier is not None and earlier.state != VisitState.FILLED:
@@ -335,7 +340,7 @@ class Desk:
         """The form as the operator signs it: identity from ГБД ФЛ, the rest from the desk."""
         form: dict[str, Any] = {
             "serviceId": service_id, "applicantIin": person.iin, "surname": person.surname, "name": person.name,
-            "patronymic": person.patronymic, "documents": [{"name": n, "sha256": d} for n, d in data.scans],
+            "patronymic": person.patronymic, "documents": data.scans,
             "operatorIin": operator.iin, "centreBranch": branch.id, "filledAt": now.isoformat(),
         } | data.fields
         if data.representative is not None:
@@ -367,8 +372,12 @@ class Desk:
             code, status = eds_refusal(result)
             raise MeshError(code, f"ЭЦП не подтверждена — в услуге отказано (условие 2, процесс 5): {result.message}",
                             status=503 if status == 503 else 422)
+        copies = []
+        for document in visit.form.get("documents") or []:  # the scans the form names travel with it
+            scan = await self.scan(document["sha256"], branch=visit.branch)
+            copies.append(Content(sha256=scan.sha256, content_type=scan.content_type, data=scan.content))
         request = ApplicationRequest(form=ApplicationForm.model_validate(visit.form), form_signature=signature,
-                                     signed_by=signed_by)  # type: ignore[arg-type]
+                                     signed_by=signed_by, attachments=wire(copies))  # type: ignore[arg-type]
         now = self._clock.now()
         with message_context(correlation_id=visit.correlation_id):
             async with self._sessions() as session, session.begin():

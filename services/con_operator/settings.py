@@ -5,6 +5,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from shared.contracts import MAX_DOCUMENT_BYTES
 from shared.settings import ServiceSettings
 
 
@@ -22,6 +23,7 @@ class ConOperatorSettings(ServiceSettings):
     challenge_seconds: int = Field(default=300, ge=10, le=3600)
     registry_timeout_s: float = Field(default=10.0, gt=0, le=60, description="deadline of the ГБД ФЛ look-up at "
                                       "intake; past it the operator is told to try again")
-    max_scan_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024)
+    max_scan_bytes: int = Field(default=MAX_DOCUMENT_BYTES, ge=1024, le=MAX_DOCUMENT_BYTES,
+                                description="a scan travels with the application: at most the copy limit")
     tickets_per_minute: int = Field(default=30, ge=1, le=10_000, description="tickets one address may take a "
                                     "minute at the kiosk")

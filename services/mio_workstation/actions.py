@@ -14,10 +14,18 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Protocol
 
-from services.mio_workstation.domain import Circumstances, Status, automatic_decision, card_missing, draft_document
+from services.mio_workstation.domain import (
+    Circumstances,
+    Official,
+    Status,
+    automatic_decision,
+    card_missing,
+    draft_document,
+)
+from services.mio_workstation.register import LabourRegister
 from services.mio_workstation.regulations import Action, Regulation, Step
 from services.mio_workstation.staff import StaffBook
-from services.mio_workstation.store import Application, LabourCard, StaffAccount
+from services.mio_workstation.store import Application, LabourCard, LabourCardEvent, StaffAccount
 from shared.cert_check import CertificateVerifier, Expectation
 from shared.cert_profile import Holder, Usage
 from shared.clock import KZ_TZ
@@ -108,6 +116,7 @@ class Facilities(Protocol):
     """What actions need from the workstation: its staff, the registries' facts, НУЦ's trust store."""
 
     staff: StaffBook
+    register: LabourRegister
 
     async def circumstances(self, app: Application, *, on: dt.date) -> tuple[Circumstances, LabourCard | None]: ...
 
@@ -176,9 +185,12 @@ class Decide(StepAction):
             missing = card_missing(regulation=regulation, facts=facts) if approve else None
             if missing:
                 raise MeshError("CARD_REQUIRED", missing, status=409)
-        draft = draft_document(regulation=regulation, number=app.number, issued=request.at,
-                               organisation=facilities.staff.organisations[app.district]["name"], form=app.form,
-                               approve=approve, reason=reason, card=card_summary(card))
+        history = await facilities.register.history(card.id) if card is not None else []
+        signer = await facilities.staff.find(district=app.district, role=regulation.signature.role)
+        draft = draft_document(regulation=regulation, application_number=app.number, applied=app.received_at,
+                               issued=request.at, organisation=facilities.staff.organisations[app.district]["name"],
+                               form=app.form, approve=approve, reason=reason, card=card_summary(card, history),
+                               signer=official(signer), specialist=official(await _preparer(request, facilities)))
         return Decided(approve=approve, reason=reason, draft=draft)
 
 
@@ -188,8 +200,13 @@ class Sign(StepAction):
     async def prepare(self, request: ActionRequest, facilities: Facilities) -> Prepared:
         app, regulation, actor = request.app, request.regulation, request.actor
         assert app.draft is not None
+        named = app.draft.get("signer", {}).get("iin")  # the official the draft names as its signer
+        if actor is not None and named and actor.iin != named:
+            raise MeshError("NOT_THE_NAMED_SIGNER", f"the draft of {app.number} names {named} as its signer; it is "
+                            "theirs to sign", status=403)
         if actor is None:
-            signer = await facilities.staff.find(district=app.district, role=regulation.signature.role)
+            signer = await facilities.staff.get(named) if named else await facilities.staff.find(
+                district=app.district, role=regulation.signature.role)
             if signer is None:
                 raise MeshError("NO_SIGNER", f"{app.district} has no {regulation.signature.role} to sign", status=409)
             return Signed(signature=sign_json(value=app.draft, signer=facilities.staff.signer(signer)),
@@ -261,8 +278,31 @@ def is_email(value: Any) -> bool:
     return isinstance(value, str) and re.fullmatch(EMAIL_PATTERN, value) is not None
 
 
-def card_summary(card: LabourCard | None) -> dict[str, Any] | None:
+def card_summary(card: LabourCard | None, history: list[LabourCardEvent] | None = None) -> dict[str, Any] | None:
+    """The card as the draft reads it: its kind, since when unemployed, and its events by Kazakh day."""
     if card is None:
         return None
     since = card.unemployed_since.astimezone(KZ_TZ).date().isoformat() if card.unemployed_since else None
-    return {"id": card.id, "kind": card.kind, "unemployedSince": since}
+    return {"id": card.id, "kind": card.kind, "unemployedSince": since,
+            "events": [{"kind": e.kind, "on": e.at.astimezone(KZ_TZ).date().isoformat(), "detail": e.detail}
+                       for e in history or []]}
+
+
+def official(staff: StaffAccount | None) -> Official | None:
+    return Official(iin=staff.iin, surname=staff.surname, name=staff.name, role=staff.role) if staff else None
+
+
+async def _preparer(request: ActionRequest, facilities: Facilities) -> StaffAccount | None:
+    """Who prepared the result: the staff member deciding, else (simulated staff) the executor the head assigned
+    when the deciding step is theirs, else the district's seeded staff member of the deciding step's role."""
+    if request.actor is not None:
+        return request.actor
+    app, role = request.app, request.step.role
+    if app.executor_iin:
+        try:
+            assigned = await facilities.staff.get(app.executor_iin)
+        except MeshError:
+            assigned = None
+        if assigned is not None and assigned.role == role:
+            return assigned
+    return await facilities.staff.find(district=app.district, role=role)

@@ -4,6 +4,7 @@ per role, the labour-market register, regulations, and (admin) staff identities 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -16,9 +17,11 @@ from services.mio_workstation.reads import ApplicationView
 from services.mio_workstation.regulations import RegulationBook
 from services.mio_workstation.staff import StaffBook, staff_public
 from services.mio_workstation.store import Application, LabourCard, LabourCardEvent, StaffAccount, StepRecord
+from shared.clock import KZ_TZ
 from shared.contracts import ApplicationRequest
 from shared.documents import SignedResult, filename, render_pdf
 from shared.errors import MeshError
+from shared.forms import document_problems
 from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
 from shared.logins import bearer
 
@@ -61,6 +64,14 @@ class OpenCardIn(Body):
     kind: Literal["job_seeker", "unemployed"]
 
 
+class AssistanceIn(Body):
+    iin: str = Field(pattern=r"^\d{12}$")
+    kind: Literal["targeted-social", "housing"] = Field(description="адресная социальная помощь | жилищная помощь")
+    granted_on: dt.date = Field(alias="grantedOn", description="the first day it is granted for (YYYY-MM-DD)")
+    until: dt.date | None = Field(default=None, description="the last day (none: open-ended)")
+    decision: str | None = Field(default=None, max_length=200, description="the granting body's decision, as cited")
+
+
 class CloseCardIn(Body):
     reason: str = Field(min_length=1, max_length=256)
 
@@ -87,6 +98,8 @@ def application_out(app: Application, *, view: ApplicationView | None, book: Reg
         "reason": app.reason, "executorIin": app.executor_iin, "signerIin": app.signer_iin,
         "completedAt": app.completed_at.isoformat() if app.completed_at else None, "form": app.form,
         "delivery": app.delivery, "deliveredTo": app.delivered_to,
+        # the provider's document check (condition 3) as of the day it came: what a refusal over documents cites
+        "documentCheck": document_problems(app.form, on=app.received_at.astimezone(KZ_TZ).date()),
     }
     if app.draft is not None:
         out["document"] = {"content": app.draft, "signature": app.document_signature}
@@ -200,6 +213,15 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
         same_district(who, view.app.district)
         return application_out(view.app, view=view, book=book)
 
+    @router.get("/applications/{number}/documents/{sha256}", tags=["applications"], response_class=Response,
+                summary="An electronic copy the application came with (named on its signed form by this SHA-256)")
+    async def document_copy(number: str, sha256: str, who: StaffAccount | None = Depends(viewer)) -> Response:
+        app = await workstation.application(number)
+        same_district(who, app.district)
+        copy = await workstation.reads.copy(number, sha256)
+        return Response(content=copy.content, media_type=copy.content_type,
+                        headers={"Content-Disposition": f'attachment; filename="{sha256[:16]}"'})
+
     @router.get("/applications/{number}/draft", tags=["applications"],
                 summary="The result document to sign (its RFC 8785 form is what the head signs)")
     async def draft(number: str, who: StaffAccount | None = Depends(viewer)) -> dict:
@@ -249,6 +271,18 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
         workstation.runtime(district)
         card = await workstation.register.open_directly(district=district, iin=body.iin, kind=body.kind)
         return _card_out(card, [])
+
+    @router.post("/admin/districts/{district}/register/assistance", tags=["test support"], dependencies=guarded,
+                 status_code=201, summary="Note targeted social or housing assistance on a person's open card (the "
+                                          "unemployed certificate, 003 app. 5, lists it)",
+                 description="404 CARD_NOT_FOUND without an open card in the district; 422 ASSISTANCE_PERIOD_INVALID "
+                             "when `until` is before `grantedOn`.")
+    async def record_assistance(district: str, body: AssistanceIn) -> dict:
+        workstation.runtime(district)
+        card = await workstation.register.record_assistance(district=district, iin=body.iin, kind=body.kind,
+                                                            granted=body.granted_on, until=body.until,
+                                                            decision=body.decision)
+        return _card_out(card, await workstation.register.history(card.id))
 
     @router.get("/admin/staff", tags=["test support"], dependencies=guarded,
                 summary="Seeded staff identities with their passwords and PKCS#12 files (test identities)")

@@ -10,6 +10,8 @@ from typing import Any
 
 from services.mio_workstation.regulations import Action, Duration, Regulation, Step, Term
 from shared.clock import KZ_TZ
+from shared.documents import document_title
+from shared.forms import SERVICE_TITLES
 from shared.working_calendar import WorkingCalendar
 
 
@@ -109,6 +111,7 @@ class Circumstances:
     job_seeker_card: bool
     unemployed_card: bool
     has_representative: bool
+    document_problems: tuple[str, ...] = ()  # the provider's document check (condition 3): each a refusal reason
 
 
 def card_missing(*, regulation: Regulation, facts: Circumstances) -> str | None:
@@ -127,6 +130,8 @@ def automatic_decision(*, regulation: Regulation, facts: Circumstances,
     """What simulated staff decide: approve, or refuse with the reason (grounds assumed from the Standard)."""
     if not facts.alive:
         return False, "По данным ГБД ФЛ услугополучатель умер"
+    if facts.document_problems:  # process 6 (000) / process 5 (004 п. 11): the refusal over the documents
+        return False, "; ".join(facts.document_problems)
     missing = card_missing(regulation=regulation, facts=facts)
     if missing:
         return False, missing
@@ -158,23 +163,139 @@ def automatic_decision(*, regulation: Regulation, facts: Circumstances,
     return True, None
 
 
-def draft_document(*, regulation: Regulation, number: str, issued: dt.datetime, organisation: str,
-                   form: dict[str, Any], approve: bool, reason: str | None,
-                   card: dict[str, Any] | None) -> dict[str, Any]:
-    """The output document (справка, уведомление, направление, or the refusal letter), before signing."""
+# ---- the result document -------------------------------------------------------------------------------------
+POSITIONS = {  # a staff role as a result document names the official's position: (Kazakh, Russian)
+    "head": ("Басшы", "Руководитель"), "executor": ("Жауапты орындаушы", "Ответственный исполнитель"),
+    "specialist": ("Маман", "Специалист"), "clerk": ("Кеңсе қызметкері", "Сотрудник канцелярии"),
+    "centre_specialist": ("Халықты жұмыспен қамту орталығының маманы", "Специалист Центра занятости населения"),
+    "employee": ("ЖАО қызметкері", "Сотрудник МИО"),
+}
+PUBLIC_WORKS = ("public-works", "social-jobs")  # 003 app. 5: «Участие в общественных, социальных работах»
+TRAINING = ("vocational-training", "youth-practice")  # «Прошел профессиональную подготовку … молодежную практику»
+ASSISTANCE_KINDS = ("targeted-social", "housing")  # «Назначен(а) адресная социальная помощь, жилищная помощь»
+PRESENTED_BY_DEFAULT = "по месту требования"
+SIMULATOR_MARK = " (симулятор)"
+
+
+@dataclass(frozen=True)
+class Official:
+    """A staff member as a result document names them: who signs it, who prepared it."""
+
+    iin: str
+    surname: str
+    name: str
+    role: str
+
+    def content(self, *, with_iin: bool) -> dict[str, str]:
+        kk, ru = POSITIONS.get(self.role, ("", self.role))
+        named = {"name": f"{self.surname} {self.name}".strip(), "position": ru, "positionKk": kk}
+        return named | ({"iin": self.iin} if with_iin else {})
+
+
+def document_number(*, district: str, year: int, sequence: int) -> str:
+    """A result document's own number, from the district's register of outgoing documents: ``ZHZ-D-2026-000001``
+    (``D`` for документ; Latin, so it is a safe file name and never an application's ``ZHZ-2026-000001``)."""
+    return f"{DISTRICT_PREFIX.get(district, district[:3].upper())}-D-{year}-{sequence:06d}"
+
+
+def numbered(draft: dict[str, Any], number: str) -> dict[str, Any]:
+    """The draft with the number the register of outgoing documents gave it (in the transaction that keeps it)."""
+    return {"documentNumber": number} | draft
+
+
+def issuer_of(regulation: Regulation, organisation: str) -> str:
+    """The issuing body as the seed's п. 1 names it (the regulation's ``issuer``); a regulation serving several
+    districts (001: «отделами занятости и социальных программ районов, городов Кокшетау и Степногорск») names the
+    district's own organisation, as the gateway registered it, without the simulator's mark."""
+    return regulation.issuer or organisation.removesuffix(SIMULATOR_MARK)
+
+
+def document_kind_of(regulation: Regulation, *, approve: bool) -> str:
+    """Which of the seeds' forms the result is (``shared.documents`` lays each out)."""
+    if not approve:
+        return "refusal"
+    if regulation.service == "employment.unemployed-registration":  # 004: извещение о дате; 002: анықтама
+        return "unemployed-reference" if "справк" in regulation.outcome.approve else "unemployed"
+    return {"employment.job-seeker-registration": "job-seeker", "employment.active-measures-referral": "referral",
+            "employment.unemployed-certificate": "certificate"}.get(regulation.service, "generic")
+
+
+def _within(day: str | None, start: str | None, end: str | None) -> bool:
+    return day is not None and (start is None or day >= start) and (end is None or day <= end)
+
+
+def register_facts(card: dict[str, Any] | None, *, start: str | None, end: str | None) -> dict[str, Any]:
+    """What «Еңбек нарығы» holds for the certificate's period (003 app. 5): the active measures taken — by the
+    referral's date — and the assistance granted for any part of it. Dates are ISO days, so they compare as text."""
+    events = card.get("events", []) if card else []
+    measures = [{"referralKind": e["detail"].get("referralKind"), "documentNumber": e["detail"].get("documentNumber"),
+                 "date": e["detail"].get("date") or e["on"]}
+                for e in events if e["kind"] == "measure"]
+    measures = [{k: v for k, v in m.items() if v is not None} for m in measures if _within(m["date"], start, end)]
+    assistance = []
+    for event in events:
+        detail = event["detail"]
+        if event["kind"] != "assistance" or detail.get("kind") not in ASSISTANCE_KINDS:
+            continue
+        granted, until = detail.get("from") or event["on"], detail.get("to")
+        if (end is None or granted <= end) and (start is None or until is None or until >= start):
+            assistance.append({k: v for k, v in {"kind": detail["kind"], "from": granted, "to": until,
+                                                  "decision": detail.get("decision")}.items() if v is not None})
+    return {"publicWorks": [m for m in measures if m.get("referralKind") in PUBLIC_WORKS],
+            "training": [m for m in measures if m.get("referralKind") in TRAINING], "assistance": assistance}
+
+
+def refusal_text(regulation: Regulation) -> tuple[str, str]:
+    """(Kazakh, Russian) of seed 003's refusal letter «Доводим до Вашего сведения, что Вам отказано в предоставлении
+    справки безработного. Причина отказа: …», for every service: no other seed prescribes its refusal's wording
+    (000, 002 and 004 refer to the Standard's appendix), so the object is the service (docs/decisions.md)."""
+    if regulation.service == "employment.unemployed-certificate":
+        return ("Сізге жұмыссыз анықтамасын беруден бас тартылғанын хабарлаймыз.",
+                "Доводим до Вашего сведения, что Вам отказано в предоставлении справки безработного.")
+    title_kk = SERVICE_TITLES.get(regulation.service, {}).get("kk", regulation.title)
+    return (f"Сізге «{title_kk}» мемлекеттік қызметін көрсетуден бас тартылғанын хабарлаймыз.",
+            f"Доводим до Вашего сведения, что Вам отказано в предоставлении государственной услуги "
+            f"«{regulation.title}».")
+
+
+def draft_document(*, regulation: Regulation, application_number: str, applied: dt.datetime, issued: dt.datetime,
+                   organisation: str, form: dict[str, Any], approve: bool, reason: str | None,
+                   card: dict[str, Any] | None, signer: Official | None,
+                   specialist: Official | None) -> dict[str, Any]:
+    """The output document (справка, уведомление, извещение, направление, or the refusal letter), before signing
+    and before its number (``numbered``, in the transaction that keeps it): each field is one the seed's form
+    prints, filled from the application, the staff who sign and prepare it, and «Еңбек нарығы» (``card``)."""
     applicant = " ".join(filter(None, [form.get("surname"), form.get("name"), form.get("patronymic")]))
+    kind = document_kind_of(regulation, approve=approve)
+    referral = form.get("referralKind") if kind == "referral" else None
+    title_kk, title_ru = document_title(kind, referral_kind=referral)
     content: dict[str, Any] = {
-        "documentNumber": number, "date": issued.astimezone(KZ_TZ).date().isoformat(),
-        "issuer": regulation.issuer or organisation,
+        "documentKind": kind, "applicationNumber": application_number,
+        "applicationDate": applied.astimezone(KZ_TZ).date().isoformat(),
+        "date": issued.astimezone(KZ_TZ).date().isoformat(), "issuer": issuer_of(regulation, organisation),
         "service": regulation.title, "regulation": regulation.act, "applicant": applicant,
         "applicantIin": form["applicantIin"], "result": "approved" if approve else "refused",
-        "title": regulation.outcome.approve if approve else regulation.outcome.refuse,
+        "title": title_ru, "titleKk": title_kk,
     }
+    if signer is not None:
+        content["signer"] = signer.content(with_iin=True)
     if not approve:
-        content["text"] = (f"Вам отказано в предоставлении государственной услуги «{regulation.title}». "
-                           f"Причина отказа: {reason}")
+        content["textKk"], content["text"] = refusal_text(regulation)
         content["reason"] = reason
         return content
+    if kind in ("unemployed", "unemployed-reference"):  # 004 п. 3: the notice gives the date of registration
+        content["registeredOn"] = content["date"]
+    if kind == "referral":
+        content["referralKind"] = referral
+    if kind == "certificate":
+        start, end = form.get("periodFrom"), form.get("periodTo")
+        content |= {"periodFrom": start, "periodTo": end,
+                    "registeredUnemployedSince": card.get("unemployedSince") if card else None,
+                    **register_facts(card, start=start, end=end), "validUntil": end,
+                    "presentedTo": form.get("presentedTo") or PRESENTED_BY_DEFAULT}
+        if specialist is not None:
+            content["specialist"] = specialist.content(with_iin=False)
+    return content
     if regulation.service == "employment.unemployed-certificate":
         content |= {"periodFrom": form.get("periodFrom"), "periodTo": form.get("periodTo"),
                     "registeredUnemployedSince": card.get("unemployedSince") if card else None,

@@ -11,20 +11,23 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.mio_workstation.actions import ACTIONS, ActionBody, ActionRequest, Issued, apply
+from services.mio_workstation.actions import ACTIONS, ActionBody, ActionRequest, Decided, Issued, apply
 from services.mio_workstation.domain import (
     STATUS_TEXT,
     Circumstances,
     Status,
     application_number,
     auto_at,
+    document_number,
     next_action,
+    numbered,
     step_due,
     term_due,
 )
@@ -34,21 +37,24 @@ from services.mio_workstation.regulations import Action, Regulation, RegulationB
 from services.mio_workstation.staff import StaffBook
 from services.mio_workstation.store import (
     Application,
+    ApplicationDocument,
     DistrictMode,
+    DocumentCounter,
     LabourCard,
     NumberCounter,
     StaffAccount,
     StepRecord,
 )
+from shared.attachments import decode, mismatches, refuse_mismatched
 from shared.cert_check import CertificateVerifier, Expectation, is_transient, refusal_code
 from shared.cert_profile import Holder, Usage
 from shared.clock import KZ_TZ, MeshClock
-from shared.contracts import ApplicationRequest, SignedDocument, StatusNotification
+from shared.contracts import ApplicationRequest, DocumentContent, SignedDocument, StatusNotification
 from shared.db import Sessions, insert_if_absent, snapshot
 from shared.envelope import MessageType
 from shared.errors import MeshError
 from shared.failures import OutageFailure
-from shared.forms import form_errors, kinds_of, refuse_unfit
+from shared.forms import document_problems, form_errors, kinds_of, refuse_unfit
 from shared.idempotency import claim as claim_key
 from shared.idempotency import replayed, request_digest
 from shared.logging import get_logger, message_context
@@ -62,9 +68,25 @@ CON = "con"
 PORTAL = "portal"
 
 
+def document_number_of(app: Application) -> str:
+    """The signed result's own number (drafts made before documents had one carry the application's)."""
+    return str((app.draft or {}).get("documentNumber") or app.number)
+
+
 def channel_of(sender: str) -> str:
     """The regulation's channel of an application that came through the gateway from ``sender``."""
     return {"portal": "portal", CON: "con"}.get(sender, "office")
+
+
+def copy_problems(form: dict[str, Any], request: ApplicationRequest, *, content_required: bool) -> list[str]:
+    """How the electronic copies that came with an application differ from the documents its signed form names
+    (each a reason for not accepting it); copies that cannot be read are one such reason."""
+    try:
+        copies = decode([a.model_dump(by_alias=True) for a in request.attachments])
+    except MeshError as exc:
+        return [exc.message]
+    return [problem for _, problem in mismatches(form.get("documents") or [], copies,
+                                                  content_required=content_required)]
 
 
 class _AlreadyEntered(Exception):
@@ -128,6 +150,8 @@ class Workstation:
         elif errors := form_errors(dict(env.data["form"]), referral_kinds=kinds_of(regulation)):
             refusal = "Форма заявления не соответствует требованиям: " + "; ".join(
                 f"{e['field']}: {e['problem']}" for e in errors)
+        elif copies := copy_problems(dict(env.data["form"]), request, content_required=channel != "office"):
+            refusal = "Электронные копии документов не соответствуют подписанному заявлению: " + "; ".join(copies)
         else:
             refusal = await self._form_refusal(form=dict(env.data["form"]), signature=request.form_signature,
                                                signed_by=request.signed_by, district=district, staff=None)
@@ -144,7 +168,7 @@ class Workstation:
         await self._open(session, district=district, regulation=regulation, service_id=env.service_id, channel=channel,
                          form=form, signature=request.form_signature, signed_by=request.signed_by, origin=env.sender,
                          correlation_id=env.correlation_id, request_message_id=str(env.message_id),
-                         refusal=incoming.prepared["refusal"])
+                         refusal=incoming.prepared["refusal"], copies=request.attachments)
 
     async def intake_at_office(self, *, district: str, staff: StaffAccount, request: ApplicationRequest,
                                idempotency_key: str | None = None) -> tuple[Application, bool]:
@@ -163,6 +187,8 @@ class Workstation:
         if staff.district != district or staff.role != accept_role:
             raise MeshError("WRONG_ROLE", f"applications are entered by the {accept_role} of {district}", status=403)
         form = request.form.model_dump(by_alias=True, exclude_unset=True)
+        copies = decode([a.model_dump(by_alias=True) for a in request.attachments])
+        refuse_mismatched(form.get("documents") or [], copies, content_required=False)  # the paper is at the desk
         scope, digest = f"staff:{staff.iin}", request_digest({"district": district, "form": form,
                                                               "formSignature": request.form_signature,
                                                               "signedBy": request.signed_by})
@@ -180,7 +206,8 @@ class Workstation:
                 number = await self._open(session, district=district, regulation=regulation,
                                           service_id=request.form.service_id, channel="office", form=form,
                                           signature=request.form_signature, signed_by=request.signed_by, origin=None,
-                                          correlation_id=str(uuid.uuid4()), request_message_id=None, refusal=None)
+                                          correlation_id=str(uuid.uuid4()), request_message_id=None, refusal=None,
+                                          copies=request.attachments)
                 if idempotency_key is not None and not await claim_key(session, scope=scope, key=idempotency_key,
                                                                        digest=digest, resource=number):
                     raise _AlreadyEntered  # another call with this key got there first: this one is rolled back
@@ -194,10 +221,21 @@ class Workstation:
 
     async def _form_refusal(self, *, form: dict[str, Any], signature: str, signed_by: str, district: str,
                             staff: StaffAccount | None) -> str | None:
-        """Condition 2: the EDS on the form is valid, unrevoked, and the signer's (applicant, operator, employee)."""
+        """Condition 2: the EDS on the form is valid, unrevoked, and the signer's (applicant, operator, employee,
+        or — a form naming an organisation (applicantBin), and only such a form — the organisation's: a certificate
+        with that BIN and the IIN of the representative the form names)."""
         verifier = self.verifier(district)
+        if bool(form.get("applicantBin")) != (signed_by == "organisation"):
+            return ("Заявление от имени организации (applicantBin) подписывается ЭЦП этой организации, и только оно"
+                    if form.get("applicantBin") else "Заявление, подписанное ЭЦП организации, не называет её БИН "
+                    "(applicantBin)")
         if signed_by == "applicant":
             expect = Expectation(usage=Usage.SIGN, holder=Holder.INDIVIDUAL, iin=form["applicantIin"])
+        elif signed_by == "organisation":
+            if not form.get("representativeIin"):
+                return "Заявление организации не называет её представителя, подписавшего его (representativeIin)"
+            expect = Expectation(usage=Usage.SIGN, holder=Holder.EMPLOYEE, iin=form["representativeIin"],
+                                 bin=form["applicantBin"])
         elif signed_by == "employee":
             if staff is None:
                 return "Заявление, поступившее извне, не может быть подписано сотрудником МИО"
@@ -227,13 +265,24 @@ class Workstation:
             .values(last=col(NumberCounter.last) + 1).returning(col(NumberCounter.last)))
         return application_number(district=district, year=year, sequence=int(raised.one()[0]))
 
+    async def _document_number(self, session: AsyncSession, district: str, *, year: int) -> str:
+        """A result document's own number from the district's register of outgoing documents, raised as
+        ``_number`` raises the application counter (one UPDATE … RETURNING on a row that exists first)."""
+        await insert_if_absent(session, DocumentCounter.__table__,  # type: ignore[attr-defined]
+                               {"district": district, "year": year, "last": 0})
+        raised = await session.exec(update(DocumentCounter).where(  # type: ignore[call-overload]
+            col(DocumentCounter.district) == district, col(DocumentCounter.year) == year)
+            .values(last=col(DocumentCounter.last) + 1).returning(col(DocumentCounter.last)))
+        return document_number(district=district, year=year, sequence=int(raised.one()[0]))
+
     async def _mode(self, session: AsyncSession, district: str) -> DistrictMode:
         return await session.get(DistrictMode, district) or DistrictMode(
             district=district, mode=self._default_mode, auto_share=self._default_share)
 
     async def _open(self, session: AsyncSession, *, district: str, regulation: Regulation | None, service_id: str,
                     channel: str, form: dict[str, Any], signature: str, signed_by: str, origin: str | None,
-                    correlation_id: str, request_message_id: str | None, refusal: str | None) -> str:
+                    correlation_id: str, request_message_id: str | None, refusal: str | None,
+                    copies: list[DocumentContent]) -> str:
         now = self._clock.now()
         mode = await self._mode(session, district)
         number = await self._number(session, district)
@@ -251,6 +300,9 @@ class Workstation:
                 self._notify(session, app, title=regulation.title if regulation else service_id, at=now)
                 log.info("application_not_accepted")
                 return number
+            for copy in decode([c.model_dump(by_alias=True) for c in copies]):
+                session.add(ApplicationDocument(application_number=number, sha256=copy.sha256,
+                                                content_type=copy.content_type, size=len(copy.data), content=copy.data))
             self._notify(session, app, title=regulation.title, at=now)
             await self._start_step(session, app=app, regulation=regulation, position=0, at=now)
             log.info("application_received", channel=channel)
@@ -343,6 +395,9 @@ class Workstation:
                 if record.position != position or next_action(step, record.done) != action:
                     raise MeshError("STEP_ALREADY_DONE", f"'{action}' of application {number} was just done",
                                     status=409)
+                if isinstance(prepared, Decided):  # the draft's own number, given in the transaction that keeps it
+                    prepared = replace(prepared, draft=numbered(prepared.draft, await self._document_number(
+                        session, app.district, year=at.astimezone(KZ_TZ).year)))
                 apply(app, prepared, at=at)
                 if isinstance(prepared, Issued) and prepared.delivery == "email" and prepared.address:
                     self._email_result(session, app, regulation=regulation, address=prepared.address)
@@ -372,7 +427,7 @@ class Workstation:
         texts = {
             "RECEIVED": f"Заявление № {app.number} на услугу «{title}» поступило (статус «Поступившие»)",
             "IN_PROGRESS": f"Заявление № {app.number} принято в работу (статус «В работе»)",
-            "COMPLETED": f"Услуга «{title}» оказана. Документ № {app.number} подписан ЭЦП",
+            "COMPLETED": f"Услуга «{title}» оказана. Документ № {document_number_of(app)} подписан ЭЦП",
             "REFUSED": f"В оказании услуги «{title}» отказано. Причина: {app.reason}",
             "NOT_ACCEPTED": f"Заявление на услугу «{title}» не принято. Причина: {app.reason}",
         }
@@ -420,7 +475,8 @@ class Workstation:
             pensioner=bool(status.get("pension", {}).get("pensioner")),
             job_seeker_card=card is not None and card.kind == "job_seeker",
             unemployed_card=card is not None and card.kind == "unemployed",
-            has_representative=bool(app.form.get("representativeIin"))), card
+            has_representative=bool(app.form.get("representativeIin")),
+            document_problems=tuple(document_problems(app.form, on=app.received_at.astimezone(KZ_TZ).date()))), card
 
     # ---- modes and simulated staff ------------------------------------------------------------------------
     async def set_mode(self, *, district: str | None, number: str | None, mode: str, share: float | None) -> None:
@@ -486,7 +542,8 @@ class Workstation:
                     at: dt.datetime) -> None:
         """The result in one SMS, queued in the transaction that issues it (through the mesh's outbox)."""
         if app.decision == "approve":
-            text = (f"Вы зарегистрированы в качестве безработного с {at.astimezone(KZ_TZ).date().isoformat()}. "
+            since = (app.draft or {}).get("registeredOn") or at.astimezone(KZ_TZ).date().isoformat()
+            text = (f"Вы зарегистрированы в качестве безработного с {since}. "
                     f"{regulation.issuer or regulation.title}, заявление № {app.number}.")
         else:
             text = f"В оказании услуги «{regulation.title}» отказано: {app.reason}. Заявление № {app.number}."
@@ -508,7 +565,8 @@ class Workstation:
         text = (f"Уважаемый(ая) {app.form.get('name', '')}!\n\n"
                 + (f"Услуга «{regulation.title}» оказана." if approved else
                    f"В оказании услуги «{regulation.title}» отказано. Причина: {app.reason}")
-                + f"\nДокумент № {app.number}, подписанный ЭЦП, — во вложении (содержание и подпись, JSON).")
+                + f"\nДокумент № {document_number_of(app)}, подписанный ЭЦП, — во вложении (содержание и подпись, "
+                "JSON).")
         send_mail(session, self.runtime(app.district), kind="email", to=address,
                   subject=f"Результат оказания государственной услуги — заявление № {app.number}", text=text,
                   correlation_id=app.correlation_id, application_number=app.number, attachments=attachments)

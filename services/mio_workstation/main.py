@@ -16,7 +16,9 @@ from services.mio_workstation.settings import MioSettings
 from services.mio_workstation.staff import StaffBook
 from services.mio_workstation.store import (
     Application,
+    ApplicationDocument,
     DistrictMode,
+    DocumentCounter,
     LabourCard,
     LabourCardEvent,
     NumberCounter,
@@ -32,7 +34,7 @@ from shared.member_node import MemberNode
 from shared.working_calendar import WorkingCalendar
 
 MODELS = [StaffAccount, DistrictMode, NumberCounter, Application, StepRecord, LabourCard, LabourCardEvent,
-          LoginSession, Challenge, LoginGuess, IdempotencyRecord]
+          LoginSession, Challenge, LoginGuess, IdempotencyRecord, ApplicationDocument, DocumentCounter]
 
 
 def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None,

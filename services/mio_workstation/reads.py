@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, func, select
 
 from services.mio_workstation.domain import ACTIVE, Status, overdue
-from services.mio_workstation.store import Application, StepRecord
+from services.mio_workstation.store import Application, ApplicationDocument, StepRecord
 from shared.clock import MeshClock
 from shared.db import Sessions, snapshot
 from shared.errors import MeshError
@@ -52,6 +52,14 @@ class Reads:
             timeline = list((await session.exec(select(StepRecord).where(StepRecord.application_number == number)
                                                 .order_by(col(StepRecord.position)))).all())
         return ApplicationView(app=app, timeline=timeline, now=self._clock.now())
+
+    async def copy(self, number: str, sha256: str) -> ApplicationDocument:
+        """An electronic copy application ``number`` came with (another application's is not found here)."""
+        async with self._sessions() as session:
+            copy = await session.get(ApplicationDocument, (number, sha256))
+        if copy is None:
+            raise MeshError("DOCUMENT_COPY_NOT_FOUND", f"application {number} came with no copy {sha256}", status=404)
+        return copy
 
     async def inbox(self, *, district: str, status: str | None) -> tuple[list[Application], dict[str, int]]:
         """A district's applications (filtered: a status, DONE, or OVERDUE) and its overdue steps by step."""

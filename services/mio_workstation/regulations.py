@@ -20,6 +20,7 @@ from shared.working_calendar import CountingRule
 REGULATIONS_DIR = Path(__file__).with_name("regulations")
 Role = Literal["clerk", "head", "executor", "specialist", "centre_specialist", "employee"]
 Channel = Literal["office", "portal", "con"]
+Applicant = Literal["individual", "organisation"]
 REFERRAL_SERVICE = "employment.active-measures-referral"
 # every referral kind an application form may name; each referral regulation offers some of them (referralKinds)
 REFERRAL_KINDS: tuple[str, ...] = tuple(
@@ -164,6 +165,9 @@ class Regulation(Model):
         "organisation; None: the result names the district's organisation"))
     districts: tuple[str, ...] = Field(min_length=1)
     channel: Channel
+    applicants: tuple[Applicant, ...] = Field(default=("individual",), min_length=1, description=(
+        "who may apply: a person (IIN), and where the seed's portal process says «ИИН/БИН» (001 п. 9) also an "
+        "organisation (BIN) through its representative, the form signed with the organisation's certificate"))
     may_refuse_acceptance: bool = Field(default=False, alias="mayRefuseAcceptance")
     signature: Signature
     requires: Literal["job_seeker_card", "unemployed_card", "any_card"] | None = None
@@ -211,6 +215,13 @@ class Regulation(Model):
             raise ValueError("step ids repeat")
         if (self.channel == "con") != (self.centre is not None):
             raise ValueError("the ЦОН channel, and only it, describes its ЦОН side (field centre)")
+        if len(set(self.applicants)) != len(self.applicants):
+            raise ValueError("applicants repeat")
+        if "individual" not in self.applicants:
+            raise ValueError("applicants include individual: every service decides on a person's facts")
+        if "organisation" in self.applicants and self.channel == "con":
+            raise ValueError("an organisation applies through the portal or at the office, not through ЦОН "
+                             "(whose operator signs for a person present)")
         stray = set(self.organisations) - set(self.districts)
         if stray:
             raise ValueError(f"organisations names districts the file does not serve: {', '.join(sorted(stray))}")
@@ -225,10 +236,15 @@ class Regulation(Model):
 
     def signers(self) -> tuple[str, ...]:
         """Whose EDS may be on the form, by channel: the applicant's on the portal, the ЦОН's as its file says,
-        the applicant's or the МИО employee's at the office."""
+        the applicant's or the МИО employee's at the office — and the organisation's where organisations apply."""
         if self.centre is not None:
             return self.centre.signed_by
-        return ("applicant",) if self.channel == "portal" else ("applicant", "employee")
+        own = ("applicant",) if self.channel == "portal" else ("applicant", "employee")
+        return (*own, "organisation") if self.admits_organisations else own
+
+    @property
+    def admits_organisations(self) -> bool:
+        return "organisation" in self.applicants
 
     @property
     def roles(self) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shared.db import UtcDateTime
@@ -29,6 +29,19 @@ class DistrictMode(SQLModel, table=True):
 
 class NumberCounter(SQLModel, table=True):
     __tablename__ = "number_counter"
+    __table_args__ = (UniqueConstraint("district", "year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    district: str = Field(max_length=32)
+    year: int
+    last: int = 0
+
+
+class DocumentCounter(SQLModel, table=True):
+    """The district's register of outgoing documents (журнал исходящей корреспонденции, seed 004 п. 5, пп. 3): one
+    counter a year, raised as ``NumberCounter`` is, for the result documents' own numbers."""
+
+    __tablename__ = "document_counter"
     __table_args__ = (UniqueConstraint("district", "year"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -66,6 +79,19 @@ class Application(SQLModel, table=True):
     completed_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
     delivery: str | None = Field(default=None, max_length=16, description="office hand-out: in_person | email")
     delivered_to: str | None = Field(default=None, max_length=254, description="the address e-mailed (delivery email)")
+
+
+class ApplicationDocument(SQLModel, table=True):
+    """An electronic copy an application came with (its digest is on the signed form), kept with the application
+    for the staff's document check and the applicant's file."""
+
+    __tablename__ = "application_document"
+
+    application_number: str = Field(primary_key=True, max_length=32)
+    sha256: str = Field(primary_key=True, max_length=64)
+    content_type: str = Field(max_length=64)
+    size: int
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class StepRecord(SQLModel, table=True):
@@ -108,6 +134,7 @@ class LabourCardEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     card_id: str = Field(index=True, max_length=36)
     at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
-    kind: str = Field(max_length=32, description="opened | became_unemployed | measure | certificate | closed")
+    kind: str = Field(max_length=32, description="opened | became_unemployed | measure | assistance | certificate | "
+                                                  "closed")
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     application_number: str | None = Field(default=None, max_length=32)

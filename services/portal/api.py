@@ -1,4 +1,5 @@
-"""Portal HTTP API: registration and login (IIN + password, or EDS), sessions, a citizen's own data."""
+"""Portal HTTP API: registration and login (IIN + password, or EDS; an organisation's representative by BIN —
+seed 001's «ИИН/БИН»), sessions, a citizen's own data, an organisation's applications."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from services.portal.catalogue import catalogue
 from services.portal.domain import PASSWORD_RULES
 from services.portal.handlers import Portal
-from services.portal.store import Account
+from services.portal.store import Account, OrganisationAccount
+from shared.attachments import decode, wire
 from shared.case_tracking import case_out, cases, notice_out, notices
-from shared.contracts import ApplicationForm, ApplicationRequest
+from shared.contracts import ATTACHMENT_TYPES, MAX_DOCUMENT_BYTES, MAX_DOCUMENTS, ApplicationForm, ApplicationRequest
 from shared.documents import DocumentError, QrReference, SignedResult, decode_qr, filename, read_pdf
 from shared.errors import MeshError
 from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
+from shared.ids import parse_bin
 from shared.logins import LoginSession, bearer
 from shared.rate_limit import RateLimit
 
@@ -53,17 +56,105 @@ class EdsRegisterIn(Body):
     phone: str | None = Field(default=None, pattern=r"^\+7\d{10}$")
 
 
+class CopyIn(Body):
+    """An electronic copy of a document the form names (Standard п. 9): its SHA-256 is on the signed form."""
+
+    content_type: str = Field(alias="contentType", max_length=128,
+                              description=f"one of {', '.join(ATTACHMENT_TYPES)}")
+    content_base64: str = Field(alias="contentBase64", max_length=4 * MAX_DOCUMENT_BYTES,
+                                description=f"the copy, at most {MAX_DOCUMENT_BYTES} bytes")
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description="optional: checked if given")
+
+
 class ApplyIn(Body):
     form: ApplicationForm
+    attachments: list[CopyIn] = Field(default_factory=list, max_length=2 * MAX_DOCUMENTS,
+                                      description="the content of each document the form names, and nothing else")
     form_signature: str = Field(alias="formSignature", max_length=20_000,
                                 description="the citizen's EDS (signing key): CMS over the form's RFC 8785 form")
     district: str | None = Field(default=None, description="a district to apply to; by default the gateway routes "
                                                            "to the district of the registered address")
 
 
+class OrganisationApplyIn(Body):
+    form: ApplicationForm = Field(description="names the organisation (applicantBin) and its representative "
+                                              "(representativeIin); applicantIin is the person the service is for")
+    attachments: list[CopyIn] = Field(default_factory=list, max_length=2 * MAX_DOCUMENTS,
+                                      description="the content of each document the form names, and nothing else")
+    form_signature: str = Field(alias="formSignature", max_length=20_000,
+                                description="the organisation's EDS (the representative's signing key of the "
+                                            "organisation's certificate): CMS over the form's RFC 8785 form")
+    district: str | None = Field(default=None, description="a district to apply to; by default the gateway routes "
+                                                           "to the district of the applicant's registered address")
+
+
 class LoginIn(Body):
     iin: str
     password: str = Field(max_length=256)
+
+
+class OrganisationRegisterIn(Body):
+    bin: str = Field(max_length=32, description="the organisation's BIN, checked by the BIN rules; must be the "
+                                                "certificate's (condition 2)")
+    challenge_id: str = Field(alias="challengeId", max_length=36)
+    signature: str = Field(max_length=20_000, description="the register challenge signed with the authentication "
+                                                          "key of the organisation's certificate (IIN and BIN)")
+    password: str | None = Field(default=None, max_length=256, description="optional: to log in with BIN, IIN and "
+                                                                           "a password too")
+    email: str | None = Field(default=None, max_length=128, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = Field(default=None, pattern=r"^\+7\d{10}$")
+
+
+class OrganisationLoginIn(Body):
+    bin: str = Field(max_length=32, description="the organisation's BIN")
+    iin: str = Field(max_length=32, description="the representative's IIN")
+    password: str = Field(max_length=256)
+
+
+class OrganisationEdsLoginIn(Body):
+    bin: str = Field(max_length=32, description="the organisation's BIN; must be the certificate's (condition 2)")
+    challenge_id: str = Field(alias="challengeId", max_length=36)
+    signature: str = Field(max_length=20_000, description="the login challenge signed with the authentication key "
+                                                          "of the organisation's certificate")
+
+
+class OrganisationAccountOut(BaseModel):
+    """One representative's account of an organisation."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    bin: str
+    iin: str = Field(description="the representative's")
+    organisation: str
+    registered_by: str = Field(alias="registeredBy")
+    registered_at: str = Field(alias="registeredAt")
+    email: str | None
+    phone: str | None
+    password_set: bool = Field(alias="passwordSet")
+    last_login_at: str | None = Field(alias="lastLoginAt")
+    locked_until: str | None = Field(alias="lockedUntil")
+
+    @classmethod
+    def of(cls, account: OrganisationAccount) -> OrganisationAccountOut:
+        return cls(bin=account.bin, iin=account.iin, organisation=account.organisation,
+                   registered_by=account.registered_by, registered_at=account.registered_at.isoformat(),
+                   email=account.email, phone=account.phone, password_set=account.password_hash is not None,
+                   last_login_at=account.last_login_at.isoformat() if account.last_login_at else None,
+                   locked_until=account.locked_until.isoformat() if account.locked_until else None)
+
+
+class OrganisationLoginOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    token: str
+    bin: str
+    iin: str = Field(description="the representative who logged in")
+    method: Literal["password", "eds"]
+    expires_at: str = Field(alias="expiresAt")
+
+
+class OrganisationAccountsOut(BaseModel):
+    accounts: list[OrganisationAccountOut]
 
 
 def _account_out(account: Account) -> dict:
@@ -202,6 +293,49 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
         return (await portal.login_with_eds(challenge_id=body.challenge_id, signature=body.signature,
                                             iin=body.iin)).public()
 
+    def own_organisation(bin_: str, login: LoginSession) -> str:
+        """Every organisation resource: only a login for that organisation (by BIN); the representative's IIN."""
+        parse_bin(bin_)
+        if login.representative_iin is None:
+            raise MeshError("ORGANISATION_LOGIN_REQUIRED", "log in by BIN as the organisation's representative "
+                            "(/auth/login/organisation) to act for it", status=403)
+        if login.subject != bin_:
+            raise MeshError("NOT_YOUR_DATA", "an organisation sees only its own data", status=403)
+        return login.representative_iin
+
+    @router.post("/auth/register/organisation", tags=["registration"], status_code=201,
+                 response_model=OrganisationAccountOut,
+                 summary="Register as an organisation's representative (seed 001: «ИИН/БИН»): the register challenge "
+                         "signed with the organisation's certificate, whose BIN is the one named",
+                 description="The IIN is the certificate's (a living person ГБД ФЛ knows); the password, if given, "
+                             "lets BIN + IIN + password log in too. A malformed BIN is refused by its rule "
+                             "(`422 BIN_LENGTH`, `BIN_BAD_CHECK_DIGIT`…), a personal certificate with "
+                             "`401 EDS_NOT_ORGANISATION`, another organisation's with `401 EDS_BIN_MISMATCH`, a "
+                             "representative registered already with `409 ACCOUNT_EXISTS`.")
+    async def register_organisation(body: OrganisationRegisterIn) -> OrganisationAccountOut:
+        return OrganisationAccountOut.of(await portal.register_organisation(
+            bin_=body.bin, challenge_id=body.challenge_id, signature=body.signature, password=body.password,
+            email=body.email, phone=body.phone))
+
+    @router.post("/auth/login/organisation", tags=["login"], response_model=OrganisationLoginOut,
+                 summary="Log in as an organisation's representative with BIN, IIN and password",
+                 description="As for a citizen: a pair without an account answers as a wrong password would "
+                             "(`401 PASSWORD_WRONG`, attempts left, then `423 ACCOUNT_LOCKED`); with the admin "
+                             "token, `ACCOUNT_NOT_FOUND` / `PASSWORD_NOT_SET`. A malformed BIN or IIN: its rule's "
+                             "code (422).")
+    async def login_organisation(body: OrganisationLoginIn, is_admin: bool = precise_dep) -> OrganisationLoginOut:
+        return OrganisationLoginOut.model_validate((await portal.login_organisation(
+            bin_=body.bin, iin=body.iin, password=body.password, precise=is_admin)).public())
+
+    @router.post("/auth/login/organisation/eds", tags=["login"], response_model=OrganisationLoginOut,
+                 summary="Log in as an organisation's representative with EDS: the login challenge signed with the "
+                         "organisation's certificate, whose BIN is the one named",
+                 description="`401 EDS_NOT_ORGANISATION` for a personal certificate, `401 EDS_BIN_MISMATCH` for "
+                             "another organisation's, `401 ACCOUNT_NOT_FOUND` before registration.")
+    async def login_organisation_eds(body: OrganisationEdsLoginIn) -> OrganisationLoginOut:
+        return OrganisationLoginOut.model_validate((await portal.login_organisation_with_eds(
+            bin_=body.bin, challenge_id=body.challenge_id, signature=body.signature)).public())
+
     @router.post("/auth/logout", tags=["login"], summary="End this login")
     async def logout(authorization: str | None = Header(default=None)) -> dict:
         await portal.logins.end(bearer(authorization))
@@ -209,6 +343,12 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
 
     @router.get("/me", tags=["cabinet"], summary="Who is logged in")
     async def me(login: LoginSession = Depends(current)) -> dict:
+        if login.representative_iin is not None:  # an organisation's login: its BIN and who logged in for it
+            account = await portal.organisation_account(bin_=login.subject, iin=login.representative_iin)
+            return {**OrganisationAccountOut.of(account).model_dump(by_alias=True), "session": {
+                "method": login.method, "expiresAt": login.expires_at.isoformat(),
+                "certificateSerial": login.certificate_serial, "bin": login.subject,
+                "iin": login.representative_iin}}
         return {**_account_out(await portal.account(login.subject)), "session": {
             "method": login.method, "expiresAt": login.expires_at.isoformat(),
             "certificateSerial": login.certificate_serial}}
@@ -242,11 +382,21 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
     async def apply(iin: str, body: ApplyIn, response: Response, login: LoginSession = Depends(current),
                     key: Annotated[str | None, Header(alias=HEADER)] = None) -> dict:
         own(iin, login)
-        request = ApplicationRequest(form=body.form, form_signature=body.form_signature, signed_by="applicant")
-        sent = await portal.apply(iin=iin, request=request, district=body.district, idempotency_key=valid_key(key))
+        copies = decode([c.model_dump(by_alias=True) for c in body.attachments])
+        request = ApplicationRequest(form=body.form, form_signature=body.form_signature, signed_by="applicant",
+                                     attachments=wire(copies))
+        sent = await portal.apply(iin=iin, request=request, district=body.district, idempotency_key=valid_key(key),
+                                  copies=copies)
         if sent.replayed:
             response.headers[REPLAYED_HEADER] = "true"
         return case_out(sent.case)
+
+    @router.get("/citizens/{iin}/documents/{sha256}", tags=["services"], response_class=Response,
+                summary="An electronic copy the citizen attached to an application (their own only)")
+    async def citizen_copy(iin: str, sha256: str, login: LoginSession = Depends(current)) -> Response:
+        own(iin, login)
+        copy = await portal.copy(iin=iin, sha256=sha256)
+        return Response(content=copy.content, media_type=copy.content_type)
 
     @router.get("/citizens/{iin}/applications", tags=["services"],
                 summary="«История получения услуг»: the citizen's applications and their current status")
@@ -303,6 +453,55 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
         given, source, qr = (await _given_multipart(request, data) if kind == "multipart/form-data"
                              else _given(data, kind=kind))
         return await portal.verify_document(given, source=source, qr=qr)
+
+    @router.post("/organisations/{bin}/applications", tags=["services"], status_code=202,
+                 summary="Apply as an organisation (seed 001: «ИИН/БИН»): a form naming it (applicantBin) and its "
+                         "representative (representativeIin), signed with the organisation's certificate",
+                 description="`applicantIin` is the person the service is for (ИС МИО checks their card and facts, "
+                             "the gateway routes by their address). Refused: `403 ORGANISATION_LOGIN_REQUIRED` (a "
+                             "citizen's login), `403 NOT_YOUR_DATA` (another BIN), `422 ORGANISATION_NOT_NAMED`, "
+                             "`403 REPRESENTATIVE_MISMATCH`, `403 SERVICE_NOT_FOR_ORGANISATIONS` (the regulation "
+                             "admits individuals only), the form's and channel's checks as for a citizen, and "
+                             "condition 2: `401 EDS_NOT_ORGANISATION` / `EDS_BIN_MISMATCH` / `EDS_IIN_MISMATCH` and "
+                             "the certificate's own faults. `Idempotency-Key` as for a citizen.")
+    async def apply_as_organisation(bin: str, body: OrganisationApplyIn, response: Response,
+                                    login: LoginSession = Depends(current),
+                                    key: Annotated[str | None, Header(alias=HEADER)] = None) -> dict:
+        representative = own_organisation(bin, login)
+        copies = decode([c.model_dump(by_alias=True) for c in body.attachments])
+        request = ApplicationRequest(form=body.form, form_signature=body.form_signature, signed_by="organisation",
+                                     attachments=wire(copies))
+        sent = await portal.apply_as_organisation(bin_=bin, representative=representative, request=request,
+                                                  district=body.district, idempotency_key=valid_key(key),
+                                                  copies=copies)
+        if sent.replayed:
+            response.headers[REPLAYED_HEADER] = "true"
+        return case_out(sent.case)
+
+    @router.get("/organisations/{bin}/applications", tags=["services"],
+                summary="The organisation's «История получения услуг»: the applications it submitted, with status")
+    async def organisation_history(bin: str, login: LoginSession = Depends(current)) -> dict:
+        own_organisation(bin, login)
+        return {"applications": [case_out(c) for c in await portal.organisation_cases(bin)]}
+
+    @router.get("/organisations/{bin}/notifications", tags=["services"],
+                summary="The organisation's «Уведомления»: every status change of its applications, with the signed "
+                        "result when there is one")
+    async def organisation_notifications(bin: str, login: LoginSession = Depends(current)) -> dict:
+        own_organisation(bin, login)
+        return {"notifications": [notice_out(n) for n in await portal.organisation_notices(bin)]}
+
+    @router.get("/admin/organisations/{bin}/accounts", tags=["test support"], dependencies=[Depends(admin)],
+                response_model=OrganisationAccountsOut, summary="An organisation's representatives' accounts (admin)")
+    async def admin_organisation_accounts(bin: str) -> OrganisationAccountsOut:
+        return OrganisationAccountsOut(accounts=[OrganisationAccountOut.of(a)
+                                                 for a in await portal.organisation_accounts(bin)])
+
+    @router.post("/admin/organisations/{bin}/accounts/{iin}/unlock", tags=["test support"],
+                 dependencies=[Depends(admin)], response_model=OrganisationAccountOut,
+                 summary="Lift a representative's lock-out (admin)")
+    async def unlock_organisation(bin: str, iin: str) -> OrganisationAccountOut:
+        return OrganisationAccountOut.of(await portal.unlock_organisation(bin_=bin, iin=iin))
 
     @router.get("/admin/cases", tags=["test support"], dependencies=[Depends(admin)],
                 summary="Every application sent through the portal, with its current status (admin)")

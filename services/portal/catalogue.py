@@ -27,7 +27,8 @@ def catalogue(book: RegulationBook) -> list[dict[str, Any]]:
                                                            "channels": [], "regulations": [], "referralKinds": None})
             entry["districts"] = sorted(set(entry["districts"]) | set(regulation.districts))
             entry["channels"] = sorted(set(entry["channels"]) | {regulation.channel})
-            entry["regulations"].append({"id": regulation.id, "channel": regulation.channel, "act": regulation.act})
+            entry["regulations"].append({"id": regulation.id, "channel": regulation.channel, "act": regulation.act,
+                                         "applicants": list(regulation.applicants)})  # IIN, or IIN/BIN (001 п. 9)
             kinds = kinds_of(regulation)
             if kinds:
                 entry["referralKinds"] = sorted(set(entry["referralKinds"] or []) | set(kinds))

@@ -15,23 +15,34 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.mio_workstation.regulations import RegulationBook
 from services.portal.domain import describe_faults, password_faults
 from services.portal.settings import PortalSettings
-from services.portal.store import Account
+from services.portal.store import Account, CitizenCopy, OrganisationAccount, organisation_key
+from shared.attachments import Content, refuse_mismatched
 from shared.canonical import canonical_bytes
-from shared.case_tracking import Submission, cases, notices, signed_form, submit_once
+from shared.case_tracking import (
+    NOTICE_ORDER,
+    CaseNotice,
+    Submission,
+    TrackedCase,
+    cases,
+    notices,
+    signed_form,
+    submit_once,
+)
 from shared.cert_check import TRANSIENT, CertFailure, Expectation
-from shared.cert_profile import Holder, Usage, describe_certificate
+from shared.cert_profile import CertificateInfo, Holder, Usage, describe_certificate
 from shared.clock import MeshClock
 from shared.contracts import EMPLOYMENT_SERVICES, ApplicationRequest, PersonData
-from shared.db import Sessions
+from shared.db import Sessions, insert_if_absent
 from shared.documents import DocumentError, QrReference, SignedResult, decode_qr, render_pdf, signing_window
 from shared.errors import MeshError
 from shared.forms import kinds_of, refuse_unfit
-from shared.ids import parse_iin
+from shared.ids import parse_bin, parse_iin
 from shared.logging import get_logger, message_context
 from shared.logins import (
     LockOut,
@@ -40,6 +51,7 @@ from shared.logins import (
     decoy_check,
     eds_error,
     hash_password,
+    organisation_refusal,
     password_matches,
     refuse_if_locked,
 )
@@ -57,6 +69,14 @@ def refuse_weak(password: str, *, iin: str) -> None:
         raise MeshError("PASSWORD_WEAK", describe_faults(faults), status=422, details={"rules": faults})
 
 
+def refuse_organisation_form(request: ApplicationRequest) -> None:
+    """A form naming an organisation (``applicantBin``) is sent by the organisation's login, signed with its
+    certificate — never by a citizen's (seed 001 п. 9: the IIN/BIN of the request is the certificate's)."""
+    if request.form.applicant_bin is not None:
+        raise MeshError("ORGANISATION_LOGIN_REQUIRED", "a form naming an organisation (applicantBin) is sent by its "
+                        "representative logged in by BIN, to /organisations/{bin}/applications", status=403)
+
+
 class Portal:
     def __init__(self, *, sessions: Sessions, runtime: MemberRuntime, clock: MeshClock,
                  settings: PortalSettings, regulations: RegulationBook) -> None:
@@ -71,6 +91,9 @@ class Portal:
                              challenge_seconds=settings.challenge_seconds)
         self.lockout = LockOut(sessions=sessions, model=Account, key="iin", limit=settings.max_failed_logins,
                                lock=dt.timedelta(minutes=settings.lockout_minutes))
+        self.organisation_lockout = LockOut(sessions=sessions, model=OrganisationAccount, key="id",
+                                            limit=settings.max_failed_logins,
+                                            lock=dt.timedelta(minutes=settings.lockout_minutes))
 
     # ---- ГБД ФЛ through the gateway -------------------------------------------------------------------
     async def person(self, iin: str, *, timeout_s: float | None = None) -> PersonData | None:
@@ -194,26 +217,159 @@ class Portal:
         assert info.iin is not None
         return info.iin, info.serial
 
+    # ---- organisations: registration and login by BIN (seed 001 п. 9, «ИИН/БИН») -------------------------------
+    async def register_organisation(self, *, bin_: str, challenge_id: str, signature: str, password: str | None,
+                                    email: str | None, phone: str | None) -> OrganisationAccount:
+        """Register a representative of an organisation: the register challenge signed with the authentication key
+        of the organisation's certificate, whose BIN is the one named (condition 2) and whose IIN is a living
+        person ГБД ФЛ knows. The certificate is what vouches for the BIN: the mesh has no registry of legal
+        entities, and НУЦ certifies an organisation's people only at its request."""
+        parse_bin(bin_)
+        info = await self._confirm_organisation(challenge_id=challenge_id, signature=signature, purpose="register",
+                                                bin_=bin_)
+        assert info.iin is not None
+        if password is not None:
+            refuse_weak(password, iin=info.iin)
+            if bin_ in password:
+                raise MeshError("PASSWORD_WEAK", "the password must not be the BIN, nor contain it", status=422,
+                                details={"rules": ["no_bin"]})
+        key = organisation_key(bin_=bin_, iin=info.iin)
+        async with self._sessions() as session:
+            if await session.get(OrganisationAccount, key) is not None:
+                raise MeshError("ACCOUNT_EXISTS", f"{info.iin} is already registered for BIN {bin_}", status=409)
+        await self._registrable(info.iin)
+        account = OrganisationAccount(id=key, bin=bin_, iin=info.iin, organisation=(info.organisation or "")[:128],
+                                      password_hash=hash_password(password) if password else None, email=email,
+                                      phone=phone, registered_by="eds", registered_at=self._clock.now())
+        try:
+            async with self._sessions() as session, session.begin():
+                session.add(account)
+        except IntegrityError:
+            raise MeshError("ACCOUNT_EXISTS", f"{info.iin} is already registered for BIN {bin_}", status=409) from None
+        log.info("organisation_registered", method="eds")
+        return account
+
+    async def login_organisation(self, *, bin_: str, iin: str, password: str, precise: bool = False) -> Login:
+        """Process 1 by BIN: the BIN, the representative's IIN and the password (condition 1). As for a citizen, a
+        pair without an account (or an EDS-only one) answers as a wrong password would, lock-out included; test
+        tooling with the admin token (``precise``) is told ACCOUNT_NOT_FOUND / PASSWORD_NOT_SET."""
+        parse_bin(bin_)
+        parse_iin(iin)
+        key, now = organisation_key(bin_=bin_, iin=iin), self._clock.now()
+        async with self._sessions() as session:
+            account = await session.get(OrganisationAccount, key)
+        if account is None:
+            if precise:
+                raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account of {iin} for BIN {bin_}: register first",
+                                status=401)
+            raise await self.organisation_lockout.refuse_unknown(key, scope="portal-org", now=now, password=password)
+        refuse_if_locked(account.locked_until, now=now)
+        password_hash = account.password_hash
+        if password_hash is None:
+            if precise:
+                raise MeshError("PASSWORD_NOT_SET", "this account signs in with EDS only", status=401)
+            await self.organisation_lockout.check_password(key, now=now, matches=lambda: decoy_check(password))
+        try:
+            await self.organisation_lockout.check_password(
+                key, now=now, matches=lambda: password_matches(password_hash, password))
+        except MeshError as refusal:
+            log.info("login_refused", reason=refusal.code, attempts_left=refusal.details.get("attemptsLeft"))
+            raise
+        return await self._start_organisation_session(account, method="password", serial=None)
+
+    async def login_organisation_with_eds(self, *, bin_: str, challenge_id: str, signature: str) -> Login:
+        """The login challenge signed with the authentication key of the organisation's certificate (condition 2:
+        its BIN is the one named); the representative is the certificate's IIN."""
+        parse_bin(bin_)
+        info = await self._confirm_organisation(challenge_id=challenge_id, signature=signature, purpose="login",
+                                                bin_=bin_)
+        assert info.iin is not None
+        async with self._sessions() as session:
+            account = await session.get(OrganisationAccount, organisation_key(bin_=bin_, iin=info.iin))
+        if account is None:
+            raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account of {info.iin} for BIN {bin_}: register first",
+                            status=401)
+        return await self._start_organisation_session(account, method="eds", serial=info.serial)
+
+    async def _confirm_organisation(self, *, challenge_id: str, signature: str, purpose: str,
+                                    bin_: str) -> CertificateInfo:
+        info = await self.logins.confirm_eds(challenge_id=challenge_id, signature=signature, purpose=purpose,
+                                             expect=Expectation(usage=Usage.AUTH))
+        refusal = organisation_refusal(info, bin_=bin_)
+        if refusal is not None:
+            log.info("organisation_eds_refused", reason=refusal.code, purpose=purpose)
+            raise refusal
+        return info
+
+    async def _start_organisation_session(self, account: OrganisationAccount, *, method: str,
+                                          serial: str | None) -> Login:
+        login = await self.logins.start(subject=account.bin, method=method, serial=serial, representative=account.iin)
+        async with self._sessions() as session, session.begin():
+            await session.exec(update(OrganisationAccount).where(  # type: ignore[call-overload]
+                col(OrganisationAccount.id) == account.id).values(
+                failed_logins=0, locked_until=None, last_login_at=self._clock.now()))
+        log.info("login_succeeded", method=method, holder="organisation")
+        return login
+
+    async def organisation_account(self, *, bin_: str, iin: str) -> OrganisationAccount:
+        async with self._sessions() as session:
+            account = await session.get(OrganisationAccount, organisation_key(bin_=bin_, iin=iin))
+        if account is None:
+            raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account of {iin} for BIN {bin_}", status=404)
+        return account
+
+    async def organisation_accounts(self, bin_: str) -> list[OrganisationAccount]:
+        parse_bin(bin_)
+        async with self._sessions() as session:
+            return list((await session.exec(select(OrganisationAccount).where(
+                OrganisationAccount.bin == bin_).order_by(col(OrganisationAccount.registered_at)))).all())
+
+    async def unlock_organisation(self, *, bin_: str, iin: str) -> OrganisationAccount:
+        account = await self.organisation_account(bin_=bin_, iin=iin)
+        await self.organisation_lockout.unlock(account.id)
+        return await self.organisation_account(bin_=bin_, iin=iin)
+
     # ---- applications (process 3 to 5 of the regulations) ---------------------------------------------------
     async def apply(self, *, iin: str, request: ApplicationRequest, district: str | None,
-                    idempotency_key: str | None = None) -> Submission:
-        """Check the citizen's EDS on the form (condition 2), then send it through the gateway — once per
+                    idempotency_key: str | None = None, copies: list[Content] | None = None) -> Submission:
+        """Check the form, its electronic copies against the digests it names, and the citizen's EDS on it
+        (condition 2), then send it with the copies through the gateway and keep the copies — once per
         ``idempotency_key``: a repeat returns the case the first call made."""
+        refuse_organisation_form(request)
         if request.form.applicant_iin != iin:
             raise MeshError("NOT_YOUR_DATA", "a citizen applies only for themself", status=403)
         if request.form.service_id not in EMPLOYMENT_SERVICES:
             raise MeshError("SERVICE_UNKNOWN", f"the portal offers {', '.join(EMPLOYMENT_SERVICES)}", status=422)
         await self._refuse_unfit(iin=iin, form=signed_form(request), district=district)
+        copies = copies or []
+        refuse_mismatched(signed_form(request).get("documents") or [], copies, content_required=True)
         result, _ = await self._runtime.verifier_or_fail().verify_signed_json(
             value=signed_form(request), signature_b64=request.form_signature,
             expect=Expectation(usage=Usage.SIGN, holder=Holder.INDIVIDUAL, iin=iin))
         if not result.ok:
             raise eds_error(result)  # process 4: refusal because the EDS was not confirmed
+        now = self._clock.now()
+
+        async def keep(session: AsyncSession) -> None:
+            for copy in copies:
+                await insert_if_absent(session, CitizenCopy.__table__, {  # type: ignore[attr-defined]
+                    "iin": iin, "sha256": copy.sha256, "content_type": copy.content_type, "size": len(copy.data),
+                    "content": copy.data, "stored_at": now})
+
         sent = await submit_once(self._sessions, runtime=self._runtime, request=request, route_id=district,
-                                 now=self._clock.now(), scope=f"citizen:{iin}", key=idempotency_key)
+                                 now=now, scope=f"citizen:{iin}", key=idempotency_key, keep=keep)
         with message_context(correlation_id=sent.case.correlation_id, service_id=request.form.service_id):
             log.info("application_replayed" if sent.replayed else "application_sent")
         return sent
+
+    async def copy(self, *, iin: str, sha256: str) -> CitizenCopy:
+        """A copy this citizen attached (another citizen's is not found, whoever asks)."""
+        async with self._sessions() as session:
+            copy = await session.get(CitizenCopy, (iin, sha256))
+        if copy is None:
+            raise MeshError("DOCUMENT_COPY_NOT_FOUND", f"no copy {sha256} among your applications' documents",
+                            status=404)
+        return copy
 
     async def remember_district(self, iin: str, district: str) -> None:
         """The registered address's district as ГБД ФЛ just gave it (a citizen who moved: their profile says so)."""
@@ -262,6 +418,94 @@ class Portal:
         await self.account(iin)
         await self.lockout.unlock(iin)
         return await self.account(iin)
+
+    # ---- applications by an organisation (seed 001 п. 9: «ИИН/БИН» in the request and in the EDS) ----------------
+    async def apply_as_organisation(self, *, bin_: str, representative: str, request: ApplicationRequest,
+                                    district: str | None, idempotency_key: str | None = None,
+                                    copies: list[Content] | None = None) -> Submission:
+        """An organisation's application: the form names it (``applicantBin``) and the representative logged in
+        (``representativeIin``); ``applicantIin`` is the person the service is for — whose district, card and
+        facts ИС МИО goes by. Only a service whose regulation admits organisations in that district
+        (``applicants``); the EDS on the form is the organisation's certificate of that representative
+        (condition 2). Sent once per ``idempotency_key``, followed as submitted by the BIN."""
+        form = request.form
+        unnamed = [name for name, value in (("applicantBin", form.applicant_bin),
+                                            ("representativeIin", form.representative_iin)) if value is None]
+        if unnamed:
+            raise MeshError("ORGANISATION_NOT_NAMED", f"an organisation's form names {' and '.join(unnamed)}: the "
+                            "organisation applying and its representative who signs", status=422,
+                            details={"fields": unnamed})
+        if form.applicant_bin != bin_:
+            raise MeshError("NOT_YOUR_DATA", f"an organisation applies only in its own name: the form names BIN "
+                            f"{form.applicant_bin}, the login is for {bin_}", status=403)
+        if form.representative_iin != representative:
+            raise MeshError("REPRESENTATIVE_MISMATCH", "the representative the form names is not the one logged in",
+                            status=403)
+        if form.service_id not in EMPLOYMENT_SERVICES:
+            raise MeshError("SERVICE_UNKNOWN", f"the portal offers {', '.join(EMPLOYMENT_SERVICES)}", status=422)
+        signed = signed_form(request)
+        where = district or await self._district_of(form.applicant_iin)
+        await self._refuse_unfit(iin=form.applicant_iin, form=signed, district=where)
+        self._refuse_not_for_organisations(form.service_id, district=where)
+        copies = copies or []
+        refuse_mismatched(signed.get("documents") or [], copies, content_required=True)
+        result, _ = await self._runtime.verifier_or_fail().verify_signed_json(
+            value=signed, signature_b64=request.form_signature, expect=Expectation(usage=Usage.SIGN))
+        if not result.ok:
+            raise eds_error(result)  # process 4
+        assert result.certificate is not None
+        refusal = organisation_refusal(result.certificate, bin_=bin_, iin=representative)
+        if refusal is not None:
+            raise refusal
+        sent = await submit_once(self._sessions, runtime=self._runtime, request=request, route_id=district,
+                                 now=self._clock.now(), scope=f"organisation:{bin_}", key=idempotency_key,
+                                 submitted_by=bin_)
+        with message_context(correlation_id=sent.case.correlation_id, service_id=form.service_id):
+            log.info("application_replayed" if sent.replayed else "application_sent", applicant="organisation")
+        return sent
+
+    async def _district_of(self, iin: str) -> str | None:
+        """The district of the person an organisation applies for: as the portal knows it (their account), else as
+        ГБД ФЛ says now (briefly); None when neither can tell — the gateway and ИС МИО then judge."""
+        async with self._sessions() as session:
+            account = await session.get(Account, iin)
+        if account is not None and account.district is not None:
+            return account.district
+        try:
+            person = await self.person(iin, timeout_s=self._settings.channel_check_timeout_s)
+        except MeshError:
+            return None
+        return person.district if person is not None else None
+
+    def _refuse_not_for_organisations(self, service: str, *, district: str | None) -> None:
+        """``SERVICE_NOT_FOR_ORGANISATIONS`` unless the district's portal regulation of the service admits
+        organisations (its ``applicants``); with no district known, unless some region's does — ИС МИО then holds
+        the district's file to it (an organisation's signature is accepted only where the file admits it)."""
+        files = [r for r in self.regulations.all.values() if r.service == service and r.channel == "portal"]
+        admitting = sorted({d for r in files if r.admits_organisations for d in r.districts})
+        if district is not None:
+            regulation = self.regulations.find(district=district, service=service, channel="portal")
+            admits = regulation is not None and regulation.admits_organisations
+        else:
+            admits = bool(admitting)
+        if not admits:
+            raise MeshError("SERVICE_NOT_FOR_ORGANISATIONS", f"{service} is applied for through the portal by a "
+                            f"person (IIN), not an organisation (BIN)" + (f", in {district}" if district else "") + (
+                                f"; organisations may apply in {', '.join(admitting)}" if admitting else ""),
+                            status=403, details={"district": district, "districts": admitting})
+
+    async def organisation_cases(self, bin_: str) -> list[TrackedCase]:
+        """The organisation's «История получения услуг»: the applications it submitted (by any representative)."""
+        async with self._sessions() as session:
+            return list((await session.exec(select(TrackedCase).where(TrackedCase.submitted_by == bin_)
+                                            .order_by(col(TrackedCase.submitted_at)))).all())
+
+    async def organisation_notices(self, bin_: str) -> list[CaseNotice]:
+        """Every status notice of the organisation's applications, the signed result with the final one."""
+        theirs = select(TrackedCase.correlation_id).where(TrackedCase.submitted_by == bin_)
+        async with self._sessions() as session:
+            return list((await session.exec(select(CaseNotice).where(col(CaseNotice.correlation_id).in_(theirs))
+                                            .order_by(*NOTICE_ORDER))).all())
 
     # ---- result documents: the citizen's own, and anyone's verification ------------------------------------
     async def document(self, *, iin: str, correlation_id: str) -> SignedResult:

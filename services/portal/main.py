@@ -13,7 +13,7 @@ from services.portal.cabinet import SurveyAnswer, build_cabinet_router
 from services.portal.handlers import Portal
 from services.portal.mailbox import MailMessage, build_mail_router, host_mailbox
 from services.portal.settings import PortalSettings
-from services.portal.store import Account
+from services.portal.store import Account, CitizenCopy, OrganisationAccount
 from shared.admin_auth import admin_guard, admin_or_anonymous
 from shared.bus import Bus
 from shared.case_tracking import CaseNotice, TrackedCase, follow
@@ -53,5 +53,6 @@ def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None
                                          "password or EDS), sessions, their own data.",
                              members=[settings.member_id, MAIL_MEMBER],
                              models=[Account, LoginSession, Challenge, LoginGuess, TrackedCase, CaseNotice,
-                                     IdempotencyRecord, MailMessage, SurveyAnswer],
+                                     IdempotencyRecord, MailMessage, SurveyAnswer, CitizenCopy,
+                                     OrganisationAccount],
                              wire=wire, bus=bus, http=http)

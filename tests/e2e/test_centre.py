@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from shared.ids import make_iin
 from shared.signing import SignerIdentity, sign_json
 from tests.support.mesh import MeshHandle
 from tests.support.mio import until
+from tests.support.openssl import cms_verify, signer_subject
 
 pytestmark = pytest.mark.e2e
 CERTIFICATE = "employment.unemployed-certificate"
@@ -48,17 +47,9 @@ def _code(call: Callable[[], Any]) -> tuple[int, str]:
 
 
 def _openssl_verifies(mesh: MeshHandle, workdir: Path, *, content: bytes, signature_b64: str) -> str:
-    openssl = shutil.which("openssl")
-    assert openssl, "openssl is required (make test installs it)"
-    (workdir / "content.bin").write_bytes(content)
-    (workdir / "signature.p7s").write_bytes(base64.b64decode(signature_b64))
-    (workdir / "chain.pem").write_text(httpx.get(f"{mesh.nuc}/ca/chain.pem").text)
-    done = subprocess.run([openssl, "cms", "-verify", "-binary", "-inform", "DER", "-in", "signature.p7s",
-                           "-content", "content.bin", "-CAfile", "chain.pem", "-out", "/dev/null", "-certsout",
-                           "signer.pem"], cwd=workdir, capture_output=True, text=True, check=False)
+    done = cms_verify(mesh.nuc, workdir, content=content, signature_b64=signature_b64)
     assert done.returncode == 0, done.stderr
-    return subprocess.run([openssl, "x509", "-in", "signer.pem", "-noout", "-subject", "-nameopt", "RFC2253"],
-                          cwd=workdir, capture_output=True, text=True, check=True).stdout
+    return signer_subject(workdir)
 
 
 def _on_time(visit: dict[str, Any]) -> None:

@@ -10,7 +10,9 @@ step overdue. Here: no dead letter, every application final, and every status he
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -110,3 +112,58 @@ async def test_statuses_survive_thirty_clock_changes_among_a_hundred_application
             assert _statuses_once_in_order(statuses, applicant.final["status"]), (applicant.person.iin, statuses)
     finally:
         await clients.aclose()
+
+
+def test_one_new_person_through_the_chain_of_services(jump_mesh: MeshHandle):
+    """Issue 12's chain, for one new person, ИС МИО in auto mode: registration as a job seeker (Almaty, through
+    the portal); registration as unemployed at the Almaty office across its 3-working-day term — one clock jump,
+    the SMS of 004 п. 5 read back; a referral of each kind Kyzylorda's regulation offers (the register is one:
+    Almaty's card is read there); a Mamlyut certificate whose 003 appendix 5 fields list the referrals taken."""
+    book = RegulationBook.load()
+    unemployed = book.all["almaty.unemployed-registration.office"]
+    kinds = list(book.all["kyzylorda.active-measures-referral.portal"].referral_kinds or ())
+    assert unemployed.term is not None
+    with jump_mesh.kit() as kit:
+        for district in ("almaty", "kyzylorda", "mamlyut"):
+            kit.set_mode(district, "auto", auto_share=0.00001)
+        citizen = kit.new_citizen(district="almaty", min_age=25, max_age=50, jobless=True)
+        portal = kit.login(citizen.iin, citizen.password or "")
+        registered = portal.apply(citizen.signed_request("employment.job-seeker-registration"))
+        kit.wait_for_status(registered["correlationId"], "COMPLETED", timeout_s=60)
+
+        kit.set_mode("almaty", "auto", auto_share=0.5)  # half of each step's maximum: days, not seconds
+        clerk = kit.staff_login(kit.staff("almaty", role=unemployed.steps[0].role))
+        number = clerk.enter(citizen.signed_request("employment.unemployed-registration"))["number"]
+        time.sleep(1.5)
+        assert kit.mio_application(number)["status"] in ("RECEIVED", "IN_PROGRESS"), "not decided without the jump"
+        kit.advance_clock(working_days=unemployed.term.working_days)
+        decided = kit.wait_for_status(number, "COMPLETED", timeout_s=90)
+        application = kit.mio_application(number)
+        assert application["completedAt"] <= application["termDue"], application
+        registered_on = application["document"]["content"]["registeredOn"]
+        [sms] = kit.wait_for_mail(kind="sms", application_number=number)
+        assert registered_on in sms["text"], sms
+        assert decided["status"] == "COMPLETED"
+
+        kit.set_mode("almaty", "auto", auto_share=0.00001)
+        portal = kit.login(citizen.iin, citizen.password or "")  # the jump outlived the morning's login
+        referrals = [portal.apply(citizen.signed_request("employment.active-measures-referral", referralKind=kind),
+                                  district="kyzylorda") for kind in kinds]
+        for sent in referrals:
+            kit.wait_for_status(sent["correlationId"], "COMPLETED", timeout_s=60)
+        today = dt.datetime.fromisoformat(kit.clock()["now"]).astimezone(dt.timezone(dt.timedelta(hours=5))).date()
+        period = {"periodFrom": (today - dt.timedelta(days=30)).isoformat(),
+                  "periodTo": (today + dt.timedelta(days=1)).isoformat()}
+        certificate = portal.apply(citizen.signed_request("employment.unemployed-certificate", **period),
+                                   district="mamlyut")
+        kit.wait_for_status(certificate["correlationId"], "COMPLETED", timeout_s=60)
+        content = portal.document(certificate["correlationId"])["content"]
+        history = portal.applications()
+
+    assert content["registeredUnemployedSince"] == registered_on
+    taken = {m["referralKind"] for m in content["publicWorks"] + content["training"]}
+    assert taken == {"public-works", "social-jobs", "youth-practice"} & set(kinds) | (
+        {"vocational-training"} & set(kinds)), content
+    assert len(history) == 3 + len(kinds), [(c["serviceId"], c["channel"]) for c in history]
+    assert {c["channel"] for c in history} == {"portal", "office"}
+    assert all(c["status"] == "COMPLETED" for c in history), history

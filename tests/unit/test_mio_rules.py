@@ -134,11 +134,13 @@ def test_almaty_steps_add_up_to_the_term_of_registration_as_unemployed():
 
 def test_the_result_names_the_issuer_the_seed_names():
     form = {"applicantIin": "900101300001", "surname": "Ахметов", "name": "Ержан"}
-    kwargs = {"number": "X-1", "issued": FRIDAY_11_DEC, "organisation": "ГУ «Отдел» (симулятор)", "form": form,
-              "approve": True, "reason": None, "card": None}
+    kwargs = {"application_number": "X-1", "applied": FRIDAY_11_DEC, "issued": FRIDAY_11_DEC,
+              "organisation": "ГУ «Отдел» (симулятор)", "form": form, "approve": True, "reason": None, "card": None,
+              "signer": None, "specialist": None}
     almaty = draft_document(regulation=BOOK.all["almaty.job-seeker-registration.office"], **kwargs)
     akmola = draft_document(regulation=BOOK.all["akmola.active-measures-referral.office"], **kwargs)
-    assert (almaty["issuer"], akmola["issuer"]) == ("Центр занятости населения", "ГУ «Отдел» (симулятор)")
+    # 001 п. 1 names the district's own отдел: the gateway's organisation, without the simulator's mark
+    assert (almaty["issuer"], akmola["issuer"]) == ("Центр занятости населения", "ГУ «Отдел»")
 
 
 def test_a_card_is_required_only_where_the_regulation_says():

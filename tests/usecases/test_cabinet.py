@@ -64,10 +64,11 @@ async def test_the_history_lists_applications_made_at_the_centre_and_the_office_
     async with inproc.client("mio_workstation") as mio:
         (await mio.post("/admin/districts/mamlyut/register/cards", json={"iin": person.iin, "kind": "unemployed"})
          ).raise_for_status()
-    form = person.request("employment.unemployed-certificate", periodFrom="2026-01-01", periodTo="2026-06-30")["form"]
+    request = person.request("employment.unemployed-certificate", periodFrom="2026-01-01", periodTo="2026-06-30")
     async with inproc.client("con_operator") as con:
-        at_centre = (await con.post("/admin/applications", json={"form": form, "signedBy": "operator",
-                                                                  "district": "mamlyut"})).json()
+        at_centre = (await con.post("/admin/applications", json={
+            "form": request["form"], "attachments": request["attachments"], "signedBy": "operator",
+            "district": "mamlyut"})).json()
     sent = await apply(inproc, person, token, "employment.unemployed-certificate", periodFrom="2026-01-01",
                        periodTo="2026-06-30")
     for correlation_id in (at_centre["correlationId"], sent["correlationId"]):

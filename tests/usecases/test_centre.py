@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from meshkit.load import Person
+from meshkit.sdk import attachments_for, identity_document
 from shared.ids import make_iin
 from shared.signing import SignerIdentity, sign_json
 from tests.support.inprocess import InProcessMesh
@@ -43,7 +44,16 @@ class Operator:
 
     async def call(self, path: str, body: Any = None, *, method: str = "POST") -> httpx.Response:
         async with self.mesh.client("con_operator") as con:
+            if path.endswith("/intake") and isinstance(body, dict) and "scans" not in body:
+                body = body | {"scans": [await self._identity_scan(con, str(body.get("iin")))]}
             return await con.request(method, path, json=body, headers=bearer(self.token))
+
+    async def _identity_scan(self, con: httpx.AsyncClient, iin: str) -> dict[str, Any]:
+        """The identity card presented at the desk, scanned (Standard п. 9), as the kit's intake does."""
+        card = identity_document(iin=iin if len(iin) == 12 else "0" * 12)
+        await con.post("/scans", content=base64.b64decode(attachments_for({"documents": [card]})[0]["contentBase64"]),
+                       headers=bearer(self.token) | {"Content-Type": "application/pdf"})
+        return {k: card[k] for k in ("name", "sha256", "kind", "number", "validUntil")}
 
     async def ok(self, path: str, body: Any = None, *, method: str = "POST") -> dict[str, Any]:
         reply = await self.call(path, body, method=method)
@@ -396,11 +406,12 @@ async def test_mio_refuses_an_operator_signed_form_whose_signer_is_not_that_stat
         clerk = next(s for s in (await mio.get("/admin/staff")).json()["staff"] if s["district"] == "zhezkazgan")
     signer = SignerIdentity.from_pkcs12(data=base64.b64decode(clerk["signingP12Base64"]),
                                         password=clerk["pkcs12Password"])
-    form = person.request(CERTIFICATE, **PERIOD)["form"] | {"operatorIin": clerk["iin"]}
+    request = person.request(CERTIFICATE, **PERIOD)
+    form = request["form"] | {"operatorIin": clerk["iin"]}
     async with inproc.client("con_operator") as con:
         sent = (await con.post("/admin/applications", json={
             "form": form, "formSignature": sign_json(value=form, signer=signer), "signedBy": "operator",
-            "district": "mamlyut"})).json()
+            "district": "mamlyut", "attachments": request["attachments"]})).json()
     final = await final_cases(inproc, [sent["correlationId"]], service="con_operator")
     assert final[sent["correlationId"]]["status"] == "NOT_ACCEPTED"
     async with inproc.client("mio_workstation") as mio:

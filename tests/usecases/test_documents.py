@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import io
 import json
+import re
 
 import httpx
+from pypdf import PdfReader
 
-from shared.documents import read_pdf
+from shared.clock import KZ_TZ
+from shared.documents import QR_PREFIX, read_pdf
 from tests.support.inprocess import InProcessMesh, url
 from tests.usecases.helpers import apply, bearer, final_case
 
@@ -96,7 +101,8 @@ async def test_a_result_downloads_as_json_and_pdf_and_verifies_and_only_for_its_
         (415, "DOCUMENT_TYPE_UNSUPPORTED")]
 
     # ИС МИО prints the same document for its staff (admin here); ИС ЦОН has no visit for it
-    number = document["content"]["documentNumber"]
+    number = document["content"]["applicationNumber"]
+    assert document["content"]["documentNumber"] != number, "the document has a number of its own"
     async with inproc.client("mio_workstation") as mio:
         printed = await mio.get(f"/applications/{number}/document.pdf")
         elsewhere = next(s for s in (await mio.get("/admin/staff")).json()["staff"] if s["district"] != "zhezkazgan")
@@ -110,3 +116,132 @@ async def test_a_result_downloads_as_json_and_pdf_and_verifies_and_only_for_its_
         missing = await con.get("/visits/no-such-visit/document.pdf")
     assert (missing.status_code, missing.json()["code"]) == (404, "VISIT_NOT_FOUND")
 
+
+
+CERTIFICATE = "employment.unemployed-certificate"
+REFERRAL = "employment.active-measures-referral"
+
+
+async def _entered(mio: httpx.AsyncClient, district: str, role: str, request: dict) -> str:
+    """A paper application entered by the district's seeded ``role``; its number."""
+    member = next(s for s in (await mio.get("/admin/staff")).json()["staff"]
+                  if (s["district"], s["role"]) == (district, role))
+    login = (await mio.post("/staff/login", json={"iin": member["iin"], "password": member["password"]})).json()
+    entered = await mio.post(f"/districts/{district}/applications", headers=bearer(login["token"]),
+                             json=request | {"signedBy": "applicant"})
+    assert entered.status_code == 201, entered.text
+    return entered.json()["number"]
+
+
+async def _final(mio: httpx.AsyncClient, number: str, *, timeout_s: float = 30.0) -> dict:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while (application := (await mio.get(f"/applications/{number}")).json())["status"] in ("RECEIVED", "IN_PROGRESS"):
+        assert asyncio.get_running_loop().time() < deadline, f"{number} stayed {application['status']}"
+        await asyncio.sleep(0.1)
+    return application
+
+
+async def _pdf_text(mio: httpx.AsyncClient, number: str) -> str:
+    printed = await mio.get(f"/applications/{number}/document.pdf")
+    assert printed.status_code == 200, printed.text
+    assert (read_pdf(printed.content).qr or "").startswith(QR_PREFIX), "the QR code holds the signed document itself"
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(printed.content)).pages)
+
+
+def _staff_name(staff: list[dict], district: str, role: str) -> str:
+    member = next(s for s in staff if (s["district"], s["role"]) == (district, role))
+    return f"{member['surname']} {member['name']}"
+
+
+async def test_the_certificate_lists_what_the_register_holds_with_its_own_number_and_officials(inproc: InProcessMesh):
+    """003 appendix 5 line by line: a public-works referral ИС МИО issued (in Kokshetau: the register is one) and
+    housing assistance noted on the card are listed; the head who signs and the specialist are named."""
+    for district in ("kokshetau", "mamlyut"):
+        await inproc.set_mode(district, share=0.00001)
+    person = await inproc.person(district="mamlyut")
+    today = inproc.clock_of("mio_workstation").local_now().date()
+    start, end = (today - dt.timedelta(days=60)).isoformat(), (today + dt.timedelta(days=60)).isoformat()
+    async with inproc.client("mio_workstation") as mio:
+        opened = await mio.post("/admin/districts/mamlyut/register/cards", json={"iin": person.iin,
+                                                                                "kind": "unemployed"})
+        assert opened.status_code == 201, opened.text
+        referral = await _final(mio, await _entered(mio, "kokshetau", "clerk", person.request(
+            REFERRAL, referralKind="public-works")))
+        assert referral["status"] == "COMPLETED", referral["reason"]
+        assistance = {"iin": person.iin, "kind": "housing", "grantedOn": start, "until": end,
+                      "decision": "решение № 17"}
+        noted = await mio.post("/admin/districts/mamlyut/register/assistance", json=assistance)
+        assert noted.status_code == 201, noted.text
+        assert [e["kind"] for e in noted.json()["history"]] == ["opened", "measure", "assistance"]
+        refused = [await mio.post(f"/admin/districts/{d}/register/assistance", json=assistance | change)
+                   for d, change in (("zhezkazgan", {}), ("mamlyut", {"until": (today - dt.timedelta(days=61))
+                                                                      .isoformat()}))]
+        assert [(r.status_code, r.json()["code"]) for r in refused] == [(404, "CARD_NOT_FOUND"),
+                                                                       (422, "ASSISTANCE_PERIOD_INVALID")]
+        number = await _entered(mio, "mamlyut", "employee", person.request(
+            CERTIFICATE, periodFrom=start, periodTo=end, presentedTo="АО «Казпочта», по месту работы"))
+        certificate = await _final(mio, number)
+        staff = (await mio.get("/admin/staff")).json()["staff"]
+        text = await _pdf_text(mio, number)
+        referral_text = await _pdf_text(mio, referral["number"])
+
+    assert certificate["status"] == "COMPLETED", certificate["reason"]
+    content = certificate["document"]["content"]
+    given = referral["document"]["content"]
+    assert re.fullmatch(r"MAM-D-\d{4}-\d{6}", content["documentNumber"]), content["documentNumber"]
+    assert re.fullmatch(r"KOK-D-\d{4}-\d{6}", given["documentNumber"]), given["documentNumber"]
+    assert (content["applicationNumber"], given["applicationNumber"]) == (number, referral["number"])
+    assert content["documentNumber"] != number
+    assert content["documentKind"] == "certificate"
+    assert content["title"] == "Справка о регистрации в качестве безработного"
+    assert content["issuer"] == "Государственное учреждение «Отдел занятости и социальных программ Мамлютского района»"
+    assert content["registeredUnemployedSince"] == today.isoformat()
+    assert content["publicWorks"] == [{"referralKind": "public-works", "documentNumber": given["documentNumber"],
+                                       "date": given["date"]}]
+    assert content["training"] == []
+    assert content["assistance"] == [{"kind": "housing", "from": start, "to": end, "decision": "решение № 17"}]
+    assert (content["validUntil"], content["presentedTo"]) == (end, "АО «Казпочта», по месту работы")
+    received = dt.datetime.fromisoformat(certificate["receivedAt"]).astimezone(KZ_TZ).date()
+    assert content["applicationDate"] == received.isoformat()
+    employee = _staff_name(staff, "mamlyut", "employee")
+    assert (content["signer"]["name"], content["signer"]["position"]) == (employee, "Сотрудник МИО")
+    assert content["signer"]["iin"] == certificate["signerIin"], "named is who signed"
+    assert content["specialist"]["name"] == employee, "Mamlyut's one employee prepares and signs"
+
+    assert (given["title"], given["titleKk"]) == ("Направление на общественные работы", "Қоғамдық жұмыстарға жолдама")
+    assert given["issuer"] == "ГУ «Отдел занятости и социальных программ города Кокшетау»"
+    assert (given["signer"]["name"], given["signer"]["position"]) == (_staff_name(staff, "kokshetau", "head"),
+                                                                      "Руководитель")
+    assert "НАПРАВЛЕНИЕ НА ОБЩЕСТВЕННЫЕ РАБОТЫ" in referral_text
+    assert "ҚОҒАМДЫҚ ЖҰМЫСТАРҒА ЖОЛДАМА" in referral_text
+    assert _staff_name(staff, "kokshetau", "head") in referral_text
+
+    flat = " ".join(text.split())  # table cells wrap: compare without line breaks
+    for label in ("Қоғамдық, әлеуметтік жұмыстарға қатысуы", "Участие в общественных, социальных работах",
+                  "Назначен(а) адресная социальная помощь, жилищная помощь", "Справка дана для предъявления",
+                  "Бөлім бастығы / Начальник отдела", "Маман / Специалист",
+                  "Дата подачи заявления на получение справки",
+                  "Анықтаманы алуға өтініш берілген күні", "«О занятости населения»", "ЖҰМЫССЫЗ РЕТІНДЕ ТІРКЕУ"):
+        assert label in flat, label
+    for value in (content["documentNumber"], given["documentNumber"], "тұрғын үй көмегі / жилищная помощь",
+                  "АО «Казпочта», по месту работы", employee, dt.date.fromisoformat(end).strftime("%d.%m.%Y")):
+        assert value in flat, value
+
+
+async def test_a_refusal_is_seed_003s_letter_with_its_reason_and_own_number(inproc: InProcessMesh):
+    await inproc.set_mode("mamlyut", share=0.00001)
+    person = await inproc.person(district="mamlyut")  # no card in «Еңбек нарығы»: refused
+    async with inproc.client("mio_workstation") as mio:
+        number = await _entered(mio, "mamlyut", "employee", person.request(
+            CERTIFICATE, periodFrom="2026-01-01", periodTo="2026-02-01"))
+        refused = await _final(mio, number)
+        text = " ".join((await _pdf_text(mio, number)).split())
+    assert refused["status"] == "REFUSED"
+    content = refused["document"]["content"]
+    assert content["text"] == "Доводим до Вашего сведения, что Вам отказано в предоставлении справки безработного."
+    assert (content["reason"], content["documentKind"]) == (refused["reason"], "refusal")
+    assert content["documentNumber"].startswith("MAM-D-")
+    assert content["applicationNumber"] == number
+    assert content["text"] in text
+    assert f"Бас тарту себебі / Причина отказа: {refused['reason']}" in text
+    assert "Сізге жұмыссыз анықтамасын беруден бас тартылғанын хабарлаймыз." in text

@@ -90,7 +90,8 @@ async def test_working_day_steps_are_skipped_on_the_kazakh_calendar(inproc: InPr
     async with inproc.client("con_operator") as con:
         form = person.request("employment.unemployed-certificate", periodFrom="2026-01-01", periodTo="2026-06-30")
         sent = (await con.post("/admin/applications", json={  # signed by a seeded Mamlyut operator (seed 003 п. 7)
-            "form": form["form"], "signedBy": "operator", "district": "mamlyut"})).json()
+            "form": form["form"], "attachments": form["attachments"], "signedBy": "operator",
+            "district": "mamlyut"})).json()
     await _received(inproc, sent["correlationId"])
     await inproc.advance_clock(working_days=10)
     await final_cases(inproc, [sent["correlationId"]], service="con_operator")

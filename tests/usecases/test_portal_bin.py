@@ -1,0 +1,316 @@
+"""Seed 001 п. 9 «ИИН/БИН»: an organisation at the portal — its representative registers with the organisation's
+EDS, logs in by BIN (with IIN and password, or EDS), and applies for an Akmola referral
+(akmola.active-measures-referral.portal admits organisations) with a form signed by the organisation's
+certificate (condition 2: the BIN and IIN of the request are the certificate's). Every refusal has its own code and
+leaves nothing behind.
+
+The kit (meshkit.sdk: ``new_representative``, ``login_organisation``, ``Representative.signed_request``…) is driven
+here against the in-process mesh through a synchronous bridge onto its ASGI router, as scripts drive a real mesh."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+import yaml
+
+from meshkit.load import Person
+from meshkit.sdk import KitError, Mesh, MeshInfo, OrganisationSession, Representative, attachments_for, new_bin
+from services.mio_workstation.regulations import REGULATIONS_DIR, RegulationError, load_file
+from shared.case_tracking import submit_once
+from shared.contracts import ApplicationRequest
+from shared.signing import sign_json
+from tests.support.inprocess import ADMIN_TOKEN, InProcessMesh, url
+from tests.usecases.helpers import bearer, final_cases
+
+REFERRAL = "employment.active-measures-referral"
+T = TypeVar("T")
+
+
+class _Bridge(httpx.BaseTransport):
+    """The kit's synchronous HTTP, carried onto the in-process mesh's event loop (the kit runs in a worker thread)."""
+
+    def __init__(self, inproc: InProcessMesh, loop: asyncio.AbstractEventLoop) -> None:
+        self._inproc, self._loop = inproc, loop
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        async def send() -> httpx.Response:
+            reply = await self._inproc.router.handle_async_request(httpx.Request(
+                request.method, request.url, headers=request.headers, content=request.read()))
+            return httpx.Response(reply.status_code, headers=reply.headers, content=await reply.aread())
+        return asyncio.run_coroutine_threadsafe(send(), self._loop).result(timeout=60)
+
+
+@pytest.fixture
+async def kit(inproc: InProcessMesh) -> Mesh:
+    mesh = Mesh(MeshInfo(gateway=url("shep_gateway"), nuc=url("nuc_pki"), portal=url("portal"), gbd_fl=url("gbd_fl"),
+                         con=url("con_operator"), mio=url("mio_workstation"), admin_token=ADMIN_TOKEN))
+    mesh.http.close()
+    mesh.http = httpx.Client(transport=_Bridge(inproc, asyncio.get_running_loop()), timeout=60)
+    return mesh
+
+
+async def _run(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A kit call, in a worker thread: it blocks on HTTP that this loop's services answer."""
+    return await asyncio.to_thread(call, *args, **kwargs)
+
+
+async def _refused(call: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[int, str]:
+    with pytest.raises(KitError) as refused:
+        await _run(call, *args, **kwargs)
+    return refused.value.status, refused.value.code
+
+
+async def _count(inproc: InProcessMesh, name: str, statement: str, *params: Any) -> int:
+    return int((await inproc.sql(name, statement, *params))[0][0])
+
+
+def _other_bin(bin_: str) -> str:
+    while (other := new_bin()) == bin_:
+        pass
+    return other
+
+
+async def _anonymous(inproc: InProcessMesh) -> httpx.AsyncClient:
+    client = inproc.client("portal")
+    client.headers.pop("Authorization")
+    return client
+
+
+async def _challenge(portal: httpx.AsyncClient, purpose: str) -> dict[str, Any]:
+    return (await portal.post("/auth/challenges", json={"purpose": purpose})).json()
+
+
+async def test_an_organisation_registers_with_its_eds_and_logs_in_by_bin_with_a_password_or_eds(
+        inproc: InProcessMesh, kit: Mesh):
+    rep: Representative = await _run(kit.new_representative, organisation="ТОО «Бірлік»")
+    accounts = (await _get(inproc, f"/admin/organisations/{rep.bin}/accounts"))["accounts"]
+    assert [(a["bin"], a["iin"], a["organisation"], a["registeredBy"], a["passwordSet"]) for a in accounts] == \
+        [(rep.bin, rep.iin, "ТОО «Бірлік»", "eds", True)]
+
+    assert rep.password is not None
+    by_password: OrganisationSession = await _run(kit.login_organisation, rep.bin, rep.iin, rep.password)
+    by_eds: OrganisationSession = await _run(kit.login_organisation_eds, rep)
+    assert (by_password.bin, by_password.iin, by_password.method) == (rep.bin, rep.iin, "password")
+    assert (by_eds.bin, by_eds.iin, by_eds.method) == (rep.bin, rep.iin, "eds")
+    me = await _run(by_eds.me)
+    assert (me["bin"], me["iin"], me["session"]["bin"], me["session"]["iin"]) == (rep.bin, rep.iin, rep.bin, rep.iin)
+    assert me["session"]["certificateSerial"]
+
+    async with inproc.client("portal") as portal:  # an organisation's login opens no citizen's data, not even its
+        profile = await portal.get(f"/citizens/{rep.iin}/profile", headers=bearer(by_eds.token))  # representative's
+    assert (profile.status_code, profile.json()["code"]) == (403, "NOT_YOUR_DATA")
+    assert await _refused(kit.register_organisation, rep, password=rep.password) == (409, "ACCOUNT_EXISTS")
+
+
+async def test_wrong_passwords_lock_an_organisations_account_out_as_a_citizens(inproc: InProcessMesh, kit: Mesh):
+    rep: Representative = await _run(kit.new_representative)
+    limit = inproc.settings["portal"].max_failed_logins  # type: ignore[attr-defined]
+    async with await _anonymous(inproc) as portal:
+        wrong = {"bin": rep.bin, "iin": rep.iin, "password": "Wrong-password-1"}
+        answers = [(await portal.post("/auth/login/organisation", json=wrong)) for _ in range(limit)]
+        assert [(a.status_code, a.json()["code"]) for a in answers] == [(401, "PASSWORD_WRONG")] * limit
+        assert answers[0].json()["details"]["attemptsLeft"] == limit - 1
+        locked = await portal.post("/auth/login/organisation", json=wrong | {"password": rep.password})
+        assert (locked.status_code, locked.json()["code"]) == (423, "ACCOUNT_LOCKED")
+        # a representative the organisation never registered answers as a wrong password, not "no such account"
+        stranger = await portal.post("/auth/login/organisation", json=wrong | {"bin": _other_bin(rep.bin)})
+        assert (stranger.status_code, stranger.json()["code"]) == (401, "PASSWORD_WRONG")
+    async with inproc.client("portal") as admin:
+        (await admin.post(f"/admin/organisations/{rep.bin}/accounts/{rep.iin}/unlock")).raise_for_status()
+    assert rep.password is not None
+    assert (await _run(kit.login_organisation, rep.bin, rep.iin, rep.password)).method == "password"
+
+
+async def test_a_personal_certificate_another_organisations_or_a_malformed_bin_is_refused_and_changes_nothing(
+        inproc: InProcessMesh, kit: Mesh):
+    person = await inproc.person(district="kokshetau")
+    rep: Representative = await _run(kit.new_representative)
+    unregistered: Representative = await _run(kit.new_representative, register=False)
+    other_bin = _other_bin(rep.bin)
+    sessions_before = await _count(inproc, "portal", "SELECT count(*) FROM login_session")
+    async with inproc.client("portal") as portal:
+        for purpose, path in (("register", "/auth/register/organisation"), ("login", "/auth/login/organisation/eds")):
+            challenge = await _challenge(portal, purpose)
+            personal = await portal.post(path, json={"bin": rep.bin, "challengeId": challenge["challengeId"],
+                                                     "signature": sign_json(value=challenge, signer=person.auth)})
+            assert (personal.status_code, personal.json()["code"]) == (401, "EDS_NOT_ORGANISATION"), personal.text
+            challenge = await _challenge(portal, purpose)
+            theirs = await portal.post(path, json={"bin": other_bin, "challengeId": challenge["challengeId"],
+                                                   "signature": rep.sign(challenge, usage="auth")})
+            assert (theirs.status_code, theirs.json()["code"]) == (401, "EDS_BIN_MISMATCH"), theirs.text
+            challenge = await _challenge(portal, purpose)
+            signing_key = await portal.post(path, json={"bin": rep.bin, "challengeId": challenge["challengeId"],
+                                                        "signature": rep.sign(challenge)})
+            assert (signing_key.status_code, signing_key.json()["code"]) == (401, "EDS_WRONG_KEY_USAGE")
+            for bad, code in ((rep.bin[:11] + str((int(rep.bin[11]) + 1) % 10), "BIN_BAD_CHECK_DIGIT"),
+                              (rep.bin[:11], "BIN_LENGTH"), (rep.bin[:4] + "9" + rep.bin[5:], "BIN_BAD_ENTITY_TYPE")):
+                challenge = await _challenge(portal, purpose)
+                malformed = await portal.post(path, json={"bin": bad, "challengeId": challenge["challengeId"],
+                                                          "signature": rep.sign(challenge, usage="auth")})
+                assert (malformed.status_code, malformed.json()["code"]) == (422, code), bad
+        by_password = await portal.post("/auth/login/organisation", json={
+            "bin": rep.bin[:11] + "x", "iin": rep.iin, "password": rep.password})
+        assert (by_password.status_code, by_password.json()["code"]) == (422, "BIN_NOT_DIGITS")
+        challenge = await _challenge(portal, "login")  # certificate right, account never registered
+        unknown = await portal.post("/auth/login/organisation/eds", json={
+            "bin": unregistered.bin, "challengeId": challenge["challengeId"],
+            "signature": unregistered.sign(challenge, usage="auth")})
+        assert (unknown.status_code, unknown.json()["code"]) == (401, "ACCOUNT_NOT_FOUND")
+    for bin_ in (rep.bin, other_bin, unregistered.bin):
+        stored = await _count(inproc, "portal", "SELECT count(*) FROM organisation_account WHERE bin = ? AND iin != ?",
+                              bin_, rep.iin if bin_ == rep.bin else "")
+        assert stored == 0, bin_
+    assert await _count(inproc, "portal", "SELECT count(*) FROM login_session") == sessions_before
+
+
+async def test_an_organisation_applies_for_an_akmola_referral_and_its_cabinet_shows_the_result(
+        inproc: InProcessMesh, kit: Mesh):
+    """akmola.active-measures-referral.portal in auto mode: the organisation's application for a person of
+    Kokshetau runs to «Исполнено»; the organisation's history and notices have it, signed result included."""
+    await inproc.set_mode("kokshetau", share=0.00001)
+    person = await inproc.person(district="kokshetau")
+    rep: Representative = await _run(kit.new_representative)
+    assert rep.password is not None
+    session: OrganisationSession = await _run(kit.login_organisation, rep.bin, rep.iin, rep.password)
+    request = rep.signed_request(REFERRAL, person, referralKind="youth-practice")
+    assert (request["form"]["applicantBin"], request["form"]["representativeIin"]) == (rep.bin, rep.iin)
+    key = str(uuid.uuid4())
+    sent = await _run(session.apply, request, idempotency_key=key)
+    assert (sent["status"], sent["applicantIin"], sent["channel"]) == ("SENT", person.iin, "portal")
+    again = await _run(session.apply, request, idempotency_key=key)  # a repeat: the same case, not a second one
+    assert again["correlationId"] == sent["correlationId"]
+
+    final = (await final_cases(inproc, [sent["correlationId"]], timeout_s=60))[sent["correlationId"]]
+    assert final["status"] == "COMPLETED", final
+    history = await _run(session.applications)
+    assert [(c["correlationId"], c["status"], c["district"]) for c in history] == \
+        [(sent["correlationId"], "COMPLETED", "kokshetau")]
+    notices = await _run(session.notifications)
+    assert [n["status"] for n in notices] == ["RECEIVED", "IN_PROGRESS", "COMPLETED"]
+    assert notices[-1]["document"]["content"]["applicantIin"] == person.iin
+    signed_by = await inproc.sql("mio_workstation", "SELECT signed_by, form FROM application WHERE correlation_id = ?",
+                                 sent["correlationId"])
+    assert signed_by[0][0] == "organisation"
+
+
+async def test_an_organisation_is_refused_what_its_login_form_or_eds_do_not_allow_and_nothing_is_sent(
+        inproc: InProcessMesh, kit: Mesh):
+    kokshetau = await inproc.person(district="kokshetau")
+    zhezkazgan = await inproc.person(district="zhezkazgan")
+    kyzylorda = await inproc.person(district="kyzylorda")
+    rep: Representative = await _run(kit.new_representative)
+    stranger: Representative = await _run(kit.new_representative)  # another organisation's representative
+    assert rep.password is not None
+    token = (await _run(kit.login_organisation, rep.bin, rep.iin, rep.password)).token
+    citizen_token = await inproc.citizen_session(kokshetau)
+    url_ = f"/organisations/{rep.bin}/applications"
+
+    def body(request: dict[str, Any], **form: Any) -> dict[str, Any]:
+        return request | {"form": request["form"] | form} if form else request
+
+    referral = rep.signed_request(REFERRAL, kokshetau, referralKind="public-works")
+    by_person = referral | {"formSignature": sign_json(value=referral["form"], signer=kokshetau.signing)}
+    by_stranger = referral | {"formSignature": stranger.sign(referral["form"])}  # another organisation's EDS
+    unnamed_form = {k: v for k, v in referral["form"].items() if k != "applicantBin"}
+    cases_before = await _count(inproc, "portal", "SELECT count(*) FROM tracked_case")
+    async with inproc.client("portal") as portal:
+        async def refused(path: str, payload: dict[str, Any], auth: str) -> tuple[int, str]:
+            reply = await portal.post(path, json=payload, headers=bearer(auth))
+            return reply.status_code, reply.json()["code"]
+
+        assert await refused(url_, rep.signed_request("employment.job-seeker-registration", zhezkazgan), token) == \
+            (403, "SERVICE_NOT_FOR_ORGANISATIONS")
+        assert await refused(url_, rep.signed_request(REFERRAL, kyzylorda, referralKind="public-works"), token) == \
+            (403, "SERVICE_NOT_FOR_ORGANISATIONS")  # Kyzylorda's referral regulation admits persons only
+        assert await refused(url_, by_person, token) == (401, "EDS_NOT_ORGANISATION")
+        assert await refused(url_, by_stranger, token) == (401, "EDS_BIN_MISMATCH")
+        assert await refused(url_, referral | {"form": unnamed_form, "formSignature": rep.sign(unnamed_form)},
+                             token) == (422, "ORGANISATION_NOT_NAMED")
+        assert await refused(url_, body(referral, representativeIin=stranger.iin), token) == \
+            (403, "REPRESENTATIVE_MISMATCH")
+        assert await refused(f"/organisations/{stranger.bin}/applications", by_stranger, token) == \
+            (403, "NOT_YOUR_DATA")
+        assert await refused(url_, referral, citizen_token) == (403, "ORGANISATION_LOGIN_REQUIRED")
+        citizen_form = kokshetau.request(REFERRAL, referralKind="public-works", applicantBin=rep.bin)
+        assert await refused(f"/citizens/{kokshetau.iin}/applications", citizen_form, citizen_token) == \
+            (403, "ORGANISATION_LOGIN_REQUIRED")
+    assert await _count(inproc, "portal", "SELECT count(*) FROM tracked_case") == cases_before
+
+
+async def _send_as_portal(inproc: InProcessMesh, request: ApplicationRequest, *, district: str) -> str:
+    """Straight into the portal's outbox, past the portal's own checks: what ИС МИО does with what it is sent."""
+    node = inproc.app("portal").state.node
+    sent = await submit_once(node.sessions, runtime=node.runtime("portal"), request=request, route_id=district,
+                             now=node.clock.now(), scope="test", key=None)
+    return sent.case.correlation_id
+
+
+@pytest.mark.parametrize("case", ["citizen-signs-for-organisation", "another-organisations-eds",
+                                  "organisations-not-admitted"])
+async def test_mio_accepts_an_organisations_form_only_with_that_organisations_eds_where_its_file_admits_it(
+        inproc: InProcessMesh, kit: Mesh, case: str):
+    """ИС МИО's own condition 2, whatever a sender checked: a form naming a BIN is accepted only signed with a
+    certificate of that BIN and the representative it names, and only where the district's file admits
+    organisations (its signers)."""
+    district = "kyzylorda" if case == "organisations-not-admitted" else "stepnogorsk"
+    person: Person = await inproc.person(district=district)
+    rep: Representative = await _run(kit.new_representative, register=False)
+    stranger: Representative = await _run(kit.new_representative, register=False)
+    form = rep.application_form(REFERRAL, person, referralKind="public-works")
+    signature, signed_by = {"citizen-signs-for-organisation": (sign_json(value=form, signer=person.signing),
+                                                               "applicant"),
+                            "another-organisations-eds": (stranger.sign(form), "organisation"),
+                            "organisations-not-admitted": (rep.sign(form), "organisation")}[case]
+    request = ApplicationRequest.model_validate({"form": form, "formSignature": signature, "signedBy": signed_by,
+                                                 "attachments": attachments_for(form)})
+    correlation_id = await _send_as_portal(inproc, request, district=district)
+    final = (await final_cases(inproc, [correlation_id], timeout_s=30))[correlation_id]
+    assert final["status"] == "NOT_ACCEPTED", final
+    reason = (await inproc.sql("mio_workstation", "SELECT reason FROM application WHERE correlation_id = ?",
+                               correlation_id))[0][0]
+    expected = {"citizen-signs-for-organisation": "applicantBin", "another-organisations-eds": "ЭЦП на заявлении",
+                "organisations-not-admitted": "organisation"}[case]
+    assert expected in reason, reason
+
+
+async def _get(inproc: InProcessMesh, path: str) -> dict[str, Any]:
+    async with inproc.client("portal") as portal:
+        reply = await portal.get(path)
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+
+async def test_the_catalogue_says_which_regulations_admit_organisations(inproc: InProcessMesh):
+    services = {s["id"]: s for s in (await _get(inproc, "/services"))["services"]}
+    files = {r["id"]: r["applicants"] for region in services[REFERRAL]["regions"] for r in region["regulations"]}
+    assert files["akmola.active-measures-referral.portal"] == ["individual", "organisation"]
+    assert files["kyzylorda.active-measures-referral.portal"] == ["individual"]
+    assert services[REFERRAL]["form"]["properties"]["applicantBin"]["x-label-kk"]
+
+
+@pytest.mark.parametrize(("applicants", "channel", "says"), [
+    (["organisation"], "portal", "applicants include individual"),
+    (["individual", "individual"], "portal", "applicants repeat"),
+    (["individual", "company"], "portal", "field applicants.1"),
+    (["individual", "organisation"], "con", "not through ЦОН"),
+])
+def test_a_regulation_file_naming_applicants_wrongly_does_not_load(tmp_path: Path, applicants: list[str],
+                                                                    channel: str, says: str):
+    name = "akmola.active-measures-referral.portal"
+    data = yaml.safe_load((REGULATIONS_DIR / f"{name}.yaml").read_text()) | {"applicants": applicants}
+    if channel == "con":  # a ЦОН file as the ЦОН files of the seeds have it, then organisations on it
+        data = yaml.safe_load((REGULATIONS_DIR / "mamlyut.unemployed-certificate.con.yaml").read_text()) | {
+            "applicants": applicants}
+        name = data["id"]
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    with pytest.raises(RegulationError, match=re.escape(says)):
+        load_file(path)
