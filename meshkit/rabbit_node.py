@@ -118,9 +118,11 @@ class RabbitNode:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
-    def stop(self) -> None:
+    def stop(self, *, graceful: bool = True) -> None:
+        """Stop the node: by default as an operator would (SIGTERM: it flushes and closes, some seconds);
+        ``graceful=False`` when what it holds is thrown away with it (a test's private broker at teardown)."""
         if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGTERM if graceful else signal.SIGKILL)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -376,7 +376,7 @@ class OrganisationSession(_BearerSession):
               idempotency_key: str | None = None) -> dict[str, Any]:
         """Send the organisation's signed application (``Representative.signed_request``); safe to repeat with the
         same ``idempotency_key``."""
-        body = dict(request) | ({"district": district} if district else {})
+        body = _with_copies(request) | ({"district": district} if district else {})
         return _submit(self.mesh.http, self._url("/applications"), body=body, headers=self.headers,
                        idempotency_key=idempotency_key)
 

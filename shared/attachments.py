@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from shared.contracts import ATTACHMENT_TYPES, MAX_DOCUMENT_BYTES, MAX_DOCUMENTS
+from shared.contracts import ATTACHMENT_TYPES, MAX_COPIES_BYTES, MAX_DOCUMENT_BYTES, MAX_DOCUMENTS
 from shared.errors import MeshError
 
 
@@ -43,9 +43,13 @@ def allowed_type(content_type: str) -> str:
 
 def decode(items: list[dict[str, Any]]) -> list[Content]:
     """The copies given as ``{contentType, contentBase64}`` (``sha256`` when given must be the content's), each
-    checked for type and size; refused with the rule broken, naming which copy."""
+    checked for type and size, all of them for their sum (they travel in one envelope) and for repeats; refused
+    with the rule broken, naming which copy."""
     if len(items) > MAX_DOCUMENTS:
         raise MeshError("ATTACHMENT_TOO_MANY", f"at most {MAX_DOCUMENTS} electronic copies on one form", status=422)
+    if sum(len(str(item.get("contentBase64") or "")) for item in items) > (MAX_COPIES_BYTES + 2) // 3 * 4:
+        raise MeshError("ATTACHMENTS_TOO_LARGE", f"the copies of one application are at most {MAX_COPIES_BYTES} "
+                        "bytes in all: they travel through the gateway in one message", status=413)
     out: list[Content] = []
     for index, item in enumerate(items):
         kind = allowed_type(str(item.get("contentType") or ""))
@@ -68,8 +72,19 @@ def decode(items: list[dict[str, Any]]) -> list[Content]:
         if claimed and claimed != computed:
             raise MeshError("ATTACHMENT_DIGEST_MISMATCH", f"attachments[{index}]: its content's SHA-256 is "
                             f"{computed}, not {claimed}", status=422)
+        if any(c.sha256 == computed for c in out):
+            raise MeshError("ATTACHMENT_DUPLICATE", f"attachments[{index}] is the same copy as an earlier one",
+                            status=422)
         out.append(Content(sha256=computed, content_type=kind, data=data))
     return out
+
+
+def refuse_oversized(sizes: list[int]) -> None:
+    """Copies kept elsewhere first (ИС ЦОН's scans) held to the same sum as ``decode`` holds given ones."""
+    if sum(sizes) > MAX_COPIES_BYTES:
+        raise MeshError("ATTACHMENTS_TOO_LARGE", f"the copies of one application are at most {MAX_COPIES_BYTES} "
+                        f"bytes in all (these are {sum(sizes)}): they travel through the gateway in one message",
+                        status=413)
 
 
 def mismatches(documents: list[dict[str, Any]], contents: list[Content], *,

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from shared.envelope import MessageType
+from shared.envelope import MAX_ENVELOPE_BYTES, MessageType
 from shared.errors import MeshError
 
 
@@ -162,6 +162,9 @@ DOCUMENT_KINDS = ("identity-document", "work-record", "education", "other")
 ATTACHMENT_TYPES = ("application/pdf", "image/jpeg", "image/png", "image/tiff")
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024  # one electronic copy
 MAX_DOCUMENTS = 5  # copies on one form
+# all the copies of one application: they travel in one envelope (MAX_ENVELOPE_BYTES) as base64, with room left
+# for the form, the signatures and the envelope itself
+MAX_COPIES_BYTES = (MAX_ENVELOPE_BYTES - 512 * 1024) * 3 // 4
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 
@@ -190,6 +193,12 @@ class AttachedDocument(Contract):
             except ValueError as exc:
                 raise ValueError(f"not a calendar date: {exc}") from None
         return value
+
+    @model_validator(mode="after")
+    def _identity_dated(self) -> AttachedDocument:
+        if self.kind == "identity-document" and self.valid_until is None:
+            raise ValueError("an identity document names its validUntil (the provider checks it)")
+        return self
 
 
 class DocumentContent(Contract):

@@ -379,39 +379,28 @@ def _signer(content: dict[str, Any]) -> tuple[str, str, str]:
     return name, position, position_kk
 
 
-def _measures(value: Any) -> str:
-    """Referrals the register lists (003 app. 5): each kind in both languages, its number and date."""
+def _listed(value: Any, describe: Any) -> str:
+    """A list the register gives (measures, assistance), each entry as ``describe`` words it; «none» when empty."""
     if not isinstance(value, list):
         return _date(value)
     if not value:
         return _NONE
-    out = []
-    for item in value:
-        if not isinstance(item, dict):
-            out.append(_text(item))
-            continue
-        kk, ru = _REFERRAL_KINDS.get(str(item.get("referralKind")), ("", _text(item.get("referralKind"))))
-        number = f" № {_text(item['documentNumber'])}" if item.get("documentNumber") else ""
-        out.append(f"{' / '.join(filter(None, [kk, ru]))}{number}, {_date(item.get('date'))}".strip(", "))
-    return "; ".join(out)
+    return "; ".join(describe(item) if isinstance(item, dict) else _text(item) for item in value)
 
 
-def _assistance(value: Any) -> str:
-    """Assistance the register lists: each kind in both languages and the days it is granted for."""
-    if not isinstance(value, list):
-        return _date(value)
-    if not value:
-        return _NONE
-    out = []
-    for item in value:
-        if not isinstance(item, dict):
-            out.append(_text(item))
-            continue
-        kk, ru = _ASSISTANCE.get(str(item.get("kind")), ("", _text(item.get("kind"))))
-        days = " – ".join(_date(item.get(k)) for k in ("from", "to") if item.get(k))
-        decision = f" ({_text(item['decision'])})" if item.get("decision") else ""
-        out.append(f"{' / '.join(filter(None, [kk, ru]))}: {days}{decision}")
-    return "; ".join(out)
+def _measure(item: dict[str, Any]) -> str:
+    """A referral the register lists (003 app. 5): its kind in both languages, its number and date."""
+    kk, ru = _REFERRAL_KINDS.get(str(item.get("referralKind")), ("", _text(item.get("referralKind"))))
+    number = f" № {_text(item['documentNumber'])}" if item.get("documentNumber") else ""
+    return f"{' / '.join(filter(None, [kk, ru]))}{number}, {_date(item.get('date'))}".strip(", ")
+
+
+def _grant(item: dict[str, Any]) -> str:
+    """Assistance the register lists: its kind in both languages and the days it is granted for."""
+    kk, ru = _ASSISTANCE.get(str(item.get("kind")), ("", _text(item.get("kind"))))
+    days = " – ".join(_date(item.get(k)) for k in ("from", "to") if item.get(k))
+    decision = f" ({_text(item['decision'])})" if item.get("decision") else ""
+    return f"{' / '.join(filter(None, [kk, ru]))}: {days}{decision}"
 
 
 def _fields(content: dict[str, Any], *, kind: str = "generic") -> list[tuple[str, str, str]]:
@@ -425,9 +414,9 @@ def _fields(content: dict[str, Any], *, kind: str = "generic") -> list[tuple[str
     out: list[tuple[str, str, str]] = []
     labels = _FIELDS
     if kind == "certificate":  # the form's lines first, each printed even when the register holds nothing
-        values |= {"publicWorks": _measures(content.get("publicWorks", [])),
-                   "training": _measures(content.get("training", [])),
-                   "assistance": _assistance(content.get("assistance", []))}
+        values |= {"publicWorks": _listed(content.get("publicWorks", []), _measure),
+                   "training": _listed(content.get("training", []), _measure),
+                   "assistance": _listed(content.get("assistance", []), _grant)}
         out += [(kk, ru, _date(values.get(key)) or "—") for key, (kk, ru) in CERTIFICATE_FIELDS.items()]
         labels = {k: v for k, v in _FIELDS.items() if k not in CERTIFICATE_FIELDS and k != "applicationDate"}
     if kind == "refusal":  # the letter states the reason under its text

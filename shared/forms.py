@@ -184,13 +184,10 @@ def document_problems(form: dict[str, Any], *, on: dt.date) -> list[str]:
     if missing:
         problems.append("Не представлены документы, предусмотренные пунктом 9 Стандарта государственной услуги: "
                         + "; ".join(missing))
-    for document in documents:
-        if document.get("kind") != "identity-document":
-            continue
-        until = document.get("validUntil")
-        if until is None:
-            problems.append("В документе, удостоверяющем личность, не указан срок действия")
-        elif dt.date.fromisoformat(until) < on:
-            problems.append(f"Срок действия документа, удостоверяющего личность"
-                            f"{' № ' + document['number'] if document.get('number') else ''}, истёк {until}")
+    identities = [d for d in documents if d.get("kind") == "identity-document" and d.get("validUntil")]
+    valid = [d for d in identities if dt.date.fromisoformat(d["validUntil"]) >= on]
+    if identities and not valid:  # one valid identity document is enough; else the latest expired is named
+        latest = max(identities, key=lambda d: d["validUntil"])
+        problems.append(f"Срок действия документа, удостоверяющего личность"
+                        f"{' № ' + latest['number'] if latest.get('number') else ''}, истёк {latest['validUntil']}")
     return problems

@@ -11,8 +11,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.envelope import MAX_ENVELOPE_BYTES
 from shared.errors import MeshError
 from shared.readiness import Readiness
+
+MAX_REQUEST_BYTES = MAX_ENVELOPE_BYTES + 1024 * 1024  # the largest request: an application with its copies
 
 
 def error_response(*, status: int, code: str, message: str, details: Any = None) -> JSONResponse:
@@ -20,6 +23,24 @@ def error_response(*, status: int, code: str, message: str, details: Any = None)
     if details is not None:
         body["details"] = details
     return JSONResponse(status_code=status, content=body)
+
+
+class BoundedBody:
+    """A body larger than any request of the mesh may carry (an application with its copies, which travel in one
+    message: MAX_ENVELOPE_BYTES) is refused by its Content-Length before it is read or parsed."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+            if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
+                refusal = error_response(status=413, code="REQUEST_TOO_LARGE",
+                                         message=f"a request body is at most {MAX_REQUEST_BYTES} bytes")
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def build_app(*, title: str, description: str, readiness: Readiness,
@@ -43,6 +64,7 @@ def build_app(*, title: str, description: str, readiness: Readiness,
             exc.status_code, "HTTP_ERROR")
         return error_response(status=exc.status_code, code=code, message=str(exc.detail))
 
+    app.add_middleware(BoundedBody)
     @app.get("/health", tags=["ops"], summary="Alive (the process answers)")
     async def health() -> dict[str, str]:
         return {"status": "alive"}

@@ -378,3 +378,10 @@ def bearer(authorization: str | None) -> str | None:
     if authorization and authorization.startswith("Bearer "):
         return authorization.removeprefix("Bearer ")
     return None
+
+
+def refuse_unless_citizen(iin: str, login: LoginSession) -> None:
+    """Every citizen resource is its owner's alone: a citizen's login for that IIN — never an organisation's
+    login, whose subject is a BIN (``NOT_YOUR_DATA``, 403)."""
+    if login.representative_iin is not None or login.subject != iin:
+        raise MeshError("NOT_YOUR_DATA", "a citizen sees only their own data", status=403)

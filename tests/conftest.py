@@ -20,7 +20,7 @@ from tests.support.mesh import MeshHandle, start_mesh
 def rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNode]:
     node = RabbitNode.start(base_dir=tmp_path_factory.mktemp("rabbitmq"))
     yield node
-    node.stop()
+    node.stop(graceful=False)  # the session's broker: its data goes with the test's temporary directory
 
 
 @pytest.fixture(scope="session")

@@ -38,12 +38,12 @@ from services.con_operator.store import (
     VisitState,
 )
 from services.mio_workstation.regulations import CentreEvent, Regulation, RegulationBook
-from shared.attachments import Content, wire
+from shared.attachments import Content, allowed_type, refuse_oversized, wire
 from shared.case_tracking import NOTICE_ORDER, CaseNotice, TrackedCase, submit
 from shared.cert_check import CertificateVerifier, Expectation
 from shared.cert_profile import Holder, Usage
 from shared.clock import KZ_TZ, MeshClock
-from shared.contracts import ApplicationForm, ApplicationRequest, PersonData
+from shared.contracts import ATTACHMENT_TYPES, ApplicationForm, ApplicationRequest, PersonData
 from shared.db import Sessions, insert_if_absent
 from shared.errors import MeshError
 from shared.forms import kinds_of, refuse_unfit
@@ -57,7 +57,7 @@ from shared.signing import sign_json
 
 log = get_logger(__name__)
 FINAL = ("COMPLETED", "REFUSED", "NOT_ACCEPTED")
-SCAN_TYPES = ("application/pdf", "image/jpeg", "image/png", "image/tiff")
+SCAN_TYPES = ATTACHMENT_TYPES  # a scan travels as an application's copy: the same types
 # 004 п. 9 пп. 6 (процесс 4): the message when ГБД ФЛ has nothing on the citizen
 NO_DATA = ("Невозможно получить данные услугополучателя: сведения по ИИН {iin} отсутствуют в ГБД ФЛ "
            "(п. 9, пп. 6 регламента — процесс 4). Заявление не может быть сформировано.")
@@ -280,10 +280,13 @@ class Desk:
         parse_iin(data.iin)
         if data.representative is not None:
             self._check_representation(data.representative, applicant_iin=data.iin, service_id=service_id)
-        documents = []
-        for entry in data.scans:
+        documents: list[dict[str, Any]] = []
+        for entry in data.scans:  # the scans named travel with the form: each once, all within one message
+            if any(d["sha256"] == entry["sha256"] for d in documents):
+                raise MeshError("ATTACHMENT_DUPLICATE", f"scan {entry['sha256']} is named twice", status=422)
             scan = await self.scan(entry["sha256"], branch=ticket.branch)
             documents.append(entry | {"contentType": scan.content_type, "sizeBytes": scan.size})
+        refuse_oversized([d["sizeBytes"] for d in documents])
         data = dataclasses.replace(data, scans=documents)
         async with self._sessions() as session:
             earlier = (await session.exec(select(Visit).where(Visit.ticket_id == ticket.id))).first()
@@ -620,11 +623,11 @@ class Desk:
 
 def scan_type(content_type: str) -> str:
     """The media type of an upload, if scans may be of it (checked before the body is read)."""
-    kind = content_type.split(";")[0].strip().lower()
-    if kind not in SCAN_TYPES:
-        raise MeshError("SCAN_TYPE_NOT_ALLOWED", f"scans are {', '.join(SCAN_TYPES)}, not {kind or 'untyped'}",
-                        status=415)
-    return kind
+    try:
+        return allowed_type(content_type)
+    except MeshError as exc:
+        raise MeshError("SCAN_TYPE_NOT_ALLOWED", exc.message.replace("electronic copies", "scans"),
+                        status=415) from None
 
 
 def timeline(regulation: Regulation, events: dict[str, str], *, now: dt.datetime,

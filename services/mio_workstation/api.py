@@ -220,7 +220,8 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
         same_district(who, app.district)
         copy = await workstation.reads.copy(number, sha256)
         return Response(content=copy.content, media_type=copy.content_type,
-                        headers={"Content-Disposition": f'attachment; filename="{sha256[:16]}"'})
+                        headers={"Content-Disposition": f'attachment; filename="{sha256[:16]}"',
+                                 "X-Content-Type-Options": "nosniff"})
 
     @router.get("/applications/{number}/draft", tags=["applications"],
                 summary="The result document to sign (its RFC 8785 form is what the head signs)")

@@ -9,6 +9,7 @@ leave in order and exactly once, whatever process dies when.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import uuid
 from dataclasses import replace
@@ -89,6 +90,18 @@ def copy_problems(form: dict[str, Any], request: ApplicationRequest, *, content_
                                                   content_required=content_required)]
 
 
+async def raise_counter(session: AsyncSession, model: type[NumberCounter] | type[DocumentCounter], *, district: str,
+                        year: int) -> int:
+    """A district's next number of the year: one UPDATE … RETURNING on a counter row that exists before it is
+    raised, so two transactions — two tasks, two replicas, SQLite or PostgreSQL — never get the same one; raised in
+    the caller's transaction, a rolled-back one burns no number."""
+    await insert_if_absent(session, model.__table__, {"district": district, "year": year, "last": 0})  # type: ignore[attr-defined]
+    raised = await session.exec(update(model).where(  # type: ignore[call-overload]
+        col(model.district) == district, col(model.year) == year)
+        .values(last=col(model.last) + 1).returning(col(model.last)))
+    return int(raised.one()[0])
+
+
 class _AlreadyEntered(Exception):
     """An office intake lost the race for its idempotency key: its transaction is rolled back."""
 
@@ -150,8 +163,8 @@ class Workstation:
         elif errors := form_errors(dict(env.data["form"]), referral_kinds=kinds_of(regulation)):
             refusal = "Форма заявления не соответствует требованиям: " + "; ".join(
                 f"{e['field']}: {e['problem']}" for e in errors)
-        elif copies := copy_problems(dict(env.data["form"]), request, content_required=channel != "office"):
-            refusal = "Электронные копии документов не соответствуют подписанному заявлению: " + "; ".join(copies)
+        elif problems := copy_problems(dict(env.data["form"]), request, content_required=channel != "office"):
+            refusal = "Электронные копии документов не соответствуют подписанному заявлению: " + "; ".join(problems)
         else:
             refusal = await self._form_refusal(form=dict(env.data["form"]), signature=request.form_signature,
                                                signed_by=request.signed_by, district=district, staff=None)
@@ -191,7 +204,8 @@ class Workstation:
         refuse_mismatched(form.get("documents") or [], copies, content_required=False)  # the paper is at the desk
         scope, digest = f"staff:{staff.iin}", request_digest({"district": district, "form": form,
                                                               "formSignature": request.form_signature,
-                                                              "signedBy": request.signed_by})
+                                                              "signedBy": request.signed_by,
+                                                              "copies": [c.sha256 for c in copies]})
         if idempotency_key is not None:
             async with self._sessions() as session:
                 earlier = await replayed(session, scope=scope, key=idempotency_key, digest=digest)
@@ -255,25 +269,15 @@ class Workstation:
         return f"ЭЦП на заявлении не подтверждена ({result.failure.value if result.failure else ''}): {result.message}"
 
     async def _number(self, session: AsyncSession, district: str) -> str:
-        """The district's next number: one UPDATE … RETURNING on a counter row that exists before it is raised, so
-        two applications — two tasks, two replicas, SQLite or PostgreSQL — never get the same one."""
+        """The district's next application number (``raise_counter``)."""
         year = self._clock.local_now().year
-        await insert_if_absent(session, NumberCounter.__table__,  # type: ignore[attr-defined]
-                               {"district": district, "year": year, "last": 0})
-        raised = await session.exec(update(NumberCounter).where(  # type: ignore[call-overload]
-            col(NumberCounter.district) == district, col(NumberCounter.year) == year)
-            .values(last=col(NumberCounter.last) + 1).returning(col(NumberCounter.last)))
-        return application_number(district=district, year=year, sequence=int(raised.one()[0]))
+        sequence = await raise_counter(session, NumberCounter, district=district, year=year)
+        return application_number(district=district, year=year, sequence=sequence)
 
     async def _document_number(self, session: AsyncSession, district: str, *, year: int) -> str:
-        """A result document's own number from the district's register of outgoing documents, raised as
-        ``_number`` raises the application counter (one UPDATE … RETURNING on a row that exists first)."""
-        await insert_if_absent(session, DocumentCounter.__table__,  # type: ignore[attr-defined]
-                               {"district": district, "year": year, "last": 0})
-        raised = await session.exec(update(DocumentCounter).where(  # type: ignore[call-overload]
-            col(DocumentCounter.district) == district, col(DocumentCounter.year) == year)
-            .values(last=col(DocumentCounter.last) + 1).returning(col(DocumentCounter.last)))
-        return document_number(district=district, year=year, sequence=int(raised.one()[0]))
+        """A result document's own number, from the district's register of outgoing documents."""
+        sequence = await raise_counter(session, DocumentCounter, district=district, year=year)
+        return document_number(district=district, year=year, sequence=sequence)
 
     async def _mode(self, session: AsyncSession, district: str) -> DistrictMode:
         return await session.get(DistrictMode, district) or DistrictMode(
@@ -300,9 +304,11 @@ class Workstation:
                 self._notify(session, app, title=regulation.title if regulation else service_id, at=now)
                 log.info("application_not_accepted")
                 return number
-            for copy in decode([c.model_dump(by_alias=True) for c in copies]):
-                session.add(ApplicationDocument(application_number=number, sha256=copy.sha256,
-                                                content_type=copy.content_type, size=len(copy.data), content=copy.data))
+            for copy in copies:  # checked against the signed form before (``check_incoming``, the office intake)
+                data = base64.b64decode(copy.content_base64)
+                await insert_if_absent(session, ApplicationDocument.__table__, {  # type: ignore[attr-defined]
+                    "application_number": number, "sha256": copy.sha256, "content_type": copy.content_type,
+                    "size": len(data), "content": data})
             self._notify(session, app, title=regulation.title, at=now)
             await self._start_step(session, app=app, regulation=regulation, position=0, at=now)
             log.info("application_received", channel=channel)

@@ -12,6 +12,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -53,8 +54,8 @@ class LabourRegister:
                               opened_at=at)
             session.add(card)
             event, detail = "opened", {"kind": JOB_SEEKER}
-        elif card is None:
-            return
+        elif card is None or service == "employment.job-seeker-registration":
+            return  # nothing to write on: or already on the register (staff approved all the same)
         elif service == "employment.unemployed-registration":
             # registered from the day of the decision the notice gives (004 п. 3: «о дате регистрации»)
             since = _day_start(document.get("registeredOn")) or at
@@ -96,15 +97,19 @@ class LabourRegister:
         """Test support: a person already on the register, as if registered before the mesh existed."""
         parse_iin(iin)
         now = self._clock.now()
-        async with self._sessions() as session, session.begin():
-            existing = await open_card_anywhere(session, iin=iin)  # one register: a person is on it once
-            if existing is not None:
-                raise MeshError("CARD_EXISTS", f"{iin} already has an open card in {existing.district}", status=409)
-            card = LabourCard(id=str(uuid.uuid4()), district=district, iin=iin, kind=kind, opened_at=now,
-                              unemployed_since=now if kind == UNEMPLOYED else None)
-            session.add(card)
-            session.add(LabourCardEvent(card_id=card.id, at=now, kind="opened",
-                                        detail={"kind": kind, "source": "test support"}))
+        try:
+            async with self._sessions() as session, session.begin():
+                existing = await open_card_anywhere(session, iin=iin)  # one register: a person is on it once
+                if existing is not None:
+                    raise MeshError("CARD_EXISTS", f"{iin} already has an open card in {existing.district}",
+                                    status=409)
+                card = LabourCard(id=str(uuid.uuid4()), district=district, iin=iin, kind=kind, opened_at=now,
+                                  unemployed_since=now if kind == UNEMPLOYED else None)
+                session.add(card)
+                session.add(LabourCardEvent(card_id=card.id, at=now, kind="opened",
+                                            detail={"kind": kind, "source": "test support"}))
+        except IntegrityError:  # another call opened one meanwhile (the one-open-card index)
+            raise MeshError("CARD_EXISTS", f"{iin} has just been put on the register", status=409) from None
         return card
 
     async def close(self, *, card_id: str, reason: str, actor: StaffAccount) -> LabourCard:

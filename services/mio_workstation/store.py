@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from shared.db import UtcDateTime
@@ -116,6 +116,10 @@ class LabourCard(SQLModel, table=True):
     """A personal card in «Еңбек нарығы»: a job seeker's, which becomes an unemployed person's."""
 
     __tablename__ = "labour_card"
+    # «Еңбек нарығы» is one register: a person has one open card, whichever district keeps it (two registrations
+    # completing at once in two districts: the second transaction fails and is retried, and finds the card)
+    __table_args__ = (Index("uq_labour_card_open_iin", "iin", unique=True, sqlite_where=text("status = 'open'"),
+                            postgresql_where=text("status = 'open'")),)
 
     id: str = Field(primary_key=True, max_length=36)
     district: str = Field(index=True, max_length=32)

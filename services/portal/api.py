@@ -22,7 +22,7 @@ from shared.documents import DocumentError, QrReference, SignedResult, decode_qr
 from shared.errors import MeshError
 from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
 from shared.ids import parse_bin
-from shared.logins import LoginSession, bearer
+from shared.logins import LoginSession, bearer, refuse_unless_citizen
 from shared.rate_limit import RateLimit
 
 
@@ -247,10 +247,7 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
     async def current(authorization: str | None = Header(default=None)) -> LoginSession:
         return await portal.logins.session_of(bearer(authorization))
 
-    def own(iin: str, login: LoginSession) -> None:
-        """Every citizen resource: only its owner may see it."""
-        if login.subject != iin:
-            raise MeshError("NOT_YOUR_DATA", "a citizen sees only their own data", status=403)
+    own = refuse_unless_citizen  # every citizen resource: only its owner, logged in as a citizen
 
     @router.post("/auth/register", tags=["registration"], status_code=201,
                  summary="Register with IIN and password (the person must be alive in ГБД ФЛ)",
@@ -396,7 +393,8 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
     async def citizen_copy(iin: str, sha256: str, login: LoginSession = Depends(current)) -> Response:
         own(iin, login)
         copy = await portal.copy(iin=iin, sha256=sha256)
-        return Response(content=copy.content, media_type=copy.content_type)
+        return Response(content=copy.content, media_type=copy.content_type, headers={
+            "Content-Disposition": f'attachment; filename="{sha256[:16]}"', "X-Content-Type-Options": "nosniff"})
 
     @router.get("/citizens/{iin}/applications", tags=["services"],
                 summary="«История получения услуг»: the citizen's applications and their current status")

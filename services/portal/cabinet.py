@@ -15,7 +15,7 @@ from shared.case_tracking import CaseNotice, TrackedCase, notice_out, notices
 from shared.clock import MeshClock
 from shared.db import Sessions, UtcDateTime, insert_if_absent
 from shared.errors import MeshError
-from shared.logins import Logins, LoginSession, bearer
+from shared.logins import Logins, LoginSession, bearer, refuse_unless_citizen
 
 ANSWERS = {1: {"ru": "не удовлетворен", "kk": "қанағаттанбаймын"},
            2: {"ru": "частично удовлетворен", "kk": "ішінара қанағаттанамын"},
@@ -93,9 +93,7 @@ def build_cabinet_router(*, sessions: Sessions, logins: Logins, clock: MeshClock
     async def current(authorization: Annotated[str | None, Header()] = None) -> LoginSession:
         return await logins.session_of(bearer(authorization))
 
-    def own(iin: str, login: LoginSession) -> None:
-        if login.subject != iin:
-            raise MeshError("NOT_YOUR_DATA", "a citizen sees only their own data", status=403)
+    own = refuse_unless_citizen  # every citizen resource: only its owner, logged in as a citizen
 
     async def unread(iin: str) -> int:
         async with sessions() as session:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import update
@@ -348,19 +349,24 @@ class Portal:
             expect=Expectation(usage=Usage.SIGN, holder=Holder.INDIVIDUAL, iin=iin))
         if not result.ok:
             raise eds_error(result)  # process 4: refusal because the EDS was not confirmed
+        sent = await submit_once(self._sessions, runtime=self._runtime, request=request, route_id=district,
+                                 now=self._clock.now(), scope=f"citizen:{iin}", key=idempotency_key,
+                                 keep=self._keeper(iin, copies))
+        with message_context(correlation_id=sent.case.correlation_id, service_id=request.form.service_id):
+            log.info("application_replayed" if sent.replayed else "application_sent")
+        return sent
+
+    def _keeper(self, owner: str, copies: list[Content]) -> Callable[[AsyncSession], Awaitable[None]]:
+        """What the portal keeps of an application it sends: the copies, under the citizen's IIN (or the
+        organisation's BIN), in the transaction that sends it."""
         now = self._clock.now()
 
         async def keep(session: AsyncSession) -> None:
             for copy in copies:
                 await insert_if_absent(session, CitizenCopy.__table__, {  # type: ignore[attr-defined]
-                    "iin": iin, "sha256": copy.sha256, "content_type": copy.content_type, "size": len(copy.data),
+                    "iin": owner, "sha256": copy.sha256, "content_type": copy.content_type, "size": len(copy.data),
                     "content": copy.data, "stored_at": now})
-
-        sent = await submit_once(self._sessions, runtime=self._runtime, request=request, route_id=district,
-                                 now=now, scope=f"citizen:{iin}", key=idempotency_key, keep=keep)
-        with message_context(correlation_id=sent.case.correlation_id, service_id=request.form.service_id):
-            log.info("application_replayed" if sent.replayed else "application_sent")
-        return sent
+        return keep
 
     async def copy(self, *, iin: str, sha256: str) -> CitizenCopy:
         """A copy this citizen attached (another citizen's is not found, whoever asks)."""
@@ -444,11 +450,8 @@ class Portal:
         if form.service_id not in EMPLOYMENT_SERVICES:
             raise MeshError("SERVICE_UNKNOWN", f"the portal offers {', '.join(EMPLOYMENT_SERVICES)}", status=422)
         signed = signed_form(request)
-        where = district or await self._district_of(form.applicant_iin)
-        await self._refuse_unfit(iin=form.applicant_iin, form=signed, district=where)
-        self._refuse_not_for_organisations(form.service_id, district=where)
-        copies = copies or []
-        refuse_mismatched(signed.get("documents") or [], copies, content_required=True)
+        # condition 2 first: nothing about the person (their district, the channels there) is looked up or told
+        # for a form the organisation has not signed with its certificate
         result, _ = await self._runtime.verifier_or_fail().verify_signed_json(
             value=signed, signature_b64=request.form_signature, expect=Expectation(usage=Usage.SIGN))
         if not result.ok:
@@ -457,9 +460,14 @@ class Portal:
         refusal = organisation_refusal(result.certificate, bin_=bin_, iin=representative)
         if refusal is not None:
             raise refusal
+        where = district or await self._district_of(form.applicant_iin)
+        await self._refuse_unfit(iin=form.applicant_iin, form=signed, district=where)
+        self._refuse_not_for_organisations(form.service_id, district=where)
+        copies = copies or []
+        refuse_mismatched(signed.get("documents") or [], copies, content_required=True)
         sent = await submit_once(self._sessions, runtime=self._runtime, request=request, route_id=district,
                                  now=self._clock.now(), scope=f"organisation:{bin_}", key=idempotency_key,
-                                 submitted_by=bin_)
+                                 submitted_by=bin_, keep=self._keeper(bin_, copies))
         with message_context(correlation_id=sent.case.correlation_id, service_id=form.service_id):
             log.info("application_replayed" if sent.replayed else "application_sent", applicant="organisation")
         return sent

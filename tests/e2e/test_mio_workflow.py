@@ -363,7 +363,9 @@ def test_the_register_keeps_each_card_with_its_history(kit: Mesh):
     [card] = clerk.register(citizen.iin)
     assert (card["kind"], card["status"], card["unemployedSince"] is not None) == ("unemployed", "open", True)
     assert [e["kind"] for e in card["history"]] == ["opened", "became_unemployed", "measure"]
-    assert card["history"][-1]["detail"] == {"referralKind": "public-works"}
+    measure = card["history"][-1]["detail"]
+    assert (measure["referralKind"], measure["district"]) == ("public-works", district), measure
+    assert measure["documentNumber"].startswith("KZO-D-"), measure
     closed = kit.http.post(f"{kit.info.mio}/register/cards/{card['id']}/close", headers=clerk.headers,
                            json={"reason": "Трудоустроен"})
     assert closed.json()["status"] == "closed"

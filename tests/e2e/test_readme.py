@@ -112,6 +112,17 @@ def test_the_centre_visit_snippet_runs_as_written(workdir: Path):
         assert _run(["bash", "-euo", "pipefail", "-c", line.split("#")[0]], workdir=workdir).returncode == 0, line
 
 
+def test_the_organisation_snippet_runs_as_written(workdir: Path):
+    """The README's organisation (BIN login, seed 001) and document-check snippet, as written."""
+    snippet = workdir / "organisation.py"
+    snippet.write_text(readme_block("boss = mesh.new_representative("))
+    ran = _run([sys.executable, str(snippet)], workdir=workdir)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    completed, refused = ran.stdout.strip().splitlines()
+    assert completed == "COMPLETED"
+    assert refused.startswith("Срок действия документа, удостоверяющего личность"), refused
+
+
 def test_a_case_can_be_followed_through_the_log_files_by_its_correlation_id(fresh_mesh: MeshHandle, workdir: Path):
     """Every service that handled the case has lines carrying its correlationId; every line of every file is JSON
     with one spelling of the ids and the mesh time beside the wall time."""

@@ -103,13 +103,13 @@ def private_mesh(factory: pytest.TempPathFactory, *, name: str, extra_env: dict[
         handle = start_mesh(var_dir=factory.mktemp(f"{name}-mesh"), rabbit=rabbit, extra_env=extra_env,
                             database_urls=database_urls, only=only)
     except Exception:
-        rabbit.stop()
+        rabbit.stop(graceful=False)
         raise
     try:
         yield handle
     finally:
         handle.runner.stop()
-        rabbit.stop()
+        rabbit.stop(graceful=False)  # its data goes with the test's temporary directory
 
 
 async def drain_dead_letters(mesh: MeshHandle) -> list[dict[str, Any]]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import hashlib
 
 from meshkit.load import Person
 from meshkit.sdk import attachments_for, document_copy, identity_document
 from services.mio_workstation.handlers import copy_problems
-from shared.contracts import MAX_DOCUMENT_BYTES, ApplicationForm, ApplicationRequest
+from shared.contracts import MAX_COPIES_BYTES, MAX_DOCUMENT_BYTES, ApplicationForm, ApplicationRequest
+from shared.forms import document_problems
 from shared.signing import sign_json
 from tests.support.inprocess import InProcessMesh
 from tests.usecases.helpers import apply, bearer, final_case
@@ -66,6 +68,8 @@ async def test_copies_that_are_not_the_signed_ones_are_refused_at_the_portal_and
     other = document_copy(kind="other", name="x.pdf", lines=["not on the form"])
     tampered_form = dict(good["form"]) | {"documents": [dict(good["form"]["documents"][0]) | {"kind": "other"}]}
     big = base64.b64encode(b"%PDF" + b"0" * MAX_DOCUMENT_BYTES).decode()
+    no_date = dict(good["form"]) | {"documents": [{k: v for k, v in good["form"]["documents"][0].items()
+                                                   if k != "validUntil"}]}
     cases = {
         "no copy of a named document": (good | {"attachments": []}, 422, "ATTACHMENT_MISSING"),
         "a copy the form does not name": (good | {"attachments": good["attachments"] + attachments_for(
@@ -78,6 +82,12 @@ async def test_copies_that_are_not_the_signed_ones_are_refused_at_the_portal_and
                       413, "ATTACHMENT_TOO_LARGE"),
         "not base64": (good | {"attachments": [{"contentType": "application/pdf", "contentBase64": "%%%"}]},
                        422, "ATTACHMENT_NOT_BASE64"),
+        "the same copy twice": (good | {"attachments": good["attachments"] * 2}, 422, "ATTACHMENT_DUPLICATE"),
+        "more than one message holds": (good | {"attachments": [
+            {"contentType": "application/pdf", "contentBase64": base64.b64encode(b"%PDF" + bytes([n]) * (
+                MAX_COPIES_BYTES // 2 + 1024)).decode()} for n in range(2)]}, 413, "ATTACHMENTS_TOO_LARGE"),
+        "an identity document without its end of validity": (_signed(person, no_date, good["attachments"]), 422,
+                                                             "REQUEST_INVALID"),
         "the form's documents changed after signing": (good | {"form": tampered_form}, 401,
                                                        "EDS_SIGNATURE_INVALID"),
     }
@@ -90,6 +100,10 @@ async def test_copies_that_are_not_the_signed_ones_are_refused_at_the_portal_and
                                 headers=bearer(token))
     assert history["applications"] == [], "nothing sent"
     assert kept.status_code == 404, "no copy kept"
+    async with inproc.client("portal") as portal:
+        huge = await portal.post(f"/citizens/{person.iin}/applications", content=b"{" + b" " * (6 * 1024 * 1024),
+                                 headers=bearer(token) | {"Content-Type": "application/json"})
+    assert (huge.status_code, huge.json()["code"]) == (413, "REQUEST_TOO_LARGE"), "refused before it is read"
 
 
 async def test_a_missing_or_expired_identity_document_ends_in_the_seeds_signed_refusal(inproc: InProcessMesh):
@@ -134,3 +148,18 @@ def test_ims_mio_takes_only_copies_that_are_the_signed_ones():
              "contentBase64": base64.b64encode(b"%PDF swapped").decode()}]})
     [claimed] = copy_problems(form, swapped, content_required=True)
     assert "SHA-256" in claimed
+
+
+def test_one_valid_identity_document_is_enough_and_an_expired_one_is_named():
+    """The document check: a required document missing, or every identity document expired, is a reason; an
+    expired card beside a valid one is not."""
+    expired = {"kind": "identity-document", "sha256": "a" * 64, "name": "old", "validUntil": "2020-01-01",
+               "number": "011111111"}
+    valid = expired | {"sha256": "b" * 64, "validUntil": "2030-01-01", "number": "022222222"}
+    form = {"serviceId": JOB_SEEKER}
+    on = dt.date(2026, 11, 30)
+    assert document_problems(form | {"documents": [expired, valid]}, on=on) == []
+    assert document_problems(form | {"documents": [expired]}, on=on) == [
+        "Срок действия документа, удостоверяющего личность № 011111111, истёк 2020-01-01"]
+    [missing] = document_problems(form | {"documents": [expired | {"kind": "education"}]}, on=on)
+    assert missing.endswith("документ, удостоверяющий личность (или его электронная копия)")

@@ -15,6 +15,7 @@ import pytest
 
 from meshkit.load import Person
 from meshkit.sdk import attachments_for, identity_document
+from shared.contracts import MAX_DOCUMENT_BYTES
 from shared.ids import make_iin
 from shared.signing import SignerIdentity, sign_json
 from tests.support.inprocess import InProcessMesh
@@ -349,7 +350,7 @@ async def _faulty_operator_signer(mesh: InProcessMesh, desk: Operator, kind: str
     return SignerIdentity.from_pkcs12(data=base64.b64decode(body["signing"]["pkcs12Base64"]), password="secret-123")
 
 
-@pytest.mark.parametrize("size", [0, 6 * 1024 * 1024])
+@pytest.mark.parametrize("size", [0, MAX_DOCUMENT_BYTES + 1])
 async def test_scans_are_kept_once_by_digest_within_their_limits(inproc: InProcessMesh, size: int):
     desk = await operator(inproc, "kokshetau")
     async with inproc.client("con_operator") as con:

@@ -241,6 +241,10 @@ async def test_an_organisation_is_refused_what_its_login_form_or_eds_do_not_allo
         citizen_form = kokshetau.request(REFERRAL, referralKind="public-works", applicantBin=rep.bin)
         assert await refused(f"/citizens/{kokshetau.iin}/applications", citizen_form, citizen_token) == \
             (403, "ORGANISATION_LOGIN_REQUIRED")
+        # an organisation's login is no citizen's: not even under its own BIN as the «IIN» of a citizen route
+        for path in ("applications", "notifications", "notifications/unread"):
+            reply = await portal.get(f"/citizens/{rep.bin}/{path}", headers=bearer(token))
+            assert (reply.status_code, reply.json()["code"]) == (403, "NOT_YOUR_DATA"), (path, reply.text)
     assert await _count(inproc, "portal", "SELECT count(*) FROM tracked_case") == cases_before
 
 
