@@ -20,6 +20,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
+from cryptography import x509
 from sqlalchemy import JSON, Column, LargeBinary, and_, case, literal, or_, update
 from sqlmodel import Field, SQLModel, col, select
 
@@ -334,15 +335,32 @@ class Logins:
     async def confirm_eds(self, *, challenge_id: str, signature: str, purpose: str,
                           expect: Expectation) -> CertificateInfo:
         """The signer's certificate, once the challenge, the signature and the certificate all check out."""
+        return describe_certificate(await self.confirm_eds_certificate(
+            challenge_id=challenge_id, signature=signature, purpose=purpose, expect=expect))
+
+    async def confirm_eds_certificate(self, *, challenge_id: str, signature: str, purpose: str,
+                                      expect: Expectation) -> x509.Certificate:
+        """``confirm_eds``, giving the certificate itself (to be kept and checked again later)."""
         content = await self._use_challenge(challenge_id=challenge_id, purpose=purpose)
-        verifier = self._verifier()
-        if verifier is None:
-            raise MeshError("NOT_READY", "НУЦ's certificates are not loaded yet", status=503)
-        result, verified = await verifier.verify_signed_json(value=content, signature_b64=signature, expect=expect)
+        result, verified = await self._verifier_or_fail().verify_signed_json(value=content, signature_b64=signature,
+                                                                            expect=expect)
         if not result.ok:
             raise eds_error(result)
         assert verified is not None
-        return describe_certificate(verified.signer)
+        return verified.signer
+
+    async def recheck(self, certificate: x509.Certificate, *, expect: Expectation) -> None:
+        """A certificate that vouched for a login before, checked again now (validity, revocation), or refused as
+        an EDS would be (``EDS_CERTIFICATE_REVOKED``, ``EDS_CERTIFICATE_EXPIRED``; 503 when НУЦ cannot say)."""
+        result = await self._verifier_or_fail().check(certificate=certificate, expect=expect)
+        if not result.ok:
+            raise eds_error(result)
+
+    def _verifier_or_fail(self) -> CertificateVerifier:
+        verifier = self._verifier()
+        if verifier is None:
+            raise MeshError("NOT_READY", "НУЦ's certificates are not loaded yet", status=503)
+        return verifier
 
     async def start(self, *, subject: str, method: str, serial: str | None,
                     representative: str | None = None) -> Login:

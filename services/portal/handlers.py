@@ -14,6 +14,8 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -226,8 +228,8 @@ class Portal:
         person ГБД ФЛ knows. The certificate is what vouches for the BIN: the mesh has no registry of legal
         entities, and НУЦ certifies an organisation's people only at its request."""
         parse_bin(bin_)
-        info = await self._confirm_organisation(challenge_id=challenge_id, signature=signature, purpose="register",
-                                                bin_=bin_)
+        info, pem = await self._confirm_organisation(challenge_id=challenge_id, signature=signature,
+                                                     purpose="register", bin_=bin_)
         assert info.iin is not None
         if password is not None:
             refuse_weak(password, iin=info.iin)
@@ -241,7 +243,8 @@ class Portal:
         await self._registrable(info.iin)
         account = OrganisationAccount(id=key, bin=bin_, iin=info.iin, organisation=(info.organisation or "")[:128],
                                       password_hash=hash_password(password) if password else None, email=email,
-                                      phone=phone, registered_by="eds", registered_at=self._clock.now())
+                                      phone=phone, registered_by="eds", registered_at=self._clock.now(),
+                                      certificate_pem=pem)
         try:
             async with self._sessions() as session, session.begin():
                 session.add(account)
@@ -276,39 +279,46 @@ class Portal:
         except MeshError as refusal:
             log.info("login_refused", reason=refusal.code, attempts_left=refusal.details.get("attemptsLeft"))
             raise
+        if account.certificate_pem:  # the certificate that vouched for the BIN: revoked or expired, no entry
+            await self.logins.recheck(x509.load_pem_x509_certificate(account.certificate_pem.encode()),
+                                      expect=Expectation(usage=Usage.AUTH))
         return await self._start_organisation_session(account, method="password", serial=None)
 
     async def login_organisation_with_eds(self, *, bin_: str, challenge_id: str, signature: str) -> Login:
         """The login challenge signed with the authentication key of the organisation's certificate (condition 2:
         its BIN is the one named); the representative is the certificate's IIN."""
         parse_bin(bin_)
-        info = await self._confirm_organisation(challenge_id=challenge_id, signature=signature, purpose="login",
-                                                bin_=bin_)
+        info, pem = await self._confirm_organisation(challenge_id=challenge_id, signature=signature,
+                                                     purpose="login", bin_=bin_)
         assert info.iin is not None
         async with self._sessions() as session:
             account = await session.get(OrganisationAccount, organisation_key(bin_=bin_, iin=info.iin))
         if account is None:
             raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account of {info.iin} for BIN {bin_}: register first",
                             status=401)
-        return await self._start_organisation_session(account, method="eds", serial=info.serial)
+        return await self._start_organisation_session(account, method="eds", serial=info.serial, pem=pem)
 
     async def _confirm_organisation(self, *, challenge_id: str, signature: str, purpose: str,
-                                    bin_: str) -> CertificateInfo:
-        info = await self.logins.confirm_eds(challenge_id=challenge_id, signature=signature, purpose=purpose,
-                                             expect=Expectation(usage=Usage.AUTH))
+                                    bin_: str) -> tuple[CertificateInfo, str]:
+        """The organisation certificate the challenge was signed with (its description and PEM), if it is one of
+        the BIN named."""
+        certificate = await self.logins.confirm_eds_certificate(
+            challenge_id=challenge_id, signature=signature, purpose=purpose, expect=Expectation(usage=Usage.AUTH))
+        info = describe_certificate(certificate)
         refusal = organisation_refusal(info, bin_=bin_)
         if refusal is not None:
             log.info("organisation_eds_refused", reason=refusal.code, purpose=purpose)
             raise refusal
-        return info
+        return info, certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
     async def _start_organisation_session(self, account: OrganisationAccount, *, method: str,
-                                          serial: str | None) -> Login:
+                                          serial: str | None, pem: str | None = None) -> Login:
         login = await self.logins.start(subject=account.bin, method=method, serial=serial, representative=account.iin)
         async with self._sessions() as session, session.begin():
             await session.exec(update(OrganisationAccount).where(  # type: ignore[call-overload]
                 col(OrganisationAccount.id) == account.id).values(
-                failed_logins=0, locked_until=None, last_login_at=self._clock.now()))
+                failed_logins=0, locked_until=None, last_login_at=self._clock.now(),
+                **({"certificate_pem": pem} if pem else {})))  # the latest certificate that proved the BIN
         log.info("login_succeeded", method=method, holder="organisation")
         return login
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, LargeBinary
+from sqlalchemy import Column, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from shared.db import UtcDateTime
@@ -59,6 +59,9 @@ class OrganisationAccount(SQLModel, table=True):
     failed_logins: int = 0
     locked_until: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
     last_login_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    certificate_pem: str | None = Field(default=None, sa_column=Column(Text), description=(
+        "the organisation certificate that vouched for the BIN (at registration, then each EDS login): a password "
+        "login checks it again, so a representative whose certificate was revoked is let in no more"))
 
 
 def organisation_key(*, bin_: str, iin: str) -> str:

@@ -8,7 +8,6 @@ Before: no test carried a refusal to its end; nothing read the documents an appl
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 from collections.abc import Iterator
@@ -166,14 +165,17 @@ def test_a_downloaded_document_verifies_and_one_altered_byte_fails_both_verifier
     assert cms_verify(mesh.nuc, tmp_path / "good", content=canonical_bytes(document["content"]),
                       signature_b64=document["signature"]).returncode == 0
 
-    altered = copy.deepcopy(document)
-    name = altered["content"]["applicant"]
-    altered["content"]["applicant"] = name[:-1] + chr(ord(name[-1]) + 1)  # one character of the name changed
-    answer = kit.verify_document(altered)
+    # one byte of the file as downloaded: the last digit of the IIN in the signed content
+    downloaded = json.dumps(document, ensure_ascii=False).encode()
+    at = downloaded.index(f'"applicantIin": "{citizen.iin}"'.encode()) + len('"applicantIin": "') + 11
+    flipped = downloaded[:at] + bytes([ord("0") + (downloaded[at] - ord("0") + 1) % 10]) + downloaded[at + 1:]
+    assert sum(a != b for a, b in zip(downloaded, flipped, strict=True)) == 1
+    answer = kit.verify_document(flipped)
     assert answer["valid"] is False
     assert "CONTENT_ALTERED" in {f["code"] for f in answer["failures"]}, answer
+    altered = json.loads(flipped)
     bad = cms_verify(mesh.nuc, tmp_path / "bad", content=canonical_bytes(altered["content"]),
-                     signature_b64=document["signature"])
+                     signature_b64=altered["signature"])
     assert bad.returncode != 0, "openssl refuses it too"
     assert "verification failure" in bad.stderr.lower(), bad.stderr
 

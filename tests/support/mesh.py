@@ -97,10 +97,15 @@ def start_mesh(*, var_dir: Path, rabbit: RabbitNode, extra_env: dict[str, str] |
 @contextmanager
 def private_mesh(factory: pytest.TempPathFactory, *, name: str, extra_env: dict[str, str] | None = None,
                  database_urls: dict[str, str] | None = None, only: list[str] | None = None) -> Iterator[MeshHandle]:
-    """A mesh on a broker of its own, for tests that change what the session's mesh shares (clock, broker)."""
+    """A mesh on a broker of its own, for tests that change what the session's mesh shares (clock, broker).
+
+    Its НУЦ makes P-256 keys for holders (``NUC_HOLDER_KEYS=ec``): seeding staff and operators and minting
+    citizens take a fraction of the RSA time, and the verifiers take both. The session's mesh keeps RSA-2048, as
+    `make run` does, so the suite still carries RSA end to end (openssl included)."""
     rabbit = RabbitNode.start(base_dir=factory.mktemp(f"{name}-rabbit"))
     try:
-        handle = start_mesh(var_dir=factory.mktemp(f"{name}-mesh"), rabbit=rabbit, extra_env=extra_env,
+        handle = start_mesh(var_dir=factory.mktemp(f"{name}-mesh"), rabbit=rabbit,
+                            extra_env={"NUC_HOLDER_KEYS": "ec"} | (extra_env or {}),
                             database_urls=database_urls, only=only)
     except Exception:
         rabbit.stop(graceful=False)

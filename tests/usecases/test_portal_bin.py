@@ -109,7 +109,8 @@ async def test_an_organisation_registers_with_its_eds_and_logs_in_by_bin_with_a_
     assert await _refused(kit.register_organisation, rep, password=rep.password) == (409, "ACCOUNT_EXISTS")
 
 
-async def test_wrong_passwords_lock_an_organisations_account_out_as_a_citizens(inproc: InProcessMesh, kit: Mesh):
+async def test_wrong_passwords_lock_an_organisations_account_out_and_a_revoked_certificate_shuts_it(
+        inproc: InProcessMesh, kit: Mesh):
     rep: Representative = await _run(kit.new_representative)
     limit = inproc.settings["portal"].max_failed_logins  # type: ignore[attr-defined]
     async with await _anonymous(inproc) as portal:
@@ -126,6 +127,15 @@ async def test_wrong_passwords_lock_an_organisations_account_out_as_a_citizens(i
         (await admin.post(f"/admin/organisations/{rep.bin}/accounts/{rep.iin}/unlock")).raise_for_status()
     assert rep.password is not None
     assert (await _run(kit.login_organisation, rep.bin, rep.iin, rep.password)).method == "password"
+
+    # the certificate that proved the BIN revoked (the representative left): the password lets them in no more
+    serial = format(rep.signer(usage="auth").certificate.serial_number, "x")
+    async with inproc.client("nuc_pki") as nuc:
+        (await nuc.post(f"/certificates/{serial}/revoke", json={"reason": "affiliationChanged"})).raise_for_status()
+    await inproc.advance_clock(seconds=120)  # past the portal's cached OCSP answer: НУЦ is asked again
+    async with await _anonymous(inproc) as portal:
+        revoked = await portal.post("/auth/login/organisation", json=wrong | {"password": rep.password})
+    assert (revoked.status_code, revoked.json()["code"]) == (401, "EDS_CERTIFICATE_REVOKED"), revoked.text
 
 
 async def test_a_personal_certificate_another_organisations_or_a_malformed_bin_is_refused_and_changes_nothing(
