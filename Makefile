@@ -21,7 +21,7 @@ run: deps  ## the whole mesh up, seeded, with a table of URLs; Ctrl-C stops it
 test: deps  ## lint, then every test (unit and end-to-end against real RabbitMQ and PostgreSQL)
 	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql docker-compose
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	PY=$(PY) ./tests/lanes.sh
 
 unit: deps
 	$(PY) -m pytest tests/unit

@@ -18,7 +18,7 @@ from meshkit.sdk import attachments_for, document_copy, identity_document
 from services.mio_workstation.handlers import copy_problems
 from shared.contracts import MAX_COPIES_BYTES, MAX_DOCUMENT_BYTES, ApplicationForm, ApplicationRequest
 from shared.forms import document_problems
-from shared.signing import sign_json
+from shared.signing import SignerIdentity, sign_json
 from tests.support.inprocess import InProcessMesh
 from tests.usecases.helpers import apply, bearer, final_case
 
@@ -163,3 +163,47 @@ def test_one_valid_identity_document_is_enough_and_an_expired_one_is_named():
         "Срок действия документа, удостоверяющего личность № 011111111, истёк 2020-01-01"]
     [missing] = document_problems(form | {"documents": [expired | {"kind": "education"}]}, on=on)
     assert missing.endswith("документ, удостоверяющий личность (или его электронная копия)")
+
+
+async def test_in_manual_mode_staff_see_the_document_check_and_refuse_with_it(inproc: InProcessMesh):
+    """Manual mode: nothing is decided for the staff; the application shows what the document check found, the
+    employee refuses with it, signs, issues — and the citizen's cabinet has the refusal and its reason."""
+    await inproc.set_mode("mamlyut", mode="manual")
+    person = await inproc.person(district="mamlyut")
+    token = await inproc.citizen_session(person)
+    async with inproc.client("mio_workstation") as mio:
+        (await mio.post("/admin/districts/mamlyut/register/cards", json={"iin": person.iin, "kind": "unemployed"})
+         ).raise_for_status()
+    sent = await apply(inproc, person, token, "employment.unemployed-certificate", periodFrom="2026-01-01",
+                       periodTo="2026-06-30", documents=[identity_document(iin=person.iin, valid_until="2025-12-31")])
+    async with inproc.client("mio_workstation") as mio:
+        member = next(s for s in (await mio.get("/admin/staff")).json()["staff"] if s["district"] == "mamlyut")
+        login = (await mio.post("/staff/login", json={"iin": member["iin"], "password": member["password"]})).json()
+        headers = bearer(login["token"])
+        number = await _number(inproc, person, token, sent["correlationId"])
+        seen = (await mio.get(f"/applications/{number}", headers=headers)).json()
+        assert seen["status"] == "RECEIVED", "manual mode: nothing done for the staff"
+        [reason] = seen["documentCheck"]
+        assert reason.startswith("Срок действия документа, удостоверяющего личность"), reason
+        for action, body in (("accept", {}), ("decide", {"decision": "refuse", "reason": reason})):
+            reply = await mio.post(f"/applications/{number}/actions/{action}", json=body, headers=headers)
+            assert reply.status_code == 200, reply.text
+        draft = (await mio.get(f"/applications/{number}/draft", headers=headers)).json()
+        signer = SignerIdentity.from_pkcs12(data=base64.b64decode(member["signingP12Base64"]),
+                                            password=member["pkcs12Password"])
+        for action, body in (("sign", {"signature": sign_json(value=draft, signer=signer)}), ("issue", {})):
+            reply = await mio.post(f"/applications/{number}/actions/{action}", json=body, headers=headers)
+            assert reply.status_code == 200, reply.text
+    done = await final_case(inproc, person, token, sent["correlationId"])
+    assert (done["status"], done["refusalReason"]) == ("REFUSED", reason)
+
+
+async def _number(mesh: InProcessMesh, person: Person, token: str, correlation_id: str) -> str:
+    for _ in range(300):
+        async with mesh.client("portal") as portal:
+            cases = (await portal.get(f"/citizens/{person.iin}/applications", headers=bearer(token))).json()
+        number = next(c["applicationNumber"] for c in cases["applications"] if c["correlationId"] == correlation_id)
+        if number:
+            return number
+        await asyncio.sleep(0.05)
+    raise AssertionError("no application number")
