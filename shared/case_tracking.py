@@ -137,6 +137,7 @@ async def _earlier(sessions: Sessions, *, scope: str, key: str, digest: str) -> 
 
 
 CHANNEL_OF = {"portal": "portal", "con": "con"}  # the channel of what a member sends
+DECIDED = ("COMPLETED", "REFUSED", "NOT_ACCEPTED")  # the provider's final statuses (FAILED is the gateway's)
 
 # How far a case has come: a notice that arrives late (its first delivery was retried while a later one went
 # through) is kept in the list, but never moves the case's status back.
@@ -224,7 +225,8 @@ async def cases(sessions: Sessions, *, iin: str | None = None, correlation_id: s
         return list((await session.exec(query)).all())
 
 
-async def notices(sessions: Sessions, *, iin: str | None = None, number: str | None = None) -> list[CaseNotice]:
+async def notices(sessions: Sessions, *, iin: str | None = None, number: str | None = None,
+                  correlation_id: str | None = None) -> list[CaseNotice]:
     """Notices in the order things happened (``at``, the mesh time ИС МИО set), not the order they arrived: a
     notice retried while a later one went through still takes its place."""
     query = select(CaseNotice).order_by(*NOTICE_ORDER)
@@ -232,6 +234,8 @@ async def notices(sessions: Sessions, *, iin: str | None = None, number: str | N
         query = query.where(CaseNotice.applicant_iin == iin)
     if number:
         query = query.where(CaseNotice.application_number == number)
+    if correlation_id:
+        query = query.where(CaseNotice.correlation_id == correlation_id)
     async with sessions() as session:
         return list((await session.exec(query)).all())
 

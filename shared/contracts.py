@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -158,8 +158,10 @@ EMPLOYMENT_SERVICES = ("employment.job-seeker-registration", "employment.unemplo
                        "employment.active-measures-referral", "employment.unemployed-certificate")
 
 
-DOCUMENT_KINDS = ("identity-document", "work-record", "education", "other")
-ATTACHMENT_TYPES = ("application/pdf", "image/jpeg", "image/png", "image/tiff")
+DocumentKind = Literal["identity-document", "work-record", "education", "other"]  # the Standard's п. 9
+AttachmentType = Literal["application/pdf", "image/jpeg", "image/png", "image/tiff"]
+DOCUMENT_KINDS: tuple[str, ...] = get_args(DocumentKind)
+ATTACHMENT_TYPES: tuple[str, ...] = get_args(AttachmentType)
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024  # one electronic copy
 MAX_DOCUMENTS = 5  # copies on one form
 # all the copies of one application: they travel in one envelope (MAX_ENVELOPE_BYTES) as base64, with room left
@@ -175,10 +177,8 @@ class AttachedDocument(Contract):
 
     name: str = Field(min_length=1, max_length=256)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="digest of the scanned or electronic copy")
-    kind: Literal["identity-document", "work-record", "education", "other"] = Field(
-        default="other", description="which document of the Standard's п. 9 this is")
-    content_type: Literal["application/pdf", "image/jpeg", "image/png", "image/tiff"] | None = Field(
-        default=None, alias="contentType")
+    kind: DocumentKind = Field(default="other", description="which document of the Standard's п. 9 this is")
+    content_type: AttachmentType | None = Field(default=None, alias="contentType")
     size_bytes: int | None = Field(default=None, alias="sizeBytes", ge=1, le=MAX_DOCUMENT_BYTES)
     number: str | None = Field(default=None, max_length=32, description="the document's own number")
     valid_until: str | None = Field(default=None, alias="validUntil", pattern=_DATE,
@@ -206,7 +206,7 @@ class DocumentContent(Contract):
     seals the envelope; the provider checks each digest against the signed form)."""
 
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    content_type: Literal["application/pdf", "image/jpeg", "image/png", "image/tiff"] = Field(alias="contentType")
+    content_type: AttachmentType = Field(alias="contentType")
     content_base64: str = Field(alias="contentBase64", max_length=(MAX_DOCUMENT_BYTES + 2) // 3 * 4,
                                 pattern=r"^[A-Za-z0-9+/]*={0,2}$")
 
@@ -216,8 +216,8 @@ class PowerOfAttorney(Contract):
     представителя»): who gave it, until when, for which services."""
 
     number: str = Field(min_length=1, max_length=64)
-    issued_on: str = Field(alias="issuedOn", pattern=r"^\d{4}-\d{2}-\d{2}$")
-    valid_until: str = Field(alias="validUntil", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    issued_on: str = Field(alias="issuedOn", pattern=_DATE)
+    valid_until: str = Field(alias="validUntil", pattern=_DATE)
     principal_iin: str = Field(alias="principalIin", pattern=r"^\d{12}$", description="who gave it")
     attorney_iin: str = Field(alias="attorneyIin", pattern=r"^\d{12}$", description="to whom: who may use it")
     services: list[str] = Field(min_length=1, max_length=8, description="the services it covers")

@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Table, event, inspect, text
+from sqlalchemy import DateTime, Table, event, inspect, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
@@ -219,6 +219,16 @@ async def insert_if_absent(session: AsyncSession, table: Table, values: dict[str
     """
     result = await session.exec(_insert_for(session, table).values(**values).on_conflict_do_nothing())  # type: ignore[call-overload]
     return bool(result.rowcount)
+
+
+async def raise_counter(session: AsyncSession, model: Any, **key: Any) -> int:
+    """The next number of a counter row (``model`` has the ``key`` columns and ``last``): one UPDATE … RETURNING on
+    a row that exists before it is raised, so two transactions — two tasks, two replicas, SQLite or PostgreSQL —
+    never get the same one; raised in the caller's transaction, a rolled-back one burns no number."""
+    await insert_if_absent(session, model.__table__, key | {"last": 0})
+    raised = await session.exec(update(model).where(*(getattr(model, k) == v for k, v in key.items()))  # type: ignore[call-overload]
+                                .values(last=model.last + 1).returning(model.last))
+    return int(raised.one()[0])
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -35,6 +35,7 @@ from shared.canonical import canonical_bytes
 from shared.cert_profile import describe_certificate
 from shared.clock import KZ_TZ
 from shared.errors import MeshError
+from shared.forms import REFERRAL_KIND_LABELS
 from shared.signing import SignatureError, verify_detached
 
 QR_PREFIX = "EGOVDOC1:"
@@ -43,7 +44,7 @@ QR_MAX_CHARS = 4296  # alphanumeric characters a version-40 QR code holds at err
 DEFAULT_VERIFY_URL = "http://127.0.0.1:8001/documents/verify"  # the portal's, as `make run` starts it
 DOCUMENT_FILE = "document.json"
 QR_FILE = "qr.txt"
-MAX_DOCUMENT_BYTES = 256 * 1024  # a signed document read back from a PDF or a QR code (decompressed)
+MAX_SIGNED_DOCUMENT_BYTES = 256 * 1024  # a signed document read back from a PDF or a QR code (decompressed)
 
 _FONT_DIR = fontpkg_pt_sans.ROOT / "files"
 _FONT = "PTSans"
@@ -153,7 +154,7 @@ def decode_qr(payload: str) -> SignedResult | QrReference:
         try:
             packed = b45decode(text[len(QR_PREFIX):])
             inflater = zlib.decompressobj()
-            raw = inflater.decompress(packed, MAX_DOCUMENT_BYTES)
+            raw = inflater.decompress(packed, MAX_SIGNED_DOCUMENT_BYTES)
             if inflater.unconsumed_tail or not inflater.eof:
                 raise ValueError("truncated, or larger than a document is")
             value = json.loads(raw)
@@ -189,8 +190,8 @@ def read_pdf(data: bytes) -> PdfContents:
     if DOCUMENT_FILE not in found:
         raise DocumentError("PDF_WITHOUT_DOCUMENT", f"the PDF carries no {DOCUMENT_FILE}: it was not made by the mesh")
     try:
-        value = json.loads(found[DOCUMENT_FILE][:MAX_DOCUMENT_BYTES + 1]) \
-            if len(found[DOCUMENT_FILE]) <= MAX_DOCUMENT_BYTES else None
+        value = json.loads(found[DOCUMENT_FILE][:MAX_SIGNED_DOCUMENT_BYTES + 1]) \
+            if len(found[DOCUMENT_FILE]) <= MAX_SIGNED_DOCUMENT_BYTES else None
     except ValueError:
         value = None
     qr = found.get(QR_FILE)
@@ -254,16 +255,7 @@ _BODIES = {  # (Kazakh, Russian) when the content carries no text of its own
     "referral": ("Сізге жұмыспен қамтуға жәрдемдесудің белсенді шараларына қатысуға жолдама берілді.",
                  "Вам выдано направление на участие в активных мерах содействия занятости."),
 }
-_REFERRAL_KINDS = {
-    "employment": ("жұмысқа орналасуға жолдама", "направление для трудоустройства"),
-    "public-works": ("қоғамдық жұмыстарға жолдама", "направление на общественные работы"),
-    "vocational-training": ("кәсіптік даярлауға, қайта даярлауға және біліктілікті арттыруға жолдама",
-                            "направление на профессиональную подготовку, переподготовку и повышение квалификации"),
-    "social-jobs": ("әлеуметтік жұмыс орындарына жолдама", "направление на социальные рабочие места"),
-    "youth-practice": ("жастар практикасына жолдама", "направление на молодежную практику"),
-    "career-guidance": ("кәсіптік бағдар беру бойынша тегін қызметтер",
-                        "бесплатные услуги по профессиональной ориентации"),
-}
+_REFERRAL_KINDS = {kind: (label["kk"], label["ru"]) for kind, label in REFERRAL_KIND_LABELS.items()}
 _ASSISTANCE = {"targeted-social": ("атаулы әлеуметтік көмек", "адресная социальная помощь"),
                "housing": ("тұрғын үй көмегі", "жилищная помощь")}
 _NONE = "жоқ / нет"

@@ -43,6 +43,20 @@ class BoundedBody:
         await self.app(scope, receive, send)
 
 
+async def read_body(request: Request, *, limit: int, code: str, what: str) -> bytes:
+    """The request's body, refused (413 ``code``: «``what`` is at most ``limit`` bytes») as soon as it is known to
+    be larger — by its Content-Length before anything is read, else while it streams in."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise MeshError(code, f"{what} is at most {limit} bytes", status=413)
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise MeshError(code, f"{what} is at most {limit} bytes", status=413)
+    return bytes(data)
+
+
 def build_app(*, title: str, description: str, readiness: Readiness,
               lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]) -> FastAPI:
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
@@ -65,6 +79,7 @@ def build_app(*, title: str, description: str, readiness: Readiness,
         return error_response(status=exc.status_code, code=code, message=str(exc.detail))
 
     app.add_middleware(BoundedBody)
+
     @app.get("/health", tags=["ops"], summary="Alive (the process answers)")
     async def health() -> dict[str, str]:
         return {"status": "alive"}

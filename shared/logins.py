@@ -29,8 +29,10 @@ from shared.cert_profile import CertificateInfo, Holder, describe_certificate
 from shared.clock import MeshClock
 from shared.db import Sessions, UtcDateTime, insert_if_absent
 from shared.errors import MeshError
+from shared.logging import get_logger
 from shared.signing import SignerIdentity
 
+log = get_logger(__name__)
 _hasher = PasswordHasher()
 
 
@@ -56,6 +58,19 @@ class EmployeeAccount(SQLModel):
     signing_p12: bytes = Field(sa_type=LargeBinary)
     auth_p12: bytes = Field(sa_type=LargeBinary)
     p12_password: str = Field(max_length=64)
+
+
+def employee_public(account: EmployeeAccount, *, secrets_too: bool) -> dict[str, Any]:
+    """An employee's account as the APIs show it; ``secrets_too`` (test support, the admin): the test identity's
+    password and PKCS#12 files, to act as them."""
+    out: dict[str, Any] = {"iin": account.iin, "surname": account.surname, "name": account.name,
+                           "failedLogins": account.failed_logins,
+                           "lockedUntil": account.locked_until.isoformat() if account.locked_until else None}
+    if secrets_too:
+        out |= {"password": account.demo_password, "pkcs12Password": account.p12_password,
+                "signingP12Base64": base64.b64encode(account.signing_p12).decode(),
+                "authP12Base64": base64.b64encode(account.auth_p12).decode()}
+    return out
 
 
 class SigningKeys:
@@ -201,6 +216,28 @@ class LockOut:
 
     async def unlock(self, key: str) -> None:
         await self._set(key, failed=0, locked_until=None)
+
+    async def password_login(self, key: str, account: Any | None, *, password: str, now: dt.datetime, scope: str,
+                             precise: bool = False, not_found: str = "no account: register first") -> None:
+        """A password login's check, one sequence for every kind of account: an unknown ``key`` (or an account
+        without a password) answers as a wrong password would — counted, then locked — so the form does not tell
+        who has an account; a locked account is refused; else the password is checked. Test tooling (``precise``)
+        is told ``ACCOUNT_NOT_FOUND`` / ``PASSWORD_NOT_SET`` instead. Returns when the password is right."""
+        if account is None:
+            if precise:
+                raise MeshError("ACCOUNT_NOT_FOUND", not_found, status=401)
+            raise await self.refuse_unknown(key, scope=scope, now=now, password=password)
+        refuse_if_locked(account.locked_until, now=now)
+        password_hash = account.password_hash
+        if password_hash is None:
+            if precise:
+                raise MeshError("PASSWORD_NOT_SET", "this account signs in with EDS only", status=401)
+            await self.check_password(key, now=now, matches=lambda: decoy_check(password))
+        try:
+            await self.check_password(key, now=now, matches=lambda: password_matches(password_hash, password))
+        except MeshError as refusal:
+            log.info("login_refused", reason=refusal.code, attempts_left=refusal.details.get("attemptsLeft"))
+            raise
 
     async def refuse_unknown(self, key: str, *, scope: str, now: dt.datetime, password: str) -> MeshError:
         """The refusal for ``key`` (an IIN) that has no account: counted in ``login_guess`` and answered as a

@@ -26,11 +26,13 @@ from shared.contracts import (
     ApplicationForm,
     ApplicationRequest,
     DocumentContent,
+    DocumentKind,
     PowerOfAttorney,
 )
 from shared.db import Sessions
 from shared.documents import SignedResult, filename, render_pdf
 from shared.errors import MeshError
+from shared.http_app import read_body
 from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
 from shared.logins import bearer
 from shared.member import MemberRuntime
@@ -81,7 +83,7 @@ class ScanRef(Body):
 
     name: str = Field(min_length=1, max_length=256)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    kind: Literal["identity-document", "work-record", "education", "other"] = "other"
+    kind: DocumentKind = "other"
     number: str | None = Field(default=None, max_length=32, description="the document's own number")
     valid_until: dt.date | None = Field(default=None, alias="validUntil",
                                         description="identity document: valid until, as the original shows it")
@@ -299,6 +301,13 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
     async def visit_out(visit: Visit) -> VisitOut:
         return VisitOut.model_validate(await desk.view(visit))
 
+    async def visible_visit(visit_id: str, who: OperatorAccount | None) -> Visit:
+        """A visit an operator of its branch (or the admin) may read."""
+        found = await desk.visit(visit_id)
+        if who is not None and who.branch != found.branch:
+            raise MeshError("NOT_YOUR_BRANCH", f"this visit is of branch {found.branch}", status=403)
+        return found
+
     # ---- branches and the queue --------------------------------------------------------------------------
     @router.get("/branches", tags=["queue"], response_model=BranchesOut,
                 summary="ЦОН branches, and the services each takes with their ЦОН-side steps")
@@ -367,15 +376,8 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
     async def upload(request: Request, operator: Operator,
                      content_type: Annotated[str, Header(alias="Content-Type")] = "") -> ScanOut:
         scan_type(content_type)  # refused before the body is read
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > desk.max_scan_bytes:
-            raise MeshError("SCAN_TOO_LARGE", f"a scan is at most {desk.max_scan_bytes} bytes", status=413)
-        content = bytearray()
-        async for chunk in request.stream():
-            content += chunk
-            if len(content) > desk.max_scan_bytes:
-                raise MeshError("SCAN_TOO_LARGE", f"a scan is at most {desk.max_scan_bytes} bytes", status=413)
-        scan = await desk.store_scan(operator, content=bytes(content), content_type=content_type)
+        content = await read_body(request, limit=desk.max_scan_bytes, code="SCAN_TOO_LARGE", what="a scan")
+        scan = await desk.store_scan(operator, content=content, content_type=content_type)
         return ScanOut(sha256=scan.sha256, content_type=scan.content_type, size=scan.size)
 
     @router.get("/scans/{sha256}", tags=["intake"], summary="A scan's content", response_class=Response)
@@ -415,10 +417,7 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
     @router.get("/visits/{visit_id}", tags=["visits"], response_model=VisitOut,
                 summary="A visit: form, statuses from ИС МИО, ЦОН-side steps with overdue flags, result")
     async def visit(visit_id: str, who: Viewer) -> VisitOut:
-        found = await desk.visit(visit_id)
-        if who is not None and who.branch != found.branch:
-            raise MeshError("NOT_YOUR_BRANCH", f"this visit is of branch {found.branch}", status=403)
-        return await visit_out(found)
+        return await visit_out(await visible_visit(visit_id, who))
 
     @router.post("/visits/{visit_id}/result/draft", tags=["result"], response_model=DraftOut,
                  summary="The notice to form and sign (where the regulation gives it to the State Corporation); "
@@ -520,10 +519,7 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
                 summary="The result to hand out as a printable bilingual (kk/ru) PDF with its QR code and the signed "
                         "JSON embedded: the notice the operator formed where the ЦОН forms it, else ИС МИО's document")
     async def document_pdf(visit_id: str, who: Viewer) -> Response:
-        found = await desk.visit(visit_id)
-        if who is not None and who.branch != found.branch:
-            raise MeshError("NOT_YOUR_BRANCH", f"this visit is of branch {found.branch}", status=403)
-        view = await desk.view(found)
+        view = await desk.view(await visible_visit(visit_id, who))
         formed = view.get("result") or {}
         signed = formed if formed.get("signature") else view.get("document")
         if not signed or not signed.get("signature"):

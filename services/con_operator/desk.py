@@ -39,12 +39,12 @@ from services.con_operator.store import (
 )
 from services.mio_workstation.regulations import CentreEvent, Regulation, RegulationBook
 from shared.attachments import Content, allowed_type, refuse_oversized, wire
-from shared.case_tracking import NOTICE_ORDER, CaseNotice, TrackedCase, submit
+from shared.case_tracking import DECIDED, CaseNotice, TrackedCase, notices, submit
 from shared.cert_check import CertificateVerifier, Expectation
 from shared.cert_profile import Holder, Usage
 from shared.clock import KZ_TZ, MeshClock
 from shared.contracts import ATTACHMENT_TYPES, ApplicationForm, ApplicationRequest, PersonData
-from shared.db import Sessions, insert_if_absent
+from shared.db import Sessions, insert_if_absent, raise_counter
 from shared.errors import MeshError
 from shared.forms import kinds_of, refuse_unfit
 from shared.ids import parse_iin
@@ -56,7 +56,6 @@ from shared.registry_calls import person_by_iin
 from shared.signing import sign_json
 
 log = get_logger(__name__)
-FINAL = ("COMPLETED", "REFUSED", "NOT_ACCEPTED")
 SCAN_TYPES = ATTACHMENT_TYPES  # a scan travels as an application's copy: the same types
 # 004 п. 9 пп. 6 (процесс 4): the message when ГБД ФЛ has nothing on the citizen
 NO_DATA = ("Невозможно получить данные услугополучателя: сведения по ИИН {iin} отсутствуют в ГБД ФЛ "
@@ -102,7 +101,7 @@ class Desk:
         return self._runtime.verifier_or_fail()
 
     def _local_today(self) -> dt.date:
-        return self._clock.now().astimezone(KZ_TZ).date()
+        return self._clock.local_now().date()
 
     # ---- the electronic queue -----------------------------------------------------------------------------
     async def take_ticket(self, *, branch_id: str, service_id: str, purpose: TicketPurpose) -> Ticket:
@@ -113,13 +112,8 @@ class Desk:
         async with self._sessions() as session, session.begin():
             day = now.astimezone(KZ_TZ).date().isoformat()
             letter = "A" if purpose == TicketPurpose.APPLY else "B"
-            await insert_if_absent(session, TicketCounter.__table__,  # type: ignore[attr-defined]
-                                   {"branch": branch.id, "day": day, "letter": letter, "last": 0})
-            raised = await session.exec(update(TicketCounter).where(  # type: ignore[call-overload]
-                col(TicketCounter.branch) == branch.id, col(TicketCounter.day) == day,
-                col(TicketCounter.letter) == letter)
-                .values(last=col(TicketCounter.last) + 1).returning(col(TicketCounter.last)))
-            ticket = Ticket(id=str(uuid.uuid4()), branch=branch.id, code=f"{letter}{int(raised.one()[0]):03d}",
+            sequence = await raise_counter(session, TicketCounter, branch=branch.id, day=day, letter=letter)
+            ticket = Ticket(id=str(uuid.uuid4()), branch=branch.id, code=f"{letter}{sequence:03d}",
                             service_id=service_id, purpose=purpose, taken_at=now)
             session.add(ticket)
         log.info("ticket_taken", branch=branch.id, code=ticket.code)
@@ -409,7 +403,7 @@ class Desk:
             raise MeshError("RESULT_NOT_FORMED_HERE", f"{regulation.id}: the result is ИС МИО's signed document; "
                             "hand it out as it is", status=409)
         case, final = await self._final(visit)
-        if case.status in FINAL and case.status != "COMPLETED":
+        if case.status in DECIDED and case.status != "COMPLETED":
             raise MeshError("RESULT_REFUSED", f"ИС МИО refused ({case.status}): hand its signed refusal out as it is",
                             status=409)
         if case.status != "COMPLETED" or final is None or not final.document:
@@ -467,7 +461,7 @@ class Desk:
         if visit.state != VisitState.SENT:
             raise MeshError("RESULT_NOT_READY", "the application has not been sent yet", status=409)
         case, final = await self._final(visit)
-        if case.status not in FINAL or final is None:
+        if case.status not in DECIDED or final is None:
             shown = CENTRE_TEXT.get(case.status, case.status)
             raise MeshError("RESULT_NOT_READY", f"ИС МИО has not finished: status «{shown}»", status=409,
                             details={"status": case.status})
@@ -573,7 +567,7 @@ class Desk:
         async with self._sessions() as session:
             case = await session.get(TrackedCase, visit.correlation_id)
             final = (await session.exec(select(CaseNotice).where(
-                CaseNotice.correlation_id == visit.correlation_id, col(CaseNotice.status).in_(FINAL))
+                CaseNotice.correlation_id == visit.correlation_id, col(CaseNotice.status).in_(DECIDED))
                 .order_by(col(CaseNotice.id)))).first()
         if case is None:
             raise MeshError("RESULT_NOT_READY", "the application has not been sent yet", status=409)
@@ -593,11 +587,10 @@ class Desk:
         maxima and overdue flags, the result."""
         async with self._sessions() as session:
             case = await session.get(TrackedCase, visit.correlation_id)
-            heard = list((await session.exec(select(CaseNotice).where(
-                CaseNotice.correlation_id == visit.correlation_id).order_by(*NOTICE_ORDER))).all())
+        heard = await notices(self._sessions, correlation_id=visit.correlation_id)
         regulation = self._regulation(visit)
         events = dict(visit.events)
-        final = next((n for n in heard if n.status in FINAL), None)
+        final = next((n for n in heard if n.status in DECIDED), None)
         if final is not None:
             events[CentreEvent.RESULT_SENT.value] = final.at
             events[CentreEvent.RESULT_SHOWN.value] = _iso(final.received_at)
@@ -617,7 +610,7 @@ class Desk:
             "document": final.document if final else None, "result": visit.result,
             "delivery": visit.delivery, "deliveredTo": visit.delivered_to, "handedOutBy": visit.handed_out_by,
             "events": events, "timeline": timeline(regulation, events, now=now,
-                                                   refused=status in FINAL and status != "COMPLETED"),
+                                                   refused=status in DECIDED and status != "COMPLETED"),
         }
 
 

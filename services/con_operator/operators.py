@@ -26,7 +26,7 @@ from shared.db import Sessions
 from shared.errors import MeshError
 from shared.ids import make_iin, parse_iin
 from shared.logging import get_logger
-from shared.logins import LockOut, Login, Logins, SigningKeys, hash_password, password_matches, refuse_if_locked
+from shared.logins import LockOut, Login, Logins, SigningKeys, employee_public, hash_password, refuse_if_locked
 from shared.signing import SignerIdentity
 
 log = get_logger(__name__)
@@ -113,13 +113,9 @@ class OperatorBook:
     async def login(self, *, iin: str, password: str) -> Login:
         """An IIN that is no operator's answers as a wrong password would: the form does not tell who works here."""
         parse_iin(iin)
-        now = self._clock.now()
-        if not await self._exists(iin):
-            raise await self.lockout.refuse_unknown(iin, scope="con-operator", now=now, password=password)
-        account = await self.get(iin)
-        refuse_if_locked(account.locked_until, now=now)
-        await self.lockout.check_password(iin, now=now,
-                                          matches=lambda: password_matches(account.password_hash, password))
+        async with self._sessions() as session:
+            account = await session.get(OperatorAccount, iin)
+        await self.lockout.password_login(iin, account, password=password, now=self._clock.now(), scope="con-operator")
         return await self.logins.start(subject=iin, method="password", serial=None)
 
     async def login_with_eds(self, *, challenge_id: str, signature: str) -> Login:
@@ -144,12 +140,5 @@ class OperatorBook:
 
 
 def operator_public(account: OperatorAccount, *, branch: Branch | None, secrets_too: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"iin": account.iin, "branch": account.branch,
-                           "branchName": branch.name if branch else None, "surname": account.surname,
-                           "name": account.name, "failedLogins": account.failed_logins,
-                           "lockedUntil": account.locked_until.isoformat() if account.locked_until else None}
-    if secrets_too:
-        out |= {"password": account.demo_password, "pkcs12Password": account.p12_password,
-                "signingP12Base64": base64.b64encode(account.signing_p12).decode(),
-                "authP12Base64": base64.b64encode(account.auth_p12).decode()}
-    return out
+    return employee_public(account, secrets_too=secrets_too) | {
+        "branch": account.branch, "branchName": branch.name if branch else None}

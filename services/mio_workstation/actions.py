@@ -185,12 +185,15 @@ class Decide(StepAction):
             missing = card_missing(regulation=regulation, facts=facts) if approve else None
             if missing:
                 raise MeshError("CARD_REQUIRED", missing, status=409)
-        history = await facilities.register.history(card.id) if card is not None else []
+        # only the certificate prints the card's history and the specialist (003 app. 5): read them for it alone
+        certificate = approve and regulation.service == "employment.unemployed-certificate"
+        history = await facilities.register.history(card.id) if certificate and card is not None else []
+        specialist = await _preparer(request, facilities) if certificate else None
         signer = await facilities.staff.find(district=app.district, role=regulation.signature.role)
         draft = draft_document(regulation=regulation, application_number=app.number, applied=app.received_at,
                                issued=request.at, organisation=facilities.staff.organisations[app.district]["name"],
                                form=app.form, approve=approve, reason=reason, card=card_summary(card, history),
-                               signer=official(signer), specialist=official(await _preparer(request, facilities)))
+                               signer=official(signer), specialist=official(specialist))
         return Decided(approve=approve, reason=reason, draft=draft)
 
 

@@ -296,11 +296,3 @@ def draft_document(*, regulation: Regulation, application_number: str, applied: 
         if specialist is not None:
             content["specialist"] = specialist.content(with_iin=False)
     return content
-    if regulation.service == "employment.unemployed-certificate":
-        content |= {"periodFrom": form.get("periodFrom"), "periodTo": form.get("periodTo"),
-                    "registeredUnemployedSince": card.get("unemployedSince") if card else None,
-                    "text": "Зарегистрирован(а) в качестве безработного в соответствии со статьей 15 Закона "
-                            "Республики Казахстан «О занятости населения»"}
-    if regulation.service == "employment.active-measures-referral":
-        content["referralKind"] = form.get("referralKind")
-    return content

@@ -51,7 +51,7 @@ from shared.cert_check import CertificateVerifier, Expectation, is_transient, re
 from shared.cert_profile import Holder, Usage
 from shared.clock import KZ_TZ, MeshClock
 from shared.contracts import ApplicationRequest, DocumentContent, SignedDocument, StatusNotification
-from shared.db import Sessions, insert_if_absent, snapshot
+from shared.db import Sessions, insert_if_absent, raise_counter, snapshot
 from shared.envelope import MessageType
 from shared.errors import MeshError
 from shared.failures import OutageFailure
@@ -88,18 +88,6 @@ def copy_problems(form: dict[str, Any], request: ApplicationRequest, *, content_
         return [exc.message]
     return [problem for _, problem in mismatches(form.get("documents") or [], copies,
                                                   content_required=content_required)]
-
-
-async def raise_counter(session: AsyncSession, model: type[NumberCounter] | type[DocumentCounter], *, district: str,
-                        year: int) -> int:
-    """A district's next number of the year: one UPDATE … RETURNING on a counter row that exists before it is
-    raised, so two transactions — two tasks, two replicas, SQLite or PostgreSQL — never get the same one; raised in
-    the caller's transaction, a rolled-back one burns no number."""
-    await insert_if_absent(session, model.__table__, {"district": district, "year": year, "last": 0})  # type: ignore[attr-defined]
-    raised = await session.exec(update(model).where(  # type: ignore[call-overload]
-        col(model.district) == district, col(model.year) == year)
-        .values(last=col(model.last) + 1).returning(col(model.last)))
-    return int(raised.one()[0])
 
 
 class _AlreadyEntered(Exception):
@@ -192,14 +180,14 @@ class Workstation:
         if regulation is None:
             raise MeshError("CHANNEL_NOT_PROVIDED", f"{request.form.service_id} is not received at the office in "
                             f"{district}", status=404)
-        refuse_unfit(request.form.model_dump(by_alias=True, exclude_unset=True), referral_kinds=kinds_of(regulation))
+        form = request.form.model_dump(by_alias=True, exclude_unset=True)  # exactly as signed
+        refuse_unfit(form, referral_kinds=kinds_of(regulation))
         if request.signed_by not in regulation.signers():
             raise MeshError("SIGNER_NOT_ALLOWED", f"a paper application is signed by the "
                             f"{' or the '.join(regulation.signers())}, not the {request.signed_by}", status=422)
         accept_role = regulation.steps[0].role
         if staff.district != district or staff.role != accept_role:
             raise MeshError("WRONG_ROLE", f"applications are entered by the {accept_role} of {district}", status=403)
-        form = request.form.model_dump(by_alias=True, exclude_unset=True)
         copies = decode([a.model_dump(by_alias=True) for a in request.attachments])
         refuse_mismatched(form.get("documents") or [], copies, content_required=False)  # the paper is at the desk
         scope, digest = f"staff:{staff.iin}", request_digest({"district": district, "form": form,
@@ -469,7 +457,7 @@ class Workstation:
             runtime.request(service_id=service, data={"iin": app.applicant_iin}, correlation_id=app.correlation_id)
             for service in ("gbdfl.person-by-iin", "gbdfl.social-status-by-iin")))
         person, status = person_answer.envelope.data, status_answer.envelope.data
-        card = await self.register.open_card(app.district, app.applicant_iin)
+        card = await self.register.open_card(app.applicant_iin)
         age = None
         if person.get("found"):
             birth = dt.date.fromisoformat(person["person"]["birthDate"])

@@ -31,13 +31,12 @@ class LabourRegister:
         self._sessions = sessions
         self._clock = clock
 
-    async def open_card(self, district: str, iin: str) -> LabourCard | None:
-        """The person's open card: the one ``district`` keeps, else the one another district keeps — «Еңбек
-        нарығы» is one national register, so a person is on it once, and what one district recorded (registered
-        as unemployed since, the measures taken) is what another reads when it decides or certifies."""
+    async def open_card(self, iin: str) -> LabourCard | None:
+        """The person's open card, whichever district keeps it: «Еңбек нарығы» is one national register, so a
+        person is on it once (``uq_labour_card_open_iin``), and what one district recorded (registered as
+        unemployed since, the measures taken) is what another reads when it decides or certifies."""
         async with self._sessions() as session:
-            return (await open_card_of(session, district=district, iin=iin)
-                    or await open_card_anywhere(session, iin=iin))
+            return await open_card_anywhere(session, iin=iin)
 
     async def record(self, session: AsyncSession, *, app: Application, service: str, at: dt.datetime) -> None:
         """What a completed application means for the applicant's card, written in its own transaction. A referral
@@ -47,8 +46,7 @@ class LabourRegister:
             return
         document = app.draft or {}
         detail: dict[str, Any]
-        card = (await open_card_of(session, district=app.district, iin=app.applicant_iin)
-                or await open_card_anywhere(session, iin=app.applicant_iin))  # one register: wherever it is kept
+        card = await open_card_anywhere(session, iin=app.applicant_iin)  # one register: wherever it is kept
         if service == "employment.job-seeker-registration" and card is None:
             card = LabourCard(id=str(uuid.uuid4()), district=app.district, iin=app.applicant_iin, kind=JOB_SEEKER,
                               opened_at=at)
@@ -151,7 +149,7 @@ def _day_start(day: Any) -> dt.datetime | None:
 
 
 async def open_card_anywhere(session: AsyncSession, *, iin: str) -> LabourCard | None:
-    """The person's open card in whichever district keeps it (the earliest opened, should there be two)."""
+    """The person's open card in whichever district keeps it (one at most: a partial unique index)."""
     return (await session.exec(select(LabourCard).where(LabourCard.iin == iin, LabourCard.status == "open")
                                .order_by(col(LabourCard.opened_at)))).first()
 

@@ -30,9 +30,8 @@ from shared.logins import (
     Login,
     Logins,
     SigningKeys,
+    employee_public,
     hash_password,
-    password_matches,
-    refuse_if_locked,
 )
 from shared.signing import SignerIdentity
 
@@ -132,13 +131,9 @@ class StaffBook:
         """An IIN that is no staff member's answers as a wrong password would (``LockOut.refuse_unknown``): the
         login form does not tell who works here."""
         parse_iin(iin)
-        now = self._clock.now()
         async with self._sessions() as session:
-            if await session.get(StaffAccount, iin) is None:
-                raise await self.lockout.refuse_unknown(iin, scope="mio-staff", now=now, password=password)
-        staff = await self.get(iin)
-        refuse_if_locked(staff.locked_until, now=now)
-        await self.lockout.check_password(iin, now=now, matches=lambda: password_matches(staff.password_hash, password))
+            staff = await session.get(StaffAccount, iin)
+        await self.lockout.password_login(iin, staff, password=password, now=self._clock.now(), scope="mio-staff")
         return await self.logins.start(subject=iin, method="password", serial=None)
 
     async def unlock(self, iin: str) -> StaffAccount:
@@ -163,12 +158,5 @@ class StaffBook:
 
 
 def staff_public(staff: StaffAccount, *, secrets_too: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"iin": staff.iin, "district": staff.district, "role": staff.role,
-                           "roleTitle": ROLE_TITLES.get(staff.role, staff.role), "surname": staff.surname,
-                           "name": staff.name, "failedLogins": staff.failed_logins,
-                           "lockedUntil": staff.locked_until.isoformat() if staff.locked_until else None}
-    if secrets_too:
-        out |= {"password": staff.demo_password, "pkcs12Password": staff.p12_password,
-                "signingP12Base64": base64.b64encode(staff.signing_p12).decode(),
-                "authP12Base64": base64.b64encode(staff.auth_p12).decode()}
-    return out
+    return employee_public(staff, secrets_too=secrets_too) | {
+        "district": staff.district, "role": staff.role, "roleTitle": ROLE_TITLES.get(staff.role, staff.role)}

@@ -20,6 +20,7 @@ from shared.case_tracking import case_out, cases, notice_out, notices
 from shared.contracts import ATTACHMENT_TYPES, MAX_DOCUMENT_BYTES, MAX_DOCUMENTS, ApplicationForm, ApplicationRequest
 from shared.documents import DocumentError, QrReference, SignedResult, decode_qr, filename, read_pdf
 from shared.errors import MeshError
+from shared.http_app import read_body
 from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
 from shared.ids import parse_bin
 from shared.logins import LoginSession, bearer, refuse_unless_citizen
@@ -186,18 +187,6 @@ _VERIFY_BODY = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "properties": {
         "file": {"type": "string", "format": "binary", "description": "the PDF, or the document's JSON"},
         "qr": {"type": "string"}}}}}}}
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise MeshError("DOCUMENT_TOO_LARGE", f"at most {limit} bytes", status=413)
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise MeshError("DOCUMENT_TOO_LARGE", f"at most {limit} bytes", status=413)
-    return bytes(data)
 
 
 def _given(data: bytes, *, kind: str) -> tuple[SignedResult | QrReference, str, str | None]:
@@ -447,7 +436,7 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
                         "application/octet-stream"):
             raise MeshError("DOCUMENT_TYPE_UNSUPPORTED", "send application/json, application/pdf, text/plain (a QR "
                             "payload) or multipart/form-data", status=415)
-        data = await _body(request, portal.verify_limit)
+        data = await read_body(request, limit=portal.verify_limit, code="DOCUMENT_TOO_LARGE", what="a document")
         given, source, qr = (await _given_multipart(request, data) if kind == "multipart/form-data"
                              else _given(data, kind=kind))
         return await portal.verify_document(given, source=source, qr=qr)

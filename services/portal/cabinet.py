@@ -11,7 +11,7 @@ from sqlalchemy import Column, update
 from sqlmodel import Field as SqlField
 from sqlmodel import SQLModel, col, func, select
 
-from shared.case_tracking import CaseNotice, TrackedCase, notice_out, notices
+from shared.case_tracking import DECIDED, CaseNotice, TrackedCase, notice_out, notices
 from shared.clock import MeshClock
 from shared.db import Sessions, UtcDateTime, insert_if_absent
 from shared.errors import MeshError
@@ -29,7 +29,6 @@ QUESTIONS = {
                     "kk": "Электрондық мемлекеттік қызмет көрсету тәртібі туралы ақпараттың сапасына қанағаттанасыз "
                           "ба?"},
 }
-FINISHED = ("COMPLETED", "REFUSED", "NOT_ACCEPTED")
 
 
 class SurveyAnswer(SQLModel, table=True):
@@ -105,8 +104,7 @@ def build_cabinet_router(*, sessions: Sessions, logins: Logins, clock: MeshClock
     async def unread_list(iin: str, login: Annotated[LoginSession, Depends(current)]) -> NoticesOut:
         own(iin, login)
         fresh = [n for n in await notices(sessions, iin=iin) if n.read_at is None]
-        return NoticesOut(notifications=[NoticeOut.model_validate(notice_out(n) | {"id": n.id, "read": False})
-                                         for n in fresh], unread=len(fresh))
+        return NoticesOut(notifications=[NoticeOut.model_validate(notice_out(n)) for n in fresh], unread=len(fresh))
 
     @router.post("/citizens/{iin}/notifications/read", response_model=ReadOut,
                  summary="Mark notifications read: the ones named (`ids`), or all")
@@ -136,7 +134,7 @@ def build_cabinet_router(*, sessions: Sessions, logins: Logins, clock: MeshClock
             case = await session.get(TrackedCase, correlation_id)
         if case is None or case.applicant_iin != iin:
             raise MeshError("APPLICATION_NOT_FOUND", "no such application of yours", status=404)
-        if case.status not in FINISHED:
+        if case.status not in DECIDED:
             raise MeshError("SURVEY_NOT_YET", f"the survey follows the result; the application is {case.status}",
                             status=409)
         now = clock.now()

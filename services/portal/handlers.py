@@ -51,12 +51,9 @@ from shared.logins import (
     LockOut,
     Login,
     Logins,
-    decoy_check,
     eds_error,
     hash_password,
     organisation_refusal,
-    password_matches,
-    refuse_if_locked,
 )
 from shared.member import MemberRuntime
 from shared.rate_limit import RateLimit
@@ -173,24 +170,10 @@ class Portal:
         answers exactly as a wrong password would (counted, then locked: ``LockOut.refuse_unknown``); test
         tooling with the admin token (``precise``) is told ACCOUNT_NOT_FOUND / PASSWORD_NOT_SET."""
         parse_iin(iin)
-        now = self._clock.now()
         async with self._sessions() as session:
             account = await session.get(Account, iin)
-        if account is None:
-            if precise:
-                raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account for IIN {iin}: register first", status=401)
-            raise await self.lockout.refuse_unknown(iin, scope="portal", now=now, password=password)
-        refuse_if_locked(account.locked_until, now=now)
-        password_hash = account.password_hash
-        if password_hash is None:
-            if precise:
-                raise MeshError("PASSWORD_NOT_SET", "this account signs in with EDS only", status=401)
-            await self.lockout.check_password(iin, now=now, matches=lambda: decoy_check(password))
-        try:
-            await self.lockout.check_password(iin, now=now, matches=lambda: password_matches(password_hash, password))
-        except MeshError as refusal:
-            log.info("login_refused", reason=refusal.code, attempts_left=refusal.details.get("attemptsLeft"))
-            raise
+        await self.lockout.password_login(iin, account, password=password, now=self._clock.now(), scope="portal",
+                                          precise=precise, not_found=f"no portal account for IIN {iin}: register first")
         return await self._start_session(iin=iin, method="password", serial=None)
 
     async def login_with_eds(self, *, challenge_id: str, signature: str, iin: str | None) -> Login:
@@ -259,26 +242,13 @@ class Portal:
         tooling with the admin token (``precise``) is told ACCOUNT_NOT_FOUND / PASSWORD_NOT_SET."""
         parse_bin(bin_)
         parse_iin(iin)
-        key, now = organisation_key(bin_=bin_, iin=iin), self._clock.now()
+        key = organisation_key(bin_=bin_, iin=iin)
         async with self._sessions() as session:
             account = await session.get(OrganisationAccount, key)
-        if account is None:
-            if precise:
-                raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account of {iin} for BIN {bin_}: register first",
-                                status=401)
-            raise await self.organisation_lockout.refuse_unknown(key, scope="portal-org", now=now, password=password)
-        refuse_if_locked(account.locked_until, now=now)
-        password_hash = account.password_hash
-        if password_hash is None:
-            if precise:
-                raise MeshError("PASSWORD_NOT_SET", "this account signs in with EDS only", status=401)
-            await self.organisation_lockout.check_password(key, now=now, matches=lambda: decoy_check(password))
-        try:
-            await self.organisation_lockout.check_password(
-                key, now=now, matches=lambda: password_matches(password_hash, password))
-        except MeshError as refusal:
-            log.info("login_refused", reason=refusal.code, attempts_left=refusal.details.get("attemptsLeft"))
-            raise
+        await self.organisation_lockout.password_login(
+            key, account, password=password, now=self._clock.now(), scope="portal-org", precise=precise,
+            not_found=f"no portal account of {iin} for BIN {bin_}: register first")
+        assert account is not None
         if account.certificate_pem:  # the certificate that vouched for the BIN: revoked or expired, no entry
             await self.logins.recheck(x509.load_pem_x509_certificate(account.certificate_pem.encode()),
                                       expect=Expectation(usage=Usage.AUTH))
@@ -393,22 +363,14 @@ class Portal:
             await session.exec(update(Account).where(col(Account.iin) == iin).values(  # type: ignore[call-overload]
                 district=district))
 
-    async def _refuse_unfit(self, *, iin: str, form: dict[str, Any], district: str | None) -> None:
+    async def _refuse_unfit(self, *, iin: str, form: dict[str, Any], district: str | None) -> str | None:
         """Before anything is sent: the service is offered through the portal in the citizen's district (the one
         named, else the registered address's as the portal knows it from ГБД ФЛ — at registration, at the last
         profile read, or asked now) — ``CHANNEL_NOT_OFFERED`` at once — and the form fits
         its service's schema and the region's regulation (``FORM_INVALID``, every field named). When ГБД ФЛ cannot
-        be asked now, the district checks are left to the gateway and ИС МИО, as before."""
-        if district is None:
-            async with self._sessions() as session:
-                account = await session.get(Account, iin)
-            district = account.district if account is not None else None
-        if district is None:  # an account from before the portal kept it: ask ГБД ФЛ, briefly
-            try:
-                person = await self.person(iin, timeout_s=self._settings.channel_check_timeout_s)
-            except MeshError:
-                person = None
-            district = person.district if person is not None else None
+        be asked now, the district checks are left to the gateway and ИС МИО, as before. Returns the district
+        judged (None: not known now)."""
+        district = district or await self._district_of(iin)
         regulation = None
         if district is not None and district not in self.regulations.districts:
             raise MeshError("DISTRICT_UNKNOWN", f"no district {district!r}; the regulations serve "
@@ -422,6 +384,7 @@ class Portal:
                                 f"{district}" + (f" (only: {', '.join(offered)})" if offered else ""), status=422,
                                 details={"district": district, "channels": offered})
         refuse_unfit(form, referral_kinds=kinds_of(regulation))
+        return district
 
     async def account(self, iin: str) -> Account:
         async with self._sessions() as session:
@@ -470,8 +433,7 @@ class Portal:
         refusal = organisation_refusal(result.certificate, bin_=bin_, iin=representative)
         if refusal is not None:
             raise refusal
-        where = district or await self._district_of(form.applicant_iin)
-        await self._refuse_unfit(iin=form.applicant_iin, form=signed, district=where)
+        where = await self._refuse_unfit(iin=form.applicant_iin, form=signed, district=district)
         self._refuse_not_for_organisations(form.service_id, district=where)
         copies = copies or []
         refuse_mismatched(signed.get("documents") or [], copies, content_required=True)
@@ -483,8 +445,9 @@ class Portal:
         return sent
 
     async def _district_of(self, iin: str) -> str | None:
-        """The district of the person an organisation applies for: as the portal knows it (their account), else as
-        ГБД ФЛ says now (briefly); None when neither can tell — the gateway and ИС МИО then judge."""
+        """A person's district: as the portal knows it (their account: ГБД ФЛ's at registration or the last profile
+        read), else as ГБД ФЛ says now (briefly: an account from before the portal kept it, or a person an
+        organisation applies for); None when neither can tell — the gateway and ИС МИО then judge."""
         async with self._sessions() as session:
             account = await session.get(Account, iin)
         if account is not None and account.district is not None:
@@ -531,8 +494,7 @@ class Portal:
         found = await cases(self._sessions, iin=iin, correlation_id=correlation_id)
         if not found:
             raise MeshError("APPLICATION_NOT_FOUND", "you have no application with this id", status=404)
-        signed = [n for n in await notices(self._sessions, iin=iin)
-                  if n.correlation_id == correlation_id and n.document]
+        signed = [n for n in await notices(self._sessions, iin=iin, correlation_id=correlation_id) if n.document]
         if not signed:
             raise MeshError("DOCUMENT_NOT_READY", f"the application has no signed result yet (status "
                             f"{found[0].status})", status=409, details={"status": found[0].status})
