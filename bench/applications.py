@@ -40,7 +40,7 @@ async def bench(args: argparse.Namespace) -> dict:
     shutil.rmtree(OUT / "work-applications", ignore_errors=True)
     node = RabbitNode.start(base_dir=OUT / "work-applications" / "rabbitmq")
     config = MeshConfig(var_dir=OUT / "work-applications" / "mesh", amqp_url=node.service_url,
-                        broker_management_url=node.management_url,
+                        broker_management_url=node.management_url, broker_admin=(node.admin.user, node.admin.password),
                         admin_token=secrets.token_urlsafe(16), key_passphrase=secrets.token_urlsafe(16),
                         ports={s.name: free_port() for s in SERVICES}, mesh_env="test",
                         extra_env={"MESH_LOG_LEVEL": "WARNING"})

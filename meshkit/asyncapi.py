@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.contracts import registered_contracts
-from shared.envelope import Envelope
+from shared.envelope import EncryptedEnvelope, Envelope
+from shared.receipts import H_REDELIVERY, RECEIPT_SERVICE
 from shared.seal import H_SEAL, H_SEAL_SEQ
 from shared.topology import (
     CLOCK_EXCHANGE,
@@ -40,6 +41,7 @@ def build() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     envelope_ref = _schema(Envelope, schemas)
+    _schema(EncryptedEnvelope, schemas)  # the same envelope as the broker carries it
     for (service_id, message_type), model in sorted(registered_contracts().items()):
         name = f"{service_id}.{message_type.value}".replace("*", "any")
         messages[name] = {
@@ -55,7 +57,13 @@ def build() -> dict[str, Any]:
         "info": {"title": "egov-mesh message channels", "version": "0.1.0", "description": (
             "Every message is a signed envelope (detached CMS over its RFC 8785 form, in `signature`). Members "
             "publish only to the gateway; the gateway verifies, logs and routes. Payload contracts per service "
-            "and message type; a payload that does not fit is refused with Client.InvalidPayload.")},
+            "and message type; a payload that does not fit is refused with Client.InvalidPayload. On the broker "
+            "`data` and `signature` travel as one JWE in `encrypted` (EncryptedEnvelope: compact, alg ECDH-ES, enc "
+            "A256GCM, kid = the serial of the next hop's system certificate; its plaintext is {data, signature}): a "
+            "member encrypts to the gateway's certificate, the gateway to the recipient's; one sent in clear is "
+            "refused Client.NotEncrypted. A member acknowledges each delivery on member.{memberId} with a "
+            f"{RECEIPT_SERVICE} NOTIFICATION to the gateway; without one it is delivered again (header "
+            f"{H_REDELIVERY}), then NOT_DELIVERED (Server.NotDelivered).")},
         "defaultContentType": "application/json",
         "servers": {"local": {"url": "amqp://127.0.0.1:5672", "protocol": "amqp", "protocolVersion": "0-9-1"}},
         "channels": {

@@ -23,14 +23,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 
 from meshkit.mesh_runner import REPO_ROOT
-from meshkit.sdk import Citizen, KitError, Mesh
+from meshkit.sdk import Citizen, KitError, Mesh, verification_failures
 from shared.signing import SignerIdentity, sign_json
 
 app = typer.Typer(help="Drive a running egov-mesh: mint test citizens, sign, log in.", no_args_is_help=True)
@@ -133,16 +135,30 @@ def sign(
     p12: Annotated[Path | None, typer.Option("--p12", help="or with any PKCS#12 file")] = None,
     password: Annotated[str | None, typer.Option(help="the PKCS#12 password, with --p12")] = None,
     usage: Annotated[str, typer.Option(help="sign (signing key) or auth (authentication key)")] = "sign",
+    machine_time: Annotated[bool, typer.Option("--machine-time", help="stamp this machine's clock, not the mesh's, "
+                                               "as signingTime")] = False,
+    mesh: MeshOption = None,
 ) -> None:
-    """Sign a JSON payload: prints {"payload", "signature"} (detached CMS, base64)."""
+    """Sign a JSON payload: prints {"payload", "signature", "signingTime", "clock"} (detached CMS, base64). The
+    signingTime is the running mesh's time (its clock may be days ahead: a result document is judged at it), or
+    this machine's with --machine-time or when no mesh answers."""
     value = json.loads(payload.read_text())
+    at, clock = None, "machine"
+    if not machine_time:
+        try:
+            with Mesh.from_file(mesh) as kit:
+                at, clock = kit.now(), "mesh"
+        except (KitError, httpx.HTTPError):
+            pass
     if citizen is not None:
-        signature = Citizen.load(citizen).sign(value, usage=usage)
+        signature = Citizen.load(citizen).sign(value, usage=usage, at=at)
     elif p12 is not None:
-        signature = sign_json(value=value, signer=SignerIdentity.from_pkcs12(data=p12.read_bytes(), password=password))
+        signature = sign_json(value=value, signer=SignerIdentity.from_pkcs12(data=p12.read_bytes(), password=password),
+                              at=at)
     else:
         raise typer.BadParameter("give --citizen or --p12")
-    _print({"payload": value, "signature": signature})
+    _print({"payload": value, "signature": signature, "signingTime": (at or dt.datetime.now(dt.UTC)).isoformat(),
+            "clock": clock})
 
 
 def _seconds(text: str) -> float:
@@ -461,8 +477,10 @@ def verify(
                                               "or a text file with its QR code's payload; - for standard input")],
     mesh: MeshOption = None,
 ) -> None:
-    """Verify a result document with the portal's public check: signature, content, the signer's certificate (chain
-    to НУЦ, validity when signed, OCSP). Exit code 0 when valid, 2 when not (every failure named)."""
+    """Verify a result document with the portal's public check: content, signature, the issuer it names (a body the
+    mesh knows issues it), the signer (that issuer's official, entitled to sign it, named in the content), the
+    signing time (CMS signingTime, not before the document's date), the certificate (valid then) and its revocation.
+    Prints the answer; exit code 0 when valid, 2 when not, every failure also on stderr as CODE: message."""
     data = typer.get_binary_stream("stdin").read() if str(file) == "-" else file.read_bytes()
     given: bytes | str = data
     if not data.startswith(b"%PDF") and not data.lstrip().startswith(b"{"):
@@ -475,6 +493,8 @@ def verify(
         return
     _print(answer)
     if not answer.get("valid"):
+        for line in verification_failures(answer):
+            typer.echo(line, err=True)
         raise typer.Exit(code=2)
 
 

@@ -28,21 +28,27 @@ from rich.table import Table
 from meshkit.mesh_runner import REPO_ROOT, SERVICES, MeshConfig, MeshRunner, MeshStartError
 from meshkit.ports import port_is_free
 from meshkit.private_files import write_private
-from meshkit.rabbit_node import RabbitNode, RabbitUnavailable
+from meshkit.rabbit_node import ADMIN_USER, RabbitNode, RabbitUnavailable
 from meshkit.sdk import Citizen, KitError, Mesh
 from meshkit.supervisor import BROKER, ControlServer, Supervisor
+from shared.broker_accounts import BrokerLogin
 
 console = Console()
 
 
 def _secrets(var_dir: Path) -> dict[str, str]:
-    """Per-checkout secrets, made once: the admin token testers use and the key-encryption passphrase."""
+    """Per-checkout secrets, made once: the admin token testers use, the key-encryption passphrase and the broker
+    administrator's password (a secrets.json from before it had one gets one added)."""
     path = var_dir / "secrets.json"
+    values: dict[str, str] = {}
     if path.exists():
         path.chmod(0o600)  # one written by an older version may be readable by others
-        return json.loads(path.read_text())
-    values = {"adminToken": secrets.token_urlsafe(24), "keyPassphrase": secrets.token_urlsafe(24)}
-    write_private(path, json.dumps(values))
+        values = json.loads(path.read_text())
+    made = {"adminToken": secrets.token_urlsafe(24), "keyPassphrase": secrets.token_urlsafe(24),
+            "brokerAdminPassword": secrets.token_urlsafe(24)}
+    if not made.keys() <= values.keys():
+        values = made | values
+        write_private(path, json.dumps(values))
     return values
 
 
@@ -121,7 +127,8 @@ def _describe(config: MeshConfig, node: RabbitNode, runner: MeshRunner) -> dict:
                           "title": service.spec.title, "log": str(service.log_path)}
     return {"services": services, "amqpUrl": node.service_url, "adminToken": config.admin_token,
             "rabbitmq": {"node": node.node_name, "amqpPort": node.amqp_port, "dataDir": str(node.base_dir),
-                         "managementUrl": node.management_url, "administrator": "guest (loopback only)"},
+                         "managementUrl": node.management_url,
+                         "administrator": {"user": node.admin.user, "password": node.admin.password}},
             "varDir": str(config.var_dir), "startedAt": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
@@ -168,9 +175,12 @@ def _print(description: dict) -> None:
         table.add_row(name, item["url"], item["title"])
     console.print(table, crop=False)
     rabbit = description["rabbitmq"]
+    admin = rabbit["administrator"]
+    gateway = description["services"]["shep_gateway"]["url"]
     console.print(f"RabbitMQ (private node): {description['amqpUrl']} — one account per member, made by the gateway "
-                  f"(POST /admin/broker-accounts/ID); management UI {rabbit['managementUrl']} (guest/guest)",
-                  soft_wrap=True)
+                  f"(POST /admin/broker-accounts/ID); no guest. Management UI {rabbit['managementUrl']}, administrator "
+                  f"{admin['user']} / {admin['password']} (also GET {gateway}/admin/broker/administrator with the "
+                  "admin token)", soft_wrap=True)
     console.print(f"Admin token (Authorization: Bearer …): {description['adminToken']}", soft_wrap=True)
     var = description["varDir"]
     demo = description.get("demoCitizen")
@@ -207,13 +217,15 @@ def main() -> None:
     ports = _ports()
     console.print("Starting a private RabbitMQ node …")
     try:
-        node = RabbitNode.start(base_dir=var_dir / "rabbitmq")
+        node = RabbitNode.start(base_dir=var_dir / "rabbitmq", admin=BrokerLogin(
+            user=ADMIN_USER, password=values["brokerAdminPassword"]))
     except RabbitUnavailable as exc:
         raise SystemExit(str(exc)) from None
     _record_processes(var_dir, node=node, runner=None)
     config = MeshConfig(var_dir=var_dir, amqp_url=node.service_url, admin_token=values["adminToken"],
                         key_passphrase=values["keyPassphrase"], ports=ports,
-                        broker_management_url=node.management_url)
+                        broker_management_url=node.management_url, broker_admin=(node.admin.user,
+                                                                                 node.admin.password))
     runner = MeshRunner(config)
     stopping = False
     control: ControlServer | None = None

@@ -72,6 +72,7 @@ class Enrolled:
     identity: SignerIdentity
     chain: list[x509.Certificate]
     broker_login: BrokerLogin | None = None  # its own broker account (None: the gateway runs without accounts)
+    gateway_certificate: x509.Certificate | None = None  # payloads to the gateway are encrypted to it
 
     def amqp_url(self, url: str) -> str:
         """``url`` (the mesh's AMQP URL, var/mesh.json's ``amqpUrl``) with this member's own login in it."""
@@ -113,9 +114,12 @@ async def enroll(mesh: Endpoints, *, member_id: str, register: bool = True) -> E
                                    json={"certificatePem": body["certificatePem"]})
             reply.raise_for_status()
             login = await fetch_broker_login(http, gateway=mesh.gateway, headers=mesh.admin, account=member_id)
+        gateway = await http.get(f"{mesh.gateway}/certificate")
+        gateway.raise_for_status()
     chain = load_pem_certificates(body["chainPem"])
     return Enrolled(member_id=member_id, bin=bin_, chain=chain, broker_login=login, identity=SignerIdentity(
-        key=key, certificate=load_pem_certificates(body["certificatePem"])[0], chain=tuple(chain)))
+        key=key, certificate=load_pem_certificates(body["certificatePem"])[0], chain=tuple(chain)),
+        gateway_certificate=load_pem_certificates(gateway.json()["certificatePem"])[0])
 
 
 async def grant(mesh: Endpoints, *, service_id: str, channel: str | None = None, providers: list[str] | None = None,

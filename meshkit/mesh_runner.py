@@ -50,7 +50,7 @@ class MeshConfig:
     ports: dict[str, int]
     mesh_env: str = "dev"
     broker_management_url: str | None = None  # the gateway makes each member's broker account through it
-    broker_admin: tuple[str, str] = ("guest", "guest")
+    broker_admin: tuple[str, str] | None = None  # the node's administrator (``RabbitNode.admin``): the gateway's alone
     extra_env: dict[str, str] = field(default_factory=dict)
     database_urls: dict[str, str] = field(default_factory=dict)
 
@@ -90,6 +90,8 @@ class ServiceProcess:
             f"{p}_DATABASE_URL": database,
         }
         if self.spec.name == "shep_gateway" and c.broker_management_url:
+            if c.broker_admin is None:
+                raise MeshStartError("the gateway needs the broker administrator's login with the management URL")
             env |= {"SHEP_BROKER_ADMIN_URL": c.broker_management_url, "SHEP_BROKER_ADMIN_USER": c.broker_admin[0],
                     "SHEP_BROKER_ADMIN_PASSWORD": c.broker_admin[1]}
         env.update(c.extra_env)

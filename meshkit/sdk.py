@@ -32,6 +32,7 @@ import httpx
 
 from meshkit.mesh_runner import REPO_ROOT
 from meshkit.private_files import write_private
+from shared.clock import ClockState, MeshClock
 from shared.ids import make_bin
 from shared.signing import SignerIdentity, sign_json
 
@@ -72,6 +73,11 @@ def _submit(http: httpx.Client, url: str, *, body: dict[str, Any], headers: dict
         return _checked(http.post(url, headers=headers | key, json=body))
     except httpx.TransportError:
         return _checked(http.post(url, headers=headers | key, json=body))
+
+
+def verification_failures(answer: dict[str, Any]) -> list[str]:
+    """One line per failure of a ``verify_document`` answer: ``CODE: message``."""
+    return [f"{failure['code']}: {failure.get('message', '')}" for failure in answer.get("failures", [])]
 
 
 def strong_password() -> str:
@@ -190,9 +196,11 @@ class _KeyHolder:
         blob = self.signing_p12 if usage == "sign" else self.auth_p12
         return SignerIdentity.from_pkcs12(data=blob, password=self.pkcs12_password)
 
-    def sign(self, value: Any, *, usage: str = "sign") -> str:
-        """Base64 detached CMS over the RFC 8785 form of ``value``, with the signing (or auth) key."""
-        return sign_json(value=value, signer=self.signer(usage=usage))
+    def sign(self, value: Any, *, usage: str = "sign", at: dt.datetime | None = None) -> str:
+        """Base64 detached CMS over the RFC 8785 form of ``value``, with the signing (or auth) key; its signingTime is
+        ``at`` — pass the mesh's time (``Mesh.now()``) for what the mesh judges at it, such as a result document —
+        else this machine's clock, as a citizen's own signing tool would stamp it."""
+        return sign_json(value=value, signer=self.signer(usage=usage), at=at)
 
 
 @dataclass
@@ -374,8 +382,9 @@ class OrganisationSession(_BearerSession):
 
     def apply(self, request: dict[str, Any], *, district: str | None = None,
               idempotency_key: str | None = None) -> dict[str, Any]:
-        """Send the organisation's signed application (``Representative.signed_request``); safe to repeat with the
-        same ``idempotency_key``."""
+        """Send the organisation's signed application (``Representative.signed_request``) to the department of
+        ``district`` (required by the portal: it looks up no one's address for an organisation — 422
+        DISTRICT_REQUIRED without it); safe to repeat with the same ``idempotency_key``."""
         body = _with_copies(request) | ({"district": district} if district else {})
         return _submit(self.mesh.http, self._url("/applications"), body=body, headers=self.headers,
                        idempotency_key=idempotency_key)
@@ -434,7 +443,8 @@ class StaffSession(_BearerSession):
     def sign(self, number: str, *, signer: Staff | None = None) -> dict[str, Any]:
         """Fetch the draft result document, sign it with EDS (this staff member's, unless ``signer``), send it."""
         draft = _checked(self.mesh.http.get(self._url(f"/applications/{number}/draft"), headers=self.headers))
-        return self.act(number, "sign", signature=(signer or self.staff).sign(draft))
+        # signed at the mesh's time: the document is verified at its signingTime, and bears the mesh's date
+        return self.act(number, "sign", signature=(signer or self.staff).sign(draft, at=self.mesh.now()))
 
     def register(self, iin: str | None = None) -> list[dict[str, Any]]:
         return _checked(self.mesh.http.get(self._url(f"/districts/{self.staff.district}/register"),
@@ -514,7 +524,9 @@ class OperatorDesk(_BearerSession):
         """Sign the filled form with this operator's EDS (or ``signer``'s: a citizen, where the regulation lets
         the citizen sign) and send it through the gateway."""
         signed_by = "applicant" if isinstance(signer, Citizen) else "operator"
-        return self._post(f"/visits/{visit['id']}/sign", {"signature": (signer or self.operator).sign(visit["form"]),
+        at = None if isinstance(signer, Citizen) else self.mesh.now()  # the operator's desk runs on the mesh clock
+        return self._post(f"/visits/{visit['id']}/sign", {"signature": (signer or self.operator).sign(visit["form"],
+                                                                                                        at=at),
                                                           "signedBy": signed_by})
 
     def visit(self, visit: dict[str, Any] | str) -> dict[str, Any]:
@@ -538,7 +550,7 @@ class OperatorDesk(_BearerSession):
         """Where the regulation has the State Corporation form the result (004 п. 10): sign the draft notice."""
         draft = _checked(self.mesh.http.post(self._url(f"/visits/{visit['id']}/result/draft"),
                                             headers=self.headers))["content"]
-        return self._post(f"/visits/{visit['id']}/result", {"signature": self.operator.sign(draft)})
+        return self._post(f"/visits/{visit['id']}/result", {"signature": self.operator.sign(draft, at=self.mesh.now())})
 
     def hand_out(self, visit: dict[str, Any], *, ticket_id: str | None = None, presented_iin: str | None = None,
                  email: str | None = None, by_email: bool = False) -> dict[str, Any]:
@@ -694,6 +706,15 @@ class Mesh:
                              signing_p12=base64.b64decode(item["signingP12Base64"]),
                              auth_p12=base64.b64decode(item["authP12Base64"]))
         raise KitError(code="STAFF_NOT_FOUND", status=404, message=f"{district} has no {role}")
+
+    def new_staff(self, district: str, *, role: str) -> Staff:
+        """One more ИС МИО staff member of ``role`` in ``district`` (a second executor…), with НУЦ certificates;
+        ``staff`` keeps giving the seeded one."""
+        item = _checked(self.http.post(f"{self.info.mio}/admin/districts/{district}/staff", headers=self._admin,
+                                       json={"role": role}))
+        return Staff(iin=item["iin"], district=district, role=role, password=item["password"],
+                     pkcs12_password=item["pkcs12Password"], signing_p12=base64.b64decode(item["signingP12Base64"]),
+                     auth_p12=base64.b64decode(item["authP12Base64"]))
 
     def staff_login(self, staff: Staff) -> StaffSession:
         body = _checked(self.http.post(f"{self.info.mio}/staff/login",
@@ -868,6 +889,11 @@ class Mesh:
         return numbers
 
     # ---- the mesh clock ----------------------------------------------------------------------------------
+    def now(self) -> dt.datetime:
+        """The mesh's time now (the gateway's clock, which may be days ahead of this machine's): what the mesh's
+        own signers put in a signature's signingTime."""
+        return MeshClock(state=ClockState.model_validate(self.clock()["state"])).now()
+
     def clock(self, service_url: str | None = None) -> dict[str, Any]:
         """The clock as the gateway (its authority) or another service sees it."""
         if service_url is None:
@@ -956,8 +982,12 @@ class Mesh:
     # ---- result documents: verify one anyone holds (the portal's public check) ---------------------------------
     def verify_document(self, document: bytes | str | dict[str, Any]) -> dict[str, Any]:
         """Verify a result document at the portal (``POST /documents/verify``, anonymous): a PDF's bytes, the signed
-        JSON (a dict, or its bytes), or a QR code's payload (a str). The answer says ``valid``, each check and
-        every failure by code; it verifies what it is given, nothing stored."""
+        JSON (a dict, or its bytes), or a QR code's payload (a str). The answer says ``valid``, each check —
+        ``content``, ``signature``, ``issuer`` (a body the mesh knows issues it), ``signer`` (an official of that
+        issuer entitled to sign it, the one the content names), ``signingTime`` (the CMS signingTime, not before
+        the document's date), ``certificate`` (valid then), ``revocation`` (not voided), ``qr`` for a PDF — and
+        every failure by code (``verification_failures`` words them); it verifies what it is given, nothing
+        stored."""
         if isinstance(document, dict):
             body, kind = json.dumps(document, ensure_ascii=False).encode(), "application/json"
         elif isinstance(document, str):

@@ -98,6 +98,9 @@ def user_of(url: str) -> str:
 class BrokerAdmin(Protocol):
     async def put_user(self, *, login: BrokerLogin) -> None: ...
 
+    async def delete_user(self, *, user: str) -> bool:
+        """Delete ``user``; False when there was none."""
+
     async def set_permissions(self, *, user: str, permissions: Permissions) -> None: ...
 
     async def set_policy(self, *, name: str, pattern: str, definition: dict[str, Any]) -> None:
@@ -119,6 +122,12 @@ class RabbitManagement:
 
     async def put_user(self, *, login: BrokerLogin) -> None:
         await self._put(f"/api/users/{quote(login.user, safe='')}", {"password": login.password, "tags": ""})
+
+    async def delete_user(self, *, user: str) -> bool:
+        reply = await self._http.delete(f"{self._url}/api/users/{quote(user, safe='')}", auth=self._auth, timeout=10)
+        if reply.status_code not in (204, 404):
+            raise RuntimeError(f"RabbitMQ management API delete {user}: {reply.status_code} {reply.text[:300]}")
+        return reply.status_code == 204
 
     async def set_permissions(self, *, user: str, permissions: Permissions) -> None:
         await self._put(f"/api/permissions/%2F/{quote(user, safe='')}", {

@@ -24,6 +24,12 @@ class Unroutable(BusError):
     """A mandatory message matched no queue."""
 
 
+@dataclass(frozen=True)
+class QueueStatus:
+    ready: int  # messages waiting to be delivered (those in flight to a consumer are not counted)
+    consumers: int
+
+
 @dataclass
 class OutgoingMessage:
     body: bytes
@@ -116,7 +122,12 @@ class Bus(abc.ABC):
         """Take one message without a consumer (basic.get); None when the queue is empty."""
 
     @abc.abstractmethod
-    async def queue_length(self, *, queue: str) -> int: ...
+    async def queue_status(self, *, queue: str) -> QueueStatus:
+        """How many messages wait in ``queue`` (ready, not in flight) and how many consumers it has: a passive
+        ``queue.declare``. ``BusError`` when there is no such queue."""
+
+    async def queue_length(self, *, queue: str) -> int:
+        return (await self.queue_status(queue=queue)).ready
 
     @abc.abstractmethod
     def sibling(self, *, connection_name: str, login: LoginSource | None = None) -> Bus:

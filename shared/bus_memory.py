@@ -30,6 +30,7 @@ from shared.bus import (
     Handler,
     LoginSource,
     OutgoingMessage,
+    QueueStatus,
     Subscription,
     Unroutable,
 )
@@ -102,6 +103,10 @@ class MemoryBroker:
     # ---- accounts (what the gateway asks of RabbitMQ's management API) -------------------------------------
     async def put_user(self, *, login: BrokerLogin) -> None:
         self.users[login.user] = login.password
+
+    async def delete_user(self, *, user: str) -> bool:
+        self.permissions.pop(user, None)
+        return self.users.pop(user, None) is not None
 
     async def set_permissions(self, *, user: str, permissions: Permissions) -> None:
         self.permissions[user] = permissions
@@ -454,8 +459,8 @@ class MemoryBus(Bus):
             message.expiry_handle.cancel()
         return MemoryDelivery(broker=self.broker, queue=q, message=message, consumer=None)
 
-    async def queue_length(self, *, queue: str) -> int:
+    async def queue_status(self, *, queue: str) -> QueueStatus:
         q = self.broker.queues.get(queue)
         if q is None:
             raise BusError(f"NOT_FOUND - no queue {queue!r}")
-        return len(q.ready)
+        return QueueStatus(ready=len(q.ready), consumers=len(q.consumers))

@@ -26,6 +26,7 @@ from shared.bus import (
     Handler,
     LoginSource,
     OutgoingMessage,
+    QueueStatus,
     Subscription,
     Unroutable,
 )
@@ -252,6 +253,16 @@ class RabbitBus(Bus):
         message = await q.get(fail=False)
         return RabbitDelivery(message) if message is not None else None
 
-    async def queue_length(self, *, queue: str) -> int:
-        q = await self._channel().declare_queue(queue, passive=True)
-        return int(q.declaration_result.message_count or 0)
+    async def queue_status(self, *, queue: str) -> QueueStatus:
+        """On a channel of its own: a queue that is not there is a channel error (404) that would close the
+        publishing channel with it."""
+        if self._connection is None:
+            raise BusError("not connected")
+        try:
+            async with self._connection.channel() as channel:
+                q = await channel.declare_queue(queue, passive=True)
+        except (aiormq.exceptions.AMQPError, aio_pika.exceptions.AMQPException, ConnectionError,
+                RuntimeError) as exc:
+            raise BusError(f"queue {queue!r} cannot be described: {exc!r}") from exc
+        return QueueStatus(ready=int(q.declaration_result.message_count or 0),
+                           consumers=int(q.declaration_result.consumer_count or 0))

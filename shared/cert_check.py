@@ -3,6 +3,11 @@
 Order of checks, as Kazakh validators do them: the signature over the data (``verify_signed``), the chain to
 a trusted НУЦ root, validity dates on the mesh clock, key usage (SIGN vs AUTH), the identity the caller
 expects (IIN, BIN, member id), and finally revocation through OCSP.
+
+A signature judged at the time it was made (``check(..., at=signing time)``, a result document) has its validity
+dates judged at that time, and its revocation asked whatever "now" is: НУЦ keeps the revocation records of expired
+certificates (its CRL says so, ExpiredCertsOnCRL) and its OCSP answers from them, so a certificate revoked and
+then expired is still known as revoked. Which revocations void such a signature is ``voids_signature``.
 """
 
 from __future__ import annotations
@@ -110,6 +115,22 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
+# Revocation reasons that void every signature the key made, whatever time the signature claims: the key may have
+# been in other hands (or the reason is not said, or the certificate is on hold while that is looked into). The
+# signing time is the signer's own claim — no trusted timestamp — so a signature "made before" such a revocation
+# proves nothing. Any other reason (affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn) says the
+# holder may no longer sign from that moment: what they signed before stays valid (an official who left keeps the
+# documents they signed valid).
+VOIDING_REASONS = frozenset({"unspecified", "keyCompromise", "cACompromise", "aACompromise", "certificateHold"})
+
+
+def voids_signature(status: RevocationStatus, *, signed_at: dt.datetime) -> bool:
+    """Does this (REVOKED) status void a signature made at ``signed_at``?"""
+    if status.reason is None or status.reason in VOIDING_REASONS or status.revoked_at is None:
+        return True
+    return status.revoked_at <= signed_at
+
+
 class CertificateVerifier:
     """``skew_wait_s``: how long a check waits for clocks to agree before answering ``CLOCK_SKEW`` — an OCSP
     answer from a clock that has not heard the latest jump yet (or judged by one) heals within milliseconds of
@@ -151,24 +172,29 @@ class CertificateVerifier:
         return None
 
     async def check(self, *, certificate: x509.Certificate, expect: Expectation,
-                    revocation: bool = True) -> CertCheckResult:
+                    revocation: bool = True, at: dt.datetime | None = None) -> CertCheckResult:
         """``revocation=False`` skips OCSP: only for the clock's own broadcasts, since the clock is what judges
-        whether an OCSP answer is fresh and a jump of the clock must not wait on OCSP."""
+        whether an OCSP answer is fresh and a jump of the clock must not wait on OCSP.
+
+        ``at``: judge a signature made then (its CMS signingTime) — validity at ``at``, revocation asked whatever
+        now is, and a revocation fails the check only when it voids that signature (``voids_signature``); a result
+        that passes may then carry a REVOKED status (revoked later, for a reason that leaves it valid)."""
         info = describe_certificate(certificate)
         now = self._clock.now()
+        when = at or now
         chain = self.chain_of(certificate)
         if chain is None:
             return self._fail(CertFailure.UNTRUSTED_CHAIN, "certificate does not chain to a trusted НУЦ root",
                               info=info)
         for link in chain:
-            if now < link.not_valid_before_utc:
-                return self._fail(CertFailure.NOT_YET_VALID,
-                                  f"{'certificate' if link is certificate else 'issuing CA'} is valid only from "
-                                  f"{link.not_valid_before_utc.isoformat()}", info=info)
-            if now > link.not_valid_after_utc:
-                return self._fail(CertFailure.EXPIRED,
-                                  f"{'certificate' if link is certificate else 'issuing CA'} expired on "
-                                  f"{link.not_valid_after_utc.isoformat()}", info=info)
+            what = "certificate" if link is certificate else "issuing CA"
+            if when < link.not_valid_before_utc:
+                return self._fail(CertFailure.NOT_YET_VALID, f"{what} is valid only from "
+                                  f"{link.not_valid_before_utc.isoformat()}{' (signed before)' if at else ''}",
+                                  info=info)
+            if when > link.not_valid_after_utc:
+                return self._fail(CertFailure.EXPIRED, f"{what} expired on {link.not_valid_after_utc.isoformat()}"
+                                  f"{' (signed after)' if at else ''}", info=info)
         mismatch = self._mismatch(info=info, expect=expect)
         if mismatch is not None:
             return mismatch
@@ -178,7 +204,7 @@ class CertificateVerifier:
             revocation = await self._revocation(certificate=certificate, issuer=chain[1])
         except ResponderUnreachable as exc:
             return self._fail(CertFailure.RESPONDER_UNREACHABLE, str(exc), info=info)
-        if revocation.state is RevocationState.REVOKED:
+        if revocation.state is RevocationState.REVOKED and (at is None or voids_signature(revocation, signed_at=at)):
             return self._fail(CertFailure.REVOKED, f"certificate revoked on {revocation.revoked_at} "
                               f"({revocation.reason})", info=info, revocation=revocation)
         if revocation.state is RevocationState.UNKNOWN:

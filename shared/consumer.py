@@ -81,13 +81,17 @@ class MessageConsumer(Generic[T]):
         relay: OutboxRelay | None = None,
         policy: RetryPolicy | None = None,
         after_commit: Callable[[], None] | None = None,
+        on_duplicate: Callable[[AsyncSession, T], Awaitable[None]] | None = None,
     ) -> None:
+        """``on_duplicate``: what a copy of a message processed already still does, in a transaction of its own
+        (a member acknowledges it to the gateway again: ``shared.receipts``)."""
         self._bus, self._sessions, self._queue, self._name = bus, sessions, queue, name
         self._prepare, self._apply, self._message_id_of = prepare, apply, message_id_of
         self._log_seq_of = log_seq_of or (lambda _prepared: None)
         self._relay = relay
         self._policy = policy or RetryPolicy()
         self._after_commit = after_commit
+        self._on_duplicate = on_duplicate
         self._subscription: Subscription | None = None
 
     async def start(self, *, prefetch: int = 16) -> None:
@@ -122,6 +126,8 @@ class MessageConsumer(Generic[T]):
                                 log_seq=self._log_seq_of(prepared))
             if fresh:
                 await self._apply(session, prepared)
+            elif self._on_duplicate is not None:
+                await self._on_duplicate(session, prepared)
         if not fresh:
             log.info("duplicate_ignored", queue=self._queue)
         if self._relay is not None:

@@ -129,6 +129,12 @@ class GatewayControlClient:
             raise MeshError("MEMBER_NOT_FOUND", f"the gateway registry has no member {missing[0]!r}", status=404)
         return {m: known[m] for m in member_ids}
 
+    async def certificate(self) -> x509.Certificate:
+        """The gateway's own system certificate: payloads sent to it are encrypted to its key."""
+        reply = await self._http.get(f"{self._base}/certificate", timeout=5)
+        _raise_for(reply, what="gateway certificate")
+        return load_pem_certificates(reply.json()["certificatePem"])[0]
+
     async def clock(self) -> ClockState:
         reply = await self._http.get(f"{self._base}/clock", timeout=5)
         _raise_for(reply, what="mesh clock")

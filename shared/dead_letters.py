@@ -79,10 +79,18 @@ def kept(message: OutgoingMessage) -> OutgoingMessage:
                                                 H_BODY_SIZE: len(message.body)})
 
 
-def dead_copy(delivery: Delivery, *, code: str, reason: str, queue: str) -> OutgoingMessage:
-    """The dead letter of ``delivery``: its body (or digest), its headers, and why."""
-    return kept(copy_of(delivery, headers=dead_letter_headers(delivery.headers, code=code, reason=reason,
-                                                              queue=queue)))
+def withheld_body(body: bytes) -> bytes:
+    """A body the dead-letter queue must not keep readable (an envelope whose payload came in clear, or one that
+    did not even parse): its digest and size only — the broker's administrator reads that queue."""
+    return orjson.dumps({"bodyWithheld": True, "sha256": hashlib.sha256(body).hexdigest(), "size": len(body)})
+
+
+def dead_copy(delivery: Delivery, *, code: str, reason: str, queue: str, body: bytes | None = None) -> OutgoingMessage:
+    """The dead letter of ``delivery``: its body (or digest; or ``body`` instead), its headers, and why."""
+    message = copy_of(delivery, headers=dead_letter_headers(delivery.headers, code=code, reason=reason, queue=queue))
+    if body is not None:
+        message = replace(message, body=body)
+    return kept(message)
 
 
 def copy_of(delivery: Delivery, *, headers: dict) -> OutgoingMessage:

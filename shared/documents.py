@@ -31,11 +31,11 @@ import segno
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from shared.canonical import canonical_bytes
+from shared.canonical import canonical_bytes, parse_json
 from shared.cert_profile import describe_certificate
-from shared.clock import KZ_TZ
 from shared.errors import MeshError
 from shared.forms import REFERRAL_KIND_LABELS
+from shared.pdf_reader import PdfRefused, extract, read_isolated
 from shared.signing import SignatureError, verify_detached
 
 QR_PREFIX = "EGOVDOC1:"
@@ -45,6 +45,7 @@ DEFAULT_VERIFY_URL = "http://127.0.0.1:8001/documents/verify"  # the portal's, a
 DOCUMENT_FILE = "document.json"
 QR_FILE = "qr.txt"
 MAX_SIGNED_DOCUMENT_BYTES = 256 * 1024  # a signed document read back from a PDF or a QR code (decompressed)
+MAX_QR_FILE_BYTES = 16 * 1024  # a PDF's qr.txt: at most QR_MAX_CHARS, or a link
 
 _FONT_DIR = fontpkg_pt_sans.ROOT / "files"
 _FONT = "PTSans"
@@ -157,10 +158,9 @@ def decode_qr(payload: str) -> SignedResult | QrReference:
             raw = inflater.decompress(packed, MAX_SIGNED_DOCUMENT_BYTES)
             if inflater.unconsumed_tail or not inflater.eof:
                 raise ValueError("truncated, or larger than a document is")
-            value = json.loads(raw)
         except (ValueError, zlib.error) as exc:
             raise DocumentError("QR_PAYLOAD_MALFORMED", f"the QR payload does not unpack: {exc}") from None
-        return SignedResult.parse(value)
+        return SignedResult.parse(parse_json(raw, malformed="QR_PAYLOAD_MALFORMED", what="the QR payload"))
     parts = urlsplit(text)
     digest = parse_qs(parts.query).get("sha256", [""])[0].lower()
     if parts.scheme in ("http", "https") and re.fullmatch(r"[0-9a-f]{64}", digest):
@@ -176,49 +176,47 @@ class PdfContents:
     qr: str | None
 
 
-def read_pdf(data: bytes) -> PdfContents:
-    """The signed document (and QR payload) a PDF made here carries as embedded files."""
-    from pypdf import PdfReader  # only verification reads PDFs
-    from pypdf.errors import PyPdfError
+_EMBEDDED = {DOCUMENT_FILE: MAX_SIGNED_DOCUMENT_BYTES, QR_FILE: MAX_QR_FILE_BYTES}  # what is read, and how much
 
+
+def read_pdf(data: bytes) -> PdfContents:
+    """The signed document (and QR payload) a PDF made here carries as embedded files, read in this process — for
+    tests and tools reading the mesh's own PDFs. A PDF from outside is read with ``read_pdf_isolated``."""
     try:
-        files = PdfReader(io.BytesIO(data)).attachments
-        found = {name: files[name][0] for name in (DOCUMENT_FILE, QR_FILE) if files.get(name)}
-    except (PyPdfError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError,
-            zlib.error) as exc:
-        raise DocumentError("PDF_UNREADABLE", f"not a readable PDF: {exc}") from None
+        found = extract(data, _EMBEDDED).files
+    except PdfRefused as exc:
+        raise DocumentError(exc.code, exc.message, status=exc.status) from None
+    return _contents(found)
+
+
+async def read_pdf_isolated(data: bytes, *, caller: str | None = None) -> PdfContents:
+    """``read_pdf`` for untrusted bytes: in a worker process with memory, CPU and time limits, off the event loop,
+    one at a time for one ``caller`` (shared.pdf_reader says why and what is bounded)."""
+    try:
+        found = await read_isolated(data, _EMBEDDED, caller=caller)
+    except PdfRefused as exc:
+        raise DocumentError(exc.code, exc.message, status=exc.status) from None
+    return _contents(found)
+
+
+def _contents(found: dict[str, bytes]) -> PdfContents:
     if DOCUMENT_FILE not in found:
         raise DocumentError("PDF_WITHOUT_DOCUMENT", f"the PDF carries no {DOCUMENT_FILE}: it was not made by the mesh")
-    try:
-        value = json.loads(found[DOCUMENT_FILE][:MAX_SIGNED_DOCUMENT_BYTES + 1]) \
-            if len(found[DOCUMENT_FILE]) <= MAX_SIGNED_DOCUMENT_BYTES else None
-    except ValueError:
-        value = None
+    value = parse_json(found[DOCUMENT_FILE], malformed="DOCUMENT_MALFORMED", what=f"the PDF's {DOCUMENT_FILE}")
     qr = found.get(QR_FILE)
     return PdfContents(document=SignedResult.parse(value), qr=qr.decode("utf-8", "replace") if qr else None)
 
 
-# ---- when it was signed --------------------------------------------------------------------------------------------
-def signing_window(content: dict[str, Any]) -> tuple[dt.datetime, dt.datetime] | None:
-    """When the document says it was signed, on the mesh clock: ``signedAt`` (a moment) if the content has it, else
-    its ``date`` — the whole Kazakh day; None when it says neither."""
-    for key in ("signedAt", "signed_at"):
-        value = content.get(key)
-        if isinstance(value, str):
-            try:
-                moment = dt.datetime.fromisoformat(value)
-            except ValueError:
-                continue
-            moment = moment if moment.tzinfo else moment.replace(tzinfo=KZ_TZ)
-            return moment, moment
+# ---- the day it bears ----------------------------------------------------------------------------------------------
+def document_date(content: dict[str, Any]) -> dt.date | None:
+    """The Kazakh day the document bears (its ``date``, YYYY-MM-DD), or None. Only a claim of the content: when it was
+    signed is the signature's signingTime, and the verifier holds the date to be no later than that day."""
     value = content.get("date")
-    if isinstance(value, str):
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         try:
-            day = dt.date.fromisoformat(value[:10])
+            return dt.date.fromisoformat(value)
         except ValueError:
             return None
-        start = dt.datetime.combine(day, dt.time(), tzinfo=KZ_TZ)
-        return start, start + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
     return None
 
 
@@ -293,8 +291,8 @@ SIGNATURE_LABELS = {  # the form's closing lines: (Kazakh, Russian)
     "position": ("Лауазымы", "Должность"),
     "signedBy": ("Қол қойған", "Подписал"),
 }
-_SHOWN_ELSEWHERE = {"documentNumber", "documentKind", "date", "issuer", "applicant", "applicantIin", "result",
-                    "title", "text", "textKk", "titleKk", "periodFrom", "periodTo", "signer", "signerName",
+_SHOWN_ELSEWHERE = {"documentNumber", "documentKind", "date", "issuer", "issuerBin", "applicant", "applicantIin",
+                    "result", "title", "text", "textKk", "titleKk", "periodFrom", "periodTo", "signer", "signerName",
                     "signerPosition", "signerPositionKk", "signerIin", "signedAt", "specialist"}
 _LEGAL = ("Бұл құжат «Электрондық құжат және электрондық цифрлық қолтаңба туралы» 2003 жылғы 7 қаңтардағы № 370-II "
           "Қазақстан Республикасы Заңының 7-бабының 1-тармағына сәйкес қағаз жеткізгіштегі құжатпен бірдей.",
@@ -341,16 +339,20 @@ def _text(value: Any) -> str:
 
 
 def _issuer(content: dict[str, Any]) -> tuple[str, str]:
-    """(Kazakh, Russian) name of the issuing body: a plain string, or an object with names (and a BIN)."""
+    """(Kazakh, Russian) name of the issuing body — a plain string, or an object with names (and a BIN) — with its BIN
+    (``issuerBin``, which the verifier holds the signer's certificate to)."""
     issuer = content.get("issuer")
+    bin_ = content.get("issuerBin")
     if isinstance(issuer, dict):
         ru = _text(issuer.get("name") or issuer.get("nameRu") or issuer.get("organisation") or "")
         kk = _text(issuer.get("nameKk") or "")
-        if issuer.get("bin"):
-            ru = f"{ru} (БИН {issuer['bin']})".strip()
-            kk = f"{kk} (БСН {issuer['bin']})".strip() if kk else ""
-        return kk, ru
-    return "", _text(issuer)
+        bin_ = bin_ or issuer.get("bin")
+    else:
+        kk, ru = "", _text(issuer)
+    if bin_:
+        ru = f"{ru} (БИН {_text(bin_)})".strip()
+        kk = f"{kk} (БСН {_text(bin_)})".strip() if kk else ""
+    return kk, ru
 
 
 def _official(value: Any) -> tuple[str, str, str]:
@@ -580,5 +582,5 @@ def filename(document: SignedResult | dict[str, Any], extension: str) -> str:
 
 __all__ = ["CERTIFICATE_FIELDS", "DEFAULT_VERIFY_URL", "QR_MAX_CHARS", "QR_PREFIX", "REFERRAL_TITLES",
            "SIGNATURE_LABELS", "TITLES", "DocumentError", "PdfContents", "QrReference", "SignedResult", "b45decode",
-           "b45encode", "decode_qr", "document_kind", "document_title", "filename", "full_qr_payload", "qr_payload",
-           "read_pdf", "render_pdf", "signing_window"]
+           "b45encode", "decode_qr", "document_date", "document_kind", "document_title", "filename", "full_qr_payload",
+           "qr_payload", "read_pdf", "read_pdf_isolated", "render_pdf"]

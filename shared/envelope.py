@@ -11,12 +11,12 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.canonical import canonical_bytes
+from shared.canonical import JsonRefused, canonical_bytes, check_json
 from shared.errors import MeshError
 
 MemberId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*$", max_length=64)]
@@ -31,7 +31,9 @@ class MessageType(StrEnum):
     ERROR = "ERROR"
 
 
-class Envelope(BaseModel):
+class EnvelopeHeader(BaseModel):
+    """Every field of an envelope but the two the hop encrypts (``SECRET_FIELDS``): what the broker may see."""
+
     model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
 
     message_id: uuid.UUID = Field(alias="messageId")
@@ -43,6 +45,11 @@ class Envelope(BaseModel):
     recipient: MemberId | None = None
     route_id: str | None = Field(default=None, alias="routeId", max_length=64)
     in_reply_to: uuid.UUID | None = Field(default=None, alias="inReplyTo")
+
+
+class Envelope(EnvelopeHeader):
+    """An envelope as its sender signed it (and as its recipient reads it, once opened)."""
+
     data: dict[str, Any]
     signature: str = Field(min_length=1)
 
@@ -51,6 +58,24 @@ class Envelope(BaseModel):
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.wire_dict())
+
+
+# On the wire between two hops, ``data`` and ``signature`` travel encrypted for the next hop as one JWE in
+# ``encrypted`` (``shared.payload_crypto``): the signature too, since its digest would confirm a guessed payload.
+SECRET_FIELDS = ("data", "signature")
+ENCRYPTED = "encrypted"
+
+
+class EncryptedEnvelope(EnvelopeHeader):
+    """An envelope in transit: its header readable, its data and signature a JWE for the next hop."""
+
+    encrypted: str = Field(min_length=1)
+
+
+def parse_encrypted(raw: dict[str, Any]) -> EncryptedEnvelope:
+    """The header of an encrypted envelope (``raw`` as ``load_wire`` gave it), or ``Client.InvalidEnvelope`` naming
+    the field."""
+    return _validated(EncryptedEnvelope, raw)
 
 
 @dataclass(frozen=True)
@@ -77,8 +102,9 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_envelope(body: bytes) -> ParsedEnvelope:
-    """Parse wire bytes into an envelope or refuse with ``Client.InvalidEnvelope`` naming the field."""
+def load_wire(body: bytes) -> dict[str, Any]:
+    """Wire bytes as a JSON object within the mesh's limits (size, and ``check_json`` before anything walks
+    ``data``: pydantic, the canonical form for the signature), or ``Client.InvalidEnvelope``."""
     if len(body) > MAX_ENVELOPE_BYTES:
         raise MeshError("Client.InvalidEnvelope", f"envelope is {len(body)} bytes, the limit is {MAX_ENVELOPE_BYTES}")
     try:
@@ -87,13 +113,39 @@ def parse_envelope(body: bytes) -> ParsedEnvelope:
         raise MeshError("Client.InvalidEnvelope", f"body is not JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise MeshError("Client.InvalidEnvelope", "envelope must be a JSON object")
+    checked(raw, what="envelope")
+    return raw
+
+
+def checked(value: Any, *, what: str) -> None:
+    """The mesh's JSON limit on (part of) an envelope: ``Client.InvalidEnvelope`` naming the JSON code."""
     try:
-        envelope = Envelope.model_validate(raw)
+        check_json(value)
+    except JsonRefused as exc:
+        raise MeshError("Client.InvalidEnvelope", f"{what}: {exc.code}: {exc.message}") from None
+
+
+_Model = TypeVar("_Model", bound=EnvelopeHeader)
+
+
+def _validated(model: type[_Model], raw: dict[str, Any]) -> _Model:
+    try:
+        parsed = model.model_validate(raw)
     except ValidationError as exc:
         raise MeshError("Client.InvalidEnvelope", _describe(exc)) from None
-    if envelope.message_date.tzinfo is None:
+    if parsed.message_date.tzinfo is None:
         raise MeshError("Client.InvalidEnvelope", "messageDate: must carry a time zone offset")
-    return ParsedEnvelope(envelope=envelope, raw=raw)
+    return parsed
+
+
+def envelope_of(raw: dict[str, Any]) -> ParsedEnvelope:
+    """An envelope from its JSON object (held to the limits already: ``load_wire``, ``checked``)."""
+    return ParsedEnvelope(envelope=_validated(Envelope, raw), raw=raw)
+
+
+def parse_envelope(body: bytes) -> ParsedEnvelope:
+    """Parse wire bytes into an envelope or refuse with ``Client.InvalidEnvelope`` naming the field."""
+    return envelope_of(load_wire(body))
 
 
 def unsigned_envelope(

@@ -1,7 +1,9 @@
 """A member system's own key and certificate: generated once, enrolled with НУЦ, kept in its database.
 
 The private key is stored encrypted with the mesh key passphrase. A restart reuses the same key and
-certificate; a certificate that no longer chains to НУЦ's current root, or is near its end, is renewed.
+certificate; a certificate that no longer chains to НУЦ's current root, is near its end, or does not allow key
+agreement (made before payloads were encrypted to it, ``shared.payload_crypto``) is renewed. The key it replaces
+is kept (``RetiredIdentityRecord``): a sender may still have encrypted a payload to the old certificate.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import Column, LargeBinary, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, select
 
 from shared.cert_check import CertificateVerifier
+from shared.cert_profile import serial_hex
 from shared.clock import MeshClock
 from shared.control_clients import NucClient
 from shared.db import Sessions, UtcDateTime
+from shared.payload_crypto import Keyring, can_agree_keys
 from shared.signing import SignerIdentity, certificate_pem, load_pem_certificates
 
 RENEW_BEFORE = dt.timedelta(days=30)
@@ -34,6 +38,18 @@ class SystemIdentityRecord(SQLModel, table=True):
     enrolled_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
+class RetiredIdentityRecord(SQLModel, table=True):
+    """A key a member's certificate was renewed away from: kept to open payloads still encrypted to it."""
+
+    __tablename__ = "system_identity_retired"
+
+    serial: str = Field(primary_key=True, max_length=64)
+    member_id: str = Field(index=True, max_length=64)
+    key_pem: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    certificate_pem: str = Field(sa_column=Column(Text, nullable=False))
+    retired_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+
 def _decode(record: SystemIdentityRecord, *, passphrase: str) -> SignerIdentity:
     key = serialization.load_pem_private_key(record.key_pem, password=passphrase.encode())
     if not isinstance(key, ec.EllipticCurvePrivateKey):
@@ -46,7 +62,20 @@ def _usable(identity: SignerIdentity, *, verifier: CertificateVerifier, clock: M
     cert = identity.certificate
     now = clock.now()
     return (verifier.chain_of(cert) is not None and cert.not_valid_before_utc <= now
-            and cert.not_valid_after_utc - now > RENEW_BEFORE)
+            and cert.not_valid_after_utc - now > RENEW_BEFORE and can_agree_keys(cert))
+
+
+async def load_keyring(*, sessions: Sessions, member_id: str, passphrase: str, current: SignerIdentity) -> Keyring:
+    """The keys ``member_id`` opens payloads with: its current one and every one it was renewed away from."""
+    async with sessions() as session:
+        retired = (await session.exec(select(RetiredIdentityRecord).where(
+            RetiredIdentityRecord.member_id == member_id))).all()
+    keyring = Keyring()
+    for record in retired:
+        keyring.add(load_pem_certificates(record.certificate_pem)[0],
+                    serialization.load_pem_private_key(record.key_pem, password=passphrase.encode()))
+    keyring.add(current.certificate, current.key)
+    return keyring
 
 
 async def load_or_enroll(*, sessions: Sessions, member_id: str, organisation: str, bin_: str, nuc: NucClient,
@@ -72,5 +101,10 @@ async def load_or_enroll(*, sessions: Sessions, member_id: str, organisation: st
         certificate_pem=certificate_pem(cert), chain_pem="".join(certificate_pem(c) for c in chain),
         enrolled_at=clock.now())
     async with sessions() as session, session.begin():
+        if record is not None:
+            old = load_pem_certificates(record.certificate_pem)[0]
+            await session.merge(RetiredIdentityRecord(
+                serial=serial_hex(old), member_id=member_id, key_pem=record.key_pem,
+                certificate_pem=record.certificate_pem, retired_at=clock.now()))
         await session.merge(fresh)
     return SignerIdentity(key=key, certificate=cert, chain=tuple(chain))

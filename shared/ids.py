@@ -124,3 +124,9 @@ def make_bin(*, year: int, month: int, serial: int, entity_digit: str = "4", uni
     first = f"{year % 100:02d}{month:02d}{entity_digit}{unit_digit}{serial:05d}"
     control = check_digit(first_eleven=first)
     return None if control is None else first + str(control)
+
+
+def folded_name(text: object) -> str:
+    """A person's name as the mesh compares names (a form's against ГБД ФЛ's, a document's signer against the
+    certificate): letter case, «ё»/«е» and runs of spaces do not make another name."""
+    return " ".join(str(text or "").casefold().replace("ё", "е").split())

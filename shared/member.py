@@ -2,8 +2,10 @@
 synchronous services, and receive verified, typed messages from the gateway.
 
 Every incoming envelope is checked again here, as the recipient must: it parses, it is addressed to this
-member, its system signature is valid and made with a НУЦ system certificate issued to the named sender,
-not expired or revoked, and its payload fits the contract.
+member, it carries the gateway's seal, its payload opens with this member's key (every payload travels encrypted
+for the hop, ``shared.payload_crypto``), its system signature is valid and made with a НУЦ system certificate
+issued to the named sender, not expired or revoked, and its payload fits the contract. What it sends it encrypts to
+the gateway's certificate.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
+from cryptography import x509
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.bus import Bus, BusError, Delivery, OutgoingMessage, Subscription
@@ -26,20 +29,23 @@ from shared.cert_check import (
     is_transient_refusal,
     refusal_code,
 )
-from shared.cert_profile import Holder, Usage
+from shared.cert_profile import Holder, Usage, describe_certificate
 from shared.clock import MeshClock
 from shared.consumer import MessageConsumer
 from shared.contracts import Contract, ErrorPayload, parse_payload
 from shared.db import Sessions
 from shared.dead_letters import dead_letter
-from shared.envelope import Envelope, MessageType, ParsedEnvelope, parse_envelope, unsigned_envelope
+from shared.envelope import Envelope, EnvelopeHeader, MessageType, ParsedEnvelope, unsigned_envelope
 from shared.errors import MeshError
 from shared.failures import OutageFailure, PermanentFailure, RetryPolicy
 from shared.logging import get_logger, message_context
 from shared.outbox import OutboxRelay, queue_outgoing
+from shared.payload_crypto import Keyring, can_agree_keys, open_wire, read_wire, seal_wire
+from shared.receipts import RECEIPT_SERVICE, DeliveryReceipt
 from shared.seal import Seal, check_seal
 from shared.signing import SignerIdentity, sign_wire
 from shared.topology import (
+    GATEWAY_ID,
     H_DEADLINE,
     INGRESS_EXCHANGE,
     deadline_header,
@@ -97,10 +103,11 @@ class Composer:
                 in_reply_to: uuid.UUID | None = None) -> dict[str, Any]:
         if self.signer is None:
             raise MeshError("IDENTITY_NOT_READY", f"{self.member_id} has no system certificate yet", status=503)
+        now = self._clock.now()
         wire = unsigned_envelope(service_id=service_id, message_type=message_type, sender=self.member_id, data=data,
-                                 message_date=self._clock.now(), correlation_id=correlation_id, recipient=recipient,
+                                 message_date=now, correlation_id=correlation_id, recipient=recipient,
                                  route_id=route_id, in_reply_to=in_reply_to)
-        return sign_wire(wire=wire, signer=self.signer)
+        return sign_wire(wire=wire, signer=self.signer, at=now)  # signingTime = messageDate: the mesh's time
 
 
 def outgoing(wire: dict[str, Any], **extra: Any) -> OutgoingMessage:
@@ -111,25 +118,36 @@ def outgoing(wire: dict[str, Any], **extra: Any) -> OutgoingMessage:
 class EnvelopeVerifier:
     """The recipient-side checks of an incoming envelope, shared by every consumer of a member."""
 
-    def __init__(self, *, member_id: str, verifier_ref: Callable[[], CertificateVerifier | None]) -> None:
+    def __init__(self, *, member_id: str, verifier_ref: Callable[[], CertificateVerifier | None],
+                 keyring_ref: Callable[[], Keyring] | None = None,
+                 gateway_seen: Callable[[x509.Certificate], None] | None = None) -> None:
         self._member_id = member_id
         self._verifier_ref = verifier_ref
+        self._keyring_ref = keyring_ref or Keyring
+        self._gateway_seen = gateway_seen or (lambda _certificate: None)
 
     async def verify(self, delivery: Delivery, *, broadcast: bool = False) -> Incoming:
         try:
-            parsed = parse_envelope(delivery.body)
+            wire = read_wire(delivery.body)
         except MeshError as exc:
             raise PermanentFailure(exc.code, exc.message) from None
-        env = parsed.envelope
-        if delivery.message_id is not None and delivery.message_id != str(env.message_id):
+        header = wire.header
+        if delivery.message_id is not None and delivery.message_id != str(header.message_id):
             raise PermanentFailure("Client.MessageIdMismatch", "transport message id differs from the envelope's")
-        if not broadcast and env.recipient is not None and env.recipient != self._member_id:
-            raise PermanentFailure("Client.WrongRecipient", f"addressed to {env.recipient}, not {self._member_id}")
+        if not broadcast and header.recipient is not None and header.recipient != self._member_id:
+            raise PermanentFailure("Client.WrongRecipient", f"addressed to {header.recipient}, not {self._member_id}")
         verifier = self._verifier_ref()
         if verifier is None:  # retried once start-up completes
             raise OutageFailure("NOT_READY", f"{self._member_id} has not loaded НУЦ's certificates yet")
         seal = None if broadcast else await check_seal(body=delivery.body, headers=delivery.headers,
                                                        member_id=self._member_id, verifier=verifier)
+        if seal is not None and seal.signer is not None:
+            self._gateway_seen(seal.signer)
+        try:
+            parsed = open_wire(wire, self._keyring_ref())
+        except MeshError as exc:  # DecryptionError, or what was encrypted is not an envelope's data
+            raise PermanentFailure(exc.code, exc.message) from None
+        env = parsed.envelope
         result, _ = await verifier.verify_signed(
             content=parsed.signed_bytes(), signature_b64=env.signature,
             expect=Expectation(usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=env.sender),
@@ -156,7 +174,10 @@ class MemberRuntime:
         self.relay = relay
         self.composer = Composer(member_id=member_id, clock=clock)
         self.verifier: CertificateVerifier | None = None
-        self.checks = EnvelopeVerifier(member_id=member_id, verifier_ref=lambda: self.verifier)
+        self.keyring = Keyring()
+        self.gateway_certificate: x509.Certificate | None = None  # payloads to the gateway are encrypted to it
+        self.checks = EnvelopeVerifier(member_id=member_id, verifier_ref=lambda: self.verifier,
+                                       keyring_ref=lambda: self.keyring, gateway_seen=self.gateway_seen)
         self._sync_timeout = sync_timeout_s
         self._policy = policy or RetryPolicy()
         self._async_handlers: dict[tuple[str | None, MessageType], AsyncHandler] = {}
@@ -169,9 +190,41 @@ class MemberRuntime:
         self._after_commit: list[Callable[[], None]] = []
 
     # ---- wiring ------------------------------------------------------------------------------------------
-    def attach(self, *, signer: SignerIdentity, verifier: CertificateVerifier) -> None:
+    def attach(self, *, signer: SignerIdentity, verifier: CertificateVerifier, keyring: Keyring | None = None,
+               gateway_certificate: x509.Certificate | None = None) -> None:
+        """``keyring``: the keys payloads to this member open with (by default its signing key: system keys also
+        agree keys); ``gateway_certificate``: the gateway's, which payloads are encrypted to (otherwise the one
+        that sealed the first delivery). The gateway's certificate usually comes over plain HTTP (``GET
+        :8002/certificate``): it is taken only when it chains to НУЦ and is the gateway's system certificate — one
+        swapped on the way would otherwise receive every payload (``GATEWAY_CERTIFICATE_UNTRUSTED``)."""
+        if gateway_certificate is not None:
+            info = describe_certificate(gateway_certificate)
+            if verifier.chain_of(gateway_certificate) is None or info.holder is not Holder.SYSTEM \
+                    or info.common_name != GATEWAY_ID:
+                raise MeshError("GATEWAY_CERTIFICATE_UNTRUSTED", f"the certificate given as the gateway's ("
+                                f"{info.common_name!r}, a {info.holder.value}'s) is not НУЦ's system certificate of "
+                                f"{GATEWAY_ID!r}", status=502)
         self.composer.signer = signer
         self.verifier = verifier
+        if keyring is None:
+            keyring = Keyring()
+            keyring.add(signer.certificate, signer.key)
+        self.keyring = keyring
+        if gateway_certificate is not None:
+            self.gateway_seen(gateway_certificate)
+
+    def gateway_seen(self, certificate: x509.Certificate) -> None:
+        """The gateway's certificate, as a verified seal (or start-up) showed it: payloads go encrypted to it from
+        now on. (The gateway keeps a renewed key's predecessor, so one sent to the old certificate still opens.)"""
+        if can_agree_keys(certificate) and certificate != self.gateway_certificate:
+            self.gateway_certificate = certificate
+
+    def to_gateway(self, wire: dict[str, Any]) -> dict[str, Any]:
+        """A signed envelope as it travels to the gateway: data and signature encrypted to the gateway's key."""
+        if self.gateway_certificate is None:
+            raise MeshError("GATEWAY_KEY_UNKNOWN", f"{self.member_id} does not know the gateway's certificate yet",
+                            status=503)
+        return seal_wire(wire, recipient=self.gateway_certificate)
 
     def verifier_or_fail(self) -> CertificateVerifier:
         """The НУЦ trust store; before start-up has loaded it, a 503 to an API caller and a retry to a consumer."""
@@ -203,7 +256,7 @@ class MemberRuntime:
         """Compose, sign and stage an asynchronous message; it leaves when ``session`` commits."""
         wire = self.composer.compose(**compose)
         queue_outgoing(session, exchange=INGRESS_EXCHANGE, routing_key="",
-                       message=outgoing(wire, publisher=self.member_id))
+                       message=outgoing(self.to_gateway(wire), publisher=self.member_id))
         return wire
 
     async def request(self, *, service_id: str, data: dict[str, Any], correlation_id: str | None = None,
@@ -224,8 +277,8 @@ class MemberRuntime:
         try:
             # No broker TTL: a request that waited past its deadline is refused by whoever finds it, with a reason.
             await self.bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=outgoing(
-                wire, reply_to=self._reply_queue, headers={H_DEADLINE: deadline_header(time.time() + timeout)},
-                persistent=False))
+                self.to_gateway(wire), reply_to=self._reply_queue,
+                headers={H_DEADLINE: deadline_header(time.time() + timeout)}, persistent=False))
             # The gateway answers Server.Timeout at the deadline; the margin covers a gateway that is down.
             return await asyncio.wait_for(future, timeout=timeout + min(2.0, timeout / 2))
         except TimeoutError:
@@ -247,7 +300,7 @@ class MemberRuntime:
             bus=self.bus, sessions=self.sessions, queue=member_queue(self.member_id), name=self.member_id,
             prepare=self._prepare, apply=self._dispatch, message_id_of=lambda i: str(i.envelope.message_id),
             log_seq_of=lambda i: i.seal.log_seq if i.seal is not None else None,
-            relay=self.relay, policy=self._policy,
+            relay=self.relay, policy=self._policy, on_duplicate=self._acknowledge,
             after_commit=lambda: [callback() for callback in self._after_commit])
         await self._consumer.start()
         self._subscriptions.append(await self.bus.consume(queue=member_sync_queue(self.member_id),
@@ -270,6 +323,19 @@ class MemberRuntime:
         env = incoming.envelope
         with message_context(service_id=env.service_id):
             await self._handle(session, incoming)
+            await self._acknowledge(session, incoming)
+
+    async def _acknowledge(self, session: AsyncSession, incoming: Incoming) -> None:
+        """Tell the gateway this delivery is recorded (``shared.receipts``): queued in the transaction that
+        records it — or, for a copy recorded already (the gateway delivered again: the first receipt was late
+        or lost), in one of its own."""
+        if incoming.seal is None:
+            return
+        env = incoming.envelope
+        receipt = DeliveryReceipt(message_id=str(env.message_id), log_seq=incoming.seal.log_seq)
+        # Its own correlation: a case's log shows the case's messages; GET /deliveries shows where each stands.
+        self.send(session, service_id=RECEIPT_SERVICE, message_type=MessageType.NOTIFICATION,
+                  data=receipt.model_dump(by_alias=True), recipient=GATEWAY_ID, in_reply_to=env.message_id)
 
     async def _handle(self, session: AsyncSession, incoming: Incoming) -> None:
         env = incoming.envelope
@@ -320,7 +386,7 @@ class MemberRuntime:
 
     async def _refuse_unchecked(self, delivery: Delivery, *, deadline: float, code: str, message: str,
                                 details: dict[str, Any]) -> None:
-        env = parse_envelope(delivery.body).envelope  # it parsed already: only its status could not be checked
+        env = read_wire(delivery.body).header  # it parsed already: only its status could not be checked
         error = ErrorPayload(code=code, message=message, where="provider", refused_message_id=str(env.message_id),
                              details=details)
         await self._reply(env, kind=MessageType.ERROR, data=error.model_dump(by_alias=True), deadline=deadline)
@@ -347,12 +413,12 @@ class MemberRuntime:
                 MessageType.ERROR
         await self._reply(env, kind=kind, data=data, deadline=deadline)
 
-    async def _reply(self, env: Envelope, *, kind: MessageType, data: dict[str, Any], deadline: float) -> None:
+    async def _reply(self, env: EnvelopeHeader, *, kind: MessageType, data: dict[str, Any], deadline: float) -> None:
         wire = self.composer.compose(service_id=env.service_id, message_type=kind, data=data,
                                      correlation_id=env.correlation_id, recipient=env.sender,
                                      in_reply_to=env.message_id)
         await self.bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=outgoing(
-            wire, headers={H_DEADLINE: deadline_header(deadline)}, persistent=False))
+            self.to_gateway(wire), headers={H_DEADLINE: deadline_header(deadline)}, persistent=False))
 
     async def _on_reply(self, delivery: Delivery) -> None:
         with message_context(correlation_id=delivery.correlation_id, message_id=delivery.message_id):
@@ -389,7 +455,7 @@ class MemberRuntime:
 
     def _fail_pending(self, delivery: Delivery, error: MeshError) -> None:
         try:
-            in_reply_to = parse_envelope(delivery.body).envelope.in_reply_to
+            in_reply_to = read_wire(delivery.body).header.in_reply_to
         except MeshError:
             return
         future = self._pending.get(str(in_reply_to)) if in_reply_to else None

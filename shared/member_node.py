@@ -16,14 +16,23 @@ import orjson
 from sqlmodel import SQLModel
 
 from shared.background import BackgroundTask
-from shared.bus import Bus, Delivery, ExchangeKind, Handler, LoginSource, OutgoingMessage, Subscription
+from shared.bus import (
+    Bus,
+    Delivery,
+    ExchangeKind,
+    Handler,
+    LoginSource,
+    OutgoingMessage,
+    QueueStatus,
+    Subscription,
+)
 from shared.bus_rabbit import RabbitBus
 from shared.cert_check import CertificateVerifier, TrustStore
 from shared.clock import MeshClock
 from shared.clock_follower import ClockFollower
 from shared.control_clients import GatewayControlClient, NucClient
 from shared.db import create_tables, make_engine, make_sessions
-from shared.identity import SystemIdentityRecord, load_or_enroll
+from shared.identity import RetiredIdentityRecord, SystemIdentityRecord, load_keyring, load_or_enroll
 from shared.inbox import InboxMessage, purge_inbox
 from shared.logging import get_logger
 from shared.member import MemberRuntime
@@ -90,8 +99,8 @@ class MemberBuses(Bus):
     async def get(self, *, queue: str) -> Delivery | None:
         return await self._first.get(queue=queue)
 
-    async def queue_length(self, *, queue: str) -> int:
-        return await self._first.queue_length(queue=queue)
+    async def queue_status(self, *, queue: str) -> QueueStatus:
+        return await self._first.queue_status(queue=queue)
 
 
 def _sender_of(body: bytes) -> str | None:
@@ -104,7 +113,7 @@ def _sender_of(body: bytes) -> str | None:
 
 
 BASE_STEPS = ["database", "trust", "broker", "identity", "registration", "clock", "consumers"]
-INFRA_MODELS: list[type[SQLModel]] = [OutboxMessage, InboxMessage, SystemIdentityRecord]
+INFRA_MODELS: list[type[SQLModel]] = [OutboxMessage, InboxMessage, SystemIdentityRecord, RetiredIdentityRecord]
 
 
 class MemberNode:
@@ -193,12 +202,16 @@ class MemberNode:
     async def _identities(self) -> None:
         assert self.verifier is not None
         entries = await self.gateway.entries(self.members)  # organisation and BIN as the gateway registered them
+        gateway_certificate = await self.gateway.certificate()  # what payloads to the gateway are encrypted to
+        passphrase = self.settings.mesh.key_passphrase.get_secret_value()
         for member_id, entry in entries.items():
             signer = await load_or_enroll(
                 sessions=self.sessions, member_id=member_id, organisation=entry["organisation"], bin_=entry["bin"],
-                nuc=self.nuc, passphrase=self.settings.mesh.key_passphrase.get_secret_value(),
-                verifier=self.verifier, clock=self.clock)
-            self.runtimes[member_id].attach(signer=signer, verifier=self.verifier)
+                nuc=self.nuc, passphrase=passphrase, verifier=self.verifier, clock=self.clock)
+            keyring = await load_keyring(sessions=self.sessions, member_id=member_id, passphrase=passphrase,
+                                         current=signer)
+            self.runtimes[member_id].attach(signer=signer, verifier=self.verifier, keyring=keyring,
+                                            gateway_certificate=gateway_certificate)
 
     async def _register(self) -> None:
         for member_id, runtime in self.runtimes.items():

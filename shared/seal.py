@@ -15,9 +15,12 @@ gateway's member id, not revoked.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from cryptography import x509
 
 from shared.canonical import canonical_bytes
 from shared.cert_check import CertificateVerifier, Expectation, is_transient, refusal_code
@@ -42,16 +45,20 @@ class Seal:
     log_seq: int
     recipient: str
     envelope_digest: str
+    # the gateway's certificate the seal was verified with: the one a member encrypts its payloads to
+    signer: x509.Certificate | None = field(default=None, compare=False)
 
     def content(self) -> bytes:
         return canonical_bytes({"envelopeDigest": self.envelope_digest, "logSeq": self.log_seq,
                                 "recipient": self.recipient})
 
 
-def seal_headers(*, body: bytes, log_seq: int, recipient: str, signer: SignerIdentity) -> dict[str, Any]:
-    """Headers that seal ``body`` as delivered to ``recipient`` under log record ``log_seq``."""
+def seal_headers(*, body: bytes, log_seq: int, recipient: str, signer: SignerIdentity,
+                 at: dt.datetime | None = None) -> dict[str, Any]:
+    """Headers that seal ``body`` as delivered to ``recipient`` under log record ``log_seq`` (signed at ``at``, the
+    gateway's mesh time)."""
     seal = Seal(log_seq=log_seq, recipient=recipient, envelope_digest=body_digest(body))
-    signature = base64.b64encode(sign_detached(content=seal.content(), signer=signer)).decode()
+    signature = base64.b64encode(sign_detached(content=seal.content(), signer=signer, at=at)).decode()
     return {H_SEAL: signature, H_SEAL_SEQ: log_seq}
 
 
@@ -63,10 +70,11 @@ async def check_seal(*, body: bytes, headers: dict[str, Any], member_id: str,
         raise PermanentFailure(NOT_SEALED, "the message carries no gateway seal: it did not come through the "
                                "gateway (its checks and its log), so it is not taken")
     seal = Seal(log_seq=seq, recipient=member_id, envelope_digest=body_digest(body))
-    result, _ = await verifier.verify_signed(content=seal.content(), signature_b64=signature, expect=Expectation(
-        usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=GATEWAY_ID))
+    result, verified = await verifier.verify_signed(content=seal.content(), signature_b64=signature,
+                                                    expect=Expectation(usage=Usage.SIGN, holder=Holder.SYSTEM,
+                                                                       common_name=GATEWAY_ID))
     if result.ok:
-        return seal
+        return replace(seal, signer=verified.signer if verified is not None else None)
     if is_transient(result):
         raise OutageFailure(refusal_code(result), f"cannot check the gateway's seal now: {result.message}",
                             details={"failedAt": "nuc"})

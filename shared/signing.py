@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from shared.canonical import canonical_bytes
 from shared.envelope import signed_content
@@ -80,32 +80,121 @@ class VerifiedSignature:
 
     @property
     def signing_time(self) -> dt.datetime | None:
-        """The signer's claimed signing time (the signer's clock; the mesh judges validity on its own)."""
+        """The signer's claimed signing time (a signed attribute): the mesh's own signers write the mesh clock's
+        time; a result document is judged at it, an envelope on the mesh clock now."""
         value = self.signing_time_value
         if value is None:
             return None
         kind = core.UTCTime if value.tag == 23 else core.GeneralizedTime
-        return kind.load(value.der).native
+        try:
+            moment = kind.load(value.der).native
+        except (ValueError, TypeError) as exc:
+            raise SignatureError("SIGNING_TIME_MALFORMED", f"the signingTime attribute is not a time: {exc}") from None
+        if not isinstance(moment, dt.datetime) or moment.tzinfo is None:  # RFC 5652 §11.3: UTC, with its «Z»
+            raise SignatureError("SIGNING_TIME_MALFORMED", "the signingTime attribute is not a UTC time (no «Z»): "
+                                 "when it was made cannot be told")
+        return moment
 
 
-def sign_detached(*, content: bytes, signer: SignerIdentity, include_chain: bool = False) -> bytes:
-    builder = (pkcs7.PKCS7SignatureBuilder().set_data(content)
-               .add_signer(signer.certificate, signer.key, hashes.SHA256()))
-    if include_chain:
-        for cert in signer.chain:
-            builder = builder.add_certificate(cert)
-    options = [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary, pkcs7.PKCS7Options.NoCapabilities]
-    return builder.sign(serialization.Encoding.DER, options)
+SIGNING_TIME_TOLERANCE = dt.timedelta(minutes=5)  # a signer's tool and the mesh clock agree within moments
 
 
-def sign_json(*, value: Any, signer: SignerIdentity) -> str:
-    """Base64 detached CMS over the canonical form of ``value``."""
-    return base64.b64encode(sign_detached(content=canonical_bytes(value), signer=signer)).decode()
+def refuse_signing_time(verified: VerifiedSignature, *, now: dt.datetime, what: str) -> None:
+    """A result document handed in signed (by staff in manual mode, by a ЦОН operator) is later judged at its CMS
+    signingTime: one without it, or one far from the mesh clock's now (a tool signing on the machine's clock while
+    the mesh clock is days ahead), would be refused by every verifier (``SIGNING_TIME_MISSING``,
+    ``DOCUMENT_DATED_AFTER_SIGNING``). Refuse it while the signer can still sign again (``meshctl sign`` and the SDK
+    write the mesh clock's time)."""
+    try:
+        signed_at = verified.signing_time
+    except SignatureError as exc:
+        raise MeshError(exc.code, f"{what}: {exc.message}", status=422) from None
+    if signed_at is None:
+        raise MeshError("SIGNING_TIME_MISSING", f"{what}: the signature carries no signingTime (a signed attribute); "
+                        "sign with a tool that writes it (meshctl sign, the SDK, openssl cms -sign)", status=422)
+    if abs(signed_at - now) > SIGNING_TIME_TOLERANCE:
+        raise MeshError("SIGNING_TIME_SKEWED", f"{what}: the signature says it was made at {signed_at.isoformat()}, "
+                        f"but the mesh clock reads {now.isoformat()}; sign again on the mesh clock (meshctl sign "
+                        "uses it)", status=422, details={"signingTime": signed_at.isoformat(),
+                                                        "meshTime": now.isoformat()})
 
 
-def sign_wire(*, wire: dict[str, Any], signer: SignerIdentity) -> dict[str, Any]:
-    """Return the envelope's wire form with its system signature set."""
-    signature = base64.b64encode(sign_detached(content=signed_content(wire), signer=signer)).decode()
+# ---- writing CMS ----------------------------------------------------------------------------------------------------
+# The SignedData is written here, not by cryptography's PKCS7SignatureBuilder, because that builder stamps the
+# machine's real clock as the signingTime, and the mesh has its own clock (shared.clock: offsets, jumps of days):
+# a result document is judged at its signingTime (signed attribute), so the signer must be able to say which
+# time it means. The layout is the one the builder wrote (and `openssl cms -verify` checks): version 1, one
+# SHA-256 digest algorithm, id-data without content (detached), the signer's certificate (and chain on request),
+# one SignerInfo by issuer and serial with the signed attributes contentType, signingTime and messageDigest.
+def _der(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    if size < 0x80:
+        return bytes((tag, size)) + body
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(octets))) + octets + body
+
+
+_ID_DATA = core.ObjectIdentifier("1.2.840.113549.1.7.1").dump()
+_SHA256_ALGORITHM = _der(0x30, core.ObjectIdentifier("2.16.840.1.101.3.4.2.1").dump() + b"\x05\x00")
+_RSA_ALGORITHM = _der(0x30, core.ObjectIdentifier("1.2.840.113549.1.1.1").dump() + b"\x05\x00")
+_ECDSA_SHA256_ALGORITHM = _der(0x30, core.ObjectIdentifier("1.2.840.10045.4.3.2").dump())
+_CONTENT_TYPE_ATTRIBUTE = _der(0x30, core.ObjectIdentifier("1.2.840.113549.1.9.3").dump() + _der(0x31, _ID_DATA))
+
+
+def _time_der(at: dt.datetime) -> bytes:
+    """RFC 5652 §11.3: UTCTime for 1950-2049, GeneralizedTime otherwise; whole seconds, UTC."""
+    if at.tzinfo is None:
+        raise ValueError("a signing time must be timezone-aware")
+    moment = at.astimezone(dt.UTC)
+    if 1950 <= moment.year < 2050:
+        return _der(0x17, moment.strftime("%y%m%d%H%M%SZ").encode())
+    return _der(0x18, moment.strftime("%Y%m%d%H%M%SZ").encode())
+
+
+@lru_cache(maxsize=256)
+def _signer_parts(certificate: x509.Certificate, chain: tuple[x509.Certificate, ...]) -> tuple[bytes, bytes, bytes]:
+    """What does not change between one signer's signatures: the certificates field ([0] IMPLICIT SET OF), the
+    signer identifier (issuer and serial) and the signature algorithm."""
+    certificates = b"".join(c.public_bytes(serialization.Encoding.DER) for c in (certificate, *chain))
+    serial = certificate.serial_number
+    serial_der = _der(0x02, serial.to_bytes(serial.bit_length() // 8 + 1, "big", signed=True))
+    sid = _der(0x30, certificate.issuer.public_bytes() + serial_der)
+    algorithm = _RSA_ALGORITHM if isinstance(certificate.public_key(), rsa.RSAPublicKey) else _ECDSA_SHA256_ALGORITHM
+    return _der(0xA0, certificates), sid, algorithm
+
+
+def sign_detached(*, content: bytes, signer: SignerIdentity, at: dt.datetime | None = None,
+                  include_chain: bool = False) -> bytes:
+    """A detached CMS SignedData over ``content`` whose signingTime is ``at`` — the time the signer means: the
+    mesh clock for everything the mesh signs. None takes the machine's clock: a signer outside the mesh (a
+    citizen's own tool, as NCALayer stamps the computer's time)."""
+    certificates, sid, algorithm = _signer_parts(signer.certificate, signer.chain if include_chain else ())
+    at = at if at is not None else dt.datetime.now(dt.UTC)
+    attributes = sorted((
+        _CONTENT_TYPE_ATTRIBUTE,
+        _der(0x30, _SIGNING_TIME + _der(0x31, _time_der(at))),
+        _der(0x30, _MESSAGE_DIGEST + _der(0x31, _der(0x04, hashlib.sha256(content).digest()))),
+    ))  # DER orders a SET OF by the encodings
+    to_sign = _der(0x31, b"".join(attributes))
+    if isinstance(signer.key, rsa.RSAPrivateKey):
+        value = signer.key.sign(to_sign, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        value = signer.key.sign(to_sign, ec.ECDSA(hashes.SHA256()))
+    signer_info = _der(0x30, b"\x02\x01\x01" + sid + _SHA256_ALGORITHM + b"\xa0" + to_sign[1:] + algorithm
+                       + _der(0x04, value))
+    signed_data = _der(0x30, b"\x02\x01\x01" + _der(0x31, _SHA256_ALGORITHM) + _der(0x30, _ID_DATA) + certificates
+                       + _der(0x31, signer_info))
+    return _der(0x30, _SIGNED_DATA + _der(0xA0, signed_data))
+
+
+def sign_json(*, value: Any, signer: SignerIdentity, at: dt.datetime | None = None) -> str:
+    """Base64 detached CMS over the canonical form of ``value``, signed at ``at`` (see ``sign_detached``)."""
+    return base64.b64encode(sign_detached(content=canonical_bytes(value), signer=signer, at=at)).decode()
+
+
+def sign_wire(*, wire: dict[str, Any], signer: SignerIdentity, at: dt.datetime | None = None) -> dict[str, Any]:
+    """Return the envelope's wire form with its system signature set (signed at ``at``, the mesh time)."""
+    signature = base64.b64encode(sign_detached(content=signed_content(wire), signer=signer, at=at)).decode()
     return {**wire, "signature": signature}
 
 

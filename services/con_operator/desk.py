@@ -53,10 +53,11 @@ from shared.logins import eds_refusal
 from shared.mail import json_attachment, send_mail
 from shared.member import MemberRuntime
 from shared.registry_calls import person_by_iin
-from shared.signing import sign_json
+from shared.signing import refuse_signing_time, sign_json
 
 log = get_logger(__name__)
 SCAN_TYPES = ATTACHMENT_TYPES  # a scan travels as an application's copy: the same types
+CENTRE_POSITION = ("Мемлекеттік корпорация қызметкері", "Работник Государственной корпорации")  # 004 п. 10: (kk, ru)
 # 004 п. 9 пп. 6 (процесс 4): the message when ГБД ФЛ has nothing on the citizen
 NO_DATA = ("Невозможно получить данные услугополучателя: сведения по ИИН {iin} отсутствуют в ГБД ФЛ "
            "(п. 9, пп. 6 регламента — процесс 4). Заявление не может быть сформировано.")
@@ -395,7 +396,10 @@ class Desk:
     # ---- the result -----------------------------------------------------------------------------------------
     async def result_draft(self, operator: OperatorAccount, *, visit_id: str) -> dict[str, Any]:
         """004 п. 10: the notice the State Corporation's worker forms from ИС МИО's record, to be signed. Made
-        once and kept, so the draft signed is the draft stored."""
+        once and kept, so the draft signed is the draft stored; it names the operator who signs it (``signer``, as
+        the certificate has them), so another operator of the branch who takes it over gets it drafted again in
+        their name, until it is signed. The issuer is the State Corporation (its BIN, as the gateway registered
+        ИС ЦОН) under the regulation whose file has it form the result: what the verifier holds the signature to."""
         visit = await self._own_branch_visit(operator, visit_id)
         regulation = self._regulation(visit)
         assert regulation.centre is not None
@@ -408,33 +412,45 @@ class Desk:
                             status=409)
         if case.status != "COMPLETED" or final is None or not final.document:
             raise MeshError("RESULT_NOT_READY", f"ИС МИО's record is not here yet (status {case.status})", status=409)
-        if visit.result is not None:
+        if visit.result is not None and (visit.result_signed_at is not None or (
+                visit.result["content"].get("signer") or {}).get("iin") == operator.iin):
             return visit.result["content"]
         record = final.document["content"]
         branch = self.branches.get(visit.branch)
-        form = visit.form
         content = {
             "documentNumber": f"{branch.id.upper()}-{record.get('documentNumber', case.application_number)}",
             "date": self._local_today().isoformat(), "title": regulation.centre.forms_result,
-            "issuer": f"{self.operators.centre['name']} — {branch.name}", "service": regulation.title,
-            "applicant": " ".join(filter(None, [form.get("surname"), form.get("name"), form.get("patronymic")])),
-            "applicantIin": visit.applicant_iin, "applicationNumber": case.application_number,
+            "issuer": f"{self.operators.centre['name']} — {branch.name}", "issuerBin": self.operators.centre["bin"],
+            "regulationId": regulation.id, "service": regulation.title,
+            # the person as ИС МИО's signed record names them: ГБД ФЛ's at the decision, not the form's (issue 17)
+            "applicant": record.get("applicant"), "applicantIin": record.get("applicantIin", visit.applicant_iin),
+            "applicationNumber": case.application_number,
             "registeredOn": record.get("date"), "basis": f"запись № {record.get('documentNumber')} в АИС «Еңбек "
             f"нарығы» ({record.get('issuer')})",
             "text": "Вы зарегистрированы в качестве лица, ищущего работу",
+            "signer": {"name": f"{operator.surname} {operator.name}", "position": CENTRE_POSITION[1],
+                       "positionKk": CENTRE_POSITION[0], "iin": operator.iin},
         }
         async with self._sessions() as session, session.begin():
             await session.exec(update(Visit).where(  # type: ignore[call-overload]
-                col(Visit.id) == visit.id, col(Visit.result).is_(None)).values(result={"content": content}))
+                col(Visit.id) == visit.id, col(Visit.result_signed_at).is_(None)).values(result={"content": content}))
         return (await self.visit(visit.id)).result["content"]  # type: ignore[index]
 
     async def form_result(self, operator: OperatorAccount, *, visit_id: str, signature: str) -> Visit:
-        draft = await self.result_draft(operator, visit_id=visit_id)
-        visit = await self.visit(visit_id)
-        assert visit.result is not None
+        """The stored draft, signed by the operator it names. Nothing is drafted here: a refused signature changes
+        nothing, and another operator first takes the draft over by reading it (``result_draft``)."""
+        visit = await self._own_branch_visit(operator, visit_id)
         if visit.result_signed_at is not None:
             raise MeshError("RESULT_ALREADY_FORMED", "the result was formed and signed already", status=409)
-        result, _ = await self._verifier().verify_signed_json(value=draft, signature_b64=signature, expect=Expectation(
+        if visit.result is None:
+            raise MeshError("RESULT_NOT_DRAFTED", "read the draft first (GET …/result/draft) and sign what it says",
+                            status=409)
+        draft = visit.result["content"]
+        if (draft.get("signer") or {}).get("iin") != operator.iin:
+            raise MeshError("RESULT_DRAFTED_FOR_ANOTHER", "the draft names another operator as its signer: read it "
+                            "again (GET …/result/draft) to have it drafted in your name, and sign that", status=409)
+        result, verified = await self._verifier().verify_signed_json(value=draft, signature_b64=signature,
+                                                                     expect=Expectation(
             usage=Usage.SIGN, holder=Holder.EMPLOYEE, iin=operator.iin, bin=self.operators.centre["bin"],
             role=OPERATOR_ROLE))
         if not result.ok:
@@ -442,6 +458,8 @@ class Desk:
             raise MeshError(code, f"the result's EDS is not the operator's valid signature: {result.message}",
                             status=503 if status == 503 else 422)
         now = self._clock.now()
+        assert verified is not None
+        refuse_signing_time(verified, now=now, what="the result's EDS")
         async with self._sessions() as session, session.begin():
             formed = await session.exec(update(Visit).where(  # type: ignore[call-overload]
                 col(Visit.id) == visit.id, col(Visit.result_signed_at).is_(None)).values(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.gbd_fl.domain import as_answer, social_status
 from services.gbd_fl.handlers import Registry, Wanted
 from services.gbd_fl.store import Person, RegistryFacts
+from shared.http_app import SQL_INT_MAX
 
 
 class Body(BaseModel):
@@ -83,7 +84,8 @@ class WantedIn(Body):
 
 
 class ResetIn(Body):
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=0, le=SQL_INT_MAX, description="the population's seed (kept in the "
+                                                                           "database: 64-bit)")
     size: int | None = Field(default=None, ge=0, le=200_000)
 
 

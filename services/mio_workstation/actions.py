@@ -32,7 +32,7 @@ from shared.clock import KZ_TZ
 from shared.contracts import EMAIL_PATTERN
 from shared.errors import MeshError
 from shared.logins import eds_refusal
-from shared.signing import sign_json
+from shared.signing import refuse_signing_time, sign_json
 
 
 @dataclass(frozen=True)
@@ -151,16 +151,30 @@ class Accept(StepAction):
 
 
 class Assign(StepAction):
+    """The head «определяет ответственного исполнителя» (000 п. 5, пп. 2; 001 п. 5, пп. 2; 002 п. 6, пп. 3): one of
+    the application's own district — its staff — of the role whose step decides (the executor; where the step
+    after it is the head's decision, 004's unemployed registration, the head it goes to for signing)."""
+
     action = Action.ASSIGN
 
     async def prepare(self, request: ActionRequest, facilities: Facilities) -> Prepared:
         executor = request.body.executor_iin
         district = request.app.district
+        role = request.regulation.step_doing(Action.DECIDE).role
         if executor is None:
-            found = await facilities.staff.find(district=district, role="executor")
+            found = await facilities.staff.find(district=district, role=role)
             return Assigned(executor=found.iin if found else None)
-        if (await facilities.staff.get(executor)).role != "executor":
-            raise MeshError("NOT_AN_EXECUTOR", f"{executor} is not an executor of {district}", status=422)
+        try:
+            named = await facilities.staff.get(executor)
+        except MeshError:
+            named = None
+        if named is None or named.district != district:  # one answer: nothing told of other districts' staff
+            raise MeshError("EXECUTOR_NOT_IN_DISTRICT", f"{executor} is no staff member of {district}, whose "
+                            f"application {request.app.number} is: assign one of its own", status=422)
+        if named.role != role:
+            raise MeshError("NOT_AN_EXECUTOR", f"{executor} is the {named.role} of {district}, not a {role}: the "
+                            f"decision in {request.regulation.id} is a {role}'s", status=422,
+                            details={"role": role})
         return Assigned(executor=executor)
 
 
@@ -170,6 +184,10 @@ class Decide(StepAction):
     def check(self, request: ActionRequest) -> None:
         if request.actor is None:
             return
+        assigned = request.app.executor_iin
+        if assigned is not None and request.actor.iin != assigned:  # the head's choice binds (Assign)
+            raise MeshError("NOT_THE_ASSIGNED_EXECUTOR", f"application {request.app.number} was assigned to another "
+                            f"{request.step.role}: it is theirs to decide", status=403)
         if request.body.decision not in ("approve", "refuse"):
             raise MeshError("DECISION_REQUIRED", "decision must be 'approve' or 'refuse'", status=422)
         if request.body.decision == "refuse" and not request.body.reason:
@@ -182,6 +200,8 @@ class Decide(StepAction):
             approve, reason = automatic_decision(regulation=regulation, facts=facts, form=app.form)
         else:
             approve, reason = request.body.decision == "approve", request.body.reason
+            if approve and facts.identity:  # the result would name ГБД ФЛ's person, whom the form does not name
+                raise MeshError("APPLICANT_NOT_CONFIRMED", facts.identity, status=409)
             missing = card_missing(regulation=regulation, facts=facts) if approve else None
             if missing:
                 raise MeshError("CARD_REQUIRED", missing, status=409)
@@ -192,7 +212,9 @@ class Decide(StepAction):
         signer = await facilities.staff.find(district=app.district, role=regulation.signature.role)
         draft = draft_document(regulation=regulation, application_number=app.number, applied=app.received_at,
                                issued=request.at, organisation=facilities.staff.organisations[app.district]["name"],
-                               form=app.form, approve=approve, reason=reason, card=card_summary(card, history),
+                               issuer_bin=facilities.staff.organisations[app.district]["bin"],
+                               form=app.form, person=facts.named, approve=approve, reason=reason,
+                               card=card_summary(card, history),
                                signer=official(signer), specialist=official(specialist))
         return Decided(approve=approve, reason=reason, draft=draft)
 
@@ -212,11 +234,11 @@ class Sign(StepAction):
                 district=app.district, role=regulation.signature.role)
             if signer is None:
                 raise MeshError("NO_SIGNER", f"{app.district} has no {regulation.signature.role} to sign", status=409)
-            return Signed(signature=sign_json(value=app.draft, signer=facilities.staff.signer(signer)),
-                          signer=signer.iin)
+            return Signed(signature=sign_json(value=app.draft, signer=facilities.staff.signer(signer), at=request.at),
+                          signer=signer.iin)  # signed at the step's mesh time: the document is judged at it
         if not request.body.signature:
             raise MeshError("SIGNATURE_REQUIRED", "sign the draft (GET …/draft) and send the signature", status=422)
-        result, _ = await facilities.verifier(app.district).verify_signed_json(
+        result, verified = await facilities.verifier(app.district).verify_signed_json(
             value=app.draft, signature_b64=request.body.signature, expect=Expectation(
                 usage=Usage.SIGN, holder=Holder.EMPLOYEE, iin=actor.iin,
                 bin=facilities.staff.organisations[app.district]["bin"], role=regulation.signature.certificate_role))
@@ -225,6 +247,8 @@ class Sign(StepAction):
             # the signer is logged in; it is the document's signature that is refused, not the session
             raise MeshError(code, f"the signature on {app.number} is not the {regulation.signature.role}'s valid "
                             f"EDS: {result.message}", status=503 if status == 503 else 422)
+        assert verified is not None
+        refuse_signing_time(verified, now=request.at, what=f"the signature on {app.number}")
         return Signed(signature=request.body.signature, signer=actor.iin)
 
 

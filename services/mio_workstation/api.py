@@ -72,6 +72,10 @@ class AssistanceIn(Body):
     decision: str | None = Field(default=None, max_length=200, description="the granting body's decision, as cited")
 
 
+class StaffIn(Body):
+    role: str = Field(min_length=1, max_length=32, description="a role of the district's regulations' steps")
+
+
 class CloseCardIn(Body):
     reason: str = Field(min_length=1, max_length=256)
 
@@ -246,7 +250,13 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
                         headers={"Content-Disposition": f'attachment; filename="{filename(document, "pdf")}"'})
 
     @router.post("/applications/{number}/actions/{action}", tags=["applications"],
-                 summary="Do the current step's next action: accept, assign, decide, sign, issue (by its role)")
+                 summary="Do the current step's next action: accept, assign, decide, sign, issue (by its role)",
+                 description="`assign` names (`executorIin`, default: the seeded one) a staff member of the "
+                             "application's district with the role of the deciding step — else `422 "
+                             "EXECUTOR_NOT_IN_DISTRICT` / `NOT_AN_EXECUTOR`; `decide` is then that member's alone "
+                             "(`403 NOT_THE_ASSIGNED_EXECUTOR`), and approving a form that does not name the person "
+                             "as ГБД ФЛ holds them is `409 APPLICANT_NOT_CONFIRMED`. `403 WRONG_ROLE` for another "
+                             "role's step.")
     async def act(number: str, action: Literal["accept", "assign", "decide", "sign", "issue"], body: ActionIn,
                   who: StaffAccount = Depends(current_staff)) -> dict:
         await workstation.act(number=number, action=action, actor=who, body=ActionBody(
@@ -261,7 +271,10 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
         same_district(who, district)
         return {"cards": [_card_out(c, e) for c, e in await workstation.register.cards(district=district, iin=iin)]}
 
-    @router.post("/register/cards/{card_id}/close", tags=["Еңбек нарығы"], summary="Close a card, with the reason")
+    @router.post("/register/cards/{card_id}/close", tags=["Еңбек нарығы"], summary="Close a card, with the reason",
+                 description="By staff of the card's district (`403 NOT_YOUR_DISTRICT`) whose role its regulation "
+                             "files name as the register's keeper, `registerKeeper` — who enters people there (`403 "
+                             "NOT_THE_REGISTER_KEEPER`, `details.roles`); `409 CARD_CLOSED`, `404 CARD_NOT_FOUND`.")
     async def close_card(card_id: str, body: CloseCardIn, who: StaffAccount = Depends(current_staff)) -> dict:
         card = await workstation.register.close(card_id=card_id, reason=body.reason, actor=who)
         return _card_out(card, [])
@@ -289,6 +302,14 @@ def build_router(*, workstation: Workstation, staff: StaffBook, book: Regulation
                 summary="Seeded staff identities with their passwords and PKCS#12 files (test identities)")
     async def staff_list() -> dict:
         return {"staff": [staff_public(s, secrets_too=True) for s in await staff.everyone()]}
+
+    @router.post("/admin/districts/{district}/staff", tags=["test support"], dependencies=guarded, status_code=201,
+                 summary="Mint one more staff member of a role the district's regulations have (a second executor…), "
+                         "with НУЦ certificates; its password and PKCS#12 files as /admin/staff gives them",
+                 description="404 DISTRICT_UNKNOWN; 422 ROLE_NOT_IN_DISTRICT (with the district's roles). The seeded "
+                             "member of the role stays the district's first (default assignments, simulated staff).")
+    async def mint_staff(district: str, body: StaffIn) -> dict:
+        return staff_public(await staff.mint(district=district, role=body.role), secrets_too=True)
 
     @router.post("/admin/staff/{iin}/unlock", tags=["test support"], dependencies=guarded,
                  summary="Lift a staff member's lock-out (admin)")

@@ -12,6 +12,7 @@ from services.mio_workstation.regulations import Action, Duration, Regulation, S
 from shared.clock import KZ_TZ
 from shared.documents import document_title
 from shared.forms import SERVICE_TITLES
+from shared.ids import folded_name
 from shared.working_calendar import WorkingCalendar
 
 
@@ -99,6 +100,40 @@ def overdue(*, due: dt.datetime, finished: dt.datetime | None, auto: dt.datetime
     return now > due and (auto is None or auto > due)
 
 
+# The form names the person otherwise than ГБД ФЛ holds them, or ГБД ФЛ holds nobody with that IIN: one reason for
+# both, so that whoever applies for someone learns from a refusal only that the pair IIN-name was not right.
+IDENTITY_NOT_CONFIRMED = ("Сведения о заявителе в заявлении (ИИН, фамилия, имя, отчество) не соответствуют сведениям "
+                          "ГБД ФЛ")
+
+
+@dataclass(frozen=True)
+class Registered:
+    """The person as ГБД ФЛ holds them when the decision is made: what a result prints of them. The seeds' result
+    forms print the full name and the IIN (003 app. 5: «Ф.И.О.»; the notices and referrals the same); none prints a
+    birth date or an address, so none is added."""
+
+    iin: str
+    surname: str
+    name: str
+    patronymic: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(filter(None, (self.surname, self.name, self.patronymic)))
+
+
+def identity_problem(form: dict[str, Any], registered: Registered | None) -> str | None:
+    """Does the form name the person ГБД ФЛ holds under its IIN? Surname and name must be theirs, the patronymic too
+    when the form gives one (it is written «при наличии»: a form may leave it out, the result prints ГБД ФЛ's).
+    ``IDENTITY_NOT_CONFIRMED`` when not, and when ГБД ФЛ has no data: the same reason for both."""
+    if registered is None:
+        return IDENTITY_NOT_CONFIRMED
+    pairs = [(form.get("surname"), registered.surname), (form.get("name"), registered.name)]
+    if form.get("patronymic"):
+        pairs.append((form["patronymic"], registered.patronymic))
+    return None if all(folded_name(given) == folded_name(held) for given, held in pairs) else IDENTITY_NOT_CONFIRMED
+
+
 @dataclass(frozen=True)
 class Circumstances:
     """What the executor knows when deciding: the register, and the registries' facts."""
@@ -112,6 +147,15 @@ class Circumstances:
     unemployed_card: bool
     has_representative: bool
     document_problems: tuple[str, ...] = ()  # the provider's document check (condition 3): each a refusal reason
+    # the person as ГБД ФЛ holds them now (None: no data), and whether the form names them so (``identity_problem``)
+    registered: Registered | None = None
+    identity: str | None = None
+
+    @property
+    def named(self) -> Registered | None:
+        """Whom the result may name: ГБД ФЛ's person when the form named them rightly, else nobody — a refusal over
+        the name prints the IIN alone, so it never tells an applicant ГБД ФЛ's name for an IIN they gave."""
+        return self.registered if self.identity is None else None
 
 
 def card_missing(*, regulation: Regulation, facts: Circumstances) -> str | None:
@@ -128,6 +172,8 @@ def card_missing(*, regulation: Regulation, facts: Circumstances) -> str | None:
 def automatic_decision(*, regulation: Regulation, facts: Circumstances,
                        form: dict[str, Any]) -> tuple[bool, str | None]:
     """What simulated staff decide: approve, or refuse with the reason (grounds assumed from the Standard)."""
+    if facts.identity:  # the executor checks the documents (000 п. 5, пп. 3; condition 3): not the person named
+        return False, facts.identity
     if not facts.alive:
         return False, "По данным ГБД ФЛ услугополучатель умер"
     if facts.document_problems:  # process 6 (000) / process 5 (004 п. 11): the refusal over the documents
@@ -259,13 +305,16 @@ def refusal_text(regulation: Regulation) -> tuple[str, str]:
 
 
 def draft_document(*, regulation: Regulation, application_number: str, applied: dt.datetime, issued: dt.datetime,
-                   organisation: str, form: dict[str, Any], approve: bool, reason: str | None,
-                   card: dict[str, Any] | None, signer: Official | None,
+                   organisation: str, issuer_bin: str, form: dict[str, Any], person: Registered | None, approve: bool,
+                   reason: str | None, card: dict[str, Any] | None, signer: Official | None,
                    specialist: Official | None) -> dict[str, Any]:
     """The output document (справка, уведомление, извещение, направление, or the refusal letter), before signing
     and before its number (``numbered``, in the transaction that keeps it): each field is one the seed's form
-    prints, filled from the application, the staff who sign and prepare it, and «Еңбек нарығы» (``card``)."""
-    applicant = " ".join(filter(None, [form.get("surname"), form.get("name"), form.get("patronymic")]))
+    prints, filled from the application, the staff who sign and prepare it, and «Еңбек нарығы» (``card``).
+
+    The person's fields come from ГБД ФЛ as it answered at the decision (``person``, ``Circumstances.named``), never
+    from the form: the form's name is what the decision checked, not what it certifies. With no ``person`` (a
+    refusal because the form named someone else, or ГБД ФЛ has no data) the document names the IIN alone."""
     kind = document_kind_of(regulation, approve=approve)
     referral = form.get("referralKind") if kind == "referral" else None
     title_kk, title_ru = document_title(kind, referral_kind=referral)
@@ -273,9 +322,13 @@ def draft_document(*, regulation: Regulation, application_number: str, applied: 
         "documentKind": kind, "applicationNumber": application_number,
         "applicationDate": applied.astimezone(KZ_TZ).date().isoformat(),
         "date": issued.astimezone(KZ_TZ).date().isoformat(), "issuer": issuer_of(regulation, organisation),
-        "service": regulation.title, "regulation": regulation.act, "applicant": applicant,
-        "applicantIin": form["applicantIin"], "result": "approved" if approve else "refused",
-        "title": title_ru, "titleKk": title_kk,
+        # whom a verifier holds the signature to: the district's organisation as the gateway registered it (its BIN),
+        # and the regulation whose file says who signs (signature.certificateRole)
+        "issuerBin": issuer_bin, "regulationId": regulation.id,
+        "service": regulation.title, "regulation": regulation.act,
+        **({"applicant": person.full_name} if person is not None else {}),
+        "applicantIin": person.iin if person is not None else form["applicantIin"],
+        "result": "approved" if approve else "refused", "title": title_ru, "titleKk": title_kk,
     }
     if signer is not None:
         content["signer"] = signer.content(with_iin=True)

@@ -23,10 +23,12 @@ from services.mio_workstation.actions import ACTIONS, ActionBody, ActionRequest,
 from services.mio_workstation.domain import (
     STATUS_TEXT,
     Circumstances,
+    Registered,
     Status,
     application_number,
     auto_at,
     document_number,
+    identity_problem,
     next_action,
     numbered,
     step_due,
@@ -105,7 +107,7 @@ class Workstation:
         self._clock = clock
         self._book = book
         self.staff = staff
-        self.register = LabourRegister(sessions=sessions, clock=clock)
+        self.register = LabourRegister(sessions=sessions, clock=clock, keepers=book.register_keepers)
         self.reads = Reads(sessions=sessions, clock=clock)
         self._runtimes = runtimes
         self._calendar = calendar
@@ -458,11 +460,15 @@ class Workstation:
             for service in ("gbdfl.person-by-iin", "gbdfl.social-status-by-iin")))
         person, status = person_answer.envelope.data, status_answer.envelope.data
         card = await self.register.open_card(app.applicant_iin)
-        age = None
+        age, registered = None, None
         if person.get("found"):
-            birth = dt.date.fromisoformat(person["person"]["birthDate"])
+            held = person["person"]
+            birth = dt.date.fromisoformat(held["birthDate"])
             age = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+            registered = Registered(iin=held["iin"], surname=held["surname"], name=held["name"],
+                                    patronymic=held.get("patronymic"))
         return Circumstances(
+            registered=registered, identity=identity_problem(app.form, registered),
             age=age, alive=bool(person.get("found")) and person["person"].get("alive", True),
             employed=bool(status.get("employment", {}).get("employed")),
             full_time_student=bool(status.get("study", {}).get("fullTimeStudent")),

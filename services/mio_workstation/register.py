@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -27,9 +28,10 @@ JOB_SEEKER, UNEMPLOYED = "job_seeker", "unemployed"
 
 
 class LabourRegister:
-    def __init__(self, *, sessions: Sessions, clock: MeshClock) -> None:
+    def __init__(self, *, sessions: Sessions, clock: MeshClock, keepers: Callable[[str], list[str]]) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._keepers = keepers  # a district's roles that keep the register (``RegulationBook.register_keepers``)
 
     async def open_card(self, iin: str) -> LabourCard | None:
         """The person's open card, whichever district keeps it: «Еңбек нарығы» is one national register, so a
@@ -111,12 +113,21 @@ class LabourRegister:
         return card
 
     async def close(self, *, card_id: str, reason: str, actor: StaffAccount) -> LabourCard:
+        """Close a card (снятие с учета), with the reason: staff of the district that keeps it, of a role its
+        regulation files name as the register's keeper (``registerKeeper``: who enters people there)."""
         async with self._sessions() as session, session.begin():
             card = await session.get(LabourCard, card_id, with_for_update=True)
             if card is None:
                 raise MeshError("CARD_NOT_FOUND", f"no card {card_id}", status=404)
             if actor.district != card.district:
                 raise MeshError("NOT_YOUR_DISTRICT", f"card {card_id} belongs to {card.district}", status=403)
+            keepers = self._keepers(card.district)
+            if actor.role not in keepers:
+                raise MeshError("NOT_THE_REGISTER_KEEPER", (
+                    f"cards on «Еңбек нарығы» in {card.district} are closed by the {' or the '.join(keepers)}, who "
+                    "enters people there (its regulations' registerKeeper), not the " + actor.role) if keepers else (
+                    f"no regulation of {card.district} registers people on «Еңбек нарығы» (none names a "
+                    "registerKeeper): its staff close no card"), status=403, details={"roles": keepers})
             if card.status != "open":
                 raise MeshError("CARD_CLOSED", f"card {card_id} was closed on {card.closed_at}", status=409)
             card.status, card.closed_at, card.close_reason = "closed", self._clock.now(), reason

@@ -142,6 +142,18 @@ class Signature(Model):
     certificate_role: Literal["head", "signer"] = Field(alias="certificateRole")
 
 
+class RegisterKeeper(Model):
+    """Who enters the people this regulation registers on «Еңбек нарығы» — and so keeps their cards: closing one
+    (снятие с учета) is theirs too. No seed speaks of closing a card; each registration regulation says who writes
+    it (002 п. 6, пп. 4: «орындаушысы … "Еңбек нарығы" ААЖ енгізеді»)."""
+
+    role: Role
+    source: str = Field(min_length=1, description="the clause that has this role write the register")
+
+
+REGISTERING_SERVICES = ("employment.job-seeker-registration", "employment.unemployed-registration")
+
+
 class Outcome(Model):
     approve: str
     refuse: str
@@ -185,6 +197,9 @@ class Regulation(Model):
     notify_centre: bool = Field(default=False, alias="notifyCentre", description=(
         "ИС ЦОН hears every status change (003 routes every status to ИС ЦОН); ЦОН-channel files always do"))
     centre: Centre | None = None
+    register_keeper: RegisterKeeper | None = Field(default=None, alias="registerKeeper", description=(
+        "a registration regulation: the role that enters its people on «Еңбек нарығы»; staff of that role in the "
+        "district close cards there"))
     organisations: dict[str, Organisation] = Field(
         default_factory=dict, description="per district: the organisation to register at the gateway if missing")
 
@@ -222,6 +237,12 @@ class Regulation(Model):
         if "organisation" in self.applicants and self.channel == "con":
             raise ValueError("an organisation applies through the portal or at the office, not through ЦОН "
                              "(whose operator signs for a person present)")
+        if self.register_keeper is not None:
+            if self.service not in REGISTERING_SERVICES:
+                raise ValueError(f"registerKeeper belongs to a regulation that puts people on «Еңбек нарығы» "
+                                 f"({', '.join(REGISTERING_SERVICES)})")
+            if self.register_keeper.role not in self.roles:
+                raise ValueError(f"registerKeeper: {self.register_keeper.role} has no step in this regulation")
         stray = set(self.organisations) - set(self.districts)
         if stray:
             raise ValueError(f"organisations names districts the file does not serve: {', '.join(sorted(stray))}")
@@ -311,3 +332,8 @@ class RegulationBook:
 
     def roles_in(self, district: str) -> set[str]:
         return {role for r in self.for_district(district) for role in r.roles}
+
+    def register_keepers(self, district: str) -> list[str]:
+        """The roles that keep «Еңбек нарығы» in a district: those its registration files name (none: its files
+        register nobody, and its staff close no card)."""
+        return sorted({r.register_keeper.role for r in self.for_district(district) if r.register_keeper})

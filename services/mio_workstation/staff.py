@@ -86,12 +86,32 @@ class StaffBook:
                     await self._create(district=district, role=role,
                                        cert_role=certificate_role(staff_role=role, signer_roles=signer_roles))
 
-    async def _create(self, *, district: str, role: str, cert_role: str) -> None:
-        rng = random.Random(f"{district}:{role}")  # noqa: S311 - a stable test identity, not a secret
-        iin = None
-        while iin is None:
-            iin = make_iin(birth_date=dt.date(rng.randint(1970, 1990), rng.randint(1, 12), rng.randint(1, 28)),
-                           sex=rng.choice("MF"), serial=rng.randint(9950, 9999))  # type: ignore[arg-type]
+    async def mint(self, *, district: str, role: str) -> StaffAccount:
+        """Test support: one more staff member of a role the district's regulations have (a second executor, to
+        see that only the one assigned decides), with НУЦ certificates of their own. The seeded member of the role
+        stays the one ``find`` gives."""
+        if district not in self._districts:
+            raise MeshError("DISTRICT_UNKNOWN", f"this ИС МИО serves no district {district!r}", status=404)
+        roles = sorted(self._book.roles_in(district))
+        if role not in roles:
+            raise MeshError("ROLE_NOT_IN_DISTRICT", f"no regulation of {district} has a {role}'s step; its roles: "
+                            f"{', '.join(roles)}", status=422, details={"roles": roles})
+        signer_roles = {r.signature.role: r.signature.certificate_role for r in self._book.for_district(district)}
+        rng = random.Random(secrets.randbits(64))  # noqa: S311 - a test identity, not a secret
+        while True:
+            iin = _staff_iin(rng, serials=(9900, 9949))  # the seeded ones have 9950-9999
+            async with self._sessions() as session:
+                if await session.get(StaffAccount, iin) is None:
+                    break
+        await self._create(district=district, role=role, iin=iin, rng=rng,
+                           cert_role=certificate_role(staff_role=role, signer_roles=signer_roles))
+        return await self.get(iin)
+
+    async def _create(self, *, district: str, role: str, cert_role: str, iin: str | None = None,
+                      rng: random.Random | None = None) -> None:
+        if rng is None or iin is None:
+            rng = random.Random(f"{district}:{role}")  # noqa: S311 - a stable test identity, not a secret
+            iin = _staff_iin(rng, serials=(9950, 9999))
         surname, name = rng.choice(_SURNAMES), rng.choice(_NAMES)
         organisation = self.organisations[district]
         p12_password = secrets.token_urlsafe(12)
@@ -107,9 +127,12 @@ class StaffBook:
         log.info("staff_seeded", district=district, role=role)
 
     async def find(self, *, district: str, role: str) -> StaffAccount | None:
+        """The district's staff member of the role: the seeded one (whom simulated staff act as and a default
+        assignment names), however many more were minted."""
         async with self._sessions() as session:
-            return (await session.exec(select(StaffAccount).where(StaffAccount.district == district,
-                                                                  StaffAccount.role == role))).first()
+            found = (await session.exec(select(StaffAccount).where(StaffAccount.district == district,
+                                                                   StaffAccount.role == role))).all()
+        return min(found, key=_seeded_first, default=None)
 
     async def get(self, iin: str) -> StaffAccount:
         async with self._sessions() as session:
@@ -119,8 +142,10 @@ class StaffBook:
         return staff
 
     async def everyone(self) -> list[StaffAccount]:
+        """Every staff member, by district; the seeded member of each role before any minted one."""
         async with self._sessions() as session:
-            return list((await session.exec(select(StaffAccount).order_by(col(StaffAccount.district)))).all())
+            staff = list((await session.exec(select(StaffAccount).order_by(col(StaffAccount.district)))).all())
+        return sorted(staff, key=lambda s: (s.district, _seeded_first(s)))
 
     def signer(self, staff: StaffAccount) -> SignerIdentity:
         """The staff member's signing key (simulated staff sign with it)."""
@@ -155,6 +180,21 @@ class StaffBook:
     async def staff_of(self, token: str | None) -> StaffAccount:
         login = await self.logins.session_of(token)
         return await self.get(login.subject)
+
+
+def _staff_iin(rng: random.Random, *, serials: tuple[int, int]) -> str:
+    """A staff member's IIN: born 1970-1990, a serial in the given range (``make_iin`` refuses some: drawn again)."""
+    while True:
+        iin = make_iin(birth_date=dt.date(rng.randint(1970, 1990), rng.randint(1, 12), rng.randint(1, 28)),
+                       sex=rng.choice("MF"), serial=rng.randint(*serials))  # type: ignore[arg-type]
+        if iin is not None:
+            return iin
+
+
+def _seeded_first(staff: StaffAccount) -> tuple[bool, str]:
+    """Orders the seeded member of a district's role (the IIN its stable seed gives) before minted ones."""
+    return staff.iin != _staff_iin(random.Random(f"{staff.district}:{staff.role}"),  # noqa: S311 - not a secret
+                                   serials=(9950, 9999)), staff.iin
 
 
 def staff_public(staff: StaffAccount, *, secrets_too: bool) -> dict[str, Any]:

@@ -110,10 +110,12 @@ def system_subject(*, member_id: str, organisation: str, bin_: str) -> x509.Name
                       x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ")])
 
 
-def _key_usage(*, usage: Usage | None) -> x509.KeyUsage:
+def _key_usage(*, usage: Usage | None, agreement: bool = False) -> x509.KeyUsage:
+    """``agreement``: an information system's EC key also agrees keys — payloads are encrypted to it hop by hop
+    (ECDH-ES, ``shared.payload_crypto``), as RFC 5480 allows an EC key's certificate to say."""
     return x509.KeyUsage(
         digital_signature=usage is not None, content_commitment=usage is Usage.SIGN,
-        key_encipherment=usage is not Usage.SIGN, data_encipherment=False, key_agreement=False,
+        key_encipherment=usage is not Usage.SIGN, data_encipherment=False, key_agreement=agreement,
         key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False)
 
 
@@ -143,7 +145,8 @@ def leaf_certificate(*, subject: x509.Name, public_key: PublicKey, usage: Usage,
                      issuer: x509.Certificate, issuer_key: CaKey, not_before: dt.datetime, not_after: dt.datetime,
                      urls: Urls, broken_usage: bool = False) -> x509.Certificate:
     """A certificate by the НУЦ profile. ``broken_usage`` gives it a key usage no verifier accepts."""
-    key_usage = _key_usage(usage=None) if broken_usage else _key_usage(usage=usage)
+    key_usage = _key_usage(usage=None) if broken_usage else _key_usage(
+        usage=usage, agreement=holder is Holder.SYSTEM and isinstance(public_key, ec.EllipticCurvePublicKey))
     builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer.subject).public_key(public_key)
                .serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after)
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

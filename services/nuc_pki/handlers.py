@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass
 
 from asn1crypto import keys as asn1_keys
+from asn1crypto.core import GeneralizedTime
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -43,6 +44,9 @@ from shared.signing import SignerIdentity, certificate_pem
 
 log = get_logger(__name__)
 
+# X.509 (ITU-T, 2005 onwards) id-ce-expiredCertsOnCRL: "this CRL keeps the entries of certificates that expired
+# since" (a GeneralizedTime), as a CA whose revocation records outlive the certificates says on its CRL.
+EXPIRED_CERTS_ON_CRL = x509.ObjectIdentifier("2.5.29.60")
 REVOCATION_REASONS = {flag.value: flag for flag in x509.ReasonFlags
                       if flag not in (x509.ReasonFlags.unspecified, x509.ReasonFlags.remove_from_crl)}
 _OCSP_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"sha1": hashes.SHA1, "sha256": hashes.SHA256}
@@ -305,6 +309,9 @@ class CertificateAuthority:
         async with self._sessions() as session:
             record = await session.get(IssuedCertificate, format(request.serial_number, "x"))
         now = self._clock.now()
+        # Answered from the records whether or not the certificate has expired: НУЦ never forgets a revocation (the
+        # CRL's ExpiredCertsOnCRL), so a verifier judging a signature made while the certificate was valid learns
+        # that it was revoked, and when and why, after its end too.
         status, revoked_at, reason = ocsp.OCSPCertStatus.UNKNOWN, None, None
         if record is not None and record.defect != BadKind.UNTRUSTED.value:
             if record.revoked_at is not None:
@@ -339,6 +346,8 @@ class CertificateAuthority:
                 .sign(self._root_key, hashes.SHA256()))
 
     async def crl(self) -> x509.CertificateRevocationList:
+        """Every revocation НУЦ ever recorded, of expired certificates too: ExpiredCertsOnCRL names the issuing CA's
+        first day, so relying parties know an expired certificate absent from it was never revoked."""
         issuer, issuer_key = self._ready()
         now = self._clock.now()
         async with self._sessions() as session:
@@ -348,7 +357,9 @@ class CertificateAuthority:
                    .next_update(now + dt.timedelta(hours=self._settings.crl_validity_hours))
                    .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
                    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-                                  critical=False))
+                                  critical=False)
+                   .add_extension(x509.UnrecognizedExtension(EXPIRED_CERTS_ON_CRL, _generalized_time(
+                       issuer.not_valid_before_utc)), critical=False))
         for record in revoked:
             if record.defect == BadKind.UNTRUSTED.value:
                 continue
@@ -358,6 +369,10 @@ class CertificateAuthority:
                 entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags(record.revocation_reason)), critical=False)
             builder = builder.add_revoked_certificate(entry.build())
         return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _generalized_time(moment: dt.datetime) -> bytes:
+    return GeneralizedTime(moment.astimezone(dt.UTC).replace(microsecond=0)).dump()
 
 
 def _spki(key: PublicKey) -> bytes:

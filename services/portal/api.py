@@ -3,7 +3,6 @@ seed 001's «ИИН/БИН»), sessions, a citizen's own data, an organisation's
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -16,9 +15,10 @@ from services.portal.domain import PASSWORD_RULES
 from services.portal.handlers import Portal
 from services.portal.store import Account, OrganisationAccount
 from shared.attachments import decode, wire
+from shared.canonical import parse_json
 from shared.case_tracking import case_out, cases, notice_out, notices
 from shared.contracts import ATTACHMENT_TYPES, MAX_DOCUMENT_BYTES, MAX_DOCUMENTS, ApplicationForm, ApplicationRequest
-from shared.documents import DocumentError, QrReference, SignedResult, decode_qr, filename, read_pdf
+from shared.documents import DocumentError, QrReference, SignedResult, decode_qr, filename, read_pdf_isolated
 from shared.errors import MeshError
 from shared.http_app import read_body
 from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
@@ -85,8 +85,9 @@ class OrganisationApplyIn(Body):
     form_signature: str = Field(alias="formSignature", max_length=20_000,
                                 description="the organisation's EDS (the representative's signing key of the "
                                             "organisation's certificate): CMS over the form's RFC 8785 form")
-    district: str | None = Field(default=None, description="a district to apply to; by default the gateway routes "
-                                                           "to the district of the applicant's registered address")
+    district: str | None = Field(default=None, description="the district whose department the organisation "
+                                                           "applies to (required: 422 DISTRICT_REQUIRED); the portal "
+                                                           "looks up no one's address for an organisation")
 
 
 class LoginIn(Body):
@@ -189,23 +190,22 @@ _VERIFY_BODY = {"requestBody": {"required": True, "content": {
         "qr": {"type": "string"}}}}}}}
 
 
-def _given(data: bytes, *, kind: str) -> tuple[SignedResult | QrReference, str, str | None]:
-    """What the caller gave: (the document or a QR code's reference, where it came from, a PDF's QR payload)."""
+async def _given(data: bytes, *, kind: str, caller: str) -> tuple[SignedResult | QrReference, str, str | None]:
+    """What the caller gave: (the document or a QR code's reference, where it came from, a PDF's QR payload). A PDF is
+    read in a worker process (``read_pdf_isolated``); JSON is held to the mesh's JSON limit (``parse_json``)."""
     if kind == "application/pdf" or data.startswith(b"%PDF"):
-        found = read_pdf(data)
+        found = await read_pdf_isolated(data, caller=caller)
         return found.document, "pdf", found.qr
     if kind == "text/plain":
         return decode_qr(data.decode("utf-8", "replace")), "qr", None
-    try:
-        value = json.loads(data)
-    except ValueError:
-        raise DocumentError("DOCUMENT_MALFORMED", "not JSON, a PDF or a QR payload") from None
+    value = parse_json(data, malformed="DOCUMENT_MALFORMED", what="the document: it")
     if isinstance(value, dict) and set(value) == {"qr"} and isinstance(value["qr"], str):
         return decode_qr(value["qr"]), "qr", None
     return SignedResult.parse(value), "json", None
 
 
-async def _given_multipart(request: Request, data: bytes) -> tuple[SignedResult | QrReference, str, str | None]:
+async def _given_multipart(request: Request, data: bytes, *,
+                           caller: str) -> tuple[SignedResult | QrReference, str, str | None]:
     async def stream() -> AsyncIterator[bytes]:
         yield data
 
@@ -217,7 +217,8 @@ async def _given_multipart(request: Request, data: bytes) -> tuple[SignedResult 
     upload, qr = form.get("file"), form.get("qr")
     if upload is not None and not isinstance(upload, str):
         kind = (upload.content_type or "").split(";")[0].strip().lower()
-        return _given(await upload.read(), kind=kind if kind in ("application/pdf", "text/plain") else "")
+        return await _given(await upload.read(), kind=kind if kind in ("application/pdf", "text/plain") else "",
+                            caller=caller)
     if isinstance(qr, str):
         return decode_qr(qr), "qr", None
     raise DocumentError("DOCUMENT_MALFORMED", "send the document as the part `file` (PDF or JSON), or `qr`")
@@ -419,38 +420,58 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
     @router.post("/documents/verify", tags=["documents"], openapi_extra=_VERIFY_BODY,
                  summary="Verify a result document anyone holds: its JSON, its PDF, or its QR code's payload",
                  description="Anonymous, at most `PORTAL_ANONYMOUS_VERIFICATIONS_PER_MINUTE` a minute from one "
-                             "address (`429 TOO_MANY_ATTEMPTS`). Answers `valid` with each check (content, "
-                             "signature, certificate, revocation, and for a PDF its QR code) and every failure by "
-                             "code: `CONTENT_ALTERED`, `SIGNATURE_INVALID`, `SIGNATURE_MALFORMED`, "
-                             "`CERTIFICATE_UNTRUSTED`, `CERTIFICATE_EXPIRED_AT_SIGNING`, "
-                             "`CERTIFICATE_NOT_YET_VALID_AT_SIGNING`, `CERTIFICATE_WRONG_KEY_USAGE`, "
-                             "`SIGNER_NOT_AN_OFFICIAL`, `CERTIFICATE_REVOKED`, `CERTIFICATE_STATUS_UNKNOWN`, "
-                             "`REVOCATION_UNAVAILABLE`, `QR_MISMATCH`. Unreadable input is `422` "
+                             "address (`429 TOO_MANY_ATTEMPTS`). Answers `valid` with each check and every failure "
+                             "by code. `content`, `signature`: what was signed, the mathematics (`CONTENT_ALTERED`, "
+                             "`SIGNATURE_INVALID`, `SIGNATURE_MALFORMED`). `issuer`: the content names its issuer "
+                             "(`issuerBin`, `regulationId`) and the gateway's registry knows that BIN as the body "
+                             "issuing that regulation's results — a district's ИС МИО, or ИС ЦОН for the notice the "
+                             "State Corporation forms (`ISSUER_NOT_NAMED`, `REGULATION_UNKNOWN`, `ISSUER_UNKNOWN`, "
+                             "`ISSUER_NOT_FOR_REGULATION`, `REGULATION_MISMATCH`, `ISSUER_UNVERIFIABLE`). `signer`: "
+                             "an official of that BIN with the role the regulation says signs it, the one "
+                             "`content.signer` names (`SIGNER_NOT_AN_OFFICIAL`, `SIGNER_NOT_OF_ISSUER`, "
+                             "`SIGNER_ROLE_NOT_ENTITLED`, `SIGNER_NOT_NAMED`, `SIGNER_MISMATCH`). `signingTime`: the "
+                             "CMS signingTime, not in the future, not before the content's `date` "
+                             "(`SIGNING_TIME_MISSING`, `SIGNING_TIME_IN_FUTURE`, `DOCUMENT_DATED_AFTER_SIGNING`, "
+                             "`DOCUMENT_DATE_MISSING`). `certificate`: chains to НУЦ, a signing certificate valid at "
+                             "the signing time (`CERTIFICATE_UNTRUSTED`, `CERTIFICATE_WRONG_KEY_USAGE`, "
+                             "`CERTIFICATE_EXPIRED_AT_SIGNING`, `CERTIFICATE_NOT_YET_VALID_AT_SIGNING`). "
+                             "`revocation`: OCSP, after the certificate's end too; `GOOD`, or "
+                             "`REVOKED_AFTER_SIGNING` for a later revocation that leaves it valid (the official "
+                             "left); a compromised key voids whatever it signed (`CERTIFICATE_REVOKED`, "
+                             "`CERTIFICATE_STATUS_UNKNOWN`, `REVOCATION_UNAVAILABLE`). `qr`, for a PDF: its QR code "
+                             "carries the same document (`QR_MISMATCH`). Unreadable input is `422` "
                              "(`DOCUMENT_MALFORMED`, `PDF_UNREADABLE`, `PDF_WITHOUT_DOCUMENT`, `QR_PAYLOAD_MALFORMED`, "
-                             "`QR_HOLDS_REFERENCE_ONLY`), too large `413 DOCUMENT_TOO_LARGE`. It verifies what it is "
-                             "given and never looks up a stored document.")
+                             "`QR_HOLDS_REFERENCE_ONLY`), too large `413 DOCUMENT_TOO_LARGE`; a PDF is read in a "
+                             "worker process, one at a time from one address (`429 PDF_ALREADY_READING`), at most "
+                             "four at once (`503 PDF_READER_BUSY`), refused when it costs too much "
+                             "(`PDF_TOO_MANY_FILES`, `PDF_EMBEDDED_FILE_TOO_LARGE`, `PDF_TOO_COSTLY`). It verifies "
+                             "what it is given and never looks up a stored document.")
     async def verify(request: Request) -> dict[str, Any]:
-        portal.verifications.check(request.client.host if request.client else "unknown")
+        caller = request.client.host if request.client else "unknown"
+        portal.verifications.check(caller)
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind not in ("", "application/json", "application/pdf", "text/plain", "multipart/form-data",
                         "application/octet-stream"):
             raise MeshError("DOCUMENT_TYPE_UNSUPPORTED", "send application/json, application/pdf, text/plain (a QR "
                             "payload) or multipart/form-data", status=415)
         data = await read_body(request, limit=portal.verify_limit, code="DOCUMENT_TOO_LARGE", what="a document")
-        given, source, qr = (await _given_multipart(request, data) if kind == "multipart/form-data"
-                             else _given(data, kind=kind))
+        given, source, qr = (await _given_multipart(request, data, caller=caller) if kind == "multipart/form-data"
+                             else await _given(data, kind=kind, caller=caller))
         return await portal.verify_document(given, source=source, qr=qr)
 
     @router.post("/organisations/{bin}/applications", tags=["services"], status_code=202,
                  summary="Apply as an organisation (seed 001: «ИИН/БИН»): a form naming it (applicantBin) and its "
                          "representative (representativeIin), signed with the organisation's certificate",
                  description="`applicantIin` is the person the service is for (ИС МИО checks their card and facts, "
-                             "the gateway routes by their address). Refused: `403 ORGANISATION_LOGIN_REQUIRED` (a "
+                             "and the result names them as ГБД ФЛ holds them: a form naming them otherwise is "
+                             "refused); `district` is the department applied to, where it is sent. Every answer is "
+                             "the same whoever the form names. Refused: `403 ORGANISATION_LOGIN_REQUIRED` (a "
                              "citizen's login), `403 NOT_YOUR_DATA` (another BIN), `422 ORGANISATION_NOT_NAMED`, "
-                             "`403 REPRESENTATIVE_MISMATCH`, `403 SERVICE_NOT_FOR_ORGANISATIONS` (the regulation "
-                             "admits individuals only), the form's and channel's checks as for a citizen, and "
-                             "condition 2: `401 EDS_NOT_ORGANISATION` / `EDS_BIN_MISMATCH` / `EDS_IIN_MISMATCH` and "
-                             "the certificate's own faults. `Idempotency-Key` as for a citizen.")
+                             "`403 REPRESENTATIVE_MISMATCH`, condition 2: `401 EDS_NOT_ORGANISATION` / "
+                             "`EDS_BIN_MISMATCH` / `EDS_IIN_MISMATCH` and the certificate's own faults, `422 "
+                             "DISTRICT_REQUIRED`, the district's channel and the form's checks as for a citizen, `403 "
+                             "SERVICE_NOT_FOR_ORGANISATIONS` (the district's regulation admits individuals only). "
+                             "`Idempotency-Key` as for a citizen.")
     async def apply_as_organisation(bin: str, body: OrganisationApplyIn, response: Response,
                                     login: LoginSession = Depends(current),
                                     key: Annotated[str | None, Header(alias=HEADER)] = None) -> dict:

@@ -15,6 +15,7 @@ from shared.case_tracking import DECIDED, CaseNotice, TrackedCase, notice_out, n
 from shared.clock import MeshClock
 from shared.db import Sessions, UtcDateTime, insert_if_absent
 from shared.errors import MeshError
+from shared.http_app import SQL_INT_MAX
 from shared.logins import Logins, LoginSession, bearer, refuse_unless_citizen
 
 ANSWERS = {1: {"ru": "не удовлетворен", "kk": "қанағаттанбаймын"},
@@ -83,7 +84,8 @@ class ReadOut(BaseModel):
 class ReadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[int] | None = Field(default=None, max_length=1000, description="none: every unread one")
+    ids: list[Annotated[int, Field(ge=1, le=SQL_INT_MAX)]] | None = Field(default=None, max_length=1000,
+                                                                          description="none: every unread one")
 
 
 def build_cabinet_router(*, sessions: Sessions, logins: Logins, clock: MeshClock, admin: Any) -> APIRouter:

@@ -25,8 +25,8 @@ from services.mio_workstation.regulations import RegulationBook
 from services.portal.domain import describe_faults, password_faults
 from services.portal.settings import PortalSettings
 from services.portal.store import Account, CitizenCopy, OrganisationAccount, organisation_key
+from services.portal.verification import DocumentVerifier
 from shared.attachments import Content, refuse_mismatched
-from shared.canonical import canonical_bytes
 from shared.case_tracking import (
     NOTICE_ORDER,
     CaseNotice,
@@ -37,12 +37,12 @@ from shared.case_tracking import (
     signed_form,
     submit_once,
 )
-from shared.cert_check import TRANSIENT, CertFailure, Expectation
+from shared.cert_check import Expectation
 from shared.cert_profile import CertificateInfo, Holder, Usage, describe_certificate
 from shared.clock import MeshClock
 from shared.contracts import EMPLOYMENT_SERVICES, ApplicationRequest, PersonData
 from shared.db import Sessions, insert_if_absent
-from shared.documents import DocumentError, QrReference, SignedResult, decode_qr, render_pdf, signing_window
+from shared.documents import QrReference, SignedResult, render_pdf
 from shared.errors import MeshError
 from shared.forms import kinds_of, refuse_unfit
 from shared.ids import parse_bin, parse_iin
@@ -58,7 +58,6 @@ from shared.logins import (
 from shared.member import MemberRuntime
 from shared.rate_limit import RateLimit
 from shared.registry_calls import person_by_iin
-from shared.signing import SignatureError, verify_detached
 
 log = get_logger(__name__)
 
@@ -79,7 +78,10 @@ def refuse_organisation_form(request: ApplicationRequest) -> None:
 
 class Portal:
     def __init__(self, *, sessions: Sessions, runtime: MemberRuntime, clock: MeshClock,
-                 settings: PortalSettings, regulations: RegulationBook) -> None:
+                 settings: PortalSettings, regulations: RegulationBook,
+                 members: Callable[[], Awaitable[list[dict]]]) -> None:
+        """``members``: the gateway's member registry (its public ``GET /members``), which says which BIN is whose
+        when a result document is verified."""
         self._sessions = sessions
         self.regulations = regulations
         self.sessions = sessions
@@ -94,6 +96,8 @@ class Portal:
         self.organisation_lockout = LockOut(sessions=sessions, model=OrganisationAccount, key="id",
                                             limit=settings.max_failed_logins,
                                             lock=dt.timedelta(minutes=settings.lockout_minutes))
+        self.documents = DocumentVerifier(verifier=runtime.verifier_or_fail, members=members, book=regulations,
+                                          clock=clock)
 
     # ---- ГБД ФЛ through the gateway -------------------------------------------------------------------
     async def person(self, iin: str, *, timeout_s: float | None = None) -> PersonData | None:
@@ -403,10 +407,13 @@ class Portal:
                                     district: str | None, idempotency_key: str | None = None,
                                     copies: list[Content] | None = None) -> Submission:
         """An organisation's application: the form names it (``applicantBin``) and the representative logged in
-        (``representativeIin``); ``applicantIin`` is the person the service is for — whose district, card and
-        facts ИС МИО goes by. Only a service whose regulation admits organisations in that district
-        (``applicants``); the EDS on the form is the organisation's certificate of that representative
-        (condition 2). Sent once per ``idempotency_key``, followed as submitted by the BIN."""
+        (``representativeIin``); ``applicantIin`` is the person the service is for — whose card and facts ИС МИО
+        decides on. The organisation names the ``district`` whose department it applies to, and it is sent there:
+        the portal looks up no one's address for an organisation, so every answer here is the same whoever the form
+        names (a person of any district, or an IIN ГБД ФЛ does not know) — nothing is learnt of a person by naming
+        them. Only a service whose regulation admits organisations in that district (``applicants``); the EDS on the
+        form is the organisation's certificate of that representative (condition 2). Sent once per
+        ``idempotency_key``, followed as submitted by the BIN."""
         form = request.form
         unnamed = [name for name, value in (("applicantBin", form.applicant_bin),
                                             ("representativeIin", form.representative_iin)) if value is None]
@@ -433,8 +440,14 @@ class Portal:
         refusal = organisation_refusal(result.certificate, bin_=bin_, iin=representative)
         if refusal is not None:
             raise refusal
-        where = await self._refuse_unfit(iin=form.applicant_iin, form=signed, district=district)
-        self._refuse_not_for_organisations(form.service_id, district=where)
+        if district is None:  # never the person's: their address is not the organisation's to learn, even by a probe
+            admitting = self._admitting(form.service_id)
+            raise MeshError("DISTRICT_REQUIRED", "an organisation names the district whose department it applies to "
+                            "(`district`): the portal does not look up where the person lives for it" + (
+                                f"; organisations may apply for {form.service_id} in {', '.join(admitting)}"
+                                if admitting else ""), status=422, details={"districts": admitting})
+        await self._refuse_unfit(iin=form.applicant_iin, form=signed, district=district)
+        self._refuse_not_for_organisations(form.service_id, district=district)
         copies = copies or []
         refuse_mismatched(signed.get("documents") or [], copies, content_required=True)
         sent = await submit_once(self._sessions, runtime=self._runtime, request=request, route_id=district,
@@ -445,9 +458,9 @@ class Portal:
         return sent
 
     async def _district_of(self, iin: str) -> str | None:
-        """A person's district: as the portal knows it (their account: ГБД ФЛ's at registration or the last profile
-        read), else as ГБД ФЛ says now (briefly: an account from before the portal kept it, or a person an
-        organisation applies for); None when neither can tell — the gateway and ИС МИО then judge."""
+        """A citizen's own district: as the portal knows it (their account: ГБД ФЛ's at registration or the last
+        profile read), else as ГБД ФЛ says now (briefly: an account from before the portal kept it); None when neither
+        can tell — the gateway and ИС МИО then judge. Never asked for someone an organisation names."""
         async with self._sessions() as session:
             account = await session.get(Account, iin)
         if account is not None and account.district is not None:
@@ -458,12 +471,16 @@ class Portal:
             return None
         return person.district if person is not None else None
 
+    def _admitting(self, service: str) -> list[str]:
+        """The districts whose portal regulation of the service admits organisations."""
+        return sorted({d for r in self.regulations.all.values() if r.service == service and r.channel == "portal"
+                       and r.admits_organisations for d in r.districts})
+
     def _refuse_not_for_organisations(self, service: str, *, district: str | None) -> None:
         """``SERVICE_NOT_FOR_ORGANISATIONS`` unless the district's portal regulation of the service admits
         organisations (its ``applicants``); with no district known, unless some region's does — ИС МИО then holds
         the district's file to it (an organisation's signature is accepted only where the file admits it)."""
-        files = [r for r in self.regulations.all.values() if r.service == service and r.channel == "portal"]
-        admitting = sorted({d for r in files if r.admits_organisations for d in r.districts})
+        admitting = self._admitting(service)
         if district is not None:
             regulation = self.regulations.find(district=district, service=service, channel="portal")
             admits = regulation is not None and regulation.admits_organisations
@@ -513,110 +530,12 @@ class Portal:
 
     async def verify_document(self, given: SignedResult | QrReference, *, source: str,
                               qr: str | None = None) -> dict[str, Any]:
-        """Does the signature hold (mathematics), was this content what was signed, does the signer's certificate
-        hold (chains to НУЦ, an official's signing certificate, valid when the document says it was signed, not
-        revoked — OCSP)? Every failure is named; nothing stored is looked at: only what was given."""
-        if isinstance(given, QrReference):
-            raise MeshError("QR_HOLDS_REFERENCE_ONLY", "this QR code holds a verification link and the SHA-256 of the "
-                            "document's content, not the signed data: give the document (its JSON or the PDF) and "
-                            "compare its contentSha256", status=422, details={"sha256": given.sha256})
-        failures: list[dict[str, Any]] = []
-        checks = {"content": "NOT_CHECKED", "signature": "NOT_CHECKED", "certificate": "NOT_CHECKED",
-                  "revocation": "NOT_CHECKED"}
-        content = given.content
-        out: dict[str, Any] = {"source": source, "checks": checks, "failures": failures, "document": {
-            k: content[k] for k in ("documentNumber", "date", "title", "result") if k in content}}
-
-        def fail(code: str, message: str, **details: Any) -> None:
-            failures.append({"code": code, "message": message} | details)
-
-        def finish() -> dict[str, Any]:
-            out["valid"] = not failures
-            out["checkedAt"] = self._clock.now().isoformat()
-            log.info("document_verified", source=source, valid=out["valid"], failures=[f["code"] for f in failures])
-            return out
-
-        try:
-            canonical = canonical_bytes(content)
-        except MeshError as exc:
-            fail(exc.code, exc.message)
-            return finish()
-        out["contentSha256"] = given.sha256()
-        if qr is not None:  # a PDF's QR payload must carry this very document
-            try:
-                decoded: SignedResult | QrReference | None = decode_qr(qr)
-            except DocumentError:
-                decoded = None
-            same = (decoded.json_bytes() == given.json_bytes() if isinstance(decoded, SignedResult)
-                    else isinstance(decoded, QrReference) and decoded.sha256 == given.sha256())
-            checks["qr"] = "OK" if same else "MISMATCH"
-            if not same:
-                fail("QR_MISMATCH", "the PDF's QR code does not carry the document embedded in the PDF")
-        try:
-            verified = verify_detached(content=canonical, signature_b64=given.signature)
-        except SignatureError as exc:
-            if exc.code == "SIGNATURE_CONTENT_MISMATCH":
-                checks["content"] = "ALTERED"
-                fail("CONTENT_ALTERED", "the content is not what was signed: it was changed after signing")
-            else:
-                checks["signature"] = "INVALID"
-                fail(exc.code, exc.message)
-            return finish()
-        checks["content"] = checks["signature"] = "OK"
-        info = describe_certificate(verified.signer)
-        out["signer"] = {"commonName": info.common_name, "organisation": info.organisation, "bin": info.bin,
-                         "roles": list(info.roles), "serial": info.serial, "notBefore": info.not_before.isoformat(),
-                         "notAfter": info.not_after.isoformat()}
-        await self._check_signer(verified.signer, content=content, checks=checks, fail=fail, out=out)
-        return finish()
-
-    async def _check_signer(self, cert: Any, *, content: dict[str, Any], checks: dict[str, str], fail: Any,
-                            out: dict[str, Any]) -> None:
-        verifier = self._runtime.verifier_or_fail()
-        info = describe_certificate(cert)
-        chain = verifier.chain_of(cert)
-        if chain is None:
-            checks["certificate"] = "UNTRUSTED"
-            fail("CERTIFICATE_UNTRUSTED", "the signer's certificate does not chain to a trusted НУЦ root")
-            return
-        now = self._clock.now()
-        start, end = signing_window(content) or (now, now)
-        out["signedWithin"] = {"from": start.isoformat(), "to": end.isoformat()}
-        faults = []
-        if info.usage is not Usage.SIGN:
-            faults.append(("CERTIFICATE_WRONG_KEY_USAGE", f"a signing certificate is required, got "
-                           f"{info.usage.value if info.usage else 'no recognised key usage'}"))
-        if info.holder is not Holder.EMPLOYEE:
-            faults.append(("SIGNER_NOT_AN_OFFICIAL", f"signed with a certificate of a {info.holder.value}, not of an "
-                           "official (an employee's certificate with a BIN)"))
-        for link in chain:
-            what = "certificate" if link is cert else "issuing CA"
-            if link.not_valid_after_utc < start:
-                faults.append(("CERTIFICATE_EXPIRED_AT_SIGNING", f"the {what} expired on "
-                               f"{link.not_valid_after_utc.isoformat()}, before the document was signed"))
-            elif link.not_valid_before_utc > end:
-                faults.append(("CERTIFICATE_NOT_YET_VALID_AT_SIGNING", f"the {what} is valid only from "
-                               f"{link.not_valid_before_utc.isoformat()}, after the document was signed"))
-        for code, message in faults:
-            fail(code, message)
-        checks["certificate"] = "FAILED" if faults else "OK"
-        result = await verifier.check(certificate=cert, expect=Expectation(), revocation=True)
-        if result.ok:
-            checks["revocation"] = "GOOD"
-        elif result.failure is CertFailure.REVOKED:
-            checks["revocation"] = "REVOKED"
-            revoked_at = result.revocation.revoked_at if result.revocation else None
-            fail("CERTIFICATE_REVOKED", result.message,
-                 revokedAt=revoked_at.isoformat() if isinstance(revoked_at, dt.datetime) else revoked_at)
-        elif result.failure is CertFailure.STATUS_UNKNOWN:
-            checks["revocation"] = "UNKNOWN"
-            fail("CERTIFICATE_STATUS_UNKNOWN", result.message)
-        elif result.failure in TRANSIENT:
-            checks["revocation"] = "UNAVAILABLE"
-            fail("REVOCATION_UNAVAILABLE", f"OCSP could not be asked now: {result.message}", transient=True)
-        elif result.failure in (CertFailure.EXPIRED, CertFailure.NOT_YET_VALID):
-            checks["revocation"] = "NOT_CHECKED"  # OCSP speaks of certificates valid now; validity was judged above
-            out["note"] = f"revocation not asked: {result.message}"
+        """Is it what was signed, by an official of the issuer it names entitled to sign it, when their certificate
+        was valid and not revoked (``services.portal.verification``)? Every failure is named; nothing stored is looked
+        at: only what was given, and what the mesh knows (its member registry, the regulations, НУЦ)."""
+        out = await self.documents.verify(given, source=source, qr=qr)
+        log.info("document_verified", source=source, valid=out["valid"], failures=[f["code"] for f in out["failures"]])
+        return out
 
     @property
     def verify_limit(self) -> int:

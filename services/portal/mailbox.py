@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field as DbField
@@ -23,6 +23,7 @@ from shared.contracts import MAIL_SERVICE, MailRequest
 from shared.db import Sessions, UtcDateTime
 from shared.envelope import MessageType
 from shared.errors import MeshError
+from shared.http_app import SQL_INT_MAX
 from shared.logging import get_logger
 from shared.member import Incoming, MemberRuntime
 
@@ -154,7 +155,7 @@ def build_mail_router(*, sessions: Sessions, admin: Any) -> APIRouter:
 
     @router.get("/admin/mail/{mail_id}", tags=["test support"], dependencies=guarded, response_model=MailOut,
                 summary="One message of the outbox, with its attachments' content (admin)")
-    async def mail_one(mail_id: int) -> MailOut:
+    async def mail_one(mail_id: Annotated[int, Path(ge=1, le=SQL_INT_MAX)]) -> MailOut:
         async with sessions() as session:
             mail = await session.get(MailMessage, mail_id)
         if mail is None:

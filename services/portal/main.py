@@ -35,7 +35,7 @@ def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None
     def wire(node: MemberNode, app: FastAPI) -> None:
         runtime = node.runtime(settings.member_id)
         portal = Portal(sessions=node.sessions, runtime=runtime, clock=node.clock, settings=settings,
-                        regulations=regulations)
+                        regulations=regulations, members=node.gateway.members)
         follow(runtime, services=EMPLOYMENT_SERVICES, clock_now=node.clock.now, adopt=True)
         node.relay.also_purge(lambda: purge_keys(node.sessions))
         token = settings.mesh.admin_token.get_secret_value

@@ -31,8 +31,11 @@ LISTENERS = ("nuc",)  # services that are not members but follow the mesh clock
 
 
 class BrokerAccounts:
-    def __init__(self, *, admin: BrokerAdmin | None, secret: str, book: RegistryBook, bus: Bus) -> None:
+    def __init__(self, *, admin: BrokerAdmin | None, secret: str, book: RegistryBook, bus: Bus,
+                 administrator: BrokerLogin | None = None, management_url: str | None = None) -> None:
         self._admin = admin
+        self._administrator = administrator  # RabbitMQ's administrator login (the in-memory broker has none)
+        self._management_url = management_url
         self._secret = secret
         self._book = book
         self._bus = bus
@@ -67,6 +70,20 @@ class BrokerAccounts:
         await declare_member(self._bus, member_id=account)
         permissions = member_permissions(account)
         return await self._ensure(account, permissions), permissions
+
+    def administrator(self) -> tuple[BrokerLogin, str]:
+        """The broker administrator's login and the management UI it opens, for the admin token holder."""
+        if self._administrator is None or self._management_url is None:
+            raise MeshError("BROKER_ADMIN_NOT_CONFIGURED", "this gateway holds no broker administrator's login "
+                            "(SHEP_BROKER_ADMIN_URL unset, or an in-process broker)", status=404)
+        return self._administrator, self._management_url
+
+    async def remove_guest(self) -> None:
+        """RabbitMQ's ``guest`` — an administrator with a well-known password — must not exist: a broker that
+        still has it (a data directory or a compose volume from before) has it deleted."""
+        if self._admin is not None and await self._admin.delete_user(user="guest"):
+            log.warning("broker_guest_deleted", reason="the broker still had guest; only members' accounts and the "
+                        "gateway's administrator may log in")
 
     async def bound_dead_letters(self, *, max_length: int, max_bytes: int) -> None:
         """A broker policy on mesh.dead-letters: at most so many messages and bytes, the oldest dropped first.

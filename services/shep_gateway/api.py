@@ -12,7 +12,9 @@ from services.shep_gateway.clock_authority import ClockAuthority
 from services.shep_gateway.domain import MemberDef, ServiceDef, ServiceGrant
 from services.shep_gateway.message_log import MessageLog
 from services.shep_gateway.registry_book import RegistryBook
+from shared.cert_profile import serial_hex
 from shared.errors import MeshError
+from shared.signing import certificate_pem
 
 
 class CertificateBody(BaseModel):
@@ -73,6 +75,14 @@ class BrokerLoginOut(BaseModel):
     permissions: dict[str, str] = Field(description="RabbitMQ's configure/write/read expressions for it")
 
 
+class BrokerAdministratorOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    user: str
+    password: str
+    management_url: str = Field(alias="managementUrl")
+
+
 def _clock_out(authority: ClockAuthority) -> dict[str, Any]:
     clock = authority.clock
     return {"state": clock.state.model_dump(), "now": clock.now().isoformat(),
@@ -100,6 +110,15 @@ def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message
         chosen = registry.services_for(caller) if caller else list(registry.services.values())
         return {"caller": caller, "services": [s.model_dump(mode="json", by_alias=True) for s in chosen]}
 
+    @router.get("/certificate", tags=["metaservices"],
+                summary="The gateway's system certificate: members encrypt their payloads to its key",
+                description="Payloads travel encrypted hop by hop (JWE, ECDH-ES + A256GCM, `kid` = this serial): "
+                            "a member encrypts `data` and its signature to this certificate; the gateway, after its "
+                            "checks, to the recipient's. 503 GATEWAY_NOT_READY before the gateway has enrolled.")
+    async def certificate() -> dict:
+        own = book.own_certificate()
+        return {"memberId": book.own_id, "serial": serial_hex(own), "certificatePem": certificate_pem(own)}
+
     @router.get("/clock", tags=["clock"], summary="The mesh clock: state, mesh now (UTC and Kazakhstan time)")
     async def clock() -> dict:
         return _clock_out(clock_authority)
@@ -115,13 +134,21 @@ def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message
     @router.get("/log", tags=["message log"], dependencies=guarded,
                 summary="Messages of one case (by correlationId), or the latest ones")
     async def case_log(correlation_id: Annotated[str | None, Query(alias="correlationId")] = None,
-                       outcome: Annotated[str | None, Query(pattern="^(ROUTED|REFUSED|TIMEOUT)$")] = None,
+                       outcome: Annotated[str | None, Query(pattern="^(ROUTED|REFUSED|TIMEOUT|NOT_DELIVERED)$")] = None,
                        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
         if correlation_id is not None:
             records = await message_log.case_log(correlation_id=correlation_id)
         else:
             records = await message_log.recent_log(limit=limit, outcome=outcome)
         return {"records": [r.public() for r in records]}
+
+    @router.get("/deliveries", tags=["message log"], dependencies=guarded,
+                summary="Deliveries on members' queues: ON_DELIVERY until the member's receipt, DELIVERED, or "
+                        "NOT_DELIVERED after every attempt (newest first)")
+    async def deliveries(correlation_id: Annotated[str | None, Query(alias="correlationId")] = None,
+                         state: Annotated[str | None, Query(pattern="^(ON_DELIVERY|DELIVERED|NOT_DELIVERED)$")] = None,
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
+        return {"deliveries": await message_log.deliveries(correlation_id=correlation_id, state=state, limit=limit)}
 
     @router.get("/log/verify", tags=["message log"], dependencies=guarded,
                 summary="Verify the whole chain: hashes, links and the gateway's signature on every record")
@@ -174,6 +201,15 @@ def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message
         return BrokerLoginOut(user=login.user, password=login.password,
                               permissions={"configure": permissions.configure, "write": permissions.write,
                                            "read": permissions.read})
+
+    @router.get("/admin/broker/administrator", tags=["registry"], dependencies=guarded,
+                response_model=BrokerAdministratorOut, summary="The broker administrator's login (admin token)",
+                description="The one administrator of the broker (there is no guest): the gateway's, to make members' "
+                            "accounts; testers use it for the management UI. 404 BROKER_ADMIN_NOT_CONFIGURED when "
+                            "the gateway has none (an in-process broker).")
+    async def broker_administrator() -> BrokerAdministratorOut:
+        login, management_url = accounts.administrator()
+        return BrokerAdministratorOut(user=login.user, password=login.password, management_url=management_url)
 
     @router.post("/admin/registry/reset", tags=["registry"], dependencies=guarded, response_model=ResetOut,
                  response_model_by_alias=True,

@@ -24,6 +24,7 @@ class Outcome(StrEnum):
     ROUTED = "ROUTED"
     REFUSED = "REFUSED"
     TIMEOUT = "TIMEOUT"
+    NOT_DELIVERED = "NOT_DELIVERED"  # routed, but its recipient never acknowledged it (``shared.receipts``)
 
 
 class MemberDef(BaseModel):

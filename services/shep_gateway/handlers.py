@@ -50,7 +50,7 @@ from services.shep_gateway.domain import (
 )
 from services.shep_gateway.registry_book import RegistryBook
 from services.shep_gateway.settings import GatewaySettings
-from services.shep_gateway.store import LogAnchor, LogHead, LogRecord, ParkedRequest, SyncCall
+from services.shep_gateway.store import DeliveryRow, LogAnchor, LogHead, LogRecord, ParkedRequest, SyncCall
 from shared.bus import Bus, BusError, Delivery, OutgoingMessage
 from shared.canonical import canonical_bytes
 from shared.cert_check import (
@@ -64,13 +64,15 @@ from shared.cert_profile import Holder, Usage, serial_hex
 from shared.clock import MeshClock
 from shared.contracts import DUPLICATE_MESSAGE, ErrorPayload, parse_payload
 from shared.db import Sessions
-from shared.dead_letters import copy_of, dead_copy, json_safe
-from shared.envelope import MessageType, ParsedEnvelope, parse_envelope
+from shared.dead_letters import copy_of, dead_copy, json_safe, withheld_body
+from shared.envelope import EnvelopeHeader, MessageType, ParsedEnvelope, parse_envelope
 from shared.errors import MeshError
 from shared.failures import Attempts, Failure, FailureKind, RetryPolicy
 from shared.logging import get_logger, message_context
 from shared.member import NUC, Composer
 from shared.outbox import OutboxRelay, StagedBatch, insert_outbox, mark_batch_sent, outbox_values, publish_in_order
+from shared.payload_crypto import NOT_ENCRYPTED, Keyring, Wire, is_encrypted, open_wire, read_wire, seal_wire
+from shared.receipts import H_REDELIVERY, NOT_DELIVERED, RECEIPT_SERVICE, DeliveryReceipt
 from shared.seal import seal_headers
 from shared.signing import SignatureError, sign_detached, verify_detached
 from shared.topology import (
@@ -80,10 +82,13 @@ from shared.topology import (
     H_PUBLISHER,
     H_RECIPIENT,
     INGRESS_QUEUE,
+    RETRY_TIERS_S,
     deadline_header,
     first_publisher,
+    member_queue,
     publish_retry,
     read_deadline,
+    retry_queue,
 )
 
 log = get_logger(__name__)
@@ -99,10 +104,16 @@ class Examined:
     parsed: ParsedEnvelope | None = None
     checks: dict[str, Any] = field(default_factory=dict)
     proven: bool = False  # signed by a key pinned to its sender: only then is the sender told of a refusal
+    wire: Wire | None = None  # as it arrived: its header readable, data and signature encrypted to the gateway
+
+    @property
+    def header(self) -> EnvelopeHeader | None:
+        """What the message says of itself outside its encrypted part (all of it, once opened)."""
+        return self.parsed.envelope if self.parsed else self.wire.header if self.wire else None
 
     @property
     def sender(self) -> str | None:
-        return self.parsed.envelope.sender if self.parsed else None
+        return self.header.sender if self.header else None
 
 
 @dataclass
@@ -115,6 +126,7 @@ class Txn:
     records: list[dict[str, Any]] = field(default_factory=list)
     staged: list[dict[str, Any]] = field(default_factory=list)
     timers: list[tuple[str, float]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)  # ON_DELIVERY until the member's receipt
 
 
 class Gateway:
@@ -132,6 +144,7 @@ class Gateway:
         self._chain_lock = asyncio.Lock()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._published: list[tuple[str, int]] = []  # (outbox batch, rows published) not yet marked sent
+        self.keyring = Keyring()  # the gateway's keys (current and renewed-away-from) that payloads open with
 
     @property
     def member_id(self) -> str:
@@ -145,23 +158,23 @@ class Gateway:
     async def examine(self, delivery: Delivery) -> Examined:
         now = self.clock.now()
         try:
-            parsed = parse_envelope(delivery.body)
+            wire = read_wire(delivery.body)
         except MeshError as exc:
             message_id = delivery.message_id or f"unparsable-{uuid.uuid4()}"
             return Examined(delivery=delivery, message_id=message_id[:64], received_at=now,
                             decision=Refused(Refusal(exc.code, exc.message)), checks={"envelope": "unparsable"})
-        env = parsed.envelope
-        item = Examined(delivery=delivery, message_id=str(env.message_id), received_at=now,
-                        decision=Refused(Refusal("Server.NotExamined", "not examined")), parsed=parsed,
+        head = wire.header
+        item = Examined(delivery=delivery, message_id=str(head.message_id), received_at=now,
+                        decision=Refused(Refusal("Server.NotExamined", "not examined")), wire=wire,
                         checks={"envelope": "ok"})
-        with message_context(correlation_id=env.correlation_id, message_id=item.message_id,
-                             service_id=env.service_id):
+        with message_context(correlation_id=head.correlation_id, message_id=item.message_id,
+                             service_id=head.service_id):
             item.decision = await self._decide(item)
         return item
 
     async def _decide(self, item: Examined) -> Decision:
-        assert item.parsed is not None
-        env = item.parsed.envelope
+        assert item.wire is not None
+        env = item.wire.header
         if item.delivery.message_id is not None and item.delivery.message_id != item.message_id:
             return Refused(Refusal("Client.MessageIdMismatch", "the transport message id differs from the envelope's"))
         member = self._book.registry.members.get(env.sender)
@@ -179,16 +192,36 @@ class Gateway:
                 return Refused(Refusal("Client.PublisherMismatch", f"published under the broker login {publisher!r}, "
                                        f"not {env.sender!r}'s own: a member sends only in its own name"))
             item.proven = True  # the broker vouches: the sender's own login published it
+        refusal = self._open(item)
+        if refusal is not None:
+            return Refused(refusal)
         refusal = await self._check_signature(item)
         if refusal is not None:
             return self._retry_or_refuse(item, refusal) if is_transient_refusal(refusal.code) else Refused(refusal)
         try:
-            parse_payload(service_id=env.service_id, message_type=env.message_type, data=env.data)
+            assert item.parsed is not None
+            parse_payload(service_id=env.service_id, message_type=env.message_type, data=item.parsed.envelope.data)
         except MeshError as exc:
             item.checks["payload"] = "invalid"
             return Refused(Refusal(exc.code, exc.message))
         item.checks["payload"] = "ok"
         return await self._route(item)
+
+    def _open(self, item: Examined) -> Refusal | None:
+        """Decrypt the data and signature the sender encrypted to the gateway (``shared.payload_crypto``); a
+        payload sent in clear crossed the broker readable and is refused, its dead letter keeping only a digest."""
+        assert item.wire is not None
+        if item.wire.encrypted is None:
+            item.parsed, item.checks["encryption"] = item.wire.plain, "none"
+            return Refusal(NOT_ENCRYPTED, "data and signature must travel encrypted to the gateway's certificate "
+                           "(JWE, ECDH-ES with A256GCM, GET /certificate): they crossed the broker readable")
+        try:
+            item.parsed = open_wire(item.wire, self.keyring)
+        except MeshError as exc:  # not for a key the gateway has, altered, or not an envelope's data inside
+            item.checks["encryption"] = exc.code
+            return Refusal(exc.code, exc.message)
+        item.checks["encryption"] = "ok"
+        return None
 
     def _publisher(self, delivery: Delivery) -> str | None:
         """The broker login that published ``delivery`` (RabbitMQ checked its user-id against the connection)."""
@@ -234,6 +267,12 @@ class Gateway:
     async def _route(self, item: Examined) -> Decision:
         assert item.parsed is not None
         env = item.parsed.envelope
+        if env.service_id == RECEIPT_SERVICE:  # a member's receipt for a delivery: the gateway's own business
+            if env.message_type is not MessageType.NOTIFICATION or env.recipient not in (None, self.member_id):
+                return Refused(Refusal("Client.InvalidReceipt", f"a {RECEIPT_SERVICE} is a NOTIFICATION to "
+                                       f"{self.member_id}"))
+            item.checks["route"] = self.member_id
+            return Routed(Destination(recipient=self.member_id, exchange="", routing_key="", channel="async"))
         prior = None
         if env.message_type in (MessageType.RESPONSE, MessageType.ERROR):
             prior = await self._prior_request(env.in_reply_to)
@@ -311,21 +350,32 @@ class Gateway:
         A sender's own at-least-once redelivery ends here too; the ERROR it gets back names the first copy,
         which went through, and recipients do not apply it to a case (``shared.case_tracking``)."""
         return Examined(delivery=item.delivery, message_id=f"{item.message_id}~{uuid.uuid4().hex[:8]}",
-                        received_at=item.received_at, parsed=item.parsed, proven=item.proven,
+                        received_at=item.received_at, parsed=item.parsed, wire=item.wire, proven=item.proven,
                         checks={**item.checks, "replayOf": item.message_id},
                         decision=Refused(Refusal(DUPLICATE_MESSAGE, f"message {item.message_id} went through the "
                                                  "gateway already; this copy is not delivered again")))
 
     async def _apply(self, txn: Txn, *, item: Examined) -> None:
         decision = item.decision
+        if isinstance(decision, Routed) and decision.destination.recipient != self.member_id and \
+                self._book.encryption_certificate(decision.destination.recipient) is None:
+            decision = item.decision = Refused(Refusal(
+                "Server.RecipientKeyUnknown", f"{decision.destination.recipient} has no certificate pinned that "
+                "allows key agreement, so its payload cannot be encrypted to it (a member renews its certificate "
+                "when it is restarted)"))
         if isinstance(decision, Routed) and decision.destination.reply_to_caller:
             decision = await self._answer_in_time(txn.session, item=item, routed=decision)
         match decision:
             case Parked(lookup=lookup):
                 await self._park(txn, item=item, lookup=lookup)
             case Routed(destination=destination) if destination.recipient == self.member_id:
+                assert item.parsed is not None
+                receipt = item.parsed.envelope.service_id == RECEIPT_SERVICE
+                if receipt:
+                    await self._receipted(txn, item)
                 self._log(txn, item, outcome=Outcome.ROUTED, recipient=self.member_id)
-                await self._unpark(txn, answer=item)
+                if not receipt:
+                    await self._unpark(txn, answer=item)
             case Routed(destination=destination, deadline=deadline):
                 seq = self._log(txn, item, outcome=Outcome.ROUTED, recipient=destination.recipient)
                 self._stage_delivery(txn, item=item, destination=destination, deadline=deadline, log_seq=seq)
@@ -336,10 +386,11 @@ class Gateway:
                     log.info("message_routed", messageType=env.message_type.value, sender=env.sender,
                              recipient=destination.recipient)
             case Refused(refusal=refusal):
+                head = item.header
                 seq = self._log(txn, item, outcome=Outcome.REFUSED, refusal=refusal,
-                                recipient=item.parsed.envelope.recipient if item.parsed else None)
+                                recipient=head.recipient if head else None)
                 self._stage_refusal(txn, item=item, refusal=refusal, log_seq=seq)
-                with message_context(correlation_id=item.parsed.envelope.correlation_id if item.parsed else None,
+                with message_context(correlation_id=head.correlation_id if head else None,
                                      message_id=item.message_id):
                     log.warning("message_refused", code=refusal.code, reason=refusal.message, sender=item.sender)
             case Retry():
@@ -349,6 +400,8 @@ class Gateway:
         await self._mark_published(txn.session)
         if txn.records:
             await txn.session.exec(LogRecord.__table__.insert(), params=txn.records)  # type: ignore[attr-defined, call-overload]
+        if txn.deliveries:
+            await txn.session.exec(DeliveryRow.__table__.insert(), params=txn.deliveries)  # type: ignore[attr-defined, call-overload]
         await self._save_head(txn.session, txn.head)
         return await insert_outbox(txn.session, txn.staged)
 
@@ -420,18 +473,19 @@ class Gateway:
         """Chain a signed record of ``item`` after the transaction's head; its hash becomes the new head.
         Returns the record's sequence number, which the seal of what it delivers names."""
         parsed = item.parsed
-        env = parsed.envelope if parsed else None
+        env = item.header
+        raw = parsed.raw if parsed else item.wire.raw if item.wire else None
         row: dict[str, Any] = {
             "seq": txn.head.seq + 1, "message_id": item.message_id,
             "correlation_id": env.correlation_id if env else None, "service_id": env.service_id if env else None,
             "message_type": env.message_type.value if env else None, "sender": env.sender if env else None,
             "recipient": recipient, "route_id": env.route_id if env else None,
             "in_reply_to": str(env.in_reply_to) if env and env.in_reply_to else None,
-            "message_date": parsed.raw.get("messageDate") if parsed else None,
+            "message_date": raw.get("messageDate") if raw else None,
             "received_at": item.received_at.isoformat(), "outcome": outcome.value,
             "error_code": refusal.code if refusal else None,
             "error_reason": refusal.message[:1000] if refusal else None,
-            "payload_digest": digest(canonical_bytes(env.data)) if env else None,
+            "payload_digest": digest(canonical_bytes(parsed.envelope.data)) if parsed else None,
             "envelope_digest": digest(item.delivery.body), "checks": json_safe(item.checks),
             "prev_hash": txn.head.record_hash,
         }
@@ -439,24 +493,40 @@ class Gateway:
         assert self.composer.signer is not None
         content = record_content(chained(row))
         hashed = digest(content)
-        signature = base64.b64encode(sign_detached(content=content, signer=self.composer.signer)).decode()
+        signature = base64.b64encode(sign_detached(content=content, signer=self.composer.signer,
+                                                   at=self.clock.now())).decode()
         txn.records.append({**row, "record_hash": hashed, "signature": signature,
                             "logged_at": dt.datetime.now(dt.UTC)})
         txn.head = LogHead(id=1, seq=row["seq"], record_hash=hashed)
         return int(row["seq"])
 
-    def _sealed_own(self, wire: dict[str, Any], *, recipient: str, log_seq: int,
-                    body: bytes | None = None) -> OutgoingMessage:
-        """An envelope the gateway wrote itself (an ERROR), sealed for ``recipient``; ``body`` if already dumped."""
-        body = body if body is not None else orjson.dumps(wire)
+    def _sealed_own(self, wire: dict[str, Any], *, recipient: str, log_seq: int) -> OutgoingMessage:
+        """An envelope the gateway wrote itself (an ERROR), encrypted and sealed for ``recipient`` — in clear only to
+        a member with no certificate for key agreement yet: an ERROR holds a code and a reason, never a payload."""
+        body = orjson.dumps(self._for_hop(wire, recipient=recipient))
         return OutgoingMessage(body=body, message_id=wire["messageId"], correlation_id=wire["correlationId"],
                                headers=self._sealed({}, body=body, recipient=recipient, log_seq=log_seq))
+
+    def _for_hop(self, wire: dict[str, Any], *, recipient: str) -> dict[str, Any]:
+        """A signed envelope's wire form with its data and signature encrypted to ``recipient``'s certificate."""
+        certificate = self._book.encryption_certificate(recipient)
+        return wire if certificate is None else seal_wire(wire, recipient=certificate)
+
+    def _dead_body(self, item: Examined) -> bytes:
+        """What the dead-letter queue keeps of a refused message: the envelope encrypted to the gateway (as it came,
+        or encrypted now), never its payload in clear; one that cannot be encrypted is kept as its digest."""
+        body = item.delivery.body
+        if is_encrypted(body):
+            return body
+        if item.parsed is not None:
+            return orjson.dumps(seal_wire(item.parsed.raw, recipient=self._book.own_certificate()))
+        return withheld_body(body)
 
     def _sealed(self, headers: dict[str, Any], *, body: bytes, recipient: str, log_seq: int) -> dict[str, Any]:
         """``headers`` plus the gateway's seal over what it delivers (``shared.seal``)."""
         assert self.composer.signer is not None
         return {**headers, **seal_headers(body=body, log_seq=log_seq, recipient=recipient,
-                                          signer=self.composer.signer)}
+                                          signer=self.composer.signer, at=self.clock.now())}
 
     # ---- district routing: park, look the applicant up in ГБД ФЛ, route on the answer ----------------------
     def _lookup_request(self, *, iin: str, correlation_id: str, for_message: str,
@@ -493,9 +563,10 @@ class Gateway:
             item.decision = Refused(asked)
             await self._apply(txn, item=item)
             return
-        txn.session.add(ParkedRequest(
+        txn.session.add(ParkedRequest(  # the envelope as its sender signed it: opened, in the gateway's own database
             message_id=item.message_id, lookup_id=asked.message_id, service_id=lookup.service_id,
-            applicant_iin=lookup.applicant_iin, body=item.delivery.body, headers=json_safe(item.delivery.headers),
+            applicant_iin=lookup.applicant_iin, body=orjson.dumps(item.parsed.raw),
+            headers=json_safe(item.delivery.headers),
             received_at=item.received_at, checks=json_safe(item.checks), parked_at=dt.datetime.now(dt.UTC)))
         log.info("request_parked_for_district", message_id=item.message_id, lookup_id=asked.message_id)
         await self._apply(txn, item=asked)
@@ -584,11 +655,16 @@ class Gateway:
                                      service_id=env.service_id, correlation_id=env.correlation_id,
                                      reply_to=item.delivery.reply_to, deadline=deadline))
             txn.timers.append((item.message_id, deadline))
-        headers = self._sealed(headers, body=item.delivery.body, recipient=destination.recipient, log_seq=log_seq)
+        # Checked, logged: now encrypted for the recipient's key, and sealed as what the recipient gets.
+        body = orjson.dumps(self._for_hop(item.parsed.raw, recipient=destination.recipient))
+        headers = self._sealed(headers, body=body, recipient=destination.recipient, log_seq=log_seq)
+        message = OutgoingMessage(body=body, headers=headers, message_id=item.message_id,
+                                  correlation_id=env.correlation_id)
         txn.staged.append(outbox_values(exchange=destination.exchange, routing_key=destination.routing_key,
-                                        message=OutgoingMessage(body=item.delivery.body, headers=headers,
-                                                                message_id=item.message_id,
-                                                                correlation_id=env.correlation_id)))
+                                        message=message))
+        if destination.channel == "async" and destination.exchange == DELIVERY_EXCHANGE:
+            self._track(txn, message, env=env, recipient=destination.recipient, log_seq=log_seq,
+                        routing_key=destination.routing_key)
 
     async def _answer_in_time(self, session: AsyncSession, *, item: Examined, routed: Routed) -> Routed | Refused:
         """A synchronous answer closes its call; if the deadline or another answer got there first, refuse it."""
@@ -606,22 +682,26 @@ class Gateway:
 
     def _stage_refusal(self, txn: Txn, *, item: Examined, refusal: Refusal, log_seq: int) -> None:
         txn.staged.append(outbox_values(exchange=DEAD_EXCHANGE, routing_key=INGRESS_QUEUE, message=dead_copy(
-            item.delivery, code=refusal.code, reason=refusal.message, queue=INGRESS_QUEUE)))
+            item.delivery, code=refusal.code, reason=refusal.message, queue=INGRESS_QUEUE,
+            body=self._dead_body(item))))
         target = self._error_target(item)
         if target is None:
             return
         exchange, routing_key = target
-        assert item.parsed is not None  # a proven sender: its envelope parsed
+        env = item.header
+        assert env is not None  # a proven sender: its envelope parsed
         assert item.sender is not None
-        env = item.parsed.envelope
         error = ErrorPayload(code=refusal.code, message=refusal.message, where="gateway",
                              refused_message_id=str(env.message_id),
                              details={"failedAt": NUC if is_transient_refusal(refusal.code) else "gateway"})
         wire = self.composer.compose(
             service_id=env.service_id, message_type=MessageType.ERROR, data=error.model_dump(by_alias=True),
             correlation_id=env.correlation_id, recipient=env.sender, in_reply_to=env.message_id)
-        txn.staged.append(outbox_values(exchange=exchange, routing_key=routing_key,
-                                        message=self._sealed_own(wire, recipient=item.sender, log_seq=log_seq)))
+        message = self._sealed_own(wire, recipient=item.sender, log_seq=log_seq)
+        txn.staged.append(outbox_values(exchange=exchange, routing_key=routing_key, message=message))
+        if exchange == DELIVERY_EXCHANGE:  # on the sender's own queue: it acknowledges this one too
+            self._track(txn, message, env=parse_envelope(orjson.dumps(wire)).envelope, recipient=item.sender,
+                        log_seq=log_seq, routing_key=routing_key)
 
     def _error_target(self, item: Examined) -> tuple[str, str] | None:
         """Where a refusal is reported: to a proven sender only (a message anyone could have forged is not
@@ -633,6 +713,169 @@ class Gateway:
         if item.sender is not None and item.sender in self._book.registry.members:
             return DELIVERY_EXCHANGE, item.sender
         return None
+
+    # ---- delivery receipts (shared.receipts) -------------------------------------------------------------------
+    def _track(self, txn: Txn, message: OutgoingMessage, *, env: EnvelopeHeader, recipient: str, log_seq: int,
+               routing_key: str) -> None:
+        """A delivery on a member's queue stays ON_DELIVERY until the member acknowledges it."""
+        now = time.time()
+        txn.deliveries.append({
+            "message_id": message.message_id, "recipient": recipient, "sender": env.sender,
+            "message_type": env.message_type.value, "service_id": env.service_id,
+            "correlation_id": env.correlation_id, "exchange": DELIVERY_EXCHANGE, "routing_key": routing_key,
+            "body": message.body, "headers": json_safe(message.headers), "log_seq": log_seq, "state": "ON_DELIVERY",
+            "attempts": 1, "first_sent_at": now, "next_attempt_at": now + self.settings.receipt_timeout_s,
+            "settled_at": None, "settled_by": None})
+
+    async def _receipted(self, txn: Txn, item: Examined) -> None:
+        """A member's receipt: its delivery is DELIVERED — only the recipient's own receipt counts."""
+        assert item.parsed is not None
+        env = item.parsed.envelope
+        receipt = DeliveryReceipt.model_validate(env.data)
+        done = await txn.session.exec(update(DeliveryRow).where(  # type: ignore[call-overload]
+            col(DeliveryRow.message_id) == receipt.message_id, col(DeliveryRow.recipient) == env.sender,
+            col(DeliveryRow.state) == "ON_DELIVERY").values(state="DELIVERED", settled_at=time.time(),
+                                                            settled_by=item.message_id, body=b""))
+        if done.rowcount:
+            item.checks["receipt"] = "DELIVERED"
+            return
+        row = await txn.session.get(DeliveryRow, receipt.message_id)
+        item.checks["receipt"] = ("no such delivery" if row is None else "not the recipient's"
+                                  if row.recipient != env.sender else f"already {row.state}")
+
+    async def redeliver_due(self, *, limit: int = 200) -> float | None:
+        """Deliver again each delivery no receipt came for in time (the same sealed bytes), or, once it has had
+        ``SHEP_DELIVERY_ATTEMPTS``, mark it NOT_DELIVERED. Returns the seconds until the next one is due (None:
+        nothing is on delivery).
+
+        An attempt counts only when the delivery can have been taken: the member's queue has a consumer and holds
+        nothing waiting. A member that is down (no consumer) or behind (messages still queued — ours may be among
+        them) is waited for without counting, however long: an outage of a member loses nothing and fails no case,
+        as before receipts existed; the row says what it waits for (``waits``, ``waitingFor``)."""
+        now = time.time()
+        async with self._sessions() as session:
+            recipients = (await session.exec(select(DeliveryRow.recipient).where(
+                DeliveryRow.state == "ON_DELIVERY", col(DeliveryRow.next_attempt_at) <= now).distinct())).all()
+        present = []
+        for recipient in recipients:  # one look at each member's queue, and one statement for all it waits with
+            why = await self._member_absent(member_queue(recipient))
+            if why is None:
+                present.append(recipient)
+            else:
+                await self._wait_for_member(recipient, why=why, now=now)
+        async with self._sessions() as session:
+            due = (await session.exec(select(DeliveryRow).where(
+                DeliveryRow.state == "ON_DELIVERY", col(DeliveryRow.next_attempt_at) <= now,
+                col(DeliveryRow.recipient).in_(present)).order_by(col(DeliveryRow.next_attempt_at)).limit(limit))).all()
+        for row in due:
+            if row.attempts >= self.settings.delivery_attempts:
+                await self._not_delivered(row)
+            else:
+                await self._deliver_again(row)
+        async with self._sessions() as session:
+            upcoming = (await session.exec(select(func.min(DeliveryRow.next_attempt_at)).where(
+                DeliveryRow.state == "ON_DELIVERY"))).one()
+        return None if upcoming is None else max(0.0, upcoming - time.time())
+
+    async def _member_absent(self, queue: str) -> str | None:
+        """Why a delivery on ``queue`` cannot have been taken yet (None: it can): no consumer, or messages waiting in
+        the queue or in its retry tiers (a member holding deliveries through an outage of its own — OCSP, its
+        database — parks them there: ``shared.failures``). A queue the broker cannot describe now is judged as
+        before: attempts count."""
+        try:
+            status = await self._bus.queue_status(queue=queue)
+            waiting = status.ready
+            for tier in RETRY_TIERS_S:
+                waiting += (await self._bus.queue_status(queue=retry_queue(queue, tier))).ready
+        except BusError:
+            return None
+        if status.consumers == 0:
+            return f"no consumer on {queue}: the member is down"
+        if waiting:
+            return f"{waiting} messages still queued on {queue} or its retry tiers"
+        return None
+
+    async def _wait_for_member(self, recipient: str, *, why: str, now: float) -> None:
+        """Every delivery due to ``recipient`` waits one more receipt timeout, no attempt counted (one statement,
+        however many: a member gone for good — a tester's own that went away — costs a statement a sweep)."""
+        async with self._sessions() as session, session.begin():
+            waited = await session.exec(update(DeliveryRow).where(  # type: ignore[call-overload]
+                col(DeliveryRow.recipient) == recipient, col(DeliveryRow.state) == "ON_DELIVERY",
+                col(DeliveryRow.next_attempt_at) <= now).values(
+                waits=col(DeliveryRow.waits) + 1, waiting_for=why[:128],
+                next_attempt_at=time.time() + self.settings.receipt_timeout_s))
+        log.debug("deliveries_await_member", recipient=recipient, deliveries=waited.rowcount, reason=why)
+
+    async def _deliver_again(self, row: DeliveryRow) -> None:
+        """No receipt: the delivery was taken by someone else, or the member is slow or down. The same sealed
+        bytes go to its queue again; its inbox takes a copy it has recorded as a duplicate (and acknowledges it)."""
+        attempt = row.attempts + 1
+        message = OutgoingMessage(body=row.body, headers={**row.headers, H_REDELIVERY: attempt},
+                                  message_id=row.message_id, correlation_id=row.correlation_id)
+        try:
+            await self._bus.publish(exchange=row.exchange, routing_key=row.routing_key, message=message)
+        except BusError as exc:  # looked at again next time
+            log.warning("redelivery_deferred", message_id=row.message_id, error=str(exc)[:200])
+            return
+        wait = self.settings.receipt_timeout_s * 2 ** (attempt - 1)
+        async with self._sessions() as session, session.begin():
+            await session.exec(update(DeliveryRow).where(  # type: ignore[call-overload]
+                col(DeliveryRow.message_id) == row.message_id, col(DeliveryRow.state) == "ON_DELIVERY",
+                col(DeliveryRow.attempts) == row.attempts).values(attempts=attempt, next_attempt_at=time.time() + wait))
+        with message_context(correlation_id=row.correlation_id, message_id=row.message_id):
+            log.warning("delivery_not_acknowledged", recipient=row.recipient, attempt=attempt,
+                        next_in_s=round(wait, 1))
+
+    async def _not_delivered(self, row: DeliveryRow) -> None:
+        """Every attempt went unacknowledged: NOT_DELIVERED — a log record of its own (``checks.notDelivered``
+        names the message), the last copy in the dead-letter queue, and its sender told (``Server.NotDelivered``,
+        naming the message), unless what was not delivered is itself an ERROR."""
+        waited = time.time() - row.first_sent_at
+        refusal = Refusal(NOT_DELIVERED, f"{row.recipient} did not acknowledge {row.message_id} after "
+                          f"{row.attempts} deliveries over {waited:.0f} s: someone else took it from its queue, or "
+                          "it is down")
+        async with self._chain_lock:
+            async with self._sessions() as session, session.begin():
+                gone = await session.exec(update(DeliveryRow).where(  # type: ignore[call-overload]
+                    col(DeliveryRow.message_id) == row.message_id, col(DeliveryRow.state) == "ON_DELIVERY")
+                    .values(state="NOT_DELIVERED", settled_at=time.time(), settled_by=NOT_DELIVERED, body=b""))
+                if not gone.rowcount:
+                    return  # its receipt came meanwhile
+                stored = StoredDelivery(body=row.body, headers=dict(row.headers), message_id=row.message_id,
+                                        correlation_id=row.correlation_id)
+                item = Examined(delivery=stored, message_id=f"{row.message_id}~not-delivered"[:64],
+                                received_at=self.clock.now(), decision=Refused(refusal), wire=read_wire(row.body),
+                                checks={"notDelivered": row.message_id, "attempts": row.attempts,
+                                        "recipient": row.recipient})
+                txn = Txn(session=session, head=await self._lock_head(session))
+                seq = self._log(txn, item, outcome=Outcome.NOT_DELIVERED, recipient=row.recipient, refusal=refusal)
+                txn.staged.append(outbox_values(exchange=DEAD_EXCHANGE, routing_key=row.routing_key, message=dead_copy(
+                    stored, code=NOT_DELIVERED, reason=refusal.message, queue=member_queue(row.recipient))))
+                if row.message_type != MessageType.ERROR.value and row.sender and row.sender != self.member_id \
+                        and row.sender in self._book.registry.members:
+                    error = ErrorPayload(code=NOT_DELIVERED, message=refusal.message, where="gateway",
+                                         refused_message_id=row.message_id, details={"failedAt": row.recipient})
+                    wire = self.composer.compose(
+                        service_id=row.service_id or RECEIPT_SERVICE, message_type=MessageType.ERROR,
+                        data=error.model_dump(by_alias=True), correlation_id=row.correlation_id or row.message_id,
+                        recipient=row.sender, in_reply_to=uuid.UUID(row.message_id))
+                    message = self._sealed_own(wire, recipient=row.sender, log_seq=seq)
+                    txn.staged.append(outbox_values(exchange=DELIVERY_EXCHANGE, routing_key=row.sender,
+                                                    message=message))
+                    self._track(txn, message, env=parse_envelope(orjson.dumps(wire)).envelope, recipient=row.sender,
+                                log_seq=seq, routing_key=row.sender)
+                rows = await self._write(txn)
+            await self._publish(rows)
+        with message_context(correlation_id=row.correlation_id, message_id=row.message_id):
+            log.error("delivery_not_delivered", recipient=row.recipient, attempts=row.attempts, sender=row.sender)
+
+    async def purge_deliveries(self, *, older_than: dt.timedelta) -> int:
+        """Forget settled deliveries (real time): the log keeps their record."""
+        cutoff = time.time() - older_than.total_seconds()
+        async with self._sessions() as session, session.begin():
+            result = await session.exec(delete(DeliveryRow).where(  # type: ignore[call-overload]
+                DeliveryRow.state != "ON_DELIVERY", col(DeliveryRow.settled_at) < cutoff))
+        return int(result.rowcount or 0)
 
     # ---- synchronous deadlines ---------------------------------------------------------------------------
     def schedule_timeout(self, *, message_id: str, deadline: float) -> None:
@@ -691,7 +934,7 @@ class Gateway:
                         await self._lookup_timed_out(txn, lookup_id=message_id)
                     else:
                         txn.staged.append(outbox_values(exchange="", routing_key=call.reply_to, message=(
-                            self._sealed_own(wire, recipient=call.caller, log_seq=seq, body=body))))
+                            self._sealed_own(wire, recipient=call.caller, log_seq=seq))))
                     rows = await self._write(txn)
                 for call_id, deadline in txn.timers:
                     self.schedule_timeout(message_id=call_id, deadline=deadline)
@@ -755,7 +998,7 @@ class Gateway:
             assert self.composer.signer is not None
             anchor.signature = base64.b64encode(sign_detached(content=anchor_content(
                 seq=anchor.seq, record_hash=anchor.record_hash, purged=anchor.purged_records, purged_at=purged_at),
-                signer=self.composer.signer)).decode()
+                signer=self.composer.signer, at=dt.datetime.fromisoformat(purged_at))).decode()  # as purged_at: real
             session.add(anchor)
             await session.exec(delete(LogRecord).where(col(LogRecord.seq) <= last))  # type: ignore[call-overload]
             await session.exec(delete(ParkedRequest).where(  # type: ignore[call-overload]

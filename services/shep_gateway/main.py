@@ -25,6 +25,7 @@ from services.shep_gateway.registry_book import RegistryBook
 from services.shep_gateway.settings import GatewaySettings
 from services.shep_gateway.store import (
     ClockRow,
+    DeliveryRow,
     LogAnchor,
     LogHead,
     LogRecord,
@@ -45,8 +46,9 @@ from shared.cert_check import CertificateVerifier, TrustStore
 from shared.clock import MeshClock
 from shared.control_clients import NucClient
 from shared.db import create_tables, make_engine, make_sessions
+from shared.errors import MeshError
 from shared.http_app import build_app
-from shared.identity import SystemIdentityRecord, load_or_enroll
+from shared.identity import RetiredIdentityRecord, SystemIdentityRecord, load_keyring, load_or_enroll
 from shared.logging import configure_logging, get_logger
 from shared.member import Composer
 from shared.ocsp_client import OcspClient
@@ -55,8 +57,8 @@ from shared.readiness import Readiness, broker_probe, database_probe, trust_prob
 from shared.topology import declare_gateway
 
 log = get_logger(__name__)
-MODELS = [OutboxMessage, SystemIdentityRecord, MemberRow, ServiceRow, SeedMark, MemberCertificate, LogRecord, LogHead,
-          LogAnchor, SyncCall, ClockRow, ParkedRequest]
+MODELS = [OutboxMessage, SystemIdentityRecord, RetiredIdentityRecord, MemberRow, ServiceRow, SeedMark,
+          MemberCertificate, LogRecord, LogHead, LogAnchor, SyncCall, ClockRow, ParkedRequest, DeliveryRow]
 
 
 def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = None,
@@ -71,9 +73,14 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     http = http or httpx.AsyncClient()
     template = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name="shep_gateway")
     admin: BrokerAdmin | None = template.accounts()
+    administrator: BrokerLogin | None = None
     if settings.broker_admin_url:
-        admin = RabbitManagement(url=settings.broker_admin_url, http=http, admin=BrokerLogin(
-            user=settings.broker_admin_user, password=settings.broker_admin_password.get_secret_value()))
+        if settings.broker_admin_password is None:
+            raise MeshError("BROKER_ADMIN_PASSWORD_MISSING", "SHEP_BROKER_ADMIN_URL is set without "
+                            "SHEP_BROKER_ADMIN_PASSWORD: the broker has no guest to fall back on")
+        administrator = BrokerLogin(user=settings.broker_admin_user,
+                                    password=settings.broker_admin_password.get_secret_value())
+        admin = RabbitManagement(url=settings.broker_admin_url, http=http, admin=administrator)
     bus = template.sibling(connection_name="shep_gateway", login=lambda: accounts.own_login())
     # The gateway publishes what each transaction commits itself; the relay only recovers what a crash left.
     relay = OutboxRelay(sessions=sessions, bus=bus, min_age=dt.timedelta(seconds=5),
@@ -82,10 +89,24 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     book = RegistryBook(settings=settings, sessions=sessions, bus=bus, clock=clock)
     message_log = MessageLog(sessions=sessions, book=book, own_id=settings.member_id)
     accounts = BrokerAccounts(admin=admin, secret=settings.mesh.key_passphrase.get_secret_value(), book=book,
-                              bus=bus)
+                              bus=bus, administrator=administrator, management_url=settings.broker_admin_url)
     gateway = Gateway(settings=settings, sessions=sessions, bus=bus, clock=clock, composer=composer, relay=relay,
                       book=book, accounts_enforced=accounts.enforced)
     relay.also_purge(lambda: gateway.purge_log(older_than=dt.timedelta(days=settings.log_retention_days)))
+    relay.also_purge(lambda: gateway.purge_deliveries(older_than=dt.timedelta(seconds=settings.mesh.outbox_keep_s)))
+
+    async def watch_deliveries() -> None:
+        """Deliveries not acknowledged in time are delivered again, then NOT_DELIVERED (``shared.receipts``)."""
+        while True:
+            try:
+                wait = await gateway.redeliver_due()
+            except Exception:  # looked at again shortly; a delivery stays ON_DELIVERY meanwhile
+                log.exception("delivery_watch_failed")
+                wait = 1.0
+            timeout = settings.receipt_timeout_s
+            await asyncio.sleep(max(0.05, min(timeout if wait is None else wait, timeout, 5.0)))
+
+    delivery_watch = BackgroundTask(name="gateway-deliveries", run=watch_deliveries)
     worker = IngressWorker(gateway=gateway, bus=bus, batch_size=settings.batch_size, prefetch=settings.prefetch,
                            stall_s=settings.ingress_stall_s)
     nuc = NucClient(base_url=settings.mesh.nuc_url, admin_token=settings.mesh.admin_token.get_secret_value(), http=http)
@@ -112,12 +133,16 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
             nuc=nuc, passphrase=settings.mesh.key_passphrase.get_secret_value(), verifier=book.verifier,
             clock=clock)
         await book.pin_own(member_id=settings.member_id, certificate=composer.signer.certificate)
+        gateway.keyring = await load_keyring(sessions=sessions, member_id=settings.member_id,
+                                             passphrase=settings.mesh.key_passphrase.get_secret_value(),
+                                             current=composer.signer)
 
     async def registry() -> None:
         await book.seed_registry()
         await book.load_registry()
 
     async def topology() -> None:
+        await accounts.remove_guest()
         await declare_gateway(bus)
         await accounts.bound_dead_letters(max_length=settings.dead_letters_max_length,
                                           max_bytes=settings.dead_letters_max_bytes)
@@ -125,6 +150,7 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
 
     async def consumers() -> None:
         await gateway.restore_timers()
+        delivery_watch.start()
         relay.start()
         relay.kick()
         await worker.start()
@@ -161,6 +187,7 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
         yield
         await startup.stop()
         await worker.stop()
+        await delivery_watch.stop()
         gateway.cancel_timers()
         await relay.stop()
         await bus.close()

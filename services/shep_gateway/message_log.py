@@ -8,7 +8,7 @@ from sqlmodel import col, select
 
 from services.shep_gateway.domain import GENESIS_HASH, anchor_content, digest, record_content
 from services.shep_gateway.registry_book import RegistryBook
-from services.shep_gateway.store import LogAnchor, LogHead, LogRecord
+from services.shep_gateway.store import DeliveryRow, LogAnchor, LogHead, LogRecord
 from shared.cert_profile import serial_hex
 from shared.db import Sessions
 from shared.errors import MeshError
@@ -26,6 +26,21 @@ class MessageLog:
             rows = await session.exec(select(LogRecord).where(LogRecord.correlation_id == correlation_id)
                                       .order_by(col(LogRecord.seq)))
             return list(rows.all())
+
+    async def deliveries(self, *, correlation_id: str | None, state: str | None, limit: int) -> list[dict[str, Any]]:
+        """Deliveries on members' queues and where each stands (ON_DELIVERY, DELIVERED, NOT_DELIVERED)."""
+        query = select(DeliveryRow).order_by(col(DeliveryRow.first_sent_at).desc()).limit(limit)
+        if correlation_id is not None:
+            query = query.where(DeliveryRow.correlation_id == correlation_id)
+        if state is not None:
+            query = query.where(DeliveryRow.state == state)
+        async with self._sessions() as session:
+            rows = (await session.exec(query)).all()
+        return [{"messageId": r.message_id, "correlationId": r.correlation_id, "serviceId": r.service_id,
+                 "messageType": r.message_type, "sender": r.sender, "recipient": r.recipient, "state": r.state,
+                 "attempts": r.attempts, "logSeq": r.log_seq, "firstSentAt": r.first_sent_at,
+                 "settledAt": r.settled_at, "settledBy": r.settled_by, "waits": r.waits,
+                 "waitingFor": r.waiting_for} for r in rows]
 
     async def log_record(self, *, message_id: str) -> LogRecord:
         async with self._sessions() as session:

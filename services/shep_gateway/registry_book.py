@@ -23,6 +23,7 @@ from shared.clock import MeshClock
 from shared.db import Sessions
 from shared.errors import MeshError
 from shared.logging import get_logger
+from shared.payload_crypto import can_agree_keys
 from shared.signing import certificate_pem, load_pem_certificates
 from shared.topology import declare_member
 
@@ -70,6 +71,8 @@ class RegistryBook:
         self.verifier: CertificateVerifier | None = None
         self.registry = Registry()
         self._pins: dict[str, set[str]] = {}
+        self._certificates: dict[str, x509.Certificate] = {}  # by serial: what payloads are encrypted to
+        self._own: x509.Certificate | None = None
         self._memory = asyncio.Lock()  # the in-memory registry and pins change under it
         self._loaded = False
 
@@ -162,6 +165,8 @@ class RegistryBook:
             self._pins = {}
             for pin in pins:
                 self._pins.setdefault(pin.member_id, set()).add(pin.serial)
+                if pin.serial not in self._certificates:
+                    self._certificates[pin.serial] = load_pem_certificates(pin.certificate_pem)[0]
             self._loaded = True
 
     def loaded_or_fail(self) -> Registry:
@@ -220,10 +225,30 @@ class RegistryBook:
                                               registered_at=self._clock.now()))
                 log.info("member_certificate_pinned", member_id=member_id, serial=serial)
             self._pins.setdefault(member_id, set()).add(serial)
+            self._certificates[serial] = certificate
 
     async def pin_own(self, *, member_id: str, certificate: x509.Certificate) -> None:
         """The gateway's own certificate, pinned without asking itself over HTTP."""
         await self._pin(member_id=member_id, certificate=certificate)
+        self._own = certificate
+
+    @property
+    def own_id(self) -> str:
+        return self._own_id
+
+    def own_certificate(self) -> x509.Certificate:
+        if self._own is None:
+            raise MeshError("GATEWAY_NOT_READY", "the gateway has no system certificate yet", status=503)
+        return self._own
+
+    def encryption_certificate(self, member_id: str) -> x509.Certificate | None:
+        """The certificate a payload for ``member_id`` is encrypted to: of those pinned to it, one that allows key
+        agreement and is valid now on the mesh clock, the most recently issued. None: the member has none (its
+        certificate predates key agreement and it has not been restarted since)."""
+        now = self._clock.now()
+        usable = [c for serial in self.pinned(member_id) if (c := self._certificates.get(serial)) is not None
+                  and can_agree_keys(c) and c.not_valid_before_utc <= now <= c.not_valid_after_utc]
+        return max(usable, key=lambda c: (c.not_valid_before_utc, c.serial_number), default=None)
 
     def pinned(self, member_id: str) -> set[str]:
         return self._pins.get(member_id, set())

@@ -31,8 +31,17 @@ class GatewaySettings(ServiceSettings):
     broker_admin_url: str | None = Field(default=None, description="RabbitMQ's management API (http://host:15672): "
                                          "with it the gateway makes one broker account per member; without, "
                                          "accounts are off and everyone shares the login of MESH_AMQP_URL")
-    broker_admin_user: str = Field(default="guest", description="the broker's administrator, for that API")
-    broker_admin_password: SecretStr = SecretStr("guest")
+    broker_admin_user: str = Field(default="mesh", description="the broker's administrator, for that API")
+    broker_admin_password: SecretStr | None = Field(default=None, description="its password (required with the "
+                                                    "URL); shown to the admin token holder at "
+                                                    "GET /admin/broker/administrator")
+    receipt_timeout_s: float = Field(default=60.0, gt=0, description="a delivery on a member's queue not acknowledged "
+                                     "by the member within this (real seconds) is delivered again, the wait doubling "
+                                     "each time (shared.receipts)")
+    delivery_attempts: int = Field(default=4, ge=1, description="… and after this many attempts it is NOT_DELIVERED: "
+                                   "logged, dead-lettered, its sender told. An attempt counts only while the member's "
+                                   "queue has a consumer and nothing waiting in it (a member down or behind is "
+                                   "waited for, however long)")
     dead_letters_max_length: int = Field(default=10_000, ge=1, description="mesh.dead-letters keeps at most this "
                                          "many messages (the oldest go first; each reason is in its service's log)")
     dead_letters_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, description="… and at most this many "

@@ -111,6 +111,35 @@ class SyncCall(SQLModel, table=True):
     state: str = Field(default="PENDING", max_length=16, index=True)
 
 
+class DeliveryRow(SQLModel, table=True):
+    """A delivery on a member's queue, ON_DELIVERY until the member's receipt (``shared.receipts``): the sealed
+    bytes are kept to deliver again, and dropped once DELIVERED or NOT_DELIVERED. Times are real (Unix seconds),
+    as every retry's."""
+
+    __tablename__ = "delivery"
+
+    message_id: str = Field(primary_key=True, max_length=64)
+    recipient: str = Field(max_length=64)
+    sender: str | None = Field(default=None, max_length=64)
+    message_type: str = Field(max_length=16)
+    service_id: str | None = Field(default=None, max_length=128)
+    correlation_id: str | None = Field(default=None, index=True, max_length=128)
+    exchange: str = Field(max_length=128)
+    routing_key: str = Field(max_length=256)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    headers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    log_seq: int
+    state: str = Field(default="ON_DELIVERY", max_length=16, index=True)
+    attempts: int = 1
+    first_sent_at: float
+    next_attempt_at: float = Field(index=True)
+    settled_at: float | None = None
+    settled_by: str | None = Field(default=None, max_length=64, description="the receipt's message id, or the reason")
+    waits: int = Field(default=0, description="sweeps that found the member down or its queue still holding "
+                       "messages, so no attempt was counted")
+    waiting_for: str | None = Field(default=None, max_length=128, description="why, at the last such sweep")
+
+
 class ParkedRequest(SQLModel, table=True):
     """A request that named no district, held while the gateway asks ГБД ФЛ where its applicant lives.
 

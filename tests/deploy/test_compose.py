@@ -62,3 +62,13 @@ def test_infrastructure_has_health_checks_and_every_database(compose):
     init = (REPO_ROOT / "deploy" / "postgres-init.sql").read_text()
     for spec in SERVICES:
         assert f"CREATE DATABASE {spec.name};" in init
+
+
+def test_compose_rabbitmq_keeps_no_guest_its_administrator_is_the_gateways(compose):
+    """The image makes RABBITMQ_DEFAULT_USER instead of guest; the gateway holds that login (and deletes a guest
+    it finds on an older volume)."""
+    broker = compose["services"]["rabbitmq"]["environment"]
+    gateway = compose["services"]["shep_gateway"]["environment"]
+    assert broker["RABBITMQ_DEFAULT_USER"] not in ("", "guest")
+    assert (gateway["SHEP_BROKER_ADMIN_USER"], gateway["SHEP_BROKER_ADMIN_PASSWORD"]) == \
+        (broker["RABBITMQ_DEFAULT_USER"], broker["RABBITMQ_DEFAULT_PASS"])

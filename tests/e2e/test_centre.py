@@ -100,6 +100,11 @@ def test_a_job_seeker_registration_through_an_almaty_visit_handed_out_by_email(k
     assert _code(lambda: desk.hand_out(visit, by_email=True)) == (409, "RESULT_NOT_FORMED")
     formed = desk.form_result(visit)  # 004 п. 10: the State Corporation's worker forms the notice
     assert formed["result"]["content"]["title"] == "уведомление о регистрации в качестве лица, ищущего работу"
+    # the notice is the State Corporation's, signed by this operator at the mesh's time: it verifies as such
+    verified = kit.verify_document({k: formed["result"][k] for k in ("content", "signature")})
+    assert (verified["valid"], verified["checks"]["issuer"], verified["checks"]["signer"]) == (True, "OK", "OK"), \
+        verified["failures"]
+    assert formed["result"]["content"]["signer"]["iin"] == desk.operator.iin
     handed = desk.hand_out(formed, by_email=True)
     desk.close(ticket["id"])
     [mail] = kit.wait_for_mail(application_number=visit["applicationNumber"])

@@ -5,6 +5,7 @@ the same test against the fake and the real broker."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import sqlite3
 import uuid
@@ -118,6 +119,14 @@ async def test_tampering_with_a_log_record_is_detected_and_named(mesh, member_fa
     await grant(mesh, service_id=service, channel="async", providers=[provider.member_id], callers=[caller.member_id])
     sent = await caller.send(service_id=service, message_type=MessageType.REQUEST, data={"amount": 100})
     await provider.wait_for(lambda i: str(i.envelope.message_id) == sent["messageId"])
+    async with mesh.client() as http:  # the provider's receipt is in: nothing more of this case is on its way
+        for _ in range(100):
+            states = [d["state"] for d in (await http.get(f"{mesh.gateway}/deliveries", headers=mesh.admin, params={
+                "correlationId": sent["correlationId"]})).json()["deliveries"]]
+            if states == ["DELIVERED"]:
+                break
+            await asyncio.sleep(0.1)
+    assert states == ["DELIVERED"]
 
     database = mesh.database("shep_gateway")
     with sqlite3.connect(database) as db:

@@ -31,6 +31,7 @@ from meshkit import cli
 from meshkit.mesh_runner import REPO_ROOT, SERVICES
 from meshkit.ports import free_port, port_is_free
 from meshkit.sdk import KitError, Mesh
+from shared.broker_accounts import BrokerLogin, with_login
 from shared.topology import DEAD_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON, INGRESS_EXCHANGE
 from tests.support.mio import until
 
@@ -116,14 +117,33 @@ def test_make_runs_secrets_are_its_owners_alone_and_services_hold_no_broker_logi
     description = launched.description()
     assert "@" not in description["amqpUrl"], "no login in the URL services and testers are given"
 
+    management_url = description["rabbitmq"]["managementUrl"]
+    with httpx.Client(timeout=10) as http:  # the administrator's login: shown to the admin token holder only
+        assert http.get(f"{description['services']['shep_gateway']['url']}/admin/broker/administrator"
+                        ).status_code == 401
+        shown = http.get(f"{description['services']['shep_gateway']['url']}/admin/broker/administrator",
+                         headers={"Authorization": f"Bearer {description['adminToken']}"}).json()
+    secrets_file = json.loads((launched.var / "secrets.json").read_text())
+    assert (shown["user"], shown["password"], shown["managementUrl"]) == \
+        ("mesh", secrets_file["brokerAdminPassword"], management_url), "made for this mesh, kept with its secrets"
+    assert description["rabbitmq"]["administrator"] == {"user": "mesh", "password": shown["password"]}
+    assert f"mesh / {shown['password']}" in (launched.var / "launcher.out").read_text(), "printed with the UI's URL"
+
     def users() -> set[str]:  # the management API lists connections a few seconds after they open
-        with httpx.Client(timeout=10, auth=("guest", "guest")) as management:
-            return {c["user"] for c in management.get(f"{description['rabbitmq']['managementUrl']}/api/connections")
-                    .json()}
+        with httpx.Client(timeout=10, auth=(shown["user"], shown["password"])) as management:
+            return {c["user"] for c in management.get(f"{management_url}/api/connections").json()}
 
     seen = until(users, lambda u: {"shep", "portal", "con", "gbdfl", "nuc", "mio.almaty"} <= u,
                  what="every service's own broker login", timeout_s=30)
-    assert "guest" not in seen, "no service connects with the administrator's login"
+    assert "mesh" not in seen, "no service connects with the administrator's login"
+    with httpx.Client(timeout=10) as http:  # guest is refused, over HTTP and over AMQP
+        assert http.get(f"{management_url}/api/whoami", auth=("guest", "guest")).status_code == 401
+        users_now = {u["name"] for u in http.get(f"{management_url}/api/users", auth=(shown["user"],
+                                                                                      shown["password"])).json()}
+    assert "guest" not in users_now
+    port = description["rabbitmq"]["amqpPort"]
+    with pytest.raises(aio_pika.exceptions.ProbableAuthenticationError):
+        asyncio.run(aio_pika.connect(f"amqp://guest:guest@127.0.0.1:{port}/"))
 
 
 def test_a_killed_service_is_restarted_by_the_launcher_and_the_flow_completes(launched: Launched):
@@ -181,7 +201,8 @@ async def test_nuc_down_a_minute_and_gbd_fl_down_two_then_every_application_comp
     and is routed when ГБД ФЛ returns; the application in flight completes when НУЦ returns; the gateway keeps
     taking messages throughout, and a message it can never process is dead-lettered with its reason."""
     kit = launched.kit()
-    amqp = launched.description()["amqpUrl"]
+    description = launched.description()  # the broker's administrator reads the dead letters (there is no guest)
+    amqp = with_login(description["amqpUrl"], BrokerLogin(**description["rabbitmq"]["administrator"]))
     await _dead_letters(amqp)  # start from an empty dead-letter queue
     kit.set_mode("zhezkazgan", "manual")
     first, parked_one, during, after = (kit.new_citizen(district="zhezkazgan", min_age=25, max_age=50, jobless=True)

@@ -8,6 +8,7 @@ Before: no test carried a refusal to its end; nothing read the documents an appl
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from collections.abc import Iterator
@@ -19,7 +20,9 @@ import pypdf
 import pytest
 import zxingcpp
 from pypdfium2 import PdfDocument
+from typer.testing import CliRunner
 
+from meshkit import cli
 from meshkit.sdk import Citizen, Mesh, identity_document
 from shared.canonical import canonical_bytes
 from shared.documents import decode_qr
@@ -144,6 +147,7 @@ def test_each_service_ends_in_a_signed_approval_or_refusal_in_the_cabinet(kit: M
             assert outcome.reason in json.dumps(content, ensure_ascii=False), (what, content)
         verified = kit.verify_document(document)
         assert verified["valid"] is True, (what, verified)
+        assert {verified["checks"][k] for k in ("issuer", "signer", "signingTime")} == {"OK"}, (what, verified)
         done = cms_verify(mesh.nuc, tmp_path / number, content=canonical_bytes(content),
                           signature_b64=document["signature"])
         assert done.returncode == 0, (what, done.stderr)
@@ -191,6 +195,35 @@ def test_a_downloaded_document_verifies_and_one_altered_byte_fails_both_verifier
     from_qr = kit.verify_document(codes[0].text)
     assert from_qr["valid"] is True, from_qr
     assert decode_qr(codes[0].text).as_json() == document, "the QR code holds the very document the cabinet gave"
+
+
+def test_meshctl_verify_names_a_forgerys_failures_and_meshctl_sign_uses_the_mesh_clock(kit: Mesh, mesh: MeshHandle,
+                                                                                       tmp_path: Path):
+    """Issue 17 from the shell: a real notice re-signed by a citizen (the applicant changed) — `meshctl verify` exits
+    2 and says on stderr why; `meshctl sign` stamps the running mesh's time as the signingTime."""
+    mesh_file = mesh.write_mesh_file(tmp_path / "mesh.json")
+    citizen, number = _apply(kit, JOB_SEEKER, Outcome("approved", "zhezkazgan", "COMPLETED"), office_role=None)
+    _, _, document = _finished(kit, citizen, number)
+    forged = document["content"] | {"applicant": "Иванов Иван"}
+    saved = citizen.save(tmp_path / "citizen")
+    (tmp_path / "forged.json").write_text(json.dumps(forged, ensure_ascii=False))
+    signed = CliRunner().invoke(cli.app, ["sign", "--citizen", str(saved), "--mesh", str(mesh_file),
+                                          str(tmp_path / "forged.json")])
+    assert signed.exit_code == 0, signed.output
+    made = json.loads(signed.stdout)
+    assert made["clock"] == "mesh"
+    assert abs(dt.datetime.fromisoformat(made["signingTime"]) - kit.now()) < dt.timedelta(minutes=1)
+    (tmp_path / "forged-document.json").write_text(json.dumps({"content": forged, "signature": made["signature"]},
+                                                              ensure_ascii=False))
+    checked = CliRunner().invoke(cli.app, ["verify", str(tmp_path / "forged-document.json"), "--mesh",
+                                           str(mesh_file)])
+    assert checked.exit_code == 2, checked.output
+    assert json.loads(checked.stdout)["valid"] is False
+    assert "SIGNER_NOT_AN_OFFICIAL: " in checked.stderr
+    assert "SIGNER_MISMATCH: " in checked.stderr
+    (tmp_path / "genuine.json").write_text(json.dumps(document, ensure_ascii=False))
+    genuine = CliRunner().invoke(cli.app, ["verify", str(tmp_path / "genuine.json"), "--mesh", str(mesh_file)])
+    assert genuine.exit_code == 0, genuine.output
 
 
 def content_name(document: dict[str, Any]) -> str:

@@ -112,7 +112,8 @@ async def test_a_replayed_envelope_is_refused_to_its_sender_logged_and_dead_lett
                              correlation_id=str(uuid.uuid4()))
     await provider.wait_for(lambda i: str(i.envelope.message_id) == wire["messageId"])
 
-    await sender.bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=outgoing(wire))  # the replay
+    await sender.bus.publish(exchange=INGRESS_EXCHANGE, routing_key="",  # the replay
+                             message=outgoing(sender.runtime.to_gateway(wire)))
 
     error = await sender.wait_for(lambda i: i.envelope.message_type is MessageType.ERROR
                                   and i.envelope.data.get("refusedMessageId") == wire["messageId"])
@@ -197,14 +198,16 @@ async def test_a_members_own_broker_login_cannot_reach_past_the_gateway(mesh, me
 
 async def test_the_dead_letter_queue_is_bounded_on_the_broker_and_keeps_large_bodies_by_digest(mesh, member_factory,
                                                                                               dead_letters):
-    async with httpx.AsyncClient(timeout=30, auth=("guest", "guest")) as management:
+    admin = mesh.rabbit.admin  # the broker's one administrator (there is no guest)
+    async with httpx.AsyncClient(timeout=30, auth=(admin.user, admin.password)) as management:
         queue = (await management.get(f"{mesh.rabbit.management_url}/api/queues/%2F/mesh.dead-letters")).json()
     assert queue["effective_policy_definition"] == {"max-length": 10_000, "max-length-bytes": 256 * 1024 * 1024,
                                                     "overflow": "drop-head"}
     sender = await member_factory("bulky")
     wire = sender.runtime.composer.compose(service_id="test.no-such-service", message_type=MessageType.REQUEST,
                                            data={"blob": "x" * 200_000})
-    await sender.bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=outgoing(wire))
+    await sender.bus.publish(exchange=INGRESS_EXCHANGE, routing_key="",
+                             message=outgoing(sender.runtime.to_gateway(wire)))
     dead = await dead_letters.find(wire["messageId"])
     assert dead["code"] == "Client.UnknownService"
     assert dead["headers"]["x-body-size"] > 200_000

@@ -108,7 +108,7 @@ async def start_member(mesh: Target, enrolled: Enrolled, *, db_dir: Path) -> Tes
     runtime = MemberRuntime(member_id=enrolled.member_id, bus=bus, sessions=sessions, clock=clock, relay=relay)
     verifier = CertificateVerifier(trust=TrustStore.from_certificates(enrolled.chain), clock=clock,
                                    ocsp=OcspClient(url=f"{mesh.nuc}/ocsp", http=http, clock=clock, max_age_s=1))
-    runtime.attach(signer=enrolled.identity, verifier=verifier)
+    runtime.attach(signer=enrolled.identity, verifier=verifier, gateway_certificate=enrolled.gateway_certificate)
     member = TestMember(enrolled=enrolled, runtime=runtime, bus=bus, relay=relay, engine=engine, http=http)
     for kind in MessageType:
         runtime.on_message(message_type=kind, handler=member._record)

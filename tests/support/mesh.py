@@ -82,6 +82,7 @@ def start_mesh(*, var_dir: Path, rabbit: RabbitNode, extra_env: dict[str, str] |
                database_urls: dict[str, str] | None = None, only: list[str] | None = None) -> MeshHandle:
     config = MeshConfig(var_dir=var_dir, amqp_url=rabbit.service_url, admin_token=ADMIN_TOKEN,
                         broker_management_url=rabbit.management_url,
+                        broker_admin=(rabbit.admin.user, rabbit.admin.password),
                         key_passphrase=KEY_PASSPHRASE, ports={s.name: free_port() for s in SERVICES},
                         mesh_env="test", extra_env=extra_env or {}, database_urls=database_urls or {})
     runner = MeshRunner(config, only=only)

@@ -17,7 +17,7 @@ import zxingcpp
 from fpdf import FPDF
 from pypdf import PdfReader
 
-from services.mio_workstation.domain import Official, document_number, draft_document, numbered
+from services.mio_workstation.domain import Official, Registered, document_number, draft_document, numbered
 from services.mio_workstation.regulations import RegulationBook
 from shared.clock import KZ_TZ
 from shared.documents import (
@@ -32,13 +32,13 @@ from shared.documents import (
     b45decode,
     b45encode,
     decode_qr,
+    document_date,
     document_kind,
     document_title,
     filename,
     qr_payload,
     read_pdf,
     render_pdf,
-    signing_window,
 )
 from shared.signing import sign_json
 from tests.unit.conftest import Pki
@@ -184,15 +184,14 @@ def test_a_pdf_not_made_here_is_named():
     assert refused.value.code == "PDF_WITHOUT_DOCUMENT"
 
 
-def test_when_a_document_says_it_was_signed():
-    start, end = signing_window({"date": "2026-03-10"}) or (None, None)
-    assert (start.isoformat(), end.isoformat()) == ("2026-03-10T00:00:00+05:00", "2026-03-10T23:59:59.999999+05:00")
-    moment = signing_window({"signedAt": "2026-03-10T10:00:00+05:00", "date": "2026-03-01"})
-    assert moment is not None
-    assert moment[0] == moment[1]
-    assert moment[0].day == 10
-    assert signing_window({}) is None
-    assert signing_window({"date": "soon"}) is None
+def test_the_day_a_document_bears_is_its_date_and_nothing_else():
+    """Only ``date``: a content's own ``signedAt`` no longer says when it was signed (the CMS signingTime does)."""
+    assert document_date({"date": "2026-03-10"}) == dt.date(2026, 3, 10)
+    assert document_date({"signedAt": "2026-03-10T10:00:00+05:00"}) is None
+    assert document_date({}) is None
+    assert document_date({"date": "soon"}) is None
+    assert document_date({"date": "2026-02-30"}) is None
+    assert document_date({"date": "2026-03-10T10:00:00"}) is None
 
 
 def test_download_names_are_safe():
@@ -274,12 +273,15 @@ ON = dt.datetime(2026, 3, 10, 11, 0, tzinfo=KZ_TZ)
 FORM = {"applicantIin": "850701300007", "surname": "Әбдірахманова", "name": "Гүлнұр", "patronymic": "Қайратқызы",
         "periodFrom": "2026-01-01", "periodTo": "2026-02-28", "referralKind": "youth-practice"}
 SIGNER = Official(iin="800101300005", surname="Нурпеисов", name="Жанар", role="employee")
+PERSON = Registered(iin="850701300007", surname="Әбдірахманова", name="Гүлнұр", patronymic="Қайратқызы")  # ГБД ФЛ's
 
 
 def _draft(regulation_id: str, *, approve: bool = True, card: dict[str, Any] | None = None) -> dict[str, Any]:
     return draft_document(regulation=BOOK.all[regulation_id], application_number="X-2026-000001",
                           applied=ON - dt.timedelta(days=3), issued=ON, organisation="ГУ «Отдел» (симулятор)",
-                          form=FORM, approve=approve, reason=None if approve else "нет карточки", card=card,
+                          issuer_bin="000740000728",
+                          form=FORM, person=PERSON, approve=approve, reason=None if approve else "нет карточки",
+                          card=card,
                           signer=SIGNER, specialist=SIGNER)
 
 

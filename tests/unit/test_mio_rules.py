@@ -8,12 +8,15 @@ import datetime as dt
 import pytest
 
 from services.mio_workstation.domain import (
+    IDENTITY_NOT_CONFIRMED,
     Circumstances,
+    Registered,
     application_number,
     auto_at,
     automatic_decision,
     card_missing,
     draft_document,
+    identity_problem,
     next_action,
     step_due,
     term_due,
@@ -135,7 +138,8 @@ def test_almaty_steps_add_up_to_the_term_of_registration_as_unemployed():
 def test_the_result_names_the_issuer_the_seed_names():
     form = {"applicantIin": "900101300001", "surname": "Ахметов", "name": "Ержан"}
     kwargs = {"application_number": "X-1", "applied": FRIDAY_11_DEC, "issued": FRIDAY_11_DEC,
-              "organisation": "ГУ «Отдел» (симулятор)", "form": form, "approve": True, "reason": None, "card": None,
+              "organisation": "ГУ «Отдел» (симулятор)", "issuer_bin": "000740000728",
+              "form": form, "person": None, "approve": True, "reason": None, "card": None,
               "signer": None, "specialist": None}
     almaty = draft_document(regulation=BOOK.all["almaty.job-seeker-registration.office"], **kwargs)
     akmola = draft_document(regulation=BOOK.all["akmola.active-measures-referral.office"], **kwargs)
@@ -162,3 +166,36 @@ def test_a_new_district_joins_the_registry_with_the_organisation_its_file_gives(
     joined = seeded | {"providers": ["mio.almaty", "mio.shymkent"], "callers": ["portal", "con"],
                        "notify": ["portal", "con"]}
     assert granted_already(current=joined, grant=grant), "a restart asks for nothing it has"
+
+
+# ---- issue 17: the result names the person ГБД ФЛ holds, when the form names them so -------------------------------
+HELD = Registered(iin="900101300001", surname="Ахметов", name="Ержан", patronymic="Сәкенұлы")
+
+
+@pytest.mark.parametrize(("names", "problem"), [
+    ({"surname": "Ахметов", "name": "Ержан", "patronymic": "Сәкенұлы"}, None),
+    ({"surname": "АХМЕТОВ", "name": " ержан "}, None),  # capitals, spaces, no patronymic («при наличии»)
+    ({"surname": "Ахмётов", "name": "Ержан"}, None),  # «ё» for «е»
+    ({"surname": "X", "name": "Y"}, IDENTITY_NOT_CONFIRMED),
+    ({"surname": "Ахметов", "name": "Ержан", "patronymic": "Абишевич"}, IDENTITY_NOT_CONFIRMED),
+])
+def test_the_forms_name_is_the_registrys_or_the_application_is_refused(names, problem):
+    form = {"applicantIin": HELD.iin} | names
+    assert identity_problem(form, HELD) == problem
+    assert identity_problem(form, None) == IDENTITY_NOT_CONFIRMED, "no data: the same reason as a wrong name"
+    facts = _facts(job_seeker_card=False, registered=HELD, identity=identity_problem(form, HELD))
+    approve, why = automatic_decision(regulation=BOOK.all["zhezkazgan.job-seeker-registration.portal"], facts=facts,
+                                      form=form)
+    assert (approve, why) == ((True, None) if problem is None else (False, IDENTITY_NOT_CONFIRMED))
+
+
+def test_the_draft_names_the_person_as_the_registry_holds_them_or_by_the_iin_alone():
+    form = {"applicantIin": HELD.iin, "surname": "АХМЕТОВ", "name": "ЕРЖАН"}
+    kwargs = {"application_number": "X-1", "applied": FRIDAY_11_DEC, "issued": FRIDAY_11_DEC,
+              "organisation": "ГУ «Отдел» (симулятор)", "issuer_bin": "000740000728", "form": form, "card": None,
+              "signer": None, "specialist": None, "regulation": BOOK.all["zhezkazgan.job-seeker-registration.office"]}
+    approved = draft_document(person=HELD, approve=True, reason=None, **kwargs)
+    refused = draft_document(person=None, approve=False, reason=IDENTITY_NOT_CONFIRMED, **kwargs)
+    assert (approved["applicant"], approved["applicantIin"]) == ("Ахметов Ержан Сәкенұлы", HELD.iin)
+    assert "applicant" not in refused
+    assert (refused["applicantIin"], refused["reason"]) == (HELD.iin, IDENTITY_NOT_CONFIRMED)

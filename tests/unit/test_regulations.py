@@ -133,3 +133,24 @@ def test_the_service_does_not_start_on_a_broken_file(tmp_path: Path):
                              check=False)
     assert started.returncode != 0
     assert f"RegulationError: {BASE}.yaml: field steps.1.max: Field required" in started.stderr
+
+
+@pytest.mark.parametrize(("name", "change", "says"), [
+    (BASE, lambda d: d.update(registerKeeper={"role": "specialist", "source": "x"}), "specialist has no step"),
+    (BASE, lambda d: d.update(registerKeeper={"role": "executor"}), "field registerKeeper.source"),
+    ("akmola.active-measures-referral.office", lambda d: d.update(
+        service="employment.active-measures-referral", referralKinds=["employment"],
+        registerKeeper={"role": "executor", "source": "x"}), "registerKeeper belongs to a regulation that puts"),
+])
+def test_the_register_keeper_is_a_role_of_a_registration_file(tmp_path: Path, name, change, says):
+    """Issue 17: who closes cards on «Еңбек нарығы» is regulation data — the role a registration file names as
+    the one entering people there — and a file naming it wrongly does not load."""
+    with pytest.raises(RegulationError, match=says):
+        load_file(_broken(tmp_path, lambda d: (change(d), d.update(id=name)), name=name))
+
+
+def test_each_district_keeps_the_register_by_the_roles_its_registration_files_name():
+    book = RegulationBook.load()
+    assert {d: book.register_keepers(d) for d in book.districts} == {
+        "kyzylorda": ["executor"], "zhezkazgan": ["executor"], "almaty": ["centre_specialist", "specialist"],
+        "mamlyut": [], "kokshetau": [], "stepnogorsk": []}  # 003 and 001 register nobody: no card is closed there

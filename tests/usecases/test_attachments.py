@@ -191,6 +191,13 @@ async def test_in_manual_mode_staff_see_the_document_check_and_refuse_with_it(in
         draft = (await mio.get(f"/applications/{number}/draft", headers=headers)).json()
         signer = SignerIdentity.from_pkcs12(data=base64.b64decode(member["signingP12Base64"]),
                                             password=member["pkcs12Password"])
+        # a signature stamped a day off the mesh clock would be refused by every verifier later: refused now
+        day_off = inproc.clock_of("mio_workstation").now() - dt.timedelta(days=1)
+        yesterday = sign_json(value=draft, signer=signer, at=day_off)
+        skewed = await mio.post(f"/applications/{number}/actions/sign", json={"signature": yesterday},
+                                headers=headers)
+        assert (skewed.status_code, skewed.json()["code"]) == (422, "SIGNING_TIME_SKEWED"), skewed.text
+        assert (await mio.get(f"/applications/{number}", headers=headers)).json()["signerIin"] is None
         for action, body in (("sign", {"signature": sign_json(value=draft, signer=signer)}), ("issue", {})):
             reply = await mio.post(f"/applications/{number}/actions/{action}", json=body, headers=headers)
             assert reply.status_code == 200, reply.text

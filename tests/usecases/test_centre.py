@@ -162,8 +162,21 @@ async def test_a_job_seeker_registration_is_entered_at_the_centre_and_its_notice
     assert done["status"] == "COMPLETED", done
     not_formed = await desk.call(f"/visits/{visit['id']}/hand-out", {"delivery": "email"})
     assert _code(not_formed) == (409, "RESULT_NOT_FORMED")
+    early = await desk.call(f"/visits/{visit['id']}/result", {"signature": "MIIB"})
+    assert _code(early) == (409, "RESULT_NOT_DRAFTED"), "nothing is drafted by a signature"
     draft = (await desk.ok(f"/visits/{visit['id']}/result/draft"))["content"]
     assert draft["title"] == "уведомление о регистрации в качестве лица, ищущего работу"
+    colleague = await operator(inproc, "almaty-almaly", 1)  # signs the draft that names the desk: refused, unchanged
+    theirs = await colleague.call(f"/visits/{visit['id']}/result", {"signature": sign_json(value=draft,
+                                                                                          signer=colleague.signer)})
+    assert _code(theirs) == (409, "RESULT_DRAFTED_FOR_ANOTHER")
+    assert (await desk.ok(f"/visits/{visit['id']}/result/draft"))["content"] == draft
+    assert (draft["applicant"], draft["applicantIin"]) == (  # as ИС МИО's record has it: ГБД ФЛ's at the decision
+        " ".join(filter(None, (person.surname, person.name, person.patronymic))), person.iin)
+    ahead = inproc.clock_of("con_operator").now() + dt.timedelta(hours=1)  # signed on another clock: refused now
+    skewed = await desk.call(f"/visits/{visit['id']}/result", {"signature": sign_json(value=draft, signer=desk.signer,
+                                                                                       at=ahead)})
+    assert _code(skewed) == (422, "SIGNING_TIME_SKEWED")
     formed = await desk.ok(f"/visits/{visit['id']}/result", {"signature": sign_json(value=draft,
                                                                                       signer=desk.signer)})
     assert formed["result"]["signerIin"] == desk.iin

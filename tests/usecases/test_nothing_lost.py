@@ -71,12 +71,13 @@ async def test_a_message_with_broker_headers_is_refused_and_the_gateway_goes_on(
 
 async def test_a_message_that_fails_its_commit_is_dead_lettered_and_holds_nothing_up(inproc: InProcessMesh):
     """A message that cannot be committed (here: the gateway's database refuses its delivery row, as a
-    PostgreSQL would refuse a NUL in text) is retried, then refused with the reason — the others pass."""
+    PostgreSQL would refuse a NUL in text) is retried, then refused with the reason — the others pass. (The row is
+    picked by its route: its body is encrypted for ИС МИО and holds no IIN to pick it by.)"""
     await inproc.dead_letters()
     await inproc.set_mode("zhezkazgan", share=0.00001)
-    poisoned, healthy = await asyncio.gather(*(inproc.person(district="zhezkazgan") for _ in range(2)))
-    await inproc.sql("shep_gateway", f"""CREATE TRIGGER poison BEFORE INSERT ON outbox
-        WHEN NEW.routing_key LIKE 'mio.%' AND instr(NEW.body, CAST('{poisoned.iin}' AS BLOB)) > 0
+    poisoned, healthy = await asyncio.gather(inproc.person(district="kyzylorda"), inproc.person(district="zhezkazgan"))
+    await inproc.sql("shep_gateway", """CREATE TRIGGER poison BEFORE INSERT ON outbox
+        WHEN NEW.routing_key = 'mio.kyzylorda'
         BEGIN SELECT RAISE(ABORT, 'the database refuses this row'); END""")
     try:
         tokens = await asyncio.gather(inproc.citizen_session(poisoned), inproc.citizen_session(healthy))

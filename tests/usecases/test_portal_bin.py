@@ -10,9 +10,11 @@ here against the in-process mesh through a synchronous bridge onto its ASGI rout
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,9 +24,11 @@ import yaml
 
 from meshkit.load import Person
 from meshkit.sdk import KitError, Mesh, MeshInfo, OrganisationSession, Representative, attachments_for, new_bin
+from services.mio_workstation.domain import IDENTITY_NOT_CONFIRMED
 from services.mio_workstation.regulations import REGULATIONS_DIR, RegulationError, load_file
 from shared.case_tracking import submit_once
 from shared.contracts import ApplicationRequest
+from shared.ids import make_iin
 from shared.signing import sign_json
 from tests.support.inprocess import ADMIN_TOKEN, InProcessMesh, url
 from tests.usecases.helpers import bearer, final_cases
@@ -192,9 +196,9 @@ async def test_an_organisation_applies_for_an_akmola_referral_and_its_cabinet_sh
     request = rep.signed_request(REFERRAL, person, referralKind="youth-practice")
     assert (request["form"]["applicantBin"], request["form"]["representativeIin"]) == (rep.bin, rep.iin)
     key = str(uuid.uuid4())
-    sent = await _run(session.apply, request, idempotency_key=key)
+    sent = await _run(session.apply, request, district="kokshetau", idempotency_key=key)
     assert (sent["status"], sent["applicantIin"], sent["channel"]) == ("SENT", person.iin, "portal")
-    again = await _run(session.apply, request, idempotency_key=key)  # a repeat: the same case, not a second one
+    again = await _run(session.apply, request, district="kokshetau", idempotency_key=key)  # the same case again
     assert again["correlationId"] == sent["correlationId"]
 
     final = (await final_cases(inproc, [sent["correlationId"]], timeout_s=60))[sent["correlationId"]]
@@ -235,10 +239,10 @@ async def test_an_organisation_is_refused_what_its_login_form_or_eds_do_not_allo
             reply = await portal.post(path, json=payload, headers=bearer(auth))
             return reply.status_code, reply.json()["code"]
 
-        assert await refused(url_, rep.signed_request("employment.job-seeker-registration", zhezkazgan), token) == \
-            (403, "SERVICE_NOT_FOR_ORGANISATIONS")
-        assert await refused(url_, rep.signed_request(REFERRAL, kyzylorda, referralKind="public-works"), token) == \
-            (403, "SERVICE_NOT_FOR_ORGANISATIONS")  # Kyzylorda's referral regulation admits persons only
+        assert await refused(url_, rep.signed_request("employment.job-seeker-registration", zhezkazgan) | {
+            "district": "zhezkazgan"}, token) == (403, "SERVICE_NOT_FOR_ORGANISATIONS")
+        assert await refused(url_, rep.signed_request(REFERRAL, kyzylorda, referralKind="public-works") | {
+            "district": "kyzylorda"}, token) == (403, "SERVICE_NOT_FOR_ORGANISATIONS")  # admits persons only there
         assert await refused(url_, by_person, token) == (401, "EDS_NOT_ORGANISATION")
         assert await refused(url_, by_stranger, token) == (401, "EDS_BIN_MISMATCH")
         assert await refused(url_, referral | {"form": unnamed_form, "formSignature": rep.sign(unnamed_form)},
@@ -328,3 +332,106 @@ def test_a_regulation_file_naming_applicants_wrongly_does_not_load(tmp_path: Pat
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     with pytest.raises(RegulationError, match=re.escape(says)):
         load_file(path)
+
+
+# ---- issue 17: what an organisation learns of the person it names, and whose name its result carries ------------
+@dataclass(frozen=True)
+class _Named:
+    """Whoever a form names: a person ГБД ФЛ holds under another name, or nobody it holds."""
+
+    iin: str
+    surname: str
+    name: str
+    patronymic: str | None = None
+
+
+def _unknown_iin() -> str:
+    """A valid IIN ГБД ФЛ has never heard of: born in 1901 (nobody it holds, or the kit makes, is that old)."""
+    return next(iin for serial in range(9980, 10000)
+                if (iin := make_iin(birth_date=dt.date(1901, 3, 4), sex="F", serial=serial)) is not None)
+
+
+def _masked(reply: httpx.Response) -> bytes:
+    """The answer with what is the case's own — its id, the IIN it was for, the mesh times it was made at — replaced."""
+    text = reply.text
+    body = reply.json()
+    for key in ("correlationId", "applicantIin", "submittedAt", "updatedAt"):
+        if isinstance(body.get(key), str):
+            text = text.replace(body[key], f"<{key}>")
+    return text.encode()
+
+
+async def test_an_organisations_application_answers_alike_whoever_it_names(inproc: InProcessMesh, kit: Mesh):
+    """Issue 17 item 7: an organisation that has signed its form correctly still learns nothing about the person it
+    names from the portal's answer — a person of a district whose portal does not take the referral (Zhezkazgan), a
+    person of one where organisations may apply (Kokshetau) and an IIN ГБД ФЛ does not know are answered byte for
+    byte alike (ids and times apart): the organisation names the district it applies to, and the portal looks up
+    nobody's address for it."""
+    await inproc.set_mode("kokshetau", share=0.00001)
+    zhezkazgan, kokshetau = await asyncio.gather(inproc.person(district="zhezkazgan"),
+                                                 inproc.person(district="kokshetau"))
+    nobody = _Named(iin=_unknown_iin(), surname="Белгісіз", name="Адам")
+    rep: Representative = await _run(kit.new_representative)
+    assert rep.password is not None
+    token = (await _run(kit.login_organisation, rep.bin, rep.iin, rep.password)).token
+    cases_before = await _count(inproc, "portal", "SELECT count(*) FROM tracked_case")
+    async with inproc.client("portal") as portal:
+        async def answers(**extra: Any) -> list[httpx.Response]:
+            return [await portal.post(f"/organisations/{rep.bin}/applications", headers=bearer(token),
+                                      json=rep.signed_request(REFERRAL, who, referralKind="youth-practice") | extra)
+                    for who in (zhezkazgan, kokshetau, nobody)]
+
+        unnamed = await answers()
+        assert [(r.status_code, r.json().get("code")) for r in unnamed] == [(422, "DISTRICT_REQUIRED")] * 3, \
+            unnamed[0].text
+        assert len({r.content for r in unnamed}) == 1, [r.text for r in unnamed]
+        elsewhere = await answers(district="zhezkazgan")  # a district whose portal does not take the referral
+        assert [(r.status_code, r.json().get("code")) for r in elsewhere] == [(422, "CHANNEL_NOT_OFFERED")] * 3
+        assert len({r.content for r in elsewhere}) == 1, [r.text for r in elsewhere]
+        assert await _count(inproc, "portal", "SELECT count(*) FROM tracked_case") == cases_before, "nothing sent"
+        sent = await answers(district="kokshetau")
+    assert [r.status_code for r in sent] == [202] * 3, [r.text for r in sent]
+    assert len({_masked(r) for r in sent}) == 1, [r.text for r in sent]
+
+    # what ИС МИО then decides is the service's answer: an IIN it does not know is refused for the same reason as a
+    # name that is not the one ГБД ФЛ holds, and no result names anyone but as ГБД ФЛ does
+    ids = [r.json()["correlationId"] for r in sent]
+    final = await final_cases(inproc, ids, timeout_s=60)
+    assert [final[i]["status"] for i in ids] == ["COMPLETED", "COMPLETED", "REFUSED"], final
+    assert {final[i]["district"] for i in ids} == {"kokshetau"}, "each went where the organisation applied"
+    session = OrganisationSession(mesh=kit, bin=rep.bin, iin=rep.iin, token=token, method="password", expires_at="")
+    documents = {n["correlationId"]: n["document"]["content"] for n in await _run(session.notifications)
+                 if n["document"]}
+    assert [(documents[i]["applicant"], documents[i]["applicantIin"]) for i in ids[:2]] == [
+        (" ".join(filter(None, (p.surname, p.name, p.patronymic))), p.iin) for p in (zhezkazgan, kokshetau)]
+    assert "applicant" not in documents[ids[2]], documents[ids[2]]
+    assert documents[ids[2]]["applicantIin"] == nobody.iin
+    assert documents[ids[2]]["reason"] == IDENTITY_NOT_CONFIRMED
+
+
+async def test_an_organisations_form_naming_a_person_otherwise_than_gbd_fl_is_refused_and_names_nobody(
+        inproc: InProcessMesh, kit: Mesh):
+    """Issue 17 item 6: the referral for a person the form calls «X Y» is refused with the reason, not signed in
+    that name; the refusal names the person by the IIN the organisation gave, not by ГБД ФЛ's name either (which
+    the organisation would otherwise learn). The same name in capitals is the same name: the result spells it as
+    ГБД ФЛ does."""
+    await inproc.set_mode("stepnogorsk", share=0.00001)
+    person = await inproc.person(district="stepnogorsk")
+    rep: Representative = await _run(kit.new_representative)
+    session: OrganisationSession = await _run(kit.login_organisation_eds, rep)
+    wrong = _Named(iin=person.iin, surname="X", name="Y")
+    capitals = _Named(iin=person.iin, surname=person.surname.upper(), name=person.name.upper(),
+                      patronymic=person.patronymic.upper() if person.patronymic else None)
+    ids = [(await _run(session.apply, rep.signed_request(REFERRAL, who, referralKind="public-works"),
+                       district="stepnogorsk"))["correlationId"] for who in (wrong, capitals)]
+    final = await final_cases(inproc, ids, timeout_s=60)
+    assert [final[i]["status"] for i in ids] == ["REFUSED", "COMPLETED"], final
+    documents = {n["correlationId"]: n["document"]["content"] for n in await _run(session.notifications)
+                 if n["document"]}
+    refusal, referral = documents[ids[0]], documents[ids[1]]
+    assert (refusal["result"], refusal["reason"], refusal["applicantIin"]) == (
+        "refused", IDENTITY_NOT_CONFIRMED, person.iin)
+    assert "applicant" not in refusal, refusal
+    assert person.surname not in str(refusal)
+    assert "X Y" not in str(refusal)
+    assert referral["applicant"] == " ".join(filter(None, (person.surname, person.name, person.patronymic)))
