@@ -33,10 +33,11 @@ e2e: deps
 	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql docker-compose
 	$(PY) -m pytest tests/e2e
 
-bench: deps  ## gateway throughput against a bare forwarder; then 400 applications end to end (applications/s)
+bench: deps  ## gateway throughput against a bare forwarder; 400 applications end to end (applications/s); the PDF bomb
 	@./deploy/ensure-system-deps.sh rabbitmq-server
 	$(PY) -m bench.gateway
 	$(PY) -m bench.applications
+	$(PY) -m bench.pdf_bomb
 
 lint: deps
 	$(PY) -m ruff check .
