@@ -21,6 +21,7 @@ run: deps  ## the whole mesh up, seeded, with a table of URLs; Ctrl-C stops it
 test: deps  ## lint, then every test (unit and end-to-end against real RabbitMQ and PostgreSQL)
 	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql docker-compose
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	PY=$(PY) ./tests/lanes.sh
 
 unit: deps
@@ -39,8 +40,9 @@ bench: deps  ## gateway throughput against a bare forwarder; 400 applications en
 	$(PY) -m bench.applications
 	$(PY) -m bench.pdf_bomb
 
-lint: deps
+lint: deps  ## ruff, and the import contracts of docs/architecture.md (pyproject.toml's [tool.importlinter])
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 fmt: deps
 	$(PY) -m ruff check --fix .

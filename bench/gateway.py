@@ -31,13 +31,13 @@ from meshkit.members import MeshEndpoints, enroll, grant
 from meshkit.mesh_runner import REPO_ROOT, SERVICES, MeshConfig, MeshRunner
 from meshkit.ports import free_port
 from meshkit.rabbit_node import RabbitNode
-from shared.bus import Delivery, OutgoingMessage
-from shared.bus_rabbit import RabbitBus
 from shared.clock import MeshClock
-from shared.envelope import MessageType
-from shared.member import Composer
-from shared.payload_crypto import seal_wire
-from shared.topology import INGRESS_EXCHANGE, member_queue
+from shared.mesh.bus import Delivery, OutgoingMessage
+from shared.mesh.bus_rabbit import RabbitBus
+from shared.mesh.envelope import MessageType
+from shared.mesh.member import Composer
+from shared.mesh.payload_crypto import seal_wire
+from shared.mesh.topology import INGRESS_EXCHANGE, member_queue
 
 PREFETCH = 1024
 
@@ -51,7 +51,7 @@ class Run:
 
     def on_receive(self, message_id: str) -> None:
         """Only what this run sent counts: the bench's receiver sends no delivery receipts, so the gateway delivers
-        an earlier run's messages again (shared.receipts) into a later run's queue."""
+        an earlier run's messages again (shared.mesh.receipts) into a later run's queue."""
         if message_id not in self.sent or message_id in self.received:
             return
         self.received[message_id] = time.perf_counter()

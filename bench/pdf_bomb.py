@@ -1,10 +1,10 @@
 """Issue 17's PDF bomb against a real portal — a private RabbitMQ node and the six services, as `make run` starts them.
 
 The bomb: 1.7 MB, 25 embedded files named ``document.json``, each 70 MB of zeros deflated. Before the portal read PDFs
-in a worker process (shared/pdf_reader.py), one took 5.6 s on its event loop (``/health`` silent meanwhile), three at
-once held a citizen's login 27.5 s, and the portal kept 1.8 GB. Reported here: the answer and wall time of one bomb,
-of three at once, how ``/health`` answered while the three were read (answers, slowest), and the portal process's
-resident memory before, after and at its peak (VmHWM).
+in a worker process (shared/employment/pdf_reader.py), one took 5.6 s on its event loop (``/health`` silent
+meanwhile), three at once held a citizen's login 27.5 s, and the portal kept 1.8 GB. Reported here: the answer and wall
+time of one bomb, of three at once, how ``/health`` answered while the three were read (answers, slowest), and the
+portal process's resident memory before, after and at its peak (VmHWM).
 
 Writes var/bench/pdf_bomb.json. Usage: python -m bench.pdf_bomb
 """

@@ -12,11 +12,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.contracts import registered_contracts
-from shared.envelope import EncryptedEnvelope, Envelope
-from shared.receipts import H_REDELIVERY, RECEIPT_SERVICE
-from shared.seal import H_SEAL, H_SEAL_SEQ
-from shared.topology import (
+from shared.mesh.contracts import registered_contracts
+from shared.mesh.envelope import EncryptedEnvelope, Envelope
+from shared.mesh.receipts import H_REDELIVERY, RECEIPT_SERVICE
+from shared.mesh.seal import H_SEAL, H_SEAL_SEQ
+from shared.mesh.topology import (
     CLOCK_EXCHANGE,
     DEAD_QUEUE,
     H_DEADLINE,

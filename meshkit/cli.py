@@ -33,7 +33,7 @@ import typer
 
 from meshkit.mesh_runner import REPO_ROOT
 from meshkit.sdk import Citizen, KitError, Mesh, verification_failures
-from shared.signing import SignerIdentity, sign_json
+from shared.pki.signing import SignerIdentity, sign_json
 
 app = typer.Typer(help="Drive a running egov-mesh: mint test citizens, sign, log in.", no_args_is_help=True)
 new_app = typer.Typer(help="Create test identities.", no_args_is_help=True)

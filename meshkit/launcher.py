@@ -31,7 +31,7 @@ from meshkit.private_files import write_private
 from meshkit.rabbit_node import ADMIN_USER, RabbitNode, RabbitUnavailable
 from meshkit.sdk import Citizen, KitError, Mesh
 from meshkit.supervisor import BROKER, ControlServer, Supervisor
-from shared.broker_accounts import BrokerLogin
+from shared.mesh.broker_accounts import BrokerLogin
 
 console = Console()
 

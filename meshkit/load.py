@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from meshkit.sdk import application_form, attachments_for
-from services.mio_workstation.regulations import REGULATIONS_DIR, RegulationBook
-from shared.signing import SignerIdentity, load_pem_certificates, sign_json
+from shared.employment.regulations import REGULATIONS_DIR, RegulationBook
+from shared.pki.signing import SignerIdentity, load_pem_certificates, sign_json
 
 Clients = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
 

@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from meshkit.private_files import write_private
-from shared.broker_accounts import BrokerLogin, with_login
-from shared.control_clients import fetch_broker_login
 from shared.ids import make_bin
-from shared.signing import SignerIdentity, load_pem_certificates
+from shared.mesh.broker_accounts import BrokerLogin, with_login
+from shared.mesh.control_clients import fetch_broker_login
+from shared.pki.signing import SignerIdentity, load_pem_certificates
 
 
 class Endpoints(Protocol):
@@ -79,7 +79,7 @@ class Enrolled:
         return with_login(url, self.broker_login)
 
     async def login(self) -> BrokerLogin | None:
-        """As a ``shared.bus.LoginSource``: ``RabbitBus(url=…, connection_name=…, login=me.login)``."""
+        """As a ``shared.mesh.bus.LoginSource``: ``RabbitBus(url=…, connection_name=…, login=me.login)``."""
         return self.broker_login
 
     def write(self, directory: Path) -> None:

@@ -22,7 +22,7 @@ import httpx
 from meshkit.child import wrap
 from meshkit.ports import free_port, wait_for_port
 from meshkit.private_files import write_private
-from shared.broker_accounts import BrokerLogin, with_login
+from shared.mesh.broker_accounts import BrokerLogin, with_login
 
 ADMIN_USER = "mesh"  # the node's administrator: the gateway's alone (compose calls it the same)
 
@@ -55,7 +55,7 @@ class RabbitNode:
     """A node whose only administrator is ``admin`` — a login made for this mesh (``make run`` keeps its password
     in var/secrets.json) — and which has no ``guest``: the node is created with ``admin`` as its default user, and
     a data directory from before that still holds ``guest`` has it deleted at start. The gateway alone uses the
-    administrator, through the management API, to make each member's own account (``shared.broker_accounts``);
+    administrator, through the management API, to make each member's own account (``shared.mesh.broker_accounts``);
     services connect with those accounts."""
 
     base_dir: Path

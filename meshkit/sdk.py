@@ -34,7 +34,7 @@ from meshkit.mesh_runner import REPO_ROOT
 from meshkit.private_files import write_private
 from shared.clock import ClockState, MeshClock
 from shared.ids import make_bin
-from shared.signing import SignerIdentity, sign_json
+from shared.pki.signing import SignerIdentity, sign_json
 
 DEFAULT_MESH_FILE = REPO_ROOT / "var" / "mesh.json"
 NUMBER = re.compile(r"^[A-Z]{2,4}-\d{4}-\d{6}$")  # an ИС МИО application number, e.g. ZHZ-2026-000001

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from meshkit.rabbit_node import RabbitNode
-from shared.bus import Bus
-from shared.bus_rabbit import RabbitBus
-from shared.topology import DEAD_QUEUE, H_REFUSAL_CODE, declare_core
+from shared.mesh.bus import Bus
+from shared.mesh.bus_rabbit import RabbitBus
+from shared.mesh.topology import DEAD_QUEUE, H_REFUSAL_CODE, declare_core
 from tests.support.members import TestMember, member_factory_for
 from tests.support.mesh import MeshHandle, start_mesh
 

@@ -15,10 +15,14 @@ from services.con_operator.branches import Branch
 from services.con_operator.desk import Desk, IntakeData, Representation, scan_type, sign_as
 from services.con_operator.operators import operator_public
 from services.con_operator.store import OperatorAccount, Ticket, TicketPurpose, TicketStatus, Visit
-from shared.attachments import decode, refuse_mismatched, wire
-from shared.case_tracking import case_out, cases, notice_out, notices, submit_once
 from shared.clock import MeshClock
-from shared.contracts import (
+from shared.db import Sessions
+from shared.employment.attachments import decode, refuse_mismatched, wire
+from shared.employment.case_tracking import case_out, cases, notice_out, notices, submit_once
+from shared.employment.documents import SignedResult, filename, render_pdf
+from shared.employment.logins import bearer
+from shared.errors import MeshError
+from shared.mesh.contracts import (
     EMAIL_PATTERN,
     EMPLOYMENT_SERVICES,
     MAX_DOCUMENTS,
@@ -29,14 +33,10 @@ from shared.contracts import (
     DocumentKind,
     PowerOfAttorney,
 )
-from shared.db import Sessions
-from shared.documents import SignedResult, filename, render_pdf
-from shared.errors import MeshError
-from shared.http_app import read_body
-from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
-from shared.logins import bearer
-from shared.member import MemberRuntime
-from shared.rate_limit import RateLimit
+from shared.mesh.member import MemberRuntime
+from shared.web.http_app import read_body
+from shared.web.idempotency import HEADER, REPLAYED_HEADER, valid_key
+from shared.web.rate_limit import RateLimit
 
 
 class Body(BaseModel):

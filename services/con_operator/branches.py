@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.mio_workstation.regulations import Regulation, RegulationBook, RegulationError
+from shared.employment.regulations import Regulation, RegulationBook, RegulationError
 from shared.errors import MeshError
 
 BRANCHES_FILE = Path(__file__).with_name("branches.yaml")

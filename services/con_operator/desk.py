@@ -37,23 +37,23 @@ from services.con_operator.store import (
     Visit,
     VisitState,
 )
-from services.mio_workstation.regulations import CentreEvent, Regulation, RegulationBook
-from shared.attachments import Content, allowed_type, refuse_oversized, wire
-from shared.case_tracking import DECIDED, CaseNotice, TrackedCase, notices, submit
-from shared.cert_check import CertificateVerifier, Expectation
-from shared.cert_profile import Holder, Usage
 from shared.clock import KZ_TZ, MeshClock
-from shared.contracts import ATTACHMENT_TYPES, ApplicationForm, ApplicationRequest, PersonData
 from shared.db import Sessions, insert_if_absent, raise_counter
+from shared.employment.attachments import Content, allowed_type, refuse_oversized, wire
+from shared.employment.case_tracking import DECIDED, CaseNotice, TrackedCase, notices, submit
+from shared.employment.forms import kinds_of, refuse_unfit
+from shared.employment.logins import eds_refusal
+from shared.employment.mail import json_attachment, send_mail
+from shared.employment.registry_calls import person_by_iin
+from shared.employment.regulations import CentreEvent, Regulation, RegulationBook
 from shared.errors import MeshError
-from shared.forms import kinds_of, refuse_unfit
 from shared.ids import parse_iin
 from shared.logging import get_logger, message_context
-from shared.logins import eds_refusal
-from shared.mail import json_attachment, send_mail
-from shared.member import MemberRuntime
-from shared.registry_calls import person_by_iin
-from shared.signing import refuse_signing_time, sign_json
+from shared.mesh.contracts import ATTACHMENT_TYPES, ApplicationForm, ApplicationRequest, PersonData
+from shared.mesh.member import MemberRuntime
+from shared.pki.cert_check import CertificateVerifier, Expectation
+from shared.pki.cert_profile import Holder, Usage
+from shared.pki.signing import refuse_signing_time, sign_json
 
 log = get_logger(__name__)
 SCAN_TYPES = ATTACHMENT_TYPES  # a scan travels as an application's copy: the same types

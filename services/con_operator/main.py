@@ -14,15 +14,15 @@ from services.con_operator.desk import Desk
 from services.con_operator.operators import OperatorBook
 from services.con_operator.settings import ConOperatorSettings
 from services.con_operator.store import OperatorAccount, Scan, ScanRef, Ticket, TicketCounter, Visit
-from services.mio_workstation.regulations import REGULATIONS_DIR, RegulationBook
-from shared.admin_auth import admin_guard
-from shared.bus import Bus
-from shared.case_tracking import CaseNotice, TrackedCase, follow
-from shared.contracts import EMPLOYMENT_SERVICES
-from shared.idempotency import IdempotencyRecord, purge_keys
-from shared.logins import Challenge, LoginGuess, Logins, LoginSession
-from shared.member_app import create_member_app
-from shared.member_node import MemberNode
+from shared.employment.case_tracking import CaseNotice, TrackedCase, follow
+from shared.employment.logins import Challenge, LoginGuess, Logins, LoginSession
+from shared.employment.regulations import REGULATIONS_DIR, RegulationBook
+from shared.mesh.bus import Bus
+from shared.mesh.contracts import EMPLOYMENT_SERVICES
+from shared.mesh.member_node import MemberNode
+from shared.web.admin_auth import admin_guard
+from shared.web.idempotency import IdempotencyRecord, purge_keys
+from shared.web.member_app import create_member_app
 
 MODELS = [TrackedCase, CaseNotice, IdempotencyRecord, OperatorAccount, Ticket, TicketCounter, Visit, Scan, ScanRef,
           LoginSession, Challenge, LoginGuess]

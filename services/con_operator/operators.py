@@ -18,16 +18,24 @@ from sqlmodel import col, func, select
 
 from services.con_operator.branches import Branch, BranchBook
 from services.con_operator.store import OperatorAccount
-from shared.cert_check import Expectation
-from shared.cert_profile import Holder, Usage
 from shared.clock import MeshClock
-from shared.control_clients import GatewayControlClient, NucClient
 from shared.db import Sessions
+from shared.employment.logins import (
+    LockOut,
+    Login,
+    Logins,
+    SigningKeys,
+    employee_public,
+    hash_password,
+    refuse_if_locked,
+)
 from shared.errors import MeshError
 from shared.ids import make_iin, parse_iin
 from shared.logging import get_logger
-from shared.logins import LockOut, Login, Logins, SigningKeys, employee_public, hash_password, refuse_if_locked
-from shared.signing import SignerIdentity
+from shared.mesh.control_clients import GatewayControlClient, NucClient
+from shared.pki.cert_check import Expectation
+from shared.pki.cert_profile import Holder, Usage
+from shared.pki.signing import SignerIdentity
 
 log = get_logger(__name__)
 MAX_FAILED, LOCK = 5, dt.timedelta(minutes=15)  # as the portal's and ИС МИО's

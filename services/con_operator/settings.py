@@ -5,8 +5,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.contracts import MAX_DOCUMENT_BYTES
-from shared.settings import ServiceSettings
+from shared.mesh.contracts import MAX_DOCUMENT_BYTES
+from shared.mesh.settings import ServiceSettings
 
 
 class ConOperatorSettings(ServiceSettings):

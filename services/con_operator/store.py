@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint,
 from sqlmodel import Field, SQLModel
 
 from shared.db import UtcDateTime
-from shared.logins import EmployeeAccount
+from shared.employment.logins import EmployeeAccount
 
 
 class OperatorAccount(EmployeeAccount, table=True):

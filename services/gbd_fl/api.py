@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.gbd_fl.domain import as_answer, social_status
 from services.gbd_fl.handlers import Registry, Wanted
 from services.gbd_fl.store import Person, RegistryFacts
-from shared.http_app import SQL_INT_MAX
+from shared.web.http_app import SQL_INT_MAX
 
 
 class Body(BaseModel):

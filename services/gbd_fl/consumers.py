@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.gbd_fl.handlers import Registry
-from shared.member import MemberRuntime
+from shared.mesh.member import MemberRuntime
 
 PERSON_BY_IIN = "gbdfl.person-by-iin"
 SOCIAL_STATUS_BY_IIN = "gbdfl.social-status-by-iin"

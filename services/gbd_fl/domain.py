@@ -7,7 +7,9 @@ import datetime as dt
 
 from services.gbd_fl.population import DISTRICT_BY_SLUG, PersonSeed, latin
 from services.gbd_fl.store import Person, RegistryFacts
-from shared.contracts import (
+from shared.errors import MeshError
+from shared.ids import parse_bin, parse_iin
+from shared.mesh.contracts import (
     EmploymentFact,
     PensionFact,
     PersonByIinResponse,
@@ -15,8 +17,6 @@ from shared.contracts import (
     SocialStatusResponse,
     StudyFact,
 )
-from shared.errors import MeshError
-from shared.ids import parse_bin, parse_iin
 
 NO_DATA = "Сведения по указанному ИИН отсутствуют в ГБД ФЛ"
 

@@ -25,12 +25,12 @@ from services.gbd_fl.population import (
 from services.gbd_fl.settings import GbdFlSettings
 from services.gbd_fl.store import Person, PopulationState, RegistryFacts
 from shared.clock import MeshClock
-from shared.contracts import PersonByIinRequest, SocialStatusRequest
 from shared.db import Sessions
 from shared.errors import MeshError
 from shared.ids import parse_iin
 from shared.logging import get_logger
-from shared.member import Incoming
+from shared.mesh.contracts import PersonByIinRequest, SocialStatusRequest
+from shared.mesh.member import Incoming
 
 log = get_logger(__name__)
 _BATCH = 500

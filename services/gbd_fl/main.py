@@ -11,10 +11,10 @@ from services.gbd_fl.consumers import wire_consumers
 from services.gbd_fl.handlers import Registry
 from services.gbd_fl.settings import GbdFlSettings
 from services.gbd_fl.store import Person, PopulationState, RegistryFacts
-from shared.admin_auth import admin_guard
-from shared.bus import Bus
-from shared.member_app import create_member_app
-from shared.member_node import MemberNode
+from shared.mesh.bus import Bus
+from shared.mesh.member_node import MemberNode
+from shared.web.admin_auth import admin_guard
+from shared.web.member_app import create_member_app
 
 
 def create_app(settings: GbdFlSettings | None = None, *, bus: Bus | None = None,

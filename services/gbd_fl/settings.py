@@ -5,7 +5,7 @@ import datetime as dt
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.mesh.settings import ServiceSettings
 
 
 class GbdFlSettings(ServiceSettings):

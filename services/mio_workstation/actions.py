@@ -23,16 +23,16 @@ from services.mio_workstation.domain import (
     draft_document,
 )
 from services.mio_workstation.register import LabourRegister
-from services.mio_workstation.regulations import Action, Regulation, Step
 from services.mio_workstation.staff import StaffBook
 from services.mio_workstation.store import Application, LabourCard, LabourCardEvent, StaffAccount
-from shared.cert_check import CertificateVerifier, Expectation
-from shared.cert_profile import Holder, Usage
 from shared.clock import KZ_TZ
-from shared.contracts import EMAIL_PATTERN
+from shared.employment.logins import eds_refusal
+from shared.employment.regulations import Action, Regulation, Step
 from shared.errors import MeshError
-from shared.logins import eds_refusal
-from shared.signing import refuse_signing_time, sign_json
+from shared.mesh.contracts import EMAIL_PATTERN
+from shared.pki.cert_check import CertificateVerifier, Expectation
+from shared.pki.cert_profile import Holder, Usage
+from shared.pki.signing import refuse_signing_time, sign_json
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class Signed:
 @dataclass(frozen=True)
 class Issued:
     delivery: str | None = None  # office applications: in_person or email; None: the portal's or ИС ЦОН's business
-    address: str | None = None  # delivery email: where the result goes (queued with the issue, shared.mail)
+    address: str | None = None  # delivery email: where the result goes (queued with the issue, shared.employment.mail)
     sms_to: str | None = None  # the regulation tells the result by SMS: the applicant's phone
 
 

@@ -14,16 +14,16 @@ from services.mio_workstation.actions import ActionBody
 from services.mio_workstation.domain import STATUS_TEXT
 from services.mio_workstation.handlers import Workstation
 from services.mio_workstation.reads import ApplicationView
-from services.mio_workstation.regulations import RegulationBook
 from services.mio_workstation.staff import StaffBook, staff_public
 from services.mio_workstation.store import Application, LabourCard, LabourCardEvent, StaffAccount, StepRecord
 from shared.clock import KZ_TZ
-from shared.contracts import ApplicationRequest
-from shared.documents import SignedResult, filename, render_pdf
+from shared.employment.documents import SignedResult, filename, render_pdf
+from shared.employment.forms import document_problems
+from shared.employment.logins import bearer
+from shared.employment.regulations import RegulationBook
 from shared.errors import MeshError
-from shared.forms import document_problems
-from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
-from shared.logins import bearer
+from shared.mesh.contracts import ApplicationRequest
+from shared.web.idempotency import HEADER, REPLAYED_HEADER, valid_key
 
 
 class Body(BaseModel):

@@ -12,10 +12,10 @@ import asyncio
 import contextlib
 
 from services.mio_workstation.handlers import Workstation
-from shared.background import BackgroundTask
 from shared.clock import MeshClock
 from shared.errors import MeshError
 from shared.logging import get_logger
+from shared.mesh.background import BackgroundTask
 
 log = get_logger(__name__)
 IDLE_S = 30.0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from services.mio_workstation.handlers import Workstation
-from shared.contracts import EMPLOYMENT_SERVICES
-from shared.envelope import MessageType
-from shared.member import AsyncHandler, BeforeHandler, Incoming, MemberRuntime
+from shared.mesh.contracts import EMPLOYMENT_SERVICES
+from shared.mesh.envelope import MessageType
+from shared.mesh.member import AsyncHandler, BeforeHandler, Incoming, MemberRuntime
 
 
 def _for_district(workstation: Workstation, district: str) -> tuple[BeforeHandler, AsyncHandler]:

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from services.mio_workstation.regulations import Action, Duration, Regulation, Step, Term
 from shared.clock import KZ_TZ
-from shared.documents import document_title
-from shared.forms import SERVICE_TITLES
+from shared.employment.documents import document_title
+from shared.employment.forms import SERVICE_TITLES
+from shared.employment.regulations import Action, Duration, Regulation, Step, Term, document_kind_of
 from shared.ids import folded_name
 from shared.working_calendar import WorkingCalendar
 
@@ -254,16 +254,6 @@ def issuer_of(regulation: Regulation, organisation: str) -> str:
     districts (001: «отделами занятости и социальных программ районов, городов Кокшетау и Степногорск») names the
     district's own organisation, as the gateway registered it, without the simulator's mark."""
     return regulation.issuer or organisation.removesuffix(SIMULATOR_MARK)
-
-
-def document_kind_of(regulation: Regulation, *, approve: bool) -> str:
-    """Which of the seeds' forms the result is (``shared.documents`` lays each out)."""
-    if not approve:
-        return "refusal"
-    if regulation.service == "employment.unemployed-registration":  # 004: извещение о дате; 002: анықтама
-        return "unemployed-reference" if "справк" in regulation.outcome.approve else "unemployed"
-    return {"employment.job-seeker-registration": "job-seeker", "employment.active-measures-referral": "referral",
-            "employment.unemployed-certificate": "certificate"}.get(regulation.service, "generic")
 
 
 def _within(day: str | None, start: str | None, end: str | None) -> bool:

@@ -36,7 +36,6 @@ from services.mio_workstation.domain import (
 )
 from services.mio_workstation.reads import Reads
 from services.mio_workstation.register import LabourRegister
-from services.mio_workstation.regulations import Action, Regulation, RegulationBook
 from services.mio_workstation.staff import StaffBook
 from services.mio_workstation.store import (
     Application,
@@ -48,22 +47,23 @@ from services.mio_workstation.store import (
     StaffAccount,
     StepRecord,
 )
-from shared.attachments import decode, mismatches, refuse_mismatched
-from shared.cert_check import CertificateVerifier, Expectation, is_transient, refusal_code
-from shared.cert_profile import Holder, Usage
 from shared.clock import KZ_TZ, MeshClock
-from shared.contracts import ApplicationRequest, DocumentContent, SignedDocument, StatusNotification
 from shared.db import Sessions, insert_if_absent, raise_counter, snapshot
-from shared.envelope import MessageType
+from shared.employment.attachments import decode, mismatches, refuse_mismatched
+from shared.employment.forms import document_problems, form_errors, kinds_of, refuse_unfit
+from shared.employment.mail import json_attachment, send_mail
+from shared.employment.registry_calls import person_by_iin
+from shared.employment.regulations import Action, Regulation, RegulationBook
 from shared.errors import MeshError
-from shared.failures import OutageFailure
-from shared.forms import document_problems, form_errors, kinds_of, refuse_unfit
-from shared.idempotency import claim as claim_key
-from shared.idempotency import replayed, request_digest
 from shared.logging import get_logger, message_context
-from shared.mail import json_attachment, send_mail
-from shared.member import NUC, Incoming, MemberRuntime
-from shared.registry_calls import person_by_iin
+from shared.mesh.contracts import ApplicationRequest, DocumentContent, SignedDocument, StatusNotification
+from shared.mesh.envelope import MessageType
+from shared.mesh.failures import OutageFailure
+from shared.mesh.member import NUC, Incoming, MemberRuntime
+from shared.pki.cert_check import CertificateVerifier, Expectation, is_transient, refusal_code
+from shared.pki.cert_profile import Holder, Usage
+from shared.web.idempotency import claim as claim_key
+from shared.web.idempotency import replayed, request_digest
 from shared.working_calendar import WorkingCalendar
 
 log = get_logger(__name__)

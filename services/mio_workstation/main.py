@@ -11,7 +11,6 @@ from services.mio_workstation.auto_runner import AutoRunner
 from services.mio_workstation.consumers import wire_consumers
 from services.mio_workstation.handlers import Workstation
 from services.mio_workstation.onboarding import join_mesh
-from services.mio_workstation.regulations import REGULATIONS_DIR, RegulationBook, RegulationError
 from services.mio_workstation.settings import MioSettings
 from services.mio_workstation.staff import StaffBook
 from services.mio_workstation.store import (
@@ -25,12 +24,13 @@ from services.mio_workstation.store import (
     StaffAccount,
     StepRecord,
 )
-from shared.admin_auth import admin_guard
-from shared.bus import Bus
-from shared.idempotency import IdempotencyRecord, purge_keys
-from shared.logins import Challenge, LoginGuess, Logins, LoginSession
-from shared.member_app import create_member_app
-from shared.member_node import MemberNode
+from shared.employment.logins import Challenge, LoginGuess, Logins, LoginSession
+from shared.employment.regulations import REGULATIONS_DIR, RegulationBook, RegulationError
+from shared.mesh.bus import Bus
+from shared.mesh.member_node import MemberNode
+from shared.web.admin_auth import admin_guard
+from shared.web.idempotency import IdempotencyRecord, purge_keys
+from shared.web.member_app import create_member_app
 from shared.working_calendar import WorkingCalendar
 
 MODELS = [StaffAccount, DistrictMode, NumberCounter, Application, StepRecord, LabourCard, LabourCardEvent,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.mio_workstation.regulations import Regulation, RegulationBook, RegulationError
-from shared.control_clients import GatewayControlClient
+from shared.employment.regulations import Regulation, RegulationBook, RegulationError
 from shared.logging import get_logger
+from shared.mesh.control_clients import GatewayControlClient
 
 log = get_logger(__name__)
 FOLLOWERS = ("portal", "con")  # every status change goes to ИС ЦОН, and to the portal for its applications

@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.mesh.settings import ServiceSettings
 
 
 class MioSettings(ServiceSettings):
@@ -15,7 +15,7 @@ class MioSettings(ServiceSettings):
     port: int = 8003
     database_url: str = "sqlite:///var/mio_workstation/mio_workstation.db"
     regulations_dir: Path | None = Field(default=None, description="regulation files; by default the ones shipped "
-                                                                   "in services/mio_workstation/regulations")
+                                                                   "in shared/employment/regulations")
     districts: list[str] | None = Field(default=None, description="districts this workstation serves (each is "
                                         "member mio.<district>); by default every district a regulation names")
     default_mode: Literal["auto", "manual"] = Field(default="auto", description="staff mode of a district until set")

@@ -15,17 +15,10 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from services.mio_workstation.regulations import RegulationBook
 from services.mio_workstation.store import StaffAccount
-from shared.cert_check import Expectation
-from shared.cert_profile import Holder, Usage
 from shared.clock import MeshClock
-from shared.control_clients import GatewayControlClient, NucClient
 from shared.db import Sessions
-from shared.errors import MeshError
-from shared.ids import make_iin, parse_iin
-from shared.logging import get_logger
-from shared.logins import (
+from shared.employment.logins import (
     LockOut,
     Login,
     Logins,
@@ -33,7 +26,14 @@ from shared.logins import (
     employee_public,
     hash_password,
 )
-from shared.signing import SignerIdentity
+from shared.employment.regulations import RegulationBook
+from shared.errors import MeshError
+from shared.ids import make_iin, parse_iin
+from shared.logging import get_logger
+from shared.mesh.control_clients import GatewayControlClient, NucClient
+from shared.pki.cert_check import Expectation
+from shared.pki.cert_profile import Holder, Usage
+from shared.pki.signing import SignerIdentity
 
 log = get_logger(__name__)
 MAX_FAILED, LOCK = 5, dt.timedelta(minutes=15)

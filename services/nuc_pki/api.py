@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from services.nuc_pki.domain import BadKind, PersonName, parse_csr
 from services.nuc_pki.handlers import REVOCATION_REASONS, CertificateAuthority, Issued
 from services.nuc_pki.store import IssuedCertificate
-from shared.cert_profile import describe_certificate
 from shared.errors import MeshError
-from shared.signing import certificate_pem
+from shared.pki.cert_profile import describe_certificate
+from shared.pki.signing import certificate_pem
 
 PEM = "application/x-pem-file"
 

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from shared.cert_profile import (
+from shared.errors import MeshError
+from shared.pki.cert_profile import (
     POLICY_LEGAL_AUTH,
     POLICY_LEGAL_SIGN,
     POLICY_PERSON_AUTH,
@@ -26,7 +27,6 @@ from shared.cert_profile import (
     Holder,
     Usage,
 )
-from shared.errors import MeshError
 
 CaKey = rsa.RSAPrivateKey
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
@@ -112,7 +112,7 @@ def system_subject(*, member_id: str, organisation: str, bin_: str) -> x509.Name
 
 def _key_usage(*, usage: Usage | None, agreement: bool = False) -> x509.KeyUsage:
     """``agreement``: an information system's EC key also agrees keys — payloads are encrypted to it hop by hop
-    (ECDH-ES, ``shared.payload_crypto``), as RFC 5480 allows an EC key's certificate to say."""
+    (ECDH-ES, ``shared.mesh.payload_crypto``), as RFC 5480 allows an EC key's certificate to say."""
     return x509.KeyUsage(
         digital_signature=usage is not None, content_commitment=usage is Usage.SIGN,
         key_encipherment=usage is not Usage.SIGN, data_encipherment=False, key_agreement=agreement,

@@ -34,13 +34,13 @@ from services.nuc_pki.domain import (
 )
 from services.nuc_pki.settings import NucSettings
 from services.nuc_pki.store import CaMaterial, IssuedCertificate
-from shared.cert_profile import Holder, Usage, describe_certificate, serial_hex
 from shared.clock import MeshClock
 from shared.db import Sessions
 from shared.errors import MeshError
 from shared.ids import parse_bin, parse_iin
 from shared.logging import get_logger
-from shared.signing import SignerIdentity, certificate_pem
+from shared.pki.cert_profile import Holder, Usage, describe_certificate, serial_hex
+from shared.pki.signing import SignerIdentity, certificate_pem
 
 log = get_logger(__name__)
 

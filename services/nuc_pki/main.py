@@ -16,20 +16,20 @@ from services.nuc_pki.api import build_router
 from services.nuc_pki.handlers import CertificateAuthority
 from services.nuc_pki.settings import NucSettings
 from services.nuc_pki.store import CaMaterial, IssuedCertificate
-from shared.admin_auth import admin_guard, admin_or_anonymous
-from shared.background import BackgroundTask
-from shared.bus import Bus
-from shared.bus_rabbit import RabbitBus
-from shared.cert_check import CertificateVerifier, TrustStore
 from shared.clock import MeshClock
-from shared.clock_follower import ClockFollower
-from shared.control_clients import GatewayControlClient
 from shared.db import create_tables, make_engine, make_sessions
-from shared.http_app import build_app
 from shared.logging import configure_logging, get_logger
-from shared.member import EnvelopeVerifier
-from shared.ocsp_client import OcspClient
-from shared.readiness import Readiness, broker_probe, database_probe, until_done
+from shared.mesh.background import BackgroundTask
+from shared.mesh.bus import Bus
+from shared.mesh.bus_rabbit import RabbitBus
+from shared.mesh.clock_follower import ClockFollower
+from shared.mesh.control_clients import GatewayControlClient
+from shared.mesh.member import EnvelopeVerifier
+from shared.mesh.readiness import Readiness, broker_probe, database_probe, until_done
+from shared.pki.cert_check import CertificateVerifier, TrustStore
+from shared.pki.ocsp_client import OcspClient
+from shared.web.admin_auth import admin_guard, admin_or_anonymous
+from shared.web.http_app import build_app
 
 log = get_logger(__name__)
 CLOCK_LISTENER = "nuc"  # НУЦ's broker account (services.shep_gateway.accounts.LISTENERS)

@@ -14,17 +14,23 @@ from services.portal.catalogue import catalogue
 from services.portal.domain import PASSWORD_RULES
 from services.portal.handlers import Portal
 from services.portal.store import Account, OrganisationAccount
-from shared.attachments import decode, wire
-from shared.canonical import parse_json
-from shared.case_tracking import case_out, cases, notice_out, notices
-from shared.contracts import ATTACHMENT_TYPES, MAX_DOCUMENT_BYTES, MAX_DOCUMENTS, ApplicationForm, ApplicationRequest
-from shared.documents import DocumentError, QrReference, SignedResult, decode_qr, filename, read_pdf_isolated
+from shared.employment.attachments import decode, wire
+from shared.employment.case_tracking import case_out, cases, notice_out, notices
+from shared.employment.documents import DocumentError, QrReference, SignedResult, decode_qr, filename, read_pdf_isolated
+from shared.employment.logins import LoginSession, bearer, refuse_unless_citizen
 from shared.errors import MeshError
-from shared.http_app import read_body
-from shared.idempotency import HEADER, REPLAYED_HEADER, valid_key
 from shared.ids import parse_bin
-from shared.logins import LoginSession, bearer, refuse_unless_citizen
-from shared.rate_limit import RateLimit
+from shared.mesh.contracts import (
+    ATTACHMENT_TYPES,
+    MAX_DOCUMENT_BYTES,
+    MAX_DOCUMENTS,
+    ApplicationForm,
+    ApplicationRequest,
+)
+from shared.pki.canonical import parse_json
+from shared.web.http_app import read_body
+from shared.web.idempotency import HEADER, REPLAYED_HEADER, valid_key
+from shared.web.rate_limit import RateLimit
 
 
 class Body(BaseModel):

@@ -11,12 +11,12 @@ from sqlalchemy import Column, update
 from sqlmodel import Field as SqlField
 from sqlmodel import SQLModel, col, func, select
 
-from shared.case_tracking import DECIDED, CaseNotice, TrackedCase, notice_out, notices
 from shared.clock import MeshClock
 from shared.db import Sessions, UtcDateTime, insert_if_absent
+from shared.employment.case_tracking import DECIDED, CaseNotice, TrackedCase, notice_out, notices
+from shared.employment.logins import Logins, LoginSession, bearer, refuse_unless_citizen
 from shared.errors import MeshError
-from shared.http_app import SQL_INT_MAX
-from shared.logins import Logins, LoginSession, bearer, refuse_unless_citizen
+from shared.web.http_app import SQL_INT_MAX
 
 ANSWERS = {1: {"ru": "не удовлетворен", "kk": "қанағаттанбаймын"},
            2: {"ru": "частично удовлетворен", "kk": "ішінара қанағаттанамын"},

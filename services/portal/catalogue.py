@@ -2,15 +2,15 @@
 labels in Russian and Kazakh, the documents the Standard asks for, and per region the channels it is offered
 through (from the regulation files: a channel is offered where a file gives it) and the referral kinds the
 region's regulation offers. The portal, ИС ЦОН and the МИО office check forms against the same definitions
-(shared/forms.py)."""
+(shared/employment/forms.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.mio_workstation.regulations import RegulationBook
-from shared.contracts import EMPLOYMENT_SERVICES
-from shared.forms import REFERRAL_KIND_LABELS, REQUIRED_DOCUMENTS, SERVICE_TITLES, form_schema, kinds_of
+from shared.employment.forms import REFERRAL_KIND_LABELS, REQUIRED_DOCUMENTS, SERVICE_TITLES, form_schema, kinds_of
+from shared.employment.regulations import RegulationBook
+from shared.mesh.contracts import EMPLOYMENT_SERVICES
 
 CHANNEL_TITLES = {"office": {"ru": "услугодатель (МИО)", "kk": "көрсетілетін қызметті беруші (ЖАО)"},
                   "portal": {"ru": "портал «электронного правительства»", "kk": "«электрондық үкімет» порталы"},

@@ -21,13 +21,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.mio_workstation.regulations import RegulationBook
 from services.portal.domain import describe_faults, password_faults
 from services.portal.settings import PortalSettings
 from services.portal.store import Account, CitizenCopy, OrganisationAccount, organisation_key
 from services.portal.verification import DocumentVerifier
-from shared.attachments import Content, refuse_mismatched
-from shared.case_tracking import (
+from shared.clock import MeshClock
+from shared.db import Sessions, insert_if_absent
+from shared.employment.attachments import Content, refuse_mismatched
+from shared.employment.case_tracking import (
     NOTICE_ORDER,
     CaseNotice,
     Submission,
@@ -37,17 +38,9 @@ from shared.case_tracking import (
     signed_form,
     submit_once,
 )
-from shared.cert_check import Expectation
-from shared.cert_profile import CertificateInfo, Holder, Usage, describe_certificate
-from shared.clock import MeshClock
-from shared.contracts import EMPLOYMENT_SERVICES, ApplicationRequest, PersonData
-from shared.db import Sessions, insert_if_absent
-from shared.documents import QrReference, SignedResult, render_pdf
-from shared.errors import MeshError
-from shared.forms import kinds_of, refuse_unfit
-from shared.ids import parse_bin, parse_iin
-from shared.logging import get_logger, message_context
-from shared.logins import (
+from shared.employment.documents import QrReference, SignedResult, render_pdf
+from shared.employment.forms import kinds_of, refuse_unfit
+from shared.employment.logins import (
     LockOut,
     Login,
     Logins,
@@ -55,9 +48,16 @@ from shared.logins import (
     hash_password,
     organisation_refusal,
 )
-from shared.member import MemberRuntime
-from shared.rate_limit import RateLimit
-from shared.registry_calls import person_by_iin
+from shared.employment.registry_calls import person_by_iin
+from shared.employment.regulations import RegulationBook
+from shared.errors import MeshError
+from shared.ids import parse_bin, parse_iin
+from shared.logging import get_logger, message_context
+from shared.mesh.contracts import EMPLOYMENT_SERVICES, ApplicationRequest, PersonData
+from shared.mesh.member import MemberRuntime
+from shared.pki.cert_check import Expectation
+from shared.pki.cert_profile import CertificateInfo, Holder, Usage, describe_certificate
+from shared.web.rate_limit import RateLimit
 
 log = get_logger(__name__)
 

@@ -19,13 +19,13 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.clock import MeshClock
-from shared.contracts import MAIL_SERVICE, MailRequest
 from shared.db import Sessions, UtcDateTime
-from shared.envelope import MessageType
 from shared.errors import MeshError
-from shared.http_app import SQL_INT_MAX
 from shared.logging import get_logger
-from shared.member import Incoming, MemberRuntime
+from shared.mesh.contracts import MAIL_SERVICE, MailRequest
+from shared.mesh.envelope import MessageType
+from shared.mesh.member import Incoming, MemberRuntime
+from shared.web.http_app import SQL_INT_MAX
 
 log = get_logger(__name__)
 

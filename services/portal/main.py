@@ -7,23 +7,23 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from services.mio_workstation.regulations import REGULATIONS_DIR, RegulationBook
 from services.portal.api import build_router
 from services.portal.cabinet import SurveyAnswer, build_cabinet_router
 from services.portal.handlers import Portal
 from services.portal.mailbox import MailMessage, build_mail_router, host_mailbox
 from services.portal.settings import PortalSettings
 from services.portal.store import Account, CitizenCopy, OrganisationAccount
-from shared.admin_auth import admin_guard, admin_or_anonymous
-from shared.bus import Bus
-from shared.case_tracking import CaseNotice, TrackedCase, follow
-from shared.contracts import EMPLOYMENT_SERVICES
-from shared.idempotency import IdempotencyRecord, purge_keys
-from shared.logins import Challenge, LoginGuess, LoginSession
-from shared.mail import MAIL_MEMBER
-from shared.member_app import create_member_app
-from shared.member_node import MemberNode
-from shared.rate_limit import RateLimit
+from shared.employment.case_tracking import CaseNotice, TrackedCase, follow
+from shared.employment.logins import Challenge, LoginGuess, LoginSession
+from shared.employment.mail import MAIL_MEMBER
+from shared.employment.regulations import REGULATIONS_DIR, RegulationBook
+from shared.mesh.bus import Bus
+from shared.mesh.contracts import EMPLOYMENT_SERVICES
+from shared.mesh.member_node import MemberNode
+from shared.web.admin_auth import admin_guard, admin_or_anonymous
+from shared.web.idempotency import IdempotencyRecord, purge_keys
+from shared.web.member_app import create_member_app
+from shared.web.rate_limit import RateLimit
 
 
 def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None,

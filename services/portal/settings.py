@@ -5,7 +5,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.mesh.settings import ServiceSettings
 
 
 class PortalSettings(ServiceSettings):

@@ -1,4 +1,4 @@
-"""Portal tables: citizens' accounts. Sessions and EDS challenges live in shared.logins' tables."""
+"""Portal tables: citizens' accounts. Sessions and EDS challenges live in shared.employment.logins' tables."""
 
 from __future__ import annotations
 

@@ -18,8 +18,8 @@ A document is valid only when:
   is not in the future, and the content's ``date`` is no later than its day;
 - **certificate** — it chains to НУЦ, is a signing certificate, and was valid at the signing time;
 - **revocation** — asked of НУЦ's OCSP whatever "now" is (expired certificates included: НУЦ keeps their records),
-  and no revocation voids the signature (``shared.cert_check.voids_signature``: a compromised key voids everything it
-  signed; an official who left keeps what they signed before).
+  and no revocation voids the signature (``shared.pki.cert_check.voids_signature``: a compromised key voids everything
+  it signed; an official who left keeps what they signed before).
 
 Each failure is named by its own code in ``failures``, each check says its state in ``checks``. The judgements are
 pure functions (``judge_*``) over what the signature says, the certificate and what the mesh knows;
@@ -38,17 +38,16 @@ from typing import Any
 import httpx
 from cryptography import x509
 
-from services.mio_workstation.domain import document_kind_of
-from services.mio_workstation.regulations import Regulation, RegulationBook
-from shared.canonical import canonical_bytes
-from shared.cert_check import TRANSIENT, CertCheckResult, CertFailure, CertificateVerifier, Expectation
-from shared.cert_profile import CertificateInfo, Holder, Usage, describe_certificate
 from shared.clock import KZ_TZ, MeshClock
-from shared.documents import DocumentError, QrReference, SignedResult, decode_qr, document_date
+from shared.employment.documents import DocumentError, QrReference, SignedResult, decode_qr, document_date
+from shared.employment.regulations import Regulation, RegulationBook, document_kind_of
 from shared.errors import MeshError
 from shared.ids import folded_name
-from shared.ocsp_client import RevocationState
-from shared.signing import SIGNING_TIME_TOLERANCE, SignatureError, verify_detached
+from shared.pki.canonical import canonical_bytes
+from shared.pki.cert_check import TRANSIENT, CertCheckResult, CertFailure, CertificateVerifier, Expectation
+from shared.pki.cert_profile import CertificateInfo, Holder, Usage, describe_certificate
+from shared.pki.ocsp_client import RevocationState
+from shared.pki.signing import SIGNING_TIME_TOLERANCE, SignatureError, verify_detached
 
 CENTRE_ROLE = "operator"  # the State Corporation's operator signs the result it forms (con_operator/desk.py)
 ISSUING_KINDS = ("mio", "con")  # the gateway's member kinds that issue result documents

@@ -1,6 +1,6 @@
 """Broker accounts, made by the gateway: its own, a member's when it enrols, НУЦ's (it follows the clock).
 
-See ``shared.broker_accounts`` for what each account may do. The gateway holds the broker administrator's
+See ``shared.mesh.broker_accounts`` for what each account may do. The gateway holds the broker administrator's
 login (RabbitMQ's management API, or the in-memory broker of the tests) and no one else does; without one
 (``SHEP_BROKER_ADMIN_URL`` unset and a plain broker) accounts are off: everyone shares the login in
 ``MESH_AMQP_URL``, the gateway says so at start, and deliveries are still sealed.
@@ -12,7 +12,9 @@ import asyncio
 import re
 
 from services.shep_gateway.registry_book import RegistryBook
-from shared.broker_accounts import (
+from shared.errors import MeshError
+from shared.logging import get_logger
+from shared.mesh.broker_accounts import (
     GATEWAY_PERMISSIONS,
     BrokerAdmin,
     BrokerLogin,
@@ -21,10 +23,8 @@ from shared.broker_accounts import (
     listener_permissions,
     member_permissions,
 )
-from shared.bus import Bus
-from shared.errors import MeshError
-from shared.logging import get_logger
-from shared.topology import DEAD_QUEUE, GATEWAY_ID, declare_core, declare_member
+from shared.mesh.bus import Bus
+from shared.mesh.topology import DEAD_QUEUE, GATEWAY_ID, declare_core, declare_member
 
 log = get_logger(__name__)
 LISTENERS = ("nuc",)  # services that are not members but follow the mesh clock

@@ -12,9 +12,9 @@ from services.shep_gateway.clock_authority import ClockAuthority
 from services.shep_gateway.domain import MemberDef, ServiceDef, ServiceGrant
 from services.shep_gateway.message_log import MessageLog
 from services.shep_gateway.registry_book import RegistryBook
-from shared.cert_profile import serial_hex
 from shared.errors import MeshError
-from shared.signing import certificate_pem
+from shared.pki.cert_profile import serial_hex
+from shared.pki.signing import certificate_pem
 
 
 class CertificateBody(BaseModel):

@@ -6,15 +6,15 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from services.shep_gateway.store import ClockRow
-from shared.bus import Bus
 from shared.clock import ClockState, MeshClock
-from shared.contracts import ClockPayload
-from shared.control_clients import NucClient
 from shared.db import Sessions
-from shared.envelope import MessageType
 from shared.logging import get_logger
-from shared.member import Composer, outgoing
-from shared.topology import CLOCK_EXCHANGE
+from shared.mesh.bus import Bus
+from shared.mesh.contracts import ClockPayload
+from shared.mesh.control_clients import NucClient
+from shared.mesh.envelope import MessageType
+from shared.mesh.member import Composer, outgoing
+from shared.mesh.topology import CLOCK_EXCHANGE
 from shared.working_calendar import WorkingCalendar
 
 log = get_logger(__name__)

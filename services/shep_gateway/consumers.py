@@ -5,7 +5,7 @@ messages when traffic is heavy, while a lone message is handled at once.
 
 One message never holds up the others. When a batch cannot be committed, its messages are taken one by one:
 those that go through are routed as usual; one that fails on its own is sent round the retry tiers and,
-when it fails every time (``shared.failures``: a fault, a few attempts), logged refused and dead-lettered
+when it fails every time (``shared.mesh.failures``: a fault, a few attempts), logged refused and dead-lettered
 with the reason. When the failure is an outage (the database or the broker is down), nothing is counted
 against the messages: they go back to the queue and the worker waits, and /ready says so meanwhile.
 """
@@ -16,13 +16,13 @@ import asyncio
 import time
 
 from services.shep_gateway.handlers import Examined, Gateway
-from shared.background import BackgroundTask
-from shared.bus import Bus, BusError, Delivery, Subscription
-from shared.consumer import ack_or_let_go, retry_later
-from shared.dead_letters import settle_dead
-from shared.failures import Attempts, Failure, FailureKind, classify
 from shared.logging import get_logger, message_context
-from shared.topology import INGRESS_QUEUE
+from shared.mesh.background import BackgroundTask
+from shared.mesh.bus import Bus, BusError, Delivery, Subscription
+from shared.mesh.consumer import ack_or_let_go, retry_later
+from shared.mesh.dead_letters import settle_dead
+from shared.mesh.failures import Attempts, Failure, FailureKind, classify
+from shared.mesh.topology import INGRESS_QUEUE
 
 log = get_logger(__name__)
 

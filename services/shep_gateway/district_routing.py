@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.shep_gateway.domain import Refusal
-from shared.contracts import ErrorPayload, PersonByIinResponse
-from shared.envelope import Envelope, MessageType
+from shared.mesh.contracts import ErrorPayload, PersonByIinResponse
+from shared.mesh.envelope import Envelope, MessageType
 
 LOOKUP_SERVICE = "gbdfl.person-by-iin"
 # A sync call needs a reply queue; the gateway's own answers never leave it, so this one is never declared.

@@ -14,17 +14,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.canonical import canonical_bytes
-from shared.envelope import Envelope, MessageType
 from shared.errors import MeshError
-from shared.topology import DELIVERY_EXCHANGE, sync_routing_key
+from shared.mesh.envelope import Envelope, MessageType
+from shared.mesh.topology import DELIVERY_EXCHANGE, sync_routing_key
+from shared.pki.canonical import canonical_bytes
 
 
 class Outcome(StrEnum):
     ROUTED = "ROUTED"
     REFUSED = "REFUSED"
     TIMEOUT = "TIMEOUT"
-    NOT_DELIVERED = "NOT_DELIVERED"  # routed, but its recipient never acknowledged it (``shared.receipts``)
+    NOT_DELIVERED = "NOT_DELIVERED"  # routed, but its recipient never acknowledged it (``shared.mesh.receipts``)
 
 
 class MemberDef(BaseModel):

@@ -51,31 +51,21 @@ from services.shep_gateway.domain import (
 from services.shep_gateway.registry_book import RegistryBook
 from services.shep_gateway.settings import GatewaySettings
 from services.shep_gateway.store import DeliveryRow, LogAnchor, LogHead, LogRecord, ParkedRequest, SyncCall
-from shared.bus import Bus, BusError, Delivery, OutgoingMessage
-from shared.canonical import canonical_bytes
-from shared.cert_check import (
-    Expectation,
-    is_transient,
-    is_transient_refusal,
-    refusal_code,
-    signature_refusal_code,
-)
-from shared.cert_profile import Holder, Usage, serial_hex
 from shared.clock import MeshClock
-from shared.contracts import DUPLICATE_MESSAGE, ErrorPayload, parse_payload
 from shared.db import Sessions
-from shared.dead_letters import copy_of, dead_copy, json_safe, withheld_body
-from shared.envelope import EnvelopeHeader, MessageType, ParsedEnvelope, parse_envelope
 from shared.errors import MeshError
-from shared.failures import Attempts, Failure, FailureKind, RetryPolicy
 from shared.logging import get_logger, message_context
-from shared.member import NUC, Composer
-from shared.outbox import OutboxRelay, StagedBatch, insert_outbox, mark_batch_sent, outbox_values, publish_in_order
-from shared.payload_crypto import NOT_ENCRYPTED, Keyring, Wire, is_encrypted, open_wire, read_wire, seal_wire
-from shared.receipts import H_REDELIVERY, NOT_DELIVERED, RECEIPT_SERVICE, DeliveryReceipt
-from shared.seal import seal_headers
-from shared.signing import SignatureError, sign_detached, verify_detached
-from shared.topology import (
+from shared.mesh.bus import Bus, BusError, Delivery, OutgoingMessage
+from shared.mesh.contracts import DUPLICATE_MESSAGE, ErrorPayload, parse_payload
+from shared.mesh.dead_letters import copy_of, dead_copy, json_safe, withheld_body
+from shared.mesh.envelope import EnvelopeHeader, MessageType, ParsedEnvelope, parse_envelope
+from shared.mesh.failures import Attempts, Failure, FailureKind, RetryPolicy
+from shared.mesh.member import NUC, Composer
+from shared.mesh.outbox import OutboxRelay, StagedBatch, insert_outbox, mark_batch_sent, outbox_values, publish_in_order
+from shared.mesh.payload_crypto import NOT_ENCRYPTED, Keyring, Wire, is_encrypted, open_wire, read_wire, seal_wire
+from shared.mesh.receipts import H_REDELIVERY, NOT_DELIVERED, RECEIPT_SERVICE, DeliveryReceipt
+from shared.mesh.seal import seal_headers
+from shared.mesh.topology import (
     DEAD_EXCHANGE,
     DELIVERY_EXCHANGE,
     H_DEADLINE,
@@ -90,6 +80,16 @@ from shared.topology import (
     read_deadline,
     retry_queue,
 )
+from shared.pki.canonical import canonical_bytes
+from shared.pki.cert_check import (
+    Expectation,
+    is_transient,
+    is_transient_refusal,
+    refusal_code,
+    signature_refusal_code,
+)
+from shared.pki.cert_profile import Holder, Usage, serial_hex
+from shared.pki.signing import SignatureError, sign_detached, verify_detached
 
 log = get_logger(__name__)
 LOOKUP_WAIT_MAX_S = 60.0  # the longest the gateway waits for one district lookup before asking again
@@ -208,7 +208,7 @@ class Gateway:
         return await self._route(item)
 
     def _open(self, item: Examined) -> Refusal | None:
-        """Decrypt the data and signature the sender encrypted to the gateway (``shared.payload_crypto``); a
+        """Decrypt the data and signature the sender encrypted to the gateway (``shared.mesh.payload_crypto``); a
         payload sent in clear crossed the broker readable and is refused, its dead letter keeping only a digest."""
         assert item.wire is not None
         if item.wire.encrypted is None:
@@ -348,7 +348,7 @@ class Gateway:
         gets an id of its own (the log keeps one record per message id); ``checks.replayOf`` names the first.
 
         A sender's own at-least-once redelivery ends here too; the ERROR it gets back names the first copy,
-        which went through, and recipients do not apply it to a case (``shared.case_tracking``)."""
+        which went through, and recipients do not apply it to a case (``shared.employment.case_tracking``)."""
         return Examined(delivery=item.delivery, message_id=f"{item.message_id}~{uuid.uuid4().hex[:8]}",
                         received_at=item.received_at, parsed=item.parsed, wire=item.wire, proven=item.proven,
                         checks={**item.checks, "replayOf": item.message_id},
@@ -523,7 +523,7 @@ class Gateway:
         return withheld_body(body)
 
     def _sealed(self, headers: dict[str, Any], *, body: bytes, recipient: str, log_seq: int) -> dict[str, Any]:
-        """``headers`` plus the gateway's seal over what it delivers (``shared.seal``)."""
+        """``headers`` plus the gateway's seal over what it delivers (``shared.mesh.seal``)."""
         assert self.composer.signer is not None
         return {**headers, **seal_headers(body=body, log_seq=log_seq, recipient=recipient,
                                           signer=self.composer.signer, at=self.clock.now())}
@@ -714,7 +714,7 @@ class Gateway:
             return DELIVERY_EXCHANGE, item.sender
         return None
 
-    # ---- delivery receipts (shared.receipts) -------------------------------------------------------------------
+    # ---- delivery receipts (shared.mesh.receipts) -------------------------------------------------------------------
     def _track(self, txn: Txn, message: OutgoingMessage, *, env: EnvelopeHeader, recipient: str, log_seq: int,
                routing_key: str) -> None:
         """A delivery on a member's queue stays ON_DELIVERY until the member acknowledges it."""
@@ -780,7 +780,7 @@ class Gateway:
     async def _member_absent(self, queue: str) -> str | None:
         """Why a delivery on ``queue`` cannot have been taken yet (None: it can): no consumer, or messages waiting in
         the queue or in its retry tiers (a member holding deliveries through an outage of its own — OCSP, its
-        database — parks them there: ``shared.failures``). A queue the broker cannot describe now is judged as
+        database — parks them there: ``shared.mesh.failures``). A queue the broker cannot describe now is judged as
         before: attempts count."""
         try:
             status = await self._bus.queue_status(queue=queue)

@@ -37,24 +37,24 @@ from services.shep_gateway.store import (
     SyncCall,
     backfill_real_times,
 )
-from shared.admin_auth import admin_guard
-from shared.background import BackgroundTask
-from shared.broker_accounts import BrokerAdmin, BrokerLogin, RabbitManagement
-from shared.bus import Bus
-from shared.bus_rabbit import RabbitBus
-from shared.cert_check import CertificateVerifier, TrustStore
 from shared.clock import MeshClock
-from shared.control_clients import NucClient
 from shared.db import create_tables, make_engine, make_sessions
 from shared.errors import MeshError
-from shared.http_app import build_app
-from shared.identity import RetiredIdentityRecord, SystemIdentityRecord, load_keyring, load_or_enroll
 from shared.logging import configure_logging, get_logger
-from shared.member import Composer
-from shared.ocsp_client import OcspClient
-from shared.outbox import OutboxMessage, OutboxRelay
-from shared.readiness import Readiness, broker_probe, database_probe, trust_probe, until_done
-from shared.topology import declare_gateway
+from shared.mesh.background import BackgroundTask
+from shared.mesh.broker_accounts import BrokerAdmin, BrokerLogin, RabbitManagement
+from shared.mesh.bus import Bus
+from shared.mesh.bus_rabbit import RabbitBus
+from shared.mesh.control_clients import NucClient
+from shared.mesh.identity import RetiredIdentityRecord, SystemIdentityRecord, load_keyring, load_or_enroll
+from shared.mesh.member import Composer
+from shared.mesh.outbox import OutboxMessage, OutboxRelay
+from shared.mesh.readiness import Readiness, broker_probe, database_probe, trust_probe, until_done
+from shared.mesh.topology import declare_gateway
+from shared.pki.cert_check import CertificateVerifier, TrustStore
+from shared.pki.ocsp_client import OcspClient
+from shared.web.admin_auth import admin_guard
+from shared.web.http_app import build_app
 
 log = get_logger(__name__)
 MODELS = [OutboxMessage, SystemIdentityRecord, RetiredIdentityRecord, MemberRow, ServiceRow, SeedMark,
@@ -96,7 +96,7 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     relay.also_purge(lambda: gateway.purge_deliveries(older_than=dt.timedelta(seconds=settings.mesh.outbox_keep_s)))
 
     async def watch_deliveries() -> None:
-        """Deliveries not acknowledged in time are delivered again, then NOT_DELIVERED (``shared.receipts``)."""
+        """Deliveries not acknowledged in time are delivered again, then NOT_DELIVERED (``shared.mesh.receipts``)."""
         while True:
             try:
                 wait = await gateway.redeliver_due()

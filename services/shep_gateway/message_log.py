@@ -9,10 +9,10 @@ from sqlmodel import col, select
 from services.shep_gateway.domain import GENESIS_HASH, anchor_content, digest, record_content
 from services.shep_gateway.registry_book import RegistryBook
 from services.shep_gateway.store import DeliveryRow, LogAnchor, LogHead, LogRecord
-from shared.cert_profile import serial_hex
 from shared.db import Sessions
 from shared.errors import MeshError
-from shared.signing import SignatureError, verify_detached
+from shared.pki.cert_profile import serial_hex
+from shared.pki.signing import SignatureError, verify_detached
 
 
 class MessageLog:

@@ -16,16 +16,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.shep_gateway.domain import MemberDef, Registry, RegistryFile, ServiceDef, ServiceGrant, granted
 from services.shep_gateway.settings import GatewaySettings
 from services.shep_gateway.store import MemberCertificate, MemberRow, SeedMark, ServiceRow
-from shared.bus import Bus
-from shared.cert_check import CertificateVerifier, Expectation, refusal_code
-from shared.cert_profile import Holder, Usage, serial_hex
 from shared.clock import MeshClock
 from shared.db import Sessions
 from shared.errors import MeshError
 from shared.logging import get_logger
-from shared.payload_crypto import can_agree_keys
-from shared.signing import certificate_pem, load_pem_certificates
-from shared.topology import declare_member
+from shared.mesh.bus import Bus
+from shared.mesh.payload_crypto import can_agree_keys
+from shared.mesh.topology import declare_member
+from shared.pki.cert_check import CertificateVerifier, Expectation, refusal_code
+from shared.pki.cert_profile import Holder, Usage, serial_hex
+from shared.pki.signing import certificate_pem, load_pem_certificates
 
 log = get_logger(__name__)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.mesh.settings import ServiceSettings
 
 DEFAULT_REGISTRY = Path(__file__).with_name("registry.yaml")
 
@@ -37,7 +37,7 @@ class GatewaySettings(ServiceSettings):
                                                     "GET /admin/broker/administrator")
     receipt_timeout_s: float = Field(default=60.0, gt=0, description="a delivery on a member's queue not acknowledged "
                                      "by the member within this (real seconds) is delivered again, the wait doubling "
-                                     "each time (shared.receipts)")
+                                     "each time (shared.mesh.receipts)")
     delivery_attempts: int = Field(default=4, ge=1, description="… and after this many attempts it is NOT_DELIVERED: "
                                    "logged, dead-lettered, its sender told. An attempt counts only while the member's "
                                    "queue has a consumer and nothing waiting in it (a member down or behind is "

@@ -112,7 +112,7 @@ class SyncCall(SQLModel, table=True):
 
 
 class DeliveryRow(SQLModel, table=True):
-    """A delivery on a member's queue, ON_DELIVERY until the member's receipt (``shared.receipts``): the sealed
+    """A delivery on a member's queue, ON_DELIVERY until the member's receipt (``shared.mesh.receipts``): the sealed
     bytes are kept to deliver again, and dropped once DELIVERED or NOT_DELIVERED. Times are real (Unix seconds),
     as every retry's."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.envelope import MessageType
+from shared.mesh.envelope import MessageType
 from tests.support.members import enroll, grant, start_member, unique_id
 from tests.support.mesh import MeshHandle, private_mesh
 

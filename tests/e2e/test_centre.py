@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from meshkit.sdk import Citizen, KitError, Mesh
-from shared.canonical import canonical_bytes
 from shared.ids import make_iin
-from shared.signing import SignerIdentity, sign_json
+from shared.pki.canonical import canonical_bytes
+from shared.pki.signing import SignerIdentity, sign_json
 from tests.support.mesh import MeshHandle
 from tests.support.mio import until
 from tests.support.openssl import cms_verify, signer_subject

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from meshkit.load import Applicant, HttpClients, follow, lanes, portal_session, prepare, submit
-from services.mio_workstation.regulations import RegulationBook
+from shared.employment.regulations import RegulationBook
 from tests.support.mesh import MeshHandle, drain_dead_letters, private_mesh
 
 pytestmark = pytest.mark.e2e

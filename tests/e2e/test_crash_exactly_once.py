@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from meshkit.mesh_runner import REPO_ROOT
-from shared.envelope import MessageType
-from shared.topology import member_queue
+from shared.mesh.envelope import MessageType
+from shared.mesh.topology import member_queue
 from tests.support.members import enroll, grant, unique_id
 
 pytestmark = pytest.mark.e2e

@@ -14,10 +14,10 @@ import uuid
 import orjson
 import pytest
 
-from shared.bus import OutgoingMessage
-from shared.envelope import MessageType
-from shared.member import outgoing
-from shared.topology import INGRESS_EXCHANGE
+from shared.mesh.bus import OutgoingMessage
+from shared.mesh.envelope import MessageType
+from shared.mesh.member import outgoing
+from shared.mesh.topology import INGRESS_EXCHANGE
 from tests.support.members import grant, unique_id
 
 pytestmark = pytest.mark.e2e

@@ -13,9 +13,9 @@ import uuid
 import pytest
 
 from meshkit.sdk import KitError
-from shared.envelope import MessageType
 from shared.errors import MeshError
 from shared.ids import make_iin
+from shared.mesh.envelope import MessageType
 from tests.support.members import grant, unique_id
 from tests.support.mio import until
 

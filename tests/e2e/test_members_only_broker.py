@@ -21,11 +21,11 @@ import httpx
 import pytest
 
 from meshkit.rabbit_node import RabbitNode
-from shared.broker_accounts import BrokerLogin
-from shared.bus import Delivery
-from shared.bus_rabbit import RabbitBus
-from shared.envelope import MessageType
-from shared.topology import DELIVERY_EXCHANGE, INGRESS_EXCHANGE, member_queue
+from shared.mesh.broker_accounts import BrokerLogin
+from shared.mesh.bus import Delivery
+from shared.mesh.bus_rabbit import RabbitBus
+from shared.mesh.envelope import MessageType
+from shared.mesh.topology import DELIVERY_EXCHANGE, INGRESS_EXCHANGE, member_queue
 from tests.support.members import grant, unique_id
 
 pytestmark = pytest.mark.e2e

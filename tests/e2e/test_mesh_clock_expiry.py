@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.envelope import MessageType
-from shared.topology import DEAD_QUEUE, H_REFUSAL_CODE
+from shared.mesh.envelope import MessageType
+from shared.mesh.topology import DEAD_QUEUE, H_REFUSAL_CODE
 from tests.support.members import enroll, grant, start_member, unique_id
 from tests.support.mesh import MeshHandle, private_mesh
 

@@ -26,8 +26,8 @@ from meshkit import cli
 from meshkit.load import CARD_FOR, FORM_FIELDS
 from meshkit.members import random_bin
 from meshkit.sdk import Citizen, KitError, Mesh, Staff
-from services.mio_workstation.regulations import REGULATIONS_DIR
-from shared.canonical import canonical_bytes
+from shared.employment.regulations import REGULATIONS_DIR
+from shared.pki.canonical import canonical_bytes
 from tests.support.mesh import MeshHandle, private_mesh
 from tests.support.mio import (
     KZ,

@@ -31,8 +31,8 @@ from meshkit import cli
 from meshkit.mesh_runner import REPO_ROOT, SERVICES
 from meshkit.ports import free_port, port_is_free
 from meshkit.sdk import KitError, Mesh
-from shared.broker_accounts import BrokerLogin, with_login
-from shared.topology import DEAD_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON, INGRESS_EXCHANGE
+from shared.mesh.broker_accounts import BrokerLogin, with_login
+from shared.mesh.topology import DEAD_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON, INGRESS_EXCHANGE
 from tests.support.mio import until
 
 pytestmark = pytest.mark.e2e

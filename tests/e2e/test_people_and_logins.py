@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from meshkit.sdk import Citizen, KitError, Mesh
 from shared.ids import make_iin
-from shared.signing import SignerIdentity, sign_json
+from shared.pki.signing import SignerIdentity, sign_json
 
 pytestmark = pytest.mark.e2e
 

@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 
 from meshkit import cli
 from meshkit.sdk import Citizen, Mesh, identity_document
-from shared.canonical import canonical_bytes
-from shared.documents import decode_qr
+from shared.employment.documents import decode_qr
+from shared.pki.canonical import canonical_bytes
 from tests.support.mesh import MeshHandle
 from tests.support.mio import until
 from tests.support.openssl import cms_verify

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import serialization
 
 from services.nuc_pki.domain import crl_urls
 from services.shep_gateway.domain import record_content
-from shared.envelope import MessageType, signed_content
+from shared.mesh.envelope import MessageType
+from shared.pki.canonical import signed_content
 from tests.support.members import grant, unique_id
 
 pytestmark = pytest.mark.e2e

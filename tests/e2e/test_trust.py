@@ -21,10 +21,10 @@ from sqlmodel import select
 
 from meshkit.load import FORM_FIELDS
 from meshkit.sdk import Mesh
-from shared.envelope import MessageType
-from shared.inbox import InboxMessage
-from shared.member import outgoing
-from shared.topology import DELIVERY_EXCHANGE, INGRESS_EXCHANGE, member_queue
+from shared.mesh.envelope import MessageType
+from shared.mesh.inbox import InboxMessage
+from shared.mesh.member import outgoing
+from shared.mesh.topology import DELIVERY_EXCHANGE, INGRESS_EXCHANGE, member_queue
 from tests.support.members import grant, unique_id
 from tests.support.mio import until
 

@@ -20,18 +20,18 @@ from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.bus import Delivery, Handler, Subscription
-from shared.bus_rabbit import RabbitBus
-from shared.cert_check import CertificateVerifier, TrustStore
 from shared.clock import MeshClock
 from shared.db import UtcDateTime, create_tables, make_engine, make_sessions
-from shared.envelope import MessageType
-from shared.inbox import InboxMessage
 from shared.logging import configure_logging, get_logger
-from shared.member import Incoming, MemberRuntime
-from shared.ocsp_client import OcspClient
-from shared.outbox import OutboxMessage, OutboxRelay
-from shared.signing import SignerIdentity, load_pem_certificates
+from shared.mesh.bus import Delivery, Handler, Subscription
+from shared.mesh.bus_rabbit import RabbitBus
+from shared.mesh.envelope import MessageType
+from shared.mesh.inbox import InboxMessage
+from shared.mesh.member import Incoming, MemberRuntime
+from shared.mesh.outbox import OutboxMessage, OutboxRelay
+from shared.pki.cert_check import CertificateVerifier, TrustStore
+from shared.pki.ocsp_client import OcspClient
+from shared.pki.signing import SignerIdentity, load_pem_certificates
 
 log = get_logger("effect_member")
 

@@ -34,11 +34,11 @@ from services.portal.main import create_app as portal_app
 from services.portal.settings import PortalSettings
 from services.shep_gateway.main import create_app as gateway_app
 from services.shep_gateway.settings import GatewaySettings
-from shared.bus_memory import MemoryBroker, MemoryBus
 from shared.clock import MeshClock
-from shared.logins import use_fast_hashing
-from shared.settings import MeshSettings, ServiceSettings
-from shared.topology import DEAD_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON, declare_core
+from shared.employment.logins import use_fast_hashing
+from shared.mesh.bus_memory import MemoryBroker, MemoryBus
+from shared.mesh.settings import MeshSettings, ServiceSettings
+from shared.mesh.topology import DEAD_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON, declare_core
 
 ADMIN_TOKEN = "inprocess-admin-token-0123456789"
 OCSP_MAX_AGE_S = 0.5  # a revocation reaches every verifier within half a second

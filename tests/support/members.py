@@ -15,15 +15,15 @@ from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from meshkit.members import Endpoints, Enrolled, enroll, grant, unique_id
-from shared.bus import Bus
-from shared.cert_check import CertificateVerifier, TrustStore
 from shared.clock import MeshClock
 from shared.db import create_tables, make_engine, make_sessions
-from shared.envelope import MessageType
-from shared.inbox import InboxMessage
-from shared.member import Incoming, MemberRuntime
-from shared.ocsp_client import OcspClient
-from shared.outbox import OutboxMessage, OutboxRelay
+from shared.mesh.bus import Bus
+from shared.mesh.envelope import MessageType
+from shared.mesh.inbox import InboxMessage
+from shared.mesh.member import Incoming, MemberRuntime
+from shared.mesh.outbox import OutboxMessage, OutboxRelay
+from shared.pki.cert_check import CertificateVerifier, TrustStore
+from shared.pki.ocsp_client import OcspClient
 
 __all__ = ["Enrolled", "TestMember", "enroll", "grant", "start_member", "unique_id"]
 

@@ -16,9 +16,9 @@ from meshkit.mesh_runner import SERVICES, MeshConfig, MeshRunner
 from meshkit.ports import free_port
 from meshkit.rabbit_node import RabbitNode
 from meshkit.sdk import Mesh, MeshInfo
-from shared.bus import Bus
-from shared.bus_rabbit import RabbitBus
-from shared.topology import DEAD_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON, declare_core
+from shared.mesh.bus import Bus
+from shared.mesh.bus_rabbit import RabbitBus
+from shared.mesh.topology import DEAD_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON, declare_core
 
 ADMIN_TOKEN = "e2e-admin-token-0123456789"
 KEY_PASSPHRASE = "e2e-key-passphrase-0123456789"

@@ -14,11 +14,11 @@ from services.nuc_pki.domain import BadKind, PersonName
 from services.nuc_pki.handlers import CertificateAuthority, Issued
 from services.nuc_pki.settings import NucSettings
 from services.nuc_pki.store import CaMaterial, IssuedCertificate
-from shared.cert_check import CertificateVerifier, TrustStore
 from shared.clock import MeshClock
 from shared.db import create_tables, make_engine, make_sessions
-from shared.ocsp_client import OcspClient
-from shared.signing import SignerIdentity
+from shared.pki.cert_check import CertificateVerifier, TrustStore
+from shared.pki.ocsp_client import OcspClient
+from shared.pki.signing import SignerIdentity
 
 
 @dataclass

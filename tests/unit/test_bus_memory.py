@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from shared.bus import OutgoingMessage, Unroutable
-from shared.bus_memory import MemoryBroker, MemoryBus
+from shared.mesh.bus import OutgoingMessage, Unroutable
+from shared.mesh.bus_memory import MemoryBroker, MemoryBus
 
 
 @pytest.fixture

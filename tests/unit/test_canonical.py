@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from shared.canonical import canonical_bytes, canonical_bytes_reference
 from shared.errors import MeshError
+from shared.pki.canonical import canonical_bytes, canonical_bytes_reference
 
 ALPHABET = ([chr(c) for c in range(0x250)] + list("жқәұүңғіһө") + ["\u2028", "\u2029", "\ue000", "\uffff",
             "\U0001f600", '"', "\\", "/"])

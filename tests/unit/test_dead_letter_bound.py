@@ -7,10 +7,10 @@ import hashlib
 
 import orjson
 
-from shared.bus import OutgoingMessage
-from shared.bus_memory import MemoryBroker, MemoryBus
-from shared.dead_letters import BODY_KEPT_MAX, H_BODY_SHA256, H_BODY_SIZE, dead_letter
-from shared.topology import (
+from shared.mesh.bus import OutgoingMessage
+from shared.mesh.bus_memory import MemoryBroker, MemoryBus
+from shared.mesh.dead_letters import BODY_KEPT_MAX, H_BODY_SHA256, H_BODY_SIZE, dead_letter
+from shared.mesh.topology import (
     DEAD_EXCHANGE,
     DEAD_QUEUE,
     H_REFUSAL_CODE,

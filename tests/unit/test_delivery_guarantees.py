@@ -12,16 +12,16 @@ from sqlalchemy import Column, Integer
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Field, SQLModel, select
 
-from shared.bus import BusError, OutgoingMessage
-from shared.bus_memory import MemoryBroker, MemoryBus
-from shared.consumer import MessageConsumer
 from shared.db import create_tables, make_engine, make_sessions
-from shared.dead_letters import json_safe
 from shared.errors import MeshError
-from shared.failures import FailureKind, OutageFailure, PermanentFailure, RetryPolicy, classify
-from shared.inbox import InboxMessage
-from shared.outbox import OutboxMessage, OutboxRelay, queue_outgoing
-from shared.topology import (
+from shared.mesh.bus import BusError, OutgoingMessage
+from shared.mesh.bus_memory import MemoryBroker, MemoryBus
+from shared.mesh.consumer import MessageConsumer
+from shared.mesh.dead_letters import json_safe
+from shared.mesh.failures import FailureKind, OutageFailure, PermanentFailure, RetryPolicy, classify
+from shared.mesh.inbox import InboxMessage
+from shared.mesh.outbox import OutboxMessage, OutboxRelay, queue_outgoing
+from shared.mesh.topology import (
     DEAD_QUEUE,
     H_ATTEMPT,
     H_FAULTS,

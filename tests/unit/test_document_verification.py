@@ -20,7 +20,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from services.mio_workstation.regulations import RegulationBook
 from services.nuc_pki.domain import BadKind, PersonName
 from services.nuc_pki.handlers import EXPIRED_CERTS_ON_CRL
 from services.portal.verification import (
@@ -31,12 +30,13 @@ from services.portal.verification import (
     judge_signer,
     judge_signing_time,
 )
-from shared.cert_check import CertFailure, Expectation, voids_signature
-from shared.cert_profile import CertificateInfo, Holder, Usage
 from shared.clock import KZ_TZ
+from shared.employment.regulations import RegulationBook
 from shared.errors import MeshError
-from shared.ocsp_client import RevocationState, RevocationStatus
-from shared.signing import (
+from shared.pki.cert_check import CertFailure, Expectation, voids_signature
+from shared.pki.cert_profile import CertificateInfo, Holder, Usage
+from shared.pki.ocsp_client import RevocationState, RevocationStatus
+from shared.pki.signing import (
     SignatureError,
     SignerIdentity,
     refuse_signing_time,
@@ -255,7 +255,7 @@ async def test_a_signing_time_without_its_zone_is_named_malformed_not_a_crash(pk
     """A GeneralizedTime without «Z» (``20260310120000``) decodes to a time without a zone, which compared with the
     mesh clock raised TypeError: a 500 for anyone with a self-made key at the anonymous /documents/verify, and at
     the МИО's sign step and ЦОН's result. RFC 5652 §11.3 wants UTC: it is ``SIGNING_TIME_MALFORMED``, by name."""
-    import shared.signing as signing  # the one place the attribute is written: an attacker writes it as they like
+    import shared.pki.signing as signing  # the one place the attribute is written: an attacker writes it as they like
 
     monkeypatch.setattr(signing, "_time_der", lambda at: signing._der(0x18, b"20260310120000"))
     identity = pki.identity((await pki.person(bin_=MIO_BIN, role="signer"))[0])

@@ -1,4 +1,4 @@
-"""Result documents (shared/documents.py): the bilingual PDF, its QR code, and reading both back.
+"""Result documents (shared/employment/documents.py): the bilingual PDF, its QR code, and reading both back.
 
 Checked with tools that did not make them: pypdf extracts the text, PDFium renders the page, zxing-cpp decodes the
 QR code from the rendered page.
@@ -18,9 +18,8 @@ from fpdf import FPDF
 from pypdf import PdfReader
 
 from services.mio_workstation.domain import Official, Registered, document_number, draft_document, numbered
-from services.mio_workstation.regulations import RegulationBook
 from shared.clock import KZ_TZ
-from shared.documents import (
+from shared.employment.documents import (
     CERTIFICATE_FIELDS,
     QR_PREFIX,
     REFERRAL_TITLES,
@@ -40,7 +39,8 @@ from shared.documents import (
     read_pdf,
     render_pdf,
 )
-from shared.signing import sign_json
+from shared.employment.regulations import RegulationBook
+from shared.pki.signing import sign_json
 from tests.unit.conftest import Pki
 
 BIN = "000740000728"  # a valid BIN (check digit) for the official's certificate

@@ -23,8 +23,8 @@ from services.shep_gateway.domain import (
     record_hash,
 )
 from services.shep_gateway.settings import DEFAULT_REGISTRY
-from shared.envelope import Envelope, MessageType, parse_envelope
 from shared.errors import MeshError
+from shared.mesh.envelope import Envelope, MessageType, parse_envelope
 
 
 def _member(member_id: str, district: str | None = None) -> MemberDef:

@@ -12,10 +12,10 @@ import yaml
 
 from services.shep_gateway.domain import Destination, Refusal, Registry, RegistryFile
 from services.shep_gateway.settings import DEFAULT_REGISTRY
-from shared.contracts import MAIL_SERVICE, MAX_ATTACHMENT_BASE64, MailRequest, parse_payload
-from shared.envelope import Envelope, MessageType
+from shared.employment.mail import MAIL_MEMBER, send_mail
 from shared.errors import MeshError
-from shared.mail import MAIL_MEMBER, send_mail
+from shared.mesh.contracts import MAIL_SERVICE, MAX_ATTACHMENT_BASE64, MailRequest, parse_payload
+from shared.mesh.envelope import Envelope, MessageType
 
 ATTACHMENT = {"name": "ZHZ-2026-000001.json", "contentType": "application/json", "contentBase64": "e30="}
 

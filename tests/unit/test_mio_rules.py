@@ -22,8 +22,8 @@ from services.mio_workstation.domain import (
     term_due,
 )
 from services.mio_workstation.onboarding import granted_already, member_entry, service_grant
-from services.mio_workstation.regulations import Duration, RegulationBook, RegulationError
 from shared.clock import KZ_TZ
+from shared.employment.regulations import Duration, RegulationBook, RegulationError
 from shared.working_calendar import CountingRule, WorkingCalendar
 
 CALENDAR = WorkingCalendar()

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from services.nuc_pki.main import create_app
 from services.nuc_pki.settings import NucSettings
-from shared.bus_memory import MemoryBroker, MemoryBus
-from shared.settings import MeshSettings
+from shared.mesh.bus_memory import MemoryBroker, MemoryBus
+from shared.mesh.settings import MeshSettings
 
 TOKEN = "unit-admin-token-0123"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}

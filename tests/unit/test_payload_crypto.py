@@ -1,4 +1,4 @@
-"""Payloads encrypted hop by hop (shared.payload_crypto): a JWE a stock JOSE library opens, to a key НУЦ certified
+"""Payloads encrypted hop by hop (shared.mesh.payload_crypto): a JWE a stock JOSE library opens, to a key НУЦ certified
 for key agreement; the signature verifiable end to end once opened; nothing opens with the wrong key or altered."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc import jwe
 from joserfc.jwk import ECKey
 
-from shared.bus_memory import MemoryBroker, MemoryBus
 from shared.db import make_engine, make_sessions
-from shared.envelope import MessageType, unsigned_envelope
 from shared.errors import MeshError
-from shared.member import MemberRuntime
-from shared.outbox import OutboxRelay
-from shared.payload_crypto import (
+from shared.mesh.bus_memory import MemoryBroker, MemoryBus
+from shared.mesh.envelope import MessageType, unsigned_envelope
+from shared.mesh.member import MemberRuntime
+from shared.mesh.outbox import OutboxRelay
+from shared.mesh.payload_crypto import (
     DECRYPTION_FAILED,
     KEY_UNKNOWN,
     DecryptionError,
@@ -30,13 +30,13 @@ from shared.payload_crypto import (
     read_wire,
     seal_wire,
 )
-from shared.signing import SignerIdentity, sign_wire, verify_detached
+from shared.pki.signing import SignerIdentity, sign_wire, verify_detached
 
 BIN = "040540010011"
 
 
 async def _system(pki, member_id: str) -> SignerIdentity:
-    """A system's EC P-256 key (as ``shared.identity`` makes them) certified by НУЦ."""
+    """A system's EC P-256 key (as ``shared.mesh.identity`` makes them) certified by НУЦ."""
     key = ec.generate_private_key(ec.SECP256R1())
     issued = await pki.ca.issue_system(member_id=member_id, organisation="АО «НИТ»", bin_=BIN,
                                        public_key=key.public_key())

@@ -12,8 +12,15 @@ import zlib
 import pypdf  # noqa: F401 - imported before any measurement: an import is not the reader's cost
 import pytest
 
-from shared.documents import MAX_SIGNED_DOCUMENT_BYTES, SignedResult, read_pdf, render_pdf
-from shared.pdf_reader import MAX_EMBEDDED_FILES, MAX_TREE_NODES, MAX_WORKERS, PdfRefused, extract, read_isolated
+from shared.employment.documents import MAX_SIGNED_DOCUMENT_BYTES, SignedResult, read_pdf, render_pdf
+from shared.employment.pdf_reader import (
+    MAX_EMBEDDED_FILES,
+    MAX_TREE_NODES,
+    MAX_WORKERS,
+    PdfRefused,
+    extract,
+    read_isolated,
+)
 from tests.support.pdf_bomb import (
     BOMB_ENTRIES,
     BOMB_ENTRY_BYTES,

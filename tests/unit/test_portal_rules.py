@@ -3,8 +3,8 @@ import datetime as dt
 import pytest
 
 from services.portal.domain import describe_faults, password_faults
-from shared.cert_check import CertCheckResult, CertFailure
-from shared.logins import eds_refusal
+from shared.employment.logins import eds_refusal
+from shared.pki.cert_check import CertCheckResult, CertFailure
 
 IIN = "850701300007"
 

@@ -14,10 +14,10 @@ from services.shep_gateway.main import MODELS
 from services.shep_gateway.registry_book import RegistryBook
 from services.shep_gateway.settings import GatewaySettings
 from services.shep_gateway.store import SeedMark
-from shared.bus_memory import MemoryBroker, MemoryBus
 from shared.clock import MeshClock
 from shared.db import create_tables, make_engine, make_sessions
 from shared.errors import MeshError
+from shared.mesh.bus_memory import MemoryBroker, MemoryBus
 
 MEMBERS = [{"id": m, "name": m, "organisation": "org", "bin": "940140000385"} for m in ("shep", "portal", "gbdfl")]
 

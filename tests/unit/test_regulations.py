@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from meshkit.mesh_runner import REPO_ROOT
-from services.mio_workstation.regulations import REGULATIONS_DIR, RegulationBook, RegulationError, load_file
+from shared.employment.regulations import REGULATIONS_DIR, RegulationBook, RegulationError, load_file
 
 SHIPPED = sorted(REGULATIONS_DIR.glob("*.yaml"))
 BASE = "zhezkazgan.job-seeker-registration.office"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.failures import PermanentFailure
-from shared.seal import H_SEAL, H_SEAL_SEQ, NOT_SEALED, SEAL_INVALID, check_seal, seal_headers
+from shared.mesh.failures import PermanentFailure
+from shared.mesh.seal import H_SEAL, H_SEAL_SEQ, NOT_SEALED, SEAL_INVALID, check_seal, seal_headers
 
 BIN = "040540010011"
 BODY = b'{"messageId": "m-1", "data": {"status": "COMPLETED"}}'

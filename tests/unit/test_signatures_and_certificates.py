@@ -12,13 +12,13 @@ from cryptography.hazmat.primitives import serialization
 
 from services.nuc_pki.domain import BadKind
 from services.nuc_pki.store import IssuedCertificate
-from shared.canonical import canonical_bytes
-from shared.cert_check import CertFailure, Expectation, is_transient_refusal, refusal_code
-from shared.cert_profile import Holder, Usage, describe_certificate
 from shared.clock import MeshClock
-from shared.envelope import MessageType, parse_envelope, signed_content, unsigned_envelope
 from shared.errors import MeshError
-from shared.signing import SignatureError, SignerIdentity, sign_json, sign_wire, verify_detached, verify_json
+from shared.mesh.envelope import MessageType, parse_envelope, unsigned_envelope
+from shared.pki.canonical import canonical_bytes, signed_content
+from shared.pki.cert_check import CertFailure, Expectation, is_transient_refusal, refusal_code
+from shared.pki.cert_profile import Holder, Usage, describe_certificate
+from shared.pki.signing import SignatureError, SignerIdentity, sign_json, sign_wire, verify_detached, verify_json
 
 IIN = "850701300007"
 OTHER_IIN = "900101400003"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from meshkit.mesh_runner import REPO_ROOT
 from meshkit.traceability import clauses, link_tests, render, untested_steps
-from services.mio_workstation.regulations import RegulationBook
+from shared.employment.regulations import RegulationBook
 
 
 def test_the_checked_in_trace_matrix_is_current():

@@ -1,7 +1,7 @@
-"""One limit on JSON for the whole mesh (shared.canonical): nesting at most MAX_JSON_DEPTH (``JSON_TOO_DEEP``), strings
-and keys that are text (``JSON_STRING_INVALID``) — held wherever JSON comes in (parse_json), in the AMQP envelope
-(parse_envelope: `data` nested 10,000 deep) and at the canonical form itself, where a lone surrogate was an orjson
-TypeError and deep nesting a RecursionError."""
+"""One limit on JSON for the whole mesh (shared.pki.canonical): nesting at most MAX_JSON_DEPTH (``JSON_TOO_DEEP``),
+strings and keys that are text (``JSON_STRING_INVALID``) — held wherever JSON comes in (parse_json), in the AMQP
+envelope (parse_envelope: `data` nested 10,000 deep) and at the canonical form itself, where a lone surrogate was an
+orjson TypeError and deep nesting a RecursionError."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import json
 
 import pytest
 
-from shared.canonical import MAX_JSON_DEPTH, JsonRefused, canonical_bytes, check_json, parse_json
-from shared.envelope import MessageType, parse_envelope, unsigned_envelope
 from shared.errors import MeshError
+from shared.mesh.envelope import MessageType, parse_envelope, unsigned_envelope
+from shared.pki.canonical import MAX_JSON_DEPTH, JsonRefused, canonical_bytes, check_json, parse_json
 
 
 def _nested(depth: int, bottom: object = 1) -> object:

@@ -16,9 +16,9 @@ import hashlib
 from meshkit.load import Person
 from meshkit.sdk import attachments_for, document_copy, identity_document
 from services.mio_workstation.handlers import copy_problems
-from shared.contracts import MAX_COPIES_BYTES, MAX_DOCUMENT_BYTES, ApplicationForm, ApplicationRequest
-from shared.forms import document_problems
-from shared.signing import SignerIdentity, sign_json
+from shared.employment.forms import document_problems
+from shared.mesh.contracts import MAX_COPIES_BYTES, MAX_DOCUMENT_BYTES, ApplicationForm, ApplicationRequest
+from shared.pki.signing import SignerIdentity, sign_json
 from tests.support.inprocess import InProcessMesh
 from tests.usecases.helpers import apply, bearer, final_case
 

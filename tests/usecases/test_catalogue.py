@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from shared.signing import SignerIdentity, sign_json
+from shared.pki.signing import SignerIdentity, sign_json
 from tests.support.inprocess import InProcessMesh
 from tests.usecases.helpers import bearer
 

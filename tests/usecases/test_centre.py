@@ -15,9 +15,9 @@ import pytest
 
 from meshkit.load import Person
 from meshkit.sdk import attachments_for, identity_document
-from shared.contracts import MAX_DOCUMENT_BYTES
 from shared.ids import make_iin
-from shared.signing import SignerIdentity, sign_json
+from shared.mesh.contracts import MAX_DOCUMENT_BYTES
+from shared.pki.signing import SignerIdentity, sign_json
 from tests.support.inprocess import InProcessMesh
 from tests.usecases.helpers import bearer, final_cases
 

@@ -21,12 +21,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from meshkit.sdk import new_bin
-from services.mio_workstation.regulations import Action, Regulation, RegulationBook
-from shared.canonical import canonical_bytes
 from shared.clock import KZ_TZ
-from shared.documents import SignedResult, read_pdf, render_pdf
+from shared.employment.documents import SignedResult, read_pdf, render_pdf
+from shared.employment.regulations import Action, Regulation, RegulationBook
 from shared.ids import make_iin
-from shared.signing import SignerIdentity, sign_json
+from shared.pki.canonical import canonical_bytes
+from shared.pki.signing import SignerIdentity, sign_json
 from tests.support.inprocess import InProcessMesh, url
 from tests.usecases.helpers import apply, bearer, final_case
 from tests.usecases.test_centre import operator, served, settled

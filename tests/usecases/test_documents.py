@@ -13,7 +13,7 @@ import httpx
 from pypdf import PdfReader
 
 from shared.clock import KZ_TZ
-from shared.documents import QR_PREFIX, read_pdf
+from shared.employment.documents import QR_PREFIX, read_pdf
 from tests.support.inprocess import InProcessMesh, url
 from tests.usecases.helpers import apply, bearer, final_case
 

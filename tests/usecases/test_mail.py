@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 from cryptography.x509.oid import NameOID
 
-from shared.envelope import MessageType
-from shared.signing import SignerIdentity, sign_json, verify_json
+from shared.mesh.envelope import MessageType
+from shared.pki.signing import SignerIdentity, sign_json, verify_json
 from tests.support.inprocess import InProcessMesh
 from tests.usecases.helpers import apply, bearer
 

@@ -23,13 +23,13 @@ import orjson
 import pytest
 
 from meshkit.load import Person
-from shared.bus import Delivery, OutgoingMessage
-from shared.bus_memory import MemoryBus
-from shared.envelope import MessageType
-from shared.member import outgoing
-from shared.payload_crypto import NOT_ENCRYPTED, is_encrypted
-from shared.receipts import NOT_DELIVERED
-from shared.topology import (
+from shared.mesh.bus import Delivery, OutgoingMessage
+from shared.mesh.bus_memory import MemoryBus
+from shared.mesh.envelope import MessageType
+from shared.mesh.member import outgoing
+from shared.mesh.payload_crypto import NOT_ENCRYPTED, is_encrypted
+from shared.mesh.receipts import NOT_DELIVERED
+from shared.mesh.topology import (
     DEAD_QUEUE,
     DELIVERY_EXCHANGE,
     INGRESS_EXCHANGE,
@@ -237,7 +237,7 @@ async def test_a_member_that_is_down_is_waited_for_and_its_case_completes_when_i
 
 async def test_a_member_holding_deliveries_in_its_retry_tiers_is_behind_not_robbed(inproc: InProcessMesh):
     """A member riding out an outage of its own (OCSP, its database) parks what it took in its queue's retry tiers
-    (``shared.failures``): the delivery is the member's, only not recorded yet. The gateway counts no attempt while
+    (``shared.mesh.failures``): the delivery is the member's, only not recorded yet. The gateway counts no attempt while
     anything waits there, as while anything waits in the queue itself or nobody consumes it."""
     gateway = inproc.app("shep_gateway").state.gateway
     queue = member_queue(f"mio.{DISTRICT}")

@@ -12,7 +12,7 @@ import httpx
 from meshkit.load import Person
 from meshkit.sdk import application_form, attachments_for
 from services.mio_workstation.domain import IDENTITY_NOT_CONFIRMED
-from shared.signing import sign_json
+from shared.pki.signing import sign_json
 from tests.support.inprocess import InProcessMesh
 from tests.usecases.helpers import bearer, final_case
 

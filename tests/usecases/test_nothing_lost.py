@@ -15,13 +15,13 @@ import uuid
 import orjson
 
 from meshkit.load import lanes, run_batch
-from shared.bus import OutgoingMessage
-from shared.bus_memory import MemoryBus
-from shared.case_tracking import record_notice
-from shared.contracts import StatusNotification
-from shared.envelope import MessageType, parse_envelope, unsigned_envelope
-from shared.member import Incoming
-from shared.topology import INGRESS_EXCHANGE
+from shared.employment.case_tracking import record_notice
+from shared.mesh.bus import OutgoingMessage
+from shared.mesh.bus_memory import MemoryBus
+from shared.mesh.contracts import StatusNotification
+from shared.mesh.envelope import MessageType, parse_envelope, unsigned_envelope
+from shared.mesh.member import Incoming
+from shared.mesh.topology import INGRESS_EXCHANGE
 from tests.support.inprocess import InProcessMesh
 from tests.usecases.helpers import apply, final_case, notices, ready
 

@@ -25,11 +25,11 @@ import yaml
 from meshkit.load import Person
 from meshkit.sdk import KitError, Mesh, MeshInfo, OrganisationSession, Representative, attachments_for, new_bin
 from services.mio_workstation.domain import IDENTITY_NOT_CONFIRMED
-from services.mio_workstation.regulations import REGULATIONS_DIR, RegulationError, load_file
-from shared.case_tracking import submit_once
-from shared.contracts import ApplicationRequest
+from shared.employment.case_tracking import submit_once
+from shared.employment.regulations import REGULATIONS_DIR, RegulationError, load_file
 from shared.ids import make_iin
-from shared.signing import sign_json
+from shared.mesh.contracts import ApplicationRequest
+from shared.pki.signing import sign_json
 from tests.support.inprocess import ADMIN_TOKEN, InProcessMesh, url
 from tests.usecases.helpers import bearer, final_cases
 

@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 from meshkit.members import enroll, grant, unique_id
-from shared.signing import certificate_pem
+from shared.pki.signing import certificate_pem
 from tests.support.inprocess import InProcessMesh
 from tests.usecases.helpers import apply, final_case
 

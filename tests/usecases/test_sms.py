@@ -7,7 +7,7 @@ import asyncio
 import base64
 from typing import Any
 
-from shared.signing import SignerIdentity, sign_json
+from shared.pki.signing import SignerIdentity, sign_json
 from tests.support.inprocess import InProcessMesh
 from tests.usecases.helpers import bearer
 

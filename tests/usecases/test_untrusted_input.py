@@ -18,10 +18,10 @@ import zlib
 import httpx
 import pytest
 
-from shared.canonical import MAX_JSON_DEPTH, MAX_JSON_ELEMENTS
-from shared.documents import QR_PREFIX, b45encode
-from shared.pdf_reader import workers_running
-from shared.signing import SignerIdentity, sign_json
+from shared.employment.documents import QR_PREFIX, b45encode
+from shared.employment.pdf_reader import workers_running
+from shared.pki.canonical import MAX_JSON_DEPTH, MAX_JSON_ELEMENTS
+from shared.pki.signing import SignerIdentity, sign_json
 from tests.support.inprocess import InProcessMesh, until, url
 from tests.support.pdf_bomb import issue_17_bomb, one_entry_bomb
 from tests.usecases.helpers import bearer

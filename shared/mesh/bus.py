@@ -1,0 +1,139 @@
+"""The message bus interface every service codes against; RabbitMQ and in-memory implementations share it.
+
+Semantics follow AMQP 0-9-1 as RabbitMQ implements it: direct, fanout and topic exchanges; the default
+exchange routes by queue name; ``mandatory`` publishes of unroutable messages fail; publishes are confirmed;
+a consumer acks after its work is committed; a rejected (not requeued) or expired message goes to the
+queue's dead-letter exchange with an ``x-death`` record.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+ExchangeKind = Literal["direct", "fanout", "topic"]
+
+
+class BusError(Exception):
+    """The broker could not take a message (unroutable, nacked, connection lost)."""
+
+
+class Unroutable(BusError):
+    """A mandatory message matched no queue."""
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    ready: int  # messages waiting to be delivered (those in flight to a consumer are not counted)
+    consumers: int
+
+
+@dataclass
+class OutgoingMessage:
+    body: bytes
+    headers: dict[str, Any] = field(default_factory=dict)
+    message_id: str | None = None
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    expiration_ms: int | None = None
+    persistent: bool = True
+    content_type: str = "application/json"
+    # The member whose connection publishes it, in a process hosting several (``shared.mesh.member_node.MemberBuses``).
+    # The AMQP user-id a message carries is always its connection's login, set by the bus.
+    publisher: str | None = None
+
+
+class Delivery(Protocol):
+    body: bytes
+    headers: dict[str, Any]
+    message_id: str | None
+    correlation_id: str | None
+    reply_to: str | None
+    redelivered: bool
+    exchange: str
+    routing_key: str
+    user_id: str | None  # the publisher's login, as the broker checked it (None: the publisher did not say)
+
+    @property
+    def settled(self) -> bool:
+        """Acknowledged or rejected already."""
+        ...
+
+    async def ack(self) -> None: ...
+
+    async def reject(self, *, requeue: bool) -> None: ...
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+LoginSource = Callable[[], Awaitable[Any]]  # -> shared.mesh.broker_accounts.BrokerLogin | None, asked at each connect
+
+
+class Subscription(Protocol):
+    async def cancel(self) -> None: ...
+
+
+class Bus(abc.ABC):
+    @abc.abstractmethod
+    async def connect(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def declare_exchange(self, *, name: str, kind: ExchangeKind, durable: bool = True) -> None: ...
+
+    @abc.abstractmethod
+    async def declare_queue(self, *, name: str = "", durable: bool = True, exclusive: bool = False,
+                            auto_delete: bool = False, arguments: dict[str, Any] | None = None) -> str:
+        """Declare (idempotently) and return the queue's name; an empty name asks the broker for one."""
+
+    @abc.abstractmethod
+    async def bind_queue(self, *, queue: str, exchange: str, routing_key: str = "") -> None: ...
+
+    @abc.abstractmethod
+    async def publish(self, *, exchange: str, routing_key: str, message: OutgoingMessage,
+                      mandatory: bool = True) -> None:
+        """Publish and wait for the broker's confirm; raises Unroutable or BusError."""
+
+    @abc.abstractmethod
+    async def consume(self, *, queue: str, handler: Handler, prefetch: int = 32) -> Subscription:
+        """Deliver the queue's messages to ``handler``; one that escapes the handler's own error handling is
+        dead-lettered with the exception as its reason (``shared.mesh.dead_letters.guarded``)."""
+
+    @property
+    def login(self) -> str | None:
+        """The broker login this connection publishes under (its messages' user-id), once connected."""
+        return None
+
+    def accounts(self) -> Any:
+        """The broker's user administration when the bus itself provides it (the in-memory broker:
+        ``shared.mesh.broker_accounts.BrokerAdmin``); RabbitMQ's is its management API, configured separately."""
+        return None
+
+    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
+        """Acknowledge every delivery given (a consumer's batch, after its commit)."""
+        for delivery in deliveries:
+            await delivery.ack()
+
+    @abc.abstractmethod
+    async def get(self, *, queue: str) -> Delivery | None:
+        """Take one message without a consumer (basic.get); None when the queue is empty."""
+
+    @abc.abstractmethod
+    async def queue_status(self, *, queue: str) -> QueueStatus:
+        """How many messages wait in ``queue`` (ready, not in flight) and how many consumers it has: a passive
+        ``queue.declare``. ``BusError`` when there is no such queue."""
+
+    async def queue_length(self, *, queue: str) -> int:
+        return (await self.queue_status(queue=queue)).ready
+
+    @abc.abstractmethod
+    def sibling(self, *, connection_name: str, login: LoginSource | None = None) -> Bus:
+        """Another connection to the same broker, under the login ``login`` gives when it connects."""
+
+    @property
+    @abc.abstractmethod
+    def is_connected(self) -> bool:
+        """Connected to the broker now (false while a lost connection is being re-established)."""

@@ -1,0 +1,278 @@
+"""Transactional outbox: outgoing messages are rows written in the same transaction as the state change.
+
+A relay publishes unsent rows in id order with publisher confirms and only then marks them sent, so a
+crash at any point re-sends rather than loses (receivers de-duplicate by messageId through their inbox).
+On PostgreSQL, replicas claim rows with FOR UPDATE SKIP LOCKED so they do not publish the same row twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import JSON, Column, LargeBinary, delete, update
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import Sessions, UtcDateTime
+from shared.logging import get_logger
+from shared.mesh.background import BackgroundTask
+from shared.mesh.bus import Bus, BusError, OutgoingMessage, Unroutable
+from shared.mesh.dead_letters import json_safe, kept
+from shared.mesh.topology import DEAD_EXCHANGE, H_ORIGIN_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON
+
+# A row the broker keeps refusing while the connection is fine (too large, a channel error of its own) is
+# parked in the dead-letter queue after this many attempts, so it does not hold up every row behind it.
+MAX_PUBLISH_ATTEMPTS = 5
+
+log = get_logger(__name__)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(index=True, max_length=64)
+    exchange: str = Field(max_length=128)
+    routing_key: str = Field(max_length=256)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    headers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    correlation_id: str | None = Field(default=None, max_length=128)
+    reply_to: str | None = Field(default=None, max_length=256)
+    expiration_ms: int | None = None
+    publisher: str | None = Field(default=None, max_length=128, description="whose connection publishes it")
+    created_at: dt.datetime = Field(default_factory=_utcnow, sa_column=Column(UtcDateTime, nullable=False))
+    sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime, index=True))
+    attempts: int = 0
+    last_error: str | None = None
+    # Rows bulk-inserted together share a batch id; their position lets the writer mark them sent by prefix
+    # without asking the database for generated ids (INSERT … RETURNING is row-by-row on SQLite).
+    batch_id: str | None = Field(default=None, max_length=32, index=True)
+    position: int | None = None
+
+    def outgoing(self) -> OutgoingMessage:
+        return OutgoingMessage(body=self.body, headers=dict(self.headers), message_id=self.message_id,
+                               correlation_id=self.correlation_id, reply_to=self.reply_to,
+                               expiration_ms=self.expiration_ms, publisher=self.publisher)
+
+
+def queue_outgoing(session: AsyncSession, *, exchange: str, routing_key: str, message: OutgoingMessage) -> None:
+    """Stage a message for publication; it leaves only if the surrounding transaction commits."""
+    session.add(OutboxMessage(**outbox_values(exchange=exchange, routing_key=routing_key, message=message)))
+
+
+def outbox_values(*, exchange: str, routing_key: str, message: OutgoingMessage) -> dict[str, Any]:
+    """A row's values; headers are stored as JSON, so whatever the broker put in them is made storable."""
+    return {"message_id": message.message_id or "", "exchange": exchange, "routing_key": routing_key,
+            "body": message.body, "headers": json_safe(message.headers), "correlation_id": message.correlation_id,
+            "reply_to": message.reply_to, "expiration_ms": message.expiration_ms, "publisher": message.publisher,
+            "created_at": _utcnow(),
+            "attempts": 0}
+
+
+@dataclass(frozen=True)
+class StagedBatch:
+    """Rows one transaction inserted, in order, ready to publish once it commits."""
+
+    batch_id: str
+    rows: tuple[OutboxMessage, ...]
+
+
+async def insert_outbox(session: AsyncSession, rows: list[dict[str, Any]]) -> StagedBatch:
+    """Bulk-insert staged rows in one statement, tagged with a batch id and their positions."""
+    batch_id = uuid.uuid4().hex
+    for position, values in enumerate(rows):
+        values["batch_id"], values["position"] = batch_id, position
+    if rows:
+        await session.exec(OutboxMessage.__table__.insert(), params=rows)  # type: ignore[attr-defined, call-overload]
+    return StagedBatch(batch_id=batch_id, rows=tuple(OutboxMessage.model_construct(**v) for v in rows))
+
+
+async def mark_sent(session: AsyncSession, ids: list[int]) -> None:
+    if ids:
+        await session.exec(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids))  # type: ignore[call-overload]
+                           .values(sent_at=_utcnow()))
+
+
+async def mark_batch_sent(session: AsyncSession, *, batch_id: str, count: int) -> None:
+    """Mark the first ``count`` rows of a staged batch sent."""
+    if count:
+        await session.exec(update(OutboxMessage).where(  # type: ignore[call-overload]
+            col(OutboxMessage.batch_id) == batch_id, col(OutboxMessage.position) < count).values(sent_at=_utcnow()))
+
+
+Failure = tuple[OutboxMessage, BaseException]
+
+
+async def publish_in_order(bus: Bus, rows: Sequence[OutboxMessage]) -> tuple[int, Failure | None]:
+    """Publish rows concurrently (one channel keeps their order) and wait for every confirm.
+
+    Returns how many rows, from the first, left the outbox (sent, or parked as unroutable), and the first
+    other failure. A row no queue takes can never be delivered: it goes to the dead-letter queue with that
+    reason instead of blocking every row behind it — except an answer for a caller's reply queue (the default
+    exchange): such a queue lives only as long as its caller, so an answer it can no longer take is one that
+    nobody waits for any more; it is logged and let go. Any other failure (broker unreachable) stops there so
+    that order is kept.
+    """
+    results = await asyncio.gather(
+        *(bus.publish(exchange=r.exchange, routing_key=r.routing_key, message=r.outgoing()) for r in rows),
+        return_exceptions=True)
+    for done, (row, result) in enumerate(zip(rows, results, strict=True)):
+        if isinstance(result, Unroutable) and row.exchange == "":
+            log.warning("reply_queue_gone", routing_key=row.routing_key, message_id=row.message_id)
+        elif isinstance(result, Unroutable):
+            try:
+                await _park_unroutable(bus, row, reason=str(result))
+            except BusError as exc:  # could not park it now: it stays in the outbox, in order, for the next try
+                return done, (row, exc)
+        elif isinstance(result, BaseException):
+            return done, (row, result)
+    return len(rows), None
+
+
+async def _park_unroutable(bus: Bus, row: OutboxMessage, *, reason: str, code: str = "UNROUTABLE") -> None:
+    message = row.outgoing()
+    message.headers.update({H_REFUSAL_CODE: code, H_REFUSAL_REASON: reason[:1000],
+                            H_ORIGIN_QUEUE: f"{row.exchange or '(default)'}/{row.routing_key}"})
+    message.expiration_ms = None
+    await bus.publish(exchange=DEAD_EXCHANGE, routing_key=row.routing_key, message=kept(message))
+    log.warning("outbox_message_parked", code=code, exchange=row.exchange, routing_key=row.routing_key,
+                message_id=row.message_id)
+
+
+class OutboxRelay:
+    def __init__(self, *, sessions: Sessions, bus: Bus, batch_size: int = 200, idle_poll_s: float = 1.0,
+                 keep_sent: dt.timedelta = dt.timedelta(hours=1), min_age: dt.timedelta | None = None,
+                 housekeeping: list[Callable[[], Awaitable[Any]]] | None = None,
+                 housekeeping_every_s: float = 60.0) -> None:
+        """``min_age``: only rows at least this old, for a service that publishes its own rows right after
+        committing them and needs the relay only to recover what a crash left behind. ``keep_sent``: how long
+        a published row is kept (real time) before it is purged. ``housekeeping``: other purges (inbox, logs)
+        run beside the outbox's own every ``housekeeping_every_s``."""
+        self._sessions = sessions
+        self._min_age = min_age
+        self._bus = bus
+        self._batch = batch_size
+        self._idle = idle_poll_s
+        self._keep_sent = keep_sent
+        self._housekeeping = [self.purge_sent, *(housekeeping or [])]
+        self._housekeeping_every = housekeeping_every_s
+        self._wake = asyncio.Event()
+        self._loop = BackgroundTask(name="outbox-relay", run=self._run)
+        self._backoff = 0.0
+
+    def also_purge(self, purge: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``purge`` with the relay's housekeeping (retention of inbox ids, logs)."""
+        self._housekeeping.append(purge)
+
+    def kick(self) -> None:
+        """Something was committed to the outbox: publish it now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._loop.start()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_housekeeping = loop.time() + self._housekeeping_every
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._idle + self._backoff)
+            self._wake.clear()
+            try:
+                while await self.publish_pending():
+                    pass
+                self._backoff = 0.0
+                if loop.time() >= next_housekeeping:
+                    next_housekeeping = loop.time() + self._housekeeping_every
+                    await self.housekeeping()
+            except BusError as exc:
+                self._backoff = min(max(self._backoff * 2, 0.5), 5.0)
+                log.warning("outbox_publish_failed", error=str(exc), retry_in_s=self._backoff)
+            except Exception:  # the relay must outlive any one bad cycle; the rows stay for the next
+                self._backoff = min(max(self._backoff * 2, 0.5), 5.0)
+                log.exception("outbox_cycle_failed")
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unsent rows; returns how many left the outbox.
+
+        On PostgreSQL replicas claim rows with FOR UPDATE SKIP LOCKED for the time of publishing. On SQLite a
+        row lock does not exist and a write transaction would stop every writer of the service while the
+        broker confirms, so the rows are read, published, then marked in a short transaction of their own
+        (two replicas on one file may both publish a row: receivers de-duplicate).
+        """
+        if self._sessions.kw["bind"].dialect.name == "postgresql":
+            async with self._sessions() as session, session.begin():
+                rows = list((await session.exec(self._unsent().with_for_update(skip_locked=True))).all())
+                done, failure = await self._publish(rows)
+                await self._record(session, rows, done, failure)
+        else:
+            async with self._sessions() as session:
+                rows = list((await session.exec(self._unsent())).all())
+            done, failure = await self._publish(rows)
+            async with self._sessions() as session, session.begin():
+                await self._record(session, rows, done, failure)
+        if failure is not None:
+            raise BusError(f"outbox row {failure[0].id} not published: {failure[1]!r}")
+        return done
+
+    def _unsent(self) -> Any:
+        query = (select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+                 .order_by(col(OutboxMessage.id)).limit(self._batch))
+        if self._min_age:
+            query = query.where(col(OutboxMessage.created_at) < _utcnow() - self._min_age)
+        return query
+
+    async def _publish(self, rows: list[OutboxMessage]) -> tuple[int, Failure | None]:
+        """Publish; a row the broker refuses while the connection is fine counts an attempt against the row,
+        and after ``MAX_PUBLISH_ATTEMPTS`` of those it is parked (a broker outage counts against nothing)."""
+        if not rows:
+            return 0, None
+        done, failure = await publish_in_order(self._bus, rows)
+        if failure is not None and self._bus.is_connected:
+            row, exc = failure
+            row.attempts += 1
+            if row.attempts >= MAX_PUBLISH_ATTEMPTS:
+                with contextlib.suppress(BusError):
+                    await _park_unroutable(self._bus, row, code="Server.PublishFailed",
+                                           reason=f"the broker refused it {row.attempts} times: {exc!r}")
+                    return done + 1, None
+        return done, failure
+
+    @staticmethod
+    async def _record(session: AsyncSession, rows: list[OutboxMessage], done: int, failure: Failure | None) -> None:
+        await mark_sent(session, [r.id for r in rows[:done] if r.id is not None])
+        if failure is not None:
+            row, exc = failure
+            await session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == row.id)  # type: ignore[call-overload]
+                               .values(attempts=row.attempts, last_error=repr(exc)[:500]))
+
+    async def housekeeping(self) -> None:
+        for purge in self._housekeeping:
+            try:
+                await purge()
+            except Exception:  # a purge that fails now is tried again next time; it never stops publishing
+                log.exception("housekeeping_failed", purge=getattr(purge, "__qualname__", str(purge)))
+
+    async def purge_sent(self) -> int:
+        cutoff = _utcnow() - self._keep_sent
+        async with self._sessions() as session, session.begin():
+            result = await session.exec(delete(OutboxMessage).where(col(OutboxMessage.sent_at) < cutoff))  # type: ignore[call-overload]
+        return int(result.rowcount or 0)
+
+    async def pending_count(self) -> int:
+        async with self._sessions() as session:
+            rows = await session.exec(select(OutboxMessage.id).where(col(OutboxMessage.sent_at).is_(None)))
+            return len(rows.all())

@@ -1,0 +1,69 @@
+"""Settings common to every service (``MESH_*``) and the base each service's own settings class extends.
+
+Outside ``MESH_ENV=dev`` the well-known development secrets are refused: a deployed mesh must be given
+its own admin token and key passphrase.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.mesh.failures import RetryPolicy
+
+DEV_ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - a documented development default, refused outside dev
+DEV_KEY_PASSPHRASE = "dev-key-passphrase"  # noqa: S105 - idem
+
+
+class MeshSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MESH_", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
+    key_passphrase: SecretStr = Field(default=SecretStr(DEV_KEY_PASSPHRASE),
+                                      description="encrypts private keys stored in service databases")
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    nuc_url: str = "http://127.0.0.1:8006"
+    gateway_url: str = "http://127.0.0.1:8002"
+    log_level: str = "INFO"
+    ocsp_max_age_s: float = Field(default=60.0, ge=0, description="mesh seconds an OCSP answer is reused")
+    sync_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    retry_outage_window_s: float = Field(default=900.0, gt=0, description="how long a message is retried while "
+                                         "something it needs (broker, database, НУЦ, a provider) is down")
+    retry_fault_attempts: int = Field(default=4, ge=1, le=50, description="attempts at a message that fails for "
+                                      "any other reason before it is dead-lettered as RETRIES_EXHAUSTED")
+    outbox_keep_s: float = Field(default=3600.0, ge=0, description="real seconds a published outbox row is kept")
+    inbox_keep_days: float = Field(default=7.0, gt=0, description="days a processed message id is remembered "
+                                   "(a redelivered copy within that time is recognised)")
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(outage_window_s=self.retry_outage_window_s, fault_attempts=self.retry_fault_attempts)
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_outside_dev(self) -> MeshSettings:
+        if self.env != "dev":
+            if self.admin_token.get_secret_value() == DEV_ADMIN_TOKEN:
+                raise ValueError("MESH_ADMIN_TOKEN must be set to a private value when MESH_ENV is not dev")
+            if self.key_passphrase.get_secret_value() == DEV_KEY_PASSPHRASE:
+                raise ValueError("MESH_KEY_PASSPHRASE must be set to a private value when MESH_ENV is not dev")
+        if len(self.admin_token.get_secret_value()) < 12:
+            raise ValueError("MESH_ADMIN_TOKEN must be at least 12 characters")
+        return self
+
+
+class ServiceSettings(BaseSettings):
+    """Fields every service has; subclasses set their env prefix and defaults."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = Field(default=None, description="how others reach this service; default http://host:port")
+    database_url: str = "sqlite:///var/service.db"
+    mesh: MeshSettings = Field(default_factory=MeshSettings)
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"

@@ -1,0 +1,164 @@
+"""What every service's FastAPI app has: /health, /ready, and errors rendered as {code, message}."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.errors import MeshError
+from shared.mesh.envelope import MAX_ENVELOPE_BYTES
+from shared.mesh.readiness import Readiness
+from shared.pki.canonical import JsonRefused, parse_json
+
+MAX_REQUEST_BYTES = MAX_ENVELOPE_BYTES + 1024 * 1024  # the largest request: an application with its copies
+SQL_INT_MAX = 2**63 - 1
+"""The largest integer a request may carry to the database (SQLite's INTEGER, PostgreSQL's BIGINT: signed 64-bit).
+An id or count a request gives is bounded by it (422 ``REQUEST_INVALID``): beyond, SQLite raised OverflowError — a
+500 — before the query ran."""
+
+
+def error_response(*, status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse(status_code=status, content=body)
+
+
+class BoundedBody:
+    """A body larger than any request of the mesh may carry (an application with its copies, which travel in one
+    message: MAX_ENVELOPE_BYTES) is refused by its Content-Length before it is read or parsed."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+            if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
+                refusal = error_response(status=413, code="REQUEST_TOO_LARGE",
+                                         message=f"a request body is at most {MAX_REQUEST_BYTES} bytes")
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _json_body(scope: Any) -> bool:
+    """Does the route parse this request's body as JSON? FastAPI does for ``application/json`` and ``+json`` types, and
+    for a body sent without a content type; every other type (a PDF, a QR payload, a multipart upload) is left to the
+    route, which reads it itself. A header given twice is read as Starlette reads it — its first value — so a second
+    ``Content-Type: text/plain`` cannot walk a JSON body past the guard to a route that parses it as JSON."""
+    headers = Headers(scope=scope)
+    kind = headers.get("content-type", "").split(";")[0].strip().lower().encode("latin-1")
+    if not kind:
+        return headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in headers
+    return kind == b"application/json" or (kind.startswith(b"application/") and kind.endswith(b"+json"))
+
+
+class JsonGuard:
+    """Every JSON body is held to the mesh's JSON limit (``shared.pki.canonical.check_json``: nesting, strings that are
+    text) before any route runs, whoever sends it: a refusal is 422 ``JSON_TOO_DEEP`` / ``JSON_STRING_INVALID`` and
+    nothing has happened. FastAPI parses bodies with the stdlib, which recurses (a body nested ~900 deep was a
+    RecursionError, a 500) and takes lone surrogates that later break signing and storage (500s again). A body that
+    is not JSON at all passes on, to be refused by FastAPI as it always was (422 ``REQUEST_INVALID``). Bodies are
+    read whole, at most MAX_REQUEST_BYTES (BoundedBody refuses a larger Content-Length before; a chunked body is
+    counted here), and handed on unchanged. What the check costs is bounded before anything is parsed
+    (``MAX_JSON_ELEMENTS``: 413 ``JSON_TOO_MANY_ELEMENTS``), so no body stalls the loop for long."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not _json_body(scope):
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: the route sees it as it would have
+                await self.app(scope, _replay(bytes(body), message, receive), send)
+                return
+            body += message.get("body", b"")
+            if len(body) > MAX_REQUEST_BYTES:
+                refusal = error_response(status=413, code="REQUEST_TOO_LARGE",
+                                         message=f"a request body is at most {MAX_REQUEST_BYTES} bytes")
+                await refusal(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        if body:
+            try:
+                parse_json(bytes(body))
+            except JsonRefused as exc:
+                if exc.code != "JSON_MALFORMED":
+                    await error_response(status=exc.status, code=exc.code, message=exc.message)(scope, receive, send)
+                    return
+        await self.app(scope, _replay(bytes(body), None, receive), send)
+
+
+def _replay(body: bytes, then: Any, receive: Any) -> Any:
+    """A ``receive`` that gives the body already read as one message, then ``then`` (a disconnect that came while it
+    was read) or whatever the connection says next."""
+    pending: list[Any] = [{"type": "http.request", "body": body, "more_body": False}] + ([then] if then else [])
+
+    async def replayed() -> Any:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
+
+
+async def read_body(request: Request, *, limit: int, code: str, what: str) -> bytes:
+    """The request's body, refused (413 ``code``: «``what`` is at most ``limit`` bytes») as soon as it is known to
+    be larger — by its Content-Length before anything is read, else while it streams in."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise MeshError(code, f"{what} is at most {limit} bytes", status=413)
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise MeshError(code, f"{what} is at most {limit} bytes", status=413)
+    return bytes(data)
+
+
+def build_app(*, title: str, description: str, readiness: Readiness,
+              lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]) -> FastAPI:
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+
+    @app.exception_handler(MeshError)
+    async def _mesh_error(_request: Request, exc: MeshError) -> JSONResponse:
+        return error_response(status=exc.status, code=exc.code, message=exc.message, details=exc.details or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
+        first = problems[0] if problems else {"field": "body", "problem": "invalid"}
+        return error_response(status=422, code="REQUEST_INVALID",
+                              message=f"{first['field']}: {first['problem']}", details=problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED", 403: "FORBIDDEN"}.get(
+            exc.status_code, "HTTP_ERROR")
+        return error_response(status=exc.status_code, code=code, message=str(exc.detail))
+
+    app.add_middleware(JsonGuard)
+    app.add_middleware(BoundedBody)  # outermost: a declared size too large is refused before anything is read
+
+    @app.get("/health", tags=["ops"], summary="Alive (the process answers)")
+    async def health() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/ready", tags=["ops"], summary="Ready: 200 while start-up is done and the broker connection, the "
+             "database and the trust store (and the gateway's ingress) are working; else 503 naming what is down")
+    async def ready() -> JSONResponse:
+        ok, checks = await readiness.check()
+        return JSONResponse(status_code=200 if ok else 503, content={"ready": ok, "checks": checks})
+
+    return app

@@ -1,0 +1,63 @@
+"""The FastAPI app of a member service: health, readiness, its mesh status, and the node's lifecycle.
+
+A service's ``main.create_app`` passes its members, tables and wiring; everything else is the same for
+portal, con_operator, mio_workstation and gbd_fl.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI
+from sqlmodel import SQLModel
+
+from shared.logging import configure_logging
+from shared.mesh.bus import Bus
+from shared.mesh.member_node import MemberNode
+from shared.mesh.settings import ServiceSettings
+from shared.pki.cert_profile import serial_hex
+from shared.web.http_app import build_app
+
+
+def _mesh_router(node: MemberNode) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/mesh", tags=["ops"], summary="This service's member systems, certificates and mesh clock")
+    async def mesh_status() -> dict[str, Any]:
+        members = []
+        for member_id, runtime in node.runtimes.items():
+            signer = runtime.composer.signer
+            cert = signer.certificate if signer else None
+            members.append({"memberId": member_id, "certificateSerial": serial_hex(cert) if cert else None,
+                            "certificateNotAfter": cert.not_valid_after_utc.isoformat() if cert else None})
+        return {"service": node.service, "members": members, "ready": node.readiness.ready,
+                "clock": {"state": node.clock.state.model_dump(), "now": node.clock.now().isoformat()},
+                "outboxPending": await node.relay.pending_count()}
+
+    return router
+
+
+def create_member_app(*, settings: ServiceSettings, service: str, title: str, description: str, members: list[str],
+                      models: list[type[SQLModel]], wire: Callable[[MemberNode, FastAPI], None],
+                      extra_steps: list[str] | None = None, bus: Bus | None = None,
+                      http: httpx.AsyncClient | None = None) -> FastAPI:
+    """``bus`` and ``http`` replace the RabbitMQ connection and the HTTP client (to НУЦ and the gateway's
+    control API) — the in-process mesh of the use-case tests passes an in-memory broker and ASGI routes."""
+    node = MemberNode(settings=settings, service=service, members=members, models=models, extra_steps=extra_steps,
+                      bus=bus, http=http)
+    configure_logging(service=service, level=settings.mesh.log_level, clock=node.clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        node.start()
+        yield
+        await node.stop()
+
+    app = build_app(title=title, description=description, readiness=node.readiness, lifespan=lifespan)
+    app.include_router(_mesh_router(node))
+    app.state.node = node
+    wire(node, app)
+    return app
