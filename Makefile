@@ -50,6 +50,7 @@ fmt: deps
 clean:
 	rm -rf var .pytest_cache
 
-docs: deps  ## regenerate docs/asyncapi.json (envelope, contracts) and docs/traceability.md (seed clauses → steps → tests)
+docs: deps  ## regenerate docs/asyncapi.json (envelope, contracts), docs/traceability.md (seed clauses → steps → tests), docs/errors.md (the error catalogue)
 	$(PY) -m meshkit.asyncapi > docs/asyncapi.json
 	$(PY) -m meshkit.traceability > docs/traceability.md
+	$(PY) -m meshkit.errors_doc > docs/errors.md

@@ -25,6 +25,7 @@ from typing import Any
 from meshkit.mesh_runner import MeshRunner
 from meshkit.ports import port_is_free
 from meshkit.rabbit_node import RabbitNode
+from shared.errors import MeshError
 
 BROKER = "rabbitmq"
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
@@ -232,7 +233,10 @@ class ControlServer:
             def log_message(self, *_args: Any) -> None:  # the launcher's terminal is for the mesh, not requests
                 return
 
-            def _reply(self, status: HTTPStatus, body: dict[str, Any]) -> None:
+            def _refuse(self, error: MeshError) -> None:
+                self._reply(error.status, error.as_dict())
+
+            def _reply(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body, ensure_ascii=False).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -244,7 +248,7 @@ class ControlServer:
                 given = self.headers.get("Authorization", "").removeprefix("Bearer ")
                 if secrets.compare_digest(given, token):
                     return True
-                self._reply(HTTPStatus.UNAUTHORIZED, {"code": "UNAUTHORIZED", "message": "the admin token is needed"})
+                self._refuse(MeshError("UNAUTHORIZED", "the admin token is needed"))
                 return False
 
             def do_GET(self) -> None:  # http.server's naming
@@ -256,18 +260,18 @@ class ControlServer:
                     return
                 parts = self.path.strip("/").split("/")
                 if len(parts) != 3 or parts[0] != "services" or parts[2] not in {a.value for a in Action}:
-                    self._reply(HTTPStatus.NOT_FOUND, {"code": "NOT_FOUND", "message": "POST /services/NAME/ACTION "
-                                                       "with ACTION one of start, stop, kill, restart"})
+                    self._refuse(MeshError("NOT_FOUND", "POST /services/NAME/ACTION with ACTION one of start, stop, "
+                                           "kill, restart"))
                     return
                 command = Command(action=Action(parts[2]), name=parts[1])
                 supervisor.commands.put(command)
                 if not command.done.wait(timeout=60):
-                    self._reply(HTTPStatus.GATEWAY_TIMEOUT, {"code": "LAUNCHER_BUSY", "message": "no answer in 60 s"})
+                    self._refuse(MeshError("LAUNCHER_BUSY", "no answer in 60 s"))
                 elif command.error:
-                    self._reply(HTTPStatus.CONFLICT, {"code": "SERVICE_ACTION_REFUSED", "message": command.error})
+                    self._refuse(MeshError("SERVICE_ACTION_REFUSED", command.error))
                 elif command.action in (Action.START, Action.RESTART) and not supervisor.wait_up(command.name):
-                    self._reply(HTTPStatus.GATEWAY_TIMEOUT, {"code": "SERVICE_NOT_READY", "message": (
-                        f"{command.name} was started but is not ready after {READY_WAIT_S:g} s; see its log")})
+                    self._refuse(MeshError("SERVICE_NOT_READY", f"{command.name} was started but is not ready after "
+                                           f"{READY_WAIT_S:g} s; see its log"))
                 else:
                     self._reply(HTTPStatus.OK, {"services": {command.name: supervisor.watched[command.name].public()}})
 

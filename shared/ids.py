@@ -27,7 +27,7 @@ _BIN_UNITS = {"0": "head office", "1": "branch", "2": "representative office", "
 
 
 class IdentifierError(MeshError):
-    status = 422
+    """An IIN or a BIN that breaks the identifier rules (the code says which)."""
 
 
 @dataclass(frozen=True)
@@ -56,27 +56,31 @@ def check_digit(*, first_eleven: str) -> int | None:
     return None
 
 
-def _check_shape(*, value: str, kind: str) -> None:
+# The faults an IIN and a BIN share: the code each is refused with, for either kind.
+_IIN_CODES = {"length": "IIN_LENGTH", "digits": "IIN_NOT_DIGITS", "never": "IIN_NEVER_ISSUED",
+              "check": "IIN_BAD_CHECK_DIGIT"}
+_BIN_CODES = {"length": "BIN_LENGTH", "digits": "BIN_NOT_DIGITS", "never": "BIN_NEVER_ISSUED",
+              "check": "BIN_BAD_CHECK_DIGIT"}
+
+
+def _check_shape(*, value: str, kind: Literal["IIN", "BIN"], codes: dict[str, str]) -> None:
     if not isinstance(value, str) or len(value) != 12:
-        raise IdentifierError(f"{kind}_LENGTH", f"{kind} must be exactly 12 digits, got {len(str(value))} characters")
+        raise IdentifierError(codes["length"], f"{kind} must be exactly 12 digits, got {len(str(value))} characters")
     if not value.isascii() or not value.isdigit():
-        raise IdentifierError(f"{kind}_NOT_DIGITS", f"{kind} must contain digits only")
+        raise IdentifierError(codes["digits"], f"{kind} must contain digits only")
 
 
-def _check_control(*, value: str, kind: str) -> None:
+def _check_control(*, value: str, kind: Literal["IIN", "BIN"], codes: dict[str, str]) -> None:
     expected = check_digit(first_eleven=value[:11])
     if expected is None:
-        raise IdentifierError(f"{kind}_NEVER_ISSUED",
-                              f"{kind} {value[:11]}… cannot be issued: both check passes give 10")
+        raise IdentifierError(codes["never"], f"{kind} {value[:11]}… cannot be issued: both check passes give 10")
     if int(value[11]) != expected:
-        raise IdentifierError(
-            f"{kind}_BAD_CHECK_DIGIT", f"{kind} check digit is {value[11]}, expected {expected}"
-        )
+        raise IdentifierError(codes["check"], f"{kind} check digit is {value[11]}, expected {expected}")
 
 
 def parse_iin(value: str) -> IinInfo:
     """Validate an IIN and read the birth date and sex it encodes; raises IdentifierError naming the fault."""
-    _check_shape(value=value, kind="IIN")
+    _check_shape(value=value, kind="IIN", codes=_IIN_CODES)
     century_sex = _CENTURY_SEX.get(value[6])
     if century_sex is None:
         raise IdentifierError("IIN_BAD_CENTURY_DIGIT", f"IIN digit 7 must be 1-6 (century and sex), got {value[6]}")
@@ -86,13 +90,13 @@ def parse_iin(value: str) -> IinInfo:
     except ValueError:
         raise IdentifierError("IIN_BAD_BIRTH_DATE",
                               f"IIN digits 1-6 ({value[:6]}) are not a valid date YYMMDD") from None
-    _check_control(value=value, kind="IIN")
+    _check_control(value=value, kind="IIN", codes=_IIN_CODES)
     return IinInfo(iin=value, birth_date=birth, sex=sex)
 
 
 def parse_bin(value: str) -> BinInfo:
     """Validate a BIN: registration YYMM, entity type, unit and check digit."""
-    _check_shape(value=value, kind="BIN")
+    _check_shape(value=value, kind="BIN", codes=_BIN_CODES)
     month = int(value[2:4])
     if not 1 <= month <= 12:
         raise IdentifierError("BIN_BAD_MONTH", f"BIN digits 3-4 must be the registration month 01-12, got {value[2:4]}")
@@ -102,7 +106,7 @@ def parse_bin(value: str) -> BinInfo:
     unit = _BIN_UNITS.get(value[5])
     if unit is None:
         raise IdentifierError("BIN_BAD_UNIT", f"BIN digit 6 must be 0-3 (head office, branch, …), got {value[5]}")
-    _check_control(value=value, kind="BIN")
+    _check_control(value=value, kind="BIN", codes=_BIN_CODES)
     year = int(value[:2])
     return BinInfo(bin=value, registered_year=(2000 + year) if year < 90 else (1900 + year),
                    registered_month=month, entity_type=entity, unit=unit)

@@ -20,7 +20,7 @@ from shared.db import Sessions
 from shared.employment.attachments import decode, refuse_mismatched, wire
 from shared.employment.case_tracking import case_out, cases, notice_out, notices, submit_once
 from shared.employment.documents import SignedResult, filename, render_pdf
-from shared.employment.logins import bearer
+from shared.employment.logins import SESSION_REFUSALS, bearer
 from shared.errors import MeshError
 from shared.mesh.contracts import (
     EMAIL_PATTERN,
@@ -36,6 +36,7 @@ from shared.mesh.contracts import (
 from shared.mesh.member import MemberRuntime
 from shared.web.http_app import read_body
 from shared.web.idempotency import HEADER, REPLAYED_HEADER, valid_key
+from shared.web.openapi_errors import error_responses, raises
 from shared.web.rate_limit import RateLimit
 
 
@@ -272,9 +273,11 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
     kiosk = RateLimit(per_minute=tickets_per_minute, what="tickets")
     challenges = RateLimit(per_minute=tickets_per_minute, what="login challenges")  # anonymous, each one a row
 
+    @raises(*SESSION_REFUSALS, "OPERATOR_NOT_FOUND")
     async def current_operator(authorization: Annotated[str | None, Header()] = None) -> OperatorAccount:
         return await operators.operator_of(bearer(authorization))
 
+    @raises(*SESSION_REFUSALS, "OPERATOR_NOT_FOUND")
     async def viewer(authorization: Annotated[str | None, Header()] = None) -> OperatorAccount | None:
         """An operator, or None for the admin token (test support reads everything)."""
         token = bearer(authorization)
@@ -305,7 +308,7 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
         """A visit an operator of its branch (or the admin) may read."""
         found = await desk.visit(visit_id)
         if who is not None and who.branch != found.branch:
-            raise MeshError("NOT_YOUR_BRANCH", f"this visit is of branch {found.branch}", status=403)
+            raise MeshError("NOT_YOUR_BRANCH", f"this visit is of branch {found.branch}")
         return found
 
     # ---- branches and the queue --------------------------------------------------------------------------
@@ -315,52 +318,70 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
         return BranchesOut(branches=[branch_out(b) for b in desk.branches.all.values()])
 
     @router.post("/branches/{branch}/tickets", tags=["queue"], status_code=201, response_model=TicketOut,
-                 summary="Take a ticket of the electronic queue (the kiosk; anonymous, rate-limited)")
+                 summary="Take a ticket of the electronic queue (the kiosk; anonymous, rate-limited)",
+                 responses=error_responses("BRANCH_NOT_FOUND", "SERVICE_NOT_OFFERED_AT_CON", "TOO_MANY_ATTEMPTS"))
     async def take_ticket(branch: str, body: TicketIn, request: Request) -> TicketOut:
         kiosk.check(request.client.host if request.client else "unknown")
         ticket = await desk.take_ticket(branch_id=branch, service_id=body.service_id, purpose=body.purpose)
         return ticket_out(ticket, now=clock.now())
 
     @router.get("/branches/{branch}/tickets", tags=["queue"], response_model=TicketsOut,
-                summary="The branch's tickets with their waiting and service times (mesh clock)")
+                summary="The branch's tickets with their waiting and service times (mesh clock)",
+                responses=error_responses("NOT_YOUR_BRANCH", "BRANCH_NOT_FOUND"))
     async def ticket_list(branch: str, who: Viewer, status: TicketStatus | None = None) -> TicketsOut:
         if who is not None and who.branch != branch:
-            raise MeshError("NOT_YOUR_BRANCH", f"you serve {who.branch}, not {branch}", status=403)
+            raise MeshError("NOT_YOUR_BRANCH", f"you serve {who.branch}, not {branch}")
         now = clock.now()
         return TicketsOut(tickets=[ticket_out(t, now=now) for t in await desk.tickets(branch_id=branch,
                                                                                       status=status)])
 
     @router.post("/tickets/call", tags=["queue"], response_model=TicketOut,
-                 summary="Call the next waiting ticket of your branch (or the one named)")
+                 summary="Call the next waiting ticket of your branch (or the one named)",
+                 responses=error_responses("NOT_YOUR_BRANCH", "QUEUE_EMPTY", "TICKET_NOT_FOUND", "OPERATOR_BUSY",
+                                           "TICKET_ALREADY_CALLED"))
     async def call(operator: Operator, body: CallIn | None = None) -> TicketOut:
         ticket = await desk.call(operator, ticket_id=body.ticket_id if body else None)
         return ticket_out(ticket, now=clock.now())
 
     @router.post("/tickets/{ticket_id}/close", tags=["queue"], response_model=TicketOut,
-                 summary="Close the ticket you are serving")
+                 summary="Close the ticket you are serving",
+                 responses=error_responses("NOT_YOUR_BRANCH", "TICKET_NOT_YOURS", "TICKET_NOT_FOUND", "TICKET_CLOSED",
+                                           "TICKET_NOT_CALLED"))
     async def close(ticket_id: str, operator: Operator, body: CloseIn | None = None) -> TicketOut:
         ticket = await desk.close(operator, ticket_id=ticket_id, note=body.note if body else None)
         return ticket_out(ticket, now=clock.now())
 
     # ---- operators ---------------------------------------------------------------------------------------
     @router.post("/operators/login", tags=["operators"], response_model=LoginOut,
-                 summary="Log in with IIN and password (lock-out after 5 wrong passwords)")
+                 summary="Log in with IIN and password (lock-out after 5 wrong passwords)",
+                 responses=error_responses("PASSWORD_NOT_SET", "PASSWORD_WRONG", "ACCOUNT_NOT_FOUND",
+                                           "IIN_BAD_BIRTH_DATE", "IIN_BAD_CENTURY_DIGIT", "IIN_BAD_CHECK_DIGIT",
+                                           "IIN_LENGTH", "IIN_NEVER_ISSUED", "IIN_NOT_DIGITS", "ACCOUNT_LOCKED"))
     async def login(body: LoginIn) -> LoginOut:
         return LoginOut.model_validate((await operators.login(iin=body.iin, password=body.password)).public())
 
     @router.post("/operators/login/eds/challenge", tags=["operators"], response_model=ChallengeOut,
-                 summary="A challenge to sign with the operator's authentication certificate")
+                 summary="A challenge to sign with the operator's authentication certificate",
+                 responses=error_responses("TOO_MANY_ATTEMPTS"))
     async def challenge(request: Request) -> ChallengeOut:
         challenges.check(request.client.host if request.client else "unknown")
         return ChallengeOut.model_validate(await operators.logins.challenge(purpose="login"))
 
     @router.post("/operators/login/eds", tags=["operators"], response_model=LoginOut,
-                 summary="Log in with EDS (State Corporation employee certificate with the operator role)")
+                 summary="Log in with EDS (State Corporation employee certificate with the operator role)",
+                 responses=error_responses("CHALLENGE_EXPIRED", "CHALLENGE_REPLAYED", "CHALLENGE_UNKNOWN",
+                                           "EDS_BIN_MISMATCH", "EDS_CERTIFICATE_EXPIRED",
+                                           "EDS_CERTIFICATE_NOT_YET_VALID", "EDS_CERTIFICATE_REVOKED",
+                                           "EDS_CERTIFICATE_STATUS_UNKNOWN", "EDS_CERTIFICATE_UNTRUSTED",
+                                           "EDS_IIN_MISMATCH", "EDS_ROLE_MISSING", "EDS_SIGNATURE_INVALID",
+                                           "EDS_WRONG_HOLDER", "EDS_WRONG_KEY_USAGE", "OPERATOR_NOT_FOUND",
+                                           "ACCOUNT_LOCKED", "EDS_CLOCK_SKEW", "EDS_OCSP_UNREACHABLE", "NOT_READY"))
     async def login_eds(body: EdsLoginIn) -> LoginOut:
         login = await operators.login_with_eds(challenge_id=body.challenge_id, signature=body.signature)
         return LoginOut.model_validate(login.public())
 
-    @router.post("/operators/logout", tags=["operators"], status_code=204, summary="End this login")
+    @router.post("/operators/logout", tags=["operators"], status_code=204, summary="End this login",
+                 responses=error_responses("SESSION_EXPIRED", "SESSION_INVALID", "SESSION_MISSING"))
     async def logout(authorization: Annotated[str | None, Header()] = None) -> Response:
         await operators.logins.end(bearer(authorization))
         return Response(status_code=204)
@@ -372,7 +393,9 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
 
     # ---- scans, intake, signing --------------------------------------------------------------------------
     @router.post("/scans", tags=["intake"], status_code=201, response_model=ScanOut,
-                 summary="Upload a scanned document (the body; PDF, JPEG, PNG or TIFF); kept once by SHA-256")
+                 summary="Upload a scanned document (the body; PDF, JPEG, PNG or TIFF); kept once by SHA-256",
+                 responses=error_responses("SCAN_NOT_FOUND", "REQUEST_TOO_LARGE", "SCAN_TOO_LARGE",
+                                           "SCAN_TYPE_NOT_ALLOWED", "SCAN_EMPTY"))
     async def upload(request: Request, operator: Operator,
                      content_type: Annotated[str, Header(alias="Content-Type")] = "") -> ScanOut:
         scan_type(content_type)  # refused before the body is read
@@ -380,13 +403,26 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
         scan = await desk.store_scan(operator, content=content, content_type=content_type)
         return ScanOut(sha256=scan.sha256, content_type=scan.content_type, size=scan.size)
 
-    @router.get("/scans/{sha256}", tags=["intake"], summary="A scan's content", response_class=Response)
+    @router.get("/scans/{sha256}", tags=["intake"], summary="A scan's content", response_class=Response,
+                responses=error_responses("SCAN_NOT_FOUND"))
     async def scan(sha256: str, who: Viewer) -> Response:
-        found = await desk.scan(sha256, branch=who.branch if who is not None else None, status=404)
+        found = await desk.scan(sha256, branch=who.branch if who is not None else None)
         return Response(content=found.content, media_type=found.content_type)
 
     @router.post("/tickets/{ticket_id}/intake", tags=["intake"], response_model=VisitOut,
-                 summary="Intake for the ticket you serve: ГБД ФЛ asked, the form filled (not yet signed)")
+                 summary="Intake for the ticket you serve: ГБД ФЛ asked, the form filled (not yet signed)",
+                 responses=error_responses("NOT_YOUR_BRANCH", "TICKET_NOT_YOURS", "BRANCH_NOT_FOUND", "SCAN_NOT_FOUND",
+                                           "TICKET_NOT_FOUND", "VISIT_NOT_FOUND", "TICKET_ALREADY_USED",
+                                           "TICKET_CLOSED", "TICKET_NOT_CALLED", "TICKET_NOT_FOR_APPLYING",
+                                           "ATTACHMENTS_TOO_LARGE", "ATTACHMENT_DUPLICATE", "FORM_INVALID",
+                                           "GBD_FL_NO_DATA", "IIN_BAD_BIRTH_DATE", "IIN_BAD_CENTURY_DIGIT",
+                                           "IIN_BAD_CHECK_DIGIT", "IIN_LENGTH", "IIN_NEVER_ISSUED", "IIN_NOT_DIGITS",
+                                           "PERSON_DECEASED", "POWER_OF_ATTORNEY_EXPIRED", "POWER_OF_ATTORNEY_FOREIGN",
+                                           "POWER_OF_ATTORNEY_NOT_THIS_REPRESENTATIVE",
+                                           "POWER_OF_ATTORNEY_NOT_YET_VALID", "POWER_OF_ATTORNEY_SCOPE",
+                                           "REPRESENTATIVE_IS_APPLICANT", "SERVICE_NOT_OFFERED_AT_CON",
+                                           "BROKER_UNAVAILABLE", "GATEWAY_UNAVAILABLE", "NUC_UNAVAILABLE",
+                                           "REGISTRY_UNAVAILABLE"))
     async def intake(ticket_id: str, body: IntakeIn, operator: Operator) -> VisitOut:
         fields = {"phone": body.phone, "email": body.email, "referralKind": body.referral_kind,
                   "periodFrom": body.period_from.isoformat() if body.period_from else None,
@@ -403,7 +439,16 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
         return await visit_out(visit)
 
     @router.post("/visits/{visit_id}/sign", tags=["intake"], response_model=VisitOut,
-                 summary="Sign the form (RFC 8785 JSON of `form`) and send it through the gateway to ИС МИО")
+                 summary="Sign the form (RFC 8785 JSON of `form`) and send it through the gateway to ИС МИО",
+                 responses=error_responses("EDS_BIN_MISMATCH", "EDS_CERTIFICATE_EXPIRED",
+                                           "EDS_CERTIFICATE_NOT_YET_VALID", "EDS_CERTIFICATE_REVOKED",
+                                           "EDS_CERTIFICATE_STATUS_UNKNOWN", "EDS_CERTIFICATE_UNTRUSTED",
+                                           "EDS_IIN_MISMATCH", "EDS_ROLE_MISSING", "EDS_SIGNATURE_INVALID",
+                                           "EDS_WRONG_HOLDER", "EDS_WRONG_KEY_USAGE", "NOT_YOUR_BRANCH",
+                                           "TICKET_NOT_YOURS", "VISIT_NOT_YOURS", "SCAN_NOT_FOUND", "TICKET_NOT_FOUND",
+                                           "VISIT_NOT_FOUND", "TICKET_CLOSED", "TICKET_NOT_CALLED",
+                                           "VISIT_ALREADY_SENT", "VISIT_CHANGED", "SIGNER_NOT_ALLOWED",
+                                           "EDS_CLOCK_SKEW", "EDS_OCSP_UNREACHABLE", "NOT_READY"))
     async def sign(visit_id: str, body: SignIn, operator: Operator) -> VisitOut:
         return await visit_out(await desk.sign_and_send(operator, visit_id=visit_id, signature=body.signature,
                                                         signed_by=body.signed_by))
@@ -415,30 +460,47 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
         return VisitsOut(visits=[await visit_out(v) for v in await desk.visits(branch=branch, iin=iin)])
 
     @router.get("/visits/{visit_id}", tags=["visits"], response_model=VisitOut,
-                summary="A visit: form, statuses from ИС МИО, ЦОН-side steps with overdue flags, result")
+                summary="A visit: form, statuses from ИС МИО, ЦОН-side steps with overdue flags, result",
+                responses=error_responses("NOT_YOUR_BRANCH", "VISIT_NOT_FOUND"))
     async def visit(visit_id: str, who: Viewer) -> VisitOut:
         return await visit_out(await visible_visit(visit_id, who))
 
     @router.post("/visits/{visit_id}/result/draft", tags=["result"], response_model=DraftOut,
                  summary="The notice to form and sign (where the regulation gives it to the State Corporation); "
-                         "made once and kept, so the draft signed is the draft stored")
+                         "made once and kept, so the draft signed is the draft stored",
+                 responses=error_responses("NOT_YOUR_BRANCH", "BRANCH_NOT_FOUND", "VISIT_NOT_FOUND",
+                                           "RESULT_NOT_FORMED_HERE", "RESULT_NOT_READY", "RESULT_REFUSED"))
     async def draft(visit_id: str, operator: Operator) -> DraftOut:
         return DraftOut(content=await desk.result_draft(operator, visit_id=visit_id))
 
     @router.post("/visits/{visit_id}/result", tags=["result"], response_model=VisitOut,
-                 summary="Form the result: the operator's EDS over the draft")
+                 summary="Form the result: the operator's EDS over the draft",
+                 responses=error_responses("EDS_BIN_MISMATCH", "EDS_CERTIFICATE_EXPIRED",
+                                           "EDS_CERTIFICATE_NOT_YET_VALID", "EDS_CERTIFICATE_REVOKED",
+                                           "EDS_CERTIFICATE_STATUS_UNKNOWN", "EDS_CERTIFICATE_UNTRUSTED",
+                                           "EDS_IIN_MISMATCH", "EDS_ROLE_MISSING", "EDS_SIGNATURE_INVALID",
+                                           "EDS_WRONG_HOLDER", "EDS_WRONG_KEY_USAGE", "NOT_YOUR_BRANCH",
+                                           "VISIT_NOT_FOUND", "RESULT_ALREADY_FORMED", "RESULT_DRAFTED_FOR_ANOTHER",
+                                           "RESULT_NOT_DRAFTED", "SIGNING_TIME_MISSING", "SIGNING_TIME_SKEWED",
+                                           "EDS_CLOCK_SKEW", "EDS_OCSP_UNREACHABLE", "NOT_READY"))
     async def form_result(visit_id: str, body: ResultIn, operator: Operator) -> VisitOut:
         return await visit_out(await desk.form_result(operator, visit_id=visit_id, signature=body.signature))
 
     @router.post("/visits/{visit_id}/hand-out", tags=["result"], response_model=VisitOut,
-                 summary="Hand the result out: in person (identity checked) or by e-mail (the mesh mail outbox)")
+                 summary="Hand the result out: in person (identity checked) or by e-mail (the mesh mail outbox)",
+                 responses=error_responses("IDENTITY_MISMATCH", "NOT_YOUR_BRANCH", "TICKET_NOT_YOURS",
+                                           "TICKET_NOT_FOUND", "VISIT_NOT_FOUND", "RESULT_ALREADY_HANDED_OUT",
+                                           "RESULT_NOT_FORMED", "RESULT_NOT_READY", "TICKET_CLOSED",
+                                           "TICKET_NOT_CALLED", "EMAIL_REQUIRED", "IDENTITY_REQUIRED", "MAIL_INVALID",
+                                           "POWER_OF_ATTORNEY_EXPIRED", "TICKET_REQUIRED"))
     async def hand_out(visit_id: str, body: HandOutIn, operator: Operator) -> VisitOut:
         return await visit_out(await desk.hand_out(operator, visit_id=visit_id, delivery=body.delivery,
                                                    ticket_id=body.ticket_id, presented_iin=body.presented_iin,
                                                    email=body.email))
 
     @router.get("/notices", tags=["statuses"], response_model=NoticesOut,
-                summary="Status notices ИС ЦОН heard for your branch's district (every channel the seed routes)")
+                summary="Status notices ИС ЦОН heard for your branch's district (every channel the seed routes)",
+                responses=error_responses("BRANCH_NOT_FOUND"))
     async def branch_notices(who: Viewer, number: Annotated[str | None, Query(alias="applicationNumber")] = None,
                              ) -> NoticesOut:
         heard = await notices(sessions, number=number)
@@ -455,14 +517,16 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
             o, branch=desk.branches.all.get(o.branch), secrets_too=True)) for o in await operators.everyone(branch)])
 
     @router.post("/admin/operators", tags=["admin"], dependencies=guarded, status_code=201,
-                 response_model=OperatorOut, summary="Mint a new operator of a branch (НУЦ certificates)")
+                 response_model=OperatorOut, summary="Mint a new operator of a branch (НУЦ certificates)",
+                 responses=error_responses("BRANCH_NOT_FOUND"))
     async def mint(body: MintIn) -> OperatorOut:
         branch = desk.branches.get(body.branch)
         account, _ = await operators.mint(branch)
         return OperatorOut.model_validate(operator_public(account, branch=branch, secrets_too=True))
 
     @router.post("/admin/operators/{iin}/unlock", tags=["admin"], dependencies=guarded, response_model=OperatorOut,
-                 summary="Lift an operator's lock-out")
+                 summary="Lift an operator's lock-out",
+                 responses=error_responses("OPERATOR_NOT_FOUND"))
     async def unlock(iin: str) -> OperatorOut:
         account = await operators.unlock(iin)
         return OperatorOut.model_validate(operator_public(account, branch=desk.branches.all.get(account.branch),
@@ -473,22 +537,28 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
                                                  "batches, benchmarks)",
                  description="Skips the queue and the desk, not the rules: the form is signed by the applicant, or "
                              "(no `formSignature`) by a seeded operator of the branch serving `district`, and ИС МИО "
-                             "checks it as any ЦОН application. `Idempotency-Key` makes it safe to repeat.")
+                             "checks it as any ЦОН application. `Idempotency-Key` makes it safe to repeat.",
+                 responses=error_responses("CANONICAL_FORM_IMPOSSIBLE", "IDEMPOTENCY_KEY_INVALID", "BRANCH_NOT_FOUND",
+                                           "OPERATOR_NOT_FOUND", "ATTACHMENTS_TOO_LARGE", "ATTACHMENT_TOO_LARGE",
+                                           "ATTACHMENT_TYPE_NOT_ALLOWED", "ATTACHMENT_DIGEST_MISMATCH",
+                                           "ATTACHMENT_DUPLICATE", "ATTACHMENT_EMPTY", "ATTACHMENT_MISMATCH",
+                                           "ATTACHMENT_MISSING", "ATTACHMENT_NOT_BASE64", "ATTACHMENT_NOT_SIGNED",
+                                           "ATTACHMENT_TOO_MANY", "IDEMPOTENCY_KEY_REUSED", "SERVICE_UNKNOWN",
+                                           "SIGNATURE_REQUIRED"))
     async def admin_intake(body: AdminIntakeIn, response: Response,
                            key: Annotated[str | None, Header(alias=HEADER)] = None) -> CaseOut:
         if body.form.service_id not in EMPLOYMENT_SERVICES:
-            raise MeshError("SERVICE_UNKNOWN", f"ИС ЦОН sends {', '.join(EMPLOYMENT_SERVICES)}", status=422)
+            raise MeshError("SERVICE_UNKNOWN", f"ИС ЦОН sends {', '.join(EMPLOYMENT_SERVICES)}")
         form, signature = body.form, body.form_signature
         if signature is None:
             if body.signed_by != "operator" or body.district is None:
-                raise MeshError("SIGNATURE_REQUIRED", "give formSignature, or signedBy operator with a district",
-                                status=422)
+                raise MeshError("SIGNATURE_REQUIRED", "give formSignature, or signedBy operator with a district")
             branch = next((b for b in desk.branches.all.values() if b.district == body.district), None)
             if branch is None:
-                raise MeshError("BRANCH_NOT_FOUND", f"no ЦОН branch serves {body.district}", status=422)
+                raise MeshError("BRANCH_NOT_FOUND", f"no ЦОН branch serves {body.district}")
             staff = await operators.everyone(branch.id)
             if not staff:
-                raise MeshError("OPERATOR_NOT_FOUND", f"branch {branch.id} has no operator", status=409)
+                raise MeshError("OPERATOR_NOT_FOUND", f"branch {branch.id} has no operator")
             form = ApplicationForm.model_validate(body.form.model_dump(by_alias=True, exclude_unset=True) | {
                 "operatorIin": staff[0].iin, "centreBranch": branch.id})
             signature = sign_as(operators, staff[0], form.model_dump(by_alias=True, exclude_unset=True))
@@ -515,7 +585,8 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
         return NoticesOut(notices=[notice_out(n) for n in await notices(sessions, iin=iin, number=number)])
 
     @router.get("/visits/{visit_id}/document.pdf", tags=["result"], response_class=Response,
-                responses={200: {"content": {"application/pdf": {}}}},
+                responses={200: {"content": {"application/pdf": {}}}}
+                | error_responses("NOT_YOUR_BRANCH", "VISIT_NOT_FOUND", "DOCUMENT_NOT_READY"),
                 summary="The result to hand out as a printable bilingual (kk/ru) PDF with its QR code and the signed "
                         "JSON embedded: the notice the operator formed where the ЦОН forms it, else ИС МИО's document")
     async def document_pdf(visit_id: str, who: Viewer) -> Response:
@@ -523,7 +594,7 @@ def build_router(*, desk: Desk, sessions: Sessions, runtime: MemberRuntime, cloc
         formed = view.get("result") or {}
         signed = formed if formed.get("signature") else view.get("document")
         if not signed or not signed.get("signature"):
-            raise MeshError("DOCUMENT_NOT_READY", "this visit has no signed result yet", status=409)
+            raise MeshError("DOCUMENT_NOT_READY", "this visit has no signed result yet")
         document = SignedResult.parse(signed)
         return Response(content=await asyncio.to_thread(render_pdf, document), media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{filename(document, "pdf")}"'})

@@ -66,8 +66,7 @@ class BranchBook:
     def get(self, branch_id: str) -> Branch:
         branch = self.all.get(branch_id)
         if branch is None:
-            raise MeshError("BRANCH_NOT_FOUND", f"no ЦОН branch {branch_id!r}; there are {', '.join(self.all)}",
-                            status=404)
+            raise MeshError("BRANCH_NOT_FOUND", f"no ЦОН branch {branch_id!r}; there are {', '.join(self.all)}")
         return branch
 
     def offers(self, branch: Branch) -> list[Regulation]:
@@ -81,5 +80,5 @@ class BranchBook:
             offered = ", ".join(r.service for r in self.offers(branch)) or "nothing"
             raise MeshError("SERVICE_NOT_OFFERED_AT_CON", f"the {branch.region} region does not offer {service_id} "
                             f"through ЦОН (regulations of {branch.district}); this branch takes: {offered}",
-                            status=422, details={"offered": [r.service for r in self.offers(branch)]})
+                            details={"offered": [r.service for r in self.offers(branch)]})
         return regulation

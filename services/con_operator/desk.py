@@ -132,7 +132,7 @@ class Desk:
         async with self._sessions() as session:
             ticket = await session.get(Ticket, ticket_id)
         if ticket is None:
-            raise MeshError("TICKET_NOT_FOUND", f"no ticket {ticket_id}", status=404)
+            raise MeshError("TICKET_NOT_FOUND", f"no ticket {ticket_id}")
         return ticket
 
     async def call(self, operator: OperatorAccount, *, ticket_id: str | None) -> Ticket:
@@ -143,7 +143,7 @@ class Desk:
             found = await self.ticket(ticket_id)
             if found.branch != operator.branch:
                 raise MeshError("NOT_YOUR_BRANCH", f"ticket {found.code} is of branch {found.branch}; you serve "
-                                f"{operator.branch}", status=403)
+                                f"{operator.branch}")
         try:
             async with self._sessions() as session, session.begin():
                 await self._not_busy(session, operator)
@@ -154,7 +154,7 @@ class Desk:
                             Ticket.branch == operator.branch, Ticket.status == TicketStatus.WAITING)
                             .order_by(col(Ticket.taken_at)).limit(1))).first()
                         if ticket_id is None:
-                            raise MeshError("QUEUE_EMPTY", f"no one is waiting at {operator.branch}", status=404)
+                            raise MeshError("QUEUE_EMPTY", f"no one is waiting at {operator.branch}")
                     called = await session.exec(update(Ticket).where(  # type: ignore[call-overload]
                         col(Ticket.id) == ticket_id, col(Ticket.status) == TicketStatus.WAITING)
                         .values(status=TicketStatus.CALLED, operator_iin=operator.iin, called_at=now))
@@ -164,9 +164,9 @@ class Desk:
                     ticket = await session.get(Ticket, ticket_id)
                     assert ticket is not None
                     raise MeshError("TICKET_ALREADY_CALLED", f"ticket {ticket.code} is {ticket.status.lower()} "
-                                    "already", status=409, details={"status": ticket.status})
+                                    "already", details={"status": ticket.status})
         except IntegrityError:
-            raise MeshError("OPERATOR_BUSY", "you are serving another ticket: close it first", status=409) from None
+            raise MeshError("OPERATOR_BUSY", "you are serving another ticket: close it first") from None
         log.info("ticket_called", branch=operator.branch)
         return await self.ticket(ticket_id)
 
@@ -175,7 +175,7 @@ class Desk:
         serving = (await session.exec(select(Ticket).where(Ticket.operator_iin == operator.iin,
                                                            Ticket.status == TicketStatus.CALLED))).first()
         if serving is not None:
-            raise MeshError("OPERATOR_BUSY", f"you are serving ticket {serving.code}: close it first", status=409,
+            raise MeshError("OPERATOR_BUSY", f"you are serving ticket {serving.code}: close it first",
                             details={"ticketId": serving.id})
 
     async def close(self, operator: OperatorAccount, *, ticket_id: str, note: str | None) -> Ticket:
@@ -185,20 +185,20 @@ class Desk:
                 col(Ticket.id) == ticket.id, col(Ticket.status) == TicketStatus.CALLED)
                 .values(status=TicketStatus.CLOSED, closed_at=self._clock.now(), close_note=note))
             if not closed.rowcount:
-                raise MeshError("TICKET_CLOSED", f"ticket {ticket.code} is closed already", status=409)
+                raise MeshError("TICKET_CLOSED", f"ticket {ticket.code} is closed already")
         return await self.ticket(ticket.id)
 
     async def serving(self, operator: OperatorAccount, ticket_id: str) -> Ticket:
         """The ticket, if this operator is serving it now."""
         ticket = await self.ticket(ticket_id)
         if ticket.branch != operator.branch:
-            raise MeshError("NOT_YOUR_BRANCH", f"ticket {ticket.code} is of branch {ticket.branch}", status=403)
+            raise MeshError("NOT_YOUR_BRANCH", f"ticket {ticket.code} is of branch {ticket.branch}")
         if ticket.status == TicketStatus.WAITING:
-            raise MeshError("TICKET_NOT_CALLED", f"call ticket {ticket.code} first", status=409)
+            raise MeshError("TICKET_NOT_CALLED", f"call ticket {ticket.code} first")
         if ticket.status == TicketStatus.CLOSED:
-            raise MeshError("TICKET_CLOSED", f"ticket {ticket.code} is closed", status=409)
+            raise MeshError("TICKET_CLOSED", f"ticket {ticket.code} is closed")
         if ticket.operator_iin != operator.iin:
-            raise MeshError("TICKET_NOT_YOURS", f"ticket {ticket.code} is served by another operator", status=403)
+            raise MeshError("TICKET_NOT_YOURS", f"ticket {ticket.code} is served by another operator")
         return ticket
 
     # ---- scans --------------------------------------------------------------------------------------------
@@ -206,10 +206,10 @@ class Desk:
         """A scanned document, kept once by its SHA-256 (a second upload of the same bytes is the same scan)."""
         kind = scan_type(content_type)
         if not content:
-            raise MeshError("SCAN_EMPTY", "the scan has no content", status=422)
+            raise MeshError("SCAN_EMPTY", "the scan has no content")
         if len(content) > self.max_scan_bytes:
             raise MeshError("SCAN_TOO_LARGE", f"a scan is at most {self.max_scan_bytes} bytes, this is "
-                            f"{len(content)}", status=413)
+                            f"{len(content)}")
         digest = hashlib.sha256(content).hexdigest()
         async with self._sessions() as session, session.begin():
             await insert_if_absent(session, Scan.__table__, {  # type: ignore[attr-defined]
@@ -219,14 +219,14 @@ class Desk:
                                    {"sha256": digest, "branch": operator.branch})
         return await self.scan(digest, branch=operator.branch)
 
-    async def scan(self, digest: str, *, branch: str | None, status: int = 422) -> Scan:
+    async def scan(self, digest: str, *, branch: str | None) -> Scan:
         """A scan this branch uploaded (``branch`` None: any, for the admin). Another branch's is not found."""
         async with self._sessions() as session:
             scan = await session.get(Scan, digest)
             known = branch is None or await session.get(ScanRef, (digest, branch)) is not None
         if scan is None or not known:
             raise MeshError("SCAN_NOT_FOUND", f"no scan with SHA-256 {digest} at this branch: upload it first "
-                            "(POST /scans)", status=status)
+                            "(POST /scans)")
         return scan
 
     # ---- intake -------------------------------------------------------------------------------------------
@@ -235,24 +235,23 @@ class Desk:
         parse_iin(rep.iin)
         poa = rep.power_of_attorney
         if rep.iin == applicant_iin:
-            raise MeshError("REPRESENTATIVE_IS_APPLICANT", "the representative and the citizen are the same person",
-                            status=422)
+            raise MeshError("REPRESENTATIVE_IS_APPLICANT", "the representative and the citizen are the same person")
         if poa["principalIin"] != applicant_iin:
             raise MeshError("POWER_OF_ATTORNEY_FOREIGN", f"power of attorney № {poa['number']} is given by another "
-                            "person, not by this citizen", status=422)
+                            "person, not by this citizen")
         if poa["attorneyIin"] != rep.iin:
             raise MeshError("POWER_OF_ATTORNEY_NOT_THIS_REPRESENTATIVE", f"power of attorney № {poa['number']} is "
-                            "given to another person, not to the one presenting it", status=422)
+                            "given to another person, not to the one presenting it")
         today = self._local_today()
         if dt.date.fromisoformat(poa["issuedOn"]) > today:
             raise MeshError("POWER_OF_ATTORNEY_NOT_YET_VALID", f"power of attorney № {poa['number']} is dated "
-                            f"{poa['issuedOn']}, after today ({today})", status=422)
+                            f"{poa['issuedOn']}, after today ({today})")
         if dt.date.fromisoformat(poa["validUntil"]) < today:
             raise MeshError("POWER_OF_ATTORNEY_EXPIRED", f"power of attorney № {poa['number']} was valid until "
-                            f"{poa['validUntil']}; today is {today}", status=422)
+                            f"{poa['validUntil']}; today is {today}")
         if service_id not in poa["services"]:
             raise MeshError("POWER_OF_ATTORNEY_SCOPE", f"power of attorney № {poa['number']} does not cover "
-                            f"{service_id} (it covers {', '.join(poa['services'])})", status=422)
+                            f"{service_id} (it covers {', '.join(poa['services'])})")
 
     async def _person(self, iin: str) -> PersonData | None:
         """ГБД ФЛ through the gateway's synchronous channel (004 п. 9 пп. 4-5: process 3, condition 1)."""
@@ -260,15 +259,14 @@ class Desk:
             return await person_by_iin(self._runtime, iin, timeout_s=self._registry_timeout_s)
         except MeshError as error:
             raise MeshError(error.code, f"{error.message}. Nothing was sent or kept: repeat the intake when the "
-                            "registry answers", status=error.status, details=error.details) from None
+                            "registry answers", details=error.details) from None
 
     async def intake(self, operator: OperatorAccount, *, ticket_id: str, data: IntakeData) -> Visit:
         """Process 3 (003) / processes 2-3 (004): the form filled from ГБД ФЛ's answer, not yet signed. Repeating
         it for the same ticket before signing replaces the form (a retry after ГБД ФЛ was down, a correction)."""
         ticket = await self.serving(operator, ticket_id)
         if ticket.purpose != TicketPurpose.APPLY:
-            raise MeshError("TICKET_NOT_FOR_APPLYING", f"ticket {ticket.code} was taken to collect a result",
-                            status=409)
+            raise MeshError("TICKET_NOT_FOR_APPLYING", f"ticket {ticket.code} was taken to collect a result")
         branch = self.branches.get(ticket.branch)
         service_id = data.service_id or ticket.service_id
         regulation = self.branches.regulation(branch, service_id)
@@ -278,7 +276,7 @@ class Desk:
         documents: list[dict[str, Any]] = []
         for entry in data.scans:  # the scans named travel with the form: each once, all within one message
             if any(d["sha256"] == entry["sha256"] for d in documents):
-                raise MeshError("ATTACHMENT_DUPLICATE", f"scan {entry['sha256']} is named twice", status=422)
+                raise MeshError("ATTACHMENT_DUPLICATE", f"scan {entry['sha256']} is named twice")
             scan = await self.scan(entry["sha256"], branch=ticket.branch)
             documents.append(entry | {"contentType": scan.content_type, "sizeBytes": scan.size})
         refuse_oversized([d["sizeBytes"] for d in documents])
@@ -286,13 +284,13 @@ class Desk:
         async with self._sessions() as session:
             earlier = (await session.exec(select(Visit).where(Visit.ticket_id == ticket.id))).first()
         if earlier is not None and earlier.state != VisitState.FILLED:
-            raise MeshError("TICKET_ALREADY_USED", f"ticket {ticket.code}'s application was sent already", status=409,
+            raise MeshError("TICKET_ALREADY_USED", f"ticket {ticket.code}'s application was sent already",
                             details={"visitId": earlier.id})
         person = await self._person(data.iin)
         if person is None:
-            raise MeshError("GBD_FL_NO_DATA", NO_DATA.format(iin=data.iin), status=422)
+            raise MeshError("GBD_FL_NO_DATA", NO_DATA.format(iin=data.iin))
         if not person.alive:
-            raise MeshError("PERSON_DECEASED", "ГБД ФЛ records this person as deceased", status=422)
+            raise MeshError("PERSON_DECEASED", "ГБД ФЛ records this person as deceased")
         now = self._clock.now()
         form = self._form(person=person, data=data, service_id=service_id, operator=operator, branch=branch, now=now,
                           referral_kinds=kinds_of(regulation))
@@ -302,8 +300,7 @@ class Desk:
                                                regulation=regulation, service_id=service_id, applicant_iin=data.iin,
                                                now=now)
         except IntegrityError:  # two first intakes for one ticket at once: one is kept
-            raise MeshError("TICKET_ALREADY_USED", f"ticket {ticket.code} has an intake just made",
-                            status=409) from None
+            raise MeshError("TICKET_ALREADY_USED", f"ticket {ticket.code} has an intake just made") from None
         log.info("intake_filled", branch=branch.id, service=service_id, representative=data.representative is not None)
         return await self.visit(visit_id)
 
@@ -315,7 +312,7 @@ class Desk:
         async with self._sessions() as session, session.begin():
             current = await session.get(Ticket, ticket.id, with_for_update=True)
             if current is None or current.status != TicketStatus.CALLED or current.operator_iin != operator.iin:
-                raise MeshError("TICKET_CLOSED", f"ticket {ticket.code} is no longer yours to serve", status=409)
+                raise MeshError("TICKET_CLOSED", f"ticket {ticket.code} is no longer yours to serve")
             if earlier is None:
                 visit = Visit(id=str(uuid.uuid4()), ticket_id=ticket.id, branch=ticket.branch,
                               operator_iin=operator.iin, service_id=service_id, district=self.branches.get(
@@ -329,7 +326,7 @@ class Desk:
                 form=form, service_id=service_id, regulation_id=regulation.id, applicant_iin=applicant_iin,
                 operator_iin=operator.iin, events=events, revision=col(Visit.revision) + 1))
             if not replaced.rowcount:
-                raise MeshError("TICKET_ALREADY_USED", f"ticket {ticket.code}'s application was just sent", status=409)
+                raise MeshError("TICKET_ALREADY_USED", f"ticket {ticket.code}'s application was just sent")
             return earlier.id
 
     @staticmethod
@@ -353,13 +350,13 @@ class Desk:
                             signed_by: str) -> Visit:
         visit = await self._own_visit(operator, visit_id)
         if visit.state != VisitState.FILLED:
-            raise MeshError("VISIT_ALREADY_SENT", "this application was signed and sent already", status=409)
+            raise MeshError("VISIT_ALREADY_SENT", "this application was signed and sent already")
         await self.serving(operator, visit.ticket_id)  # the citizen is still at the desk
         regulation = self._regulation(visit)
         assert regulation.centre is not None
         if signed_by not in regulation.centre.signed_by:
             raise MeshError("SIGNER_NOT_ALLOWED", f"{regulation.id}: the form is signed by "
-                            f"{' or '.join(regulation.centre.signed_by)}, not the {signed_by}", status=422)
+                            f"{' or '.join(regulation.centre.signed_by)}, not the {signed_by}")
         if signed_by == "operator":  # the logged-in operator's, of the State Corporation, a signing key
             expect = Expectation(usage=Usage.SIGN, holder=Holder.EMPLOYEE, iin=operator.iin,
                                  bin=self.operators.centre["bin"], role=OPERATOR_ROLE)
@@ -367,9 +364,8 @@ class Desk:
             expect = Expectation(usage=Usage.SIGN, holder=Holder.INDIVIDUAL, iin=visit.applicant_iin)
         result, _ = await self._verifier().verify_signed_json(value=visit.form, signature_b64=signature, expect=expect)
         if not result.ok:
-            code, status = eds_refusal(result)
-            raise MeshError(code, f"ЭЦП не подтверждена — в услуге отказано (условие 2, процесс 5): {result.message}",
-                            status=503 if status == 503 else 422)
+            raise MeshError(eds_refusal(result), "ЭЦП не подтверждена — в услуге отказано (условие 2, процесс 5): "
+                            f"{result.message}")
         copies = []
         for document in visit.form.get("documents") or []:  # the scans the form names travel with it
             scan = await self.scan(document["sha256"], branch=visit.branch)
@@ -386,7 +382,7 @@ class Desk:
                     events=visit.events | {CentreEvent.SENT.value: now.isoformat()}))
                 if not sent.rowcount:
                     raise MeshError("VISIT_CHANGED", "the form was sent or filled again since it was read: read the "
-                                    "visit and sign its form", status=409)
+                                    "visit and sign its form")
                 submit(session, runtime=self._runtime, request=request, route_id=visit.district, now=now,
                        submitted_by=operator.iin, correlation_id=visit.correlation_id)
             self._runtime.relay.kick()
@@ -405,13 +401,12 @@ class Desk:
         assert regulation.centre is not None
         if regulation.centre.forms_result is None:
             raise MeshError("RESULT_NOT_FORMED_HERE", f"{regulation.id}: the result is ИС МИО's signed document; "
-                            "hand it out as it is", status=409)
+                            "hand it out as it is")
         case, final = await self._final(visit)
         if case.status in DECIDED and case.status != "COMPLETED":
-            raise MeshError("RESULT_REFUSED", f"ИС МИО refused ({case.status}): hand its signed refusal out as it is",
-                            status=409)
+            raise MeshError("RESULT_REFUSED", f"ИС МИО refused ({case.status}): hand its signed refusal out as it is")
         if case.status != "COMPLETED" or final is None or not final.document:
-            raise MeshError("RESULT_NOT_READY", f"ИС МИО's record is not here yet (status {case.status})", status=409)
+            raise MeshError("RESULT_NOT_READY", f"ИС МИО's record is not here yet (status {case.status})")
         if visit.result is not None and (visit.result_signed_at is not None or (
                 visit.result["content"].get("signer") or {}).get("iin") == operator.iin):
             return visit.result["content"]
@@ -441,22 +436,20 @@ class Desk:
         nothing, and another operator first takes the draft over by reading it (``result_draft``)."""
         visit = await self._own_branch_visit(operator, visit_id)
         if visit.result_signed_at is not None:
-            raise MeshError("RESULT_ALREADY_FORMED", "the result was formed and signed already", status=409)
+            raise MeshError("RESULT_ALREADY_FORMED", "the result was formed and signed already")
         if visit.result is None:
-            raise MeshError("RESULT_NOT_DRAFTED", "read the draft first (GET …/result/draft) and sign what it says",
-                            status=409)
+            raise MeshError("RESULT_NOT_DRAFTED", "read the draft first (GET …/result/draft) and sign what it says")
         draft = visit.result["content"]
         if (draft.get("signer") or {}).get("iin") != operator.iin:
             raise MeshError("RESULT_DRAFTED_FOR_ANOTHER", "the draft names another operator as its signer: read it "
-                            "again (GET …/result/draft) to have it drafted in your name, and sign that", status=409)
+                            "again (GET …/result/draft) to have it drafted in your name, and sign that")
         result, verified = await self._verifier().verify_signed_json(value=draft, signature_b64=signature,
                                                                      expect=Expectation(
             usage=Usage.SIGN, holder=Holder.EMPLOYEE, iin=operator.iin, bin=self.operators.centre["bin"],
             role=OPERATOR_ROLE))
         if not result.ok:
-            code, status = eds_refusal(result)
-            raise MeshError(code, f"the result's EDS is not the operator's valid signature: {result.message}",
-                            status=503 if status == 503 else 422)
+            raise MeshError(eds_refusal(result),
+                            f"the result's EDS is not the operator's valid signature: {result.message}")
         now = self._clock.now()
         assert verified is not None
         refuse_signing_time(verified, now=now, what="the result's EDS")
@@ -466,7 +459,7 @@ class Desk:
                 result={"content": draft, "signature": signature, "signerIin": operator.iin}, result_signed_at=now,
                 events=visit.events | {CentreEvent.RESULT_FORMED.value: now.isoformat()}))
             if not formed.rowcount:
-                raise MeshError("RESULT_ALREADY_FORMED", "the result was just formed and signed", status=409)
+                raise MeshError("RESULT_ALREADY_FORMED", "the result was just formed and signed")
         return await self.visit(visit.id)
 
     async def hand_out(self, operator: OperatorAccount, *, visit_id: str, delivery: str, ticket_id: str | None,
@@ -475,25 +468,25 @@ class Desk:
         identity checked, or by e-mail through the mesh's mail outbox; once."""
         visit = await self._own_branch_visit(operator, visit_id)
         if visit.state == VisitState.HANDED_OUT:
-            raise MeshError("RESULT_ALREADY_HANDED_OUT", f"handed out already ({visit.delivery})", status=409)
+            raise MeshError("RESULT_ALREADY_HANDED_OUT", f"handed out already ({visit.delivery})")
         if visit.state != VisitState.SENT:
-            raise MeshError("RESULT_NOT_READY", "the application has not been sent yet", status=409)
+            raise MeshError("RESULT_NOT_READY", "the application has not been sent yet")
         case, final = await self._final(visit)
         if case.status not in DECIDED or final is None:
             shown = CENTRE_TEXT.get(case.status, case.status)
-            raise MeshError("RESULT_NOT_READY", f"ИС МИО has not finished: status «{shown}»", status=409,
+            raise MeshError("RESULT_NOT_READY", f"ИС МИО has not finished: status «{shown}»",
                             details={"status": case.status})
         regulation = self._regulation(visit)
         assert regulation.centre is not None
         document = final.document
         if regulation.centre.forms_result and case.status == "COMPLETED":
             if not visit.result or not visit.result.get("signature"):
-                raise MeshError("RESULT_NOT_FORMED", "form and sign the notice first (004 п. 10)", status=409)
+                raise MeshError("RESULT_NOT_FORMED", "form and sign the notice first (004 п. 10)")
             document = {"content": visit.result["content"], "signature": visit.result["signature"]}
         at_desk = ticket_id is not None or presented_iin is not None
         if delivery == "email" and email is not None and email != visit.form.get("email") and not at_desk:
             raise MeshError("IDENTITY_REQUIRED", "an address other than the form's is the citizen's word: only with "
-                            "the citizen at the desk (ticketId and presentedIin)", status=422)
+                            "the citizen at the desk (ticketId and presentedIin)")
         formed = visit.events.get(CentreEvent.RESULT_FORMED.value)
         ready = dt.datetime.fromisoformat(formed) if formed else final.received_at
         started = ready
@@ -501,24 +494,21 @@ class Desk:
         hand_out_ticket: str | None = None
         if delivery == "in_person":
             if ticket_id is None:
-                raise MeshError("TICKET_REQUIRED", "in person: name the ticket of the citizen at your desk",
-                                status=422)
+                raise MeshError("TICKET_REQUIRED", "in person: name the ticket of the citizen at your desk")
             ticket = await self.serving(operator, ticket_id)
             hand_out_ticket = ticket.id
             if presented_iin is None:
-                raise MeshError("IDENTITY_REQUIRED", "in person: enter the IIN of the identity document presented",
-                                status=422)
+                raise MeshError("IDENTITY_REQUIRED", "in person: enter the IIN of the identity document presented")
             self._check_identity(visit, presented_iin)
             assert ticket.called_at is not None
             started = max(ready, ticket.called_at)
         else:
             to = email or visit.form.get("email")
             if not to:
-                raise MeshError("EMAIL_REQUIRED", "no e-mail address: the form has none and none was given",
-                                status=422)
+                raise MeshError("EMAIL_REQUIRED", "no e-mail address: the form has none and none was given")
             if at_desk:  # a new address, given in person: the identity is checked as for a hand-out
                 if ticket_id is None or presented_iin is None:
-                    raise MeshError("IDENTITY_REQUIRED", "give both ticketId and presentedIin", status=422)
+                    raise MeshError("IDENTITY_REQUIRED", "give both ticketId and presentedIin")
                 await self.serving(operator, ticket_id)
                 self._check_identity(visit, presented_iin)
         now = self._clock.now()
@@ -531,7 +521,7 @@ class Desk:
                     state=VisitState.HANDED_OUT, delivery=delivery, delivered_to=to, handed_out_by=operator.iin,
                     hand_out_ticket=hand_out_ticket, events=events))
                 if not handed.rowcount:
-                    raise MeshError("RESULT_ALREADY_HANDED_OUT", "the result was just handed out", status=409)
+                    raise MeshError("RESULT_ALREADY_HANDED_OUT", "the result was just handed out")
                 if to is not None:
                     send_mail(session, self._runtime, kind="email", to=to, subject=f"{regulation.title}: заявление "
                               f"№ {case.application_number}", text=self._mail_text(case, final),
@@ -549,9 +539,9 @@ class Desk:
             if dt.date.fromisoformat(poa["validUntil"]) >= self._local_today():
                 return
             raise MeshError("POWER_OF_ATTORNEY_EXPIRED", f"the representative's power of attorney № {poa['number']} "
-                            f"expired on {poa['validUntil']}", status=422)
+                            f"expired on {poa['validUntil']}")
         raise MeshError("IDENTITY_MISMATCH", "the identity document presented is neither the citizen's nor their "
-                        "representative's", status=403)
+                        "representative's")
 
     @staticmethod
     def _mail_text(case: TrackedCase, final: CaseNotice) -> str:
@@ -563,19 +553,19 @@ class Desk:
         async with self._sessions() as session:
             visit = await session.get(Visit, visit_id)
         if visit is None:
-            raise MeshError("VISIT_NOT_FOUND", f"no visit {visit_id}", status=404)
+            raise MeshError("VISIT_NOT_FOUND", f"no visit {visit_id}")
         return visit
 
     async def _own_visit(self, operator: OperatorAccount, visit_id: str) -> Visit:
         visit = await self._own_branch_visit(operator, visit_id)
         if visit.operator_iin != operator.iin:
-            raise MeshError("VISIT_NOT_YOURS", "another operator took this intake", status=403)
+            raise MeshError("VISIT_NOT_YOURS", "another operator took this intake")
         return visit
 
     async def _own_branch_visit(self, operator: OperatorAccount, visit_id: str) -> Visit:
         visit = await self.visit(visit_id)
         if visit.branch != operator.branch:
-            raise MeshError("NOT_YOUR_BRANCH", f"this visit is of branch {visit.branch}", status=403)
+            raise MeshError("NOT_YOUR_BRANCH", f"this visit is of branch {visit.branch}")
         return visit
 
     def _regulation(self, visit: Visit) -> Regulation:
@@ -588,7 +578,7 @@ class Desk:
                 CaseNotice.correlation_id == visit.correlation_id, col(CaseNotice.status).in_(DECIDED))
                 .order_by(col(CaseNotice.id)))).first()
         if case is None:
-            raise MeshError("RESULT_NOT_READY", "the application has not been sent yet", status=409)
+            raise MeshError("RESULT_NOT_READY", "the application has not been sent yet")
         return case, final
 
     async def visits(self, *, branch: str | None = None, iin: str | None = None) -> list[Visit]:
@@ -637,8 +627,7 @@ def scan_type(content_type: str) -> str:
     try:
         return allowed_type(content_type)
     except MeshError as exc:
-        raise MeshError("SCAN_TYPE_NOT_ALLOWED", exc.message.replace("electronic copies", "scans"),
-                        status=415) from None
+        raise MeshError("SCAN_TYPE_NOT_ALLOWED", exc.message.replace("electronic copies", "scans")) from None
 
 
 def timeline(regulation: Regulation, events: dict[str, str], *, now: dt.datetime,

@@ -98,12 +98,11 @@ class OperatorBook:
         async with self._sessions() as session:
             return await session.get(OperatorAccount, iin) is not None
 
-    async def get(self, iin: str, *, status: int = 401) -> OperatorAccount:
-        """The account (401 for a login or session; the admin API asks for 404)."""
+    async def get(self, iin: str) -> OperatorAccount:
         async with self._sessions() as session:
             account = await session.get(OperatorAccount, iin)
         if account is None:
-            raise MeshError("OPERATOR_NOT_FOUND", f"no ЦОН operator account for IIN {iin}", status=status)
+            raise MeshError("OPERATOR_NOT_FOUND", f"no ЦОН operator account for IIN {iin}")
         return account
 
     async def everyone(self, branch: str | None = None) -> list[OperatorAccount]:
@@ -138,7 +137,7 @@ class OperatorBook:
         return await self.logins.start(subject=account.iin, method="eds", serial=info.serial)
 
     async def unlock(self, iin: str) -> OperatorAccount:
-        await self.get(iin, status=404)
+        await self.get(iin)
         await self.lockout.unlock(iin)
         return await self.get(iin)
 

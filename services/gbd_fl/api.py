@@ -12,6 +12,7 @@ from services.gbd_fl.domain import as_answer, social_status
 from services.gbd_fl.handlers import Registry, Wanted
 from services.gbd_fl.store import Person, RegistryFacts
 from shared.web.http_app import SQL_INT_MAX
+from shared.web.openapi_errors import error_responses
 
 
 class Body(BaseModel):
@@ -108,33 +109,57 @@ def build_router(*, registry: Registry, admin: object, default_seed: int, defaul
                                     size=body.size if body.size is not None else default_size)
 
     @router.post("/admin/people/claim", summary="A person no one else is using, matching the filters: a seeded "
-                 "one if any is left, else a new one")
+                 "one if any is left, else a new one",
+                 responses=error_responses("PERSON_NOT_FOUND", "NO_PERSON_FITS", "AGE_RANGE_EMPTY", "DISTRICT_UNKNOWN",
+                                           "IIN_BAD_BIRTH_DATE", "IIN_BAD_CENTURY_DIGIT", "IIN_BAD_CHECK_DIGIT",
+                                           "IIN_LENGTH", "IIN_NEVER_ISSUED", "IIN_NOT_DIGITS", "REGION_MISMATCH",
+                                           "REGION_UNKNOWN", "WANTED_CONTRADICTS"))
     async def claim(body: WantedIn) -> dict:
         person, created = await registry.claim(body.wanted())
         _, facts = await registry.get(person.iin)
         return {**_out(person, facts), "created": created}
 
-    @router.post("/admin/people", status_code=201, summary="A brand-new synthetic person matching the filters")
+    @router.post("/admin/people", status_code=201, summary="A brand-new synthetic person matching the filters",
+                 responses=error_responses("PERSON_NOT_FOUND", "NO_PERSON_FITS", "AGE_RANGE_EMPTY", "DISTRICT_UNKNOWN",
+                                           "IIN_BAD_BIRTH_DATE", "IIN_BAD_CENTURY_DIGIT", "IIN_BAD_CHECK_DIGIT",
+                                           "IIN_LENGTH", "IIN_NEVER_ISSUED", "IIN_NOT_DIGITS", "REGION_MISMATCH",
+                                           "REGION_UNKNOWN", "WANTED_CONTRADICTS"))
     async def create(body: WantedIn) -> dict:
         person = await registry.create(body.wanted())
         return _out(*(await registry.get(person.iin)))
 
-    @router.get("/admin/people/{iin}", summary="A person's record and registry facts")
+    @router.get("/admin/people/{iin}", summary="A person's record and registry facts",
+                responses=error_responses("PERSON_NOT_FOUND", "IIN_BAD_BIRTH_DATE", "IIN_BAD_CENTURY_DIGIT",
+                                          "IIN_BAD_CHECK_DIGIT", "IIN_LENGTH", "IIN_NEVER_ISSUED", "IIN_NOT_DIGITS"))
     async def get_person(iin: str) -> dict:
         return _out(*(await registry.get(iin)))
 
     @router.put("/admin/people/{iin}", summary="Create or replace a person (the IIN must agree with birth date "
-                "and sex)")
+                "and sex)",
+                responses=error_responses("PERSON_NOT_FOUND", "DEATH_DATE_ON_LIVING", "DEATH_DATE_REQUIRED",
+                                          "DISTRICT_UNKNOWN", "IIN_BAD_BIRTH_DATE", "IIN_BAD_CENTURY_DIGIT",
+                                          "IIN_BAD_CHECK_DIGIT", "IIN_BIRTH_DATE_MISMATCH", "IIN_LENGTH",
+                                          "IIN_NEVER_ISSUED", "IIN_NOT_DIGITS", "IIN_SEX_MISMATCH", "REGION_MISMATCH"))
     async def put_person(iin: str, body: PersonIn) -> dict:
         await registry.put(Person(iin=iin, **body.model_dump()))
         return _out(*(await registry.get(iin)))
 
-    @router.patch("/admin/people/{iin}", summary="Change some fields, e.g. make the person deceased")
+    @router.patch("/admin/people/{iin}", summary="Change some fields, e.g. make the person deceased",
+                  responses=error_responses("PERSON_NOT_FOUND", "DEATH_DATE_ON_LIVING", "DEATH_DATE_REQUIRED",
+                                            "DISTRICT_UNKNOWN", "IIN_BAD_BIRTH_DATE", "IIN_BAD_CENTURY_DIGIT",
+                                            "IIN_BAD_CHECK_DIGIT", "IIN_BIRTH_DATE_MISMATCH", "IIN_LENGTH",
+                                            "IIN_NEVER_ISSUED", "IIN_NOT_DIGITS", "IIN_SEX_MISMATCH",
+                                            "REGION_MISMATCH"))
     async def change_person(iin: str, body: PersonChange) -> dict:
         await registry.change(iin, changes=body.model_dump(exclude_unset=True))
         return _out(*(await registry.get(iin)))
 
-    @router.put("/admin/people/{iin}/facts", summary="What the employment, education and pension registries say")
+    @router.put("/admin/people/{iin}/facts", summary="What the employment, education and pension registries say",
+                responses=error_responses("PERSON_NOT_FOUND", "BIN_BAD_CHECK_DIGIT", "BIN_BAD_ENTITY_TYPE",
+                                          "BIN_BAD_MONTH", "BIN_BAD_UNIT", "BIN_LENGTH", "BIN_NEVER_ISSUED",
+                                          "BIN_NOT_DIGITS", "EMPLOYMENT_SINCE_REQUIRED", "IIN_BAD_BIRTH_DATE",
+                                          "IIN_BAD_CENTURY_DIGIT", "IIN_BAD_CHECK_DIGIT", "IIN_LENGTH",
+                                          "IIN_NEVER_ISSUED", "IIN_NOT_DIGITS"))
     async def put_facts(iin: str, body: FactsIn) -> dict:
         await registry.set_facts(RegistryFacts(
             iin=iin,
@@ -147,7 +172,9 @@ def build_router(*, registry: Registry, admin: object, default_seed: int, defaul
             pension_since=body.pension.since if body.pension else None))
         return _out(*(await registry.get(iin)))
 
-    @router.delete("/admin/people/{iin}", status_code=204, response_class=Response, summary="Remove a person")
+    @router.delete("/admin/people/{iin}", status_code=204, response_class=Response, summary="Remove a person",
+                   responses=error_responses("PERSON_NOT_FOUND", "IIN_BAD_BIRTH_DATE", "IIN_BAD_CENTURY_DIGIT",
+                                             "IIN_BAD_CHECK_DIGIT", "IIN_LENGTH", "IIN_NEVER_ISSUED", "IIN_NOT_DIGITS"))
     async def delete_person(iin: str) -> Response:
         await registry.delete(iin)
         return Response(status_code=204)

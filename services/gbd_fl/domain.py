@@ -26,26 +26,26 @@ def check_person(person: Person) -> None:
     info = parse_iin(person.iin)
     if info.birth_date != person.birth_date:
         raise MeshError("IIN_BIRTH_DATE_MISMATCH", f"IIN encodes birth date {info.birth_date}, record says "
-                        f"{person.birth_date}", status=422)
+                        f"{person.birth_date}")
     if info.sex != person.sex:
-        raise MeshError("IIN_SEX_MISMATCH", f"IIN encodes sex {info.sex}, record says {person.sex}", status=422)
+        raise MeshError("IIN_SEX_MISMATCH", f"IIN encodes sex {info.sex}, record says {person.sex}")
     district = DISTRICT_BY_SLUG.get(person.district)
     if district is None:
         raise MeshError("DISTRICT_UNKNOWN", f"no district {person.district!r}; known: "
-                        f"{', '.join(sorted(DISTRICT_BY_SLUG))}", status=422)
+                        f"{', '.join(sorted(DISTRICT_BY_SLUG))}")
     if person.region != district.region:
-        raise MeshError("REGION_MISMATCH", f"district {person.district} lies in region {district.region}", status=422)
+        raise MeshError("REGION_MISMATCH", f"district {person.district} lies in region {district.region}")
     if not person.alive and person.death_date is None:
-        raise MeshError("DEATH_DATE_REQUIRED", "a deceased person's record carries the date of death", status=422)
+        raise MeshError("DEATH_DATE_REQUIRED", "a deceased person's record carries the date of death")
     if person.alive and person.death_date is not None:
-        raise MeshError("DEATH_DATE_ON_LIVING", "a living person has no date of death", status=422)
+        raise MeshError("DEATH_DATE_ON_LIVING", "a living person has no date of death")
 
 
 def check_facts(facts: RegistryFacts) -> None:
     if facts.employer_bin is not None:
         parse_bin(facts.employer_bin)
         if facts.employed_since is None:
-            raise MeshError("EMPLOYMENT_SINCE_REQUIRED", "employment needs the date it started", status=422)
+            raise MeshError("EMPLOYMENT_SINCE_REQUIRED", "employment needs the date it started")
 
 
 def _iso(day: dt.date | None) -> str | None:

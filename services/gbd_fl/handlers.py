@@ -192,8 +192,7 @@ class Registry:
             except IntegrityError:  # someone took that IIN a moment ago: draw another
                 continue
             return person
-        raise MeshError("NO_PERSON_FITS", "no new person could be drawn with these constraints (free IINs, facts)",
-                        status=409)
+        raise MeshError("NO_PERSON_FITS", "no new person could be drawn with these constraints (free IINs, facts)")
 
     # ---- records -------------------------------------------------------------------------------------------
     async def get(self, iin: str) -> tuple[Person, RegistryFacts | None]:
@@ -202,7 +201,7 @@ class Registry:
             person = await session.get(Person, iin)
             facts = await session.get(RegistryFacts, iin)
         if person is None:
-            raise MeshError("PERSON_NOT_FOUND", f"no person with IIN {iin}", status=404)
+            raise MeshError("PERSON_NOT_FOUND", f"no person with IIN {iin}")
         return person, facts
 
     async def put(self, person: Person) -> Person:
@@ -243,13 +242,12 @@ class Registry:
 def _check_wanted(wanted: Wanted) -> None:
     if wanted.district and wanted.district not in DISTRICT_BY_SLUG:
         raise MeshError("DISTRICT_UNKNOWN", f"no district {wanted.district!r}; known: "
-                        f"{', '.join(sorted(DISTRICT_BY_SLUG))}", status=422)
+                        f"{', '.join(sorted(DISTRICT_BY_SLUG))}")
     if wanted.region and wanted.region not in {d.region for d in DISTRICT_BY_SLUG.values()}:
-        raise MeshError("REGION_UNKNOWN", f"no region {wanted.region!r}", status=422)
+        raise MeshError("REGION_UNKNOWN", f"no region {wanted.region!r}")
     if wanted.region and wanted.district and DISTRICT_BY_SLUG[wanted.district].region != wanted.region:
-        raise MeshError("REGION_MISMATCH", f"district {wanted.district} is not in region {wanted.region}",
-                        status=422)
+        raise MeshError("REGION_MISMATCH", f"district {wanted.district} is not in region {wanted.region}")
     if wanted.employed and wanted.jobless:
-        raise MeshError("WANTED_CONTRADICTS", "a person cannot be both employed and jobless", status=422)
+        raise MeshError("WANTED_CONTRADICTS", "a person cannot be both employed and jobless")
     if wanted.min_age is not None and wanted.max_age is not None and wanted.min_age > wanted.max_age:
-        raise MeshError("AGE_RANGE_EMPTY", "minAge is greater than maxAge", status=422)
+        raise MeshError("AGE_RANGE_EMPTY", "minAge is greater than maxAge")

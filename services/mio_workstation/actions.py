@@ -141,10 +141,9 @@ class Accept(StepAction):
 
     def check(self, request: ActionRequest) -> None:
         if not request.body.accept and not request.regulation.may_refuse_acceptance:
-            raise MeshError("REFUSAL_NOT_PROVIDED", "this regulation does not let the clerk refuse acceptance",
-                            status=409)
+            raise MeshError("REFUSAL_NOT_PROVIDED", "this regulation does not let the clerk refuse acceptance")
         if not request.body.accept and not request.body.reason:
-            raise MeshError("REASON_REQUIRED", "a refusal to accept names its reason", status=422)
+            raise MeshError("REASON_REQUIRED", "a refusal to accept names its reason")
 
     async def prepare(self, request: ActionRequest, facilities: Facilities) -> Prepared:
         return Accepted(accept=request.body.accept, reason=request.body.reason)
@@ -170,11 +169,10 @@ class Assign(StepAction):
             named = None
         if named is None or named.district != district:  # one answer: nothing told of other districts' staff
             raise MeshError("EXECUTOR_NOT_IN_DISTRICT", f"{executor} is no staff member of {district}, whose "
-                            f"application {request.app.number} is: assign one of its own", status=422)
+                            f"application {request.app.number} is: assign one of its own")
         if named.role != role:
             raise MeshError("NOT_AN_EXECUTOR", f"{executor} is the {named.role} of {district}, not a {role}: the "
-                            f"decision in {request.regulation.id} is a {role}'s", status=422,
-                            details={"role": role})
+                            f"decision in {request.regulation.id} is a {role}'s", details={"role": role})
         return Assigned(executor=executor)
 
 
@@ -187,11 +185,11 @@ class Decide(StepAction):
         assigned = request.app.executor_iin
         if assigned is not None and request.actor.iin != assigned:  # the head's choice binds (Assign)
             raise MeshError("NOT_THE_ASSIGNED_EXECUTOR", f"application {request.app.number} was assigned to another "
-                            f"{request.step.role}: it is theirs to decide", status=403)
+                            f"{request.step.role}: it is theirs to decide")
         if request.body.decision not in ("approve", "refuse"):
-            raise MeshError("DECISION_REQUIRED", "decision must be 'approve' or 'refuse'", status=422)
+            raise MeshError("DECISION_REQUIRED", "decision must be 'approve' or 'refuse'")
         if request.body.decision == "refuse" and not request.body.reason:
-            raise MeshError("REASON_REQUIRED", "a motivated refusal names its reason", status=422)
+            raise MeshError("REASON_REQUIRED", "a motivated refusal names its reason")
 
     async def prepare(self, request: ActionRequest, facilities: Facilities) -> Prepared:
         app, regulation = request.app, request.regulation
@@ -201,10 +199,10 @@ class Decide(StepAction):
         else:
             approve, reason = request.body.decision == "approve", request.body.reason
             if approve and facts.identity:  # the result would name ГБД ФЛ's person, whom the form does not name
-                raise MeshError("APPLICANT_NOT_CONFIRMED", facts.identity, status=409)
+                raise MeshError("APPLICANT_NOT_CONFIRMED", facts.identity)
             missing = card_missing(regulation=regulation, facts=facts) if approve else None
             if missing:
-                raise MeshError("CARD_REQUIRED", missing, status=409)
+                raise MeshError("CARD_REQUIRED", missing)
         # only the certificate prints the card's history and the specialist (003 app. 5): read them for it alone
         certificate = approve and regulation.service == "employment.unemployed-certificate"
         history = await facilities.register.history(card.id) if certificate and card is not None else []
@@ -228,25 +226,25 @@ class Sign(StepAction):
         named = app.draft.get("signer", {}).get("iin")  # the official the draft names as its signer
         if actor is not None and named and actor.iin != named:
             raise MeshError("NOT_THE_NAMED_SIGNER", f"the draft of {app.number} names {named} as its signer; it is "
-                            "theirs to sign", status=403)
+                            "theirs to sign")
         if actor is None:
             signer = await facilities.staff.get(named) if named else await facilities.staff.find(
                 district=app.district, role=regulation.signature.role)
             if signer is None:
-                raise MeshError("NO_SIGNER", f"{app.district} has no {regulation.signature.role} to sign", status=409)
+                raise MeshError("NO_SIGNER", f"{app.district} has no {regulation.signature.role} to sign")
             return Signed(signature=sign_json(value=app.draft, signer=facilities.staff.signer(signer), at=request.at),
                           signer=signer.iin)  # signed at the step's mesh time: the document is judged at it
         if not request.body.signature:
-            raise MeshError("SIGNATURE_REQUIRED", "sign the draft (GET …/draft) and send the signature", status=422)
+            raise MeshError("SIGNATURE_REQUIRED", "sign the draft (GET …/draft) and send the signature")
         result, verified = await facilities.verifier(app.district).verify_signed_json(
             value=app.draft, signature_b64=request.body.signature, expect=Expectation(
                 usage=Usage.SIGN, holder=Holder.EMPLOYEE, iin=actor.iin,
                 bin=facilities.staff.organisations[app.district]["bin"], role=regulation.signature.certificate_role))
         if not result.ok:
-            code, status = eds_refusal(result)
-            # the signer is logged in; it is the document's signature that is refused, not the session
-            raise MeshError(code, f"the signature on {app.number} is not the {regulation.signature.role}'s valid "
-                            f"EDS: {result.message}", status=503 if status == 503 else 422)
+            # the signer stays logged in: the code (EDS_*, not SESSION_*) says it is the document's signature that
+            # is refused
+            raise MeshError(eds_refusal(result), f"the signature on {app.number} is not the "
+                            f"{regulation.signature.role}'s valid EDS: {result.message}")
         assert verified is not None
         refuse_signing_time(verified, now=request.at, what=f"the signature on {app.number}")
         return Signed(signature=request.body.signature, signer=actor.iin)
@@ -264,18 +262,17 @@ class Issue(StepAction):
         if app.channel != "office":
             if body.delivery is not None or body.email is not None:
                 raise MeshError("DELIVERY_NOT_OFFICE", f"application {app.number} came through «{app.channel}»: its "
-                                "result is handed out there, not by the МИО (delivery is for office applications)",
-                                status=422)
+                                "result is handed out there, not by the МИО (delivery is for office applications)")
             return
         if body.email is not None and body.delivery != "email":
-            raise MeshError("EMAIL_WITHOUT_DELIVERY", "an e-mail address goes with delivery 'email'", status=422)
+            raise MeshError("EMAIL_WITHOUT_DELIVERY", "an e-mail address goes with delivery 'email'")
         if body.delivery == "email":
             address = body.email or app.form.get("email")
             if not address:
                 raise MeshError("EMAIL_REQUIRED", f"the form of {app.number} gives no e-mail: send 'email' with "
-                                "delivery 'email', or hand the result out in person", status=422)
+                                "delivery 'email', or hand the result out in person")
             if not is_email(address):
-                raise MeshError("EMAIL_INVALID", "the e-mail address is not one (name@example.kz)", status=422)
+                raise MeshError("EMAIL_INVALID", "the e-mail address is not one (name@example.kz)")
 
     async def prepare(self, request: ActionRequest, facilities: Facilities) -> Prepared:
         issued = await self._delivery(request)

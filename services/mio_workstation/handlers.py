@@ -122,7 +122,7 @@ class Workstation:
         runtime = self._runtimes.get(f"mio.{district}")
         if runtime is None:
             raise MeshError("DISTRICT_UNKNOWN", f"this ИС МИО serves no district {district!r}; it serves "
-                            f"{', '.join(sorted(r.split('.', 1)[1] for r in self._runtimes))}", status=404)
+                            f"{', '.join(sorted(r.split('.', 1)[1] for r in self._runtimes))}")
         return runtime
 
     def regulation(self, app: Application) -> Regulation:
@@ -181,15 +181,15 @@ class Workstation:
         regulation = self._book.find(district=district, service=request.form.service_id, channel="office")
         if regulation is None:
             raise MeshError("CHANNEL_NOT_PROVIDED", f"{request.form.service_id} is not received at the office in "
-                            f"{district}", status=404)
+                            f"{district}")
         form = request.form.model_dump(by_alias=True, exclude_unset=True)  # exactly as signed
         refuse_unfit(form, referral_kinds=kinds_of(regulation))
         if request.signed_by not in regulation.signers():
             raise MeshError("SIGNER_NOT_ALLOWED", f"a paper application is signed by the "
-                            f"{' or the '.join(regulation.signers())}, not the {request.signed_by}", status=422)
+                            f"{' or the '.join(regulation.signers())}, not the {request.signed_by}")
         accept_role = regulation.steps[0].role
         if staff.district != district or staff.role != accept_role:
-            raise MeshError("WRONG_ROLE", f"applications are entered by the {accept_role} of {district}", status=403)
+            raise MeshError("WRONG_ROLE", f"applications are entered by the {accept_role} of {district}")
         copies = decode([a.model_dump(by_alias=True) for a in request.attachments])
         refuse_mismatched(form.get("documents") or [], copies, content_required=False)  # the paper is at the desk
         scope, digest = f"staff:{staff.iin}", request_digest({"district": district, "form": form,
@@ -204,7 +204,7 @@ class Workstation:
         refusal = await self._form_refusal(form=form, signature=request.form_signature, signed_by=request.signed_by,
                                            district=district, staff=staff)
         if refusal:
-            raise MeshError("FORM_SIGNATURE_NOT_CONFIRMED", refusal, status=422)
+            raise MeshError("FORM_SIGNATURE_NOT_CONFIRMED", refusal)
         try:
             async with self._sessions() as session, session.begin():
                 number = await self._open(session, district=district, regulation=regulation,
@@ -334,12 +334,12 @@ class Workstation:
         query = select(Application).where(Application.number == number)
         app = (await session.exec(query.with_for_update() if lock else query)).first()
         if app is None:
-            raise MeshError("APPLICATION_NOT_FOUND", f"no application {number}", status=404)
+            raise MeshError("APPLICATION_NOT_FOUND", f"no application {number}")
         if district is not None and app.district != district:
-            raise MeshError("NOT_YOUR_DISTRICT", f"application {number} belongs to another district", status=403)
+            raise MeshError("NOT_YOUR_DISTRICT", f"application {number} belongs to another district")
         if not Status(app.status).active:
             raise MeshError("APPLICATION_CLOSED", f"application {number} is {STATUS_TEXT[app.status]}; no step is "
-                            "open", status=409)
+                            "open")
         step = await self._open_step(session, number)
         assert step is not None, f"an active application {number} has an open step"
         return app, step
@@ -369,14 +369,13 @@ class Workstation:
         finished = [a for s in regulation.steps[:record.position] for a in s.does] + record.done
         if action in finished:
             raise MeshError("STEP_ALREADY_DONE", f"'{action}' of application {number} is done already; it waits "
-                            f"for '{due_action}' by the {step.role}", status=409,
-                            details={"due": due_action, "role": step.role})
+                            f"for '{due_action}' by the {step.role}", details={"due": due_action, "role": step.role})
         if action != due_action:
             raise MeshError("ACTION_NOT_DUE", f"application {number} waits for '{due_action}' by the "
-                            f"{step.role} (step {step.id})", status=409, details={"due": due_action, "role": step.role})
+                            f"{step.role} (step {step.id})", details={"due": due_action, "role": step.role})
         if actor is not None and actor.role != step.role:
             raise MeshError("WRONG_ROLE", f"'{action}' in step {step.id} is the {step.role}'s, not the "
-                            f"{actor.role}'s", status=403)
+                            f"{actor.role}'s")
         request = ActionRequest(app=app, regulation=regulation, step=step, actor=actor, body=body,
                                 at=self._when(record, actor))
         handler = ACTIONS[Action(action)]
@@ -389,8 +388,7 @@ class Workstation:
                 # is the one this action was prepared for, or the action is refused (never applied to the next step).
                 app, record = await self._current(session, number, lock=True)
                 if record.position != position or next_action(step, record.done) != action:
-                    raise MeshError("STEP_ALREADY_DONE", f"'{action}' of application {number} was just done",
-                                    status=409)
+                    raise MeshError("STEP_ALREADY_DONE", f"'{action}' of application {number} was just done")
                 if isinstance(prepared, Decided):  # the draft's own number, given in the transaction that keeps it
                     prepared = replace(prepared, draft=numbered(prepared.draft, await self._document_number(
                         session, app.district, year=at.astimezone(KZ_TZ).year)))
@@ -491,7 +489,7 @@ class Workstation:
             if number is not None:
                 app = await session.get(Application, number)
                 if app is None:
-                    raise MeshError("APPLICATION_NOT_FOUND", f"no application {number}", status=404)
+                    raise MeshError("APPLICATION_NOT_FOUND", f"no application {number}")
                 app.mode, app.auto_share = mode, share if share is not None else app.auto_share
                 session.add(app)
                 step = await self._open_step(session, number)

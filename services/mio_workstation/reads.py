@@ -48,7 +48,7 @@ class Reads:
         async with snapshot(self._sessions) as session:
             app = await session.get(Application, number)
             if app is None:
-                raise MeshError("APPLICATION_NOT_FOUND", f"no application {number}", status=404)
+                raise MeshError("APPLICATION_NOT_FOUND", f"no application {number}")
             timeline = list((await session.exec(select(StepRecord).where(StepRecord.application_number == number)
                                                 .order_by(col(StepRecord.position)))).all())
         return ApplicationView(app=app, timeline=timeline, now=self._clock.now())
@@ -58,7 +58,7 @@ class Reads:
         async with self._sessions() as session:
             copy = await session.get(ApplicationDocument, (number, sha256))
         if copy is None:
-            raise MeshError("DOCUMENT_COPY_NOT_FOUND", f"application {number} came with no copy {sha256}", status=404)
+            raise MeshError("DOCUMENT_COPY_NOT_FOUND", f"application {number} came with no copy {sha256}")
         return copy
 
     async def inbox(self, *, district: str, status: str | None) -> tuple[list[Application], dict[str, int]]:

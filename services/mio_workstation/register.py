@@ -82,12 +82,11 @@ class LabourRegister:
         another body; «Еңбек нарығы» notes it, and the certificate of 003 app. 5 lists it)."""
         parse_iin(iin)
         if until is not None and until < granted:
-            raise MeshError("ASSISTANCE_PERIOD_INVALID", f"assistance ends ({until}) before it is granted ({granted})",
-                            status=422)
+            raise MeshError("ASSISTANCE_PERIOD_INVALID", f"assistance ends ({until}) before it is granted ({granted})")
         async with self._sessions() as session, session.begin():
             card = await open_card_of(session, district=district, iin=iin)
             if card is None:
-                raise MeshError("CARD_NOT_FOUND", f"{iin} has no open card in {district}", status=404)
+                raise MeshError("CARD_NOT_FOUND", f"{iin} has no open card in {district}")
             detail = {"kind": kind, "from": granted.isoformat()} | ({"to": until.isoformat()} if until else {}) \
                 | ({"decision": decision} if decision else {})
             session.add(LabourCardEvent(card_id=card.id, at=self._clock.now(), kind="assistance", detail=detail))
@@ -101,15 +100,14 @@ class LabourRegister:
             async with self._sessions() as session, session.begin():
                 existing = await open_card_anywhere(session, iin=iin)  # one register: a person is on it once
                 if existing is not None:
-                    raise MeshError("CARD_EXISTS", f"{iin} already has an open card in {existing.district}",
-                                    status=409)
+                    raise MeshError("CARD_EXISTS", f"{iin} already has an open card in {existing.district}")
                 card = LabourCard(id=str(uuid.uuid4()), district=district, iin=iin, kind=kind, opened_at=now,
                                   unemployed_since=now if kind == UNEMPLOYED else None)
                 session.add(card)
                 session.add(LabourCardEvent(card_id=card.id, at=now, kind="opened",
                                             detail={"kind": kind, "source": "test support"}))
         except IntegrityError:  # another call opened one meanwhile (the one-open-card index)
-            raise MeshError("CARD_EXISTS", f"{iin} has just been put on the register", status=409) from None
+            raise MeshError("CARD_EXISTS", f"{iin} has just been put on the register") from None
         return card
 
     async def close(self, *, card_id: str, reason: str, actor: StaffAccount) -> LabourCard:
@@ -118,18 +116,18 @@ class LabourRegister:
         async with self._sessions() as session, session.begin():
             card = await session.get(LabourCard, card_id, with_for_update=True)
             if card is None:
-                raise MeshError("CARD_NOT_FOUND", f"no card {card_id}", status=404)
+                raise MeshError("CARD_NOT_FOUND", f"no card {card_id}")
             if actor.district != card.district:
-                raise MeshError("NOT_YOUR_DISTRICT", f"card {card_id} belongs to {card.district}", status=403)
+                raise MeshError("NOT_YOUR_DISTRICT", f"card {card_id} belongs to {card.district}")
             keepers = self._keepers(card.district)
             if actor.role not in keepers:
                 raise MeshError("NOT_THE_REGISTER_KEEPER", (
                     f"cards on «Еңбек нарығы» in {card.district} are closed by the {' or the '.join(keepers)}, who "
                     "enters people there (its regulations' registerKeeper), not the " + actor.role) if keepers else (
                     f"no regulation of {card.district} registers people on «Еңбек нарығы» (none names a "
-                    "registerKeeper): its staff close no card"), status=403, details={"roles": keepers})
+                    "registerKeeper): its staff close no card"), details={"roles": keepers})
             if card.status != "open":
-                raise MeshError("CARD_CLOSED", f"card {card_id} was closed on {card.closed_at}", status=409)
+                raise MeshError("CARD_CLOSED", f"card {card_id} was closed on {card.closed_at}")
             card.status, card.closed_at, card.close_reason = "closed", self._clock.now(), reason
             session.add(card)
             session.add(LabourCardEvent(card_id=card.id, at=card.closed_at, kind="closed", detail={"reason": reason}))

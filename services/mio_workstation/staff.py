@@ -91,11 +91,11 @@ class StaffBook:
         see that only the one assigned decides), with НУЦ certificates of their own. The seeded member of the role
         stays the one ``find`` gives."""
         if district not in self._districts:
-            raise MeshError("DISTRICT_UNKNOWN", f"this ИС МИО serves no district {district!r}", status=404)
+            raise MeshError("DISTRICT_UNKNOWN", f"this ИС МИО serves no district {district!r}")
         roles = sorted(self._book.roles_in(district))
         if role not in roles:
             raise MeshError("ROLE_NOT_IN_DISTRICT", f"no regulation of {district} has a {role}'s step; its roles: "
-                            f"{', '.join(roles)}", status=422, details={"roles": roles})
+                            f"{', '.join(roles)}", details={"roles": roles})
         signer_roles = {r.signature.role: r.signature.certificate_role for r in self._book.for_district(district)}
         rng = random.Random(secrets.randbits(64))  # noqa: S311 - a test identity, not a secret
         while True:
@@ -138,7 +138,7 @@ class StaffBook:
         async with self._sessions() as session:
             staff = await session.get(StaffAccount, iin)
         if staff is None:
-            raise MeshError("STAFF_NOT_FOUND", f"no МИО staff account for IIN {iin}", status=401)
+            raise MeshError("STAFF_NOT_FOUND", f"no МИО staff account for IIN {iin}")
         return staff
 
     async def everyone(self) -> list[StaffAccount]:
@@ -173,8 +173,7 @@ class StaffBook:
         assert info.iin is not None
         staff = await self.get(info.iin)
         if info.bin != self.organisations.get(staff.district, {}).get("bin"):
-            raise MeshError("EDS_BIN_MISMATCH", "the certificate is not issued for this district's organisation",
-                            status=401)
+            raise MeshError("EDS_BIN_MISMATCH", "the certificate is not issued for this district's organisation")
         return await self.logins.start(subject=staff.iin, method="eds", serial=info.serial)
 
     async def staff_of(self, token: str | None) -> StaffAccount:

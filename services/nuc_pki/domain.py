@@ -82,7 +82,7 @@ def ca_subject(common_name: str) -> x509.Name:
 def _fits(*, field: str, value: str) -> str:
     if len(value.encode()) > _MAX_CN_BYTES:
         raise MeshError("NAME_TOO_LONG", f"{field} is {len(value.encode())} bytes in UTF-8; a certificate's common "
-                        f"name holds at most {_MAX_CN_BYTES}", status=422)
+                        f"name holds at most {_MAX_CN_BYTES}")
     return value
 
 
@@ -138,7 +138,7 @@ def _extended_usage(*, usage: Usage, holder: Holder, role: str | None) -> x509.E
 
 def check_role(role: str | None) -> None:
     if role is not None and role not in ROLE_OIDS:
-        raise MeshError("ROLE_UNKNOWN", f"role must be one of {', '.join(sorted(ROLE_OIDS))}", status=422)
+        raise MeshError("ROLE_UNKNOWN", f"role must be one of {', '.join(sorted(ROLE_OIDS))}")
 
 
 def leaf_certificate(*, subject: x509.Name, public_key: PublicKey, usage: Usage, holder: Holder, role: str | None,
@@ -206,14 +206,13 @@ def validity_for(*, kind: BadKind | None, now: dt.datetime, days: int) -> tuple[
 def check_public_key(key: object) -> PublicKey:
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < 2048:
-            raise MeshError("CSR_KEY_TOO_WEAK", f"RSA keys must be at least 2048 bits, got {key.key_size}", status=422)
+            raise MeshError("CSR_KEY_TOO_WEAK", f"RSA keys must be at least 2048 bits, got {key.key_size}")
         return key
     if isinstance(key, ec.EllipticCurvePublicKey):
         if key.curve.name not in ("secp256r1", "secp384r1"):
-            raise MeshError("CSR_KEY_UNSUPPORTED", f"EC curve {key.curve.name} is not accepted (P-256, P-384)",
-                            status=422)
+            raise MeshError("CSR_KEY_UNSUPPORTED", f"EC curve {key.curve.name} is not accepted (P-256, P-384)")
         return key
-    raise MeshError("CSR_KEY_UNSUPPORTED", f"{type(key).__name__} keys are not accepted (RSA or EC)", status=422)
+    raise MeshError("CSR_KEY_UNSUPPORTED", f"{type(key).__name__} keys are not accepted (RSA or EC)")
 
 
 def parse_csr(pem: str) -> PublicKey:
@@ -221,7 +220,7 @@ def parse_csr(pem: str) -> PublicKey:
     try:
         csr = x509.load_pem_x509_csr(pem.encode())
     except ValueError as exc:
-        raise MeshError("CSR_MALFORMED", f"not a PEM certificate signing request: {exc}", status=422) from None
+        raise MeshError("CSR_MALFORMED", f"not a PEM certificate signing request: {exc}") from None
     if not csr.is_signature_valid:
-        raise MeshError("CSR_SIGNATURE_INVALID", "the CSR is not signed by the key it carries", status=422)
+        raise MeshError("CSR_SIGNATURE_INVALID", "the CSR is not signed by the key it carries")
     return check_public_key(csr.public_key())

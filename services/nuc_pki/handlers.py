@@ -163,7 +163,7 @@ class CertificateAuthority:
 
     def _ready(self) -> tuple[x509.Certificate, CaKey]:
         if self.issuing is None or self._issuing_key is None:
-            raise MeshError("CA_NOT_READY", "the certification authority is still starting", status=503)
+            raise MeshError("CA_NOT_READY", "the certification authority is still starting")
         return self.issuing, self._issuing_key
 
     def chain(self) -> list[x509.Certificate]:
@@ -213,7 +213,7 @@ class CertificateAuthority:
         check_role(role)
         if signing_key is not None and auth_key is not None and _spki(signing_key) == _spki(auth_key):
             raise MeshError("CSR_KEY_REUSED", "the signing and the authentication CSR carry the same key: a key "
-                            "serves one purpose only — make a key pair for each", status=422)
+                            "serves one purpose only — make a key pair for each")
         holder = Holder.EMPLOYEE if bin_ else Holder.INDIVIDUAL
         subject = person_subject(iin=iin, person=person, organisation=organisation, bin_=bin_, email=email)
         signing = await self.issue(subject=subject, public_key=signing_key, usage=Usage.SIGN, holder=holder,
@@ -231,7 +231,7 @@ class CertificateAuthority:
 
     def pkcs12(self, issued: Issued, *, password: str) -> bytes:
         if issued.key is None:
-            raise MeshError("PKCS12_WITHOUT_KEY", "the key of this certificate was made by its holder", status=409)
+            raise MeshError("PKCS12_WITHOUT_KEY", "the key of this certificate was made by its holder")
         identity = SignerIdentity(key=issued.key, certificate=issued.certificate, chain=tuple(self.chain()))
         return identity.to_pkcs12(password=password, friendly_name=issued.record.common_name)
 
@@ -240,21 +240,21 @@ class CertificateAuthority:
         async with self._sessions() as session:
             record = await session.get(IssuedCertificate, serial.lower())
         if record is None:
-            raise MeshError("CERTIFICATE_NOT_FOUND", f"no certificate with serial {serial}", status=404)
+            raise MeshError("CERTIFICATE_NOT_FOUND", f"no certificate with serial {serial}")
         return record
 
     async def revoke(self, *, serial: str, reason: str) -> IssuedCertificate:
         flag = REVOCATION_REASONS.get(reason)
         if flag is None:
             raise MeshError("REVOCATION_REASON_UNKNOWN",
-                            f"reason must be one of {', '.join(sorted(REVOCATION_REASONS))}", status=422)
+                            f"reason must be one of {', '.join(sorted(REVOCATION_REASONS))}")
         async with self._sessions() as session, session.begin():
             record = await session.get(IssuedCertificate, serial.lower(), with_for_update=True)
             if record is None:
-                raise MeshError("CERTIFICATE_NOT_FOUND", f"no certificate with serial {serial}", status=404)
+                raise MeshError("CERTIFICATE_NOT_FOUND", f"no certificate with serial {serial}")
             if record.revoked_at is not None:
                 raise MeshError("CERTIFICATE_ALREADY_REVOKED",
-                                f"certificate {serial} was revoked on {record.revoked_at.isoformat()}", status=409)
+                                f"certificate {serial} was revoked on {record.revoked_at.isoformat()}")
             record.revoked_at = self._clock.now()
             record.revocation_reason = flag.value
             session.add(record)
@@ -263,7 +263,7 @@ class CertificateAuthority:
 
     async def search(self, *, iin: str | None, bin_: str | None, member_id: str | None) -> list[IssuedCertificate]:
         if not (iin or bin_ or member_id):
-            raise MeshError("SEARCH_CRITERION_MISSING", "give iin, bin or memberId", status=422)
+            raise MeshError("SEARCH_CRITERION_MISSING", "give iin, bin or memberId")
         query = select(IssuedCertificate).order_by(col(IssuedCertificate.issued_at))
         if iin:
             parse_iin(iin)

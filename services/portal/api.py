@@ -17,7 +17,7 @@ from services.portal.store import Account, OrganisationAccount
 from shared.employment.attachments import decode, wire
 from shared.employment.case_tracking import case_out, cases, notice_out, notices
 from shared.employment.documents import DocumentError, QrReference, SignedResult, decode_qr, filename, read_pdf_isolated
-from shared.employment.logins import LoginSession, bearer, refuse_unless_citizen
+from shared.employment.logins import SESSION_REFUSALS, LoginSession, bearer, refuse_unless_citizen
 from shared.errors import MeshError
 from shared.ids import parse_bin
 from shared.mesh.contracts import (
@@ -30,6 +30,7 @@ from shared.mesh.contracts import (
 from shared.pki.canonical import parse_json
 from shared.web.http_app import read_body
 from shared.web.idempotency import HEADER, REPLAYED_HEADER, valid_key
+from shared.web.openapi_errors import error_responses, raises
 from shared.web.rate_limit import RateLimit
 
 
@@ -240,6 +241,7 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
     router = APIRouter()
     precise_dep = Depends(precise) if precise is not None else Depends(lambda: False)
 
+    @raises(*SESSION_REFUSALS)
     async def current(authorization: str | None = Header(default=None)) -> LoginSession:
         return await portal.logins.session_of(bearer(authorization))
 
@@ -251,7 +253,12 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
                              "to ГБД ФЛ, already registered, or registered now), and at most "
                              "`PORTAL_ANONYMOUS_REGISTRATIONS_PER_MINUTE` tries a minute (`429 TOO_MANY_ATTEMPTS`). "
                              "With the admin token: `201` and the account, or `409 ACCOUNT_EXISTS` / "
-                             "`422 PERSON_NOT_FOUND` / `422 PERSON_DECEASED`.")
+                             "`404 PERSON_NOT_FOUND` / `422 PERSON_DECEASED`.",
+                 responses=error_responses("PERSON_NOT_FOUND", "ACCOUNT_EXISTS", "IIN_BAD_BIRTH_DATE",
+                                           "IIN_BAD_CENTURY_DIGIT", "IIN_BAD_CHECK_DIGIT", "IIN_LENGTH",
+                                           "IIN_NEVER_ISSUED", "IIN_NOT_DIGITS", "PASSWORD_WEAK", "PERSON_DECEASED",
+                                           "TOO_MANY_ATTEMPTS", "BROKER_UNAVAILABLE", "GATEWAY_UNAVAILABLE",
+                                           "NUC_UNAVAILABLE", "REGISTRY_UNAVAILABLE"))
     async def register(body: RegisterIn, request: Request, response: Response,
                        is_admin: bool = precise_dep) -> dict:
         if is_admin:
@@ -269,7 +276,16 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
         return await portal.logins.challenge(purpose=body.purpose)
 
     @router.post("/auth/register/eds", tags=["registration"], status_code=201,
-                 summary="Register with EDS: the signed register challenge; the IIN is the certificate's")
+                 summary="Register with EDS: the signed register challenge; the IIN is the certificate's",
+                 responses=error_responses("CHALLENGE_EXPIRED", "CHALLENGE_REPLAYED", "CHALLENGE_UNKNOWN",
+                                           "EDS_BIN_MISMATCH", "EDS_CERTIFICATE_EXPIRED",
+                                           "EDS_CERTIFICATE_NOT_YET_VALID", "EDS_CERTIFICATE_REVOKED",
+                                           "EDS_CERTIFICATE_STATUS_UNKNOWN", "EDS_CERTIFICATE_UNTRUSTED",
+                                           "EDS_IIN_MISMATCH", "EDS_ROLE_MISSING", "EDS_SIGNATURE_INVALID",
+                                           "EDS_WRONG_HOLDER", "EDS_WRONG_KEY_USAGE", "PERSON_NOT_FOUND",
+                                           "ACCOUNT_EXISTS", "PASSWORD_WEAK", "PERSON_DECEASED", "BROKER_UNAVAILABLE",
+                                           "EDS_CLOCK_SKEW", "EDS_OCSP_UNREACHABLE", "GATEWAY_UNAVAILABLE", "NOT_READY",
+                                           "NUC_UNAVAILABLE", "REGISTRY_UNAVAILABLE"))
     async def register_eds(body: EdsRegisterIn) -> dict:
         return _account_out(await portal.register_with_eds(
             challenge_id=body.challenge_id, signature=body.signature, password=body.password, email=body.email,
@@ -277,11 +293,23 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
 
     @router.post("/auth/login", tags=["login"], summary="Log in with IIN and password",
                  description="An IIN without an account answers as a wrong password would (`401 PASSWORD_WRONG`, "
-                             "attempts left, then `423 ACCOUNT_LOCKED`); with the admin token, `ACCOUNT_NOT_FOUND`.")
+                             "attempts left, then `423 ACCOUNT_LOCKED`); with the admin token, `ACCOUNT_NOT_FOUND`.",
+                 responses=error_responses("PASSWORD_NOT_SET", "PASSWORD_WRONG", "ACCOUNT_NOT_FOUND",
+                                           "IIN_BAD_BIRTH_DATE", "IIN_BAD_CENTURY_DIGIT", "IIN_BAD_CHECK_DIGIT",
+                                           "IIN_LENGTH", "IIN_NEVER_ISSUED", "IIN_NOT_DIGITS", "ACCOUNT_LOCKED"))
     async def login(body: LoginIn, is_admin: bool = precise_dep) -> dict:
         return (await portal.login(iin=body.iin, password=body.password, precise=is_admin)).public()
 
-    @router.post("/auth/login/eds", tags=["login"], summary="Log in with EDS: the signed login challenge")
+    @router.post("/auth/login/eds", tags=["login"], summary="Log in with EDS: the signed login challenge",
+                 responses=error_responses("CHALLENGE_EXPIRED", "CHALLENGE_REPLAYED", "CHALLENGE_UNKNOWN",
+                                           "EDS_BIN_MISMATCH", "EDS_CERTIFICATE_EXPIRED",
+                                           "EDS_CERTIFICATE_NOT_YET_VALID", "EDS_CERTIFICATE_REVOKED",
+                                           "EDS_CERTIFICATE_STATUS_UNKNOWN", "EDS_CERTIFICATE_UNTRUSTED",
+                                           "EDS_IIN_MISMATCH", "EDS_ROLE_MISSING", "EDS_SIGNATURE_INVALID",
+                                           "EDS_WRONG_HOLDER", "EDS_WRONG_KEY_USAGE", "ACCOUNT_NOT_FOUND",
+                                           "IIN_BAD_BIRTH_DATE", "IIN_BAD_CENTURY_DIGIT", "IIN_BAD_CHECK_DIGIT",
+                                           "IIN_LENGTH", "IIN_NEVER_ISSUED", "IIN_NOT_DIGITS", "EDS_CLOCK_SKEW",
+                                           "EDS_OCSP_UNREACHABLE", "NOT_READY"))
     async def login_eds(body: EdsLoginIn) -> dict:
         return (await portal.login_with_eds(challenge_id=body.challenge_id, signature=body.signature,
                                             iin=body.iin)).public()
@@ -291,9 +319,9 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
         parse_bin(bin_)
         if login.representative_iin is None:
             raise MeshError("ORGANISATION_LOGIN_REQUIRED", "log in by BIN as the organisation's representative "
-                            "(/auth/login/organisation) to act for it", status=403)
+                            "(/auth/login/organisation) to act for it")
         if login.subject != bin_:
-            raise MeshError("NOT_YOUR_DATA", "an organisation sees only its own data", status=403)
+            raise MeshError("NOT_YOUR_DATA", "an organisation sees only its own data")
         return login.representative_iin
 
     @router.post("/auth/register/organisation", tags=["registration"], status_code=201,
@@ -304,7 +332,19 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
                              "lets BIN + IIN + password log in too. A malformed BIN is refused by its rule "
                              "(`422 BIN_LENGTH`, `BIN_BAD_CHECK_DIGIT`…), a personal certificate with "
                              "`401 EDS_NOT_ORGANISATION`, another organisation's with `401 EDS_BIN_MISMATCH`, a "
-                             "representative registered already with `409 ACCOUNT_EXISTS`.")
+                             "representative registered already with `409 ACCOUNT_EXISTS`.",
+                 responses=error_responses("CHALLENGE_EXPIRED", "CHALLENGE_REPLAYED", "CHALLENGE_UNKNOWN",
+                                           "EDS_BIN_MISMATCH", "EDS_CERTIFICATE_EXPIRED",
+                                           "EDS_CERTIFICATE_NOT_YET_VALID", "EDS_CERTIFICATE_REVOKED",
+                                           "EDS_CERTIFICATE_STATUS_UNKNOWN", "EDS_CERTIFICATE_UNTRUSTED",
+                                           "EDS_IIN_MISMATCH", "EDS_NOT_ORGANISATION", "EDS_ROLE_MISSING",
+                                           "EDS_SIGNATURE_INVALID", "EDS_WRONG_HOLDER", "EDS_WRONG_KEY_USAGE",
+                                           "PERSON_NOT_FOUND", "ACCOUNT_EXISTS", "BIN_BAD_CHECK_DIGIT",
+                                           "BIN_BAD_ENTITY_TYPE", "BIN_BAD_MONTH", "BIN_BAD_UNIT", "BIN_LENGTH",
+                                           "BIN_NEVER_ISSUED", "BIN_NOT_DIGITS", "PASSWORD_WEAK", "PERSON_DECEASED",
+                                           "BROKER_UNAVAILABLE", "EDS_CLOCK_SKEW", "EDS_OCSP_UNREACHABLE",
+                                           "GATEWAY_UNAVAILABLE", "NOT_READY", "NUC_UNAVAILABLE",
+                                           "REGISTRY_UNAVAILABLE"))
     async def register_organisation(body: OrganisationRegisterIn) -> OrganisationAccountOut:
         return OrganisationAccountOut.of(await portal.register_organisation(
             bin_=body.bin, challenge_id=body.challenge_id, signature=body.signature, password=body.password,
@@ -315,7 +355,18 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
                  description="As for a citizen: a pair without an account answers as a wrong password would "
                              "(`401 PASSWORD_WRONG`, attempts left, then `423 ACCOUNT_LOCKED`); with the admin "
                              "token, `ACCOUNT_NOT_FOUND` / `PASSWORD_NOT_SET`. A malformed BIN or IIN: its rule's "
-                             "code (422).")
+                             "code (422).",
+                 responses=error_responses("EDS_BIN_MISMATCH", "EDS_CERTIFICATE_EXPIRED",
+                                           "EDS_CERTIFICATE_NOT_YET_VALID", "EDS_CERTIFICATE_REVOKED",
+                                           "EDS_CERTIFICATE_STATUS_UNKNOWN", "EDS_CERTIFICATE_UNTRUSTED",
+                                           "EDS_IIN_MISMATCH", "EDS_ROLE_MISSING", "EDS_SIGNATURE_INVALID",
+                                           "EDS_WRONG_HOLDER", "EDS_WRONG_KEY_USAGE", "PASSWORD_NOT_SET",
+                                           "PASSWORD_WRONG", "ACCOUNT_NOT_FOUND", "BIN_BAD_CHECK_DIGIT",
+                                           "BIN_BAD_ENTITY_TYPE", "BIN_BAD_MONTH", "BIN_BAD_UNIT", "BIN_LENGTH",
+                                           "BIN_NEVER_ISSUED", "BIN_NOT_DIGITS", "IIN_BAD_BIRTH_DATE",
+                                           "IIN_BAD_CENTURY_DIGIT", "IIN_BAD_CHECK_DIGIT", "IIN_LENGTH",
+                                           "IIN_NEVER_ISSUED", "IIN_NOT_DIGITS", "ACCOUNT_LOCKED", "EDS_CLOCK_SKEW",
+                                           "EDS_OCSP_UNREACHABLE", "NOT_READY"))
     async def login_organisation(body: OrganisationLoginIn, is_admin: bool = precise_dep) -> OrganisationLoginOut:
         return OrganisationLoginOut.model_validate((await portal.login_organisation(
             bin_=body.bin, iin=body.iin, password=body.password, precise=is_admin)).public())
@@ -324,17 +375,28 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
                  summary="Log in as an organisation's representative with EDS: the login challenge signed with the "
                          "organisation's certificate, whose BIN is the one named",
                  description="`401 EDS_NOT_ORGANISATION` for a personal certificate, `401 EDS_BIN_MISMATCH` for "
-                             "another organisation's, `401 ACCOUNT_NOT_FOUND` before registration.")
+                             "another organisation's, `404 ACCOUNT_NOT_FOUND` before registration.",
+                 responses=error_responses("CHALLENGE_EXPIRED", "CHALLENGE_REPLAYED", "CHALLENGE_UNKNOWN",
+                                           "EDS_BIN_MISMATCH", "EDS_CERTIFICATE_EXPIRED",
+                                           "EDS_CERTIFICATE_NOT_YET_VALID", "EDS_CERTIFICATE_REVOKED",
+                                           "EDS_CERTIFICATE_STATUS_UNKNOWN", "EDS_CERTIFICATE_UNTRUSTED",
+                                           "EDS_IIN_MISMATCH", "EDS_NOT_ORGANISATION", "EDS_ROLE_MISSING",
+                                           "EDS_SIGNATURE_INVALID", "EDS_WRONG_HOLDER", "EDS_WRONG_KEY_USAGE",
+                                           "ACCOUNT_NOT_FOUND", "BIN_BAD_CHECK_DIGIT", "BIN_BAD_ENTITY_TYPE",
+                                           "BIN_BAD_MONTH", "BIN_BAD_UNIT", "BIN_LENGTH", "BIN_NEVER_ISSUED",
+                                           "BIN_NOT_DIGITS", "EDS_CLOCK_SKEW", "EDS_OCSP_UNREACHABLE", "NOT_READY"))
     async def login_organisation_eds(body: OrganisationEdsLoginIn) -> OrganisationLoginOut:
         return OrganisationLoginOut.model_validate((await portal.login_organisation_with_eds(
             bin_=body.bin, challenge_id=body.challenge_id, signature=body.signature)).public())
 
-    @router.post("/auth/logout", tags=["login"], summary="End this login")
+    @router.post("/auth/logout", tags=["login"], summary="End this login",
+                 responses=error_responses("SESSION_EXPIRED", "SESSION_INVALID", "SESSION_MISSING"))
     async def logout(authorization: str | None = Header(default=None)) -> dict:
         await portal.logins.end(bearer(authorization))
         return {"loggedOut": True}
 
-    @router.get("/me", tags=["cabinet"], summary="Who is logged in")
+    @router.get("/me", tags=["cabinet"], summary="Who is logged in",
+                responses=error_responses("ACCOUNT_NOT_FOUND"))
     async def me(login: LoginSession = Depends(current)) -> dict:
         if login.representative_iin is not None:  # an organisation's login: its BIN and who logged in for it
             account = await portal.organisation_account(bin_=login.subject, iin=login.representative_iin)
@@ -346,18 +408,21 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
             "method": login.method, "expiresAt": login.expires_at.isoformat(),
             "certificateSerial": login.certificate_serial}}
 
-    @router.get("/citizens/{iin}/account", tags=["cabinet"], summary="A citizen's account (only their own)")
+    @router.get("/citizens/{iin}/account", tags=["cabinet"], summary="A citizen's account (only their own)",
+                responses=error_responses("NOT_YOUR_DATA", "ACCOUNT_NOT_FOUND"))
     async def account(iin: str, login: LoginSession = Depends(current)) -> dict:
         own(iin, login)
         return _account_out(await portal.account(iin))
 
     @router.get("/citizens/{iin}/profile", tags=["cabinet"],
-                summary="A citizen's data as ГБД ФЛ holds it, asked through the gateway (only their own)")
+                summary="A citizen's data as ГБД ФЛ holds it, asked through the gateway (only their own)",
+                responses=error_responses("NOT_YOUR_DATA", "PERSON_NOT_FOUND", "BROKER_UNAVAILABLE",
+                                          "GATEWAY_UNAVAILABLE", "NUC_UNAVAILABLE", "REGISTRY_UNAVAILABLE"))
     async def profile(iin: str, login: LoginSession = Depends(current)) -> dict:
         own(iin, login)
         person = await portal.person(iin)
         if person is None:
-            raise MeshError("PERSON_NOT_FOUND", "Сведения по указанному ИИН отсутствуют в ГБД ФЛ", status=404)
+            raise MeshError("PERSON_NOT_FOUND", "Сведения по указанному ИИН отсутствуют в ГБД ФЛ")
         await portal.remember_district(iin, person.district)
         return person.model_dump(by_alias=True, exclude_none=True)
 
@@ -371,7 +436,19 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
                  description="Send an `Idempotency-Key` header (a UUID) to make the call safe to repeat: a repeat "
                              "with the same key and body answers with the case the first call made (header "
                              "`Idempotent-Replayed: true`), never a second application; the same key with another "
-                             "body is refused with 422 IDEMPOTENCY_KEY_REUSED.")
+                             "body is refused with 422 IDEMPOTENCY_KEY_REUSED.",
+                 responses=error_responses("CANONICAL_FORM_IMPOSSIBLE", "IDEMPOTENCY_KEY_INVALID", "EDS_BIN_MISMATCH",
+                                           "EDS_CERTIFICATE_EXPIRED", "EDS_CERTIFICATE_NOT_YET_VALID",
+                                           "EDS_CERTIFICATE_REVOKED", "EDS_CERTIFICATE_STATUS_UNKNOWN",
+                                           "EDS_CERTIFICATE_UNTRUSTED", "EDS_IIN_MISMATCH", "EDS_ROLE_MISSING",
+                                           "EDS_SIGNATURE_INVALID", "EDS_WRONG_HOLDER", "EDS_WRONG_KEY_USAGE",
+                                           "NOT_YOUR_DATA", "ORGANISATION_LOGIN_REQUIRED", "ATTACHMENTS_TOO_LARGE",
+                                           "ATTACHMENT_TOO_LARGE", "ATTACHMENT_TYPE_NOT_ALLOWED",
+                                           "ATTACHMENT_DIGEST_MISMATCH", "ATTACHMENT_DUPLICATE", "ATTACHMENT_EMPTY",
+                                           "ATTACHMENT_MISMATCH", "ATTACHMENT_MISSING", "ATTACHMENT_NOT_BASE64",
+                                           "ATTACHMENT_NOT_SIGNED", "ATTACHMENT_TOO_MANY", "CHANNEL_NOT_OFFERED",
+                                           "DISTRICT_UNKNOWN", "FORM_INVALID", "IDEMPOTENCY_KEY_REUSED",
+                                           "SERVICE_UNKNOWN", "EDS_CLOCK_SKEW", "EDS_OCSP_UNREACHABLE", "NOT_READY"))
     async def apply(iin: str, body: ApplyIn, response: Response, login: LoginSession = Depends(current),
                     key: Annotated[str | None, Header(alias=HEADER)] = None) -> dict:
         own(iin, login)
@@ -385,7 +462,8 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
         return case_out(sent.case)
 
     @router.get("/citizens/{iin}/documents/{sha256}", tags=["services"], response_class=Response,
-                summary="An electronic copy the citizen attached to an application (their own only)")
+                summary="An electronic copy the citizen attached to an application (their own only)",
+                responses=error_responses("NOT_YOUR_DATA", "DOCUMENT_COPY_NOT_FOUND"))
     async def citizen_copy(iin: str, sha256: str, login: LoginSession = Depends(current)) -> Response:
         own(iin, login)
         copy = await portal.copy(iin=iin, sha256=sha256)
@@ -393,13 +471,15 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
             "Content-Disposition": f'attachment; filename="{sha256[:16]}"', "X-Content-Type-Options": "nosniff"})
 
     @router.get("/citizens/{iin}/applications", tags=["services"],
-                summary="«История получения услуг»: the citizen's applications and their current status")
+                summary="«История получения услуг»: the citizen's applications and their current status",
+                responses=error_responses("NOT_YOUR_DATA"))
     async def history(iin: str, login: LoginSession = Depends(current)) -> dict:
         own(iin, login)
         return {"applications": [case_out(c) for c in await cases(portal.sessions, iin=iin)]}
 
     @router.get("/citizens/{iin}/notifications", tags=["services"],
-                summary="«Уведомления»: every status change, with the signed result when there is one")
+                summary="«Уведомления»: every status change, with the signed result when there is one",
+                responses=error_responses("NOT_YOUR_DATA"))
     async def notifications(iin: str, login: LoginSession = Depends(current)) -> dict:
         own(iin, login)
         return {"notifications": [notice_out(n) for n in await notices(portal.sessions, iin=iin)]}
@@ -408,7 +488,8 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
                 summary="The signed result of one of the citizen's applications: its content and signature (JSON)",
                 description="`404 APPLICATION_NOT_FOUND` for an application that is not the citizen's, "
                             "`409 DOCUMENT_NOT_READY` before ИС МИО has signed a result, `403 NOT_YOUR_DATA` for "
-                            "another citizen's IIN.")
+                            "another citizen's IIN.",
+                responses=error_responses("NOT_YOUR_DATA", "APPLICATION_NOT_FOUND", "DOCUMENT_NOT_READY"))
     async def document(iin: str, correlation_id: str, login: LoginSession = Depends(current)) -> Response:
         own(iin, login)
         found = await portal.document(iin=iin, correlation_id=correlation_id)
@@ -417,7 +498,8 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
     @router.get("/citizens/{iin}/applications/{correlation_id}/document.pdf", tags=["documents"],
                 summary="The signed result as a printable bilingual (kk/ru) PDF with its QR code and, embedded, the "
                         "signed JSON", response_class=Response,
-                responses={200: {"content": {"application/pdf": {}}}})
+                responses={200: {"content": {"application/pdf": {}}}}
+                | error_responses("NOT_YOUR_DATA", "APPLICATION_NOT_FOUND", "DOCUMENT_NOT_READY"))
     async def document_pdf(iin: str, correlation_id: str, login: LoginSession = Depends(current)) -> Response:
         own(iin, login)
         found = await portal.document(iin=iin, correlation_id=correlation_id)
@@ -451,7 +533,12 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
                              "worker process, one at a time from one address (`429 PDF_ALREADY_READING`), at most "
                              "four at once (`503 PDF_READER_BUSY`), refused when it costs too much "
                              "(`PDF_TOO_MANY_FILES`, `PDF_EMBEDDED_FILE_TOO_LARGE`, `PDF_TOO_COSTLY`). It verifies "
-                             "what it is given and never looks up a stored document.")
+                             "what it is given and never looks up a stored document.",
+                 responses=error_responses("DOCUMENT_TOO_LARGE", "JSON_TOO_MANY_ELEMENTS", "REQUEST_TOO_LARGE",
+                                           "DOCUMENT_TYPE_UNSUPPORTED", "DOCUMENT_MALFORMED", "JSON_STRING_INVALID",
+                                           "JSON_TOO_DEEP", "PDF_TOO_COSTLY", "PDF_WITHOUT_DOCUMENT",
+                                           "QR_HOLDS_REFERENCE_ONLY", "QR_PAYLOAD_MALFORMED", "PDF_ALREADY_READING",
+                                           "TOO_MANY_ATTEMPTS", "PDF_READER_BUSY"))
     async def verify(request: Request) -> dict[str, Any]:
         caller = request.client.host if request.client else "unknown"
         portal.verifications.check(caller)
@@ -459,7 +546,7 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
         if kind not in ("", "application/json", "application/pdf", "text/plain", "multipart/form-data",
                         "application/octet-stream"):
             raise MeshError("DOCUMENT_TYPE_UNSUPPORTED", "send application/json, application/pdf, text/plain (a QR "
-                            "payload) or multipart/form-data", status=415)
+                            "payload) or multipart/form-data")
         data = await read_body(request, limit=portal.verify_limit, code="DOCUMENT_TOO_LARGE", what="a document")
         given, source, qr = (await _given_multipart(request, data, caller=caller) if kind == "multipart/form-data"
                              else await _given(data, kind=kind, caller=caller))
@@ -477,7 +564,24 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
                              "`EDS_BIN_MISMATCH` / `EDS_IIN_MISMATCH` and the certificate's own faults, `422 "
                              "DISTRICT_REQUIRED`, the district's channel and the form's checks as for a citizen, `403 "
                              "SERVICE_NOT_FOR_ORGANISATIONS` (the district's regulation admits individuals only). "
-                             "`Idempotency-Key` as for a citizen.")
+                             "`Idempotency-Key` as for a citizen.",
+                 responses=error_responses("CANONICAL_FORM_IMPOSSIBLE", "IDEMPOTENCY_KEY_INVALID", "EDS_BIN_MISMATCH",
+                                           "EDS_CERTIFICATE_EXPIRED", "EDS_CERTIFICATE_NOT_YET_VALID",
+                                           "EDS_CERTIFICATE_REVOKED", "EDS_CERTIFICATE_STATUS_UNKNOWN",
+                                           "EDS_CERTIFICATE_UNTRUSTED", "EDS_IIN_MISMATCH", "EDS_NOT_ORGANISATION",
+                                           "EDS_ROLE_MISSING", "EDS_SIGNATURE_INVALID", "EDS_WRONG_HOLDER",
+                                           "EDS_WRONG_KEY_USAGE", "NOT_YOUR_DATA", "ORGANISATION_LOGIN_REQUIRED",
+                                           "REPRESENTATIVE_MISMATCH", "SERVICE_NOT_FOR_ORGANISATIONS",
+                                           "ATTACHMENTS_TOO_LARGE", "ATTACHMENT_TOO_LARGE",
+                                           "ATTACHMENT_TYPE_NOT_ALLOWED", "ATTACHMENT_DIGEST_MISMATCH",
+                                           "ATTACHMENT_DUPLICATE", "ATTACHMENT_EMPTY", "ATTACHMENT_MISMATCH",
+                                           "ATTACHMENT_MISSING", "ATTACHMENT_NOT_BASE64", "ATTACHMENT_NOT_SIGNED",
+                                           "ATTACHMENT_TOO_MANY", "BIN_BAD_CHECK_DIGIT", "BIN_BAD_ENTITY_TYPE",
+                                           "BIN_BAD_MONTH", "BIN_BAD_UNIT", "BIN_LENGTH", "BIN_NEVER_ISSUED",
+                                           "BIN_NOT_DIGITS", "CHANNEL_NOT_OFFERED", "DISTRICT_REQUIRED",
+                                           "DISTRICT_UNKNOWN", "FORM_INVALID", "IDEMPOTENCY_KEY_REUSED",
+                                           "ORGANISATION_NOT_NAMED", "SERVICE_UNKNOWN", "EDS_CLOCK_SKEW",
+                                           "EDS_OCSP_UNREACHABLE", "NOT_READY"))
     async def apply_as_organisation(bin: str, body: OrganisationApplyIn, response: Response,
                                     login: LoginSession = Depends(current),
                                     key: Annotated[str | None, Header(alias=HEADER)] = None) -> dict:
@@ -493,27 +597,36 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
         return case_out(sent.case)
 
     @router.get("/organisations/{bin}/applications", tags=["services"],
-                summary="The organisation's «История получения услуг»: the applications it submitted, with status")
+                summary="The organisation's «История получения услуг»: the applications it submitted, with status",
+                responses=error_responses("NOT_YOUR_DATA", "ORGANISATION_LOGIN_REQUIRED", "BIN_BAD_CHECK_DIGIT",
+                                          "BIN_BAD_ENTITY_TYPE", "BIN_BAD_MONTH", "BIN_BAD_UNIT", "BIN_LENGTH",
+                                          "BIN_NEVER_ISSUED", "BIN_NOT_DIGITS"))
     async def organisation_history(bin: str, login: LoginSession = Depends(current)) -> dict:
         own_organisation(bin, login)
         return {"applications": [case_out(c) for c in await portal.organisation_cases(bin)]}
 
     @router.get("/organisations/{bin}/notifications", tags=["services"],
                 summary="The organisation's «Уведомления»: every status change of its applications, with the signed "
-                        "result when there is one")
+                        "result when there is one",
+                responses=error_responses("NOT_YOUR_DATA", "ORGANISATION_LOGIN_REQUIRED", "BIN_BAD_CHECK_DIGIT",
+                                          "BIN_BAD_ENTITY_TYPE", "BIN_BAD_MONTH", "BIN_BAD_UNIT", "BIN_LENGTH",
+                                          "BIN_NEVER_ISSUED", "BIN_NOT_DIGITS"))
     async def organisation_notifications(bin: str, login: LoginSession = Depends(current)) -> dict:
         own_organisation(bin, login)
         return {"notifications": [notice_out(n) for n in await portal.organisation_notices(bin)]}
 
     @router.get("/admin/organisations/{bin}/accounts", tags=["test support"], dependencies=[Depends(admin)],
-                response_model=OrganisationAccountsOut, summary="An organisation's representatives' accounts (admin)")
+                response_model=OrganisationAccountsOut, summary="An organisation's representatives' accounts (admin)",
+                responses=error_responses("BIN_BAD_CHECK_DIGIT", "BIN_BAD_ENTITY_TYPE", "BIN_BAD_MONTH", "BIN_BAD_UNIT",
+                                          "BIN_LENGTH", "BIN_NEVER_ISSUED", "BIN_NOT_DIGITS"))
     async def admin_organisation_accounts(bin: str) -> OrganisationAccountsOut:
         return OrganisationAccountsOut(accounts=[OrganisationAccountOut.of(a)
                                                  for a in await portal.organisation_accounts(bin)])
 
     @router.post("/admin/organisations/{bin}/accounts/{iin}/unlock", tags=["test support"],
                  dependencies=[Depends(admin)], response_model=OrganisationAccountOut,
-                 summary="Lift a representative's lock-out (admin)")
+                 summary="Lift a representative's lock-out (admin)",
+                 responses=error_responses("ACCOUNT_NOT_FOUND"))
     async def unlock_organisation(bin: str, iin: str) -> OrganisationAccountOut:
         return OrganisationAccountOut.of(await portal.unlock_organisation(bin_=bin, iin=iin))
 
@@ -525,12 +638,14 @@ def build_router(*, portal: Portal, admin: object, precise: object = None,
                                                                    correlation_id=correlation_id)]}
 
     @router.get("/admin/accounts/{iin}", tags=["test support"], dependencies=[Depends(admin)],
-                summary="Any account (admin)")
+                summary="Any account (admin)",
+                responses=error_responses("ACCOUNT_NOT_FOUND"))
     async def admin_account(iin: str) -> dict:
         return _account_out(await portal.account(iin))
 
     @router.post("/admin/accounts/{iin}/unlock", tags=["test support"], dependencies=[Depends(admin)],
-                 summary="Lift a lock-out (admin)")
+                 summary="Lift a lock-out (admin)",
+                 responses=error_responses("ACCOUNT_NOT_FOUND"))
     async def unlock(iin: str) -> dict:
         return _account_out(await portal.unlock(iin))
 

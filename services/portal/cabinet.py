@@ -14,9 +14,10 @@ from sqlmodel import SQLModel, col, func, select
 from shared.clock import MeshClock
 from shared.db import Sessions, UtcDateTime, insert_if_absent
 from shared.employment.case_tracking import DECIDED, CaseNotice, TrackedCase, notice_out, notices
-from shared.employment.logins import Logins, LoginSession, bearer, refuse_unless_citizen
+from shared.employment.logins import SESSION_REFUSALS, Logins, LoginSession, bearer, refuse_unless_citizen
 from shared.errors import MeshError
 from shared.web.http_app import SQL_INT_MAX
+from shared.web.openapi_errors import error_responses, raises
 
 ANSWERS = {1: {"ru": "не удовлетворен", "kk": "қанағаттанбаймын"},
            2: {"ru": "частично удовлетворен", "kk": "ішінара қанағаттанамын"},
@@ -91,6 +92,7 @@ class ReadIn(BaseModel):
 def build_cabinet_router(*, sessions: Sessions, logins: Logins, clock: MeshClock, admin: Any) -> APIRouter:
     router = APIRouter(tags=["cabinet"])
 
+    @raises(*SESSION_REFUSALS)
     async def current(authorization: Annotated[str | None, Header()] = None) -> LoginSession:
         return await logins.session_of(bearer(authorization))
 
@@ -102,14 +104,16 @@ def build_cabinet_router(*, sessions: Sessions, logins: Logins, clock: MeshClock
                 CaseNotice.applicant_iin == iin, col(CaseNotice.read_at).is_(None)))).one()
 
     @router.get("/citizens/{iin}/notifications/unread", response_model=NoticesOut,
-                summary="«Уведомления» not read yet (the whole list: GET /citizens/{iin}/notifications)")
+                summary="«Уведомления» not read yet (the whole list: GET /citizens/{iin}/notifications)",
+                responses=error_responses("NOT_YOUR_DATA"))
     async def unread_list(iin: str, login: Annotated[LoginSession, Depends(current)]) -> NoticesOut:
         own(iin, login)
         fresh = [n for n in await notices(sessions, iin=iin) if n.read_at is None]
         return NoticesOut(notifications=[NoticeOut.model_validate(notice_out(n)) for n in fresh], unread=len(fresh))
 
     @router.post("/citizens/{iin}/notifications/read", response_model=ReadOut,
-                 summary="Mark notifications read: the ones named (`ids`), or all")
+                 summary="Mark notifications read: the ones named (`ids`), or all",
+                 responses=error_responses("NOT_YOUR_DATA"))
     async def mark_read(iin: str, login: Annotated[LoginSession, Depends(current)],
                         body: ReadIn | None = None) -> ReadOut:
         own(iin, login)
@@ -128,24 +132,25 @@ def build_cabinet_router(*, sessions: Sessions, logins: Logins, clock: MeshClock
                              source="приложение 3 к регламенту «Выдача справок безработным гражданам»")
 
     @router.post("/citizens/{iin}/applications/{correlation_id}/survey", status_code=201, response_model=SurveyOut,
-                 summary="Answer the quality survey for a finished application: once")
+                 summary="Answer the quality survey for a finished application: once",
+                 responses=error_responses("NOT_YOUR_DATA", "APPLICATION_NOT_FOUND", "SURVEY_ALREADY_ANSWERED",
+                                           "SURVEY_NOT_YET"))
     async def answer(iin: str, correlation_id: str, body: SurveyIn,
                      login: Annotated[LoginSession, Depends(current)]) -> SurveyOut:
         own(iin, login)
         async with sessions() as session:
             case = await session.get(TrackedCase, correlation_id)
         if case is None or case.applicant_iin != iin:
-            raise MeshError("APPLICATION_NOT_FOUND", "no such application of yours", status=404)
+            raise MeshError("APPLICATION_NOT_FOUND", "no such application of yours")
         if case.status not in DECIDED:
-            raise MeshError("SURVEY_NOT_YET", f"the survey follows the result; the application is {case.status}",
-                            status=409)
+            raise MeshError("SURVEY_NOT_YET", f"the survey follows the result; the application is {case.status}")
         now = clock.now()
         async with sessions() as session, session.begin():
             fresh = await insert_if_absent(session, SurveyAnswer.__table__, {  # type: ignore[attr-defined]
                 "correlation_id": correlation_id, "iin": iin, "quality": body.quality,
                 "information": body.information, "answered_at": now})
         if not fresh:
-            raise MeshError("SURVEY_ALREADY_ANSWERED", "this application's survey was answered already", status=409)
+            raise MeshError("SURVEY_ALREADY_ANSWERED", "this application's survey was answered already")
         return SurveyOut(correlationId=correlation_id, quality=body.quality, information=body.information,
                          answeredAt=now.isoformat())
 

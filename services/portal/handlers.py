@@ -65,7 +65,7 @@ log = get_logger(__name__)
 def refuse_weak(password: str, *, iin: str) -> None:
     faults = password_faults(password, iin=iin)
     if faults:
-        raise MeshError("PASSWORD_WEAK", describe_faults(faults), status=422, details={"rules": faults})
+        raise MeshError("PASSWORD_WEAK", describe_faults(faults), details={"rules": faults})
 
 
 def refuse_organisation_form(request: ApplicationRequest) -> None:
@@ -73,7 +73,7 @@ def refuse_organisation_form(request: ApplicationRequest) -> None:
     certificate — never by a citizen's (seed 001 п. 9: the IIN/BIN of the request is the certificate's)."""
     if request.form.applicant_bin is not None:
         raise MeshError("ORGANISATION_LOGIN_REQUIRED", "a form naming an organisation (applicantBin) is sent by its "
-                        "representative logged in by BIN, to /organisations/{bin}/applications", status=403)
+                        "representative logged in by BIN, to /organisations/{bin}/applications")
 
 
 class Portal:
@@ -107,9 +107,9 @@ class Portal:
         person = await self.person(iin)
         if person is None:
             raise MeshError("PERSON_NOT_FOUND", "Сведения по указанному ИИН отсутствуют в ГБД ФЛ: "
-                            "registration is possible only for a person the registry knows", status=422)
+                            "registration is possible only for a person the registry knows")
         if not person.alive:
-            raise MeshError("PERSON_DECEASED", "ГБД ФЛ records this person as deceased", status=422)
+            raise MeshError("PERSON_DECEASED", "ГБД ФЛ records this person as deceased")
         return person
 
     # ---- registration ----------------------------------------------------------------------------------
@@ -156,15 +156,14 @@ class Portal:
     async def _not_registered(self, iin: str) -> None:
         async with self._sessions() as session:
             if await session.get(Account, iin) is not None:
-                raise MeshError("ACCOUNT_EXISTS", f"an account for IIN {iin} is already registered", status=409)
+                raise MeshError("ACCOUNT_EXISTS", f"an account for IIN {iin} is already registered")
 
     async def _create(self, account: Account) -> Account:
         try:
             async with self._sessions() as session, session.begin():
                 session.add(account)
         except IntegrityError:
-            raise MeshError("ACCOUNT_EXISTS", f"an account for IIN {account.iin} is already registered",
-                            status=409) from None
+            raise MeshError("ACCOUNT_EXISTS", f"an account for IIN {account.iin} is already registered") from None
         log.info("account_registered", method=account.registered_by)
         return account
 
@@ -188,7 +187,7 @@ class Portal:
         async with self._sessions() as session:
             account = await session.get(Account, cert_iin)
         if account is None:
-            raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account for IIN {cert_iin}: register first", status=401)
+            raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account for IIN {cert_iin}: register first")
         return await self._start_session(iin=cert_iin, method="eds", serial=serial)
 
     async def _start_session(self, *, iin: str, method: str, serial: str | None) -> Login:
@@ -221,12 +220,12 @@ class Portal:
         if password is not None:
             refuse_weak(password, iin=info.iin)
             if bin_ in password:
-                raise MeshError("PASSWORD_WEAK", "the password must not be the BIN, nor contain it", status=422,
+                raise MeshError("PASSWORD_WEAK", "the password must not be the BIN, nor contain it",
                                 details={"rules": ["no_bin"]})
         key = organisation_key(bin_=bin_, iin=info.iin)
         async with self._sessions() as session:
             if await session.get(OrganisationAccount, key) is not None:
-                raise MeshError("ACCOUNT_EXISTS", f"{info.iin} is already registered for BIN {bin_}", status=409)
+                raise MeshError("ACCOUNT_EXISTS", f"{info.iin} is already registered for BIN {bin_}")
         await self._registrable(info.iin)
         account = OrganisationAccount(id=key, bin=bin_, iin=info.iin, organisation=(info.organisation or "")[:128],
                                       password_hash=hash_password(password) if password else None, email=email,
@@ -236,7 +235,7 @@ class Portal:
             async with self._sessions() as session, session.begin():
                 session.add(account)
         except IntegrityError:
-            raise MeshError("ACCOUNT_EXISTS", f"{info.iin} is already registered for BIN {bin_}", status=409) from None
+            raise MeshError("ACCOUNT_EXISTS", f"{info.iin} is already registered for BIN {bin_}") from None
         log.info("organisation_registered", method="eds")
         return account
 
@@ -268,8 +267,7 @@ class Portal:
         async with self._sessions() as session:
             account = await session.get(OrganisationAccount, organisation_key(bin_=bin_, iin=info.iin))
         if account is None:
-            raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account of {info.iin} for BIN {bin_}: register first",
-                            status=401)
+            raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account of {info.iin} for BIN {bin_}: register first")
         return await self._start_organisation_session(account, method="eds", serial=info.serial, pem=pem)
 
     async def _confirm_organisation(self, *, challenge_id: str, signature: str, purpose: str,
@@ -300,7 +298,7 @@ class Portal:
         async with self._sessions() as session:
             account = await session.get(OrganisationAccount, organisation_key(bin_=bin_, iin=iin))
         if account is None:
-            raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account of {iin} for BIN {bin_}", status=404)
+            raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account of {iin} for BIN {bin_}")
         return account
 
     async def organisation_accounts(self, bin_: str) -> list[OrganisationAccount]:
@@ -322,9 +320,9 @@ class Portal:
         ``idempotency_key``: a repeat returns the case the first call made."""
         refuse_organisation_form(request)
         if request.form.applicant_iin != iin:
-            raise MeshError("NOT_YOUR_DATA", "a citizen applies only for themself", status=403)
+            raise MeshError("NOT_YOUR_DATA", "a citizen applies only for themself")
         if request.form.service_id not in EMPLOYMENT_SERVICES:
-            raise MeshError("SERVICE_UNKNOWN", f"the portal offers {', '.join(EMPLOYMENT_SERVICES)}", status=422)
+            raise MeshError("SERVICE_UNKNOWN", f"the portal offers {', '.join(EMPLOYMENT_SERVICES)}")
         await self._refuse_unfit(iin=iin, form=signed_form(request), district=district)
         copies = copies or []
         refuse_mismatched(signed_form(request).get("documents") or [], copies, content_required=True)
@@ -357,8 +355,7 @@ class Portal:
         async with self._sessions() as session:
             copy = await session.get(CitizenCopy, (iin, sha256))
         if copy is None:
-            raise MeshError("DOCUMENT_COPY_NOT_FOUND", f"no copy {sha256} among your applications' documents",
-                            status=404)
+            raise MeshError("DOCUMENT_COPY_NOT_FOUND", f"no copy {sha256} among your applications' documents")
         return copy
 
     async def remember_district(self, iin: str, district: str) -> None:
@@ -378,14 +375,14 @@ class Portal:
         regulation = None
         if district is not None and district not in self.regulations.districts:
             raise MeshError("DISTRICT_UNKNOWN", f"no district {district!r}; the regulations serve "
-                            f"{', '.join(self.regulations.districts)}", status=422)
+                            f"{', '.join(self.regulations.districts)}")
         if district is not None:
             regulation = self.regulations.find(district=district, service=form["serviceId"], channel="portal")
             if regulation is None:
                 offered = sorted({r.channel for r in self.regulations.for_district(district)
                                   if r.service == form["serviceId"]})
                 raise MeshError("CHANNEL_NOT_OFFERED", f"{form['serviceId']} is not offered through the portal in "
-                                f"{district}" + (f" (only: {', '.join(offered)})" if offered else ""), status=422,
+                                f"{district}" + (f" (only: {', '.join(offered)})" if offered else ""),
                                 details={"district": district, "channels": offered})
         refuse_unfit(form, referral_kinds=kinds_of(regulation))
         return district
@@ -394,7 +391,7 @@ class Portal:
         async with self._sessions() as session:
             account = await session.get(Account, iin)
         if account is None:
-            raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account for IIN {iin}", status=404)
+            raise MeshError("ACCOUNT_NOT_FOUND", f"no portal account for IIN {iin}")
         return account
 
     async def unlock(self, iin: str) -> Account:
@@ -419,16 +416,14 @@ class Portal:
                                             ("representativeIin", form.representative_iin)) if value is None]
         if unnamed:
             raise MeshError("ORGANISATION_NOT_NAMED", f"an organisation's form names {' and '.join(unnamed)}: the "
-                            "organisation applying and its representative who signs", status=422,
-                            details={"fields": unnamed})
+                            "organisation applying and its representative who signs", details={"fields": unnamed})
         if form.applicant_bin != bin_:
             raise MeshError("NOT_YOUR_DATA", f"an organisation applies only in its own name: the form names BIN "
-                            f"{form.applicant_bin}, the login is for {bin_}", status=403)
+                            f"{form.applicant_bin}, the login is for {bin_}")
         if form.representative_iin != representative:
-            raise MeshError("REPRESENTATIVE_MISMATCH", "the representative the form names is not the one logged in",
-                            status=403)
+            raise MeshError("REPRESENTATIVE_MISMATCH", "the representative the form names is not the one logged in")
         if form.service_id not in EMPLOYMENT_SERVICES:
-            raise MeshError("SERVICE_UNKNOWN", f"the portal offers {', '.join(EMPLOYMENT_SERVICES)}", status=422)
+            raise MeshError("SERVICE_UNKNOWN", f"the portal offers {', '.join(EMPLOYMENT_SERVICES)}")
         signed = signed_form(request)
         # condition 2 first: nothing about the person (their district, the channels there) is looked up or told
         # for a form the organisation has not signed with its certificate
@@ -445,7 +440,7 @@ class Portal:
             raise MeshError("DISTRICT_REQUIRED", "an organisation names the district whose department it applies to "
                             "(`district`): the portal does not look up where the person lives for it" + (
                                 f"; organisations may apply for {form.service_id} in {', '.join(admitting)}"
-                                if admitting else ""), status=422, details={"districts": admitting})
+                                if admitting else ""), details={"districts": admitting})
         await self._refuse_unfit(iin=form.applicant_iin, form=signed, district=district)
         self._refuse_not_for_organisations(form.service_id, district=district)
         copies = copies or []
@@ -490,7 +485,7 @@ class Portal:
             raise MeshError("SERVICE_NOT_FOR_ORGANISATIONS", f"{service} is applied for through the portal by a "
                             f"person (IIN), not an organisation (BIN)" + (f", in {district}" if district else "") + (
                                 f"; organisations may apply in {', '.join(admitting)}" if admitting else ""),
-                            status=403, details={"district": district, "districts": admitting})
+                            details={"district": district, "districts": admitting})
 
     async def organisation_cases(self, bin_: str) -> list[TrackedCase]:
         """The organisation's «История получения услуг»: the applications it submitted (by any representative)."""
@@ -510,11 +505,11 @@ class Portal:
         """The signed result of one of the citizen's applications, as ИС МИО's notice brought it."""
         found = await cases(self._sessions, iin=iin, correlation_id=correlation_id)
         if not found:
-            raise MeshError("APPLICATION_NOT_FOUND", "you have no application with this id", status=404)
+            raise MeshError("APPLICATION_NOT_FOUND", "you have no application with this id")
         signed = [n for n in await notices(self._sessions, iin=iin, correlation_id=correlation_id) if n.document]
         if not signed:
             raise MeshError("DOCUMENT_NOT_READY", f"the application has no signed result yet (status "
-                            f"{found[0].status})", status=409, details={"status": found[0].status})
+                            f"{found[0].status})", details={"status": found[0].status})
         return SignedResult.parse(signed[-1].document)
 
     @property

@@ -26,6 +26,7 @@ from shared.mesh.contracts import MAIL_SERVICE, MailRequest
 from shared.mesh.envelope import MessageType
 from shared.mesh.member import Incoming, MemberRuntime
 from shared.web.http_app import SQL_INT_MAX
+from shared.web.openapi_errors import error_responses
 
 log = get_logger(__name__)
 
@@ -154,12 +155,13 @@ def build_mail_router(*, sessions: Sessions, admin: Any) -> APIRouter:
         return MailListOut(mail=[mail_out(m, content=False) for m in found])
 
     @router.get("/admin/mail/{mail_id}", tags=["test support"], dependencies=guarded, response_model=MailOut,
-                summary="One message of the outbox, with its attachments' content (admin)")
+                summary="One message of the outbox, with its attachments' content (admin)",
+                responses=error_responses("MAIL_NOT_FOUND"))
     async def mail_one(mail_id: Annotated[int, Path(ge=1, le=SQL_INT_MAX)]) -> MailOut:
         async with sessions() as session:
             mail = await session.get(MailMessage, mail_id)
         if mail is None:
-            raise MeshError("MAIL_NOT_FOUND", f"no message {mail_id} in the outbox", status=404)
+            raise MeshError("MAIL_NOT_FOUND", f"no message {mail_id} in the outbox")
         return mail_out(mail, content=True)
 
     return router

@@ -296,7 +296,7 @@ class DocumentVerifier:
         if isinstance(given, QrReference):
             raise MeshError("QR_HOLDS_REFERENCE_ONLY", "this QR code holds a verification link and the SHA-256 of the "
                             "document's content, not the signed data: give the document (its JSON or the PDF) and "
-                            "compare its contentSha256", status=422, details={"sha256": given.sha256})
+                            "compare its contentSha256", details={"sha256": given.sha256})
         verdict = Verdict()
         content = given.content
         out: dict[str, Any] = {"source": source, "checks": verdict.checks, "failures": verdict.failures, "document": {

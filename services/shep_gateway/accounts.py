@@ -57,16 +57,15 @@ class BrokerAccounts:
         """A member's (or a listener's) login, with its queues declared and bound to its delivery routes."""
         if self._admin is None:
             raise MeshError("BROKER_ACCOUNTS_OFF", "the gateway has no broker administrator: accounts are off, use "
-                            "the login of MESH_AMQP_URL", status=409)
+                            "the login of MESH_AMQP_URL")
         if account == GATEWAY_ID:
-            raise MeshError("ACCOUNT_RESERVED", "the gateway's broker account is its own", status=403)
+            raise MeshError("ACCOUNT_RESERVED", "the gateway's broker account is its own")
         if account in LISTENERS:
             await declare_core(self._bus)  # the clock exchange it binds to
             permissions = listener_permissions(account)
             return await self._ensure(account, permissions), permissions
         if account not in self._book.loaded_or_fail().members:
-            raise MeshError("MEMBER_NOT_FOUND", f"{account!r} is not a registered member: enrol it first",
-                            status=404)
+            raise MeshError("MEMBER_NOT_FOUND", f"{account!r} is not a registered member: enrol it first")
         await declare_member(self._bus, member_id=account)
         permissions = member_permissions(account)
         return await self._ensure(account, permissions), permissions
@@ -75,7 +74,7 @@ class BrokerAccounts:
         """The broker administrator's login and the management UI it opens, for the admin token holder."""
         if self._administrator is None or self._management_url is None:
             raise MeshError("BROKER_ADMIN_NOT_CONFIGURED", "this gateway holds no broker administrator's login "
-                            "(SHEP_BROKER_ADMIN_URL unset, or an in-process broker)", status=404)
+                            "(SHEP_BROKER_ADMIN_URL unset, or an in-process broker)")
         return self._administrator, self._management_url
 
     async def remove_guest(self) -> None:

@@ -15,6 +15,7 @@ from services.shep_gateway.registry_book import RegistryBook
 from shared.errors import MeshError
 from shared.pki.cert_profile import serial_hex
 from shared.pki.signing import certificate_pem
+from shared.web.openapi_errors import error_responses
 
 
 class CertificateBody(BaseModel):
@@ -94,7 +95,8 @@ def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message
     router = APIRouter()
     guarded = [Depends(admin)]
 
-    @router.get("/members", tags=["metaservices"], summary="Registered member systems and their pinned certificates")
+    @router.get("/members", tags=["metaservices"], summary="Registered member systems and their pinned certificates",
+                responses=error_responses("GATEWAY_NOT_READY"))
     async def members() -> dict:
         registry = book.loaded_or_fail()
         pins = await book.member_certificates()
@@ -102,11 +104,12 @@ def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message
                             for m in registry.members.values()]}
 
     @router.get("/services", tags=["metaservices"],
-                summary="Services in the registry; with ?caller=, only those that member may call")
+                summary="Services in the registry; with ?caller=, only those that member may call",
+                responses=error_responses("MEMBER_NOT_FOUND", "GATEWAY_NOT_READY"))
     async def services(caller: Annotated[str | None, Query()] = None) -> dict:
         registry = book.loaded_or_fail()
         if caller is not None and caller not in registry.members:
-            raise MeshError("MEMBER_NOT_FOUND", f"no member {caller!r} in the registry", status=404)
+            raise MeshError("MEMBER_NOT_FOUND", f"no member {caller!r} in the registry")
         chosen = registry.services_for(caller) if caller else list(registry.services.values())
         return {"caller": caller, "services": [s.model_dump(mode="json", by_alias=True) for s in chosen]}
 
@@ -114,7 +117,8 @@ def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message
                 summary="The gateway's system certificate: members encrypt their payloads to its key",
                 description="Payloads travel encrypted hop by hop (JWE, ECDH-ES + A256GCM, `kid` = this serial): "
                             "a member encrypts `data` and its signature to this certificate; the gateway, after its "
-                            "checks, to the recipient's. 503 GATEWAY_NOT_READY before the gateway has enrolled.")
+                            "checks, to the recipient's. 503 GATEWAY_NOT_READY before the gateway has enrolled.",
+                responses=error_responses("GATEWAY_NOT_READY"))
     async def certificate() -> dict:
         own = book.own_certificate()
         return {"memberId": book.own_id, "serial": serial_hex(own), "certificatePem": certificate_pem(own)}
@@ -124,7 +128,8 @@ def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message
         return _clock_out(clock_authority)
 
     @router.post("/admin/clock", tags=["clock"], dependencies=guarded,
-                 summary="Advance the mesh clock (seconds or working days), set its speed, or reset it; mesh-wide")
+                 summary="Advance the mesh clock (seconds or working days), set its speed, or reset it; mesh-wide",
+                 responses=error_responses("IDENTITY_NOT_READY"))
     async def change_clock(body: ClockChange) -> dict:
         changed = await clock_authority.change(advance_s=body.advance_seconds,
                                                advance_working_days=body.advance_working_days, speed=body.speed,
@@ -155,28 +160,41 @@ def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message
     async def verify() -> dict:
         return await message_log.verify_chain()
 
-    @router.get("/log/{message_id}", tags=["message log"], dependencies=guarded, summary="One record by messageId")
+    @router.get("/log/{message_id}", tags=["message log"], dependencies=guarded, summary="One record by messageId",
+                responses=error_responses("LOG_RECORD_NOT_FOUND"))
     async def record(message_id: str) -> dict:
         return (await message_log.log_record(message_id=message_id)).public()
 
     @router.put("/admin/members/{member_id}/certificate", tags=["registry"], dependencies=guarded,
-                summary="Pin a member's system certificate (checked: chain, validity, OCSP, CN = member, BIN)")
+                summary="Pin a member's system certificate (checked: chain, validity, OCSP, CN = member, BIN)",
+                responses=error_responses("MEMBER_NOT_FOUND", "CERTIFICATE_PINNED_ELSEWHERE", "CERTIFICATE_MALFORMED",
+                                          "Client.BinMismatch", "Client.CertificateExpired",
+                                          "Client.CertificateNotForSender", "Client.CertificateNotYetValid",
+                                          "Client.CertificateRevoked", "Client.CertificateStatusUnknown",
+                                          "Client.IinMismatch", "Client.InvalidSignature", "Client.RoleMissing",
+                                          "Client.SignatureAlgorithmUnsupported", "Client.SignatureContentMismatch",
+                                          "Client.SignatureMalformed", "Client.UntrustedCertificate",
+                                          "Client.WrongKeyUsage", "GATEWAY_NOT_READY", "Server.ClockSkew",
+                                          "Server.OcspResponderUnreachable"))
     async def register_certificate(member_id: str, body: CertificateBody) -> dict:
         return await book.register_certificate(member_id=member_id, pem=body.certificate_pem)
 
     @router.put("/admin/members/{member_id}", tags=["registry"], dependencies=guarded,
-                summary="Add or change a member system")
+                summary="Add or change a member system",
+                responses=error_responses("CERTIFICATE_MALFORMED", "ID_MISMATCH", "GATEWAY_NOT_READY"))
     async def put_member(member_id: str, body: MemberDef) -> dict:
         if body.id != member_id:
-            raise MeshError("ID_MISMATCH", f"path says {member_id}, body says {body.id}", status=422)
+            raise MeshError("ID_MISMATCH", f"path says {member_id}, body says {body.id}")
         await book.upsert_member(body)
         return body.model_dump(mode="json", by_alias=True)
 
     @router.put("/admin/services/{service_id}", tags=["registry"], dependencies=guarded,
-                summary="Add or change a service: channel, providers, who may call it, who is notified")
+                summary="Add or change a service: channel, providers, who may call it, who is notified",
+                responses=error_responses("MEMBER_NOT_FOUND", "CERTIFICATE_MALFORMED", "ID_MISMATCH",
+                                          "GATEWAY_NOT_READY"))
     async def put_service(service_id: str, body: ServiceDef) -> dict:
         if body.id != service_id:
-            raise MeshError("ID_MISMATCH", f"path says {service_id}, body says {body.id}", status=422)
+            raise MeshError("ID_MISMATCH", f"path says {service_id}, body says {body.id}")
         await book.upsert_service(body)
         return body.model_dump(mode="json", by_alias=True)
 
@@ -185,7 +203,9 @@ def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message
                  summary="Add providers, callers or notified members to a service; never removes or renames",
                  description="Creates the service when it does not exist and the grant gives its `channel` and a "
                              "provider. Changing `channel` or `routeBy` of an existing service is a 409: PUT the "
-                             "whole entry for that.")
+                             "whole entry for that.",
+                 responses=error_responses("MEMBER_NOT_FOUND", "SERVICE_NOT_FOUND", "GRANT_CONFLICT",
+                                           "CERTIFICATE_MALFORMED", "GATEWAY_NOT_READY"))
     async def grant(service_id: str, body: ServiceGrant) -> GrantOut:
         service, created = await book.grant(service_id=service_id, grant=body)
         return GrantOut(service=service, created=created)
@@ -195,7 +215,9 @@ def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message
                  description="The account may publish only to `shep.ingress` (and the dead-letter exchange, its own "
                              "retry tiers), read and declare only its own queues. The member's queues are declared "
                              "and bound to its delivery routes. 409 BROKER_ACCOUNTS_OFF when the gateway has no "
-                             "broker administrator; 404 MEMBER_NOT_FOUND before the member is in the registry.")
+                             "broker administrator; 404 MEMBER_NOT_FOUND before the member is in the registry.",
+                 responses=error_responses("ACCOUNT_RESERVED", "MEMBER_NOT_FOUND", "BROKER_ACCOUNTS_OFF",
+                                           "GATEWAY_NOT_READY"))
     async def broker_account(account: str) -> BrokerLoginOut:
         login, permissions = await accounts.login_for(account)
         return BrokerLoginOut(user=login.user, password=login.password,
@@ -206,7 +228,8 @@ def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message
                 response_model=BrokerAdministratorOut, summary="The broker administrator's login (admin token)",
                 description="The one administrator of the broker (there is no guest): the gateway's, to make members' "
                             "accounts; testers use it for the management UI. 404 BROKER_ADMIN_NOT_CONFIGURED when "
-                            "the gateway has none (an in-process broker).")
+                            "the gateway has none (an in-process broker).",
+                responses=error_responses("BROKER_ADMIN_NOT_CONFIGURED"))
     async def broker_administrator() -> BrokerAdministratorOut:
         login, management_url = accounts.administrator()
         return BrokerAdministratorOut(user=login.user, password=login.password, management_url=management_url)
@@ -216,7 +239,9 @@ def build_router(*, book: RegistryBook, clock_authority: ClockAuthority, message
                  summary="Put one registry entry, or every entry of the seed file, back to the seed's version",
                  description="With `kind` and `id`: that entry (404 NOT_IN_SEED if testers added it). Without: "
                              "every seed entry. Entries the seed lacks are kept and listed in `notInSeed`; "
-                             "districts added by regulation files rejoin their services when ИС МИО restarts.")
+                             "districts added by regulation files rejoin their services when ИС МИО restarts.",
+                 responses=error_responses("REGISTRY_FILE_INVALID", "NOT_IN_SEED", "CERTIFICATE_MALFORMED",
+                                           "GATEWAY_NOT_READY"))
     async def reset(body: RegistryReset) -> ResetOut:
         outcome = await book.reset_to_seed(kind=body.kind, entry_id=body.id)
         return ResetOut(reset=outcome.reset, not_in_seed=outcome.not_in_seed)

@@ -74,7 +74,7 @@ def granted(*, service_id: str, current: ServiceDef | None, grant: ServiceGrant)
     if current is None:
         if grant.channel is None or not grant.providers:
             raise MeshError("SERVICE_NOT_FOUND", f"no service {service_id!r} to add to; to create it, give its "
-                            "channel and at least one provider", status=404)
+                            "channel and at least one provider")
         return ServiceDef(id=service_id, title=grant.title or service_id, channel=grant.channel,
                           route_by=grant.route_by, providers=_merged((), grant.providers),
                           callers=_merged((), grant.callers), notify=_merged((), grant.notify))
@@ -82,7 +82,7 @@ def granted(*, service_id: str, current: ServiceDef | None, grant: ServiceGrant)
                                                                             current.route_by)):
         if asked is not None and asked != kept:
             raise MeshError("GRANT_CONFLICT", f"{service_id} has {name} {kept!r}; a grant only adds members (PUT "
-                            f"/admin/services/{service_id} replaces the entry)", status=409)
+                            f"/admin/services/{service_id} replaces the entry)")
     return current.model_copy(update={"providers": _merged(current.providers, grant.providers),
                                       "callers": _merged(current.callers, grant.callers),
                                       "notify": _merged(current.notify, grant.notify)})

@@ -46,7 +46,7 @@ class MessageLog:
         async with self._sessions() as session:
             record = (await session.exec(select(LogRecord).where(LogRecord.message_id == message_id))).first()
         if record is None:
-            raise MeshError("LOG_RECORD_NOT_FOUND", f"no message {message_id} in the log", status=404)
+            raise MeshError("LOG_RECORD_NOT_FOUND", f"no message {message_id} in the log")
         return record
 
     async def recent_log(self, *, limit: int, outcome: str | None) -> list[LogRecord]:

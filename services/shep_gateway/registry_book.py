@@ -114,7 +114,7 @@ class RegistryBook:
             wanted = [w for w in wanted if (w[0], w[1]) == (kind, entry_id)]
             if not wanted:
                 raise MeshError("NOT_IN_SEED", f"the seed registry has no {kind} {entry_id!r} (it was added through "
-                                "the admin API): there is no seed version to reset it to", status=404)
+                                "the admin API): there is no seed version to reset it to")
         self.loaded_or_fail()
         outcome = ResetOutcome()
         async with self._sessions() as session, session.begin():
@@ -138,7 +138,7 @@ class RegistryBook:
         registry = self.loaded_or_fail()
         unknown = [p for p in grant.providers if p not in registry.members]
         if unknown:
-            raise MeshError("MEMBER_NOT_FOUND", f"unknown provider(s): {', '.join(unknown)}", status=422)
+            raise MeshError("MEMBER_NOT_FOUND", f"unknown provider(s): {', '.join(unknown)}")
         async with self._sessions() as session, session.begin():
             row = (await session.exec(select(ServiceRow).where(ServiceRow.id == service_id).with_for_update())).first()
             current = None if row is None else ServiceDef.model_validate(row.definition)
@@ -173,7 +173,7 @@ class RegistryBook:
         """The registry, once read from the database: before that an empty one would answer "no such member"
         to members starting alongside the gateway, and an empty list would make them re-register themselves."""
         if not self._loaded:
-            raise MeshError("GATEWAY_NOT_READY", "the gateway has not loaded its registry yet", status=503)
+            raise MeshError("GATEWAY_NOT_READY", "the gateway has not loaded its registry yet")
         return self.registry
 
     async def declare_topology(self) -> None:
@@ -192,7 +192,7 @@ class RegistryBook:
     async def upsert_service(self, service: ServiceDef) -> None:
         unknown = [p for p in service.providers if p not in self.loaded_or_fail().members]
         if unknown:
-            raise MeshError("MEMBER_NOT_FOUND", f"unknown provider(s): {', '.join(unknown)}", status=422)
+            raise MeshError("MEMBER_NOT_FOUND", f"unknown provider(s): {', '.join(unknown)}")
         async with self._sessions() as session, session.begin():
             await session.merge(ServiceRow(id=service.id, definition=service.model_dump(mode="json", by_alias=True)))
         await self.load_registry()
@@ -201,13 +201,13 @@ class RegistryBook:
         """Pin a member's system certificate after checking it is really that member's and valid now."""
         member = self.loaded_or_fail().members.get(member_id)
         if member is None:
-            raise MeshError("MEMBER_NOT_FOUND", f"no member {member_id!r} in the registry", status=404)
+            raise MeshError("MEMBER_NOT_FOUND", f"no member {member_id!r} in the registry")
         certificate = load_pem_certificates(pem)[0]
         verifier = self.verifier_or_fail()
         result = await verifier.check(certificate=certificate, expect=Expectation(
             usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=member_id, bin=member.bin))
         if not result.ok:
-            raise MeshError(refusal_code(result), result.message, status=422)
+            raise MeshError(refusal_code(result), result.message)
         await self._pin(member_id=member_id, certificate=certificate)
         return {"memberId": member_id, "serial": serial_hex(certificate)}
 
@@ -217,7 +217,7 @@ class RegistryBook:
             existing = await session.get(MemberCertificate, serial)
             if existing is not None and existing.member_id != member_id:
                 raise MeshError("CERTIFICATE_PINNED_ELSEWHERE", f"certificate {serial} is pinned to "
-                                f"{existing.member_id}", status=409)
+                                f"{existing.member_id}")
             if existing is None:  # re-registering a pinned certificate (every restart) keeps its first date
                 session.add(MemberCertificate(serial=serial, member_id=member_id,
                                               certificate_pem=certificate_pem(certificate),
@@ -238,7 +238,7 @@ class RegistryBook:
 
     def own_certificate(self) -> x509.Certificate:
         if self._own is None:
-            raise MeshError("GATEWAY_NOT_READY", "the gateway has no system certificate yet", status=503)
+            raise MeshError("GATEWAY_NOT_READY", "the gateway has no system certificate yet")
         return self._own
 
     def encryption_certificate(self, member_id: str) -> x509.Certificate | None:
@@ -277,5 +277,5 @@ class RegistryBook:
 
     def verifier_or_fail(self) -> CertificateVerifier:
         if self.verifier is None:
-            raise MeshError("GATEWAY_NOT_READY", "the gateway has not loaded the НУЦ trust store yet", status=503)
+            raise MeshError("GATEWAY_NOT_READY", "the gateway has not loaded the НУЦ trust store yet")
         return self.verifier

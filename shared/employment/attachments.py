@@ -37,7 +37,7 @@ def allowed_type(content_type: str) -> str:
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind not in ATTACHMENT_TYPES:
         raise MeshError("ATTACHMENT_TYPE_NOT_ALLOWED", f"electronic copies are {', '.join(ATTACHMENT_TYPES)}, "
-                        f"not {kind or 'untyped'}", status=415)
+                        f"not {kind or 'untyped'}")
     return kind
 
 
@@ -46,35 +46,33 @@ def decode(items: list[dict[str, Any]]) -> list[Content]:
     checked for type and size, all of them for their sum (they travel in one envelope) and for repeats; refused
     with the rule broken, naming which copy."""
     if len(items) > MAX_DOCUMENTS:
-        raise MeshError("ATTACHMENT_TOO_MANY", f"at most {MAX_DOCUMENTS} electronic copies on one form", status=422)
+        raise MeshError("ATTACHMENT_TOO_MANY", f"at most {MAX_DOCUMENTS} electronic copies on one form")
     if sum(len(str(item.get("contentBase64") or "")) for item in items) > (MAX_COPIES_BYTES + 2) // 3 * 4:
         raise MeshError("ATTACHMENTS_TOO_LARGE", f"the copies of one application are at most {MAX_COPIES_BYTES} "
-                        "bytes in all: they travel through the gateway in one message", status=413)
+                        "bytes in all: they travel through the gateway in one message")
     out: list[Content] = []
     for index, item in enumerate(items):
         kind = allowed_type(str(item.get("contentType") or ""))
         encoded = str(item.get("contentBase64") or "")
         if len(encoded) > (MAX_DOCUMENT_BYTES + 2) // 3 * 4:
             raise MeshError("ATTACHMENT_TOO_LARGE", f"attachments[{index}]: an electronic copy is at most "
-                            f"{MAX_DOCUMENT_BYTES} bytes", status=413)
+                            f"{MAX_DOCUMENT_BYTES} bytes")
         try:
             data = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
-            raise MeshError("ATTACHMENT_NOT_BASE64", f"attachments[{index}]: contentBase64 is not base64",
-                            status=422) from None
+            raise MeshError("ATTACHMENT_NOT_BASE64", f"attachments[{index}]: contentBase64 is not base64") from None
         if not data:
-            raise MeshError("ATTACHMENT_EMPTY", f"attachments[{index}] has no content", status=422)
+            raise MeshError("ATTACHMENT_EMPTY", f"attachments[{index}] has no content")
         if len(data) > MAX_DOCUMENT_BYTES:
             raise MeshError("ATTACHMENT_TOO_LARGE", f"attachments[{index}]: an electronic copy is at most "
-                            f"{MAX_DOCUMENT_BYTES} bytes, this is {len(data)}", status=413)
+                            f"{MAX_DOCUMENT_BYTES} bytes, this is {len(data)}")
         computed = digest(data)
         claimed = item.get("sha256")
         if claimed and claimed != computed:
             raise MeshError("ATTACHMENT_DIGEST_MISMATCH", f"attachments[{index}]: its content's SHA-256 is "
-                            f"{computed}, not {claimed}", status=422)
+                            f"{computed}, not {claimed}")
         if any(c.sha256 == computed for c in out):
-            raise MeshError("ATTACHMENT_DUPLICATE", f"attachments[{index}] is the same copy as an earlier one",
-                            status=422)
+            raise MeshError("ATTACHMENT_DUPLICATE", f"attachments[{index}] is the same copy as an earlier one")
         out.append(Content(sha256=computed, content_type=kind, data=data))
     return out
 
@@ -83,8 +81,12 @@ def refuse_oversized(sizes: list[int]) -> None:
     """Copies kept elsewhere first (ИС ЦОН's scans) held to the same sum as ``decode`` holds given ones."""
     if sum(sizes) > MAX_COPIES_BYTES:
         raise MeshError("ATTACHMENTS_TOO_LARGE", f"the copies of one application are at most {MAX_COPIES_BYTES} "
-                        f"bytes in all (these are {sum(sizes)}): they travel through the gateway in one message",
-                        status=413)
+                        f"bytes in all (these are {sum(sizes)}): they travel through the gateway in one message")
+
+
+# How a copy can differ from the signed form: the code of each problem (the first problem's is the refusal's).
+_MISMATCH_CODES = {"missing": "ATTACHMENT_MISSING", "differs": "ATTACHMENT_MISMATCH",
+                   "unsigned": "ATTACHMENT_NOT_SIGNED"}
 
 
 def mismatches(documents: list[dict[str, Any]], contents: list[Content], *,
@@ -101,17 +103,17 @@ def mismatches(documents: list[dict[str, Any]], contents: list[Content], *,
         copy = given.get(sha)
         if copy is None:
             if content_required:
-                problems.append(("ATTACHMENT_MISSING", f"«{document.get('name')}» ({sha[:12]}…) is named on the "
+                problems.append((_MISMATCH_CODES["missing"], f"«{document.get('name')}» ({sha[:12]}…) is named on the "
                                  "form but its electronic copy was not given"))
             continue
         if document.get("contentType") not in (None, copy.content_type):
-            problems.append(("ATTACHMENT_MISMATCH", f"«{document.get('name')}»: the form says "
+            problems.append((_MISMATCH_CODES["differs"], f"«{document.get('name')}»: the form says "
                              f"{document.get('contentType')}, the copy is {copy.content_type}"))
         if document.get("sizeBytes") not in (None, len(copy.data)):
-            problems.append(("ATTACHMENT_MISMATCH", f"«{document.get('name')}»: the form says "
+            problems.append((_MISMATCH_CODES["differs"], f"«{document.get('name')}»: the form says "
                              f"{document.get('sizeBytes')} bytes, the copy has {len(copy.data)}"))
     for sha in given.keys() - named:
-        problems.append(("ATTACHMENT_NOT_SIGNED", f"an electronic copy ({sha[:12]}…) is not named on the signed "
+        problems.append((_MISMATCH_CODES["unsigned"], f"an electronic copy ({sha[:12]}…) is not named on the signed "
                          "form: the EDS does not cover it"))
     return problems
 
@@ -120,7 +122,7 @@ def refuse_mismatched(documents: list[dict[str, Any]], contents: list[Content], 
     """``mismatches`` as one refusal (the first problem's code, every problem listed), or nothing."""
     problems = mismatches(documents, contents, content_required=content_required)
     if problems:
-        raise MeshError(problems[0][0], "; ".join(p for _, p in problems), status=422,
+        raise MeshError(problems[0][0], "; ".join(p for _, p in problems),
                         details={"problems": [{"code": c, "problem": p} for c, p in problems]})
 
 

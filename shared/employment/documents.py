@@ -54,8 +54,6 @@ _FONT = "PTSans"
 class DocumentError(MeshError):
     """What was given is not a signed document this module can read (the code says which part)."""
 
-    status = 422
-
 
 @dataclass(frozen=True)
 class SignedResult:
@@ -185,7 +183,7 @@ def read_pdf(data: bytes) -> PdfContents:
     try:
         found = extract(data, _EMBEDDED).files
     except PdfRefused as exc:
-        raise DocumentError(exc.code, exc.message, status=exc.status) from None
+        raise DocumentError(exc.code, exc.message) from None
     return _contents(found)
 
 
@@ -195,7 +193,7 @@ async def read_pdf_isolated(data: bytes, *, caller: str | None = None) -> PdfCon
     try:
         found = await read_isolated(data, _EMBEDDED, caller=caller)
     except PdfRefused as exc:
-        raise DocumentError(exc.code, exc.message, status=exc.status) from None
+        raise DocumentError(exc.code, exc.message) from None
     return _contents(found)
 
 

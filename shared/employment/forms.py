@@ -168,7 +168,7 @@ def refuse_unfit(form: dict[str, Any], *, referral_kinds: list[str] | None = Non
     errors = form_errors(form, referral_kinds=referral_kinds)
     if errors:
         raise MeshError("FORM_INVALID", "the form does not fit its service: " + "; ".join(
-            f"{e['field']}: {e['problem']}" for e in errors), status=422, details={"errors": errors})
+            f"{e['field']}: {e['problem']}" for e in errors), details={"errors": errors})
 
 
 def document_problems(form: dict[str, Any], *, on: dt.date) -> list[str]:

@@ -28,7 +28,7 @@ from shared.clock import MeshClock
 from shared.db import Sessions, UtcDateTime, insert_if_absent
 from shared.errors import MeshError
 from shared.logging import get_logger
-from shared.pki.cert_check import CertCheckResult, CertFailure, CertificateVerifier, Expectation, is_transient
+from shared.pki.cert_check import CertCheckResult, CertFailure, CertificateVerifier, Expectation
 from shared.pki.cert_profile import CertificateInfo, Holder, describe_certificate
 from shared.pki.signing import SignerIdentity
 
@@ -159,7 +159,7 @@ class LockState:
 def refuse_if_locked(locked_until: dt.datetime | None, *, now: dt.datetime) -> None:
     if locked_until is not None and now < locked_until:
         raise MeshError("ACCOUNT_LOCKED", f"too many wrong passwords: locked until {locked_until.isoformat()}",
-                        status=423, details={"lockedUntil": locked_until.isoformat()})
+                        details={"lockedUntil": locked_until.isoformat()})
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ class LockOut:
                 return int(row[0])
             locked_until = (await session.exec(select(table.locked_until).where(column == key))).first()
         until = locked_until or now + self.lock
-        raise MeshError("ACCOUNT_LOCKED", f"too many wrong passwords: locked until {until.isoformat()}", status=423,
+        raise MeshError("ACCOUNT_LOCKED", f"too many wrong passwords: locked until {until.isoformat()}",
                         details={"lockedUntil": until.isoformat()})
 
     async def _set(self, key: str, *, failed: int, locked_until: dt.datetime | None) -> None:
@@ -225,13 +225,13 @@ class LockOut:
         is told ``ACCOUNT_NOT_FOUND`` / ``PASSWORD_NOT_SET`` instead. Returns when the password is right."""
         if account is None:
             if precise:
-                raise MeshError("ACCOUNT_NOT_FOUND", not_found, status=401)
+                raise MeshError("ACCOUNT_NOT_FOUND", not_found)
             raise await self.refuse_unknown(key, scope=scope, now=now, password=password)
         refuse_if_locked(account.locked_until, now=now)
         password_hash = account.password_hash
         if password_hash is None:
             if precise:
-                raise MeshError("PASSWORD_NOT_SET", "this account signs in with EDS only", status=401)
+                raise MeshError("PASSWORD_NOT_SET", "this account signs in with EDS only")
             await self.check_password(key, now=now, matches=lambda: decoy_check(password))
         try:
             await self.check_password(key, now=now, matches=lambda: password_matches(password_hash, password))
@@ -262,7 +262,7 @@ def wrong_password(state: LockState, *, limit: int) -> MeshError:
         details["lockedUntil"] = state.locked_until.isoformat()
     return MeshError("PASSWORD_WRONG", "the IIN or the password is wrong" + (
         f"; the account is locked until {state.locked_until.isoformat()}" if state.locked_until else
-        f"; {left} attempt(s) left before lock-out"), status=401, details=details)
+        f"; {left} attempt(s) left before lock-out"), details=details)
 
 
 _EDS_CODES = {
@@ -282,16 +282,16 @@ _EDS_CODES = {
 }
 
 
-def eds_refusal(result: CertCheckResult) -> tuple[str, int]:
-    """Code and HTTP status for an EDS that was not confirmed (the regulations' "process 4": refusal, with why)."""
+def eds_refusal(result: CertCheckResult) -> str:
+    """The code of an EDS that was not confirmed (the regulations' "process 4": refusal, with why) — whether it
+    proves a login or signs a form or a result: 401, or 503 while НУЦ cannot say (``EDS_OCSP_UNREACHABLE``,
+    ``EDS_CLOCK_SKEW``)."""
     assert result.failure is not None
-    code = _EDS_CODES[result.failure]
-    return code, 503 if is_transient(result) else 401
+    return _EDS_CODES[result.failure]
 
 
 def eds_error(result: CertCheckResult) -> MeshError:
-    code, status = eds_refusal(result)
-    return MeshError(code, result.message, status=status)
+    return MeshError(eds_refusal(result), result.message)
 
 
 def organisation_refusal(info: CertificateInfo, *, bin_: str, iin: str | None = None) -> MeshError | None:
@@ -300,13 +300,12 @@ def organisation_refusal(info: CertificateInfo, *, bin_: str, iin: str | None = 
     organisation named (``EDS_BIN_MISMATCH``) and, when asked, that person (``EDS_IIN_MISMATCH``)."""
     if info.holder is not Holder.EMPLOYEE:
         return MeshError("EDS_NOT_ORGANISATION", f"a certificate of a person acting for an organisation (an IIN and "
-                         f"a BIN) is required, got a certificate of a {info.holder.value}", status=401)
+                         f"a BIN) is required, got a certificate of a {info.holder.value}")
     if info.bin != bin_:
         return MeshError("EDS_BIN_MISMATCH", f"the certificate is of the organisation with BIN {info.bin}, not the "
-                         f"BIN named ({bin_})", status=401)
+                         f"BIN named ({bin_})")
     if iin is not None and info.iin != iin:
-        return MeshError("EDS_IIN_MISMATCH", "the certificate is of another representative than the one named",
-                         status=401)
+        return MeshError("EDS_IIN_MISMATCH", "the certificate is of another representative than the one named")
     return None
 
 
@@ -358,15 +357,13 @@ class Logins:
         async with self._sessions() as session, session.begin():
             challenge = await session.get(Challenge, challenge_id)
             if challenge is None or challenge.purpose != purpose:
-                raise MeshError("CHALLENGE_UNKNOWN", f"no {purpose} challenge {challenge_id}: ask for a new one",
-                                status=401)
+                raise MeshError("CHALLENGE_UNKNOWN", f"no {purpose} challenge {challenge_id}: ask for a new one")
             taken = await session.exec(update(Challenge).where(  # type: ignore[call-overload]
                 col(Challenge.id) == challenge_id, col(Challenge.used_at).is_(None)).values(used_at=now))
             if taken.rowcount == 0:
-                raise MeshError("CHALLENGE_REPLAYED", "this challenge was already used: ask for a new one", status=401)
+                raise MeshError("CHALLENGE_REPLAYED", "this challenge was already used: ask for a new one")
             if now > challenge.expires_at:
-                raise MeshError("CHALLENGE_EXPIRED", f"the challenge expired at {challenge.expires_at.isoformat()}",
-                                status=401)
+                raise MeshError("CHALLENGE_EXPIRED", f"the challenge expired at {challenge.expires_at.isoformat()}")
             return challenge.content
 
     async def confirm_eds(self, *, challenge_id: str, signature: str, purpose: str,
@@ -396,7 +393,7 @@ class Logins:
     def _verifier_or_fail(self) -> CertificateVerifier:
         verifier = self._verifier()
         if verifier is None:
-            raise MeshError("NOT_READY", "НУЦ's certificates are not loaded yet", status=503)
+            raise MeshError("NOT_READY", "НУЦ's certificates are not loaded yet")
         return verifier
 
     async def start(self, *, subject: str, method: str, serial: str | None,
@@ -412,14 +409,15 @@ class Logins:
         return Login(token=token, subject=subject, method=method, expires_at=expires, representative=representative)
 
     async def session_of(self, token: str | None) -> LoginSession:
+        """The login ``token`` is, or SESSION_REFUSALS' refusal."""
         if not token:
-            raise MeshError("SESSION_MISSING", "log in and send 'Authorization: Bearer <token>'", status=401)
+            raise MeshError("SESSION_MISSING", "log in and send 'Authorization: Bearer <token>'")
         async with self._sessions() as session:
             login = await session.get(LoginSession, _token_hash(token))
         if login is None or login.ended_at is not None:
-            raise MeshError("SESSION_INVALID", "this token is not a current login", status=401)
+            raise MeshError("SESSION_INVALID", "this token is not a current login")
         if self._clock.now() >= login.expires_at:
-            raise MeshError("SESSION_EXPIRED", f"the login expired at {login.expires_at.isoformat()}", status=401)
+            raise MeshError("SESSION_EXPIRED", f"the login expired at {login.expires_at.isoformat()}")
         return login
 
     async def end(self, token: str | None) -> None:
@@ -427,6 +425,11 @@ class Logins:
         async with self._sessions() as session, session.begin():
             await session.exec(update(LoginSession).where(  # type: ignore[call-overload]
                 col(LoginSession.token_hash) == login.token_hash).values(ended_at=self._clock.now()))
+
+
+SESSION_REFUSALS = ("SESSION_MISSING", "SESSION_INVALID", "SESSION_EXPIRED")
+"""What a route behind a login can answer before its handler runs (``Logins.session_of``); its OpenAPI lists them
+(``shared.web.openapi_errors.raises``)."""
 
 
 def bearer(authorization: str | None) -> str | None:
@@ -439,4 +442,4 @@ def refuse_unless_citizen(iin: str, login: LoginSession) -> None:
     """Every citizen resource is its owner's alone: a citizen's login for that IIN — never an organisation's
     login, whose subject is a BIN (``NOT_YOUR_DATA``, 403)."""
     if login.representative_iin is not None or login.subject != iin:
-        raise MeshError("NOT_YOUR_DATA", "a citizen sees only their own data", status=403)
+        raise MeshError("NOT_YOUR_DATA", "a citizen sees only their own data")

@@ -40,7 +40,7 @@ def mail_request(*, kind: str, to: str, subject: str | None, text: str, applicat
         payload = parse_payload(service_id=MAIL_SERVICE, message_type=MessageType.REQUEST,
                                 data={k: v for k, v in data.items() if v is not None})
     except MeshError as exc:
-        raise MeshError("MAIL_INVALID", exc.message, status=422) from None
+        raise MeshError("MAIL_INVALID", exc.message) from None
     assert isinstance(payload, MailRequest)
     return payload
 

@@ -49,11 +49,12 @@ _WORKER = str(Path(__file__).resolve())
 
 class PdfRefused(Exception):
     """The PDF is not read: ``code`` names why (PDF_UNREADABLE, PDF_TOO_MANY_FILES, PDF_EMBEDDED_FILE_TOO_LARGE,
-    PDF_TOO_COSTLY, PDF_READER_BUSY)."""
+    PDF_TOO_COSTLY, PDF_READER_BUSY). Not a MeshError: the worker imports nothing of the mesh; the service passes it
+    on as ``shared.employment.documents.DocumentError``, whose status is the code's (shared/error_catalogue.py)."""
 
-    def __init__(self, code: str, message: str, *, status: int = 422) -> None:
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
-        self.code, self.message, self.status = code, message, status
+        self.code, self.message = code, message
 
 
 @dataclass
@@ -191,11 +192,9 @@ async def read_isolated(data: bytes, wanted: dict[str, int], *, caller: str | No
     cannot hold every worker and shut everyone else out. The worker gets no environment (the service's secrets stay
     out of the process that parses a stranger's bytes) and a lower priority than the service."""
     if caller is not None and caller in _Workers.callers:
-        raise PdfRefused("PDF_ALREADY_READING", "a PDF from this address is being read now: one at a time",
-                         status=429)
+        raise PdfRefused("PDF_ALREADY_READING", "a PDF from this address is being read now: one at a time")
     if _Workers.running >= MAX_WORKERS:
-        raise PdfRefused("PDF_READER_BUSY", f"{MAX_WORKERS} PDFs are being read now; try again in a few seconds",
-                         status=503)
+        raise PdfRefused("PDF_READER_BUSY", f"{MAX_WORKERS} PDFs are being read now; try again in a few seconds")
     _Workers.running += 1
     if caller is not None:
         _Workers.callers.add(caller)

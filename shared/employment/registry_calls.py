@@ -10,19 +10,21 @@ from shared.mesh.contracts import PersonData
 
 PERSON_BY_IIN = "gbdfl.person-by-iin"
 
-# Which hop failed on the way to ГБД ФЛ, as a code a client can act on and a sentence that names it.
-_HOPS = {
+# Which hop failed on the way to ГБД ФЛ, as a code a client can act on and a sentence that names it; any other hop
+# (ГБД ФЛ itself, or a provider's refusal) is the registry's.
+_HOP_CODES = {
     "broker": ("BROKER_UNAVAILABLE", "the message broker (RabbitMQ) is unreachable"),
     "gateway": ("GATEWAY_UNAVAILABLE", "the gateway (ШЭП) is not answering"),
     "nuc": ("NUC_UNAVAILABLE", "НУЦ cannot tell whether a certificate is revoked (OCSP unreachable)"),
+    "gbdfl": ("REGISTRY_UNAVAILABLE", "ГБД ФЛ did not answer"),
 }
 
 
 def unavailable(exc: MeshError) -> MeshError:
     """A failed ГБД ФЛ call: 503 with the code of the hop that failed and what the caller can do (try again)."""
     hop = str(exc.details.get("failedAt") or "gbdfl")
-    code, what = _HOPS.get(hop, ("REGISTRY_UNAVAILABLE", "ГБД ФЛ did not answer"))
-    return MeshError(code, f"{what}; the registry could not be asked ({exc.code}: {exc.message})", status=503,
+    code, what = _HOP_CODES.get(hop, _HOP_CODES["gbdfl"])
+    return MeshError(code, f"{what}; the registry could not be asked ({exc.code}: {exc.message})",
                      details={"failedAt": hop, "cause": exc.code})
 
 

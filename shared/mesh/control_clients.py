@@ -13,7 +13,7 @@ import httpx
 from cryptography import x509
 
 from shared.clock import ClockState
-from shared.errors import MeshError
+from shared.errors import MeshError, RelayedError
 from shared.mesh.broker_accounts import BrokerLogin
 from shared.pki.signing import load_pem_certificates
 
@@ -26,7 +26,7 @@ def _raise_for(reply: httpx.Response, *, what: str) -> None:
         code, message = body.get("code", "HTTP_ERROR"), body.get("message", reply.text)
     except ValueError:
         code, message = "HTTP_ERROR", reply.text[:300]
-    raise MeshError(code, f"{what}: {message}", status=reply.status_code)
+    raise RelayedError(code, f"{what}: {message}", status=reply.status_code)
 
 
 class NucClient:
@@ -126,7 +126,7 @@ class GatewayControlClient:
         known = {member["id"]: member for member in await self.members()}
         missing = [m for m in member_ids if m not in known]
         if missing:
-            raise MeshError("MEMBER_NOT_FOUND", f"the gateway registry has no member {missing[0]!r}", status=404)
+            raise MeshError("MEMBER_NOT_FOUND", f"the gateway registry has no member {missing[0]!r}")
         return {m: known[m] for m in member_ids}
 
     async def certificate(self) -> x509.Certificate:

@@ -36,9 +36,8 @@ class PermanentFailure(MeshError):
 
 
 class OutageFailure(MeshError):
-    """Something this message needs is down for now (НУЦ, a provider, start-up not finished): retry later."""
-
-    status = 503
+    """Something this message needs is down for now (НУЦ, a provider, start-up not finished): retry later. Its code
+    is one of a dependency's (catalogued 503)."""
 
 
 class FailureKind(StrEnum):
@@ -53,6 +52,8 @@ class Failure:
     code: str
     reason: str
 
+
+RETRIES_EXHAUSTED_CODE = "RETRIES_EXHAUSTED"  # a fault that failed every retry: its own code is in the reason
 
 # PostgreSQL SQLSTATEs of a transaction that lost a race and may simply be run again.
 _PG_RETRY_STATES = frozenset({"40001", "40P01", "55P03"})  # serialization failure, deadlock, lock not available
@@ -141,4 +142,4 @@ class RetryPolicy:
         if failure.kind is FailureKind.OUTAGE:
             waited = (time.time() * 1000 - attempts.first_failed_ms) / 1000
             return failure.code, f"{failure.reason} (still failing after {waited:.0f} s, {attempts.attempt} attempts)"
-        return "RETRIES_EXHAUSTED", f"{failure.code}: {failure.reason} (after {attempts.faults} attempts)"
+        return RETRIES_EXHAUSTED_CODE, f"{failure.code}: {failure.reason} (after {attempts.faults} attempts)"

@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.clock import MeshClock
 from shared.db import Sessions
-from shared.errors import MeshError
+from shared.errors import MeshError, RelayedError
 from shared.logging import get_logger, message_context
 from shared.mesh.bus import Bus, BusError, Delivery, OutgoingMessage, Subscription
 from shared.mesh.consumer import MessageConsumer
@@ -59,6 +59,7 @@ log = get_logger(__name__)
 NUC = "nuc"          # hop names in an error's details.failedAt: "nuc", "gateway", "broker", or a member id
 GATEWAY = "gateway"
 BROKER = "broker"
+INVALID_REPLY = "Client.InvalidReply"  # a reply that could not be read (when what refused it names no code)
 
 
 def failed_hop(error: ErrorPayload, *, sender: str) -> str:
@@ -102,7 +103,7 @@ class Composer:
                 correlation_id: str | None = None, recipient: str | None = None, route_id: str | None = None,
                 in_reply_to: uuid.UUID | None = None) -> dict[str, Any]:
         if self.signer is None:
-            raise MeshError("IDENTITY_NOT_READY", f"{self.member_id} has no system certificate yet", status=503)
+            raise MeshError("IDENTITY_NOT_READY", f"{self.member_id} has no system certificate yet")
         now = self._clock.now()
         wire = unsigned_envelope(service_id=service_id, message_type=message_type, sender=self.member_id, data=data,
                                  message_date=now, correlation_id=correlation_id, recipient=recipient,
@@ -203,7 +204,7 @@ class MemberRuntime:
                     or info.common_name != GATEWAY_ID:
                 raise MeshError("GATEWAY_CERTIFICATE_UNTRUSTED", f"the certificate given as the gateway's ("
                                 f"{info.common_name!r}, a {info.holder.value}'s) is not НУЦ's system certificate of "
-                                f"{GATEWAY_ID!r}", status=502)
+                                f"{GATEWAY_ID!r}")
         self.composer.signer = signer
         self.verifier = verifier
         if keyring is None:
@@ -222,14 +223,13 @@ class MemberRuntime:
     def to_gateway(self, wire: dict[str, Any]) -> dict[str, Any]:
         """A signed envelope as it travels to the gateway: data and signature encrypted to the gateway's key."""
         if self.gateway_certificate is None:
-            raise MeshError("GATEWAY_KEY_UNKNOWN", f"{self.member_id} does not know the gateway's certificate yet",
-                            status=503)
+            raise MeshError("GATEWAY_KEY_UNKNOWN", f"{self.member_id} does not know the gateway's certificate yet")
         return seal_wire(wire, recipient=self.gateway_certificate)
 
     def verifier_or_fail(self) -> CertificateVerifier:
         """The НУЦ trust store; before start-up has loaded it, a 503 to an API caller and a retry to a consumer."""
         if self.verifier is None:
-            raise MeshError("NOT_READY", f"{self.member_id} has not loaded НУЦ's certificates yet", status=503)
+            raise MeshError("NOT_READY", f"{self.member_id} has not loaded НУЦ's certificates yet")
         return self.verifier
 
     def on_message(self, *, message_type: MessageType, handler: AsyncHandler, service_id: str | None = None,
@@ -268,7 +268,7 @@ class MemberRuntime:
         checked), or the provider's member id (it did not answer in time, or refused).
         """
         if self._reply_queue is None:
-            raise MeshError("MEMBER_NOT_STARTED", f"{self.member_id} is not connected to the mesh yet", status=503)
+            raise MeshError("MEMBER_NOT_STARTED", f"{self.member_id} is not connected to the mesh yet")
         timeout = timeout_s or self._sync_timeout
         wire = self.composer.compose(service_id=service_id, message_type=MessageType.REQUEST, data=data,
                                      correlation_id=correlation_id, route_id=route_id)
@@ -283,11 +283,11 @@ class MemberRuntime:
             return await asyncio.wait_for(future, timeout=timeout + min(2.0, timeout / 2))
         except TimeoutError:
             raise MeshError("Server.Timeout", f"{service_id} did not answer within {timeout:g} s and the gateway "
-                            "said nothing either: the gateway is not taking messages", status=504,
+                            "said nothing either: the gateway is not taking messages",
                             details={"failedAt": GATEWAY}) from None
         except BusError as exc:
             raise MeshError("Client.GatewayUnreachable", f"could not hand the request to the broker: {exc}",
-                            status=503, details={"failedAt": BROKER}) from None
+                            details={"failedAt": BROKER}) from None
         finally:
             self._pending.pop(wire["messageId"], None)
 
@@ -428,7 +428,7 @@ class MemberRuntime:
                 # The answer came, but its sender's certificate cannot be checked now (НУЦ down): the call fails
                 # naming НУЦ, instead of timing out as if the gateway had never answered.
                 self._fail_pending(delivery, MeshError(exc.code, f"the answer could not be checked: {exc.message}",
-                                                       status=503, details={"failedAt": NUC}))
+                                                       details={"failedAt": NUC}))
                 await dead_letter(bus=self.bus, delivery=delivery, queue=self._reply_queue or "reply",
                                   code=exc.code, reason=exc.message)
                 await delivery.ack()
@@ -436,7 +436,7 @@ class MemberRuntime:
             except Exception as exc:
                 log.warning("reply_refused", reason=str(exc))
                 await dead_letter(bus=self.bus, delivery=delivery, queue=self._reply_queue or "reply",
-                                  code=getattr(exc, "code", "Client.InvalidReply"), reason=str(exc))
+                                  code=getattr(exc, "code", INVALID_REPLY), reason=str(exc))
                 await delivery.ack()
                 return
             env = incoming.envelope
@@ -445,7 +445,7 @@ class MemberRuntime:
                 log.info("late_reply_ignored", service_id=env.service_id)
             elif env.message_type is MessageType.ERROR and isinstance(incoming.payload, ErrorPayload):
                 err = incoming.payload
-                future.set_exception(MeshError(
+                future.set_exception(RelayedError(
                     err.code, err.message, status=504 if err.code == "Server.Timeout" else 503 if
                     is_transient_refusal(err.code) else 502,
                     details={"where": err.where, "failedAt": failed_hop(err, sender=env.sender)}))

@@ -58,8 +58,6 @@ KEY_UNKNOWN = "Client.EncryptionKeyUnknown"
 class DecryptionError(MeshError):
     """The payload cannot be opened here: not JWE, not for a key this member has, or altered."""
 
-    status = 422
-
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

@@ -41,8 +41,6 @@ _NOT_TEXT = re.compile("[\ud800-\udfff]")  # a lone surrogate: a str Python hold
 class JsonRefused(MeshError):
     """JSON the mesh does not read: ``JSON_TOO_DEEP``, ``JSON_STRING_INVALID`` (or the caller's code for not-JSON)."""
 
-    status = 422
-
 
 def _too_deep() -> JsonRefused:
     return JsonRefused("JSON_TOO_DEEP", f"JSON nested deeper than {MAX_JSON_DEPTH} objects and arrays")
@@ -78,7 +76,10 @@ def check_json(value: Any) -> None:
             stack.extend((inner, depth + 1) for inner in item)
 
 
-def parse_json(data: bytes | str, *, malformed: str = "JSON_MALFORMED", what: str = "the body") -> Any:
+MALFORMED_CODE = "JSON_MALFORMED"  # a body that is not JSON at all, unless the caller names its own code
+
+
+def parse_json(data: bytes | str, *, malformed: str = MALFORMED_CODE, what: str = "the body") -> Any:
     """JSON from outside, checked (``check_json``): orjson (C, its own depth limit of 1024, strict UTF-8), and when it
     refuses, the stdlib — the parser FastAPI and the rest of Python use — so that a refusal is named for what the
     stdlib would have made of it (a RecursionError is too deep; a surrogate is not text) and what orjson alone does
@@ -87,7 +88,7 @@ def parse_json(data: bytes | str, *, malformed: str = "JSON_MALFORMED", what: st
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if raw.count(b"[") + raw.count(b"{") + raw.count(b",") > MAX_JSON_ELEMENTS:
         raise JsonRefused("JSON_TOO_MANY_ELEMENTS", f"{what} holds more than {MAX_JSON_ELEMENTS} JSON objects, arrays "
-                          "and values", status=413)
+                          "and values")
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:

@@ -39,8 +39,6 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 class SignatureError(MeshError):
     """The signature itself is wrong: malformed, over other content, or mathematically invalid."""
 
-    status = 422
-
 
 @dataclass(frozen=True)
 class SignerIdentity:
@@ -107,14 +105,14 @@ def refuse_signing_time(verified: VerifiedSignature, *, now: dt.datetime, what: 
     try:
         signed_at = verified.signing_time
     except SignatureError as exc:
-        raise MeshError(exc.code, f"{what}: {exc.message}", status=422) from None
+        raise MeshError(exc.code, f"{what}: {exc.message}") from None
     if signed_at is None:
         raise MeshError("SIGNING_TIME_MISSING", f"{what}: the signature carries no signingTime (a signed attribute); "
-                        "sign with a tool that writes it (meshctl sign, the SDK, openssl cms -sign)", status=422)
+                        "sign with a tool that writes it (meshctl sign, the SDK, openssl cms -sign)")
     if abs(signed_at - now) > SIGNING_TIME_TOLERANCE:
         raise MeshError("SIGNING_TIME_SKEWED", f"{what}: the signature says it was made at {signed_at.isoformat()}, "
                         f"but the mesh clock reads {now.isoformat()}; sign again on the mesh clock (meshctl sign "
-                        "uses it)", status=422, details={"signingTime": signed_at.isoformat(),
+                        "uses it)", details={"signingTime": signed_at.isoformat(),
                                                         "meshTime": now.isoformat()})
 
 
@@ -383,4 +381,4 @@ def load_pem_certificates(pem: str | bytes) -> list[x509.Certificate]:
     try:
         return x509.load_pem_x509_certificates(data)
     except ValueError as exc:
-        raise MeshError("CERTIFICATE_MALFORMED", f"not a PEM certificate: {exc}", status=422) from None
+        raise MeshError("CERTIFICATE_MALFORMED", f"not a PEM certificate: {exc}") from None

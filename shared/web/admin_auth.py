@@ -8,15 +8,18 @@ from collections.abc import Callable
 from fastapi import Header
 
 from shared.errors import MeshError
+from shared.web.openapi_errors import raises
+
+ADMIN_REFUSALS = ("ADMIN_TOKEN_MISSING", "ADMIN_TOKEN_INVALID")
 
 
 def admin_guard(*, token: Callable[[], str]) -> Callable[..., None]:
+    @raises(*ADMIN_REFUSALS)
     def check(authorization: str | None = Header(default=None, description="Bearer <admin token>")) -> None:
         if not authorization or not authorization.startswith("Bearer "):
-            raise MeshError("ADMIN_TOKEN_MISSING", "this endpoint needs 'Authorization: Bearer <admin token>'",
-                            status=401)
+            raise MeshError("ADMIN_TOKEN_MISSING", "this endpoint needs 'Authorization: Bearer <admin token>'")
         if not hmac.compare_digest(authorization.removeprefix("Bearer ").encode(), token().encode()):
-            raise MeshError("ADMIN_TOKEN_INVALID", "the admin token is not valid", status=403)
+            raise MeshError("ADMIN_TOKEN_INVALID", "the admin token is not valid")
     return check
 
 
@@ -25,6 +28,7 @@ def admin_or_anonymous(*, token: Callable[[], str]) -> Callable[..., bool]:
     to answer test tooling precisely and anonymous callers without telling who exists; a wrong token is 403."""
     guard = admin_guard(token=token)
 
+    @raises(*ADMIN_REFUSALS)
     def check(authorization: str | None = Header(default=None, description="Bearer <admin token>: precise "
                                                  "answers for test tooling")) -> bool:
         if not authorization:

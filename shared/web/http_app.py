@@ -1,4 +1,5 @@
-"""What every service's FastAPI app has: /health, /ready, and errors rendered as {code, message}."""
+"""What every service's FastAPI app has: /health, /ready, errors rendered as {code, message, details} with the code's
+status (shared/error_catalogue.py), and an OpenAPI that lists each route's error answers (shared.web.openapi_errors)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.errors import MeshError
+from shared.errors import MeshError, status_of
 from shared.mesh.envelope import MAX_ENVELOPE_BYTES
 from shared.mesh.readiness import Readiness
-from shared.pki.canonical import JsonRefused, parse_json
+from shared.pki.canonical import MALFORMED_CODE, JsonRefused, parse_json
+from shared.web.openapi_errors import complete_error_responses
 
 MAX_REQUEST_BYTES = MAX_ENVELOPE_BYTES + 1024 * 1024  # the largest request: an application with its copies
 SQL_INT_MAX = 2**63 - 1
@@ -24,11 +26,19 @@ An id or count a request gives is bounded by it (422 ``REQUEST_INVALID``): beyon
 500 — before the query ran."""
 
 
-def error_response(*, status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+# The framework's own refusals (no route, a method the path does not take, …) by their status; any other status it
+# gives is answered as HTTP_ERROR, with that status.
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED", 403: "FORBIDDEN"}
+_OTHER_HTTP_CODE = "HTTP_ERROR"
+
+
+def error_response(*, code: str, message: str, details: Any = None, status: int | None = None) -> JSONResponse:
+    """``{code, message, details}`` with the code's status (shared/error_catalogue.py); ``status`` only for one
+    decided elsewhere: a relayed refusal (``RelayedError``), the framework's."""
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         body["details"] = details
-    return JSONResponse(status_code=status, content=body)
+    return JSONResponse(status_code=status_of(code) if status is None else status, content=body)
 
 
 class BoundedBody:
@@ -42,7 +52,7 @@ class BoundedBody:
         if scope["type"] == "http":
             declared = dict(scope.get("headers") or []).get(b"content-length", b"")
             if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
-                refusal = error_response(status=413, code="REQUEST_TOO_LARGE",
+                refusal = error_response(code="REQUEST_TOO_LARGE",
                                          message=f"a request body is at most {MAX_REQUEST_BYTES} bytes")
                 await refusal(scope, receive, send)
                 return
@@ -86,7 +96,7 @@ class JsonGuard:
                 return
             body += message.get("body", b"")
             if len(body) > MAX_REQUEST_BYTES:
-                refusal = error_response(status=413, code="REQUEST_TOO_LARGE",
+                refusal = error_response(code="REQUEST_TOO_LARGE",
                                          message=f"a request body is at most {MAX_REQUEST_BYTES} bytes")
                 await refusal(scope, receive, send)
                 return
@@ -96,8 +106,8 @@ class JsonGuard:
             try:
                 parse_json(bytes(body))
             except JsonRefused as exc:
-                if exc.code != "JSON_MALFORMED":
-                    await error_response(status=exc.status, code=exc.code, message=exc.message)(scope, receive, send)
+                if exc.code != MALFORMED_CODE:
+                    await error_response(code=exc.code, message=exc.message)(scope, receive, send)
                     return
         await self.app(scope, _replay(bytes(body), None, receive), send)
 
@@ -118,12 +128,12 @@ async def read_body(request: Request, *, limit: int, code: str, what: str) -> by
     be larger — by its Content-Length before anything is read, else while it streams in."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise MeshError(code, f"{what} is at most {limit} bytes", status=413)
+        raise MeshError(code, f"{what} is at most {limit} bytes")
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
         if len(data) > limit:
-            raise MeshError(code, f"{what} is at most {limit} bytes", status=413)
+            raise MeshError(code, f"{what} is at most {limit} bytes")
     return bytes(data)
 
 
@@ -139,17 +149,25 @@ def build_app(*, title: str, description: str, readiness: Readiness,
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
         first = problems[0] if problems else {"field": "body", "problem": "invalid"}
-        return error_response(status=422, code="REQUEST_INVALID",
+        return error_response(code="REQUEST_INVALID",
                               message=f"{first['field']}: {first['problem']}", details=problems)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHORIZED", 403: "FORBIDDEN"}.get(
-            exc.status_code, "HTTP_ERROR")
-        return error_response(status=exc.status_code, code=code, message=str(exc.detail))
+        code = _HTTP_CODES.get(exc.status_code, _OTHER_HTTP_CODE)
+        return error_response(code=code, message=str(exc.detail), status=exc.status_code)
 
     app.add_middleware(JsonGuard)
     app.add_middleware(BoundedBody)  # outermost: a declared size too large is refused before anything is read
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's OpenAPI, each route's error responses completed with what every route can give
+        (shared.web.openapi_errors)."""
+        if app.openapi_schema is None:
+            app.openapi_schema = complete_error_responses(app, FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/health", tags=["ops"], summary="Alive (the process answers)")
     async def health() -> dict[str, str]:

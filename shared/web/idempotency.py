@@ -44,8 +44,7 @@ def valid_key(key: str | None) -> str | None:
     if key is None:
         return None
     if not _KEY.match(key):
-        raise MeshError("IDEMPOTENCY_KEY_INVALID", f"{HEADER} must be 1-255 visible ASCII characters (a UUID, say)",
-                        status=400)
+        raise MeshError("IDEMPOTENCY_KEY_INVALID", f"{HEADER} must be 1-255 visible ASCII characters (a UUID, say)")
     return key
 
 
@@ -60,7 +59,7 @@ async def replayed(session: AsyncSession, *, scope: str, key: str, digest: str) 
         return None
     if record.request_digest != digest:
         raise MeshError("IDEMPOTENCY_KEY_REUSED", f"{HEADER} {key!r} was used for a different request; use a new key "
-                        "for a new request", status=422)
+                        "for a new request")
     return record.resource
 
 

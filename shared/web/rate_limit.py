@@ -28,7 +28,7 @@ class RateLimit:
         if len(calls) >= self._limit:
             wait = max(1, round(calls[0] + 60 - now))
             raise MeshError("TOO_MANY_ATTEMPTS", f"at most {self._limit} {self._what} a minute from one address: "
-                            f"try again in {wait} s", status=429, details={"retryAfterSeconds": wait})
+                            f"try again in {wait} s", details={"retryAfterSeconds": wait})
         calls.append(now)
         if len(self._calls) > 10_000:  # forget idle clients rather than grow without bound
             for key in [k for k, v in self._calls.items() if not v or v[-1] <= now - 60]:

@@ -185,8 +185,8 @@ async def test_a_handler_that_crashes_past_its_own_error_handling_dead_letters_w
 @pytest.mark.parametrize(("error", "kind", "code"), [
     (PermanentFailure("Client.InvalidEnvelope", "x"), FailureKind.PERMANENT, "Client.InvalidEnvelope"),
     (OutageFailure("Server.OcspResponderUnreachable", "x"), FailureKind.OUTAGE, "Server.OcspResponderUnreachable"),
-    (MeshError("Server.Timeout", "no answer", status=504), FailureKind.OUTAGE, "Server.Timeout"),
-    (MeshError("DISTRICT_UNKNOWN", "no such district", status=404), FailureKind.PERMANENT, "DISTRICT_UNKNOWN"),
+    (MeshError("Server.Timeout", "no answer"), FailureKind.OUTAGE, "Server.Timeout"),
+    (MeshError("DISTRICT_UNKNOWN", "no such district"), FailureKind.PERMANENT, "DISTRICT_UNKNOWN"),
     (BusError("connection lost"), FailureKind.OUTAGE, "Server.BrokerUnavailable"),
     (ConnectionRefusedError("refused"), FailureKind.OUTAGE, "Server.DependencyUnavailable"),
     (IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")), FailureKind.FAULT, "Server.WriteConflict"),

@@ -4,6 +4,7 @@ import pytest
 
 from services.portal.domain import describe_faults, password_faults
 from shared.employment.logins import eds_refusal
+from shared.errors import status_of
 from shared.pki.cert_check import CertCheckResult, CertFailure
 
 IIN = "850701300007"
@@ -36,6 +37,6 @@ def test_fault_description_is_readable():
 ])
 def test_every_eds_failure_has_its_code(failure, code, status):
     result = CertCheckResult(ok=False, checked_at=dt.datetime.now(dt.UTC), failure=failure)
-    assert eds_refusal(result) == (code, status)
-    assert all(eds_refusal(CertCheckResult(ok=False, checked_at=result.checked_at, failure=f))[0].startswith("EDS_")
+    assert (eds_refusal(result), status_of(eds_refusal(result))) == (code, status)
+    assert all(eds_refusal(CertCheckResult(ok=False, checked_at=result.checked_at, failure=f)).startswith("EDS_")
                for f in CertFailure)

@@ -92,4 +92,4 @@ def test_an_envelope_10000_deep_is_refused_without_recursion():
 
 
 def test_a_refusal_is_a_422():
-    assert JsonRefused.status == 422
+    assert JsonRefused("JSON_TOO_DEEP", "deep").status == 422

@@ -2,7 +2,7 @@
 tooling), as an anonymous stranger, and with the session of the one who uses it (a citizen at the portal, МИО staff,
 a ЦОН operator, with their own IIN, district or branch in the path, so the calls get past «not yours» into the
 routes) — with data that fits the schema (positive) and data that does not (negative): whatever is sent, no answer
-is a 5xx; bad input gets a 4xx with a code.
+is a 5xx; bad input gets a 4xx with a code, one the operation's OpenAPI lists under that status.
 
 Before: ГБД ФЛ's `POST /admin/people` and `/admin/people/claim` answered 500 for `minAge` ≥ 65 without `maxAge`;
 issue 17: a lone surrogate in a body, JSON nested ~900 deep, an id beyond 64 bits (those payloads are pinned in
@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
+from shared.web.openapi_errors import declared_codes
 from tests.support.inprocess import SERVICES, InProcessMesh, start_inprocess_mesh, url
 
 EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 6}  # per operation and caller
@@ -116,8 +117,10 @@ _addresses = (f"198.51.100.{n % 250 + 1}" for n in itertools.count())
 async def test_no_call_to_a_service_answers_5xx(fuzzed: InProcessMesh, sessions: dict[str, Caller], service: str,
                                                 who: str):
     caller = {"admin": Caller(fuzzed.admin), "anonymous": Caller()}.get(who) or sessions[service]
-    schema = schemathesis.openapi.from_dict(fuzzed.app(service).openapi())
+    document = fuzzed.app(service).openapi()
+    schema = schemathesis.openapi.from_dict(document)
     failures: list[str] = []
+    undeclared: set[str] = set()
     sent = 0
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -141,5 +144,11 @@ async def test_no_call_to_a_service_answers_5xx(fuzzed: InProcessMesh, sessions:
                     if reply.status_code >= 500:
                         failures.append(f"{mode.value} {case.method} {case.formatted_path} "
                                         f"{request.get('json')!r:.200}: {reply.status_code} {reply.text[:300]}")
+                    elif reply.status_code >= 400 and reply.headers.get("content-type") == "application/json":
+                        declared = declared_codes(document["paths"][operation.path][operation.method.lower()])
+                        code = reply.json().get("code")
+                        if code not in declared.get(reply.status_code, []):
+                            undeclared.add(f"{method} {operation.path}: {reply.status_code} {code}")
     assert sent > 20
     assert failures == [], failures[:5]
+    assert sorted(undeclared) == [], "every error answer is listed in the operation's OpenAPI (error_responses)"

@@ -176,7 +176,7 @@ async def test_a_personal_certificate_another_organisations_or_a_malformed_bin_i
         unknown = await portal.post("/auth/login/organisation/eds", json={
             "bin": unregistered.bin, "challengeId": challenge["challengeId"],
             "signature": unregistered.sign(challenge, usage="auth")})
-        assert (unknown.status_code, unknown.json()["code"]) == (401, "ACCOUNT_NOT_FOUND")
+        assert (unknown.status_code, unknown.json()["code"]) == (404, "ACCOUNT_NOT_FOUND")
     for bin_ in (rep.bin, other_bin, unregistered.bin):
         stored = await _count(inproc, "portal", "SELECT count(*) FROM organisation_account WHERE bin = ? AND iin != ?",
                               bin_, rep.iin if bin_ == rep.bin else "")

@@ -64,7 +64,7 @@ async def test_a_grant_that_would_change_how_a_service_is_reached_is_refused_and
         unknown = await gateway.post(f"/admin/services/{LOOKUP}/grant", json={"providers": ["nobody.at-all"]})
     assert (conflict.status_code, conflict.json()["code"]) == (409, "GRANT_CONFLICT")
     assert (missing.status_code, missing.json()["code"]) == (404, "SERVICE_NOT_FOUND")
-    assert (unknown.status_code, unknown.json()["code"]) == (422, "MEMBER_NOT_FOUND")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "MEMBER_NOT_FOUND")
     assert await _service(inproc, LOOKUP) == before
 
 
