@@ -53,7 +53,8 @@ def create_app(settings: ConOperatorSettings | None = None, *, bus: Bus | None =
                                         admin=admin_guard(token=token), admin_token=token,
                                         tickets_per_minute=settings.tickets_per_minute))
 
-    return create_member_app(settings=settings, service="con_operator", title="con_operator — ИС ЦОН simulator",
+    return create_member_app(settings=settings, service="con_operator", title="egov-mesh ISCON",
+                             summary="ИС ЦОН simulator",
                              description="The State Corporation's service centres: branches, the electronic queue, "
                                          "operators, intake with the ГБД ФЛ look-up, representatives, the operator's "
                                          "EDS, statuses, hand-out of results.",

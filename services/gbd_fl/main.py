@@ -30,7 +30,8 @@ def create_app(settings: GbdFlSettings | None = None, *, bus: Bus | None = None,
                                         default_seed=settings.population_seed,
                                         default_size=settings.population_size))
 
-    return create_member_app(settings=settings, service="gbd_fl", title="gbd_fl — ГБД ФЛ simulator",
+    return create_member_app(settings=settings, service="gbd_fl", title="egov-mesh GBDFL",
+                             summary="ГБД ФЛ simulator",
                              description="Person data by IIN and external registries' facts, served synchronously "
                                          "through the gateway; a seeded synthetic population.",
                              members=[settings.member_id], models=[Person, RegistryFacts, PopulationState],

@@ -72,7 +72,8 @@ def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None,
         app.include_router(build_router(workstation=workstation, staff=staff, book=book,
                                         admin=admin_guard(token=token), admin_token=token))
 
-    return create_member_app(settings=settings, service="mio_workstation", title="mio_workstation — ИС МИО simulator",
+    return create_member_app(settings=settings, service="mio_workstation", title="egov-mesh ISMIO",
+                             summary="ИС МИО simulator",
                              description="Local executive bodies: applications through the regulations' staff "
                                          "steps, EDS-signed results, «Еңбек нарығы», status notifications.",
                              members=[f"mio.{d}" for d in districts], models=MODELS, wire=wire,

@@ -86,7 +86,8 @@ def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None,
             await http.aclose()
         await engine.dispose()
 
-    app = build_app(title="nuc_pki — НУЦ РК simulator",
+    app = build_app(title="egov-mesh NUC",
+                    summary="НУЦ РК simulator",
                     description="Certificates by the НУЦ profile, revocation, OCSP (RFC 6960) and CRL.",
                     readiness=readiness, lifespan=lifespan)
     token = settings.mesh.admin_token.get_secret_value

@@ -48,7 +48,8 @@ def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None
         app.include_router(build_cabinet_router(sessions=node.sessions, logins=portal.logins, clock=node.clock,
                                                 admin=admin_guard(token=token)))
 
-    return create_member_app(settings=settings, service="portal", title="portal — ПЭП simulator",
+    return create_member_app(settings=settings, service="portal", title="egov-mesh portal",
+                             summary="ПЭП simulator",
                              description="The e-government portal: citizens' registration and login (IIN + "
                                          "password or EDS), sessions, their own data.",
                              members=[settings.member_id, MAIL_MEMBER],

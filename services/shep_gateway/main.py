@@ -195,7 +195,8 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
             await http.aclose()
         await engine.dispose()
 
-    app = build_app(title="shep_gateway — ШЭП/РШЭП simulator",
+    app = build_app(title="egov-mesh SHEP gateway",
+                    summary="ШЭП/РШЭП simulator",
                     description="Verifies, authorises, logs and routes every message between member systems.",
                     readiness=readiness, lifespan=lifespan)
     guard = admin_guard(token=settings.mesh.admin_token.get_secret_value)

@@ -1,38 +1,41 @@
-"""The admin token guard for test-support and operator endpoints (Authorization: Bearer <token>)."""
+"""The admin token guard for test-support and operator endpoints (Authorization: Bearer <token>), declared in the
+OpenAPI as the ``adminToken`` security scheme (shared.web.security)."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
 
-from fastapi import Header
-
 from shared.errors import MeshError
 from shared.web.openapi_errors import raises
+from shared.web.security import AdminCredentials, token_of
 
 ADMIN_REFUSALS = ("ADMIN_TOKEN_MISSING", "ADMIN_TOKEN_INVALID")
 
 
+def _judge(given: str | None, token: Callable[[], str]) -> None:
+    if not given:
+        raise MeshError("ADMIN_TOKEN_MISSING", "this endpoint needs 'Authorization: Bearer <admin token>'")
+    if not hmac.compare_digest(given.encode(), token().encode()):
+        raise MeshError("ADMIN_TOKEN_INVALID", "the admin token is not valid")
+
+
 def admin_guard(*, token: Callable[[], str]) -> Callable[..., None]:
     @raises(*ADMIN_REFUSALS)
-    def check(authorization: str | None = Header(default=None, description="Bearer <admin token>")) -> None:
-        if not authorization or not authorization.startswith("Bearer "):
-            raise MeshError("ADMIN_TOKEN_MISSING", "this endpoint needs 'Authorization: Bearer <admin token>'")
-        if not hmac.compare_digest(authorization.removeprefix("Bearer ").encode(), token().encode()):
-            raise MeshError("ADMIN_TOKEN_INVALID", "the admin token is not valid")
+    def check(credentials: AdminCredentials) -> None:
+        _judge(token_of(credentials), token)
     return check
 
 
 def admin_or_anonymous(*, token: Callable[[], str]) -> Callable[..., bool]:
     """True when the caller gave the admin token, False when it gave none. Endpoints open to everyone use it
     to answer test tooling precisely and anonymous callers without telling who exists; a wrong token is 403."""
-    guard = admin_guard(token=token)
 
     @raises(*ADMIN_REFUSALS)
-    def check(authorization: str | None = Header(default=None, description="Bearer <admin token>: precise "
-                                                 "answers for test tooling")) -> bool:
-        if not authorization:
+    def check(credentials: AdminCredentials) -> bool:
+        given = token_of(credentials)
+        if not given:
             return False
-        guard(authorization=authorization)
+        _judge(given, token)
         return True
     return check

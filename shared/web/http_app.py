@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -137,9 +138,11 @@ async def read_body(request: Request, *, limit: int, code: str, what: str) -> by
     return bytes(data)
 
 
-def build_app(*, title: str, description: str, readiness: Readiness,
+def build_app(*, title: str, summary: str, description: str, readiness: Readiness,
               lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]) -> FastAPI:
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    # Swagger UI (/docs) and ReDoc (/redoc) with their scripts served from the package (fastapi-offline), not a CDN:
+    # the mesh runs where nothing else on the internet is reachable.
+    app = FastAPIOffline(title=title, summary=summary, description=description, version="0.1.0", lifespan=lifespan)
 
     @app.exception_handler(MeshError)
     async def _mesh_error(_request: Request, exc: MeshError) -> JSONResponse:

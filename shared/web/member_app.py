@@ -40,7 +40,8 @@ def _mesh_router(node: MemberNode) -> APIRouter:
     return router
 
 
-def create_member_app(*, settings: ServiceSettings, service: str, title: str, description: str, members: list[str],
+def create_member_app(*, settings: ServiceSettings, service: str, title: str, summary: str, description: str,
+                      members: list[str],
                       models: list[type[SQLModel]], wire: Callable[[MemberNode, FastAPI], None],
                       extra_steps: list[str] | None = None, bus: Bus | None = None,
                       http: httpx.AsyncClient | None = None) -> FastAPI:
@@ -56,7 +57,7 @@ def create_member_app(*, settings: ServiceSettings, service: str, title: str, de
         yield
         await node.stop()
 
-    app = build_app(title=title, description=description, readiness=node.readiness, lifespan=lifespan)
+    app = build_app(title=title, summary=summary, description=description, readiness=node.readiness, lifespan=lifespan)
     app.include_router(_mesh_router(node))
     app.state.node = node
     wire(node, app)
