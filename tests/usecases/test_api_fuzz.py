@@ -29,6 +29,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error, response_schema_conformance
+from schemathesis.core.failures import FailureGroup
 
 from shared.web.openapi_errors import declared_codes
 from tests.support.inprocess import SERVICES, InProcessMesh, start_inprocess_mesh, url
@@ -121,6 +123,7 @@ async def test_no_call_to_a_service_answers_5xx(fuzzed: InProcessMesh, sessions:
     schema = schemathesis.openapi.from_dict(document)
     failures: list[str] = []
     undeclared: set[str] = set()
+    nonconforming: list[str] = []
     sent = 0
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -141,6 +144,11 @@ async def test_no_call_to_a_service_answers_5xx(fuzzed: InProcessMesh, sessions:
                     except (httpx.InvalidURL, httpx.LocalProtocolError, UnicodeEncodeError, TypeError):
                         continue  # a request no HTTP client can send (a header that is not Latin-1, …)
                     sent += 1
+                    try:  # the answer is the one its OpenAPI declares: the status's schema, closed where it is closed
+                        case.validate_response(reply, checks=[not_a_server_error, response_schema_conformance])
+                    except FailureGroup as group:
+                        nonconforming += [f"{method} {operation.path} → {reply.status_code}: {failure.title}: "
+                                          f"{failure.message[:300]}" for failure in group.exceptions]
                     if reply.status_code >= 500:
                         failures.append(f"{mode.value} {case.method} {case.formatted_path} "
                                         f"{request.get('json')!r:.200}: {reply.status_code} {reply.text[:300]}")
@@ -152,3 +160,4 @@ async def test_no_call_to_a_service_answers_5xx(fuzzed: InProcessMesh, sessions:
     assert sent > 20
     assert failures == [], failures[:5]
     assert sorted(undeclared) == [], "every error answer is listed in the operation's OpenAPI (error_responses)"
+    assert nonconforming == [], nonconforming[:5]
