@@ -479,7 +479,7 @@ def _message(kind: Kind, schemas: Schemas, registry: RegistryFile) -> dict[str, 
     example, secret = _example(kind, registry)
     if kind.plain:
         fixed |= {"sender": {"const": GATEWAY_ID}, "data": contract}
-        payload = {"allOf": [_ref("Envelope"), {"type": "object", "properties": fixed}]}
+        payload: dict[str, Any] = {"allOf": [_ref("Envelope"), {"type": "object", "properties": fixed}]}
     else:
         fixed[ENCRYPTED] = {"x-jwe-plaintext": {
             "type": "object", "required": list(SECRET_FIELDS), "additionalProperties": False,

@@ -136,14 +136,12 @@ def _demo_citizen(var_dir: Path) -> dict:
     """A ready citizen to try the portal with; made once, reused on later runs while its account exists."""
     directory = var_dir / "citizens" / "demo"
     with Mesh.from_file(var_dir / "mesh.json") as kit:
+        citizen: Citizen | None = None
         if (directory / "citizen.json").exists():
-            citizen = Citizen.load(directory)
-            try:
-                kit.login(citizen.iin, citizen.password or "")
-            except KitError:
-                citizen = None
-        else:
-            citizen = None
+            known = Citizen.load(directory)
+            with contextlib.suppress(KitError):  # its account is gone (another mesh): a new citizen
+                kit.login(known.iin, known.password or "")
+                citizen = known
         if citizen is None:
             citizen = kit.new_citizen(district="almaty", min_age=25, max_age=45, employed=False)
             citizen.save(directory)

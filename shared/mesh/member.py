@@ -247,6 +247,10 @@ class MemberRuntime:
         """Called after each asynchronous message's transaction commits (e.g. to wake a scheduler)."""
         self._after_commit.append(callback)
 
+    def _run_after_commit(self) -> None:
+        for callback in self._after_commit:
+            callback()
+
     def serve(self, *, service_id: str, handler: SyncHandler) -> None:
         """Answer synchronous requests for a service: the handler returns the response ``data``."""
         self._sync_handlers[service_id] = handler
@@ -301,7 +305,7 @@ class MemberRuntime:
             prepare=self._prepare, apply=self._dispatch, message_id_of=lambda i: str(i.envelope.message_id),
             log_seq_of=lambda i: i.seal.log_seq if i.seal is not None else None,
             relay=self.relay, policy=self._policy, on_duplicate=self._acknowledge,
-            after_commit=lambda: [callback() for callback in self._after_commit])
+            after_commit=self._run_after_commit)
         await self._consumer.start()
         self._subscriptions.append(await self.bus.consume(queue=member_sync_queue(self.member_id),
                                                           handler=self._on_sync_request, prefetch=32))
