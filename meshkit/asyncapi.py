@@ -479,7 +479,7 @@ def _message(kind: Kind, schemas: Schemas, registry: RegistryFile) -> dict[str, 
     example, secret = _example(kind, registry)
     if kind.plain:
         fixed |= {"sender": {"const": GATEWAY_ID}, "data": contract}
-        payload = {"allOf": [_ref("Envelope"), {"type": "object", "properties": fixed}]}
+        payload: dict[str, Any] = {"allOf": [_ref("Envelope"), {"type": "object", "properties": fixed}]}
     else:
         fixed[ENCRYPTED] = {"x-jwe-plaintext": {
             "type": "object", "required": list(SECRET_FIELDS), "additionalProperties": False,
@@ -622,35 +622,50 @@ def _service_operations(service: Service, kinds: dict[str, Kind]) -> dict[str, A
     """A registry service's operations, for each side: who sends what, who receives it."""
     d = service.definition
     assert d is not None
+    if service.sync:
+        return _sync_operations(service, d)
+    return _async_operations(service, d, kinds)
+
+
+def _sync_operations(service: Service, d: ServiceDef) -> dict[str, Any]:
+    """A synchronous service: the caller asks through the gateway and hears on its reply queue; the provider
+    answers."""
     ops: dict[str, Any] = {}
     request, response = f"{service.id}.REQUEST", f"{service.id}.RESPONSE"
+    providers, callers = (_who(m, service_id=service.id) for m in (d.providers, d.callers))
+    ops[f"call{service.camel}"] = {
+        "action": "send", "channel": {"$ref": "#/channels/ingress"}, "title": f"{d.title}: ask",
+        "summary": f"Call {service.id} synchronously (callers: {callers}).",
+        "description": (
+            f"Publish the REQUEST to {INGRESS_EXCHANGE} with AMQP reply_to = your reply queue (else "
+            f"Client.ReplyToRequired) and {H_DEADLINE}; the answer, or an ERROR, comes to that queue. "
+            f"Served by: {providers}."),
+        "messages": _refs("ingress", [request]),
+        "reply": {"channel": {"$ref": "#/channels/replies"},
+                  "messages": _refs("replies", [response, ERROR_MESSAGE])},
+        "bindings": _amqp(deliveryMode=TRANSIENT, mandatory=True),
+    }
+    ops[f"answer{service.camel}"] = {
+        "action": "receive", "channel": {"$ref": "#/channels/syncDelivery"}, "title": f"{d.title}: answer",
+        "summary": f"Answer {service.id} (providers: {providers}).",
+        "description": (
+            f"Take the REQUEST from {member_sync_queue('{memberId}')}, check the seal and the sender's "
+            f"signature, answer before {H_DEADLINE} with a RESPONSE (or an ERROR) to {INGRESS_EXCHANGE}, "
+            "inReplyTo = the request's messageId, recipient = the caller, the same correlationId."),
+        "messages": _refs("syncDelivery", [request]),
+        "reply": {"channel": {"$ref": "#/channels/ingress"},
+                  "messages": _refs("ingress", [response, ERROR_MESSAGE])},
+        "bindings": _amqp(ack=True),
+    }
+    return ops
+
+
+def _async_operations(service: Service, d: ServiceDef, kinds: dict[str, Kind]) -> dict[str, Any]:
+    """An asynchronous service: sent through the sender's outbox, received through the provider's inbox; and where
+    it has notifications, the provider's status changes to its followers."""
+    ops: dict[str, Any] = {}
+    request = f"{service.id}.REQUEST"
     providers, callers, followers = (_who(m, service_id=service.id) for m in (d.providers, d.callers, d.notify))
-    if service.sync:
-        ops[f"call{service.camel}"] = {
-            "action": "send", "channel": {"$ref": "#/channels/ingress"}, "title": f"{d.title}: ask",
-            "summary": f"Call {service.id} synchronously (callers: {callers}).",
-            "description": (
-                f"Publish the REQUEST to {INGRESS_EXCHANGE} with AMQP reply_to = your reply queue (else "
-                f"Client.ReplyToRequired) and {H_DEADLINE}; the answer, or an ERROR, comes to that queue. "
-                f"Served by: {providers}."),
-            "messages": _refs("ingress", [request]),
-            "reply": {"channel": {"$ref": "#/channels/replies"},
-                      "messages": _refs("replies", [response, ERROR_MESSAGE])},
-            "bindings": _amqp(deliveryMode=TRANSIENT, mandatory=True),
-        }
-        ops[f"answer{service.camel}"] = {
-            "action": "receive", "channel": {"$ref": "#/channels/syncDelivery"}, "title": f"{d.title}: answer",
-            "summary": f"Answer {service.id} (providers: {providers}).",
-            "description": (
-                f"Take the REQUEST from {member_sync_queue('{memberId}')}, check the seal and the sender's "
-                f"signature, answer before {H_DEADLINE} with a RESPONSE (or an ERROR) to {INGRESS_EXCHANGE}, "
-                "inReplyTo = the request's messageId, recipient = the caller, the same correlationId."),
-            "messages": _refs("syncDelivery", [request]),
-            "reply": {"channel": {"$ref": "#/channels/ingress"},
-                      "messages": _refs("ingress", [response, ERROR_MESSAGE])},
-            "bindings": _amqp(ack=True),
-        }
-        return ops
     route = (" The gateway routes it by routeId (the district), or, without one, by the applicant's registered "
              "district, which it asks ГБД ФЛ.") if d.route_by == "district" else ""
     ops[f"send{service.camel}"] = {

@@ -433,14 +433,14 @@ def centre_visit(
 ) -> None:
     """A whole visit: take a ticket, the branch's operator calls it, intake (ГБД ФЛ), sign, send, wait for the
     result, form it where the regulation gives that to the State Corporation, hand it out, close the ticket."""
-    extra = dict(item.split("=", 1) for item in field or [])
+    extra: dict[str, Any] = dict(item.split("=", 1) for item in field or [])  # the form fields intake takes
     try:
         with Mesh.from_file(mesh) as kit:
             person = Citizen.load(citizen)
             desk = kit.operator_desk(branch)
             ticket = kit.take_ticket(branch, service)
             desk.call(ticket["id"])
-            agent = None
+            agent: dict[str, Any] | None = None
             if representative is not None:
                 proxy = Citizen.load(representative)
                 agent = {"iin": proxy.iin, "name": f"{proxy.surname} {proxy.name}", "powerOfAttorney": {

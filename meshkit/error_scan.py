@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCANNED = ("services", "shared", "meshkit")
@@ -109,10 +110,17 @@ def _code_argument(call: ast.Call, name: str, classes: set[str]) -> ast.expr | N
     return None
 
 
-def _constants(expr: ast.expr) -> Iterator[ast.Constant] | None:
+class _Text(NamedTuple):
+    """A string constant of the source and the line it is on."""
+
+    value: str
+    lineno: int
+
+
+def _constants(expr: ast.expr) -> Iterator[_Text] | None:
     """The string constants an expression in a code position can be, or None when it is built at run time."""
     if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
-        return iter([expr])
+        return iter([_Text(expr.value, expr.lineno)])
     if isinstance(expr, ast.IfExp):
         body, orelse = _constants(expr.body), _constants(expr.orelse)
         if body is None or orelse is None:
@@ -123,12 +131,12 @@ def _constants(expr: ast.expr) -> Iterator[ast.Constant] | None:
     return iter([])  # passed on: a name, an attribute, a call — used where it was made
 
 
-def _strings(node: ast.expr) -> Iterator[ast.Constant]:
+def _strings(node: ast.expr) -> Iterator[_Text]:
     """The codes in a code map: the values of a dict (its keys are what is mapped), the items of a tuple, list or
     set, recursively — the strings of code shape among them (not the sentences beside them)."""
     if isinstance(node, ast.Constant):
         if isinstance(node.value, str) and CODE_SHAPE.match(node.value):
-            yield node
+            yield _Text(node.value, node.lineno)
     elif isinstance(node, ast.Dict):
         for value in node.values:
             yield from _strings(value)

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -136,14 +137,12 @@ def _demo_citizen(var_dir: Path) -> dict:
     """A ready citizen to try the portal with; made once, reused on later runs while its account exists."""
     directory = var_dir / "citizens" / "demo"
     with Mesh.from_file(var_dir / "mesh.json") as kit:
+        citizen: Citizen | None = None
         if (directory / "citizen.json").exists():
-            citizen = Citizen.load(directory)
-            try:
-                kit.login(citizen.iin, citizen.password or "")
-            except KitError:
-                citizen = None
-        else:
-            citizen = None
+            known = Citizen.load(directory)
+            with contextlib.suppress(KitError):  # its account is gone (another mesh): a new citizen
+                kit.login(known.iin, known.password or "")
+                citizen = known
         if citizen is None:
             citizen = kit.new_citizen(district="almaty", min_age=25, max_age=45, employed=False)
             citizen.save(directory)
@@ -208,6 +207,62 @@ def _print(description: dict) -> None:
     console.print("Press Ctrl-C to stop the mesh.")
 
 
+@dataclass
+class _Launch:
+    """The mesh this launcher runs: what ``stop`` (Ctrl-C, SIGTERM, a failed start) takes down, and the description
+    ``write`` keeps current in var/mesh.json."""
+
+    var_dir: Path
+    node: RabbitNode
+    runner: MeshRunner
+    control: ControlServer | None = None
+    description: dict[str, Any] = field(default_factory=dict)
+    stopping: bool = False
+
+    def stop(self, *_args: object) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        console.print("\nStopping the mesh …")
+        if self.control is not None:
+            self.control.stop()
+        self.runner.stop()
+        self.node.stop()
+        (self.var_dir / "mesh.json").unlink(missing_ok=True)
+        (self.var_dir / "launcher.json").unlink(missing_ok=True)
+        console.print("Stopped.")
+        sys.exit(0)
+
+    def write(self, status: dict[str, Any] | None = None) -> None:
+        for name, state in (status or {}).items():
+            target = self.description["services"].get(name) if name != BROKER else self.description["rabbitmq"]
+            if target is not None:
+                target.update(state)
+        write_private(self.var_dir / "mesh.json", json.dumps(self.description, ensure_ascii=False, indent=2))
+        _record_processes(self.var_dir, node=self.node, runner=self.runner)
+
+
+def _start_broker(var_dir: Path, values: dict[str, str]) -> RabbitNode:
+    console.print("Starting a private RabbitMQ node …")
+    try:
+        return RabbitNode.start(base_dir=var_dir / "rabbitmq", admin=BrokerLogin(
+            user=ADMIN_USER, password=values["brokerAdminPassword"]))
+    except RabbitUnavailable as exc:
+        raise SystemExit(str(exc)) from None
+
+
+def _add_demos(launch: _Launch) -> None:
+    """A demo citizen, one district's staff and each branch's operator in the description, when the mesh makes
+    them."""
+    try:
+        launch.description["demoCitizen"] = _demo_citizen(launch.var_dir)
+        launch.description["demoStaff"] = _demo_staff(launch.var_dir)
+        launch.description["demoOperators"] = _demo_operators(launch.var_dir)
+        launch.write()
+    except KitError as exc:
+        console.print(f"[yellow]No demo citizen or staff:[/yellow] {exc}")
+
+
 def main() -> None:
     var_dir = Path(os.environ.get("MESH_VAR_DIR", REPO_ROOT / "var")).resolve()
     var_dir.mkdir(parents=True, exist_ok=True)
@@ -215,38 +270,16 @@ def main() -> None:
     _clean_up_after_a_dead_launcher(var_dir)
     (var_dir / "mesh.json").unlink(missing_ok=True)  # written again once this mesh is up: never a stale one
     ports = _ports()
-    console.print("Starting a private RabbitMQ node …")
-    try:
-        node = RabbitNode.start(base_dir=var_dir / "rabbitmq", admin=BrokerLogin(
-            user=ADMIN_USER, password=values["brokerAdminPassword"]))
-    except RabbitUnavailable as exc:
-        raise SystemExit(str(exc)) from None
+    node = _start_broker(var_dir, values)
     _record_processes(var_dir, node=node, runner=None)
     config = MeshConfig(var_dir=var_dir, amqp_url=node.service_url, admin_token=values["adminToken"],
                         key_passphrase=values["keyPassphrase"], ports=ports,
                         broker_management_url=node.management_url, broker_admin=(node.admin.user,
                                                                                  node.admin.password))
     runner = MeshRunner(config)
-    stopping = False
-    control: ControlServer | None = None
-
-    def stop(*_args: object) -> None:
-        nonlocal stopping
-        if stopping:
-            return
-        stopping = True
-        console.print("\nStopping the mesh …")
-        if control is not None:
-            control.stop()
-        runner.stop()
-        node.stop()
-        (var_dir / "mesh.json").unlink(missing_ok=True)
-        (var_dir / "launcher.json").unlink(missing_ok=True)
-        console.print("Stopped.")
-        sys.exit(0)
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    launch = _Launch(var_dir=var_dir, node=node, runner=runner)
+    signal.signal(signal.SIGINT, launch.stop)
+    signal.signal(signal.SIGTERM, launch.stop)
     console.print("Starting the six services …")
     runner.start()
     _record_processes(var_dir, node=node, runner=runner)
@@ -254,32 +287,17 @@ def main() -> None:
         runner.wait_ready(timeout_s=float(os.environ.get("MESH_START_TIMEOUT_S", "180")), progress=True)
     except MeshStartError as exc:
         console.print(f"[red]The mesh did not start:[/red] {exc}")
-        stop()
-    description = _describe(config, node, runner)
-
-    def write(status: dict[str, Any] | None = None) -> None:
-        for name, state in (status or {}).items():
-            target = description["services"].get(name) if name != BROKER else description["rabbitmq"]
-            if target is not None:
-                target.update(state)
-        write_private(var_dir / "mesh.json", json.dumps(description, ensure_ascii=False, indent=2))
-        _record_processes(var_dir, node=node, runner=runner)
-
+        launch.stop()
+    launch.description = _describe(config, node, runner)
     supervisor = Supervisor(runner=runner, rabbit=node, say=lambda text: console.print(text, soft_wrap=True),
-                            changed=write)
-    control = ControlServer(supervisor, token=config.admin_token)
-    control.start()
-    description["launcher"] = {"pid": os.getpid(), "controlUrl": control.url}
-    write(supervisor.status())
+                            changed=launch.write)
+    launch.control = ControlServer(supervisor, token=config.admin_token)
+    launch.control.start()
+    launch.description["launcher"] = {"pid": os.getpid(), "controlUrl": launch.control.url}
+    launch.write(supervisor.status())
     supervisor.tick()  # its first look marks the ready services up before the mesh is said to be up
-    try:
-        description["demoCitizen"] = _demo_citizen(var_dir)
-        description["demoStaff"] = _demo_staff(var_dir)
-        description["demoOperators"] = _demo_operators(var_dir)
-        write()
-    except KitError as exc:
-        console.print(f"[yellow]No demo citizen or staff:[/yellow] {exc}")
-    _print(description)
+    _add_demos(launch)
+    _print(launch.description)
     while True:
         supervisor.tick()
         time.sleep(0.5)

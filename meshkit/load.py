@@ -11,6 +11,7 @@ each reached its final status, nothing was lost, duplicated or dead-lettered.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -219,7 +220,7 @@ async def prepare(clients: Clients, *, portal: int = 0, con: int = 0, office: in
         for district in sorted({lane.district for lane in plan}):
             _checked(await mio.put(f"/admin/districts/{district}/mode", json={"mode": "auto", "autoShare": share}),
                      "staff mode")
-    return list(await _gather(concurrency, [lambda lane=lane: one(lane) for lane in plan]))
+    return list(await _gather(concurrency, [functools.partial(one, lane) for lane in plan]))
 
 
 def _spread(count: int, lanes_: list[Lane]) -> list[Lane]:
@@ -279,7 +280,7 @@ async def submit(clients: Clients, applicants: list[Applicant], *, concurrency: 
                 await asyncio.sleep(1 + attempt)
         applicant.correlation_id, applicant.submitted_at = case["correlationId"], time.monotonic()
 
-    await _gather(concurrency, [lambda a=applicant: one(a) for applicant in applicants])
+    await _gather(concurrency, [functools.partial(one, applicant) for applicant in applicants])
     return time.monotonic() - started
 
 
@@ -353,7 +354,7 @@ async def run_batch(clients: Clients, *, portal: int, con: int, office: int = 0,
     about 3 s at the default)."""
     applicants = await prepare(clients, portal=portal, con=con, office=office, share=share, extra=extra)
     started = time.monotonic()
-    side = asyncio.create_task(during()) if during else None
+    side: asyncio.Future[None] | None = asyncio.ensure_future(during()) if during else None
     submit_s = await submit(clients, applicants)
     report = await follow(clients, applicants, timeout_s=timeout_s, dead_letters=dead_letters, started=started,
                           submit_s=submit_s, every_s=every_s)

@@ -126,7 +126,7 @@ class RabbitNode:
                    epmd_port=free_port(), node_name=name_file.read_text().strip(), management_port=management_port,
                    admin=admin)
         node.spawn()
-        if not wait_for_port(node.amqp_port, timeout_s=timeout_s) or node.process.poll() is not None:
+        if not wait_for_port(node.amqp_port, timeout_s=timeout_s) or node.exited():
             node.stop()
             tail = (base_dir / "server.out").read_text(errors="replace")[-2000:]
             raise RabbitUnavailable(f"RabbitMQ did not start within {timeout_s:g}s; its output ends with:\n{tail}")
@@ -180,6 +180,10 @@ class RabbitNode:
         log = (self.base_dir / "server.out").open("ab")
         self.process = subprocess.Popen(wrap([rabbitmq_server_path()]), env=self._env(), stdout=log,  # noqa: S603
                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    def exited(self) -> bool:
+        """The node's process is not running: it has ended, or was never spawned."""
+        return self.process is None or self.process.poll() is not None
 
     def kill(self) -> None:
         """SIGKILL: the broker dies mid-whatever, as in a crash."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 from meshkit.mesh_runner import MeshRunner
 from meshkit.ports import port_is_free
@@ -229,50 +229,60 @@ class ControlServer:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         supervisor, token = self._supervisor, self._token
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_args: Any) -> None:  # the launcher's terminal is for the mesh, not requests
-                return
+        class Handler(_ControlHandler):
+            pass
 
-            def _refuse(self, error: MeshError) -> None:
-                self._reply(error.status, error.as_dict())
-
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _authorised(self) -> bool:
-                given = self.headers.get("Authorization", "").removeprefix("Bearer ")
-                if secrets.compare_digest(given, token):
-                    return True
-                self._refuse(MeshError("UNAUTHORIZED", "the admin token is needed"))
-                return False
-
-            def do_GET(self) -> None:  # http.server's naming
-                if self._authorised():
-                    self._reply(HTTPStatus.OK, {"services": supervisor.status()})
-
-            def do_POST(self) -> None:
-                if not self._authorised():
-                    return
-                parts = self.path.strip("/").split("/")
-                if len(parts) != 3 or parts[0] != "services" or parts[2] not in {a.value for a in Action}:
-                    self._refuse(MeshError("NOT_FOUND", "POST /services/NAME/ACTION with ACTION one of start, stop, "
-                                           "kill, restart"))
-                    return
-                command = Command(action=Action(parts[2]), name=parts[1])
-                supervisor.commands.put(command)
-                if not command.done.wait(timeout=60):
-                    self._refuse(MeshError("LAUNCHER_BUSY", "no answer in 60 s"))
-                elif command.error:
-                    self._refuse(MeshError("SERVICE_ACTION_REFUSED", command.error))
-                elif command.action in (Action.START, Action.RESTART) and not supervisor.wait_up(command.name):
-                    self._refuse(MeshError("SERVICE_NOT_READY", f"{command.name} was started but is not ready after "
-                                           f"{READY_WAIT_S:g} s; see its log"))
-                else:
-                    self._reply(HTTPStatus.OK, {"services": {command.name: supervisor.watched[command.name].public()}})
-
+        Handler.supervisor, Handler.token = supervisor, token
         return Handler
+
+
+class _ControlHandler(BaseHTTPRequestHandler):
+    """The control server's requests, for the supervisor and behind the admin token its server binds."""
+
+    supervisor: ClassVar[Supervisor]
+    token: ClassVar[str]
+
+    def log_message(self, *_args: Any) -> None:  # the launcher's terminal is for the mesh, not requests
+        return
+
+    def _refuse(self, error: MeshError) -> None:
+        self._reply(error.status, error.as_dict())
+
+    def _reply(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _authorised(self) -> bool:
+        given = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        if secrets.compare_digest(given, self.token):
+            return True
+        self._refuse(MeshError("UNAUTHORIZED", "the admin token is needed"))
+        return False
+
+    def do_GET(self) -> None:  # http.server's naming
+        if self._authorised():
+            self._reply(HTTPStatus.OK, {"services": self.supervisor.status()})
+
+    def do_POST(self) -> None:
+        if not self._authorised():
+            return
+        parts = self.path.strip("/").split("/")
+        if len(parts) != 3 or parts[0] != "services" or parts[2] not in {a.value for a in Action}:
+            self._refuse(MeshError("NOT_FOUND", "POST /services/NAME/ACTION with ACTION one of start, stop, "
+                                   "kill, restart"))
+            return
+        command = Command(action=Action(parts[2]), name=parts[1])
+        self.supervisor.commands.put(command)
+        if not command.done.wait(timeout=60):
+            self._refuse(MeshError("LAUNCHER_BUSY", "no answer in 60 s"))
+        elif command.error:
+            self._refuse(MeshError("SERVICE_ACTION_REFUSED", command.error))
+        elif command.action in (Action.START, Action.RESTART) and not self.supervisor.wait_up(command.name):
+            self._refuse(MeshError("SERVICE_NOT_READY", f"{command.name} was started but is not ready after "
+                                   f"{READY_WAIT_S:g} s; see its log"))
+        else:
+            self._reply(HTTPStatus.OK, {"services": {command.name: self.supervisor.watched[command.name].public()}})

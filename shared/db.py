@@ -117,7 +117,7 @@ class _WriteTransaction(AsyncSessionTransaction):
 class MeshSession(AsyncSession):
     """The services' session: ``begin()`` opens a serialised unit of work (see the module's doc)."""
 
-    def begin(self) -> AsyncSessionTransaction:  # type: ignore[override]
+    def begin(self) -> AsyncSessionTransaction:
         return _WriteTransaction(self)
 
 
@@ -217,7 +217,7 @@ async def insert_if_absent(session: AsyncSession, table: Table, values: dict[str
     On PostgreSQL a concurrent transaction inserting the same key makes this one wait for its outcome, so
     exactly one of them gets True — the way to *claim* a key (an inbox message id, an idempotency key).
     """
-    result = await session.exec(_insert_for(session, table).values(**values).on_conflict_do_nothing())  # type: ignore[call-overload]
+    result = await session.exec(_insert_for(session, table).values(**values).on_conflict_do_nothing())
     return bool(result.rowcount)
 
 
@@ -226,7 +226,7 @@ async def raise_counter(session: AsyncSession, model: Any, **key: Any) -> int:
     a row that exists before it is raised, so two transactions — two tasks, two replicas, SQLite or PostgreSQL —
     never get the same one; raised in the caller's transaction, a rolled-back one burns no number."""
     await insert_if_absent(session, model.__table__, key | {"last": 0})
-    raised = await session.exec(update(model).where(*(getattr(model, k) == v for k, v in key.items()))  # type: ignore[call-overload]
+    raised = await session.exec(update(model).where(*(getattr(model, k) == v for k, v in key.items()))
                                 .values(last=model.last + 1).returning(model.last))
     return int(raised.one()[0])
 

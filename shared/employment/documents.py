@@ -440,6 +440,12 @@ class _Pdf(FPDF):
         self.cell(0, 4, f"egov-mesh (TEST) — {self.page_no()}/{{nb}}", align="C")
         self.set_text_color(0)
 
+    def para(self, text: str, *, size: float = 10, bold: bool = False, align: str = "L", height: float = 5) -> None:
+        """A paragraph the page's width, left out when there is nothing to say."""
+        if text:
+            self.set_font(_FONT, "B" if bold else "", size)
+            self.multi_cell(self.epw, height, text, align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
 
 def render_pdf(document: SignedResult, *, verify_url: str = DEFAULT_VERIFY_URL,
                max_qr_chars: int = QR_MAX_CHARS) -> bytes:
@@ -447,25 +453,38 @@ def render_pdf(document: SignedResult, *, verify_url: str = DEFAULT_VERIFY_URL,
     content = document.content
     kind = document_kind(content)
     payload = qr_payload(document, verify_url=verify_url, max_chars=max_qr_chars)
+    pdf = _new_page(content)
+    _draw_header(pdf, content)
+    _draw_title(pdf, content, kind)
+    _draw_body(pdf, content, kind)
+    _draw_fields(pdf, content, kind)
+    _draw_signature(pdf, document, kind)
+    _draw_qr(pdf, document, payload, verify_url=verify_url)
+    pdf.embed_file(bytes=document.json_bytes(), basename=DOCUMENT_FILE, mime_type="application/json",
+                   desc="the signed document: content and detached CMS over its RFC 8785 form")
+    pdf.embed_file(bytes=payload.encode(), basename=QR_FILE, mime_type="text/plain", desc="the QR code's payload")
+    return bytes(pdf.output())
+
+
+def _new_page(content: dict[str, Any]) -> _Pdf:
+    """An A4 document with the mesh's margins, fonts and metadata, on its first page."""
     pdf = _Pdf(format="A4")
     pdf.set_margins(18, 15, 18)
     pdf.set_auto_page_break(True, margin=18)
     pdf.add_font(_FONT, "", _FONT_DIR / "PT_Sans-Web-Regular.ttf")
     pdf.add_font(_FONT, "B", _FONT_DIR / "PT_Sans-Web-Bold.ttf")
-    number = _text(content.get("documentNumber"))
-    pdf.set_title(f"{number} {_text(content.get('title'))}".strip())
+    pdf.set_title(f"{_text(content.get('documentNumber'))} {_text(content.get('title'))}".strip())
     pdf.set_creator("egov-mesh")
     pdf.set_lang("kk")
     pdf.alias_nb_pages()
     pdf.add_page()
+    return pdf
+
+
+def _draw_header(pdf: _Pdf, content: dict[str, Any]) -> None:
+    """The header as the seeds' e-gov forms have it: the e-gov box, the system's words, the number and date, the
+    issuer in both languages."""
     width = pdf.epw
-
-    def line(text: str, *, size: float = 10, bold: bool = False, align: str = "L", height: float = 5) -> None:
-        if text:
-            pdf.set_font(_FONT, "B" if bold else "", size)
-            pdf.multi_cell(width, height, text, align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    # header: as the seeds' e-gov forms have it
     top = pdf.get_y()
     pdf.set_font(_FONT, "B", 16)
     pdf.cell(28, 12, "e-gov", border=1, align="C")
@@ -474,23 +493,28 @@ def render_pdf(document: SignedResult, *, verify_url: str = DEFAULT_VERIFY_URL,
     pdf.multi_cell(70, 4, "Құжат электрондық үкімет жүйесінде құрылды\nДокумент сформирован системой электронного "
                    "правительства", align="L")
     pdf.set_xy(pdf.l_margin + 106, top)
-    pdf.multi_cell(width - 106, 4, f"Бірегей нөмір / Уникальный номер: {number}\n"
+    pdf.multi_cell(width - 106, 4, f"Бірегей нөмір / Уникальный номер: {_text(content.get('documentNumber'))}\n"
                    f"Берілген күні / Дата выдачи: {_date(content.get('date'))}", align="R")
     pdf.set_y(max(pdf.get_y(), top + 14))
     pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + width, pdf.get_y())
     pdf.ln(3)
     issuer_kk, issuer_ru = _issuer(content)
-    line(issuer_kk, size=10, bold=True, align="C")
-    line(issuer_ru, size=10, bold=True, align="C")
+    pdf.para(issuer_kk, size=10, bold=True, align="C")
+    pdf.para(issuer_ru, size=10, bold=True, align="C")
     pdf.ln(4)
 
+
+def _draw_title(pdf: _Pdf, content: dict[str, Any], kind: str) -> None:
     referral = content.get("referralKind")
     title_kk, title_ru = document_title(kind, referral_kind=referral if isinstance(referral, str) else None) \
         if kind in TITLES else ("Құжат", _text(content.get("title")))
-    line((_text(content.get("titleKk")) or title_kk).upper(), size=13, bold=True, align="C", height=6)
-    line(title_ru.upper(), size=13, bold=True, align="C", height=6)
+    pdf.para((_text(content.get("titleKk")) or title_kk).upper(), size=13, bold=True, align="C", height=6)
+    pdf.para(title_ru.upper(), size=13, bold=True, align="C", height=6)
     pdf.ln(4)
 
+
+def _draw_body(pdf: _Pdf, content: dict[str, Any], kind: str) -> None:
+    """The Kazakh part, then the Russian one, each naming the applicant; a refusal's reason under them."""
     applicant, iin = _text(content.get("applicant")), _text(content.get("applicantIin"))
     body_kk, body_ru = _BODIES.get(kind, ("", ""))
     if kind == "refusal":  # seed 003's letter, unless the content brings its own words
@@ -499,23 +523,24 @@ def render_pdf(document: SignedResult, *, verify_url: str = DEFAULT_VERIFY_URL,
         body_ru = f"Доводим до Вашего сведения, что Вам отказано в предоставлении государственной услуги «{service}»."
     body_ru = _text(content.get("text")) or body_ru
     body_kk = _text(content.get("textKk")) or body_kk
-    # the Kazakh part, then the Russian one, each naming the applicant
-    line(f"Т.А.Ә.: {applicant}", bold=True)
-    line(f"ЖСН: {iin}")
-    line(body_kk)
+    pdf.para(f"Т.А.Ә.: {applicant}", bold=True)
+    pdf.para(f"ЖСН: {iin}")
+    pdf.para(body_kk)
     pdf.ln(2)
-    line(f"Ф.И.О.: {applicant}", bold=True)
-    line(f"ИИН: {iin}")
-    line(body_ru)
+    pdf.para(f"Ф.И.О.: {applicant}", bold=True)
+    pdf.para(f"ИИН: {iin}")
+    pdf.para(body_ru)
     if kind == "refusal" and content.get("reason"):  # the letter's next line: «Причина отказа: …»
         pdf.ln(1)
-        line(f"{' / '.join(_FIELDS['reason'])}: {_text(content['reason'])}", bold=True)
+        pdf.para(f"{' / '.join(_FIELDS['reason'])}: {_text(content['reason'])}", bold=True)
     pdf.ln(3)
 
+
+def _draw_fields(pdf: _Pdf, content: dict[str, Any], kind: str) -> None:
     fields = _fields(content, kind=kind)
     if fields:
         pdf.set_font(_FONT, "", 9.5)
-        with pdf.table(col_widths=(72, width - 72), first_row_as_headings=False, line_height=5,
+        with pdf.table(col_widths=(72, pdf.epw - 72), first_row_as_headings=False, line_height=5,
                        borders_layout="HORIZONTAL_LINES", text_align=("LEFT", "LEFT")) as table:
             for kk, ru, value in fields:
                 row = table.row()
@@ -523,27 +548,35 @@ def render_pdf(document: SignedResult, *, verify_url: str = DEFAULT_VERIFY_URL,
                 row.cell(value)
         pdf.ln(3)
 
+
+def _draw_signature(pdf: _Pdf, document: SignedResult, kind: str) -> None:
+    """Who signs (a certificate: the form's closing lines — the head, the specialist, the application date), whose
+    certificate the signature names, and the legal notice."""
+    content = document.content
     name, position, position_kk = _signer(content)
-    if kind == "certificate":  # the form's closing lines: the head who signs, the specialist, the application date
+    if kind == "certificate":
         head_kk, head_ru = SIGNATURE_LABELS["head"]
         own = f" ({' / '.join(filter(None, [position_kk, position]))})" \
             if position and position.lower() not in ("руководитель", head_ru.lower()) else ""
-        line(f"{head_kk} / {head_ru}: {name}{own}", bold=True)
+        pdf.para(f"{head_kk} / {head_ru}: {name}{own}", bold=True)
         specialist, _, _ = _official(content.get("specialist"))
-        line(f"{' / '.join(SIGNATURE_LABELS['specialist'])}: {specialist}")
-        line(f"{' / '.join(SIGNATURE_LABELS['certificateApplied'])}: {_date(content.get('applicationDate'))}")
+        pdf.para(f"{' / '.join(SIGNATURE_LABELS['specialist'])}: {specialist}")
+        pdf.para(f"{' / '.join(SIGNATURE_LABELS['certificateApplied'])}: {_date(content.get('applicationDate'))}")
     else:
         if position_kk or position:
-            line(f"{' / '.join(SIGNATURE_LABELS['position'])}: {' / '.join(filter(None, [position_kk, position]))}")
+            pdf.para(f"{' / '.join(SIGNATURE_LABELS['position'])}: "
+                     f"{' / '.join(filter(None, [position_kk, position]))}")
         if name:
-            line(f"{' / '.join(SIGNATURE_LABELS['signedBy'])}: {name}", bold=True)
-    line(_signer_line(document), size=8, height=4)
+            pdf.para(f"{' / '.join(SIGNATURE_LABELS['signedBy'])}: {name}", bold=True)
+    pdf.para(_signer_line(document), size=8, height=4)
     pdf.ln(2)
-    line(_LEGAL[0], size=8, height=4)
-    line(_LEGAL[1], size=8, height=4)
+    pdf.para(_LEGAL[0], size=8, height=4)
+    pdf.para(_LEGAL[1], size=8, height=4)
     pdf.ln(3)
 
-    # the QR code, and beside it what it holds
+
+def _draw_qr(pdf: _Pdf, document: SignedResult, payload: str, *, verify_url: str) -> None:
+    """The QR code, and beside it what it holds and the document's SHA-256."""
     qr = segno.make(payload, error=QR_ERROR, boost_error=True, micro=False)
     size = min(75.0, max(35.0, qr.symbol_size(border=4)[0] * 0.42))
     if pdf.get_y() + size > pdf.h - pdf.b_margin:
@@ -561,14 +594,9 @@ def render_pdf(document: SignedResult, *, verify_url: str = DEFAULT_VERIFY_URL,
     else:
         caption = ("*Штрих-кодта тексеру сілтемесі бар.\n*Штрих-код содержит ссылку для проверки:\n"
                    f"{verify_url}")
-    pdf.multi_cell(width - size - 4, 4, f"{caption}\n\nSHA-256:\n{document.sha256()}", align="L",
+    pdf.multi_cell(pdf.epw - size - 4, 4, f"{caption}\n\nSHA-256:\n{document.sha256()}", align="L",
                    new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_y(max(pdf.get_y(), top + size))
-
-    pdf.embed_file(bytes=document.json_bytes(), basename=DOCUMENT_FILE, mime_type="application/json",
-                   desc="the signed document: content and detached CMS over its RFC 8785 form")
-    pdf.embed_file(bytes=payload.encode(), basename=QR_FILE, mime_type="text/plain", desc="the QR code's payload")
-    return bytes(pdf.output())
 
 
 def filename(document: SignedResult | dict[str, Any], extension: str) -> str:

@@ -195,7 +195,7 @@ class LockOut:
         expired = and_(col(table.locked_until).is_not(None), col(table.locked_until) <= now)
         counted = case((expired, 1), else_=col(table.failed_logins) + 1)
         async with self.sessions() as session, session.begin():
-            row = (await session.exec(  # type: ignore[call-overload]
+            row = (await session.exec(
                 update(table).where(column == key, or_(
                     and_(col(table.locked_until).is_(None), col(table.failed_logins) < self.limit), expired))
                 .values(failed_logins=counted,
@@ -211,7 +211,7 @@ class LockOut:
 
     async def _set(self, key: str, *, failed: int, locked_until: dt.datetime | None) -> None:
         async with self.sessions() as session, session.begin():
-            await session.exec(update(self.model).where(getattr(self.model, self.key) == key)  # type: ignore[call-overload]
+            await session.exec(update(self.model).where(getattr(self.model, self.key) == key)
                                .values(failed_logins=failed, locked_until=locked_until))
 
     async def unlock(self, key: str) -> None:
@@ -358,7 +358,7 @@ class Logins:
             challenge = await session.get(Challenge, challenge_id)
             if challenge is None or challenge.purpose != purpose:
                 raise MeshError("CHALLENGE_UNKNOWN", f"no {purpose} challenge {challenge_id}: ask for a new one")
-            taken = await session.exec(update(Challenge).where(  # type: ignore[call-overload]
+            taken = await session.exec(update(Challenge).where(
                 col(Challenge.id) == challenge_id, col(Challenge.used_at).is_(None)).values(used_at=now))
             if taken.rowcount == 0:
                 raise MeshError("CHALLENGE_REPLAYED", "this challenge was already used: ask for a new one")
@@ -423,7 +423,7 @@ class Logins:
     async def end(self, token: str | None) -> None:
         login = await self.session_of(token)
         async with self._sessions() as session, session.begin():
-            await session.exec(update(LoginSession).where(  # type: ignore[call-overload]
+            await session.exec(update(LoginSession).where(
                 col(LoginSession.token_hash) == login.token_hash).values(ended_at=self._clock.now()))
 
 

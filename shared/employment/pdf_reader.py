@@ -70,49 +70,13 @@ class Extracted:
 def extract(data: bytes, wanted: dict[str, int]) -> Extracted:
     """The first embedded file of each name in ``wanted`` (name → the most bytes it may inflate to), read within the
     limits above. In this process: the worker runs it, and tests measure it; the portal never calls it directly."""
-    from pypdf import PdfReader, apply_configuration
+    from pypdf import apply_configuration
     from pypdf.errors import LimitReachedError, PyPdfError
-    from pypdf.generic import ArrayObject, DictionaryObject
 
-    limits: dict[str, int] = {f"{kind}_maximum_output_length": STREAM_LIMIT for kind in _DECODERS}
-    limits |= {"array_based_stream_maximum_output_length": STREAM_LIMIT, "image_maximum_buffer_size": STREAM_LIMIT,
-               "zlib_maximum_recovery_input_length": 64 * 1024, "stream_filters_maximum_length": 2,
-               "stream_decoding_work_maximum_length": 2 * STREAM_LIMIT, "array_maximum_element_count": ELEMENT_LIMIT,
-               "dictionary_maximum_element_count": ELEMENT_LIMIT}
     out = Extracted()
-    found: dict[str, Any] = {}
     try:
-        with apply_configuration(**limits):
-            root = PdfReader(io.BytesIO(data)).trailer["/Root"].get_object()
-            names = root.get("/Names")
-            tree = names.get_object().get("/EmbeddedFiles") if names is not None else None
-            pending = [tree] if tree is not None else []
-            seen: dict[int, Any] = {}  # by identity (pypdf gives an indirect object once); held, so ids stay theirs
-            while pending:
-                node = pending.pop().get_object()
-                if id(node) in seen:
-                    continue
-                seen[id(node)] = node
-                out.nodes += 1  # whatever it is: a kid that is not a node costs its reading too
-                if out.nodes > MAX_TREE_NODES:
-                    raise PdfRefused("PDF_TOO_COSTLY", f"the embedded-files tree has more than {MAX_TREE_NODES} nodes")
-                if not isinstance(node, DictionaryObject):
-                    continue
-                kids = node.get("/Kids")
-                if kids is not None and isinstance(kids.get_object(), ArrayObject):
-                    pending.extend(reversed(kids.get_object()))
-                pairs = node.get("/Names")
-                pairs = pairs.get_object() if pairs is not None else None
-                if not isinstance(pairs, ArrayObject):
-                    continue
-                for i in range(0, len(pairs) - 1, 2):
-                    out.entries += 1
-                    if out.entries > MAX_EMBEDDED_FILES:
-                        raise PdfRefused("PDF_TOO_MANY_FILES", f"the PDF embeds more than {MAX_EMBEDDED_FILES} files; "
-                                         "the mesh's documents embed two")
-                    name = pairs[i].get_object()
-                    if isinstance(name, str) and name in wanted and name not in found:
-                        found[name] = pairs[i + 1]
+        with apply_configuration(None, **_reader_limits()):
+            found = _find_wanted(_embedded_files_tree(data), wanted, out)
             for name, spec in found.items():
                 out.files[name] = _inflate(name, spec, limit=wanted[name], out=out)
     except PdfRefused:
@@ -125,6 +89,69 @@ def extract(data: bytes, wanted: dict[str, int]) -> Extracted:
     return out
 
 
+def _reader_limits() -> dict[str, int]:
+    """pypdf's configuration while it reads a stranger's PDF: every stream it inflates for itself and every array or
+    dictionary it parses bounded (the module's docstring)."""
+    limits: dict[str, int] = {f"{kind}_maximum_output_length": STREAM_LIMIT for kind in _DECODERS}
+    return limits | {"array_based_stream_maximum_output_length": STREAM_LIMIT,
+                     "image_maximum_buffer_size": STREAM_LIMIT, "zlib_maximum_recovery_input_length": 64 * 1024,
+                     "stream_filters_maximum_length": 2, "stream_decoding_work_maximum_length": 2 * STREAM_LIMIT,
+                     "array_maximum_element_count": ELEMENT_LIMIT, "dictionary_maximum_element_count": ELEMENT_LIMIT}
+
+
+def _embedded_files_tree(data: bytes) -> Any:
+    """The root of the PDF's embedded-files name tree (``/Root /Names /EmbeddedFiles``), or None when it has none."""
+    from pypdf import PdfReader
+    from pypdf.generic import DictionaryObject
+
+    root = PdfReader(io.BytesIO(data)).trailer["/Root"].get_object()
+    if not isinstance(root, DictionaryObject):
+        raise PdfRefused("PDF_UNREADABLE", f"not a readable PDF: its /Root is a {type(root).__name__}")
+    names = root.get("/Names")
+    return names.get_object().get("/EmbeddedFiles") if names is not None else None
+
+
+def _find_wanted(tree: Any, wanted: dict[str, int], out: Extracted) -> dict[str, Any]:
+    """The file specification of the first entry of each wanted name, walking at most MAX_TREE_NODES nodes of the tree
+    and counting at most MAX_EMBEDDED_FILES entries; nothing is inflated here."""
+    from pypdf.generic import ArrayObject, DictionaryObject
+
+    found: dict[str, Any] = {}
+    pending = [tree] if tree is not None else []
+    seen: dict[int, Any] = {}  # by identity (pypdf gives an indirect object once); held, so ids stay theirs
+    while pending:
+        node = pending.pop().get_object()
+        if id(node) in seen:
+            continue
+        seen[id(node)] = node
+        out.nodes += 1  # whatever it is: a kid that is not a node costs its reading too
+        if out.nodes > MAX_TREE_NODES:
+            raise PdfRefused("PDF_TOO_COSTLY", f"the embedded-files tree has more than {MAX_TREE_NODES} nodes")
+        if not isinstance(node, DictionaryObject):
+            continue
+        kids = node.get("/Kids")
+        if kids is not None and isinstance(kids.get_object(), ArrayObject):
+            pending.extend(reversed(kids.get_object()))
+        pairs = node.get("/Names")
+        pairs = pairs.get_object() if pairs is not None else None
+        if isinstance(pairs, ArrayObject):
+            _take_names(pairs, wanted, found, out)
+    return found
+
+
+def _take_names(pairs: list[Any], wanted: dict[str, int], found: dict[str, Any], out: Extracted) -> None:
+    """One leaf's ``/Names`` array (name, file specification, name, …): each entry counted, the first of each wanted
+    name kept in ``found``."""
+    for i in range(0, len(pairs) - 1, 2):
+        out.entries += 1
+        if out.entries > MAX_EMBEDDED_FILES:
+            raise PdfRefused("PDF_TOO_MANY_FILES", f"the PDF embeds more than {MAX_EMBEDDED_FILES} files; "
+                             "the mesh's documents embed two")
+        name = pairs[i].get_object()
+        if isinstance(name, str) and name in wanted and name not in found:
+            found[name] = pairs[i + 1]
+
+
 def _inflate(name: str, spec: Any, *, limit: int, out: Extracted) -> bytes:
     """One embedded file's content, inflated to at most ``limit`` + 1 bytes (pypdf's own limit, set for this call)."""
     from pypdf import apply_configuration
@@ -134,13 +161,15 @@ def _inflate(name: str, spec: Any, *, limit: int, out: Extracted) -> bytes:
     spec = spec.get_object()
     streams = spec.get("/EF") if isinstance(spec, DictionaryObject) else None
     streams = streams.get_object() if streams is not None else None
-    key = next((k for k in ("/UF", "/F") if isinstance(streams, DictionaryObject) and k in streams), None)
-    stream = streams[key].get_object() if key else None
+    stream = None
+    if isinstance(streams, DictionaryObject):
+        key = next((k for k in ("/UF", "/F") if k in streams), None)
+        stream = streams[key].get_object() if key else None
     if not isinstance(stream, StreamObject):
         raise PdfRefused("PDF_UNREADABLE", f"the embedded {name} has no content stream")
     bound = {f"{kind}_maximum_output_length": limit + 1 for kind in _DECODERS}
     try:
-        with apply_configuration(**bound, array_based_stream_maximum_output_length=limit + 1,
+        with apply_configuration(None, **bound, array_based_stream_maximum_output_length=limit + 1,
                                  stream_decoding_work_maximum_length=2 * (limit + 1)):
             content = stream.get_data()
     except LimitReachedError:

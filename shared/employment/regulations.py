@@ -205,6 +205,17 @@ class Regulation(Model):
 
     @model_validator(mode="after")
     def _coherent(self) -> Regulation:
+        self._check_service()
+        self._check_steps()
+        self._check_applicants()
+        self._check_register_keeper()
+        stray = set(self.organisations) - set(self.districts)
+        if stray:
+            raise ValueError(f"organisations names districts the file does not serve: {', '.join(sorted(stray))}")
+        return self
+
+    def _check_service(self) -> None:
+        """An employment service, with referral kinds exactly when it is the referral service."""
         if self.service not in EMPLOYMENT_SERVICES:
             raise ValueError(f"service must be one of {', '.join(EMPLOYMENT_SERVICES)}")
         if (self.service == REFERRAL_SERVICE) != (self.referral_kinds is not None):
@@ -217,6 +228,9 @@ class Regulation(Model):
                 raise ValueError(f"referralKinds: {', '.join(unknown)} not among {', '.join(REFERRAL_KINDS)}")
             if len(set(self.referral_kinds)) != len(self.referral_kinds):
                 raise ValueError("referralKinds repeat")
+
+    def _check_steps(self) -> None:
+        """Accept, decide, sign and issue once each and in that order; the signing step's role the signature's."""
         actions = [a for step in self.steps for a in step.does]
         for needed in (Action.ACCEPT, Action.DECIDE, Action.SIGN, Action.ISSUE):
             if actions.count(needed) != 1:
@@ -228,6 +242,10 @@ class Regulation(Model):
             raise ValueError(f"the signing step's role is {signer.role}, the signature names {self.signature.role}")
         if len({s.id for s in self.steps}) != len(self.steps):
             raise ValueError("step ids repeat")
+
+    def _check_applicants(self) -> None:
+        """The ЦОН side described on the ЦОН channel only; a person always among the applicants, an organisation
+        never through ЦОН."""
         if (self.channel == "con") != (self.centre is not None):
             raise ValueError("the ЦОН channel, and only it, describes its ЦОН side (field centre)")
         if len(set(self.applicants)) != len(self.applicants):
@@ -237,16 +255,14 @@ class Regulation(Model):
         if "organisation" in self.applicants and self.channel == "con":
             raise ValueError("an organisation applies through the portal or at the office, not through ЦОН "
                              "(whose operator signs for a person present)")
+
+    def _check_register_keeper(self) -> None:
         if self.register_keeper is not None:
             if self.service not in REGISTERING_SERVICES:
                 raise ValueError(f"registerKeeper belongs to a regulation that puts people on «Еңбек нарығы» "
                                  f"({', '.join(REGISTERING_SERVICES)})")
             if self.register_keeper.role not in self.roles:
                 raise ValueError(f"registerKeeper: {self.register_keeper.role} has no step in this regulation")
-        stray = set(self.organisations) - set(self.districts)
-        if stray:
-            raise ValueError(f"organisations names districts the file does not serve: {', '.join(sorted(stray))}")
-        return self
 
     def step_doing(self, action: Action) -> Step:
         return next(s for s in self.steps if action in s.does)

@@ -165,7 +165,8 @@ class RabbitBus(Bus):
 
     async def declare_queue(self, *, name: str = "", durable: bool = True, exclusive: bool = False,
                             auto_delete: bool = False, arguments: dict[str, Any] | None = None) -> str:
-        spec = {"durable": durable, "exclusive": exclusive, "auto_delete": auto_delete, "arguments": arguments}
+        spec: dict[str, Any] = {"durable": durable, "exclusive": exclusive, "auto_delete": auto_delete,
+                                "arguments": arguments}
         queue = await self._channel().declare_queue(name or None, **spec)
         self._queues[queue.name] = queue
         self._queue_specs[queue.name] = spec
@@ -224,24 +225,26 @@ class RabbitBus(Bus):
             try:
                 await run(RabbitDelivery(message))
             finally:
-                running.discard(task)  # type: ignore[arg-type]
+                running.discard(task)
 
         tag = await q.consume(on_message)
         return _RabbitSubscription(queue=q, tag=tag, channel=channel, running=running)
 
     async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
         """One ack frame per channel: ``multiple`` acknowledges every earlier outstanding delivery on it."""
-        latest: dict[int, RabbitDelivery] = {}
+        latest: dict[int, tuple[int, RabbitDelivery]] = {}
         others = []
         for delivery in deliveries:
             if not isinstance(delivery, RabbitDelivery):
                 others.append(delivery)
                 continue
-            channel = id(delivery.raw.channel)
-            if channel not in latest or delivery.raw.delivery_tag > latest[channel].raw.delivery_tag:
-                latest[channel] = delivery
+            channel, tag = id(delivery.raw.channel), delivery.raw.delivery_tag
+            if tag is None:  # a message the broker gave no tag (no_ack): acknowledging it is a no-op
+                continue
+            if channel not in latest or tag > latest[channel][0]:
+                latest[channel] = (tag, delivery)
         try:
-            for delivery in latest.values():
+            for _, delivery in latest.values():
                 await delivery.raw.ack(multiple=True)
         except (aiormq.exceptions.AMQPError, aio_pika.exceptions.AMQPException, ConnectionError,
                 RuntimeError) as exc:  # the channel is gone: its unacked deliveries come again

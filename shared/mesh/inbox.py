@@ -38,5 +38,5 @@ async def purge_inbox(sessions: Sessions, *, older_than: dt.timedelta) -> int:
     """Forget ids processed long ago (real time): a copy older than that cannot arrive any more."""
     cutoff = dt.datetime.now(dt.UTC) - older_than
     async with sessions() as session, session.begin():
-        result = await session.exec(delete(InboxMessage).where(col(InboxMessage.processed_at) < cutoff))  # type: ignore[call-overload]
+        result = await session.exec(delete(InboxMessage).where(col(InboxMessage.processed_at) < cutoff))
     return int(result.rowcount or 0)

@@ -165,6 +165,84 @@ class EnvelopeVerifier:
         return Incoming(parsed=parsed, payload=payload, seal=seal)
 
 
+class SyncProvider:
+    """A member's provider side of synchronous services: each request on ``member.{id}.sync`` checked, refused past
+    its caller's deadline, answered by the handler served for its service (or with an ERROR naming this member), the
+    answer sent to the gateway before that deadline."""
+
+    def __init__(self, *, member_id: str, bus: Bus, checks: EnvelopeVerifier, composer: Composer,
+                 to_gateway: Callable[[dict[str, Any]], dict[str, Any]], timeout_s: float) -> None:
+        self.member_id = member_id
+        self.bus = bus
+        self.checks = checks
+        self.composer = composer
+        self.to_gateway = to_gateway
+        self._timeout_s = timeout_s
+        self.handlers: dict[str, SyncHandler] = {}
+
+    async def on_request(self, delivery: Delivery) -> None:
+        with message_context(correlation_id=delivery.correlation_id, message_id=delivery.message_id):
+            queue = member_sync_queue(self.member_id)
+            deadline = read_deadline(delivery.headers, default_s=time.time() + self._timeout_s)
+            if time.time() > deadline:
+                await dead_letter(bus=self.bus, delivery=delivery, queue=queue, code="Server.DeadlinePassed",
+                                  reason="the request reached the provider after its caller's deadline (the gateway "
+                                         "told the caller Server.Timeout)")
+                await delivery.ack()
+                return
+            try:
+                incoming = await self.checks.verify(delivery)
+            except PermanentFailure as exc:
+                await dead_letter(bus=self.bus, delivery=delivery, queue=queue, code=exc.code, reason=exc.message)
+                await delivery.ack()
+                return
+            except OutageFailure as exc:
+                # The request could not be checked now (НУЦ down): a synchronous caller cannot wait for a retry,
+                # so it is told why at once, naming the hop, rather than left to time out.
+                await self._refuse_unchecked(delivery, deadline=deadline, code=exc.code, message=exc.message,
+                                             details=exc.details)
+                await delivery.ack()
+                return
+            await self._answer(incoming=incoming, deadline=deadline)
+            await delivery.ack()
+
+    async def _refuse_unchecked(self, delivery: Delivery, *, deadline: float, code: str, message: str,
+                                details: dict[str, Any]) -> None:
+        env = read_wire(delivery.body).header  # it parsed already: only its status could not be checked
+        error = ErrorPayload(code=code, message=message, where="provider", refused_message_id=str(env.message_id),
+                             details=details)
+        await self._reply(env, kind=MessageType.ERROR, data=error.model_dump(by_alias=True), deadline=deadline)
+
+    async def _answer(self, *, incoming: Incoming, deadline: float) -> None:
+        env = incoming.envelope
+        handler = self.handlers.get(env.service_id)
+        try:
+            if handler is None:
+                raise MeshError("Server.NoHandler", f"{self.member_id} does not serve {env.service_id}")
+            with message_context(service_id=env.service_id):
+                data, kind = await handler(incoming), MessageType.RESPONSE
+                log.info("sync_request_answered", caller=env.sender)
+        except MeshError as exc:
+            data, kind = ErrorPayload(code=exc.code, message=exc.message, where="provider",
+                                      refused_message_id=str(env.message_id),
+                                      details={"failedAt": self.member_id, **exc.details}).model_dump(by_alias=True), \
+                MessageType.ERROR
+        except Exception as exc:
+            log.exception("sync_handler_failed", service_id=env.service_id)
+            data, kind = ErrorPayload(code="Server.ProviderError", message=f"{type(exc).__name__}", where="provider",
+                                      refused_message_id=str(env.message_id),
+                                      details={"failedAt": self.member_id}).model_dump(by_alias=True), \
+                MessageType.ERROR
+        await self._reply(env, kind=kind, data=data, deadline=deadline)
+
+    async def _reply(self, env: EnvelopeHeader, *, kind: MessageType, data: dict[str, Any], deadline: float) -> None:
+        wire = self.composer.compose(service_id=env.service_id, message_type=kind, data=data,
+                                     correlation_id=env.correlation_id, recipient=env.sender,
+                                     in_reply_to=env.message_id)
+        await self.bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=outgoing(
+            self.to_gateway(wire), headers={H_DEADLINE: deadline_header(deadline)}, persistent=False))
+
+
 class MemberRuntime:
     def __init__(self, *, member_id: str, bus: Bus, sessions: Sessions, clock: MeshClock, relay: OutboxRelay,
                  sync_timeout_s: float = 10.0, policy: RetryPolicy | None = None) -> None:
@@ -182,13 +260,14 @@ class MemberRuntime:
         self._sync_timeout = sync_timeout_s
         self._policy = policy or RetryPolicy()
         self._async_handlers: dict[tuple[str | None, MessageType], AsyncHandler] = {}
-        self._sync_handlers: dict[str, SyncHandler] = {}
         self._before: dict[tuple[str | None, MessageType], BeforeHandler] = {}
         self._pending: dict[str, asyncio.Future[Incoming]] = {}
         self._reply_queue: str | None = None
         self._subscriptions: list[Subscription] = []
         self._consumer: MessageConsumer[Incoming] | None = None
         self._after_commit: list[Callable[[], None]] = []
+        self._provider = SyncProvider(member_id=member_id, bus=bus, checks=self.checks, composer=self.composer,
+                                      to_gateway=self.to_gateway, timeout_s=sync_timeout_s)
 
     # ---- wiring ------------------------------------------------------------------------------------------
     def attach(self, *, signer: SignerIdentity, verifier: CertificateVerifier, keyring: Keyring | None = None,
@@ -247,9 +326,13 @@ class MemberRuntime:
         """Called after each asynchronous message's transaction commits (e.g. to wake a scheduler)."""
         self._after_commit.append(callback)
 
+    def _run_after_commit(self) -> None:
+        for callback in self._after_commit:
+            callback()
+
     def serve(self, *, service_id: str, handler: SyncHandler) -> None:
         """Answer synchronous requests for a service: the handler returns the response ``data``."""
-        self._sync_handlers[service_id] = handler
+        self._provider.handlers[service_id] = handler
 
     # ---- sending -----------------------------------------------------------------------------------------
     def send(self, session: AsyncSession, **compose: Any) -> dict[str, Any]:
@@ -301,10 +384,10 @@ class MemberRuntime:
             prepare=self._prepare, apply=self._dispatch, message_id_of=lambda i: str(i.envelope.message_id),
             log_seq_of=lambda i: i.seal.log_seq if i.seal is not None else None,
             relay=self.relay, policy=self._policy, on_duplicate=self._acknowledge,
-            after_commit=lambda: [callback() for callback in self._after_commit])
+            after_commit=self._run_after_commit)
         await self._consumer.start()
         self._subscriptions.append(await self.bus.consume(queue=member_sync_queue(self.member_id),
-                                                          handler=self._on_sync_request, prefetch=32))
+                                                          handler=self._provider.on_request, prefetch=32))
         # A client-chosen name: after a broker restart the robust channel re-declares it, which the broker
         # would refuse for a server-generated "amq.gen-…" name.
         self._reply_queue = await self.bus.declare_queue(name=f"{self.member_id}.replies.{uuid.uuid4().hex[:12]}",
@@ -357,68 +440,6 @@ class MemberRuntime:
         env = incoming.envelope
         before = self._before.get((env.service_id, env.message_type)) or self._before.get((None, env.message_type))
         return await before(incoming) if before is not None else incoming
-
-    async def _on_sync_request(self, delivery: Delivery) -> None:
-        with message_context(correlation_id=delivery.correlation_id, message_id=delivery.message_id):
-            queue = member_sync_queue(self.member_id)
-            deadline = read_deadline(delivery.headers, default_s=time.time() + self._sync_timeout)
-            if time.time() > deadline:
-                await dead_letter(bus=self.bus, delivery=delivery, queue=queue, code="Server.DeadlinePassed",
-                                  reason="the request reached the provider after its caller's deadline (the gateway "
-                                         "told the caller Server.Timeout)")
-                await delivery.ack()
-                return
-            try:
-                incoming = await self.checks.verify(delivery)
-            except PermanentFailure as exc:
-                await dead_letter(bus=self.bus, delivery=delivery, queue=queue, code=exc.code, reason=exc.message)
-                await delivery.ack()
-                return
-            except OutageFailure as exc:
-                # The request could not be checked now (НУЦ down): a synchronous caller cannot wait for a retry,
-                # so it is told why at once, naming the hop, rather than left to time out.
-                await self._refuse_unchecked(delivery, deadline=deadline, code=exc.code, message=exc.message,
-                                             details=exc.details)
-                await delivery.ack()
-                return
-            await self._answer(incoming=incoming, deadline=deadline)
-            await delivery.ack()
-
-    async def _refuse_unchecked(self, delivery: Delivery, *, deadline: float, code: str, message: str,
-                                details: dict[str, Any]) -> None:
-        env = read_wire(delivery.body).header  # it parsed already: only its status could not be checked
-        error = ErrorPayload(code=code, message=message, where="provider", refused_message_id=str(env.message_id),
-                             details=details)
-        await self._reply(env, kind=MessageType.ERROR, data=error.model_dump(by_alias=True), deadline=deadline)
-
-    async def _answer(self, *, incoming: Incoming, deadline: float) -> None:
-        env = incoming.envelope
-        handler = self._sync_handlers.get(env.service_id)
-        try:
-            if handler is None:
-                raise MeshError("Server.NoHandler", f"{self.member_id} does not serve {env.service_id}")
-            with message_context(service_id=env.service_id):
-                data, kind = await handler(incoming), MessageType.RESPONSE
-                log.info("sync_request_answered", caller=env.sender)
-        except MeshError as exc:
-            data, kind = ErrorPayload(code=exc.code, message=exc.message, where="provider",
-                                      refused_message_id=str(env.message_id),
-                                      details={"failedAt": self.member_id, **exc.details}).model_dump(by_alias=True), \
-                MessageType.ERROR
-        except Exception as exc:
-            log.exception("sync_handler_failed", service_id=env.service_id)
-            data, kind = ErrorPayload(code="Server.ProviderError", message=f"{type(exc).__name__}", where="provider",
-                                      refused_message_id=str(env.message_id),
-                                      details={"failedAt": self.member_id}).model_dump(by_alias=True), \
-                MessageType.ERROR
-        await self._reply(env, kind=kind, data=data, deadline=deadline)
-
-    async def _reply(self, env: EnvelopeHeader, *, kind: MessageType, data: dict[str, Any], deadline: float) -> None:
-        wire = self.composer.compose(service_id=env.service_id, message_type=kind, data=data,
-                                     correlation_id=env.correlation_id, recipient=env.sender,
-                                     in_reply_to=env.message_id)
-        await self.bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=outgoing(
-            self.to_gateway(wire), headers={H_DEADLINE: deadline_header(deadline)}, persistent=False))
 
     async def _on_reply(self, delivery: Delivery) -> None:
         with message_context(correlation_id=delivery.correlation_id, message_id=delivery.message_id):

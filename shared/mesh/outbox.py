@@ -93,20 +93,20 @@ async def insert_outbox(session: AsyncSession, rows: list[dict[str, Any]]) -> St
     for position, values in enumerate(rows):
         values["batch_id"], values["position"] = batch_id, position
     if rows:
-        await session.exec(OutboxMessage.__table__.insert(), params=rows)  # type: ignore[attr-defined, call-overload]
+        await session.exec(OutboxMessage.__table__.insert(), params=rows)  # type: ignore[attr-defined]
     return StagedBatch(batch_id=batch_id, rows=tuple(OutboxMessage.model_construct(**v) for v in rows))
 
 
 async def mark_sent(session: AsyncSession, ids: list[int]) -> None:
     if ids:
-        await session.exec(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids))  # type: ignore[call-overload]
+        await session.exec(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids))
                            .values(sent_at=_utcnow()))
 
 
 async def mark_batch_sent(session: AsyncSession, *, batch_id: str, count: int) -> None:
     """Mark the first ``count`` rows of a staged batch sent."""
     if count:
-        await session.exec(update(OutboxMessage).where(  # type: ignore[call-overload]
+        await session.exec(update(OutboxMessage).where(
             col(OutboxMessage.batch_id) == batch_id, col(OutboxMessage.position) < count).values(sent_at=_utcnow()))
 
 
@@ -256,7 +256,7 @@ class OutboxRelay:
         await mark_sent(session, [r.id for r in rows[:done] if r.id is not None])
         if failure is not None:
             row, exc = failure
-            await session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == row.id)  # type: ignore[call-overload]
+            await session.exec(update(OutboxMessage).where(col(OutboxMessage.id) == row.id)
                                .values(attempts=row.attempts, last_error=repr(exc)[:500]))
 
     async def housekeeping(self) -> None:
@@ -269,7 +269,7 @@ class OutboxRelay:
     async def purge_sent(self) -> int:
         cutoff = _utcnow() - self._keep_sent
         async with self._sessions() as session, session.begin():
-            result = await session.exec(delete(OutboxMessage).where(col(OutboxMessage.sent_at) < cutoff))  # type: ignore[call-overload]
+            result = await session.exec(delete(OutboxMessage).where(col(OutboxMessage.sent_at) < cutoff))
         return int(result.rowcount or 0)
 
     async def pending_count(self) -> int:

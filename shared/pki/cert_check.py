@@ -201,16 +201,16 @@ class CertificateVerifier:
         if not revocation:
             return CertCheckResult(ok=True, checked_at=now, certificate=info)
         try:
-            revocation = await self._revocation(certificate=certificate, issuer=chain[1])
+            status = await self._revocation(certificate=certificate, issuer=chain[1])
         except ResponderUnreachable as exc:
             return self._fail(CertFailure.RESPONDER_UNREACHABLE, str(exc), info=info)
-        if revocation.state is RevocationState.REVOKED and (at is None or voids_signature(revocation, signed_at=at)):
-            return self._fail(CertFailure.REVOKED, f"certificate revoked on {revocation.revoked_at} "
-                              f"({revocation.reason})", info=info, revocation=revocation)
-        if revocation.state is RevocationState.UNKNOWN:
-            failure = CertFailure.CLOCK_SKEW if revocation.skewed else CertFailure.STATUS_UNKNOWN
-            return self._fail(failure, f"OCSP status unknown: {revocation.detail}", info=info, revocation=revocation)
-        return CertCheckResult(ok=True, checked_at=now, certificate=info, revocation=revocation)
+        if status.state is RevocationState.REVOKED and (at is None or voids_signature(status, signed_at=at)):
+            return self._fail(CertFailure.REVOKED, f"certificate revoked on {status.revoked_at} "
+                              f"({status.reason})", info=info, revocation=status)
+        if status.state is RevocationState.UNKNOWN:
+            failure = CertFailure.CLOCK_SKEW if status.skewed else CertFailure.STATUS_UNKNOWN
+            return self._fail(failure, f"OCSP status unknown: {status.detail}", info=info, revocation=status)
+        return CertCheckResult(ok=True, checked_at=now, certificate=info, revocation=status)
 
     async def _revocation(self, *, certificate: x509.Certificate, issuer: x509.Certificate) -> RevocationStatus:
         """OCSP status, asked again (50 ms, 100 ms, … within ``skew_wait_s``) while clocks disagree."""

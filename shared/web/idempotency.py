@@ -73,5 +73,5 @@ async def claim(session: AsyncSession, *, scope: str, key: str, digest: str, res
 async def purge_keys(sessions: Sessions, *, older_than: dt.timedelta = KEEP) -> int:
     cutoff = dt.datetime.now(dt.UTC) - older_than
     async with sessions() as session, session.begin():
-        result = await session.exec(delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < cutoff))  # type: ignore[call-overload]
+        result = await session.exec(delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < cutoff))
     return int(result.rowcount or 0)

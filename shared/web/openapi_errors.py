@@ -133,9 +133,9 @@ def complete_error_responses(app: FastAPI, schema: dict[str, Any]) -> dict[str, 
                     merged[int(status)].update(response.get(CODES_KEY, ()))
             for status, listed in _by_status(common_codes(route)).items():
                 merged[status].update(listed)
-            for status, listed in merged.items():
-                if listed:
-                    responses[str(status)] = _response(listed)
+            for status, codes in merged.items():
+                if codes:
+                    responses[str(status)] = _response(codes)
             operation["responses"] = dict(sorted(responses.items()))
     schemas = schema.setdefault("components", {}).setdefault("schemas", {})
     schemas[SCHEMA_NAME] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
