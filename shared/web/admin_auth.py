@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from shared.errors import MeshError
 from shared.web.openapi_errors import raises
+from shared.web.openapi_shape import optional_security
 from shared.web.security import AdminCredentials, token_of
 
 ADMIN_REFUSALS = ("ADMIN_TOKEN_MISSING", "ADMIN_TOKEN_INVALID")
@@ -31,6 +32,7 @@ def admin_or_anonymous(*, token: Callable[[], str]) -> Callable[..., bool]:
     """True when the caller gave the admin token, False when it gave none. Endpoints open to everyone use it
     to answer test tooling precisely and anonymous callers without telling who exists; a wrong token is 403."""
 
+    @optional_security
     @raises(*ADMIN_REFUSALS)
     def check(credentials: AdminCredentials) -> bool:
         given = token_of(credentials)

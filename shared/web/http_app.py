@@ -19,6 +19,7 @@ from shared.mesh.envelope import MAX_ENVELOPE_BYTES
 from shared.mesh.readiness import Readiness
 from shared.pki.canonical import MALFORMED_CODE, JsonRefused, parse_json
 from shared.web.openapi_errors import complete_error_responses
+from shared.web.openapi_shape import complete_shape
 
 MAX_REQUEST_BYTES = MAX_ENVELOPE_BYTES + 1024 * 1024  # the largest request: an application with its copies
 SQL_INT_MAX = 2**63 - 1
@@ -165,9 +166,9 @@ def build_app(*, title: str, summary: str, description: str, readiness: Readines
 
     def openapi() -> dict[str, Any]:
         """FastAPI's OpenAPI, each route's error responses completed with what every route can give
-        (shared.web.openapi_errors)."""
+        (shared.web.openapi_errors), binary answers and optional security said (shared.web.openapi_shape)."""
         if app.openapi_schema is None:
-            app.openapi_schema = complete_error_responses(app, FastAPI.openapi(app))
+            app.openapi_schema = complete_shape(app, complete_error_responses(app, FastAPI.openapi(app)))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -111,7 +111,7 @@ def common_codes(route: Any) -> set[str]:
     return codes
 
 
-def _routes(app: FastAPI) -> dict[str, Any]:
+def route_contexts(app: FastAPI) -> dict[str, Any]:
     """The app's routes by operation id, those included through routers too."""
     return {context.unique_id: context for context in iter_route_contexts(app.routes)
             if isinstance(context.original_route, APIRoute)}
@@ -120,7 +120,7 @@ def _routes(app: FastAPI) -> dict[str, Any]:
 def complete_error_responses(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI FastAPI made, each operation's error responses completed with its route's common codes (in
     place of FastAPI's own 422, which is not what the mesh answers), ``ErrorOut`` among the schemas."""
-    routes = _routes(app)
+    routes = route_contexts(app)
     for item in schema.get("paths", {}).values():
         for operation in item.values():
             route = routes.get(operation.get("operationId", ""))
