@@ -7,25 +7,26 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
+from sqlmodel import SQLModel
 
-from services.con_operator.api import build_router
 from services.con_operator.branches import BRANCHES_FILE, BranchBook
-from services.con_operator.desk import Desk
+from services.con_operator.centre import build_centre
 from services.con_operator.operators import OperatorBook
+from services.con_operator.routes import ROUTERS
 from services.con_operator.settings import ConOperatorSettings
 from services.con_operator.store import OperatorAccount, Scan, ScanRef, Ticket, TicketCounter, Visit
 from shared.employment.case_tracking import CaseNotice, TrackedCase, follow
 from shared.employment.logins import Challenge, LoginGuess, Logins, LoginSession
+from shared.employment.registry_calls import person_by_iin
 from shared.employment.regulations import REGULATIONS_DIR, RegulationBook
 from shared.mesh.bus import Bus
-from shared.mesh.contracts import EMPLOYMENT_SERVICES
+from shared.mesh.contracts import EMPLOYMENT_SERVICES, PersonData
 from shared.mesh.member_node import MemberNode
-from shared.web.admin_auth import admin_guard
 from shared.web.idempotency import IdempotencyRecord, purge_keys
 from shared.web.member_app import create_member_app
 
-MODELS = [TrackedCase, CaseNotice, IdempotencyRecord, OperatorAccount, Ticket, TicketCounter, Visit, Scan, ScanRef,
-          LoginSession, Challenge, LoginGuess]
+MODELS: list[type[SQLModel]] = [TrackedCase, CaseNotice, IdempotencyRecord, OperatorAccount, Ticket, TicketCounter,
+                                Visit, Scan, ScanRef, LoginSession, Challenge, LoginGuess]
 
 
 def create_app(settings: ConOperatorSettings | None = None, *, bus: Bus | None = None,
@@ -43,15 +44,18 @@ def create_app(settings: ConOperatorSettings | None = None, *, bus: Bus | None =
                         verifier=lambda: node.verifier, session_minutes=settings.session_minutes,
                         challenge_seconds=settings.challenge_seconds)
         operators = OperatorBook(sessions=node.sessions, clock=node.clock, branches=branches, nuc=node.nuc,
-                                 gateway=node.gateway, logins=logins)
-        desk = Desk(sessions=node.sessions, clock=node.clock, runtime=runtime, branches=branches,
-                    regulations=regulations, operators=operators, registry_timeout_s=settings.registry_timeout_s,
-                    max_scan_bytes=settings.max_scan_bytes)
+                                 gateway=node.gateway)
         node.then("operators", operators.seed)
-        token = settings.mesh.admin_token.get_secret_value
-        app.include_router(build_router(desk=desk, sessions=node.sessions, runtime=runtime, clock=node.clock,
-                                        admin=admin_guard(token=token), admin_token=token,
-                                        tickets_per_minute=settings.tickets_per_minute))
+
+        async def person_lookup(iin: str) -> PersonData | None:
+            return await person_by_iin(runtime, iin, timeout_s=settings.registry_timeout_s)
+
+        app.state.centre = build_centre(settings=settings, sessions=node.sessions, clock=node.clock, runtime=runtime,
+                                        branches=branches, regulations=regulations, logins=logins,
+                                        operators=operators, person_lookup=person_lookup,
+                                        admin_token=settings.mesh.admin_token.get_secret_value)
+        for router in ROUTERS:
+            app.include_router(router)
 
     return create_member_app(settings=settings, service="con_operator", title="egov-mesh ISCON",
                              summary="ИС ЦОН simulator",

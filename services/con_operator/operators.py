@@ -1,6 +1,6 @@
 """ЦОН operators: accounts per branch with НУЦ employee certificates of the State Corporation (the operator's IIN,
-the Corporation's BIN, the ``operator`` role), and their logins — seed 003 п. 7: process 1 (authorisation),
-condition 1 (IIN and password, or EDS), process 2 (a refusal that says why).
+the Corporation's BIN, the ``operator`` role), seeded at start and minted by the admin; their logins are
+``usecases/logins.py``'s.
 
 Seeded operators are test identities: an admin reads their passwords and PKCS#12 files to act as them.
 """
@@ -20,21 +20,11 @@ from services.con_operator.branches import Branch, BranchBook
 from services.con_operator.store import OperatorAccount
 from shared.clock import MeshClock
 from shared.db import Sessions
-from shared.employment.logins import (
-    LockOut,
-    Login,
-    Logins,
-    SigningKeys,
-    employee_public,
-    hash_password,
-    refuse_if_locked,
-)
+from shared.employment.logins import LockOut, SigningKeys, employee_public, hash_password
 from shared.errors import MeshError
-from shared.ids import make_iin, parse_iin
+from shared.ids import make_iin
 from shared.logging import get_logger
 from shared.mesh.control_clients import GatewayControlClient, NucClient
-from shared.pki.cert_check import Expectation
-from shared.pki.cert_profile import Holder, Usage
 from shared.pki.signing import SignerIdentity
 
 log = get_logger(__name__)
@@ -51,20 +41,21 @@ def _password() -> str:
 
 class OperatorBook:
     def __init__(self, *, sessions: Sessions, clock: MeshClock, branches: BranchBook, nuc: NucClient,
-                 gateway: GatewayControlClient, logins: Logins) -> None:
+                 gateway: GatewayControlClient) -> None:
         self._sessions = sessions
         self._clock = clock
         self._branches = branches
         self._nuc = nuc
         self._gateway = gateway
-        self.logins = logins
         self.lockout = LockOut(sessions=sessions, model=OperatorAccount, key="iin", limit=MAX_FAILED, lock=LOCK)
-        self.centre: dict[str, str] = {}  # the State Corporation: name and BIN, as the gateway registered ИС ЦОН
+        # the State Corporation: name and BIN, as the gateway registered ИС ЦОН; filled in place at start-up, so the
+        # use cases given this dict read it once it is known
+        self.centre: dict[str, str] = {}
         self._signers = SigningKeys()
 
     async def seed(self) -> None:
         entry = (await self._gateway.entries([CENTRE_MEMBER]))[CENTRE_MEMBER]
-        self.centre = {"name": entry["organisation"], "bin": entry["bin"]}
+        self.centre.update(name=entry["organisation"], bin=entry["bin"])
         for branch in self._branches.all.values():
             async with self._sessions() as session:
                 have = (await session.exec(select(func.count()).select_from(OperatorAccount)
@@ -95,12 +86,14 @@ class OperatorBook:
         return account, password
 
     async def _exists(self, iin: str) -> bool:
+        return await self.find(iin) is not None
+
+    async def find(self, iin: str) -> OperatorAccount | None:
         async with self._sessions() as session:
-            return await session.get(OperatorAccount, iin) is not None
+            return await session.get(OperatorAccount, iin)
 
     async def get(self, iin: str) -> OperatorAccount:
-        async with self._sessions() as session:
-            account = await session.get(OperatorAccount, iin)
+        account = await self.find(iin)
         if account is None:
             raise MeshError("OPERATOR_NOT_FOUND", f"no ЦОН operator account for IIN {iin}")
         return account
@@ -116,34 +109,11 @@ class OperatorBook:
         """The operator's signing key (test support: the admin intake signs as a seeded operator)."""
         return self._signers.of(account)
 
-    # ---- logins (process 1, condition 1, process 2) ------------------------------------------------------
-    async def login(self, *, iin: str, password: str) -> Login:
-        """An IIN that is no operator's answers as a wrong password would: the form does not tell who works here."""
-        parse_iin(iin)
-        async with self._sessions() as session:
-            account = await session.get(OperatorAccount, iin)
-        await self.lockout.password_login(iin, account, password=password, now=self._clock.now(), scope="con-operator")
-        return await self.logins.start(subject=iin, method="password", serial=None)
-
-    async def login_with_eds(self, *, challenge_id: str, signature: str) -> Login:
-        """EDS login: an authentication certificate of the State Corporation with the operator role, whose IIN
-        has an operator account here."""
-        info = await self.logins.confirm_eds(
-            challenge_id=challenge_id, signature=signature, purpose="login",
-            expect=Expectation(usage=Usage.AUTH, holder=Holder.EMPLOYEE, bin=self.centre["bin"], role=OPERATOR_ROLE))
-        assert info.iin is not None
-        account = await self.get(info.iin)
-        refuse_if_locked(account.locked_until, now=self._clock.now())
-        return await self.logins.start(subject=account.iin, method="eds", serial=info.serial)
-
     async def unlock(self, iin: str) -> OperatorAccount:
         await self.get(iin)
         await self.lockout.unlock(iin)
         return await self.get(iin)
 
-    async def operator_of(self, token: str | None) -> OperatorAccount:
-        login = await self.logins.session_of(token)
-        return await self.get(login.subject)
 
 
 def operator_public(account: OperatorAccount, *, branch: Branch | None, secrets_too: bool) -> dict[str, Any]:
