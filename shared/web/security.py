@@ -3,7 +3,7 @@ client's ``token=``): every guarded route reads its bearer through one of these,
 
 Four schemes, all ``Authorization: Bearer <token>``, each a different kind of caller:
 - ``adminToken``: test tooling and operators of the mesh (each service's ``MESH_ADMIN_TOKEN``);
-- ``portalSession``: a citizen's or an organisation's login on the portal (``POST /auth/login``, ``/auth/eds``…);
+- ``portalSession``: a citizen's or an organisation's login on the portal (``POST /auth/login``…);
 - ``operatorSession``: a State Corporation operator's login at ИС ЦОН;
 - ``staffSession``: a district office employee's login at ИС МИО.
 
@@ -21,12 +21,13 @@ ADMIN_TOKEN = HTTPBearer(scheme_name="adminToken", auto_error=False,
                          description="The service's admin token (MESH_ADMIN_TOKEN; `make run` prints it): test "
                                      "support and operating the mesh.")
 PORTAL_SESSION = HTTPBearer(scheme_name="portalSession", auto_error=False,
-                            description="A portal login's token (POST /auth/login, /auth/eds/login, "
-                                        "/organisations/auth/eds/login).")
+                            description="A portal login's token (POST /auth/login, /auth/login/eds, "
+                                        "/auth/login/organisation, /auth/login/organisation/eds).")
 OPERATOR_SESSION = HTTPBearer(scheme_name="operatorSession", auto_error=False,
-                              description="An ИС ЦОН operator's login token (POST /auth/login, /auth/eds/login).")
+                              description="An ИС ЦОН operator's login token (POST /operators/login, "
+                                          "/operators/login/eds).")
 STAFF_SESSION = HTTPBearer(scheme_name="staffSession", auto_error=False,
-                           description="An ИС МИО employee's login token (POST /auth/login, /auth/eds/login).")
+                           description="An ИС МИО employee's login token (POST /staff/login, /staff/login/eds).")
 
 AdminCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(ADMIN_TOKEN)]
 PortalCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(PORTAL_SESSION)]
