@@ -1,4 +1,5 @@
-"""Portal tables: citizens' accounts. Sessions and EDS challenges live in shared.employment.logins' tables."""
+"""Portal tables: citizens' and organisations' accounts, the copies attached to applications, survey answers. Sessions
+and EDS challenges live in shared.employment.logins' tables, cases and notices in shared.employment.case_tracking's."""
 
 from __future__ import annotations
 
@@ -66,3 +67,15 @@ class OrganisationAccount(SQLModel, table=True):
 
 def organisation_key(*, bin_: str, iin: str) -> str:
     return f"{bin_}:{iin}"
+
+
+class SurveyAnswer(SQLModel, table=True):
+    """One survey per application (its correlation id): the first answer stays."""
+
+    __tablename__ = "survey_answer"
+
+    correlation_id: str = Field(primary_key=True, max_length=128)
+    iin: str = Field(index=True, max_length=12)
+    quality: int
+    information: int
+    answered_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))

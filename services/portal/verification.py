@@ -23,36 +23,31 @@ A document is valid only when:
 
 Each failure is named by its own code in ``failures``, each check says its state in ``checks``. The judgements are
 pure functions (``judge_*``) over what the signature says, the certificate and what the mesh knows;
-``DocumentVerifier`` asks the two things that take I/O — the gateway's member registry (cached) and OCSP.
+``services.portal.usecases.document_verification`` asks the two things that take I/O — the gateway's member
+registry (cached) and OCSP — and runs the judges in order.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from cryptography import x509
 
-from shared.clock import KZ_TZ, MeshClock
+from shared.clock import KZ_TZ
 from shared.employment.documents import DocumentError, QrReference, SignedResult, decode_qr, document_date
 from shared.employment.regulations import Regulation, RegulationBook, document_kind_of
 from shared.errors import MeshError
 from shared.ids import folded_name
 from shared.pki.canonical import canonical_bytes
-from shared.pki.cert_check import TRANSIENT, CertCheckResult, CertFailure, CertificateVerifier, Expectation
+from shared.pki.cert_check import TRANSIENT, CertCheckResult, CertFailure
 from shared.pki.cert_profile import CertificateInfo, Holder, Usage, describe_certificate
 from shared.pki.ocsp_client import RevocationState
-from shared.pki.signing import SIGNING_TIME_TOLERANCE, SignatureError, verify_detached
+from shared.pki.signing import SIGNING_TIME_TOLERANCE, SignatureError, VerifiedSignature, verify_detached
 
 CENTRE_ROLE = "operator"  # the State Corporation's operator signs the result it forms (con_operator/desk.py)
 ISSUING_KINDS = ("mio", "con")  # the gateway's member kinds that issue result documents
-REGISTRY_MAX_AGE_S = 60.0  # how long the gateway's member list is reused (real seconds)
-REGISTRY_RETRY_S = 5.0  # an unknown BIN asks the gateway again at most this often (strangers send any BIN)
 
 
 @dataclass(frozen=True)
@@ -259,113 +254,64 @@ def judge_revocation(result: CertCheckResult, *, verdict: Verdict, out: dict[str
         verdict.checks["revocation"] = "NOT_CHECKED"
 
 
-# ---- the one thing that asks -----------------------------------------------------------------------------------
-class DocumentVerifier:
-    """Verifies what it is given, nothing stored: the mesh's knowledge it needs is the gateway's member registry
-    (``members``: the public ``GET /members``, reused for ``REGISTRY_MAX_AGE_S`` and asked again for a BIN it does
-    not know), the regulation files and НУЦ (chain, OCSP)."""
-
-    def __init__(self, *, verifier: Callable[[], CertificateVerifier], members: Callable[[], Awaitable[list[dict]]],
-                 book: RegulationBook, clock: MeshClock) -> None:
-        self._verifier = verifier
-        self._members = members
-        self._book = book
-        self._clock = clock
-        self._bodies: dict[str, list[IssuingBody]] | None = None
-        self._fetched = 0.0
-        self._lock = asyncio.Lock()
-
-    async def _issuing_bodies(self, bin_: Any) -> dict[str, list[IssuingBody]]:
-        """The registry as last read; read again when older than ``REGISTRY_MAX_AGE_S``, or for a BIN it lacks (a
-        district that joined since) when older than ``REGISTRY_RETRY_S``. While the gateway cannot answer, the last
-        list read serves; without one, the error goes to the caller."""
-        async with self._lock:
-            age = time.monotonic() - self._fetched
-            unknown = self._bodies is not None and isinstance(bin_, str) and bin_ not in self._bodies
-            if self._bodies is None or age > REGISTRY_MAX_AGE_S or (unknown and age > REGISTRY_RETRY_S):
-                try:
-                    self._bodies = issuing_bodies(await self._members())
-                except (httpx.HTTPError, MeshError, KeyError, ValueError):
-                    if self._bodies is None:
-                        raise
-                finally:
-                    self._fetched = time.monotonic()
-            return self._bodies
-
-    async def verify(self, given: SignedResult | QrReference, *, source: str, qr: str | None = None) -> dict[str, Any]:
-        if isinstance(given, QrReference):
-            raise MeshError("QR_HOLDS_REFERENCE_ONLY", "this QR code holds a verification link and the SHA-256 of the "
-                            "document's content, not the signed data: give the document (its JSON or the PDF) and "
-                            "compare its contentSha256", details={"sha256": given.sha256})
-        verdict = Verdict()
-        content = given.content
-        out: dict[str, Any] = {"source": source, "checks": verdict.checks, "failures": verdict.failures, "document": {
-            k: content[k] for k in ("documentNumber", "date", "title", "result", "issuer", "issuerBin",
-                                    "regulationId") if k in content}}
-
-        def finish() -> dict[str, Any]:
-            out["valid"] = not verdict.failures
-            out["checkedAt"] = self._clock.now().isoformat()
-            return out
-
-        try:
-            canonical = canonical_bytes(content)
-        except MeshError as exc:
+def judge_signature(given: SignedResult, *, qr: str | None, verdict: Verdict,
+                    out: dict[str, Any]) -> VerifiedSignature | None:
+    """The content as it was signed (its RFC 8785 bytes), a PDF's QR code carrying this very document, and the CMS
+    signature over it; the signature verified, or None when nothing more can be asked of it (the failure is in
+    ``verdict``)."""
+    try:
+        canonical = canonical_bytes(given.content)
+    except MeshError as exc:
+        verdict.fail(exc.code, exc.message)
+        return None
+    out["contentSha256"] = given.sha256()
+    if qr is not None:
+        judge_qr(given, qr, verdict=verdict)
+    try:
+        verified = verify_detached(content=canonical, signature_b64=given.signature)
+    except SignatureError as exc:
+        if exc.code == "SIGNATURE_CONTENT_MISMATCH":
+            verdict.checks["content"] = "ALTERED"
+            verdict.fail("CONTENT_ALTERED", "the content is not what was signed: it was changed after signing")
+        else:
+            verdict.checks["signature"] = "INVALID"
             verdict.fail(exc.code, exc.message)
-            return finish()
-        out["contentSha256"] = given.sha256()
-        if qr is not None:  # a PDF's QR payload must carry this very document
-            try:
-                decoded: SignedResult | QrReference | None = decode_qr(qr)
-            except DocumentError:
-                decoded = None
-            same = (decoded.json_bytes() == given.json_bytes() if isinstance(decoded, SignedResult)
-                    else isinstance(decoded, QrReference) and decoded.sha256 == given.sha256())
-            verdict.checks["qr"] = "OK" if same else "MISMATCH"
-            if not same:
-                verdict.fail("QR_MISMATCH", "the PDF's QR code does not carry the document embedded in the PDF")
-        try:
-            verified = verify_detached(content=canonical, signature_b64=given.signature)
-        except SignatureError as exc:
-            if exc.code == "SIGNATURE_CONTENT_MISMATCH":
-                verdict.checks["content"] = "ALTERED"
-                verdict.fail("CONTENT_ALTERED", "the content is not what was signed: it was changed after signing")
-            else:
-                verdict.checks["signature"] = "INVALID"
-                verdict.fail(exc.code, exc.message)
-            return finish()
-        verdict.checks["content"] = verdict.checks["signature"] = "OK"
-        cert = verified.signer
-        info = describe_certificate(cert)
-        out["signer"] = {"commonName": info.common_name, "organisation": info.organisation, "bin": info.bin,
-                         "roles": list(info.roles), "serial": info.serial, "notBefore": info.not_before.isoformat(),
-                         "notAfter": info.not_after.isoformat()}
-        malformed = None
-        try:
-            signed_at = verified.signing_time
-        except SignatureError as exc:  # a signingTime attribute that is not a UTC time
-            signed_at, malformed = None, exc
-        if signed_at is not None:
-            out["signedAt"] = signed_at.isoformat()
-        now = self._clock.now()
-        if malformed is not None:
-            verdict.checks["signingTime"] = "MALFORMED"
-            verdict.fail(malformed.code, malformed.message)
-        else:
-            judge_signing_time(content, signed_at, now=now, verdict=verdict)
-        try:
-            bodies = await self._issuing_bodies(content.get("issuerBin"))
-        except (httpx.HTTPError, MeshError, KeyError, ValueError) as exc:
-            verdict.checks["issuer"] = "UNAVAILABLE"
-            verdict.fail("ISSUER_UNVERIFIABLE", f"the gateway's member registry could not be read now: "
-                         f"{type(exc).__name__}", transient=True)
-            entitled = None
-        else:
-            entitled = judge_issuer(content, bodies=bodies, book=self._book, verdict=verdict)
-        judge_signer(content, info, entitled=entitled, verdict=verdict)
-        verifier = self._verifier()
-        if judge_certificate(cert, verifier.chain_of(cert), signed_at=signed_at, verdict=verdict):
-            # without a signing time every revocation up to now voids it: there is no earlier moment to place it at
-            result = await verifier.check(certificate=cert, expect=Expectation(), at=signed_at or now)
-            judge_revocation(result, verdict=verdict, out=out)
-        return finish()
+        return None
+    verdict.checks["content"] = verdict.checks["signature"] = "OK"
+    return verified
+
+
+def judge_qr(given: SignedResult, qr: str, *, verdict: Verdict) -> None:
+    """A PDF's QR payload must carry the document embedded in the PDF (or a reference to its very content)."""
+    try:
+        decoded: SignedResult | QrReference | None = decode_qr(qr)
+    except DocumentError:
+        decoded = None
+    same = (decoded.json_bytes() == given.json_bytes() if isinstance(decoded, SignedResult)
+            else isinstance(decoded, QrReference) and decoded.sha256 == given.sha256())
+    verdict.checks["qr"] = "OK" if same else "MISMATCH"
+    if not same:
+        verdict.fail("QR_MISMATCH", "the PDF's QR code does not carry the document embedded in the PDF")
+
+
+def judge_signed_at(content: dict[str, Any], verified: VerifiedSignature, *, now: dt.datetime, verdict: Verdict,
+                    out: dict[str, Any]) -> dt.datetime | None:
+    """The CMS signingTime read and judged (``judge_signing_time``); a malformed one is named, not a crash. The
+    signing time, or None when there is none to place the certificate's checks at."""
+    try:
+        signed_at = verified.signing_time
+    except SignatureError as exc:  # a signingTime attribute that is not a UTC time
+        verdict.checks["signingTime"] = "MALFORMED"
+        verdict.fail(exc.code, exc.message)
+        return None
+    if signed_at is not None:
+        out["signedAt"] = signed_at.isoformat()
+    judge_signing_time(content, signed_at, now=now, verdict=verdict)
+    return signed_at
+
+
+def signer_out(info: CertificateInfo) -> dict[str, Any]:
+    """Who signed, as the answer shows it."""
+    return {"commonName": info.common_name, "organisation": info.organisation, "bin": info.bin,
+            "roles": list(info.roles), "serial": info.serial, "notBefore": info.not_before.isoformat(),
+            "notAfter": info.not_after.isoformat()}
