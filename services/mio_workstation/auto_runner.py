@@ -3,7 +3,7 @@
 The runner sleeps until the next step falls due (in real seconds, at the clock's current speed) and wakes at
 once when an application arrives or the mesh clock is changed. Whatever fell due meanwhile is done at its own
 scheduled time, in order — a jump of ten working days runs a case's whole schedule as if the days had passed
-(``Workstation.finish_step_automatically``), like a time-skipping test server.
+(``SimulatedStaff.finish``), like a time-skipping test server.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from services.mio_workstation.handlers import Workstation
+from services.mio_workstation.usecases.automatic import SimulatedStaff
+from services.mio_workstation.usecases.districts import Districts
 from shared.clock import MeshClock
 from shared.errors import MeshError
 from shared.logging import get_logger
@@ -23,13 +24,14 @@ PARALLEL = 8  # applications simulated staff work on at once
 
 
 class AutoRunner:
-    def __init__(self, *, workstation: Workstation, clock: MeshClock) -> None:
-        self._workstation = workstation
+    def __init__(self, *, staff: SimulatedStaff, districts: Districts, clock: MeshClock) -> None:
+        self._staff = staff
+        self._districts = districts
         self._clock = clock
         self._loop = BackgroundTask(name="mio-auto-runner", run=self._run)
 
     def wake(self) -> None:
-        self._workstation.wake_runner()
+        self._districts.wake_runner()
 
     async def start(self) -> None:
         self._loop.start()
@@ -39,7 +41,7 @@ class AutoRunner:
 
     async def _run(self) -> None:
         while True:
-            self._workstation.changed.clear()
+            self._districts.changed.clear()
             wait = IDLE_S
             try:
                 wait = await self.pass_once()
@@ -49,17 +51,17 @@ class AutoRunner:
                 log.exception("auto_runner_pass_failed")
                 wait = 2.0
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._workstation.changed.wait(), timeout=max(0.02, min(wait, IDLE_S)))
+                await asyncio.wait_for(self._districts.changed.wait(), timeout=max(0.02, min(wait, IDLE_S)))
 
     async def pass_once(self) -> float:
         """Do every step that is due; return how long (real seconds) until the next one."""
-        due, upcoming = await self._workstation.due_automatically()
+        due, upcoming = await self._staff.due()
         gate = asyncio.Semaphore(PARALLEL)
 
         async def finish(number: str) -> bool:
             async with gate:
                 try:
-                    await self._workstation.finish_step_automatically(number)
+                    await self._staff.finish(number)
                 except MeshError as exc:  # e.g. staff acted meanwhile; the next pass sees the new state
                     log.warning("auto_step_skipped", number=number, code=exc.code, reason=exc.message)
                     return False

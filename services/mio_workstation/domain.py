@@ -128,7 +128,8 @@ def identity_problem(form: dict[str, Any], registered: Registered | None) -> str
     ``IDENTITY_NOT_CONFIRMED`` when not, and when ГБД ФЛ has no data: the same reason for both."""
     if registered is None:
         return IDENTITY_NOT_CONFIRMED
-    pairs = [(form.get("surname"), registered.surname), (form.get("name"), registered.name)]
+    pairs: list[tuple[Any, str | None]] = [(form.get("surname"), registered.surname),
+                                           (form.get("name"), registered.name)]
     if form.get("patronymic"):
         pairs.append((form["patronymic"], registered.patronymic))
     return None if all(folded_name(given) == folded_name(held) for given, held in pairs) else IDENTITY_NOT_CONFIRMED
@@ -169,44 +170,67 @@ def card_missing(*, regulation: Regulation, facts: Circumstances) -> str | None:
     return None
 
 
-def automatic_decision(*, regulation: Regulation, facts: Circumstances,
-                       form: dict[str, Any]) -> tuple[bool, str | None]:
-    """What simulated staff decide: approve, or refuse with the reason (grounds assumed from the Standard)."""
+Decision = tuple[bool, str | None]
+REGISTRATIONS = ("employment.job-seeker-registration", "employment.unemployed-registration")
+
+
+def _person_refusal(regulation: Regulation, facts: Circumstances) -> str | None:
+    """Grounds of every service: the person named, alive, their documents in order, the card the service needs."""
     if facts.identity:  # the executor checks the documents (000 п. 5, пп. 3; condition 3): not the person named
-        return False, facts.identity
+        return facts.identity
     if not facts.alive:
-        return False, "По данным ГБД ФЛ услугополучатель умер"
+        return "По данным ГБД ФЛ услугополучатель умер"
     if facts.document_problems:  # process 6 (000) / process 5 (004 п. 11): the refusal over the documents
-        return False, "; ".join(facts.document_problems)
-    missing = card_missing(regulation=regulation, facts=facts)
-    if missing:
-        return False, missing
+        return "; ".join(facts.document_problems)
+    return card_missing(regulation=regulation, facts=facts)
+
+
+def _registration_refusal(service: str, facts: Circumstances) -> str | None:
+    """Grounds of the two registrations: age (or a representative), already registered, employed, studying,
+    drawing a pension."""
+    if facts.age is not None and facts.age < MIN_AGE and not facts.has_representative:
+        return "Лицо, не достигшее 16 лет, обращается через законного представителя"
+    if service == "employment.job-seeker-registration":
+        on_register = facts.job_seeker_card or facts.unemployed_card
+        return "Лицо уже состоит на учете в АИС «Еңбек нарығы»" if on_register else None
+    if facts.unemployed_card:
+        return "Лицо уже зарегистрировано в качестве безработного"
+    for flag, reason in ((facts.employed, "По данным ЕСУТД лицо состоит в трудовых отношениях"),
+                         (facts.full_time_student, "Лицо обучается по очной форме обучения"),
+                         (facts.pensioner, "Лицо является получателем пенсии")):
+        if flag:
+            return reason
+    return None
+
+
+def _referral_refusal(regulation: Regulation, form: dict[str, Any]) -> str | None:
+    """A referral names a kind of active measure, one its regulation refers to."""
+    kind = form.get("referralKind")
+    if not kind:
+        return "Не указан вид активной меры содействия занятости"
+    offered = regulation.referral_kinds or ()
+    if kind not in offered:
+        return (f"Направление {REFERRAL_KIND_TEXT.get(kind, kind)} регламентом услуги «{regulation.title}» не "
+                f"предусмотрено; предусмотрены направления: {'; '.join(REFERRAL_KIND_TEXT.get(k, k) for k in offered)}")
+    return None
+
+
+def _service_refusal(regulation: Regulation, facts: Circumstances, form: dict[str, Any]) -> str | None:
     service = regulation.service
-    minor = facts.age is not None and facts.age < MIN_AGE and not facts.has_representative
-    if minor and service in ("employment.job-seeker-registration", "employment.unemployed-registration"):
-        return False, "Лицо, не достигшее 16 лет, обращается через законного представителя"
-    if service == "employment.job-seeker-registration" and (facts.job_seeker_card or facts.unemployed_card):
-        return False, "Лицо уже состоит на учете в АИС «Еңбек нарығы»"
-    if service == "employment.unemployed-registration":
-        if facts.unemployed_card:
-            return False, "Лицо уже зарегистрировано в качестве безработного"
-        for flag, reason in ((facts.employed, "По данным ЕСУТД лицо состоит в трудовых отношениях"),
-                             (facts.full_time_student, "Лицо обучается по очной форме обучения"),
-                             (facts.pensioner, "Лицо является получателем пенсии")):
-            if flag:
-                return False, reason
+    if service in REGISTRATIONS:
+        return _registration_refusal(service, facts)
     if service == "employment.active-measures-referral":
-        kind = form.get("referralKind")
-        if not kind:
-            return False, "Не указан вид активной меры содействия занятости"
-        offered = regulation.referral_kinds or ()
-        if kind not in offered:
-            return False, (f"Направление {REFERRAL_KIND_TEXT.get(kind, kind)} регламентом услуги "
-                           f"«{regulation.title}» не предусмотрено; предусмотрены направления: "
-                           f"{'; '.join(REFERRAL_KIND_TEXT.get(k, k) for k in offered)}")
+        return _referral_refusal(regulation, form)
     if service == "employment.unemployed-certificate" and not (form.get("periodFrom") and form.get("periodTo")):
-        return False, "Не указан период, за который запрашивается справка"
-    return True, None
+        return "Не указан период, за который запрашивается справка"
+    return None
+
+
+def automatic_decision(*, regulation: Regulation, facts: Circumstances, form: dict[str, Any]) -> Decision:
+    """What simulated staff decide: approve, or refuse with the reason (grounds assumed from the Standard), the
+    grounds of every service first, then the service's own."""
+    reason = _person_refusal(regulation, facts) or _service_refusal(regulation, facts, form)
+    return (False, reason) if reason else (True, None)
 
 
 # ---- the result document -------------------------------------------------------------------------------------

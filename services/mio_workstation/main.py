@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
+from sqlmodel import SQLModel
 
-from services.mio_workstation.api import build_router
-from services.mio_workstation.auto_runner import AutoRunner
 from services.mio_workstation.consumers import wire_consumers
-from services.mio_workstation.handlers import Workstation
 from services.mio_workstation.onboarding import join_mesh
+from services.mio_workstation.routes import ROUTERS
 from services.mio_workstation.settings import MioSettings
-from services.mio_workstation.staff import StaffBook
 from services.mio_workstation.store import (
     Application,
     ApplicationDocument,
@@ -24,17 +22,17 @@ from services.mio_workstation.store import (
     StaffAccount,
     StepRecord,
 )
-from shared.employment.logins import Challenge, LoginGuess, Logins, LoginSession
+from services.mio_workstation.wiring import assemble
+from shared.employment.logins import Challenge, LoginGuess, LoginSession
 from shared.employment.regulations import REGULATIONS_DIR, RegulationBook, RegulationError
 from shared.mesh.bus import Bus
 from shared.mesh.member_node import MemberNode
-from shared.web.admin_auth import admin_guard
 from shared.web.idempotency import IdempotencyRecord, purge_keys
 from shared.web.member_app import create_member_app
-from shared.working_calendar import WorkingCalendar
 
-MODELS = [StaffAccount, DistrictMode, NumberCounter, Application, StepRecord, LabourCard, LabourCardEvent,
-          LoginSession, Challenge, LoginGuess, IdempotencyRecord, ApplicationDocument, DocumentCounter]
+MODELS: list[type[SQLModel]] = [
+    StaffAccount, DistrictMode, NumberCounter, Application, StepRecord, LabourCard, LabourCardEvent, LoginSession,
+    Challenge, LoginGuess, IdempotencyRecord, ApplicationDocument, DocumentCounter]
 
 
 def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None,
@@ -48,29 +46,21 @@ def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None,
         raise RegulationError(f"MIO_DISTRICTS names {', '.join(idle)}, which no regulation file serves")
 
     def wire(node: MemberNode, app: FastAPI) -> None:
-        logins = Logins(sessions=node.sessions, clock=node.clock, audience="egov-mesh ИС МИО",
-                        verifier=lambda: node.verifier, session_minutes=settings.session_minutes,
-                        challenge_seconds=settings.challenge_seconds)
-        staff = StaffBook(sessions=node.sessions, clock=node.clock, book=book, nuc=node.nuc, gateway=node.gateway,
-                          logins=logins, districts=districts)
-        workstation = Workstation(sessions=node.sessions, clock=node.clock, book=book, staff=staff,
-                                  runtimes=node.runtimes, calendar=WorkingCalendar(), default_share=settings.auto_share,
-                                  default_mode=settings.default_mode)
-        runner = AutoRunner(workstation=workstation, clock=node.clock)
-        wire_consumers(runtimes=node.runtimes, workstation=workstation)
+        mio = assemble(node=node, settings=settings, book=book, districts=districts)
+        wire_consumers(runtimes=node.runtimes, receiving=mio.receiving, districts=mio.districts)
 
         async def clock_changed(_state: object) -> None:
-            runner.wake()
+            mio.runner.wake()
 
         node.clock_follower.on_change(clock_changed)
         node.before_identity("onboarding", lambda: join_mesh(gateway=node.gateway, book=book, districts=districts))
-        node.then("staff", staff.seed)
-        node.then("runner", runner.start)
-        node.on_stop(runner.stop)
+        node.then("staff", mio.enrolment.seed)
+        node.then("runner", mio.runner.start)
+        node.on_stop(mio.runner.stop)
         node.relay.also_purge(lambda: purge_keys(node.sessions))
-        token = settings.mesh.admin_token.get_secret_value
-        app.include_router(build_router(workstation=workstation, staff=staff, book=book,
-                                        admin=admin_guard(token=token), admin_token=token))
+        app.state.mio = mio
+        for router in ROUTERS:
+            app.include_router(router)
 
     return create_member_app(settings=settings, service="mio_workstation", title="egov-mesh ISMIO",
                              summary="ИС МИО simulator",

@@ -15,7 +15,7 @@ import hashlib
 
 from meshkit.load import Person
 from meshkit.sdk import attachments_for, document_copy, identity_document
-from services.mio_workstation.handlers import copy_problems
+from services.mio_workstation.usecases.receiving import copy_problems
 from shared.employment.forms import document_problems
 from shared.mesh.contracts import MAX_COPIES_BYTES, MAX_DOCUMENT_BYTES, ApplicationForm, ApplicationRequest
 from shared.pki.signing import SignerIdentity, sign_json

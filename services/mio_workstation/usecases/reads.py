@@ -77,7 +77,7 @@ class Reads:
                   .where(Application.district == district, _overdue_clause(now)).group_by(StepRecord.step_id))
         async with snapshot(self._sessions) as session:
             apps = list((await session.exec(query.order_by(col(Application.received_at)))).all())
-            overdue_steps = dict((await session.exec(counts)).all())  # type: ignore[call-overload]
+            overdue_steps = dict((await session.exec(counts)).all())
         return apps, overdue_steps
 
     async def schedule(self, *, number: str | None = None) -> dict[str, Any]:
@@ -85,7 +85,7 @@ class Reads:
         now = self._clock.now()
         open_auto = and_(col(StepRecord.finished_at).is_(None), col(StepRecord.auto_at).is_not(None))
         if number is not None:
-            open_auto = and_(open_auto, StepRecord.application_number == number)
+            open_auto = and_(open_auto, col(StepRecord.application_number) == number)
         async with snapshot(self._sessions) as session:
             due = (await session.exec(select(func.count()).where(open_auto, col(StepRecord.auto_at) <= now))).one()
             upcoming = (await session.exec(select(func.min(StepRecord.auto_at)).where(

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.mio_workstation.domain import Status
 from services.mio_workstation.store import Application, LabourCard, LabourCardEvent, StaffAccount
+from services.mio_workstation.usecases.roles import check_register_keeper
 from shared.clock import KZ_TZ, MeshClock
 from shared.db import Sessions, snapshot
 from shared.errors import MeshError
@@ -117,15 +118,7 @@ class LabourRegister:
             card = await session.get(LabourCard, card_id, with_for_update=True)
             if card is None:
                 raise MeshError("CARD_NOT_FOUND", f"no card {card_id}")
-            if actor.district != card.district:
-                raise MeshError("NOT_YOUR_DISTRICT", f"card {card_id} belongs to {card.district}")
-            keepers = self._keepers(card.district)
-            if actor.role not in keepers:
-                raise MeshError("NOT_THE_REGISTER_KEEPER", (
-                    f"cards on «Еңбек нарығы» in {card.district} are closed by the {' or the '.join(keepers)}, who "
-                    "enters people there (its regulations' registerKeeper), not the " + actor.role) if keepers else (
-                    f"no regulation of {card.district} registers people on «Еңбек нарығы» (none names a "
-                    "registerKeeper): its staff close no card"), details={"roles": keepers})
+            check_register_keeper(actor=actor, card=card, keepers=self._keepers(card.district))
             if card.status != "open":
                 raise MeshError("CARD_CLOSED", f"card {card_id} was closed on {card.closed_at}")
             card.status, card.closed_at, card.close_reason = "closed", self._clock.now(), reason
