@@ -28,6 +28,8 @@ IIN = r"^\d{12}$"
 TicketState = Literal["WAITING", "CALLED", "CLOSED"]
 VisitState = Literal["FILLED", "SENT", "HANDED_OUT"]
 CaseStatus = Literal["SENT", "RECEIVED", "IN_PROGRESS", "COMPLETED", "REFUSED", "NOT_ACCEPTED", "FAILED"]
+VisitStatus = Literal["FILLED", "SENT", "RECEIVED", "IN_PROGRESS", "COMPLETED", "REFUSED", "NOT_ACCEPTED", "FAILED"]
+"""A visit's status: FILLED until sent, then its case's (one enum, not a union: a generated client parses it)."""
 NoticeStatus = Literal["RECEIVED", "IN_PROGRESS", "COMPLETED", "REFUSED", "NOT_ACCEPTED"]
 Delivery = Literal["in_person", "email"]
 SignedBy = Literal["operator", "applicant"]
@@ -367,7 +369,7 @@ class VisitOut(ClosedModel):
     form_signature: str | None = Field(alias="formSignature")
     correlation_id: str = Field(alias="correlationId")
     application_number: str | None = Field(alias="applicationNumber")
-    status: Literal["FILLED"] | CaseStatus
+    status: VisitStatus
     status_text: str = Field(alias="statusText")
     refusal_code: str | None = Field(alias="refusalCode")
     statuses: list[HeardStatusOut]

@@ -31,6 +31,7 @@ from meshkit.mesh_runner import REPO_ROOT
 
 TOOLING = REPO_ROOT / "tools" / "openapi-client"
 REQUIREMENTS = TOOLING / "requirements.txt"
+CONFIG = TOOLING / "config.yaml"  # binary media types read as bytes (docs/clients.md)
 VENV = TOOLING / ".venv"
 STAMP = VENV / ".egov-mesh-requirements-sha256"  # the requirements the venv was installed from
 GENERATOR_VERSION = "0.29.1"
@@ -114,8 +115,9 @@ def _generate(python: Path, spec: Path) -> tuple[str, float]:
     from the tool's venv): the package is named after the spec's title."""
     started = time.monotonic()
     env = os.environ | {"PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run([str(python), "-m", "openapi_python_client", "generate", "--path", spec.name,
-                           "--meta", "none"], cwd=spec.parent, env=env, capture_output=True, text=True, timeout=120,
+    command = [str(python), "-m", "openapi_python_client", "generate", "--path", spec.name, "--meta", "none",
+               "--config", str(CONFIG)]
+    done = subprocess.run(command, cwd=spec.parent, env=env, capture_output=True, text=True, timeout=120,
                           check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr, time.monotonic() - started

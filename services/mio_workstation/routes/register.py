@@ -11,7 +11,7 @@ from services.mio_workstation.schemas import CardOut, CloseCardIn, RegisterOut, 
 from services.mio_workstation.usecases.roles import same_district
 from shared.web.openapi_errors import error_responses
 
-router = APIRouter(tags=["Еңбек нарығы"])
+router = APIRouter(tags=["enbek"])  # «Еңбек нарығы»: a Latin tag names the generated client's module
 
 
 @router.get("/districts/{district}/register", response_model=RegisterOut, response_model_exclude_unset=True,
