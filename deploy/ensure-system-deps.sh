@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the mesh needs when they are missing: rabbitmq-server (run, test),
-# postgresql and docker-compose (test), nodejs and npm (the AsyncAPI validator the suite runs: tools/asyncapi/).
+# postgresql and docker-compose (test), nodejs and npm (the AsyncAPI validator the suite runs: tools/asyncapi/),
+# podman and what it needs to serve the Docker API without systemd (test-compose).
 # As root it uses apt-get; otherwise it says what to install.
 # Packages are installed without starting their system services: the mesh runs private instances.
 set -euo pipefail
@@ -10,6 +11,8 @@ have() {
     rabbitmq-server) [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || command -v rabbitmq-server >/dev/null 2>&1 ;;
     postgresql) ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 ;;
     docker-compose) command -v docker-compose >/dev/null 2>&1 ;;
+    uidmap) command -v newuidmap >/dev/null 2>&1 ;;
+    netavark|aardvark-dns) [ -x "/usr/lib/podman/$1" ] ;;
     nodejs) command -v node >/dev/null 2>&1 ;;  # Debian's package installs node; a node from elsewhere will do
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac
