@@ -30,6 +30,17 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   exit 1
 fi
 
+# `make test`'s lanes may install at the same time (the compose lane's podman, the main lane's nodejs): one at a
+# time, each looking again at what is missing once it has the lock.
+exec 9>/var/lock/egov-mesh-apt.lock
+flock -w 900 9 || { echo "another install holds /var/lock/egov-mesh-apt.lock" >&2; exit 1; }
+still=()
+for pkg in "${missing[@]}"; do
+  have "$pkg" || still+=("$pkg")
+done
+[ ${#still[@]} -eq 0 ] && exit 0
+missing=("${still[@]}")
+
 echo "Installing ${missing[*]} with apt-get …"
 policy=/usr/sbin/policy-rc.d
 created_policy=0
@@ -38,8 +49,8 @@ if [ ! -e "$policy" ]; then
 fi
 trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 for pkg in "${missing[@]}"; do
   have "$pkg" || { echo "apt-get installed $pkg but it is still not usable" >&2; exit 1; }
 done

@@ -597,13 +597,6 @@ class Mesh:
         ``docker compose -f deploy/docker-compose.yml up``."""
         return cls(MeshInfo.from_url(url, admin_token=admin_token))
 
-    @classmethod
-    def find(cls, path: str | Path | None = None, *, url: str | None = None,
-             admin_token: str | None = None) -> Mesh:
-        """``url`` (or ``$MESH_URL``) when given, else the mesh file (``path``, ``$MESH_FILE``, var/mesh.json)."""
-        url = url or (None if path else os.environ.get("MESH_URL"))
-        return cls.from_url(url, admin_token=admin_token) if url else cls.from_file(path)
-
     @property
     def _admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.info.admin_token}"}

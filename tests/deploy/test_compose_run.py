@@ -30,6 +30,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 
 from meshkit.mesh_runner import REPO_ROOT, SERVICES
 from meshkit.sdk import Citizen, Mesh
@@ -302,6 +303,15 @@ def test_a_citizens_application_completes_and_postgres_holds_it(project: Project
         assert mesh.wait_for_status(case["correlationId"], "COMPLETED", timeout_s=90)["status"] == "COMPLETED"
         pdf = session.document_pdf(case["correlationId"])
         assert mesh.verify_document(pdf)["valid"] is True
+    # The citizen's certificate names НУЦ where the host reaches it (NUC_PUBLIC_URL), and its CRL answers there.
+    certificate = citizen.signer().certificate
+    access = certificate.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS).value
+    assert [d.access_location.value for d in access if d.access_method == AuthorityInformationAccessOID.OCSP] \
+        == [f"{project.url('nuc_pki')}/ocsp"]
+    points = certificate.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS).value
+    crl = points[0].full_name[0].value
+    assert crl.startswith(project.url("nuc_pki"))
+    assert httpx.get(crl, timeout=10).status_code == 200
     stored = project.psql("mio_workstation", "SELECT status FROM application WHERE number = :'n'", n=number)
     assert stored == "COMPLETED"
     assert project.psql("portal", "SELECT count(*) FROM account") != "0"
