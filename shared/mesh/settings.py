@@ -6,7 +6,8 @@ its own admin token and key passphrase.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,10 +16,25 @@ from shared.mesh.failures import RetryPolicy
 
 DEV_ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - a documented development default, refused outside dev
 DEV_KEY_PASSPHRASE = "dev-key-passphrase"  # noqa: S105 - idem
+# The passwords that ship as defaults (deploy/docker-compose.yml's ``mesh``, RabbitMQ's ``guest``): refused in prod,
+# in every password field and every URL's login of a service's settings.
+DEV_PASSWORDS = frozenset({"mesh", "guest", "postgres"})
+
+
+def default_passwords(fields: dict[str, Any]) -> list[str]:
+    """The names of the fields that hold a shipped default password (``DEV_PASSWORDS``): a secret, or a URL's."""
+    found = []
+    for name, value in fields.items():
+        secret = value.get_secret_value() if isinstance(value, SecretStr) else None
+        if secret is None and isinstance(value, str) and "://" in value:
+            secret = urlsplit(value).password
+        if secret is not None and secret in DEV_PASSWORDS:
+            found.append(name)
+    return found
 
 
 class MeshSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MESH_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MESH_", extra="ignore", hide_input_in_errors=True)
 
     env: Literal["dev", "test", "prod"] = "dev"
     admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
@@ -48,6 +64,8 @@ class MeshSettings(BaseSettings):
                 raise ValueError("MESH_ADMIN_TOKEN must be set to a private value when MESH_ENV is not dev")
             if self.key_passphrase.get_secret_value() == DEV_KEY_PASSPHRASE:
                 raise ValueError("MESH_KEY_PASSPHRASE must be set to a private value when MESH_ENV is not dev")
+        if self.env == "prod" and (found := default_passwords({"MESH_AMQP_URL": self.amqp_url})):
+            raise ValueError(f"{', '.join(found)}: a default password is refused when MESH_ENV is prod")
         if len(self.admin_token.get_secret_value()) < 12:
             raise ValueError("MESH_ADMIN_TOKEN must be at least 12 characters")
         return self
@@ -56,7 +74,7 @@ class MeshSettings(BaseSettings):
 class ServiceSettings(BaseSettings):
     """Fields every service has; subclasses set their env prefix and defaults."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)  # no secret in a refusal
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -67,3 +85,13 @@ class ServiceSettings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @model_validator(mode="after")
+    def _refuse_default_passwords_in_prod(self) -> ServiceSettings:
+        if self.mesh.env == "prod":
+            prefix = str(self.model_config.get("env_prefix") or "")
+            found = default_passwords({f"{prefix}{name}".upper(): getattr(self, name)
+                                       for name in type(self).model_fields if name != "mesh"})
+            if found:
+                raise ValueError(f"{', '.join(found)}: a default password is refused when MESH_ENV is prod")
+        return self
