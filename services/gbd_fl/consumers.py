@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.gbd_fl.handlers import Registry
+from services.gbd_fl.registry import Registry
 from shared.mesh.member import MemberRuntime
 
 PERSON_BY_IIN = "gbdfl.person-by-iin"
@@ -10,5 +10,5 @@ SOCIAL_STATUS_BY_IIN = "gbdfl.social-status-by-iin"
 
 
 def wire_consumers(*, runtime: MemberRuntime, registry: Registry) -> None:
-    runtime.serve(service_id=PERSON_BY_IIN, handler=registry.person_by_iin)
-    runtime.serve(service_id=SOCIAL_STATUS_BY_IIN, handler=registry.social_status_by_iin)
+    runtime.serve(service_id=PERSON_BY_IIN, handler=registry.person_by_iin.answer)
+    runtime.serve(service_id=SOCIAL_STATUS_BY_IIN, handler=registry.social_status.answer)

@@ -1,9 +1,10 @@
-"""ГБД ФЛ rules: what a person record must satisfy, how records are answered to the mesh, and turning a
-generated person into rows."""
+"""ГБД ФЛ rules: what a person record must satisfy, what the test kit may ask for, how records are answered to the
+mesh, and turning a generated person into rows."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from services.gbd_fl.population import DISTRICT_BY_SLUG, PersonSeed, latin
 from services.gbd_fl.store import Person, RegistryFacts
@@ -19,6 +20,40 @@ from shared.mesh.contracts import (
 )
 
 NO_DATA = "Сведения по указанному ИИН отсутствуют в ГБД ФЛ"
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What the test kit asks for; None means "any"."""
+
+    district: str | None = None
+    region: str | None = None
+    sex: str | None = None
+    min_age: int | None = None
+    max_age: int | None = None
+    employed: bool | None = None
+    jobless: bool | None = None  # True: neither employed, nor a full-time student, nor a pensioner
+
+    def fits(self, facts: RegistryFacts) -> bool:
+        """Whether a drawn person's facts are what was asked (the generator draws them at random)."""
+        employed = facts.employer_bin is not None
+        idle = not employed and facts.student_at is None and facts.pension_kind is None
+        return (self.employed is None or employed == self.employed) and (self.jobless is None or idle == self.jobless)
+
+
+def check_wanted(wanted: Wanted) -> None:
+    """A wish no person can fit is refused by name before anything is drawn or claimed."""
+    if wanted.district and wanted.district not in DISTRICT_BY_SLUG:
+        raise MeshError("DISTRICT_UNKNOWN", f"no district {wanted.district!r}; known: "
+                        f"{', '.join(sorted(DISTRICT_BY_SLUG))}")
+    if wanted.region and wanted.region not in {d.region for d in DISTRICT_BY_SLUG.values()}:
+        raise MeshError("REGION_UNKNOWN", f"no region {wanted.region!r}")
+    if wanted.region and wanted.district and DISTRICT_BY_SLUG[wanted.district].region != wanted.region:
+        raise MeshError("REGION_MISMATCH", f"district {wanted.district} is not in region {wanted.region}")
+    if wanted.employed and wanted.jobless:
+        raise MeshError("WANTED_CONTRADICTS", "a person cannot be both employed and jobless")
+    if wanted.min_age is not None and wanted.max_age is not None and wanted.min_age > wanted.max_age:
+        raise MeshError("AGE_RANGE_EMPTY", "minAge is greater than maxAge")
 
 
 def check_person(person: Person) -> None:
@@ -57,7 +92,7 @@ def person_data(person: Person) -> PersonData:
     return PersonData(
         iin=person.iin, surname=person.surname, name=person.name, patronymic=person.patronymic,
         surname_latin=latin(person.surname), name_latin=latin(person.name), birth_date=person.birth_date.isoformat(),
-        sex=person.sex,  # type: ignore[arg-type]
+        sex=person.sex,
         citizenship=person.citizenship, region=person.region, region_name=district.region_name if district else None,
         district=person.district, district_name=district.name if district else None, address=person.address,
         phone=person.phone, alive=person.alive, death_date=_iso(person.death_date))
@@ -79,7 +114,7 @@ def social_status(facts: RegistryFacts | None, *, known: bool) -> SocialStatusRe
                                   employer_name=facts.employer_name, since=_iso(facts.employed_since)),
         study=StudyFact(full_time_student=facts.student_at is not None, institution=facts.student_at,
                         until=_iso(facts.study_until)),
-        pension=PensionFact(pensioner=facts.pension_kind is not None, kind=facts.pension_kind,  # type: ignore[arg-type]
+        pension=PensionFact(pensioner=facts.pension_kind is not None, kind=facts.pension_kind,
                             since=_iso(facts.pension_since)))
 
 

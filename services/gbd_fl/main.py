@@ -6,14 +6,13 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from services.gbd_fl.api import build_router
 from services.gbd_fl.consumers import wire_consumers
-from services.gbd_fl.handlers import Registry
+from services.gbd_fl.registry import Registry
+from services.gbd_fl.routes import facts, people, population
 from services.gbd_fl.settings import GbdFlSettings
 from services.gbd_fl.store import Person, PopulationState, RegistryFacts
 from shared.mesh.bus import Bus
 from shared.mesh.member_node import MemberNode
-from shared.web.admin_auth import admin_guard
 from shared.web.member_app import create_member_app
 
 
@@ -22,13 +21,13 @@ def create_app(settings: GbdFlSettings | None = None, *, bus: Bus | None = None,
     settings = settings or GbdFlSettings()
 
     def wire(node: MemberNode, app: FastAPI) -> None:
-        registry = Registry(sessions=node.sessions, settings=settings, clock=node.clock)
+        registry = Registry.over(sessions=node.sessions, settings=settings, clock=node.clock)
         wire_consumers(runtime=node.runtime(settings.member_id), registry=registry)
-        node.then("population", registry.seed_if_empty)
-        app.include_router(build_router(registry=registry,
-                                        admin=admin_guard(token=settings.mesh.admin_token.get_secret_value),
-                                        default_seed=settings.population_seed,
-                                        default_size=settings.population_size))
+        node.then("population", registry.population.seed_if_empty)
+        app.state.registry = registry
+        app.state.admin_token = settings.mesh.admin_token.get_secret_value
+        for routes in (population, people, facts):
+            app.include_router(routes.router)
 
     return create_member_app(settings=settings, service="gbd_fl", title="egov-mesh GBDFL",
                              summary="ГБД ФЛ simulator",

@@ -160,7 +160,7 @@ class IinAllocator:
 
     def allocate(self, rng: random.Random, *, birth: dt.date, sex: str, serials: range) -> str:
         for _ in range(10_000):
-            iin = make_iin(birth_date=birth, sex=sex, serial=rng.choice(serials))  # type: ignore[arg-type]
+            iin = make_iin(birth_date=birth, sex=sex, serial=rng.choice(serials))  # type: ignore[arg-type]  # sex is "M" or "F" (drawn so)
             if iin is not None and iin not in self.taken:
                 self.taken.add(iin)
                 return iin

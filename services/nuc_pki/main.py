@@ -12,8 +12,9 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from services.nuc_pki.api import build_router
 from services.nuc_pki.handlers import CertificateAuthority
+from services.nuc_pki.routes import ca as ca_routes
+from services.nuc_pki.routes import issuance, lookup, revocation, status
 from services.nuc_pki.settings import NucSettings
 from services.nuc_pki.store import CaMaterial, IssuedCertificate
 from shared.clock import MeshClock
@@ -28,7 +29,6 @@ from shared.mesh.member import EnvelopeVerifier
 from shared.mesh.readiness import Readiness, broker_probe, database_probe, until_done
 from shared.pki.cert_check import CertificateVerifier, TrustStore
 from shared.pki.ocsp_client import OcspClient
-from shared.web.admin_auth import admin_guard, admin_or_anonymous
 from shared.web.http_app import build_app
 
 log = get_logger(__name__)
@@ -72,7 +72,7 @@ def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None,
     async def start() -> None:
         await until_done(readiness=readiness, step="database",
                          action=lambda: create_tables(engine, models=[CaMaterial, IssuedCertificate]))
-        await until_done(readiness=readiness, step="ca", action=ca.load_or_create)
+        await until_done(readiness=readiness, step="ca", action=ca.keys.load_or_create)
         await until_done(readiness=Readiness(steps=["clock"]), step="clock", action=follow_clock)
 
     @asynccontextmanager
@@ -90,8 +90,10 @@ def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None,
                     summary="НУЦ РК simulator",
                     description="Certificates by the НУЦ profile, revocation, OCSP (RFC 6960) and CRL.",
                     readiness=readiness, lifespan=lifespan)
-    token = settings.mesh.admin_token.get_secret_value
-    app.include_router(build_router(ca=ca, admin=admin_guard(token=token), precise=admin_or_anonymous(token=token)))
+    for routes in (ca_routes.router, issuance.router, issuance.test_router, revocation.router, lookup.router,
+                   status.router):
+        app.include_router(routes)
     app.state.ca = ca
+    app.state.admin_token = settings.mesh.admin_token.get_secret_value
     app.state.clock = clock
     return app
