@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from services.shep_gateway.handlers import Examined, Gateway
+from services.shep_gateway.handlers import Gateway
+from services.shep_gateway.usecases.examined import Examined
 from shared.logging import get_logger, message_context
 from shared.mesh.background import BackgroundTask
 from shared.mesh.bus import Bus, BusError, Delivery, Subscription

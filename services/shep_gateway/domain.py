@@ -28,7 +28,9 @@ class Outcome(StrEnum):
 
 
 class MemberDef(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True, json_schema_extra={"examples": [
+        {"id": "mio.almaty", "name": "ИС МИО (Алматы)", "kind": "mio", "organisation": "Управление занятости г. Алматы",
+         "bin": "940140000385", "region": "almaty", "district": "almaty", "active": True}]})
 
     id: str = Field(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*$", max_length=64)
     name: str = Field(min_length=1, max_length=256)
@@ -41,7 +43,9 @@ class MemberDef(BaseModel):
 
 
 class ServiceDef(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True, json_schema_extra={"examples": [
+        {"id": "gbdfl.person-by-iin", "title": "Сведения о физическом лице по ИИН", "channel": "sync",
+         "providers": ["gbdfl"], "routeBy": None, "callers": ["portal", "con", "mio.*", "shep"], "notify": []}]})
 
     id: str = Field(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$", max_length=128)
     title: str = Field(min_length=1, max_length=256)

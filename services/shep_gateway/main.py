@@ -3,25 +3,29 @@
 It verifies every message (sender, system signature, certificate, route), keeps the chained and signed
 message log, routes the asynchronous and synchronous channels over RabbitMQ, answers Server.Timeout when a
 provider misses a deadline, and is the authority for the mesh clock.
+
+``create_app`` wires it in named steps: the broker (``_broker``: the administrator, the gateway's own login),
+the objects (``_wire``), the start-up steps run in order until each succeeds (``StartUp``), and the routes
+(``services.shep_gateway.routes``), which find the objects on ``app.state``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
 
-from services.shep_gateway.accounts import BrokerAccounts
-from services.shep_gateway.api import build_router
-from services.shep_gateway.clock_authority import ClockAuthority
 from services.shep_gateway.consumers import IngressWorker
 from services.shep_gateway.handlers import Gateway
-from services.shep_gateway.message_log import MessageLog
 from services.shep_gateway.registry_book import RegistryBook
+from services.shep_gateway.routes import ROUTERS
 from services.shep_gateway.settings import GatewaySettings
 from services.shep_gateway.store import (
     ClockRow,
@@ -37,8 +41,11 @@ from services.shep_gateway.store import (
     SyncCall,
     backfill_real_times,
 )
+from services.shep_gateway.usecases.broker_accounts import BrokerAccounts
+from services.shep_gateway.usecases.clock_authority import ClockAuthority
+from services.shep_gateway.usecases.message_log import MessageLog
 from shared.clock import MeshClock
-from shared.db import create_tables, make_engine, make_sessions
+from shared.db import Sessions, create_tables, make_engine, make_sessions
 from shared.errors import MeshError
 from shared.logging import configure_logging, get_logger
 from shared.mesh.background import BackgroundTask
@@ -58,151 +65,227 @@ from shared.web.http_app import build_app
 from shared.web.mesh_descriptor import mesh_descriptor_router
 
 log = get_logger(__name__)
-MODELS = [OutboxMessage, SystemIdentityRecord, RetiredIdentityRecord, MemberRow, ServiceRow, SeedMark,
-          MemberCertificate, LogRecord, LogHead, LogAnchor, SyncCall, ClockRow, ParkedRequest, DeliveryRow]
+MODELS: list[type[SQLModel]] = [
+    OutboxMessage, SystemIdentityRecord, RetiredIdentityRecord, MemberRow, ServiceRow, SeedMark, MemberCertificate,
+    LogRecord, LogHead, LogAnchor, SyncCall, ClockRow, ParkedRequest, DeliveryRow]
+STEPS = ["database", "clock", "broker", "trust", "identity", "registry", "topology", "consumers"]
+
+
+@dataclass
+class Parts:
+    """The gateway's objects, made once by ``_wire``; start-up, the lifespan and the routes use them."""
+
+    settings: GatewaySettings
+    engine: AsyncEngine
+    sessions: Sessions
+    clock: MeshClock
+    http: httpx.AsyncClient
+    owns_http: bool
+    bus: Bus
+    accounts: BrokerAccounts
+    relay: OutboxRelay
+    composer: Composer
+    book: RegistryBook
+    message_log: MessageLog
+    gateway: Gateway
+    worker: IngressWorker
+    nuc: NucClient
+    clock_authority: ClockAuthority
+    readiness: Readiness
+    delivery_watch: BackgroundTask
 
 
 def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = None,
                http: httpx.AsyncClient | None = None) -> FastAPI:
     """``bus`` and ``http`` replace RabbitMQ and the HTTP client to НУЦ (the in-process mesh of the tests)."""
-    settings = settings or GatewaySettings()
+    parts = _wire(settings or GatewaySettings(), bus=bus, http=http)
+    app = build_app(title="egov-mesh SHEP gateway",
+                    summary="ШЭП/РШЭП simulator",
+                    description="Verifies, authorises, logs and routes every message between member systems.",
+                    readiness=parts.readiness, lifespan=_lifespan(parts))
+    for router in ROUTERS:
+        app.include_router(router)
+    app.include_router(mesh_descriptor_router(token=parts.settings.mesh.admin_token.get_secret_value))
+    app.state.gateway = parts.gateway
+    app.state.book = parts.book
+    app.state.clock_authority = parts.clock_authority
+    app.state.message_log = parts.message_log
+    app.state.accounts = parts.accounts
+    app.state.admin_guard = admin_guard(token=parts.settings.mesh.admin_token.get_secret_value)
+    return app
+
+
+def _broker_admin(settings: GatewaySettings, template: Bus,
+                  http: httpx.AsyncClient) -> tuple[BrokerAdmin | None, BrokerLogin | None]:
+    """Who makes the members' broker accounts: RabbitMQ's management API with the administrator's login, or the
+    in-memory broker itself; neither (a plain broker) turns accounts off."""
+    if not settings.broker_admin_url:
+        return template.accounts(), None
+    if settings.broker_admin_password is None:
+        raise MeshError("BROKER_ADMIN_PASSWORD_MISSING", "SHEP_BROKER_ADMIN_URL is set without "
+                        "SHEP_BROKER_ADMIN_PASSWORD: the broker has no guest to fall back on")
+    administrator = BrokerLogin(user=settings.broker_admin_user,
+                                password=settings.broker_admin_password.get_secret_value())
+    return RabbitManagement(url=settings.broker_admin_url, http=http, admin=administrator), administrator
+
+
+def _broker(settings: GatewaySettings, template: Bus, http: httpx.AsyncClient) -> tuple[Bus, Callable[
+        [RegistryBook], BrokerAccounts]]:
+    """The gateway's connection, publishing under its own broker login — which the accounts make, once they
+    exist: so the connection asks for it at each connect, and the accounts are made from the returned maker."""
+    admin, administrator = _broker_admin(settings, template, http)
+    made: list[BrokerAccounts] = []
+
+    async def own_login() -> BrokerLogin | None:
+        return await made[0].own_login()
+
+    bus = template.sibling(connection_name="shep_gateway", login=own_login)
+
+    def accounts(book: RegistryBook) -> BrokerAccounts:
+        made.append(BrokerAccounts(admin=admin, secret=settings.mesh.key_passphrase.get_secret_value(), book=book,
+                                   bus=bus, administrator=administrator, management_url=settings.broker_admin_url))
+        return made[0]
+    return bus, accounts
+
+
+def _wire(settings: GatewaySettings, *, bus: Bus | None, http: httpx.AsyncClient | None) -> Parts:
     engine = make_engine(settings.database_url)
     sessions = make_sessions(engine)
     clock = MeshClock()
     configure_logging(service="shep_gateway", level=settings.mesh.log_level, clock=clock)
-    owns_http = http is None
-    http = http or httpx.AsyncClient()
-    template = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name="shep_gateway")
-    admin: BrokerAdmin | None = template.accounts()
-    administrator: BrokerLogin | None = None
-    if settings.broker_admin_url:
-        if settings.broker_admin_password is None:
-            raise MeshError("BROKER_ADMIN_PASSWORD_MISSING", "SHEP_BROKER_ADMIN_URL is set without "
-                            "SHEP_BROKER_ADMIN_PASSWORD: the broker has no guest to fall back on")
-        administrator = BrokerLogin(user=settings.broker_admin_user,
-                                    password=settings.broker_admin_password.get_secret_value())
-        admin = RabbitManagement(url=settings.broker_admin_url, http=http, admin=administrator)
-    bus = template.sibling(connection_name="shep_gateway", login=lambda: accounts.own_login())
+    client = http or httpx.AsyncClient()
+    own_bus, make_accounts = _broker(settings, bus or RabbitBus(url=settings.mesh.amqp_url,
+                                                                connection_name="shep_gateway"), client)
     # The gateway publishes what each transaction commits itself; the relay only recovers what a crash left.
-    relay = OutboxRelay(sessions=sessions, bus=bus, min_age=dt.timedelta(seconds=5),
+    relay = OutboxRelay(sessions=sessions, bus=own_bus, min_age=dt.timedelta(seconds=5),
                         keep_sent=dt.timedelta(seconds=settings.mesh.outbox_keep_s))
     composer = Composer(member_id=settings.member_id, clock=clock)
-    book = RegistryBook(settings=settings, sessions=sessions, bus=bus, clock=clock)
-    message_log = MessageLog(sessions=sessions, book=book, own_id=settings.member_id)
-    accounts = BrokerAccounts(admin=admin, secret=settings.mesh.key_passphrase.get_secret_value(), book=book,
-                              bus=bus, administrator=administrator, management_url=settings.broker_admin_url)
-    gateway = Gateway(settings=settings, sessions=sessions, bus=bus, clock=clock, composer=composer, relay=relay,
+    book = RegistryBook(settings=settings, sessions=sessions, bus=own_bus, clock=clock)
+    accounts = make_accounts(book)
+    gateway = Gateway(settings=settings, sessions=sessions, bus=own_bus, clock=clock, composer=composer, relay=relay,
                       book=book, accounts_enforced=accounts.enforced)
     relay.also_purge(lambda: gateway.purge_log(older_than=dt.timedelta(days=settings.log_retention_days)))
     relay.also_purge(lambda: gateway.purge_deliveries(older_than=dt.timedelta(seconds=settings.mesh.outbox_keep_s)))
-
-    async def watch_deliveries() -> None:
-        """Deliveries not acknowledged in time are delivered again, then NOT_DELIVERED (``shared.mesh.receipts``)."""
-        while True:
-            try:
-                wait = await gateway.redeliver_due()
-            except Exception:  # looked at again shortly; a delivery stays ON_DELIVERY meanwhile
-                log.exception("delivery_watch_failed")
-                wait = 1.0
-            timeout = settings.receipt_timeout_s
-            await asyncio.sleep(max(0.05, min(timeout if wait is None else wait, timeout, 5.0)))
-
-    delivery_watch = BackgroundTask(name="gateway-deliveries", run=watch_deliveries)
-    worker = IngressWorker(gateway=gateway, bus=bus, batch_size=settings.batch_size, prefetch=settings.prefetch,
+    worker = IngressWorker(gateway=gateway, bus=own_bus, batch_size=settings.batch_size, prefetch=settings.prefetch,
                            stall_s=settings.ingress_stall_s)
-    nuc = NucClient(base_url=settings.mesh.nuc_url, admin_token=settings.mesh.admin_token.get_secret_value(), http=http)
-    clock_authority = ClockAuthority(sessions=sessions, bus=bus, clock=clock, composer=composer, nuc=nuc)
-    readiness = Readiness(steps=["database", "clock", "broker", "trust", "identity", "registry", "topology",
-                                 "consumers"])
-    readiness.watch("broker", broker_probe(bus))
+    nuc = NucClient(base_url=settings.mesh.nuc_url, admin_token=settings.mesh.admin_token.get_secret_value(),
+                    http=client)
+    readiness = Readiness(steps=list(STEPS))
+    readiness.watch("broker", broker_probe(own_bus))
     readiness.watch("database", database_probe(engine))
     readiness.watch("trust", trust_probe(lambda: book.verifier, clock))
     readiness.watch("ingress", worker.progress)
+    return Parts(settings=settings, engine=engine, sessions=sessions, clock=clock, http=client,
+                 owns_http=http is None, bus=own_bus, accounts=accounts, relay=relay, composer=composer, book=book,
+                 message_log=MessageLog(sessions=sessions, book=book, own_id=settings.member_id), gateway=gateway,
+                 worker=worker, nuc=nuc, readiness=readiness,
+                 clock_authority=ClockAuthority(sessions=sessions, bus=own_bus, clock=clock, composer=composer,
+                                                nuc=nuc),
+                 delivery_watch=BackgroundTask(name="gateway-deliveries", run=lambda: _watch_deliveries(gateway,
+                                                                                                        settings)))
 
-    async def trust() -> None:
-        book.verifier = CertificateVerifier(
-            trust=TrustStore.from_certificates(await nuc.ca_chain()), clock=clock, skew_wait_s=0.0,
-            ocsp=OcspClient(url=nuc.ocsp_url, http=http, clock=clock, max_age_s=settings.mesh.ocsp_max_age_s))
 
-    async def identity() -> None:
-        assert book.verifier is not None
-        member = book.registry.members.get(settings.member_id)
+async def _watch_deliveries(gateway: Gateway, settings: GatewaySettings) -> None:
+    """Deliveries not acknowledged in time are delivered again, then NOT_DELIVERED (``shared.mesh.receipts``)."""
+    while True:
+        try:
+            wait = await gateway.redeliver_due()
+        except Exception:  # looked at again shortly; a delivery stays ON_DELIVERY meanwhile
+            log.exception("delivery_watch_failed")
+            wait = 1.0
+        timeout = settings.receipt_timeout_s
+        await asyncio.sleep(max(0.05, min(timeout if wait is None else wait, timeout, 5.0)))
+
+
+class StartUp:
+    """The start-up steps, each run until it succeeds (its last error on /ready meanwhile), in this order:
+    database, clock, broker, registry, trust, identity, topology, consumers; then the background refresh."""
+
+    def __init__(self, parts: Parts) -> None:
+        self._p = parts
+
+    async def run(self) -> None:
+        p, r = self._p, self._p.readiness
+        await until_done(readiness=r, step="database", action=self.database)
+        await until_done(readiness=r, step="clock", action=p.clock_authority.load)
+        await until_done(readiness=r, step="broker", action=p.bus.connect)
+        await until_done(readiness=r, step="registry", action=self.registry)
+        await until_done(readiness=r, step="trust", action=self.trust)
+        await until_done(readiness=r, step="identity", action=self.identity)
+        await until_done(readiness=r, step="topology", action=self.topology)
+        await until_done(readiness=r, step="consumers", action=self.consumers)
+        await self.background()
+
+    async def database(self) -> None:
+        await create_tables(self._p.engine, models=MODELS)
+        await backfill_real_times(self._p.sessions)
+
+    async def registry(self) -> None:
+        await self._p.book.seed_registry()
+        await self._p.book.load_registry()
+
+    async def trust(self) -> None:
+        p = self._p
+        p.book.verifier = CertificateVerifier(
+            trust=TrustStore.from_certificates(await p.nuc.ca_chain()), clock=p.clock, skew_wait_s=0.0,
+            ocsp=OcspClient(url=p.nuc.ocsp_url, http=p.http, clock=p.clock,
+                            max_age_s=p.settings.mesh.ocsp_max_age_s))
+
+    async def identity(self) -> None:
+        """The gateway's own system certificate (enrolled at НУЦ the first time), pinned to it, and its keys."""
+        p = self._p
+        assert p.book.verifier is not None
+        member_id, passphrase = p.settings.member_id, p.settings.mesh.key_passphrase.get_secret_value()
+        member = p.book.registry.members.get(member_id)
         if member is None:
-            raise RuntimeError(f"the registry has no member {settings.member_id!r} for the gateway itself")
-        composer.signer = await load_or_enroll(
-            sessions=sessions, member_id=settings.member_id, organisation=member.organisation, bin_=member.bin,
-            nuc=nuc, passphrase=settings.mesh.key_passphrase.get_secret_value(), verifier=book.verifier,
-            clock=clock)
-        await book.pin_own(member_id=settings.member_id, certificate=composer.signer.certificate)
-        gateway.keyring = await load_keyring(sessions=sessions, member_id=settings.member_id,
-                                             passphrase=settings.mesh.key_passphrase.get_secret_value(),
-                                             current=composer.signer)
+            raise RuntimeError(f"the registry has no member {member_id!r} for the gateway itself")
+        sessions = p.sessions
+        p.composer.signer = await load_or_enroll(
+            sessions=sessions, member_id=member_id, organisation=member.organisation, bin_=member.bin, nuc=p.nuc,
+            passphrase=passphrase, verifier=p.book.verifier, clock=p.clock)
+        await p.book.pin_own(member_id=member_id, certificate=p.composer.signer.certificate)
+        p.gateway.keyring = await load_keyring(sessions=sessions, member_id=member_id, passphrase=passphrase,
+                                               current=p.composer.signer)
 
-    async def registry() -> None:
-        await book.seed_registry()
-        await book.load_registry()
+    async def topology(self) -> None:
+        p = self._p
+        await p.accounts.remove_guest()
+        await declare_gateway(p.bus)
+        await p.accounts.bound_dead_letters(max_length=p.settings.dead_letters_max_length,
+                                            max_bytes=p.settings.dead_letters_max_bytes)
+        await p.book.declare_topology()
 
-    async def topology() -> None:
-        await accounts.remove_guest()
-        await declare_gateway(bus)
-        await accounts.bound_dead_letters(max_length=settings.dead_letters_max_length,
-                                          max_bytes=settings.dead_letters_max_bytes)
-        await book.declare_topology()
+    async def consumers(self) -> None:
+        p = self._p
+        await p.gateway.restore_timers()
+        p.delivery_watch.start()
+        p.relay.start()
+        p.relay.kick()
+        await p.worker.start()
+        await p.clock_authority.broadcast()
 
-    async def consumers() -> None:
-        await gateway.restore_timers()
-        delivery_watch.start()
-        relay.start()
-        relay.kick()
-        await worker.start()
-        await clock_authority.broadcast()
-
-    async def background() -> None:
+    async def background(self) -> None:
         """Heartbeat of the clock for late joiners, and registry refresh so replicas converge."""
         while True:
-            await asyncio.sleep(settings.clock_heartbeat_s)
+            await asyncio.sleep(self._p.settings.clock_heartbeat_s)
             with suppress(Exception):
-                await book.load_registry()
-                await clock_authority.broadcast()
+                await self._p.book.load_registry()
+                await self._p.clock_authority.broadcast()
 
-    async def database() -> None:
-        await create_tables(engine, models=MODELS)
-        await backfill_real_times(sessions)
 
-    async def start() -> None:
-        r = readiness
-        await until_done(readiness=r, step="database", action=database)
-        await until_done(readiness=r, step="clock", action=clock_authority.load)
-        await until_done(readiness=r, step="broker", action=bus.connect)
-        await until_done(readiness=r, step="registry", action=registry)
-        await until_done(readiness=r, step="trust", action=trust)
-        await until_done(readiness=r, step="identity", action=identity)
-        await until_done(readiness=r, step="topology", action=topology)
-        await until_done(readiness=r, step="consumers", action=consumers)
-        await background()
-
+def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        startup = BackgroundTask(name="gateway-startup", run=start)
+        startup = BackgroundTask(name="gateway-startup", run=StartUp(parts).run)
         startup.start()
         yield
         await startup.stop()
-        await worker.stop()
-        await delivery_watch.stop()
-        gateway.cancel_timers()
-        await relay.stop()
-        await bus.close()
-        if owns_http:
-            await http.aclose()
-        await engine.dispose()
-
-    app = build_app(title="egov-mesh SHEP gateway",
-                    summary="ШЭП/РШЭП simulator",
-                    description="Verifies, authorises, logs and routes every message between member systems.",
-                    readiness=readiness, lifespan=lifespan)
-    guard = admin_guard(token=settings.mesh.admin_token.get_secret_value)
-    app.include_router(build_router(book=book, clock_authority=clock_authority, message_log=message_log, admin=guard,
-                                    accounts=accounts))
-    app.include_router(mesh_descriptor_router(token=settings.mesh.admin_token.get_secret_value))
-    app.state.gateway = gateway
-    return app
+        await parts.worker.stop()
+        await parts.delivery_watch.stop()
+        parts.gateway.cancel_timers()
+        await parts.relay.stop()
+        await parts.bus.close()
+        if parts.owns_http:
+            await parts.http.aclose()
+        await parts.engine.dispose()
+    return lifespan

@@ -81,7 +81,8 @@ class RegistryBook:
         through the admin API follow the file, entries testers changed are kept (and said so in the log)."""
         wanted = self._seed_entries()
         async with self._sessions() as session, session.begin():
-            rows = {("member", r.id): r for r in (await session.exec(select(MemberRow))).all()}
+            rows: dict[tuple[str, str], MemberRow | ServiceRow] = {
+                ("member", r.id): r for r in (await session.exec(select(MemberRow))).all()}
             rows |= {("service", r.id): r for r in (await session.exec(select(ServiceRow))).all()}
             marks = {(m.kind, m.id): m for m in (await session.exec(select(SeedMark))).all()}
             for kind, entry_id, definition in wanted:

@@ -193,6 +193,6 @@ async def backfill_real_times(sessions: Sessions) -> None:
     the parked requests' bound start at the upgrade, instead of purging or refusing them at once."""
     now = dt.datetime.now(dt.UTC)
     async with sessions() as session, session.begin():
-        await session.exec(update(LogRecord).where(col(LogRecord.logged_at).is_(None)).values(logged_at=now))  # type: ignore[call-overload]
-        await session.exec(update(ParkedRequest).where(col(ParkedRequest.parked_at).is_(None))  # type: ignore[call-overload]
+        await session.exec(update(LogRecord).where(col(LogRecord.logged_at).is_(None)).values(logged_at=now))
+        await session.exec(update(ParkedRequest).where(col(ParkedRequest.parked_at).is_(None))
                            .values(parked_at=now))

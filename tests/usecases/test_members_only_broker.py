@@ -241,19 +241,19 @@ async def test_a_member_holding_deliveries_in_its_retry_tiers_is_behind_not_robb
     anything waits there, as while anything waits in the queue itself or nobody consumes it."""
     gateway = inproc.app("shep_gateway").state.gateway
     queue = member_queue(f"mio.{DISTRICT}")
-    assert await gateway._member_absent(queue) is None, "up, and nothing waiting: an attempt counts"
+    assert await gateway.redelivery.member_absent(queue) is None, "up, and nothing waiting: an attempt counts"
     admin = MemoryBus(broker=inproc.broker)
     await admin.connect()
     try:
         await admin.publish(exchange="", routing_key=retry_queue(queue, RETRY_TIERS_S[-1]),
                             message=OutgoingMessage(body=b"{}", message_id="parked-by-the-member"))
-        assert "retry tiers" in (await gateway._member_absent(queue) or "")
+        assert "retry tiers" in (await gateway.redelivery.member_absent(queue) or "")
         parked = await admin.get(queue=retry_queue(queue, RETRY_TIERS_S[-1]))
         assert parked is not None
         await parked.ack()
     finally:
         await admin.close()
-    assert await gateway._member_absent(queue) is None
+    assert await gateway.redelivery.member_absent(queue) is None
 
 
 async def test_a_plain_envelope_is_refused_and_its_dead_letter_is_encrypted_to_the_gateway(inproc: InProcessMesh,

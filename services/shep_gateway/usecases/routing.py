@@ -1,0 +1,99 @@
+"""Where a checked message goes, by the registry: a member's receipt is the gateway's own business; an answer goes
+back to whoever asked (the log says who), a request to its provider — or is parked while ГБД ФЛ says the
+applicant's district — and a synchronous request gets its deadline, bounded by the gateway's."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from sqlmodel import select
+
+from services.shep_gateway.domain import (
+    Decision,
+    Destination,
+    DistrictLookup,
+    Outcome,
+    Parked,
+    PriorRequest,
+    Refusal,
+    Refused,
+    Routed,
+)
+from services.shep_gateway.registry_book import RegistryBook
+from services.shep_gateway.settings import GatewaySettings
+from services.shep_gateway.store import LogRecord, SyncCall
+from services.shep_gateway.usecases.examined import Examined
+from shared.db import Sessions
+from shared.mesh.envelope import MessageType
+from shared.mesh.receipts import RECEIPT_SERVICE
+from shared.mesh.topology import read_deadline
+
+
+class Routing:
+    def __init__(self, *, book: RegistryBook, sessions: Sessions, settings: GatewaySettings) -> None:
+        self._book = book
+        self._sessions = sessions
+        self._settings = settings
+
+    @property
+    def member_id(self) -> str:
+        return self._settings.member_id
+
+    async def route(self, item: Examined) -> Decision:
+        assert item.parsed is not None
+        env = item.parsed.envelope
+        if env.service_id == RECEIPT_SERVICE:  # a member's receipt for a delivery: the gateway's own business
+            return self._receipt(item)
+        prior = None
+        if env.message_type in (MessageType.RESPONSE, MessageType.ERROR):
+            prior = await self._prior_request(env.in_reply_to)
+        decision = self._book.registry.route(env, prior=prior)
+        if isinstance(decision, Refusal):
+            item.checks["route"] = "denied"
+            return Refused(decision)
+        if isinstance(decision, DistrictLookup):
+            item.checks["route"] = "district of the applicant's registered address"
+            return Parked(decision)
+        item.checks["route"] = decision.recipient
+        if decision.channel == "sync" and env.message_type is MessageType.REQUEST:
+            return self._sync_request(item, decision)
+        return Routed(decision)
+
+    def _receipt(self, item: Examined) -> Decision:
+        assert item.parsed is not None
+        env = item.parsed.envelope
+        if env.message_type is not MessageType.NOTIFICATION or env.recipient not in (None, self.member_id):
+            return Refused(Refusal("Client.InvalidReceipt", f"a {RECEIPT_SERVICE} is a NOTIFICATION to "
+                                   f"{self.member_id}"))
+        item.checks["route"] = self.member_id
+        return Routed(Destination(recipient=self.member_id, exchange="", routing_key="", channel="async"))
+
+    def _sync_request(self, item: Examined, destination: Destination) -> Decision:
+        """A synchronous request names its reply queue and gets a deadline: the one it asks for, at most the
+        gateway's ``max_sync_deadline_s`` away."""
+        if not item.delivery.reply_to:
+            return Refused(Refusal("Client.ReplyToRequired", "a synchronous request names its reply queue "
+                                   "(reply_to)"))
+        now = time.time()
+        asked = read_deadline(item.delivery.headers, default_s=now + self._settings.mesh.sync_timeout_s)
+        deadline = min(asked, now + self._settings.max_sync_deadline_s)
+        if deadline <= now:
+            return Refused(Refusal("Server.Timeout", "the request's deadline passed before the gateway could "
+                                   "route it"))
+        return Routed(destination, deadline=deadline)
+
+    async def _prior_request(self, message_id: uuid.UUID | None) -> PriorRequest | None:
+        """What the log knows of the request an answer names: routed, by whom, to whom, and its call's state."""
+        if message_id is None:
+            return None
+        async with self._sessions() as session:
+            record = (await session.exec(select(LogRecord).where(
+                LogRecord.message_id == str(message_id), LogRecord.outcome == Outcome.ROUTED.value,
+                LogRecord.message_type == MessageType.REQUEST.value))).first()
+            call = await session.get(SyncCall, str(message_id)) if record else None
+        if record is None or record.sender is None:
+            return None
+        return PriorRequest(message_id=record.message_id, sender=record.sender, recipient=record.recipient,
+                            service_id=record.service_id or "", sync_state=call.state if call else None,
+                            reply_to=call.reply_to if call else None)
