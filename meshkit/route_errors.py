@@ -223,7 +223,8 @@ class Index:
                 self.aliases[module] = {t.id: node.value.id for node in ast.walk(ast.parse(path.read_text(
                     encoding="utf-8"))) if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name)
                     for t in node.targets if isinstance(t, ast.Name)}
-                self.routes += _routes(path, path.parent.name if top == "services" else "shared")
+                service = path.relative_to(REPO_ROOT / top).parts[0] if top == "services" else "shared"
+                self.routes += _routes(path, service)  # services/<service>/…, routes/ and all
 
     def _resolve(self, function: Function, call: tuple[str, str]) -> list[Function]:
         kind, name = call

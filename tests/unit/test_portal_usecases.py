@@ -20,10 +20,9 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from meshkit.sdk import application_form, attachments_for
-from services.gbd_fl.domain import as_answer
-from services.gbd_fl.handlers import Registry as Gbd
-from services.gbd_fl.handlers import Wanted
+from services.gbd_fl.domain import Wanted
 from services.gbd_fl.population import DISTRICT_BY_SLUG
+from services.gbd_fl.registry import Registry as Gbd
 from services.gbd_fl.settings import GbdFlSettings
 from services.gbd_fl.store import Person, PopulationState, RegistryFacts
 from services.nuc_pki.domain import PersonName
@@ -83,13 +82,12 @@ class Portal:
     pki: Pki
 
     async def person(self, **wanted: Any) -> Person:
-        return await self.gbd.create(Wanted(district=wanted.pop("district", "almaty"), min_age=30, max_age=50,
-                                            **wanted))
+        district = wanted.pop("district", "almaty")
+        return await self.gbd.new_people.create(Wanted(district=district, min_age=30, max_age=50, **wanted))
 
     async def registry(self, iin: str, *, timeout_s: float | None = None) -> PersonData | None:
         """ГБД ФЛ's own answer to ``gbdfl.person-by-iin``, from its database."""
-        async with self.gbd._sessions() as session:
-            return as_answer(await session.get(Person, iin)).person
+        return (await self.gbd.person_by_iin.look_up(iin)).person
 
     async def keys(self, iin: str, *, bin_: str | None = None) -> tuple[SignerIdentity, SignerIdentity]:
         """A signing and an authentication key of НУЦ for ``iin`` (an organisation's, with ``bin_``)."""
@@ -157,7 +155,7 @@ async def portal(pki: Pki, tmp_path: Path) -> AsyncIterator[Portal]:
                    gateway_certificate=(await _system(pki, GATEWAY_ID)).certificate)
     logins = Logins(sessions=sessions, clock=clock, audience="egov-mesh portal", verifier=lambda: verifier,
                     session_minutes=60, challenge_seconds=300)
-    gbd = Gbd(sessions=make_sessions(gbd_engine), settings=GbdFlSettings(database_url="sqlite://"), clock=clock)
+    gbd = Gbd.over(sessions=make_sessions(gbd_engine), settings=GbdFlSettings(database_url="sqlite://"), clock=clock)
     yield Portal(sessions=sessions, clock=clock, runtime=runtime, logins=logins, gbd=gbd,
                  regulations=RegulationBook.load(REGULATIONS_DIR), pki=pki)
     await engine.dispose()
@@ -188,7 +186,7 @@ async def test_a_refused_registration_writes_nothing(portal: Portal):
     await _refused("PERSON_NOT_FOUND", registration.register(iin="850701300007", password=PASSWORD, email=None,
                                                              phone=None))
     dead = await portal.person()
-    await portal.gbd.change(dead.iin, changes={"alive": False, "death_date": dt.date(2025, 5, 1)})
+    await portal.gbd.records.change(dead.iin, changes={"alive": False, "death_date": dt.date(2025, 5, 1)})
     await _refused("PERSON_DECEASED", registration.register(iin=dead.iin, password=PASSWORD, email=None, phone=None))
     await _refused("IIN_LENGTH", registration.register(iin="123", password=PASSWORD, email=None, phone=None))
     assert await portal.count(Account) == 0
@@ -461,7 +459,7 @@ async def test_reading_the_profile_remembers_the_district_gbd_fl_gives_now(porta
     person = await portal.person(district="almaty")
     await portal.registration().register(iin=person.iin, password=PASSWORD, email=None, phone=None)
     moved = next(d for d in portal.regulations.districts if d != "almaty")
-    await portal.gbd.change(person.iin, changes={"district": moved, "region": DISTRICT_BY_SLUG[moved].region})
+    await portal.gbd.records.change(person.iin, changes={"district": moved, "region": DISTRICT_BY_SLUG[moved].region})
     profile = Profile(sessions=portal.sessions, registry=portal.registry)
     assert (await profile.read(person.iin)).district == moved
     async with portal.sessions() as session:
