@@ -18,6 +18,7 @@ from shared.errors import MeshError, status_of
 from shared.mesh.envelope import MAX_ENVELOPE_BYTES
 from shared.mesh.readiness import Readiness
 from shared.pki.canonical import MALFORMED_CODE, JsonRefused, parse_json
+from shared.web.models import Alive, ReadinessOut
 from shared.web.openapi_errors import complete_error_responses
 from shared.web.openapi_shape import complete_shape
 
@@ -174,13 +175,16 @@ def build_app(*, title: str, summary: str, description: str, readiness: Readines
     app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/health", tags=["ops"], summary="Alive (the process answers)")
-    async def health() -> dict[str, str]:
-        return {"status": "alive"}
+    async def health() -> Alive:
+        return Alive()
 
-    @app.get("/ready", tags=["ops"], summary="Ready: 200 while start-up is done and the broker connection, the "
+    @app.get("/ready", tags=["ops"], response_model=ReadinessOut,
+             responses={503: {"model": ReadinessOut, "description": "not ready: the checks say what is down"}},
+             summary="Ready: 200 while start-up is done and the broker connection, the "
              "database and the trust store (and the gateway's ingress) are working; else 503 naming what is down")
     async def ready() -> JSONResponse:
         ok, checks = await readiness.check()
-        return JSONResponse(status_code=200 if ok else 503, content={"ready": ok, "checks": checks})
+        return JSONResponse(status_code=200 if ok else 503,
+                            content=ReadinessOut(ready=ok, checks=checks).model_dump())
 
     return app

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI
@@ -20,22 +19,58 @@ from shared.mesh.member_node import MemberNode
 from shared.mesh.settings import ServiceSettings
 from shared.pki.cert_profile import serial_hex
 from shared.web.http_app import build_app
+from shared.web.models import CamelModel, ClosedModel
+
+
+class MemberCertificateOut(CamelModel):
+    member_id: str
+    certificate_serial: str | None
+    certificate_not_after: str | None
+
+
+class ClockStateOut(ClosedModel):
+    """The mesh clock's anchor, as the clock keeps it (snake_case, as it always was here): mesh time = anchor_mesh +
+    (real time − anchor_real) × speed."""
+
+    version: int
+    anchor_real: float
+    anchor_mesh: float
+    speed: float
+
+
+class ClockOut(ClosedModel):
+    state: ClockStateOut
+    now: str
+
+
+class MeshStatus(CamelModel):
+    """A member service's own view of the mesh: its members and certificates, readiness, clock, outbox."""
+
+    service: str
+    members: list[MemberCertificateOut]
+    ready: bool
+    clock: ClockOut
+    outbox_pending: int
 
 
 def _mesh_router(node: MemberNode) -> APIRouter:
     router = APIRouter()
 
     @router.get("/mesh", tags=["ops"], summary="This service's member systems, certificates and mesh clock")
-    async def mesh_status() -> dict[str, Any]:
+    async def mesh_status() -> MeshStatus:
         members = []
         for member_id, runtime in node.runtimes.items():
             signer = runtime.composer.signer
             cert = signer.certificate if signer else None
-            members.append({"memberId": member_id, "certificateSerial": serial_hex(cert) if cert else None,
-                            "certificateNotAfter": cert.not_valid_after_utc.isoformat() if cert else None})
-        return {"service": node.service, "members": members, "ready": node.readiness.ready,
-                "clock": {"state": node.clock.state.model_dump(), "now": node.clock.now().isoformat()},
-                "outboxPending": await node.relay.pending_count()}
+            members.append(MemberCertificateOut(
+                member_id=member_id, certificate_serial=serial_hex(cert) if cert else None,
+                certificate_not_after=cert.not_valid_after_utc.isoformat() if cert else None))
+        state = node.clock.state
+        return MeshStatus(service=node.service, members=members, ready=node.readiness.ready,
+                          clock=ClockOut(state=ClockStateOut(version=state.version, anchor_real=state.anchor_real,
+                                                             anchor_mesh=state.anchor_mesh, speed=state.speed),
+                                         now=node.clock.now().isoformat()),
+                          outbox_pending=await node.relay.pending_count())
 
     return router
 

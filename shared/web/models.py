@@ -28,3 +28,19 @@ class Accepted(ClosedModel):
     """An answer that only says what happened (``{"status": "REQUESTED"}``…)."""
 
     status: str
+
+
+class Alive(ClosedModel):
+    """``GET /health``: the process answers."""
+
+    status: str = "alive"
+
+
+class ReadinessOut(ClosedModel):
+    """``GET /ready``: 200 when ready, 503 naming what is down (each check: ``ok`` or ``down: <why>``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"ready": False, "checks": {"database": "ok", "broker": "down: the connection to RabbitMQ is lost"}}]})
+
+    ready: bool
+    checks: dict[str, str]

@@ -131,7 +131,10 @@ def complete_error_responses(app: FastAPI, schema: dict[str, Any]) -> dict[str, 
             for status, response in responses.items():
                 if status.isdigit():
                     merged[int(status)].update(response.get(CODES_KEY, ()))
-            for status, listed in _by_status(common_codes(route)).items():
+            common = common_codes(route)
+            if "requestBody" in operation:  # a body the route reads itself: sent as JSON, the guard refuses it first
+                common.update(JSON_BODY_CODES)
+            for status, listed in _by_status(common).items():
                 merged[status].update(listed)
             for status, codes in merged.items():
                 if codes:

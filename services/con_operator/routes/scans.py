@@ -20,6 +20,9 @@ SCAN_CONTENT: dict[int | str, dict[str, Any]] = {200: {"description": "the scan'
 
 @router.post("/scans", status_code=201,
              summary="Upload a scanned document (the body; PDF, JPEG, PNG or TIFF); kept once by SHA-256",
+             # the route reads the body itself (bounded while it streams in): the OpenAPI says what it takes
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 kind: {"schema": {"type": "string", "format": "binary"}} for kind in SCAN_TYPES}}},
              responses=error_responses("SCAN_NOT_FOUND", "REQUEST_TOO_LARGE", "SCAN_TOO_LARGE",
                                        "SCAN_TYPE_NOT_ALLOWED", "SCAN_EMPTY"))
 async def upload(request: Request, operator: CurrentOperator, centre: CentreDep,
