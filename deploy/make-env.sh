@@ -16,5 +16,6 @@ MESH_ADMIN_TOKEN=$(secret)
 MESH_KEY_PASSPHRASE=$(secret)
 POSTGRES_PASSWORD=$(secret)
 MESH_BROKER_ADMIN_PASSWORD=$(secret)
+GRAFANA_ADMIN_PASSWORD=$(secret)
 ENV
 echo "wrote $out (MESH_ENV=prod, fresh secrets)"

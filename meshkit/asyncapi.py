@@ -79,6 +79,7 @@ from shared.mesh.topology import (
     member_sync_queue,
     sync_routing_key,
 )
+from shared.telemetry import TRACEPARENT, TRACESTATE
 
 ASYNCAPI_VERSION = "3.0.0"
 AMQP_BINDING = "0.3.0"
@@ -212,8 +213,9 @@ def header_schemas(schemas: Schemas) -> None:
     schemas.put("MeshHeaders", {
         "type": "object", "title": "MeshHeaders", "additionalProperties": True,
         "description": (
-            "AMQP application headers. A member sets only x-deadline-ms (synchronous requests and answers); the "
-            "gateway sets the others on what it delivers. A copy that went round the consumer's own retry tiers "
+            "AMQP application headers. A member sets only x-deadline-ms (synchronous requests and answers) and the "
+            "W3C trace context (traceparent, tracestate); the gateway sets the others on what it delivers. A copy "
+            "that went round the consumer's own retry tiers "
             f"({', '.join(f'{s} s' for s in RETRY_TIERS_S)}: a transient failure) also carries the broker's x-death."),
         "properties": {
             H_DEADLINE: {"type": "integer", "description": (
@@ -238,6 +240,13 @@ def header_schemas(schemas: Schemas) -> None:
                                                          "not outages"},
             H_PUBLISHER: {"type": "string", "description": f"{INGRESS_QUEUE} only (the gateway's own retries): the "
                                                            "broker login that first published the message"},
+            TRACEPARENT: {"type": "string", "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+                          "description": (
+                              "W3C Trace Context: the trace the message was made in (an HTTP request, the handling of "
+                              "an earlier message), continued by whoever consumes it. Outside the envelope and the "
+                              "gateway's seal; the gateway passes it on in what it forwards and keeps its trace id "
+                              "in its log record (traceId). Optional: a message without one starts a new trace")},
+            TRACESTATE: {"type": "string", "description": "W3C Trace Context: vendor state beside traceparent"},
         },
     })
     schemas.put("DeadLetterHeaders", {

@@ -29,6 +29,7 @@ from shared.mesh.member import EnvelopeVerifier
 from shared.mesh.readiness import Readiness, broker_probe, database_probe, until_done
 from shared.pki.cert_check import CertificateVerifier, TrustStore
 from shared.pki.ocsp_client import OcspClient
+from shared.telemetry import configure_tracing, propagate_trace, serving
 from shared.web.http_app import build_app
 
 log = get_logger(__name__)
@@ -42,10 +43,11 @@ def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None,
     sessions = make_sessions(engine)
     clock = MeshClock()
     configure_logging(service="nuc_pki", level=settings.mesh.log_level, clock=clock)
+    configure_tracing("nuc_pki")
     ca = CertificateAuthority(sessions=sessions, clock=clock, settings=settings)
     readiness = Readiness(steps=["database", "ca"])
     owns_http = http is None
-    http = http or httpx.AsyncClient()
+    http = http or httpx.AsyncClient(event_hooks={"request": [propagate_trace]})
     gateway = GatewayControlClient(base_url=settings.mesh.gateway_url,
                                    admin_token=settings.mesh.admin_token.get_secret_value(), http=http)
     template = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name="nuc_pki")
@@ -78,7 +80,8 @@ def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None,
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         startup = BackgroundTask(name="nuc-startup", run=start)
-        startup.start()
+        with serving("nuc_pki"):
+            startup.start()
         yield
         await startup.stop()
         await bus.close()
@@ -86,7 +89,7 @@ def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None,
             await http.aclose()
         await engine.dispose()
 
-    app = build_app(title="egov-mesh NUC",
+    app = build_app(service="nuc_pki", title="egov-mesh NUC",
                     summary="НУЦ РК simulator",
                     description="Certificates by the НУЦ profile, revocation, OCSP (RFC 6960) and CRL.",
                     readiness=readiness, lifespan=lifespan)

@@ -296,8 +296,10 @@ LOG_FIELDS: dict[str, str] = {
     "message_type": "messageType", "sender": "sender", "recipient": "recipient", "route_id": "routeId",
     "in_reply_to": "inReplyTo", "message_date": "messageDate", "received_at": "receivedAt", "outcome": "outcome",
     "error_code": "errorCode", "error_reason": "errorReason", "payload_digest": "payloadDigest",
-    "envelope_digest": "envelopeDigest", "checks": "checks", "prev_hash": "prevHash",
+    "envelope_digest": "envelopeDigest", "checks": "checks", "prev_hash": "prevHash", "trace_id": "traceId",
 }
+# Chained only when set: a record written before traces were kept has no trace id, and its bytes are what they were.
+OPTIONAL_LOG_FIELDS = frozenset({"traceId"})
 
 
 def chained(row: dict[str, Any]) -> dict[str, Any]:
@@ -308,10 +310,11 @@ def chained(row: dict[str, Any]) -> dict[str, Any]:
 def record_content(record: dict[str, Any]) -> bytes:
     """The canonical bytes a log record's hash and the gateway's signature cover: the record as ``GET /log``
     shows it (public names), the fields the chain covers and nothing else."""
-    missing = [name for name in LOG_FIELDS.values() if name not in record]
+    missing = [name for name in LOG_FIELDS.values() if name not in record and name not in OPTIONAL_LOG_FIELDS]
     if missing:
         raise ValueError(f"log record lacks {missing}")
-    return canonical_bytes({name: record[name] for name in LOG_FIELDS.values()})
+    return canonical_bytes({name: record[name] for name in LOG_FIELDS.values()
+                            if name not in OPTIONAL_LOG_FIELDS or record.get(name) is not None})
 
 
 def record_hash(record: dict[str, Any]) -> str:

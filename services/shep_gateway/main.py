@@ -55,11 +55,13 @@ from shared.mesh.bus_rabbit import RabbitBus
 from shared.mesh.control_clients import NucClient
 from shared.mesh.identity import RetiredIdentityRecord, SystemIdentityRecord, load_keyring, load_or_enroll
 from shared.mesh.member import Composer
+from shared.mesh.member_node import scrape_outbox
 from shared.mesh.outbox import OutboxMessage, OutboxRelay
 from shared.mesh.readiness import Readiness, broker_probe, database_probe, trust_probe, until_done
-from shared.mesh.topology import declare_gateway
+from shared.mesh.topology import DEAD_QUEUE, INGRESS_QUEUE, declare_gateway
 from shared.pki.cert_check import CertificateVerifier, TrustStore
 from shared.pki.ocsp_client import OcspClient
+from shared.telemetry import ServiceMetrics, configure_tracing, metrics, propagate_trace, serving
 from shared.web.admin_auth import admin_guard
 from shared.web.http_app import build_app
 from shared.web.mesh_descriptor import mesh_descriptor_router
@@ -68,6 +70,7 @@ log = get_logger(__name__)
 MODELS: list[type[SQLModel]] = [
     OutboxMessage, SystemIdentityRecord, RetiredIdentityRecord, MemberRow, ServiceRow, SeedMark, MemberCertificate,
     LogRecord, LogHead, LogAnchor, SyncCall, ClockRow, ParkedRequest, DeliveryRow]
+SERVICE = "shep_gateway"
 STEPS = ["database", "clock", "broker", "trust", "identity", "registry", "topology", "consumers"]
 
 
@@ -99,7 +102,7 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
                http: httpx.AsyncClient | None = None) -> FastAPI:
     """``bus`` and ``http`` replace RabbitMQ and the HTTP client to НУЦ (the in-process mesh of the tests)."""
     parts = _wire(settings or GatewaySettings(), bus=bus, http=http)
-    app = build_app(title="egov-mesh SHEP gateway",
+    app = build_app(service=SERVICE, title="egov-mesh SHEP gateway",
                     summary="ШЭП/РШЭП simulator",
                     description="Verifies, authorises, logs and routes every message between member systems.",
                     readiness=parts.readiness, lifespan=_lifespan(parts))
@@ -152,8 +155,9 @@ def _wire(settings: GatewaySettings, *, bus: Bus | None, http: httpx.AsyncClient
     engine = make_engine(settings.database_url)
     sessions = make_sessions(engine)
     clock = MeshClock()
-    configure_logging(service="shep_gateway", level=settings.mesh.log_level, clock=clock)
-    client = http or httpx.AsyncClient()
+    configure_logging(service=SERVICE, level=settings.mesh.log_level, clock=clock)
+    configure_tracing(SERVICE)
+    client = http or httpx.AsyncClient(event_hooks={"request": [propagate_trace]})
     own_bus, make_accounts = _broker(settings, bus or RabbitBus(url=settings.mesh.amqp_url,
                                                                 connection_name="shep_gateway"), client)
     # The gateway publishes what each transaction commits itself; the relay only recovers what a crash left.
@@ -175,6 +179,12 @@ def _wire(settings: GatewaySettings, *, bus: Bus | None, http: httpx.AsyncClient
     readiness.watch("database", database_probe(engine))
     readiness.watch("trust", trust_probe(lambda: book.verifier, clock))
     readiness.watch("ingress", worker.progress)
+
+    async def scrape(counted: ServiceMetrics) -> None:  # what /metrics reads: the outbox, the queues it minds
+        await scrape_outbox(counted, relay)
+        for queue in (INGRESS_QUEUE, DEAD_QUEUE):
+            counted.queue_depth.labels(counted.service, queue).set((await own_bus.queue_status(queue=queue)).ready)
+    metrics(SERVICE).on_scrape("gateway", scrape)
     return Parts(settings=settings, engine=engine, sessions=sessions, clock=clock, http=client,
                  owns_http=http is None, bus=own_bus, accounts=accounts, relay=relay, composer=composer, book=book,
                  message_log=MessageLog(sessions=sessions, book=book, own_id=settings.member_id), gateway=gateway,
@@ -277,7 +287,8 @@ def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[N
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         startup = BackgroundTask(name="gateway-startup", run=StartUp(parts).run)
-        startup.start()
+        with serving(SERVICE):  # the gateway's tasks count and trace as its own
+            startup.start()
         yield
         await startup.stop()
         await parts.worker.stop()

@@ -75,6 +75,8 @@ class LogRecord(SQLModel, table=True):
     envelope_digest: str = Field(max_length=64)
     checks: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64)
+    trace_id: str | None = Field(default=None, max_length=32, index=True,
+                                 description="the W3C trace the message came in (its traceparent), if it carried one")
     record_hash: str = Field(max_length=64)
     signature: str = Field(sa_column=Column(Text, nullable=False))
 

@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from shared.telemetry import with_trace
+
 ExchangeKind = Literal["direct", "fanout", "topic"]
 
 
@@ -43,6 +45,12 @@ class OutgoingMessage:
     # The member whose connection publishes it, in a process hosting several (``shared.mesh.member_node.MemberBuses``).
     # The AMQP user-id a message carries is always its connection's login, set by the bus.
     publisher: str | None = None
+
+    def __post_init__(self) -> None:
+        # A message made while a span is current continues its trace: W3C ``traceparent`` in the AMQP headers,
+        # outside the envelope (its signed bytes, the body, are never touched). One made from stored or received
+        # headers (an outbox row, a retry, a dead letter) keeps the trace those carry.
+        self.headers = with_trace(self.headers)
 
 
 class Delivery(Protocol):

@@ -14,6 +14,7 @@ delivered), then restored with its consumers.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import itertools
 import re
@@ -61,6 +62,9 @@ class _Consumer:
     prefetch: int
     owner: MemoryBus
     unacked: int = 0
+    # What a delivery runs in: the context ``consume`` was called in, as a real connection's consumer runs in its
+    # own process — not the publisher's (its trace, its service), which only the message's headers may carry over.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
 
 @dataclass
@@ -217,7 +221,7 @@ class MemoryBroker:
             consumer.unacked += 1
             delivery = MemoryDelivery(broker=self, queue=queue, message=message, consumer=consumer)
             consumer.owner.track(delivery)
-            consumer.owner.spawn(consumer.handler(delivery))
+            consumer.owner.spawn(consumer.handler(delivery), context=consumer.context.copy())
 
     @staticmethod
     def _next_consumer(queue: _Queue) -> _Consumer | None:
@@ -334,8 +338,8 @@ class MemoryBus(Bus):
     def untrack(self, delivery: MemoryDelivery) -> None:
         self._deliveries.discard(delivery)
 
-    def spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
+    def spawn(self, coro: Any, *, context: contextvars.Context | None = None) -> None:
+        task = asyncio.get_running_loop().create_task(coro, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

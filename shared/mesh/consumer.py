@@ -24,6 +24,7 @@ from shared.mesh.failures import Attempts, Failure, FailureKind, PermanentFailur
 from shared.mesh.inbox import claim
 from shared.mesh.outbox import OutboxRelay
 from shared.mesh.topology import H_PUBLISHER, first_publisher, publish_retry
+from shared.telemetry import metrics
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -40,8 +41,11 @@ async def retry_later(*, bus: Bus, delivery: Delivery, queue: str, failure: Fail
     if delay is None:
         code, reason = policy.gave_up(failure, attempts)
         log.error("message_dead_lettered", queue=queue, code=code, reason=reason, kind=failure.kind.value)
+        metrics().message_in("dead_lettered")
+        metrics().refused(code)
         await settle_dead(bus=bus, delivery=delivery, queue=queue, code=code, reason=reason)
         return False
+    metrics().message_in("retried")
     log.warning("message_retry_scheduled", queue=queue, attempt=attempts.attempt, in_s=delay, code=failure.code,
                 kind=failure.kind.value, reason=failure.reason)
     try:
@@ -105,7 +109,7 @@ class MessageConsumer(Generic[T]):
     async def handle(self, delivery: Delivery) -> None:
         with message_context(correlation_id=delivery.correlation_id, message_id=delivery.message_id):
             try:
-                await self._process(delivery)
+                fresh = await self._process(delivery)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -116,9 +120,11 @@ class MessageConsumer(Generic[T]):
                 await retry_later(bus=self._bus, delivery=delivery, queue=self._queue, failure=failure,
                                   policy=self._policy)
                 return
+            metrics().message_in("processed" if fresh else "duplicate")
             await ack_or_let_go(delivery, queue=self._queue)  # if lost, the redelivered copy is a known id
 
-    async def _process(self, delivery: Delivery) -> None:
+    async def _process(self, delivery: Delivery) -> bool:
+        """Prepare and apply ``delivery``; False if it was processed before (a duplicate)."""
         prepared = await self._prepare(delivery)
         message_id = self._message_id_of(prepared)
         async with self._sessions() as session, session.begin():
@@ -134,3 +140,4 @@ class MessageConsumer(Generic[T]):
             self._relay.kick()
         if self._after_commit is not None:
             self._after_commit()
+        return fresh

@@ -29,6 +29,7 @@ import orjson
 from shared.logging import get_logger
 from shared.mesh.bus import Bus, BusError, Delivery, Handler, OutgoingMessage
 from shared.mesh.topology import DEAD_EXCHANGE, H_ORIGIN_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON
+from shared.telemetry import SpanKind, span
 
 log = get_logger(__name__)
 
@@ -124,11 +125,17 @@ async def settle_dead(*, bus: Bus, delivery: Delivery, queue: str, code: str, re
 
 def guarded(handler: Handler, *, bus: Bus, queue: str) -> Handler:
     """A handler whose own error handling failed must not leave its message unacked for ever, nor lose it:
-    the message goes to the dead-letter queue with the exception as its reason."""
+    the message goes to the dead-letter queue with the exception as its reason.
+
+    Every message consumed is handled inside a span continuing the trace its headers carry (``traceparent``), so
+    what the handler sends continues it too (``shared.mesh.bus.OutgoingMessage``)."""
 
     async def run(delivery: Delivery) -> None:
         try:
-            await handler(delivery)
+            with span(f"receive {queue_kind(queue)}", kind=SpanKind.CONSUMER, parent=delivery.headers,
+                      attributes={"messaging.system": "rabbitmq", "messaging.destination.name": queue_kind(queue),
+                                  "messaging.message.id": delivery.message_id or ""}):
+                await handler(delivery)
         except Exception as exc:
             log.exception("consumer_handler_crashed", queue=queue)
             if delivery.settled:
@@ -140,3 +147,10 @@ def guarded(handler: Handler, *, bus: Bus, queue: str) -> Handler:
                 log.warning("consumer_crash_not_parked", queue=queue)
 
     return run
+
+
+def queue_kind(queue: str) -> str:
+    """A queue's name for a span or a metric: a caller's reply queue (``<member>.replies.<random>``) without its
+    random part."""
+    head, sep, _ = queue.partition(".replies.")
+    return f"{head}.replies" if sep else queue

@@ -54,6 +54,7 @@ from shared.pki.cert_check import (
 )
 from shared.pki.cert_profile import Holder, Usage, describe_certificate
 from shared.pki.signing import SignerIdentity, sign_wire
+from shared.telemetry import metrics
 
 log = get_logger(__name__)
 NUC = "nuc"          # hop names in an error's details.failedAt: "nuc", "gateway", "broker", or a member id
@@ -204,6 +205,7 @@ class SyncProvider:
                 await delivery.ack()
                 return
             await self._answer(incoming=incoming, deadline=deadline)
+            metrics().message_in("answered")
             await delivery.ack()
 
     async def _refuse_unchecked(self, delivery: Delivery, *, deadline: float, code: str, message: str,
@@ -241,6 +243,7 @@ class SyncProvider:
                                      in_reply_to=env.message_id)
         await self.bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=outgoing(
             self.to_gateway(wire), headers={H_DEADLINE: deadline_header(deadline)}, persistent=False))
+        metrics().message_out("published")
 
 
 class MemberRuntime:
@@ -362,6 +365,7 @@ class MemberRuntime:
             await self.bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=outgoing(
                 self.to_gateway(wire), reply_to=self._reply_queue,
                 headers={H_DEADLINE: deadline_header(time.time() + timeout)}, persistent=False))
+            metrics().message_out("published")
             # The gateway answers Server.Timeout at the deadline; the margin covers a gateway that is down.
             return await asyncio.wait_for(future, timeout=timeout + min(2.0, timeout / 2))
         except TimeoutError:
@@ -461,6 +465,7 @@ class MemberRuntime:
                 await delivery.ack()
                 return
             env = incoming.envelope
+            metrics().message_in("reply")
             future = self._pending.get(str(env.in_reply_to)) if env.in_reply_to else None
             if future is None or future.done():
                 log.info("late_reply_ignored", service_id=env.service_id)

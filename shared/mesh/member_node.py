@@ -38,9 +38,11 @@ from shared.mesh.member import MemberRuntime
 from shared.mesh.outbox import OutboxMessage, OutboxRelay
 from shared.mesh.readiness import Readiness, broker_probe, database_probe, trust_probe, until_done
 from shared.mesh.settings import ServiceSettings
+from shared.mesh.topology import member_queue, member_sync_queue
 from shared.pki.cert_check import CertificateVerifier, TrustStore
 from shared.pki.ocsp_client import OcspClient
 from shared.pki.signing import certificate_pem
+from shared.telemetry import ServiceMetrics, metrics, propagate_trace
 
 log = get_logger(__name__)
 
@@ -103,6 +105,12 @@ class MemberBuses(Bus):
         return await self._first.queue_status(queue=queue)
 
 
+async def scrape_outbox(counted: ServiceMetrics, relay: OutboxRelay) -> None:
+    pending, lag_s = await relay.lag()
+    counted.outbox_pending.labels(counted.service).set(pending)
+    counted.outbox_lag.labels(counted.service).set(lag_s)
+
+
 def _sender_of(body: bytes) -> str | None:
     """The envelope's sender, for an outbox row written before rows named their publisher."""
     try:
@@ -130,7 +138,7 @@ class MemberNode:
         self.clock = MeshClock()
         mesh = settings.mesh
         self._owns_http = http is None
-        self.http = http or httpx.AsyncClient()
+        self.http = http or httpx.AsyncClient(event_hooks={"request": [propagate_trace]})
         token = settings.mesh.admin_token.get_secret_value()
         self.nuc = NucClient(base_url=settings.mesh.nuc_url, admin_token=token, http=self.http)
         self.gateway = GatewayControlClient(base_url=settings.mesh.gateway_url, admin_token=token, http=self.http)
@@ -159,6 +167,15 @@ class MemberNode:
         self.readiness.watch("broker", broker_probe(self.bus))
         self.readiness.watch("database", database_probe(self.engine))
         self.readiness.watch("trust", trust_probe(lambda: self.verifier, self.clock))
+        metrics(service).on_scrape("node", self._scrape)
+
+    async def _scrape(self, counted: ServiceMetrics) -> None:
+        """The gauges ``/metrics`` reads: its members' queues' depth, the outbox's backlog and lag."""
+        await scrape_outbox(counted, self.relay)
+        for member in self.members:
+            for queue in (member_queue(member), member_sync_queue(member)):
+                status = await self.bus.queue_status(queue=queue)
+                counted.queue_depth.labels(counted.service, queue).set(status.ready)
 
     def runtime(self, member_id: str) -> MemberRuntime:
         return self.runtimes[member_id]

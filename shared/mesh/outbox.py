@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, delete, update
+from sqlalchemy import JSON, Column, LargeBinary, delete, func, update
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +25,7 @@ from shared.mesh.background import BackgroundTask
 from shared.mesh.bus import Bus, BusError, OutgoingMessage, Unroutable
 from shared.mesh.dead_letters import json_safe, kept
 from shared.mesh.topology import DEAD_EXCHANGE, H_ORIGIN_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON
+from shared.telemetry import metrics
 
 # A row the broker keeps refusing while the connection is fine (too large, a channel error of its own) is
 # parked in the dead-letter queue after this many attempts, so it does not hold up every row behind it.
@@ -126,15 +127,20 @@ async def publish_in_order(bus: Bus, rows: Sequence[OutboxMessage]) -> tuple[int
     results = await asyncio.gather(
         *(bus.publish(exchange=r.exchange, routing_key=r.routing_key, message=r.outgoing()) for r in rows),
         return_exceptions=True)
+    counted = metrics()
+    counted.message_out("published", sum(1 for result in results if not isinstance(result, BaseException)))
     for done, (row, result) in enumerate(zip(rows, results, strict=True)):
         if isinstance(result, Unroutable) and row.exchange == "":
+            counted.message_out("reply_queue_gone")
             log.warning("reply_queue_gone", routing_key=row.routing_key, message_id=row.message_id)
         elif isinstance(result, Unroutable):
+            counted.message_out("unroutable")
             try:
                 await _park_unroutable(bus, row, reason=str(result))
             except BusError as exc:  # could not park it now: it stays in the outbox, in order, for the next try
                 return done, (row, exc)
         elif isinstance(result, BaseException):
+            counted.message_out("failed")
             return done, (row, result)
     return len(rows), None
 
@@ -271,6 +277,13 @@ class OutboxRelay:
         async with self._sessions() as session, session.begin():
             result = await session.exec(delete(OutboxMessage).where(col(OutboxMessage.sent_at) < cutoff))
         return int(result.rowcount or 0)
+
+    async def lag(self) -> tuple[int, float]:
+        """How many rows wait to be published, and how long (real seconds) the oldest has waited: 0 when none."""
+        async with self._sessions() as session:
+            pending, oldest = (await session.exec(select(func.count(), func.min(OutboxMessage.created_at))
+                                                  .where(col(OutboxMessage.sent_at).is_(None)))).one()
+        return int(pending), (_utcnow() - oldest).total_seconds() if oldest is not None else 0.0
 
     async def pending_count(self) -> int:
         async with self._sessions() as session:

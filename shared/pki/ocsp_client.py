@@ -21,6 +21,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from shared.clock import MeshClock
+from shared.telemetry import metrics
 
 _CLOCK_SKEW = dt.timedelta(minutes=5)
 
@@ -111,7 +112,9 @@ class OcspClient:
         now = self._clock.now()
         cached = self._cache.get(key)
         if cached and self._fresh(cached=cached, now=now):
+            metrics().ocsp_cache.labels(metrics().service, "hit").inc()
             return cached.status
+        metrics().ocsp_cache.labels(metrics().service, "miss").inc()
         try:
             status = await self._ask(certificate=certificate, issuer=issuer, now=now)
         except _Unusable as exc:

@@ -1,15 +1,18 @@
-"""What every service's FastAPI app has: /health, /ready, errors rendered as {code, message, details} with the code's
-status (shared/error_catalogue.py), and an OpenAPI that lists each route's error answers (shared.web.openapi_errors)."""
+"""What every service's FastAPI app has: /health, /ready, /metrics, errors rendered as {code, message, details} with
+the code's status (shared/error_catalogue.py), an OpenAPI that lists each route's error answers
+(shared.web.openapi_errors), and every request timed and traced (``Telemetry``)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -18,6 +21,16 @@ from shared.errors import MeshError, status_of
 from shared.mesh.envelope import MAX_ENVELOPE_BYTES
 from shared.mesh.readiness import Readiness
 from shared.pki.canonical import MALFORMED_CODE, JsonRefused, parse_json
+from shared.telemetry import (
+    METRICS_CONTENT_TYPE,
+    TRACEPARENT,
+    TRACESTATE,
+    SpanKind,
+    metrics,
+    serving,
+    span,
+    use_service,
+)
 from shared.web.models import Alive, ReadinessOut
 from shared.web.openapi_errors import complete_error_responses
 from shared.web.openapi_shape import complete_shape
@@ -60,6 +73,55 @@ class BoundedBody:
                 await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+NO_FRAMEWORK_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False,
+                                           "operation_spans": False, "auto_configure": False}
+UNTRACED_PATHS = frozenset({"/health", "/ready", "/metrics"})  # polled all the time: neither timed nor traced
+
+
+class Telemetry:
+    """Every request runs as its service's (``shared.telemetry.serving``: what it counts is that service's), inside a
+    server span continuing the caller's W3C ``traceparent``, and is timed into ``http_request_duration_seconds``.
+    Both name the route by its template (``/citizens/{iin}/applications``), never the path: a path can hold an IIN."""
+
+    def __init__(self, app: Any, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with serving(self.service):
+            if scope.get("path") in UNTRACED_PATHS:
+                await self.app(scope, receive, send)
+                return
+            await self._traced(scope, receive, send)
+
+    async def _traced(self, scope: Any, receive: Any, send: Any) -> None:
+        method = str(scope.get("method", ""))
+        status = [500]
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+            await send(message)
+
+        carried = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope.get("headers") or []
+                   if key in (TRACEPARENT.encode(), TRACESTATE.encode())}
+        started = time.perf_counter()
+        with span(method, kind=SpanKind.SERVER, parent=carried,
+                  attributes={"http.request.method": method}) as current:
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                current.update_name(f"{method} {route}")
+                current.set_attribute("http.route", route)
+                current.set_attribute("http.response.status_code", status[0])
+                metrics(self.service).http_latency.labels(self.service, method, route, str(status[0])).observe(
+                    time.perf_counter() - started)
 
 
 def _json_body(scope: Any) -> bool:
@@ -140,11 +202,16 @@ async def read_body(request: Request, *, limit: int, code: str, what: str) -> by
     return bytes(data)
 
 
-def build_app(*, title: str, summary: str, description: str, readiness: Readiness,
+def build_app(*, service: str, title: str, summary: str, description: str, readiness: Readiness,
               lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]) -> FastAPI:
+    """``service``: whose metrics ``/metrics`` serves and whose every request counts as (``Telemetry``)."""
+    use_service(service)
     # Swagger UI (/docs) and ReDoc (/redoc) with their scripts served from the package (fastapi-offline), not a CDN:
     # the mesh runs where nothing else on the internet is reachable.
-    app = FastAPIOffline(title=title, summary=summary, description=description, version="0.1.0", lifespan=lifespan)
+    # FastAPI's own OpenTelemetry (0.165 has it) is off: its server spans carry the raw path (``url.path``), which can
+    # hold an IIN, and it would trace every request twice; ``Telemetry`` below is the one HTTP instrumentation.
+    app = FastAPIOffline(title=title, summary=summary, description=description, version="0.1.0", lifespan=lifespan,
+                         telemetry=NO_FRAMEWORK_TELEMETRY)
 
     @app.exception_handler(MeshError)
     async def _mesh_error(_request: Request, exc: MeshError) -> JSONResponse:
@@ -163,7 +230,8 @@ def build_app(*, title: str, summary: str, description: str, readiness: Readines
         return error_response(code=code, message=str(exc.detail), status=exc.status_code)
 
     app.add_middleware(JsonGuard)
-    app.add_middleware(BoundedBody)  # outermost: a declared size too large is refused before anything is read
+    app.add_middleware(BoundedBody)  # a declared size too large is refused before anything is read
+    app.add_middleware(Telemetry, service=service)  # outermost: a refusal is timed and traced too
 
     def openapi() -> dict[str, Any]:
         """FastAPI's OpenAPI, each route's error responses completed with what every route can give
@@ -177,6 +245,12 @@ def build_app(*, title: str, summary: str, description: str, readiness: Readines
     @app.get("/health", tags=["ops"], summary="Alive (the process answers)")
     async def health() -> Alive:
         return Alive()
+
+    # Prometheus' text format, for Prometheus (docs/operations.md): kept out of the OpenAPI, which describes the
+    # JSON API that clients are generated from.
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(await metrics(service).exposition(), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/ready", tags=["ops"], response_model=ReadinessOut,
              responses={503: {"model": ReadinessOut, "description": "not ready: the checks say what is down"}},

@@ -18,6 +18,7 @@ from shared.mesh.bus import Bus
 from shared.mesh.member_node import MemberNode
 from shared.mesh.settings import ServiceSettings
 from shared.pki.cert_profile import serial_hex
+from shared.telemetry import configure_tracing, serving
 from shared.web.http_app import build_app
 from shared.web.models import CamelModel, ClosedModel
 
@@ -85,14 +86,17 @@ def create_member_app(*, settings: ServiceSettings, service: str, title: str, su
     node = MemberNode(settings=settings, service=service, members=members, models=models, extra_steps=extra_steps,
                       bus=bus, http=http)
     configure_logging(service=service, level=settings.mesh.log_level, clock=node.clock)
+    configure_tracing(service)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        node.start()
+        with serving(service):  # the node's tasks count and trace as this service's
+            node.start()
         yield
         await node.stop()
 
-    app = build_app(title=title, summary=summary, description=description, readiness=node.readiness, lifespan=lifespan)
+    app = build_app(service=service, title=title, summary=summary, description=description,
+                    readiness=node.readiness, lifespan=lifespan)
     app.include_router(_mesh_router(node))
     app.state.node = node
     wire(node, app)

@@ -39,6 +39,7 @@ from shared.employment.logins import use_fast_hashing
 from shared.mesh.bus_memory import MemoryBroker, MemoryBus
 from shared.mesh.settings import MeshSettings, ServiceSettings
 from shared.mesh.topology import DEAD_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON, declare_core
+from shared.telemetry import propagate_trace
 
 ADMIN_TOKEN = "inprocess-admin-token-0123456789"
 OCSP_MAX_AGE_S = 0.5  # a revocation reaches every verifier within half a second
@@ -87,7 +88,7 @@ class InProcessMesh:
     async def start(self, name: str, *, wait: bool = True) -> None:
         factory, _ = _FACTORIES[name]
         bus = MemoryBus(broker=self.broker)
-        http = httpx.AsyncClient(transport=self.router, timeout=10)
+        http = httpx.AsyncClient(transport=self.router, timeout=10, event_hooks={"request": [propagate_trace]})
         app = factory(self.settings[name], bus=bus, http=http)
         stack = AsyncExitStack()
         stack.push_async_callback(http.aclose)

@@ -172,4 +172,5 @@ class HandOut:
                               correlation_id=visit.correlation_id, application_number=case.application_number,
                               attachments=attachments)
             self._runtime.relay.kick()
+            self._visits.steps_finished(visit, events)
             log.info("result_handed_out", delivery=delivery)

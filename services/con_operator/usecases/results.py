@@ -116,4 +116,5 @@ class Results:
                 events=visit.events | {CentreEvent.RESULT_FORMED.value: now.isoformat()}))
             if not formed.rowcount:
                 raise MeshError("RESULT_ALREADY_FORMED", "the result was just formed and signed")
+        self._visits.steps_finished(visit, visit.events | {CentreEvent.RESULT_FORMED.value: now.isoformat()})
         return await self._visits.get(visit.id)

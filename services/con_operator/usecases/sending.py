@@ -71,6 +71,7 @@ class SignAndSend:
                 submit(session, runtime=self._runtime, request=request, route_id=visit.district, now=now,
                        submitted_by=operator.iin, correlation_id=visit.correlation_id)
             self._runtime.relay.kick()
+            self._visits.steps_finished(visit, visit.events | {CentreEvent.SENT.value: now.isoformat()})
             log.info("intake_sent", signed_by=signed_by)
         return await self._visits.get(visit.id)
 

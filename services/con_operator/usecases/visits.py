@@ -14,6 +14,7 @@ from shared.db import Sessions
 from shared.employment.case_tracking import DECIDED, CaseNotice, TrackedCase, notices
 from shared.employment.regulations import CentreEvent, Regulation, RegulationBook
 from shared.errors import MeshError
+from shared.telemetry import metrics
 
 CENTRE_TEXT = {"FILLED": "Заполнено: ожидает подписи", "RECEIVED": "Поступившие из ЦОН", "IN_PROGRESS": "В работе",
                "COMPLETED": "Исполнено: результат готов к выдаче", "REFUSED": "Отказано: мотивированный отказ готов "
@@ -57,6 +58,20 @@ class Visits:
 
     def regulation(self, visit: Visit) -> Regulation:
         return self._regulations.all[visit.regulation_id]
+
+    def steps_finished(self, visit: Visit, events: dict[str, str]) -> None:
+        """Count the ЦОН-side steps the events just recorded (``events``, beside the visit's earlier ones) finish:
+        their mesh-time duration and whether they ran past their maximum (``mesh_step_duration_seconds``)."""
+        centre = self.regulation(visit).centre
+        if centre is None:
+            return
+        for step in centre.steps:
+            started, finished = events.get(step.start.value), events.get(step.end.value)
+            if started is None or finished is None or step.end.value in visit.events or step.max.minutes is None:
+                continue
+            took = dt.datetime.fromisoformat(finished) - dt.datetime.fromisoformat(started)
+            metrics().step_finished(f"centre.{step.id}", seconds=took.total_seconds(),
+                                    overdue=took > dt.timedelta(minutes=step.max.minutes))
 
     async def final(self, visit: Visit) -> tuple[TrackedCase, CaseNotice | None]:
         """The case the visit sent, and ИС МИО's final notice of it (None while it has not decided)."""

@@ -33,6 +33,7 @@ from shared.db import Sessions, raise_counter, snapshot
 from shared.employment.regulations import Action, RegulationBook
 from shared.errors import MeshError
 from shared.logging import get_logger, message_context
+from shared.telemetry import metrics
 
 log = get_logger(__name__)
 
@@ -112,6 +113,8 @@ class StepActions:
         at: dt.datetime = request.at
         record.finished_at, record.actor = at, request.actor.iin if request.actor else "auto"
         record.overdue = at > record.due_at
+        metrics().step_finished(record.step_id, seconds=(at - record.started_at).total_seconds(),
+                                overdue=record.overdue)
         if Status(app.status).active and record.position + 1 < len(request.regulation.steps):
             await self._steps.start(session, app=app, regulation=request.regulation, position=record.position + 1,
                                     at=at)

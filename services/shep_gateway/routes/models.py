@@ -161,6 +161,8 @@ class LogRecordOut(CamelModel):
                                                "signature, payload, route…); which appear depends on how far the "
                                                "message got")
     prev_hash: str
+    trace_id: str | None = Field(default=None, description="the W3C trace id the message came with (its "
+                                 "traceparent header); chained when present — a record without one is as it was")
     record_hash: str
     signature: str
 

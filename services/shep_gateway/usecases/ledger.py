@@ -26,6 +26,7 @@ from shared.mesh.member import Composer
 from shared.mesh.outbox import OutboxRelay, StagedBatch, insert_outbox, mark_batch_sent, publish_in_order
 from shared.pki.canonical import canonical_bytes
 from shared.pki.signing import sign_detached
+from shared.telemetry import trace_id_of
 
 log = get_logger(__name__)
 
@@ -64,7 +65,7 @@ class Ledger:
             "error_reason": refusal.message[:1000] if refusal else None,
             "payload_digest": digest(canonical_bytes(parsed.envelope.data)) if parsed else None,
             "envelope_digest": digest(item.delivery.body), "checks": json_safe(item.checks),
-            "prev_hash": txn.head.record_hash,
+            "prev_hash": txn.head.record_hash, "trace_id": trace_id_of(item.delivery.headers),
         }
         assert set(row) == set(LOG_FIELDS)
         assert self._composer.signer is not None

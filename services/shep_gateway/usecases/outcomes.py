@@ -35,6 +35,7 @@ from shared.mesh.topology import (
     deadline_header,
 )
 from shared.pki.cert_check import is_transient_refusal
+from shared.telemetry import SpanKind, metrics, span
 
 log = get_logger(__name__)
 
@@ -55,6 +56,25 @@ class Outcomes:
         return self._composer.member_id
 
     async def apply(self, txn: Txn, *, item: Examined) -> None:
+        """Apply ``item``'s decision inside a span continuing the trace its sender started (its ``traceparent``):
+        what the gateway forwards, refuses or answers carries that trace on, and the log record keeps its id."""
+        header = item.header
+        with span(f"route {header.service_id if header else 'unparsed'}", kind=SpanKind.CONSUMER,
+                  parent=item.delivery.headers,
+                  attributes={"mesh.message_id": item.message_id, "mesh.sender": item.sender or "",
+                              "mesh.message_type": header.message_type.value if header else ""}) as current:
+            await self._apply(txn, item=item)
+            decision = item.decision
+            outcome = type(decision).__name__.lower()
+            current.set_attribute("mesh.outcome", outcome)
+            if isinstance(decision, Routed):
+                current.set_attribute("mesh.recipient", decision.destination.recipient)
+            elif isinstance(decision, Refused):
+                current.set_attribute("mesh.refusal_code", decision.refusal.code)
+                metrics().refused(decision.refusal.code)
+            metrics().message_in(outcome)
+
+    async def _apply(self, txn: Txn, *, item: Examined) -> None:
         decision = item.decision
         if isinstance(decision, Routed) and decision.destination.recipient != self.member_id and \
                 self._book.encryption_certificate(decision.destination.recipient) is None:
