@@ -309,6 +309,10 @@ class _MemorySubscription:
             self._bus.broker.delete_queue(self._queue.name)
 
 
+CLOSE_WAIT_S = 5.0
+"""How long ``MemoryBus.close`` waits for its cancelled handlers to unwind."""
+
+
 class MemoryBus(Bus):
     """One connection. With ``login``, it connects as that broker user (password checked) and is held to the
     user's permissions, as RabbitMQ would hold it; without, it is the administrator."""
@@ -375,8 +379,12 @@ class MemoryBus(Bus):
         self.broker.connections.discard(self)
         for sub in self._subscriptions:
             await sub.cancel()
-        for task in list(self._tasks):
+        handlers = [t for t in self._tasks if t is not asyncio.current_task()]
+        for task in handlers:
             task.cancel()
+        if handlers:  # let them unwind (roll back, give their connection back) before the owner disposes of the
+            # database under them, as a closed RabbitMQ channel's consumers have stopped when close returns
+            await asyncio.wait(handlers, timeout=CLOSE_WAIT_S)
         for name, queue in list(self.broker.queues.items()):
             if queue.exclusive_owner is self:
                 self.broker.delete_queue(name)
