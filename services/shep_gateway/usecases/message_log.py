@@ -66,7 +66,11 @@ class MessageLog:
         gateway_serials = self._book.pinned(self._own_id)
         previous, expected_seq, checked = GENESIS_HASH, 1, 0
         async with self._sessions() as session:
+            # the head first: the walk checks the log up to it, and records the gateway appends meanwhile (it keeps
+            # logging while it is verified) are the next walk's, not a break
+            head = await session.get(LogHead, 1)
             anchor = (await session.exec(select(LogAnchor).order_by(col(LogAnchor.id).desc()).limit(1))).first()
+        last = head.seq if head is not None else None
         if anchor is not None:
             problem = _anchor_problem(anchor, gateway_serials=gateway_serials)
             if problem is not None:
@@ -75,8 +79,10 @@ class MessageLog:
             previous, expected_seq = anchor.record_hash, anchor.seq + 1
         while True:
             async with self._sessions() as session:
-                rows = list((await session.exec(select(LogRecord).where(col(LogRecord.seq) >= expected_seq)
-                                                .order_by(col(LogRecord.seq)).limit(page))).all())
+                wanted = select(LogRecord).where(col(LogRecord.seq) >= expected_seq)
+                if last is not None:
+                    wanted = wanted.where(col(LogRecord.seq) <= last)
+                rows = list((await session.exec(wanted.order_by(col(LogRecord.seq)).limit(page))).all())
             if not rows:
                 break
             for record in rows:
@@ -86,8 +92,6 @@ class MessageLog:
                     return {"ok": False, "checked": checked, "brokenAt": {
                         "seq": record.seq, "messageId": record.message_id, "problem": problem}}
                 previous, expected_seq, checked = record.record_hash, record.seq + 1, checked + 1
-        async with self._sessions() as session:
-            head = await session.get(LogHead, 1)
         if head is not None and (head.seq != expected_seq - 1 or head.record_hash != previous):
             return {"ok": False, "checked": checked, "brokenAt": {
                 "seq": expected_seq, "messageId": None,
