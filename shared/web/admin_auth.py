@@ -14,10 +14,18 @@ from shared.web.security import AdminCredentials, token_of
 ADMIN_REFUSALS = ("ADMIN_TOKEN_MISSING", "ADMIN_TOKEN_INVALID")
 
 
+def is_admin_token(given: str | None, token: Callable[[], str]) -> bool:
+    """Whether the bearer token given is the admin token — compared in constant time, so that a route open to a
+    session or the admin token (an operator's or a staff member's list) tells nothing of the token by its timing."""
+    if not given:
+        return False
+    return hmac.compare_digest(given.encode(), token().encode())
+
+
 def _judge(given: str | None, token: Callable[[], str]) -> None:
     if not given:
         raise MeshError("ADMIN_TOKEN_MISSING", "this endpoint needs 'Authorization: Bearer <admin token>'")
-    if not hmac.compare_digest(given.encode(), token().encode()):
+    if not is_admin_token(given, token):
         raise MeshError("ADMIN_TOKEN_INVALID", "the admin token is not valid")
 
 

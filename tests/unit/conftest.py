@@ -3,6 +3,7 @@ through an in-process HTTP transport, and a mesh clock the tests can move."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,9 +50,11 @@ class Pki:
         return SignerIdentity(key=issued.key, certificate=issued.certificate, chain=tuple(self.ca.chain()))
 
 
-@pytest.fixture
-async def pki(tmp_path: Path) -> AsyncIterator[Pki]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'nuc.db'}")
+@contextlib.asynccontextmanager
+async def running_pki(database: Path) -> AsyncIterator[Pki]:
+    """A НУЦ on the SQLite file ``database`` with its OCSP responder behind an in-process transport (one a test
+    can take down with ``responder_up``)."""
+    engine = make_engine(f"sqlite:///{database}")
     await create_tables(engine, models=[CaMaterial, IssuedCertificate])
     clock = MeshClock()
     ca = CertificateAuthority(sessions=make_sessions(engine), clock=clock,
@@ -67,6 +70,14 @@ async def pki(tmp_path: Path) -> AsyncIterator[Pki]:
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(respond))
     holder["pki"] = Pki(ca=ca, clock=clock, http=http)
-    yield holder["pki"]
-    await http.aclose()
-    await engine.dispose()
+    try:
+        yield holder["pki"]
+    finally:
+        await http.aclose()
+        await engine.dispose()
+
+
+@pytest.fixture
+async def pki(tmp_path: Path) -> AsyncIterator[Pki]:
+    async with running_pki(tmp_path / "nuc.db") as made:
+        yield made

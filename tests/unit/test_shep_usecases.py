@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 import yaml
@@ -21,9 +20,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from services.nuc_pki.handlers import CertificateAuthority
-from services.nuc_pki.settings import NucSettings
-from services.nuc_pki.store import CaMaterial, IssuedCertificate
 from services.shep_gateway.district_routing import StoredDelivery
 from services.shep_gateway.domain import MemberDef, Parked, Refused, Retry, Routed, ServiceDef
 from services.shep_gateway.handlers import Gateway
@@ -58,7 +54,7 @@ from shared.mesh.topology import (
     member_sync_queue,
 )
 from shared.pki.signing import SignerIdentity, certificate_pem
-from tests.unit.conftest import Pki
+from tests.unit.conftest import Pki, running_pki
 
 BIN = "040540010011"
 MEMBERS = ("portal", "gbdfl", "mio.almaty")
@@ -137,25 +133,8 @@ class Env:
 async def pki(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pki]:
     """One НУЦ for the module (making a CA's RSA keys is most of a test's time); each test issues its own systems'
     certificates and has a database and a broker of its own."""
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('nuc') / 'nuc.db'}")
-    await create_tables(engine, models=[CaMaterial, IssuedCertificate])
-    clock = MeshClock()
-    ca = CertificateAuthority(sessions=make_sessions(engine), clock=clock,
-                              settings=NucSettings(database_url="sqlite://", public_url="http://nuc.test"))
-    await ca.load_or_create()
-    holder: dict[str, Pki] = {}
-
-    async def respond(request: httpx.Request) -> httpx.Response:
-        if not holder["pki"].responder_up:
-            raise httpx.ConnectError("responder down", request=request)
-        body, _error = await ca.ocsp_response(request.content)
-        return httpx.Response(200, content=body, headers={"content-type": "application/ocsp-response"})
-
-    http = httpx.AsyncClient(transport=httpx.MockTransport(respond))
-    holder["pki"] = Pki(ca=ca, clock=clock, http=http)
-    yield holder["pki"]
-    await http.aclose()
-    await engine.dispose()
+    async with running_pki(tmp_path_factory.mktemp("nuc") / "nuc.db") as made:
+        yield made
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ logged in (``staffSession``), a reader who is staff or the admin, and the admin 
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,7 +10,7 @@ from fastapi import Depends, Request
 from services.mio_workstation.store import StaffAccount
 from services.mio_workstation.wiring import Mio
 from shared.employment.logins import SESSION_REFUSALS
-from shared.web.admin_auth import ADMIN_REFUSALS, admin_guard
+from shared.web.admin_auth import ADMIN_REFUSALS, admin_guard, is_admin_token
 from shared.web.openapi_errors import raises
 from shared.web.security import AdminCredentials, StaffCredentials, token_of
 
@@ -34,7 +33,7 @@ async def viewer(mio: MioDep, credentials: StaffCredentials, _admin: AdminCreden
     """A staff member, or None for the admin token (test support reads everything). Both schemes are declared —
     either one will do; they travel in the same ``Authorization`` header."""
     token = token_of(credentials)
-    if token is not None and hmac.compare_digest(token.encode(), mio.admin_token().encode()):
+    if is_admin_token(token, mio.admin_token):
         return None
     return await mio.logins.staff_of(token)
 
