@@ -82,7 +82,7 @@ async def _served(mesh: InProcessMesh, desk: Operator) -> dict[str, Any]:
     return reply.json()
 
 
-async def _scrape(mesh: InProcessMesh) -> dict[str, dict[tuple[str, tuple], float]]:
+async def scrape(mesh: InProcessMesh) -> dict[str, dict[tuple[str, tuple], float]]:
     out = {}
     for service in ("portal", "shep_gateway", "mio_workstation", "con_operator"):
         async with mesh.client(service) as http:
@@ -94,17 +94,17 @@ async def _scrape(mesh: InProcessMesh) -> dict[str, dict[tuple[str, tuple], floa
     return out
 
 
-def _total(samples: dict[tuple[str, tuple], float], name: str, **labels: str) -> float:
+def total(samples: dict[tuple[str, tuple], float], name: str, **labels: str) -> float:
     return sum(value for (sample, have), value in samples.items()
                if sample == name and all((k, v) in have for k, v in labels.items()))
 
 
 def _moved(before: dict, after: dict, service: str, name: str, **labels: str) -> float:
-    return _total(after[service], name, **labels) - _total(before[service], name, **labels)
+    return total(after[service], name, **labels) - total(before[service], name, **labels)
 
 
 async def test_metrics_move_as_cases_go_through(inproc: InProcessMesh):
-    before = await _scrape(inproc)
+    before = await scrape(inproc)
     await inproc.set_mode("mamlyut", share=0.00001)
     person = await inproc.person(district="mamlyut")
     await open_card(inproc, "mamlyut", person.iin, "unemployed")  # registered unemployed: the certificate is issued
@@ -130,7 +130,7 @@ async def test_metrics_move_as_cases_go_through(inproc: InProcessMesh):
     await bus.close()
     deadline = asyncio.get_running_loop().time() + 30
     while True:
-        after = await _scrape(inproc)
+        after = await scrape(inproc)
         if _moved(before, after, "shep_gateway", "mesh_refusals_total"):
             break
         assert asyncio.get_running_loop().time() < deadline, "the refusal was not counted"
@@ -154,7 +154,7 @@ async def test_metrics_move_as_cases_go_through(inproc: InProcessMesh):
     for service in ("portal", "shep_gateway", "mio_workstation", "con_operator"):
         names = {name for name, _ in after[service]}
         assert {"mesh_outbox_lag_seconds", "mesh_outbox_pending", "mesh_queue_depth"} <= names, (service, names)
-    assert _total(after["shep_gateway"], "mesh_queue_depth", queue="shep.ingress") >= 0
+    assert total(after["shep_gateway"], "mesh_queue_depth", queue="shep.ingress") >= 0
     assert ("mesh_queue_depth", (("queue", "member.portal"), ("service", "portal"))) in after["portal"]
     everything = "".join(str(after))
     assert person.iin not in everything, "no IIN in a metric"

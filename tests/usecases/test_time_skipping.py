@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.inprocess import InProcessMesh
 from tests.usecases.helpers import apply, bearer, every_notice, final_cases
+from tests.usecases.test_observability import scrape, total
 
 JOB_SEEKER = "employment.job-seeker-registration"
 
@@ -119,7 +120,9 @@ async def test_manual_staff_left_behind_by_a_jump_are_overdue_and_counted(inproc
 
 
 async def test_staff_slower_than_the_regulation_are_overdue_even_when_time_is_skipped(inproc: InProcessMesh):
+    """…and ИС МИО's /metrics counts each overdue step by its step id (mesh_steps_overdue_total)."""
     await inproc.set_mode("almaty", share=1.2)  # simulated staff take 120 % of each step's maximum
+    before = (await scrape(inproc))["mio_workstation"]
     person = await inproc.person(district="almaty")
     sent = await apply(inproc, person, await inproc.citizen_session(person))
     await _received(inproc, sent["correlationId"])
@@ -128,6 +131,11 @@ async def test_staff_slower_than_the_regulation_are_overdue_even_when_time_is_sk
     application = await _application(inproc, sent["correlationId"])
     assert [s["overdue"] for s in application["timeline"]] == [True] * len(application["timeline"])
     assert all(s["finishedAt"] == s["autoAt"] for s in application["timeline"])
+    after = (await scrape(inproc))["mio_workstation"]
+    for step in {s["step"] for s in application["timeline"]}:
+        counted = total(after, "mesh_steps_overdue_total", step=step) - total(before, "mesh_steps_overdue_total",
+                                                                               step=step)
+        assert counted >= sum(s["step"] == step for s in application["timeline"]), (step, counted)
 
 
 async def test_a_faster_clock_runs_the_schedule_as_it_comes(inproc: InProcessMesh):
