@@ -163,9 +163,13 @@ def _text(value: Any) -> str | None:
 
 def extract(headers: Mapping[str, Any] | None) -> Context:
     """The trace context ``headers`` carry (W3C ``traceparent``/``tracestate``; an AMQP value may come as bytes)."""
-    carrier = {key: text for key in (TRACEPARENT, TRACESTATE)
-               if (text := _text((headers or {}).get(key))) is not None}
-    return _propagator.extract(carrier)
+    return _propagator.extract(trace_carrier(headers))
+
+
+def trace_carrier(headers: Mapping[str, Any] | None) -> dict[str, str]:
+    """Just the W3C trace context ``headers`` carry, as text: what a message made on behalf of another (the
+    gateway's own look-up for a request it holds) takes along, so that it stays in the request's trace."""
+    return {key: text for key in (TRACEPARENT, TRACESTATE) if (text := _text((headers or {}).get(key))) is not None}
 
 
 def trace_id_of(headers: Mapping[str, Any] | None) -> str | None:
@@ -189,6 +193,13 @@ async def propagate_trace(request: Any) -> None:
     control API), so the service called continues the trace."""
     for key, value in with_trace({}).items():
         request.headers.setdefault(key, value)
+
+
+def current_traceparent() -> str | None:
+    """The current span's W3C ``traceparent``, to keep with what outlives the span: an application whose later
+    steps are done on the mesh clock, hours of mesh time after the message that opened it, continues its trace."""
+    value = with_trace({}).get(TRACEPARENT)
+    return str(value) if value is not None else None
 
 
 def current_trace_id() -> str | None:

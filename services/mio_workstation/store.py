@@ -79,6 +79,8 @@ class Application(SQLModel, table=True):
     completed_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
     delivery: str | None = Field(default=None, max_length=16, description="office hand-out: in_person | email")
     delivered_to: str | None = Field(default=None, max_length=254, description="the address e-mailed (delivery email)")
+    traceparent: str | None = Field(default=None, max_length=64,
+                                    description="the W3C trace it was opened in: simulated staff's steps continue it")
 
 
 class ApplicationDocument(SQLModel, table=True):

@@ -38,6 +38,7 @@ async def test_one_portal_application_is_one_trace_portal_gateway_mio_gateway_po
     """mamlyut's unemployed certificate on the portal: its seed has ИС ЦОН hear of the case too (notifyCentre)."""
     await inproc.set_mode("mamlyut", share=0.00001)
     person = await inproc.person(district="mamlyut")
+    await open_card(inproc, "mamlyut", person.iin, "unemployed")  # registered unemployed: the certificate is issued
     token = await inproc.citizen_session(person)
     with recorded_spans() as exporter:
         sent = await apply(inproc, person, token, CERTIFICATE, **PERIOD)
@@ -52,6 +53,11 @@ async def test_one_portal_application_is_one_trace_portal_gateway_mio_gateway_po
                 break
             assert asyncio.get_running_loop().time() < deadline, tree(spans)
             await asyncio.sleep(0.1)
+        # Simulated staff's later steps — done by the staff runner on the mesh clock, not in the message's
+        # handling — continue the same trace: the case's end is in it too.
+        assert (await final_case(inproc, person, token, sent["correlationId"]))["status"] == "COMPLETED"
+        spans = trace_of(exporter.get_finished_spans(), trace_id)
+        journeys = [_collapsed(p) for p in paths(spans)]
     print(f"\ntrace {trace_id:032x}\n{tree(spans)}")
     assert [s for s in spans if s.parent is None or s.parent.span_id not in
             {x.context.span_id for x in spans}] == [root], "one root: the citizen's request"
@@ -63,10 +69,13 @@ async def test_one_portal_application_is_one_trace_portal_gateway_mio_gateway_po
     shown = [str(v) for s in spans for v in (s.name, *(s.attributes or {}).values())]
     assert not [v for v in shown if any(p in v for p in personal)], "no IIN or name in a span"
 
+    # Every message of the case, COMPLETED's notices included, carries the trace id in the gateway's log.
     async with inproc.client("shep_gateway") as gateway:
         records = (await gateway.get("/log", params={"correlationId": sent["correlationId"]})).json()["records"]
     traced = {(r["sender"], r["recipient"]) for r in records if r["traceId"] == f"{trace_id:032x}"}
     assert {("portal", "mio.mamlyut"), ("mio.mamlyut", "portal"), ("mio.mamlyut", "con")} <= traced, records
+    assert {r["traceId"] for r in records} == {f"{trace_id:032x}"}, [(r["sender"], r["recipient"], r["traceId"])
+                                                                     for r in records]
     async with inproc.client("shep_gateway") as gateway:
         assert (await gateway.get("/log/verify")).json()["ok"] is True, "the chain, trace ids included, verifies"
 

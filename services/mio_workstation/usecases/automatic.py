@@ -1,6 +1,7 @@
 """Simulated staff: in auto mode each step is done after its share of the allowed time, on the mesh clock; the
 runner (``auto_runner``) asks what is due and has each application's due steps done here, in order, each at its own
-scheduled time — one clock jump over a case's whole schedule brings it to its final status."""
+scheduled time — one clock jump over a case's whole schedule brings it to its final status — each step in the
+trace of the message that opened the case."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from services.mio_workstation.usecases.steps import current
 from shared.clock import MeshClock
 from shared.db import Sessions, snapshot
 from shared.employment.regulations import RegulationBook
+from shared.telemetry import TRACEPARENT, span
 
 
 class SimulatedStaff:
@@ -46,6 +48,10 @@ class SimulatedStaff:
                 return
             action = next_action(self._book.all[app.regulation_id].steps[record.position], record.done)
             assert action is not None, f"an open step of {number} has an action left"
-            app = await self._actions.act(number=number, action=action, actor=None, body=ActionBody())
+            # The case's own trace (the message that opened it), not a new one per wake-up of the runner: the
+            # notices these steps send continue the trace the citizen's request began.
+            with span(f"simulated staff {action}", parent={TRACEPARENT: app.traceparent} if app.traceparent else None,
+                      attributes={"mesh.step": record.step_id}):
+                app = await self._actions.act(number=number, action=action, actor=None, body=ActionBody())
             if not Status(app.status).active:
                 return

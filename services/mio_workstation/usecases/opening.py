@@ -20,6 +20,7 @@ from shared.db import insert_if_absent, raise_counter
 from shared.employment.regulations import Regulation
 from shared.logging import get_logger, message_context
 from shared.mesh.contracts import DocumentContent
+from shared.telemetry import current_traceparent
 from shared.working_calendar import WorkingCalendar
 
 log = get_logger(__name__)
@@ -74,7 +75,8 @@ class Opening:
             origin_member=new.origin, correlation_id=new.correlation_id, request_message_id=new.request_message_id,
             status=Status.RECEIVED, mode=mode.mode, auto_share=mode.auto_share, form=new.form,
             form_signature=new.signature, signed_by=new.signed_by, received_at=now,
-            term_due=term_due(accepted=now, term=regulation.term, calendar=self._calendar) if regulation else None)
+            term_due=term_due(accepted=now, term=regulation.term, calendar=self._calendar) if regulation else None,
+            traceparent=current_traceparent())
         session.add(app)
         runtime = self._districts.runtime(new.district)
         with message_context(correlation_id=new.correlation_id, application_number=number):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 from sqlmodel import select
@@ -28,6 +30,7 @@ from shared.logging import get_logger
 from shared.mesh.dead_letters import json_safe
 from shared.mesh.envelope import MessageType, parse_envelope
 from shared.mesh.member import Composer
+from shared.telemetry import trace_carrier
 
 log = get_logger(__name__)
 LOOKUP_WAIT_MAX_S = 60.0  # the longest the gateway waits for one district lookup before asking again
@@ -41,9 +44,10 @@ class DistrictLookups:
         self._clock = clock
         self._settings = settings
 
-    def lookup_request(self, *, iin: str, correlation_id: str, for_message: str,
+    def lookup_request(self, *, iin: str, correlation_id: str, for_message: str, trace: Mapping[str, Any],
                        attempt: int = 1) -> Examined | Refusal:
-        """The gateway's own ``gbdfl.person-by-iin`` call, examined as if it had come through ingress.
+        """The gateway's own ``gbdfl.person-by-iin`` call, examined as if it had come through ingress — in the
+        trace of the request it is made for (``trace``: that request's headers).
 
         Each attempt waits twice as long as the one before, up to a minute: while ГБД ФЛ is down the lookups
         thin out (each one left in its queue is dead-lettered when it returns), and when it comes back the
@@ -59,8 +63,8 @@ class DistrictLookups:
             reason = destination.message if isinstance(destination, Refusal) else "the lookup itself needs a district"
             return Refusal("Server.RouteLookupDenied", f"the gateway cannot ask ГБД ФЛ for the applicant's "
                            f"district: {reason}")
-        delivery = StoredDelivery(body=body, message_id=wire["messageId"], correlation_id=correlation_id,
-                                  reply_to=INTERNAL_REPLIES)
+        delivery = StoredDelivery(body=body, headers=trace_carrier(trace), message_id=wire["messageId"],
+                                  correlation_id=correlation_id, reply_to=INTERNAL_REPLIES)
         return Examined(delivery=delivery, message_id=wire["messageId"], received_at=self._clock.now(),
                         decision=Routed(destination, deadline=time.time() + wait_s),
                         parsed=parsed, proven=True,
@@ -72,7 +76,7 @@ class DistrictLookups:
         ask, ``item`` itself, refused."""
         assert item.parsed is not None
         asked = self.lookup_request(iin=lookup.applicant_iin, correlation_id=item.parsed.envelope.correlation_id,
-                                    for_message=item.message_id)
+                                    for_message=item.message_id, trace=item.delivery.headers)
         if isinstance(asked, Refusal):
             item.decision = Refused(asked)
             return item
@@ -141,7 +145,8 @@ class DistrictLookups:
         refusal: Refusal
         if waited < self._settings.route_lookup_max_wait_s:
             asked = self.lookup_request(iin=parked.applicant_iin, correlation_id=request.correlation_id,
-                                        for_message=parked.message_id, attempt=parked.attempts + 1)
+                                        for_message=parked.message_id, trace=parked.headers,
+                                        attempt=parked.attempts + 1)
             if isinstance(asked, Examined):
                 parked.lookup_id, parked.attempts = asked.message_id, parked.attempts + 1
                 txn.session.add(parked)
