@@ -476,6 +476,8 @@ def centre_visit(
                 received = desk.wait(visit, "RECEIVED", "IN_PROGRESS", "COMPLETED", "REFUSED", "NOT_ACCEPTED",
                                      timeout_s=_seconds(timeout))
                 kit.settle(received["applicationNumber"])
+                # The skip may outlive the operator's login (a shift of mesh time): logged in again, as on the day.
+                desk = kit.operator_desk(branch)
             visit = desk.wait(visit, timeout_s=_seconds(timeout))
             if visit["status"] == "COMPLETED" and any(o["formsResult"] for b in kit.branches() if b["id"] == branch
                                                       for o in b["offers"] if o["serviceId"] == service):

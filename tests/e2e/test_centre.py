@@ -16,7 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from meshkit import cli
 from meshkit.sdk import Citizen, KitError, Mesh
 from shared.ids import make_iin
 from shared.pki.canonical import canonical_bytes
@@ -265,3 +267,27 @@ def test_bad_input_at_the_centre_is_refused_with_its_code(kit: Mesh, mesh: MeshH
 def _serial(certificate: Any) -> str:
     return format(certificate.serial_number, "x")
 
+
+
+def test_meshctl_centre_visit_with_settle_skips_to_the_end_and_hands_out(kit: Mesh, mesh: MeshHandle,
+                                                                         tmp_path: Path):
+    """`meshctl centre visit --settle` for mamlyut's certificate with ИС МИО's simulated staff taking half of each
+    step's maximum: the mesh clock skips working days of the decision, past the operator's 8-hour login (before:
+    SESSION_EXPIRED after the skip); the desk logs in again, as its operator would on the day, and the visit ends
+    handed out."""
+    mesh_file = mesh.write_mesh_file(tmp_path / "mesh.json")
+    runner = CliRunner()
+    made = runner.invoke(cli.app, ["new", "citizen", "--district", "mamlyut", "--age", "30", "--unemployed", "--out",
+                                   str(tmp_path / "citizen"), "--mesh", str(mesh_file)])
+    assert made.exit_code == 0, made.output
+    kit.open_card("mamlyut", json.loads(made.stdout)["iin"], kind="unemployed")
+    kit.set_mode("mamlyut", "auto", auto_share=0.5)
+    try:
+        ran = runner.invoke(cli.app, ["centre", "visit", "--branch", "mamlyut", "--citizen", str(tmp_path / "citizen"),
+                                      "--service", CERTIFICATE, "--field", "periodFrom=2026-01-01", "--field",
+                                      "periodTo=2026-06-30", "--settle", "--timeout", "120s", "--mesh", str(mesh_file)])
+    finally:
+        kit.set_mode("mamlyut", "auto", auto_share=SHARE)
+    assert ran.exit_code == 0, ran.output
+    visit = json.loads(ran.stdout)
+    assert (visit["status"], visit["state"], visit["delivery"]) == ("COMPLETED", "HANDED_OUT", "in_person"), visit
