@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stand-ins for the public images deploy/docker-compose.yml names (python:3.11-slim, rabbitmq:3.13-management,
-# postgres:16), built from Debian bookworm's packages for a machine that reaches no image registry: a debootstrap
+# postgres:16, and the observability profile's prom/prometheus), built from Debian bookworm's packages for a machine that reaches no image registry: a debootstrap
 # minbase root imported as localhost/egov-mesh-standin/bookworm:base, then one small Containerfile each, tagged
 # with the public name so that compose and the Dockerfile's FROM find them locally and pull nothing.
 # Kept in podman's store between runs: an image whose label egov-mesh.standin matches the files here is reused.
@@ -13,7 +13,9 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 stamp=$(cat "$here"/standins.sh "$here"/*.Containerfile "$here"/*-entrypoint.sh | sha256sum | cut -c1-16)
 declare -A TAGS=([python]=docker.io/library/python:3.11-slim
                  [rabbitmq]=docker.io/library/rabbitmq:3.13-management
-                 [postgres]=docker.io/library/postgres:16)
+                 [postgres]=docker.io/library/postgres:16
+                 [prometheus]=docker.io/prom/prometheus:v2.55.1)
+# Debian has no OpenTelemetry collector, Jaeger or Grafana: the profile's other three have no stand-in here.
 
 current() {  # the image exists and was built from these files
   [ "$(podman image inspect --format '{{index .Labels "egov-mesh.standin"}}' "$1" 2>/dev/null)" = "$stamp" ]
@@ -46,7 +48,7 @@ build() {  # build NAME: deploy/podman/NAME.Containerfile → its public tag
   podman build --quiet --network=host --label "egov-mesh.standin=$stamp" -t "${TAGS[$name]}" "$context" >/dev/null
 }
 
-for name in python rabbitmq postgres; do
+for name in python rabbitmq postgres prometheus; do
   if ! current "${TAGS[$name]}"; then
     base
     build "$name"

@@ -240,7 +240,9 @@ def project(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     finally:
         signal.signal(signal.SIGTERM, previous)
         try:
-            proj.compose("down", "-v", "--remove-orphans", "-t", "10", timeout=300, check=False)
+            # The profile's services too (Prometheus, brought up by one test), and their volumes.
+            proj.compose("--profile", "observability", "down", "-v", "--remove-orphans", "-t", "10", timeout=300,
+                         check=False)
         finally:
             proj.pulse.stop()
         engine.podman("image", "prune", "-f", check=False)  # an earlier build's layers, replaced by this one's
@@ -430,6 +432,49 @@ def test_prod_refuses_the_default_passwords(project: Project) -> None:
         project.engine.podman("rm", "-f", name, check=False)
     assert "PORTAL_DATABASE_URL: a default password is refused when MESH_ENV is prod" in result.stderr
     assert "a-private" not in result.stdout + result.stderr, "no secret in the refusal"
+
+
+def test_prometheus_of_the_observability_profile_scrapes_every_service(project: Project) -> None:
+    """The profile's Prometheus (deploy/observability/prometheus.yml) brought up beside the running mesh: every
+    service's /metrics is an active target, scraped and up, and the messages of an application sent then counted.
+    Of the profile, only Prometheus runs here: Debian packages no OpenTelemetry collector, Jaeger or Grafana to
+    make a stand-in from (deploy/podman/standins.sh), and no image registry is reachable."""
+    port = free_port()
+    env = project.env | {"PROMETHEUS_PORT": str(port)}
+    subprocess.run([str(compose_binary()), "-f", str(COMPOSE_FILE), "-p", project.name, "--env-file",
+                    env["EGOV_ENV_FILE"], "--profile", "observability", "up", "-d", "--no-deps", "prometheus"],
+                   env=env, capture_output=True, text=True, timeout=300, check=True)
+    api = f"http://127.0.0.1:{port}/api/v1"
+    wanted = {f"{spec.name}:{spec.default_port}" for spec in SERVICES}
+    deadline = time.monotonic() + 120  # the first scrape of each target comes within one interval (15 s)
+    seen: dict[str, str] = {}
+    while True:
+        try:
+            targets = httpx.get(f"{api}/targets", params={"state": "active"}, timeout=5).json()["data"]
+            seen = {t["labels"]["instance"]: t["health"] for t in targets["activeTargets"]}
+        except (httpx.HTTPError, ValueError, KeyError):
+            seen = {}
+        if seen.keys() == wanted and set(seen.values()) == {"up"}:
+            break
+        assert time.monotonic() < deadline, f"Prometheus's targets are not all up: {seen}"
+        time.sleep(2)
+    with project.kit() as mesh:  # counters start again with each container: an application to count
+        citizen = mesh.new_citizen(district="kyzylorda", jobless=True)
+        case = mesh.login(citizen.iin, citizen.password).apply(
+            citizen.signed_request("employment.job-seeker-registration"))
+        mesh.wait_for_status(case["correlationId"], "RECEIVED", timeout_s=90)
+    by_service: dict[str, float] = {}
+    deadline = time.monotonic() + 90  # scraped within an interval or two
+    while not (by_service.get("shep_gateway", 0) > 0 and by_service.get("mio_workstation", 0) > 0):
+        assert time.monotonic() < deadline, f"messages counted by Prometheus: {by_service}"
+        time.sleep(2)
+        counted = httpx.get(f"{api}/query", params={"query": "sum by (service) (mesh_messages_in_total)"},
+                            timeout=5).json()["data"]["result"]
+        by_service = {row["metric"]["service"]: float(row["value"][1]) for row in counted}
+    latency = httpx.get(f"{api}/query", params={"query": "sum(http_request_duration_seconds_count)"},
+                        timeout=5).json()["data"]["result"]
+    assert latency, "no HTTP request counted"
+    assert float(latency[0]["value"][1]) > 0, latency
 
 
 def test_timings(project: Project) -> None:
