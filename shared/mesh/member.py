@@ -31,6 +31,7 @@ from shared.mesh.contracts import Contract, ErrorPayload, parse_payload
 from shared.mesh.dead_letters import dead_letter
 from shared.mesh.envelope import Envelope, EnvelopeHeader, MessageType, ParsedEnvelope, unsigned_envelope
 from shared.mesh.failures import OutageFailure, PermanentFailure, RetryPolicy
+from shared.mesh.journal import Journal
 from shared.mesh.outbox import OutboxRelay, queue_outgoing
 from shared.mesh.payload_crypto import Keyring, can_agree_keys, open_wire, read_wire, seal_wire
 from shared.mesh.receipts import RECEIPT_SERVICE, DeliveryReceipt
@@ -269,6 +270,7 @@ class MemberRuntime:
         self._subscriptions: list[Subscription] = []
         self._consumer: MessageConsumer[Incoming] | None = None
         self._after_commit: list[Callable[[], None]] = []
+        self.journal: Journal | None = None  # what this member consumed, as it saw it (the tester's journal)
         self._provider = SyncProvider(member_id=member_id, bus=bus, checks=self.checks, composer=self.composer,
                                       to_gateway=self.to_gateway, timeout_s=sync_timeout_s)
 
@@ -411,6 +413,20 @@ class MemberRuntime:
         with message_context(service_id=env.service_id):
             await self._handle(session, incoming)
             await self._acknowledge(session, incoming)
+        if self.journal is not None:
+            self._journal_consumed(self.journal, incoming)
+
+    def _journal_consumed(self, journal: Journal, incoming: Incoming) -> None:
+        """The delivery as its recipient read it (opened, its signature and seal checked), once handled: a handler
+        that failed is retried, and journalled when it succeeds."""
+        env = incoming.envelope
+        journal.record(
+            "consumed", payload=env.data, member=env.sender, recipient=self.member_id, outcome="consumed",
+            correlationId=env.correlation_id, messageId=str(env.message_id), serviceId=env.service_id,
+            messageType=env.message_type.value, channel="async",
+            inReplyTo=str(env.in_reply_to) if env.in_reply_to else None,
+            checks={"signature": "ok", "seal": "ok" if incoming.seal is not None else "none",
+                    "logSeq": incoming.seal.log_seq if incoming.seal is not None else None})
 
     async def _acknowledge(self, session: AsyncSession, incoming: Incoming) -> None:
         """Tell the gateway this delivery is recorded (``shared.mesh.receipts``): queued in the transaction that
