@@ -105,7 +105,8 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     """``bus`` and ``http`` replace RabbitMQ and the HTTP client to НУЦ (the in-process mesh of the tests)."""
     parts = _wire(settings or GatewaySettings(), bus=bus, http=http)
     token = parts.settings.mesh.admin_token.get_secret_value
-    journal = Journal(service=SERVICE, mesh_time=parts.clock.timestamp)
+    journal = Journal(service=SERVICE, mesh_time=parts.clock.timestamp,
+                      mesh_speed=lambda: parts.clock.state.speed)
     parts.gateway.outcomes.journal = journal
     app = build_app(service=SERVICE, title="egov-mesh SHEP gateway",
                     summary="ШЭП/РШЭП simulator",

@@ -198,21 +198,27 @@ class Journal:
     polls its own process's journal)."""
 
     def __init__(self, *, service: str, ring: int = DEFAULT_RING, payload_bytes: int = DEFAULT_PAYLOAD_BYTES,
-                 mesh_time: Callable[[], float] | None = None) -> None:
+                 mesh_time: Callable[[], float] | None = None, mesh_speed: Callable[[], float] | None = None,
+                 ) -> None:
         self.service = service
         self.ring = ring
         self.payload_bytes = payload_bytes
         self.mesh_time = mesh_time or time.time  # the mesh clock's, once the service has one
+        self.mesh_speed = mesh_speed or (lambda: 1.0)
         self._entries: deque[dict[str, Any]] = deque(maxlen=ring)
         self._seq = itertools.count(1)
         self.head = 0
         self.dropped = 0
         self._landed: asyncio.Event | None = None
 
-    def record(self, kind: str, *, payload: Any = None, **fields: Any) -> dict[str, Any]:
+    def record(self, kind: str, *, payload: Any = None, began: float | None = None, **fields: Any) -> dict[str, Any]:
         """Append an entry (``kind``: http, envelope, consumed); ``fields`` by their camelCase names. Identifiers the
-        caller did not give are read from the payload."""
+        caller did not give are read from the payload. ``began``: when it happened, if before now (wall time; an
+        HTTP exchange is recorded once answered, and dated when it was asked — before what it set off)."""
         now, mesh_now = time.time(), self.mesh_time()
+        if began is not None:
+            mesh_now -= (now - began) * self.mesh_speed()
+            now = began
         kept = bounded(without_secrets(payload), limit=self.payload_bytes) if payload is not None else None
         entry: dict[str, Any] = dict(identifiers(payload, fields))
         entry.update({key: value for key, value in fields.items() if value is not None})

@@ -109,13 +109,13 @@ class JournalEdge:
             capture.gave(message)
             await send(message)
 
-        started = time.perf_counter()
+        began, started = time.time(), time.perf_counter()
         try:
             await self.app(scope, receiving, sending)
         finally:
-            self._record(scope, capture, elapsed=time.perf_counter() - started)
+            self._record(scope, capture, began=began, elapsed=time.perf_counter() - started)
 
-    def _record(self, scope: Any, capture: _Capture, *, elapsed: float) -> None:
+    def _record(self, scope: Any, capture: _Capture, *, began: float, elapsed: float) -> None:
         headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope.get("headers") or []}
         request = _json_or_size(bytes(capture.request), headers.get("content-type", "application/json"))
         answer = _json_or_size(bytes(capture.response), capture.response_type)
@@ -123,7 +123,7 @@ class JournalEdge:
         code = answer.get("code") if isinstance(answer, dict) and (capture.status or 500) >= 400 else None
         path_params = scope.get("path_params") or {}
         entry = self.journal.record(
-            "http", payload={"request": request, "response": answer, "path": dict(path_params)},
+            "http", payload={"request": request, "response": answer, "path": dict(path_params)}, began=began,
             method=str(scope.get("method", "")), route=route, status=capture.status, channel="http",
             outcome=_outcome(capture.status), code=code, durationMs=round(elapsed * 1000, 3),
             correlationId=headers.get("x-correlation-id"))
