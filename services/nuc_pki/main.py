@@ -95,7 +95,8 @@ def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None,
                     description="Certificates by the НУЦ profile, revocation, OCSP (RFC 6960) and CRL.",
                     readiness=readiness, lifespan=lifespan,
                     journal=Journal(service="nuc_pki", mesh_time=clock.timestamp,
-                                    mesh_speed=lambda: clock.state.speed),
+                                    mesh_speed=lambda: clock.state.speed, ring=settings.mesh.journal_ring,
+                                    payload_bytes=settings.mesh.journal_payload_bytes),
                     admin_token=settings.mesh.admin_token.get_secret_value)
     for routes in (ca_routes.router, issuance.router, issuance.test_router, revocation.router, lookup.router,
                    status.router):

@@ -106,7 +106,8 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     parts = _wire(settings or GatewaySettings(), bus=bus, http=http)
     token = parts.settings.mesh.admin_token.get_secret_value
     journal = Journal(service=SERVICE, mesh_time=parts.clock.timestamp,
-                      mesh_speed=lambda: parts.clock.state.speed)
+                      mesh_speed=lambda: parts.clock.state.speed, ring=parts.settings.mesh.journal_ring,
+                      payload_bytes=parts.settings.mesh.journal_payload_bytes)
     parts.gateway.outcomes.journal = journal
     app = build_app(service=SERVICE, title="egov-mesh SHEP gateway",
                     summary="ШЭП/РШЭП simulator",

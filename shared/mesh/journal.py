@@ -65,8 +65,10 @@ def _at_path(value: Any, path: str) -> Any:
     return value
 
 _SECRET_PARTS = ("password", "token", "pkcs12", "privatekey", "private_key", "passphrase", "secret")
+_SECRET_BYTES = tuple(part.encode() for part in _SECRET_PARTS)
 _ID_KEYS = {"correlationId": "correlationId", "correlation_id": "correlationId",
             "applicationNumber": "applicationNumber", "application_number": "applicationNumber", "iin": "iin"}
+_ID_COUNT = len(set(_ID_KEYS.values()))
 
 
 def without_secrets(value: Any, *, depth: int = 0) -> Any:
@@ -82,10 +84,22 @@ def without_secrets(value: Any, *, depth: int = 0) -> Any:
     return value
 
 
-def bounded(value: Any, *, limit: int) -> Any:
-    """``value`` if its JSON is at most ``limit`` bytes; otherwise an object's small fields kept and each large one
-    replaced by ``"[N bytes]"`` (an attachment's bytes, a PDF), so the identifiers and statuses stay queryable."""
-    size = len(orjson.dumps(value, default=str))
+def kept_payload(value: Any, *, limit: int) -> Any:
+    """What the journal keeps of a payload: without secrets (walked only when its JSON names one at all: most
+    payloads do not, and the walk is the costly part), then ``bounded``."""
+    raw = orjson.dumps(value, default=str)
+    lowered = raw.lower()
+    if any(part in lowered for part in _SECRET_BYTES):
+        value = without_secrets(value)
+        raw = orjson.dumps(value, default=str)
+    return bounded(value, limit=limit, size=len(raw))
+
+
+def bounded(value: Any, *, limit: int, size: int | None = None) -> Any:
+    """``value`` if its JSON (``size`` bytes, when known) is at most ``limit`` bytes; otherwise an object's small
+    fields kept and each large one replaced by ``"[N bytes]"`` (an attachment's bytes, a PDF), so the identifiers and
+    statuses stay queryable."""
+    size = len(orjson.dumps(value, default=str)) if size is None else size
     if size <= limit:
         return value
     if isinstance(value, dict):
@@ -104,22 +118,23 @@ def bounded(value: Any, *, limit: int) -> Any:
 
 def identifiers(*values: Any) -> dict[str, str]:
     """The correlation id, application number and IIN named anywhere in ``values`` (bodies, path parameters), the
-    first found of each: what the journal is queried by."""
+    first found of each, nearest the top first: what the journal is queried by. At most 2000 objects are looked
+    into."""
     found: dict[str, str] = {}
-    stack = list(values)
+    queue = deque(values)
     seen = 0
-    while stack and seen < 2000 and len(found) < len(set(_ID_KEYS.values())):
-        item = stack.pop(0)
+    while queue and seen < 2000 and len(found) < _ID_COUNT:
+        item = queue.popleft()
         seen += 1
         if isinstance(item, dict):
             for key, inner in item.items():
-                name = _ID_KEYS.get(str(key)) or ("iin" if str(key).endswith("Iin") else None)
+                name = _ID_KEYS.get(key) or ("iin" if isinstance(key, str) and key.endswith("Iin") else None)
                 if name is not None and isinstance(inner, str | int) and name not in found and str(inner):
                     found[name] = str(inner)
                 elif isinstance(inner, dict | list):
-                    stack.append(inner)
+                    queue.append(inner)
         elif isinstance(item, list):
-            stack.extend(item[:50])
+            queue.extend(item[:50])
     return found
 
 
@@ -219,7 +234,7 @@ class Journal:
         if began is not None:
             mesh_now -= (now - began) * self.mesh_speed()
             now = began
-        kept = bounded(without_secrets(payload), limit=self.payload_bytes) if payload is not None else None
+        kept = kept_payload(payload, limit=self.payload_bytes) if payload is not None else None
         entry: dict[str, Any] = dict(identifiers(payload, fields))
         entry.update({key: value for key, value in fields.items() if value is not None})
         self.head = next(self._seq)
@@ -246,17 +261,29 @@ class Journal:
             self._landed = asyncio.Event()
         return self._landed
 
-    async def wait(self, query: Query, *, at_least: int, timeout_s: float) -> list[dict[str, Any]] | None:
-        """The matching entries once there are ``at_least`` of them, or None after ``timeout_s``."""
+    def since(self, seq: int) -> list[dict[str, Any]]:
+        """The entries after ``seq``, oldest first: read from the newest end, so only what is new is looked at."""
+        newer: list[dict[str, Any]] = []
+        for entry in reversed(self._entries):
+            if entry["seq"] <= seq:
+                break
+            newer.append(entry)
+        newer.reverse()
+        return newer
+
+    async def landed(self, query: Query, *, after: int, timeout_s: float) -> bool:
+        """True as soon as an entry after ``after`` matching ``query`` is here, False after ``timeout_s``. Each entry
+        is looked at once, when it lands: a long wait costs nothing while nothing matching comes."""
         deadline = time.monotonic() + timeout_s
+        checked = after
         while True:
             landed = self.changed()
-            found = self.find(query)
-            if len(found) >= at_least:
-                return found
+            if any(query.matches(entry) for entry in self.since(checked)):
+                return True
+            checked = self.head
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return None
+                return False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(landed.wait(), remaining)
 

@@ -46,41 +46,49 @@ CONTROLS = {"find": ("limit",), "count": (), "unmatched": ("limit",), "wait": ("
 
 
 # ---- recording the edge ----------------------------------------------------------------------------------------
-def _json_or_size(body: bytes, content_type: str) -> Any:
-    if not body:
+CAPTURE_BYTES = 1024 * 1024
+"""The most of a body read for the journal: a larger one (an application with its copies) is journalled by its
+size; below it, a JSON body is parsed and then bounded field by field (``Journal.payload_bytes``)."""
+
+
+def _json_or_size(body: bytes, content_type: str, *, total: int) -> Any:
+    if not total:
         return None
-    if "json" in content_type:
+    if "json" in content_type and len(body) == total:
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
             pass
-    return f"[{len(body)} bytes {content_type or 'without a content type'}]"
+    return f"[{total} bytes {content_type or 'without a content type'}]"
 
 
 class _Capture:
-    """What one exchange carried: the request's body and the answer's start and body, as far as the journal keeps
-    them (``limit`` bytes each; the rest is counted, not kept)."""
+    """What one exchange carried: the request's body and the answer's start and body, as far as the journal reads
+    them (``CAPTURE_BYTES`` each; the rest is counted, not kept)."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self) -> None:
         self.request = bytearray()
         self.request_bytes = 0
         self.response = bytearray()
+        self.response_bytes = 0
         self.status: int | None = None
         self.response_type = ""
 
     def took(self, chunk: bytes) -> None:
         self.request_bytes += len(chunk)
-        if len(self.request) < self.limit * 4:
-            self.request += chunk[: self.limit * 4 - len(self.request)]
+        if len(self.request) < CAPTURE_BYTES:
+            self.request += chunk[: CAPTURE_BYTES - len(self.request)]
 
     def gave(self, message: Any) -> None:
         if message["type"] == "http.response.start":
             self.status = int(message["status"])
             headers = dict(message.get("headers") or [])
             self.response_type = headers.get(b"content-type", b"").decode("latin-1")
-        elif message["type"] == "http.response.body" and len(self.response) < self.limit * 4:
-            self.response += message.get("body", b"")[: self.limit * 4 - len(self.response)]
+        elif message["type"] == "http.response.body":
+            chunk = message.get("body", b"")
+            self.response_bytes += len(chunk)
+            if len(self.response) < CAPTURE_BYTES:
+                self.response += chunk[: CAPTURE_BYTES - len(self.response)]
 
 
 class JournalEdge:
@@ -97,7 +105,7 @@ class JournalEdge:
         if scope["type"] != "http" or path.startswith(UNJOURNALLED):
             await self.app(scope, receive, send)
             return
-        capture = _Capture(self.journal.payload_bytes)
+        capture = _Capture()
 
         async def receiving() -> Any:
             message = await receive()
@@ -117,8 +125,9 @@ class JournalEdge:
 
     def _record(self, scope: Any, capture: _Capture, *, began: float, elapsed: float) -> None:
         headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope.get("headers") or []}
-        request = _json_or_size(bytes(capture.request), headers.get("content-type", "application/json"))
-        answer = _json_or_size(bytes(capture.response), capture.response_type)
+        request = _json_or_size(bytes(capture.request), headers.get("content-type", "application/json"),
+                                total=capture.request_bytes)
+        answer = _json_or_size(bytes(capture.response), capture.response_type, total=capture.response_bytes)
         route = getattr(scope.get("route"), "path", None) or "unmatched"
         code = answer.get("code") if isinstance(answer, dict) and (capture.status or 500) >= 400 else None
         path_params = scope.get("path_params") or {}
@@ -283,14 +292,15 @@ class JournalSources:
         """Until ``at_least`` entries match across the sources, or ``timeout_s``. Woken, not polling: by this
         service's next entry, or by a peer's long poll answering that one of its own that matches has landed."""
         deadline = time.monotonic() + timeout_s
+        query = JournalQuery({key: value for key, value in filters.items() if key != "afterSeq"})
         while True:
-            landed = self.journal.changed()
+            own_head = self.journal.head  # before gathering: what lands meanwhile wakes the next round at once
             found = await self.gather("find", filters)
             remaining = deadline - time.monotonic()
             if len(found.entries) >= at_least or remaining <= 0:
                 return len(found.entries) >= at_least, found
             heads = {s["service"]: s.get("head") for s in found.sources}
-            watches = [asyncio.ensure_future(landed.wait())] + [
+            watches = [asyncio.ensure_future(self.journal.landed(query, after=own_head, timeout_s=remaining))] + [
                 asyncio.ensure_future(self._watch(peer, filters, after=heads.get(peer.name), timeout_s=remaining))
                 for peer in self.peers]
             try:

@@ -97,7 +97,8 @@ def create_member_app(*, settings: ServiceSettings, service: str, title: str, su
         await node.stop()
 
     journal = Journal(service=service, mesh_time=node.clock.timestamp,
-                      mesh_speed=lambda: node.clock.state.speed)
+                      mesh_speed=lambda: node.clock.state.speed, ring=settings.mesh.journal_ring,
+                      payload_bytes=settings.mesh.journal_payload_bytes)
     for runtime in node.runtimes.values():  # what its members consume goes into the same journal
         runtime.journal = journal
     app = build_app(service=service, title=title, summary=summary, description=description,

@@ -8,15 +8,22 @@ without it."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from meshkit import cli
 from meshkit.journal_kit import WaitTimedOut
-from meshkit.sdk import Mesh
+from meshkit.mesh_runner import SPECS
+from meshkit.sdk import REPO_ROOT, Mesh
+from tests.support.docs_pages import page_block
 from tests.support.mesh import MeshHandle
 
 JOB_SEEKER = "employment.job-seeker-registration"
@@ -53,7 +60,7 @@ def test_a_case_to_completed_waited_for_and_followed_hop_by_hop_in_the_journal(k
     assert [h["atTs"] for h in hops] == sorted(h["atTs"] for h in hops)
     edge = next(h for h in hops if h["kind"] == "http" and h["route"] == "/citizens/{iin}/applications")
     sent = next(h for h in hops if h["kind"] == "envelope" and h["serviceId"] == JOB_SEEKER
-                and h["messageType"] == "REQUEST")
+                and h["messageType"] == "REQUEST" and h["outcome"] == "routed")  # parked first: routed by address
     consumed = next(h for h in hops if h["kind"] == "consumed" and h["messageId"] == sent["messageId"])
     assert (edge["service"], edge["status"], edge["iin"]) == ("portal", 202, citizen.iin)
     assert (sent["service"], sent["member"], sent["outcome"], sent["channel"]) == (
@@ -103,3 +110,36 @@ def test_an_http_refusal_is_in_the_journal_and_in_the_log_without_the_iin(kit: M
         "code": "IIN_BAD_CENTURY_DIGIT", "route": "/auth/register", "status": 422, "method": "POST",
         "correlationId": correlation}
     assert BAD_CENTURY not in log, "personal data stays inside the mesh: the journal, never the log"
+
+
+def test_the_journal_page_runs_as_written(kit: Mesh, mesh: MeshHandle, tmp_path: Path):
+    """docs/journal.md's kit snippet (a case to COMPLETED), then its meshctl and curl blocks and its grep for an HTTP
+    refusal (one made here), on this mesh."""
+    assert kit.http.post(f"{kit.info.portal}/auth/register", json={"iin": BAD_CENTURY}).status_code == 422
+    (tmp_path / ".venv").symlink_to(REPO_ROOT / ".venv" if (REPO_ROOT / ".venv").exists() else Path(sys.prefix))
+    mesh.write_mesh_file(tmp_path / "var" / "mesh.json")
+    (tmp_path / "var" / "logs").symlink_to(mesh.config.var_dir / "logs")
+    env = os.environ | {"MESH_FILE": str(tmp_path / "var" / "mesh.json"), "PYTHONPATH": str(REPO_ROOT)}
+
+    def run(*command: str) -> str:
+        ran = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+                             check=False)
+        assert ran.returncode == 0, (command, ran.stdout[-2000:], ran.stderr[-3000:])
+        return ran.stdout
+
+    (tmp_path / "snippet.py").write_text(page_block("docs/journal.md", "mesh.wait_until(timeout_s=120"))
+    hops = run(sys.executable, "snippet.py").splitlines()
+    assert any(" portal http /citizens/{iin}/applications " in hop for hop in hops), hops
+    assert any(" mio_workstation consumed REQUEST " in hop for hop in hops), hops
+
+    meshctl = run("bash", "-euo", "pipefail", "-c", page_block("docs/journal.md", "meshctl journal --unmatched"))
+    assert '"count":' in meshctl
+    assert '"status": "COMPLETED"' in meshctl
+
+    ports = {str(SPECS[name].default_port): str(port) for name, port in mesh.config.ports.items()}
+    curl = re.sub(r"localhost:(800[1-6])", lambda m: f"127.0.0.1:{ports[m.group(1)]}",
+                  page_block("docs/journal.md", "admin/journal/wait?"))
+    assert json.loads(run("bash", "-euo", "pipefail", "-c", curl))["matched"] is True
+
+    refusals = run("bash", "-euo", "pipefail", "-c", page_block("docs/journal.md", '"event":"http_refused"'))
+    assert all(json.loads(line)["event"] == "http_refused" for line in refusals.splitlines())
