@@ -39,7 +39,7 @@ NEAREST_MISSES = 5
 
 # Fields a query filters on by equality, and where an entry keeps them (the same camelCase name).
 EXACT_FILTERS = ("correlationId", "applicationNumber", "iin", "service", "serviceId", "messageType", "channel",
-                 "kind", "outcome", "code", "route", "method", "messageId", "inReplyTo", "recipient")
+                 "kind", "outcome", "code", "route", "method", "messageId", "inReplyTo", "sender", "recipient")
 # The others: member (sender or recipient), status (as text), contains (a substring of the payload), the time range
 # on wall time and on the mesh clock, and afterSeq (a cursor into one process's journal).
 OTHER_FILTERS = ("member", "status", "contains", "since", "until", "meshSince", "meshUntil", "afterSeq")
@@ -180,7 +180,7 @@ class Query:
         if key in EXACT_FILTERS:
             return str(entry.get(key)) == wanted if entry.get(key) is not None else False
         if key == "member":
-            return wanted in (entry.get("member"), entry.get("recipient"))
+            return wanted in (entry.get("sender"), entry.get("recipient"))
         if key == "status":
             return str(entry.get("status")) == wanted
         if key == "contains":

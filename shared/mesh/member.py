@@ -421,7 +421,7 @@ class MemberRuntime:
         that failed is retried, and journalled when it succeeds."""
         env = incoming.envelope
         journal.record(
-            "consumed", payload=env.data, member=env.sender, recipient=self.member_id, outcome="consumed",
+            "consumed", payload=env.data, sender=env.sender, recipient=self.member_id, outcome="consumed",
             correlationId=env.correlation_id, messageId=str(env.message_id), serviceId=env.service_id,
             messageType=env.message_type.value, channel="async",
             inReplyTo=str(env.in_reply_to) if env.in_reply_to else None,

@@ -163,7 +163,7 @@ class JournalEntryOut(CamelModel):
     correlation_id: str | None = None
     application_number: str | None = None
     iin: str | None = None
-    member: str | None = Field(default=None, description="the sender (an envelope) or the consuming member")
+    sender: str | None = Field(default=None, description="the member that sent the envelope")
     recipient: str | None = None
     service_id: str | None = None
     message_type: str | None = None
@@ -358,6 +358,7 @@ class FiltersIn(BaseModel):
     message_type: str | None = Field(default=None, description="REQUEST, RESPONSE, NOTIFICATION, ERROR")
     message_id: str | None = None
     in_reply_to: str | None = Field(default=None, description="an envelope answering (or receipting) this message id")
+    sender: str | None = None
     recipient: str | None = None
     channel: str | None = Field(default=None, description="http, async, sync")
     kind: str | None = Field(default=None, description="http, envelope, consumed")

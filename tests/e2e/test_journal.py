@@ -63,7 +63,7 @@ def test_a_case_to_completed_waited_for_and_followed_hop_by_hop_in_the_journal(k
                 and h["messageType"] == "REQUEST" and h["outcome"] == "routed")  # parked first: routed by address
     consumed = next(h for h in hops if h["kind"] == "consumed" and h["messageId"] == sent["messageId"])
     assert (edge["service"], edge["status"], edge["iin"]) == ("portal", 202, citizen.iin)
-    assert (sent["service"], sent["member"], sent["outcome"], sent["channel"]) == (
+    assert (sent["service"], sent["sender"], sent["outcome"], sent["channel"]) == (
         "shep_gateway", "portal", "routed", "async")
     assert sent["checks"]["signature"]["ok"] is True
     assert sent["checks"]["encryption"] == "ok"

@@ -59,7 +59,7 @@ async def test_a_case_is_journalled_at_every_edge_and_hop_and_waited_for_without
     assert edge["iin"] == person.iin
     assert edge["payload"]["response"]["correlationId"] == correlation
     application = next(e for e in hops if e["kind"] == "envelope" and e.get("recipient", "").startswith("mio."))
-    assert (application["outcome"], application["channel"], application["member"]) == ("routed", "async", "portal")
+    assert (application["outcome"], application["channel"], application["sender"]) == ("routed", "async", "portal")
     assert application["checks"]["signature"]["ok"] is True
     assert application["checks"]["payload"] == "ok"
     assert application["payload"], "the payload as the gateway opened it"
@@ -74,6 +74,9 @@ async def test_a_case_is_journalled_at_every_edge_and_hop_and_waited_for_without
     assert counted["count"] == found["count"] == len(found["entries"]) >= 3  # RECEIVED … COMPLETED, at the gateway
     assert {s["service"] for s in counted["sources"]} >= {"shep_gateway", "portal", "mio_workstation", "nuc_pki"}
     assert all(s["reachable"] for s in counted["sources"])
+    from_mio = await _journal(inproc, "/wait", timeoutS=30, atLeast=3, kind="envelope", sender=f"mio.{DISTRICT}",
+                              messageType="NOTIFICATION", correlationId=correlation)
+    assert len(from_mio["entries"]) >= 3, "ИС МИО has sent its three notices: RECEIVED, IN_PROGRESS, COMPLETED"
     own = await _journal(inproc, service="portal", correlationId=correlation)
     assert {e["service"] for e in own["entries"]} == {"portal"}, "a service's own route: its own part"
 

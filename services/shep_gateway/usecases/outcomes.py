@@ -191,7 +191,7 @@ def journal_decision(journal: Journal, item: Examined, *, outcome: str) -> None:
     """The tester's journal entry of one decision: the envelope as the gateway read it (its data opened, when it
     could be), the checks it made and their results, and where it went or why it was refused."""
     header, decision = item.header, item.decision
-    fields: dict[str, Any] = {"messageId": item.message_id, "member": item.sender, "checks": dict(item.checks),
+    fields: dict[str, Any] = {"messageId": item.message_id, "sender": item.sender, "checks": dict(item.checks),
                               "outcome": outcome}
     if header is not None:
         fields.update(correlationId=header.correlation_id, serviceId=header.service_id,
