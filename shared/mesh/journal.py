@@ -234,8 +234,12 @@ class Journal:
         if began is not None:
             mesh_now -= (now - began) * self.mesh_speed()
             now = began
-        kept = kept_payload(payload, limit=self.payload_bytes) if payload is not None else None
-        entry: dict[str, Any] = dict(identifiers(payload, fields))
+        try:
+            kept = kept_payload(payload, limit=self.payload_bytes) if payload is not None else None
+            entry: dict[str, Any] = dict(identifiers(payload, fields))
+        except (TypeError, ValueError, RecursionError) as exc:  # what JSON cannot hold (nested too deep, a lone
+            # surrogate): the edge refuses it anyway; the journal says so instead of failing the request
+            kept, entry = f"[not kept: {type(exc).__name__}: {exc}]", {}
         entry.update({key: value for key, value in fields.items() if value is not None})
         self.head = next(self._seq)
         entry.update({"seq": self.head, "service": self.service, "kind": kind, "atTs": now, "meshAtTs": mesh_now,

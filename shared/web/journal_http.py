@@ -121,7 +121,10 @@ class JournalEdge:
         try:
             await self.app(scope, receiving, sending)
         finally:
-            self._record(scope, capture, began=began, elapsed=time.perf_counter() - started)
+            try:
+                self._record(scope, capture, began=began, elapsed=time.perf_counter() - started)
+            except Exception:  # the journal never fails a request it watches
+                log.exception("journal_record_failed")
 
     def _record(self, scope: Any, capture: _Capture, *, began: float, elapsed: float) -> None:
         headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope.get("headers") or []}

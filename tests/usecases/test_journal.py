@@ -154,6 +154,11 @@ def test_the_journal_is_bounded_by_its_ring_and_each_payload_by_its_size():
     assert kept[0]["payload"]["copy"] == "[2002 bytes]", "a large field replaced by its size"
     assert kept[0]["iin"] == "850701300007", "the identifiers stay queryable"
     assert journal.find(Query({"iin": "850701300007", "kind": "http"})) == kept
+    nested: dict = {}
+    for _ in range(600):
+        nested = {"a": nested}
+    deep = journal.record("http", payload=nested, outcome="refused")
+    assert deep["payload"].startswith("[not kept: "), "what JSON cannot hold is said, the request not failed"
 
 
 @pytest.mark.parametrize(("params", "code"), [

@@ -69,7 +69,10 @@ class Outcomes:
             decision = item.decision
             outcome = type(decision).__name__.lower()
             if self.journal is not None:
-                journal_decision(self.journal, item, outcome=outcome)
+                try:
+                    journal_decision(self.journal, item, outcome=outcome)
+                except Exception:  # the tester's journal never fails the message it watches
+                    log.exception("journal_record_failed")
             current.set_attribute("mesh.outcome", outcome)
             if isinstance(decision, Routed):
                 current.set_attribute("mesh.recipient", decision.destination.recipient)
