@@ -232,6 +232,11 @@ class Peer:
 class Gathered:
     entries: list[dict[str, Any]] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
+    beyond: int = 0  # matching entries a peer counted but did not send (over its page's limit)
+
+    @property
+    def count(self) -> int:
+        return len(self.entries) + self.beyond
 
 
 @dataclass
@@ -268,6 +273,8 @@ class JournalSources:
                 continue
             (out.entries if view == "find" else consumed).extend(answer["entries"])
             out.sources.extend(answer["sources"])
+            if view == "find":
+                out.beyond += int(answer.get("count", 0)) - len(answer["entries"])
         if view == "unmatched":
             out.entries.extend(e for e in unmatched_of(self.journal.entries() + consumed)
                                if e.get("service") == self.journal.service and query.matches(e))
@@ -300,8 +307,8 @@ class JournalSources:
             own_head = self.journal.head  # before gathering: what lands meanwhile wakes the next round at once
             found = await self.gather("find", filters)
             remaining = deadline - time.monotonic()
-            if len(found.entries) >= at_least or remaining <= 0:
-                return len(found.entries) >= at_least, found
+            if found.count >= at_least or remaining <= 0:
+                return found.count >= at_least, found
             heads = {s["service"]: s.get("head") for s in found.sources}
             watches = [asyncio.ensure_future(self.journal.landed(query, after=own_head, timeout_s=remaining))] + [
                 asyncio.ensure_future(self._watch(peer, filters, after=heads.get(peer.name), timeout_s=remaining))
@@ -382,7 +389,7 @@ class FiltersIn(BaseModel):
 
 def _page(found: Gathered, limit: int) -> JournalPage:
     shown = found.entries[-limit:]
-    return JournalPage(count=len(found.entries), truncated=len(found.entries) > limit,
+    return JournalPage(count=found.count, truncated=found.count > limit,
                        entries=[JournalEntryOut.model_validate(e) for e in shown],
                        sources=[JournalSourceOut.model_validate(s) for s in found.sources])
 
@@ -416,7 +423,7 @@ def journal_router(*, admin: Any) -> APIRouter:
     async def count(sources: Sources, filters: Annotated[dict[str, str], Depends(_filters_of("count"))],
                     _doc: filter_doc) -> JournalCount:
         found = await sources.gather("find", filters)
-        return JournalCount(count=len(found.entries),
+        return JournalCount(count=found.count,
                             sources=[JournalSourceOut.model_validate(s) for s in found.sources])
 
     @router.get("/unmatched", response_model=JournalPage, response_model_exclude_none=True,

@@ -21,9 +21,9 @@ DISTRICT = "zhezkazgan"
 JOB_SEEKER = "employment.job-seeker-registration"
 
 
-async def _journal(mesh: InProcessMesh, path: str = "", *, service: str = "shep_gateway",
-                   **params: Any) -> dict[str, Any]:
-    async with mesh.client(service) as http:
+async def _journal(mesh: InProcessMesh, path: str = "", *, at: str = "shep_gateway", **params: Any) -> dict[str, Any]:
+    """``at``'s journal route: the gateway's (the whole mesh), by default."""
+    async with mesh.client(at) as http:
         reply = await http.get(f"/admin/journal{path}", params=params, timeout=60)
     assert reply.status_code == 200, reply.text
     return reply.json()
@@ -77,7 +77,7 @@ async def test_a_case_is_journalled_at_every_edge_and_hop_and_waited_for_without
     from_mio = await _journal(inproc, "/wait", timeoutS=30, atLeast=3, kind="envelope", sender=f"mio.{DISTRICT}",
                               messageType="NOTIFICATION", correlationId=correlation)
     assert len(from_mio["entries"]) >= 3, "ИС МИО has sent its three notices: RECEIVED, IN_PROGRESS, COMPLETED"
-    own = await _journal(inproc, service="portal", correlationId=correlation)
+    own = await _journal(inproc, at="portal", correlationId=correlation)
     assert {e["service"] for e in own["entries"]} == {"portal"}, "a service's own route: its own part"
 
 
@@ -94,8 +94,7 @@ async def test_a_wait_that_times_out_answers_the_nearest_misses(inproc: InProces
 
 
 async def test_a_wait_started_first_answers_the_entry_that_lands_after_it(inproc: InProcessMesh):
-    """The wait is sent before the request it waits for: it is woken by that request's entry (and by nothing else
-    before: it would have answered what it saw)."""
+    """The wait is sent before the request it waits for, and answers that request's entry whenever it lands."""
     marker = f"{uuid.uuid4().int % 10**12:012d}"
     waiting = asyncio.ensure_future(_journal(inproc, "/wait", timeoutS=30, service="gbd_fl",
                                              route="/admin/people/{iin}", **{"payload.path.iin": marker}))
