@@ -50,9 +50,9 @@ async def test_a_case_is_journalled_at_every_edge_and_hop_and_waited_for_without
     assert notice["applicationNumber"]
 
     hops = (await _journal(inproc, correlationId=correlation))["entries"]
-    kinds = {(e["service"], e["kind"]) for e in hops}
-    assert {("portal", "http"), ("shep_gateway", "envelope"), ("mio_workstation", "consumed"),
-            ("portal", "consumed")} <= kinds, kinds
+    kinds = {(e["service"], e["kind"], e.get("channel")) for e in hops}
+    assert {("portal", "http", "http"), ("shep_gateway", "envelope", "async"), ("mio_workstation", "consumed", "async"),
+            ("portal", "consumed", "async"), ("gbd_fl", "consumed", "sync")} <= kinds, kinds
     edge = next(e for e in hops if e["kind"] == "http")
     assert (edge["method"], edge["route"], edge["status"], edge["outcome"]) == (
         "POST", "/citizens/{iin}/applications", 202, "ok")
