@@ -234,6 +234,8 @@ class Journal:
         if began is not None:
             mesh_now -= (now - began) * self.mesh_speed()
             now = began
+        now, mesh_now = round(now, 6), round(mesh_now, 6)  # as `at` and `meshAt` say them: a range filter given
+        # an entry's own time finds it
         try:
             kept = kept_payload(payload, limit=self.payload_bytes) if payload is not None else None
             entry: dict[str, Any] = dict(identifiers(payload, fields))

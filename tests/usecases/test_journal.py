@@ -77,6 +77,12 @@ async def test_a_case_is_journalled_at_every_edge_and_hop_and_waited_for_without
     from_mio = await _journal(inproc, "/wait", timeoutS=30, atLeast=3, kind="envelope", sender=f"mio.{DISTRICT}",
                               messageType="NOTIFICATION", correlationId=correlation)
     assert len(from_mio["entries"]) >= 3, "ИС МИО has sent its three notices: RECEIVED, IN_PROGRESS, COMPLETED"
+    first, last = hops[0], hops[-1]
+    window = await _journal(inproc, "/count", correlationId=correlation, since=first["at"], until=last["at"])
+    assert window["count"] == len(hops), "a time range on the wall clock, both ends in"
+    later = await _journal(inproc, "/count", correlationId=correlation, meshSince=last["meshAt"])
+    assert 1 <= later["count"] < len(hops), "a time range on the mesh clock"
+    assert (await _journal(inproc, "/count", correlationId=correlation, since="2999-01-01T00:00:00Z"))["count"] == 0
     own = await _journal(inproc, at="portal", correlationId=correlation)
     assert {e["service"] for e in own["entries"]} == {"portal"}, "a service's own route: its own part"
 
