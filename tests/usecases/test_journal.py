@@ -194,3 +194,14 @@ async def test_the_journal_is_behind_the_admin_token(inproc: InProcessMesh):
     async with inproc.client("portal") as http:
         reply = await http.get("/admin/journal", headers={"Authorization": ""})
     assert (reply.status_code, reply.json()["code"]) == (401, "ADMIN_TOKEN_MISSING")
+
+
+async def test_a_service_that_is_down_is_a_source_that_did_not_answer_not_a_failed_query(inproc: InProcessMesh):
+    async with inproc.outage("con_operator"):
+        page = await _journal(inproc, kind="http", limit=1)
+        waited = await _journal(inproc, "/wait", timeoutS=0, kind="http", service="con_operator")
+    [down] = [s for s in page["sources"] if s["service"] == "con_operator"]
+    assert down["reachable"] is False
+    assert "ConnectError" in down["error"]
+    assert all(s["reachable"] for s in page["sources"] if s["service"] != "con_operator")
+    assert waited["matched"] is False, "the wait ends at its timeout, answered"
