@@ -32,6 +32,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from meshkit.journal_kit import WaitTimedOut
 from meshkit.mesh_runner import REPO_ROOT
 from meshkit.sdk import Citizen, KitError, Mesh, verification_failures
 from shared.pki.signing import SignerIdentity, sign_json
@@ -184,6 +185,19 @@ def sign(
             "clock": clock})
 
 
+WhereOption = Annotated[list[str] | None, typer.Option(
+    "--where", metavar="FILTER=VALUE", help="a journal filter, repeatable: correlationId=…, service=portal, "
+    "kind=consumed, messageType=NOTIFICATION, payload.status=COMPLETED, … (docs/journal.md)")]
+
+
+def _filters(items: list[str] | None) -> dict[str, str]:
+    """``--where key=value`` pairs: the journal's own filter names (the gateway refuses one it does not know)."""
+    pairs = [item.split("=", 1) for item in items or []]
+    if any(len(pair) != 2 or not pair[0] for pair in pairs):
+        raise typer.BadParameter("--where takes FILTER=VALUE, e.g. --where service=portal")
+    return dict(pairs)
+
+
 def _seconds(text: str) -> float:
     """``30``, ``30s``, ``2m``, ``1h`` → seconds."""
     units = {"s": 1, "m": 60, "h": 3600}
@@ -240,9 +254,26 @@ def wait(
                                                                    "application at the portal")] = None,
     status: Annotated[str, typer.Option(help="RECEIVED, IN_PROGRESS, COMPLETED, REFUSED, NOT_ACCEPTED")] = "COMPLETED",
     timeout: Annotated[str, typer.Option(help="how long to wait, e.g. 30s, 2m")] = "30s",
+    where: WhereOption = None,
+    count: Annotated[int, typer.Option("--count", help="with --where: until this many entries match")] = 1,
     mesh: MeshOption = None,
 ) -> None:
-    """Wait until a case reaches a status (or passes it); fails if it ends otherwise or takes too long."""
+    """Wait until a case reaches a status (or passes it); fails if it ends otherwise or takes too long. With
+    --where: until the journal has entries matching (docs/journal.md), printed; on timeout the nearest misses."""
+    if where:
+        if ref is not None or citizen is not None:
+            raise typer.BadParameter("--where waits on the journal: name the case as --where correlationId=…")
+        try:
+            with _open(mesh) as kit:
+                wanted: dict[str, Any] = dict(_filters(where))
+                _print(kit.wait_until(timeout_s=_seconds(timeout), at_least=count, **wanted))
+        except WaitTimedOut as exc:
+            typer.echo(exc.message, err=True)
+            _print({"nearestMisses": exc.nearest_misses})
+            raise typer.Exit(code=1) from None
+        except KitError as exc:
+            _fail(exc)
+        return
     if (ref is None) == (citizen is None):
         raise typer.BadParameter("give an application number or correlation id, or --citizen DIR")
     try:
@@ -251,6 +282,31 @@ def wait(
                 ref = kit.latest_application(Citizen.load(citizen))["correlationId"]
             assert ref is not None
             _print(kit.wait_for_status(ref, status.upper(), timeout_s=_seconds(timeout)))
+    except KitError as exc:
+        _fail(exc)
+
+
+@app.command()
+def journal(
+    where: WhereOption = None,
+    count: Annotated[bool, typer.Option("--count", help="only how many match")] = False,
+    unmatched: Annotated[bool, typer.Option("--unmatched", help="requests nobody answered, deliveries nobody "
+                                                                "consumed, dead letters")] = False,
+    limit: Annotated[int, typer.Option(help="at most this many entries, the newest")] = 200,
+    mesh: MeshOption = None,
+) -> None:
+    """The whole mesh's journal (every HTTP exchange, envelope and consumed delivery), oldest first: e.g.
+    `meshctl journal --where correlationId=… --where kind=envelope` (docs/journal.md lists the filters)."""
+    try:
+        with _open(mesh) as kit:
+            journal = kit.journal_kit
+            filters: dict[str, Any] = dict(_filters(where))
+            if count:
+                _print({"count": journal.count(**filters)})
+            elif unmatched:
+                _print(journal.unmatched(limit=limit, **filters))
+            else:
+                _print(journal.find(limit=limit, **filters))
     except KitError as exc:
         _fail(exc)
 

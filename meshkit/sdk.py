@@ -27,7 +27,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -36,6 +36,9 @@ from meshkit.private_files import write_private
 from shared.clock import ClockState, MeshClock
 from shared.ids import make_bin
 from shared.pki.signing import SignerIdentity, sign_json
+
+if TYPE_CHECKING:
+    from meshkit.journal_kit import JournalKit
 
 DEFAULT_MESH_FILE = REPO_ROOT / "var" / "mesh.json"
 NUMBER = re.compile(r"^[A-Z]{2,4}-\d{4}-\d{6}$")  # an ИС МИО application number, e.g. ZHZ-2026-000001
@@ -603,6 +606,25 @@ class Mesh:
 
     def close(self) -> None:
         self.http.close()
+
+    # ---- the journal (meshkit/journal_kit.py; docs/journal.md) ---------------------------------------------------
+    @property
+    def journal_kit(self) -> JournalKit:
+        """The whole mesh's journal, through the gateway: ``find``, ``count``, ``unmatched``, ``wait_until``."""
+        from meshkit.journal_kit import JournalKit  # here: it builds on this module's KitError
+
+        return JournalKit(self.http, url=self.info.gateway, headers=self._admin)
+
+    def journal(self, **filters: Any) -> list[dict[str, Any]]:
+        """The journal's entries matching ``filters`` (``correlation_id=``, ``service=``, ``kind=``, …,
+        ``payload={"status": "COMPLETED"}``), oldest first."""
+        return self.journal_kit.find(**filters)
+
+    def wait_until(self, *, timeout_s: float, at_least: int = 1, **filters: Any) -> list[dict[str, Any]]:
+        """Until ``at_least`` journal entries match ``filters`` — e.g. ``wait_until(timeout_s=60, service="portal",
+        kind="consumed", message_type="NOTIFICATION", correlation_id=…, payload={"status": "COMPLETED"})`` — and
+        returns them; ``WaitTimedOut`` (a ``KitError``, with ``nearest_misses``) after ``timeout_s``."""
+        return self.journal_kit.wait_until(timeout_s=timeout_s, at_least=at_least, **filters)
 
     def __enter__(self) -> Mesh:
         return self

@@ -97,6 +97,14 @@ _ENTRIES: dict[Area, list[tuple[str, int, Fault, str]]] = {
         ("FORBIDDEN", 403, AUTH, "The credentials given do not allow this route."),
         ("HTTP_ERROR", 400, CALLER, "Another refusal of the HTTP framework (a malformed multipart body, say); "
          "answered with the framework's status, 400 unless it says otherwise."),
+        ("JOURNAL_FILTER_UNKNOWN", 400, CALLER, "A journal query (`/admin/journal…`) with a filter the journal does "
+         "not know: refused, not ignored — a typo would widen the query to everything; `details` lists the known "
+         "filters."),
+        ("JOURNAL_FILTER_INVALID", 400, CALLER, "A journal filter whose value does not parse (a time that is not ISO "
+         "8601, an `afterSeq` that is not a number)."),
+        ("JOURNAL_WAIT_TIMEOUT_MISSING", 400, CALLER, "A wait-until (`/admin/journal/wait`) without `timeoutS`: a wait "
+         "has a bound."),
+        ("JOURNAL_WAIT_TIMEOUT_TOO_LONG", 400, CALLER, "A wait-until whose `timeoutS` is over the maximum (300 s)."),
         ("ADMIN_TOKEN_MISSING", 401, AUTH, "An admin route without `Authorization: Bearer <admin token>`."),
         ("ADMIN_TOKEN_INVALID", 403, AUTH, "An admin route with a token that is not the mesh's admin token."),
         ("TOO_MANY_ATTEMPTS", 429, CALLER, "Too many requests of this kind from one address in a minute "

@@ -54,8 +54,8 @@ class Gateway:
         receipts = Receipts(receipt_timeout_s=settings.receipt_timeout_s)
         self.calls = SyncCalls(sessions=sessions)
         districts = DistrictLookups(book=book, composer=composer, clock=clock, settings=settings)
-        outcomes = Outcomes(ledger=self.ledger, sealer=sealer, composer=composer, book=book, districts=districts,
-                            calls=self.calls, receipts=receipts)
+        self.outcomes = outcomes = Outcomes(ledger=self.ledger, sealer=sealer, composer=composer, book=book,
+                                            districts=districts, calls=self.calls, receipts=receipts)
         self.decision = IngressDecision(book=book, routing=Routing(book=book, sessions=sessions, settings=settings),
                                         clock=clock, policy=self.policy, bus=bus, accounts_enforced=accounts_enforced)
         self.ingress = IngressCommit(ledger=self.ledger, outcomes=outcomes, calls=self.calls, bus=bus)

@@ -15,6 +15,7 @@ from sqlmodel import SQLModel
 
 from shared.logging import configure_logging
 from shared.mesh.bus import Bus
+from shared.mesh.journal import Journal
 from shared.mesh.member_node import MemberNode
 from shared.mesh.settings import ServiceSettings
 from shared.pki.cert_profile import serial_hex
@@ -95,8 +96,14 @@ def create_member_app(*, settings: ServiceSettings, service: str, title: str, su
         yield
         await node.stop()
 
+    journal = Journal(service=service, mesh_time=node.clock.timestamp,
+                      mesh_speed=lambda: node.clock.state.speed, ring=settings.mesh.journal_ring,
+                      payload_bytes=settings.mesh.journal_payload_bytes)
+    for runtime in node.runtimes.values():  # what its members consume goes into the same journal
+        runtime.journal = journal
     app = build_app(service=service, title=title, summary=summary, description=description,
-                    readiness=node.readiness, lifespan=lifespan)
+                    readiness=node.readiness, lifespan=lifespan, journal=journal,
+                    admin_token=settings.mesh.admin_token.get_secret_value)
     app.include_router(_mesh_router(node))
     app.state.node = node
     wire(node, app)
