@@ -35,6 +35,7 @@ from services.shep_gateway.store import (
     LogRecord,
     MemberCertificate,
     MemberRow,
+    MeshSnapshotRow,
     ParkedRequest,
     SeedMark,
     ServiceRow,
@@ -43,7 +44,9 @@ from services.shep_gateway.store import (
 )
 from services.shep_gateway.usecases.broker_accounts import BrokerAccounts
 from services.shep_gateway.usecases.clock_authority import ClockAuthority
+from services.shep_gateway.usecases.mesh_reset import MemberCalls, MeshReset, parse_urls
 from services.shep_gateway.usecases.message_log import MessageLog
+from services.shep_gateway.usecases.snapshots import MeshSnapshots
 from shared.clock import MeshClock
 from shared.db import Sessions, create_tables, make_engine, make_sessions
 from shared.errors import MeshError
@@ -64,12 +67,12 @@ from shared.pki.ocsp_client import OcspClient
 from shared.telemetry import ServiceMetrics, configure_tracing, metrics, propagate_trace, serving
 from shared.web.admin_auth import admin_guard
 from shared.web.http_app import build_app
-from shared.web.mesh_descriptor import mesh_descriptor_router
+from shared.web.mesh_descriptor import DescriptorSettings, mesh_descriptor_router
 
 log = get_logger(__name__)
 MODELS: list[type[SQLModel]] = [
     OutboxMessage, SystemIdentityRecord, RetiredIdentityRecord, MemberRow, ServiceRow, SeedMark, MemberCertificate,
-    LogRecord, LogHead, LogAnchor, SyncCall, ClockRow, ParkedRequest, DeliveryRow]
+    LogRecord, LogHead, LogAnchor, SyncCall, ClockRow, ParkedRequest, DeliveryRow, MeshSnapshotRow]
 SERVICE = "shep_gateway"
 STEPS = ["database", "clock", "broker", "trust", "identity", "registry", "topology", "consumers"]
 
@@ -115,7 +118,18 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     app.state.message_log = parts.message_log
     app.state.accounts = parts.accounts
     app.state.admin_guard = admin_guard(token=parts.settings.mesh.admin_token.get_secret_value)
+    app.state.mesh_reset = _mesh_reset(parts)
+    app.state.snapshots = MeshSnapshots(sessions=parts.sessions, reset=app.state.mesh_reset)
     return app
+
+
+def _mesh_reset(parts: Parts) -> MeshReset:
+    """The member services at the addresses ``GET /mesh`` gives, unless ``SHEP_MEMBER_URLS`` says otherwise."""
+    settings = parts.settings
+    members = MemberCalls(http=parts.http, admin_token=settings.mesh.admin_token.get_secret_value,
+                          urls=lambda: parse_urls(settings.member_urls or DescriptorSettings().service_urls))
+    return MeshReset(sessions=parts.sessions, bus=parts.bus, members=members, worker=parts.worker,
+                     gateway=parts.gateway, book=parts.book, clock=parts.clock_authority)
 
 
 def _broker_admin(settings: GatewaySettings, template: Bus,
