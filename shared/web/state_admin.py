@@ -28,7 +28,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import Field
-from sqlalchemy import delete, select
+from sqlalchemy import Integer, delete, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -249,6 +249,22 @@ class StateKeeper:
         for name, model in self._tables.items():
             if rows.get(name):
                 await session.execute(model.__table__.insert(), rows[name])  # type: ignore[attr-defined]
+        await _sequences_past_rows(session, [self._tables[name] for name in rows])
+
+
+async def _sequences_past_rows(session: AsyncSession, models: list[type[SQLModel]]) -> None:
+    """PostgreSQL: a row inserted with its id does not move the id's sequence, so the next row made would take an id
+    a restored row has (a duplicate key). Each serial id's sequence goes past the largest id now in its table."""
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return
+    for model in models:
+        table = model.__table__  # type: ignore[attr-defined]
+        serial = [c for c in table.primary_key.columns if c.autoincrement is True or (
+            c.autoincrement == "auto" and isinstance(c.type, Integer) and len(table.primary_key.columns) == 1)]
+        for column in serial:
+            await session.execute(text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column.name}'), "  # noqa: S608 - our names
+                f'coalesce((SELECT max("{column.name}") FROM "{table.name}"), 0) + 1, false)'))
 
 
 async def _delete_keys(session: AsyncSession, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
