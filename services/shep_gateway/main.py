@@ -129,7 +129,8 @@ def _mesh_reset(parts: Parts) -> MeshReset:
     members = MemberCalls(http=parts.http, admin_token=settings.mesh.admin_token.get_secret_value,
                           urls=lambda: parse_urls(settings.member_urls or DescriptorSettings().service_urls))
     return MeshReset(sessions=parts.sessions, bus=parts.bus, members=members, worker=parts.worker,
-                     gateway=parts.gateway, book=parts.book, clock=parts.clock_authority)
+                     gateway=parts.gateway, book=parts.book, clock=parts.clock_authority,
+                     own_ready=parts.readiness.check)
 
 
 def _broker_admin(settings: GatewaySettings, template: Bus,

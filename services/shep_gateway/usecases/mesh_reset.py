@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,7 +106,9 @@ class MemberCalls:
 
 class MeshReset:
     def __init__(self, *, sessions: Sessions, bus: Bus, members: MemberCalls, worker: IngressWorker,
-                 gateway: Gateway, book: RegistryBook, clock: ClockAuthority) -> None:
+                 gateway: Gateway, book: RegistryBook, clock: ClockAuthority,
+                 own_ready: Callable[[], Awaitable[tuple[bool, dict[str, str]]]]) -> None:
+        self._own_ready = own_ready
         self._sessions = sessions
         self._bus = bus
         self.members = members
@@ -159,11 +161,20 @@ class MeshReset:
             gateway = ServiceOutcome(duration_ms=_ms(started), rows=own)
             outcomes = await self._on_members(self.members.names, {}, wait_ready=False)
             outcomes["shep_gateway"] = gateway
-        ready = await self.members.ready(self.members.names)
+        ready = await self.members.ready(self.members.names) | {"shep_gateway": await self.ready_here()}
         for name, ok in ready.items():
             outcomes[name].ready = ok
         log.info("mesh_reset", services=len(outcomes), ready=all(ready.values()))
         return outcomes
+
+    async def ready_here(self) -> bool:
+        """The gateway's own /ready once its ingress runs again."""
+        deadline = time.monotonic() + READY_WAIT_S
+        while True:
+            ok = (await self._own_ready())[0]
+            if ok or time.monotonic() > deadline:
+                return ok
+            await asyncio.sleep(0.05)
 
     async def reset_own(self) -> dict[str, int]:
         """The gateway's own state: the message log from its genesis again, no pending call, delivery or parked

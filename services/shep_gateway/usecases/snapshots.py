@@ -91,7 +91,7 @@ class MeshSnapshots:
                 return ServiceOutcome(duration_ms=answer["durationMs"], rows=answer["rows"])
             names = reset.members.names
             outcomes |= dict(zip(names, await asyncio.gather(*(one(n) for n in names)), strict=True))
-        for member, ok in (await reset.members.ready(names)).items():
+        for member, ok in (await reset.members.ready(names) | {"shep_gateway": await reset.ready_here()}).items():
             outcomes[member].ready = ok
         return _ms(started), outcomes
 
