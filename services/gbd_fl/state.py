@@ -1,9 +1,10 @@
 """What a reset and a snapshot of ГБД ФЛ cover (shared/web/state_admin.py).
 
-A whole reset makes the seeded population again (the same people for the same seed) and drops the people the kit
-or an admin made; nobody is claimed. A snapshot does not carry the 3 000 seeded people — a fresh mesh makes the same
-ones from the seed — but the population's seed and size and the people tests touched: those the kit or an admin made,
-and those claimed. One citizen, one district: their people the kit made are deleted, their seeded people unclaimed."""
+A whole reset puts the seeded population back (the same people for the same seed): the people the kit or an admin
+made go, those test support changed or deleted are made again from the seed, nobody is claimed. A snapshot does not
+carry the 3 000 seeded people — a fresh mesh makes the same ones from the seed — but the population's seed and size
+and the people tests touched: made by the kit or an admin, changed, or claimed. One citizen, one district: their
+people the kit made are deleted, their seeded people unclaimed."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from services.gbd_fl.store import Person, PopulationState, RegistryFacts
 from services.gbd_fl.usecases.seeding import Population
 from shared.web.state_admin import ScopeRule, StatePlan
 
-TOUCHED = or_(col(Person.origin) != "seed", col(Person.claimed_at).is_not(None))
+TOUCHED = or_(col(Person.origin) != "seed", col(Person.claimed_at).is_not(None), col(Person.changed_at).is_not(None))
 
 
 def _people(column: str) -> ScopeRule:
@@ -43,7 +44,7 @@ def registry_state(population: Population) -> StatePlan:
     return StatePlan(
         state=[PopulationState, Person, RegistryFacts],
         scopes={"iin": [_people("iin")], "district": [_people("district")]},
-        reseed=[population.seed_if_empty],
+        reset_state=population.put_back,
         exported={"person": TOUCHED,
                   "registry_facts": col(RegistryFacts.iin).in_(select(col(Person.iin)).where(TOUCHED))},
         restore_base=seeded_again)

@@ -78,6 +78,7 @@ class StatePlan:
     queues: list[tuple[Bus, str]] = field(default_factory=list)  # each queue with the connection allowed to read it
     exported: dict[str, Any] = field(default_factory=dict)  # table name → the WHERE of the rows a snapshot takes
     restore_base: Callable[[dict[str, list[dict[str, Any]]]], Awaitable[None]] | None = None
+    reset_state: Callable[[], Awaitable[None]] | None = None  # a whole reset of the state tables the service's own way
 
 
 class ResetIn(ClosedModel):
@@ -168,8 +169,12 @@ class StateKeeper:
 
     async def _delete_all(self) -> dict[str, int]:
         rows: dict[str, int] = {}
+        emptied = self._plan.transient if self._plan.reset_state else [*reversed(self._plan.state),
+                                                                         *self._plan.transient]
+        if self._plan.reset_state is not None:
+            await self._plan.reset_state()
         async with self._sessions() as session, session.begin():
-            for model in [*reversed(self._plan.state), *self._plan.transient]:  # children before parents
+            for model in emptied:  # children before parents
                 result = await session.exec(delete(model))
                 rows[_name(model)] = int(result.rowcount or 0)
         return rows

@@ -67,6 +67,10 @@ async def test_a_whole_reset_restores_the_seeded_state_with_numbering_from_the_s
     await own.set_mode("almaty", mode="manual")  # the case stays where it is: nothing moves while we look
     first, correlation_id, number = await _case(own, "almaty")
     assert await _count(own, "shep_gateway", "message_log") > 0
+    async with own.client("gbd_fl") as gbd:
+        seeded = (await gbd.get(f"/admin/people/{first.iin}")).json()
+        changed = await gbd.patch(f"/admin/people/{first.iin}", json={"address": "changed by a test"})
+        assert changed.status_code == 200, changed.text
     answer = await _reset(own)
     assert answer["scope"] == "all"
     assert set(answer["services"]) == {*MEMBERS, "shep_gateway"}
@@ -79,6 +83,9 @@ async def test_a_whole_reset_restores_the_seeded_state_with_numbering_from_the_s
         assert await _count(own, service, table) == 0, (service, table)
     assert await _count(own, "gbd_fl", "person", "origin != 'seed'") == 0
     assert await _count(own, "gbd_fl", "person", "claimed_at IS NOT NULL") == 0
+    async with own.client("gbd_fl") as gbd:
+        put_back = (await gbd.get(f"/admin/people/{first.iin}")).json()
+    assert put_back["address"] == seeded["address"] != "changed by a test", "a changed seeded person as seeded"
     assert await _count(own, "mio_workstation", "staff_account") > 0, "staff and their certificates are kept"
     async with own.client("shep_gateway") as gateway:
         clock = (await gateway.get("/clock")).json()
