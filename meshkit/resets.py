@@ -56,7 +56,13 @@ class MeshResets:
     def snapshot_import(self, path: str | Path, *, name: str | None = None, restore: bool = True) -> dict[str, Any]:
         """Give this mesh the snapshot file at ``path`` (kept under ``name``, default the file's) and — unless
         ``restore`` is False — put the mesh in its state; the gateway's answer."""
-        archive = json.loads(Path(path).read_text(encoding="utf-8"))
+        from meshkit.sdk import KitError
+        try:
+            archive = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise KitError(code="SNAPSHOT_NOT_FOUND", status=0, message=f"no snapshot file {path}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise KitError(code="SNAPSHOT_INVALID", status=0, message=f"{path} is not a snapshot: {exc}") from None
         name = name or archive.get("name") or Path(path).stem
         stored: dict[str, Any] = self._call("PUT", f"/admin/snapshots/{name}", archive)
         if not restore:
