@@ -43,6 +43,9 @@ app.add_typer(new_app, name="new")
 registry_app = typer.Typer(help="The gateway registry: grant services, reset entries to the seed.",
                            no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
+snapshot_app = typer.Typer(help="Named snapshots of the mesh's state: export to a file, import into a mesh.",
+                            no_args_is_help=True)
+app.add_typer(snapshot_app, name="snapshot")
 centre_app = typer.Typer(help="ИС ЦОН: a whole visit at a branch, the queue.", no_args_is_help=True)
 app.add_typer(centre_app, name="centre")
 
@@ -359,6 +362,8 @@ def clock(
     working_days: Annotated[int | None, typer.Option(help="advance by N Kazakh working days")] = None,
     speed: Annotated[float | None, typer.Option(help="mesh seconds per real second")] = None,
     reset: Annotated[bool, typer.Option("--reset", help="back to real time")] = False,
+    force: Annotated[bool, typer.Option("--force", help="even outside the validity of the CA's or members' "
+                                                        "certificates (refused otherwise)")] = False,
     settle: Annotated[bool, typer.Option("--settle", help="skip to each scheduled step of simulated staff until "
                                                           "nothing is scheduled")] = False,
     number: Annotated[str | None, typer.Option(help="with --settle: until this application is final")] = None,
@@ -374,10 +379,77 @@ def clock(
             if seconds is None and working_days is None and speed is None and not reset:
                 _print(kit.clock())
                 return
-            changed = kit.advance_clock(seconds=seconds, working_days=working_days, speed=speed, reset=reset)
+            changed = kit.advance_clock(seconds=seconds, working_days=working_days, speed=speed, reset=reset,
+                                        force=force)
             for warning in changed.get("warnings", []):
                 typer.echo(f"warning: {warning}", err=True)
             _print(kit.clock())
+    except KitError as exc:
+        _fail(exc)
+
+
+@app.command("reset")
+def reset_mesh(
+    iin: Annotated[str | None, typer.Option(help="only this citizen's state")] = None,
+    district: Annotated[str | None, typer.Option(help="only this district's state")] = None,
+    service: Annotated[str | None, typer.Option(help="only this member service's state (portal, mio_workstation, "
+                                                     "con_operator, gbd_fl)")] = None,
+    mesh: MeshOption = None,
+) -> None:
+    """Put the whole mesh back to its seed (or one citizen's, district's or service's state), without a restart;
+    answers once every service is ready, with each one's duration."""
+    try:
+        with _open(mesh) as kit:
+            _print(kit.reset(iin=iin, district=district, service=service))
+    except KitError as exc:
+        _fail(exc)
+
+
+@snapshot_app.command("export")
+def snapshot_export(
+    name: Annotated[str, typer.Argument(help="the snapshot's name (letters, digits, . _ -)")],
+    out: Annotated[Path | None, typer.Option(help="the file (default var/snapshots/NAME.json)")] = None,
+    mesh: MeshOption = None,
+) -> None:
+    """Take a snapshot of every service's state, kept by the gateway under NAME and written to a file."""
+    try:
+        with _open(mesh) as kit:
+            typer.echo(str(kit.snapshot_export(name, out)))
+    except KitError as exc:
+        _fail(exc)
+
+
+@snapshot_app.command("import")
+def snapshot_import(
+    path: Annotated[Path, typer.Argument(help="a snapshot file (meshctl snapshot export)")],
+    name: Annotated[str | None, typer.Option(help="keep it under this name (default: the file's)")] = None,
+    no_restore: Annotated[bool, typer.Option("--no-restore", help="only keep it; restore later")] = False,
+    mesh: MeshOption = None,
+) -> None:
+    """Give this mesh a snapshot file and put the mesh in its state."""
+    try:
+        with _open(mesh) as kit:
+            _print(kit.snapshot_import(path, name=name, restore=not no_restore))
+    except KitError as exc:
+        _fail(exc)
+
+
+@snapshot_app.command("restore")
+def snapshot_restore(name: Annotated[str, typer.Argument()], mesh: MeshOption = None) -> None:
+    """Put the mesh in the state of a snapshot the gateway keeps."""
+    try:
+        with _open(mesh) as kit:
+            _print(kit.snapshot_restore(name))
+    except KitError as exc:
+        _fail(exc)
+
+
+@snapshot_app.command("list")
+def snapshot_list(mesh: MeshOption = None) -> None:
+    """The snapshots the gateway keeps."""
+    try:
+        with _open(mesh) as kit:
+            _print(kit.snapshots())
     except KitError as exc:
         _fail(exc)
 

@@ -33,6 +33,7 @@ import httpx
 
 from meshkit.mesh_runner import REPO_ROOT
 from meshkit.private_files import write_private
+from meshkit.resets import MeshResets
 from shared.clock import ClockState, MeshClock
 from shared.ids import make_bin
 from shared.pki.signing import SignerIdentity, sign_json
@@ -585,7 +586,7 @@ class OperatorDesk(_BearerSession):
                                                               "presentedIin": presented_iin})
 
 
-class Mesh:
+class Mesh(MeshResets):
     def __init__(self, info: MeshInfo, *, timeout_s: float = 30.0) -> None:
         self.info = info
         self.http = httpx.Client(timeout=timeout_s)
@@ -950,10 +951,12 @@ class Mesh:
 
     def advance_clock(self, *, seconds: float | None = None, working_days: int | None = None,
                       speed: float | None = None, reset: bool = False, wait_for: list[str] | None = None,
-                      timeout_s: float = 15.0) -> dict[str, Any]:
-        """Change the mesh clock and wait until the services in ``wait_for`` (URLs; default ИС МИО) follow it."""
+                      timeout_s: float = 15.0, force: bool = False) -> dict[str, Any]:
+        """Change the mesh clock and wait until the services in ``wait_for`` (URLs; default ИС МИО) follow it.
+        A move outside the certificates' validity is refused (``CLOCK_OUTSIDE_VALIDITY``) unless ``force``."""
         body: dict[str, Any] = {"advanceSeconds": seconds, "advanceWorkingDays": working_days, "speed": speed}
-        body = {k: v for k, v in body.items() if v is not None} | ({"reset": True} if reset else {})
+        body = {k: v for k, v in body.items() if v is not None} | ({"reset": True} if reset else {}) | (
+            {"force": True} if force else {})
         state = _checked(self.http.post(f"{self.info.gateway}/admin/clock", headers=self._admin, json=body))
         version = state["state"]["version"]
         deadline = time.monotonic() + timeout_s

@@ -111,6 +111,10 @@ _ENTRIES: dict[Area, list[tuple[str, int, Fault, str]]] = {
          "(registration, logins, challenges, document checks); the message says when to try again."),
         ("IDEMPOTENCY_KEY_INVALID", 400, CALLER, "`Idempotency-Key` is not 1-255 visible ASCII characters."),
         ("IDEMPOTENCY_KEY_REUSED", 422, CALLER, "`Idempotency-Key` was used before for a different request."),
+        ("RESET_RUNNING", 409, STATE, "A reset or a snapshot's restore is running already (the mesh's or this "
+         "service's): wait for its answer; nothing was changed."),
+        ("SNAPSHOT_INVALID", 422, CALLER, "The snapshot does not fit: another service's part, an unknown table or "
+         "column, a value of the wrong type; nothing was changed."),
     ],
     MEMBER: [
         ("NOT_READY", 503, DEPENDENCY, "The service has not loaded НУЦ's certificates yet (start-up, or НУЦ is "
@@ -260,6 +264,13 @@ _ENTRIES: dict[Area, list[tuple[str, int, Fault, str]]] = {
         ("BROKER_ACCOUNTS_OFF", 409, STATE, "The gateway has no broker administrator: members use the login of "
          "MESH_AMQP_URL."),
         ("BROKER_ADMIN_NOT_CONFIGURED", 404, STATE, "This gateway holds no broker administrator's login."),
+        ("RESET_SCOPE_UNKNOWN", 422, CALLER, "No member service of this name to reset (the answer lists them)."),
+        ("RESET_MEMBER_FAILED", 502, DEPENDENCY, "A member service did not take its part of a reset, snapshot or "
+         "restore (down, unknown to the gateway, or refused): the answer names it."),
+        ("SNAPSHOT_NOT_FOUND", 404, STATE, "The gateway keeps no snapshot of this name (take one, or import a "
+         "file under it)."),
+        ("CLOCK_OUTSIDE_VALIDITY", 409, STATE, "The mesh clock would leave the validity of the CA's or a member's "
+         "certificate (the answer names them): refused unless forced."),
         ("BROKER_ADMIN_PASSWORD_MISSING", 500, MESH, "The gateway is configured with a broker administrator but no "
          "password (a start-up error)."),
     ],

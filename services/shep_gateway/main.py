@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
 
@@ -35,6 +35,7 @@ from services.shep_gateway.store import (
     LogRecord,
     MemberCertificate,
     MemberRow,
+    MeshSnapshotRow,
     ParkedRequest,
     SeedMark,
     ServiceRow,
@@ -43,7 +44,9 @@ from services.shep_gateway.store import (
 )
 from services.shep_gateway.usecases.broker_accounts import BrokerAccounts
 from services.shep_gateway.usecases.clock_authority import ClockAuthority
+from services.shep_gateway.usecases.mesh_reset import MemberCalls, MeshReset, parse_urls
 from services.shep_gateway.usecases.message_log import MessageLog
+from services.shep_gateway.usecases.snapshots import MeshSnapshots
 from shared.clock import MeshClock
 from shared.db import Sessions, create_tables, make_engine, make_sessions
 from shared.errors import MeshError
@@ -71,7 +74,7 @@ from shared.web.mesh_descriptor import DescriptorSettings, mesh_descriptor_route
 log = get_logger(__name__)
 MODELS: list[type[SQLModel]] = [
     OutboxMessage, SystemIdentityRecord, RetiredIdentityRecord, MemberRow, ServiceRow, SeedMark, MemberCertificate,
-    LogRecord, LogHead, LogAnchor, SyncCall, ClockRow, ParkedRequest, DeliveryRow]
+    LogRecord, LogHead, LogAnchor, SyncCall, ClockRow, ParkedRequest, DeliveryRow, MeshSnapshotRow]
 SERVICE = "shep_gateway"
 STEPS = ["database", "clock", "broker", "trust", "identity", "registry", "topology", "consumers"]
 
@@ -125,6 +128,8 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     app.state.message_log = parts.message_log
     app.state.accounts = parts.accounts
     app.state.admin_guard = admin_guard(token=parts.settings.mesh.admin_token.get_secret_value)
+    app.state.mesh_reset = _mesh_reset(parts, forget=app.state.journal_sources.clear)
+    app.state.snapshots = MeshSnapshots(sessions=parts.sessions, reset=app.state.mesh_reset)
     return app
 
 
@@ -135,6 +140,16 @@ def journal_peers(settings: GatewaySettings) -> list[Peer]:
              if "=" in item)
     return [Peer(name=name.strip(), url=url.strip()) for name, url in pairs
             if name.strip() and url.strip() and name.strip() != SERVICE]
+
+
+def _mesh_reset(parts: Parts, *, forget: Callable[[], Awaitable[int]]) -> MeshReset:
+    """The member services at the addresses ``GET /mesh`` gives, unless ``SHEP_MEMBER_URLS`` says otherwise."""
+    settings = parts.settings
+    members = MemberCalls(http=parts.http, admin_token=settings.mesh.admin_token.get_secret_value,
+                          urls=lambda: parse_urls(settings.member_urls or DescriptorSettings().service_urls))
+    return MeshReset(sessions=parts.sessions, bus=parts.bus, members=members, worker=parts.worker,
+                     gateway=parts.gateway, book=parts.book, clock=parts.clock_authority,
+                     own_ready=parts.readiness.check, forget=forget)
 
 
 def _broker_admin(settings: GatewaySettings, template: Bus,

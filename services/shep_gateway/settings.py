@@ -48,3 +48,6 @@ class GatewaySettings(ServiceSettings):
                                          "many messages (the oldest go first; each reason is in its service's log)")
     dead_letters_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, description="… and at most this many "
                                         "bytes of bodies (a body over 64 KiB is kept as its digest and size)")
+    member_urls: str = Field(default="", description="name=url,… the member services a mesh reset and a snapshot "
+                             "reach over HTTP with the admin token; empty: MESH_SERVICE_URLS (make run and compose "
+                             "set it for GET /mesh)")

@@ -255,6 +255,11 @@ class Journal:
             self._landed = None
         return entry
 
+    def clear(self) -> None:
+        """Empty, as a whole-mesh reset leaves it; entry numbers go on (a wait's ``afterSeq`` stays a cursor)."""
+        self._entries.clear()
+        self.dropped = 0
+
     def entries(self) -> list[dict[str, Any]]:
         return list(self._entries)
 

@@ -151,10 +151,12 @@ class EnvelopeVerifier:
         except MeshError as exc:  # DecryptionError, or what was encrypted is not an envelope's data
             raise PermanentFailure(exc.code, exc.message) from None
         env = parsed.envelope
+        # A clock broadcast sets the time OCSP freshness is judged by, so it skips OCSP; and it is judged at the mesh
+        # time it was signed at — the time it brings — not at the clock it is about to correct.
         result, _ = await verifier.verify_signed(
             content=parsed.signed_bytes(), signature_b64=env.signature,
             expect=Expectation(usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=env.sender),
-            revocation=not broadcast)  # a clock broadcast sets the time OCSP freshness is judged by
+            revocation=not broadcast, at_signing_time=broadcast)
         if not result.ok:
             if is_transient(result):
                 raise OutageFailure(refusal_code(result), f"cannot check {env.sender}'s certificate now: "

@@ -40,7 +40,10 @@ from shared.web.openapi_errors import error_responses, raises
 
 log = get_logger(__name__)
 
-UNJOURNALLED = ("/health", "/ready", "/metrics", "/admin/journal", "/openapi.json", "/docs", "/redoc")
+# Polled, the journal's own, and the tooling that resets or restores the mesh's state (a reset empties the journal:
+# its own request would be the one entry left)
+UNJOURNALLED = ("/health", "/ready", "/metrics", "/admin/journal", "/openapi.json", "/docs", "/redoc",
+                "/admin/mesh/reset", "/admin/state/", "/admin/snapshots")
 MAX_LIMIT = 1000
 CONTROLS = {"find": ("limit",), "count": (), "unmatched": ("limit",), "wait": ("timeoutS", "atLeast", "limit")}
 
@@ -281,6 +284,24 @@ class JournalSources:
         out.entries.sort(key=sort_key)
         return out
 
+    async def clear(self) -> int:
+        """Empty this service's journal and, on the gateway, every service's (a whole-mesh reset): how many entries
+        went. A peer that does not answer keeps its entries, and says so in its log, not here."""
+        cleared = len(self.journal.entries())
+        self.journal.clear()
+        assert self.http is not None or not self.peers
+
+        async def one(peer: Peer) -> int:
+            assert self.http is not None
+            try:
+                reply = await self.http.delete(f"{peer.url.rstrip('/')}/admin/journal", timeout=10.0,
+                                               headers={"Authorization": f"Bearer {self.token()}"})
+            except httpx.HTTPError:
+                return 0
+            return int(reply.json().get("count", 0)) if reply.status_code == 200 else 0
+
+        return cleared + sum(await asyncio.gather(*(one(peer) for peer in self.peers)))
+
     async def _ask(self, peer: Peer, view: str, filters: dict[str, str], *, timeout_s: float = 0.0,
                    ) -> dict[str, Any] | str:
         """A peer's answer, or why there is none."""
@@ -418,6 +439,12 @@ def journal_router(*, admin: Any) -> APIRouter:
     async def find(sources: Sources, filters: Annotated[dict[str, str], Depends(_filters_of("find"))],
                    _doc: filter_doc, limit: Limit = 200) -> JournalPage:
         return _page(await sources.gather("find", filters), limit)
+
+    @router.delete("", response_model=JournalCount,
+                   summary="Empty the journal (on the gateway: every service's); a whole-mesh reset does it too")
+    async def clear(sources: Sources) -> JournalCount:
+        cleared = await sources.clear()
+        return JournalCount(count=cleared, sources=[JournalSourceOut.model_validate(sources.journal.stats())])
 
     @router.get("/count", response_model=JournalCount, summary="How many entries match the filters")
     async def count(sources: Sources, filters: Annotated[dict[str, str], Depends(_filters_of("count"))],
