@@ -312,6 +312,28 @@ def journal(
 
 
 @app.command()
+def explain(
+    ref: Annotated[str, typer.Argument(help="a correlation id or an application number")],
+    mermaid: Annotated[bool, typer.Option("--mermaid", help="print the Mermaid sequence diagram")] = False,
+    svg: Annotated[Path | None, typer.Option("--svg", help="write the diagram drawn as SVG to this file")] = None,
+    mesh: MeshOption = None,
+) -> None:
+    """What happened to a case, hop by hop: the signed log, the journal, ИС МИО's and ИС ЦОН's steps (due, overdue),
+    the faults injected — JSON by default (docs/explain.md)."""
+    try:
+        with _open(mesh) as kit:
+            if svg is not None:
+                svg.write_text(kit.explain(ref, as_="svg"), encoding="utf-8")
+                _print({"svg": str(svg)})
+            elif mermaid:
+                typer.echo(kit.explain(ref, as_="mermaid"), nl=False)
+            else:
+                _print(kit.explain(ref))
+    except KitError as exc:
+        _fail(exc)
+
+
+@app.command()
 def mode(district: str, staff_mode: Annotated[str, typer.Argument(metavar="auto|manual")],
          share: Annotated[float | None, typer.Option(help="auto: share of each step's maximum")] = None,
          mesh: MeshOption = None) -> None:
