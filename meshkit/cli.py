@@ -315,6 +315,53 @@ def journal(
 
 
 @app.command()
+def explain(
+    ref: Annotated[str, typer.Argument(help="a correlation id or an application number")],
+    mermaid: Annotated[bool, typer.Option("--mermaid", help="print the Mermaid sequence diagram")] = False,
+    svg: Annotated[Path | None, typer.Option("--svg", help="write the diagram drawn as SVG to this file")] = None,
+    mesh: MeshOption = None,
+) -> None:
+    """What happened to a case, hop by hop: the signed log, the journal, ИС МИО's and ИС ЦОН's steps (due, overdue),
+    the faults injected — JSON by default (docs/explain.md)."""
+    try:
+        with _open(mesh) as kit:
+            if svg is not None:
+                svg.write_text(kit.explain(ref, as_="svg"), encoding="utf-8")
+                _print({"svg": str(svg)})
+            elif mermaid:
+                typer.echo(kit.explain(ref, as_="mermaid"), nl=False)
+            else:
+                _print(kit.explain(ref))
+    except KitError as exc:
+        _fail(exc)
+
+
+@app.command()
+def report(
+    member: Annotated[str, typer.Argument(help="a member id of the registry, e.g. your own system's")],
+    as_json: Annotated[bool, typer.Option("--json", help="the whole report as JSON")] = False,
+    mesh: MeshOption = None,
+) -> None:
+    """How well a member behaves on the mesh — for a tester's own system in a member's place: what it sent and
+    received, each refusal (contract violations apart), answers too late, each case's notices missing or out of
+    order and past the regulation's term. Exits 1 when it does not conform (docs/conformance.md)."""
+    from meshkit.conformance import member_report, summary
+
+    try:
+        with _open(mesh) as kit:
+            found = member_report(kit, member)
+    except KitError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        _print(found)
+    else:
+        typer.echo(summary(found), nl=False)
+    if found["problems"]:
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def mode(district: str, staff_mode: Annotated[str, typer.Argument(metavar="auto|manual")],
          share: Annotated[float | None, typer.Option(help="auto: share of each step's maximum")] = None,
          mesh: MeshOption = None) -> None:

@@ -627,6 +627,18 @@ class Mesh(MeshResets):
         returns them; ``WaitTimedOut`` (a ``KitError``, with ``nearest_misses``) after ``timeout_s``."""
         return self.journal_kit.wait_until(timeout_s=timeout_s, at_least=at_least, **filters)
 
+    def explain(self, ref: str, *, as_: str = "json") -> Any:
+        """What happened to a case (a correlation id or an application number), hop by hop — the gateway's signed
+        log, the journal, ИС МИО's and ИС ЦОН's steps with their due times and overdue flags, the faults injected:
+        ``as_="json"`` a dict, ``"mermaid"`` the sequence diagram's text, ``"svg"`` it drawn (docs/explain.md)."""
+        suffix = {"json": "", "mermaid": ".mmd", "svg": ".svg"}.get(as_)
+        if suffix is None:
+            raise KitError(code="FORMAT_UNKNOWN", status=0, message=f"{as_}: json, mermaid or svg")
+        reply = self.http.get(f"{self.info.gateway}/admin/cases/{ref}/explain{suffix}", headers=self._admin)
+        if not suffix or reply.status_code != 200:
+            return _checked(reply)
+        return reply.text
+
     def __enter__(self) -> Mesh:
         return self
 

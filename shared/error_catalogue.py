@@ -260,6 +260,8 @@ _ENTRIES: dict[Area, list[tuple[str, int, Fault, str]]] = {
         ("REGISTRY_FILE_INVALID", 400, MESH, "The gateway's registry file does not parse."),
         ("CERTIFICATE_PINNED_ELSEWHERE", 409, STATE, "The certificate is pinned to another member."),
         ("LOG_RECORD_NOT_FOUND", 404, STATE, "No message of this id in the log."),
+        ("CASE_NOT_FOUND", 404, STATE, "Nothing in the gateway's log, the journal or ИС МИО for this correlation id or "
+         "application number (`/admin/cases/{ref}/explain`)."),
         ("ACCOUNT_RESERVED", 403, AUTH, "The gateway's own broker account is not handed out."),
         ("BROKER_ACCOUNTS_OFF", 409, STATE, "The gateway has no broker administrator: members use the login of "
          "MESH_AMQP_URL."),
