@@ -15,7 +15,7 @@ from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from meshkit.members import Endpoints, Enrolled, enroll, grant, unique_id
-from shared.clock import MeshClock
+from shared.clock import ClockState, MeshClock
 from shared.db import create_tables, make_engine, make_sessions
 from shared.mesh.bus import Bus
 from shared.mesh.envelope import MessageType
@@ -102,8 +102,10 @@ async def start_member(mesh: Target, enrolled: Enrolled, *, db_dir: Path) -> Tes
     # under its own broker account, as a member must (the mesh's admin bus only lends its broker address)
     bus = mesh.new_bus(enrolled.member_id).sibling(connection_name=enrolled.member_id, login=enrolled.login)
     await bus.connect()
-    clock = MeshClock()
     http = mesh.client()
+    # on the mesh clock, as a member starts (docs/own-member.md): the session's mesh may be days ahead after a
+    # `settle`, and a member on the wall clock would take НУЦ's OCSP answers for answers "from the future"
+    clock = MeshClock(state=ClockState.model_validate((await http.get(f"{mesh.gateway}/clock")).json()["state"]))
     relay = OutboxRelay(sessions=sessions, bus=bus)
     runtime = MemberRuntime(member_id=enrolled.member_id, bus=bus, sessions=sessions, clock=clock, relay=relay)
     verifier = CertificateVerifier(trust=TrustStore.from_certificates(enrolled.chain), clock=clock,
