@@ -36,13 +36,13 @@ ID_PATTERN = re.compile(r"^scn-[A-Za-z0-9_-]{22}$")
 MIO_GROUNDS = ("identity", "deceased", "under-16", "already-registered", "already-unemployed", "employed",
                "student", "pensioner", "no-card")
 _STEP = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
-RULE_GRAMMAR = ("gbdfl:no-data", "gbdfl:timeout", "mio:refuse:<ground>", "mio:overdue:<step>", "nuc:revoked")
+RULE_GRAMMAR = ("gbdfl:no-data", "gbdfl:timeout", "mio:refuse:<ground>", "mio:overdue:<step>")
 
 
 @dataclass(frozen=True)
 class Rule:
-    system: str  # gbdfl, mio, nuc
-    kind: str  # no-data, timeout, refuse, overdue, revoked
+    system: str  # gbdfl, mio
+    kind: str  # no-data, timeout, refuse, overdue
     argument: str | None = None  # the ground, the step
 
     def __str__(self) -> str:
@@ -58,7 +58,7 @@ def parse_rule(text: str) -> Rule:
     """One rule as the admin writes it (``gbdfl:no-data``, ``mio:refuse:employed``), or ``SCENARIO_RULE_UNKNOWN``."""
     system, _, rest = text.strip().partition(":")
     kind, _, argument = rest.partition(":")
-    plain = {("gbdfl", "no-data"), ("gbdfl", "timeout"), ("nuc", "revoked")}
+    plain = {("gbdfl", "no-data"), ("gbdfl", "timeout")}
     if (system, kind) in plain and not argument:
         return Rule(system, kind)
     if (system, kind) == ("mio", "refuse"):

@@ -37,7 +37,7 @@ async def test_a_scenario_is_registered_read_and_removed_by_the_admin_and_bad_ru
     before = await live_ids(inproc)
     async with inproc.client("shep_gateway") as gateway:
         refused = {str(rules): await gateway.post("/admin/scenarios", json={"rules": rules}) for rules in (
-            ["gbdfl:maybe"], ["mio:refuse:because"], ["mio:overdue:Not A Step"], ["nuc:revoked:now"],
+            ["gbdfl:maybe"], ["mio:refuse:because"], ["mio:overdue:Not A Step"], ["nuc:revoked"],
             ["gbdfl:no-data", "gbdfl:timeout"], ["mio:refuse:employed", "mio:refuse:student"])}
         empty = await gateway.post("/admin/scenarios", json={"rules": []})
         anonymous = await gateway.post(f"{inproc.gateway}/admin/scenarios", json={"rules": ["gbdfl:no-data"]},
