@@ -8,12 +8,16 @@ import asyncio
 import datetime as dt
 from typing import Any
 
+import httpx
+
 from meshkit.members import grant
-from services.mio_workstation.domain import IDENTITY_NOT_CONFIRMED
+from services.mio_workstation.domain import FORCED_GROUNDS, IDENTITY_NOT_CONFIRMED
 from shared.errors import MeshError
 from shared.mesh.scenarios import FlowScenario, using
+from shared.pki.signing import sign_json
 from tests.support.inprocess import InProcessMesh
 from tests.usecases.helpers import bearer, final_cases
+from tests.usecases.test_centre import operator, served, settled
 
 LOOKUP = "gbdfl.person-by-iin"
 JOB_SEEKER = "employment.job-seeker-registration"
@@ -161,3 +165,30 @@ async def test_a_scenario_makes_its_flows_named_step_overdue_and_no_other(inproc
     assert {s["step"]: s["overdue"] for s in late_case["timeline"]} == {
         s["step"]: s["step"] == "register" for s in late_case["timeline"]}
     assert not any(s["overdue"] for s in plain_case["timeline"])
+
+
+async def test_at_the_centre_the_intake_and_the_sending_each_run_in_the_scenario_they_name(inproc: InProcessMesh):
+    """ИС ЦОН's desk: the intake's ГБД ФЛ look-up in a «нет данных» scenario is refused as for an unknown IIN, the
+    same person's intake without it is filled; the form sent naming a refusal scenario is refused on its ground."""
+    desk = await operator(inproc, "almaty-almaly", 1)
+    serving = await served(inproc, desk, JOB_SEEKER)
+    person = await inproc.person(district="almaty")
+    no_data, student = await register(inproc, "gbdfl:no-data"), await register(inproc, "mio:refuse:student")
+    await inproc.set_mode("almaty")
+
+    async def at_desk(path: str, body: dict[str, Any], scenario_id: str) -> httpx.Response:
+        async with inproc.client("con_operator") as con:
+            if path.endswith("/intake"):
+                body = body | {"scans": [await desk._identity_scan(con, person.iin)]}
+            return await con.post(path, json=body, headers=bearer(desk.token) | {"X-Mesh-Scenario": scenario_id})
+
+    refused = await at_desk(f"/tickets/{serving['id']}/intake", {"iin": person.iin}, no_data)
+    assert (refused.status_code, refused.json()["code"]) == (422, "GBD_FL_NO_DATA"), refused.text
+    visit = await desk.ok(f"/tickets/{serving['id']}/intake", {"iin": person.iin})
+    assert visit["form"]["surname"] == person.surname, "the person is there for a flow without the scenario"
+    signature = sign_json(value=visit["form"], signer=desk.signer)
+    sent = await at_desk(f"/visits/{visit['id']}/sign", {"signature": signature, "signedBy": "operator"}, student)
+    assert sent.status_code == 200, sent.text
+    ended = await settled(inproc, visit["id"])
+    assert (ended["status"], ended["statuses"][-1]["reason"]) == ("REFUSED", FORCED_GROUNDS["student"]), ended
+    await desk.ok(f"/tickets/{serving['id']}/close")
