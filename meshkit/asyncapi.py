@@ -254,8 +254,8 @@ def header_schemas(schemas: Schemas) -> None:
                 "that ended is dropped) and passed on, with its rules, in what it delivers. Outside the envelope")},
             H_SCENARIO_RULES: {"type": "string", "contentMediaType": "application/json", "description": (
                 "a delivery in a scenario's flow: the scenario's rules as a JSON array (gbdfl:no-data, "
-                "gbdfl:timeout, mio:refuse:<ground>, mio:overdue:<step>), set by the gateway alone — a member acts "
-                "on no rules but these")},
+                "gbdfl:timeout, mio:refuse:<ground>, mio:overdue:<step>, nuc:revoked), set by the gateway alone — a "
+                "member acts on no rules but these")},
         },
     })
     schemas.put("DeadLetterHeaders", {

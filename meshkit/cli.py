@@ -388,7 +388,7 @@ def registry_reset(
 @scenario_app.command("add")
 def scenario_add(
     rules: Annotated[list[str], typer.Argument(metavar="RULE...", help="gbdfl:no-data, gbdfl:timeout, "
-                                               "mio:refuse:<ground>, mio:overdue:<step>")],
+                                               "mio:refuse:<ground>, mio:overdue:<step>, nuc:revoked")],
     ttl: Annotated[str, typer.Option(help="how long it may be named, e.g. 10m, 1h")] = "1h",
     mesh: MeshOption = None,
 ) -> None:

@@ -483,8 +483,8 @@ _ENTRIES: dict[Area, list[tuple[str, int, Fault, str]]] = {
     ],
     SCENARIOS: [
         ("SCENARIO_RULE_UNKNOWN", 422, CALLER, "A scenario rule the mesh does not know (or a second rule for the "
-         "same answer): `gbdfl:no-data`, `gbdfl:timeout`, `mio:refuse:<ground>`, `mio:overdue:<step>`; nothing "
-         "is registered."),
+         "same answer): `gbdfl:no-data`, `gbdfl:timeout`, `mio:refuse:<ground>`, `mio:overdue:<step>`, "
+         "`nuc:revoked`; nothing is registered."),
         ("SCENARIO_UNKNOWN", 404, STATE, "No scenario of this id was ever registered at the gateway (or the gateway "
          "restarted since): nothing was sent."),
         ("SCENARIO_EXPIRED", 410, STATE, "The scenario's TTL has passed, or it was removed: nothing was sent."),

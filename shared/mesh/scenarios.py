@@ -36,13 +36,13 @@ ID_PATTERN = re.compile(r"^scn-[A-Za-z0-9_-]{22}$")
 MIO_GROUNDS = ("identity", "deceased", "under-16", "already-registered", "already-unemployed", "employed",
                "student", "pensioner", "no-card")
 _STEP = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
-RULE_GRAMMAR = ("gbdfl:no-data", "gbdfl:timeout", "mio:refuse:<ground>", "mio:overdue:<step>")
+RULE_GRAMMAR = ("gbdfl:no-data", "gbdfl:timeout", "mio:refuse:<ground>", "mio:overdue:<step>", "nuc:revoked")
 
 
 @dataclass(frozen=True)
 class Rule:
-    system: str  # gbdfl, mio
-    kind: str  # no-data, timeout, refuse, overdue
+    system: str  # gbdfl, mio, nuc
+    kind: str  # no-data, timeout, refuse, overdue, revoked
     argument: str | None = None  # the ground, the step
 
     def __str__(self) -> str:
@@ -58,7 +58,7 @@ def parse_rule(text: str) -> Rule:
     """One rule as the admin writes it (``gbdfl:no-data``, ``mio:refuse:employed``), or ``SCENARIO_RULE_UNKNOWN``."""
     system, _, rest = text.strip().partition(":")
     kind, _, argument = rest.partition(":")
-    plain = {("gbdfl", "no-data"), ("gbdfl", "timeout")}
+    plain = {("gbdfl", "no-data"), ("gbdfl", "timeout"), ("nuc", "revoked")}
     if (system, kind) in plain and not argument:
         return Rule(system, kind)
     if (system, kind) == ("mio", "refuse"):
@@ -179,6 +179,13 @@ def with_scenario(headers: dict[str, Any]) -> dict[str, Any]:
     if scenario is None or H_SCENARIO in headers:
         return headers
     return {**headers, H_SCENARIO: scenario.id}
+
+
+def flow_http_headers() -> dict[str, str]:
+    """The header naming the current flow's scenario on an HTTP call made in it (a certificate's OCSP check, which
+    НУЦ may answer otherwise for the flow: ``nuc:revoked``), or none."""
+    scenario = _current.get()
+    return {HTTP_HEADER: scenario.id} if scenario is not None else {}
 
 
 class Withheld(Exception):

@@ -1,6 +1,6 @@
 """Scenarios per flow on real processes and a real RabbitMQ (issue 20, docs/scenarios.md): flows of one district,
 run side by side from threads as parallel tests would, each under its own scenario (or none), each ending as its
-scenario forces — and none as another's does."""
+scenario forces — and none as another's does. And docs/scenarios.md's blocks, run as written."""
 
 from __future__ import annotations
 
@@ -35,7 +35,10 @@ def _flow(mesh: MeshHandle, scenario: Scenario | None) -> dict[str, Any]:
     with mesh.kit() as kit:
         citizen = kit.new_citizen(district=DISTRICT, jobless=True)
         session = kit.login_eds(citizen)
-        case = session.apply(citizen.signed_request(JOB_SEEKER), district=DISTRICT, scenario=scenario)
+        try:
+            case = session.apply(citizen.signed_request(JOB_SEEKER), district=DISTRICT, scenario=scenario)
+        except KitError as exc:  # refused at the portal: nothing sent
+            return {"refused": (exc.status, exc.code), "cases": session.applications()}
         number = kit.wait_for_status(case["correlationId"], "RECEIVED", timeout_s=60)["applicationNumber"]
         kit.settle(number)
         mio = kit.mio_application(number)
@@ -46,9 +49,10 @@ def _flow(mesh: MeshHandle, scenario: Scenario | None) -> dict[str, Any]:
 def test_parallel_flows_on_one_district_each_end_as_their_own_scenario_says(mesh: MeshHandle) -> None:
     with mesh.kit() as kit, kit.scenario("gbdfl:no-data") as no_data, \
             kit.scenario("mio:refuse:pensioner") as pensioner, kit.scenario("mio:overdue:register") as late, \
-            ThreadPoolExecutor(max_workers=4) as pool:
-        flows = list(pool.map(lambda s: _flow(mesh, s), [no_data, pensioner, None, late]))
-    (gbdfl, refused, plain, overdue) = flows
+            kit.scenario("nuc:revoked") as revoked, ThreadPoolExecutor(max_workers=5) as pool:
+        flows = list(pool.map(lambda s: _flow(mesh, s), [no_data, pensioner, None, late, revoked]))
+    (gbdfl, refused, plain, overdue, eds) = flows
+    assert eds == {"refused": (401, "EDS_CERTIFICATE_REVOKED"), "cases": []}, "НУЦ said revoked: nothing sent"
     assert (gbdfl["portal"]["status"], gbdfl["portal"]["refusalReason"]) == ("REFUSED", IDENTITY_NOT_CONFIRMED)
     assert (refused["portal"]["status"], refused["portal"]["refusalReason"]) == ("REFUSED",
                                                                               FORCED_GROUNDS["pensioner"])

@@ -24,11 +24,11 @@ from shared.mesh.scenarios import (
 def test_each_rule_of_the_grammar_parses_and_prints_back():
     rules = parse_rules(["gbdfl:no-data", "mio:refuse:employed", "mio:overdue:sign-and-send"])
     assert [str(r) for r in rules] == ["gbdfl:no-data", "mio:refuse:employed", "mio:overdue:sign-and-send"]
-    assert parse_rules(["gbdfl:timeout"]) == (Rule("gbdfl", "timeout"),)
+    assert parse_rules(["gbdfl:timeout", "nuc:revoked"]) == (Rule("gbdfl", "timeout"), Rule("nuc", "revoked"))
 
 
 @pytest.mark.parametrize("rules", [["gbdfl"], ["gbdfl:no-data:now"], ["mio:refuse"], ["mio:refuse:rich"],
-                                   ["mio:overdue:"], ["mio:overdue:Decide"], ["nuc:revoked"], ["portal:down"],
+                                   ["mio:overdue:"], ["mio:overdue:Decide"], ["nuc:revoked:now"], ["portal:down"],
                                    ["gbdfl:no-data", "gbdfl:timeout"], ["mio:overdue:register", "mio:overdue:sign"]])
 def test_what_is_not_a_rule_or_contradicts_another_is_refused_naming_the_grammar(rules):
     with pytest.raises(MeshError) as refused:

@@ -41,7 +41,7 @@ async def test_a_scenario_is_registered_read_and_removed_by_the_admin_and_bad_ru
     before = await live_ids(inproc)
     async with inproc.client("shep_gateway") as gateway:
         refused = {str(rules): await gateway.post("/admin/scenarios", json={"rules": rules}) for rules in (
-            ["gbdfl:maybe"], ["mio:refuse:because"], ["mio:overdue:Not A Step"], ["nuc:revoked"],
+            ["gbdfl:maybe"], ["mio:refuse:because"], ["mio:overdue:Not A Step"], ["nuc:revoked:now"],
             ["gbdfl:no-data", "gbdfl:timeout"], ["mio:refuse:employed", "mio:refuse:student"])}
         empty = await gateway.post("/admin/scenarios", json={"rules": []})
         anonymous = await gateway.post(f"{inproc.gateway}/admin/scenarios", json={"rules": ["gbdfl:no-data"]},
@@ -192,3 +192,28 @@ async def test_at_the_centre_the_intake_and_the_sending_each_run_in_the_scenario
     ended = await settled(inproc, visit["id"])
     assert (ended["status"], ended["statuses"][-1]["reason"]) == ("REFUSED", FORCED_GROUNDS["student"]), ended
     await desk.ok(f"/tickets/{serving['id']}/close")
+
+
+async def test_nuc_says_revoked_for_the_flow_that_names_it_and_good_before_and_after(inproc: InProcessMesh):
+    """The same citizen's EDS: good for a plain submission (and cached so), revoked in the one naming a
+    ``nuc:revoked`` scenario — refused, nothing sent — and good again for the next plain one: the flow's answer is
+    neither taken from the cache nor left in it, and nothing is revoked at НУЦ."""
+    person = await inproc.person(district="kyzylorda")
+    token = await inproc.citizen_session(person)
+    revoked = await register(inproc, "nuc:revoked")
+
+    async def submit(scenario_id: str | None) -> httpx.Response:
+        async with inproc.client("portal") as portal:
+            return await portal.post(f"/citizens/{person.iin}/applications",
+                                     json=person.request(JOB_SEEKER) | {"district": "kyzylorda"},
+                                     headers=bearer(token) | ({"X-Mesh-Scenario": scenario_id} if scenario_id else {}))
+
+    before = await submit(None)
+    during = await submit(revoked)
+    after = await submit(None)
+    assert [before.status_code, after.status_code] == [202, 202], (before.text, after.text)
+    assert (during.status_code, during.json()["code"]) == (401, "EDS_CERTIFICATE_REVOKED"), during.text
+    async with inproc.client("portal") as portal:
+        cases = (await portal.get(f"/citizens/{person.iin}/applications", headers=bearer(token))).json()
+    assert sorted(c["correlationId"] for c in cases["applications"]) == sorted(
+        r.json()["correlationId"] for r in (before, after)), "the refused one made no case"

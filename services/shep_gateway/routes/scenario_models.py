@@ -18,7 +18,7 @@ class ScenarioIn(CamelModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"rules": ["mio:refuse:employed"], "ttlSeconds": 3600}]})
 
     rules: list[str] = Field(min_length=1, max_length=8, description="`gbdfl:no-data`, `gbdfl:timeout`, "
-                             "`mio:refuse:<ground>`, `mio:overdue:<step>` (docs/scenarios.md)")
+                             "`mio:refuse:<ground>`, `mio:overdue:<step>`, `nuc:revoked` (docs/scenarios.md)")
     ttl_seconds: int = Field(default=3600, ge=1, le=7 * 86400,
                              description="how long (wall clock) the scenario may be named")
 
