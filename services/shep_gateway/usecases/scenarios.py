@@ -36,19 +36,22 @@ class Scenarios:
     def live(self, scenario_id: str) -> Registered:
         """The live scenario of this id, or ``SCENARIO_EXPIRED`` (ended: expired or removed) / ``SCENARIO_UNKNOWN``."""
         found = self._book.live(scenario_id)
-        if found is not None:
-            return found
-        if self._book.ended(scenario_id):
-            raise MeshError("SCENARIO_EXPIRED", f"scenario {scenario_id} has expired or was removed")
-        raise MeshError("SCENARIO_UNKNOWN", f"no scenario {scenario_id} is registered at the gateway")
+        if found is None:
+            raise self._not_live(scenario_id)
+        return found
 
     def remove(self, scenario_id: str) -> Registered:
         found = self._book.remove(scenario_id)
         if found is None:
-            self.live(scenario_id)  # says which: ended already, or never registered
-            raise AssertionError("unreachable")
+            raise self._not_live(scenario_id)
         log.info("scenario_removed", scenario=scenario_id)
         return found
+
+    def _not_live(self, scenario_id: str) -> MeshError:
+        """Which: ended (expired or removed), or never registered."""
+        if self._book.ended(scenario_id):
+            return MeshError("SCENARIO_EXPIRED", f"scenario {scenario_id} has expired or was removed")
+        return MeshError("SCENARIO_UNKNOWN", f"no scenario {scenario_id} is registered at the gateway")
 
     def all(self) -> list[Registered]:
         return self._book.all()
