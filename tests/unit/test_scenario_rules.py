@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from services.mio_workstation.domain import FORCED_GROUNDS
+from services.shep_gateway.scenario_book import ScenarioBook
+from services.shep_gateway.usecases.scenarios import Scenarios
 from shared.errors import MeshError
 from shared.mesh.bus import OutgoingMessage
 from shared.mesh.scenarios import (
@@ -63,3 +65,21 @@ def test_a_message_made_in_a_flow_names_its_scenario_and_one_made_outside_does_n
     assert kept.headers[H_SCENARIO] == "scn-" + "c" * 22, "a copy keeps the flow it was made in"
     assert H_SCENARIO not in cleared.headers
     assert H_SCENARIO not in outside.headers
+
+
+def test_a_scenario_expires_on_its_ttl_is_told_apart_from_one_never_registered_then_forgotten():
+    """The gateway's book on a clock the test moves: live for its TTL, then ``SCENARIO_EXPIRED`` (and dropped, not
+    refused, at ingress) for as long again, then forgotten."""
+    now = [1_000_000.0]
+    scenarios = Scenarios(book=ScenarioBook(now=lambda: now[0]))
+    registered = scenarios.register(["gbdfl:no-data"], ttl_s=60)
+    assert scenarios.live(registered.id) == registered
+    now[0] += 60
+    with pytest.raises(MeshError) as expired:
+        scenarios.live(registered.id)
+    assert expired.value.code == "SCENARIO_EXPIRED"
+    now[0] += 60
+    with pytest.raises(MeshError) as forgotten:
+        scenarios.live(registered.id)
+    assert forgotten.value.code == "SCENARIO_UNKNOWN"
+    assert scenarios.all() == []
