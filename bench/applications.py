@@ -8,6 +8,9 @@ routes when flooded in the same run (``bench.gateway``'s figure, if it ran first
 gateway or the rest of the mesh sets the pace. The simulated staff act after a tiny share of each step's
 maximum, so the figure is the mesh's own speed, not the regulations'.
 
+Then the whole mesh is reset to its seed (issue 20) with all of that in it: how long the reset takes, every
+service's ``/ready`` 200 included, and each service's own part.
+
 Writes var/bench/applications.json. Usage: python -m bench.applications [--portal N] [--con N]
 """
 
@@ -36,6 +39,14 @@ async def _log_size(gateway: str, token: str) -> int:
     return int(records[0]["seq"]) if records else 0
 
 
+async def _reset(gateway: str, token: str) -> dict:
+    async with httpx.AsyncClient(timeout=120) as http:
+        reply = await http.post(f"{gateway}/admin/mesh/reset", json={}, headers={"Authorization": f"Bearer {token}"})
+    reply.raise_for_status()
+    answer: dict = reply.json()
+    return answer
+
+
 async def bench(args: argparse.Namespace) -> dict:
     shutil.rmtree(OUT / "work-applications", ignore_errors=True)
     node = RabbitNode.start(base_dir=OUT / "work-applications" / "rabbitmq")
@@ -53,6 +64,7 @@ async def bench(args: argparse.Namespace) -> dict:
         logged_before = await _log_size(gateway, config.admin_token)
         report = await run_batch(clients, portal=args.portal, con=args.con, timeout_s=900)
         logged = await _log_size(gateway, config.admin_token) - logged_before
+        reset = await _reset(gateway, config.admin_token)
     finally:
         await clients.aclose()
         runner.stop()
@@ -67,6 +79,9 @@ async def bench(args: argparse.Namespace) -> dict:
         if report.latencies_s else None,
         "gateway_messages_per_application": round(logged / report.submitted, 1) if report.submitted else None,
         "gateway_messages_per_s": round(logged / report.total_s, 1) if report.total_s else None,
+        "reset_after_batch_s": round(reset["durationMs"] / 1000, 2),
+        "reset_by_service_s": {name: round(s["durationMs"] / 1000, 2) for name, s in reset["services"].items()},
+        "reset_all_ready": all(s["ready"] for s in reset["services"].values()),
     }
     flood = OUT / "gateway.json"
     if flood.exists():

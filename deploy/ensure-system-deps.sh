@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the mesh needs when they are missing: rabbitmq-server (run, test),
 # postgresql and docker-compose (test), nodejs and npm (the AsyncAPI validator the suite runs: tools/asyncapi/),
-# podman and what it needs to serve the Docker API without systemd (test-compose).
+# podman and what it needs to serve the Docker API without systemd (test-compose), librsvg2-bin (test: an explained
+# case's SVG drawn by a stock renderer).
 # As root it uses apt-get; otherwise it says what to install.
 # Packages are installed without starting their system services: the mesh runs private instances.
 set -euo pipefail
@@ -14,6 +15,7 @@ have() {
     uidmap) command -v newuidmap >/dev/null 2>&1 ;;
     netavark|aardvark-dns) [ -x "/usr/lib/podman/$1" ] ;;
     nodejs) command -v node >/dev/null 2>&1 ;;  # Debian's package installs node; a node from elsewhere will do
+    librsvg2-bin) command -v rsvg-convert >/dev/null 2>&1 ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac
 }

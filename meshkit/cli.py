@@ -33,6 +33,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from meshkit.journal_kit import WaitTimedOut
 from meshkit.mesh_runner import REPO_ROOT
 from meshkit.sdk import Citizen, KitError, Mesh, verification_failures
 from shared.pki.signing import SignerIdentity, sign_json
@@ -43,6 +44,9 @@ app.add_typer(new_app, name="new")
 registry_app = typer.Typer(help="The gateway registry: grant services, reset entries to the seed.",
                            no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
+snapshot_app = typer.Typer(help="Named snapshots of the mesh's state: export to a file, import into a mesh.",
+                            no_args_is_help=True)
+app.add_typer(snapshot_app, name="snapshot")
 centre_app = typer.Typer(help="ИС ЦОН: a whole visit at a branch, the queue.", no_args_is_help=True)
 app.add_typer(centre_app, name="centre")
 scenario_app = typer.Typer(help="Scenarios per flow: outcomes forced for the flows that name one (docs/scenarios.md).",
@@ -188,6 +192,19 @@ def sign(
             "clock": clock})
 
 
+WhereOption = Annotated[list[str] | None, typer.Option(
+    "--where", metavar="FILTER=VALUE", help="a journal filter, repeatable: correlationId=…, service=portal, "
+    "kind=consumed, messageType=NOTIFICATION, payload.status=COMPLETED, … (docs/journal.md)")]
+
+
+def _filters(items: list[str] | None) -> dict[str, str]:
+    """``--where key=value`` pairs: the journal's own filter names (the gateway refuses one it does not know)."""
+    pairs = [item.split("=", 1) for item in items or []]
+    if any(len(pair) != 2 or not pair[0] for pair in pairs):
+        raise typer.BadParameter("--where takes FILTER=VALUE, e.g. --where service=portal")
+    return dict(pairs)
+
+
 def _seconds(text: str) -> float:
     """``30``, ``30s``, ``2m``, ``1h`` → seconds."""
     units = {"s": 1, "m": 60, "h": 3600}
@@ -246,9 +263,26 @@ def wait(
                                                                    "application at the portal")] = None,
     status: Annotated[str, typer.Option(help="RECEIVED, IN_PROGRESS, COMPLETED, REFUSED, NOT_ACCEPTED")] = "COMPLETED",
     timeout: Annotated[str, typer.Option(help="how long to wait, e.g. 30s, 2m")] = "30s",
+    where: WhereOption = None,
+    count: Annotated[int, typer.Option("--count", help="with --where: until this many entries match")] = 1,
     mesh: MeshOption = None,
 ) -> None:
-    """Wait until a case reaches a status (or passes it); fails if it ends otherwise or takes too long."""
+    """Wait until a case reaches a status (or passes it); fails if it ends otherwise or takes too long. With
+    --where: until the journal has entries matching (docs/journal.md), printed; on timeout the nearest misses."""
+    if where:
+        if ref is not None or citizen is not None:
+            raise typer.BadParameter("--where waits on the journal: name the case as --where correlationId=…")
+        try:
+            with _open(mesh) as kit:
+                wanted: dict[str, Any] = dict(_filters(where))
+                _print(kit.wait_until(timeout_s=_seconds(timeout), at_least=count, **wanted))
+        except WaitTimedOut as exc:
+            typer.echo(exc.message, err=True)
+            _print({"nearestMisses": exc.nearest_misses})
+            raise typer.Exit(code=1) from None
+        except KitError as exc:
+            _fail(exc)
+        return
     if (ref is None) == (citizen is None):
         raise typer.BadParameter("give an application number or correlation id, or --citizen DIR")
     try:
@@ -259,6 +293,78 @@ def wait(
             _print(kit.wait_for_status(ref, status.upper(), timeout_s=_seconds(timeout)))
     except KitError as exc:
         _fail(exc)
+
+
+@app.command()
+def journal(
+    where: WhereOption = None,
+    count: Annotated[bool, typer.Option("--count", help="only how many match")] = False,
+    unmatched: Annotated[bool, typer.Option("--unmatched", help="requests nobody answered, deliveries nobody "
+                                                                "consumed, dead letters")] = False,
+    limit: Annotated[int, typer.Option(help="at most this many entries, the newest")] = 200,
+    mesh: MeshOption = None,
+) -> None:
+    """The whole mesh's journal (every HTTP exchange, envelope and consumed delivery), oldest first: e.g.
+    `meshctl journal --where correlationId=… --where kind=envelope` (docs/journal.md lists the filters)."""
+    try:
+        with _open(mesh) as kit:
+            journal = kit.journal_kit
+            filters: dict[str, Any] = dict(_filters(where))
+            if count:
+                _print({"count": journal.count(**filters)})
+            elif unmatched:
+                _print(journal.unmatched(limit=limit, **filters))
+            else:
+                _print(journal.find(limit=limit, **filters))
+    except KitError as exc:
+        _fail(exc)
+
+
+@app.command()
+def explain(
+    ref: Annotated[str, typer.Argument(help="a correlation id or an application number")],
+    mermaid: Annotated[bool, typer.Option("--mermaid", help="print the Mermaid sequence diagram")] = False,
+    svg: Annotated[Path | None, typer.Option("--svg", help="write the diagram drawn as SVG to this file")] = None,
+    mesh: MeshOption = None,
+) -> None:
+    """What happened to a case, hop by hop: the signed log, the journal, ИС МИО's and ИС ЦОН's steps (due, overdue),
+    the faults injected — JSON by default (docs/explain.md)."""
+    try:
+        with _open(mesh) as kit:
+            if svg is not None:
+                svg.write_text(kit.explain(ref, as_="svg"), encoding="utf-8")
+                _print({"svg": str(svg)})
+            elif mermaid:
+                typer.echo(kit.explain(ref, as_="mermaid"), nl=False)
+            else:
+                _print(kit.explain(ref))
+    except KitError as exc:
+        _fail(exc)
+
+
+@app.command()
+def report(
+    member: Annotated[str, typer.Argument(help="a member id of the registry, e.g. your own system's")],
+    as_json: Annotated[bool, typer.Option("--json", help="the whole report as JSON")] = False,
+    mesh: MeshOption = None,
+) -> None:
+    """How well a member behaves on the mesh — for a tester's own system in a member's place: what it sent and
+    received, each refusal (contract violations apart), answers too late, each case's notices missing or out of
+    order and past the regulation's term. Exits 1 when it does not conform (docs/conformance.md)."""
+    from meshkit.conformance import member_report, summary
+
+    try:
+        with _open(mesh) as kit:
+            found = member_report(kit, member)
+    except KitError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        _print(found)
+    else:
+        typer.echo(summary(found), nl=False)
+    if found["problems"]:
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -309,6 +415,8 @@ def clock(
     working_days: Annotated[int | None, typer.Option(help="advance by N Kazakh working days")] = None,
     speed: Annotated[float | None, typer.Option(help="mesh seconds per real second")] = None,
     reset: Annotated[bool, typer.Option("--reset", help="back to real time")] = False,
+    force: Annotated[bool, typer.Option("--force", help="even outside the validity of the CA's or members' "
+                                                        "certificates (refused otherwise)")] = False,
     settle: Annotated[bool, typer.Option("--settle", help="skip to each scheduled step of simulated staff until "
                                                           "nothing is scheduled")] = False,
     number: Annotated[str | None, typer.Option(help="with --settle: until this application is final")] = None,
@@ -324,10 +432,77 @@ def clock(
             if seconds is None and working_days is None and speed is None and not reset:
                 _print(kit.clock())
                 return
-            changed = kit.advance_clock(seconds=seconds, working_days=working_days, speed=speed, reset=reset)
+            changed = kit.advance_clock(seconds=seconds, working_days=working_days, speed=speed, reset=reset,
+                                        force=force)
             for warning in changed.get("warnings", []):
                 typer.echo(f"warning: {warning}", err=True)
             _print(kit.clock())
+    except KitError as exc:
+        _fail(exc)
+
+
+@app.command("reset")
+def reset_mesh(
+    iin: Annotated[str | None, typer.Option(help="only this citizen's state")] = None,
+    district: Annotated[str | None, typer.Option(help="only this district's state")] = None,
+    service: Annotated[str | None, typer.Option(help="only this member service's state (portal, mio_workstation, "
+                                                     "con_operator, gbd_fl)")] = None,
+    mesh: MeshOption = None,
+) -> None:
+    """Put the whole mesh back to its seed (or one citizen's, district's or service's state), without a restart;
+    answers once every service is ready, with each one's duration."""
+    try:
+        with _open(mesh) as kit:
+            _print(kit.reset(iin=iin, district=district, service=service))
+    except KitError as exc:
+        _fail(exc)
+
+
+@snapshot_app.command("export")
+def snapshot_export(
+    name: Annotated[str, typer.Argument(help="the snapshot's name (letters, digits, . _ -)")],
+    out: Annotated[Path | None, typer.Option(help="the file (default var/snapshots/NAME.json)")] = None,
+    mesh: MeshOption = None,
+) -> None:
+    """Take a snapshot of every service's state, kept by the gateway under NAME and written to a file."""
+    try:
+        with _open(mesh) as kit:
+            typer.echo(str(kit.snapshot_export(name, out)))
+    except KitError as exc:
+        _fail(exc)
+
+
+@snapshot_app.command("import")
+def snapshot_import(
+    path: Annotated[Path, typer.Argument(help="a snapshot file (meshctl snapshot export)")],
+    name: Annotated[str | None, typer.Option(help="keep it under this name (default: the file's)")] = None,
+    no_restore: Annotated[bool, typer.Option("--no-restore", help="only keep it; restore later")] = False,
+    mesh: MeshOption = None,
+) -> None:
+    """Give this mesh a snapshot file and put the mesh in its state."""
+    try:
+        with _open(mesh) as kit:
+            _print(kit.snapshot_import(path, name=name, restore=not no_restore))
+    except KitError as exc:
+        _fail(exc)
+
+
+@snapshot_app.command("restore")
+def snapshot_restore(name: Annotated[str, typer.Argument()], mesh: MeshOption = None) -> None:
+    """Put the mesh in the state of a snapshot the gateway keeps."""
+    try:
+        with _open(mesh) as kit:
+            _print(kit.snapshot_restore(name))
+    except KitError as exc:
+        _fail(exc)
+
+
+@snapshot_app.command("list")
+def snapshot_list(mesh: MeshOption = None) -> None:
+    """The snapshots the gateway keeps."""
+    try:
+        with _open(mesh) as kit:
+            _print(kit.snapshots())
     except KitError as exc:
         _fail(exc)
 

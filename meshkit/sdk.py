@@ -28,16 +28,20 @@ import uuid
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from meshkit.mesh_runner import REPO_ROOT
 from meshkit.private_files import write_private
+from meshkit.resets import MeshResets
 from meshkit.scenarios import DEFAULT_TTL_S, Scenario, Scenarios, scenario_headers
 from shared.clock import ClockState, MeshClock
 from shared.ids import make_bin
 from shared.pki.signing import SignerIdentity, sign_json
+
+if TYPE_CHECKING:
+    from meshkit.journal_kit import JournalKit
 
 DEFAULT_MESH_FILE = REPO_ROOT / "var" / "mesh.json"
 NUMBER = re.compile(r"^[A-Z]{2,4}-\d{4}-\d{6}$")  # an ИС МИО application number, e.g. ZHZ-2026-000001
@@ -588,7 +592,7 @@ class OperatorDesk(_BearerSession):
                                                               "presentedIin": presented_iin})
 
 
-class Mesh:
+class Mesh(MeshResets):
     def __init__(self, info: MeshInfo, *, timeout_s: float = 30.0) -> None:
         self.info = info
         self.http = httpx.Client(timeout=timeout_s)
@@ -609,6 +613,37 @@ class Mesh:
 
     def close(self) -> None:
         self.http.close()
+
+    # ---- the journal (meshkit/journal_kit.py; docs/journal.md) ---------------------------------------------------
+    @property
+    def journal_kit(self) -> JournalKit:
+        """The whole mesh's journal, through the gateway: ``find``, ``count``, ``unmatched``, ``wait_until``."""
+        from meshkit.journal_kit import JournalKit  # here: it builds on this module's KitError
+
+        return JournalKit(self.http, url=self.info.gateway, headers=self._admin)
+
+    def journal(self, **filters: Any) -> list[dict[str, Any]]:
+        """The journal's entries matching ``filters`` (``correlation_id=``, ``service=``, ``kind=``, …,
+        ``payload={"status": "COMPLETED"}``), oldest first."""
+        return self.journal_kit.find(**filters)
+
+    def wait_until(self, *, timeout_s: float, at_least: int = 1, **filters: Any) -> list[dict[str, Any]]:
+        """Until ``at_least`` journal entries match ``filters`` — e.g. ``wait_until(timeout_s=60, service="portal",
+        kind="consumed", message_type="NOTIFICATION", correlation_id=…, payload={"status": "COMPLETED"})`` — and
+        returns them; ``WaitTimedOut`` (a ``KitError``, with ``nearest_misses``) after ``timeout_s``."""
+        return self.journal_kit.wait_until(timeout_s=timeout_s, at_least=at_least, **filters)
+
+    def explain(self, ref: str, *, as_: str = "json") -> Any:
+        """What happened to a case (a correlation id or an application number), hop by hop — the gateway's signed
+        log, the journal, ИС МИО's and ИС ЦОН's steps with their due times and overdue flags, the faults injected:
+        ``as_="json"`` a dict, ``"mermaid"`` the sequence diagram's text, ``"svg"`` it drawn (docs/explain.md)."""
+        suffix = {"json": "", "mermaid": ".mmd", "svg": ".svg"}.get(as_)
+        if suffix is None:
+            raise KitError(code="FORMAT_UNKNOWN", status=0, message=f"{as_}: json, mermaid or svg")
+        reply = self.http.get(f"{self.info.gateway}/admin/cases/{ref}/explain{suffix}", headers=self._admin)
+        if not suffix or reply.status_code != 200:
+            return _checked(reply)
+        return reply.text
 
     def __enter__(self) -> Mesh:
         return self
@@ -945,10 +980,12 @@ class Mesh:
 
     def advance_clock(self, *, seconds: float | None = None, working_days: int | None = None,
                       speed: float | None = None, reset: bool = False, wait_for: list[str] | None = None,
-                      timeout_s: float = 15.0) -> dict[str, Any]:
-        """Change the mesh clock and wait until the services in ``wait_for`` (URLs; default ИС МИО) follow it."""
+                      timeout_s: float = 15.0, force: bool = False) -> dict[str, Any]:
+        """Change the mesh clock and wait until the services in ``wait_for`` (URLs; default ИС МИО) follow it.
+        A move outside the certificates' validity is refused (``CLOCK_OUTSIDE_VALIDITY``) unless ``force``."""
         body: dict[str, Any] = {"advanceSeconds": seconds, "advanceWorkingDays": working_days, "speed": speed}
-        body = {k: v for k, v in body.items() if v is not None} | ({"reset": True} if reset else {})
+        body = {k: v for k, v in body.items() if v is not None} | ({"reset": True} if reset else {}) | (
+            {"force": True} if force else {})
         state = _checked(self.http.post(f"{self.info.gateway}/admin/clock", headers=self._admin, json=body))
         version = state["state"]["version"]
         deadline = time.monotonic() + timeout_s

@@ -45,6 +45,15 @@ class MeshClock:
         """Current mesh time, timezone-aware (UTC)."""
         return dt.datetime.fromtimestamp(self.timestamp(), tz=dt.UTC)
 
+    def real_now(self) -> dt.datetime:
+        """Real time (UTC), as the clock reads it: where a reset takes the mesh clock back to."""
+        return dt.datetime.fromtimestamp(self._real_time(), tz=dt.UTC)
+
+    def earliest_now(self) -> dt.datetime:
+        """The earlier of mesh now and real now: what a certificate issued now must be valid from, so the one reset
+        the mesh allows (back to real time) never leaves it «not yet valid» (issue 20)."""
+        return min(self.now(), self.real_now())
+
     def local_now(self) -> dt.datetime:
         """Current mesh time in Kazakhstan local time, which decides the calendar date."""
         return self.now().astimezone(KZ_TZ)

@@ -101,12 +101,24 @@ _ENTRIES: dict[Area, list[tuple[str, int, Fault, str]]] = {
         ("FORBIDDEN", 403, AUTH, "The credentials given do not allow this route."),
         ("HTTP_ERROR", 400, CALLER, "Another refusal of the HTTP framework (a malformed multipart body, say); "
          "answered with the framework's status, 400 unless it says otherwise."),
+        ("JOURNAL_FILTER_UNKNOWN", 400, CALLER, "A journal query (`/admin/journal…`) with a filter the journal does "
+         "not know: refused, not ignored — a typo would widen the query to everything; `details` lists the known "
+         "filters."),
+        ("JOURNAL_FILTER_INVALID", 400, CALLER, "A journal filter whose value does not parse (a time that is not ISO "
+         "8601, an `afterSeq` that is not a number)."),
+        ("JOURNAL_WAIT_TIMEOUT_MISSING", 400, CALLER, "A wait-until (`/admin/journal/wait`) without `timeoutS`: a wait "
+         "has a bound."),
+        ("JOURNAL_WAIT_TIMEOUT_TOO_LONG", 400, CALLER, "A wait-until whose `timeoutS` is over the maximum (300 s)."),
         ("ADMIN_TOKEN_MISSING", 401, AUTH, "An admin route without `Authorization: Bearer <admin token>`."),
         ("ADMIN_TOKEN_INVALID", 403, AUTH, "An admin route with a token that is not the mesh's admin token."),
         ("TOO_MANY_ATTEMPTS", 429, CALLER, "Too many requests of this kind from one address in a minute "
          "(registration, logins, challenges, document checks); the message says when to try again."),
         ("IDEMPOTENCY_KEY_INVALID", 400, CALLER, "`Idempotency-Key` is not 1-255 visible ASCII characters."),
         ("IDEMPOTENCY_KEY_REUSED", 422, CALLER, "`Idempotency-Key` was used before for a different request."),
+        ("RESET_RUNNING", 409, STATE, "A reset or a snapshot's restore is running already (the mesh's or this "
+         "service's): wait for its answer; nothing was changed."),
+        ("SNAPSHOT_INVALID", 422, CALLER, "The snapshot does not fit: another service's part, an unknown table or "
+         "column, a value of the wrong type; nothing was changed."),
     ],
     MEMBER: [
         ("NOT_READY", 503, DEPENDENCY, "The service has not loaded НУЦ's certificates yet (start-up, or НУЦ is "
@@ -252,10 +264,19 @@ _ENTRIES: dict[Area, list[tuple[str, int, Fault, str]]] = {
         ("REGISTRY_FILE_INVALID", 400, MESH, "The gateway's registry file does not parse."),
         ("CERTIFICATE_PINNED_ELSEWHERE", 409, STATE, "The certificate is pinned to another member."),
         ("LOG_RECORD_NOT_FOUND", 404, STATE, "No message of this id in the log."),
+        ("CASE_NOT_FOUND", 404, STATE, "Nothing in the gateway's log, the journal or ИС МИО for this correlation id or "
+         "application number (`/admin/cases/{ref}/explain`)."),
         ("ACCOUNT_RESERVED", 403, AUTH, "The gateway's own broker account is not handed out."),
         ("BROKER_ACCOUNTS_OFF", 409, STATE, "The gateway has no broker administrator: members use the login of "
          "MESH_AMQP_URL."),
         ("BROKER_ADMIN_NOT_CONFIGURED", 404, STATE, "This gateway holds no broker administrator's login."),
+        ("RESET_SCOPE_UNKNOWN", 422, CALLER, "No member service of this name to reset (the answer lists them)."),
+        ("RESET_MEMBER_FAILED", 502, DEPENDENCY, "A member service did not take its part of a reset, snapshot or "
+         "restore (down, unknown to the gateway, or refused): the answer names it."),
+        ("SNAPSHOT_NOT_FOUND", 404, STATE, "The gateway keeps no snapshot of this name (take one, or import a "
+         "file under it)."),
+        ("CLOCK_OUTSIDE_VALIDITY", 409, STATE, "The mesh clock would leave the validity of the CA's or a member's "
+         "certificate (the answer names them): refused unless forced."),
         ("BROKER_ADMIN_PASSWORD_MISSING", 500, MESH, "The gateway is configured with a broker administrator but no "
          "password (a start-up error)."),
     ],

@@ -14,6 +14,7 @@ from services.con_operator.centre import build_centre
 from services.con_operator.operators import OperatorBook
 from services.con_operator.routes import ROUTERS
 from services.con_operator.settings import ConOperatorSettings
+from services.con_operator.state import centre_state
 from services.con_operator.store import OperatorAccount, Scan, ScanRef, Ticket, TicketCounter, Visit
 from shared.employment.case_tracking import CaseNotice, TrackedCase, follow
 from shared.employment.logins import Challenge, LoginGuess, Logins, LoginSession
@@ -54,6 +55,7 @@ def create_app(settings: ConOperatorSettings | None = None, *, bus: Bus | None =
                                         branches=branches, regulations=regulations, logins=logins,
                                         operators=operators, person_lookup=person_lookup,
                                         admin_token=settings.mesh.admin_token.get_secret_value)
+        app.state.state_plan = centre_state()
         for router in ROUTERS:
             app.include_router(router)
 

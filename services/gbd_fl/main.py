@@ -10,6 +10,7 @@ from services.gbd_fl.consumers import wire_consumers
 from services.gbd_fl.registry import Registry
 from services.gbd_fl.routes import facts, people, population
 from services.gbd_fl.settings import GbdFlSettings
+from services.gbd_fl.state import registry_state
 from services.gbd_fl.store import Person, PopulationState, RegistryFacts
 from shared.mesh.bus import Bus
 from shared.mesh.member_node import MemberNode
@@ -25,6 +26,7 @@ def create_app(settings: GbdFlSettings | None = None, *, bus: Bus | None = None,
         wire_consumers(runtime=node.runtime(settings.member_id), registry=registry)
         node.then("population", registry.population.seed_if_empty)
         app.state.registry = registry
+        app.state.state_plan = registry_state(registry.population)
         app.state.admin_token = settings.mesh.admin_token.get_secret_value
         for routes in (population, people, facts):
             app.include_router(routes.router)

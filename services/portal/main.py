@@ -11,6 +11,7 @@ from services.portal.handlers import Portal
 from services.portal.mailbox import MailMessage, host_mailbox
 from services.portal.routes import ROUTERS
 from services.portal.settings import PortalSettings
+from services.portal.state import portal_state
 from services.portal.store import Account, CitizenCopy, OrganisationAccount, SurveyAnswer
 from services.portal.usecases.following import follow_applications
 from shared.employment.case_tracking import CaseNotice, TrackedCase
@@ -41,6 +42,7 @@ def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None
         node.relay.also_purge(lambda: purge_keys(node.sessions))
         # the mesh's SMS and e-mail outbox: a member of its own (its own certificate, broker login and queues)
         host_mailbox(node.runtime(MAIL_MEMBER), clock=node.clock)
+        app.state.state_plan = portal_state()
         for router in ROUTERS:
             app.include_router(router)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import suppress
 
 from services.shep_gateway.handlers import Gateway
 from services.shep_gateway.usecases.examined import Examined
@@ -51,6 +52,17 @@ class IngressWorker:
         if self._subscription is not None:
             await self._subscription.cancel()
         await self._loop.stop()
+
+    async def discard_waiting(self) -> int:
+        """After ``stop``, for a mesh reset: what was taken from the ingress queue but not yet examined was meant for
+        the state being deleted. Acked where the channel still stands (the in-memory broker); on RabbitMQ the closed
+        channel has already put it back in the queue, which the reset drains."""
+        discarded = 0
+        while not self._inbox.empty():
+            with suppress(Exception):
+                await self._inbox.get_nowait().ack()
+            discarded += 1
+        return discarded
 
     async def progress(self) -> str | None:
         """Readiness: None while messages go through; otherwise what holds the ingress up."""

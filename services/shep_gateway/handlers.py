@@ -57,8 +57,9 @@ class Gateway:
         self.calls = SyncCalls(sessions=sessions)
         districts = DistrictLookups(book=book, composer=composer, clock=clock, settings=settings)
         self.scenarios = Scenarios(book=ScenarioBook())  # per-flow outcomes for tests (issue 20)
-        outcomes = Outcomes(ledger=self.ledger, sealer=sealer, composer=composer, book=book, districts=districts,
-                            calls=self.calls, receipts=receipts, scenarios=self.scenarios)
+        self.outcomes = outcomes = Outcomes(ledger=self.ledger, sealer=sealer, composer=composer, book=book,
+                                            districts=districts, calls=self.calls, receipts=receipts,
+                                            scenarios=self.scenarios)
         self.decision = IngressDecision(book=book, routing=Routing(book=book, sessions=sessions, settings=settings),
                                         clock=clock, policy=self.policy, bus=bus, accounts_enforced=accounts_enforced,
                                         scenarios=self.scenarios)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
 
@@ -35,6 +35,7 @@ from services.shep_gateway.store import (
     LogRecord,
     MemberCertificate,
     MemberRow,
+    MeshSnapshotRow,
     ParkedRequest,
     SeedMark,
     ServiceRow,
@@ -43,7 +44,9 @@ from services.shep_gateway.store import (
 )
 from services.shep_gateway.usecases.broker_accounts import BrokerAccounts
 from services.shep_gateway.usecases.clock_authority import ClockAuthority
+from services.shep_gateway.usecases.mesh_reset import MemberCalls, MeshReset, parse_urls
 from services.shep_gateway.usecases.message_log import MessageLog
+from services.shep_gateway.usecases.snapshots import MeshSnapshots
 from shared.clock import MeshClock
 from shared.db import Sessions, create_tables, make_engine, make_sessions
 from shared.errors import MeshError
@@ -54,6 +57,7 @@ from shared.mesh.bus import Bus
 from shared.mesh.bus_rabbit import RabbitBus
 from shared.mesh.control_clients import NucClient
 from shared.mesh.identity import RetiredIdentityRecord, SystemIdentityRecord, load_keyring, load_or_enroll
+from shared.mesh.journal import Journal
 from shared.mesh.member import Composer
 from shared.mesh.member_node import scrape_outbox
 from shared.mesh.outbox import OutboxMessage, OutboxRelay
@@ -64,12 +68,13 @@ from shared.pki.ocsp_client import OcspClient
 from shared.telemetry import ServiceMetrics, configure_tracing, metrics, propagate_trace, serving
 from shared.web.admin_auth import admin_guard
 from shared.web.http_app import build_app
-from shared.web.mesh_descriptor import mesh_descriptor_router
+from shared.web.journal_http import JournalSources, Peer
+from shared.web.mesh_descriptor import DescriptorSettings, mesh_descriptor_router
 
 log = get_logger(__name__)
 MODELS: list[type[SQLModel]] = [
     OutboxMessage, SystemIdentityRecord, RetiredIdentityRecord, MemberRow, ServiceRow, SeedMark, MemberCertificate,
-    LogRecord, LogHead, LogAnchor, SyncCall, ClockRow, ParkedRequest, DeliveryRow]
+    LogRecord, LogHead, LogAnchor, SyncCall, ClockRow, ParkedRequest, DeliveryRow, MeshSnapshotRow]
 SERVICE = "shep_gateway"
 STEPS = ["database", "clock", "broker", "trust", "identity", "registry", "topology", "consumers"]
 
@@ -102,10 +107,18 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
                http: httpx.AsyncClient | None = None) -> FastAPI:
     """``bus`` and ``http`` replace RabbitMQ and the HTTP client to НУЦ (the in-process mesh of the tests)."""
     parts = _wire(settings or GatewaySettings(), bus=bus, http=http)
+    token = parts.settings.mesh.admin_token.get_secret_value
+    journal = Journal(service=SERVICE, mesh_time=parts.clock.timestamp,
+                      mesh_speed=lambda: parts.clock.state.speed, ring=parts.settings.mesh.journal_ring,
+                      payload_bytes=parts.settings.mesh.journal_payload_bytes)
+    parts.gateway.outcomes.journal = journal
     app = build_app(service=SERVICE, title="egov-mesh SHEP gateway",
                     summary="ШЭП/РШЭП simulator",
                     description="Verifies, authorises, logs and routes every message between member systems.",
-                    readiness=parts.readiness, lifespan=_lifespan(parts))
+                    readiness=parts.readiness, lifespan=_lifespan(parts), journal=journal, admin_token=token)
+    # GET /admin/journal here is the whole mesh's: the gateway's own entries merged with every service's
+    app.state.journal_sources = JournalSources(journal=journal, peers=journal_peers(parts.settings),
+                                               http=parts.http, token=token)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(mesh_descriptor_router(token=parts.settings.mesh.admin_token.get_secret_value))
@@ -115,7 +128,28 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     app.state.message_log = parts.message_log
     app.state.accounts = parts.accounts
     app.state.admin_guard = admin_guard(token=parts.settings.mesh.admin_token.get_secret_value)
+    app.state.mesh_reset = _mesh_reset(parts, forget=app.state.journal_sources.clear)
+    app.state.snapshots = MeshSnapshots(sessions=parts.sessions, reset=app.state.mesh_reset)
     return app
+
+
+def journal_peers(settings: GatewaySettings) -> list[Peer]:
+    """The services whose journals the gateway's merges: ``SHEP_JOURNAL_PEERS``, else the mesh descriptor's
+    ``MESH_SERVICE_URLS`` — every service but the gateway itself."""
+    pairs = (item.split("=", 1) for item in (settings.journal_peers or DescriptorSettings().service_urls).split(",")
+             if "=" in item)
+    return [Peer(name=name.strip(), url=url.strip()) for name, url in pairs
+            if name.strip() and url.strip() and name.strip() != SERVICE]
+
+
+def _mesh_reset(parts: Parts, *, forget: Callable[[], Awaitable[int]]) -> MeshReset:
+    """The member services at the addresses ``GET /mesh`` gives, unless ``SHEP_MEMBER_URLS`` says otherwise."""
+    settings = parts.settings
+    members = MemberCalls(http=parts.http, admin_token=settings.mesh.admin_token.get_secret_value,
+                          urls=lambda: parse_urls(settings.member_urls or DescriptorSettings().service_urls))
+    return MeshReset(sessions=parts.sessions, bus=parts.bus, members=members, worker=parts.worker,
+                     gateway=parts.gateway, book=parts.book, clock=parts.clock_authority,
+                     own_ready=parts.readiness.check, forget=forget)
 
 
 def _broker_admin(settings: GatewaySettings, template: Bus,

@@ -183,6 +183,16 @@ class LogAnchor(SQLModel, table=True):
                 "purgedAt": self.purged_at}
 
 
+class MeshSnapshotRow(SQLModel, table=True):
+    """A named snapshot of the mesh (issue 20): every member service's state, as one JSON archive."""
+
+    __tablename__ = "mesh_snapshot"
+
+    name: str = Field(primary_key=True, max_length=64)
+    taken_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    archive: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
 class ClockRow(SQLModel, table=True):
     __tablename__ = "mesh_clock"
 

@@ -31,6 +31,7 @@ from shared.mesh.contracts import Contract, ErrorPayload, parse_payload
 from shared.mesh.dead_letters import dead_letter
 from shared.mesh.envelope import Envelope, EnvelopeHeader, MessageType, ParsedEnvelope, unsigned_envelope
 from shared.mesh.failures import OutageFailure, PermanentFailure, RetryPolicy
+from shared.mesh.journal import Journal
 from shared.mesh.outbox import OutboxRelay, queue_outgoing
 from shared.mesh.payload_crypto import Keyring, can_agree_keys, open_wire, read_wire, seal_wire
 from shared.mesh.receipts import RECEIPT_SERVICE, DeliveryReceipt
@@ -151,10 +152,12 @@ class EnvelopeVerifier:
         except MeshError as exc:  # DecryptionError, or what was encrypted is not an envelope's data
             raise PermanentFailure(exc.code, exc.message) from None
         env = parsed.envelope
+        # A clock broadcast sets the time OCSP freshness is judged by, so it skips OCSP; and it is judged at the mesh
+        # time it was signed at — the time it brings — not at the clock it is about to correct.
         result, _ = await verifier.verify_signed(
             content=parsed.signed_bytes(), signature_b64=env.signature,
             expect=Expectation(usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=env.sender),
-            revocation=not broadcast)  # a clock broadcast sets the time OCSP freshness is judged by
+            revocation=not broadcast, at_signing_time=broadcast)
         if not result.ok:
             if is_transient(result):
                 raise OutageFailure(refusal_code(result), f"cannot check {env.sender}'s certificate now: "
@@ -165,6 +168,24 @@ class EnvelopeVerifier:
         except MeshError as exc:
             raise PermanentFailure(exc.code, exc.message) from None
         return Incoming(parsed=parsed, payload=payload, seal=seal)
+
+
+def journal_consumed(journal: Journal | None, incoming: Incoming, *, recipient: str, channel: str) -> None:
+    """The tester's journal entry of a delivery its recipient handled, as it read it: opened, its signature (and the
+    gateway's seal) checked. Never fails what it watches: a journal that cannot record logs why."""
+    if journal is None:
+        return
+    env = incoming.envelope
+    try:
+        journal.record(
+            "consumed", payload=env.data, sender=env.sender, recipient=recipient, outcome="consumed",
+            correlationId=env.correlation_id, messageId=str(env.message_id), serviceId=env.service_id,
+            messageType=env.message_type.value, channel=channel,
+            inReplyTo=str(env.in_reply_to) if env.in_reply_to else None,
+            checks={"signature": "ok", "seal": "ok" if incoming.seal is not None else "none",
+                    "logSeq": incoming.seal.log_seq if incoming.seal is not None else None})
+    except Exception:
+        log.exception("journal_record_failed")
 
 
 class SyncProvider:
@@ -181,6 +202,7 @@ class SyncProvider:
         self.to_gateway = to_gateway
         self._timeout_s = timeout_s
         self.handlers: dict[str, SyncHandler] = {}
+        self.journal: Journal | None = None  # the requests it answered, as it read them
 
     async def on_request(self, delivery: Delivery) -> None:
         with message_context(correlation_id=delivery.correlation_id, message_id=delivery.message_id):
@@ -205,6 +227,7 @@ class SyncProvider:
                                              details=exc.details)
                 await delivery.ack()
                 return
+            journal_consumed(self.journal, incoming, recipient=self.member_id, channel="sync")
             await self._answer(incoming=incoming, deadline=deadline)
             metrics().message_in("answered")
             await delivery.ack()
@@ -273,10 +296,22 @@ class MemberRuntime:
         self._subscriptions: list[Subscription] = []
         self._consumer: MessageConsumer[Incoming] | None = None
         self._after_commit: list[Callable[[], None]] = []
+        self._journal: Journal | None = None
         self._provider = SyncProvider(member_id=member_id, bus=bus, checks=self.checks, composer=self.composer,
                                       to_gateway=self.to_gateway, timeout_s=sync_timeout_s)
 
     # ---- wiring ------------------------------------------------------------------------------------------
+    @property
+    def journal(self) -> Journal | None:
+        return self._journal
+
+    @journal.setter
+    def journal(self, journal: Journal | None) -> None:
+        """Where what this member consumes goes (the tester's journal): the deliveries it handled, the synchronous
+        requests it answered and the answers it got."""
+        self._journal = journal
+        self._provider.journal = journal
+
     def attach(self, *, signer: SignerIdentity, verifier: CertificateVerifier, keyring: Keyring | None = None,
                gateway_certificate: x509.Certificate | None = None) -> None:
         """``keyring``: the keys payloads to this member open with (by default its signing key: system keys also
@@ -415,6 +450,7 @@ class MemberRuntime:
         with message_context(service_id=env.service_id):
             await self._handle(session, incoming)
             await self._acknowledge(session, incoming)
+        journal_consumed(self.journal, incoming, recipient=self.member_id, channel="async")
 
     async def _acknowledge(self, session: AsyncSession, incoming: Incoming) -> None:
         """Tell the gateway this delivery is recorded (``shared.mesh.receipts``): queued in the transaction that
@@ -469,6 +505,7 @@ class MemberRuntime:
                 await delivery.ack()
                 return
             env = incoming.envelope
+            journal_consumed(self.journal, incoming, recipient=self.member_id, channel="sync")
             metrics().message_in("reply")
             future = self._pending.get(str(env.in_reply_to)) if env.in_reply_to else None
             if future is None or future.done():

@@ -53,6 +53,10 @@ class MeshSettings(BaseSettings):
     outbox_keep_s: float = Field(default=3600.0, ge=0, description="real seconds a published outbox row is kept")
     inbox_keep_days: float = Field(default=7.0, gt=0, description="days a processed message id is remembered "
                                    "(a redelivered copy within that time is recognised)")
+    journal_ring: int = Field(default=5000, ge=10, le=200_000, description="entries the tester's journal keeps in "
+                              "each process (the oldest go first)")
+    journal_payload_bytes: int = Field(default=8192, ge=256, le=1_048_576, description="the most of one payload "
+                                       "(as JSON) a journal entry keeps; larger fields are replaced by their size")
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(outage_window_s=self.retry_outage_window_s, fault_attempts=self.retry_fault_attempts)

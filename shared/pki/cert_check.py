@@ -243,13 +243,17 @@ class CertificateVerifier:
         return None
 
     async def verify_signed(self, *, content: bytes, signature_b64: str, expect: Expectation,
-                            revocation: bool = True) -> tuple[CertCheckResult, VerifiedSignature | None]:
-        """Check the signature's mathematics, then its signer's certificate."""
+                            revocation: bool = True,
+                            at_signing_time: bool = False) -> tuple[CertCheckResult, VerifiedSignature | None]:
+        """Check the signature's mathematics, then its signer's certificate — now, or (``at_signing_time``) when it
+        says it signed: a clock broadcast is judged at the time it sets, not at the clock it corrects (a service
+        whose clock was forced past the gateway's certificate refused every broadcast bringing it back, for good)."""
         try:
             verified = verify_detached(content=content, signature_b64=signature_b64)
         except SignatureError as exc:
             return self._fail(CertFailure.BAD_SIGNATURE, exc.message, signature_code=exc.code), None
-        return await self.check(certificate=verified.signer, expect=expect, revocation=revocation), verified
+        at = verified.signing_time if at_signing_time else None
+        return await self.check(certificate=verified.signer, expect=expect, revocation=revocation, at=at), verified
 
     async def verify_signed_json(self, *, value: Any, signature_b64: str,
                                  expect: Expectation) -> tuple[CertCheckResult, VerifiedSignature | None]:

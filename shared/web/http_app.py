@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import MeshError, status_of
 from shared.mesh.envelope import MAX_ENVELOPE_BYTES
+from shared.mesh.journal import Journal
 from shared.mesh.readiness import Readiness
 from shared.pki.canonical import MALFORMED_CODE, JsonRefused, parse_json
 from shared.telemetry import (
@@ -31,6 +32,8 @@ from shared.telemetry import (
     span,
     use_service,
 )
+from shared.web.admin_auth import admin_guard
+from shared.web.journal_http import JournalEdge, JournalSources, journal_router
 from shared.web.models import Alive, ReadinessOut
 from shared.web.openapi_errors import complete_error_responses
 from shared.web.openapi_shape import complete_shape
@@ -203,9 +206,13 @@ async def read_body(request: Request, *, limit: int, code: str, what: str) -> by
 
 
 def build_app(*, service: str, title: str, summary: str, description: str, readiness: Readiness,
-              lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]) -> FastAPI:
-    """``service``: whose metrics ``/metrics`` serves and whose every request counts as (``Telemetry``)."""
+              lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]], journal: Journal | None = None,
+              admin_token: Callable[[], str] | None = None) -> FastAPI:
+    """``service``: whose metrics ``/metrics`` serves and whose every request counts as (``Telemetry``);
+    ``journal``: where its HTTP edge is recorded (``shared.web.journal_http``), queried at ``/admin/journal`` behind
+    ``admin_token`` (``app.state.journal_sources`` says which journals a query reads: by default its own)."""
     use_service(service)
+    journal = journal or Journal(service=service)
     # Swagger UI (/docs) and ReDoc (/redoc) with their scripts served from the package (fastapi-offline), not a CDN:
     # the mesh runs where nothing else on the internet is reachable.
     # FastAPI's own OpenTelemetry (0.165 has it) is off: its server spans carry the raw path (``url.path``), which can
@@ -231,6 +238,7 @@ def build_app(*, service: str, title: str, summary: str, description: str, readi
 
     app.add_middleware(JsonGuard)
     app.add_middleware(BoundedBody)  # a declared size too large is refused before anything is read
+    app.add_middleware(JournalEdge, journal=journal)  # every exchange in the journal, refusals too
     app.add_middleware(Telemetry, service=service)  # outermost: a refusal is timed and traced too
 
     def openapi() -> dict[str, Any]:
@@ -241,6 +249,10 @@ def build_app(*, service: str, title: str, summary: str, description: str, readi
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.state.journal = journal
+    app.state.journal_sources = JournalSources(journal=journal)
+    if admin_token is not None:
+        app.include_router(journal_router(admin=admin_guard(token=admin_token)))
 
     @app.get("/health", tags=["ops"], summary="Alive (the process answers)")
     async def health() -> Alive:

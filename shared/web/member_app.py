@@ -15,12 +15,18 @@ from sqlmodel import SQLModel
 
 from shared.logging import configure_logging
 from shared.mesh.bus import Bus
+from shared.mesh.inbox import InboxMessage
+from shared.mesh.journal import Journal
 from shared.mesh.member_node import MemberNode
+from shared.mesh.outbox import OutboxMessage
 from shared.mesh.settings import ServiceSettings
+from shared.mesh.topology import member_queue, member_sync_queue
 from shared.pki.cert_profile import serial_hex
 from shared.telemetry import configure_tracing, serving
+from shared.web.admin_auth import admin_guard
 from shared.web.http_app import build_app
 from shared.web.models import CamelModel, ClosedModel
+from shared.web.state_admin import StateKeeper, StatePlan, state_router
 
 
 class MemberCertificateOut(CamelModel):
@@ -95,9 +101,27 @@ def create_member_app(*, settings: ServiceSettings, service: str, title: str, su
         yield
         await node.stop()
 
+    journal = Journal(service=service, mesh_time=node.clock.timestamp,
+                      mesh_speed=lambda: node.clock.state.speed, ring=settings.mesh.journal_ring,
+                      payload_bytes=settings.mesh.journal_payload_bytes)
+    for runtime in node.runtimes.values():  # what its members consume goes into the same journal
+        runtime.journal = journal
     app = build_app(service=service, title=title, summary=summary, description=description,
-                    readiness=node.readiness, lifespan=lifespan)
+                    readiness=node.readiness, lifespan=lifespan, journal=journal,
+                    admin_token=settings.mesh.admin_token.get_secret_value)
     app.include_router(_mesh_router(node))
     app.state.node = node
     wire(node, app)
+    app.state.state_keeper = state_keeper(node, getattr(app.state, "state_plan", None) or StatePlan(state=[]))
+    app.include_router(state_router(lambda: app.state.state_keeper,
+                                    guard=admin_guard(token=settings.mesh.admin_token.get_secret_value)))
     return app
+
+
+def state_keeper(node: MemberNode, plan: StatePlan) -> StateKeeper:
+    """The service's own plan (``app.state.state_plan``, set by its wiring) and what every member has: its outbox and
+    inbox are transient, its members' queues are drained by a whole reset."""
+    plan.transient = [*plan.transient, OutboxMessage, InboxMessage]
+    plan.queues = [*plan.queues, *((node.buses[m], q) for m in node.members
+                                   for q in (member_queue(m), member_sync_queue(m)))]
+    return StateKeeper(service=node.service, sessions=node.sessions, plan=plan)

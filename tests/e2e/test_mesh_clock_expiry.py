@@ -35,7 +35,7 @@ async def test_a_certificate_expired_on_the_mesh_clock_is_refused(clock_mesh: Me
         await provider.wait_for(lambda i: str(i.envelope.message_id) == first["messageId"])
         async with httpx.AsyncClient() as http:
             moved = await http.post(f"{clock_mesh.gateway}/admin/clock", headers=clock_mesh.admin,
-                                    json={"advanceSeconds": 400 * 86400})
+                                    json={"advanceSeconds": 400 * 86400, "force": True})  # past them on purpose
             assert moved.status_code == 200
             late = await caller.send(service_id=service, message_type=MessageType.REQUEST, data={})
             for _ in range(100):

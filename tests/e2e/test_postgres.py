@@ -13,7 +13,7 @@ from shared.mesh.envelope import MessageType
 from tests.support.members import enroll, grant, start_member, unique_id
 from tests.support.mesh import MeshHandle, private_mesh
 from tests.support.postgres import PostgresServer
-from tests.support.snapshot import assert_reads_see_one_moment
+from tests.support.snapshot import assert_reads_see_one_moment, assert_restored_ids_are_not_taken_again
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 def pg_server():
     server = PostgresServer.start()
     try:
-        server.create_databases([s.name for s in SERVICES] + ["snapshot_check"])
+        server.create_databases([s.name for s in SERVICES] + ["snapshot_check", "state_check"])
         yield server
     finally:
         server.stop()
@@ -37,6 +37,10 @@ def pg_mesh(tmp_path_factory: pytest.TempPathFactory, pg_server: PostgresServer)
 
 async def test_a_snapshot_on_postgresql_sees_one_moment(pg_server: PostgresServer):
     await assert_reads_see_one_moment(pg_server.url("snapshot_check"))
+
+
+async def test_a_state_restored_on_postgresql_leaves_its_ids_to_itself(pg_server: PostgresServer):
+    await assert_restored_ids_are_not_taken_again(pg_server.url("state_check"))
 
 
 async def test_services_run_on_postgresql_end_to_end(pg_mesh: MeshHandle, tmp_path: Path):
@@ -84,3 +88,24 @@ def test_ca_and_gateway_keep_their_keys_across_restarts_on_postgresql(pg_mesh: M
     shep_after = next(m for m in httpx.get(f"{pg_mesh.gateway}/members").json()["members"] if m["id"] == "shep")
     assert shep_after["certificates"] == shep_before
     assert httpx.get(f"{pg_mesh.gateway}/log/verify", headers=pg_mesh.admin).json()["ok"] is True
+
+
+def test_a_reset_and_a_restored_snapshot_on_postgresql_take_new_cases(pg_mesh: MeshHandle, tmp_path: Path):
+    """Issue 20 on PostgreSQL: the reset, a snapshot restored, and new rows after it — which, before the restore set
+    the id sequences past the restored rows, would take an id a restored row has."""
+    job_seeker = "employment.job-seeker-registration"
+    with pg_mesh.kit() as kit:
+        assert all(s["ready"] for s in kit.reset()["services"].values())
+        kit.set_mode("almaty", "manual")
+        citizen = kit.new_citizen(district="almaty", jobless=True)
+        first = kit.login_eds(citizen).apply(citizen.signed_request(job_seeker))
+        number = kit.wait_for_status(first["correlationId"], "RECEIVED")["applicationNumber"]
+        kit.snapshot_export("pg-one-case", tmp_path / "pg.json")
+        kit.reset()
+        restored = kit.snapshot_restore("pg-one-case")
+        assert all(s["ready"] for s in restored["services"].values()), restored
+        assert kit.mio_application(number)["applicantIin"] == citizen.iin
+        second = kit.login_eds(citizen).apply(citizen.signed_request(job_seeker))
+        after = kit.wait_for_status(second["correlationId"], "RECEIVED")["applicationNumber"]
+    assert after != number
+    assert after.rsplit("-", 1)[1] == f"{int(number.rsplit('-', 1)[1]) + 1:06d}", "numbering goes on from the snapshot"

@@ -239,6 +239,8 @@ def mesh_settings(directory: Path, *, overrides: dict[str, dict[str, Any]] | Non
             values["registry_timeout_s"] = 1.0
         if name == "nuc_pki":
             values["holder_keys"] = "ec"
+        if name == "shep_gateway":  # the journal's merged view reads every other service's
+            values["journal_peers"] = ",".join(f"{peer}={url(peer)}" for peer in _FACTORIES if peer != name)
         values.update((overrides or {}).get(name, {}))
         out[name] = settings_class(**values)
     return out

@@ -1,10 +1,12 @@
-"""The check that ``shared.db.snapshot`` reads one moment, for any database URL (SQLite and PostgreSQL)."""
+"""The check that ``shared.db.snapshot`` reads one moment, and that a state restored with its ids
+(``shared.web.state_admin``) leaves the next id free, for any database URL (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 from sqlmodel import Field, SQLModel, func, select
 
 from shared.db import create_tables, make_engine, make_sessions, snapshot
+from shared.web.state_admin import StateKeeper, StatePlan, StateSnapshot
 
 
 class SnapshotProbe(SQLModel, table=True):
@@ -27,5 +29,22 @@ async def assert_reads_see_one_moment(url: str) -> None:
             assert (await reader.exec(count)).one() == before, "the second read saw a later moment"
         async with sessions() as after:
             assert (await after.exec(count)).one() == before + 1, "the write outside the snapshot stands"
+    finally:
+        await engine.dispose()
+
+
+async def assert_restored_ids_are_not_taken_again(url: str) -> None:
+    """Rows restored into a fresh table with their ids, then a new row: it takes the next id, not a restored one.
+    Before: on PostgreSQL the id sequence stayed at 1 and the new row failed on a duplicate key."""
+    engine = make_engine(url)
+    await create_tables(engine, models=[SnapshotProbe])
+    sessions = make_sessions(engine)
+    keeper = StateKeeper(service="probe", sessions=sessions, plan=StatePlan(state=[SnapshotProbe]))
+    try:
+        await keeper.restore(StateSnapshot(service="probe", tables={"snapshot_probe": [{"id": 1}, {"id": 2}]}))
+        async with sessions() as session, session.begin():
+            made = SnapshotProbe()
+            session.add(made)
+        assert made.id == 3
     finally:
         await engine.dispose()

@@ -3,6 +3,7 @@ removed. Every check runs before the write, so a refused change leaves the recor
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import delete, update
@@ -35,6 +36,7 @@ class Records:
             existing = await session.get(Person, person.iin)
             if existing is not None:
                 person.origin, person.claimed_at = existing.origin, existing.claimed_at
+                person.changed_at = _now()
             else:
                 person.origin = "admin"
             await session.merge(person)
@@ -47,7 +49,7 @@ class Records:
         check_person(updated)
         async with self._sessions() as session, session.begin():
             await session.exec(update(Person).where(col(Person.iin) == iin)
-                               .values(**{k: getattr(updated, k) for k in changes}))
+                               .values(**{k: getattr(updated, k) for k in changes}, changed_at=_now()))
         return (await self.get(iin))[0]
 
     async def set_facts(self, facts: RegistryFacts) -> RegistryFacts:
@@ -56,6 +58,7 @@ class Records:
         check_facts(facts)
         async with self._sessions() as session, session.begin():
             await session.merge(facts)
+            await session.exec(update(Person).where(col(Person.iin) == facts.iin).values(changed_at=_now()))
         return facts
 
     async def delete(self, iin: str) -> None:
@@ -63,3 +66,8 @@ class Records:
         async with self._sessions() as session, session.begin():
             await session.exec(delete(RegistryFacts).where(col(RegistryFacts.iin) == iin))
             await session.exec(delete(Person).where(col(Person.iin) == iin))
+
+
+def _now() -> dt.datetime:
+    """Only a mark that the record is no longer as seeded (a reset's, a snapshot's concern): real time will do."""
+    return dt.datetime.now(dt.UTC)

@@ -71,7 +71,7 @@ class Issuance:
         if public_key is None:
             key = self._holder_key()
             public_key = key.public_key()
-        not_before, not_after = validity_for(kind=defect, now=self._clock.now(),
+        not_before, not_after = validity_for(kind=defect, now=self._clock.now(), earliest=self._clock.earliest_now(),
                                              days=self._settings.leaf_validity_days)
         if defect is BadKind.UNTRUSTED:
             # A look-alike of the issuing CA that no root vouches for.

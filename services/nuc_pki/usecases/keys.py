@@ -113,7 +113,7 @@ class CaKeys:
         return again
 
     async def _create(self) -> dict[str, CaMaterial]:
-        now = self._clock.now() - dt.timedelta(days=1)
+        now = self._clock.earliest_now() - dt.timedelta(days=1)  # valid at real time too: a clock reset keeps it
         root_key, issuing_key = rsa_key(), rsa_key()
         root = ca_certificate(subject=ca_subject(ROOT_NAME), key=root_key, issuer=None, issuer_key=root_key,
                               not_before=now, not_after=now + dt.timedelta(days=365 * 20), path_length=1)

@@ -25,8 +25,8 @@ async def clock(authority: ClockAuthorityDep) -> ClockOut:
 
 @router.post("/admin/clock", dependencies=ADMIN_ONLY,
              summary="Advance the mesh clock (seconds or working days), set its speed, or reset it; mesh-wide",
-             responses=error_responses("IDENTITY_NOT_READY"))
+             responses=error_responses("IDENTITY_NOT_READY", "CLOCK_OUTSIDE_VALIDITY"))
 async def change_clock(body: ClockChange, authority: ClockAuthorityDep) -> ClockChangedOut:
     changed = await authority.change(advance_s=body.advance_seconds, advance_working_days=body.advance_working_days,
-                                     speed=body.speed, reset=body.reset)
+                                     speed=body.speed, reset=body.reset, force=body.force)
     return ClockChangedOut(**_clock_out(authority).model_dump(), warnings=changed.warnings)

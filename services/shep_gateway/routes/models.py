@@ -35,6 +35,8 @@ class ClockChange(CamelModel):
     advance_working_days: int | None = Field(default=None, ge=0, le=3650)
     speed: float | None = Field(default=None, gt=0, le=100_000)
     reset: bool = False
+    force: bool = Field(default=False, description="move even outside the validity of the CA's or members' "
+                        "certificates (CLOCK_OUTSIDE_VALIDITY otherwise)")
 
     @model_validator(mode="after")
     def _something(self) -> ClockChange:

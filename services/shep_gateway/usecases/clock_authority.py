@@ -6,6 +6,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from services.shep_gateway.store import ClockRow
+from services.shep_gateway.usecases.clock_validity import (
+    Validity,
+    ca_validities,
+    pinned_validities,
+    refuse_outside,
+    validity_of,
+)
 from shared.clock import ClockState, MeshClock
 from shared.db import Sessions
 from shared.logging import get_logger
@@ -46,17 +53,21 @@ class ClockAuthority:
         if row is not None:
             self._clock.apply(ClockState.model_validate(row.state))
 
+    async def validities(self) -> list[Validity]:
+        """The certificates the mesh cannot work without: the CA chain, the gateway's own, each member's newest."""
+        own = [validity_of("the gateway", self._composer.signer.certificate)] if self._composer.signer else []
+        return await ca_validities(self._nuc) + own + await pinned_validities(self._sessions)
+
     async def change(self, *, advance_s: float | None, advance_working_days: int | None,
-                     speed: float | None, reset: bool) -> ClockChanged:
+                     speed: float | None, reset: bool, force: bool = False) -> ClockChanged:
         before = self._clock.now()
+        seconds = 0.0 if reset else self._seconds_ahead(advance_s=advance_s, advance_working_days=advance_working_days)
+        if not force and (reset or seconds):
+            target = self._clock.real_now() if reset else before + dt.timedelta(seconds=seconds)
+            refuse_outside(await self.validities(), at=target)
         if reset:
             state = self._clock.reset()
         else:
-            seconds = advance_s or 0.0
-            if advance_working_days:
-                local = self._clock.local_now()
-                target = self._calendar.add_working_days(local.date(), advance_working_days)
-                seconds += (dt.datetime.combine(target, local.timetz()) - local).total_seconds()
             state = self._clock.advanced_by(seconds=seconds) if seconds else self._clock.state
             if speed is not None:
                 self._clock.apply(state)
@@ -68,6 +79,14 @@ class ClockAuthority:
         await self.broadcast()
         after = self._clock.now()
         return ClockChanged(state=state, warnings=await self._warnings_going_back(to=after) if after < before else [])
+
+    def _seconds_ahead(self, *, advance_s: float | None, advance_working_days: int | None) -> float:
+        seconds = advance_s or 0.0
+        if advance_working_days:
+            local = self._clock.local_now()
+            target = self._calendar.add_working_days(local.date(), advance_working_days)
+            seconds += (dt.datetime.combine(target, local.timetz()) - local).total_seconds()
+        return seconds
 
     async def _warnings_going_back(self, *, to: dt.datetime) -> list[str]:
         """Certificates issued while the clock was ahead begin after the new now: НУЦ says how many, so a tester

@@ -24,6 +24,7 @@ from shared.mesh.bus import OutgoingMessage
 from shared.mesh.contracts import ErrorPayload
 from shared.mesh.dead_letters import dead_copy
 from shared.mesh.envelope import MessageType, parse_envelope
+from shared.mesh.journal import Journal
 from shared.mesh.member import NUC, Composer
 from shared.mesh.outbox import outbox_values
 from shared.mesh.receipts import RECEIPT_SERVICE
@@ -52,6 +53,7 @@ class Outcomes:
         self._districts = districts
         self._calls = calls
         self._receipts = receipts
+        self.journal: Journal | None = None  # every decision, with its checks and the payload as opened
 
     @property
     def member_id(self) -> str:
@@ -68,6 +70,11 @@ class Outcomes:
             await self._apply(txn, item=item)
             decision = item.decision
             outcome = type(decision).__name__.lower()
+            if self.journal is not None:
+                try:
+                    journal_decision(self.journal, item, outcome=outcome)
+                except Exception:  # the tester's journal never fails the message it watches
+                    log.exception("journal_record_failed")
             current.set_attribute("mesh.outcome", outcome)
             if isinstance(decision, Routed):
                 current.set_attribute("mesh.recipient", decision.destination.recipient)
@@ -184,3 +191,20 @@ class Outcomes:
         if item.sender is not None and item.sender in self._book.registry.members:
             return DELIVERY_EXCHANGE, item.sender
         return None
+
+
+def journal_decision(journal: Journal, item: Examined, *, outcome: str) -> None:
+    """The tester's journal entry of one decision: the envelope as the gateway read it (its data opened, when it
+    could be), the checks it made and their results, and where it went or why it was refused."""
+    header, decision = item.header, item.decision
+    fields: dict[str, Any] = {"messageId": item.message_id, "sender": item.sender, "checks": dict(item.checks),
+                              "outcome": outcome}
+    if header is not None:
+        fields.update(correlationId=header.correlation_id, serviceId=header.service_id,
+                      messageType=header.message_type.value, recipient=header.recipient,
+                      inReplyTo=str(header.in_reply_to) if header.in_reply_to else None)
+    if isinstance(decision, Routed):
+        fields.update(recipient=decision.destination.recipient, channel=decision.destination.channel)
+    elif isinstance(decision, Refused):
+        fields.update(code=decision.refusal.code, reason=decision.refusal.message)
+    journal.record("envelope", payload=item.parsed.envelope.data if item.parsed else None, **fields)

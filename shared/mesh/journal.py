@@ -1,0 +1,337 @@
+"""The tester's journal of one process: every HTTP request and answer at its edge, every envelope the gateway decides
+on, every delivery a member consumed — each with its payload as that process saw it and the checks it made — kept in a
+bounded ring, queryable by the mesh's identifiers, and waited on.
+
+It lives in ``mesh`` (not ``web``) because a member's runtime (``shared.mesh.member``) records what it consumed and
+the gateway what it decided; the HTTP edge (``shared.web.journal_http``) records into the same journal. An entry is a
+plain dict with camelCase keys, the wire's own spelling, so a query, a merge of several processes' answers and a
+match are the same code everywhere.
+
+Bounds, stated: at most ``ring`` entries a process (the oldest go first; ``dropped`` counts them) and at most
+``payload_bytes`` of each payload as JSON (a larger one keeps its small fields and says how large the rest were).
+Secrets (passwords, tokens, private keys) are never kept; personal data is — the journal is the mesh's inside view,
+behind the admin token — and never reaches a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import itertools
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+
+from shared.errors import MeshError
+from shared.mesh.receipts import RECEIPT_SERVICE
+from shared.mesh.topology import GATEWAY_ID
+
+DEFAULT_RING = 5000
+DEFAULT_PAYLOAD_BYTES = 8192
+MAX_WAIT_S = 300.0
+"""The longest a wait-until may block (``timeoutS``): longer than any case the mesh settles in a test, shorter than
+the HTTP clients' and proxies' idle limits a long poll crosses."""
+NEAREST_MISSES = 5
+
+# Fields a query filters on by equality, and where an entry keeps them (the same camelCase name).
+EXACT_FILTERS = ("correlationId", "applicationNumber", "iin", "service", "serviceId", "messageType", "channel",
+                 "kind", "outcome", "code", "route", "method", "messageId", "inReplyTo", "sender", "recipient")
+# The others: member (sender or recipient), status (as text), contains (a substring of the payload), the time range
+# on wall time and on the mesh clock, and afterSeq (a cursor into one process's journal).
+OTHER_FILTERS = ("member", "status", "contains", "since", "until", "meshSince", "meshUntil", "afterSeq")
+FILTERS = EXACT_FILTERS + OTHER_FILTERS
+PAYLOAD_PREFIX = "payload."
+"""``payload.status=COMPLETED``: a field of the payload by its dotted path (``payload.response.code`` in an HTTP
+entry, whose payload is ``{request, response, path}``), compared as text."""
+
+
+def unknown_filters(names: Iterable[str]) -> list[str]:
+    return sorted(name for name in names if name not in FILTERS
+                  and not (name.startswith(PAYLOAD_PREFIX) and len(name) > len(PAYLOAD_PREFIX)))
+
+
+def _at_path(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+_SECRET_PARTS = ("password", "token", "pkcs12", "privatekey", "private_key", "passphrase", "secret")
+_SECRET_BYTES = tuple(part.encode() for part in _SECRET_PARTS)
+_ID_KEYS = {"correlationId": "correlationId", "correlation_id": "correlationId",
+            "applicationNumber": "applicationNumber", "application_number": "applicationNumber", "iin": "iin"}
+_ID_COUNT = len(set(_ID_KEYS.values()))
+
+
+def without_secrets(value: Any, *, depth: int = 0) -> Any:
+    """``value`` with every key that names a secret blanked: the journal keeps what a tester needs to see (who,
+    what, which IIN), never what would let them act as someone."""
+    if depth > 64:
+        return "[too deep]"
+    if isinstance(value, dict):
+        return {key: "[secret]" if any(part in str(key).lower() for part in _SECRET_PARTS)
+                else without_secrets(item, depth=depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_secrets(item, depth=depth + 1) for item in value]
+    return value
+
+
+def kept_payload(value: Any, *, limit: int) -> Any:
+    """What the journal keeps of a payload: without secrets (walked only when its JSON names one at all: most
+    payloads do not, and the walk is the costly part), then ``bounded``."""
+    raw = orjson.dumps(value, default=str)
+    lowered = raw.lower()
+    if any(part in lowered for part in _SECRET_BYTES):
+        value = without_secrets(value)
+        raw = orjson.dumps(value, default=str)
+    return bounded(value, limit=limit, size=len(raw))
+
+
+def bounded(value: Any, *, limit: int, size: int | None = None) -> Any:
+    """``value`` if its JSON (``size`` bytes, when known) is at most ``limit`` bytes; otherwise an object's small
+    fields kept and each large one replaced by ``"[N bytes]"`` (an attachment's bytes, a PDF), so the identifiers and
+    statuses stay queryable."""
+    size = len(orjson.dumps(value, default=str)) if size is None else size
+    if size <= limit:
+        return value
+    if isinstance(value, dict):
+        kept: dict[str, Any] = {}
+        budget = limit
+        for key, item in value.items():
+            item_size = len(orjson.dumps(item, default=str))
+            if item_size <= min(1024, budget):
+                kept[key] = item
+                budget -= item_size
+            else:
+                kept[key] = f"[{item_size} bytes]"
+        return kept
+    return f"[{size} bytes]"
+
+
+def identifiers(*values: Any) -> dict[str, str]:
+    """The correlation id, application number and IIN named anywhere in ``values`` (bodies, path parameters), the
+    first found of each, nearest the top first: what the journal is queried by. At most 2000 objects are looked
+    into."""
+    found: dict[str, str] = {}
+    queue = deque(values)
+    seen = 0
+    while queue and seen < 2000 and len(found) < _ID_COUNT:
+        item = queue.popleft()
+        seen += 1
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                name = _ID_KEYS.get(key) or ("iin" if isinstance(key, str) and key.endswith("Iin") else None)
+                if name is not None and isinstance(inner, str | int) and name not in found and str(inner):
+                    found[name] = str(inner)
+                elif isinstance(inner, dict | list):
+                    queue.append(inner)
+        elif isinstance(item, list):
+            queue.extend(item[:50])
+    return found
+
+
+def _parse_time(text: str, field: str) -> float:
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise MeshError("JOURNAL_FILTER_INVALID", f"{field}: {text!r} is not an ISO 8601 time") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+class Query:
+    """The filters of one query, checked: a filter the journal does not know is refused (``JOURNAL_FILTER_UNKNOWN``),
+    never ignored — a typo would otherwise widen the query to everything and a wait would match the first entry."""
+
+    def __init__(self, filters: dict[str, str]) -> None:
+        unknown = unknown_filters(filters)
+        if unknown:
+            raise MeshError("JOURNAL_FILTER_UNKNOWN", f"unknown journal filter(s): {', '.join(unknown)}; the "
+                            f"filters are {', '.join(FILTERS)}", details={"unknown": unknown, "known": list(FILTERS)})
+        self.filters = {key: value for key, value in filters.items() if value not in ("", None)}
+        self._times: dict[str, float] = {key: _parse_time(self.filters[key], key)
+                       for key in ("since", "until", "meshSince", "meshUntil") if key in self.filters}
+        after = self.filters.get("afterSeq")
+        if after is not None and not str(after).isdigit():
+            raise MeshError("JOURNAL_FILTER_INVALID", f"afterSeq: {after!r} is not a sequence number")
+        self._after = int(after) if after is not None else None
+
+    def misses(self, entry: dict[str, Any]) -> list[str]:
+        """The filters ``entry`` fails (none: it matches)."""
+        return [key for key in self.filters if not self._holds(key, entry)]
+
+    def matches(self, entry: dict[str, Any]) -> bool:
+        return all(self._holds(key, entry) for key in self.filters)
+
+    def _holds(self, key: str, entry: dict[str, Any]) -> bool:
+        wanted = self.filters[key]
+        if key.startswith(PAYLOAD_PREFIX):
+            found = _at_path(entry.get("payload"), key.removeprefix(PAYLOAD_PREFIX))
+            return found is not None and str(found) == wanted
+        if key in EXACT_FILTERS:
+            return str(entry.get(key)) == wanted if entry.get(key) is not None else False
+        if key == "member":
+            return wanted in (entry.get("sender"), entry.get("recipient"))
+        if key == "status":
+            return str(entry.get("status")) == wanted
+        if key == "contains":
+            return wanted in orjson.dumps(entry.get("payload"), default=str).decode()
+        if key == "afterSeq":
+            return self._after is not None and int(entry.get("seq", 0)) > self._after
+        moment = float(entry["atTs"] if key in ("since", "until") else entry["meshAtTs"])
+        return moment >= self._times[key] if key in ("since", "meshSince") else moment <= self._times[key]
+
+
+def nearest_misses(query: Query, entries: Iterable[dict[str, Any]], *, limit: int = NEAREST_MISSES) -> list[
+        dict[str, Any]]:
+    """The entries that came closest to ``query`` — fewest filters failed, newest first — each saying which
+    filters it missed: what a wait saw instead of what it waited for."""
+    scored = []
+    for entry in entries:
+        missed = query.misses(entry)
+        if missed and len(missed) < len(query.filters):
+            scored.append((len(missed), -float(entry.get("atTs", 0)), {**entry, "missed": missed}))
+    scored.sort(key=lambda item: (item[0], item[1]))
+    return [entry for _, _, entry in scored[:limit]]
+
+
+def sort_key(entry: dict[str, Any]) -> tuple[float, str, int]:
+    return float(entry.get("atTs", 0)), str(entry.get("service", "")), int(entry.get("seq", 0))
+
+
+class Journal:
+    """One process's journal: a ring of entries, and an event that wakes the waits when an entry lands (a wait never
+    polls its own process's journal)."""
+
+    def __init__(self, *, service: str, ring: int = DEFAULT_RING, payload_bytes: int = DEFAULT_PAYLOAD_BYTES,
+                 mesh_time: Callable[[], float] | None = None, mesh_speed: Callable[[], float] | None = None,
+                 ) -> None:
+        self.service = service
+        self.ring = ring
+        self.payload_bytes = payload_bytes
+        self.mesh_time = mesh_time or time.time  # the mesh clock's, once the service has one
+        self.mesh_speed = mesh_speed or (lambda: 1.0)
+        self._entries: deque[dict[str, Any]] = deque(maxlen=ring)
+        self._seq = itertools.count(1)
+        self.head = 0
+        self.dropped = 0
+        self._landed: asyncio.Event | None = None
+
+    def record(self, kind: str, *, payload: Any = None, began: float | None = None, **fields: Any) -> dict[str, Any]:
+        """Append an entry (``kind``: http, envelope, consumed); ``fields`` by their camelCase names. Identifiers the
+        caller did not give are read from the payload. ``began``: when it happened, if before now (wall time; an
+        HTTP exchange is recorded once answered, and dated when it was asked — before what it set off)."""
+        now, mesh_now = time.time(), self.mesh_time()
+        if began is not None:
+            mesh_now -= (now - began) * self.mesh_speed()
+            now = began
+        now, mesh_now = round(now, 6), round(mesh_now, 6)  # as `at` and `meshAt` say them: a range filter given
+        # an entry's own time finds it
+        try:
+            kept = kept_payload(payload, limit=self.payload_bytes) if payload is not None else None
+            entry: dict[str, Any] = dict(identifiers(payload, fields))
+        except (TypeError, ValueError, RecursionError) as exc:  # what JSON cannot hold (nested too deep, a lone
+            # surrogate): the edge refuses it anyway; the journal says so instead of failing the request
+            kept, entry = f"[not kept: {type(exc).__name__}: {exc}]", {}
+        entry.update({key: value for key, value in fields.items() if value is not None})
+        self.head = next(self._seq)
+        entry.update({"seq": self.head, "service": self.service, "kind": kind, "atTs": now, "meshAtTs": mesh_now,
+                      "at": dt.datetime.fromtimestamp(now, tz=dt.UTC).isoformat(),
+                      "meshAt": dt.datetime.fromtimestamp(mesh_now, tz=dt.UTC).isoformat(), "payload": kept})
+        if len(self._entries) == self.ring:
+            self.dropped += 1
+        self._entries.append(entry)
+        if self._landed is not None:
+            self._landed.set()
+            self._landed = None
+        return entry
+
+    def clear(self) -> None:
+        """Empty, as a whole-mesh reset leaves it; entry numbers go on (a wait's ``afterSeq`` stays a cursor)."""
+        self._entries.clear()
+        self.dropped = 0
+
+    def entries(self) -> list[dict[str, Any]]:
+        return list(self._entries)
+
+    def find(self, query: Query) -> list[dict[str, Any]]:
+        return [entry for entry in self._entries if query.matches(entry)]
+
+    def changed(self) -> asyncio.Event:
+        """An event set by the next entry recorded."""
+        if self._landed is None:
+            self._landed = asyncio.Event()
+        return self._landed
+
+    def since(self, seq: int) -> list[dict[str, Any]]:
+        """The entries after ``seq``, oldest first: read from the newest end, so only what is new is looked at."""
+        newer: list[dict[str, Any]] = []
+        for entry in reversed(self._entries):
+            if entry["seq"] <= seq:
+                break
+            newer.append(entry)
+        newer.reverse()
+        return newer
+
+    async def landed(self, query: Query, *, after: int, timeout_s: float) -> bool:
+        """True as soon as an entry after ``after`` matching ``query`` is here, False after ``timeout_s``. Each entry
+        is looked at once, when it lands: a long wait costs nothing while nothing matching comes."""
+        deadline = time.monotonic() + timeout_s
+        checked = after
+        while True:
+            landed = self.changed()
+            if any(query.matches(entry) for entry in self.since(checked)):
+                return True
+            checked = self.head
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(landed.wait(), remaining)
+
+    def unmatched(self) -> list[dict[str, Any]]:
+        """What nobody answered, as this process knows it: HTTP requests that got no answer (the route failed before
+        it answered, the client went away), and — at the gateway — synchronous requests routed that no answer
+        followed, asynchronous deliveries no receipt acknowledged, and messages refused to the dead-letter queue."""
+        return unmatched_of(list(self._entries))
+
+    def stats(self) -> dict[str, Any]:
+        return {"service": self.service, "entries": len(self._entries), "ring": self.ring, "head": self.head,
+                "dropped": self.dropped, "payloadBytes": self.payload_bytes}
+
+
+def unmatched_of(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    replied = {e.get("inReplyTo") for e in entries if e.get("kind") == "envelope" and e.get("inReplyTo")}
+    consumed = {e.get("messageId") for e in entries if e.get("kind") == "consumed"}
+    out = []
+    for entry in entries:
+        reason = _unmatched_reason(entry, replied=replied, consumed=consumed)
+        if reason is not None:
+            out.append({**entry, "unmatched": reason})
+    return out
+
+
+def _unmatched_reason(entry: dict[str, Any], *, replied: set[Any], consumed: set[Any]) -> str | None:
+    kind, outcome = entry.get("kind"), entry.get("outcome")
+    if kind == "http" and entry.get("status") is None:
+        return "no answer"
+    if kind != "envelope":
+        return None
+    if outcome == "refused":
+        return "dead letter"
+    if outcome != "routed" or entry.get("serviceId") == RECEIPT_SERVICE or entry.get("recipient") == GATEWAY_ID:
+        return None
+    if entry.get("channel") == "sync" and entry.get("messageType") == "REQUEST":
+        return None if entry.get("messageId") in replied else "no answer"
+    if entry.get("channel") == "async" and entry.get("messageId") not in replied | consumed:
+        return "not consumed"
+    return None
