@@ -56,6 +56,7 @@ from shared.mesh.dead_letters import BODY_KEPT_MAX, H_BODY_SHA256, H_BODY_SIZE
 from shared.mesh.envelope import ENCRYPTED, MAX_ENVELOPE_BYTES, SECRET_FIELDS, EncryptedEnvelope, Envelope, MessageType
 from shared.mesh.payload_crypto import ALG, ENC
 from shared.mesh.receipts import H_REDELIVERY, RECEIPT_SERVICE, DeliveryReceipt
+from shared.mesh.scenarios import H_SCENARIO, H_SCENARIO_RULES, ID_PATTERN
 from shared.mesh.seal import H_SEAL, H_SEAL_SEQ
 from shared.mesh.topology import (
     CLOCK_EXCHANGE,
@@ -213,9 +214,9 @@ def header_schemas(schemas: Schemas) -> None:
     schemas.put("MeshHeaders", {
         "type": "object", "title": "MeshHeaders", "additionalProperties": True,
         "description": (
-            "AMQP application headers. A member sets only x-deadline-ms (synchronous requests and answers) and the "
-            "W3C trace context (traceparent, tracestate); the gateway sets the others on what it delivers. A copy "
-            "that went round the consumer's own retry tiers "
+            "AMQP application headers. A member sets only x-deadline-ms (synchronous requests and answers), the "
+            "W3C trace context (traceparent, tracestate) and a scenario's id (x-mesh-scenario); the gateway sets "
+            "the others on what it delivers. A copy that went round the consumer's own retry tiers "
             f"({', '.join(f'{s} s' for s in RETRY_TIERS_S)}: a transient failure) also carries the broker's x-death."),
         "properties": {
             H_DEADLINE: {"type": "integer", "description": (
@@ -247,6 +248,14 @@ def header_schemas(schemas: Schemas) -> None:
                               "gateway's seal; the gateway passes it on in what it forwards and keeps its trace id "
                               "in its log record (traceId). Optional: a message without one starts a new trace")},
             TRACESTATE: {"type": "string", "description": "W3C Trace Context: vendor state beside traceparent"},
+            H_SCENARIO: {"type": "string", "pattern": ID_PATTERN.pattern, "description": (
+                "a test's scenario the message's flow runs under (docs/scenarios.md): set by a member on what it "
+                "sends in that flow, checked by the gateway (an id it never registered: Client.ScenarioUnknown; one "
+                "that ended is dropped) and passed on, with its rules, in what it delivers. Outside the envelope")},
+            H_SCENARIO_RULES: {"type": "string", "contentMediaType": "application/json", "description": (
+                "a delivery in a scenario's flow: the scenario's rules as a JSON array (gbdfl:no-data, "
+                "gbdfl:timeout, mio:refuse:<ground>, mio:overdue:<step>, nuc:revoked), set by the gateway alone — a "
+                "member acts on no rules but these")},
         },
     })
     schemas.put("DeadLetterHeaders", {

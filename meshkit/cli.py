@@ -19,6 +19,7 @@
     meshctl centre visit --branch mamlyut --citizen var/citizens/<iin> --service employment.unemployed-certificate \
         --field periodFrom=2026-01-01 --field periodTo=2026-06-30 --settle   # a whole ЦОН visit, handed out
     meshctl centre tickets mamlyut                                 # the branch's queue; `meshctl new operator`
+    meshctl scenario add gbdfl:no-data --ttl 10m                   # a scenario; `apply --scenario <id>` names it
     meshctl verify result.pdf                                      # a document, PDF or QR payload: does it hold?
 """
 
@@ -48,6 +49,9 @@ snapshot_app = typer.Typer(help="Named snapshots of the mesh's state: export to 
 app.add_typer(snapshot_app, name="snapshot")
 centre_app = typer.Typer(help="ИС ЦОН: a whole visit at a branch, the queue.", no_args_is_help=True)
 app.add_typer(centre_app, name="centre")
+scenario_app = typer.Typer(help="Scenarios per flow: outcomes forced for the flows that name one (docs/scenarios.md).",
+                           no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
 
 MeshOption = Annotated[Path | None, typer.Option("--mesh", help="mesh.json written by `make run` "
                                                                   "(default var/mesh.json or $MESH_FILE)")]
@@ -224,6 +228,8 @@ def apply(
         "--settle", help="skip the mesh clock through the case's scheduled steps (auto mode) while waiting; implies "
                          "--wait COMPLETED")] = False,
     timeout: Annotated[str, typer.Option(help="with --wait: how long, e.g. 30s, 2m")] = "60s",
+    scenario: Annotated[str | None, typer.Option(help="a scenario id (`meshctl scenario add`): its outcomes for "
+                                                      "this application's flow alone")] = None,
     mesh: MeshOption = None,
 ) -> None:
     """Sign an application form as the citizen and send it through the portal."""
@@ -233,7 +239,7 @@ def apply(
         with _open(mesh) as kit:
             person = Citizen.load(citizen)
             session = kit.login_eds(person) if person.password is None else kit.login(person.iin, person.password)
-            case = session.apply(person.signed_request(service, **extra), district=district)
+            case = session.apply(person.signed_request(service, **extra), district=district, scenario=scenario)
             if not wanted:
                 _print(case)
                 typer.echo(f"sent; follow it with `meshctl wait {case['correlationId']} --status COMPLETED` (or "
@@ -550,6 +556,42 @@ def registry_reset(
     try:
         with _open(mesh) as kit:
             _print(kit.reset_registry(kind=kind, entry_id=entry_id))
+    except KitError as exc:
+        _fail(exc)
+
+
+@scenario_app.command("add")
+def scenario_add(
+    rules: Annotated[list[str], typer.Argument(metavar="RULE...", help="gbdfl:no-data, gbdfl:timeout, "
+                                               "mio:refuse:<ground>, mio:overdue:<step>, nuc:revoked")],
+    ttl: Annotated[str, typer.Option(help="how long it may be named, e.g. 10m, 1h")] = "1h",
+    mesh: MeshOption = None,
+) -> None:
+    """Register a scenario at the gateway; prints it — name its scenarioId with `apply --scenario`."""
+    try:
+        with _open(mesh) as kit:
+            _print(kit.scenarios.add(*rules, ttl_s=round(_seconds(ttl))).out())
+    except KitError as exc:
+        _fail(exc)
+
+
+@scenario_app.command("list")
+def scenario_list(mesh: MeshOption = None) -> None:
+    """The live scenarios."""
+    try:
+        with _open(mesh) as kit:
+            _print([s.out() for s in kit.scenarios.list()])
+    except KitError as exc:
+        _fail(exc)
+
+
+@scenario_app.command("remove")
+def scenario_remove(scenario_id: Annotated[str, typer.Argument(metavar="SCENARIO_ID")],
+                    mesh: MeshOption = None) -> None:
+    """Remove a scenario: it can no longer be named (flows that named it go on as normal flows)."""
+    try:
+        with _open(mesh) as kit:
+            _print(kit.scenarios.remove(scenario_id).out())
     except KitError as exc:
         _fail(exc)
 

@@ -25,6 +25,7 @@ import secrets
 import string
 import time
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -34,6 +35,7 @@ import httpx
 from meshkit.mesh_runner import REPO_ROOT
 from meshkit.private_files import write_private
 from meshkit.resets import MeshResets
+from meshkit.scenarios import DEFAULT_TTL_S, Scenario, Scenarios, scenario_headers
 from shared.clock import ClockState, MeshClock
 from shared.ids import make_bin
 from shared.pki.signing import SignerIdentity, sign_json
@@ -301,12 +303,13 @@ class PortalSession(_BearerSession):
         _checked(self.mesh.http.post(f"{self.mesh.info.portal}/auth/logout", headers=self.headers))
 
     def apply(self, request: dict[str, Any], *, district: str | None = None,
-              idempotency_key: str | None = None) -> dict[str, Any]:
+              idempotency_key: str | None = None, scenario: Scenario | str | None = None) -> dict[str, Any]:
         """Send a signed application (``Citizen.signed_request``) through the portal — safe to repeat with the
-        same ``idempotency_key``; a call cut off is sent again once with it."""
+        same ``idempotency_key``; a call cut off is sent again once with it. ``scenario``: the outcomes a
+        registered scenario forces, for this application's flow alone (``Mesh.scenario``)."""
         body = _with_copies(request) | ({"district": district} if district else {})
         return _submit(self.mesh.http, f"{self.mesh.info.portal}/citizens/{self.iin}/applications", body=body,
-                       headers=self.headers, idempotency_key=idempotency_key)
+                       headers=self.headers | scenario_headers(scenario), idempotency_key=idempotency_key)
 
     def applications(self) -> list[dict[str, Any]]:
         return _checked(self.mesh.http.get(f"{self.mesh.info.portal}/citizens/{self.iin}/applications",
@@ -530,11 +533,12 @@ class OperatorDesk(_BearerSession):
                                             headers=self.headers | {"Content-Type": content_type}))
 
     def intake(self, ticket_id: str, iin: str, *, representative: dict[str, Any] | None = None,
-               scans: list[dict[str, str]] | None = None, **fields: Any) -> dict[str, Any]:
+               scans: list[dict[str, str]] | None = None, scenario: Scenario | str | None = None,
+               **fields: Any) -> dict[str, Any]:
         """The form for the ticket's citizen, filled from ГБД ФЛ (``fields``: periodFrom, periodTo, referralKind,
         phone, email, serviceId); ``scans``: the documents scanned (default: the citizen's identity card, scanned
         now; ``[]``: none); ``representative``: iin, name, powerOfAttorney{number, issuedOn, validUntil,
-        principalIin, attorneyIin, services}."""
+        principalIin, attorneyIin, services}; ``scenario``: its ГБД ФЛ look-up in a scenario's flow."""
         if scans is None:  # the identity card presented at the desk, scanned (Standard п. 9)
             card = identity_document(iin=iin)
             content_type, data = _COPIES[card["sha256"]]
@@ -542,16 +546,18 @@ class OperatorDesk(_BearerSession):
             scans = [{k: card[k] for k in ("name", "sha256", "kind", "number", "validUntil")}]
         body = {"iin": iin, **fields} | ({"representative": representative} if representative else {}) | (
             {"scans": scans} if scans else {})
-        return self._post(f"/tickets/{ticket_id}/intake", body)
+        return _checked(self.mesh.http.post(self._url(f"/tickets/{ticket_id}/intake"), json=body,
+                                            headers=self.headers | scenario_headers(scenario)))
 
-    def sign(self, visit: dict[str, Any], signer: _KeyHolder | None = None) -> dict[str, Any]:
+    def sign(self, visit: dict[str, Any], signer: _KeyHolder | None = None, *,
+             scenario: Scenario | str | None = None) -> dict[str, Any]:
         """Sign the filled form with this operator's EDS (or ``signer``'s: a citizen, where the regulation lets
-        the citizen sign) and send it through the gateway."""
+        the citizen sign) and send it through the gateway (``scenario``: in that scenario's flow)."""
         signed_by = "applicant" if isinstance(signer, Citizen) else "operator"
         at = None if isinstance(signer, Citizen) else self.mesh.now()  # the operator's desk runs on the mesh clock
-        return self._post(f"/visits/{visit['id']}/sign", {"signature": (signer or self.operator).sign(visit["form"],
-                                                                                                        at=at),
-                                                          "signedBy": signed_by})
+        body = {"signature": (signer or self.operator).sign(visit["form"], at=at), "signedBy": signed_by}
+        return _checked(self.mesh.http.post(self._url(f"/visits/{visit['id']}/sign"), json=body,
+                                            headers=self.headers | scenario_headers(scenario)))
 
     def visit(self, visit: dict[str, Any] | str) -> dict[str, Any]:
         visit_id = visit if isinstance(visit, str) else visit["id"]
@@ -644,6 +650,17 @@ class Mesh(MeshResets):
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    # ---- scenarios per flow (docs/scenarios.md) -------------------------------------------------------------
+    @property
+    def scenarios(self) -> Scenarios:
+        """Register, list and remove scenarios at the gateway (admin token)."""
+        return Scenarios(self.http, gateway=self.info.gateway, admin=self._admin, checked=_checked)
+
+    def scenario(self, *rules: str, ttl_s: int = DEFAULT_TTL_S) -> AbstractContextManager[Scenario]:
+        """``with mesh.scenario("gbdfl:no-data") as s: session.apply(..., scenario=s)``: outcomes forced for the
+        flows that name it, and no others; removed when the block ends."""
+        return self.scenarios.using(*rules, ttl_s=ttl_s)
 
     def new_citizen(self, *, district: str | None = None, region: str | None = None, sex: str | None = None,
                     age: int | None = None, min_age: int | None = None, max_age: int | None = None,
@@ -804,7 +821,7 @@ class Mesh(MeshResets):
         return _checked(self.http.get(f"{self.info.mio}/applications/{number}", headers=self._admin))
 
     def con_submit(self, request: dict[str, Any], *, district: str | None = None, signed_by: str = "operator",
-                   idempotency_key: str | None = None) -> dict[str, Any]:
+                   idempotency_key: str | None = None, scenario: Scenario | str | None = None) -> dict[str, Any]:
         """An application through ИС ЦОН without a visit (test support: no queue, no desk): signed by the applicant
         (``request`` as ``Citizen.signed_request`` makes it), or — ``signed_by="operator"``, the default, with the
         ``district`` — by a seeded operator of the branch serving it. For a whole visit: ``operator_desk``."""
@@ -815,8 +832,8 @@ class Mesh(MeshResets):
                     "attachments": _with_copies(request)["attachments"]}
         else:
             body = _with_copies(request) | {"signedBy": signed_by} | ({"district": district} if district else {})
-        return _submit(self.http, f"{self.info.con}/admin/applications", body=body, headers=self._admin,
-                       idempotency_key=idempotency_key)
+        return _submit(self.http, f"{self.info.con}/admin/applications", body=body,
+                       headers=self._admin | scenario_headers(scenario), idempotency_key=idempotency_key)
 
     def con_cases(self, iin: str) -> list[dict[str, Any]]:
         """What ИС ЦОН sent for a person, with the status it last heard."""

@@ -74,10 +74,14 @@ CLIENT = Area("client", "Mesh refusals: `Client.*`", "A message refused because 
               "ERROR envelope the sender gets and in the dead letter (`x-refusal-code`).")
 SERVER = Area("server", "Mesh faults: `Server.*` and dead letters", "A message refused or dead-lettered for a reason "
               "on the provider's, the gateway's or the mesh's side.")
+SCENARIOS = Area("scenarios", "Scenarios per flow", "Registering a scenario at the gateway, naming one on a "
+                 "submission (`X-Mesh-Scenario`) or a message (`x-mesh-scenario`): docs/scenarios.md "
+                 "(`shared/mesh/scenarios.py`, `services/shep_gateway/usecases/scenarios.py`).")
 LAUNCHER = Area("launcher", "The launcher (`make run`)", "The control API `meshctl service` talks to, which starts "
                 "and stops the services of a local mesh (`meshkit/supervisor.py`).")
 
-AREAS = (HTTP, MEMBER, IDS, PKI, LOGINS, EMPLOYMENT, GATEWAY, NUC, GBDFL, PORTAL, CON, MIO, CLIENT, SERVER, LAUNCHER)
+AREAS = (HTTP, MEMBER, IDS, PKI, LOGINS, EMPLOYMENT, GATEWAY, NUC, GBDFL, PORTAL, CON, MIO, CLIENT, SERVER, SCENARIOS,
+         LAUNCHER)
 
 _ENTRIES: dict[Area, list[tuple[str, int, Fault, str]]] = {
     HTTP: [
@@ -497,6 +501,18 @@ _ENTRIES: dict[Area, list[tuple[str, int, Fault, str]]] = {
         ("Server.PublishFailed", 500, MESH, "The broker refused the message every time it was published."),
         ("RETRIES_EXHAUSTED", 500, MESH, "A message that failed on every retry; the reason names the last "
          "failure."),
+    ],
+    SCENARIOS: [
+        ("SCENARIO_RULE_UNKNOWN", 422, CALLER, "A scenario rule the mesh does not know (or a second rule for the "
+         "same answer): `gbdfl:no-data`, `gbdfl:timeout`, `mio:refuse:<ground>`, `mio:overdue:<step>`, "
+         "`nuc:revoked`; nothing is registered."),
+        ("SCENARIO_UNKNOWN", 404, STATE, "No scenario of this id was ever registered at the gateway (or the gateway "
+         "restarted since): nothing was sent."),
+        ("SCENARIO_EXPIRED", 410, STATE, "The scenario's TTL has passed, or it was removed: nothing was sent."),
+        ("SCENARIOS_TOO_MANY", 409, STATE, "The gateway holds as many live scenarios as it will (10,000): remove some "
+         "or let them expire."),
+        ("Client.ScenarioUnknown", 422, CALLER, "The message names a scenario id the gateway never registered; it "
+         "is not routed (one that expired is dropped, and the message routed as a normal flow's)."),
     ],
     LAUNCHER: [
         ("LAUNCHER_BUSY", 504, DEPENDENCY, "The launcher did not carry the command out within 60 s."),

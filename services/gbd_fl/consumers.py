@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.gbd_fl.registry import Registry
+from services.gbd_fl.usecases.scenario_answers import as_scenario_says
 from shared.mesh.member import MemberRuntime
 
 PERSON_BY_IIN = "gbdfl.person-by-iin"
@@ -10,5 +11,6 @@ SOCIAL_STATUS_BY_IIN = "gbdfl.social-status-by-iin"
 
 
 def wire_consumers(*, runtime: MemberRuntime, registry: Registry) -> None:
-    runtime.serve(service_id=PERSON_BY_IIN, handler=registry.person_by_iin.answer)
-    runtime.serve(service_id=SOCIAL_STATUS_BY_IIN, handler=registry.social_status.answer)
+    # a flow's scenario may force the answer (docs/scenarios.md)
+    runtime.serve(service_id=PERSON_BY_IIN, handler=as_scenario_says(registry.person_by_iin.answer))
+    runtime.serve(service_id=SOCIAL_STATUS_BY_IIN, handler=as_scenario_says(registry.social_status.answer))

@@ -203,6 +203,28 @@ def _registration_refusal(service: str, facts: Circumstances) -> str | None:
     return None
 
 
+# The grounds a scenario may force simulated staff to refuse on (``mio:refuse:<ground>``, shared.mesh.scenarios'
+# MIO_GROUNDS), each worded as the Standard's own refusal above, so a forced refusal reads as a real one.
+FORCED_GROUNDS: dict[str, str] = {
+    "identity": IDENTITY_NOT_CONFIRMED,
+    "deceased": "По данным ГБД ФЛ услугополучатель умер",
+    "under-16": "Лицо, не достигшее 16 лет, обращается через законного представителя",
+    "already-registered": "Лицо уже состоит на учете в АИС «Еңбек нарығы»",
+    "already-unemployed": "Лицо уже зарегистрировано в качестве безработного",
+    "employed": "По данным ЕСУТД лицо состоит в трудовых отношениях",
+    "student": "Лицо обучается по очной форме обучения",
+    "pensioner": "Лицо является получателем пенсии",
+    "no-card": "Отсутствует личная карточка лица, ищущего работу, в АИС «Еңбек нарығы»",
+}
+
+
+def forced_overdue_at(*, started: dt.datetime, due: dt.datetime) -> dt.datetime:
+    """When simulated staff finish a step a scenario makes overdue (``mio:overdue:<step>``): past its maximum by a
+    quarter of its allowed time (an hour at least), so it is finished late — the overdue flag, the metric — and the
+    case still goes on to its end."""
+    return due + max((due - started) / 4, dt.timedelta(hours=1))
+
+
 def _referral_refusal(regulation: Regulation, form: dict[str, Any]) -> str | None:
     """A referral names a kind of active measure, one its regulation refers to."""
     kind = form.get("referralKind")

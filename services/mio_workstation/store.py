@@ -81,6 +81,9 @@ class Application(SQLModel, table=True):
     delivered_to: str | None = Field(default=None, max_length=254, description="the address e-mailed (delivery email)")
     traceparent: str | None = Field(default=None, max_length=64,
                                     description="the W3C trace it was opened in: simulated staff's steps continue it")
+    scenario: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON), description="the scenario "
+                                            "(id and rules, as the gateway delivered them) it was opened in: its "
+                                            "later steps honour it (docs/scenarios.md)")
 
 
 class ApplicationDocument(SQLModel, table=True):

@@ -17,6 +17,7 @@ from services.nuc_pki.routes import ca as ca_routes
 from services.nuc_pki.routes import issuance, lookup, revocation, status
 from services.nuc_pki.settings import NucSettings
 from services.nuc_pki.store import CaMaterial, IssuedCertificate
+from services.nuc_pki.usecases.scenario_revocation import ScenarioRevocations
 from shared.clock import MeshClock
 from shared.db import create_tables, make_engine, make_sessions
 from shared.logging import configure_logging, get_logger
@@ -51,6 +52,8 @@ def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None,
     http = http or httpx.AsyncClient(event_hooks={"request": [propagate_trace]})
     gateway = GatewayControlClient(base_url=settings.mesh.gateway_url,
                                    admin_token=settings.mesh.admin_token.get_secret_value(), http=http)
+    ca.ocsp.scenarios = ScenarioRevocations(http=http, gateway_url=settings.mesh.gateway_url,
+                                            admin_token=settings.mesh.admin_token.get_secret_value())
     template = bus or RabbitBus(url=settings.mesh.amqp_url, connection_name="nuc_pki")
     # НУЦ's own broker account (made by the gateway) may only follow the mesh clock.
     bus = template.sibling(connection_name="nuc_pki", login=gateway.login_source(CLOCK_LISTENER))

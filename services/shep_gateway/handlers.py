@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 
 from services.shep_gateway.registry_book import RegistryBook
+from services.shep_gateway.scenario_book import ScenarioBook
 from services.shep_gateway.settings import GatewaySettings
 from services.shep_gateway.usecases.district_lookup import DistrictLookups
 from services.shep_gateway.usecases.examined import Examined
@@ -27,6 +28,7 @@ from services.shep_gateway.usecases.receipts import Receipts
 from services.shep_gateway.usecases.redelivery import Redelivery
 from services.shep_gateway.usecases.retention import Retention
 from services.shep_gateway.usecases.routing import Routing
+from services.shep_gateway.usecases.scenarios import Scenarios
 from services.shep_gateway.usecases.sealing import Sealer
 from services.shep_gateway.usecases.sync_calls import SyncCalls
 from services.shep_gateway.usecases.sync_timeouts import SyncTimeouts
@@ -54,10 +56,13 @@ class Gateway:
         receipts = Receipts(receipt_timeout_s=settings.receipt_timeout_s)
         self.calls = SyncCalls(sessions=sessions)
         districts = DistrictLookups(book=book, composer=composer, clock=clock, settings=settings)
+        self.scenarios = Scenarios(book=ScenarioBook())  # per-flow outcomes for tests (issue 20)
         self.outcomes = outcomes = Outcomes(ledger=self.ledger, sealer=sealer, composer=composer, book=book,
-                                            districts=districts, calls=self.calls, receipts=receipts)
+                                            districts=districts, calls=self.calls, receipts=receipts,
+                                            scenarios=self.scenarios)
         self.decision = IngressDecision(book=book, routing=Routing(book=book, sessions=sessions, settings=settings),
-                                        clock=clock, policy=self.policy, bus=bus, accounts_enforced=accounts_enforced)
+                                        clock=clock, policy=self.policy, bus=bus, accounts_enforced=accounts_enforced,
+                                        scenarios=self.scenarios)
         self.ingress = IngressCommit(ledger=self.ledger, outcomes=outcomes, calls=self.calls, bus=bus)
         self.failed = FailedMessages(decision=self.decision, ledger=self.ledger, outcomes=outcomes,
                                      districts=districts, calls=self.calls)

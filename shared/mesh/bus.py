@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from shared.mesh.scenarios import with_scenario
 from shared.telemetry import with_trace
 
 ExchangeKind = Literal["direct", "fanout", "topic"]
@@ -49,8 +50,9 @@ class OutgoingMessage:
     def __post_init__(self) -> None:
         # A message made while a span is current continues its trace: W3C ``traceparent`` in the AMQP headers,
         # outside the envelope (its signed bytes, the body, are never touched). One made from stored or received
-        # headers (an outbox row, a retry, a dead letter) keeps the trace those carry.
-        self.headers = with_trace(self.headers)
+        # headers (an outbox row, a retry, a dead letter) keeps the trace those carry. The flow's scenario id
+        # travels the same way (``shared.mesh.scenarios``).
+        self.headers = with_scenario(with_trace(self.headers))
 
 
 class Delivery(Protocol):

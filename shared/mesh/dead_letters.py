@@ -28,6 +28,7 @@ import orjson
 
 from shared.logging import get_logger
 from shared.mesh.bus import Bus, BusError, Delivery, Handler, OutgoingMessage
+from shared.mesh.scenarios import delivered, using
 from shared.mesh.topology import DEAD_EXCHANGE, H_ORIGIN_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON
 from shared.telemetry import SpanKind, span
 
@@ -128,13 +129,15 @@ def guarded(handler: Handler, *, bus: Bus, queue: str) -> Handler:
     the message goes to the dead-letter queue with the exception as its reason.
 
     Every message consumed is handled inside a span continuing the trace its headers carry (``traceparent``), so
-    what the handler sends continues it too (``shared.mesh.bus.OutgoingMessage``)."""
+    what the handler sends continues it too (``shared.mesh.bus.OutgoingMessage``) — and in the scenario the
+    gateway delivered it under, or in none (``shared.mesh.scenarios``)."""
 
     async def run(delivery: Delivery) -> None:
         try:
             with span(f"receive {queue_kind(queue)}", kind=SpanKind.CONSUMER, parent=delivery.headers,
                       attributes={"messaging.system": "rabbitmq", "messaging.destination.name": queue_kind(queue),
-                                  "messaging.message.id": delivery.message_id or ""}):
+                                  "messaging.message.id": delivery.message_id or ""}), \
+                    using(delivered(delivery.headers)):
                 await handler(delivery)
         except Exception as exc:
             log.exception("consumer_handler_crashed", queue=queue)

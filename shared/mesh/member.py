@@ -35,6 +35,7 @@ from shared.mesh.journal import Journal
 from shared.mesh.outbox import OutboxRelay, queue_outgoing
 from shared.mesh.payload_crypto import Keyring, can_agree_keys, open_wire, read_wire, seal_wire
 from shared.mesh.receipts import RECEIPT_SERVICE, DeliveryReceipt
+from shared.mesh.scenarios import Withheld
 from shared.mesh.seal import Seal, check_seal
 from shared.mesh.topology import (
     GATEWAY_ID,
@@ -247,6 +248,9 @@ class SyncProvider:
             with message_context(service_id=env.service_id):
                 data, kind = await handler(incoming), MessageType.RESPONSE
                 log.info("sync_request_answered", caller=env.sender)
+        except Withheld:  # a scenario's forced time-out: the gateway tells the caller at its deadline
+            log.info("sync_request_withheld", caller=env.sender)
+            return
         except MeshError as exc:
             data, kind = ErrorPayload(code=exc.code, message=exc.message, where="provider",
                                       refused_message_id=str(env.message_id),

@@ -37,6 +37,7 @@ from shared.mesh.inbox import InboxMessage, purge_inbox
 from shared.mesh.member import MemberRuntime
 from shared.mesh.outbox import OutboxMessage, OutboxRelay
 from shared.mesh.readiness import Readiness, broker_probe, database_probe, trust_probe, until_done
+from shared.mesh.scenarios import flow_http_headers
 from shared.mesh.settings import ServiceSettings
 from shared.mesh.topology import member_queue, member_sync_queue
 from shared.pki.cert_check import CertificateVerifier, TrustStore
@@ -151,7 +152,7 @@ class MemberNode:
                                  keep_sent=dt.timedelta(seconds=mesh.outbox_keep_s))
         self.relay.also_purge(lambda: purge_inbox(self.sessions, older_than=dt.timedelta(days=mesh.inbox_keep_days)))
         self.ocsp = OcspClient(url=self.nuc.ocsp_url, http=self.http, clock=self.clock,
-                               max_age_s=settings.mesh.ocsp_max_age_s)
+                               max_age_s=settings.mesh.ocsp_max_age_s, flow_headers=flow_http_headers)
         self.verifier: CertificateVerifier | None = None
         self.runtimes = {m: MemberRuntime(member_id=m, bus=self.buses[m], sessions=self.sessions, clock=self.clock,
                                           relay=self.relay, sync_timeout_s=settings.mesh.sync_timeout_s,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -96,8 +97,12 @@ def _nonce(response: ocsp.OCSPResponse) -> bytes | None:
 
 class OcspClient:
     def __init__(self, *, url: str, http: httpx.AsyncClient, clock: MeshClock, max_age_s: float = 60.0,
-                 timeout_s: float = 5.0) -> None:
+                 timeout_s: float = 5.0, flow_headers: Callable[[], Mapping[str, str]] | None = None) -> None:
+        """``flow_headers``: what to tell НУЦ of the flow a certificate is checked in (a test's scenario, which may
+        make НУЦ answer otherwise for that flow alone): a question asked with any is neither answered from the cache
+        nor kept in it, so no flow's answer is another's."""
         self._url = url
+        self._flow_headers = flow_headers
         self._http = http
         self._clock = clock
         self._max_age = dt.timedelta(seconds=max_age_s)
@@ -110,16 +115,18 @@ class OcspClient:
     async def status(self, *, certificate: x509.Certificate, issuer: x509.Certificate) -> RevocationStatus:
         key = (certificate.serial_number, issuer)
         now = self._clock.now()
-        cached = self._cache.get(key)
+        flow = dict(self._flow_headers()) if self._flow_headers is not None else {}
+        cached = None if flow else self._cache.get(key)
         if cached and self._fresh(cached=cached, now=now):
             metrics().ocsp_cache.labels(metrics().service, "hit").inc()
             return cached.status
         metrics().ocsp_cache.labels(metrics().service, "miss").inc()
         try:
-            status = await self._ask(certificate=certificate, issuer=issuer, now=now)
+            status = await self._ask(certificate=certificate, issuer=issuer, now=now, flow=flow)
         except _Unusable as exc:
             return RevocationStatus(state=RevocationState.UNKNOWN, detail=str(exc))
-        if status.state is not RevocationState.UNKNOWN:  # an unknown answer is retried next time, not remembered
+        # an unknown answer is retried next time, not remembered; nor is one given for a flow
+        if status.state is not RevocationState.UNKNOWN and not flow:
             self._cache[key] = _Cached(status=status, fetched_at=now)
         return status
 
@@ -129,14 +136,15 @@ class OcspClient:
         next_update = cached.status.next_update
         return next_update is None or now < next_update
 
-    async def _ask(self, *, certificate: x509.Certificate, issuer: x509.Certificate,
-                   now: dt.datetime) -> RevocationStatus:
+    async def _ask(self, *, certificate: x509.Certificate, issuer: x509.Certificate, now: dt.datetime,
+                   flow: Mapping[str, str]) -> RevocationStatus:
         nonce = os.urandom(8)
         request = (ocsp.OCSPRequestBuilder().add_certificate(certificate, issuer, hashes.SHA256())
                    .add_extension(x509.OCSPNonce(nonce), critical=False).build())
         try:
             reply = await self._http.post(self._url, content=request.public_bytes(serialization.Encoding.DER),
-                                          headers={"Content-Type": "application/ocsp-request"}, timeout=self._timeout)
+                                          headers={"Content-Type": "application/ocsp-request", **flow},
+                                          timeout=self._timeout)
         except httpx.HTTPError as exc:
             raise ResponderUnreachable(f"OCSP responder did not answer: {type(exc).__name__}") from None
         if reply.status_code != 200:

@@ -210,7 +210,8 @@ async def test_an_unknown_or_suspended_sender_is_refused_before_its_signature_is
 async def test_a_message_published_under_another_login_is_refused_when_accounts_are_on(env: Env):
     decision = IngressDecision(book=env.book, routing=Routing(book=env.book, sessions=env.sessions,
                                                               settings=env.settings),
-                               clock=env.clock, policy=env.gateway.policy, bus=env.bus, accounts_enforced=True)
+                               clock=env.clock, policy=env.gateway.policy, bus=env.bus, accounts_enforced=True,
+                               scenarios=env.gateway.scenarios)
     decision.keyring = env.gateway.keyring
     delivery = env.delivery("portal", service_id="test.notice", recipient=None)
     delivery.user_id = "gbdfl"

@@ -24,8 +24,10 @@ from services.con_operator.schemas import (
 )
 from services.con_operator.usecases.admin import AdminApplication
 from shared.employment.case_tracking import case_out, cases, notice_out, notices
+from shared.mesh.scenarios import using
 from shared.web.idempotency import HEADER, REPLAYED_HEADER, valid_key
 from shared.web.openapi_errors import error_responses
+from shared.web.scenario_header import ScenarioNamed
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=ADMIN)
 
@@ -65,11 +67,12 @@ async def unlock(iin: str, centre: CentreDep) -> OperatorOut:
                                        "ATTACHMENT_MISSING", "ATTACHMENT_NOT_BASE64", "ATTACHMENT_NOT_SIGNED",
                                        "ATTACHMENT_TOO_MANY", "IDEMPOTENCY_KEY_REUSED", "SERVICE_UNKNOWN",
                                        "SIGNATURE_REQUIRED"))
-async def admin_intake(body: AdminIntakeIn, response: Response, centre: CentreDep,
+async def admin_intake(body: AdminIntakeIn, response: Response, centre: CentreDep, scenario: ScenarioNamed,
                        key: Annotated[str | None, Header(alias=HEADER)] = None) -> CaseOut:
-    sent = await centre.admin.send(AdminApplication(
-        form=body.form, form_signature=body.form_signature, signed_by=body.signed_by, district=body.district,
-        attachments=[a.model_dump(by_alias=True) for a in body.attachments]), key=valid_key(key))
+    with using(scenario):  # docs/scenarios.md
+        sent = await centre.admin.send(AdminApplication(
+            form=body.form, form_signature=body.form_signature, signed_by=body.signed_by, district=body.district,
+            attachments=[a.model_dump(by_alias=True) for a in body.attachments]), key=valid_key(key))
     if sent.replayed:
         response.headers[REPLAYED_HEADER] = "true"
     return CaseOut.model_validate(case_out(sent.case))

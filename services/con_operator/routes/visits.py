@@ -16,7 +16,9 @@ from services.con_operator.store import Visit
 from services.con_operator.usecases.intake import IntakeData, Representation
 from shared.employment.documents import SignedResult, filename, render_pdf
 from shared.errors import MeshError
+from shared.mesh.scenarios import using
 from shared.web.openapi_errors import error_responses
+from shared.web.scenario_header import ScenarioNamed
 
 router = APIRouter()
 PDF: dict[int | str, dict[str, Any]] = {200: {"description": "the result, printable", "content": {
@@ -56,8 +58,10 @@ def intake_data(body: IntakeIn) -> IntakeData:
                                        "REPRESENTATIVE_IS_APPLICANT", "SERVICE_NOT_OFFERED_AT_CON",
                                        "BROKER_UNAVAILABLE", "GATEWAY_UNAVAILABLE", "NUC_UNAVAILABLE",
                                        "REGISTRY_UNAVAILABLE"))
-async def intake(ticket_id: str, body: IntakeIn, operator: CurrentOperator, centre: CentreDep) -> VisitOut:
-    visit = await centre.intake(operator, ticket_id=ticket_id, data=intake_data(body))
+async def intake(ticket_id: str, body: IntakeIn, operator: CurrentOperator, centre: CentreDep,
+                 scenario: ScenarioNamed) -> VisitOut:
+    with using(scenario):  # its ГБД ФЛ look-up in the scenario's flow (docs/scenarios.md)
+        visit = await centre.intake(operator, ticket_id=ticket_id, data=intake_data(body))
     return await visit_out(centre, visit)
 
 
@@ -67,9 +71,11 @@ async def intake(ticket_id: str, body: IntakeIn, operator: CurrentOperator, cent
                                        "VISIT_NOT_YOURS", "SCAN_NOT_FOUND", "TICKET_NOT_FOUND", "VISIT_NOT_FOUND",
                                        "TICKET_CLOSED", "TICKET_NOT_CALLED", "VISIT_ALREADY_SENT", "VISIT_CHANGED",
                                        "SIGNER_NOT_ALLOWED"))
-async def sign(visit_id: str, body: SignIn, operator: CurrentOperator, centre: CentreDep) -> VisitOut:
-    visit = await centre.sign_and_send(operator, visit_id=visit_id, signature=body.signature,
-                                       signed_by=body.signed_by)
+async def sign(visit_id: str, body: SignIn, operator: CurrentOperator, centre: CentreDep,
+               scenario: ScenarioNamed) -> VisitOut:
+    with using(scenario):  # the application sent names the scenario, and ИС МИО keeps it (docs/scenarios.md)
+        visit = await centre.sign_and_send(operator, visit_id=visit_id, signature=body.signature,
+                                           signed_by=body.signed_by)
     return await visit_out(centre, visit)
 
 

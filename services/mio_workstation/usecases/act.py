@@ -33,6 +33,7 @@ from shared.db import Sessions, raise_counter, snapshot
 from shared.employment.regulations import Action, RegulationBook
 from shared.errors import MeshError
 from shared.logging import get_logger, message_context
+from shared.mesh.scenarios import FlowScenario, using
 from shared.telemetry import metrics
 
 log = get_logger(__name__)
@@ -59,6 +60,12 @@ class StepActions:
         async with snapshot(self._sessions) as session:
             app, record = await current(session, number, lock=False,
                                         district=actor.district if actor is not None else None)
+        with using(FlowScenario.from_stored(app.scenario)):  # the case's own scenario, whoever acts (docs/scenarios.md)
+            return await self._act(app, record, action=action, actor=actor, body=body)
+
+    async def _act(self, app: Application, record: StepRecord, *, action: str, actor: StaffAccount | None,
+                   body: ActionBody) -> Application:
+        number = app.number
         regulation = self._book.all[app.regulation_id]
         check_turn(app=app, regulation=regulation, record=record, action=action, actor=actor)
         request = ActionRequest(app=app, regulation=regulation, step=regulation.steps[record.position], actor=actor,

@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from services.mio_workstation.store import Application, DistrictMode
 from services.mio_workstation.usecases.districts import Districts
-from services.mio_workstation.usecases.steps import open_step, schedule
+from services.mio_workstation.usecases.steps import open_step, scheduled
 from shared.db import Sessions, insert_if_absent
 from shared.employment.regulations import RegulationBook
 from shared.errors import MeshError
@@ -44,7 +44,7 @@ class Modes:
             session.add(app)
             step = await open_step(session, number)
             if step is not None:
-                step.auto_at = schedule(app, self._book.all[app.regulation_id], started=step.started_at,
-                                        due=step.due_at)
+                step.auto_at = scheduled(app, self._book.all[app.regulation_id], step_id=step.step_id,
+                                         started=step.started_at, due=step.due_at)
                 session.add(step)
         self._districts.wake_runner()

@@ -20,6 +20,7 @@ from shared.db import insert_if_absent, raise_counter
 from shared.employment.regulations import Regulation
 from shared.logging import get_logger, message_context
 from shared.mesh.contracts import DocumentContent
+from shared.mesh.scenarios import current as current_scenario
 from shared.telemetry import current_traceparent
 from shared.working_calendar import WorkingCalendar
 
@@ -42,6 +43,13 @@ class NewApplication:
     request_message_id: str | None
     refusal: str | None  # why it is not accepted (the intake's checks), or None
     copies: list[DocumentContent]
+
+
+def stored_scenario() -> dict[str, Any] | None:
+    """The scenario the message opening the application came in, to keep with it: steps done hours of mesh time
+    later (simulated staff, staff by hand) act in it, as they continue its trace."""
+    scenario = current_scenario()
+    return scenario.stored() if scenario is not None else None
 
 
 class Opening:
@@ -76,7 +84,7 @@ class Opening:
             status=Status.RECEIVED, mode=mode.mode, auto_share=mode.auto_share, form=new.form,
             form_signature=new.signature, signed_by=new.signed_by, received_at=now,
             term_due=term_due(accepted=now, term=regulation.term, calendar=self._calendar) if regulation else None,
-            traceparent=current_traceparent())
+            traceparent=current_traceparent(), scenario=stored_scenario())
         session.add(app)
         runtime = self._districts.runtime(new.district)
         with message_context(correlation_id=new.correlation_id, application_number=number):

@@ -8,13 +8,14 @@ import datetime as dt
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.mio_workstation.domain import Status, auto_at, step_due
+from services.mio_workstation.domain import Status, auto_at, forced_overdue_at, step_due
 from services.mio_workstation.store import Application, StaffAccount, StepRecord
 from services.mio_workstation.usecases.districts import Districts
 from services.mio_workstation.usecases.notices import notify_status
 from shared.clock import MeshClock
 from shared.employment.regulations import Action, Regulation
 from shared.errors import MeshError
+from shared.mesh.scenarios import FlowScenario
 from shared.working_calendar import WorkingCalendar
 
 
@@ -23,7 +24,21 @@ def schedule(app: Application, regulation: Regulation, *, started: dt.datetime, 
     (``processing: automatic``), at the district's share of the step's time in auto mode, never in manual."""
     if regulation.processing == "automatic":
         return started
-    return auto_at(started=started, due=due, share=app.auto_share) if app.mode == "auto" else None
+    if app.mode != "auto":
+        return None
+    return auto_at(started=started, due=due, share=app.auto_share)
+
+
+def scheduled(app: Application, regulation: Regulation, *, step_id: str, started: dt.datetime,
+              due: dt.datetime) -> dt.datetime | None:
+    """``schedule``, unless the case's scenario makes this step overdue (``mio:overdue:<step>``, docs/scenarios.md):
+    simulated staff then finish it past its maximum."""
+    at = schedule(app, regulation, started=started, due=due)
+    scenario = FlowScenario.from_stored(app.scenario)
+    rule = scenario.rule("mio", "overdue") if scenario is not None else None
+    if at is not None and rule is not None and rule.argument == step_id and regulation.processing != "automatic":
+        return forced_overdue_at(started=started, due=due)
+    return at
 
 
 async def open_step(session: AsyncSession, number: str) -> StepRecord | None:
@@ -61,7 +76,8 @@ class Steps:
         step = regulation.steps[position]
         due = step_due(started=at, duration=step.max, calendar=self._calendar)
         session.add(StepRecord(application_number=app.number, position=position, step_id=step.id, role=step.role,
-                               started_at=at, due_at=due, auto_at=schedule(app, regulation, started=at, due=due)))
+                               started_at=at, due_at=due,
+                               auto_at=scheduled(app, regulation, step_id=step.id, started=at, due=due)))
         if Action.DECIDE in step.does and app.status == Status.RECEIVED:
             app.status = Status.IN_PROGRESS
             session.add(app)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Annotated
 
 from cryptography.hazmat.primitives import serialization
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 
 from services.nuc_pki.deps import CrlDep, OcspDep
 from services.nuc_pki.models import PEM, CrlDerResponse, OcspDerResponse, PemResponse, served_as
 from services.nuc_pki.usecases.ocsp import OcspResponder
 from shared.errors import MeshError
+from shared.mesh.scenarios import HTTP_HEADER
 from shared.web.openapi_errors import error_responses
 
 router = APIRouter(tags=["status"])
@@ -53,10 +55,15 @@ async def crl_pem(crls: CrlDep) -> PemResponse:
     return PemResponse((await crls.crl()).public_bytes(serialization.Encoding.PEM))
 
 
-async def _ocsp(ocsp: OcspResponder, der: bytes) -> OcspDerResponse:
+ScenarioHeader = Annotated[str | None, Header(alias=HTTP_HEADER, max_length=64, description=(
+    "the scenario of the flow the certificate is checked in (docs/scenarios.md): `nuc:revoked` answers a person's "
+    "certificate revoked for that flow alone"))]
+
+
+async def _ocsp(ocsp: OcspResponder, der: bytes, scenario_id: str | None = None) -> OcspDerResponse:
     """A refusal is still an OCSP response, as RFC 6960 has it; the mesh's code rides in a header, and only a request
     that is not one at all is a 400."""
-    answer, error = await ocsp.ocsp_response(der)
+    answer, error = await ocsp.ocsp_response(der, scenario_id=scenario_id)
     headers = {"X-Mesh-Error-Code": error} if error else {}
     return OcspDerResponse(answer, status_code=400 if error == "OCSP_MALFORMED_REQUEST" else 200, headers=headers)
 
@@ -64,10 +71,10 @@ async def _ocsp(ocsp: OcspResponder, der: bytes) -> OcspDerResponse:
 @router.post("/ocsp", response_class=OcspDerResponse,
              summary="OCSP responder (RFC 6960), body application/ocsp-request; nonce echoed",
              responses={**OCSP_ANSWER, **error_responses("OCSP_CONTENT_TYPE", "CA_NOT_READY")})
-async def ocsp_post(request: Request, ocsp: OcspDep) -> OcspDerResponse:
+async def ocsp_post(request: Request, ocsp: OcspDep, scenario: ScenarioHeader = None) -> OcspDerResponse:
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/ocsp-request":
         raise MeshError("OCSP_CONTENT_TYPE", "POST /ocsp needs Content-Type: application/ocsp-request")
-    return await _ocsp(ocsp, await request.body())
+    return await _ocsp(ocsp, await request.body(), scenario)
 
 
 @router.get("/ocsp/{encoded:path}", response_class=OcspDerResponse,

@@ -13,6 +13,7 @@ from services.nuc_pki.domain import BadKind
 from services.nuc_pki.settings import NucSettings
 from services.nuc_pki.store import IssuedCertificate
 from services.nuc_pki.usecases.keys import CaKeys
+from services.nuc_pki.usecases.scenario_revocation import ScenarioRevocations
 from shared.clock import MeshClock
 from shared.db import Sessions
 from shared.logging import get_logger
@@ -43,9 +44,12 @@ class OcspResponder:
         self._clock = clock
         self._settings = settings
         self._keys = keys
+        self.scenarios: ScenarioRevocations | None = None  # set once НУЦ can reach the gateway (main)
 
-    async def ocsp_response(self, request_der: bytes) -> tuple[bytes, str | None]:
-        """RFC 6960 answer for a DER request, and an error code when the request itself was refused."""
+    async def ocsp_response(self, request_der: bytes, *, scenario_id: str | None = None) -> tuple[bytes, str | None]:
+        """RFC 6960 answer for a DER request, and an error code when the request itself was refused; a person's
+        certificate asked in a flow whose scenario says ``nuc:revoked`` is answered revoked since it began
+        (``scenario_revocation``)."""
         issuer, issuer_key = self._keys.ready()
         try:
             request = ocsp.load_der_ocsp_request(request_der)
@@ -60,6 +64,9 @@ class OcspResponder:
             record = await session.get(IssuedCertificate, format(request.serial_number, "x"))
         now = self._clock.now()
         status, revoked_at, reason = _status(record)
+        if status is ocsp.OCSPCertStatus.GOOD and record is not None and self.scenarios is not None and \
+                await self.scenarios.forces_revoked(scenario_id, holder=record.holder):
+            status, revoked_at, reason = ocsp.OCSPCertStatus.REVOKED, record.not_before, None
         builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
             issuer_name_hash=request.issuer_name_hash, issuer_key_hash=request.issuer_key_hash,
             serial_number=request.serial_number, algorithm=algorithm, cert_status=status, this_update=now,

@@ -15,8 +15,10 @@ from services.portal.schemas.requests import ApplyIn
 from shared.employment.attachments import decode, wire
 from shared.employment.logins import refuse_unless_citizen as own
 from shared.mesh.contracts import ATTACHMENT_TYPES, ApplicationRequest
+from shared.mesh.scenarios import using
 from shared.web.idempotency import HEADER, REPLAYED_HEADER, valid_key
 from shared.web.openapi_errors import error_responses
+from shared.web.scenario_header import ScenarioNamed
 
 router = APIRouter()
 
@@ -51,13 +53,14 @@ async def service_catalogue(portal: PortalDep) -> CatalogueOut:
                                        "DISTRICT_UNKNOWN", "FORM_INVALID", "IDEMPOTENCY_KEY_REUSED",
                                        "SERVICE_UNKNOWN", "EDS_CLOCK_SKEW", "EDS_OCSP_UNREACHABLE", "NOT_READY"))
 async def apply(iin: str, body: ApplyIn, response: Response, login: CurrentLogin, portal: PortalDep,
-                key: Annotated[str | None, Header(alias=HEADER)] = None) -> CasePublic:
+                scenario: ScenarioNamed, key: Annotated[str | None, Header(alias=HEADER)] = None) -> CasePublic:
     own(iin, login)
     copies = decode([c.model_dump(by_alias=True) for c in body.attachments])
     request = ApplicationRequest(form=body.form, form_signature=body.form_signature, signed_by="applicant",
                                  attachments=wire(copies))
-    sent = await portal.citizen_application.submit(iin=iin, request=request, district=body.district,
-                                                   idempotency_key=valid_key(key), copies=copies)
+    with using(scenario):  # what the submission sends names the flow's scenario (docs/scenarios.md)
+        sent = await portal.citizen_application.submit(iin=iin, request=request, district=body.district,
+                                                       idempotency_key=valid_key(key), copies=copies)
     if sent.replayed:
         response.headers[REPLAYED_HEADER] = "true"
     return CasePublic.of(sent.case)

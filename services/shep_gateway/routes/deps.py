@@ -12,6 +12,7 @@ from services.shep_gateway.registry_book import RegistryBook
 from services.shep_gateway.usecases.broker_accounts import BrokerAccounts
 from services.shep_gateway.usecases.clock_authority import ClockAuthority
 from services.shep_gateway.usecases.message_log import MessageLog
+from services.shep_gateway.usecases.scenarios import Scenarios
 from shared.web.admin_auth import ADMIN_REFUSALS
 from shared.web.openapi_errors import raises
 from shared.web.security import AdminCredentials
@@ -33,6 +34,10 @@ def accounts_of(request: Request) -> BrokerAccounts:
     return cast(BrokerAccounts, request.app.state.accounts)
 
 
+def scenarios_of(request: Request) -> Scenarios:
+    return cast(Scenarios, request.app.state.gateway.scenarios)
+
+
 @raises(*ADMIN_REFUSALS)
 def require_admin(request: Request, credentials: AdminCredentials) -> None:
     """The admin token (the ``adminToken`` scheme), judged by the guard ``create_app`` made from the settings."""
@@ -44,4 +49,5 @@ BookDep = Annotated[RegistryBook, Depends(book_of)]
 ClockAuthorityDep = Annotated[ClockAuthority, Depends(clock_authority_of)]
 MessageLogDep = Annotated[MessageLog, Depends(message_log_of)]
 AccountsDep = Annotated[BrokerAccounts, Depends(accounts_of)]
+ScenariosDep = Annotated[Scenarios, Depends(scenarios_of)]
 ADMIN_ONLY = [Depends(require_admin)]

@@ -1,10 +1,11 @@
 """The gateway's decision on one ingress message, each check a named step, in this order: the transport's message
 id is the envelope's → the sender is a registered, active member → it published under its own broker login → its
 data and signature were encrypted to the gateway (and open) → the signature's mathematics, its certificate pinned to
-the sender, valid on the mesh clock and not revoked (OCSP) → the payload fits its contract → the registry grants
-the route (``routing``). The first step that fails refuses the message with its ``Client.*``/``Server.*`` code; a
-certificate НУЦ cannot vouch for now (unreachable) is tried again later instead (``Retry``), within the retry
-policy. Nothing is written here: the decision is applied with others in one transaction (``outcomes``)."""
+the sender, valid on the mesh clock and not revoked (OCSP) → the payload fits its contract → a scenario it names is
+one the gateway registered (``scenarios``) → the registry grants the route (``routing``). The first step that
+fails refuses the message with its ``Client.*``/``Server.*`` code; a certificate НУЦ cannot vouch for now
+(unreachable) is tried again later instead (``Retry``), within the retry policy. Nothing is written here: the
+decision is applied with others in one transaction (``outcomes``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from services.shep_gateway.domain import Decision, Refusal, Refused, Retry
 from services.shep_gateway.registry_book import RegistryBook
 from services.shep_gateway.usecases.examined import Examined
 from services.shep_gateway.usecases.routing import Routing
+from services.shep_gateway.usecases.scenarios import Scenarios
 from shared.clock import MeshClock
 from shared.errors import MeshError
 from shared.logging import message_context
@@ -29,8 +31,9 @@ from shared.pki.signing import SignatureError, verify_detached
 
 class IngressDecision:
     def __init__(self, *, book: RegistryBook, routing: Routing, clock: MeshClock, policy: RetryPolicy,
-                 bus: Bus, accounts_enforced: bool) -> None:
+                 bus: Bus, accounts_enforced: bool, scenarios: Scenarios) -> None:
         self._book = book
+        self._scenarios = scenarios
         self._routing = routing
         self._clock = clock
         self._policy = policy
@@ -63,7 +66,7 @@ class IngressDecision:
         refusal = await self._signed_by_sender(item)
         if refusal is not None:
             return self._retry_or_refuse(item, refusal) if is_transient_refusal(refusal.code) else Refused(refusal)
-        refusal = self._payload_fits(item)
+        refusal = self._payload_fits(item) or self._scenarios.refusal(item)
         if refusal is not None:
             return Refused(refusal)
         return await self._routing.route(item)

@@ -16,6 +16,7 @@ from services.shep_gateway.usecases.district_lookup import DistrictLookups
 from services.shep_gateway.usecases.examined import Examined, Txn
 from services.shep_gateway.usecases.ledger import Ledger
 from services.shep_gateway.usecases.receipts import Receipts
+from services.shep_gateway.usecases.scenarios import Scenarios
 from services.shep_gateway.usecases.sealing import Sealer
 from services.shep_gateway.usecases.sync_calls import SyncCalls
 from shared.logging import get_logger, message_context
@@ -43,8 +44,9 @@ log = get_logger(__name__)
 
 class Outcomes:
     def __init__(self, *, ledger: Ledger, sealer: Sealer, composer: Composer, book: RegistryBook,
-                 districts: DistrictLookups, calls: SyncCalls, receipts: Receipts) -> None:
+                 districts: DistrictLookups, calls: SyncCalls, receipts: Receipts, scenarios: Scenarios) -> None:
         self._ledger = ledger
+        self._scenarios = scenarios
         self._sealer = sealer
         self._composer = composer
         self._book = book
@@ -138,7 +140,8 @@ class Outcomes:
                         log_seq: int) -> None:
         assert item.parsed is not None
         env = item.parsed.envelope
-        headers: dict[str, Any] = {H_RECIPIENT: destination.recipient}
+        # the flow's scenario, with the rules the gateway holds for it (``usecases.scenarios``)
+        headers: dict[str, Any] = {H_RECIPIENT: destination.recipient, **self._scenarios.delivery_headers(item)}
         if env.message_type is MessageType.REQUEST and destination.channel == "sync":
             assert deadline is not None
             # No broker TTL: the provider refuses a request it finds past this deadline, with a reason.

@@ -5,7 +5,14 @@ document is drafted here, from ГБД ФЛ's facts and the card, for the head to
 
 from __future__ import annotations
 
-from services.mio_workstation.domain import Circumstances, automatic_decision, card_missing, draft_document
+from services.mio_workstation.domain import (
+    FORCED_GROUNDS,
+    Circumstances,
+    Decision,
+    automatic_decision,
+    card_missing,
+    draft_document,
+)
 from services.mio_workstation.store import StaffAccount
 from services.mio_workstation.usecases.actions.base import (
     ActionRequest,
@@ -20,6 +27,7 @@ from services.mio_workstation.usecases.roles import check_assigned_executor
 from shared.clock import KZ_TZ
 from shared.employment.regulations import Action
 from shared.errors import MeshError
+from shared.mesh.scenarios import current_rule
 
 CERTIFICATE = "employment.unemployed-certificate"
 
@@ -33,6 +41,13 @@ def staff_decision(request: ActionRequest, facts: Circumstances) -> tuple[bool, 
     if missing:
         raise MeshError("CARD_REQUIRED", missing)
     return approve, reason
+
+
+def forced_decision() -> Decision | None:
+    """A refusal the flow's scenario forces (``mio:refuse:<ground>``) on simulated staff, on the ground named —
+    staff deciding by hand decide themselves."""
+    rule = current_rule("mio", "refuse")
+    return (False, FORCED_GROUNDS[rule.argument]) if rule is not None and rule.argument in FORCED_GROUNDS else None
 
 
 async def _preparer(request: ActionRequest, facilities: Facilities) -> StaffAccount | None:
@@ -63,8 +78,8 @@ class Decide(StepAction):
     async def prepare(self, request: ActionRequest, facilities: Facilities) -> Prepared:
         app, regulation = request.app, request.regulation
         facts, card = await facilities.registries.circumstances(app, on=request.at.astimezone(KZ_TZ).date())
-        if request.actor is None:
-            approve, reason = automatic_decision(regulation=regulation, facts=facts, form=app.form)
+        if request.actor is None:  # simulated staff: as the Standard's grounds say, or as the flow's scenario forces
+            approve, reason = forced_decision() or automatic_decision(regulation=regulation, facts=facts, form=app.form)
         else:
             approve, reason = staff_decision(request, facts)
         # only the certificate prints the card's history and the specialist (003 app. 5): read them for it alone
