@@ -70,6 +70,15 @@ class ScenarioBook:
                 self._ended[scenario_id] = self._now() + (found.expires_at - found.created_at)
             return found
 
+    def end_all(self) -> int:
+        """Every live scenario ended (a whole-mesh reset): a late message still naming one goes through as a plain
+        flow, as after its removal. How many there were."""
+        with self._lock:
+            ending = list(self._live)
+        for scenario_id in ending:
+            self.remove(scenario_id)
+        return len(ending)
+
     def all(self) -> list[Registered]:
         with self._lock:
             self._sweep(self._now())

@@ -71,8 +71,12 @@ async def test_a_whole_reset_restores_the_seeded_state_with_numbering_from_the_s
         seeded = (await gbd.get(f"/admin/people/{first.iin}")).json()
         changed = await gbd.patch(f"/admin/people/{first.iin}", json={"address": "changed by a test"})
         assert changed.status_code == 200, changed.text
+    async with own.client("shep_gateway") as gateway:  # a test's forced outcome, ended by the reset
+        registered = (await gateway.post("/admin/scenarios", json={"rules": ["gbdfl:no-data"], "ttlSeconds": 600}))
+    assert registered.status_code == 201, registered.text
     answer = await _reset(own)
     assert answer["scope"] == "all"
+    assert answer["services"]["shep_gateway"]["rows"]["scenarios"] == 1
     assert set(answer["services"]) == {*MEMBERS, "shep_gateway"}
     assert all(s["ready"] for s in answer["services"].values()), answer
     assert answer["durationMs"] > 0  # what `make bench`-style measuring reads; the test asserts no timing
@@ -84,6 +88,8 @@ async def test_a_whole_reset_restores_the_seeded_state_with_numbering_from_the_s
     async with own.client("shep_gateway") as gateway:  # the whole mesh's journal, every service's part empty
         journal = (await gateway.get("/admin/journal/count")).json()
     assert journal["count"] == 0, [(x["service"], x.get("entries")) for x in journal["sources"]]
+    async with own.client("shep_gateway") as gateway:
+        assert (await gateway.get("/admin/scenarios")).json()["scenarios"] == []
     assert await _count(own, "gbd_fl", "person", "origin != 'seed'") == 0
     assert await _count(own, "gbd_fl", "person", "claimed_at IS NOT NULL") == 0
     async with own.client("gbd_fl") as gbd:

@@ -190,6 +190,7 @@ class MeshReset:
                 result = await session.exec(delete(model))
                 rows[str(model.__tablename__)] = int(result.rowcount or 0)
         await self._book.reset_to_seed()
+        rows["scenarios"] = self._gateway.scenarios.end_all()  # tests' forced outcomes: ended with the rest
         return rows
 
     async def _on_members(self, names: list[str], body: dict[str, Any], *,

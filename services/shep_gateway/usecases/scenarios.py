@@ -24,6 +24,9 @@ class Scenarios:
     def __init__(self, *, book: ScenarioBook) -> None:
         self._book = book
 
+    def end_all(self) -> int:
+        return self._book.end_all()
+
     def register(self, rules: list[str], *, ttl_s: float) -> Registered:
         parsed = parse_rules(rules)  # SCENARIO_RULE_UNKNOWN before anything is kept
         if self._book.full():
