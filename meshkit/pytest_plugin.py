@@ -11,11 +11,13 @@
 - ``egov_citizen``, ``egov_staff``, ``egov_operator``, ``egov_organisation``: fresh people, logged in.
 - ``egov_expect``: wait-until and journal assertions whose failure says what was expected, what the mesh did instead
   (the nearest misses) and where the case is explained (its SVG).
+- ``egov_scenario``: a flow's outcome forced (ГБД ФЛ «нет данных», ИС МИО refusing…), removed when the test ends.
 - ``egov_chaos``: fault rules on the mesh, removed when the test ends, whatever it did.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -215,6 +217,24 @@ class Expect:
 @pytest.fixture
 def egov_expect(egov_mesh: Mesh) -> Expect:
     return Expect(mesh=egov_mesh)
+
+
+@pytest.fixture
+def egov_scenario(egov_mesh: Mesh) -> Iterator[Callable[..., Any]]:
+    """``egov_scenario("gbdfl:no-data")``: a scenario registered for this test's flows (``scenario=`` on the kit's
+    submissions), removed when the test ends ([scenarios](docs/scenarios.md))."""
+    made: list[Any] = []
+
+    def add(*rules: str) -> Any:
+        made.append(egov_mesh.scenarios.add(*rules))
+        return made[-1]
+
+    try:
+        yield add
+    finally:
+        for scenario in made:
+            with contextlib.suppress(KitError):  # expired meanwhile, or the mesh was reset: gone either way
+                egov_mesh.scenarios.remove(scenario)
 
 
 @dataclass

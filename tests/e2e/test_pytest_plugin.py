@@ -1,7 +1,7 @@
 """The pytest plugin (issue 20) as a tester uses it: the README's test file copied into a directory of its own,
 outside this suite, run by pytest with the plugin the package installs (its ``pytest11`` entry point) on a mesh the
-plugin starts for that session — and beside it a test that fails on purpose, whose failure says what was expected,
-what the mesh did instead and where the case is explained."""
+plugin starts for that session — and beside it a test with a scenario of its own, and one that fails on purpose,
+whose failure says what was expected, what the mesh did instead and where the case is explained."""
 
 from __future__ import annotations
 
@@ -17,7 +17,17 @@ from tests.support.docs_pages import page_block
 
 pytestmark = pytest.mark.e2e
 
-NEVER = '''
+MORE = '''
+def test_a_scenario_refuses_this_flow_only(egov_mesh, egov_citizen, egov_expect, egov_scenario):
+    no_data = egov_scenario("gbdfl:no-data")                              # removed when the test ends
+    citizen = egov_citizen(district="kyzylorda", jobless=True)
+    session = egov_mesh.login_eds(citizen)
+    forced = session.apply(citizen.signed_request("employment.job-seeker-registration"), scenario=no_data)
+    received = egov_expect.status(forced["correlationId"], "RECEIVED")
+    egov_mesh.settle(received["applicationNumber"])
+    egov_expect.status(forced["correlationId"], "REFUSED")
+
+
 def test_a_status_that_never_comes(egov_mesh, egov_citizen, egov_expect):
     citizen = egov_citizen(district="kyzylorda", jobless=True)
     case = egov_mesh.login_eds(citizen).apply(citizen.signed_request("employment.job-seeker-registration"))
@@ -32,14 +42,14 @@ def test_the_plugin_is_installed_with_the_package():
 
 def test_the_readme_test_file_runs_with_the_plugin_on_a_mesh_it_starts(tmp_path: Path):
     (tmp_path / "test_job_seekers.py").write_text(page_block("README.md", "def test_a_job_seeker_registration"))
-    (tmp_path / "test_never.py").write_text(NEVER)
+    (tmp_path / "test_more.py").write_text(MORE)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MESH_FILE", "PYTEST_ADDOPTS")}
     ran = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--egov-mesh", "start",
-                          "test_job_seekers.py", "test_never.py"], cwd=tmp_path, env=env, capture_output=True,
+                          "test_job_seekers.py", "test_more.py"], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=900, check=False)
     out = ran.stdout + ran.stderr
-    assert "1 failed, 1 passed" in out, out[-4000:]
-    assert "test_never.py::test_a_status_that_never_comes" in out
+    assert "1 failed, 2 passed" in out, out[-4000:]
+    assert "test_more.py::test_a_status_that_never_comes" in out
     assert "expected 1 journal entry matching" in out, "what was expected"
     assert "seen instead:" in out, "what the mesh did"
     assert "portal consumed NOTIFICATION" in out, "the notices the portal did hear, among the nearest misses"
