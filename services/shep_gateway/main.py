@@ -44,6 +44,7 @@ from services.shep_gateway.store import (
 from services.shep_gateway.usecases.broker_accounts import BrokerAccounts
 from services.shep_gateway.usecases.clock_authority import ClockAuthority
 from services.shep_gateway.usecases.message_log import MessageLog
+from services.shep_gateway.usecases.settle import MemberProbe, Settler
 from shared.clock import MeshClock
 from shared.db import Sessions, create_tables, make_engine, make_sessions
 from shared.errors import MeshError
@@ -64,7 +65,7 @@ from shared.pki.ocsp_client import OcspClient
 from shared.telemetry import ServiceMetrics, configure_tracing, metrics, propagate_trace, serving
 from shared.web.admin_auth import admin_guard
 from shared.web.http_app import build_app
-from shared.web.mesh_descriptor import mesh_descriptor_router
+from shared.web.mesh_descriptor import DescriptorSettings, mesh_descriptor_router
 
 log = get_logger(__name__)
 MODELS: list[type[SQLModel]] = [
@@ -115,7 +116,19 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     app.state.message_log = parts.message_log
     app.state.accounts = parts.accounts
     app.state.admin_guard = admin_guard(token=parts.settings.mesh.admin_token.get_secret_value)
+    app.state.settler = _settler(parts)
     return app
+
+
+def _settler(parts: Parts) -> Settler:
+    """The settle asks every other service of the mesh, at the addresses the mesh's members reach them by."""
+    listed = parts.settings.settle_urls or DescriptorSettings().service_urls
+    pairs = (item.split("=", 1) for item in listed.split(",") if "=" in item)
+    probes = [MemberProbe(name=name.strip(), url=url.strip()) for name, url in pairs
+              if name.strip() and url.strip() and name.strip() != SERVICE]
+    return Settler(bus=parts.bus, members=lambda: list(parts.book.registry.members), holding=parts.worker.holding,
+                   relay=parts.relay, authority=parts.clock_authority, http=parts.http, probes=probes,
+                   admin_token=parts.settings.mesh.admin_token.get_secret_value)
 
 
 def _broker_admin(settings: GatewaySettings, template: Bus,

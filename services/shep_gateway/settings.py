@@ -46,3 +46,5 @@ class GatewaySettings(ServiceSettings):
                                          "many messages (the oldest go first; each reason is in its service's log)")
     dead_letters_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, description="… and at most this many "
                                         "bytes of bodies (a body over 64 KiB is kept as its digest and size)")
+    settle_urls: str = Field(default="", description="name=url,… the services the settle asks what they have in "
+                             "flight (POST /admin/settle); empty: MESH_SERVICE_URLS, the mesh's own addresses")

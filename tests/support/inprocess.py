@@ -239,6 +239,8 @@ def mesh_settings(directory: Path, *, overrides: dict[str, dict[str, Any]] | Non
             values["registry_timeout_s"] = 1.0
         if name == "nuc_pki":
             values["holder_keys"] = "ec"
+        if name == "shep_gateway":  # whom the settle asks what they have in flight
+            values["settle_urls"] = ",".join(f"{other}={url(other)}" for other in _FACTORIES)
         values.update((overrides or {}).get(name, {}))
         out[name] = settings_class(**values)
     return out

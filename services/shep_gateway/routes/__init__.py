@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.shep_gateway.routes import broker, clock, message_log, metaservices, registry
+from services.shep_gateway.routes import broker, clock, message_log, metaservices, registry, settle
 
 ROUTERS: tuple[APIRouter, ...] = (metaservices.router, clock.router, message_log.router, registry.router,
-                                  broker.router)
+                                  broker.router, settle.router)

@@ -12,6 +12,7 @@ from services.shep_gateway.registry_book import RegistryBook
 from services.shep_gateway.usecases.broker_accounts import BrokerAccounts
 from services.shep_gateway.usecases.clock_authority import ClockAuthority
 from services.shep_gateway.usecases.message_log import MessageLog
+from services.shep_gateway.usecases.settle import Settler
 from shared.web.admin_auth import ADMIN_REFUSALS
 from shared.web.openapi_errors import raises
 from shared.web.security import AdminCredentials
@@ -29,6 +30,10 @@ def message_log_of(request: Request) -> MessageLog:
     return cast(MessageLog, request.app.state.message_log)
 
 
+def settler_of(request: Request) -> Settler:
+    return cast(Settler, request.app.state.settler)
+
+
 def accounts_of(request: Request) -> BrokerAccounts:
     return cast(BrokerAccounts, request.app.state.accounts)
 
@@ -44,4 +49,5 @@ BookDep = Annotated[RegistryBook, Depends(book_of)]
 ClockAuthorityDep = Annotated[ClockAuthority, Depends(clock_authority_of)]
 MessageLogDep = Annotated[MessageLog, Depends(message_log_of)]
 AccountsDep = Annotated[BrokerAccounts, Depends(accounts_of)]
+SettlerDep = Annotated[Settler, Depends(settler_of)]
 ADMIN_ONLY = [Depends(require_admin)]
