@@ -105,6 +105,7 @@ class Settler:
         self._http = http
         self._probes = probes
         self._token = admin_token
+        self._jumping = asyncio.Lock()
         self._not_members: set[str] = set()  # services without /admin/in-flight (НУЦ): nothing of theirs flies
 
     async def settle(self, *, case: str | None, timeout_s: float | None, max_jumps: int) -> SettleReport:
@@ -124,15 +125,23 @@ class Settler:
             if outcome is not None:
                 break
             assert seen.next_due is not None
-            gap = (seen.next_due - self._authority.clock.now()).total_seconds()
-            if gap > 0:
-                await self._authority.change(advance_s=gap, advance_working_days=None, speed=None, reset=False)
+            if await self._jump_to(seen.next_due):
                 jumps += 1
-            else:  # due this instant: simulated staff are about to take it up
+            else:  # due this instant (or another settle jumped past it): simulated staff are taking it up
                 await asyncio.sleep(QUIET_PAUSE_S)
         log.info("mesh_settled", outcome=outcome, jumps=jumps, scoped=case is not None)
         return SettleReport(outcome=outcome, jumps=jumps, clock_from=clock_from, clock_to=self._authority.clock.now(),
                             case=case, cases=seen.cases, in_flight=seen.busy, next_due=seen.next_due)
+
+    async def _jump_to(self, moment: dt.datetime) -> bool:
+        """Move the clock exactly to ``moment`` unless it is there already. One jump at a time: two settles at once
+        (four tests in parallel) each measure the gap after the other's jump, never adding theirs to it."""
+        async with self._jumping:
+            gap = (moment - self._authority.clock.now()).total_seconds()
+            if gap <= 0:
+                return False
+            await self._authority.change(advance_s=gap, advance_working_days=None, speed=None, reset=False)
+            return True
 
     def _outcome(self, case: str | None, seen: Round, *, quiet: bool, jumps: int, max_jumps: int) -> str | None:
         if not quiet:
