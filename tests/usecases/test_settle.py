@@ -40,7 +40,7 @@ async def test_apply_then_settle_straight_away_completes_and_the_portal_has_hear
     status, settled = await _settle(inproc, case=sent["correlationId"], timeoutSeconds=60)
 
     assert status == 200, settled
-    assert settled["outcome"] == "settled", settled
+    assert settled["outcome"] == "settled", (settled["inFlight"], settled["cases"])
     assert settled["jumps"] >= 1
     assert dt.datetime.fromisoformat(settled["clockTo"]) > dt.datetime.fromisoformat(settled["clockFrom"])
     seen = {(c["service"], c["role"]): c["status"] for c in settled["cases"]}
