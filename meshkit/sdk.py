@@ -7,6 +7,7 @@
     session = mesh.login_eds(citizen)             # or mesh.login(citizen.iin, citizen.password)
     print(session.profile())                      # the citizen's data as ГБД ФЛ holds it
     case = session.apply(citizen.signed_request("employment.job-seeker-registration"))
+    mesh.settle(case["correlationId"])            # straight away: until final and heard at the portal (in the mesh)
     head = mesh.staff_login(mesh.staff("zhezkazgan", role="head"))   # ИС МИО staff, manual mode
     mesh.advance_clock(working_days=3)            # mesh-wide; due steps of simulated staff fire
 
