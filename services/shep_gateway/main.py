@@ -43,6 +43,7 @@ from services.shep_gateway.store import (
 )
 from services.shep_gateway.usecases.broker_accounts import BrokerAccounts
 from services.shep_gateway.usecases.clock_authority import ClockAuthority
+from services.shep_gateway.usecases.district_lookup import parked_count
 from services.shep_gateway.usecases.message_log import MessageLog
 from services.shep_gateway.usecases.settle import MemberProbe, Settler
 from shared.clock import MeshClock
@@ -127,7 +128,8 @@ def _settler(parts: Parts) -> Settler:
     probes = [MemberProbe(name=name.strip(), url=url.strip()) for name, url in pairs
               if name.strip() and url.strip() and name.strip() != SERVICE]
     return Settler(bus=parts.bus, members=lambda: list(parts.book.registry.members), holding=parts.worker.holding,
-                   relay=parts.relay, authority=parts.clock_authority, http=parts.http, probes=probes,
+                   relay=parts.relay, parked=lambda: parked_count(parts.sessions), authority=parts.clock_authority,
+                   http=parts.http, probes=probes,
                    admin_token=parts.settings.mesh.admin_token.get_secret_value)
 
 

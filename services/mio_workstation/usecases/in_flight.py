@@ -32,7 +32,9 @@ def staff_work(*, sessions: Sessions, reads: Reads) -> WorkProbe:
         if app is None:
             return WorkSeen(due_now=everywhere["dueNow"])
         its = await reads.schedule(number=app.number)
-        return WorkSeen(due_now=everywhere["dueNow"], next_due=_moment(its["next"]),
+        # a step of the case due by now (the clock moved since ``everywhere`` was read) is its next: due this instant
+        due = _moment(its["now"]) if its["dueNow"] else _moment(its["next"])
+        return WorkSeen(due_now=everywhere["dueNow"], next_due=due,
                         cases=[CaseSeen(role="provider", status=app.status, correlation_id=app.correlation_id,
                                         application_number=app.number)])
 

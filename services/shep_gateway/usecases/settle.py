@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +54,7 @@ class Round:
     busy: list[str] = field(default_factory=list)
     cases: list[tuple[str, CaseSeen]] = field(default_factory=list)  # (service, view)
     next_due: dt.datetime | None = None
+    version: int = 0  # the mesh clock's version the round was read at
 
 
 @dataclass(frozen=True)
@@ -93,11 +94,13 @@ def check_request(*, timeout_s: float | None, max_jumps: int) -> float:
 
 class Settler:
     def __init__(self, *, bus: Bus, members: Callable[[], list[str]], holding: Callable[[], int], relay: OutboxRelay,
-                 authority: ClockAuthority, http: httpx.AsyncClient, probes: list[MemberProbe],
-                 admin_token: Callable[[], str]) -> None:
+                 parked: Callable[[], Awaitable[int]], authority: ClockAuthority, http: httpx.AsyncClient,
+                 probes: list[MemberProbe], admin_token: Callable[[], str]) -> None:
         """``members``: the registry's member ids (their delivery queues); ``holding``: messages the ingress worker
-        has taken and not yet put through; ``probes``: the services to ask what they have in flight."""
+        has taken and not yet put through; ``parked``: requests held for a district lookup; ``probes``: the
+        services to ask what they have in flight."""
         self._bus = bus
+        self._parked = parked
         self._members = members
         self._holding = holding
         self._relay = relay
@@ -167,7 +170,8 @@ class Settler:
         previous: Round | None = None
         while True:
             seen = await self.read(case)
-            if not seen.busy and previous is not None and previous.activity == seen.activity:
+            if (not seen.busy and previous is not None
+                    and (previous.activity, previous.version) == (seen.activity, seen.version)):
                 return seen, True
             previous = None if seen.busy else seen
             if loop.time() >= deadline:
@@ -186,13 +190,18 @@ class Settler:
         working = mine.handling + self._holding()
         if working:
             seen.busy.append(f"shep_gateway: {working} in work")
-        unsent = await self._relay.pending_count()
+        unsent, parked = await self._relay.pending_count(), await self._parked()
         if unsent:
             seen.busy.append(f"shep_gateway: {unsent} outbox rows unsent")
+        if parked:
+            seen.busy.append(f"shep_gateway: {parked} requests parked for a district lookup")
         answers = await asyncio.gather(*(self._ask(probe, case) for probe in self._probes
                                          if probe.name not in self._not_members))
         for probe, answer in answers:
             self._take(seen, probe.name, answer, version=version)
+        seen.version = version
+        if self._authority.clock.state.version != version:  # another settle (or a tester) jumped meanwhile
+            seen.busy.append("the mesh clock moved while the mesh was read")
         return seen
 
     async def _queues(self) -> list[tuple[str, int]]:
