@@ -12,6 +12,7 @@
     meshctl act ZHZ-2026-000001 sign --as head                      # fetches the draft, signs it with EDS
     meshctl clock --working-days 3                                 # mesh-wide; also --seconds, --speed, --reset
     meshctl clock --settle                                         # skip to each scheduled step until none is left
+    meshctl settle ZHZ-2026-000001 --timeout 60s                   # or a correlation id: until final and heard
     meshctl wait ZHZ-2026-000001 --status COMPLETED --timeout 30s  # or a correlation id; `apply --wait STATUS` too
     meshctl service kill gbd_fl                                    # a crash; the launcher restarts it
     meshctl service stop shep_gateway / start shep_gateway         # a member down on purpose, then back
@@ -246,9 +247,8 @@ def apply(
                            f"`meshctl wait --citizen {citizen}`), and skip the mesh clock through its steps with "
                            "`meshctl clock --settle`", err=True)
                 return
-            if settle:
-                received = kit.wait_for_status(case["correlationId"], "RECEIVED", timeout_s=_seconds(timeout))
-                kit.settle(received["applicationNumber"])
+            if settle:  # straight away: the settle waits for the application on its way, in the mesh
+                kit.settle(case["correlationId"], timeout_s=min(_seconds(timeout), 600.0))
             _print(kit.wait_for_status(case["correlationId"], wanted, timeout_s=_seconds(timeout)))
     except KitError as exc:
         _fail(exc)
@@ -419,7 +419,9 @@ def clock(
                                                         "certificates (refused otherwise)")] = False,
     settle: Annotated[bool, typer.Option("--settle", help="skip to each scheduled step of simulated staff until "
                                                           "nothing is scheduled")] = False,
-    number: Annotated[str | None, typer.Option(help="with --settle: until this application is final")] = None,
+    number: Annotated[str | None, typer.Option(help="with --settle: until this application (or correlation id) is "
+                                                   "final and heard so; only its steps move the clock")] = None,
+    timeout: Annotated[str, typer.Option(help="with --settle: how long at most, e.g. 60s (≤ 600 s)")] = "300s",
     mesh: MeshOption = None,
 ) -> None:
     """Read the mesh clock, or change it for every service; skipping time, simulated staff do every step whose
@@ -427,7 +429,7 @@ def clock(
     try:
         with _open(mesh) as kit:
             if settle:
-                _print(kit.settle(number))
+                _print(kit.settle(number, timeout_s=_seconds(timeout)))
                 return
             if seconds is None and working_days is None and speed is None and not reset:
                 _print(kit.clock())
@@ -503,6 +505,25 @@ def snapshot_list(mesh: MeshOption = None) -> None:
     try:
         with _open(mesh) as kit:
             _print(kit.snapshots())
+    except KitError as exc:
+        _fail(exc)
+
+
+@app.command("settle")
+def settle_command(
+    ref: Annotated[str | None, typer.Argument(
+        metavar="[NUMBER|CORRELATION_ID]", help="the case to settle (straight after apply is fine); none: the whole "
+                                                "mesh, until nothing is scheduled")] = None,
+    timeout: Annotated[str, typer.Option(help="how long at most, e.g. 60s (≤ 600 s)")] = "300s",
+    max_jumps: Annotated[int, typer.Option(help="clock jumps at most")] = 500,
+    mesh: MeshOption = None,
+) -> None:
+    """Run the mesh until nothing is in flight — no message queued or in work, no step due, no outbox row unsent —
+    jumping the mesh clock to each scheduled step (of the case, when one is named) until the case is final and
+    heard so by the portal or ИС ЦОН (the gateway's POST /admin/settle)."""
+    try:
+        with _open(mesh) as kit:
+            _print(kit.settle(ref, timeout_s=_seconds(timeout), max_jumps=max_jumps))
     except KitError as exc:
         _fail(exc)
 

@@ -7,6 +7,7 @@
     session = mesh.login_eds(citizen)             # or mesh.login(citizen.iin, citizen.password)
     print(session.profile())                      # the citizen's data as ГБД ФЛ holds it
     case = session.apply(citizen.signed_request("employment.job-seeker-registration"))
+    mesh.settle(case["correlationId"])            # straight away: until final and heard at the portal (in the mesh)
     head = mesh.staff_login(mesh.staff("zhezkazgan", role="head"))   # ИС МИО staff, manual mode
     mesh.advance_clock(working_days=3)            # mesh-wide; due steps of simulated staff fire
 
@@ -926,35 +927,33 @@ class Mesh(MeshResets):
         return _checked(self.http.get(f"{self.info.mio}/admin/schedule", headers=self._admin,
                                       params={"number": number} if number else None))
 
-    def settle(self, number: str | None = None, *, max_jumps: int = 500, timeout_s: float = 300.0) -> dict[str, Any]:
-        """Skip the mesh clock from one scheduled step of simulated staff to the next until nothing is scheduled
-        (or application ``number`` is final): every step done at its scheduled time, as a time-skipping test
-        server would. Returns what happened: the jumps, the clock before and after, and the cases it moved."""
-        started, jumps = self.clock()["now"], 0
-        watched = [number] if number else self._active_numbers()
+    def settle(self, case: str | None = None, *, max_jumps: int = 500, timeout_s: float = 300.0) -> dict[str, Any]:
+        """Run the mesh until nothing is in flight and nothing is scheduled — for ``case`` (an application number
+        or a correlation id: straight after ``apply`` is fine), or the whole mesh — jumping the mesh clock to each
+        scheduled step, every step done at its scheduled time (the gateway's ``POST /admin/settle``). With a case it
+        returns once the case is final *and* heard so by the portal or ИС ЦОН, and only that case's steps move the
+        clock. Returns the gateway's answer (outcome, jumps, clock from and to, the case as each service sees it)
+        with ``applications``: each application it moved, its steps. A settle that runs out of ``timeout_s`` (at
+        most 600) raises ``KitError`` SETTLE_TIMED_OUT naming what was still in flight."""
+        watched = ([case] if NUMBER.match(case) else []) if case else self._active_numbers()
         before = {n: self.mio_application(n)["status"] for n in watched}
-        deadline = time.monotonic() + timeout_s
-        while jumps < max_jumps and time.monotonic() < deadline:
-            if number and self.mio_application(number)["status"] not in ACTIVE:
-                break
-            schedule = self.schedule(number)
-            if schedule["dueNow"]:  # simulated staff are at work (a decision asks ГБД ФЛ): let them finish
-                time.sleep(0.1)
-                continue
-            if schedule["next"] is None:
-                break
-            gap = (dt.datetime.fromisoformat(schedule["next"]) - dt.datetime.fromisoformat(schedule["now"]))
-            self.advance_clock(seconds=max(gap.total_seconds(), 0.0) + 0.001)
-            jumps += 1
+        body = {"case": case, "timeoutSeconds": timeout_s, "maxJumps": max_jumps}
+        answer = _checked(self.http.post(f"{self.info.gateway}/admin/settle", headers=self._admin,
+                                         json={k: v for k, v in body.items() if v is not None},
+                                         timeout=timeout_s + 30))
+        if answer["outcome"] == "timed_out":
+            raise KitError(code="SETTLE_TIMED_OUT", status=0, message=f"still in flight after {timeout_s:g} s: "
+                           + "; ".join(answer["inFlight"]))
+        numbers = {c["applicationNumber"] for c in answer["cases"] if c.get("applicationNumber")}
         moved = []
-        for n in watched:
+        for n in [*watched, *sorted(numbers - set(watched))]:
             application = self.mio_application(n)
-            if application["status"] != before[n] or n == number:
-                moved.append({"number": n, "from": before[n], "status": application["status"],
+            if application["status"] != before.get(n) or n in numbers:
+                moved.append({"number": n, "from": before.get(n), "status": application["status"],
                               "completedAt": application["completedAt"],
                               "steps": [{k: t[k] for k in ("step", "role", "finishedAt", "overdue")}
                                         for t in application["timeline"]]})
-        return {"jumps": jumps, "clockFrom": started, "clockTo": self.clock()["now"], "applications": moved}
+        return answer | {"applications": moved}
 
     def _active_numbers(self) -> list[str]:
         districts = _checked(self.http.get(f"{self.info.mio}/districts"))["districts"]

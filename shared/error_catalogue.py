@@ -279,6 +279,12 @@ _ENTRIES: dict[Area, list[tuple[str, int, Fault, str]]] = {
          "certificate (the answer names them): refused unless forced."),
         ("BROKER_ADMIN_PASSWORD_MISSING", 500, MESH, "The gateway is configured with a broker administrator but no "
          "password (a start-up error)."),
+        ("SETTLE_TIMEOUT_REQUIRED", 422, CALLER, "A settle without `timeoutSeconds`: it waits for the mesh, so it "
+         "says how long at most."),
+        ("SETTLE_TIMEOUT_OUT_OF_RANGE", 422, CALLER, "`timeoutSeconds` is not above 0 and at most 600."),
+        ("SETTLE_JUMPS_OUT_OF_RANGE", 422, CALLER, "`maxJumps` is not 0 to 10,000."),
+        ("SETTLE_CASE_UNKNOWN", 404, STATE, "No service of the mesh knows this case (an application number or a "
+         "correlation id): nothing to settle it for."),
     ],
     NUC: [
         ("CA_NOT_READY", 503, DEPENDENCY, "The certification authority is still starting."),

@@ -16,6 +16,7 @@ from services.con_operator.routes import ROUTERS
 from services.con_operator.settings import ConOperatorSettings
 from services.con_operator.state import centre_state
 from services.con_operator.store import OperatorAccount, Scan, ScanRef, Ticket, TicketCounter, Visit
+from shared.employment.case_probe import followed_cases
 from shared.employment.case_tracking import CaseNotice, TrackedCase, follow
 from shared.employment.logins import Challenge, LoginGuess, Logins, LoginSession
 from shared.employment.registry_calls import person_by_iin
@@ -40,6 +41,7 @@ def create_app(settings: ConOperatorSettings | None = None, *, bus: Bus | None =
     def wire(node: MemberNode, app: FastAPI) -> None:
         runtime = node.runtime(settings.member_id)
         follow(runtime, services=EMPLOYMENT_SERVICES, clock_now=node.clock.now)
+        node.work_probe = followed_cases(node.sessions)  # for the gateway's settle: what the ЦОН heard
         node.relay.also_purge(lambda: purge_keys(node.sessions))
         logins = Logins(sessions=node.sessions, clock=node.clock, audience="egov-mesh ИС ЦОН",
                         verifier=lambda: node.verifier, session_minutes=settings.session_minutes,

@@ -23,6 +23,7 @@ from services.mio_workstation.store import (
     StaffAccount,
     StepRecord,
 )
+from services.mio_workstation.usecases.in_flight import staff_work
 from services.mio_workstation.wiring import assemble
 from shared.employment.logins import Challenge, LoginGuess, LoginSession
 from shared.employment.regulations import REGULATIONS_DIR, RegulationBook, RegulationError
@@ -54,6 +55,7 @@ def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None,
             mio.runner.wake()
 
         node.clock_follower.on_change(clock_changed)
+        node.work_probe = staff_work(sessions=node.sessions, reads=mio.reads)  # for the gateway's settle
         node.before_identity("onboarding", lambda: join_mesh(gateway=node.gateway, book=book, districts=districts))
         node.then("staff", mio.enrolment.seed)
         node.then("runner", mio.runner.start)

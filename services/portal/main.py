@@ -14,6 +14,7 @@ from services.portal.settings import PortalSettings
 from services.portal.state import portal_state
 from services.portal.store import Account, CitizenCopy, OrganisationAccount, SurveyAnswer
 from services.portal.usecases.following import follow_applications
+from shared.employment.case_probe import followed_cases
 from shared.employment.case_tracking import CaseNotice, TrackedCase
 from shared.employment.logins import Challenge, LoginGuess, LoginSession
 from shared.employment.mail import MAIL_MEMBER
@@ -39,6 +40,7 @@ def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None
                                   regulations=regulations, members=node.gateway.members,
                                   admin=admin_guard(token=token), precise=admin_or_anonymous(token=token))
         follow_applications(runtime, clock=node.clock)
+        node.work_probe = followed_cases(node.sessions)  # for the gateway's settle: what the citizen heard
         node.relay.also_purge(lambda: purge_keys(node.sessions))
         # the mesh's SMS and e-mail outbox: a member of its own (its own certificate, broker login and queues)
         host_mailbox(node.runtime(MAIL_MEMBER), clock=node.clock)

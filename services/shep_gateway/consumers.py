@@ -40,6 +40,7 @@ class IngressWorker:
         self._subscription: Subscription | None = None
         self._loop = BackgroundTask(name="gateway-ingress", run=self._run)
         self._busy_since: float | None = None
+        self._in_work = 0  # the batch taken from the inbox, until it is committed and its deliveries published
         self._outage: Failure | None = None  # the dependency that stopped the last batch, until one goes through
         self._backoff = 0.0
 
@@ -64,6 +65,11 @@ class IngressWorker:
             discarded += 1
         return discarded
 
+    def holding(self) -> int:
+        """Messages taken from shep.ingress and not yet through (waiting for the batch, or in it): in flight for
+        the settle, though the broker no longer counts them as ready."""
+        return self._inbox.qsize() + self._in_work
+
     async def progress(self) -> str | None:
         """Readiness: None while messages go through; otherwise what holds the ingress up."""
         if not self._loop.running:
@@ -80,7 +86,7 @@ class IngressWorker:
             batch = [await self._inbox.get()]
             while len(batch) < self._batch_size and not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
-            self._busy_since = time.monotonic()
+            self._busy_since, self._in_work = time.monotonic(), len(batch)
             try:
                 await self._handle(batch)
             except asyncio.CancelledError:
@@ -104,6 +110,8 @@ class IngressWorker:
                 raise
             except Exception:
                 log.exception("ingress_flush_failed")
+            finally:
+                self._in_work = 0
 
     async def _handle(self, batch: list[Delivery]) -> None:
         # One after another: examine only waits on a cache miss (OCSP, a prior request), so a task per message

@@ -44,8 +44,10 @@ from services.shep_gateway.store import (
 )
 from services.shep_gateway.usecases.broker_accounts import BrokerAccounts
 from services.shep_gateway.usecases.clock_authority import ClockAuthority
+from services.shep_gateway.usecases.district_lookup import parked_count
 from services.shep_gateway.usecases.mesh_reset import MemberCalls, MeshReset, parse_urls
 from services.shep_gateway.usecases.message_log import MessageLog
+from services.shep_gateway.usecases.settle import MemberProbe, Settler
 from services.shep_gateway.usecases.snapshots import MeshSnapshots
 from shared.clock import MeshClock
 from shared.db import Sessions, create_tables, make_engine, make_sessions
@@ -130,6 +132,7 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     app.state.admin_guard = admin_guard(token=parts.settings.mesh.admin_token.get_secret_value)
     app.state.mesh_reset = _mesh_reset(parts, forget=app.state.journal_sources.clear)
     app.state.snapshots = MeshSnapshots(sessions=parts.sessions, reset=app.state.mesh_reset)
+    app.state.settler = _settler(parts)
     return app
 
 
@@ -150,6 +153,18 @@ def _mesh_reset(parts: Parts, *, forget: Callable[[], Awaitable[int]]) -> MeshRe
     return MeshReset(sessions=parts.sessions, bus=parts.bus, members=members, worker=parts.worker,
                      gateway=parts.gateway, book=parts.book, clock=parts.clock_authority,
                      own_ready=parts.readiness.check, forget=forget)
+
+
+def _settler(parts: Parts) -> Settler:
+    """The settle asks every other service of the mesh, at the addresses the mesh's members reach them by."""
+    listed = parts.settings.settle_urls or DescriptorSettings().service_urls
+    pairs = (item.split("=", 1) for item in listed.split(",") if "=" in item)
+    probes = [MemberProbe(name=name.strip(), url=url.strip()) for name, url in pairs
+              if name.strip() and url.strip() and name.strip() != SERVICE]
+    return Settler(bus=parts.bus, members=lambda: list(parts.book.registry.members), holding=parts.worker.holding,
+                   relay=parts.relay, parked=lambda: parked_count(parts.sessions), authority=parts.clock_authority,
+                   http=parts.http, probes=probes,
+                   admin_token=parts.settings.mesh.admin_token.get_secret_value)
 
 
 def _broker_admin(settings: GatewaySettings, template: Bus,

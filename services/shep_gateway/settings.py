@@ -51,3 +51,5 @@ class GatewaySettings(ServiceSettings):
     member_urls: str = Field(default="", description="name=url,… the member services a mesh reset and a snapshot "
                              "reach over HTTP with the admin token; empty: MESH_SERVICE_URLS (make run and compose "
                              "set it for GET /mesh)")
+    settle_urls: str = Field(default="", description="name=url,… the services the settle asks what they have in "
+                             "flight (POST /admin/settle); empty: MESH_SERVICE_URLS, the mesh's own addresses")

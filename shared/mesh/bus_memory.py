@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.mesh import in_flight
 from shared.mesh.broker_accounts import BrokerLogin, Permissions
 from shared.mesh.bus import (
     Bus,
@@ -434,6 +435,7 @@ class MemoryBus(Bus):
                       mandatory: bool = True) -> None:
         self._require()
         self.broker.authorise(self.user, "write", exchange)
+        in_flight.moved()  # before it lands: a settle never sees it in a queue without the counter moved
         user_id = self.user  # every publish carries its connection's login as user-id (shared.mesh.bus_rabbit)
         targets = self.broker.route(exchange=exchange, routing_key=routing_key)
         if not targets and mandatory:

@@ -18,6 +18,7 @@ import aiormq
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
 
 from shared.logging import get_logger
+from shared.mesh import in_flight
 from shared.mesh.broker_accounts import user_of, with_login
 from shared.mesh.bus import (
     Bus,
@@ -192,6 +193,7 @@ class RabbitBus(Bus):
 
     async def publish(self, *, exchange: str, routing_key: str, message: OutgoingMessage,
                       mandatory: bool = True) -> None:
+        in_flight.moved()  # before it lands: a settle never sees it in a queue without the counter moved
         amqp = aio_pika.Message(
             body=message.body, headers=message.headers or None, message_id=message.message_id,
             correlation_id=message.correlation_id, reply_to=message.reply_to, content_type=message.content_type,

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from shared.logging import get_logger
+from shared.mesh import in_flight
 from shared.mesh.bus import Bus, BusError, Delivery, Handler, OutgoingMessage
 from shared.mesh.scenarios import delivered, using
 from shared.mesh.topology import DEAD_EXCHANGE, H_ORIGIN_QUEUE, H_REFUSAL_CODE, H_REFUSAL_REASON
@@ -137,7 +138,7 @@ def guarded(handler: Handler, *, bus: Bus, queue: str) -> Handler:
             with span(f"receive {queue_kind(queue)}", kind=SpanKind.CONSUMER, parent=delivery.headers,
                       attributes={"messaging.system": "rabbitmq", "messaging.destination.name": queue_kind(queue),
                                   "messaging.message.id": delivery.message_id or ""}), \
-                    using(delivered(delivery.headers)):
+                    using(delivered(delivery.headers)), in_flight.handling():
                 await handler(delivery)
         except Exception as exc:
             log.exception("consumer_handler_crashed", queue=queue)

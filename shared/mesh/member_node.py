@@ -33,6 +33,7 @@ from shared.mesh.bus_rabbit import RabbitBus
 from shared.mesh.clock_follower import ClockFollower
 from shared.mesh.control_clients import GatewayControlClient, NucClient
 from shared.mesh.identity import RetiredIdentityRecord, SystemIdentityRecord, load_keyring, load_or_enroll
+from shared.mesh.in_flight import WorkProbe
 from shared.mesh.inbox import InboxMessage, purge_inbox
 from shared.mesh.member import MemberRuntime
 from shared.mesh.outbox import OutboxMessage, OutboxRelay
@@ -162,6 +163,9 @@ class MemberNode:
         self.clock_follower = ClockFollower(bus=self.buses[first], clock=self.clock,
                                             verify=self.runtimes[first].checks.verify, name=first)
         self._startup = BackgroundTask(name=f"{service}-startup", run=self._start)
+        # What the service knows besides its messages (steps due, its cases), for the gateway's settle; the
+        # service's wiring sets it (``shared.mesh.in_flight``).
+        self.work_probe: WorkProbe | None = None
         self._after_start: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._before_identity: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []

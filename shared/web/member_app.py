@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Query
+from pydantic import ConfigDict, Field
 from sqlmodel import SQLModel
 
 from shared.logging import configure_logging
+from shared.mesh import in_flight
 from shared.mesh.bus import Bus
 from shared.mesh.inbox import InboxMessage
 from shared.mesh.journal import Journal
@@ -82,6 +85,49 @@ def _mesh_router(node: MemberNode) -> APIRouter:
     return router
 
 
+class CaseSeenOut(CamelModel):
+    role: str = Field(description="origin: the portal or ИС ЦОН that sent it; provider: ИС МИО, which decides it")
+    status: str
+    correlation_id: str | None = None
+    application_number: str | None = None
+
+
+class InFlightOut(CamelModel):
+    """What this service has in flight now — for the gateway's settle, which reads every service twice."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"service": "mio_workstation", "activity": 412, "handling": 0, "dueNow": 1,
+         "nextDue": "2026-03-02T10:20:00+00:00", "outboxUnsent": 0, "clockVersion": 3, "cases": []}]})
+
+    service: str
+    activity: int = Field(description="publishes and handlers started or finished since start: only ever grows")
+    handling: int = Field(description="messages a handler is working on now")
+    due_now: int = Field(description="steps of simulated staff due now (work under way)")
+    next_due: str | None = Field(description="mesh time of the next step scheduled (for the case, if one is asked)")
+    outbox_unsent: int
+    clock_version: int = Field(description="the mesh clock's version this service follows")
+    cases: list[CaseSeenOut] = Field(description="the case asked about, as this service knows it")
+
+
+def _in_flight_router(node: MemberNode, *, token: Callable[[], str]) -> APIRouter:
+    router = APIRouter(tags=["test support"], dependencies=[Depends(admin_guard(token=token))])
+
+    @router.get("/admin/in-flight", summary="What this service has in flight (for the gateway's settle)")
+    async def in_flight_now(case: Annotated[str | None, Query(max_length=128)] = None) -> InFlightOut:
+        # Read in the order a message moves through a service — the counter first, then handlers, steps due,
+        # the outbox — so one that moves on while this is read shows in a later number or in the counter.
+        mine = in_flight.counters(node.service)
+        activity, handling = mine.activity, mine.handling
+        work = await node.work_probe(case) if node.work_probe is not None else in_flight.WorkSeen()
+        return InFlightOut(service=node.service, activity=activity, handling=handling, due_now=work.due_now,
+                           next_due=work.next_due.isoformat() if work.next_due else None,
+                           outbox_unsent=await node.relay.pending_count(), clock_version=node.clock.state.version,
+                           cases=[CaseSeenOut(role=c.role, status=c.status, correlation_id=c.correlation_id,
+                                              application_number=c.application_number) for c in work.cases])
+
+    return router
+
+
 def create_member_app(*, settings: ServiceSettings, service: str, title: str, summary: str, description: str,
                       members: list[str],
                       models: list[type[SQLModel]], wire: Callable[[MemberNode, FastAPI], None],
@@ -110,6 +156,7 @@ def create_member_app(*, settings: ServiceSettings, service: str, title: str, su
                     readiness=node.readiness, lifespan=lifespan, journal=journal,
                     admin_token=settings.mesh.admin_token.get_secret_value)
     app.include_router(_mesh_router(node))
+    app.include_router(_in_flight_router(node, token=settings.mesh.admin_token.get_secret_value))
     app.state.node = node
     wire(node, app)
     app.state.state_keeper = state_keeper(node, getattr(app.state, "state_plan", None) or StatePlan(state=[]))

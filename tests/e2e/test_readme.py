@@ -10,9 +10,12 @@ Which blocks run (page → the block, found by a string it contains):
   visit), the outbox (meshctl mail, curl), the organisation, and — last, as it moves the clock back — every
   `meshctl clock` form
 - docs/documents.md → download with curl, then `meshctl verify`
-- docs/operations.md → following a case through the log files with grep
+- docs/operations.md → following a case through the log files with grep; last, the admin API's curl calls (they
+  reset the clock as well)
 
-Placeholders (``<iin>``, ``<case id>``, an application number) are replaced with what the mesh made, and
+Every other shell or Python block of the pages is marked ```` ```sh norun ```` with the reason beside it
+(tests/unit/test_docs_pages.py holds each page to that). Placeholders (``<iin>``, ``<case id>``, an application
+number) are replaced with what the mesh made, and
 ``make run``'s default ports with the private mesh's.
 
 Before: the README's own-member snippet replaced ``gbdfl.person-by-iin``, after which every application without a
@@ -287,3 +290,23 @@ def test_every_clock_command_runs_as_written(fresh_mesh: MeshHandle, workdir: Pa
     read, *_, reset = _json_outputs(ran.stdout)
     assert {"now", "state"} <= set(read), read
     assert reset["state"]["speed"] == 1, reset
+
+
+def test_the_admin_api_calls_run_as_written(fresh_mesh: MeshHandle, workdir: Path):
+    """docs/operations.md's curl calls, after the clock commands (it resets the clock too): a citizen's certificates
+    issued by НУЦ, one revoked and found so by openssl's OCSP client, the clock moved and reset, a grant and its
+    reset, one case's records in the message log and the whole chain checked."""
+    with fresh_mesh.kit() as kit:
+        citizen = kit.new_citizen(district="kyzylorda", jobless=True)
+        case = kit.login_eds(citizen).apply(citizen.signed_request("employment.job-seeker-registration"))
+        kit.settle(case["correlationId"], timeout_s=120)
+        block = _on_this_mesh(page_block("docs/operations.md", 'AUTH="Authorization: Bearer $TOKEN"'), fresh_mesh)
+        ran = _bash(block.replace("<case id>", case["correlationId"]), workdir=workdir)
+        assert kit.clock()["state"]["speed"] == 1, "the block ends with the clock reset"
+    assert '"outcome":"settled"' in ran.stdout, ran.stdout[-2000:]
+    # with the mesh clock ahead of this machine's (the settle above jumped it), openssl first warns that OCSP's times
+    # are not yet valid, then says the status on a line of its own
+    assert re.search(r"^(cert\.pem: )?revoked$", ran.stdout, flags=re.MULTILINE), ran.stdout[-1500:]
+    assert case["correlationId"] in ran.stdout, "the log's records of the case"
+    assert '"ok":true' in ran.stdout.replace(" ", ""), ran.stdout[-500:]  # the chain holds
+

@@ -9,7 +9,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 README = REPO_ROOT / "README.md"
 DOCS = REPO_ROOT / "docs"
 
-_FENCE = re.compile(r"^```[a-z]*\n(.*?)^```", flags=re.DOTALL | re.MULTILINE)
+_FENCE = re.compile(r"^```[^\n`]*\n(.*?)^```", flags=re.DOTALL | re.MULTILINE)
+_FENCE_INFO = re.compile(r"^```([^\n`]*)\n(.*?)^```", flags=re.DOTALL | re.MULTILINE)
+RUNNABLE = ("sh", "python")  # a block in one of these languages runs as written, unless marked ``norun``
+NOT_RUN = "norun"  # the info string's mark of a block that is not run as written (```sh norun): say why nearby
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -21,6 +24,17 @@ def pages() -> list[Path]:
 def code_blocks(page: str | Path) -> list[str]:
     """The fenced code blocks of a page (``README.md``, ``docs/flows.md``), as written."""
     return _FENCE.findall((REPO_ROOT / page).read_text())
+
+
+def fenced_blocks(page: str | Path) -> list[tuple[str, str]]:
+    """Each fenced code block of a page with its info string (``sh``, ``python``, ``sh norun``, ``text``)."""
+    return [(info.strip(), body) for info, body in _FENCE_INFO.findall((REPO_ROOT / page).read_text())]
+
+
+def runnable(info: str) -> bool:
+    """A block the suite must run as written: a shell or Python block not marked ``norun``."""
+    words = info.split()
+    return bool(words) and words[0] in RUNNABLE and NOT_RUN not in words[1:]
 
 
 def page_block(page: str | Path, containing: str) -> str:

@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.shep_gateway.routes import broker, clock, explain, message_log, metaservices, registry, reset, scenarios
+from services.shep_gateway.routes import (
+    broker,
+    clock,
+    explain,
+    message_log,
+    metaservices,
+    registry,
+    reset,
+    scenarios,
+    settle,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (metaservices.router, clock.router, message_log.router, registry.router,
-                                  broker.router, reset.router, explain.router, scenarios.router)
+                                  broker.router, reset.router, explain.router, scenarios.router, settle.router)

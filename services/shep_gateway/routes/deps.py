@@ -13,6 +13,7 @@ from services.shep_gateway.usecases.broker_accounts import BrokerAccounts
 from services.shep_gateway.usecases.clock_authority import ClockAuthority
 from services.shep_gateway.usecases.message_log import MessageLog
 from services.shep_gateway.usecases.scenarios import Scenarios
+from services.shep_gateway.usecases.settle import Settler
 from shared.web.admin_auth import ADMIN_REFUSALS
 from shared.web.openapi_errors import raises
 from shared.web.security import AdminCredentials
@@ -28,6 +29,10 @@ def clock_authority_of(request: Request) -> ClockAuthority:
 
 def message_log_of(request: Request) -> MessageLog:
     return cast(MessageLog, request.app.state.message_log)
+
+
+def settler_of(request: Request) -> Settler:
+    return cast(Settler, request.app.state.settler)
 
 
 def accounts_of(request: Request) -> BrokerAccounts:
@@ -50,4 +55,5 @@ ClockAuthorityDep = Annotated[ClockAuthority, Depends(clock_authority_of)]
 MessageLogDep = Annotated[MessageLog, Depends(message_log_of)]
 AccountsDep = Annotated[BrokerAccounts, Depends(accounts_of)]
 ScenariosDep = Annotated[Scenarios, Depends(scenarios_of)]
+SettlerDep = Annotated[Settler, Depends(settler_of)]
 ADMIN_ONLY = [Depends(require_admin)]

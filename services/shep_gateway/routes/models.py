@@ -298,3 +298,47 @@ class BrokerAdministratorOut(CamelModel):
     user: str
     password: str
     management_url: str
+
+
+# ---- settle ------------------------------------------------------------------------------------------------------
+EXAMPLE_CASE: dict[str, Any] = {"service": "portal", "role": "origin", "status": "COMPLETED",
+                                "correlationId": "0b6f7f0e-3c8e-4c43-a3f4-5d0c2b7d9e11",
+                                "applicationNumber": "KZO-2026-000001"}
+
+
+class SettleIn(CamelModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"case": "KZO-2026-000001", "timeoutSeconds": 60, "maxJumps": 500}]})
+
+    case: str | None = Field(default=None, min_length=1, max_length=128, description="an application number or a "
+                             "correlation id: only its steps drive the clock, and it stops once the case is final "
+                             "and heard so; none: the whole mesh, until nothing is scheduled")
+    timeout_seconds: float | None = Field(default=None, description="required: real seconds at most (0 < t ≤ 600)")
+    max_jumps: int = Field(default=500, description="clock jumps at most (0 to 10000)")
+
+
+class SettledCaseOut(CamelModel):
+    service: str
+    role: str = Field(description="origin: the portal or ИС ЦОН that sent it; provider: ИС МИО, which decides it")
+    status: str
+    correlation_id: str | None
+    application_number: str | None
+
+
+class SettleOut(CamelModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"outcome": "settled", "jumps": 5, "clockFrom": "2026-03-02T09:00:00+00:00",
+         "clockTo": "2026-03-02T10:05:00+00:00", "case": "KZO-2026-000001", "cases": [EXAMPLE_CASE],
+         "inFlight": [], "nextDue": None}]})
+
+    outcome: Literal["settled", "waiting_for_staff", "timed_out", "max_jumps"] = Field(
+        description="settled: nothing in flight, and the case final and heard so (or, for the whole mesh, nothing "
+                    "scheduled); waiting_for_staff: the case waits for staff in manual mode; timed_out: inFlight "
+                    "says what was still moving; max_jumps: the next step is still ahead")
+    jumps: int
+    clock_from: str
+    clock_to: str
+    case: str | None
+    cases: list[SettledCaseOut] = Field(description="the case as each service that knows it sees it")
+    in_flight: list[str] = Field(description="what was still in flight (on timeout)")
+    next_due: str | None = Field(description="the next scheduled step left, when one is")

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from sqlmodel import select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.shep_gateway.district_routing import (
@@ -26,6 +26,7 @@ from services.shep_gateway.settings import GatewaySettings
 from services.shep_gateway.store import ParkedRequest
 from services.shep_gateway.usecases.examined import Examined, Txn
 from shared.clock import MeshClock
+from shared.db import Sessions
 from shared.logging import get_logger
 from shared.mesh.dead_letters import json_safe
 from shared.mesh.envelope import MessageType, parse_envelope
@@ -160,3 +161,11 @@ class DistrictLookups:
                               f"{waited:.0f} s ({parked.attempts} attempts); try again later or set routeId")
         self.resolve(txn, parked)
         return self.resumed(parked, Refused(refusal))
+
+
+async def parked_count(sessions: Sessions) -> int:
+    """Requests held while ГБД ФЛ is asked where their applicant lives: in flight for a settle, though no queue
+    holds them (their lookup's answer may be on its way)."""
+    async with sessions() as session:
+        return int((await session.exec(select(func.count()).select_from(ParkedRequest)
+                                       .where(col(ParkedRequest.state) == "PARKED"))).one())
