@@ -49,7 +49,8 @@ def configure_hashing(mesh: MeshSettings) -> None:
     """The cost a service hashes new passwords at, as its settings say: a test's throw-away mesh
     (``MESH_ARGON2_COST=cheap``, refused outside ``MESH_ENV=test``) seeds two dozen staff and operators, each
     hashed at start-up: 26 hashes at the standard cost's third of a second of CPU each, the largest part of such a
-    mesh's start on a 2-core machine. Every hash still says its own parameters, so a check verifies either; nothing is checked less."""
+    mesh's start on a 2-core machine. Every hash still says its own parameters, so a check verifies either; nothing
+    is checked less."""
     if mesh.argon2_cost == "cheap":
         use_fast_hashing()
 
