@@ -242,10 +242,11 @@ class _Launch:
         _record_processes(self.var_dir, node=self.node, runner=self.runner)
 
 
-def _start_broker(var_dir: Path, values: dict[str, str]) -> RabbitNode:
-    console.print("Starting a private RabbitMQ node …")
+def _launch_broker(var_dir: Path, values: dict[str, str]) -> RabbitNode:
+    """The broker's process, not waited for: the services start beside it (``RabbitNode.launch``)."""
+    console.print("Starting a private RabbitMQ node and the six services …")
     try:
-        return RabbitNode.start(base_dir=var_dir / "rabbitmq", admin=BrokerLogin(
+        return RabbitNode.launch(base_dir=var_dir / "rabbitmq", admin=BrokerLogin(
             user=ADMIN_USER, password=values["brokerAdminPassword"]))
     except RabbitUnavailable as exc:
         raise SystemExit(str(exc)) from None
@@ -270,7 +271,7 @@ def main() -> None:
     _clean_up_after_a_dead_launcher(var_dir)
     (var_dir / "mesh.json").unlink(missing_ok=True)  # written again once this mesh is up: never a stale one
     ports = _ports()
-    node = _start_broker(var_dir, values)
+    node = _launch_broker(var_dir, values)
     _record_processes(var_dir, node=node, runner=None)
     config = MeshConfig(var_dir=var_dir, amqp_url=node.service_url, admin_token=values["adminToken"],
                         key_passphrase=values["keyPassphrase"], ports=ports,
@@ -280,11 +281,16 @@ def main() -> None:
     launch = _Launch(var_dir=var_dir, node=node, runner=runner)
     signal.signal(signal.SIGINT, launch.stop)
     signal.signal(signal.SIGTERM, launch.stop)
-    console.print("Starting the six services …")
     runner.start()
     _record_processes(var_dir, node=node, runner=runner)
+    timeout_s = float(os.environ.get("MESH_START_TIMEOUT_S", "180"))
     try:
-        runner.wait_ready(timeout_s=float(os.environ.get("MESH_START_TIMEOUT_S", "180")), progress=True)
+        node.wait_started(timeout_s=timeout_s)
+    except RabbitUnavailable as exc:
+        console.print(f"[red]The mesh did not start:[/red] {exc}")
+        launch.stop()
+    try:
+        runner.wait_ready(timeout_s=timeout_s, progress=True)
     except MeshStartError as exc:
         console.print(f"[red]The mesh did not start:[/red] {exc}")
         launch.stop()

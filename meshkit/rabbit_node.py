@@ -105,6 +105,16 @@ class RabbitNode:
     def start(cls, *, base_dir: Path, amqp_port: int | None = None, timeout_s: float = 90.0,
               admin: BrokerLogin | None = None) -> RabbitNode:
         """``admin``: the administrator's login (``make run`` passes the one it keeps); a new one when None."""
+        node = cls.launch(base_dir=base_dir, amqp_port=amqp_port, admin=admin)
+        node.wait_started(timeout_s=timeout_s)
+        return node
+
+    @classmethod
+    def launch(cls, *, base_dir: Path, amqp_port: int | None = None, admin: BrokerLogin | None = None) -> RabbitNode:
+        """The node's process started, not waited for: its ports and administrator are known at once, so the
+        services can be started beside it — each waits for the broker at its own «broker» step, and the Erlang
+        node's seconds of booting overlap the services' seconds of importing. ``wait_started`` before the node is
+        called up."""
         rabbitmq_server_path()  # say now, plainly, if RabbitMQ is not installed
         base_dir.mkdir(parents=True, exist_ok=True)
         management_port = free_port()
@@ -126,16 +136,24 @@ class RabbitNode:
                    epmd_port=free_port(), node_name=name_file.read_text().strip(), management_port=management_port,
                    admin=admin)
         node.spawn()
-        if not wait_for_port(node.amqp_port, timeout_s=timeout_s) or node.exited():
-            node.stop()
-            tail = (base_dir / "server.out").read_text(errors="replace")[-2000:]
-            raise RabbitUnavailable(f"RabbitMQ did not start within {timeout_s:g}s; its output ends with:\n{tail}")
-        try:
-            node.ensure_administrator(timeout_s=timeout_s)
-        except RabbitUnavailable:
-            node.stop()
-            raise
         return node
+
+    def wait_started(self, *, timeout_s: float = 90.0) -> None:
+        """Until the node takes AMQP connections and its administrator is as ``ensure_administrator`` says; a node
+        that does not get there is stopped and ``RabbitUnavailable`` raised, with the end of its output."""
+        deadline, up = time.monotonic() + timeout_s, False
+        while not up and not self.exited() and time.monotonic() < deadline:  # one that dies booting: said at once
+            up = wait_for_port(self.amqp_port, timeout_s=1.0)
+        if not up or self.exited():
+            what = "exited while starting" if self.exited() else f"did not start within {timeout_s:g}s"
+            self.stop()
+            tail = (self.base_dir / "server.out").read_text(errors="replace")[-2000:]
+            raise RabbitUnavailable(f"RabbitMQ {what}; its output ends with:\n{tail}")
+        try:
+            self.ensure_administrator(timeout_s=timeout_s)
+        except RabbitUnavailable:
+            self.stop()
+            raise
 
     def ensure_administrator(self, *, timeout_s: float = 90.0) -> None:
         """The administrator exists with this mesh's password and ``guest`` does not.

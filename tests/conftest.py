@@ -22,19 +22,27 @@ shared.errors.strict = True
 
 
 @pytest.fixture(scope="session")
-def rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNode]:
-    node = RabbitNode.start(base_dir=tmp_path_factory.mktemp("rabbitmq"))
+def launched_rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNode]:
+    """The session's broker, booting: the session's mesh starts its services beside it (``start_mesh`` waits)."""
+    node = RabbitNode.launch(base_dir=tmp_path_factory.mktemp("rabbitmq"))
     yield node
     node.stop(graceful=False)  # the session's broker: its data goes with the test's temporary directory
 
 
 @pytest.fixture(scope="session")
-def mesh(rabbit: RabbitNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshHandle]:
+def rabbit(launched_rabbit: RabbitNode) -> RabbitNode:
+    """The session's broker, up."""
+    launched_rabbit.wait_started()
+    return launched_rabbit
+
+
+@pytest.fixture(scope="session")
+def mesh(launched_rabbit: RabbitNode, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshHandle]:
     # A one-second OCSP cache lets a revocation made through the API reach the gateway within the test.
     # ИС ЦОН's ГБД ФЛ look-up gives up after 3 s: a test of a stopped registry need not wait the default 10.
     # A delivery no receipt came for is delivered again after 5 s (a stolen one comes back within the test), and is
     # NOT_DELIVERED only after 8 attempts (about 20 minutes: longer than any outage a test makes).
-    handle = start_mesh(var_dir=tmp_path_factory.mktemp("mesh"), rabbit=rabbit,
+    handle = start_mesh(var_dir=tmp_path_factory.mktemp("mesh"), rabbit=launched_rabbit,
                         extra_env={"MESH_OCSP_MAX_AGE_S": "1", "CON_REGISTRY_TIMEOUT_S": "3",
                                    "SHEP_RECEIPT_TIMEOUT_S": "5", "SHEP_DELIVERY_ATTEMPTS": "8"})
     yield handle

@@ -18,7 +18,7 @@ from services.con_operator.state import centre_state
 from services.con_operator.store import OperatorAccount, Scan, ScanRef, Ticket, TicketCounter, Visit
 from shared.employment.case_probe import followed_cases
 from shared.employment.case_tracking import CaseNotice, TrackedCase, follow
-from shared.employment.logins import Challenge, LoginGuess, Logins, LoginSession
+from shared.employment.logins import Challenge, LoginGuess, Logins, LoginSession, configure_hashing
 from shared.employment.registry_calls import person_by_iin
 from shared.employment.regulations import REGULATIONS_DIR, RegulationBook
 from shared.mesh.bus import Bus
@@ -34,6 +34,7 @@ MODELS: list[type[SQLModel]] = [TrackedCase, CaseNotice, IdempotencyRecord, Oper
 def create_app(settings: ConOperatorSettings | None = None, *, bus: Bus | None = None,
                http: httpx.AsyncClient | None = None) -> FastAPI:
     settings = settings or ConOperatorSettings()
+    configure_hashing(settings.mesh)
     # a broken branch or regulation file stops the service here, naming the file and the field
     regulations = RegulationBook.load(settings.regulations_dir or REGULATIONS_DIR)
     branches = BranchBook.load(regulations, settings.branches_file or BRANCHES_FILE)

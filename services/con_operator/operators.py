@@ -7,6 +7,7 @@ Seeded operators are test identities: an admin reads their passwords and PKCS#12
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import random
@@ -54,14 +55,21 @@ class OperatorBook:
         self._signers = SigningKeys()
 
     async def seed(self) -> None:
+        """Every branch's operators, the branches side by side: an operator costs a НУЦ round trip (two keys made
+        there) and a password hash here (argon2id, in a thread), so with one branch after another either НУЦ or
+        this service sat idle. Within a branch they are made in order, so its first operator stays the first."""
         entry = (await self._gateway.entries([CENTRE_MEMBER]))[CENTRE_MEMBER]
         self.centre.update(name=entry["organisation"], bin=entry["bin"])
-        for branch in self._branches.all.values():
-            async with self._sessions() as session:
-                have = (await session.exec(select(func.count()).select_from(OperatorAccount)
-                                           .where(OperatorAccount.branch == branch.id))).one()
-            for index in range(have, branch.operators):
-                await self.mint(branch, seed=f"{branch.id}:{index}")
+        async with asyncio.TaskGroup() as group:  # one failing cancels the rest: the step is retried whole
+            for branch in self._branches.all.values():
+                group.create_task(self._seed_branch(branch))
+
+    async def _seed_branch(self, branch: Branch) -> None:
+        async with self._sessions() as session:
+            have = (await session.exec(select(func.count()).select_from(OperatorAccount)
+                                       .where(OperatorAccount.branch == branch.id))).one()
+        for index in range(have, branch.operators):
+            await self.mint(branch, seed=f"{branch.id}:{index}")
 
     async def mint(self, branch: Branch, *, seed: str | None = None) -> tuple[OperatorAccount, str]:
         """A new operator of ``branch`` with certificates from НУЦ; the password is returned once."""
@@ -76,7 +84,8 @@ class OperatorBook:
                                               bin_=self.centre["bin"], role=OPERATOR_ROLE, pkcs12_password=p12_password)
         password = _password()
         account = OperatorAccount(
-            iin=iin, branch=branch.id, surname=surname, name=name, password_hash=hash_password(password),
+            iin=iin, branch=branch.id, surname=surname, name=name,
+            password_hash=await asyncio.to_thread(hash_password, password),
             demo_password=password, signing_p12=base64.b64decode(pair["signing"]["pkcs12Base64"]),
             auth_p12=base64.b64decode(pair["authentication"]["pkcs12Base64"]), p12_password=p12_password,
             created_at=self._clock.now())

@@ -25,7 +25,7 @@ from services.mio_workstation.store import (
 )
 from services.mio_workstation.usecases.in_flight import staff_work
 from services.mio_workstation.wiring import assemble
-from shared.employment.logins import Challenge, LoginGuess, LoginSession
+from shared.employment.logins import Challenge, LoginGuess, LoginSession, configure_hashing
 from shared.employment.regulations import REGULATIONS_DIR, RegulationBook, RegulationError
 from shared.mesh.bus import Bus
 from shared.mesh.member_node import MemberNode
@@ -40,6 +40,7 @@ MODELS: list[type[SQLModel]] = [
 def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None,
                http: httpx.AsyncClient | None = None) -> FastAPI:
     settings = settings or MioSettings()
+    configure_hashing(settings.mesh)
     # a broken regulation file stops the service here, naming the file and the field
     book = RegulationBook.load(settings.regulations_dir or REGULATIONS_DIR)
     districts = settings.districts or book.districts

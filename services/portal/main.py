@@ -16,7 +16,7 @@ from services.portal.store import Account, CitizenCopy, OrganisationAccount, Sur
 from services.portal.usecases.following import follow_applications
 from shared.employment.case_probe import followed_cases
 from shared.employment.case_tracking import CaseNotice, TrackedCase
-from shared.employment.logins import Challenge, LoginGuess, LoginSession
+from shared.employment.logins import Challenge, LoginGuess, LoginSession, configure_hashing
 from shared.employment.mail import MAIL_MEMBER
 from shared.employment.regulations import REGULATIONS_DIR, RegulationBook
 from shared.mesh.bus import Bus
@@ -29,6 +29,7 @@ from shared.web.member_app import create_member_app
 def create_app(settings: PortalSettings | None = None, *, bus: Bus | None = None,
                http: httpx.AsyncClient | None = None) -> FastAPI:
     settings = settings or PortalSettings()
+    configure_hashing(settings.mesh)
     # the regulation files say which service each region offers through the portal (the catalogue, the checks)
     regulations = RegulationBook.load(settings.regulations_dir or REGULATIONS_DIR)
 

@@ -28,6 +28,7 @@ from shared.clock import MeshClock
 from shared.db import Sessions, UtcDateTime, insert_if_absent
 from shared.errors import MeshError
 from shared.logging import get_logger
+from shared.mesh.settings import MeshSettings
 from shared.pki.cert_check import CertCheckResult, CertFailure, CertificateVerifier, Expectation
 from shared.pki.cert_profile import CertificateInfo, Holder, describe_certificate
 from shared.pki.signing import SignerIdentity
@@ -37,10 +38,21 @@ _hasher = PasswordHasher()
 
 
 def use_fast_hashing() -> None:
-    """Cheap argon2id parameters, for the in-process tests only: a mesh in one process hashes every staff
-    password at start-up, and the standard cost (64 MiB, three passes) is what a real system should pay."""
+    """Cheap argon2id parameters, for tests only (the in-process mesh, and the end-to-end tests' private meshes
+    through ``configure_hashing``): a test's mesh hashes every staff password at start-up, and the standard cost
+    (64 MiB, three passes) is what a real system should pay."""
     global _hasher  # one hasher per process, switched once before anything is hashed
     _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def configure_hashing(mesh: MeshSettings) -> None:
+    """The cost a service hashes new passwords at, as its settings say: a test's throw-away mesh
+    (``MESH_ARGON2_COST=cheap``, refused outside ``MESH_ENV=test``) seeds two dozen staff and operators, each
+    hashed at start-up: 26 hashes at the standard cost's third of a second of CPU each, the largest part of such a
+    mesh's start on a 2-core machine. Every hash still says its own parameters, so a check verifies either; nothing
+    is checked less."""
+    if mesh.argon2_cost == "cheap":
+        use_fast_hashing()
 
 
 class EmployeeAccount(SQLModel):

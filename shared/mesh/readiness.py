@@ -81,8 +81,12 @@ class Readiness:
 
 
 async def until_done(*, readiness: Readiness, step: str, action: Callable[[], Awaitable[None]],
-                     max_delay_s: float = 5.0) -> None:
-    """Run a start-up step until it succeeds, backing off; its last error is visible on /ready meanwhile."""
+                     max_delay_s: float = 1.0) -> None:
+    """Run a start-up step until it succeeds, backing off; its last error is visible on /ready meanwhile.
+
+    The back-off stops at a second: what a step waits for (the broker, НУЦ, the gateway) is started beside it and
+    comes up within seconds, and a service that retried at 3.2 s and 5 s was ready that much after it (``make run``
+    starts the broker and the services together). A retry a second is no load on what it waits for."""
     delay = 0.2
     while True:
         try:

@@ -57,6 +57,9 @@ class MeshSettings(BaseSettings):
                               "each process (the oldest go first)")
     journal_payload_bytes: int = Field(default=8192, ge=256, le=1_048_576, description="the most of one payload "
                                        "(as JSON) a journal entry keeps; larger fields are replaced by their size")
+    argon2_cost: Literal["standard", "cheap"] = Field(
+        default="standard", description="argon2id's cost for new password hashes: standard (64 MiB, three passes), or "
+        "cheap (1 MiB, one pass) for a test's throw-away mesh — refused unless MESH_ENV is test")
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(outage_window_s=self.retry_outage_window_s, fault_attempts=self.retry_fault_attempts)
@@ -68,6 +71,8 @@ class MeshSettings(BaseSettings):
                 raise ValueError("MESH_ADMIN_TOKEN must be set to a private value when MESH_ENV is not dev")
             if self.key_passphrase.get_secret_value() == DEV_KEY_PASSPHRASE:
                 raise ValueError("MESH_KEY_PASSPHRASE must be set to a private value when MESH_ENV is not dev")
+        if self.argon2_cost == "cheap" and self.env != "test":
+            raise ValueError("MESH_ARGON2_COST=cheap is for test meshes only (MESH_ENV=test)")
         if self.env == "prod" and (found := default_passwords({"MESH_AMQP_URL": self.amqp_url})):
             raise ValueError(f"{', '.join(found)}: a default password is refused when MESH_ENV is prod")
         if len(self.admin_token.get_secret_value()) < 12:

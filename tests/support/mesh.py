@@ -88,6 +88,7 @@ def start_mesh(*, var_dir: Path, rabbit: RabbitNode, extra_env: dict[str, str] |
     runner = MeshRunner(config, only=only)
     runner.start()
     try:
+        rabbit.wait_started()  # a node launched just before (``private_mesh``) boots while the services import
         runner.wait_ready(timeout_s=120)
     except Exception:
         runner.stop()
@@ -101,12 +102,16 @@ def private_mesh(factory: pytest.TempPathFactory, *, name: str, extra_env: dict[
     """A mesh on a broker of its own, for tests that change what the session's mesh shares (clock, broker).
 
     Its НУЦ makes P-256 keys for holders (``NUC_HOLDER_KEYS=ec``): seeding staff and operators and minting
-    citizens take a fraction of the RSA time, and the verifiers take both. The session's mesh keeps RSA-2048, as
-    `make run` does, so the suite still carries RSA end to end (openssl included)."""
-    rabbit = RabbitNode.start(base_dir=factory.mktemp(f"{name}-rabbit"))
+    citizens take a fraction of the RSA time, and the verifiers take both. Its services hash new passwords at
+    argon2id's cheap cost (``MESH_ARGON2_COST=cheap``, as the in-process mesh): the standard cost of two dozen
+    seeded staff and operators was the largest part of its start. The session's mesh keeps RSA-2048 and the
+    standard cost, as `make run` does, so the suite still carries both end to end (openssl included).
+
+    The broker boots while the services import (``RabbitNode.launch``): each waits for it at its «broker» step."""
+    rabbit = RabbitNode.launch(base_dir=factory.mktemp(f"{name}-rabbit"))
     try:
         handle = start_mesh(var_dir=factory.mktemp(f"{name}-mesh"), rabbit=rabbit,
-                            extra_env={"NUC_HOLDER_KEYS": "ec"} | (extra_env or {}),
+                            extra_env={"NUC_HOLDER_KEYS": "ec", "MESH_ARGON2_COST": "cheap"} | (extra_env or {}),
                             database_urls=database_urls, only=only)
     except Exception:
         rabbit.stop(graceful=False)

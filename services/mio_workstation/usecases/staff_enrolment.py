@@ -3,6 +3,7 @@ member of every role its regulations have, and (test support) one more of a role
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import random
 import secrets
@@ -60,12 +61,19 @@ class StaffEnrolment:
         return {str(r.signature.role): str(r.signature.certificate_role) for r in self._book.for_district(district)}
 
     async def seed(self) -> None:
+        """Every district's staff, the districts side by side: a member costs a НУЦ round trip (two keys made
+        there) and a password hash here (argon2id, in a thread), so with one district after another either НУЦ or
+        this service sat idle. Within a district the roles go in order, as before."""
         await self.load_organisations()
-        for district in self._districts:
-            for role in sorted(self._book.roles_in(district)):
-                if await self._directory.find(district=district, role=role) is None:
-                    await self._create(district=district, role=role, cert_role=certificate_role(
-                        staff_role=role, signer_roles=self._signer_roles(district)))
+        async with asyncio.TaskGroup() as group:  # one failing cancels the rest: the step is retried whole
+            for district in self._districts:
+                group.create_task(self._seed_district(district))
+
+    async def _seed_district(self, district: str) -> None:
+        for role in sorted(self._book.roles_in(district)):
+            if await self._directory.find(district=district, role=role) is None:
+                await self._create(district=district, role=role, cert_role=certificate_role(
+                    staff_role=role, signer_roles=self._signer_roles(district)))
 
     async def mint(self, *, district: str, role: str) -> StaffAccount:
         """Test support: one more staff member of a role the district's regulations have (a second executor, to
@@ -100,7 +108,7 @@ class StaffEnrolment:
         async with self._sessions() as session, session.begin():
             session.add(StaffAccount(
                 iin=iin, district=district, role=role, surname=surname, name=name,
-                password_hash=hash_password(password), demo_password=password,
+                password_hash=await asyncio.to_thread(hash_password, password), demo_password=password,
                 signing_p12=base64.b64decode(pair["signing"]["pkcs12Base64"]),
                 auth_p12=base64.b64decode(pair["authentication"]["pkcs12Base64"]), p12_password=p12_password))
         log.info("staff_seeded", district=district, role=role)

@@ -5,6 +5,7 @@ issues nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
@@ -69,7 +70,8 @@ class Issuance:
         issuer, issuer_key = self._keys.ready()
         key = None
         if public_key is None:
-            key = self._holder_key()
+            # in a thread (OpenSSL lets go of the GIL): НУЦ answers others, and makes another's key, meanwhile
+            key = await asyncio.to_thread(self._holder_key)
             public_key = key.public_key()
         not_before, not_after = validity_for(kind=defect, now=self._clock.now(), earliest=self._clock.earliest_now(),
                                              days=self._settings.leaf_validity_days)
