@@ -187,11 +187,12 @@ async def test_rules_are_removed_one_by_one_or_all_at_once(inproc: InProcessMesh
     fault = {"kind": kind, "delayMs": 1} if kind == "delay" else {"kind": kind, "code": "Server.ProviderError"}
     one = await add(inproc, where="http:gbd_fl", match={"method": "PUT"}, fault=fault, probability=0)
     two = await add(inproc, where="gateway", match={"messageType": "NOTIFICATION"}, fault=fault, probability=0)
+    own = await add(inproc, where="http:shep_gateway", match={"route": "/log"}, fault=fault, probability=0)
     ids = {r["id"] for r in (await call(inproc, "GET", "/rules"))[1]["rules"]}
-    assert {one["id"], two["id"]} <= ids
+    assert {one["id"], two["id"], own["id"]} <= ids
     status, removed = await call(inproc, "DELETE", f"/rules/{one['id']}")
     assert (status, removed["where"]) == (200, "http:gbd_fl")
     status, cleared = await call(inproc, "DELETE", "/rules")
     assert status == 200
-    assert two["id"] in {r["id"] for r in cleared["rules"]}
+    assert {two["id"], own["id"]} <= {r["id"] for r in cleared["rules"]}
     assert (await call(inproc, "GET", "/rules"))[1]["rules"] == []
