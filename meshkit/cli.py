@@ -763,3 +763,85 @@ def verify(
 
 if __name__ == "__main__":
     app()
+
+
+# ---- fault injection (docs/chaos.md) -----------------------------------------------------------------------------
+chaos_app = typer.Typer(help="Fault injection: rules on the gateway's pipeline and each service's HTTP edge.",
+                        no_args_is_help=True)
+app.add_typer(chaos_app, name="chaos")
+
+
+def _values(items: list[str] | None, option: str) -> dict[str, Any]:
+    """``--match``/``--param`` ``key=value`` pairs; a number stays a number (``delayMs=200``)."""
+    pairs = [item.split("=", 1) for item in items or []]
+    if any(len(pair) != 2 or not pair[0] for pair in pairs):
+        raise typer.BadParameter(f"{option} takes KEY=VALUE, e.g. {option} recipient=portal")
+    return {key: int(value) if value.isdigit() else value for key, value in pairs}
+
+
+@chaos_app.command("add")
+def chaos_add(
+    kind: Annotated[str, typer.Option(help="delay, drop, duplicate, reorder, corrupt-signature, tamper-payload, "
+                                           "error, down, slow")],
+    where: Annotated[str, typer.Option(help="gateway, or http:<service> (its HTTP edge)")] = "gateway",
+    match: Annotated[list[str] | None, typer.Option(
+        "--match", metavar="FIELD=VALUE", help="repeatable: serviceId, sender, recipient, messageType, "
+        "correlationId, district (gateway); route, method, correlationId (http:…)")] = None,
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", metavar="NAME=VALUE", help="the fault's, repeatable: delayMs=200, holdMs=5000, "
+        "code=Server.ProviderError, status=503")] = None,
+    probability: Annotated[float, typer.Option(help="0..1")] = 1.0,
+    times: Annotated[int | None, typer.Option(help="the rule ends after this many matches")] = None,
+    duration: Annotated[str | None, typer.Option("--for", help="the rule ends after this long: 30s, 2m")] = None,
+    seed: Annotated[int | None, typer.Option(help="its random draws repeat with the same seed")] = None,
+    rule_id: Annotated[str | None, typer.Option("--id", help="the rule's id (else one is made)")] = None,
+    mesh: MeshOption = None,
+) -> None:
+    """Put a fault-injection rule in place, e.g. `meshctl chaos add --kind drop --match recipient=portal --times 1`;
+    prints the rule (its id and seed)."""
+    body: dict[str, Any] = {"where": where, "fault": {"kind": kind, **_values(param, "--param")},
+                            "match": {k: str(v) for k, v in _values(match, "--match").items()},
+                            "probability": probability}
+    extra = {"times": times, "forS": _seconds(duration) if duration else None, "seed": seed, "id": rule_id}
+    body.update({key: value for key, value in extra.items() if value is not None})
+    try:
+        with _open(mesh) as kit:
+            _print(kit.chaos_kit.add(body).answer)
+    except KitError as exc:
+        _fail(exc)
+
+
+@chaos_app.command("list")
+def chaos_list(mesh: MeshOption = None) -> None:
+    """The rules in place, every service's: what each matched and fired."""
+    try:
+        with _open(mesh) as kit:
+            _print(kit.chaos_kit.rules())
+    except KitError as exc:
+        _fail(exc)
+
+
+@chaos_app.command("remove")
+def chaos_remove(rule_id: Annotated[str | None, typer.Argument(metavar="[ID]")] = None,
+                 every: Annotated[bool, typer.Option("--all", help="every rule, everywhere")] = False,
+                 mesh: MeshOption = None) -> None:
+    """Remove a rule (a member it had down gets its held deliveries), or --all."""
+    if (rule_id is None) == (not every):
+        raise typer.BadParameter("give a rule id or --all")
+    try:
+        with _open(mesh) as kit:
+            _print(kit.chaos_kit.clear() if every else kit.chaos_kit.remove(str(rule_id)))
+    except KitError as exc:
+        _fail(exc)
+
+
+@chaos_app.command("fired")
+def chaos_fired(rule_id: Annotated[str | None, typer.Option("--rule", help="only this rule's")] = None,
+                limit: Annotated[int, typer.Option(help="at most this many, the newest")] = 200,
+                mesh: MeshOption = None) -> None:
+    """Every fault fired (the journal's fault entries), oldest first."""
+    try:
+        with _open(mesh) as kit:
+            _print(kit.chaos_kit.fired(rule_id, limit=limit))
+    except KitError as exc:
+        _fail(exc)

@@ -42,6 +42,7 @@ from shared.ids import make_bin
 from shared.pki.signing import SignerIdentity, sign_json
 
 if TYPE_CHECKING:
+    from meshkit.chaos_kit import ChaosKit, ChaosRule
     from meshkit.journal_kit import JournalKit
 
 DEFAULT_MESH_FILE = REPO_ROOT / "var" / "mesh.json"
@@ -645,6 +646,27 @@ class Mesh(MeshResets):
         if not suffix or reply.status_code != 200:
             return _checked(reply)
         return reply.text
+
+    # ---- fault injection (meshkit/chaos_kit.py; docs/chaos.md) ------------------------------------------------------
+    @property
+    def chaos_kit(self) -> ChaosKit:
+        """The mesh's fault-injection rules, through the gateway: ``add``, ``rules``, ``remove``, ``clear``,
+        ``fired``."""
+        from meshkit.chaos_kit import ChaosKit  # here: it builds on this module's KitError
+
+        return ChaosKit(self.http, url=self.info.gateway, headers=self._admin)
+
+    def chaos(self, *, kind: str, where: str = "gateway", fault: dict[str, Any] | None = None,
+              probability: float = 1.0, times: int | None = None, for_s: float | None = None,
+              seed: int | None = None, rule_id: str | None = None, **match: Any) -> ChaosRule:
+        """Put a fault-injection rule in place — e.g. ``chaos(kind="drop", recipient="portal", times=1)`` — and
+        return it; ``with mesh.chaos(...) as rule:`` removes it when the block ends. Match fields: ``service_id``,
+        ``sender``, ``recipient``, ``message_type``, ``correlation_id``, ``district`` (the gateway), ``route``,
+        ``method`` (``where="http:<service>"``); the fault's parameters in ``fault={"delayMs": 200}``."""
+        from meshkit.chaos_kit import rule_body
+
+        return self.chaos_kit.add(rule_body(kind=kind, where=where, fault=fault, probability=probability,
+                                            times=times, for_s=for_s, seed=seed, rule_id=rule_id, **match))
 
     def __enter__(self) -> Mesh:
         return self

@@ -109,6 +109,25 @@ _ENTRIES: dict[Area, list[tuple[str, int, Fault, str]]] = {
         ("JOURNAL_WAIT_TIMEOUT_MISSING", 400, CALLER, "A wait-until (`/admin/journal/wait`) without `timeoutS`: a wait "
          "has a bound."),
         ("JOURNAL_WAIT_TIMEOUT_TOO_LONG", 400, CALLER, "A wait-until whose `timeoutS` is over the maximum (300 s)."),
+        ("CHAOS_RULE_FIELD_UNKNOWN", 400, CALLER, "A fault-injection rule (`POST /admin/chaos/rules`) with a field "
+         "the rule does not have, at any depth: refused, not ignored — a misspelt `match` field would fire the fault "
+         "on everything; `details` names the fields."),
+        ("CHAOS_PROBABILITY_OUT_OF_RANGE", 400, CALLER, "A fault-injection rule whose `probability` is not between 0 "
+         "and 1."),
+        ("CHAOS_RULE_INVALID", 400, CALLER, "A fault-injection rule of the wrong shape: a field of the wrong type, a "
+         "missing `where` or `fault.kind`, a kind's parameter out of its range (`details` lists the problems)."),
+        ("CHAOS_RULE_MATCHES_NOTHING", 400, CALLER, "A fault-injection rule whose `match` names nothing the mesh "
+         "knows (a member, service, district or route that does not exist) or whose `where` is no service of the "
+         "mesh: it could never fire."),
+        ("CHAOS_KIND_NOT_HERE", 400, CALLER, "A fault kind, or a match field, that does not apply where the rule "
+         "is put (`corrupt-signature` on an HTTP edge, `route` at the gateway's pipeline)."),
+        ("CHAOS_ERROR_CODE_UNKNOWN", 400, CALLER, "An `error` fault whose `code` is not a catalogued `Server.*` "
+         "code, or whose HTTP `status` is not 500–599."),
+        ("CHAOS_RULE_EXISTS", 409, STATE, "A fault-injection rule with the `id` of a rule already in place."),
+        ("CHAOS_RULE_NOT_FOUND", 404, STATE, "No fault-injection rule has this id (here, or at the service its "
+         "`where` names)."),
+        ("CHAOS_PEER_UNREACHABLE", 502, DEPENDENCY, "The gateway could not pass a rule for a service's HTTP edge on "
+         "to that service (down, or it refused the admin token)."),
         ("ADMIN_TOKEN_MISSING", 401, AUTH, "An admin route without `Authorization: Bearer <admin token>`."),
         ("ADMIN_TOKEN_INVALID", 403, AUTH, "An admin route with a token that is not the mesh's admin token."),
         ("TOO_MANY_ATTEMPTS", 429, CALLER, "Too many requests of this kind from one address in a minute "

@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -43,6 +44,7 @@ from services.shep_gateway.store import (
     backfill_real_times,
 )
 from services.shep_gateway.usecases.broker_accounts import BrokerAccounts
+from services.shep_gateway.usecases.chaos import ChaosBus, GatewayChaos, PipelineFaults
 from services.shep_gateway.usecases.clock_authority import ClockAuthority
 from services.shep_gateway.usecases.district_lookup import parked_count
 from services.shep_gateway.usecases.mesh_reset import MemberCalls, MeshReset, parse_urls
@@ -57,6 +59,7 @@ from shared.mesh.background import BackgroundTask
 from shared.mesh.broker_accounts import BrokerAdmin, BrokerLogin, RabbitManagement
 from shared.mesh.bus import Bus
 from shared.mesh.bus_rabbit import RabbitBus
+from shared.mesh.chaos import ChaosBook
 from shared.mesh.control_clients import NucClient
 from shared.mesh.identity import RetiredIdentityRecord, SystemIdentityRecord, load_keyring, load_or_enroll
 from shared.mesh.journal import Journal
@@ -103,6 +106,7 @@ class Parts:
     clock_authority: ClockAuthority
     readiness: Readiness
     delivery_watch: BackgroundTask
+    faults: PipelineFaults
 
 
 def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = None,
@@ -114,23 +118,30 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
                       mesh_speed=lambda: parts.clock.state.speed, ring=parts.settings.mesh.journal_ring,
                       payload_bytes=parts.settings.mesh.journal_payload_bytes)
     parts.gateway.outcomes.journal = journal
+    chaos = ChaosBook(journal=journal)  # fault injection: the pipeline's rules and this edge's (docs/chaos.md)
+    parts.faults.attach(chaos)
     app = build_app(service=SERVICE, title="egov-mesh SHEP gateway",
                     summary="ШЭП/РШЭП simulator",
                     description="Verifies, authorises, logs and routes every message between member systems.",
-                    readiness=parts.readiness, lifespan=_lifespan(parts), journal=journal, admin_token=token)
+                    readiness=parts.readiness, lifespan=_lifespan(parts), journal=journal, admin_token=token,
+                    chaos=chaos)
     # GET /admin/journal here is the whole mesh's: the gateway's own entries merged with every service's
     app.state.journal_sources = JournalSources(journal=journal, peers=journal_peers(parts.settings),
                                                http=parts.http, token=token)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(mesh_descriptor_router(token=parts.settings.mesh.admin_token.get_secret_value))
+    app.state.chaos = GatewayChaos(book=chaos, faults=parts.faults, edge=app.state.chaos,
+                                   registry=lambda: parts.book.registry, peers=journal_peers(parts.settings),
+                                   http=parts.http, token=token)
     app.state.gateway = parts.gateway
     app.state.book = parts.book
     app.state.clock_authority = parts.clock_authority
     app.state.message_log = parts.message_log
     app.state.accounts = parts.accounts
     app.state.admin_guard = admin_guard(token=parts.settings.mesh.admin_token.get_secret_value)
-    app.state.mesh_reset = _mesh_reset(parts, forget=app.state.journal_sources.clear)
+    app.state.mesh_reset = _mesh_reset(parts, forget=app.state.journal_sources.clear,
+                                       end_faults=app.state.chaos.clear)
     app.state.snapshots = MeshSnapshots(sessions=parts.sessions, reset=app.state.mesh_reset)
     app.state.settler = _settler(parts)
     return app
@@ -145,14 +156,15 @@ def journal_peers(settings: GatewaySettings) -> list[Peer]:
             if name.strip() and url.strip() and name.strip() != SERVICE]
 
 
-def _mesh_reset(parts: Parts, *, forget: Callable[[], Awaitable[int]]) -> MeshReset:
+def _mesh_reset(parts: Parts, *, forget: Callable[[], Awaitable[int]],
+                end_faults: Callable[[], Awaitable[list[dict[str, Any]]]]) -> MeshReset:
     """The member services at the addresses ``GET /mesh`` gives, unless ``SHEP_MEMBER_URLS`` says otherwise."""
     settings = parts.settings
     members = MemberCalls(http=parts.http, admin_token=settings.mesh.admin_token.get_secret_value,
                           urls=lambda: parse_urls(settings.member_urls or DescriptorSettings().service_urls))
     return MeshReset(sessions=parts.sessions, bus=parts.bus, members=members, worker=parts.worker,
                      gateway=parts.gateway, book=parts.book, clock=parts.clock_authority,
-                     own_ready=parts.readiness.check, forget=forget)
+                     own_ready=parts.readiness.check, forget=forget, end_faults=end_faults)
 
 
 def _settler(parts: Parts) -> Settler:
@@ -210,6 +222,8 @@ def _wire(settings: GatewaySettings, *, bus: Bus | None, http: httpx.AsyncClient
     own_bus, make_accounts = _broker(settings, bus or RabbitBus(url=settings.mesh.amqp_url,
                                                                 connection_name="shep_gateway"), client)
     # The gateway publishes what each transaction commits itself; the relay only recovers what a crash left.
+    faults = PipelineFaults()  # what it publishes to members passes the fault-injection rules (docs/chaos.md)
+    own_bus = ChaosBus(own_bus, faults)
     relay = OutboxRelay(sessions=sessions, bus=own_bus, min_age=dt.timedelta(seconds=5),
                         keep_sent=dt.timedelta(seconds=settings.mesh.outbox_keep_s))
     composer = Composer(member_id=settings.member_id, clock=clock)
@@ -217,6 +231,8 @@ def _wire(settings: GatewaySettings, *, bus: Bus | None, http: httpx.AsyncClient
     accounts = make_accounts(book)
     gateway = Gateway(settings=settings, sessions=sessions, bus=own_bus, clock=clock, composer=composer, relay=relay,
                       book=book, accounts_enforced=accounts.enforced)
+    gateway.decision.faults = faults.ingress
+    gateway.redelivery.down = faults.down_reason
     relay.also_purge(lambda: gateway.purge_log(older_than=dt.timedelta(days=settings.log_retention_days)))
     relay.also_purge(lambda: gateway.purge_deliveries(older_than=dt.timedelta(seconds=settings.mesh.outbox_keep_s)))
     worker = IngressWorker(gateway=gateway, bus=own_bus, batch_size=settings.batch_size, prefetch=settings.prefetch,
@@ -237,7 +253,7 @@ def _wire(settings: GatewaySettings, *, bus: Bus | None, http: httpx.AsyncClient
     return Parts(settings=settings, engine=engine, sessions=sessions, clock=clock, http=client,
                  owns_http=http is None, bus=own_bus, accounts=accounts, relay=relay, composer=composer, book=book,
                  message_log=MessageLog(sessions=sessions, book=book, own_id=settings.member_id), gateway=gateway,
-                 worker=worker, nuc=nuc, readiness=readiness,
+                 worker=worker, nuc=nuc, readiness=readiness, faults=faults,
                  clock_authority=ClockAuthority(sessions=sessions, bus=own_bus, clock=clock, composer=composer,
                                                 nuc=nuc),
                  delivery_watch=BackgroundTask(name="gateway-deliveries", run=lambda: _watch_deliveries(gateway,

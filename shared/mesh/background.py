@@ -32,7 +32,12 @@ class BackgroundTask:
             log.error("background_task_died", task=self._name, error=repr(task.exception())[:500])
 
     async def stop(self) -> None:
+        """Cancelled until it has ended: Python 3.11's ``asyncio.wait_for`` swallows a cancellation that comes as the
+        future it waits on completes (the relay's ``_wake`` set by a kick at that moment), and the task then runs on —
+        one cancel and a gather hung a test member's close for ever (seen in tests/usecases/test_chaos.py, whose
+        senders get an ERROR and acknowledge it as they are closed)."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=1.0)
             self._task = None

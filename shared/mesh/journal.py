@@ -39,7 +39,8 @@ NEAREST_MISSES = 5
 
 # Fields a query filters on by equality, and where an entry keeps them (the same camelCase name).
 EXACT_FILTERS = ("correlationId", "applicationNumber", "iin", "service", "serviceId", "messageType", "channel",
-                 "kind", "outcome", "code", "route", "method", "messageId", "inReplyTo", "sender", "recipient")
+                 "kind", "outcome", "code", "route", "method", "messageId", "inReplyTo", "sender", "recipient",
+                 "ruleId", "fault")  # the last two: a fired fault's rule and kind (shared.mesh.chaos)
 # The others: member (sender or recipient), status (as text), contains (a substring of the payload), the time range
 # on wall time and on the mesh clock, and afterSeq (a cursor into one process's journal).
 OTHER_FILTERS = ("member", "status", "contains", "since", "until", "meshSince", "meshUntil", "afterSeq")

@@ -18,6 +18,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import MeshError, status_of
+from shared.mesh.chaos import ChaosBook
 from shared.mesh.envelope import MAX_ENVELOPE_BYTES
 from shared.mesh.journal import Journal
 from shared.mesh.readiness import Readiness
@@ -33,6 +34,7 @@ from shared.telemetry import (
     use_service,
 )
 from shared.web.admin_auth import admin_guard
+from shared.web.chaos_http import ChaosEdge, EdgeChaos, chaos_router
 from shared.web.journal_http import JournalEdge, JournalSources, journal_router
 from shared.web.models import Alive, ReadinessOut
 from shared.web.openapi_errors import complete_error_responses
@@ -207,7 +209,7 @@ async def read_body(request: Request, *, limit: int, code: str, what: str) -> by
 
 def build_app(*, service: str, title: str, summary: str, description: str, readiness: Readiness,
               lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]], journal: Journal | None = None,
-              admin_token: Callable[[], str] | None = None) -> FastAPI:
+              admin_token: Callable[[], str] | None = None, chaos: ChaosBook | None = None) -> FastAPI:
     """``service``: whose metrics ``/metrics`` serves and whose every request counts as (``Telemetry``);
     ``journal``: where its HTTP edge is recorded (``shared.web.journal_http``), queried at ``/admin/journal`` behind
     ``admin_token`` (``app.state.journal_sources`` says which journals a query reads: by default its own)."""
@@ -236,6 +238,8 @@ def build_app(*, service: str, title: str, summary: str, description: str, readi
         code = _HTTP_CODES.get(exc.status_code, _OTHER_HTTP_CODE)
         return error_response(code=code, message=str(exc.detail), status=exc.status_code)
 
+    chaos = chaos or ChaosBook(journal=journal)  # fault injection at this edge (shared.web.chaos_http, docs/chaos.md)
+    app.add_middleware(ChaosEdge, book=chaos, owner=app, service=service)
     app.add_middleware(JsonGuard)
     app.add_middleware(BoundedBody)  # a declared size too large is refused before anything is read
     app.add_middleware(JournalEdge, journal=journal)  # every exchange in the journal, refusals too
@@ -253,6 +257,9 @@ def build_app(*, service: str, title: str, summary: str, description: str, readi
     app.state.journal_sources = JournalSources(journal=journal)
     if admin_token is not None:
         app.include_router(journal_router(admin=admin_guard(token=admin_token)))
+        app.include_router(chaos_router(admin=admin_guard(token=admin_token)))
+    app.state.chaos_book = chaos
+    app.state.chaos = EdgeChaos(book=chaos, owner=app, service=service)
 
     @app.get("/health", tags=["ops"], summary="Alive (the process answers)")
     async def health() -> Alive:

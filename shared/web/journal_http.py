@@ -188,6 +188,10 @@ class JournalEntryOut(CamelModel):
     payload: Any = None
     missed: list[str] | None = Field(default=None, description="a nearest miss: the filters it failed")
     unmatched: str | None = Field(default=None, description="why it is unmatched: no answer, not consumed, dead letter")
+    rule_id: str | None = Field(default=None, description="a fired fault (kind fault): the rule that fired")
+    fault: str | None = Field(default=None, description="a fired fault: its kind (delay, drop, …)")
+    where: str | None = Field(default=None, description="a fired fault: gateway or http:<service>")
+    stage: str | None = Field(default=None, description="a fired fault: ingress, delivery or edge")
 
 
 class JournalSourceOut(CamelModel):
@@ -392,7 +396,7 @@ class FiltersIn(BaseModel):
     sender: str | None = None
     recipient: str | None = None
     channel: str | None = Field(default=None, description="http, async, sync")
-    kind: str | None = Field(default=None, description="http, envelope, consumed")
+    kind: str | None = Field(default=None, description="http, envelope, consumed, fault")
     outcome: str | None = None
     code: str | None = None
     route: str | None = Field(default=None, description="an HTTP route's template (/citizens/{iin})")
@@ -405,6 +409,8 @@ class FiltersIn(BaseModel):
     mesh_since: str | None = Field(default=None, description="mesh time, ISO 8601")
     mesh_until: str | None = None
     after_seq: str | None = Field(default=None, description="entries after this seq of one service's journal")
+    rule_id: str | None = Field(default=None, description="a fired fault's rule")
+    fault: str | None = Field(default=None, description="a fired fault's kind")
     # and payload.<dotted path>=<value>: a field of the payload (payload.status=COMPLETED)
 
 

@@ -132,6 +132,30 @@ async def test_an_overdue_step_is_drawn_as_overdue(inproc: InProcessMesh):
     await inproc.set_mode("kokshetau", mode="auto")
 
 
+async def test_a_fault_injected_into_a_case_is_in_its_explanation(inproc: InProcessMesh):
+    """A delay on the case's RECEIVED notice to the portal (the chaos rules, docs/chaos.md): the fired fault is among
+    the case's faults, and drawn as such."""
+    await inproc.set_mode("zhezkazgan", share=0.00001)
+    person = await inproc.person(district="zhezkazgan")
+    token = await inproc.citizen_session(person)
+    rule = {"where": "gateway", "match": {"recipient": "portal", "messageType": "NOTIFICATION",
+                                          "district": "zhezkazgan"},
+            "fault": {"kind": "delay", "delayMs": 50}, "times": 1, "seed": 3}
+    async with inproc.client("shep_gateway") as gateway:
+        made = await gateway.post("/admin/chaos/rules", json=rule)
+    assert made.status_code == 201, made.text
+    try:
+        sent = await apply(inproc, person, token, JOB_SEEKER)
+        assert (await final_case(inproc, person, token, sent["correlationId"]))["status"] == "COMPLETED"
+    finally:
+        async with inproc.client("shep_gateway") as gateway:
+            await gateway.delete(f"/admin/chaos/rules/{made.json()['id']}")
+    explained = await _explain(inproc, sent["correlationId"])
+    assert [(f["fault"], f["ruleId"]) for f in explained["faults"]] == [("delay", made.json()["id"])]
+    texts = _svg_texts(await _explain(inproc, sent["correlationId"], ".svg"))
+    assert any(text.startswith("⚡ fault delay") for text in texts), texts
+
+
 @pytest.mark.parametrize(("ref", "status", "code"), [
     ("no-such-correlation", 404, "CASE_NOT_FOUND"),
     ("ZZZ-2026-000001", 404, "CASE_NOT_FOUND"),

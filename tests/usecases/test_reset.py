@@ -74,6 +74,10 @@ async def test_a_whole_reset_restores_the_seeded_state_with_numbering_from_the_s
     async with own.client("shep_gateway") as gateway:  # a test's forced outcome, ended by the reset
         registered = (await gateway.post("/admin/scenarios", json={"rules": ["gbdfl:no-data"], "ttlSeconds": 600}))
     assert registered.status_code == 201, registered.text
+    async with own.client("shep_gateway") as gateway:  # and a fault-injection rule, removed by the reset
+        rule = await gateway.post("/admin/chaos/rules", json={"where": "gateway", "fault": {"kind": "drop"},
+                                                              "match": {"recipient": "portal"}, "times": 1})
+    assert rule.status_code == 201, rule.text
     answer = await _reset(own)
     assert answer["scope"] == "all"
     assert answer["services"]["shep_gateway"]["rows"]["scenarios"] == 1
@@ -90,6 +94,7 @@ async def test_a_whole_reset_restores_the_seeded_state_with_numbering_from_the_s
     assert journal["count"] == 0, [(x["service"], x.get("entries")) for x in journal["sources"]]
     async with own.client("shep_gateway") as gateway:
         assert (await gateway.get("/admin/scenarios")).json()["scenarios"] == []
+        assert (await gateway.get("/admin/chaos/rules")).json()["rules"] == []
     assert await _count(own, "gbd_fl", "person", "origin != 'seed'") == 0
     assert await _count(own, "gbd_fl", "person", "claimed_at IS NOT NULL") == 0
     async with own.client("gbd_fl") as gbd:

@@ -160,7 +160,8 @@ class CaseExplainer:
 
     @staticmethod
     def _fault(entry: dict[str, Any]) -> dict[str, Any]:
-        keep = ("meshAt", "service", "rule", "fault", "messageId", "sender", "recipient", "serviceId", "route")
+        keep = ("meshAt", "service", "ruleId", "fault", "where", "stage", "reason", "messageId", "sender", "recipient",
+                "serviceId", "route")
         return {key: entry[key] for key in keep if key in entry}
 
 
@@ -213,7 +214,7 @@ def _draw_hop(diagram: Diagram, hop: dict[str, Any], *, mio: str) -> None:
     if kind == "fault":
         at = mio if hop.get("service") == "mio_workstation" else SERVICE_MEMBERS.get(str(hop.get("service")), "shep")
         diagram.participant(at, _label(at))
-        diagram.note(at, f"⚡ fault {hop.get('fault')} (rule {hop.get('rule')})", "fault")
+        diagram.note(at, f"⚡ fault {hop.get('fault')} (rule {hop.get('ruleId')})", "fault")
         return
     if kind == "http":
         if hop.get("method") in ("GET", "HEAD") and hop.get("outcome") == "ok":

@@ -10,6 +10,7 @@ decision is applied with others in one transaction (``outcomes``)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from services.shep_gateway.domain import Decision, Refusal, Refused, Retry
 from services.shep_gateway.registry_book import RegistryBook
@@ -40,6 +41,8 @@ class IngressDecision:
         self._bus = bus  # its login is the gateway's own: a copy the gateway republished names the first publisher
         self._accounts_enforced = accounts_enforced  # each member publishes under its own broker login
         self.keyring = Keyring()  # the gateway's keys (current and renewed-away-from) that payloads open with
+        # Fault injection (``chaos``): a message as opened, altered or refused before the checks that follow
+        self.faults: Callable[[Examined], Refusal | None] | None = None
 
     async def examine(self, delivery: Delivery) -> Examined:
         now = self._clock.now()
@@ -59,7 +62,8 @@ class IngressDecision:
         return item
 
     async def _decide(self, item: Examined) -> Decision:
-        for step in (self._same_message_id, self._sender_registered, self._published_by_sender, self._open):
+        for step in (self._same_message_id, self._sender_registered, self._published_by_sender, self._open,
+                     self._injected):
             refusal = step(item)
             if refusal is not None:
                 return Refused(refusal)
@@ -121,6 +125,11 @@ class IngressDecision:
             return Refusal(exc.code, exc.message)
         item.checks["encryption"] = "ok"
         return None
+
+    def _injected(self, item: Examined) -> Refusal | None:
+        """A fault-injection rule's turn (docs/chaos.md): it may change the signature or the data, which the checks
+        below then refuse, or refuse the message itself with a ``Server.*`` code."""
+        return self.faults(item) if self.faults is not None else None
 
     async def _signed_by_sender(self, item: Examined) -> Refusal | None:
         """The signature verifies, with a certificate pinned to the sender, valid now and not revoked."""

@@ -108,8 +108,10 @@ class MeshReset:
     def __init__(self, *, sessions: Sessions, bus: Bus, members: MemberCalls, worker: IngressWorker,
                  gateway: Gateway, book: RegistryBook, clock: ClockAuthority,
                  own_ready: Callable[[], Awaitable[tuple[bool, dict[str, str]]]],
-                 forget: Callable[[], Awaitable[int]] | None = None) -> None:
+                 forget: Callable[[], Awaitable[int]] | None = None,
+                 end_faults: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None) -> None:
         self._own_ready = own_ready
+        self._end_faults = end_faults  # the tests' fault-injection rules, everywhere: removed first
         self._forget = forget  # the tester's journal, every service's: emptied last
         self._sessions = sessions
         self._bus = bus
@@ -156,6 +158,8 @@ class MeshReset:
 
     async def _whole(self) -> dict[str, ServiceOutcome]:
         refuse_outside(await self.clock.validities(), at=self.clock.clock.real_now())  # before anything changes
+        if self._end_faults is not None:  # first: deliveries a "down" rule held go out, and the members drain them
+            await self._end_faults()
         async with self.paused():
             started = time.perf_counter()
             own = await self.reset_own()  # first: ИС МИО's reseeding joins its districts to the registry again
