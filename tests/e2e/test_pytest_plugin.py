@@ -1,7 +1,8 @@
 """The pytest plugin (issue 20) as a tester uses it: the README's test file copied into a directory of its own,
 outside this suite, run by pytest with the plugin the package installs (its ``pytest11`` entry point) on a mesh the
-plugin starts for that session — and beside it a test with a scenario of its own, and one that fails on purpose,
-whose failure says what was expected, what the mesh did instead and where the case is explained."""
+plugin starts for that session — and beside it a test with a scenario of its own, one with a fault rule removed when
+it ends, and one that fails on purpose, whose failure says what was expected, what the mesh did instead and where
+the case is explained."""
 
 from __future__ import annotations
 
@@ -28,6 +29,18 @@ def test_a_scenario_refuses_this_flow_only(egov_mesh, egov_citizen, egov_expect,
     egov_expect.status(forced["correlationId"], "REFUSED")
 
 
+def test_a_fault_for_this_test_alone(egov_mesh, egov_citizen, egov_expect, egov_chaos):
+    egov_chaos.add(kind="duplicate", recipient="portal", message_type="NOTIFICATION", times=1)
+    citizen = egov_citizen(district="kyzylorda", jobless=True)
+    case = egov_mesh.login_eds(citizen).apply(citizen.signed_request("employment.job-seeker-registration"))
+    egov_expect.status(case["correlationId"], "RECEIVED")                  # the notice delivered twice: heard once
+    assert [f["fault"] for f in egov_mesh.chaos_kit.fired()] == ["duplicate"]
+
+
+def test_the_fault_was_removed_when_its_test_ended(egov_mesh):
+    assert egov_mesh.chaos_kit.rules() == []
+
+
 def test_a_status_that_never_comes(egov_mesh, egov_citizen, egov_expect):
     citizen = egov_citizen(district="kyzylorda", jobless=True)
     case = egov_mesh.login_eds(citizen).apply(citizen.signed_request("employment.job-seeker-registration"))
@@ -48,7 +61,7 @@ def test_the_readme_test_file_runs_with_the_plugin_on_a_mesh_it_starts(tmp_path:
                           "test_job_seekers.py", "test_more.py"], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=900, check=False)
     out = ran.stdout + ran.stderr
-    assert "1 failed, 2 passed" in out, out[-4000:]
+    assert "1 failed, 4 passed" in out, out[-4000:]
     assert "test_more.py::test_a_status_that_never_comes" in out
     assert "expected 1 journal entry matching" in out, "what was expected"
     assert "seen instead:" in out, "what the mesh did"
