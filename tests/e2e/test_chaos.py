@@ -23,6 +23,7 @@ from shared.mesh.envelope import MessageType
 from shared.mesh.receipts import RECEIPT_SERVICE
 from tests.support.chaos import fired, pair, rule, rule_now, wait_journal
 from tests.support.docs_pages import page_block
+from tests.support.journal import heard_by_portal
 from tests.support.mesh import MeshHandle
 
 pytestmark = pytest.mark.e2e
@@ -34,11 +35,6 @@ def kit(mesh: MeshHandle) -> Iterator[Mesh]:
     with mesh.kit() as kit:
         yield kit
 
-
-def _notice(kit: Mesh, cid: str, status: str) -> dict:
-    [entry] = kit.wait_until(timeout_s=120, service="portal", kind="consumed", message_type="NOTIFICATION",
-                             correlation_id=cid, payload={"status": status})
-    return entry
 
 
 async def test_a_duplicated_delivery_is_applied_once(mesh, member_factory):
@@ -111,11 +107,11 @@ def test_a_dropped_notification_is_delivered_again_and_the_case_completes(kit: M
     with kit.chaos(kind="drop", recipient="portal", message_type="NOTIFICATION", district="zhezkazgan") as drop:
         cid = kit.login_eds(citizen).apply(citizen.signed_request(JOB_SEEKER))["correlationId"]
         [dropped] = kit.wait_until(timeout_s=120, kind="fault", rule_id=drop.id, correlation_id=cid)
-    received = _notice(kit, cid, "RECEIVED")  # the receipt timeout delivered it again
+    received = heard_by_portal(kit, cid, "RECEIVED")  # the receipt timeout delivered it again
     assert received["messageId"] == dropped["messageId"]
     assert dropped["stage"] == "delivery"
     kit.settle(received["applicationNumber"])
-    completed = _notice(kit, cid, "COMPLETED")
+    completed = heard_by_portal(kit, cid, "COMPLETED")
     kit.wait_until(timeout_s=60, kind="envelope", service_id=RECEIPT_SERVICE, in_reply_to=completed["messageId"])
     assert kit.journal_kit.unmatched(correlation_id=cid) == []
 
@@ -128,9 +124,9 @@ def test_a_member_down_takes_nothing_and_its_cases_complete_once_it_is_back(kit:
         assert held["recipient"] == "mio.almaty"
         assert down.now()["held"] >= 1
         assert kit.journal(kind="consumed", service="mio_workstation", correlation_id=cid) == []
-    received = _notice(kit, cid, "RECEIVED")  # back: ИС МИО took the application
+    received = heard_by_portal(kit, cid, "RECEIVED")  # back: ИС МИО took the application
     kit.settle(received["applicationNumber"])
-    _notice(kit, cid, "COMPLETED")
+    heard_by_portal(kit, cid, "COMPLETED")
     with pytest.raises(KitError) as gone:
         down.remove()
     assert gone.value.code == "CHAOS_RULE_NOT_FOUND"

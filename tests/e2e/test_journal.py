@@ -24,6 +24,7 @@ from meshkit.journal_kit import WaitTimedOut
 from meshkit.mesh_runner import SPECS
 from meshkit.sdk import REPO_ROOT, Mesh
 from tests.support.docs_pages import page_block
+from tests.support.journal import heard_by_portal
 from tests.support.mesh import MeshHandle
 
 JOB_SEEKER = "employment.job-seeker-registration"
@@ -36,20 +37,15 @@ def kit(mesh: MeshHandle) -> Iterator[Mesh]:
         yield kit
 
 
-def _notice(kit: Mesh, correlation_id: str, status: str) -> dict:
-    [entry] = kit.wait_until(timeout_s=120, service="portal", kind="consumed", message_type="NOTIFICATION",
-                             correlation_id=correlation_id, payload={"status": status})
-    return entry
-
 
 def test_a_case_to_completed_waited_for_and_followed_hop_by_hop_in_the_journal(kit: Mesh):
     citizen = kit.new_citizen(district="kyzylorda", min_age=25, max_age=50, jobless=True)
     session = kit.login_eds(citizen)
     cid = session.apply(citizen.signed_request(JOB_SEEKER))["correlationId"]
 
-    received = _notice(kit, cid, "RECEIVED")
+    received = heard_by_portal(kit, cid, "RECEIVED")
     kit.settle(received["applicationNumber"])  # ИС МИО's simulated staff, each step at its time on the mesh clock
-    completed = _notice(kit, cid, "COMPLETED")
+    completed = heard_by_portal(kit, cid, "COMPLETED")
     assert (completed["iin"], completed["applicationNumber"]) == (citizen.iin, received["applicationNumber"])
     assert completed["payload"]["document"], "the signed result, as the portal received it"
     # the gateway has the portal's receipt of that notice: nothing of the case is left in flight
@@ -81,7 +77,7 @@ def test_a_case_to_completed_waited_for_and_followed_hop_by_hop_in_the_journal(k
 def test_a_wait_that_times_out_says_what_it_saw_instead(kit: Mesh, mesh: MeshHandle, tmp_path):
     citizen = kit.new_citizen(district="kyzylorda", min_age=25, max_age=50, jobless=True)
     cid = kit.login_eds(citizen).apply(citizen.signed_request(JOB_SEEKER))["correlationId"]
-    _notice(kit, cid, "RECEIVED")
+    heard_by_portal(kit, cid, "RECEIVED")
     with pytest.raises(WaitTimedOut) as timed_out:
         kit.wait_until(timeout_s=1, service="portal", kind="consumed", correlation_id=cid,
                        payload={"status": "NOT_ACCEPTED"})

@@ -90,6 +90,18 @@ async def served(mesh: InProcessMesh, desk: Operator, service: str) -> dict[str,
     return await desk.ok("/tickets/call", {"ticketId": taken["id"]})
 
 
+async def served_fresh(mesh: InProcessMesh, desk: Operator, service: str) -> dict[str, Any]:
+    """A fresh ticket called by ``desk`` — which an earlier test of the session may have left serving one: closed
+    first (``OPERATOR_BUSY`` names it)."""
+    taken = await ticket(mesh, desk.account["branch"], service)
+    reply = await desk.call("/tickets/call", {"ticketId": taken["id"]})
+    if reply.status_code == 409 and reply.json()["code"] == "OPERATOR_BUSY":
+        await desk.ok(f"/tickets/{reply.json()['details']['ticketId']}/close")
+        reply = await desk.call("/tickets/call", {"ticketId": taken["id"]})
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
+
+
 async def settled(mesh: InProcessMesh, visit_id: str, *, timeout_s: float = 30.0) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + timeout_s
     async with mesh.client("con_operator") as con:

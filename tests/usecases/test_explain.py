@@ -11,7 +11,7 @@ from defusedxml import ElementTree
 
 from tests.support.inprocess import InProcessMesh
 from tests.usecases.helpers import apply, final_case
-from tests.usecases.test_centre import Operator, open_card, operator, settled, ticket
+from tests.usecases.test_centre import open_card, operator, served_fresh, settled
 
 JOB_SEEKER = "employment.job-seeker-registration"
 CERTIFICATE = "employment.unemployed-certificate"
@@ -77,23 +77,12 @@ async def test_a_portal_case_explained_by_correlation_id_and_by_number(inproc: I
         assert participant in texts, participant
 
 
-async def _serving(mesh: InProcessMesh, desk: Operator) -> dict[str, Any]:
-    """A fresh ticket called by ``desk`` (one an earlier test left serving is closed first)."""
-    taken = await ticket(mesh, desk.account["branch"], CERTIFICATE)
-    reply = await desk.call("/tickets/call", {"ticketId": taken["id"]})
-    if reply.status_code == 409 and reply.json()["code"] == "OPERATOR_BUSY":
-        await desk.ok(f"/tickets/{reply.json()['details']['ticketId']}/close")
-        reply = await desk.call("/tickets/call", {"ticketId": taken["id"]})
-    assert reply.status_code == 200, reply.text
-    return reply.json()
-
-
 async def test_a_centre_case_explained_with_both_timelines_and_drawn(inproc: InProcessMesh):
     await inproc.set_mode("mamlyut", share=0.00001)
     visitor = await inproc.person(district="mamlyut")
     await open_card(inproc, "mamlyut", visitor.iin, "unemployed")
     desk = await operator(inproc, "mamlyut", index=1)
-    serving = await _serving(inproc, desk)
+    serving = await served_fresh(inproc, desk, CERTIFICATE)
     visit = await desk.ok(f"/tickets/{serving['id']}/intake", {"iin": visitor.iin, **PERIOD})
     assert (await desk.sign_and_send(visit)).status_code == 200
     visit = await settled(inproc, visit["id"])

@@ -14,7 +14,7 @@ from shared.mesh.topology import INGRESS_EXCHANGE
 from tests.support.inprocess import InProcessMesh
 from tests.support.tracing import paths, recorded_spans, service_of, trace_of, tree
 from tests.usecases.helpers import apply, final_case
-from tests.usecases.test_centre import CERTIFICATE, PERIOD, Operator, open_card, operator, settled, ticket
+from tests.usecases.test_centre import CERTIFICATE, PERIOD, open_card, operator, served_fresh, settled
 
 APPLY_ROUTE = "POST /citizens/{iin}/applications"
 
@@ -80,17 +80,6 @@ async def test_one_portal_application_is_one_trace_portal_gateway_mio_gateway_po
         assert (await gateway.get("/log/verify")).json()["ok"] is True, "the chain, trace ids included, verifies"
 
 
-async def _served(mesh: InProcessMesh, desk: Operator) -> dict[str, Any]:
-    """A fresh ticket called by ``desk`` — which an earlier test of the session may have left serving one: closed."""
-    taken = await ticket(mesh, desk.account["branch"], CERTIFICATE)
-    reply = await desk.call("/tickets/call", {"ticketId": taken["id"]})
-    if reply.status_code == 409 and reply.json()["code"] == "OPERATOR_BUSY":
-        await desk.ok(f"/tickets/{reply.json()['details']['ticketId']}/close")
-        reply = await desk.call("/tickets/call", {"ticketId": taken["id"]})
-    assert reply.status_code == 200, reply.text
-    return reply.json()
-
-
 async def scrape(mesh: InProcessMesh) -> dict[str, dict[tuple[str, tuple], float]]:
     out = {}
     for service in ("portal", "shep_gateway", "mio_workstation", "con_operator"):
@@ -124,7 +113,7 @@ async def test_metrics_move_as_cases_go_through(inproc: InProcessMesh):
     visitor = await inproc.person(district="mamlyut")  # a ЦОН visit, handed out at the desk
     await open_card(inproc, "mamlyut", visitor.iin, "unemployed")
     desk = await operator(inproc, "mamlyut")
-    serving = await _served(inproc, desk)
+    serving = await served_fresh(inproc, desk, CERTIFICATE)
     visit = await desk.ok(f"/tickets/{serving['id']}/intake", {"iin": visitor.iin, **PERIOD})
     assert (await desk.sign_and_send(visit)).status_code == 200
     assert (await settled(inproc, visit["id"]))["status"] == "COMPLETED"
