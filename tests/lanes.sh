@@ -10,8 +10,9 @@ set -u
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 # The side lane: the operations tests and the load test (a batch on SQLite and on PostgreSQL with ИС МИО killed
-# twice: three minutes of one mesh each, mostly waiting out restarts) — the main lane's longest file is then ~1 min.
-SIDE="tests/e2e/test_operations.py tests/e2e/test_load.py"
+# twice: three minutes of one mesh each, mostly waiting out restarts), the settle's races (ten cases applied and
+# settled, four at once) and the thirty clock changes (a mesh of its own) — the two lanes then take about as long.
+SIDE="tests/e2e/test_operations.py tests/e2e/test_load.py tests/e2e/test_settle.py tests/e2e/test_clock_jumps.py"
 COMPOSE=tests/deploy/test_compose_run.py
 log=$(mktemp)
 compose_log=$(mktemp)

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.e2e
 
 def _spawn(*, mesh, enrolled, workdir: Path, hold: str | None) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "tests.support.effect_member", "--member-id", enrolled.member_id,
-               "--amqp", mesh.rabbit.amqp_url, "--nuc", mesh.nuc, "--db", str(workdir / "effects.db"),
-               "--identity", str(workdir / "identity"), "--marker", str(workdir / "marker")]
+               "--amqp", mesh.rabbit.amqp_url, "--nuc", mesh.nuc, "--gateway", mesh.gateway,
+               "--db", str(workdir / "effects.db"), "--identity", str(workdir / "identity"),
+               "--marker", str(workdir / "marker")]
     if hold:
         command += ["--hold", hold]
     log = (workdir / "member.log").open("ab")

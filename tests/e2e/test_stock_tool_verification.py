@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import shutil
 import subprocess
 from pathlib import Path
@@ -64,8 +65,11 @@ async def test_gateway_log_record_signature_verifies_with_openssl(mesh, member_f
 
 async def test_a_citizens_certificate_passes_openssl_verify_with_every_crl_of_its_chain(mesh, tmp_path):
     """``openssl verify -crl_check_all`` checks the CRL of every certificate in the chain: the leaf's (the
-    issuing CA's CRL) and the issuing CA's (the root's CRL). Each is fetched from where its certificate says."""
+    issuing CA's CRL) and the issuing CA's (the root's CRL). Each is fetched from where its certificate says.
+    Verified at the mesh's time (``-attime``), as any verifier of the mesh's documents must: the session's mesh may
+    be days ahead of this machine after a test settled it, and its CRLs are issued on its clock."""
     async with mesh.client() as http:
+        at = str(int(dt.datetime.fromisoformat((await http.get(f"{mesh.gateway}/clock")).json()["now"]).timestamp()))
         issued = (await http.post(f"{mesh.nuc}/certificates/individual", headers=mesh.admin, json={
             "iin": "900101300017", "surname": "Тестов", "name": "Тест", "pkcs12Password": "secret-1"})).json()
         leaf = x509.load_pem_x509_certificate(issued["signing"]["certificatePem"].encode())
@@ -80,13 +84,13 @@ async def test_a_citizens_certificate_passes_openssl_verify_with_every_crl_of_it
             (tmp_path / f"crl{n}.pem").write_bytes(crl.public_bytes(serialization.Encoding.PEM))
             crls += ["-CRLfile", f"crl{n}.pem"]
     assert crl_urls(issuing) == [f"{mesh.nuc}/ca/root.crl"]
-    command = [_openssl(), "verify", "-crl_check_all", "-CAfile", "root.pem", "-untrusted", "issuing.pem", *crls,
-               "leaf.pem"]
+    command = [_openssl(), "verify", "-attime", at, "-crl_check_all", "-CAfile", "root.pem", "-untrusted",
+               "issuing.pem", *crls, "leaf.pem"]
     good = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert good.returncode == 0, good.stdout + good.stderr
     assert "leaf.pem: OK" in good.stdout
 
-    without_root_crl = [_openssl(), "verify", "-crl_check_all", "-CAfile", "root.pem", "-untrusted", "issuing.pem",
-                        "-CRLfile", "crl0.pem", "leaf.pem"]
+    without_root_crl = [_openssl(), "verify", "-attime", at, "-crl_check_all", "-CAfile", "root.pem", "-untrusted",
+                        "issuing.pem", "-CRLfile", "crl0.pem", "leaf.pem"]
     missing = subprocess.run(without_root_crl, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert missing.returncode != 0, "the check really needs the issuing CA's CRL (the root's)"

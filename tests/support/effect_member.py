@@ -20,7 +20,7 @@ from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.clock import MeshClock
+from shared.clock import ClockState, MeshClock
 from shared.db import UtcDateTime, create_tables, make_engine, make_sessions
 from shared.logging import configure_logging, get_logger
 from shared.mesh.bus import Delivery, Handler, Subscription
@@ -94,8 +94,9 @@ async def main(args: argparse.Namespace) -> None:
     bus = (HoldAfterCommitBus(marker=marker, url=args.amqp, connection_name=args.member_id)
            if args.hold == "after-commit" else RabbitBus(url=args.amqp, connection_name=args.member_id))
     await bus.connect()
-    clock = MeshClock()
     http = httpx.AsyncClient()
+    # on the mesh clock, as a member starts: the session's mesh may be days ahead after a test settled it
+    clock = MeshClock(state=ClockState.model_validate((await http.get(f"{args.gateway}/clock")).json()["state"]))
     relay = OutboxRelay(sessions=sessions, bus=bus)
     runtime = MemberRuntime(member_id=args.member_id, bus=bus, sessions=sessions, clock=clock, relay=relay)
     runtime.attach(signer=signer, verifier=CertificateVerifier(
@@ -118,7 +119,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    for name in ("--member-id", "--amqp", "--nuc", "--db", "--identity", "--marker"):
+    for name in ("--member-id", "--amqp", "--nuc", "--gateway", "--db", "--identity", "--marker"):
         parser.add_argument(name, required=True)
     parser.add_argument("--hold", choices=["before-commit", "after-commit"])
     asyncio.run(main(parser.parse_args()))

@@ -114,11 +114,14 @@ async def test_an_overdue_step_is_drawn_as_overdue(inproc: InProcessMesh):
         if explained["steps"]:
             break
     await inproc.advance_clock(working_days=10)
-    explained = await _explain(inproc, sent["correlationId"])
-    assert [s["overdue"] for s in explained["steps"]] == [True], explained["steps"]
-    svg = await _explain(inproc, sent["correlationId"], ".svg")
-    assert any("OVERDUE" in text for text in _svg_texts(svg))
-    await inproc.set_mode("kokshetau", mode="auto")
+    try:
+        explained = await _explain(inproc, sent["correlationId"])
+        assert [s["overdue"] for s in explained["steps"]] == [True], explained["steps"]
+        svg = await _explain(inproc, sent["correlationId"], ".svg")
+        assert any("OVERDUE" in text for text in _svg_texts(svg))
+    finally:  # the session's mesh back on real time: later tests sign on the wall clock
+        await inproc.advance_clock(reset=True)
+        await inproc.set_mode("kokshetau", mode="auto")
 
 
 async def test_a_fault_injected_into_a_case_is_in_its_explanation(inproc: InProcessMesh):
