@@ -47,7 +47,7 @@ from services.shep_gateway.usecases.broker_accounts import BrokerAccounts
 from services.shep_gateway.usecases.chaos import ChaosBus, GatewayChaos, PipelineFaults
 from services.shep_gateway.usecases.clock_authority import ClockAuthority
 from services.shep_gateway.usecases.district_lookup import parked_count
-from services.shep_gateway.usecases.mesh_reset import MemberCalls, MeshReset, parse_urls
+from services.shep_gateway.usecases.mesh_reset import NOT_MEMBERS, MemberCalls, MeshReset
 from services.shep_gateway.usecases.message_log import MessageLog
 from services.shep_gateway.usecases.settle import MemberProbe, Settler
 from services.shep_gateway.usecases.snapshots import MeshSnapshots
@@ -74,7 +74,7 @@ from shared.telemetry import ServiceMetrics, configure_tracing, metrics, propaga
 from shared.web.admin_auth import admin_guard
 from shared.web.http_app import build_app
 from shared.web.journal_http import JournalSources, Peer
-from shared.web.mesh_descriptor import DescriptorSettings, mesh_descriptor_router
+from shared.web.mesh_descriptor import mesh_descriptor_router, service_urls
 
 log = get_logger(__name__)
 MODELS: list[type[SQLModel]] = [
@@ -147,21 +147,22 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     return app
 
 
+def peer_urls(settings: GatewaySettings) -> dict[str, str]:
+    """The mesh's other services, where the gateway asks them over HTTP (``SHEP_PEER_URLS``, else the mesh
+    descriptor's ``MESH_SERVICE_URLS``): the merged journal and fault rules, a mesh reset, the settle."""
+    return {name: url for name, url in service_urls(settings.peer_urls).items() if name != SERVICE}
+
+
 def journal_peers(settings: GatewaySettings) -> list[Peer]:
-    """The services whose journals the gateway's merges: ``SHEP_JOURNAL_PEERS``, else the mesh descriptor's
-    ``MESH_SERVICE_URLS`` — every service but the gateway itself."""
-    pairs = (item.split("=", 1) for item in (settings.journal_peers or DescriptorSettings().service_urls).split(",")
-             if "=" in item)
-    return [Peer(name=name.strip(), url=url.strip()) for name, url in pairs
-            if name.strip() and url.strip() and name.strip() != SERVICE]
+    return [Peer(name=name, url=url) for name, url in peer_urls(settings).items()]
 
 
 def _mesh_reset(parts: Parts, *, forget: Callable[[], Awaitable[int]],
                 end_faults: Callable[[], Awaitable[list[dict[str, Any]]]]) -> MeshReset:
-    """The member services at the addresses ``GET /mesh`` gives, unless ``SHEP_MEMBER_URLS`` says otherwise."""
+    """The member services among the gateway's peers (``peer_urls``)."""
     settings = parts.settings
     members = MemberCalls(http=parts.http, admin_token=settings.mesh.admin_token.get_secret_value,
-                          urls=lambda: parse_urls(settings.member_urls or DescriptorSettings().service_urls))
+                          urls=lambda: {n: u for n, u in peer_urls(settings).items() if n not in NOT_MEMBERS})
     return MeshReset(sessions=parts.sessions, bus=parts.bus, members=members, worker=parts.worker,
                      gateway=parts.gateway, book=parts.book, clock=parts.clock_authority,
                      own_ready=parts.readiness.check, forget=forget, end_faults=end_faults)
@@ -169,10 +170,7 @@ def _mesh_reset(parts: Parts, *, forget: Callable[[], Awaitable[int]],
 
 def _settler(parts: Parts) -> Settler:
     """The settle asks every other service of the mesh, at the addresses the mesh's members reach them by."""
-    listed = parts.settings.settle_urls or DescriptorSettings().service_urls
-    pairs = (item.split("=", 1) for item in listed.split(",") if "=" in item)
-    probes = [MemberProbe(name=name.strip(), url=url.strip()) for name, url in pairs
-              if name.strip() and url.strip() and name.strip() != SERVICE]
+    probes = [MemberProbe(name=name, url=url) for name, url in peer_urls(parts.settings).items()]
     return Settler(bus=parts.bus, members=lambda: list(parts.book.registry.members), holding=parts.worker.holding,
                    relay=parts.relay, parked=lambda: parked_count(parts.sessions), authority=parts.clock_authority,
                    http=parts.http, probes=probes,

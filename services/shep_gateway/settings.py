@@ -21,8 +21,6 @@ class GatewaySettings(ServiceSettings):
     batch_size: int = Field(default=256, ge=1, le=2000, description="ingress messages handled per transaction")
     prefetch: int = Field(default=1024, ge=1, le=10000)
     max_sync_deadline_s: float = Field(default=120.0, gt=0)
-    journal_peers: str = Field(default="", description="name=url,… the services whose journals GET /admin/journal "
-                               "merges with the gateway's own; empty: MESH_SERVICE_URLS (the mesh descriptor's)")
     clock_heartbeat_s: float = Field(default=15.0, gt=0, description="re-broadcast of the clock state for late joiners")
     route_lookup_max_wait_s: float = Field(default=86_400.0, gt=0, description="how long (real seconds) a request "
                                            "routed by address stays parked while ГБД ФЛ does not answer")
@@ -48,8 +46,6 @@ class GatewaySettings(ServiceSettings):
                                          "many messages (the oldest go first; each reason is in its service's log)")
     dead_letters_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, description="… and at most this many "
                                         "bytes of bodies (a body over 64 KiB is kept as its digest and size)")
-    member_urls: str = Field(default="", description="name=url,… the member services a mesh reset and a snapshot "
-                             "reach over HTTP with the admin token; empty: MESH_SERVICE_URLS (make run and compose "
-                             "set it for GET /mesh)")
-    settle_urls: str = Field(default="", description="name=url,… the services the settle asks what they have in "
-                             "flight (POST /admin/settle); empty: MESH_SERVICE_URLS, the mesh's own addresses")
+    peer_urls: str = Field(default="", description="name=url,… the mesh's other services, which the gateway asks "
+                           "over HTTP with the admin token (the merged journal, fault rules, a mesh reset and "
+                           "snapshots, the settle); empty: MESH_SERVICE_URLS, the addresses GET /mesh gives")

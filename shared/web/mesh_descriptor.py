@@ -26,6 +26,12 @@ def _pairs(text: str) -> dict[str, str]:
     return {name.strip(): value.strip() for name, value in pairs if name.strip() and value.strip()}
 
 
+def service_urls(listed: str = "") -> dict[str, str]:
+    """``name=url,…`` as a dict (``listed``, else ``MESH_SERVICE_URLS``): where each service of the mesh is, as its
+    members reach it — read once by whoever asks the other services over HTTP."""
+    return {name: url.rstrip("/") for name, url in _pairs(listed or DescriptorSettings().service_urls).items()}
+
+
 class DescriptorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MESH_", extra="ignore")
 

@@ -239,10 +239,8 @@ def mesh_settings(directory: Path, *, overrides: dict[str, dict[str, Any]] | Non
             values["registry_timeout_s"] = 1.0
         if name == "nuc_pki":
             values["holder_keys"] = "ec"
-        if name == "shep_gateway":  # the journal's merged view reads every other service's
-            values["journal_peers"] = ",".join(f"{peer}={url(peer)}" for peer in _FACTORIES if peer != name)
-        if name == "shep_gateway":  # whom the settle asks what they have in flight
-            values["settle_urls"] = ",".join(f"{other}={url(other)}" for other in _FACTORIES)
+        if name == "shep_gateway":  # the services it asks over HTTP: the merged journal, resets, the settle
+            values["peer_urls"] = ",".join(f"{peer}={url(peer)}" for peer in _FACTORIES if peer != name)
         values.update((overrides or {}).get(name, {}))
         out[name] = settings_class(**values)
     return out

@@ -26,7 +26,7 @@ MEMBERS = ("gbd_fl", "portal", "mio_workstation", "con_operator")
 async def own(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InProcessMesh]:
     urls = ",".join(f"{name}={url(name)}" for name in SERVICES)
     mesh = await start_inprocess_mesh(tmp_path_factory.mktemp("reset"),
-                                      overrides={"shep_gateway": {"member_urls": urls}})
+                                      overrides={"shep_gateway": {"peer_urls": urls}})
     yield mesh
     await mesh.close()
 

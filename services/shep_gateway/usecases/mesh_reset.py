@@ -4,7 +4,7 @@ Why the gateway: it is the one place that can stop the mesh's traffic (its ingre
 it already holds the clock and the registry that a reset puts back, and one process holding the reset makes a
 second one, from another tester, answer ``RESET_RUNNING`` instead of interleaving. It reaches the member services
 over HTTP with the admin token — the control plane, as НУЦ is reached — at the addresses ``GET /mesh`` gives
-(``SHEP_MEMBER_URLS``, else ``MESH_SERVICE_URLS``); messages between members still go only through it.
+(``SHEP_PEER_URLS``, else ``MESH_SERVICE_URLS``); messages between members still go only through it.
 
 A whole reset: the ingress paused, what waits in it and in the dead letters drained, every member's
 ``POST /admin/state/reset`` at once (each drains its own queues, empties its state, seeds again), the gateway's
@@ -46,11 +46,6 @@ READY_WAIT_S = 30.0
 OWN_STATE: list[type[SQLModel]] = [LogRecord, LogHead, LogAnchor, SyncCall, ParkedRequest, DeliveryRow, OutboxMessage]
 
 
-def parse_urls(text: str) -> dict[str, str]:
-    pairs = (item.split("=", 1) for item in text.split(",") if "=" in item)
-    return {k.strip(): v.strip().rstrip("/") for k, v in pairs if k.strip() not in NOT_MEMBERS and v.strip()}
-
-
 @dataclass
 class ServiceOutcome:
     duration_ms: float
@@ -75,7 +70,7 @@ class MemberCalls:
     async def call(self, name: str, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         url = self._urls().get(name)
         if url is None:
-            raise MeshError("RESET_MEMBER_FAILED", f"the gateway knows no address of {name!r} (SHEP_MEMBER_URLS)")
+            raise MeshError("RESET_MEMBER_FAILED", f"the gateway knows no address of {name!r} (SHEP_PEER_URLS)")
         try:
             reply = await self._http.request(method, f"{url}{path}", json=body, timeout=60.0,
                                              headers={"Authorization": f"Bearer {self._token()}"})
