@@ -64,6 +64,8 @@ def member_report(mesh: Mesh, member: str) -> dict[str, Any]:
     everything = mesh.journal_kit.find(limit=JOURNAL_LIMIT, kind="envelope", member=member)
     entries = [e for e in everything if e.get("serviceId") != RECEIPT_SERVICE]  # receipts are counted apart
     receipts = [e for e in everything if e.get("serviceId") == RECEIPT_SERVICE and e.get("sender") == member]
+    # a redelivered message is acknowledged again (delivery is at least once): counted once per message
+    acknowledged = {e.get("inReplyTo") or e.get("messageId") for e in receipts}
     sent = [e for e in entries if e.get("sender") == member]
     received = [e for e in entries if e.get("recipient") == member and e.get("outcome") == "routed"]
     refusals = [_brief(e) for e in sent if e.get("outcome") == "refused"]
@@ -77,7 +79,7 @@ def member_report(mesh: Mesh, member: str) -> dict[str, Any]:
                  "byType": dict(Counter(str(e.get("messageType")) for e in sent))},
         "received": {"total": len(received), "byType": dict(Counter(str(e.get("messageType")) for e in received)),
                      "deliveries": dict(Counter(str(d.get("state")) for d in deliveries)),
-                     "receiptsSent": len(receipts)},
+                     "receiptsSent": len(acknowledged), "receiptsRepeated": len(receipts) - len(acknowledged)},
         "refusals": refusals,
         "contractViolations": [r for r in refusals if r.get("code") in CONTRACT_CODES],
         "late": [r for r in refusals if r.get("code") in LATE_CODES] + [

@@ -69,7 +69,6 @@ async def test_a_citizens_certificate_passes_openssl_verify_with_every_crl_of_it
     Verified at the mesh's time (``-attime``), as any verifier of the mesh's documents must: the session's mesh may
     be days ahead of this machine after a test settled it, and its CRLs are issued on its clock."""
     async with mesh.client() as http:
-        at = str(int(dt.datetime.fromisoformat((await http.get(f"{mesh.gateway}/clock")).json()["now"]).timestamp()))
         issued = (await http.post(f"{mesh.nuc}/certificates/individual", headers=mesh.admin, json={
             "iin": "900101300017", "surname": "Тестов", "name": "Тест", "pkcs12Password": "secret-1"})).json()
         leaf = x509.load_pem_x509_certificate(issued["signing"]["certificatePem"].encode())
@@ -83,6 +82,9 @@ async def test_a_citizens_certificate_passes_openssl_verify_with_every_crl_of_it
             crl = x509.load_der_x509_crl((await http.get(where)).content)
             (tmp_path / f"crl{n}.pem").write_bytes(crl.public_bytes(serialization.Encoding.PEM))
             crls += ["-CRLfile", f"crl{n}.pem"]
+        # the mesh's time read after the CRLs were issued: each CRL's thisUpdate is the mesh's time of its issue,
+        # and a time read before it may fall a second short ("CRL is not yet valid")
+        at = str(int(dt.datetime.fromisoformat((await http.get(f"{mesh.gateway}/clock")).json()["now"]).timestamp()))
     assert crl_urls(issuing) == [f"{mesh.nuc}/ca/root.crl"]
     command = [_openssl(), "verify", "-attime", at, "-crl_check_all", "-CAfile", "root.pem", "-untrusted",
                "issuing.pem", *crls, "leaf.pem"]
