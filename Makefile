@@ -56,12 +56,13 @@ e2e: deps
 	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql librsvg2-bin
 	$(PY) -m pytest tests/e2e
 
-bench: deps  ## make run's time to ready (cold and warm); gateway throughput against a bare forwarder; 400 applications end to end (applications/s); the PDF bomb
+bench: deps  ## make run's time to ready (cold and warm); gateway throughput against a bare forwarder; 400 applications end to end (applications/s); the PDF bomb; the journal's cost
 	@./deploy/ensure-system-deps.sh rabbitmq-server
 	$(PY) -m bench.startup
 	$(PY) -m bench.gateway
 	$(PY) -m bench.applications
 	$(PY) -m bench.pdf_bomb
+	$(PY) -m bench.journal
 
 lint: deps  ## ruff (with its complexity rules), the import contracts of docs/architecture.md, mypy (pyproject.toml)
 	$(PY) -m ruff check .

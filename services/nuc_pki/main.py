@@ -26,7 +26,7 @@ from shared.mesh.bus import Bus
 from shared.mesh.bus_rabbit import RabbitBus
 from shared.mesh.clock_follower import ClockFollower
 from shared.mesh.control_clients import GatewayControlClient
-from shared.mesh.journal import Journal
+from shared.mesh.journal import service_journal
 from shared.mesh.member import EnvelopeVerifier
 from shared.mesh.readiness import Readiness, broker_probe, database_probe, until_done
 from shared.pki.cert_check import CertificateVerifier, TrustStore
@@ -97,9 +97,7 @@ def create_app(settings: NucSettings | None = None, *, bus: Bus | None = None,
                     summary="НУЦ РК simulator",
                     description="Certificates by the НУЦ profile, revocation, OCSP (RFC 6960) and CRL.",
                     readiness=readiness, lifespan=lifespan,
-                    journal=Journal(service="nuc_pki", mesh_time=clock.timestamp,
-                                    mesh_speed=lambda: clock.state.speed, ring=settings.mesh.journal_ring,
-                                    payload_bytes=settings.mesh.journal_payload_bytes),
+                    journal=service_journal(service="nuc_pki", settings=settings, clock=clock),
                     admin_token=settings.mesh.admin_token.get_secret_value)
     for routes in (ca_routes.router, issuance.router, issuance.test_router, revocation.router, lookup.router,
                    status.router):

@@ -62,7 +62,7 @@ from shared.mesh.bus_rabbit import RabbitBus
 from shared.mesh.chaos import ChaosBook
 from shared.mesh.control_clients import NucClient
 from shared.mesh.identity import RetiredIdentityRecord, SystemIdentityRecord, load_keyring, load_or_enroll
-from shared.mesh.journal import Journal
+from shared.mesh.journal import service_journal
 from shared.mesh.member import Composer
 from shared.mesh.member_node import scrape_outbox
 from shared.mesh.outbox import OutboxMessage, OutboxRelay
@@ -114,9 +114,7 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     """``bus`` and ``http`` replace RabbitMQ and the HTTP client to НУЦ (the in-process mesh of the tests)."""
     parts = _wire(settings or GatewaySettings(), bus=bus, http=http)
     token = parts.settings.mesh.admin_token.get_secret_value
-    journal = Journal(service=SERVICE, mesh_time=parts.clock.timestamp,
-                      mesh_speed=lambda: parts.clock.state.speed, ring=parts.settings.mesh.journal_ring,
-                      payload_bytes=parts.settings.mesh.journal_payload_bytes)
+    journal = service_journal(service=SERVICE, settings=parts.settings, clock=parts.clock)
     parts.gateway.outcomes.journal = journal
     chaos = ChaosBook(journal=journal)  # fault injection: the pipeline's rules and this edge's (docs/chaos.md)
     parts.faults.attach(chaos)

@@ -7,8 +7,10 @@ the gateway what it decided; the HTTP edge (``shared.web.journal_http``) records
 plain dict with camelCase keys, the wire's own spelling, so a query, a merge of several processes' answers and a
 match are the same code everywhere.
 
-Bounds, stated: at most ``ring`` entries a process (the oldest go first; ``dropped`` counts them) and at most
-``payload_bytes`` of each payload as JSON (a larger one keeps its small fields and says how large the rest were).
+Bounds, stated: at most ``ring`` entries a process in memory (the oldest go first; ``dropped`` counts them), the
+newest ``rows`` of the service in its database behind the ring (``shared.mesh.journal_store``: what the ring no
+longer holds, and what it held before a restart), and at most ``payload_bytes`` of each payload as JSON (a larger
+one keeps its small fields and says how large the rest were).
 Secrets (passwords, tokens, private keys) are never kept; personal data is — the journal is the mesh's inside view,
 behind the admin token — and never reaches a log line.
 """
@@ -20,17 +22,26 @@ import contextlib
 import datetime as dt
 import itertools
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
 
+from shared.clock import MeshClock
 from shared.errors import MeshError
+from shared.logging import get_logger
+from shared.mesh.journal_store import UNSAVED_MAX, JournalStore, journal_url
 from shared.mesh.receipts import RECEIPT_SERVICE
+from shared.mesh.settings import ServiceSettings
 from shared.mesh.topology import GATEWAY_ID
 
+log = get_logger(__name__)
+
 DEFAULT_RING = 5000
+FLUSH_S = 0.5
+"""How long the journal gathers entries before it writes them to its database in one transaction."""
 DEFAULT_PAYLOAD_BYTES = 8192
 MAX_WAIT_S = 300.0
 """The longest a wait-until may block (``timeoutS``): longer than any case the mesh settles in a test, shorter than
@@ -139,6 +150,14 @@ def identifiers(*values: Any) -> dict[str, str]:
     return found
 
 
+def _json_spells_as_is(piece: str) -> bool:
+    if piece.lstrip("-").isdigit():
+        return True
+    numeric = set("0123456789.-+eE")
+    return not set(piece) <= numeric and not any(ch in piece for ch in '"\\{}[]\'') and all(
+        ord(ch) >= 0x20 for ch in piece)
+
+
 def _parse_time(text: str, field: str) -> float:
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -165,6 +184,32 @@ class Query:
         if after is not None and not str(after).isdigit():
             raise MeshError("JOURNAL_FILTER_INVALID", f"afterSeq: {after!r} is not a sequence number")
         self._after = int(after) if after is not None else None
+
+    @property
+    def equal(self) -> dict[str, str]:
+        """The equality filters (what a database narrows by)."""
+        return {key: value for key, value in self.filters.items() if key in EXACT_FILTERS}
+
+    @property
+    def wall_range(self) -> tuple[float | None, float | None]:
+        return self._times.get("since"), self._times.get("until")
+
+    @property
+    def mesh_range(self) -> tuple[float | None, float | None]:
+        return self._times.get("meshSince"), self._times.get("meshUntil")
+
+    @property
+    def after_seq(self) -> int | None:
+        return self._after
+
+    @property
+    def texts(self) -> list[str]:
+        """Pieces of text any matching entry's JSON holds as they are: ``contains`` (a piece of the payload's JSON,
+        which the entry's JSON holds verbatim), and each ``payload.`` value that JSON spells as Python's ``str``
+        does (a plain string or an integer — not one JSON escapes, a container, a float or true/false/null)."""
+        pieces = [value for key, value in self.filters.items() if key.startswith(PAYLOAD_PREFIX)]
+        return [value for key, value in self.filters.items() if key == "contains"] + [
+            piece for piece in pieces if piece not in ("True", "False", "None") and _json_spells_as_is(piece)]
 
     def misses(self, entry: dict[str, Any]) -> list[str]:
         """The filters ``entry`` fails (none: it matches)."""
@@ -210,23 +255,109 @@ def sort_key(entry: dict[str, Any]) -> tuple[float, str, int]:
 
 
 class Journal:
-    """One process's journal: a ring of entries, and an event that wakes the waits when an entry lands (a wait never
-    polls its own process's journal)."""
+    """One process's journal: a ring of entries, an event that wakes the waits when an entry lands (a wait never
+    polls its own process's journal) and, given a ``store``, the database behind the ring (``open`` starts the task
+    that writes to it; ``close`` writes what is left)."""
 
     def __init__(self, *, service: str, ring: int = DEFAULT_RING, payload_bytes: int = DEFAULT_PAYLOAD_BYTES,
                  mesh_time: Callable[[], float] | None = None, mesh_speed: Callable[[], float] | None = None,
-                 ) -> None:
+                 store: JournalStore | None = None, flush_s: float = FLUSH_S) -> None:
         self.service = service
         self.ring = ring
         self.payload_bytes = payload_bytes
         self.mesh_time = mesh_time or time.time  # the mesh clock's, once the service has one
         self.mesh_speed = mesh_speed or (lambda: 1.0)
+        self.store = store
+        self.flush_s = flush_s
+        self.process = uuid.uuid4().hex  # this run's entries in a database other runs and replicas share
         self._entries: deque[dict[str, Any]] = deque(maxlen=ring)
         self._seq = itertools.count(1)
         self.head = 0
         self.dropped = 0
         self._landed: asyncio.Event | None = None
+        self._unsaved: deque[dict[str, Any]] = deque()
+        self._writing: list[dict[str, Any]] = []
+        self.unsaved_dropped = 0
+        self.store_error: str | None = None
+        self._history = False  # the database may hold entries the ring does not (a restart, a ring overflowed)
+        self._opened = False
+        self._wake = asyncio.Event()
+        self._write_lock = asyncio.Lock()
+        self._writer: asyncio.Task[None] | None = None
 
+    # ---- the database behind the ring ------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Open the database (numbering on from what it holds) and start writing to it. A database that cannot be
+        opened is said in ``stats`` and tried again by the writer; the ring works meanwhile."""
+        if self.store is None or self._writer is not None:
+            return
+        await self._open_store()
+        self._writer = asyncio.create_task(self._write_on(), name=f"journal-writer-{self.service}")
+
+    async def _open_store(self) -> bool:
+        assert self.store is not None
+        try:
+            highest = await self.store.open()
+        except Exception as exc:
+            self.store_error = f"{type(exc).__name__}: {exc}"[:300]
+            return False
+        if highest > self.head:  # number on from the last run's entries: a cursor into them stays one
+            self._seq = itertools.count(highest + 1)
+        self._history = self._history or self.store.stored > 0
+        self._opened, self.store_error = True, None
+        return True
+
+    async def close(self) -> None:
+        """Stop the writer and write what is left (a process stopping keeps its last entries)."""
+        if self._writer is None:
+            return
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._writer
+        self._writer = None
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.flush(), timeout=10.0)
+        assert self.store is not None
+        await self.store.close()
+
+    async def _write_on(self) -> None:
+        """Write in batches: woken by the first entry after a write, then gathering for ``flush_s``."""
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self.flush_s)
+            if not self._opened and not await self._open_store():
+                continue
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write every entry not yet written; on failure they wait for the next try (``store_error`` says why)."""
+        if self.store is None or not self._opened:
+            return
+        async with self._write_lock:
+            self._wake.clear()
+            self._writing = list(self._unsaved)
+            self._unsaved.clear()
+            if not self._writing:
+                return
+            try:
+                await self.store.write(self._writing, process=self.process)
+            except Exception as exc:
+                self.store_error = f"{type(exc).__name__}: {exc}"[:300]
+                self._unsaved.extendleft(reversed(self._writing))
+                self._bound_unsaved()
+                self._wake.set()
+                log.warning("journal_store_failed", service=self.service, error=type(exc).__name__)
+            else:
+                self.store_error = None
+            finally:
+                self._writing = []
+
+    def _bound_unsaved(self) -> None:
+        while len(self._unsaved) > UNSAVED_MAX:
+            self._unsaved.popleft()
+            self.unsaved_dropped += 1
+
+    # ---- recording -------------------------------------------------------------------------------------------
     def record(self, kind: str, *, payload: Any = None, began: float | None = None, **fields: Any) -> dict[str, Any]:
         """Append an entry (``kind``: http, envelope, consumed); ``fields`` by their camelCase names. Identifiers the
         caller did not give are read from the payload. ``began``: when it happened, if before now (wall time; an
@@ -250,22 +381,55 @@ class Journal:
                       "meshAt": dt.datetime.fromtimestamp(mesh_now, tz=dt.UTC).isoformat(), "payload": kept})
         if len(self._entries) == self.ring:
             self.dropped += 1
+            self._history = True
         self._entries.append(entry)
+        if self.store is not None:
+            self._unsaved.append(entry)
+            self._bound_unsaved()
+            self._wake.set()
         if self._landed is not None:
             self._landed.set()
             self._landed = None
         return entry
 
-    def clear(self) -> None:
-        """Empty, as a whole-mesh reset leaves it; entry numbers go on (a wait's ``afterSeq`` stays a cursor)."""
-        self._entries.clear()
-        self.dropped = 0
+    async def clear(self) -> int:
+        """Empty, ring and database, as a whole-mesh reset leaves it: how many entries went. Entry numbers go on
+        (a wait's ``afterSeq`` stays a cursor)."""
+        async with self._write_lock:  # not while a batch is being written: it would land after the reset
+            gone = len(self._entries)
+            self._entries.clear()
+            self._unsaved.clear()
+            self.dropped = 0
+            if self.store is not None and self._opened:
+                gone = max(gone, await self.store.clear())
+            self._history = False
+            return gone
 
+    # ---- reading ---------------------------------------------------------------------------------------------
     def entries(self) -> list[dict[str, Any]]:
+        """The ring's entries, oldest first."""
         return list(self._entries)
 
-    def find(self, query: Query) -> list[dict[str, Any]]:
-        return [entry for entry in self._entries if query.matches(entry)]
+    async def find(self, query: Query) -> list[dict[str, Any]]:
+        """Every entry matching ``query``, oldest first: the ring's and, when it may hold others, the database's."""
+        return [entry for entry in await self.everything(query) if query.matches(entry)]
+
+    async def everything(self, query: Query | None = None) -> list[dict[str, Any]]:
+        """The ring's entries and what the database holds beyond them, oldest first (``query``, if given, narrows
+        what is read from the database by its identifiers and time range; it is not applied to the ring)."""
+        ring = list(self._entries)
+        if self.store is None or not self._history or not self._opened:
+            return ring
+        ring_from = ring[0]["seq"] if ring else None
+        # in memory first, then the database: a batch written between the two is read twice, not missed
+        waiting = [e for e in (*self._writing, *self._unsaved) if ring_from is None or e["seq"] < ring_from]
+        query = query or Query({})
+        stored = await self.store.history(query.equal, member=query.filters.get("member"), texts=query.texts,
+                                          wall=query.wall_range, mesh=query.mesh_range, after_seq=query.after_seq,
+                                          process=self.process, ring_from=ring_from)
+        waiting_seqs = {e["seq"] for e in waiting}
+        older = [e for process, e in stored if process != self.process or e["seq"] not in waiting_seqs]
+        return sorted(older + waiting, key=sort_key) + ring
 
     def changed(self) -> asyncio.Event:
         """An event set by the next entry recorded."""
@@ -299,15 +463,19 @@ class Journal:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(landed.wait(), remaining)
 
-    def unmatched(self) -> list[dict[str, Any]]:
+    async def unmatched(self) -> list[dict[str, Any]]:
         """What nobody answered, as this process knows it: HTTP requests that got no answer (the route failed before
         it answered, the client went away), and — at the gateway — synchronous requests routed that no answer
         followed, asynchronous deliveries no receipt acknowledged, and messages refused to the dead-letter queue."""
-        return unmatched_of(list(self._entries))
+        return unmatched_of(await self.everything())
 
     def stats(self) -> dict[str, Any]:
-        return {"service": self.service, "entries": len(self._entries), "ring": self.ring, "head": self.head,
-                "dropped": self.dropped, "payloadBytes": self.payload_bytes}
+        out: dict[str, Any] = {"service": self.service, "entries": len(self._entries), "ring": self.ring,
+                               "head": self.head, "dropped": self.dropped, "payloadBytes": self.payload_bytes}
+        if self.store is not None:
+            out.update(stored=self.store.stored, rows=self.store.rows, unsaved=len(self._unsaved),
+                       unsavedDropped=self.unsaved_dropped, storeError=self.store_error)
+        return out
 
 
 def unmatched_of(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -336,3 +504,13 @@ def _unmatched_reason(entry: dict[str, Any], *, replied: set[Any], consumed: set
     if entry.get("channel") == "async" and entry.get("messageId") not in replied | consumed:
         return "not consumed"
     return None
+
+
+def service_journal(*, service: str, settings: ServiceSettings, clock: MeshClock) -> Journal:
+    """A service's journal as its settings say: on the mesh clock, its ring, and its database behind the ring
+    (``MESH_JOURNAL_ROWS``; 0: none) beside the service's own (``shared.mesh.journal_store.journal_url``)."""
+    mesh = settings.mesh
+    store = JournalStore(url=journal_url(settings.database_url), service=service,
+                         rows=mesh.journal_rows) if mesh.journal_rows else None
+    return Journal(service=service, mesh_time=clock.timestamp, mesh_speed=lambda: clock.state.speed,
+                   ring=mesh.journal_ring, payload_bytes=mesh.journal_payload_bytes, store=store)

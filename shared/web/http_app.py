@@ -5,8 +5,8 @@ the code's status (shared/error_catalogue.py), an OpenAPI that lists each route'
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -219,8 +219,18 @@ def build_app(*, service: str, title: str, summary: str, description: str, readi
     # the mesh runs where nothing else on the internet is reachable.
     # FastAPI's own OpenTelemetry (0.165 has it) is off: its server spans carry the raw path (``url.path``), which can
     # hold an IIN, and it would trace every request twice; ``Telemetry`` below is the one HTTP instrumentation.
-    app = FastAPIOffline(title=title, summary=summary, description=description, version="0.1.0", lifespan=lifespan,
-                         telemetry=NO_FRAMEWORK_TELEMETRY)
+    @asynccontextmanager
+    async def journalled(app: FastAPI) -> AsyncIterator[None]:
+        """The service's own lifespan inside the journal's: its database opened first, what is left written last."""
+        await journal.open()
+        try:
+            async with lifespan(app):
+                yield
+        finally:
+            await journal.close()
+
+    app = FastAPIOffline(title=title, summary=summary, description=description, version="0.1.0",
+                         lifespan=journalled, telemetry=NO_FRAMEWORK_TELEMETRY)
 
     @app.exception_handler(MeshError)
     async def _mesh_error(_request: Request, exc: MeshError) -> JSONResponse:

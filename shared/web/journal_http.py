@@ -35,6 +35,7 @@ from shared.mesh.journal import (
 from shared.mesh.journal import (
     Query as JournalQuery,
 )
+from shared.mesh.journal_store import UNSAVED_MAX
 from shared.web.models import CamelModel
 from shared.web.openapi_errors import error_responses, raises
 
@@ -202,6 +203,12 @@ class JournalSourceOut(CamelModel):
     head: int | None = None
     dropped: int | None = None
     payload_bytes: int | None = None
+    stored: int | None = Field(default=None, description="entries in its database behind the ring")
+    rows: int | None = Field(default=None, description="the most entries its database keeps (the newest)")
+    unsaved: int | None = Field(default=None, description="entries not yet written to its database")
+    unsaved_dropped: int | None = Field(default=None, description="entries lost while the database could not be "
+                                        f"written and more than {UNSAVED_MAX:,} waited")
+    store_error: str | None = Field(default=None, description="why the database cannot be written now")
     error: str | None = None
 
 
@@ -262,7 +269,7 @@ class JournalSources:
         service's journal), then filtered."""
         query = JournalQuery(filters)
         if view == "find":
-            out = Gathered(entries=self.journal.find(query), sources=[self.journal.stats()])
+            out = Gathered(entries=await self.journal.find(query), sources=[self.journal.stats()])
             asked = [(peer, "find", filters) for peer in self.peers]
         else:
             out = Gathered(sources=[self.journal.stats()])
@@ -283,7 +290,7 @@ class JournalSources:
             if view == "find":
                 out.beyond += int(answer.get("count", 0)) - len(answer["entries"])
         if view == "unmatched":
-            out.entries.extend(e for e in unmatched_of(self.journal.entries() + consumed)
+            out.entries.extend(e for e in unmatched_of(await self.journal.everything() + consumed)
                                if e.get("service") == self.journal.service and query.matches(e))
         out.entries.sort(key=sort_key)
         return out
@@ -291,8 +298,7 @@ class JournalSources:
     async def clear(self) -> int:
         """Empty this service's journal and, on the gateway, every service's (a whole-mesh reset): how many entries
         went. A peer that does not answer keeps its entries, and says so in its log, not here."""
-        cleared = len(self.journal.entries())
-        self.journal.clear()
+        cleared = await self.journal.clear()
         assert self.http is not None or not self.peers
 
         async def one(peer: Peer) -> int:

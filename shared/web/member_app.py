@@ -19,7 +19,7 @@ from shared.logging import configure_logging
 from shared.mesh import in_flight
 from shared.mesh.bus import Bus
 from shared.mesh.inbox import InboxMessage
-from shared.mesh.journal import Journal
+from shared.mesh.journal import service_journal
 from shared.mesh.member_node import MemberNode
 from shared.mesh.outbox import OutboxMessage
 from shared.mesh.settings import ServiceSettings
@@ -147,9 +147,7 @@ def create_member_app(*, settings: ServiceSettings, service: str, title: str, su
         yield
         await node.stop()
 
-    journal = Journal(service=service, mesh_time=node.clock.timestamp,
-                      mesh_speed=lambda: node.clock.state.speed, ring=settings.mesh.journal_ring,
-                      payload_bytes=settings.mesh.journal_payload_bytes)
+    journal = service_journal(service=service, settings=settings, clock=node.clock)
     for runtime in node.runtimes.values():  # what its members consume goes into the same journal
         runtime.journal = journal
     app = build_app(service=service, title=title, summary=summary, description=description,

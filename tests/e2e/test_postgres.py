@@ -10,6 +10,7 @@ import pytest
 
 from meshkit.mesh_runner import SERVICES
 from shared.mesh.envelope import MessageType
+from tests.support.journal_store import assert_the_ring_and_its_database_answer_as_one
 from tests.support.members import enroll, grant, start_member, unique_id
 from tests.support.mesh import MeshHandle, private_mesh
 from tests.support.postgres import PostgresServer
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.e2e
 def pg_server():
     server = PostgresServer.start()
     try:
-        server.create_databases([s.name for s in SERVICES] + ["snapshot_check", "state_check"])
+        server.create_databases([s.name for s in SERVICES] + ["snapshot_check", "state_check", "journal_check"])
         yield server
     finally:
         server.stop()
@@ -74,6 +75,25 @@ async def test_services_run_on_postgresql_end_to_end(pg_mesh: MeshHandle, tmp_pa
     finally:
         await caller.close()
         await provider.close()
+
+
+async def test_the_journal_behind_its_ring_on_postgresql(pg_server: PostgresServer):
+    await assert_the_ring_and_its_database_answer_as_one(pg_server.url("journal_check"))
+
+
+def test_a_services_journal_outlives_its_restart_in_its_postgresql_database(pg_mesh: MeshHandle):
+    """The gateway's journal entries of a request, found again after the gateway was stopped and started: written
+    to the gateway's own PostgreSQL database (a table beside its state), read back by the new process."""
+    marker = f"journal-restart-{uuid.uuid4()}"
+    assert httpx.get(f"{pg_mesh.gateway}/members", headers={"X-Correlation-Id": marker}).status_code == 200
+    pg_mesh.runner["shep_gateway"].stop()
+    pg_mesh.runner["shep_gateway"].start()
+    pg_mesh.runner.wait_ready(timeout_s=60)
+    found = httpx.get(f"{pg_mesh.gateway}/admin/journal", headers=pg_mesh.admin,
+                      params={"correlationId": marker, "service": "shep_gateway"}).json()
+    assert [(e["route"], e["status"]) for e in found["entries"]] == [("/members", 200)], found
+    gateway = next(s for s in found["sources"] if s["service"] == "shep_gateway")
+    assert (gateway["entries"] < gateway["stored"], gateway["rows"], gateway.get("storeError")) == (True, 100_000, None)
 
 
 def test_ca_and_gateway_keep_their_keys_across_restarts_on_postgresql(pg_mesh: MeshHandle):

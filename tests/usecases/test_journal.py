@@ -148,7 +148,7 @@ async def test_unmatched_lists_a_dead_letter_and_not_a_settled_case(inproc: InPr
     assert left["entries"] == [], left
 
 
-def test_the_journal_is_bounded_by_its_ring_and_each_payload_by_its_size():
+async def test_the_journal_is_bounded_by_its_ring_and_each_payload_by_its_size():
     journal = Journal(service="test", ring=3, payload_bytes=256)
     for n in range(5):
         journal.record("http", payload={"n": n, "copy": "x" * 2000, "iin": "850701300007"}, outcome="ok")
@@ -158,7 +158,7 @@ def test_the_journal_is_bounded_by_its_ring_and_each_payload_by_its_size():
                                                        "dropped": 2, "payloadBytes": 256}
     assert kept[0]["payload"]["copy"] == "[2002 bytes]", "a large field replaced by its size"
     assert kept[0]["iin"] == "850701300007", "the identifiers stay queryable"
-    assert journal.find(Query({"iin": "850701300007", "kind": "http"})) == kept
+    assert await journal.find(Query({"iin": "850701300007", "kind": "http"})) == kept
     nested: dict = {}
     for _ in range(600):
         nested = {"a": nested}
