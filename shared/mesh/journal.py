@@ -158,6 +158,13 @@ def _json_spells_as_is(piece: str) -> bool:
         ord(ch) >= 0x20 for ch in piece)
 
 
+def _reason(exc: Exception) -> str:
+    """Why the database refused, without the statement and its parameters (SQLAlchemy's message carries both, and
+    the parameters are the entries: personal data)."""
+    cause = getattr(exc, "orig", None) or exc
+    return f"{type(cause).__name__}: {cause}"[:300]
+
+
 def _parse_time(text: str, field: str) -> float:
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -299,7 +306,7 @@ class Journal:
         try:
             highest = await self.store.open()
         except Exception as exc:
-            self.store_error = f"{type(exc).__name__}: {exc}"[:300]
+            self.store_error = _reason(exc)
             return False
         if highest > self.head:  # number on from the last run's entries: a cursor into them stays one
             self._seq = itertools.count(highest + 1)
@@ -342,7 +349,7 @@ class Journal:
             try:
                 await self.store.write(self._writing, process=self.process)
             except Exception as exc:
-                self.store_error = f"{type(exc).__name__}: {exc}"[:300]
+                self.store_error = _reason(exc)
                 self._unsaved.extendleft(reversed(self._writing))
                 self._bound_unsaved()
                 self._wake.set()

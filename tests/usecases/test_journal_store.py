@@ -35,6 +35,7 @@ async def test_a_database_that_refuses_the_entries_loses_none_and_says_why(tmp_p
     stats = kept.stats()
     assert (stats["stored"], stats["unsaved"]) == (0, 5)
     assert "database or disk is full" in stats["storeError"]
+    assert "INSERT" not in stats["storeError"], "nor the refused statement and its parameters (the entries)"
     assert numbers(await kept.find(Query({"iin": IIN}))) == [1, 2, 3, 4, 5], "the ring's and the waiting ones"
     async with kept.store.engine.begin() as conn:
         await conn.execute(text("DROP TRIGGER full"))
