@@ -21,6 +21,7 @@ from meshkit.conformance import member_report
 from meshkit.mesh_runner import REPO_ROOT
 from shared.errors import MeshError
 from shared.mesh.envelope import MessageType
+from shared.mesh.receipts import RECEIPT_SERVICE
 from tests.support.docs_pages import page_block
 from tests.support.members import grant, unique_id
 from tests.support.mesh import MeshHandle
@@ -76,6 +77,9 @@ async def test_a_member_that_misbehaves_on_purpose_is_reported_on(mesh: MeshHand
         refused = await asyncio.to_thread(kit.wait_until, timeout_s=60, at_least=2, kind="envelope",
                                           sender=bad.member_id, outcome="refused")
         assert {e["code"] for e in refused} >= {"Server.LateResponse"}, refused
+        # its four deliveries receipted: the two requests, and the ERROR the gateway sent it for each refusal
+        await asyncio.to_thread(kit.wait_until, timeout_s=60, at_least=4, kind="envelope", sender=bad.member_id,
+                                serviceId=RECEIPT_SERVICE)
         report = await asyncio.to_thread(member_report, kit, bad.member_id)
         behaved = await asyncio.to_thread(member_report, kit, good.member_id)
 
@@ -88,7 +92,8 @@ async def test_a_member_that_misbehaves_on_purpose_is_reported_on(mesh: MeshHand
         [f"IN_PROGRESS to {caller.member_id}"], False, "COMPLETED")
     assert (cases[shuffled]["outOfOrder"], cases[shuffled]["final"]) == (True, None)
     assert report["sent"]["byType"]["NOTIFICATION"] == 4
-    assert report["received"]["receiptsSent"] == report["received"]["total"] == 3  # two async, one sync request
+    assert report["received"]["total"] == 3  # two async requests and one sync
+    assert report["received"]["receiptsSent"] == report["received"]["deliveries"]["DELIVERED"] == 4
     assert (behaved["verdict"], behaved["problems"]) == ("conforms", 0), behaved
 
     mesh_file = mesh.write_mesh_file(tmp_path / "mesh.json")
