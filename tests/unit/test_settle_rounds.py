@@ -1,7 +1,7 @@
 """The settle's rounds of reads (services/shep_gateway/usecases/settle.py) on the memory broker: a round the
 gateway's own work already calls busy reads no queue — in a mesh that enrolled a few hundred test members, the
-queue scan was a passive declare for each of thousands of queues every 50 ms, the largest part of the gateway's CPU
-in the test suite — and a round that may be quiet reads every queue, first."""
+queue scan was a passive declare for each of thousands of queues every 50 ms, a quarter of the gateway's CPU in
+the test suite — and a round that may be quiet reads every queue, first."""
 
 from __future__ import annotations
 
