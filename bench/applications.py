@@ -8,6 +8,10 @@ routes when flooded in the same run (``bench.gateway``'s figure, if it ran first
 gateway or the rest of the mesh sets the pace. The simulated staff act after a tiny share of each step's
 maximum, so the figure is the mesh's own speed, not the regulations'.
 
+What the batch cost in CPU: milliseconds per application for each service, the broker and the load driver (from
+/proc, from the first submit to the last final status), their total, and the applications a second that total
+allows on this machine's cores (``bench.cpu``) — with the batch's share of that ceiling: below it, something waits.
+
 Then the whole mesh is reset to its seed (issue 20) with all of that in it: how long the reset takes, every
 service's ``/ready`` 200 included, and each service's own part.
 
@@ -19,12 +23,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import shutil
 import statistics
 
 import httpx
 
+from bench.cpu import CpuMeter, ceiling_per_s, per_item_ms
 from bench.figures import OUT, write_figures
 from meshkit.load import HttpClients, run_batch
 from meshkit.mesh_runner import SERVICES, MeshConfig, MeshRunner
@@ -62,7 +68,16 @@ async def bench(args: argparse.Namespace) -> dict:
         runner.wait_ready(timeout_s=180)
         gateway = config.url("shep_gateway")
         logged_before = await _log_size(gateway, config.admin_token)
-        report = await run_batch(clients, portal=args.portal, con=args.con, timeout_s=900)
+        processes = {s.name: runner[s.name].process for s in SERVICES}
+        roots = {name: process.pid for name, process in processes.items() if process is not None}
+        assert node.process is not None
+        meter = CpuMeter(roots={**roots, "rabbitmq": node.process.pid}, alone={"driver": os.getpid()})
+
+        async def metered() -> None:  # from the first submit: the batch's preparation (people, keys) is not in it
+            meter.start()
+
+        report = await run_batch(clients, portal=args.portal, con=args.con, timeout_s=900, during=metered)
+        spent = meter.stop()
         logged = await _log_size(gateway, config.admin_token) - logged_before
         reset = await _reset(gateway, config.admin_token)
     finally:
@@ -78,6 +93,8 @@ async def bench(args: argparse.Namespace) -> dict:
         "p95_submit_to_final_s": round(report.latencies_s[int(0.95 * (len(report.latencies_s) - 1))], 1)
         if report.latencies_s else None,
         "gateway_messages_per_application": round(logged / report.submitted, 1) if report.submitted else None,
+        "cpu_ms_per_application": (cpu := per_item_ms(spent, report.submitted)),
+        "cpu_ceiling_applications_per_s": ceiling_per_s(cpu["total"]),
         "gateway_messages_per_s": round(logged / report.total_s, 1) if report.total_s else None,
         "reset_after_batch_s": round(reset["durationMs"] / 1000, 2),
         "reset_by_service_s": {name: round(s["durationMs"] / 1000, 2) for name, s in reset["services"].items()},
@@ -88,7 +105,12 @@ async def bench(args: argparse.Namespace) -> dict:
         capacity = json.loads(flood.read_text()).get("gateway_msgs_per_s")
         if capacity and figures["gateway_messages_per_s"]:
             figures["gateway_utilisation"] = round(figures["gateway_messages_per_s"] / capacity, 3)
+    figures["share_of_cpu_ceiling"] = round(figures["applications_per_s"] / figures["cpu_ceiling_applications_per_s"],
+                                            3) if figures["cpu_ceiling_applications_per_s"] else None
     figures["note"] = ("applications_per_s: the batch from its first submit to its last final status; "
+                       "cpu_ms_per_application: CPU time of each service's process, the broker's and this driver's "
+                       "during the batch (from the first submit, /proc), per application; the ceiling: the "
+                       "machine's cores doing nothing else; "
                        "gateway_utilisation: messages logged per second during the batch / the gateway's flood "
                        "throughput in this `make bench` run")
     return figures

@@ -136,6 +136,17 @@ class Bus(abc.ABC):
         """How many messages wait in ``queue`` (ready, not in flight) and how many consumers it has: a passive
         ``queue.declare``. ``BusError`` when there is no such queue."""
 
+    async def queue_statuses(self, queues: Sequence[str]) -> dict[str, QueueStatus | None]:
+        """``queue_status`` of each of ``queues`` (None: no such queue) — for a caller that reads hundreds at once
+        (the settle): a broker's implementation reads them over a few channels, not a channel each."""
+        out: dict[str, QueueStatus | None] = {}
+        for queue in queues:
+            try:
+                out[queue] = await self.queue_status(queue=queue)
+            except BusError:
+                out[queue] = None
+        return out
+
     async def queue_length(self, *, queue: str) -> int:
         return (await self.queue_status(queue=queue)).ready
 

@@ -106,6 +106,9 @@ class MemberBuses(Bus):
     async def queue_status(self, *, queue: str) -> QueueStatus:
         return await self._first.queue_status(queue=queue)
 
+    async def queue_statuses(self, queues: Sequence[str]) -> dict[str, QueueStatus | None]:
+        return await self._first.queue_statuses(queues)
+
 
 async def scrape_outbox(counted: ServiceMetrics, relay: OutboxRelay) -> None:
     pending, lag_s = await relay.lag()

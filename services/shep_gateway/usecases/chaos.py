@@ -330,6 +330,9 @@ class ChaosBus(Bus):
     async def queue_status(self, *, queue: str) -> QueueStatus:
         return await self._inner.queue_status(queue=queue)
 
+    async def queue_statuses(self, queues: Sequence[str]) -> dict[str, QueueStatus | None]:
+        return await self._inner.queue_statuses(queues)
+
     def sibling(self, *, connection_name: str, login: LoginSource | None = None) -> Bus:
         return self._inner.sibling(connection_name=connection_name, login=login)
 

@@ -191,8 +191,10 @@ class Settler:
         if ahead.busy:
             return ahead
         seen = Round()
-        for queue, waiting in await self._queues():
-            seen.busy.append(f"queue {queue}: {waiting} waiting")
+        try:
+            seen.busy += [f"queue {queue}: {waiting} waiting" for queue, waiting in await self._queues()]
+        except BusError as exc:  # not a quiet round: what the queues hold is not known
+            seen.busy.append(f"the broker's queues cannot be read: {exc}")
         after = await self._work(case, version=version)
         seen.activity, seen.cases, seen.next_due, seen.version = after.activity, after.cases, after.next_due, version
         seen.busy += after.busy
@@ -221,25 +223,24 @@ class Settler:
         return seen
 
     async def _queues(self) -> list[tuple[str, int]]:
+        """The queues with messages something will take: the ingress and each member's two queues, then the retry
+        tiers of those that are consumed (a tier's messages come back to its queue: to nobody, when nothing
+        consumes it — a test's own member, closed with deliveries left, is waited for by the gateway however long
+        (``shared.mesh.receipts``), not by a settle; a member service that is down is seen by its probe not
+        answering). Read in two bulk reads (``Bus.queue_statuses``): a few hundred enrolled test members are a
+        thousand queues, and their tiers three times as many."""
         queues = [INGRESS_QUEUE]
         for member in self._members():
             if member != GATEWAY_ID:
                 queues += [member_queue(member), member_sync_queue(member)]
-        tiers = [retry_queue(queue, tier) for queue in queues for tier in RETRY_TIERS_S]
-        every = [*queues, *tiers]
-        depths = await asyncio.gather(*(self._depth(queue, tier=queue in tiers) for queue in every))
-        return [(queue, depth) for queue, depth in zip(every, depths, strict=True) if depth]
-
-    async def _depth(self, queue: str, *, tier: bool) -> int:
-        """Messages waiting in ``queue`` that something will take: a retry tier's always come back; a work queue's
-        only while its member consumes it. A member that is gone (a test's own member, closed with deliveries
-        left) is waited for by the gateway, however long (``shared.mesh.receipts``) — not by a settle; a member
-        service that is down is seen by its probe not answering."""
-        try:
-            status = await self._bus.queue_status(queue=queue)
-        except BusError:  # no such queue (a member registered, never declared): nothing waits in it
-            return 0
-        return status.ready if tier or status.consumers else 0
+        first = await self._bus.queue_statuses(queues)
+        consumed = [queue for queue, status in first.items() if status is not None and status.consumers]
+        tiers = await self._bus.queue_statuses([retry_queue(queue, tier) for queue in consumed
+                                                for tier in RETRY_TIERS_S])
+        waiting = [(queue, status.ready) for queue, status in first.items()
+                   if status is not None and status.consumers and status.ready]
+        return waiting + [(queue, status.ready) for queue, status in tiers.items()
+                          if status is not None and status.ready]
 
     async def _ask(self, probe: MemberProbe, case: str | None) -> tuple[MemberProbe, dict[str, Any] | str]:
         try:
