@@ -158,3 +158,63 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     def is_connected(self) -> bool:
         """Connected to the broker now (false while a lost connection is being re-established)."""
+
+
+class ForwardingBus(Bus):
+    """A bus that hands every call to ``inner``: the base of a bus that changes one thing about another (the
+    gateway's pipeline faults on what it publishes; a process hosting several members publishing each message on
+    its publisher's own connection) and forwards the rest untouched."""
+
+    def __init__(self, inner: Bus) -> None:
+        self._inner = inner
+
+    async def connect(self) -> None:
+        await self._inner.connect()
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+    async def declare_exchange(self, *, name: str, kind: ExchangeKind, durable: bool = True) -> None:
+        await self._inner.declare_exchange(name=name, kind=kind, durable=durable)
+
+    async def declare_queue(self, *, name: str = "", durable: bool = True, exclusive: bool = False,
+                            auto_delete: bool = False, arguments: dict[str, Any] | None = None) -> str:
+        return await self._inner.declare_queue(name=name, durable=durable, exclusive=exclusive,
+                                               auto_delete=auto_delete, arguments=arguments)
+
+    async def bind_queue(self, *, queue: str, exchange: str, routing_key: str = "") -> None:
+        await self._inner.bind_queue(queue=queue, exchange=exchange, routing_key=routing_key)
+
+    async def publish(self, *, exchange: str, routing_key: str, message: OutgoingMessage,
+                      mandatory: bool = True) -> None:
+        await self._inner.publish(exchange=exchange, routing_key=routing_key, message=message, mandatory=mandatory)
+
+    async def consume(self, *, queue: str, handler: Handler, prefetch: int = 32) -> Subscription:
+        return await self._inner.consume(queue=queue, handler=handler, prefetch=prefetch)
+
+    @property
+    def login(self) -> str | None:
+        return self._inner.login
+
+    def accounts(self) -> Any:
+        return self._inner.accounts()
+
+    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
+        await self._inner.ack_all(deliveries)
+
+    async def get(self, *, queue: str) -> Delivery | None:
+        return await self._inner.get(queue=queue)
+
+    async def queue_status(self, *, queue: str) -> QueueStatus:
+        return await self._inner.queue_status(queue=queue)
+
+    async def queue_statuses(self, queues: Sequence[str]) -> dict[str, QueueStatus | None]:
+        return await self._inner.queue_statuses(queues)
+
+    def sibling(self, *, connection_name: str, login: LoginSource | None = None) -> Bus:
+        return self._inner.sibling(connection_name=connection_name, login=login)
+
+    @property
+    def is_connected(self) -> bool:
+        return self._inner.is_connected
+

@@ -8,8 +8,7 @@ for it, and /ready stays 503 with the reason.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import httpx
 import orjson
@@ -19,16 +18,7 @@ from shared.clock import MeshClock
 from shared.db import create_tables, make_engine, make_sessions
 from shared.logging import get_logger
 from shared.mesh.background import BackgroundTask
-from shared.mesh.bus import (
-    Bus,
-    Delivery,
-    ExchangeKind,
-    Handler,
-    LoginSource,
-    OutgoingMessage,
-    QueueStatus,
-    Subscription,
-)
+from shared.mesh.bus import Bus, ForwardingBus, OutgoingMessage
 from shared.mesh.bus_rabbit import RabbitBus
 from shared.mesh.clock_follower import ClockFollower
 from shared.mesh.control_clients import GatewayControlClient, NucClient
@@ -49,14 +39,14 @@ from shared.telemetry import ServiceMetrics, metrics, propagate_trace
 log = get_logger(__name__)
 
 
-class MemberBuses(Bus):
+class MemberBuses(ForwardingBus):
     """The connections of a process hosting several members, as one bus: a message is published on the
     connection of its ``publisher`` (so its AMQP user-id is that member's own login); everything else goes
     through the first member's connection."""
 
     def __init__(self, buses: dict[str, Bus]) -> None:
+        super().__init__(next(iter(buses.values())))
         self._buses = buses
-        self._first = next(iter(buses.values()))
 
     async def connect(self) -> None:
         for bus in self._buses.values():
@@ -71,43 +61,10 @@ class MemberBuses(Bus):
     def is_connected(self) -> bool:
         return all(bus.is_connected for bus in self._buses.values())
 
-    def sibling(self, *, connection_name: str, login: LoginSource | None = None) -> Bus:
-        return self._first.sibling(connection_name=connection_name, login=login)
-
-    @property
-    def login(self) -> str | None:
-        return self._first.login
-
     async def publish(self, *, exchange: str, routing_key: str, message: OutgoingMessage,
                       mandatory: bool = True) -> None:
-        bus = self._buses.get(message.publisher or _sender_of(message.body) or "", self._first)
+        bus = self._buses.get(message.publisher or _sender_of(message.body) or "", self._inner)
         await bus.publish(exchange=exchange, routing_key=routing_key, message=message, mandatory=mandatory)
-
-    async def declare_exchange(self, *, name: str, kind: ExchangeKind, durable: bool = True) -> None:
-        await self._first.declare_exchange(name=name, kind=kind, durable=durable)
-
-    async def declare_queue(self, *, name: str = "", durable: bool = True, exclusive: bool = False,
-                            auto_delete: bool = False, arguments: dict[str, Any] | None = None) -> str:
-        return await self._first.declare_queue(name=name, durable=durable, exclusive=exclusive,
-                                               auto_delete=auto_delete, arguments=arguments)
-
-    async def bind_queue(self, *, queue: str, exchange: str, routing_key: str = "") -> None:
-        await self._first.bind_queue(queue=queue, exchange=exchange, routing_key=routing_key)
-
-    async def consume(self, *, queue: str, handler: Handler, prefetch: int = 32) -> Subscription:
-        return await self._first.consume(queue=queue, handler=handler, prefetch=prefetch)
-
-    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
-        await self._first.ack_all(deliveries)
-
-    async def get(self, *, queue: str) -> Delivery | None:
-        return await self._first.get(queue=queue)
-
-    async def queue_status(self, *, queue: str) -> QueueStatus:
-        return await self._first.queue_status(queue=queue)
-
-    async def queue_statuses(self, queues: Sequence[str]) -> dict[str, QueueStatus | None]:
-        return await self._first.queue_statuses(queues)
 
 
 async def scrape_outbox(counted: ServiceMetrics, relay: OutboxRelay) -> None:

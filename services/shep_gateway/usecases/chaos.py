@@ -35,16 +35,7 @@ from services.shep_gateway.usecases.examined import Examined
 from shared.error_catalogue import CATALOGUE
 from shared.errors import MeshError
 from shared.logging import get_logger
-from shared.mesh.bus import (
-    Bus,
-    Delivery,
-    ExchangeKind,
-    Handler,
-    LoginSource,
-    OutgoingMessage,
-    QueueStatus,
-    Subscription,
-)
+from shared.mesh.bus import Bus, ForwardingBus, OutgoingMessage
 from shared.mesh.chaos import (
     DELIVERY_KINDS,
     EDGE_PREFIX,
@@ -279,12 +270,12 @@ def _corrupted(signature: str) -> str:
     return base64.b64encode(bytes(raw)).decode()
 
 
-class ChaosBus(Bus):
+class ChaosBus(ForwardingBus):
     """The gateway's connection with the pipeline's faults on what it publishes to members; everything else is the
     connection's own."""
 
     def __init__(self, inner: Bus, faults: PipelineFaults) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._faults = faults
         faults.inner = inner
 
@@ -293,52 +284,9 @@ class ChaosBus(Bus):
         await self._faults.publish(self._inner, Outgoing(exchange=exchange, routing_key=routing_key, message=message,
                                                          mandatory=mandatory))
 
-    async def connect(self) -> None:
-        await self._inner.connect()
-
     async def close(self) -> None:
         await self._faults.stop()
         await self._inner.close()
-
-    async def declare_exchange(self, *, name: str, kind: ExchangeKind, durable: bool = True) -> None:
-        await self._inner.declare_exchange(name=name, kind=kind, durable=durable)
-
-    async def declare_queue(self, *, name: str = "", durable: bool = True, exclusive: bool = False,
-                            auto_delete: bool = False, arguments: dict[str, Any] | None = None) -> str:
-        return await self._inner.declare_queue(name=name, durable=durable, exclusive=exclusive,
-                                               auto_delete=auto_delete, arguments=arguments)
-
-    async def bind_queue(self, *, queue: str, exchange: str, routing_key: str = "") -> None:
-        await self._inner.bind_queue(queue=queue, exchange=exchange, routing_key=routing_key)
-
-    async def consume(self, *, queue: str, handler: Handler, prefetch: int = 32) -> Subscription:
-        return await self._inner.consume(queue=queue, handler=handler, prefetch=prefetch)
-
-    @property
-    def login(self) -> str | None:
-        return self._inner.login
-
-    def accounts(self) -> Any:
-        return self._inner.accounts()
-
-    async def ack_all(self, deliveries: Sequence[Delivery]) -> None:
-        await self._inner.ack_all(deliveries)
-
-    async def get(self, *, queue: str) -> Delivery | None:
-        return await self._inner.get(queue=queue)
-
-    async def queue_status(self, *, queue: str) -> QueueStatus:
-        return await self._inner.queue_status(queue=queue)
-
-    async def queue_statuses(self, queues: Sequence[str]) -> dict[str, QueueStatus | None]:
-        return await self._inner.queue_statuses(queues)
-
-    def sibling(self, *, connection_name: str, login: LoginSource | None = None) -> Bus:
-        return self._inner.sibling(connection_name=connection_name, login=login)
-
-    @property
-    def is_connected(self) -> bool:
-        return self._inner.is_connected
 
 
 class GatewayChaos:
