@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -44,12 +43,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "egov_snapshot(name): start the test from the mesh's named snapshot")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class _Started:
     """A mesh this session started: a private RabbitMQ node and the six services, under a temporary directory."""
@@ -60,30 +53,24 @@ class _Started:
 
 
 def _start() -> _Started:
-    from meshkit.mesh_runner import SERVICES, MeshConfig, MeshRunner
+    """A private broker (booting while the services import) and the six services. Passwords are hashed at
+    argon2id's cheap cost (``MESH_ARGON2_COST=cheap``, a throw-away test mesh's): the seeded staff and operators
+    were the largest part of its start; certificates, signatures and every check are `make run`'s."""
+    from meshkit.private_mesh import start_services, write_mesh_file
     from meshkit.rabbit_node import RabbitNode
 
     directory = tempfile.TemporaryDirectory(prefix="egov-mesh-")
     base = Path(directory.name)
-    rabbit = RabbitNode.start(base_dir=base / "rabbitmq")
-    config = MeshConfig(var_dir=base / "var", amqp_url=rabbit.service_url, admin_token=secrets.token_urlsafe(24),
-                        key_passphrase=secrets.token_urlsafe(24), ports={s.name: _free_port() for s in SERVICES},
-                        broker_management_url=rabbit.management_url,
-                        broker_admin=(rabbit.admin.user, rabbit.admin.password), mesh_env="test")
-    runner = MeshRunner(config)
+    rabbit = RabbitNode.launch(base_dir=base / "rabbitmq")
     try:
-        runner.start()
-        runner.wait_ready(timeout_s=180)
+        runner, config = start_services(var_dir=base / "var", rabbit=rabbit, admin_token=secrets.token_urlsafe(24),
+                                         key_passphrase=secrets.token_urlsafe(24),
+                                         extra_env={"MESH_ARGON2_COST": "cheap"}, ready_timeout_s=180)
     except BaseException:
-        runner.stop()
         rabbit.stop(graceful=False)
         directory.cleanup()
         raise
-    mesh_file = base / "mesh.json"
-    import json
-
-    mesh_file.write_text(json.dumps({"services": {name: {"url": config.url(name)} for name in config.ports},
-                                     "adminToken": config.admin_token, "amqpUrl": rabbit.service_url}))
+    mesh_file = write_mesh_file(base / "mesh.json", config, amqp_url=rabbit.service_url)
 
     def stop() -> None:
         runner.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from meshkit.mesh_runner import SERVICES, MeshConfig, MeshRunner
-from meshkit.ports import free_port
+from meshkit.mesh_runner import MeshConfig, MeshRunner
+from meshkit.private_mesh import start_services, write_mesh_file
 from meshkit.rabbit_node import RabbitNode
 from meshkit.sdk import Mesh, MeshInfo
 from shared.mesh.bus import Bus
@@ -65,10 +64,7 @@ class MeshHandle:
 
     def write_mesh_file(self, path: Path) -> Path:
         """This mesh as `make run` describes one in var/mesh.json, for meshctl and scripts."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"services": {name: {"url": self.url(name)} for name in self.config.ports},
-                                    "adminToken": self.admin_token, "amqpUrl": self.rabbit.service_url}))
-        return path
+        return write_mesh_file(path, self.config, amqp_url=self.rabbit.service_url)
 
     def kit(self) -> Mesh:
         """The scripting kit (meshkit.sdk) pointed at this mesh."""
@@ -80,19 +76,9 @@ class MeshHandle:
 
 def start_mesh(*, var_dir: Path, rabbit: RabbitNode, extra_env: dict[str, str] | None = None,
                database_urls: dict[str, str] | None = None, only: list[str] | None = None) -> MeshHandle:
-    config = MeshConfig(var_dir=var_dir, amqp_url=rabbit.service_url, admin_token=ADMIN_TOKEN,
-                        broker_management_url=rabbit.management_url,
-                        broker_admin=(rabbit.admin.user, rabbit.admin.password),
-                        key_passphrase=KEY_PASSPHRASE, ports={s.name: free_port() for s in SERVICES},
-                        mesh_env="test", extra_env=extra_env or {}, database_urls=database_urls or {})
-    runner = MeshRunner(config, only=only)
-    runner.start()
-    try:
-        rabbit.wait_started()  # a node launched just before (``private_mesh``) boots while the services import
-        runner.wait_ready(timeout_s=120)
-    except Exception:
-        runner.stop()
-        raise
+    runner, config = start_services(var_dir=var_dir, rabbit=rabbit, admin_token=ADMIN_TOKEN,
+                                    key_passphrase=KEY_PASSPHRASE, extra_env=extra_env, database_urls=database_urls,
+                                    only=only)
     return MeshHandle(runner=runner, config=config, rabbit=rabbit)
 
 
