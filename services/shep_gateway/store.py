@@ -111,6 +111,8 @@ class SyncCall(SQLModel, table=True):
     reply_to: str = Field(max_length=256)
     deadline: float = Field(description="real Unix time")
     state: str = Field(default="PENDING", max_length=16, index=True)
+    traceparent: str | None = Field(default=None, max_length=64, description="the W3C trace of the request: a "
+                                    "time-out is logged, and told to the caller, in it")
 
 
 class DeliveryRow(SQLModel, table=True):

@@ -54,6 +54,7 @@ from shared.mesh.topology import (
     member_sync_queue,
 )
 from shared.pki.signing import SignerIdentity, certificate_pem
+from shared.telemetry import TRACEPARENT, trace_id_of
 from tests.unit.conftest import Pki, running_pki
 
 BIN = "040540010011"
@@ -335,6 +336,20 @@ async def test_retention_purges_a_prefix_and_leaves_an_anchor_the_rest_verifies_
 
 
 # ---- synchronous calls ----------------------------------------------------------------------------------------
+async def test_a_sync_call_timed_out_stays_in_its_callers_trace(env: Env):
+    """The gateway's Server.Timeout is logged, and told to the caller, in the trace of the request it ends: a case
+    whose look-up timed out is still one trace to its end (issue 19)."""
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    asked = env.delivery("portal", service_id="gbdfl.person-by-iin", data={"iin": IIN}, reply_to=REPLIES)
+    asked.headers[TRACEPARENT] = traceparent
+    [request] = await env.through(asked)
+    await env.gateway.timeouts.fire(request.message_id)
+    [told] = await env.taken(REPLIES)
+    assert trace_id_of(told.headers) == "0af7651916cd43dd8448eb211c80319c"
+    assert [(r.outcome, r.trace_id) for r in await env.records()] == [
+        ("ROUTED", "0af7651916cd43dd8448eb211c80319c"), ("TIMEOUT", "0af7651916cd43dd8448eb211c80319c")]
+
+
 async def test_a_sync_call_past_its_deadline_tells_the_caller_and_refuses_the_late_answer(env: Env):
     [request] = await env.through(env.delivery("portal", service_id="gbdfl.person-by-iin", data={"iin": IIN},
                                                reply_to=REPLIES))

@@ -23,12 +23,15 @@ class Sealer:
         self._composer = composer
         self._clock = clock
 
-    def sealed_own(self, wire: dict[str, Any], *, recipient: str, log_seq: int) -> OutgoingMessage:
+    def sealed_own(self, wire: dict[str, Any], *, recipient: str, log_seq: int,
+                   headers: dict[str, Any] | None = None) -> OutgoingMessage:
         """An envelope the gateway wrote itself (an ERROR), encrypted and sealed for ``recipient`` — in clear only to
-        a member with no certificate for key agreement yet: an ERROR holds a code and a reason, never a payload."""
+        a member with no certificate for key agreement yet: an ERROR holds a code and a reason, never a payload.
+        ``headers``: what it carries besides the seal (the trace of the message it answers)."""
         body = orjson.dumps(self.for_hop(wire, recipient=recipient))
         return OutgoingMessage(body=body, message_id=wire["messageId"], correlation_id=wire["correlationId"],
-                               headers=self.sealed({}, body=body, recipient=recipient, log_seq=log_seq))
+                               headers=self.sealed(dict(headers or {}), body=body, recipient=recipient,
+                                                   log_seq=log_seq))
 
     def for_hop(self, wire: dict[str, Any], *, recipient: str) -> dict[str, Any]:
         """A signed envelope's wire form with its data and signature encrypted to ``recipient``'s certificate."""

@@ -16,6 +16,7 @@ from services.shep_gateway.domain import Destination, Refusal, Refused, Routed
 from services.shep_gateway.store import SyncCall
 from services.shep_gateway.usecases.examined import Examined, Txn
 from shared.db import Sessions
+from shared.telemetry import TRACEPARENT, trace_carrier
 
 DeadlineHandler = Callable[[str], Awaitable[None]]
 
@@ -33,7 +34,8 @@ class SyncCalls:
         env = item.parsed.envelope
         txn.session.add(SyncCall(message_id=item.message_id, caller=env.sender, provider=destination.recipient,
                                  service_id=env.service_id, correlation_id=env.correlation_id,
-                                 reply_to=item.delivery.reply_to, deadline=deadline))
+                                 reply_to=item.delivery.reply_to, deadline=deadline,
+                                 traceparent=trace_carrier(item.delivery.headers).get(TRACEPARENT)))
         txn.timers.append((item.message_id, deadline))
 
     async def answer_in_time(self, session: AsyncSession, *, item: Examined, routed: Routed) -> Routed | Refused:

@@ -26,6 +26,7 @@ from shared.mesh.contracts import ErrorPayload
 from shared.mesh.envelope import MessageType, parse_envelope
 from shared.mesh.member import Composer
 from shared.mesh.outbox import StagedBatch, outbox_values
+from shared.telemetry import TRACEPARENT
 
 log = get_logger(__name__)
 RETRY_FAILED_TIMEOUT_S = 2.0  # a time-out that could not be recorded is tried again this much later
@@ -75,7 +76,8 @@ class SyncTimeouts:
                                       data=error.model_dump(by_alias=True), correlation_id=call.correlation_id,
                                       recipient=call.caller, in_reply_to=uuid.UUID(call.message_id))
         body = orjson.dumps(wire)
-        timeout = Examined(delivery=StoredDelivery(body=body), message_id=wire["messageId"],
+        trace = {TRACEPARENT: call.traceparent} if call.traceparent else {}  # the request's: one trace to its end
+        timeout = Examined(delivery=StoredDelivery(body=body, headers=dict(trace)), message_id=wire["messageId"],
                            received_at=self._clock.now(), parsed=parse_envelope(body),
                            decision=Refused(Refusal("Server.Timeout", error.message)),
                            checks={"deadline": call.deadline})
@@ -87,5 +89,5 @@ class SyncTimeouts:
                 await self._outcomes.apply(txn, item=following)
         else:
             txn.staged.append(outbox_values(exchange="", routing_key=call.reply_to, message=(
-                self._sealer.sealed_own(wire, recipient=call.caller, log_seq=seq))))
+                self._sealer.sealed_own(wire, recipient=call.caller, log_seq=seq, headers=trace))))
         return await self._ledger.write(txn)
