@@ -11,8 +11,13 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 # The side lane: the operations tests and the load test (a batch on SQLite and on PostgreSQL with ИС МИО killed
 # twice: three minutes of one mesh each, mostly waiting out restarts), the settle's races (ten cases applied and
-# settled, four at once) and the thirty clock changes (a mesh of its own) — the two lanes then take about as long.
-SIDE="tests/e2e/test_operations.py tests/e2e/test_load.py tests/e2e/test_settle.py tests/e2e/test_clock_jumps.py"
+# settled, four at once), the thirty clock changes (a mesh of its own), and what waits on other things than the
+# CPU or starts a mesh or server of its own: the AsyncAPI check (npm installs @asyncapi/cli, ~2 min), the pytest
+# plugin (a mesh it starts), a broker killed and restarted, the mesh on PostgreSQL — the two lanes then take about
+# as long (15 and 14 min of a 2-core machine shared with the compose lane).
+SIDE="tests/e2e/test_operations.py tests/e2e/test_load.py tests/e2e/test_settle.py tests/e2e/test_clock_jumps.py
+ tests/deploy/test_asyncapi_validates.py tests/e2e/test_pytest_plugin.py tests/e2e/test_broker_restart.py
+ tests/e2e/test_postgres.py"
 COMPOSE=tests/deploy/test_compose_run.py
 log=$(mktemp)
 compose_log=$(mktemp)
