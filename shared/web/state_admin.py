@@ -203,7 +203,7 @@ class StateKeeper:
                 query = select(model.__table__)  # type: ignore[attr-defined]
                 if name in self._plan.exported:
                     query = query.where(self._plan.exported[name])
-                result = await session.execute(query)
+                result = await (await session.connection()).execute(query)  # Core rows: no ORM session API
                 tables[name] = [{k: encode(v) for k, v in row._mapping.items()} for row in result]
         return StateSnapshot(service=self.service, tables=tables)
 
@@ -253,7 +253,8 @@ class StateKeeper:
                 await session.exec(delete(model))
         for name, model in self._tables.items():
             if rows.get(name):
-                await session.execute(model.__table__.insert(), rows[name])  # type: ignore[attr-defined]
+                await (await session.connection()).execute(model.__table__.insert(),  # type: ignore[attr-defined]
+                                                            rows[name])
         await _sequences_past_rows(session, [self._tables[name] for name in rows])
 
 
@@ -267,7 +268,7 @@ async def _sequences_past_rows(session: AsyncSession, models: list[type[SQLModel
         serial = [c for c in table.primary_key.columns if c.autoincrement is True or (
             c.autoincrement == "auto" and isinstance(c.type, Integer) and len(table.primary_key.columns) == 1)]
         for column in serial:
-            await session.execute(text(
+            await (await session.connection()).execute(text(
                 f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column.name}'), "  # noqa: S608 - our names
                 f'coalesce((SELECT max("{column.name}") FROM "{table.name}"), 0) + 1, false)'))
 
