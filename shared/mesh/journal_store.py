@@ -6,7 +6,7 @@ after a busy hour pushed it out of the ring, or after the service was killed and
 written in batches by one background task (``Journal.open`` starts it), never in the request or the delivery they
 record: a request pays for an append to a list, not for a write.
 
-Bounds, stated: the newest ``rows`` entries of the service (``MESH_JOURNAL_ROWS``, default 100,000; 0: no
+Bounds, stated: the newest ``rows`` entries of the service (``MESH_JOURNAL_ROWS``, default 50,000; 0: no
 database, the ring only) and, while the database cannot be written, at most ``UNSAVED_MAX`` entries waiting (the
 oldest of them are counted in ``unsaved_dropped``, never silently). Each entry is the ring's own dict as JSON, its
 payload already bounded and without secrets; the columns beside it are what a query narrows by.
@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import make_engine
 
-DEFAULT_ROWS = 100_000
+DEFAULT_ROWS = 50_000
 UNSAVED_MAX = 50_000
 """Entries kept waiting for a database that cannot be written (down, full): beyond it the oldest go."""
 BATCH = 1000

@@ -55,7 +55,7 @@ class MeshSettings(BaseSettings):
                                    "(a redelivered copy within that time is recognised)")
     journal_ring: int = Field(default=5000, ge=10, le=200_000, description="entries the tester's journal keeps in "
                               "each process (the oldest go first)")
-    journal_rows: int = Field(default=100_000, ge=0, le=10_000_000, description="entries the tester's journal "
+    journal_rows: int = Field(default=50_000, ge=0, le=10_000_000, description="entries the tester's journal "
                               "keeps in each service's database behind its ring (the newest; 0: no database)")
     journal_payload_bytes: int = Field(default=8192, ge=256, le=1_048_576, description="the most of one payload "
                                        "(as JSON) a journal entry keeps; larger fields are replaced by their size")
