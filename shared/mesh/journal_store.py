@@ -166,7 +166,7 @@ class JournalStore:
         # a value longer than its column is kept cut short: such a filter is left to the caller's check
         where = [c.service == self.service, *(c[FILTER_COLUMNS[name][0]] == value for name, value in equal.items()
                                               if name in FILTER_COLUMNS and len(value) <= FILTER_COLUMNS[name][1])]
-        if member is not None:
+        if member is not None and len(member) <= FILTER_COLUMNS["sender"][1]:
             where.append(or_(c.sender == member, c.recipient == member))
         where += [c.entry.contains(piece, autoescape=True) for piece in texts]
         if after_seq is not None:
