@@ -294,7 +294,8 @@ class RabbitBus(Bus):
                 raise BusError(f"queues cannot be described: {exc!r}") from exc
             finally:
                 if channel is not None and not channel.is_closed:
-                    await channel.close()
+                    with contextlib.suppress(Exception):  # closing must not hide why the reads failed
+                        await channel.close()
 
         await asyncio.gather(*(worker() for _ in range(min(STATUS_CHANNELS, len(todo)))))
         return out
