@@ -309,7 +309,7 @@ class Journal:
             self.store_error = _reason(exc)
             return False
         if highest > self.head:  # number on from the last run's entries: a cursor into them stays one
-            self._seq = itertools.count(highest + 1)
+            self._seq, self.head = itertools.count(highest + 1), highest
         self._history = self._history or self.store.stored > 0
         self._opened, self.store_error = True, None
         return True

@@ -45,6 +45,7 @@ async def assert_the_ring_and_its_database_answer_as_one(url: str) -> None:
 
     again = journal(url, rows=8)  # the service started again: a new process, the same database
     await again.open()
+    assert again.stats()["head"] == 7, "its head is the last run's: a wait's cursor from before stays one"
     record(again, 8, 8)
     [newest] = again.entries()
     assert newest["seq"] == 8, "numbered on from the last run: a cursor into it stays one"
