@@ -8,20 +8,20 @@ stead. No sleeps: the journal's wait-until, the members' own waits. Every rule i
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from meshkit import cli
-from meshkit.sdk import REPO_ROOT, KitError, Mesh
+from meshkit.sdk import KitError, Mesh
 from shared.mesh.envelope import MessageType
 from shared.mesh.receipts import RECEIPT_SERVICE
 from tests.support.chaos import fired, pair, rule, rule_now, wait_journal
+from tests.support.checkout import Checkout
 from tests.support.docs_pages import page_block
 from tests.support.journal import heard_by_portal
 from tests.support.mesh import MeshHandle
@@ -163,15 +163,7 @@ def test_an_http_edges_injected_error_through_meshctl(kit: Mesh, mesh: MeshHandl
 
 def test_the_chaos_page_runs_as_written(kit: Mesh, mesh: MeshHandle, tmp_path: Path):
     """docs/chaos.md's kit snippet (a notice dropped, the case completing) and its meshctl block, on this mesh."""
-    (tmp_path / ".venv").symlink_to(REPO_ROOT / ".venv" if (REPO_ROOT / ".venv").exists() else Path(sys.prefix))
-    mesh.write_mesh_file(tmp_path / "var" / "mesh.json")
-    env = os.environ | {"MESH_FILE": str(tmp_path / "var" / "mesh.json"), "PYTHONPATH": str(REPO_ROOT)}
-
-    def run(*command: str) -> str:
-        ran = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400,
-                             check=False)
-        assert ran.returncode == 0, (command, ran.stdout[-2000:], ran.stderr[-3000:])
-        return ran.stdout
+    run = partial(Checkout.of(tmp_path, mesh).run, timeout_s=400)
 
     (tmp_path / "snippet.py").write_text(page_block("docs/chaos.md", "mesh.chaos(kind="))
     assert "delivered again: True" in run(sys.executable, "snippet.py")

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -18,10 +15,10 @@ from typer.testing import CliRunner
 
 from meshkit import cli
 from meshkit.conformance import member_report
-from meshkit.mesh_runner import REPO_ROOT
 from shared.errors import MeshError
 from shared.mesh.envelope import MessageType
 from shared.mesh.receipts import RECEIPT_SERVICE
+from tests.support.checkout import Checkout
 from tests.support.docs_pages import page_block
 from tests.support.members import grant, unique_id
 from tests.support.mesh import MeshHandle
@@ -140,11 +137,8 @@ def test_the_mesh_own_mio_conforms_on_a_centre_case(mesh: MeshHandle, tmp_path: 
     assert mine["termDue"], "the regulation's term (working days), on the working calendar"
 
     # docs/conformance.md's commands, as written, in a directory laid out as a checkout's
-    (tmp_path / ".venv").symlink_to(REPO_ROOT / ".venv" if (REPO_ROOT / ".venv").exists() else Path(sys.prefix))
-    mesh.write_mesh_file(tmp_path / "var" / "mesh.json")
-    env = os.environ | {"MESH_FILE": str(tmp_path / "var" / "mesh.json"), "PYTHONPATH": str(REPO_ROOT)}
+    checkout = Checkout.of(tmp_path, mesh)
     for line in page_block("docs/conformance.md", "meshctl report mio.mamlyut --json").splitlines():
-        ran = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True, text=True,
-                             timeout=120, check=False)
+        ran = checkout.ran("bash", "-c", line, timeout_s=120)
         assert ran.returncode in (0, 1), ran.stderr[-2000:]  # 1: the district's other cases may not conform
         assert "mio.mamlyut" in ran.stdout, ran.stdout[:500]

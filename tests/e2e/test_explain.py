@@ -6,10 +6,10 @@ forms from the kit. The same in more detail, in process: tests/usecases/test_exp
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -18,8 +18,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from meshkit import cli
-from meshkit.mesh_runner import REPO_ROOT
 from meshkit.sdk import Mesh
+from tests.support.checkout import Checkout
 from tests.support.docs_pages import page_block
 from tests.support.mesh import MeshHandle
 
@@ -79,15 +79,7 @@ def test_a_centre_case_explained_and_drawn(kit: Mesh, mesh: MeshHandle, tmp_path
 def test_the_explain_page_runs_as_written(mesh: MeshHandle, tmp_path: Path):
     """docs/explain.md's shell block (a ЦОН visit with `--settle`, then its explanation drawn and as Mermaid) and its
     Python snippet, in a directory laid out as a checkout's (.venv, var/mesh.json)."""
-    (tmp_path / ".venv").symlink_to(REPO_ROOT / ".venv" if (REPO_ROOT / ".venv").exists() else Path(sys.prefix))
-    mesh.write_mesh_file(tmp_path / "var" / "mesh.json")
-    env = os.environ | {"MESH_FILE": str(tmp_path / "var" / "mesh.json"), "PYTHONPATH": str(REPO_ROOT)}
-
-    def run(*command: str) -> str:
-        ran = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
-                             check=False)
-        assert ran.returncode == 0, (command, ran.stdout[-2000:], ran.stderr[-3000:])
-        return ran.stdout
+    run = partial(Checkout.of(tmp_path, mesh).run, timeout_s=600)
 
     lines = page_block("docs/explain.md", "meshctl explain <applicationNumber> --svg").splitlines()
     directory = json.loads(run("bash", "-euo", "pipefail", "-c", lines[0]))["directory"]

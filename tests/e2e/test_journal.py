@@ -8,12 +8,11 @@ without it."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,8 @@ from typer.testing import CliRunner
 from meshkit import cli
 from meshkit.journal_kit import WaitTimedOut
 from meshkit.mesh_runner import SPECS
-from meshkit.sdk import REPO_ROOT, Mesh
+from meshkit.sdk import Mesh
+from tests.support.checkout import Checkout
 from tests.support.docs_pages import page_block
 from tests.support.journal import heard_by_portal
 from tests.support.mesh import MeshHandle
@@ -112,16 +112,7 @@ def test_the_journal_page_runs_as_written(kit: Mesh, mesh: MeshHandle, tmp_path:
     """docs/journal.md's kit snippet (a case to COMPLETED), then its meshctl and curl blocks and its grep for an HTTP
     refusal (one made here), on this mesh."""
     assert kit.http.post(f"{kit.info.portal}/auth/register", json={"iin": BAD_CENTURY}).status_code == 422
-    (tmp_path / ".venv").symlink_to(REPO_ROOT / ".venv" if (REPO_ROOT / ".venv").exists() else Path(sys.prefix))
-    mesh.write_mesh_file(tmp_path / "var" / "mesh.json")
-    (tmp_path / "var" / "logs").symlink_to(mesh.config.var_dir / "logs")
-    env = os.environ | {"MESH_FILE": str(tmp_path / "var" / "mesh.json"), "PYTHONPATH": str(REPO_ROOT)}
-
-    def run(*command: str) -> str:
-        ran = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-                             check=False)
-        assert ran.returncode == 0, (command, ran.stdout[-2000:], ran.stderr[-3000:])
-        return ran.stdout
+    run = partial(Checkout.of(tmp_path, mesh, logs=True).run, timeout_s=300)
 
     (tmp_path / "snippet.py").write_text(page_block("docs/journal.md", "mesh.wait_until(timeout_s=120"))
     hops = run(sys.executable, "snippet.py").splitlines()

@@ -36,6 +36,7 @@ import pytest
 
 from meshkit.mesh_runner import SPECS
 from meshkit.sdk import REPO_ROOT, Mesh
+from tests.support.checkout import Checkout
 from tests.support.docs_pages import page_block
 from tests.support.mesh import MeshHandle, private_mesh
 
@@ -53,11 +54,7 @@ def fresh_mesh(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory, fresh_mesh: MeshHandle) -> Path:
     """A checkout as a user has it after `make run`: .venv, var/mesh.json and var/logs, in a directory of its own."""
-    directory = tmp_path_factory.mktemp("readme-checkout")
-    (directory / ".venv").symlink_to(REPO_ROOT / ".venv" if (REPO_ROOT / ".venv").exists() else Path(sys.prefix))
-    fresh_mesh.write_mesh_file(directory / "var" / "mesh.json")
-    (directory / "var" / "logs").symlink_to(fresh_mesh.config.var_dir / "logs")
-    return directory
+    return Checkout.of(tmp_path_factory.mktemp("readme-checkout"), fresh_mesh, logs=True).directory
 
 
 def _run(command: list[str], *, workdir: Path, timeout_s: float = 240,

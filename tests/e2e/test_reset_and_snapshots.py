@@ -7,8 +7,6 @@ second, fresh mesh, started for that test alone."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from meshkit.sdk import REPO_ROOT, Citizen, Mesh
+from meshkit.sdk import Citizen, Mesh
+from tests.support.checkout import Checkout
 from tests.support.docs_pages import code_blocks
 from tests.support.mesh import MeshHandle, private_mesh
 
@@ -100,16 +99,13 @@ def test_a_snapshot_imported_into_a_fresh_mesh_reproduces_the_same_cases(
 
 def test_the_pages_commands_run_as_written(reset_mesh: MeshHandle, tmp_path: Path):
     """docs/resets.md's blocks — meshctl and the kit — in a checkout as `make run` leaves one (var/mesh.json)."""
-    (tmp_path / ".venv").symlink_to(REPO_ROOT / ".venv" if (REPO_ROOT / ".venv").exists() else Path(sys.prefix))
-    reset_mesh.write_mesh_file(tmp_path / "var" / "mesh.json")
-    env = os.environ | {"MESH_FILE": str(tmp_path / "var" / "mesh.json"), "PYTHONPATH": str(REPO_ROOT)}
+    checkout = Checkout.of(tmp_path, reset_mesh)
     with reset_mesh.kit() as kit:
         _case(kit)  # something to snapshot
     for block in code_blocks("docs/resets.md"):
         command = [sys.executable, "-c", block] if "from meshkit" in block else ["bash", "-euo", "pipefail", "-c",
                                                                                   block]
-        ran = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-                             check=False)
+        ran = checkout.ran(*command)
         assert ran.returncode == 0, (block, ran.stdout[-2000:], ran.stderr[-3000:])
     assert (tmp_path / "var" / "snapshots" / "two-cases.json").exists()
     assert _every_ready(reset_mesh) == dict.fromkeys(SERVICES, 200)

@@ -5,9 +5,7 @@ scenario forces — and none as another's does. And docs/scenarios.md's blocks, 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,8 +15,9 @@ import pytest
 
 from meshkit.mesh_runner import SPECS
 from meshkit.scenarios import Scenario
-from meshkit.sdk import REPO_ROOT, KitError
+from meshkit.sdk import KitError
 from services.mio_workstation.domain import FORCED_GROUNDS, IDENTITY_NOT_CONFIRMED
+from tests.support.checkout import Checkout
 from tests.support.docs_pages import page_block
 from tests.support.mesh import MeshHandle
 
@@ -80,17 +79,11 @@ def test_a_submission_naming_a_removed_scenario_is_refused_and_sends_nothing(mes
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory, mesh: MeshHandle) -> Path:
     """A checkout as a user has it after `make run`: .venv and var/mesh.json, in a directory of its own."""
-    directory = tmp_path_factory.mktemp("scenarios-checkout")
-    (directory / ".venv").symlink_to(REPO_ROOT / ".venv" if (REPO_ROOT / ".venv").exists() else Path(sys.prefix))
-    mesh.write_mesh_file(directory / "var" / "mesh.json")
-    return directory
+    return Checkout.of(tmp_path_factory.mktemp("scenarios-checkout"), mesh).directory
 
 
 def _run(command: list[str], *, workdir: Path) -> str:
-    env = os.environ | {"MESH_FILE": str(workdir / "var" / "mesh.json"), "PYTHONPATH": str(REPO_ROOT)}
-    ran = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert ran.returncode == 0, (command, ran.stdout[-2000:], ran.stderr[-3000:])
-    return ran.stdout
+    return Checkout(workdir).run(*command)
 
 
 def _bash(script: str, *, workdir: Path) -> str:
