@@ -59,6 +59,9 @@ from shared.pki.signing import SignerIdentity, sign_wire
 from shared.telemetry import metrics
 
 log = get_logger(__name__)
+
+REPLY_MARGIN_S = 2.0
+"""How long past its deadline a synchronous caller still waits for the gateway's own answer (Server.Timeout)."""
 NUC = "nuc"          # hop names in an error's details.failedAt: "nuc", "gateway", "broker", or a member id
 GATEWAY = "gateway"
 BROKER = "broker"
@@ -405,8 +408,10 @@ class MemberRuntime:
                 self.to_gateway(wire), reply_to=self._reply_queue,
                 headers={H_DEADLINE: deadline_header(time.time() + timeout)}, persistent=False))
             metrics().message_out("published")
-            # The gateway answers Server.Timeout at the deadline; the margin covers a gateway that is down.
-            return await asyncio.wait_for(future, timeout=timeout + min(2.0, timeout / 2))
+            # The gateway answers Server.Timeout at the deadline; the margin lets that answer travel (a timer, a
+            # commit, a publish, a consume: half a second was not always enough on a loaded machine) and covers a
+            # gateway that is down.
+            return await asyncio.wait_for(future, timeout=timeout + REPLY_MARGIN_S)
         except TimeoutError:
             raise MeshError("Server.Timeout", f"{service_id} did not answer within {timeout:g} s and the gateway "
                             "said nothing either: the gateway is not taking messages",
