@@ -220,7 +220,8 @@ def chaos_router(*, admin: Any) -> APIRouter:
     async def fired(request: Request, rule_id: Annotated[str | None, Query(alias="ruleId")] = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> FiredOut:
         sources: JournalSources = request.app.state.journal_sources
-        found = await sources.gather("find", {"kind": "fault"} | ({"ruleId": rule_id} if rule_id else {}))
+        found = await sources.gather("find", {"kind": "fault", "outcome": "fired"} | (
+            {"ruleId": rule_id} if rule_id else {}))
         return FiredOut(count=len(found.entries),
                         fired=[JournalEntryOut.model_validate(e) for e in found.entries[-limit:]])
 

@@ -178,7 +178,8 @@ class JournalEntryOut(CamelModel):
     in_reply_to: str | None = None
     channel: str | None = Field(default=None, description="http, async or sync")
     outcome: str | None = Field(default=None, description="http: ok, refused, failed, unanswered; an envelope: "
-                                "routed, refused, parked; consumed")
+                                "routed, refused, parked; consumed; a fault: fired, or a reordered delivery "
+                                "held (made again while held back) and released")
     code: str | None = None
     reason: str | None = None
     status: int | None = None
@@ -193,6 +194,8 @@ class JournalEntryOut(CamelModel):
     fault: str | None = Field(default=None, description="a fired fault: its kind (delay, drop, …)")
     where: str | None = Field(default=None, description="a fired fault: gateway or http:<service>")
     stage: str | None = Field(default=None, description="a fired fault: ingress, delivery or edge")
+    passed_by: str | None = Field(default=None, description="a reordered delivery released: the delivery that "
+                                  "went first (none: holdMs ran out)")
 
 
 class JournalSourceOut(CamelModel):

@@ -224,9 +224,10 @@ async def until(condition: Callable[[], bool], *, what: str, timeout_s: float = 
 
 
 SYNC_TIMEOUT_S = 5.0
-"""The in-process mesh's synchronous deadline: ИС МИО's look-ups (ГБД ФЛ) wait this long. One second had them time
-out on a machine loaded by the suite's other lanes — asked again, the late answer refused — and a test that wants a
-time-out asks for its own."""
+"""The in-process mesh's synchronous deadline: ИС МИО's look-ups (ГБД ФЛ) and the portal's and ИС ЦОН's registry
+look-ups wait this long. One second had them time out on a machine loaded by the suite's other lanes — asked again,
+the late answer refused; a registration answered REGISTRY_UNAVAILABLE — and a test that wants a time-out asks for its
+own, or takes the outage tests' few seconds."""
 GATEWAY_LOOKUP_TIMEOUT_S = 1.0
 
 
@@ -243,7 +244,7 @@ def mesh_settings(directory: Path, *, overrides: dict[str, dict[str, Any]] | Non
         if name == "gbd_fl":
             values["population_size"] = 600
         if name in ("portal", "con_operator"):
-            values["registry_timeout_s"] = 1.0
+            values["registry_timeout_s"] = sync_timeout_s
         if name == "nuc_pki":
             values["holder_keys"] = "ec"
         if name == "shep_gateway":  # the services it asks over HTTP: the merged journal, resets, the settle

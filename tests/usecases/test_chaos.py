@@ -146,6 +146,25 @@ async def test_a_delayed_slow_or_reordered_delivery_arrives(inproc: InProcessMes
     assert order.index(second) < order.index(first), "the held-back delivery went after the next one"
 
 
+async def test_a_reordered_delivery_made_again_while_held_stays_held_until_another_passes_it(
+        inproc: InProcessMesh, member_factory):
+    both = await pair(inproc, member_factory)
+    async with rule(inproc, where="gateway", match={"recipient": both.recipient.member_id},
+                    fault={"kind": "reorder", "holdMs": 30000}, times=1) as held:
+        first = await both.send(n=1)
+        await wait_journal(inproc, kind="fault", ruleId=held["id"], outcome="fired", messageId=first)
+        # its receipt timeout made due now: the gateway's watch delivers it again, into the hold
+        await inproc.sql("shep_gateway", "UPDATE delivery SET next_attempt_at = 0 WHERE message_id = ?", first)
+        await wait_journal(inproc, kind="fault", ruleId=held["id"], outcome="held", messageId=first)
+        second = await both.send(n=2)
+        [released] = await wait_journal(inproc, kind="fault", ruleId=held["id"], outcome="released")
+        assert (released["messageId"], released["passedBy"]) == (first, second)
+        await both.recipient.wait_for(lambda i: str(i.envelope.message_id) == first)
+    order = [str(i.envelope.message_id) for i in both.recipient.received]
+    assert order.count(first) == 1
+    assert order.index(second) < order.index(first)
+
+
 async def test_a_member_down_gets_its_deliveries_when_it_is_back(inproc: InProcessMesh, member_factory):
     both = await pair(inproc, member_factory)
     added = await add(inproc, where="gateway", match={"recipient": both.recipient.member_id}, fault={"kind": "down"})

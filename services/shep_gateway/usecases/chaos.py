@@ -73,6 +73,7 @@ class Outgoing:
 
 @dataclass
 class _Reordered:
+    rule: Rule
     outgoing: Outgoing
     timer: asyncio.TimerHandle
 
@@ -140,6 +141,11 @@ class PipelineFaults:
         note = self._notes.get(message.message_id or "", {})
         facts = {**note, "recipient": str(recipient),
                  "correlationId": message.correlation_id or note.get("correlationId")}
+        earlier = self._reordered.get(str(recipient))
+        if earlier is not None and earlier.outgoing.message.message_id == message.message_id:
+            earlier.outgoing = out  # the held delivery made again (its receipt timeout): it is not what passes it
+            self._note(earlier, str(recipient), outcome="held", reason="made again while held back: it stays held")
+            return
         rule = self._firing(DELIVERY_KINDS, facts)
         earlier = self._reordered.pop(str(recipient), None)
         try:
@@ -151,6 +157,8 @@ class PipelineFaults:
         finally:
             if earlier is not None:  # the delivery held back for this one to pass it: it goes now, after it
                 earlier.timer.cancel()
+                self._note(earlier, str(recipient), outcome="released", passedBy=message.message_id,
+                           reason=f"published after {message.message_id}, which passed it")
                 await self._send(bus, earlier.outgoing)
 
     async def _fire(self, rule: Rule, bus: Bus, out: Outgoing, *, facts: dict[str, Any]) -> None:
@@ -174,7 +182,7 @@ class PipelineFaults:
                         f"to pass it (at most {hold * 1000:.0f} ms)", **facts)
             recipient = str(facts["recipient"])
             timer = asyncio.get_running_loop().call_later(hold, self._release_reordered, recipient, bus)
-            self._reordered[recipient] = _Reordered(outgoing=out, timer=timer)
+            self._reordered[recipient] = _Reordered(rule=rule, outgoing=out, timer=timer)
         else:  # down
             queued = self._held.setdefault(rule.id, [])
             queued[:] = [h for h in queued if h.message.message_id != out.message.message_id] + [out]
@@ -218,7 +226,17 @@ class PipelineFaults:
     def _release_reordered(self, recipient: str, bus: Bus) -> None:
         held = self._reordered.pop(recipient, None)
         if held is not None:
+            self._note(held, recipient, outcome="released", reason="holdMs ran out before another delivery came")
             self._spawn(self._send(bus, held.outgoing))
+
+    def _note(self, held: _Reordered, recipient: str, *, outcome: str, reason: str, **fields: Any) -> None:
+        """The journal's word on a delivery a reorder holds (kind ``fault``, the rule's id): ``held`` — made again
+        meanwhile, still held; ``released`` — published now, ``passedBy`` the delivery that went first (none:
+        ``holdMs`` ran out) — what a tester asserts the order against."""
+        rule = held.rule
+        self._book().journal.record("fault", ruleId=rule.id, fault=rule.kind, where=rule.spec.where, stage="delivery",
+                                    outcome=outcome, reason=reason, recipient=recipient,
+                                    messageId=held.outgoing.message.message_id, **fields)
 
     @staticmethod
     async def _send(bus: Bus, out: Outgoing) -> None:
