@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from meshkit.private_files import write_private
@@ -90,17 +90,23 @@ class Enrolled:
         (directory / "chain.pem").write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.chain))
 
 
-async def enroll(mesh: Endpoints, *, member_id: str, register: bool = True) -> Enrolled:
-    """Put a member in the gateway registry (unless ``register`` is False), get its НУЦ certificate, pin it."""
+async def enroll(mesh: Endpoints, *, member_id: str, register: bool = True, key_kind: str = "ec",
+                 door: str = "amqp", soap_endpoint: str | None = None) -> Enrolled:
+    """Put a member in the gateway registry (unless ``register`` is False), get its НУЦ certificate, pin it.
+    ``key_kind``: ``ec`` (P-256) or ``rsa`` (2048 bits: what SOAP stacks sign WS-Security with); ``door``: ``amqp``
+    or ``soap`` (a system that speaks ШЭП's SOAP channels, ``soap_endpoint`` its own AsyncChannel address)."""
     bin_ = random_bin()
     organisation = "ТОО «Тестовая система»"
     async with mesh.client() as http:
         if register:
-            reply = await http.put(f"{mesh.gateway}/admin/members/{member_id}", headers=mesh.admin, json={
-                "id": member_id, "name": f"test member {member_id}", "kind": "test", "organisation": organisation,
-                "bin": bin_})
+            entry: dict[str, Any] = {"id": member_id, "name": f"test member {member_id}", "kind": "test",
+                                     "organisation": organisation, "bin": bin_, "door": door}
+            reply = await http.put(f"{mesh.gateway}/admin/members/{member_id}", headers=mesh.admin,
+                                   json=entry | ({"soapEndpoint": soap_endpoint} if soap_endpoint else {}))
             reply.raise_for_status()
-        key = ec.generate_private_key(ec.SECP256R1())
+        key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey = (
+            rsa.generate_private_key(public_exponent=65537, key_size=2048) if key_kind == "rsa"
+            else ec.generate_private_key(ec.SECP256R1()))
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, member_id)])
         csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
         reply = await http.post(f"{mesh.nuc}/certificates/system", headers=mesh.admin, json={
@@ -113,7 +119,8 @@ async def enroll(mesh: Endpoints, *, member_id: str, register: bool = True) -> E
             reply = await http.put(f"{mesh.gateway}/admin/members/{member_id}/certificate", headers=mesh.admin,
                                    json={"certificatePem": body["certificatePem"]})
             reply.raise_for_status()
-            login = await fetch_broker_login(http, gateway=mesh.gateway, headers=mesh.admin, account=member_id)
+            if door == "amqp":
+                login = await fetch_broker_login(http, gateway=mesh.gateway, headers=mesh.admin, account=member_id)
         gateway = await http.get(f"{mesh.gateway}/certificate")
         gateway.raise_for_status()
     chain = load_pem_certificates(body["chainPem"])

@@ -181,6 +181,9 @@ _ENTRIES: dict[Area, list[tuple[str, int, Fault, str]]] = {
         ("SIGNATURE_CONTENT_MISMATCH", 422, CALLER, "The signature is over other content: what was given was "
          "altered after signing."),
         ("SIGNATURE_INVALID", 422, CALLER, "The signature value does not match the signer's key."),
+        ("SIGNATURE_MISSING", 422, CALLER, "A SOAP message without a WS-Security signature in its header."),
+        ("SIGNATURE_BODY_NOT_REFERENCED", 422, CALLER, "A WS-Security signature with no reference to the SOAP "
+         "Body it came with."),
         ("SIGNING_TIME_MALFORMED", 422, CALLER, "The signature's signingTime attribute is not a time."),
         ("SIGNING_TIME_MISSING", 422, CALLER, "A document signed without signingTime: sign with a tool that writes "
          "it (meshctl sign, the SDK, openssl cms -sign)."),
@@ -274,6 +277,7 @@ _ENTRIES: dict[Area, list[tuple[str, int, Fault, str]]] = {
     GATEWAY: [
         ("GATEWAY_NOT_READY", 503, DEPENDENCY, "The gateway has not loaded its registry (or its trust store) yet."),
         ("MEMBER_NOT_FOUND", 404, STATE, "No member of this id in the gateway's registry."),
+        ("MEMBER_NOT_SOAP", 409, STATE, "The member reaches the gateway by AMQP, not by ШЭП's SOAP channels."),
         ("SERVICE_NOT_FOUND", 404, STATE, "No service of this id to add to; to create one, give its channel and a "
          "provider."),
         ("ID_MISMATCH", 422, CALLER, "The id in the path and the id in the body differ."),
@@ -479,6 +483,16 @@ _ENTRIES: dict[Area, list[tuple[str, int, Fault, str]]] = {
         ("Client.SignatureMalformed", 422, CALLER, "The envelope's signature is not a detached CMS with its signer's "
          "certificate."),
         ("Client.SignatureContentMismatch", 422, CALLER, "The envelope's signature is over other content."),
+        ("Client.SignatureMissing", 422, CALLER, "A SOAP message without its WS-Security signature over the Body."),
+        ("Client.SignatureBodyNotReferenced", 422, CALLER, "The WS-Security signature has no reference to the SOAP "
+         "Body (by its wsu:Id): the Body is not what was signed."),
+        ("Client.SoapInvalid", 400, CALLER, "Not a SOAP 1.1 call of SyncChannel or AsyncChannel v10: another root, "
+         "namespace or operation, or a required element missing."),
+        ("Client.SoapAuthFailed", 401, AUTH, "sender/senderId and password are not a SOAP member's credentials."),
+        ("Client.XmlMalformed", 400, CALLER, "Not well-formed XML."),
+        ("Client.XmlForbidden", 400, CALLER, "XML refused as an attack: a DTD (entity expansion, external "
+         "entities) or elements nested too deep."),
+        ("Client.TooLarge", 413, CALLER, "A message over the size limit."),
         ("Client.SignatureAlgorithmUnsupported", 422, CALLER, "The envelope is signed with an algorithm the mesh "
          "does not accept."),
         ("Client.UntrustedCertificate", 422, CALLER, "The signer's certificate does not chain to НУЦ."),

@@ -40,6 +40,12 @@ class MemberDef(BaseModel):
     region: str | None = None
     district: str | None = None
     active: bool = True
+    door: Literal["amqp", "soap"] = Field(default="amqp", description="how the member system reaches the gateway: "
+                                          "its own broker login (amqp), or ШЭП's SOAP channels (soap: docs/soap.md)")
+    soap_endpoint: str | None = Field(default=None, alias="soapEndpoint", max_length=512,
+                                      pattern=r"^https?://[^\s]+$",
+                                      description="a SOAP member's own AsyncChannel endpoint, where the gateway "
+                                      "pushes what is addressed to it (sendMessage)")
 
 
 class ServiceDef(BaseModel):

@@ -51,6 +51,7 @@ from services.shep_gateway.usecases.mesh_reset import NOT_MEMBERS, MemberCalls, 
 from services.shep_gateway.usecases.message_log import MessageLog
 from services.shep_gateway.usecases.settle import MemberProbe, Settler
 from services.shep_gateway.usecases.snapshots import MeshSnapshots
+from services.shep_gateway.usecases.soap_door import SoapDoor
 from shared.clock import MeshClock
 from shared.db import Sessions, create_tables, make_engine, make_sessions
 from shared.errors import MeshError
@@ -107,6 +108,7 @@ class Parts:
     readiness: Readiness
     delivery_watch: BackgroundTask
     faults: PipelineFaults
+    soap_door: SoapDoor
 
 
 def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = None,
@@ -116,6 +118,7 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     token = parts.settings.mesh.admin_token.get_secret_value
     journal = service_journal(service=SERVICE, settings=parts.settings, clock=parts.clock)
     parts.gateway.outcomes.journal = journal
+    parts.soap_door.journal = journal
     chaos = ChaosBook(journal=journal)  # fault injection: the pipeline's rules and this edge's (docs/chaos.md)
     parts.faults.attach(chaos)
     app = build_app(service=SERVICE, title="egov-mesh SHEP gateway",
@@ -133,6 +136,7 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
                                    registry=lambda: parts.book.registry, peers=journal_peers(parts.settings),
                                    http=parts.http, token=token)
     app.state.gateway = parts.gateway
+    app.state.soap_door = parts.soap_door
     app.state.book = parts.book
     app.state.clock_authority = parts.clock_authority
     app.state.message_log = parts.message_log
@@ -246,7 +250,10 @@ def _wire(settings: GatewaySettings, *, bus: Bus | None, http: httpx.AsyncClient
         for queue in (INGRESS_QUEUE, DEAD_QUEUE):
             counted.queue_depth.labels(counted.service, queue).set((await own_bus.queue_status(queue=queue)).ready)
     metrics(SERVICE).on_scrape("gateway", scrape)
-    return Parts(settings=settings, engine=engine, sessions=sessions, clock=clock, http=client,
+    soap_door = SoapDoor(bus=own_bus, book=book, decision=gateway.decision, composer=composer, clock=clock,
+                         keyring=lambda: gateway.keyring, secret=settings.mesh.key_passphrase.get_secret_value(),
+                         sync_timeout_s=settings.mesh.sync_timeout_s, max_sync_deadline_s=settings.max_sync_deadline_s)
+    return Parts(settings=settings, engine=engine, sessions=sessions, clock=clock, http=client, soap_door=soap_door,
                  owns_http=http is None, bus=own_bus, accounts=accounts, relay=relay, composer=composer, book=book,
                  message_log=MessageLog(sessions=sessions, book=book, own_id=settings.member_id), gateway=gateway,
                  worker=worker, nuc=nuc, readiness=readiness, faults=faults,
@@ -333,6 +340,7 @@ class StartUp:
         p.relay.start()
         p.relay.kick()
         await p.worker.start()
+        await p.soap_door.start()
         await p.clock_authority.broadcast()
 
     async def background(self) -> None:
@@ -352,6 +360,7 @@ def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[N
             startup.start()
         yield
         await startup.stop()
+        await parts.soap_door.stop()
         await parts.worker.stop()
         await parts.delivery_watch.stop()
         parts.gateway.cancel_timers()

@@ -245,7 +245,11 @@ class RegistryBook:
     def encryption_certificate(self, member_id: str) -> x509.Certificate | None:
         """The certificate a payload for ``member_id`` is encrypted to: of those pinned to it, one that allows key
         agreement and is valid now on the mesh clock, the most recently issued. None: the member has none (its
-        certificate predates key agreement and it has not been restarted since)."""
+        certificate predates key agreement and it has not been restarted since). A SOAP member's hop ends at the
+        gateway's SOAP door, which opens it: its payloads are encrypted to the gateway's own key."""
+        member = self.registry.members.get(member_id)
+        if member is not None and member.door == "soap" and member_id != self._own_id:
+            return self.encryption_certificate(self._own_id)
         now = self._clock.now()
         usable = [c for serial in self.pinned(member_id) if (c := self._certificates.get(serial)) is not None
                   and can_agree_keys(c) and c.not_valid_before_utc <= now <= c.not_valid_after_utc]

@@ -37,6 +37,7 @@ from shared.mesh.payload_crypto import Keyring, can_agree_keys, open_wire, read_
 from shared.mesh.receipts import RECEIPT_SERVICE, DeliveryReceipt
 from shared.mesh.scenarios import Withheld
 from shared.mesh.seal import Seal, check_seal
+from shared.mesh.soap_channels import verify_envelope_signature
 from shared.mesh.topology import (
     GATEWAY_ID,
     H_DEADLINE,
@@ -157,8 +158,8 @@ class EnvelopeVerifier:
         env = parsed.envelope
         # A clock broadcast sets the time OCSP freshness is judged by, so it skips OCSP; and it is judged at the mesh
         # time it was signed at — the time it brings — not at the clock it is about to correct.
-        result, _ = await verifier.verify_signed(
-            content=parsed.signed_bytes(), signature_b64=env.signature,
+        result, _ = await verifier.verify_with(
+            lambda: verify_envelope_signature(parsed),
             expect=Expectation(usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=env.sender),
             revocation=not broadcast, at_signing_time=broadcast)
         if not result.ok:

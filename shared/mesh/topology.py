@@ -35,7 +35,9 @@ H_FAULTS = "x-faults"            # failed attempts that were not outages (a mess
 H_DEADLINE = "x-deadline-ms"    # sync requests: real Unix time (ms) after which the answer is useless
 H_RECIPIENT = "x-recipient"      # set by the gateway on delivery: the member it routed to
 H_PUBLISHER = "x-shep-publisher"  # set by the gateway on an ingress message it retries: the broker login that
-#                                   first published it (the copy's own AMQP user-id is the gateway's)
+#                                   first published it (the copy's own AMQP user-id is the gateway's); or by its
+#                                   SOAP door: the SOAP member it authenticated
+H_DOOR = "x-shep-door"  # set by the gateway's SOAP door on what it publishes (with its own user-id): "soap"
 
 
 def deadline_header(deadline_s: float) -> int:

@@ -17,7 +17,9 @@ from services.shep_gateway.routes import (
     reset,
     scenarios,
     settle,
+    soap,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (metaservices.router, clock.router, message_log.router, registry.router,
-                                  broker.router, reset.router, explain.router, scenarios.router, settle.router)
+                                  broker.router, reset.router, explain.router, scenarios.router, settle.router,
+                                  soap.router)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from services.shep_gateway.domain import Decision, Refusal, Refused, Retry
 from services.shep_gateway.registry_book import RegistryBook
@@ -22,12 +23,14 @@ from shared.errors import MeshError
 from shared.logging import message_context
 from shared.mesh.bus import Bus, Delivery
 from shared.mesh.contracts import parse_payload
+from shared.mesh.envelope import ParsedEnvelope
 from shared.mesh.failures import Attempts, Failure, FailureKind, RetryPolicy
 from shared.mesh.payload_crypto import NOT_ENCRYPTED, Keyring, open_wire, read_wire
-from shared.mesh.topology import H_DEADLINE, first_publisher, read_deadline
+from shared.mesh.soap_channels import verify_envelope_signature
+from shared.mesh.topology import H_DEADLINE, H_DOOR, first_publisher, read_deadline
 from shared.pki.cert_check import Expectation, is_transient, is_transient_refusal, refusal_code, signature_refusal_code
 from shared.pki.cert_profile import Holder, Usage, serial_hex
-from shared.pki.signing import SignatureError, verify_detached
+from shared.pki.signing import SignatureError
 
 
 class IngressDecision:
@@ -104,6 +107,8 @@ class IngressDecision:
         sender = item.wire.header.sender
         publisher = first_publisher(item.delivery, me=self._bus.login)
         item.checks["publisher"] = publisher
+        if item.delivery.user_id == self._bus.login and item.delivery.headers.get(H_DOOR) == "soap":
+            item.checks["door"] = "soap"  # the gateway's SOAP door authenticated the sender and published it
         if publisher != sender:
             return Refusal("Client.PublisherMismatch", f"published under the broker login {publisher!r}, "
                            f"not {sender!r}'s own: a member sends only in its own name")
@@ -134,26 +139,31 @@ class IngressDecision:
     async def _signed_by_sender(self, item: Examined) -> Refusal | None:
         """The signature verifies, with a certificate pinned to the sender, valid now and not revoked."""
         assert item.parsed is not None
-        env = item.parsed.envelope
+        refusal, item.proven = await self.signature_refusal(item.parsed, item.checks)
+        return refusal
+
+    async def signature_refusal(self, parsed: ParsedEnvelope, checks: dict[str, Any]) -> tuple[Refusal | None, bool]:
+        """The sender's signature checked — a CMS one, or the WS-Security one of a message that came by SOAP
+        (``shared.mesh.soap_channels``): its refusal if any, and whether the key is proven the sender's (a refusal
+        for a revocation status НУЦ cannot give now still proves it). The SOAP door asks the same before it
+        answers its caller."""
+        env = parsed.envelope
         try:
-            verified = verify_detached(content=item.parsed.signed_bytes(), signature_b64=env.signature)
+            verified = verify_envelope_signature(parsed)
         except SignatureError as exc:
-            item.checks["signature"] = {"ok": False, "signatureCode": exc.code}
-            return Refusal(signature_refusal_code(exc.code), exc.message)
+            checks["signature"] = {"ok": False, "signatureCode": exc.code}
+            return Refusal(signature_refusal_code(exc.code), exc.message), False
         serial = serial_hex(verified.signer)
         if not await self._book.is_pinned(member_id=env.sender, serial=serial):
-            item.checks["signature"] = {"ok": False, "serial": serial, "pinned": False}
+            checks["signature"] = {"ok": False, "serial": serial, "pinned": False}
             return Refusal("Client.CertificateNotRegistered",
-                           f"certificate {serial} is not registered for {env.sender} at the gateway")
+                           f"certificate {serial} is not registered for {env.sender} at the gateway"), False
         result = await self._book.verifier_or_fail().check(certificate=verified.signer, expect=Expectation(
             usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=env.sender))
-        item.checks["signature"] = result.summary()
+        checks["signature"] = result.summary()
         if result.ok:
-            item.proven = True
-            return None
-        if is_transient(result):  # everything but revocation checked out: the key is the sender's
-            item.proven = True
-        return Refusal(refusal_code(result), result.message)
+            return None, True
+        return Refusal(refusal_code(result), result.message), is_transient(result)
 
     @staticmethod
     def _payload_fits(item: Examined) -> Refusal | None:

@@ -183,7 +183,11 @@ class Outcomes:
 
     def _error_target(self, item: Examined) -> tuple[str, str] | None:
         """Where a refusal is reported: to a proven sender only (a message anyone could have forged is not
-        answered), on the caller's reply queue, else the sender's own queue."""
+        answered), on the caller's reply queue, else the sender's own queue. A SyncChannel call by SOAP is always
+        answered: the reply queue is the gateway's own SOAP door's, which authenticated its caller (senderId and
+        password) and answers it with a fault — a certificate revoked since the door checked it included."""
+        if item.checks.get("door") == "soap" and item.delivery.reply_to:
+            return "", item.delivery.reply_to
         if not item.proven or item.sender == self.member_id:
             return None
         if item.delivery.reply_to:

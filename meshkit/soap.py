@@ -1,0 +1,141 @@
+"""A system written for ШЭП's SOAP channels, for testers (docs/soap.md): enrol one (a registry entry with
+``door: soap``, an RSA key and its НУЦ certificate pinned, its ``senderId`` and password), and write and sign the
+calls it makes — ``SendMessage`` on SyncChannel, ``sendMessage`` on AsyncChannel — the way the public ШЭП clients
+do. ``tests/`` use it; so can a script that wants to see what its own system should send."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from cryptography import x509
+from lxml import etree
+
+from meshkit.members import Endpoints, Enrolled, enroll
+from shared.mesh.soap_channels import ASYNC_TYPES, SYNC_TYPES, XSD, XSI
+from shared.pki.signing import load_pem_certificates
+from shared.pki.xmldsig import SOAP11, sign_body
+
+
+@dataclass
+class SoapMember:
+    """An enrolled SOAP member: its key and certificate, its credentials, where it calls the gateway."""
+
+    enrolled: Enrolled
+    password: str
+    sync_url: str
+    async_url: str
+    gateway_certificate: x509.Certificate
+
+    @property
+    def member_id(self) -> str:
+        return self.enrolled.member_id
+
+    def sync_call(self, *, service_id: str, data: dict[str, Any], message_id: uuid.UUID | None = None,
+                  password: str | None = None, sign: bool = True, **info: Any) -> bytes:
+        """A signed ``SendMessage`` from this member (``password``: another than its own)."""
+        envelope = send_message(sender_id=self.member_id, password=self.password if password is None else password,
+                                service_id=service_id, data=data, message_id=message_id, **info)
+        return self.signed(envelope) if sign else to_bytes(envelope)
+
+    def async_call(self, *, service_id: str, message_type: str, data: dict[str, Any], sign: bool = True,
+                   **info: Any) -> bytes:
+        envelope = async_send_message(sender_id=self.member_id, password=self.password, service_id=service_id,
+                                      message_type=message_type, data=data, **info)
+        return self.signed(envelope) if sign else to_bytes(envelope)
+
+    def signed(self, envelope: etree._Element) -> bytes:
+        identity = self.enrolled.identity
+        return to_bytes(sign_body(envelope, key=identity.key, certificate=identity.certificate))
+
+
+async def enroll_soap(mesh: Endpoints, *, member_id: str, soap_endpoint: str | None = None) -> SoapMember:
+    """A SOAP member in the registry, with an RSA key and its НУЦ certificate pinned, and its credentials."""
+    enrolled = await enroll(mesh, member_id=member_id, key_kind="rsa", door="soap", soap_endpoint=soap_endpoint)
+    async with mesh.client() as http:
+        reply = await http.post(f"{mesh.gateway}/admin/soap/members/{member_id}/credentials", headers=mesh.admin)
+        reply.raise_for_status()
+        body = reply.json()
+    return SoapMember(enrolled=enrolled, password=body["password"], sync_url=body["syncUrl"],
+                      async_url=body["asyncUrl"],
+                      gateway_certificate=load_pem_certificates(body["gatewayCertificatePem"])[0])
+
+
+def _el(parent: etree._Element, name: str, text: str | None = None) -> etree._Element:
+    element = etree.SubElement(parent, name)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _envelope(namespace: str, operation: str) -> tuple[etree._Element, etree._Element]:
+    envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soapenv": SOAP11})
+    etree.SubElement(envelope, f"{{{SOAP11}}}Header")
+    body = etree.SubElement(envelope, f"{{{SOAP11}}}Body")
+    return envelope, etree.SubElement(body, f"{{{namespace}}}{operation}", nsmap={"ns2": namespace})
+
+
+def _info(info: etree._Element, *, sender_id: str, password: str | None,
+          properties: dict[str, str] | None) -> None:
+    sender = _el(info, "sender")
+    _el(sender, "senderId", sender_id)
+    if password is not None:
+        _el(sender, "password", password)
+    for key, value in (properties or {}).items():
+        prop = _el(info, "properties")
+        _el(prop, "key", key)
+        _el(prop, "value", value)
+
+
+def _data(parent: etree._Element, data: dict[str, Any]) -> None:
+    holder = etree.SubElement(parent, "data", nsmap={"xsi": XSI, "xs": XSD})
+    holder.set(f"{{{XSI}}}type", "xs:string")
+    holder.text = orjson.dumps(data).decode()
+
+
+def send_message(*, sender_id: str, password: str | None, service_id: str, data: dict[str, Any],
+                 message_id: uuid.UUID | None = None, correlation_id: str | None = None, route_id: str | None = None,
+                 message_date: dt.datetime | None = None, properties: dict[str, str] | None = None) -> etree._Element:
+    """SyncChannel's ``SendMessage``, unsigned: ``requestInfo`` in the schema's order, ``data`` as JSON text."""
+    envelope, operation = _envelope(SYNC_TYPES, "SendMessage")
+    request = _el(operation, "request")
+    info = _el(request, "requestInfo")
+    _el(info, "messageId", str(message_id or uuid.uuid4()))
+    if correlation_id:
+        _el(info, "correlationId", correlation_id)
+    _el(info, "serviceId", service_id)
+    _el(info, "messageDate", (message_date or dt.datetime.now(dt.UTC)).isoformat())
+    if route_id:
+        _el(info, "routeId", route_id)
+    _info(info, sender_id=sender_id, password=password, properties=properties)
+    _data(_el(request, "requestData"), data)
+    return envelope
+
+
+def async_send_message(*, sender_id: str, password: str | None, service_id: str, message_type: str,
+                       data: dict[str, Any], message_id: uuid.UUID | None = None, correlation_id: str | None = None,
+                       route_id: str | None = None, message_date: dt.datetime | None = None,
+                       properties: dict[str, str] | None = None) -> etree._Element:
+    """AsyncChannel's ``sendMessage``, unsigned (``messageId`` may be left to the gateway, as its schema says)."""
+    envelope, operation = _envelope(ASYNC_TYPES, "sendMessage")
+    request = _el(operation, "request")
+    info = _el(request, "messageInfo")
+    if message_id:
+        _el(info, "messageId", str(message_id))
+    if correlation_id:
+        _el(info, "correlationId", correlation_id)
+    _el(info, "serviceId", service_id)
+    _el(info, "messageType", message_type)
+    if route_id:
+        _el(info, "routeId", route_id)
+    _el(info, "messageDate", (message_date or dt.datetime.now(dt.UTC)).isoformat())
+    _info(info, sender_id=sender_id, password=password, properties=properties)
+    _data(_el(request, "messageData"), data)
+    return envelope
+
+
+def to_bytes(envelope: etree._Element) -> bytes:
+    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")

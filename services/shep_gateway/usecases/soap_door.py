@@ -1,0 +1,223 @@
+"""The gateway's SOAP door: ШЭП's own SyncChannel and AsyncChannel v10 (docs/soap.md), in front of the same
+pipeline the AMQP door feeds.
+
+A call is read safely (``shared.pki.xmldsig``: size, DTD, depth), its operation found, its sender authenticated by
+``sender/senderId`` and ``password`` (a SOAP member's credentials, issued at enrolment: ``password_for``), its
+WS-Security signature checked by the gateway's own signature step (``IngressDecision.signature_refusal``: the
+mathematics, the certificate pinned to the sender, valid on the mesh clock, not revoked, a signing one) and its data
+against its service's contract — each refusal a SOAP fault carrying the mesh's code, journaled, nothing sent on.
+What passes becomes the envelope the AMQP door would carry (its signature the signed SOAP message itself,
+``shared.mesh.soap_channels``) and is published to ``shep.ingress`` under the gateway's login with the sender named
+(``x-shep-publisher``, as the gateway's own retries do): the ingress worker then decides on it exactly as on any
+other — registry, route, log, seal, delivery — and checks the signature again.
+
+SyncChannel waits for the answer on the door's own reply queue, up to the caller's deadline (the gateway's
+``Server.Timeout`` comes first when the provider is late) and answers ``SendMessageResponse`` (or a fault), signed by
+the gateway. AsyncChannel answers at once with the ids the message was given; what is addressed to a SOAP member
+later is pushed to its own endpoint (``soap_push``)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from lxml import etree
+
+from services.shep_gateway.registry_book import RegistryBook
+from services.shep_gateway.usecases.ingress_decision import IngressDecision
+from shared.clock import MeshClock
+from shared.errors import MeshError
+from shared.logging import get_logger
+from shared.mesh.bus import Bus, BusError, Delivery, OutgoingMessage, Subscription
+from shared.mesh.contracts import ErrorPayload, parse_payload
+from shared.mesh.envelope import MessageType, envelope_of, unsigned_envelope
+from shared.mesh.journal import Journal
+from shared.mesh.member import REPLY_MARGIN_S, Composer
+from shared.mesh.payload_crypto import Keyring, open_wire, read_wire, seal_wire
+from shared.mesh.soap_channels import (
+    async_response,
+    fault,
+    operation_of,
+    read_call,
+    session_guid,
+    sync_response,
+    to_bytes,
+    wss_signature,
+)
+from shared.mesh.topology import H_DEADLINE, H_DOOR, H_PUBLISHER, INGRESS_EXCHANGE, deadline_header
+from shared.pki.xmldsig import SOAP11, XmlRefused, parse_xml, sign_body
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SoapAnswer:
+    status: int
+    body: bytes
+
+
+class SoapDoor:
+    def __init__(self, *, bus: Bus, book: RegistryBook, decision: IngressDecision, composer: Composer,
+                 clock: MeshClock, keyring: Callable[[], Keyring], secret: str, sync_timeout_s: float,
+                 max_sync_deadline_s: float) -> None:
+        self._bus = bus
+        self._book = book
+        self._decision = decision
+        self._composer = composer
+        self._clock = clock
+        self._keyring = keyring
+        self._secret = secret
+        self._sync_timeout_s = sync_timeout_s
+        self._max_deadline_s = max_sync_deadline_s
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._reply_queue: str | None = None
+        self._subscription: Subscription | None = None
+        self.journal: Journal | None = None
+
+    # ---- credentials --------------------------------------------------------------------------------------
+    def password_for(self, member_id: str) -> str:
+        """A SOAP member's password: derived from the mesh's secret, so it survives restarts and is never stored."""
+        digest = hmac.new(self._secret.encode(), f"soap-member:{member_id}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def _authenticate(self, sender_id: str, password: str | None) -> None:
+        member = self._book.loaded_or_fail().members.get(sender_id)
+        expected = self.password_for(sender_id)
+        if member is None or member.door != "soap" or password is None or not hmac.compare_digest(
+                password.encode(), expected.encode()):
+            raise MeshError("Client.SoapAuthFailed", "sender/senderId and password are not a SOAP member's "
+                            "credentials (POST /admin/soap/members/{id}/credentials issues them)")
+        if not member.active:
+            raise MeshError("Client.MemberSuspended", f"{sender_id} is suspended in the registry")
+
+    # ---- the reply queue ----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._reply_queue = await self._bus.declare_queue(name=f"shep.soap.replies.{uuid.uuid4().hex[:12]}",
+                                                          exclusive=True, auto_delete=True, durable=False)
+        self._subscription = await self._bus.consume(queue=self._reply_queue, handler=self._on_reply, prefetch=256)
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.cancel()
+            self._subscription = None
+
+    async def _on_reply(self, delivery: Delivery) -> None:
+        """An answer the pipeline routed to a SOAP caller: opened with the gateway's own key (a SOAP member's hop
+        ends here), handed to the call waiting for it."""
+        try:
+            wire = read_wire(delivery.body)
+            env = open_wire(wire, self._keyring()).envelope
+        except MeshError as exc:
+            log.warning("soap_reply_unreadable", error=exc.message[:200])
+            await delivery.ack()
+            return
+        future = self._pending.get(str(env.in_reply_to)) if env.in_reply_to else None
+        if future is not None and not future.done():
+            future.set_result(env.model_dump(by_alias=True))
+        await delivery.ack()
+
+    # ---- a call ---------------------------------------------------------------------------------------------
+    async def handle(self, body: bytes, *, channel: str) -> SoapAnswer:
+        """A call at ``channel``'s address (sync or async): its answer, or a SOAP fault with the mesh's code."""
+        session = session_guid()
+        facts: dict[str, Any] = {}
+        try:
+            root = parse_xml(body)
+            called, _operation = operation_of(root)
+            if called != channel:
+                raise MeshError("Client.SoapInvalid", f"a {called} channel operation sent to the {channel} channel's "
+                                "address")
+            call = read_call(root.find(f"{{{SOAP11}}}Body"))  # as sent; the signature check reads the signed one
+            facts = {"sender": call.sender_id, "serviceId": call.fields.get("serviceId")}
+            self._authenticate(call.sender_id, call.password)
+            raw = self._envelope(call.fields, soap=body)
+            parsed = envelope_of(raw)
+            facts |= {"messageId": raw["messageId"], "correlationId": raw["correlationId"]}
+            checks: dict[str, Any] = {"door": "soap"}
+            refusal, _proven = await self._decision.signature_refusal(parsed, checks)
+            if refusal is not None:
+                raise MeshError(refusal.code, refusal.message)
+            env = parsed.envelope
+            parse_payload(service_id=env.service_id, message_type=env.message_type, data=env.data)
+            if channel == "async":
+                await self._publish(raw, reply_to=None, deadline=None)
+                self._record(outcome="accepted", channel=channel, **facts)
+                return self._answer(200, async_response(message_id=env.message_id, correlation_id=env.correlation_id,
+                                                        when=self._clock.now(), session=session))
+            return await self._call(raw, session=session, facts=facts)
+        except XmlRefused as exc:
+            return self._fault(channel, exc.code, exc.message, session=session, facts=facts)
+        except MeshError as exc:
+            return self._fault(channel, exc.code, exc.message, session=session, facts=facts)
+
+    def _envelope(self, fields: dict[str, Any], *, soap: bytes) -> dict[str, Any]:
+        """The envelope the SOAP call is: its fields as the Body gives them, what it leaves out assigned here."""
+        message_id = fields.get("messageId") or uuid.uuid4()
+        wire = unsigned_envelope(
+            service_id=fields["serviceId"], message_type=fields["messageType"], sender=fields["sender"],
+            data=fields["data"], message_date=fields["messageDate"],
+            correlation_id=fields.get("correlationId") or str(message_id), recipient=fields.get("recipient"),
+            route_id=fields.get("routeId"), in_reply_to=fields.get("inReplyTo"), message_id=message_id)
+        return wire | {"signature": wss_signature(soap)}
+
+    async def _publish(self, raw: dict[str, Any], *, reply_to: str | None, deadline: float | None) -> None:
+        own = self._book.encryption_certificate(self._book.own_id)
+        wire = seal_wire(raw, recipient=own) if own is not None else raw
+        headers: dict[str, Any] = {H_PUBLISHER: raw["sender"], H_DOOR: "soap"}
+        if deadline is not None:
+            headers[H_DEADLINE] = deadline_header(deadline)
+        try:
+            await self._bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=OutgoingMessage(
+                body=orjson.dumps(wire), message_id=raw["messageId"], correlation_id=raw["correlationId"],
+                reply_to=reply_to, headers=headers, persistent=reply_to is None))
+        except BusError as exc:
+            raise MeshError("Server.GatewayUnavailable", f"the gateway's broker did not take the message: {exc}") \
+                from None
+
+    async def _call(self, raw: dict[str, Any], *, session: str, facts: dict[str, Any]) -> SoapAnswer:
+        if self._reply_queue is None:
+            raise MeshError("GATEWAY_NOT_READY", "the SOAP door is not connected to the broker yet")
+        timeout = min(self._sync_timeout_s, self._max_deadline_s)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[raw["messageId"]] = future
+        try:
+            await self._publish(raw, reply_to=self._reply_queue, deadline=time.time() + timeout)
+            try:  # the gateway answers Server.Timeout at the deadline; the margin lets that answer arrive
+                answer = await asyncio.wait_for(future, timeout=timeout + REPLY_MARGIN_S)
+            except TimeoutError:
+                raise MeshError("Server.Timeout", f"no answer within {timeout:g} s") from None
+        finally:
+            self._pending.pop(raw["messageId"], None)
+        if answer["messageType"] is MessageType.ERROR:
+            error = ErrorPayload.model_validate(answer["data"])
+            return self._fault("sync", error.code, error.message, session=session, facts=facts)
+        self._record(outcome="answered", channel="sync", **facts)
+        return self._answer(200, sync_response(message_id=answer["messageId"], correlation_id=answer["correlationId"],
+                                               data=answer["data"], when=self._clock.now(), session=session))
+
+    # ---- answers --------------------------------------------------------------------------------------------
+    def _answer(self, status: int, envelope: etree._Element) -> SoapAnswer:
+        """Signed by the gateway, as ШЭП signs what it sends (its certificate whole in the KeyIdentifier)."""
+        signer = self._composer.signer
+        if signer is not None:
+            sign_body(envelope, key=signer.key, certificate=signer.certificate)
+        return SoapAnswer(status=status, body=to_bytes(envelope))
+
+    def _fault(self, channel: str, code: str, message: str, *, session: str, facts: dict[str, Any]) -> SoapAnswer:
+        self._record(outcome="refused", channel=channel, code=code, reason=message[:500], **facts)
+        log.info("soap_refused", code=code, channel=channel)
+        return self._answer(500, fault(channel=channel, code=code, message=message, when=self._clock.now(),
+                                       session=session))
+
+    def _record(self, *, outcome: str, channel: str, **fields: Any) -> None:
+        if self.journal is not None:
+            shown: dict[str, Any] = {k: str(v) for k, v in fields.items() if v is not None}
+            self.journal.record("envelope", outcome=outcome, channel=f"soap-{channel}", **shown)

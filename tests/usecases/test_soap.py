@@ -1,0 +1,218 @@
+"""ШЭП's SOAP channels on the in-process mesh (issue 21; docs/soap.md): a SOAP system enrolled, calling ГБД ФЛ's
+person look-up through SyncChannel with its own WS-Security signature, and every bad input answered with a SOAP
+fault carrying the mesh's code — nothing sent on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from meshkit.members import grant, unique_id
+from meshkit.soap import SoapMember, enroll_soap, send_message
+from shared.mesh.soap_channels import SYNC_TYPES
+from shared.pki.xmldsig import SOAP11, parse_xml, verify_body
+from tests.support.chaos import rule
+from tests.support.inprocess import OCSP_MAX_AGE_S, InProcessMesh
+
+PERSON_BY_IIN = "gbdfl.person-by-iin"
+
+
+@pytest.fixture
+async def soap_member(inproc: InProcessMesh) -> SoapMember:
+    member = await enroll_soap(inproc, member_id=unique_id("soap-portal"))
+    await grant(inproc, service_id=PERSON_BY_IIN, callers=[member.member_id])
+    return member
+
+
+async def post(inproc: InProcessMesh, path: str, body: bytes) -> tuple[int, etree._Element]:
+    async with inproc.client("shep_gateway") as gateway:
+        reply = await gateway.post(path, content=body, headers={"Content-Type": "text/xml; charset=utf-8",
+                                                                 "SOAPAction": '""'})
+    return reply.status_code, parse_xml(reply.content)
+
+
+async def log_record(inproc: InProcessMesh, message_id: str) -> dict[str, Any]:
+    async with inproc.client("shep_gateway") as gateway:
+        reply = await gateway.get(f"/log/{message_id}", headers=inproc.admin)
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
+
+
+def fault_code(answer: etree._Element) -> str:
+    code = answer.findtext(f".//{{{SYNC_TYPES}}}SendMessageFault1_SendMessageFault/errorCode")
+    assert code, etree.tostring(answer)[:2000]
+    return code
+
+
+async def test_a_soap_system_looks_a_person_up_in_gbd_fl_through_sync_channel(inproc, soap_member):
+    person = await inproc.person(district="almaty")
+    body = soap_member.sync_call(service_id=PERSON_BY_IIN, data={"iin": person.iin})
+    status, answer = await post(inproc, "/bip-sync-wss-gost/", body)
+    assert status == 200, etree.tostring(answer)[:2000]
+    signed = verify_body(answer)  # the gateway signs what it answers
+    assert signed.verified.signer == soap_member.gateway_certificate
+    response = signed.body.find(f"{{{SYNC_TYPES}}}SendMessageResponse/response")
+    assert response.findtext("responseInfo/status/code") == "SCSS001"
+    assert json.loads(response.findtext("responseData/data"))["person"]["iin"] == person.iin
+    request_id = parse_xml(body).findtext(f".//{{{SYNC_TYPES}}}SendMessage/request/requestInfo/messageId")
+    record = await log_record(inproc, request_id)  # the message log: by which door, its signature checked
+    assert (record["sender"], record["checks"]["door"], record["checks"]["signature"]["ok"]) == (
+        soap_member.member_id, "soap", True)
+    answer_record = await log_record(inproc, response.findtext("responseInfo/messageId"))
+    assert (answer_record["inReplyTo"], answer_record["sender"]) == (request_id, "gbdfl")
+
+
+def _strip_signature(body: bytes) -> bytes:
+    root = parse_xml(body)
+    security = root.find(f"{{{SOAP11}}}Header")
+    for child in list(security):
+        security.remove(child)
+    return etree.tostring(root)
+
+
+def _altered(body: bytes) -> bytes:
+    """The Body changed after it was signed: the data's JSON text rewritten in place."""
+    return body.replace(b"&quot;iin&quot;", b"&quot;iin&quot; ").replace(b'"iin"', b'"iin" ')
+
+
+def _unreferenced(body: bytes) -> bytes:
+    """The Body's wsu:Id renamed: the signature's reference now points at nothing in this envelope."""
+    root = parse_xml(body)
+    soap_body = root.find(f"{{{SOAP11}}}Body")
+    for name in list(soap_body.attrib):
+        if name.endswith("}Id"):
+            soap_body.set(name, "id-elsewhere")
+    return etree.tostring(root)
+
+
+def _gost(body: bytes) -> bytes:
+    return body.replace(b"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+                        b"http://www.w3.org/2001/04/xmldsig-more#gost34310-gost34311")
+
+
+BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+                  + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
+                             for i in range(1, 10))
+                  + b']><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+                  + b"<x>&lol9;</x></soapenv:Body></soapenv:Envelope>")
+XXE = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+       b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><x>&xxe;</x>'
+       b"</soapenv:Body></soapenv:Envelope>")
+DEEP = (b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+        + b"<a>" * 200 + b"</a>" * 200 + b"</soapenv:Body></soapenv:Envelope>")
+WRONG_NAMESPACE = (b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+                   b'<ns2:SendMessage xmlns:ns2="http://bip.bee.kz/SyncChannel/v9/Types"/></soapenv:Body>'
+                   b"</soapenv:Envelope>")
+SOAP12 = (b'<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body/></env:Envelope>')
+
+
+@pytest.mark.parametrize(("case", "code"), [
+    ("not XML", "Client.XmlMalformed"),
+    ("SOAP 1.2", "Client.SoapInvalid"),
+    ("another namespace", "Client.SoapInvalid"),
+    ("the async operation at the sync address", "Client.SoapInvalid"),
+    ("billion laughs", "Client.XmlForbidden"),
+    ("external entity", "Client.XmlForbidden"),
+    ("nested too deep", "Client.XmlForbidden"),
+    ("over the size limit", "Client.TooLarge"),
+    ("unknown senderId", "Client.SoapAuthFailed"),
+    ("wrong password", "Client.SoapAuthFailed"),
+    ("no password", "Client.SoapAuthFailed"),
+    ("no signature", "Client.SignatureMissing"),
+    ("body altered after signing", "Client.SignatureContentMismatch"),
+    ("body not referenced", "Client.SignatureBodyNotReferenced"),
+    ("GOST", "Client.SignatureAlgorithmUnsupported"),
+    ("message id not a UUID", "Client.SoapInvalid"),
+    ("data not the contract's", "Client.InvalidPayload"),
+    ("data not JSON", "Client.InvalidPayload"),
+])
+async def test_bad_input_is_a_soap_fault_with_its_code_and_nothing_is_sent_on(inproc, soap_member, case, code):
+    person = await inproc.person(district="almaty")
+    good = soap_member.sync_call(service_id=PERSON_BY_IIN, data={"iin": person.iin})
+    body = {
+        "not XML": b"iin=1",
+        "SOAP 1.2": SOAP12,
+        "another namespace": WRONG_NAMESPACE,
+        "the async operation at the sync address": soap_member.async_call(
+            service_id=PERSON_BY_IIN, message_type="REQUEST", data={"iin": person.iin}),
+        "billion laughs": BILLION_LAUGHS,
+        "external entity": XXE,
+        "nested too deep": DEEP,
+        "over the size limit": good + b" " * (4 * 1024 * 1024),
+        "unknown senderId": good.replace(soap_member.member_id.encode(), b"soap-nobody"),
+        "wrong password": soap_member.sync_call(service_id=PERSON_BY_IIN, data={"iin": person.iin},
+                                                password="guessed-0123456789"),
+        "no password": soap_member.sync_call(service_id=PERSON_BY_IIN, data={"iin": person.iin}, password=""),
+        "no signature": _strip_signature(good),
+        "body altered after signing": _altered(good),
+        "body not referenced": _unreferenced(good),
+        "GOST": _gost(good),
+        "message id not a UUID": good.replace(b"<messageId>", b"<messageId>msg-"),
+        "data not the contract's": soap_member.sync_call(service_id=PERSON_BY_IIN, data={"iin": "12"}),
+        "data not JSON": soap_member.sync_call(service_id=PERSON_BY_IIN, data={"iin": person.iin}).replace(
+            b"{&quot;", b"{{&quot;").replace(b'{"', b'{{"'),
+    }[case]
+    before = await inproc.sql("shep_gateway", "SELECT COUNT(*) FROM message_log")
+    status, answer = await post(inproc, "/bip-sync-wss-gost/", body)
+    assert (status, fault_code(answer)) == (500, code)
+    assert answer.findtext(f"{{{SOAP11}}}Body/{{{SOAP11}}}Fault/faultcode") == "soap:Client"
+    assert await inproc.sql("shep_gateway", "SELECT COUNT(*) FROM message_log") == before  # nothing sent on
+
+
+async def test_what_the_pipeline_refuses_comes_back_as_a_fault_with_its_code(inproc, soap_member):
+    """Checked after the door, by the same pipeline as every AMQP message: the registry, the grant, the deadline."""
+    person = await inproc.person(district="almaty")
+    cases = [({"service_id": "test.no-such-service", "data": {}}, "Client.UnknownService"),
+             ({"service_id": "gbdfl.social-status-by-iin", "data": {"iin": person.iin}}, "Client.AccessDenied")]
+    for call, code in cases:
+        status, answer = await post(inproc, "/bip-sync-wss-gost/", soap_member.sync_call(**call))
+        assert (status, fault_code(answer)) == (500, code)
+    refused = await inproc.sql("shep_gateway", "SELECT COUNT(*) FROM message_log WHERE sender = ? AND outcome = ?",
+                               soap_member.member_id, "REFUSED")
+    assert refused[0][0] >= len(cases)  # each refusal is in the message log
+
+
+async def test_a_duplicate_message_id_is_refused(inproc, soap_member):
+    person = await inproc.person(district="almaty")
+    message_id = uuid.uuid4()
+    first = soap_member.sync_call(service_id=PERSON_BY_IIN, data={"iin": person.iin}, message_id=message_id)
+    assert (await post(inproc, "/bip-sync-wss-gost/", first))[0] == 200
+    again = soap_member.sync_call(service_id=PERSON_BY_IIN, data={"iin": person.iin}, message_id=message_id)
+    status, answer = await post(inproc, "/bip-sync-wss-gost/", again)
+    assert (status, fault_code(answer)) == (500, "Client.DuplicateMessage")
+
+
+async def test_a_certificate_not_the_senders_or_revoked_is_refused(inproc, soap_member):
+    person = await inproc.person(district="almaty")
+    other = await enroll_soap(inproc, member_id=unique_id("soap-other"))
+    impostor = SoapMember(enrolled=other.enrolled, password=soap_member.password, sync_url=soap_member.sync_url,
+                          async_url=soap_member.async_url, gateway_certificate=soap_member.gateway_certificate)
+    forged = impostor.signed(send_message(sender_id=soap_member.member_id, password=soap_member.password,
+                                          service_id=PERSON_BY_IIN, data={"iin": person.iin}))
+    status, answer = await post(inproc, "/bip-sync-wss-gost/", forged)
+    assert (status, fault_code(answer)) == (500, "Client.CertificateNotRegistered")
+    serial = format(other.enrolled.identity.certificate.serial_number, "x")
+    async with inproc.client("nuc_pki") as nuc:
+        reply = await nuc.post(f"/certificates/{serial}/revoke", headers=inproc.admin, json={"reason": "keyCompromise"})
+    assert reply.status_code == 200, reply.text
+    await grant(inproc, service_id=PERSON_BY_IIN, callers=[other.member_id])
+    # the GOOD the gateway heard when it pinned the certificate stands for OCSP_MAX_AGE_S, by design: past it, it asks
+    await asyncio.sleep(OCSP_MAX_AGE_S)
+    status, answer = await post(inproc, "/bip-sync-wss-gost/", other.sync_call(service_id=PERSON_BY_IIN,
+                                                                                data={"iin": person.iin}))
+    assert (status, fault_code(answer)) == (500, "Client.CertificateRevoked")
+
+
+async def test_a_provider_later_than_the_deadline_is_server_timeout(inproc, soap_member):
+    person = await inproc.person(district="almaty")
+    async with rule(inproc, where="gateway", match={"recipient": "gbdfl", "serviceId": PERSON_BY_IIN},
+                    fault={"kind": "delay", "delayMs": 3000}, times=1):
+        status, answer = await post(inproc, "/bip-sync-wss-gost/",
+                                    soap_member.sync_call(service_id=PERSON_BY_IIN, data={"iin": person.iin}))
+    assert (status, fault_code(answer)) == (500, "Server.Timeout")
+    assert answer.findtext(f"{{{SOAP11}}}Body/{{{SOAP11}}}Fault/faultcode") == "soap:Server"
