@@ -91,16 +91,17 @@ class Enrolled:
 
 
 async def enroll(mesh: Endpoints, *, member_id: str, register: bool = True, key_kind: str = "ec",
-                 door: str = "amqp", soap_endpoint: str | None = None) -> Enrolled:
+                 door: str = "amqp", soap_endpoint: str | None = None, district: str | None = None) -> Enrolled:
     """Put a member in the gateway registry (unless ``register`` is False), get its НУЦ certificate, pin it.
     ``key_kind``: ``ec`` (P-256) or ``rsa`` (2048 bits: what SOAP stacks sign WS-Security with); ``door``: ``amqp``
-    or ``soap`` (a system that speaks ШЭП's SOAP channels, ``soap_endpoint`` its own AsyncChannel address)."""
+    or ``soap`` (a system that speaks ШЭП's SOAP channels, ``soap_endpoint`` its own AsyncChannel address);
+    ``district``: the district it serves (an ИС МИО's stand-in)."""
     bin_ = random_bin()
     organisation = "ТОО «Тестовая система»"
     async with mesh.client() as http:
         if register:
             entry: dict[str, Any] = {"id": member_id, "name": f"test member {member_id}", "kind": "test",
-                                     "organisation": organisation, "bin": bin_, "door": door}
+                                     "organisation": organisation, "bin": bin_, "door": door, "district": district}
             reply = await http.put(f"{mesh.gateway}/admin/members/{member_id}", headers=mesh.admin,
                                    json=entry | ({"soapEndpoint": soap_endpoint} if soap_endpoint else {}))
             reply.raise_for_status()

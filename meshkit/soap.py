@@ -52,9 +52,12 @@ class SoapMember:
         return to_bytes(sign_body(envelope, key=identity.key, certificate=identity.certificate))
 
 
-async def enroll_soap(mesh: Endpoints, *, member_id: str, soap_endpoint: str | None = None) -> SoapMember:
-    """A SOAP member in the registry, with an RSA key and its НУЦ certificate pinned, and its credentials."""
-    enrolled = await enroll(mesh, member_id=member_id, key_kind="rsa", door="soap", soap_endpoint=soap_endpoint)
+async def enroll_soap(mesh: Endpoints, *, member_id: str, soap_endpoint: str | None = None,
+                      district: str | None = None) -> SoapMember:
+    """A SOAP member in the registry, with an RSA key and its НУЦ certificate pinned, and its credentials
+    (``soap_endpoint``: where the gateway pushes what is addressed to it; ``district``: the one it serves)."""
+    enrolled = await enroll(mesh, member_id=member_id, key_kind="rsa", door="soap", soap_endpoint=soap_endpoint,
+                            district=district)
     async with mesh.client() as http:
         reply = await http.post(f"{mesh.gateway}/admin/soap/members/{member_id}/credentials", headers=mesh.admin)
         reply.raise_for_status()

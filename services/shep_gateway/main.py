@@ -52,6 +52,7 @@ from services.shep_gateway.usecases.message_log import MessageLog
 from services.shep_gateway.usecases.settle import MemberProbe, Settler
 from services.shep_gateway.usecases.snapshots import MeshSnapshots
 from services.shep_gateway.usecases.soap_door import SoapDoor
+from services.shep_gateway.usecases.soap_push import SoapPush
 from shared.clock import MeshClock
 from shared.db import Sessions, create_tables, make_engine, make_sessions
 from shared.errors import MeshError
@@ -109,6 +110,7 @@ class Parts:
     delivery_watch: BackgroundTask
     faults: PipelineFaults
     soap_door: SoapDoor
+    soap_push: SoapPush
 
 
 def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = None,
@@ -118,7 +120,7 @@ def create_app(settings: GatewaySettings | None = None, *, bus: Bus | None = Non
     token = parts.settings.mesh.admin_token.get_secret_value
     journal = service_journal(service=SERVICE, settings=parts.settings, clock=parts.clock)
     parts.gateway.outcomes.journal = journal
-    parts.soap_door.journal = journal
+    parts.soap_door.journal = parts.soap_push.journal = journal
     chaos = ChaosBook(journal=journal)  # fault injection: the pipeline's rules and this edge's (docs/chaos.md)
     parts.faults.attach(chaos)
     app = build_app(service=SERVICE, title="egov-mesh SHEP gateway",
@@ -253,7 +255,11 @@ def _wire(settings: GatewaySettings, *, bus: Bus | None, http: httpx.AsyncClient
     soap_door = SoapDoor(bus=own_bus, book=book, decision=gateway.decision, composer=composer, clock=clock,
                          keyring=lambda: gateway.keyring, secret=settings.mesh.key_passphrase.get_secret_value(),
                          sync_timeout_s=settings.mesh.sync_timeout_s, max_sync_deadline_s=settings.max_sync_deadline_s)
+    soap_push = SoapPush(bus=own_bus, book=book, sessions=sessions, composer=composer, keyring=lambda: gateway.keyring,
+                         http=client)
+    book.on_loaded.append(soap_push.refresh)
     return Parts(settings=settings, engine=engine, sessions=sessions, clock=clock, http=client, soap_door=soap_door,
+                 soap_push=soap_push,
                  owns_http=http is None, bus=own_bus, accounts=accounts, relay=relay, composer=composer, book=book,
                  message_log=MessageLog(sessions=sessions, book=book, own_id=settings.member_id), gateway=gateway,
                  worker=worker, nuc=nuc, readiness=readiness, faults=faults,
@@ -341,6 +347,7 @@ class StartUp:
         p.relay.kick()
         await p.worker.start()
         await p.soap_door.start()
+        await p.soap_push.start()
         await p.clock_authority.broadcast()
 
     async def background(self) -> None:
@@ -361,6 +368,7 @@ def _lifespan(parts: Parts) -> Callable[[FastAPI], AbstractAsyncContextManager[N
         yield
         await startup.stop()
         await parts.soap_door.stop()
+        await parts.soap_push.stop()
         await parts.worker.stop()
         await parts.delivery_watch.stop()
         parts.gateway.cancel_timers()

@@ -4,6 +4,7 @@ or may call. Kept in the database (so replicas share it) and mirrored in memory 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -75,6 +76,7 @@ class RegistryBook:
         self._own: x509.Certificate | None = None
         self._memory = asyncio.Lock()  # the in-memory registry and pins change under it
         self._loaded = False
+        self.on_loaded: list[Callable[[], Awaitable[None]]] = []  # told after each reload (the SOAP pushes)
 
     async def seed_registry(self) -> None:
         """Bring the database in line with the seed file: entries it lacks are added, entries nobody changed
@@ -169,6 +171,8 @@ class RegistryBook:
                 if pin.serial not in self._certificates:
                     self._certificates[pin.serial] = load_pem_certificates(pin.certificate_pem)[0]
             self._loaded = True
+        for listener in self.on_loaded:
+            await listener()
 
     def loaded_or_fail(self) -> Registry:
         """The registry, once read from the database: before that an empty one would answer "no such member"

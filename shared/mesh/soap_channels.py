@@ -25,7 +25,7 @@ from lxml import etree
 from shared.errors import MeshError
 from shared.mesh.envelope import MessageType, ParsedEnvelope
 from shared.pki.signing import SignatureError, VerifiedSignature, verify_detached
-from shared.pki.xmldsig import SOAP11, XmlRefused, parse_xml, verify_body
+from shared.pki.xmldsig import SOAP11, parse_xml, verify_body
 
 SYNC_TYPES = "http://bip.bee.kz/SyncChannel/v10/Types"
 ASYNC_TYPES = "http://bip.bee.kz/AsyncChannel/v10/Types"
@@ -198,7 +198,7 @@ def verify_envelope_signature(parsed: ParsedEnvelope) -> VerifiedSignature:
         soap = base64.b64decode(env.signature[len(WSS_PREFIX):], validate=True)
         signed = verify_body(parse_xml(soap))
         call = read_call(signed.body)
-    except (ValueError, XmlRefused, MeshError) as exc:
+    except (ValueError, MeshError) as exc:  # XmlRefused is a MeshError
         if isinstance(exc, SignatureError):
             raise
         raise SignatureError("SIGNATURE_MALFORMED", f"the SOAP message in the signature cannot be read: {exc}") \
@@ -264,6 +264,45 @@ def async_response(*, message_id: uuid.UUID, correlation_id: str, when: dt.datet
     _el(response, "responseDate", when.isoformat())
     _el(response, "sessionId", session)
     return envelope
+
+
+def push_message(env: dict[str, Any], *, session: str) -> etree._Element:
+    """AsyncChannel's ``sendMessage`` the gateway pushes to a SOAP member's own endpoint (its client contract):
+    the envelope's fields in ``messageInfo`` (the original sender in ``sender/senderId``), its data as JSON text.
+    AsyncChannel has no ERROR: a refusal travels as a RESPONSE with the property ``errorCode``; ``inReplyTo`` and
+    ``messageType`` (the mesh's own) are properties too."""
+    envelope, body = soap_envelope()
+    wrapper = etree.SubElement(body, f"{{{ASYNC_TYPES}}}sendMessage", nsmap={"ns2": ASYNC_TYPES})
+    request = _el(wrapper, "request")
+    info = _el(request, "messageInfo")
+    kind = MessageType(env["messageType"])
+    _el(info, "messageId", str(env["messageId"]))
+    _el(info, "correlationId", str(env["correlationId"]))
+    _el(info, "serviceId", str(env["serviceId"]))
+    _el(info, "messageType", "RESPONSE" if kind is MessageType.ERROR else kind.value)
+    if env.get("routeId"):
+        _el(info, "routeId", str(env["routeId"]))
+    when = env["messageDate"]
+    _el(info, "messageDate", when.isoformat() if isinstance(when, dt.datetime) else str(when))
+    _el(_el(info, "sender"), "senderId", str(env["sender"]))
+    properties = {"messageType": kind.value}
+    if env.get("inReplyTo"):
+        properties["inReplyTo"] = str(env["inReplyTo"])
+    if kind is MessageType.ERROR:
+        properties["errorCode"] = str(env["data"].get("code", ""))
+    for key, value in properties.items():
+        prop = _el(info, "properties")
+        _el(prop, "key", key)
+        _el(prop, "value", value)
+    _el(info, "sessionId", session)
+    _data(_el(request, "messageData"), env["data"])
+    return envelope
+
+
+def is_push_accepted(answer: etree._Element) -> bool:
+    """Whether a member's answer to a push is ``sendMessageResponse`` (its acknowledgement), not a fault."""
+    body = answer.find(f"{{{SOAP11}}}Body")
+    return body is not None and len(body) > 0 and body[0].tag == f"{{{ASYNC_TYPES}}}sendMessageResponse"
 
 
 def fault(*, channel: str, code: str, message: str, when: dt.datetime, session: str,

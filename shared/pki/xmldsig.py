@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from lxml import etree
 
+from shared.errors import MeshError
 from shared.pki.signing import SignatureError, VerifiedSignature
 
 MAX_XML_BYTES = 4 * 1024 * 1024
@@ -59,13 +60,8 @@ _NO_DTD = ("a document type declaration (DTD) is refused: entities — expanded 
            "XXE are sent")
 
 
-class XmlRefused(ValueError):
-    """XML the mesh does not read: ``code`` is a catalogued ``Client.*`` code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class XmlRefused(MeshError):
+    """XML the mesh does not read: too large, not well-formed, an attack."""
 
 
 def _parser() -> etree.XMLParser:

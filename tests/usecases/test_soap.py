@@ -5,19 +5,23 @@ fault carrying the mesh's code — nothing sent on."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from lxml import etree
 
 from meshkit.members import grant, unique_id
 from meshkit.soap import SoapMember, enroll_soap, send_message
-from shared.mesh.soap_channels import SYNC_TYPES
+from shared.mesh.soap_channels import ASYNC_TYPES, SYNC_TYPES
 from shared.pki.xmldsig import SOAP11, parse_xml, verify_body
 from tests.support.chaos import rule
 from tests.support.inprocess import OCSP_MAX_AGE_S, InProcessMesh
+from tests.support.soap_system import PUSH_PATH, Pushed, SoapEndpoint
+from tests.usecases.helpers import apply, final_case
 
 PERSON_BY_IIN = "gbdfl.person-by-iin"
 
@@ -216,3 +220,81 @@ async def test_a_provider_later_than_the_deadline_is_server_timeout(inproc, soap
                                     soap_member.sync_call(service_id=PERSON_BY_IIN, data={"iin": person.iin}))
     assert (status, fault_code(answer)) == (500, "Server.Timeout")
     assert answer.findtext(f"{{{SOAP11}}}Body/{{{SOAP11}}}Fault/faultcode") == "soap:Server"
+
+
+# ---- AsyncChannel ------------------------------------------------------------------------------------------------
+JOB_SEEKER = "employment.job-seeker-registration"
+
+
+async def soap_system(inproc: InProcessMesh, prefix: str, **enrol: Any) -> tuple[SoapMember, SoapEndpoint]:
+    """A SOAP member whose AsyncChannel endpoint is an app in the in-process mesh (host ``<member>.mesh``)."""
+    member_id = unique_id(prefix)
+    host = member_id.replace(".", "-")
+    endpoint = SoapEndpoint()
+    inproc.router.apps[host] = httpx.ASGITransport(app=endpoint.app())
+    member = await enroll_soap(inproc, member_id=member_id, soap_endpoint=f"http://{host}.mesh{PUSH_PATH}", **enrol)
+    endpoint.gateway_certificate = member.gateway_certificate
+    return member, endpoint
+
+
+async def test_a_soap_portal_applies_through_async_channel_and_gets_every_status_pushed(inproc: InProcessMesh):
+    """Must-show: a portal-less case driven over SOAP — the application by AsyncChannel, the simulated ИС МИО
+    deciding it, each status pushed back to the SOAP system's own endpoint, signed by the gateway."""
+    portal, endpoint = await soap_system(inproc, "portal.soap")
+    await grant(inproc, service_id=JOB_SEEKER, callers=[portal.member_id], notify=[portal.member_id])
+    await inproc.set_mode("almaty", share=0.0001)  # the simulated staff decide at once
+    person = await inproc.person(district="almaty")
+    status, answer = await post(inproc, "/bip-async/", portal.async_call(
+        service_id=JOB_SEEKER, message_type="REQUEST", data=person.request(JOB_SEEKER) | {"signedBy": "applicant"}))
+    assert status == 200, answer.findtext(".//faultstring")
+    accepted = verify_body(answer).body.find(f"{{{ASYNC_TYPES}}}sendMessageResponse/response")
+    correlation_id = accepted.findtext("correlationId")
+    completed = await endpoint.wait_for(lambda p: p.info["correlationId"] == correlation_id
+                                        and p.data.get("status") in ("COMPLETED", "REFUSED"), timeout_s=60)
+    statuses = [p.data["status"] for p in endpoint.received if p.info["correlationId"] == correlation_id]
+    assert statuses[:2] == ["RECEIVED", "IN_PROGRESS"] and completed.data["status"] == "COMPLETED", statuses
+    assert (completed.info["messageType"], completed.info["serviceId"], completed.info["sender"]) == (
+        "NOTIFICATION", JOB_SEEKER, "mio.almaty")
+    assert not endpoint.refused
+    request_record = await log_record(inproc, accepted.findtext("messageId"))
+    assert (request_record["checks"]["door"], request_record["recipient"]) == ("soap", "mio.almaty")
+    delivered = await inproc.sql("shep_gateway", "SELECT state, settled_by FROM delivery WHERE recipient = ? AND "
+                                 "correlation_id = ?", portal.member_id, correlation_id)
+    assert {row for row in delivered} == {("DELIVERED", "soap-push")}  # each push acknowledged: its receipt
+
+
+def status_notice(pushed: Pushed, *, number: str, status: str, text: str) -> dict[str, Any]:
+    form = pushed.data["form"]
+    return {"applicationNumber": number, "district": "kyzylorda", "applicantIin": form["applicantIin"],
+            "status": status, "statusText": text, "at": dt.datetime.now(dt.UTC).isoformat(),
+            "text": f"Заявление № {number}: {text}", "channel": "portal"}
+
+
+async def test_the_portals_application_is_handled_by_a_soap_mio_that_answers_through_async_channel(
+        inproc: InProcessMesh):
+    """Must-show, the reverse: a tester's own ИС МИО for one district, on SOAP, takes the simulated portal's
+    application by push and sends its statuses back through AsyncChannel; the citizen's case is COMPLETED."""
+    mio, endpoint = await soap_system(inproc, "mio.soap", district="kyzylorda")
+    async with inproc.client("shep_gateway") as gateway:
+        seed = next(s for s in (await gateway.get("/services")).json()["services"] if s["id"] == JOB_SEEKER)
+        replaced = seed | {"providers": [mio.member_id, *seed["providers"]]}  # it serves kyzylorda now
+        assert (await gateway.put(f"/admin/services/{JOB_SEEKER}", json=replaced)).status_code == 200
+    try:
+        person = await inproc.person(district="kyzylorda")
+        token = await inproc.citizen_session(person)
+        sent = await apply(inproc, person, token)
+        application = await endpoint.wait_for(lambda p: p.info["correlationId"] == sent["correlationId"])
+        assert (application.info["messageType"], application.info["sender"]) == ("REQUEST", "portal")
+        assert application.data["form"]["applicantIin"] == person.iin
+        number = f"SOAP-{uuid.uuid4().hex[:8]}"
+        for status, text in (("RECEIVED", "Поступившие"), ("IN_PROGRESS", "В работе"), ("COMPLETED", "Исполнено")):
+            code, answer = await post(inproc, "/bip-async/", mio.async_call(
+                service_id=JOB_SEEKER, message_type="NOTIFICATION", correlation_id=sent["correlationId"],
+                data=status_notice(application, number=number, status=status, text=text),
+                properties={"recipient": "portal"}))
+            assert code == 200, answer.findtext(".//faultstring")
+        done = await final_case(inproc, person, token, sent["correlationId"])
+        assert (done["status"], done["applicationNumber"]) == ("COMPLETED", number)
+    finally:
+        async with inproc.client("shep_gateway") as gateway:
+            await gateway.post("/admin/registry/reset", json={"kind": "service", "id": JOB_SEEKER})

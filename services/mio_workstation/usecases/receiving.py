@@ -21,8 +21,13 @@ CON = "con"
 
 
 def channel_of(sender: str) -> str:
-    """The regulation's channel of an application that came through the gateway from ``sender``."""
-    return {"portal": "portal", CON: "con"}.get(sender, "office")
+    """The regulation's channel of an application that came through the gateway from ``sender``: the portal's or
+    ИС ЦОН's — or a system standing in for one, whose member id is theirs with a suffix (``portal.my-soap``: a
+    tester's own portal on ШЭП's SOAP channels, docs/soap.md)."""
+    for member, channel in (("portal", "portal"), (CON, "con")):
+        if sender == member or sender.startswith(f"{member}."):
+            return channel
+    return "office"
 
 
 def copy_problems(form: dict[str, Any], request: ApplicationRequest, *, content_required: bool) -> list[str]:

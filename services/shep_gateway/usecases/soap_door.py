@@ -53,7 +53,7 @@ from shared.mesh.soap_channels import (
     wss_signature,
 )
 from shared.mesh.topology import H_DEADLINE, H_DOOR, H_PUBLISHER, INGRESS_EXCHANGE, deadline_header
-from shared.pki.xmldsig import SOAP11, XmlRefused, parse_xml, sign_body
+from shared.pki.xmldsig import SOAP11, parse_xml, sign_body
 
 log = get_logger(__name__)
 
@@ -153,9 +153,7 @@ class SoapDoor:
                 return self._answer(200, async_response(message_id=env.message_id, correlation_id=env.correlation_id,
                                                         when=self._clock.now(), session=session))
             return await self._call(raw, session=session, facts=facts)
-        except XmlRefused as exc:
-            return self._fault(channel, exc.code, exc.message, session=session, facts=facts)
-        except MeshError as exc:
+        except MeshError as exc:  # XmlRefused and SignatureError too
             return self._fault(channel, exc.code, exc.message, session=session, facts=facts)
 
     def _envelope(self, fields: dict[str, Any], *, soap: bytes) -> dict[str, Any]:
@@ -179,7 +177,7 @@ class SoapDoor:
                 body=orjson.dumps(wire), message_id=raw["messageId"], correlation_id=raw["correlationId"],
                 reply_to=reply_to, headers=headers, persistent=reply_to is None))
         except BusError as exc:
-            raise MeshError("Server.GatewayUnavailable", f"the gateway's broker did not take the message: {exc}") \
+            raise MeshError("Server.BrokerUnavailable", f"the gateway's broker did not take the message: {exc}") \
                 from None
 
     async def _call(self, raw: dict[str, Any], *, session: str, facts: dict[str, Any]) -> SoapAnswer:

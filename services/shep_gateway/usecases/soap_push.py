@@ -1,0 +1,124 @@
+"""What the gateway delivers to a SOAP member, pushed to the member's own AsyncChannel endpoint (docs/soap.md).
+
+ШЭП has both ways for an asynchronous recipient: it calls the recipient's ``sendMessage`` (the channel's client
+contract, «PUSH»), or the recipient polls ``getMessages``. The gateway pushes: a member registered with
+``door: soap`` and a ``soapEndpoint`` gets each delivery as a ``sendMessage`` signed by the gateway, as soon as it
+is routed — no polling interval between a status and the system that waits for it. The pipeline is unchanged: the
+delivery is logged, sealed and tracked ON_DELIVERY on the member's queue like any other; this consumer takes it
+from there (its payload was encrypted to the gateway's own key: a SOAP member's hop ends at the gateway), and the
+member's ``sendMessageResponse`` is its receipt — DELIVERED. A push that fails (no answer, a fault, anything but
+``sendMessageResponse``) leaves the delivery ON_DELIVERY: the receipt timeout delivers it again and, after
+``SHEP_DELIVERY_ATTEMPTS``, it is NOT_DELIVERED, dead-lettered, its sender told — the AMQP policy, unchanged."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+from sqlmodel import col
+
+from services.shep_gateway.registry_book import RegistryBook
+from services.shep_gateway.store import DeliveryRow
+from shared.db import Sessions
+from shared.errors import MeshError
+from shared.logging import get_logger, message_context
+from shared.mesh.bus import Bus, BusError, Delivery, Subscription
+from shared.mesh.journal import Journal
+from shared.mesh.member import Composer
+from shared.mesh.payload_crypto import Keyring, open_wire, read_wire
+from shared.mesh.soap_channels import is_push_accepted, push_message, session_guid, to_bytes
+from shared.mesh.topology import declare_member, member_queue
+from shared.pki.xmldsig import XmlRefused, parse_xml, sign_body
+
+log = get_logger(__name__)
+PUSH_TIMEOUT_S = 10.0
+
+
+class SoapPush:
+    def __init__(self, *, bus: Bus, book: RegistryBook, sessions: Sessions, composer: Composer,
+                 keyring: Callable[[], Keyring], http: httpx.AsyncClient) -> None:
+        self._bus = bus
+        self._book = book
+        self._sessions = sessions
+        self._composer = composer
+        self._keyring = keyring
+        self._http = http
+        self._consuming: dict[str, tuple[str, Subscription]] = {}  # member → (endpoint, its consumer)
+        self._started = False
+        self.journal: Journal | None = None
+
+    async def start(self) -> None:
+        self._started = True
+        await self.refresh()
+
+    async def stop(self) -> None:
+        self._started = False
+        for _endpoint, subscription in self._consuming.values():
+            await subscription.cancel()
+        self._consuming.clear()
+
+    async def refresh(self) -> None:
+        """One consumer per SOAP member with an endpoint, as the registry has them now."""
+        if not self._started:
+            return
+        wanted = {m.id: m.soap_endpoint for m in self._book.registry.members.values()
+                  if m.door == "soap" and m.soap_endpoint and m.active}
+        for member_id in [m for m in self._consuming if self._consuming[m][0] != wanted.get(m)]:
+            await self._consuming.pop(member_id)[1].cancel()
+        for member_id, endpoint in wanted.items():
+            if member_id not in self._consuming and endpoint:
+                await declare_member(self._bus, member_id=member_id)  # a member just registered: not declared yet
+                subscription = await self._bus.consume(queue=member_queue(member_id), prefetch=8,
+                                                       handler=self._handler(member_id, endpoint))
+                self._consuming[member_id] = (endpoint, subscription)
+
+    def _handler(self, member_id: str, endpoint: str) -> Callable[[Delivery], Any]:
+        async def on_delivery(delivery: Delivery) -> None:
+            with message_context(message_id=delivery.message_id, correlation_id=delivery.correlation_id):
+                try:
+                    await self._push(member_id, endpoint, delivery)
+                finally:  # a failed push is the receipt timeout's to deliver again
+                    with contextlib.suppress(BusError):
+                        await delivery.ack()
+        return on_delivery
+
+    async def _push(self, member_id: str, endpoint: str, delivery: Delivery) -> None:
+        try:
+            env = open_wire(read_wire(delivery.body), self._keyring()).envelope
+        except MeshError as exc:  # not the gateway's own delivery: nothing to push, its receipt timeout decides
+            log.warning("soap_push_unreadable", member=member_id, error=exc.message[:200])
+            return
+        message = push_message(env.model_dump(by_alias=True), session=session_guid())
+        signer = self._composer.signer
+        if signer is not None:
+            sign_body(message, key=signer.key, certificate=signer.certificate)
+        outcome, reason = "pushed", None
+        try:
+            reply = await self._http.post(endpoint, content=to_bytes(message), timeout=PUSH_TIMEOUT_S,
+                                          headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
+            accepted = reply.status_code == 200 and is_push_accepted(parse_xml(reply.content))
+            if not accepted:
+                outcome, reason = "push-refused", f"HTTP {reply.status_code}: {reply.text[:200]}"
+        except (httpx.HTTPError, XmlRefused) as exc:
+            outcome, reason = "push-failed", f"{type(exc).__name__}: {exc}"[:300]
+        if outcome == "pushed":
+            await self._delivered(member_id, str(env.message_id))
+        else:
+            log.warning("soap_push_failed", member=member_id, reason=reason)
+        if self.journal is not None:
+            self.journal.record("consumed", recipient=member_id, sender=env.sender, outcome=outcome,
+                                messageId=str(env.message_id), correlationId=env.correlation_id,
+                                serviceId=env.service_id, messageType=env.message_type.value, channel="soap-push",
+                                reason=reason, payload=env.data)
+
+    async def _delivered(self, member_id: str, message_id: str) -> None:
+        """The member's ``sendMessageResponse`` is its receipt: ON_DELIVERY → DELIVERED."""
+        async with self._sessions() as session, session.begin():
+            await session.exec(update(DeliveryRow).where(
+                col(DeliveryRow.message_id) == message_id, col(DeliveryRow.recipient) == member_id,
+                col(DeliveryRow.state) == "ON_DELIVERY").values(state="DELIVERED", settled_at=time.time(),
+                                                                settled_by="soap-push", body=b""))

@@ -1,0 +1,82 @@
+"""A tester's own system on ШЭП's SOAP channels, in a test: its AsyncChannel endpoint (an ASGI app the gateway
+pushes ``sendMessage`` to) that checks the gateway's signature on each push, keeps what came and acknowledges it
+with ``sendMessageResponse`` — the member side of docs/soap.md."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from fastapi import FastAPI, Request, Response
+from lxml import etree
+
+from shared.mesh.soap_channels import ASYNC_TYPES, async_response, session_guid, to_bytes
+from shared.pki.xmldsig import parse_xml, verify_body
+
+PUSH_PATH = "/AsyncChannelClient"
+
+
+@dataclass
+class Pushed:
+    """One ``sendMessage`` the gateway pushed, as its signed Body says."""
+
+    info: dict[str, str]
+    properties: dict[str, str]
+    data: dict[str, Any]
+
+
+@dataclass
+class SoapEndpoint:
+    gateway_certificate: x509.Certificate | None = None
+    received: list[Pushed] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post(PUSH_PATH)
+        async def push(request: Request) -> Response:
+            try:
+                signed = verify_body(parse_xml(await request.body()))
+                assert signed.verified.signer == self.gateway_certificate, "not signed by the gateway"
+            except Exception as exc:  # a push not from the gateway: kept aside, answered with a fault
+                self.refused.append(str(exc))
+                return Response(status_code=500, content=b"<refused/>", media_type="text/xml")
+            self.received.append(_read(signed.body))
+            self._arrived.set()
+            answer = async_response(message_id=_uuid(self.received[-1].info["messageId"]),
+                                    correlation_id=self.received[-1].info["correlationId"],
+                                    when=dt.datetime.now(dt.UTC), session=session_guid())
+            return Response(content=to_bytes(answer), media_type="text/xml; charset=utf-8")
+        return app
+
+    async def wait_for(self, condition: Any, *, timeout_s: float = 30.0) -> Pushed:
+        """The first push that meets ``condition`` (pushes arrive in their own time)."""
+        async def first() -> Pushed:
+            while True:
+                found = next((p for p in self.received if condition(p)), None)
+                if found is not None:
+                    return found
+                self._arrived.clear()
+                await self._arrived.wait()
+        return await asyncio.wait_for(first(), timeout=timeout_s)
+
+
+def _uuid(value: str) -> uuid.UUID:
+    return uuid.UUID(value)
+
+
+def _read(body: etree._Element) -> Pushed:
+    request = body.find(f"{{{ASYNC_TYPES}}}sendMessage/request")
+    assert request is not None
+    info = request.find("messageInfo")
+    fields = {child.tag: (child.text or "") for child in info if child.tag not in ("sender", "properties")}
+    fields["sender"] = info.findtext("sender/senderId") or ""
+    properties = {p.findtext("key") or "": p.findtext("value") or "" for p in info.findall("properties")}
+    return Pushed(info=fields, properties=properties, data=json.loads(request.findtext("messageData/data") or "{}"))
