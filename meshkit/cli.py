@@ -22,6 +22,8 @@
     meshctl centre tickets mamlyut                                 # the branch's queue; `meshctl new operator`
     meshctl scenario add gbdfl:no-data --ttl 10m                   # a scenario; `apply --scenario <id>` names it
     meshctl verify result.pdf                                      # a document, PDF or QR payload: does it hold?
+    meshctl soap enrol portal.my-system --endpoint http://host:9000/AsyncChannelClient \
+        --grant employment.job-seeker-registration               # a system written for ШЭП (docs/soap.md)
 """
 
 from __future__ import annotations
@@ -845,3 +847,60 @@ def chaos_fired(rule_id: Annotated[str | None, typer.Option("--rule", help="only
             _print(kit.chaos_kit.fired(rule_id, limit=limit))
     except KitError as exc:
         _fail(exc)
+
+
+soap_app = typer.Typer(help="ШЭП's SOAP channels: enrol a system written for ШЭП (docs/soap.md).", no_args_is_help=True)
+app.add_typer(soap_app, name="soap")
+
+
+@soap_app.command("enrol")
+def soap_enrol(
+    member: Annotated[str, typer.Argument(help="its member id (portal.<name> or con.<name>: the portal's or ИС ЦОН's "
+                                               "channel at ИС МИО)")],
+    endpoint: Annotated[str | None, typer.Option(help="its own AsyncChannel endpoint: where the gateway pushes "
+                                                      "sendMessage")] = None,
+    district: Annotated[str | None, typer.Option(help="the district it serves (an ИС МИО's stand-in)")] = None,
+    grant: Annotated[list[str] | None, typer.Option("--grant", help="a service it may call and follow "
+                                                    "(repeatable)")] = None,
+    out: Annotated[Path | None, typer.Option(help="where to write its key and certificates "
+                                             "(default var/soap/<member>)")] = None,
+    mesh: MeshOption = None,
+) -> None:
+    """An external SOAP member: a registry entry (door: soap), an RSA key and its НУЦ certificate pinned, its
+    senderId and password; writes key.pem, cert.pem, chain.pem, gateway.pem and prints what to configure."""
+    import asyncio
+
+    from meshkit.members import MeshEndpoints
+    from meshkit.members import grant as grant_service
+    from meshkit.soap import enroll_soap
+
+    try:
+        with _open(mesh) as kit:
+            where = MeshEndpoints(gateway=kit.info.gateway, nuc=kit.info.nuc, admin_token=kit.info.admin_token)
+    except KitError as exc:
+        _fail(exc)
+        return
+
+    async def enrol() -> Any:
+        enrolled = await enroll_soap(where, member_id=member, soap_endpoint=endpoint, district=district)
+        for service in grant or []:
+            await grant_service(where, service_id=service, callers=[member], notify=[member])
+        return enrolled
+
+    try:
+        soap = asyncio.run(enrol())
+    except httpx.HTTPError as exc:
+        typer.echo(json.dumps({"code": "SOAP_ENROL_FAILED", "message": str(exc)[:500]}, ensure_ascii=False), err=True)
+        raise typer.Exit(code=1) from None
+    directory = out or REPO_ROOT / "var" / "soap" / member
+    soap.write(directory)
+    _print({"senderId": soap.member_id, "password": soap.password, "syncUrl": soap.sync_url,
+            "syncWsdl": f"{soap.sync_url}?wsdl", "asyncUrl": soap.async_url, "asyncWsdl": f"{soap.async_url}?wsdl",
+            "soapEndpoint": endpoint, "granted": grant or [], "key": str(directory / "key.pem"),
+            "certificate": str(directory / "cert.pem"), "chain": str(directory / "chain.pem"),
+            "gatewayCertificate": str(directory / "gateway.pem"),
+            "configure": ["sign each request's soap:Body with key.pem (WS-Security, RSA-SHA256, exc-c14n; "
+                          "cert.pem as KeyIdentifier X509v3 or BinarySecurityToken)",
+                          "send sender/senderId and sender/password in requestInfo or messageInfo",
+                          "check the gateway's signature on every answer and push with gateway.pem",
+                          "serve sendMessage at soapEndpoint and answer sendMessageResponse (its receipt)"]})

@@ -8,10 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from meshkit.members import Endpoints, Enrolled, enroll
@@ -46,6 +48,11 @@ class SoapMember:
         envelope = async_send_message(sender_id=self.member_id, password=self.password, service_id=service_id,
                                       message_type=message_type, data=data, **info)
         return self.signed(envelope) if sign else to_bytes(envelope)
+
+    def write(self, directory: Path) -> None:
+        """key.pem (private), cert.pem, chain.pem and gateway.pem (what checks the gateway's signatures)."""
+        self.enrolled.write(directory)
+        (directory / "gateway.pem").write_bytes(self.gateway_certificate.public_bytes(serialization.Encoding.PEM))
 
     def signed(self, envelope: etree._Element) -> bytes:
         identity = self.enrolled.identity

@@ -9,8 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from meshkit.soap import enroll_soap
 from shared.mesh.envelope import MessageType
+from shared.mesh.soap_channels import SYNC_TYPES
 from shared.mesh.topology import DEAD_QUEUE, H_REFUSAL_CODE
+from shared.pki.xmldsig import parse_xml
 from tests.support.members import enroll, grant, start_member, unique_id
 from tests.support.mesh import MeshHandle, private_mesh
 
@@ -66,3 +69,21 @@ async def test_a_certificate_expired_on_the_mesh_clock_is_refused(clock_mesh: Me
             await http.post(f"{clock_mesh.gateway}/admin/clock", headers=clock_mesh.admin, json={"reset": True})
         await caller.close()
         await provider.close()
+
+
+async def test_a_soap_call_signed_with_a_certificate_expired_on_the_mesh_clock_is_a_fault(clock_mesh: MeshHandle):
+    """The same rule at ШЭП's SOAP door (docs/soap.md): the WS-Security signature's certificate, judged on the mesh
+    clock, expired — a SOAP fault, Client.CertificateExpired, nothing published."""
+    member = await enroll_soap(clock_mesh, member_id=unique_id("soap-expiring"))
+    call = member.sync_call(service_id="gbdfl.person-by-iin", data={"iin": "880101300123"})
+    try:
+        async with httpx.AsyncClient() as http:
+            moved = await http.post(f"{clock_mesh.gateway}/admin/clock", headers=clock_mesh.admin,
+                                    json={"advanceSeconds": 400 * 86400, "force": True})
+            assert moved.status_code == 200
+            reply = await http.post(member.sync_url, content=call, headers={"Content-Type": "text/xml"})
+        code = parse_xml(reply.content).findtext(f".//{{{SYNC_TYPES}}}SendMessageFault1_SendMessageFault/errorCode")
+        assert (reply.status_code, code) == (500, "Client.CertificateExpired")
+    finally:
+        async with httpx.AsyncClient() as http:
+            await http.post(f"{clock_mesh.gateway}/admin/clock", headers=clock_mesh.admin, json={"reset": True})

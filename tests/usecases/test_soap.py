@@ -5,9 +5,11 @@ fault carrying the mesh's code — nothing sent on."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import json
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -17,8 +19,9 @@ from lxml import etree
 from meshkit.members import grant, unique_id
 from meshkit.soap import SoapMember, enroll_soap, send_message
 from shared.mesh.soap_channels import ASYNC_TYPES, SYNC_TYPES
+from shared.pki.signing import SignerIdentity
 from shared.pki.xmldsig import SOAP11, parse_xml, verify_body
-from tests.support.chaos import rule
+from tests.support.chaos import rule, wait_journal
 from tests.support.inprocess import OCSP_MAX_AGE_S, InProcessMesh
 from tests.support.soap_system import PUSH_PATH, Pushed, SoapEndpoint
 from tests.usecases.helpers import apply, final_case
@@ -168,17 +171,33 @@ async def test_bad_input_is_a_soap_fault_with_its_code_and_nothing_is_sent_on(in
     assert await inproc.sql("shep_gateway", "SELECT COUNT(*) FROM message_log") == before  # nothing sent on
 
 
-async def test_what_the_pipeline_refuses_comes_back_as_a_fault_with_its_code(inproc, soap_member):
-    """Checked after the door, by the same pipeline as every AMQP message: the registry, the grant, the deadline."""
+async def test_what_the_registry_refuses_is_a_fault_and_a_journal_entry(inproc, soap_member):
+    """The registry's refusals (the service, the grant) before anything is published; the journal keeps each."""
     person = await inproc.person(district="almaty")
     cases = [({"service_id": "test.no-such-service", "data": {}}, "Client.UnknownService"),
              ({"service_id": "gbdfl.social-status-by-iin", "data": {"iin": person.iin}}, "Client.AccessDenied")]
     for call, code in cases:
-        status, answer = await post(inproc, "/bip-sync-wss-gost/", soap_member.sync_call(**call))
+        body = soap_member.sync_call(**call)
+        status, answer = await post(inproc, "/bip-sync-wss-gost/", body)
         assert (status, fault_code(answer)) == (500, code)
-    refused = await inproc.sql("shep_gateway", "SELECT COUNT(*) FROM message_log WHERE sender = ? AND outcome = ?",
-                               soap_member.member_id, "REFUSED")
-    assert refused[0][0] >= len(cases)  # each refusal is in the message log
+        message_id = parse_xml(body).findtext(f".//{{{SYNC_TYPES}}}SendMessage/request/requestInfo/messageId")
+        [entry] = await wait_journal(inproc, kind="envelope", messageId=message_id, outcome="refused")
+        assert (entry["code"], entry["channel"], entry["sender"]) == (code, "soap-sync", soap_member.member_id)
+
+
+async def test_an_async_call_the_registry_would_not_route_is_a_fault_at_once(inproc: InProcessMesh):
+    portal, _endpoint = await soap_system(inproc, "portal.soap")
+    await grant(inproc, service_id=JOB_SEEKER, callers=[portal.member_id])
+    person = await inproc.person(district="almaty")
+    application = person.request(JOB_SEEKER) | {"signedBy": "applicant"}
+    cases = [({"route_id": "atlantis"}, "Client.UnknownRoute"),
+             ({"service_id": "employment.unemployed-certificate"}, "Client.AccessDenied"),
+             ({"message_type": "NOTIFICATION", "data": {}}, "Client.InvalidPayload")]
+    for change, code in cases:
+        call = {"service_id": JOB_SEEKER, "message_type": "REQUEST", "data": application} | change
+        status, answer = await post(inproc, "/bip-async/", portal.async_call(**call))
+        refused = answer.findtext(f".//{{{ASYNC_TYPES}}}sendMessageFault1_sendMessageFault/errorCode")
+        assert (status, refused) == (500, code)
 
 
 async def test_a_duplicate_message_id_is_refused(inproc, soap_member):
@@ -252,15 +271,18 @@ async def test_a_soap_portal_applies_through_async_channel_and_gets_every_status
     completed = await endpoint.wait_for(lambda p: p.info["correlationId"] == correlation_id
                                         and p.data.get("status") in ("COMPLETED", "REFUSED"), timeout_s=60)
     statuses = [p.data["status"] for p in endpoint.received if p.info["correlationId"] == correlation_id]
-    assert statuses[:2] == ["RECEIVED", "IN_PROGRESS"] and completed.data["status"] == "COMPLETED", statuses
+    assert statuses[:2] == ["RECEIVED", "IN_PROGRESS"], statuses
+    assert completed.data["status"] == "COMPLETED", statuses
     assert (completed.info["messageType"], completed.info["serviceId"], completed.info["sender"]) == (
         "NOTIFICATION", JOB_SEEKER, "mio.almaty")
     assert not endpoint.refused
     request_record = await log_record(inproc, accepted.findtext("messageId"))
     assert (request_record["checks"]["door"], request_record["recipient"]) == ("soap", "mio.almaty")
+    status_record = await log_record(inproc, completed.info["messageId"])  # the way it went: pushed by SOAP
+    assert (status_record["recipient"], status_record["checks"]["recipientDoor"]) == (portal.member_id, "soap")
     delivered = await inproc.sql("shep_gateway", "SELECT state, settled_by FROM delivery WHERE recipient = ? AND "
                                  "correlation_id = ?", portal.member_id, correlation_id)
-    assert {row for row in delivered} == {("DELIVERED", "soap-push")}  # each push acknowledged: its receipt
+    assert set(delivered) == {("DELIVERED", "soap-push")}  # each push acknowledged: its receipt
 
 
 def status_notice(pushed: Pushed, *, number: str, status: str, text: str) -> dict[str, Any]:
@@ -298,3 +320,25 @@ async def test_the_portals_application_is_handled_by_a_soap_mio_that_answers_thr
     finally:
         async with inproc.client("shep_gateway") as gateway:
             await gateway.post("/admin/registry/reset", json={"kind": "service", "id": JOB_SEEKER})
+
+
+async def test_a_certificate_with_the_wrong_key_usage_is_never_the_senders(inproc, soap_member):
+    """НУЦ's deliberately faulty system certificate (no signing usage) for this very member: the gateway will not
+    pin it (Client.WrongKeyUsage), so a call signed with it is not the sender's (Client.CertificateNotRegistered)."""
+    async with inproc.client("nuc_pki") as nuc:
+        reply = await nuc.post("/test/certificates", json={
+            "kind": "wrong_usage", "holder": "system", "memberId": soap_member.member_id,
+            "organisation": "ТОО «Тестовая система»", "bin": soap_member.enrolled.bin,
+            "pkcs12Password": "faulty-0123456"})
+    assert reply.status_code == 201, reply.text
+    issued = reply.json()["signing"]
+    async with inproc.client("shep_gateway") as gateway:
+        pinned = await gateway.put(f"/admin/members/{soap_member.member_id}/certificate",
+                                   json={"certificatePem": issued["certificatePem"]})
+    assert (pinned.status_code, pinned.json()["code"]) == (422, "Client.WrongKeyUsage")
+    identity = SignerIdentity.from_pkcs12(data=base64.b64decode(issued["pkcs12Base64"]), password="faulty-0123456")
+    wrong = replace(soap_member, enrolled=replace(soap_member.enrolled, identity=identity))
+    person = await inproc.person(district="almaty")
+    status, answer = await post(inproc, "/bip-sync-wss-gost/", wrong.sync_call(service_id=PERSON_BY_IIN,
+                                                                                data={"iin": person.iin}))
+    assert (status, fault_code(answer)) == (500, "Client.CertificateNotRegistered")

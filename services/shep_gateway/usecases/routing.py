@@ -56,6 +56,9 @@ class Routing:
             item.checks["route"] = "district of the applicant's registered address"
             return Parked(decision)
         item.checks["route"] = decision.recipient
+        recipient = self._book.registry.members.get(decision.recipient)
+        if recipient is not None and recipient.door == "soap":  # the way it leaves: pushed by ШЭП's SOAP channel
+            item.checks["recipientDoor"] = "soap"
         if decision.channel == "sync" and env.message_type is MessageType.REQUEST:
             return self._sync_request(item, decision)
         return Routed(decision)

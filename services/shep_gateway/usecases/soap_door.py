@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 from lxml import etree
 
+from services.shep_gateway.domain import Refusal
 from services.shep_gateway.registry_book import RegistryBook
 from services.shep_gateway.usecases.ingress_decision import IngressDecision
 from shared.clock import MeshClock
@@ -38,7 +39,7 @@ from shared.errors import MeshError
 from shared.logging import get_logger
 from shared.mesh.bus import Bus, BusError, Delivery, OutgoingMessage, Subscription
 from shared.mesh.contracts import ErrorPayload, parse_payload
-from shared.mesh.envelope import MessageType, envelope_of, unsigned_envelope
+from shared.mesh.envelope import Envelope, MessageType, envelope_of, unsigned_envelope
 from shared.mesh.journal import Journal
 from shared.mesh.member import REPLY_MARGIN_S, Composer
 from shared.mesh.payload_crypto import Keyring, open_wire, read_wire, seal_wire
@@ -147,6 +148,7 @@ class SoapDoor:
                 raise MeshError(refusal.code, refusal.message)
             env = parsed.envelope
             parse_payload(service_id=env.service_id, message_type=env.message_type, data=env.data)
+            self._routable(env)
             if channel == "async":
                 await self._publish(raw, reply_to=None, deadline=None)
                 self._record(outcome="accepted", channel=channel, **facts)
@@ -155,6 +157,16 @@ class SoapDoor:
             return await self._call(raw, session=session, facts=facts)
         except MeshError as exc:  # XmlRefused and SignatureError too
             return self._fault(channel, exc.code, exc.message, session=session, facts=facts)
+
+    def _routable(self, env: Envelope) -> None:
+        """The registry's word before the call is taken — the service, the grant, the district named in routeId, a
+        notification's recipient — so the caller gets its fault now, not an ERROR pushed later; the pipeline asks
+        again. An answer's route needs the request it answers: the pipeline's alone."""
+        registry = self._book.loaded_or_fail()
+        route = (registry.route_request(env) if env.message_type is MessageType.REQUEST
+                 else registry.route_notification(env) if env.message_type is MessageType.NOTIFICATION else None)
+        if isinstance(route, Refusal):
+            raise MeshError(route.code, route.message)
 
     def _envelope(self, fields: dict[str, Any], *, soap: bytes) -> dict[str, Any]:
         """The envelope the SOAP call is: its fields as the Body gives them, what it leaves out assigned here."""
