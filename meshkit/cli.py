@@ -863,7 +863,7 @@ def soap_enrol(
     grant: Annotated[list[str] | None, typer.Option("--grant", help="a service it may call and follow "
                                                     "(repeatable)")] = None,
     out: Annotated[Path | None, typer.Option(help="where to write its key and certificates "
-                                             "(default var/soap/<member>)")] = None,
+                                             "(default var/soap/<member>, beside the mesh file)")] = None,
     mesh: MeshOption = None,
 ) -> None:
     """An external SOAP member: a registry entry (door: soap), an RSA key and its НУЦ certificate pinned, its
@@ -872,7 +872,7 @@ def soap_enrol(
 
     from meshkit.members import MeshEndpoints
     from meshkit.members import grant as grant_service
-    from meshkit.soap import enroll_soap
+    from meshkit.soap import enroll_soap, member_directory
 
     try:
         with _open(mesh) as kit:
@@ -892,7 +892,7 @@ def soap_enrol(
     except httpx.HTTPError as exc:
         typer.echo(json.dumps({"code": "SOAP_ENROL_FAILED", "message": str(exc)[:500]}, ensure_ascii=False), err=True)
         raise typer.Exit(code=1) from None
-    directory = out or REPO_ROOT / "var" / "soap" / member
+    directory = out or member_directory(member)
     soap.write(directory)
     _print({"senderId": soap.member_id, "password": soap.password, "syncUrl": soap.sync_url,
             "syncWsdl": f"{soap.sync_url}?wsdl", "asyncUrl": soap.async_url, "asyncWsdl": f"{soap.async_url}?wsdl",

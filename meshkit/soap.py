@@ -6,6 +6,7 @@ do. ``tests/`` use it; so can a script that wants to see what its own system sho
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,10 @@ from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from meshkit.members import Endpoints, Enrolled, enroll
+from meshkit.sdk import DEFAULT_MESH_FILE
 from shared.mesh.soap_channels import ASYNC_TYPES, SYNC_TYPES, XSD, XSI
 from shared.pki.signing import load_pem_certificates
-from shared.pki.xmldsig import SOAP11, sign_body
+from shared.pki.xmldsig import SOAP11, WSU, sign_body
 
 
 @dataclass
@@ -59,6 +61,11 @@ class SoapMember:
         return to_bytes(sign_body(envelope, key=identity.key, certificate=identity.certificate))
 
 
+def member_directory(member_id: str) -> Path:
+    """Where ``meshctl soap enrol`` writes a SOAP member's files: beside the mesh file (var/soap/<member>)."""
+    return Path(os.environ.get("MESH_FILE") or DEFAULT_MESH_FILE).parent / "soap" / member_id
+
+
 async def enroll_soap(mesh: Endpoints, *, member_id: str, soap_endpoint: str | None = None,
                       district: str | None = None) -> SoapMember:
     """A SOAP member in the registry, with an RSA key and its НУЦ certificate pinned, and its credentials
@@ -82,7 +89,7 @@ def _el(parent: etree._Element, name: str, text: str | None = None) -> etree._El
 
 
 def _envelope(namespace: str, operation: str) -> tuple[etree._Element, etree._Element]:
-    envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soapenv": SOAP11})
+    envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soapenv": SOAP11, "wsu": WSU})
     etree.SubElement(envelope, f"{{{SOAP11}}}Header")
     body = etree.SubElement(envelope, f"{{{SOAP11}}}Body")
     return envelope, etree.SubElement(body, f"{{{namespace}}}{operation}", nsmap={"ns2": namespace})

@@ -25,7 +25,7 @@ from lxml import etree
 from shared.errors import MeshError
 from shared.mesh.envelope import MessageType, ParsedEnvelope
 from shared.pki.signing import SignatureError, VerifiedSignature, verify_detached
-from shared.pki.xmldsig import SOAP11, parse_xml, verify_body
+from shared.pki.xmldsig import SOAP11, WSU, parse_xml, verify_body
 
 SYNC_TYPES = "http://bip.bee.kz/SyncChannel/v10/Types"
 ASYNC_TYPES = "http://bip.bee.kz/AsyncChannel/v10/Types"
@@ -220,7 +220,7 @@ def _el(parent: etree._Element, name: str, text: str | None = None) -> etree._El
 
 
 def soap_envelope() -> tuple[etree._Element, etree._Element]:
-    envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soap": SOAP11})
+    envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soap": SOAP11, "wsu": WSU})
     etree.SubElement(envelope, f"{{{SOAP11}}}Header")
     return envelope, etree.SubElement(envelope, f"{{{SOAP11}}}Body")
 

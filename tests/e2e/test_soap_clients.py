@@ -30,6 +30,8 @@ from zeep.wsse.signature import BinarySignature, verify_envelope
 from meshkit.members import grant, unique_id
 from meshkit.mesh_runner import REPO_ROOT
 from meshkit.soap import SoapMember, enroll_soap
+from tests.support.checkout import Checkout
+from tests.support.docs_pages import page_block
 from tests.support.mesh import MeshHandle
 
 pytestmark = pytest.mark.e2e
@@ -166,3 +168,11 @@ async def test_a_node_soap_client_from_the_wsdl_looks_a_person_up_through_sync_c
     assert "Client.SoapAuthFailed" in refused["parsed"]["faultstring"]
     assert refused["signed"]["errorCode"] == "Client.SoapAuthFailed"
     assert refused["gatewaySignature"]["verified"]  # the fault is the gateway's too
+
+
+def test_the_soap_page_runs_as_written(mesh: MeshHandle, tmp_path: Path):
+    """docs/soap.md's block, verbatim, in a checkout laid out as `make run` leaves one: enrol, then both channels."""
+    out = Checkout.of(tmp_path, mesh).bash(page_block("docs/soap.md", "meshctl soap enrol"), timeout_s=400)
+    assert '"status": "SCSS001"' in out
+    assert "sendMessageResponse" in out
+    assert (tmp_path / "var" / "soap" / "portal.my-system" / "gateway.pem").exists()

@@ -139,7 +139,8 @@ class IngressDecision:
     async def _signed_by_sender(self, item: Examined) -> Refusal | None:
         """The signature verifies, with a certificate pinned to the sender, valid now and not revoked."""
         assert item.parsed is not None
-        refusal, item.proven = await self.signature_refusal(item.parsed, item.checks)
+        refusal, proven = await self.signature_refusal(item.parsed, item.checks)
+        item.proven = item.proven or proven  # the broker may have vouched already (its own login published it)
         return refusal
 
     async def signature_refusal(self, parsed: ParsedEnvelope, checks: dict[str, Any]) -> tuple[Refusal | None, bool]:
