@@ -24,18 +24,14 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
-import shutil
 import statistics
 
 import httpx
 
 from bench.cpu import CpuMeter, ceiling_per_s, per_item_ms
-from bench.figures import OUT, write_figures
+from bench.figures import OUT, private_mesh, write_figures
 from meshkit.load import HttpClients, run_batch
-from meshkit.mesh_runner import SERVICES, MeshConfig, MeshRunner
-from meshkit.ports import free_port
-from meshkit.rabbit_node import RabbitNode
+from meshkit.mesh_runner import SERVICES, MeshRunner
 
 
 async def _log_size(gateway: str, token: str) -> int:
@@ -54,13 +50,7 @@ async def _reset(gateway: str, token: str) -> dict:
 
 
 async def bench(args: argparse.Namespace) -> dict:
-    shutil.rmtree(OUT / "work-applications", ignore_errors=True)
-    node = RabbitNode.start(base_dir=OUT / "work-applications" / "rabbitmq")
-    config = MeshConfig(var_dir=OUT / "work-applications" / "mesh", amqp_url=node.service_url,
-                        broker_management_url=node.management_url, broker_admin=(node.admin.user, node.admin.password),
-                        admin_token=secrets.token_urlsafe(16), key_passphrase=secrets.token_urlsafe(16),
-                        ports={s.name: free_port() for s in SERVICES}, mesh_env="test",
-                        extra_env={"MESH_LOG_LEVEL": "WARNING"})
+    node, config = private_mesh("work-applications")
     runner = MeshRunner(config)
     clients = HttpClients({s.name: config.url(s.name) for s in SERVICES}, admin_token=config.admin_token)
     try:

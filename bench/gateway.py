@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
-import shutil
 import statistics
 import subprocess
 import sys
@@ -26,11 +24,9 @@ from dataclasses import dataclass, field
 import orjson
 from cryptography import x509
 
-from bench.figures import OUT, write_figures
+from bench.figures import private_mesh, write_figures
 from meshkit.members import MeshEndpoints, enroll, grant
-from meshkit.mesh_runner import REPO_ROOT, SERVICES, MeshConfig, MeshRunner
-from meshkit.ports import free_port
-from meshkit.rabbit_node import RabbitNode
+from meshkit.mesh_runner import REPO_ROOT, MeshRunner
 from shared.clock import MeshClock
 from shared.mesh.bus import Delivery, OutgoingMessage
 from shared.mesh.bus_rabbit import RabbitBus
@@ -122,13 +118,7 @@ def _sign(composer: Composer, *, service: str, count: int, gateway: x509.Certifi
 
 
 async def bench(args: argparse.Namespace) -> dict:
-    shutil.rmtree(OUT / "work", ignore_errors=True)
-    node = RabbitNode.start(base_dir=OUT / "work" / "rabbitmq")
-    config = MeshConfig(var_dir=OUT / "work" / "mesh", amqp_url=node.service_url,
-                        broker_management_url=node.management_url, broker_admin=(node.admin.user, node.admin.password),
-                        admin_token=secrets.token_urlsafe(16),
-                        key_passphrase=secrets.token_urlsafe(16), ports={s.name: free_port() for s in SERVICES},
-                        mesh_env="test", extra_env={"MESH_LOG_LEVEL": "WARNING", **args.gateway_env})
+    node, config = private_mesh("work", extra_env=args.gateway_env)
     runner = MeshRunner(config, only=["nuc_pki", "shep_gateway"])
     forwarder = None
     sender_bus: RabbitBus | None = None

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
-import shutil
 import statistics
 import tempfile
 import time
@@ -24,11 +22,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.figures import OUT, write_figures
+from bench.figures import private_mesh, write_figures
 from meshkit.members import MeshEndpoints, enroll, grant
-from meshkit.mesh_runner import SERVICES, MeshConfig, MeshRunner
-from meshkit.ports import free_port
-from meshkit.rabbit_node import RabbitNode
+from meshkit.mesh_runner import MeshRunner
 from meshkit.soap import enroll_soap
 from shared.mesh.bus import Bus
 from shared.mesh.bus_rabbit import RabbitBus
@@ -37,21 +33,11 @@ from tests.support.members import start_member
 PERSON_BY_IIN = "gbdfl.person-by-iin"
 
 
-@dataclass
-class Target:
-    """The private mesh as tests.support.members.start_member wants it."""
+@dataclass(frozen=True)
+class Target(MeshEndpoints):
+    """The private mesh as tests.support.members.start_member wants it: its endpoints and its broker."""
 
-    gateway: str
-    nuc: str
-    admin_token: str
-    amqp_url: str
-
-    @property
-    def admin(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.admin_token}"}
-
-    def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=30)
+    amqp_url: str = ""
 
     def new_bus(self, connection_name: str) -> Bus:
         return RabbitBus(url=self.amqp_url, connection_name=connection_name)
@@ -70,13 +56,7 @@ async def _rate(call: Callable[[int], Awaitable[None]], *, calls: int, concurren
 
 
 async def bench(args: argparse.Namespace) -> dict:
-    shutil.rmtree(OUT / "work-soap", ignore_errors=True)
-    node = RabbitNode.start(base_dir=OUT / "work-soap" / "rabbitmq")
-    config = MeshConfig(var_dir=OUT / "work-soap" / "mesh", amqp_url=node.service_url,
-                        broker_management_url=node.management_url, broker_admin=(node.admin.user, node.admin.password),
-                        admin_token=secrets.token_urlsafe(16), key_passphrase=secrets.token_urlsafe(16),
-                        ports={s.name: free_port() for s in SERVICES}, mesh_env="test",
-                        extra_env={"MESH_LOG_LEVEL": "WARNING"})
+    node, config = private_mesh("work-soap")
     runner = MeshRunner(config, only=["nuc_pki", "shep_gateway", "gbd_fl"])
     member = None
     try:
@@ -84,10 +64,9 @@ async def bench(args: argparse.Namespace) -> dict:
         runner.wait_ready(timeout_s=120)
         target = Target(gateway=config.url("shep_gateway"), nuc=config.url("nuc_pki"),
                         admin_token=config.admin_token, amqp_url=node.amqp_url)
-        endpoints = MeshEndpoints(gateway=target.gateway, nuc=target.nuc, admin_token=config.admin_token)
-        soap = await enroll_soap(endpoints, member_id="bench-soap")
-        amqp = await enroll(endpoints, member_id="bench-amqp")
-        await grant(endpoints, service_id=PERSON_BY_IIN, callers=[soap.member_id, amqp.member_id])
+        soap = await enroll_soap(target, member_id="bench-soap")
+        amqp = await enroll(target, member_id="bench-amqp")
+        await grant(target, service_id=PERSON_BY_IIN, callers=[soap.member_id, amqp.member_id])
         member = await start_member(target, amqp, db_dir=Path(tempfile.mkdtemp(prefix="bench-soap-")))
         async with httpx.AsyncClient(timeout=30) as http:
             claimed = (await http.post(f"{config.url('gbd_fl')}/admin/people/claim", headers=target.admin,

@@ -29,7 +29,15 @@ from shared.mesh.bus import Bus, BusError, Delivery, OutgoingMessage, Subscripti
 from shared.mesh.consumer import MessageConsumer
 from shared.mesh.contracts import Contract, ErrorPayload, parse_payload
 from shared.mesh.dead_letters import dead_letter
-from shared.mesh.envelope import Envelope, EnvelopeHeader, MessageType, ParsedEnvelope, unsigned_envelope
+from shared.mesh.envelope import (
+    Envelope,
+    EnvelopeHeader,
+    MessageType,
+    ParsedEnvelope,
+    signer_of,
+    unsigned_envelope,
+    verify_envelope_signature,
+)
 from shared.mesh.failures import OutageFailure, PermanentFailure, RetryPolicy
 from shared.mesh.journal import Journal
 from shared.mesh.outbox import OutboxRelay, queue_outgoing
@@ -37,7 +45,6 @@ from shared.mesh.payload_crypto import Keyring, can_agree_keys, open_wire, read_
 from shared.mesh.receipts import RECEIPT_SERVICE, DeliveryReceipt
 from shared.mesh.scenarios import Withheld
 from shared.mesh.seal import Seal, check_seal
-from shared.mesh.soap_channels import verify_envelope_signature
 from shared.mesh.topology import (
     GATEWAY_ID,
     H_DEADLINE,
@@ -158,9 +165,9 @@ class EnvelopeVerifier:
         env = parsed.envelope
         # A clock broadcast sets the time OCSP freshness is judged by, so it skips OCSP; and it is judged at the mesh
         # time it was signed at — the time it brings — not at the clock it is about to correct.
-        result, _ = await verifier.verify_with(
+        result, _ = await verifier.verify_with(  # the sender's own signature, or the gateway's for a SOAP sender
             lambda: verify_envelope_signature(parsed),
-            expect=Expectation(usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=env.sender),
+            expect=Expectation(usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=signer_of(env)),
             revocation=not broadcast, at_signing_time=broadcast)
         if not result.ok:
             if is_transient(result):

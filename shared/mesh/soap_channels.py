@@ -1,19 +1,18 @@
 """ШЭП's own SOAP channels, SyncChannel v10 and AsyncChannel v10, read and written — the second door into the same
 pipeline (docs/soap.md). A SOAP call becomes the mesh's envelope: the fields map one to one (``messageId``,
 ``correlationId``, ``serviceId``, ``messageType``, ``messageDate``, ``sender/senderId``, ``routeId``; ``data`` is
-a JSON object — as text, ``xsi:type="xs:string"``, or as elements, each child a key) and the envelope's
-``signature`` is the whole signed SOAP message (``wss:`` and its base64): every hop that checks the envelope checks
-the sender's own WS-Security signature and that the envelope says what the signed ``Body`` says
-(``verify_envelope_signature``). What the Body does not carry the gateway assigns: AsyncChannel's ``messageId``
-when the sender leaves it out (its schema says ШЭП fills it), the recipient; ``inReplyTo`` travels as the property
-of that name.
+a JSON object — as text, ``xsi:type="xs:string"``, or as elements, each child a key), read from the Body as it was
+signed. What the Body does not carry the gateway assigns: AsyncChannel's ``messageId`` when the sender leaves it out
+(its schema says ШЭП fills it: the gateway derives it from the signature, so the same signed call sent twice is the
+same message), the recipient; ``inReplyTo`` and a notification's ``recipient`` travel as properties of those
+names. The envelope is then signed by the gateway for that sender (``shared.mesh.envelope.VOUCHED``), as ШЭП signs
+what it passes on: the SOAP message — its password inside the signed Body — goes no further than the gateway.
 
 Element names, their order, the unqualified children under a qualified wrapper and the fault element follow the
 public WSDL and XSD set of the two channels (``services/shep_gateway/soap/wsdl``); nothing there is copied."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
@@ -23,15 +22,13 @@ import orjson
 from lxml import etree
 
 from shared.errors import MeshError
-from shared.mesh.envelope import MessageType, ParsedEnvelope
-from shared.pki.signing import SignatureError, VerifiedSignature, verify_detached
-from shared.pki.xmldsig import SOAP11, WSU, parse_xml, verify_body
+from shared.mesh.envelope import MessageType
+from shared.pki.xmldsig import DS, SOAP11, WSSE, WSU, parse_xml
 
 SYNC_TYPES = "http://bip.bee.kz/SyncChannel/v10/Types"
 ASYNC_TYPES = "http://bip.bee.kz/AsyncChannel/v10/Types"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XSD = "http://www.w3.org/2001/XMLSchema"
-WSS_PREFIX = "wss:"
 SUCCESS = ("SCSS001", "Message has been processed successfully")
 FAILED = ("SCSE001", "Failed to process message")
 OPERATIONS = {(SYNC_TYPES, "SendMessage"): "sync", (ASYNC_TYPES, "sendMessage"): "async"}
@@ -59,7 +56,7 @@ def operation_of(envelope: etree._Element) -> tuple[str, etree._Element]:
     if envelope.tag != f"{{{SOAP11}}}Envelope":
         raise _refuse(f"not a SOAP 1.1 envelope: the root is {envelope.tag!r} (SOAP 1.1, {SOAP11})")
     body = envelope.find(f"{{{SOAP11}}}Body")
-    operation = body[0] if body is not None and len(body) else None
+    operation = _first_element(body) if body is not None else None
     if operation is None:
         raise _refuse("the SOAP Body is empty")
     qname = etree.QName(operation)
@@ -70,9 +67,13 @@ def operation_of(envelope: etree._Element) -> tuple[str, etree._Element]:
     return channel, operation
 
 
+def _first_element(parent: etree._Element) -> etree._Element | None:
+    return next((child for child in parent if isinstance(child.tag, str)), None)
+
+
 def read_call(body: etree._Element) -> SoapCall:
     """The envelope fields a (verified) Body gives; ``Client.SoapInvalid`` naming what is missing or wrong."""
-    operation = body[0] if len(body) else None
+    operation = _first_element(body)
     if operation is None:
         raise _refuse("the SOAP Body is empty")
     qname = etree.QName(operation)
@@ -182,33 +183,11 @@ def _date(value: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-# ---- the envelope's WS-Security form -------------------------------------------------------------------------
-def wss_signature(soap: bytes) -> str:
-    """The envelope signature of a message that came by SOAP: the signed SOAP message itself."""
-    return WSS_PREFIX + base64.b64encode(soap).decode()
-
-
-def verify_envelope_signature(parsed: ParsedEnvelope) -> VerifiedSignature:
-    """The envelope's signature checked, whichever door it came by: a detached CMS over its canonical form, or the
-    sender's WS-Security signature over a SOAP Body that says what the envelope says. ``SignatureError``."""
-    env = parsed.envelope
-    if not env.signature.startswith(WSS_PREFIX):
-        return verify_detached(content=parsed.signed_bytes(), signature_b64=env.signature)
-    try:
-        soap = base64.b64decode(env.signature[len(WSS_PREFIX):], validate=True)
-        signed = verify_body(parse_xml(soap))
-        call = read_call(signed.body)
-    except (ValueError, MeshError) as exc:  # XmlRefused is a MeshError
-        if isinstance(exc, SignatureError):
-            raise
-        raise SignatureError("SIGNATURE_MALFORMED", f"the SOAP message in the signature cannot be read: {exc}") \
-            from None
-    given = env.model_dump(by_alias=True)
-    differs = [name for name, value in call.fields.items() if given.get(name) != value]
-    if differs:
-        raise SignatureError("SIGNATURE_CONTENT_MISMATCH", f"the envelope's {', '.join(sorted(differs))} differ from "
-                             "the signed SOAP Body's")
-    return signed.verified
+def signature_value(envelope: etree._Element) -> str:
+    """The WS-Security signature's value, as sent (whitespace dropped): what an id derived from the signed call
+    is made from."""
+    value = envelope.findtext(f"{{{SOAP11}}}Header/{{{WSSE}}}Security/{{{DS}}}Signature/{{{DS}}}SignatureValue")
+    return "".join((value or "").split())
 
 
 # ---- what the gateway answers --------------------------------------------------------------------------------
@@ -331,4 +310,4 @@ def to_bytes(envelope: etree._Element) -> bytes:
 
 
 __all__ = ["ASYNC_TYPES", "SYNC_TYPES", "SoapCall", "async_response", "fault", "operation_of", "parse_xml",
-           "read_call", "sync_response", "to_bytes", "verify_envelope_signature", "wss_signature"]
+           "read_call", "sync_response", "to_bytes"]

@@ -15,8 +15,9 @@ retries without being allowed to publish on the default exchange (which reaches 
 from __future__ import annotations
 
 from shared.mesh.bus import Bus, Delivery, OutgoingMessage
+from shared.mesh.envelope import GATEWAY_SIGNER
 
-GATEWAY_ID = "shep"  # the gateway's member id: its certificate's CN, its broker account, the clock's sender
+GATEWAY_ID = GATEWAY_SIGNER  # the gateway's member id: its certificate's CN, its broker account, the clock's sender
 INGRESS_EXCHANGE = "shep.ingress"
 INGRESS_QUEUE = "shep.ingress"
 DELIVERY_EXCHANGE = "shep.delivery"
@@ -38,6 +39,7 @@ H_PUBLISHER = "x-shep-publisher"  # set by the gateway on an ingress message it 
 #                                   first published it (the copy's own AMQP user-id is the gateway's); or by its
 #                                   SOAP door: the SOAP member it authenticated
 H_DOOR = "x-shep-door"  # set by the gateway's SOAP door on what it publishes (with its own user-id): "soap"
+H_DOOR_CHECKS = "x-shep-door-checks"  # with it: the WS-Security checks the door made (JSON)
 
 
 def deadline_header(deadline_s: float) -> int:

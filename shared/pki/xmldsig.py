@@ -23,6 +23,7 @@ import base64
 import hashlib
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -35,6 +36,7 @@ from shared.pki.signing import SignatureError, VerifiedSignature
 
 MAX_XML_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
+MAX_REFERENCES = 4
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -65,8 +67,10 @@ class XmlRefused(MeshError):
 
 
 def _parser() -> etree.XMLParser:
+    # comments go at once: exclusive c14n leaves them out of what is signed, so a comment in signed content would
+    # read differently from what the signature covers
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                           huge_tree=False, remove_pis=True, collect_ids=False)
+                           huge_tree=False, remove_pis=True, remove_comments=True, collect_ids=False)
 
 
 def parse_xml(body: bytes) -> etree._Element:
@@ -160,10 +164,19 @@ class SignedBody:
 def verify_body(envelope: etree._Element) -> SignedBody:
     """The ``Body``'s WS-Security signature checked (its mathematics, its reference to this envelope's own
     ``Body``); ``SignatureError`` with the specific fault."""
-    from signxml import SignatureConfiguration, XMLVerifier
-    from signxml.algorithms import DigestAlgorithm, SignatureMethod
-    from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, InvalidSignature
+    signature, references = _signature_of(envelope)
+    certificate = _signer_certificate(signature, envelope)
+    signed = _verified(envelope, certificate=certificate, references=references)
+    bodies = [r.signed_xml for r in signed if r.signed_xml is not None and r.signed_xml.tag == f"{{{SOAP11}}}Body"]
+    if len(bodies) != 1:
+        raise SignatureError("SIGNATURE_BODY_NOT_REFERENCED", "what was signed holds no soap:Body")
+    return SignedBody(verified=VerifiedSignature(signer=certificate, certificates=(certificate,),
+                                                 digest_algorithm="sha256"), body=bodies[0])
 
+
+def _signature_of(envelope: etree._Element) -> tuple[etree._Element, int]:
+    """The one ds:Signature of the header, checked before any mathematics: its algorithms accepted, a reference to
+    this envelope's Body among at most ``MAX_REFERENCES``; and how many references it has."""
     body = envelope.find("soap:Body", NS)
     signatures = envelope.findall("soap:Header/wsse:Security/ds:Signature", NS)
     if body is None:
@@ -178,36 +191,43 @@ def verify_body(envelope: etree._Element) -> SignedBody:
         _accepted(method.get("Algorithm", ""), SIGNATURE_METHODS)
     for method in signature.iterfind(".//ds:DigestMethod", NS):
         _accepted(method.get("Algorithm", ""), DIGEST_METHODS)
-    body_id = _body_id(body)
     references = signature.findall("ds:SignedInfo/ds:Reference", NS)
+    if len(references) > MAX_REFERENCES:  # each is another canonicalisation of the document: a cost, no use
+        raise SignatureError("SIGNATURE_MALFORMED", f"{len(references)} references: at most {MAX_REFERENCES} (the "
+                             "Body, a Timestamp) are read")
+    body_id = _body_id(body)
     if body_id is None or f"#{body_id}" not in {r.get("URI") for r in references}:
         raise SignatureError("SIGNATURE_BODY_NOT_REFERENCED", "the signature has no reference to this envelope's "
                              "soap:Body (by its wsu:Id): the Body is not what was signed")
-    certificate = _signer_certificate(signature, envelope)
+    return signature, len(references)
+
+
+def _verified(envelope: etree._Element, *, certificate: x509.Certificate, references: int) -> list[Any]:
+    """signxml's verification, every reference and the signature value; its faults as ``SignatureError``."""
+    from signxml import SignatureConfiguration, XMLVerifier
+    from signxml.algorithms import DigestAlgorithm, SignatureMethod
+    from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, InvalidSignature
+
     config = SignatureConfiguration(
-        location=f"./{{{SOAP11}}}Header/{{{WSSE}}}Security/", expect_references=len(references),
+        location=f"./{{{SOAP11}}}Header/{{{WSSE}}}Security/", expect_references=references,
         signature_methods=frozenset({SignatureMethod.RSA_SHA256, SignatureMethod.ECDSA_SHA256,
                                      SignatureMethod.RSA_SHA512, SignatureMethod.ECDSA_SHA512}),
         digest_algorithms=frozenset({DigestAlgorithm.SHA256, DigestAlgorithm.SHA512}),
         # the certificate's own validity is judged on the mesh clock by the caller, not on this machine's
         verification_time=certificate.not_valid_before_utc)
-    ids = {"Id"}  # signxml matches the local name: wsu:Id, wsse:Id and a bare Id alike
-    try:
+    try:  # id_attribute: signxml matches the local name, so wsu:Id, wsse:Id and a bare Id alike
         results = XMLVerifier().verify(envelope, x509_cert=certificate, expect_config=config, parser=_parser(),
-                                       id_attribute=next(iter(ids)))
+                                       id_attribute="Id")
     except InvalidDigest as exc:
         raise SignatureError("SIGNATURE_CONTENT_MISMATCH", f"the signed content was altered after signing: {exc}") \
             from None
     except (InvalidSignature, InvalidCertificate) as exc:
         raise SignatureError("SIGNATURE_INVALID", f"the WS-Security signature does not verify: {exc}") from None
-    except InvalidInput as exc:
-        raise SignatureError("SIGNATURE_MALFORMED", f"the WS-Security signature cannot be read: {exc}") from None
-    signed = results if isinstance(results, list) else [results]
-    bodies = [r.signed_xml for r in signed if r.signed_xml is not None and r.signed_xml.tag == f"{{{SOAP11}}}Body"]
-    if len(bodies) != 1:
-        raise SignatureError("SIGNATURE_BODY_NOT_REFERENCED", "what was signed holds no soap:Body")
-    return SignedBody(verified=VerifiedSignature(signer=certificate, certificates=(certificate,),
-                                                 digest_algorithm="sha256"), body=bodies[0])
+    except Exception as exc:  # InvalidInput, and whatever else signxml trips on (an empty value): malformed
+        reason = f"{exc}" if isinstance(exc, InvalidInput) else f"{type(exc).__name__}: {exc}"
+        raise SignatureError("SIGNATURE_MALFORMED", f"the WS-Security signature cannot be read: {reason}"[:400]) \
+            from None
+    return results if isinstance(results, list) else [results]
 
 
 def _accepted(algorithm: str, accepted: frozenset[str]) -> None:

@@ -8,7 +8,9 @@ import asyncio
 import base64
 import datetime as dt
 import json
+import re
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -18,10 +20,13 @@ from lxml import etree
 
 from meshkit.members import grant, unique_id
 from meshkit.soap import SoapMember, enroll_soap, send_message
+from shared.mesh.envelope import VOUCHED, MessageType
+from shared.mesh.member import outgoing
 from shared.mesh.soap_channels import ASYNC_TYPES, SYNC_TYPES
+from shared.mesh.topology import H_DOOR, INGRESS_EXCHANGE
 from shared.pki.signing import SignerIdentity
-from shared.pki.xmldsig import SOAP11, parse_xml, verify_body
-from tests.support.chaos import rule, wait_journal
+from shared.pki.xmldsig import DS, SOAP11, parse_xml, verify_body
+from tests.support.chaos import pair, rule, wait_journal
 from tests.support.inprocess import OCSP_MAX_AGE_S, InProcessMesh
 from tests.support.soap_system import PUSH_PATH, Pushed, SoapEndpoint
 from tests.usecases.helpers import apply, final_case
@@ -67,11 +72,18 @@ async def test_a_soap_system_looks_a_person_up_in_gbd_fl_through_sync_channel(in
     assert response.findtext("responseInfo/status/code") == "SCSS001"
     assert json.loads(response.findtext("responseData/data"))["person"]["iin"] == person.iin
     request_id = parse_xml(body).findtext(f".//{{{SYNC_TYPES}}}SendMessage/request/requestInfo/messageId")
-    record = await log_record(inproc, request_id)  # the message log: by which door, its signature checked
-    assert (record["sender"], record["checks"]["door"], record["checks"]["signature"]["ok"]) == (
-        soap_member.member_id, "soap", True)
+    record = await log_record(inproc, request_id)  # the message log: by which door, the member's signature checked
+    serial = format(soap_member.enrolled.identity.certificate.serial_number, "x")
+    assert (record["sender"], record["checks"]["door"]) == (soap_member.member_id, "soap")
+    assert (record["checks"]["wsSecurity"]["ok"], record["checks"]["wsSecurity"]["serial"].lstrip("0")) == (
+        True, serial.lstrip("0"))
+    assert record["checks"]["signature"]["ok"]  # the gateway's, for that member: the SOAP message stayed at the door
+    assert soap_member.password not in json.dumps(record)
     answer_record = await log_record(inproc, response.findtext("responseInfo/messageId"))
     assert (answer_record["inReplyTo"], answer_record["sender"]) == (request_id, "gbdfl")
+    status, answer = await post(inproc, "/bip-sync-wss-gost/", _commented(
+        soap_member.sync_call(service_id=PERSON_BY_IIN, data={"iin": person.iin})))
+    assert status == 200, answer.findtext(".//faultstring")  # a comment is not content: read past, never a field
 
 
 def _strip_signature(body: bytes) -> bytes:
@@ -112,6 +124,27 @@ XXE = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/pass
        b"</soapenv:Body></soapenv:Envelope>")
 DEEP = (b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
         + b"<a>" * 200 + b"</a>" * 200 + b"</soapenv:Body></soapenv:Envelope>")
+def _emptied_signature_value(body: bytes) -> bytes:
+    root = parse_xml(body)
+    root.find(f".//{{{DS}}}SignatureValue").text = ""
+    return etree.tostring(root)
+
+
+def _many_references(body: bytes) -> bytes:
+    root = parse_xml(body)
+    reference = root.find(f".//{{{DS}}}Reference")
+    for _ in range(10):
+        reference.addnext(etree.fromstring(etree.tostring(reference)))
+    return etree.tostring(root)
+
+
+def _commented(body: bytes) -> bytes:
+    """Comments put into the signed Body after signing — before the operation, inside the sender's id: exclusive
+    canonicalisation leaves them out of what is signed, and the gateway reads past them."""
+    body = re.sub(rb"(<soapenv:Body[^>]*>)", rb"\1<!-- a comment -->", body, count=1)
+    return re.sub(rb"<senderId>([a-z]+)", rb"<senderId>\1<!-- x -->", body, count=1)
+
+
 WRONG_NAMESPACE = (b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
                    b'<ns2:SendMessage xmlns:ns2="http://bip.bee.kz/SyncChannel/v9/Types"/></soapenv:Body>'
                    b"</soapenv:Envelope>")
@@ -137,6 +170,9 @@ SOAP12 = (b'<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><e
     ("message id not a UUID", "Client.SoapInvalid"),
     ("data not the contract's", "Client.InvalidPayload"),
     ("data not JSON", "Client.InvalidPayload"),
+    ("an empty signature value", "Client.SignatureMalformed"),
+    ("references past counting", "Client.SignatureMalformed"),
+    ("an asynchronous service through SyncChannel", "Client.SoapInvalid"),
 ])
 async def test_bad_input_is_a_soap_fault_with_its_code_and_nothing_is_sent_on(inproc, soap_member, case, code):
     person = await inproc.person(district="almaty")
@@ -163,6 +199,9 @@ async def test_bad_input_is_a_soap_fault_with_its_code_and_nothing_is_sent_on(in
         "data not the contract's": soap_member.sync_call(service_id=PERSON_BY_IIN, data={"iin": "12"}),
         "data not JSON": soap_member.sync_call(service_id=PERSON_BY_IIN, data={"iin": person.iin}).replace(
             b"{&quot;", b"{{&quot;").replace(b'{"', b'{{"'),
+        "an empty signature value": _emptied_signature_value(good),
+        "references past counting": _many_references(good),
+        "an asynchronous service through SyncChannel": soap_member.sync_call(service_id=JOB_SEEKER, data={}),
     }[case]
     before = await inproc.sql("shep_gateway", "SELECT COUNT(*) FROM message_log")
     status, answer = await post(inproc, "/bip-sync-wss-gost/", body)
@@ -192,7 +231,7 @@ async def test_an_async_call_the_registry_would_not_route_is_a_fault_at_once(inp
     application = person.request(JOB_SEEKER) | {"signedBy": "applicant"}
     cases = [({"route_id": "atlantis"}, "Client.UnknownRoute"),
              ({"service_id": "employment.unemployed-certificate"}, "Client.AccessDenied"),
-             ({"message_type": "NOTIFICATION", "data": {}}, "Client.InvalidPayload")]
+             ({"message_type": "NOTIFICATION", "data": {}}, "Client.AccessDenied")]  # it does not provide it
     for change, code in cases:
         call = {"service_id": JOB_SEEKER, "message_type": "REQUEST", "data": application} | change
         status, answer = await post(inproc, "/bip-async/", portal.async_call(**call))
@@ -342,3 +381,44 @@ async def test_a_certificate_with_the_wrong_key_usage_is_never_the_senders(inpro
     status, answer = await post(inproc, "/bip-sync-wss-gost/", wrong.sync_call(service_id=PERSON_BY_IIN,
                                                                                 data={"iin": person.iin}))
     assert (status, fault_code(answer)) == (500, "Client.CertificateNotRegistered")
+
+
+async def test_a_member_cannot_pass_an_envelope_off_as_signed_for_it_by_the_gateway(inproc, member_factory):
+    """Only the gateway's SOAP door sends an envelope the gateway signed for its sender: one published by a member —
+    even with the door's header set — is refused, its sender told."""
+    both = await pair(inproc, member_factory)
+    wire = both.sender.runtime.composer.compose(service_id=both.service, message_type=MessageType.REQUEST, data={})
+    wire["signature"] = VOUCHED + wire["signature"]
+    await both.sender.bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=outgoing(
+        both.sender.runtime.to_gateway(wire), headers={H_DOOR: "soap"}))
+    [refused] = await wait_journal(inproc, kind="envelope", messageId=wire["messageId"])
+    assert (refused["outcome"], refused["code"]) == ("refused", "Client.CertificateNotForSender")
+    assert "door" not in refused["checks"]
+    assert not both.recipient.got(wire["messageId"])
+
+
+async def test_the_same_signed_call_sent_again_is_the_same_message_refused_as_a_duplicate(inproc: InProcessMesh):
+    """An AsyncChannel call that leaves its messageId to the gateway gets one made from its signature: the same
+    bytes sent again — replayed by whoever saw them — are the same message, never a second application."""
+    portal, _endpoint = await soap_system(inproc, "portal.soap")
+    await grant(inproc, service_id=JOB_SEEKER, callers=[portal.member_id], notify=[portal.member_id])
+    person = await inproc.person(district="almaty")
+    call = portal.async_call(service_id=JOB_SEEKER, message_type="REQUEST",
+                             data=person.request(JOB_SEEKER) | {"signedBy": "applicant"})
+    ids = []
+    for _ in range(2):
+        status, answer = await post(inproc, "/bip-async/", call)
+        assert status == 200, answer.findtext(".//faultstring")
+        ids.append(answer.findtext(f".//{{{ASYNC_TYPES}}}sendMessageResponse/response/messageId"))
+    assert ids[0] == ids[1]
+    [replay] = await wait_journal(inproc, kind="envelope", correlationId=ids[0], code="Client.DuplicateMessage")
+    assert replay["checks"]["replayOf"] == ids[0]
+
+
+async def test_a_body_that_states_no_length_is_read_no_further_than_the_limit(inproc: InProcessMesh):
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(5):  # 5 MiB, chunked: no Content-Length to refuse it by
+            yield b" " * (1024 * 1024)
+    async with inproc.client("shep_gateway") as gateway:
+        reply = await gateway.post("/bip-sync-wss-gost/", content=chunks(), headers={"Content-Type": "text/xml"})
+    assert (reply.status_code, fault_code(parse_xml(reply.content))) == (500, "Client.TooLarge")

@@ -17,6 +17,8 @@ from services.shep_gateway.soap.wsdl import ASYNC_PATH, SYNC_PATH, async_wsdl, s
 from services.shep_gateway.usecases.soap_door import SoapDoor
 from shared.errors import MeshError
 from shared.pki.signing import certificate_pem
+from shared.pki.xmldsig import MAX_XML_BYTES
+from shared.web.http_app import read_body
 from shared.web.models import CamelModel
 from shared.web.openapi_errors import error_responses
 
@@ -36,7 +38,12 @@ def _address(request: Request, path: str) -> str:
 
 
 async def _serve(request: Request, door: SoapDoor, *, channel: str) -> Response:
-    answer = await door.handle(await request.body(), channel=channel)
+    try:  # bounded as it streams in: a chunked body states no length
+        body = await read_body(request, limit=MAX_XML_BYTES, code="Client.TooLarge", what="a SOAP message")
+    except MeshError as exc:
+        answer = door.refused(channel, exc)
+    else:
+        answer = await door.handle(body, channel=channel)
     return Response(content=answer.body, status_code=answer.status, media_type=XML)
 
 

@@ -17,7 +17,7 @@ from shared.mesh.bus import Bus, BusError
 from shared.mesh.contracts import DUPLICATE_MESSAGE
 from shared.mesh.dead_letters import copy_of
 from shared.mesh.failures import Attempts, Failure, FailureKind
-from shared.mesh.topology import H_PUBLISHER, INGRESS_QUEUE, first_publisher, publish_retry
+from shared.mesh.topology import H_DOOR, H_DOOR_CHECKS, H_PUBLISHER, INGRESS_QUEUE, first_publisher, publish_retry
 
 log = get_logger(__name__)
 
@@ -67,10 +67,14 @@ class IngressCommit:
             FailureKind.OUTAGE, item.decision.refusal.code, item.decision.refusal.message))
         log.warning("ingress_retry_scheduled", message_id=item.message_id, attempt=attempts.attempt,
                     in_s=item.decision.delay_s, reason=item.decision.refusal.message)
+        # The copy goes out under the gateway's own login: a door header it carries is kept only when the door set
+        # it (checked on this copy's way in), or a member's own message would come back as one from the SOAP door.
+        kept = {k: v for k, v in item.delivery.headers.items()
+                if k not in (H_DOOR, H_DOOR_CHECKS) or item.checks.get("door") == "soap"}
         try:
             publisher = first_publisher(item.delivery, me=self._bus.login)
             await publish_retry(self._bus, queue=INGRESS_QUEUE, tier_s=item.decision.delay_s, message=copy_of(
-                item.delivery, headers={**item.delivery.headers, **attempts.headers(),
+                item.delivery, headers={**kept, **attempts.headers(),
                                         **({H_PUBLISHER: publisher} if publisher else {})}))
         except BusError:
             await item.delivery.reject(requeue=True)

@@ -13,6 +13,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+from cryptography import x509
+
 from services.shep_gateway.domain import Decision, Refusal, Refused, Retry
 from services.shep_gateway.registry_book import RegistryBook
 from services.shep_gateway.usecases.examined import Examined
@@ -23,11 +26,10 @@ from shared.errors import MeshError
 from shared.logging import message_context
 from shared.mesh.bus import Bus, Delivery
 from shared.mesh.contracts import parse_payload
-from shared.mesh.envelope import ParsedEnvelope
+from shared.mesh.envelope import ParsedEnvelope, signer_of, verify_envelope_signature
 from shared.mesh.failures import Attempts, Failure, FailureKind, RetryPolicy
 from shared.mesh.payload_crypto import NOT_ENCRYPTED, Keyring, open_wire, read_wire
-from shared.mesh.soap_channels import verify_envelope_signature
-from shared.mesh.topology import H_DEADLINE, H_DOOR, first_publisher, read_deadline
+from shared.mesh.topology import H_DEADLINE, H_DOOR, H_DOOR_CHECKS, first_publisher, read_deadline
 from shared.pki.cert_check import Expectation, is_transient, is_transient_refusal, refusal_code, signature_refusal_code
 from shared.pki.cert_profile import Holder, Usage, serial_hex
 from shared.pki.signing import SignatureError
@@ -58,11 +60,22 @@ class IngressDecision:
         head = wire.header
         item = Examined(delivery=delivery, message_id=str(head.message_id), received_at=now,
                         decision=Refused(Refusal("Server.NotExamined", "not examined")), wire=wire,
-                        checks={"envelope": "ok"})
+                        checks={"envelope": "ok"} | self._door(delivery))
         with message_context(correlation_id=head.correlation_id, message_id=item.message_id,
                              service_id=head.service_id):
             item.decision = await self._decide(item)
         return item
+
+    def _door(self, delivery: Delivery) -> dict[str, Any]:
+        """Whether the gateway's SOAP door published it (its own login, ``x-shep-door``), and the WS-Security
+        checks the door made on the SOAP call it came as (the SOAP message itself goes no further than the door)."""
+        if self._bus.login is None or delivery.user_id != self._bus.login or delivery.headers.get(H_DOOR) != "soap":
+            return {}
+        try:
+            made = orjson.loads(str(delivery.headers.get(H_DOOR_CHECKS) or "{}"))
+        except orjson.JSONDecodeError:
+            made = {}
+        return {"door": "soap", "wsSecurity": made}
 
     async def _decide(self, item: Examined) -> Decision:
         for step in (self._same_message_id, self._sender_registered, self._published_by_sender, self._open,
@@ -107,8 +120,6 @@ class IngressDecision:
         sender = item.wire.header.sender
         publisher = first_publisher(item.delivery, me=self._bus.login)
         item.checks["publisher"] = publisher
-        if item.delivery.user_id == self._bus.login and item.delivery.headers.get(H_DOOR) == "soap":
-            item.checks["door"] = "soap"  # the gateway's SOAP door authenticated the sender and published it
         if publisher != sender:
             return Refusal("Client.PublisherMismatch", f"published under the broker login {publisher!r}, "
                            f"not {sender!r}'s own: a member sends only in its own name")
@@ -144,23 +155,34 @@ class IngressDecision:
         return refusal
 
     async def signature_refusal(self, parsed: ParsedEnvelope, checks: dict[str, Any]) -> tuple[Refusal | None, bool]:
-        """The sender's signature checked — a CMS one, or the WS-Security one of a message that came by SOAP
-        (``shared.mesh.soap_channels``): its refusal if any, and whether the key is proven the sender's (a refusal
-        for a revocation status НУЦ cannot give now still proves it). The SOAP door asks the same before it
-        answers its caller."""
+        """The envelope's signature checked — its sender's own, or, on one that came by the gateway's SOAP door
+        (``checks["door"]``), the gateway's for that sender (``shared.mesh.envelope.VOUCHED``): its refusal if any,
+        and whether the key is proven the signer's (a refusal for a revocation status НУЦ cannot give now still
+        proves it)."""
         env = parsed.envelope
+        signer = signer_of(env)
+        if signer != env.sender and checks.get("door") != "soap":
+            checks["signature"] = {"ok": False, "vouched": True}
+            return Refusal("Client.CertificateNotForSender", f"signed by the gateway for {env.sender}: only the "
+                           "gateway's SOAP door sends such an envelope, and this one did not come from it"), False
         try:
             verified = verify_envelope_signature(parsed)
         except SignatureError as exc:
             checks["signature"] = {"ok": False, "signatureCode": exc.code}
             return Refusal(signature_refusal_code(exc.code), exc.message), False
-        serial = serial_hex(verified.signer)
-        if not await self._book.is_pinned(member_id=env.sender, serial=serial):
+        return await self.certificate_refusal(member_id=signer, certificate=verified.signer, checks=checks)
+
+    async def certificate_refusal(self, *, member_id: str, certificate: x509.Certificate,
+                                  checks: dict[str, Any]) -> tuple[Refusal | None, bool]:
+        """A signature's certificate: pinned to ``member_id``, a signing one of that system, valid on the mesh clock,
+        not revoked (OCSP) — for a CMS signature here, and for the WS-Security one at the SOAP door."""
+        serial = serial_hex(certificate)
+        if not await self._book.is_pinned(member_id=member_id, serial=serial):
             checks["signature"] = {"ok": False, "serial": serial, "pinned": False}
             return Refusal("Client.CertificateNotRegistered",
-                           f"certificate {serial} is not registered for {env.sender} at the gateway"), False
-        result = await self._book.verifier_or_fail().check(certificate=verified.signer, expect=Expectation(
-            usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=env.sender))
+                           f"certificate {serial} is not registered for {member_id} at the gateway"), False
+        result = await self._book.verifier_or_fail().check(certificate=certificate, expect=Expectation(
+            usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=member_id))
         checks["signature"] = result.summary()
         if result.ok:
             return None, True

@@ -39,7 +39,16 @@ from shared.errors import MeshError
 from shared.logging import get_logger
 from shared.mesh.bus import Bus, BusError, Delivery, OutgoingMessage, Subscription
 from shared.mesh.contracts import ErrorPayload, parse_payload
-from shared.mesh.envelope import Envelope, MessageType, envelope_of, unsigned_envelope
+from shared.mesh.dead_letters import json_safe
+from shared.mesh.envelope import (
+    MAX_ENVELOPE_BYTES,
+    VOUCHED,
+    Envelope,
+    MessageType,
+    checked,
+    envelope_of,
+    unsigned_envelope,
+)
 from shared.mesh.journal import Journal
 from shared.mesh.member import REPLY_MARGIN_S, Composer
 from shared.mesh.payload_crypto import Keyring, open_wire, read_wire, seal_wire
@@ -49,14 +58,17 @@ from shared.mesh.soap_channels import (
     operation_of,
     read_call,
     session_guid,
+    signature_value,
     sync_response,
     to_bytes,
-    wss_signature,
 )
-from shared.mesh.topology import H_DEADLINE, H_DOOR, H_PUBLISHER, INGRESS_EXCHANGE, deadline_header
-from shared.pki.xmldsig import SOAP11, parse_xml, sign_body
+from shared.mesh.topology import H_DEADLINE, H_DOOR, H_DOOR_CHECKS, H_PUBLISHER, INGRESS_EXCHANGE, deadline_header
+from shared.pki.cert_check import signature_refusal_code
+from shared.pki.signing import SignatureError, sign_wire
+from shared.pki.xmldsig import SOAP11, parse_xml, sign_body, verify_body
 
 log = get_logger(__name__)
+_SIGNED_CALL = uuid.UUID("5b0a9c1e-3d2f-4e8a-9c7b-6f1d2e3a4b5c")  # the namespace of ids made from signatures
 
 
 @dataclass(frozen=True)
@@ -131,75 +143,122 @@ class SoapDoor:
         session = session_guid()
         facts: dict[str, Any] = {}
         try:
-            root = parse_xml(body)
-            called, _operation = operation_of(root)
-            if called != channel:
-                raise MeshError("Client.SoapInvalid", f"a {called} channel operation sent to the {channel} channel's "
-                                "address")
-            call = read_call(root.find(f"{{{SOAP11}}}Body"))  # as sent; the signature check reads the signed one
-            facts = {"sender": call.sender_id, "serviceId": call.fields.get("serviceId")}
-            self._authenticate(call.sender_id, call.password)
-            raw = self._envelope(call.fields, soap=body)
-            parsed = envelope_of(raw)
-            facts |= {"messageId": raw["messageId"], "correlationId": raw["correlationId"]}
-            checks: dict[str, Any] = {"door": "soap"}
-            refusal, _proven = await self._decision.signature_refusal(parsed, checks)
-            if refusal is not None:
-                raise MeshError(refusal.code, refusal.message)
-            env = parsed.envelope
-            parse_payload(service_id=env.service_id, message_type=env.message_type, data=env.data)
-            self._routable(env)
+            raw, checks, facts = await self._admitted(body, channel=channel, facts=facts)
             if channel == "async":
-                await self._publish(raw, reply_to=None, deadline=None)
+                await self._publish(raw, reply_to=None, deadline=None, checks=checks)
                 self._record(outcome="accepted", channel=channel, **facts)
-                return self._answer(200, async_response(message_id=env.message_id, correlation_id=env.correlation_id,
-                                                        when=self._clock.now(), session=session))
-            return await self._call(raw, session=session, facts=facts)
+                return self._answer(200, async_response(message_id=raw["messageId"],
+                                                        correlation_id=raw["correlationId"], when=self._clock.now(),
+                                                        session=session))
+            return await self._call(raw, session=session, facts=facts, checks=checks)
         except MeshError as exc:  # XmlRefused and SignatureError too
             return self._fault(channel, exc.code, exc.message, session=session, facts=facts)
+        except Exception as exc:  # a bug of ours, never a JSON 500 to a SOAP client
+            log.exception("soap_door_failed")
+            return self._fault(channel, "Server.ProcessingFailed", f"the gateway failed on this call: "
+                               f"{type(exc).__name__}", session=session, facts=facts)
 
-    def _routable(self, env: Envelope) -> None:
+    async def _admitted(self, body: bytes, *, channel: str,
+                        facts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """The call read, its sender authenticated and its signature checked, the envelope it is — read from the
+        Body as signed — checked as the pipeline will, and signed by the gateway for that sender; with the door's
+        checks and what the journal says of it. Each refusal a ``MeshError``."""
+        root = parse_xml(body)
+        called, _operation = operation_of(root)
+        if called != channel:
+            raise MeshError("Client.SoapInvalid", f"a {called} channel operation sent to the {channel} channel's "
+                            "address")
+        sent = read_call(root.find(f"{{{SOAP11}}}Body"))  # who it says it is: authenticated before any mathematics
+        facts |= {"sender": sent.sender_id, "serviceId": sent.fields.get("serviceId")}
+        self._authenticate(sent.sender_id, sent.password)
+        try:
+            signed = verify_body(root)
+        except SignatureError as exc:
+            raise MeshError(signature_refusal_code(exc.code), exc.message) from None
+        call = read_call(signed.body)  # what was signed is what goes on
+        if call.sender_id != sent.sender_id:
+            raise MeshError("Client.SoapAuthFailed", "the signed Body names another sender than the one "
+                            "authenticated")
+        checks: dict[str, Any] = {}
+        refusal, _proven = await self._decision.certificate_refusal(
+            member_id=call.sender_id, certificate=signed.verified.signer, checks=checks)
+        if refusal is not None:
+            raise MeshError(refusal.code, refusal.message)
+        raw = self._vouched(self._envelope(call.fields, signature_value=signature_value(root)))
+        facts |= {"messageId": raw["messageId"], "correlationId": raw["correlationId"]}
+        env = envelope_of(raw).envelope
+        self._routable(env, channel=channel)
+        parse_payload(service_id=env.service_id, message_type=env.message_type, data=env.data)
+        return raw, checks["signature"], facts
+
+    def _routable(self, env: Envelope, *, channel: str) -> None:
         """The registry's word before the call is taken — the service, the grant, the district named in routeId, a
-        notification's recipient — so the caller gets its fault now, not an ERROR pushed later; the pipeline asks
-        again. An answer's route needs the request it answers: the pipeline's alone."""
+        notification's recipient, the channel the service is served by — so the caller gets its fault now, not an
+        ERROR pushed later; the pipeline asks again. An answer's route needs the request it answers: the
+        pipeline's alone."""
         registry = self._book.loaded_or_fail()
+        service = registry.services.get(env.service_id)
+        if env.message_type is MessageType.REQUEST and service is not None and service.channel != channel:
+            other = "SyncChannel" if service.channel == "sync" else "AsyncChannel"
+            raise MeshError("Client.SoapInvalid", f"{env.service_id} is served {service.channel}hronously: call it "
+                            f"through {other}")
         route = (registry.route_request(env) if env.message_type is MessageType.REQUEST
                  else registry.route_notification(env) if env.message_type is MessageType.NOTIFICATION else None)
         if isinstance(route, Refusal):
             raise MeshError(route.code, route.message)
 
-    def _envelope(self, fields: dict[str, Any], *, soap: bytes) -> dict[str, Any]:
-        """The envelope the SOAP call is: its fields as the Body gives them, what it leaves out assigned here."""
-        message_id = fields.get("messageId") or uuid.uuid4()
+    def _envelope(self, fields: dict[str, Any], *, signature_value: str) -> dict[str, Any]:
+        """The envelope the SOAP call is: its fields as the signed Body gives them, what it leaves out assigned
+        here — a ``messageId`` from the signature itself, so the same signed call sent again is the same message
+        (and refused as a duplicate), never a new one."""
+        message_id = fields.get("messageId") or uuid.uuid5(_SIGNED_CALL, signature_value)
         wire = unsigned_envelope(
             service_id=fields["serviceId"], message_type=fields["messageType"], sender=fields["sender"],
             data=fields["data"], message_date=fields["messageDate"],
             correlation_id=fields.get("correlationId") or str(message_id), recipient=fields.get("recipient"),
             route_id=fields.get("routeId"), in_reply_to=fields.get("inReplyTo"), message_id=message_id)
-        return wire | {"signature": wss_signature(soap)}
+        checked(wire, what="the call's data")
+        return wire
 
-    async def _publish(self, raw: dict[str, Any], *, reply_to: str | None, deadline: float | None) -> None:
+    def _vouched(self, wire: dict[str, Any]) -> dict[str, Any]:
+        """Signed by the gateway for the sender it authenticated (``shared.mesh.envelope.VOUCHED``), as ШЭП signs what
+        it passes on: the SOAP message, its password inside, stays here."""
+        signer = self._composer.signer
+        if signer is None:
+            raise MeshError("GATEWAY_NOT_READY", "the gateway has no system certificate yet")
+        signed = sign_wire(wire=wire, signer=signer, at=self._clock.now())
+        return signed | {"signature": VOUCHED + signed["signature"]}
+
+    async def _publish(self, raw: dict[str, Any], *, reply_to: str | None, deadline: float | None,
+                       checks: dict[str, Any]) -> None:
         own = self._book.encryption_certificate(self._book.own_id)
-        wire = seal_wire(raw, recipient=own) if own is not None else raw
-        headers: dict[str, Any] = {H_PUBLISHER: raw["sender"], H_DOOR: "soap"}
+        body = orjson.dumps(seal_wire(raw, recipient=own) if own is not None else raw)
+        if len(body) > MAX_ENVELOPE_BYTES:  # what the ingress would refuse unread: refused here, with its reason
+            raise MeshError("Client.TooLarge", f"the call makes an envelope of {len(body):,} bytes; the most the "
+                            f"gateway takes is {MAX_ENVELOPE_BYTES:,}")
+        headers: dict[str, Any] = {H_PUBLISHER: raw["sender"], H_DOOR: "soap",
+                                   H_DOOR_CHECKS: orjson.dumps(json_safe(checks)).decode()}
         if deadline is not None:
             headers[H_DEADLINE] = deadline_header(deadline)
         try:
             await self._bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=OutgoingMessage(
-                body=orjson.dumps(wire), message_id=raw["messageId"], correlation_id=raw["correlationId"],
+                body=body, message_id=raw["messageId"], correlation_id=raw["correlationId"],
                 reply_to=reply_to, headers=headers, persistent=reply_to is None))
         except BusError as exc:
             raise MeshError("Server.BrokerUnavailable", f"the gateway's broker did not take the message: {exc}") \
                 from None
 
-    async def _call(self, raw: dict[str, Any], *, session: str, facts: dict[str, Any]) -> SoapAnswer:
+    async def _call(self, raw: dict[str, Any], *, session: str, facts: dict[str, Any],
+                    checks: dict[str, Any]) -> SoapAnswer:
         if self._reply_queue is None:
             raise MeshError("GATEWAY_NOT_READY", "the SOAP door is not connected to the broker yet")
+        if raw["messageId"] in self._pending:  # the same call twice at once: the second is a duplicate
+            raise MeshError("Client.DuplicateMessage", f"message {raw['messageId']} is in flight already")
         timeout = min(self._sync_timeout_s, self._max_deadline_s)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[raw["messageId"]] = future
         try:
-            await self._publish(raw, reply_to=self._reply_queue, deadline=time.time() + timeout)
+            await self._publish(raw, reply_to=self._reply_queue, deadline=time.time() + timeout, checks=checks)
             try:  # the gateway answers Server.Timeout at the deadline; the margin lets that answer arrive
                 answer = await asyncio.wait_for(future, timeout=timeout + REPLY_MARGIN_S)
             except TimeoutError:
@@ -220,6 +279,10 @@ class SoapDoor:
         if signer is not None:
             sign_body(envelope, key=signer.key, certificate=signer.certificate)
         return SoapAnswer(status=status, body=to_bytes(envelope))
+
+    def refused(self, channel: str, error: MeshError) -> SoapAnswer:
+        """A call refused before it was read (its body too large): the fault, journaled."""
+        return self._fault(channel, error.code, error.message, session=session_guid(), facts={})
 
     def _fault(self, channel: str, code: str, message: str, *, session: str, facts: dict[str, Any]) -> SoapAnswer:
         self._record(outcome="refused", channel=channel, code=code, reason=message[:500], **facts)

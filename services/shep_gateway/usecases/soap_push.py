@@ -12,6 +12,7 @@ member's ``sendMessageResponse`` is its receipt — DELIVERED. A push that fails
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from shared.mesh.member import Composer
 from shared.mesh.payload_crypto import Keyring, open_wire, read_wire
 from shared.mesh.soap_channels import is_push_accepted, push_message, session_guid, to_bytes
 from shared.mesh.topology import declare_member, member_queue
-from shared.pki.xmldsig import XmlRefused, parse_xml, sign_body
+from shared.pki.xmldsig import MAX_XML_BYTES, XmlRefused, parse_xml, sign_body
 
 log = get_logger(__name__)
 PUSH_TIMEOUT_S = 10.0
@@ -49,6 +50,7 @@ class SoapPush:
         self._http = http
         self._consuming: dict[str, tuple[str, Subscription]] = {}  # member → (endpoint, its consumer)
         self._started = False
+        self._lock = asyncio.Lock()
         self.journal: Journal | None = None
 
     async def start(self) -> None:
@@ -62,7 +64,16 @@ class SoapPush:
         self._consuming.clear()
 
     async def refresh(self) -> None:
-        """One consumer per SOAP member with an endpoint, as the registry has them now."""
+        """One consumer per SOAP member with an endpoint, as the registry has them now (two reloads at once take
+        turns: neither starts a consumer the other does not know of); a broker that fails it is the next reload's
+        to try again, never the reload's failure."""
+        async with self._lock:
+            try:
+                await self._refresh()
+            except BusError as exc:
+                log.warning("soap_push_refresh_failed", error=str(exc)[:200])
+
+    async def _refresh(self) -> None:
         if not self._started:
             return
         wanted = {m.id: m.soap_endpoint for m in self._book.registry.members.values()
@@ -98,11 +109,9 @@ class SoapPush:
             sign_body(message, key=signer.key, certificate=signer.certificate)
         outcome, reason = "pushed", None
         try:
-            reply = await self._http.post(endpoint, content=to_bytes(message), timeout=PUSH_TIMEOUT_S,
-                                          headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
-            accepted = reply.status_code == 200 and is_push_accepted(parse_xml(reply.content))
-            if not accepted:
-                outcome, reason = "push-refused", f"HTTP {reply.status_code}: {reply.text[:200]}"
+            status, answer = await self._post(endpoint, to_bytes(message))
+            if status != 200 or not is_push_accepted(parse_xml(answer)):
+                outcome, reason = "push-refused", f"HTTP {status}: {answer[:200]!r}"
         except (httpx.HTTPError, XmlRefused) as exc:
             outcome, reason = "push-failed", f"{type(exc).__name__}: {exc}"[:300]
         if outcome == "pushed":
@@ -114,6 +123,18 @@ class SoapPush:
                                 messageId=str(env.message_id), correlationId=env.correlation_id,
                                 serviceId=env.service_id, messageType=env.message_type.value, channel="soap-push",
                                 reason=reason, payload=env.data)
+
+    async def _post(self, endpoint: str, body: bytes) -> tuple[int, bytes]:
+        """The member's answer, read no further than ``MAX_XML_BYTES`` (a member's endpoint is not trusted to
+        be small)."""
+        async with self._http.stream("POST", endpoint, content=body, timeout=PUSH_TIMEOUT_S,
+                                     headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}) as reply:
+            answer = bytearray()
+            async for chunk in reply.aiter_bytes():
+                answer += chunk
+                if len(answer) > MAX_XML_BYTES:
+                    raise XmlRefused("Client.TooLarge", f"the member's answer is over {MAX_XML_BYTES:,} bytes")
+            return reply.status_code, bytes(answer)
 
     async def _delivered(self, member_id: str, message_id: str) -> None:
         """The member's ``sendMessageResponse`` is its receipt: ON_DELIVERY → DELIVERED."""
