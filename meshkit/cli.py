@@ -903,4 +903,6 @@ def soap_enrol(
                           "cert.pem as KeyIdentifier X509v3 or BinarySecurityToken)",
                           "send sender/senderId and sender/password in requestInfo or messageInfo",
                           "check the gateway's signature on every answer and push with gateway.pem",
-                          "serve sendMessage at soapEndpoint and answer sendMessageResponse (its receipt)"]})
+                          "serve sendMessage at soapEndpoint and answer sendMessageResponse (its receipt); a "
+                          "synchronous service it provides comes there as SendMessage: answer SendMessageResponse, "
+                          "signed with key.pem"]})

@@ -256,7 +256,7 @@ def _wire(settings: GatewaySettings, *, bus: Bus | None, http: httpx.AsyncClient
                          keyring=lambda: gateway.keyring, secret=settings.mesh.key_passphrase.get_secret_value(),
                          sync_timeout_s=settings.mesh.sync_timeout_s, max_sync_deadline_s=settings.max_sync_deadline_s)
     soap_push = SoapPush(bus=own_bus, book=book, sessions=sessions, composer=composer, keyring=lambda: gateway.keyring,
-                         http=client)
+                         http=client, door=soap_door)
     book.on_loaded.append(soap_push.refresh)
     return Parts(settings=settings, engine=engine, sessions=sessions, clock=clock, http=client, soap_door=soap_door,
                  soap_push=soap_push,

@@ -278,6 +278,51 @@ def push_message(env: dict[str, Any], *, session: str) -> etree._Element:
     return envelope
 
 
+def sync_request(env: dict[str, Any], *, session: str) -> etree._Element:
+    """SyncChannel's ``SendMessage`` the gateway sends a SOAP member that provides a synchronous service: the
+    envelope's fields in ``requestInfo`` (the caller in ``sender/senderId``), its data as JSON text."""
+    envelope, body = soap_envelope()
+    wrapper = etree.SubElement(body, f"{{{SYNC_TYPES}}}SendMessage", nsmap={"ns2": SYNC_TYPES})
+    request = _el(wrapper, "request")
+    info = _el(request, "requestInfo")
+    _el(info, "messageId", str(env["messageId"]))
+    _el(info, "correlationId", str(env["correlationId"]))
+    _el(info, "serviceId", str(env["serviceId"]))
+    when = env["messageDate"]
+    _el(info, "messageDate", when.isoformat() if isinstance(when, dt.datetime) else str(when))
+    if env.get("routeId"):
+        _el(info, "routeId", str(env["routeId"]))
+    _el(_el(info, "sender"), "senderId", str(env["sender"]))
+    _el(info, "sessionId", session)
+    _data(_el(request, "requestData"), env["data"])
+    return envelope
+
+
+@dataclass(frozen=True)
+class SyncAnswer:
+    """A SOAP provider's ``SendMessageResponse``, as its signed Body says."""
+
+    message_id: str
+    correlation_id: str | None
+    code: str
+    message: str
+    data: dict[str, Any]
+
+
+def read_sync_answer(body: etree._Element) -> SyncAnswer:
+    """``SendMessageResponse`` read from a (verified) Body; ``Client.SoapInvalid`` naming what is missing."""
+    response = body.find(f"{{{SYNC_TYPES}}}SendMessageResponse/response")
+    if response is None:
+        raise _refuse("not a SendMessageResponse")
+    info = _child(response, "responseInfo")
+    status = _child(info, "status")
+    holder = response.find("responseData")
+    return SyncAnswer(message_id=str(_text(info, "messageId", required=True)),
+                      correlation_id=_text(info, "correlationId"), code=str(_text(status, "code", required=True)),
+                      message=_text(status, "message") or "",
+                      data=read_data(holder.find("data") if holder is not None else None))
+
+
 def is_push_accepted(answer: etree._Element) -> bool:
     """Whether a member's answer to a push is ``sendMessageResponse`` (its acknowledgement), not a fault."""
     body = answer.find(f"{{{SOAP11}}}Body")

@@ -1,6 +1,7 @@
-"""A tester's own system on ШЭП's SOAP channels, in a test: its AsyncChannel endpoint (an ASGI app the gateway
-pushes ``sendMessage`` to) that checks the gateway's signature on each push, keeps what came and acknowledges it
-with ``sendMessageResponse`` — the member side of docs/soap.md."""
+"""A tester's own system on ШЭП's SOAP channels, in a test: its endpoint (an ASGI app the gateway calls) that checks
+the gateway's signature on each call, keeps what came, acknowledges a pushed ``sendMessage`` with
+``sendMessageResponse`` and — a provider of a synchronous service — answers ``SendMessage`` with a
+``SendMessageResponse`` signed with its own key: the member side of docs/soap.md."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +17,8 @@ from cryptography import x509
 from fastapi import FastAPI, Request, Response
 from lxml import etree
 
-from shared.mesh.soap_channels import ASYNC_TYPES, async_response, session_guid, to_bytes
+from meshkit.soap import SoapMember
+from shared.mesh.soap_channels import ASYNC_TYPES, SYNC_TYPES, async_response, session_guid, sync_response, to_bytes
 from shared.pki.xmldsig import parse_xml, verify_body
 
 PUSH_PATH = "/AsyncChannelClient"
@@ -35,6 +38,9 @@ class SoapEndpoint:
     gateway_certificate: x509.Certificate | None = None
     received: list[Pushed] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    # a synchronous provider: what it answers a request with, and who signs the answer (its own key)
+    provide: Callable[[Pushed], dict[str, Any]] | None = None
+    member: SoapMember | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     def app(self) -> FastAPI:
@@ -48,6 +54,8 @@ class SoapEndpoint:
             except Exception as exc:  # a push not from the gateway: kept aside, answered with a fault
                 self.refused.append(str(exc))
                 return Response(status_code=500, content=b"<refused/>", media_type="text/xml")
+            if signed.body.find(f"{{{SYNC_TYPES}}}SendMessage") is not None:
+                return self._answer(_read_request(signed.body))
             self.received.append(_read(signed.body))
             self._arrived.set()
             answer = async_response(message_id=_uuid(self.received[-1].info["messageId"]),
@@ -55,6 +63,15 @@ class SoapEndpoint:
                                     when=dt.datetime.now(dt.UTC), session=session_guid())
             return Response(content=to_bytes(answer), media_type="text/xml; charset=utf-8")
         return app
+
+    def _answer(self, request: Pushed) -> Response:
+        """``SendMessageResponse``: what ``provide`` makes of the request, signed with the member's own key."""
+        assert self.provide is not None, "not a synchronous provider"
+        assert self.member is not None, "no key to sign the answer with"
+        self.received.append(request)
+        answer = sync_response(message_id=uuid.uuid4(), correlation_id=request.info["correlationId"],
+                               data=self.provide(request), when=dt.datetime.now(dt.UTC), session=session_guid())
+        return Response(content=self.member.signed(answer), media_type="text/xml; charset=utf-8")
 
     async def wait_for(self, condition: Any, *, timeout_s: float = 30.0) -> Pushed:
         """The first push that meets ``condition`` (pushes arrive in their own time)."""
@@ -70,6 +87,15 @@ class SoapEndpoint:
 
 def _uuid(value: str) -> uuid.UUID:
     return uuid.UUID(value)
+
+
+def _read_request(body: etree._Element) -> Pushed:
+    request = body.find(f"{{{SYNC_TYPES}}}SendMessage/request")
+    assert request is not None
+    info = request.find("requestInfo")
+    fields = {child.tag: (child.text or "") for child in info if child.tag != "sender"}
+    fields["sender"] = info.findtext("sender/senderId") or ""
+    return Pushed(info=fields, properties={}, data=json.loads(request.findtext("requestData/data") or "{}"))
 
 
 def _read(body: etree._Element) -> Pushed:

@@ -20,6 +20,7 @@ from lxml import etree
 
 from meshkit.members import grant, unique_id
 from meshkit.soap import SoapMember, enroll_soap, send_message
+from shared.errors import RelayedError
 from shared.mesh.envelope import VOUCHED, MessageType
 from shared.mesh.member import outgoing
 from shared.mesh.soap_channels import ASYNC_TYPES, SYNC_TYPES
@@ -422,3 +423,41 @@ async def test_a_body_that_states_no_length_is_read_no_further_than_the_limit(in
     async with inproc.client("shep_gateway") as gateway:
         reply = await gateway.post("/bip-sync-wss-gost/", content=chunks(), headers={"Content-Type": "text/xml"})
     assert (reply.status_code, fault_code(parse_xml(reply.content))) == (500, "Client.TooLarge")
+
+
+async def test_a_soap_system_provides_a_synchronous_service_to_a_member_on_amqp(inproc: InProcessMesh,
+                                                                                 member_factory):
+    """Both directions on SyncChannel: a tester's own registry on SOAP serves a synchronous service; a member on AMQP
+    calls it through the gateway, which sends it SendMessage, checks its signed SendMessageResponse, and answers the
+    caller with it — signed by the gateway for that provider."""
+    registry, endpoint = await soap_system(inproc, "registry.soap")
+    endpoint.member = registry
+    endpoint.provide = lambda request: {"echo": request.data, "by": "soap"}
+    caller = await member_factory("soap-caller")
+    service = unique_id("test.soap-lookup")
+    await grant(inproc, service_id=service, channel="sync", providers=[registry.member_id],
+                callers=[caller.member_id])
+    answer = await caller.runtime.request(service_id=service, data={"iin": "880101300123"})
+    assert answer.envelope.data == {"echo": {"iin": "880101300123"}, "by": "soap"}
+    assert (answer.envelope.sender, answer.envelope.message_type) == (registry.member_id, MessageType.RESPONSE)
+    assert answer.envelope.signature.startswith(VOUCHED)  # the gateway's, for its SOAP provider
+    assert endpoint.received[-1].info["sender"] == caller.member_id
+    record = await log_record(inproc, str(answer.envelope.message_id))
+    assert (record["checks"]["door"], record["checks"]["wsSecurity"]["ok"]) == ("soap", True)
+
+
+async def test_a_soap_providers_unsigned_or_foreign_answer_never_reaches_the_caller(inproc: InProcessMesh,
+                                                                                     member_factory):
+    registry, endpoint = await soap_system(inproc, "registry.soap")
+    other = await enroll_soap(inproc, member_id=unique_id("soap-other"))
+    endpoint.member = replace(registry, enrolled=other.enrolled)  # signs with another system's key
+    endpoint.provide = lambda request: {"forged": True}
+    caller = await member_factory("soap-caller")
+    service = unique_id("test.soap-lookup")
+    await grant(inproc, service_id=service, channel="sync", providers=[registry.member_id],
+                callers=[caller.member_id])
+    with pytest.raises(RelayedError) as timed_out:
+        await caller.runtime.request(service_id=service, data={}, timeout_s=1.0)
+    assert timed_out.value.code == "Server.Timeout"
+    [failed] = await wait_journal(inproc, kind="consumed", channel="soap-call", recipient=registry.member_id)
+    assert (failed["outcome"], "Client.CertificateNotRegistered" in failed["reason"]) == ("call-failed", True)

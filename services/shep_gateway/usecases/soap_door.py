@@ -1,20 +1,22 @@
 """The gateway's SOAP door: ШЭП's own SyncChannel and AsyncChannel v10 (docs/soap.md), in front of the same
 pipeline the AMQP door feeds.
 
-A call is read safely (``shared.pki.xmldsig``: size, DTD, depth), its operation found, its sender authenticated by
-``sender/senderId`` and ``password`` (a SOAP member's credentials, issued at enrolment: ``password_for``), its
-WS-Security signature checked by the gateway's own signature step (``IngressDecision.signature_refusal``: the
-mathematics, the certificate pinned to the sender, valid on the mesh clock, not revoked, a signing one) and its data
-against its service's contract — each refusal a SOAP fault carrying the mesh's code, journaled, nothing sent on.
-What passes becomes the envelope the AMQP door would carry (its signature the signed SOAP message itself,
-``shared.mesh.soap_channels``) and is published to ``shep.ingress`` under the gateway's login with the sender named
-(``x-shep-publisher``, as the gateway's own retries do): the ingress worker then decides on it exactly as on any
-other — registry, route, log, seal, delivery — and checks the signature again.
+A call is read safely (``shared.pki.xmldsig``: size, DTD, depth, comments dropped), its operation found, its sender
+authenticated by ``sender/senderId`` and ``password`` (a SOAP member's credentials, issued at enrolment:
+``password_for``), its WS-Security signature checked (the mathematics by ``verify_body``; the certificate by the
+pipeline's own step, ``IngressDecision.certificate_refusal``: pinned to the sender, a signing one, valid on the mesh
+clock, not revoked), the envelope it is read from the Body as signed, asked of the registry and held to its service's
+contract — each refusal a SOAP fault carrying the mesh's code, journaled, nothing sent on. What passes is signed by
+the gateway for that sender (``shared.mesh.envelope.VOUCHED``, as ШЭП signs what it passes on: the SOAP message, its
+password inside, goes no further) and published to ``shep.ingress`` under the gateway's login with the sender named
+(``x-shep-publisher``, as the gateway's own retries do) and the door's checks (``x-shep-door-checks``): the ingress
+worker then decides on it exactly as on any other — registry, route, log, seal, delivery.
 
 SyncChannel waits for the answer on the door's own reply queue, up to the caller's deadline (the gateway's
 ``Server.Timeout`` comes first when the provider is late) and answers ``SendMessageResponse`` (or a fault), signed by
 the gateway. AsyncChannel answers at once with the ids the message was given; what is addressed to a SOAP member
-later is pushed to its own endpoint (``soap_push``)."""
+later is pushed to its own endpoint (``soap_push``), whose answers to synchronous requests come back here
+(``answer_for``)."""
 
 from __future__ import annotations
 
@@ -53,10 +55,12 @@ from shared.mesh.journal import Journal
 from shared.mesh.member import REPLY_MARGIN_S, Composer
 from shared.mesh.payload_crypto import Keyring, open_wire, read_wire, seal_wire
 from shared.mesh.soap_channels import (
+    SUCCESS,
     async_response,
     fault,
     operation_of,
     read_call,
+    read_sync_answer,
     session_guid,
     signature_value,
     sync_response,
@@ -68,6 +72,7 @@ from shared.pki.signing import SignatureError, sign_wire
 from shared.pki.xmldsig import SOAP11, parse_xml, sign_body, verify_body
 
 log = get_logger(__name__)
+SUCCESS_CODES = frozenset({SUCCESS[0], "Success", "ОК", "OK"})  # what public providers answer for one
 _SIGNED_CALL = uuid.UUID("5b0a9c1e-3d2f-4e8a-9c7b-6f1d2e3a4b5c")  # the namespace of ids made from signatures
 
 
@@ -190,6 +195,39 @@ class SoapDoor:
         self._routable(env, channel=channel)
         parse_payload(service_id=env.service_id, message_type=env.message_type, data=env.data)
         return raw, checks["signature"], facts
+
+    async def answer_for(self, *, member_id: str, request: Envelope, answer: etree._Element) -> None:
+        """A SOAP member's ``SendMessageResponse`` to a synchronous ``request`` pushed to it (``soap_push``): its
+        signature checked as a call's is (the member's pinned certificate, valid, not revoked), the answer it is —
+        a RESPONSE, or an ERROR when its status is not a success — signed by the gateway for it and sent into the
+        pipeline, which routes it to the caller within the caller's deadline. ``MeshError`` when it is refused."""
+        try:
+            signed = verify_body(answer)
+        except SignatureError as exc:
+            raise MeshError(signature_refusal_code(exc.code), exc.message) from None
+        checks: dict[str, Any] = {}
+        refusal, _proven = await self._decision.certificate_refusal(
+            member_id=member_id, certificate=signed.verified.signer, checks=checks)
+        if refusal is not None:
+            raise MeshError(refusal.code, refusal.message)
+        said = read_sync_answer(signed.body)
+        failed = said.code not in SUCCESS_CODES
+        data = (ErrorPayload(code="Server.ProviderError", message=f"{said.code}: {said.message}"[:500],
+                             where="provider", refused_message_id=str(request.message_id)).model_dump(by_alias=True)
+                if failed else said.data)
+        try:
+            message_id = uuid.UUID(said.message_id.strip("{}"))
+        except ValueError:  # a provider's own id that is not a UUID: one made from its signature
+            message_id = uuid.uuid5(_SIGNED_CALL, signature_value(answer))
+        wire = unsigned_envelope(
+            service_id=request.service_id, message_type=MessageType.ERROR if failed else MessageType.RESPONSE,
+            sender=member_id, data=data, message_date=self._clock.now(), correlation_id=request.correlation_id,
+            in_reply_to=request.message_id, message_id=message_id)
+        checked(wire, what="the answer's data")
+        raw = self._vouched(wire)
+        env = envelope_of(raw).envelope
+        parse_payload(service_id=env.service_id, message_type=env.message_type, data=env.data)
+        await self._publish(raw, reply_to=None, deadline=None, checks=checks["signature"])
 
     def _routable(self, env: Envelope, *, channel: str) -> None:
         """The registry's word before the call is taken — the service, the grant, the district named in routeId, a

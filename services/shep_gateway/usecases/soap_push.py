@@ -8,31 +8,37 @@ delivery is logged, sealed and tracked ON_DELIVERY on the member's queue like an
 from there (its payload was encrypted to the gateway's own key: a SOAP member's hop ends at the gateway), and the
 member's ``sendMessageResponse`` is its receipt — DELIVERED. A push that fails (no answer, a fault, anything but
 ``sendMessageResponse``) leaves the delivery ON_DELIVERY: the receipt timeout delivers it again and, after
-``SHEP_DELIVERY_ATTEMPTS``, it is NOT_DELIVERED, dead-lettered, its sender told — the AMQP policy, unchanged."""
+``SHEP_DELIVERY_ATTEMPTS``, it is NOT_DELIVERED, dead-lettered, its sender told — the AMQP policy, unchanged.
+
+A SOAP member that provides a synchronous service gets its requests the same way, from its synchronous queue, as
+SyncChannel's ``SendMessage``; its ``SendMessageResponse`` goes back through the SOAP door (``answer_for``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+from lxml import etree
 from sqlalchemy import update
 from sqlmodel import col
 
 from services.shep_gateway.registry_book import RegistryBook
 from services.shep_gateway.store import DeliveryRow
+from services.shep_gateway.usecases.soap_door import SoapDoor
 from shared.db import Sessions
 from shared.errors import MeshError
 from shared.logging import get_logger, message_context
 from shared.mesh.bus import Bus, BusError, Delivery, Subscription
+from shared.mesh.envelope import Envelope
 from shared.mesh.journal import Journal
 from shared.mesh.member import Composer
 from shared.mesh.payload_crypto import Keyring, open_wire, read_wire
-from shared.mesh.soap_channels import is_push_accepted, push_message, session_guid, to_bytes
-from shared.mesh.topology import declare_member, member_queue
+from shared.mesh.soap_channels import is_push_accepted, push_message, session_guid, sync_request, to_bytes
+from shared.mesh.topology import declare_member, member_queue, member_sync_queue
 from shared.pki.xmldsig import MAX_XML_BYTES, XmlRefused, parse_xml, sign_body
 
 log = get_logger(__name__)
@@ -41,14 +47,16 @@ PUSH_TIMEOUT_S = 10.0
 
 class SoapPush:
     def __init__(self, *, bus: Bus, book: RegistryBook, sessions: Sessions, composer: Composer,
-                 keyring: Callable[[], Keyring], http: httpx.AsyncClient) -> None:
+                 keyring: Callable[[], Keyring], http: httpx.AsyncClient, door: SoapDoor) -> None:
         self._bus = bus
+        self._door = door
         self._book = book
         self._sessions = sessions
         self._composer = composer
         self._keyring = keyring
         self._http = http
-        self._consuming: dict[str, tuple[str, Subscription]] = {}  # member → (endpoint, its consumer)
+        # member → (endpoint, its consumers: its queue's, and its synchronous queue's)
+        self._consuming: dict[str, tuple[str, list[Subscription]]] = {}
         self._started = False
         self._lock = asyncio.Lock()
         self.journal: Journal | None = None
@@ -59,8 +67,9 @@ class SoapPush:
 
     async def stop(self) -> None:
         self._started = False
-        for _endpoint, subscription in self._consuming.values():
-            await subscription.cancel()
+        for _endpoint, subscriptions in self._consuming.values():
+            for subscription in subscriptions:
+                await subscription.cancel()
         self._consuming.clear()
 
     async def refresh(self) -> None:
@@ -79,49 +88,87 @@ class SoapPush:
         wanted = {m.id: m.soap_endpoint for m in self._book.registry.members.values()
                   if m.door == "soap" and m.soap_endpoint and m.active}
         for member_id in [m for m in self._consuming if self._consuming[m][0] != wanted.get(m)]:
-            await self._consuming.pop(member_id)[1].cancel()
+            for subscription in self._consuming.pop(member_id)[1]:
+                await subscription.cancel()
         for member_id, endpoint in wanted.items():
             if member_id not in self._consuming and endpoint:
                 await declare_member(self._bus, member_id=member_id)  # a member just registered: not declared yet
-                subscription = await self._bus.consume(queue=member_queue(member_id), prefetch=8,
-                                                       handler=self._handler(member_id, endpoint))
-                self._consuming[member_id] = (endpoint, subscription)
+                self._consuming[member_id] = (endpoint, [
+                    await self._bus.consume(queue=member_queue(member_id), prefetch=8,
+                                            handler=self._handler(member_id, endpoint, self._push)),
+                    await self._bus.consume(queue=member_sync_queue(member_id), prefetch=8,
+                                            handler=self._handler(member_id, endpoint, self._call))])
 
-    def _handler(self, member_id: str, endpoint: str) -> Callable[[Delivery], Any]:
+    @staticmethod
+    def _handler(member_id: str, endpoint: str,
+                 work: Callable[[str, str, Delivery], Awaitable[None]]) -> Callable[[Delivery], Any]:
         async def on_delivery(delivery: Delivery) -> None:
             with message_context(message_id=delivery.message_id, correlation_id=delivery.correlation_id):
                 try:
-                    await self._push(member_id, endpoint, delivery)
+                    await work(member_id, endpoint, delivery)
                 finally:  # a failed push is the receipt timeout's to deliver again
                     with contextlib.suppress(BusError):
                         await delivery.ack()
         return on_delivery
 
     async def _push(self, member_id: str, endpoint: str, delivery: Delivery) -> None:
-        try:
-            env = open_wire(read_wire(delivery.body), self._keyring()).envelope
-        except MeshError as exc:  # not the gateway's own delivery: nothing to push, its receipt timeout decides
-            log.warning("soap_push_unreadable", member=member_id, error=exc.message[:200])
+        env = self._opened(member_id, delivery)
+        if env is None:  # not the gateway's own delivery: nothing to push, its receipt timeout decides
             return
-        message = push_message(env.model_dump(by_alias=True), session=session_guid())
-        signer = self._composer.signer
-        if signer is not None:
-            sign_body(message, key=signer.key, certificate=signer.certificate)
         outcome, reason = "pushed", None
         try:
-            status, answer = await self._post(endpoint, to_bytes(message))
+            status, answer = await self._post(endpoint, self._signed(push_message(env.model_dump(by_alias=True),
+                                                                                  session=session_guid())))
             if status != 200 or not is_push_accepted(parse_xml(answer)):
                 outcome, reason = "push-refused", f"HTTP {status}: {answer[:200]!r}"
         except (httpx.HTTPError, XmlRefused) as exc:
             outcome, reason = "push-failed", f"{type(exc).__name__}: {exc}"[:300]
         if outcome == "pushed":
             await self._delivered(member_id, str(env.message_id))
-        else:
-            log.warning("soap_push_failed", member=member_id, reason=reason)
+        self._journal(member_id, env, outcome=outcome, reason=reason, channel="soap-push")
+
+    async def _call(self, member_id: str, endpoint: str, delivery: Delivery) -> None:
+        """A synchronous request to a SOAP provider: ``SendMessage`` to its endpoint, signed by the gateway; its
+        ``SendMessageResponse`` checked and sent on as its answer (``SoapDoor.answer_for``). One that fails — no
+        answer, a fault, a signature refused — is logged: the caller's deadline then answers it ``Server.Timeout``,
+        as for a provider on AMQP that does not answer."""
+        env = self._opened(member_id, delivery)
+        if env is None:
+            return
+        outcome, reason = "answered", None
+        try:
+            status, answer = await self._post(endpoint, self._signed(sync_request(env.model_dump(by_alias=True),
+                                                                                  session=session_guid())))
+            if status != 200:
+                raise MeshError("Server.ProviderError", f"HTTP {status}: {answer[:200]!r}")
+            await self._door.answer_for(member_id=member_id, request=env, answer=parse_xml(answer))
+        except (httpx.HTTPError, MeshError) as exc:
+            outcome, reason = "call-failed", f"{type(exc).__name__}: {exc}"[:300]
+        self._journal(member_id, env, outcome=outcome, reason=reason, channel="soap-call")
+
+    def _opened(self, member_id: str, delivery: Delivery) -> Envelope | None:
+        """The delivery's envelope, opened with the gateway's own key (a SOAP member's hop ends here)."""
+        try:
+            return open_wire(read_wire(delivery.body), self._keyring()).envelope
+        except MeshError as exc:
+            log.warning("soap_delivery_unreadable", member=member_id, error=exc.message[:200])
+            return None
+
+    def _signed(self, message: etree._Element) -> bytes:
+        signer = self._composer.signer
+        if signer is not None:
+            sign_body(message, key=signer.key, certificate=signer.certificate)
+        return to_bytes(message)
+
+    def _journal(self, member_id: str, env: Envelope, *, outcome: str, reason: str | None, channel: str) -> None:
+        """What became of it — pushed, answered, or why not — in the journal (kind ``consumed``) and, failed, the
+        log."""
+        if reason is not None:
+            log.warning("soap_delivery_failed", member=member_id, channel=channel, outcome=outcome, reason=reason)
         if self.journal is not None:
             self.journal.record("consumed", recipient=member_id, sender=env.sender, outcome=outcome,
                                 messageId=str(env.message_id), correlationId=env.correlation_id,
-                                serviceId=env.service_id, messageType=env.message_type.value, channel="soap-push",
+                                serviceId=env.service_id, messageType=env.message_type.value, channel=channel,
                                 reason=reason, payload=env.data)
 
     async def _post(self, endpoint: str, body: bytes) -> tuple[int, bytes]:
