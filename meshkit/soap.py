@@ -12,16 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from meshkit.members import Endpoints, Enrolled, enroll
 from meshkit.sdk import DEFAULT_MESH_FILE
-from shared.mesh.soap_channels import ASYNC_TYPES, SYNC_TYPES, XSD, XSI
+from shared.mesh.soap_channels import request_message, to_bytes
 from shared.pki.signing import load_pem_certificates
-from shared.pki.xmldsig import SOAP11, WSU, sign_body
+from shared.pki.xmldsig import sign_body
 
 
 @dataclass
@@ -81,55 +80,14 @@ async def enroll_soap(mesh: Endpoints, *, member_id: str, soap_endpoint: str | N
                       gateway_certificate=load_pem_certificates(body["gatewayCertificatePem"])[0])
 
 
-def _el(parent: etree._Element, name: str, text: str | None = None) -> etree._Element:
-    element = etree.SubElement(parent, name)
-    if text is not None:
-        element.text = text
-    return element
-
-
-def _envelope(namespace: str, operation: str) -> tuple[etree._Element, etree._Element]:
-    envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soapenv": SOAP11, "wsu": WSU})
-    etree.SubElement(envelope, f"{{{SOAP11}}}Header")
-    body = etree.SubElement(envelope, f"{{{SOAP11}}}Body")
-    return envelope, etree.SubElement(body, f"{{{namespace}}}{operation}", nsmap={"ns2": namespace})
-
-
-def _info(info: etree._Element, *, sender_id: str, password: str | None,
-          properties: dict[str, str] | None) -> None:
-    sender = _el(info, "sender")
-    _el(sender, "senderId", sender_id)
-    if password is not None:
-        _el(sender, "password", password)
-    for key, value in (properties or {}).items():
-        prop = _el(info, "properties")
-        _el(prop, "key", key)
-        _el(prop, "value", value)
-
-
-def _data(parent: etree._Element, data: dict[str, Any]) -> None:
-    holder = etree.SubElement(parent, "data", nsmap={"xsi": XSI, "xs": XSD})
-    holder.set(f"{{{XSI}}}type", "xs:string")
-    holder.text = orjson.dumps(data).decode()
-
-
 def send_message(*, sender_id: str, password: str | None, service_id: str, data: dict[str, Any],
                  message_id: uuid.UUID | None = None, correlation_id: str | None = None, route_id: str | None = None,
                  message_date: dt.datetime | None = None, properties: dict[str, str] | None = None) -> etree._Element:
     """SyncChannel's ``SendMessage``, unsigned: ``requestInfo`` in the schema's order, ``data`` as JSON text."""
-    envelope, operation = _envelope(SYNC_TYPES, "SendMessage")
-    request = _el(operation, "request")
-    info = _el(request, "requestInfo")
-    _el(info, "messageId", str(message_id or uuid.uuid4()))
-    if correlation_id:
-        _el(info, "correlationId", correlation_id)
-    _el(info, "serviceId", service_id)
-    _el(info, "messageDate", (message_date or dt.datetime.now(dt.UTC)).isoformat())
-    if route_id:
-        _el(info, "routeId", route_id)
-    _info(info, sender_id=sender_id, password=password, properties=properties)
-    _data(_el(request, "requestData"), data)
-    return envelope
+    return request_message("sync", service_id=service_id, sender_id=sender_id, password=password, data=data,
+                           message_id=message_id or uuid.uuid4(), correlation_id=correlation_id, route_id=route_id,
+                           message_date=message_date or dt.datetime.now(dt.UTC), properties=properties,
+                           prefix="soapenv")
 
 
 def async_send_message(*, sender_id: str, password: str | None, service_id: str, message_type: str,
@@ -137,22 +95,7 @@ def async_send_message(*, sender_id: str, password: str | None, service_id: str,
                        route_id: str | None = None, message_date: dt.datetime | None = None,
                        properties: dict[str, str] | None = None) -> etree._Element:
     """AsyncChannel's ``sendMessage``, unsigned (``messageId`` may be left to the gateway, as its schema says)."""
-    envelope, operation = _envelope(ASYNC_TYPES, "sendMessage")
-    request = _el(operation, "request")
-    info = _el(request, "messageInfo")
-    if message_id:
-        _el(info, "messageId", str(message_id))
-    if correlation_id:
-        _el(info, "correlationId", correlation_id)
-    _el(info, "serviceId", service_id)
-    _el(info, "messageType", message_type)
-    if route_id:
-        _el(info, "routeId", route_id)
-    _el(info, "messageDate", (message_date or dt.datetime.now(dt.UTC)).isoformat())
-    _info(info, sender_id=sender_id, password=password, properties=properties)
-    _data(_el(request, "messageData"), data)
-    return envelope
-
-
-def to_bytes(envelope: etree._Element) -> bytes:
-    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+    return request_message("async", service_id=service_id, sender_id=sender_id, password=password, data=data,
+                           message_id=message_id, correlation_id=correlation_id, message_type=message_type,
+                           route_id=route_id, message_date=message_date or dt.datetime.now(dt.UTC),
+                           properties=properties, prefix="soapenv")

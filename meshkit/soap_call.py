@@ -24,7 +24,10 @@ from meshkit.sdk import Citizen, Mesh
 from meshkit.soap import member_directory
 
 
-def _client(wsdl: str, member_dir: Path) -> tuple[Any, Any]:
+def zeep_client(wsdl: str, member_dir: Path) -> tuple[Any, Any]:
+    """A zeep client built from ``wsdl``: each request signed by zeep's own WS-Security (libxmlsec1, RSA-SHA256) with
+    the member's ``key.pem``/``cert.pem``, each answer's signature checked with ``gateway.pem`` (the files
+    ``SoapMember.write`` and ``meshctl soap enrol`` write); and its history (the messages as they crossed)."""
     import xmlsec
     import zeep
     from zeep.plugins import HistoryPlugin
@@ -40,6 +43,13 @@ def _client(wsdl: str, member_dir: Path) -> tuple[Any, Any]:
                           signature_method=xmlsec.constants.TransformRsaSha256,
                           digest_method=xmlsec.constants.TransformSha256)
     return zeep.Client(wsdl, wsse=wsse, plugins=[history]), history
+
+
+def sync_request(*, member: str, password: str, service_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """SyncChannel's ``request`` as zeep takes it: a new messageId, now, ``data`` as JSON text."""
+    return {"requestInfo": {"messageId": str(uuid.uuid4()), "serviceId": service_id,
+                            "messageDate": dt.datetime.now(dt.UTC), "sender": _sender(member, password)},
+            "requestData": {"data": _data(data)}}
 
 
 def _data(value: dict[str, Any]) -> Any:
@@ -69,17 +79,16 @@ def main() -> None:
                                     headers={"Authorization": f"Bearer {kit.info.admin_token}"}).json()
         password = args.password or credentials["password"]
         if args.channel == "sync":
-            client, history = _client(credentials["syncUrl"] + "?wsdl", member_dir)
-            answer = client.service.SendMessage(request={
-                "requestInfo": {"messageId": str(uuid.uuid4()), "serviceId": "gbdfl.person-by-iin",
-                                "messageDate": dt.datetime.now(dt.UTC), "sender": _sender(args.member, password)},
-                "requestData": {"data": _data({"iin": args.iin or (citizen.iin if citizen else None)})}})
+            client, history = zeep_client(credentials["syncUrl"] + "?wsdl", member_dir)
+            answer = client.service.SendMessage(request=sync_request(
+                member=args.member, password=password, service_id="gbdfl.person-by-iin",
+                data={"iin": args.iin or (citizen.iin if citizen else None)}))
             summary = {"status": answer.responseInfo.status.code, "data": json.loads(answer.responseData.data)}
         else:
             if citizen is None:
                 raise SystemExit("async needs --citizen: the application is signed with the citizen's EDS")
             application = citizen.signed_request(args.service) | {"signedBy": "applicant"}
-            client, history = _client(credentials["asyncUrl"] + "?wsdl", member_dir)
+            client, history = zeep_client(credentials["asyncUrl"] + "?wsdl", member_dir)
             answer = client.service.sendMessage(request={
                 "messageInfo": {"serviceId": args.service, "messageType": "REQUEST",
                                 "messageDate": dt.datetime.now(dt.UTC), "sender": _sender(args.member, password)},

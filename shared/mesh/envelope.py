@@ -17,8 +17,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.errors import MeshError
+from shared.mesh.topology import GATEWAY_ID
 from shared.pki.canonical import JsonRefused, check_json, signed_content
-from shared.pki.signing import VerifiedSignature, verify_detached
 
 MemberId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*$", max_length=64)]
 ServiceId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$", max_length=128)]
@@ -94,18 +94,16 @@ class ParsedEnvelope:
 # door authenticated (password, WS-Security signature with its pinned certificate) — as ШЭП signs what it passes on.
 # Only the gateway's SOAP door makes one; the gateway refuses any other that carries it (docs/soap.md).
 VOUCHED = "shep:"
-GATEWAY_SIGNER = "shep"  # whose certificate signs a vouched envelope (``shared.mesh.topology.GATEWAY_ID``)
 
 
 def signer_of(env: Envelope) -> str:
     """Whose system certificate must have signed ``env``: its sender's — or, vouched, the gateway's."""
-    return GATEWAY_SIGNER if env.signature.startswith(VOUCHED) else env.sender
+    return GATEWAY_ID if env.signature.startswith(VOUCHED) else env.sender
 
 
-def verify_envelope_signature(parsed: ParsedEnvelope) -> VerifiedSignature:
-    """The envelope's detached CMS signature over its canonical form (a vouched one's too); ``SignatureError``."""
-    return verify_detached(content=parsed.signed_bytes(),
-                           signature_b64=parsed.envelope.signature.removeprefix(VOUCHED))
+def cms_signature(env: Envelope) -> str:
+    """The envelope's detached CMS signature (base64) over its canonical form, whoever signed it (``signer_of``)."""
+    return env.signature.removeprefix(VOUCHED)
 
 
 def _describe(exc: ValidationError) -> str:

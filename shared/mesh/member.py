@@ -34,9 +34,9 @@ from shared.mesh.envelope import (
     EnvelopeHeader,
     MessageType,
     ParsedEnvelope,
+    cms_signature,
     signer_of,
     unsigned_envelope,
-    verify_envelope_signature,
 )
 from shared.mesh.failures import OutageFailure, PermanentFailure, RetryPolicy
 from shared.mesh.journal import Journal
@@ -165,8 +165,8 @@ class EnvelopeVerifier:
         env = parsed.envelope
         # A clock broadcast sets the time OCSP freshness is judged by, so it skips OCSP; and it is judged at the mesh
         # time it was signed at — the time it brings — not at the clock it is about to correct.
-        result, _ = await verifier.verify_with(  # the sender's own signature, or the gateway's for a SOAP sender
-            lambda: verify_envelope_signature(parsed),
+        result, _ = await verifier.verify_signed(  # the sender's own signature, or the gateway's for a SOAP sender
+            content=parsed.signed_bytes(), signature_b64=cms_signature(env),
             expect=Expectation(usage=Usage.SIGN, holder=Holder.SYSTEM, common_name=signer_of(env)),
             revocation=not broadcast, at_signing_time=broadcast)
         if not result.ok:

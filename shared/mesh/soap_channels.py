@@ -22,15 +22,14 @@ import orjson
 from lxml import etree
 
 from shared.errors import MeshError
-from shared.mesh.envelope import MessageType
-from shared.pki.xmldsig import DS, SOAP11, WSSE, WSU, parse_xml
+from shared.mesh.envelope import Envelope, MessageType
+from shared.pki.xmldsig import DS, SOAP11, WSSE, WSU
 
 SYNC_TYPES = "http://bip.bee.kz/SyncChannel/v10/Types"
 ASYNC_TYPES = "http://bip.bee.kz/AsyncChannel/v10/Types"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XSD = "http://www.w3.org/2001/XMLSchema"
 SUCCESS = ("SCSS001", "Message has been processed successfully")
-FAILED = ("SCSE001", "Failed to process message")
 OPERATIONS = {(SYNC_TYPES, "SendMessage"): "sync", (ASYNC_TYPES, "sendMessage"): "async"}
 ASYNC_TYPES_IN = {"REQUEST": MessageType.REQUEST, "RESPONSE": MessageType.RESPONSE,
                   "NOTIFICATION": MessageType.NOTIFICATION, "UPDATE": MessageType.NOTIFICATION}
@@ -42,13 +41,11 @@ def _refuse(message: str) -> MeshError:
 
 @dataclass
 class SoapCall:
-    """A SOAP request as read from its (signed) Body: which channel, and the envelope fields it gives."""
+    """A SOAP request as read from its (signed) Body: who sends it, and the envelope fields it gives."""
 
-    channel: str  # sync | async
     sender_id: str
     password: str | None
     fields: dict[str, Any] = field(default_factory=dict)  # the envelope's, as the Body gives them
-    properties: dict[str, str] = field(default_factory=dict)
 
 
 def operation_of(envelope: etree._Element) -> tuple[str, etree._Element]:
@@ -56,7 +53,14 @@ def operation_of(envelope: etree._Element) -> tuple[str, etree._Element]:
     if envelope.tag != f"{{{SOAP11}}}Envelope":
         raise _refuse(f"not a SOAP 1.1 envelope: the root is {envelope.tag!r} (SOAP 1.1, {SOAP11})")
     body = envelope.find(f"{{{SOAP11}}}Body")
-    operation = _first_element(body) if body is not None else None
+    if body is None:
+        raise _refuse("no SOAP Body")
+    return _called(body)
+
+
+def _called(body: etree._Element) -> tuple[str, etree._Element]:
+    """The channel a Body's operation belongs to, and the operation (its first element: a comment is none)."""
+    operation = next((child for child in body if isinstance(child.tag, str)), None)
     if operation is None:
         raise _refuse("the SOAP Body is empty")
     qname = etree.QName(operation)
@@ -67,19 +71,9 @@ def operation_of(envelope: etree._Element) -> tuple[str, etree._Element]:
     return channel, operation
 
 
-def _first_element(parent: etree._Element) -> etree._Element | None:
-    return next((child for child in parent if isinstance(child.tag, str)), None)
-
-
 def read_call(body: etree._Element) -> SoapCall:
     """The envelope fields a (verified) Body gives; ``Client.SoapInvalid`` naming what is missing or wrong."""
-    operation = _first_element(body)
-    if operation is None:
-        raise _refuse("the SOAP Body is empty")
-    qname = etree.QName(operation)
-    channel = OPERATIONS.get((qname.namespace or "", qname.localname))
-    if channel is None:
-        raise _refuse(f"no operation {qname.localname!r} in {qname.namespace!r}")
+    channel, operation = _called(body)
     request = _child(operation, "request")
     info = _child(request, "requestInfo" if channel == "sync" else "messageInfo")
     data_holder = _child(request, "requestData" if channel == "sync" else "messageData")
@@ -115,8 +109,7 @@ def read_call(body: etree._Element) -> SoapCall:
     if "recipient" in properties:
         fields["recipient"] = properties["recipient"]
     fields["data"] = read_data(data_holder.find("data"))
-    return SoapCall(channel=channel, sender_id=str(sender_id), password=_text(sender, "password"), fields=fields,
-                    properties=properties)
+    return SoapCall(sender_id=str(sender_id), password=_text(sender, "password"), fields=fields)
 
 
 def read_data(element: etree._Element | None) -> dict[str, Any]:
@@ -198,8 +191,8 @@ def _el(parent: etree._Element, name: str, text: str | None = None) -> etree._El
     return element
 
 
-def soap_envelope() -> tuple[etree._Element, etree._Element]:
-    envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soap": SOAP11, "wsu": WSU})
+def soap_envelope(*, prefix: str = "soap") -> tuple[etree._Element, etree._Element]:
+    envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={prefix: SOAP11, "wsu": WSU})
     etree.SubElement(envelope, f"{{{SOAP11}}}Header")
     return envelope, etree.SubElement(envelope, f"{{{SOAP11}}}Body")
 
@@ -245,57 +238,71 @@ def async_response(*, message_id: uuid.UUID, correlation_id: str, when: dt.datet
     return envelope
 
 
-def push_message(env: dict[str, Any], *, session: str) -> etree._Element:
+def request_message(channel: str, *, service_id: str, sender_id: str, data: dict[str, Any],
+                    message_date: dt.datetime, message_id: uuid.UUID | str | None = None,
+                    correlation_id: str | None = None, message_type: str = "REQUEST", route_id: str | None = None,
+                    password: str | None = None, properties: dict[str, str] | None = None,
+                    session: str | None = None, prefix: str = "soap") -> etree._Element:
+    """A call on ``channel`` (``sync``: ``SendMessage``; ``async``: ``sendMessage``), unsigned, its info in the
+    schema's order (which differs: SyncChannel has ``routeId`` after ``messageDate``, AsyncChannel before it, and a
+    ``messageType``), ``data`` as JSON text — what a SOAP system sends the gateway (``meshkit.soap``), and what the
+    gateway sends a SOAP member (``push_message``, ``sync_request``)."""
+    sync = channel == "sync"
+    envelope, body = soap_envelope(prefix=prefix)
+    namespace = SYNC_TYPES if sync else ASYNC_TYPES
+    wrapper = etree.SubElement(body, f"{{{namespace}}}{'SendMessage' if sync else 'sendMessage'}",
+                               nsmap={"ns2": namespace})
+    request = _el(wrapper, "request")
+    info = _el(request, "requestInfo" if sync else "messageInfo")
+    if message_id is not None:
+        _el(info, "messageId", str(message_id))
+    if correlation_id:
+        _el(info, "correlationId", correlation_id)
+    _el(info, "serviceId", service_id)
+    if not sync:
+        _el(info, "messageType", message_type)
+    if route_id and not sync:
+        _el(info, "routeId", route_id)
+    _el(info, "messageDate", message_date.isoformat())
+    if route_id and sync:
+        _el(info, "routeId", route_id)
+    sender = _el(info, "sender")
+    _el(sender, "senderId", sender_id)
+    if password is not None:
+        _el(sender, "password", password)
+    for key, value in (properties or {}).items():
+        prop = _el(info, "properties")
+        _el(prop, "key", key)
+        _el(prop, "value", value)
+    if session is not None:
+        _el(info, "sessionId", session)
+    _data(_el(request, "requestData" if sync else "messageData"), data)
+    return envelope
+
+
+def push_message(env: Envelope, *, session: str) -> etree._Element:
     """AsyncChannel's ``sendMessage`` the gateway pushes to a SOAP member's own endpoint (its client contract):
     the envelope's fields in ``messageInfo`` (the original sender in ``sender/senderId``), its data as JSON text.
     AsyncChannel has no ERROR: a refusal travels as a RESPONSE with the property ``errorCode``; ``inReplyTo`` and
     ``messageType`` (the mesh's own) are properties too."""
-    envelope, body = soap_envelope()
-    wrapper = etree.SubElement(body, f"{{{ASYNC_TYPES}}}sendMessage", nsmap={"ns2": ASYNC_TYPES})
-    request = _el(wrapper, "request")
-    info = _el(request, "messageInfo")
-    kind = MessageType(env["messageType"])
-    _el(info, "messageId", str(env["messageId"]))
-    _el(info, "correlationId", str(env["correlationId"]))
-    _el(info, "serviceId", str(env["serviceId"]))
-    _el(info, "messageType", "RESPONSE" if kind is MessageType.ERROR else kind.value)
-    if env.get("routeId"):
-        _el(info, "routeId", str(env["routeId"]))
-    when = env["messageDate"]
-    _el(info, "messageDate", when.isoformat() if isinstance(when, dt.datetime) else str(when))
-    _el(_el(info, "sender"), "senderId", str(env["sender"]))
+    kind = env.message_type
     properties = {"messageType": kind.value}
-    if env.get("inReplyTo"):
-        properties["inReplyTo"] = str(env["inReplyTo"])
+    if env.in_reply_to:
+        properties["inReplyTo"] = str(env.in_reply_to)
     if kind is MessageType.ERROR:
-        properties["errorCode"] = str(env["data"].get("code", ""))
-    for key, value in properties.items():
-        prop = _el(info, "properties")
-        _el(prop, "key", key)
-        _el(prop, "value", value)
-    _el(info, "sessionId", session)
-    _data(_el(request, "messageData"), env["data"])
-    return envelope
+        properties["errorCode"] = str(env.data.get("code", ""))
+    return request_message(
+        "async", service_id=env.service_id, sender_id=env.sender, data=env.data, message_date=env.message_date,
+        message_id=env.message_id, correlation_id=env.correlation_id, route_id=env.route_id, properties=properties,
+        message_type="RESPONSE" if kind is MessageType.ERROR else kind.value, session=session)
 
 
-def sync_request(env: dict[str, Any], *, session: str) -> etree._Element:
+def sync_request(env: Envelope, *, session: str) -> etree._Element:
     """SyncChannel's ``SendMessage`` the gateway sends a SOAP member that provides a synchronous service: the
     envelope's fields in ``requestInfo`` (the caller in ``sender/senderId``), its data as JSON text."""
-    envelope, body = soap_envelope()
-    wrapper = etree.SubElement(body, f"{{{SYNC_TYPES}}}SendMessage", nsmap={"ns2": SYNC_TYPES})
-    request = _el(wrapper, "request")
-    info = _el(request, "requestInfo")
-    _el(info, "messageId", str(env["messageId"]))
-    _el(info, "correlationId", str(env["correlationId"]))
-    _el(info, "serviceId", str(env["serviceId"]))
-    when = env["messageDate"]
-    _el(info, "messageDate", when.isoformat() if isinstance(when, dt.datetime) else str(when))
-    if env.get("routeId"):
-        _el(info, "routeId", str(env["routeId"]))
-    _el(_el(info, "sender"), "senderId", str(env["sender"]))
-    _el(info, "sessionId", session)
-    _data(_el(request, "requestData"), env["data"])
-    return envelope
+    return request_message("sync", service_id=env.service_id, sender_id=env.sender, data=env.data,
+                           message_date=env.message_date, message_id=env.message_id,
+                           correlation_id=env.correlation_id, route_id=env.route_id, session=session)
 
 
 @dataclass(frozen=True)
@@ -353,6 +360,3 @@ def fault(*, channel: str, code: str, message: str, when: dt.datetime, session: 
 def to_bytes(envelope: etree._Element) -> bytes:
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
 
-
-__all__ = ["ASYNC_TYPES", "SYNC_TYPES", "SoapCall", "async_response", "fault", "operation_of", "parse_xml",
-           "read_call", "sync_response", "to_bytes"]

@@ -15,9 +15,8 @@ retries without being allowed to publish on the default exchange (which reaches 
 from __future__ import annotations
 
 from shared.mesh.bus import Bus, Delivery, OutgoingMessage
-from shared.mesh.envelope import GATEWAY_SIGNER
 
-GATEWAY_ID = GATEWAY_SIGNER  # the gateway's member id: its certificate's CN, its broker account, the clock's sender
+GATEWAY_ID = "shep"  # the gateway's member id: its certificate's CN, its broker account, the clock's sender
 INGRESS_EXCHANGE = "shep.ingress"
 INGRESS_QUEUE = "shep.ingress"
 DELIVERY_EXCHANGE = "shep.delivery"

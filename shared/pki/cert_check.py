@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -248,16 +248,8 @@ class CertificateVerifier:
         """Check the signature's mathematics, then its signer's certificate — now, or (``at_signing_time``) when it
         says it signed: a clock broadcast is judged at the time it sets, not at the clock it corrects (a service
         whose clock was forced past the gateway's certificate refused every broadcast bringing it back, for good)."""
-        return await self.verify_with(lambda: verify_detached(content=content, signature_b64=signature_b64),
-                                      expect=expect, revocation=revocation, at_signing_time=at_signing_time)
-
-    async def verify_with(self, verify: Callable[[], VerifiedSignature], *, expect: Expectation,
-                          revocation: bool = True,
-                          at_signing_time: bool = False) -> tuple[CertCheckResult, VerifiedSignature | None]:
-        """As ``verify_signed``, the mathematics done by ``verify`` (a CMS signature, or an envelope's WS-Security
-        one: ``shared.mesh.soap_channels``)."""
         try:
-            verified = verify()
+            verified = verify_detached(content=content, signature_b64=signature_b64)
         except SignatureError as exc:
             return self._fail(CertFailure.BAD_SIGNATURE, exc.message, signature_code=exc.code), None
         at = verified.signing_time if at_signing_time else None
@@ -270,7 +262,7 @@ class CertificateVerifier:
 
 _SIGNATURE_CODES = {
     "SIGNATURE_CONTENT_MISMATCH": "Client.SignatureContentMismatch",
-    "SIGNATURE_MISSING": "Client.SignatureMissing",
+    "SIGNATURE_MISSING": "Client.SignatureMissing",  # a SOAP call's WS-Security (shared.pki.xmldsig)
     "SIGNATURE_BODY_NOT_REFERENCED": "Client.SignatureBodyNotReferenced",
     "SIGNATURE_MALFORMED": "Client.SignatureMalformed",
     "SIGNATURE_NOT_DETACHED": "Client.SignatureMalformed",

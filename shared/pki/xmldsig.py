@@ -210,9 +210,8 @@ def _verified(envelope: etree._Element, *, certificate: x509.Certificate, refere
 
     config = SignatureConfiguration(
         location=f"./{{{SOAP11}}}Header/{{{WSSE}}}Security/", expect_references=references,
-        signature_methods=frozenset({SignatureMethod.RSA_SHA256, SignatureMethod.ECDSA_SHA256,
-                                     SignatureMethod.RSA_SHA512, SignatureMethod.ECDSA_SHA512}),
-        digest_algorithms=frozenset({DigestAlgorithm.SHA256, DigestAlgorithm.SHA512}),
+        signature_methods=frozenset(SignatureMethod(uri) for uri in SIGNATURE_METHODS),  # what _accepted let by
+        digest_algorithms=frozenset(DigestAlgorithm(uri) for uri in DIGEST_METHODS),
         # the certificate's own validity is judged on the mesh clock by the caller, not on this machine's
         verification_time=certificate.not_valid_before_utc)
     try:  # id_attribute: signxml matches the local name, so wsu:Id, wsse:Id and a bare Id alike

@@ -11,25 +11,19 @@ not skipped); the client's packages, pinned in soap_node/package.json and packag
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import shutil
 import subprocess
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-import xmlsec
-import zeep
-from cryptography.hazmat.primitives import serialization
-from zeep import xsd
 from zeep.exceptions import Fault
-from zeep.wsse.signature import BinarySignature, verify_envelope
 
 from meshkit.members import grant, unique_id
 from meshkit.mesh_runner import REPO_ROOT
 from meshkit.soap import SoapMember, enroll_soap
+from meshkit.soap_call import sync_request, zeep_client
 from tests.support.checkout import Checkout
 from tests.support.docs_pages import page_block
 from tests.support.mesh import MeshHandle
@@ -41,41 +35,11 @@ RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 
 
-class SignsWithItsKeyChecksTheGateway(BinarySignature):
-    """zeep's WS-Security: its own key signs what it sends; the gateway's certificate checks what comes back."""
-
-    def __init__(self, key: Path, certificate: Path, gateway: Path) -> None:
-        super().__init__(str(key), str(certificate), signature_method=xmlsec.Transform.RSA_SHA256,
-                         digest_method=xmlsec.Transform.SHA256)
-        self._gateway = str(gateway)
-
-    def verify(self, envelope: Any) -> Any:
-        verify_envelope(envelope, self._gateway)
-        return envelope
-
-
 @pytest.fixture(scope="module")
 async def soap_member(mesh: MeshHandle) -> SoapMember:
     member = await enroll_soap(mesh, member_id=unique_id("soap-zeep"))
     await grant(mesh, service_id=PERSON_BY_IIN, callers=[member.member_id])
     return member
-
-
-def files(member: SoapMember, directory: Path) -> tuple[Path, Path, Path]:
-    identity = member.enrolled.identity
-    key, certificate, gateway = directory / "key.pem", directory / "cert.pem", directory / "gateway.pem"
-    key.write_bytes(identity.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
-    certificate.write_bytes(identity.certificate.public_bytes(serialization.Encoding.PEM))
-    gateway.write_bytes(member.gateway_certificate.public_bytes(serialization.Encoding.PEM))
-    return key, certificate, gateway
-
-
-def request(member: SoapMember, *, service_id: str, data: dict[str, Any], password: str | None = None) -> dict:
-    return {"requestInfo": {"messageId": str(uuid.uuid4()), "serviceId": service_id,
-                            "messageDate": dt.datetime.now(dt.UTC),
-                            "sender": {"senderId": member.member_id, "password": password or member.password}},
-            "requestData": {"data": xsd.AnyObject(xsd.String(), json.dumps(data))}}
 
 
 async def claimed_iin(mesh: MeshHandle) -> str:
@@ -89,16 +53,15 @@ async def claimed_iin(mesh: MeshHandle) -> str:
 
 async def test_a_zeep_client_from_the_wsdl_looks_a_person_up_through_sync_channel(mesh, soap_member, tmp_path):
     iin = await claimed_iin(mesh)
-    key, certificate, gateway = files(soap_member, tmp_path)
-    client = zeep.Client(f"{soap_member.sync_url}?wsdl",
-                         wsse=SignsWithItsKeyChecksTheGateway(key, certificate, gateway))
-    answer = client.service.SendMessage(request=request(soap_member, service_id=PERSON_BY_IIN,
-                                                        data={"iin": iin}))
+    soap_member.write(tmp_path)  # key.pem, cert.pem, gateway.pem: what zeep signs and checks with
+    client, _history = zeep_client(f"{soap_member.sync_url}?wsdl", tmp_path)
+    answer = client.service.SendMessage(request=sync_request(
+        member=soap_member.member_id, password=soap_member.password, service_id=PERSON_BY_IIN, data={"iin": iin}))
     assert answer.responseInfo.status.code == "SCSS001"
     assert json.loads(answer.responseData.data)["person"]["iin"] == iin
     with pytest.raises(Fault) as refused:  # a refusal is a SOAP fault zeep reads, with the mesh's code
-        client.service.SendMessage(request=request(soap_member, service_id=PERSON_BY_IIN, data={"iin": iin},
-                                                   password="not-the-password-0123"))
+        client.service.SendMessage(request=sync_request(member=soap_member.member_id, password="not-the-password-0123",
+                                                        service_id=PERSON_BY_IIN, data={"iin": iin}))
     assert refused.value.code == "soap:Client"
     assert "Client.SoapAuthFailed" in refused.value.message
 
@@ -137,7 +100,8 @@ async def node_call(client: Path, member: SoapMember, directory: Path, *, iin: s
     gateway's signature verified)."""
     node = shutil.which("node")
     assert node, "node is not on PATH"
-    key, certificate, gateway = files(member, directory)
+    member.write(directory)
+    key, certificate, gateway = directory / "key.pem", directory / "cert.pem", directory / "gateway.pem"
     process = await asyncio.create_subprocess_exec(
         node, str(client), "--wsdl", f"{member.sync_url}?wsdl", "--sender-id", member.member_id,
         "--password", password or member.password, "--iin", iin, "--service-id", PERSON_BY_IIN,

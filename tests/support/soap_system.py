@@ -29,7 +29,6 @@ class Pushed:
     """One ``sendMessage`` the gateway pushed, as its signed Body says."""
 
     info: dict[str, str]
-    properties: dict[str, str]
     data: dict[str, Any]
 
 
@@ -54,12 +53,13 @@ class SoapEndpoint:
             except Exception as exc:  # a push not from the gateway: kept aside, answered with a fault
                 self.refused.append(str(exc))
                 return Response(status_code=500, content=b"<refused/>", media_type="text/xml")
+            call = _read(signed.body)
             if signed.body.find(f"{{{SYNC_TYPES}}}SendMessage") is not None:
-                return self._answer(_read_request(signed.body))
-            self.received.append(_read(signed.body))
+                return self._answer(call)
+            self.received.append(call)
             self._arrived.set()
-            answer = async_response(message_id=_uuid(self.received[-1].info["messageId"]),
-                                    correlation_id=self.received[-1].info["correlationId"],
+            answer = async_response(message_id=uuid.UUID(call.info["messageId"]),
+                                    correlation_id=call.info["correlationId"],
                                     when=dt.datetime.now(dt.UTC), session=session_guid())
             return Response(content=to_bytes(answer), media_type="text/xml; charset=utf-8")
         return app
@@ -85,24 +85,13 @@ class SoapEndpoint:
         return await asyncio.wait_for(first(), timeout=timeout_s)
 
 
-def _uuid(value: str) -> uuid.UUID:
-    return uuid.UUID(value)
-
-
-def _read_request(body: etree._Element) -> Pushed:
-    request = body.find(f"{{{SYNC_TYPES}}}SendMessage/request")
-    assert request is not None
-    info = request.find("requestInfo")
-    fields = {child.tag: (child.text or "") for child in info if child.tag != "sender"}
-    fields["sender"] = info.findtext("sender/senderId") or ""
-    return Pushed(info=fields, properties={}, data=json.loads(request.findtext("requestData/data") or "{}"))
-
-
 def _read(body: etree._Element) -> Pushed:
-    request = body.find(f"{{{ASYNC_TYPES}}}sendMessage/request")
+    """A call the gateway made — ``sendMessage`` pushed, or ``SendMessage`` to a provider — as its Body says."""
+    sync = body.find(f"{{{SYNC_TYPES}}}SendMessage") is not None
+    request = body.find(f"{{{SYNC_TYPES}}}SendMessage/request" if sync else f"{{{ASYNC_TYPES}}}sendMessage/request")
     assert request is not None
-    info = request.find("messageInfo")
+    info = request.find("requestInfo" if sync else "messageInfo")
     fields = {child.tag: (child.text or "") for child in info if child.tag not in ("sender", "properties")}
     fields["sender"] = info.findtext("sender/senderId") or ""
-    properties = {p.findtext("key") or "": p.findtext("value") or "" for p in info.findall("properties")}
-    return Pushed(info=fields, properties=properties, data=json.loads(request.findtext("messageData/data") or "{}"))
+    data = request.findtext("requestData/data" if sync else "messageData/data")
+    return Pushed(info=fields, data=json.loads(data or "{}"))

@@ -26,13 +26,13 @@ from shared.errors import MeshError
 from shared.logging import message_context
 from shared.mesh.bus import Bus, Delivery
 from shared.mesh.contracts import parse_payload
-from shared.mesh.envelope import ParsedEnvelope, signer_of, verify_envelope_signature
+from shared.mesh.envelope import ParsedEnvelope, cms_signature, signer_of
 from shared.mesh.failures import Attempts, Failure, FailureKind, RetryPolicy
 from shared.mesh.payload_crypto import NOT_ENCRYPTED, Keyring, open_wire, read_wire
 from shared.mesh.topology import H_DEADLINE, H_DOOR, H_DOOR_CHECKS, first_publisher, read_deadline
 from shared.pki.cert_check import Expectation, is_transient, is_transient_refusal, refusal_code, signature_refusal_code
 from shared.pki.cert_profile import Holder, Usage, serial_hex
-from shared.pki.signing import SignatureError
+from shared.pki.signing import SignatureError, verify_detached
 
 
 class IngressDecision:
@@ -166,7 +166,7 @@ class IngressDecision:
             return Refusal("Client.CertificateNotForSender", f"signed by the gateway for {env.sender}: only the "
                            "gateway's SOAP door sends such an envelope, and this one did not come from it"), False
         try:
-            verified = verify_envelope_signature(parsed)
+            verified = verify_detached(content=parsed.signed_bytes(), signature_b64=cms_signature(env))
         except SignatureError as exc:
             checks["signature"] = {"ok": False, "signatureCode": exc.code}
             return Refusal(signature_refusal_code(exc.code), exc.message), False

@@ -8,6 +8,7 @@ import time
 
 from sqlalchemy import update
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.shep_gateway.store import DeliveryRow
 from services.shep_gateway.usecases.examined import Examined, Txn
@@ -40,13 +41,20 @@ class Receipts:
         assert item.parsed is not None
         env = item.parsed.envelope
         receipt = DeliveryReceipt.model_validate(env.data)
-        done = await txn.session.exec(update(DeliveryRow).where(
-            col(DeliveryRow.message_id) == receipt.message_id, col(DeliveryRow.recipient) == env.sender,
-            col(DeliveryRow.state) == "ON_DELIVERY").values(state="DELIVERED", settled_at=time.time(),
-                                                            settled_by=item.message_id, body=b""))
-        if done.rowcount:
+        if await delivered(txn.session, message_id=receipt.message_id, recipient=env.sender,
+                           settled_by=item.message_id):
             item.checks["receipt"] = "DELIVERED"
             return
         row = await txn.session.get(DeliveryRow, receipt.message_id)
         item.checks["receipt"] = ("no such delivery" if row is None else "not the recipient's"
                                   if row.recipient != env.sender else f"already {row.state}")
+
+
+async def delivered(session: AsyncSession, *, message_id: str, recipient: str, settled_by: str) -> bool:
+    """A delivery ``recipient`` acknowledged: ON_DELIVERY → DELIVERED (its body dropped), ``settled_by`` the receipt —
+    a member's receipt message, or a SOAP member's answer to its push. False: it was not ON_DELIVERY to them."""
+    done = await session.exec(update(DeliveryRow).where(
+        col(DeliveryRow.message_id) == message_id, col(DeliveryRow.recipient) == recipient,
+        col(DeliveryRow.state) == "ON_DELIVERY").values(state="DELIVERED", settled_at=time.time(),
+                                                        settled_by=settled_by, body=b""))
+    return bool(done.rowcount)

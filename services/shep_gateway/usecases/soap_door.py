@@ -69,7 +69,7 @@ from shared.mesh.soap_channels import (
 from shared.mesh.topology import H_DEADLINE, H_DOOR, H_DOOR_CHECKS, H_PUBLISHER, INGRESS_EXCHANGE, deadline_header
 from shared.pki.cert_check import signature_refusal_code
 from shared.pki.signing import SignatureError, sign_wire
-from shared.pki.xmldsig import SOAP11, parse_xml, sign_body, verify_body
+from shared.pki.xmldsig import SOAP11, SignedBody, parse_xml, sign_body, verify_body
 
 log = get_logger(__name__)
 SUCCESS_CODES = frozenset({SUCCESS[0], "Success", "ОК", "OK"})  # what public providers answer for one
@@ -176,40 +176,24 @@ class SoapDoor:
         sent = read_call(root.find(f"{{{SOAP11}}}Body"))  # who it says it is: authenticated before any mathematics
         facts |= {"sender": sent.sender_id, "serviceId": sent.fields.get("serviceId")}
         self._authenticate(sent.sender_id, sent.password)
-        try:
-            signed = verify_body(root)
-        except SignatureError as exc:
-            raise MeshError(signature_refusal_code(exc.code), exc.message) from None
+        signed, checked_signature = await self._signed_by(root, member_id=sent.sender_id)
         call = read_call(signed.body)  # what was signed is what goes on
         if call.sender_id != sent.sender_id:
             raise MeshError("Client.SoapAuthFailed", "the signed Body names another sender than the one "
                             "authenticated")
-        checks: dict[str, Any] = {}
-        refusal, _proven = await self._decision.certificate_refusal(
-            member_id=call.sender_id, certificate=signed.verified.signer, checks=checks)
-        if refusal is not None:
-            raise MeshError(refusal.code, refusal.message)
         raw = self._vouched(self._envelope(call.fields, signature_value=signature_value(root)))
         facts |= {"messageId": raw["messageId"], "correlationId": raw["correlationId"]}
         env = envelope_of(raw).envelope
         self._routable(env, channel=channel)
         parse_payload(service_id=env.service_id, message_type=env.message_type, data=env.data)
-        return raw, checks["signature"], facts
+        return raw, checked_signature, facts
 
     async def answer_for(self, *, member_id: str, request: Envelope, answer: etree._Element) -> None:
         """A SOAP member's ``SendMessageResponse`` to a synchronous ``request`` pushed to it (``soap_push``): its
         signature checked as a call's is (the member's pinned certificate, valid, not revoked), the answer it is —
         a RESPONSE, or an ERROR when its status is not a success — signed by the gateway for it and sent into the
         pipeline, which routes it to the caller within the caller's deadline. ``MeshError`` when it is refused."""
-        try:
-            signed = verify_body(answer)
-        except SignatureError as exc:
-            raise MeshError(signature_refusal_code(exc.code), exc.message) from None
-        checks: dict[str, Any] = {}
-        refusal, _proven = await self._decision.certificate_refusal(
-            member_id=member_id, certificate=signed.verified.signer, checks=checks)
-        if refusal is not None:
-            raise MeshError(refusal.code, refusal.message)
+        signed, checked_signature = await self._signed_by(answer, member_id=member_id)
         said = read_sync_answer(signed.body)
         failed = said.code not in SUCCESS_CODES
         data = (ErrorPayload(code="Server.ProviderError", message=f"{said.code}: {said.message}"[:500],
@@ -227,7 +211,22 @@ class SoapDoor:
         raw = self._vouched(wire)
         env = envelope_of(raw).envelope
         parse_payload(service_id=env.service_id, message_type=env.message_type, data=env.data)
-        await self._publish(raw, reply_to=None, deadline=None, checks=checks["signature"])
+        await self._publish(raw, reply_to=None, deadline=None, checks=checked_signature)
+
+    async def _signed_by(self, envelope: etree._Element, *, member_id: str) -> tuple[SignedBody, dict[str, Any]]:
+        """``envelope``'s WS-Security signature, by ``member_id``'s pinned certificate — valid on the mesh clock,
+        not revoked, a signing one (the pipeline's own certificate step) — and what was checked; a ``MeshError``
+        with the refusal's code."""
+        try:
+            signed = verify_body(envelope)
+        except SignatureError as exc:
+            raise MeshError(signature_refusal_code(exc.code), exc.message) from None
+        checks: dict[str, Any] = {}
+        refusal, _proven = await self._decision.certificate_refusal(
+            member_id=member_id, certificate=signed.verified.signer, checks=checks)
+        if refusal is not None:
+            raise MeshError(refusal.code, refusal.message)
+        return signed, checks["signature"]
 
     def _routable(self, env: Envelope, *, channel: str) -> None:
         """The registry's word before the call is taken — the service, the grant, the district named in routeId, a

@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 from lxml import etree
-from sqlalchemy import update
-from sqlmodel import col
 
 from services.shep_gateway.registry_book import RegistryBook
-from services.shep_gateway.store import DeliveryRow
+from services.shep_gateway.usecases.receipts import delivered
 from services.shep_gateway.usecases.soap_door import SoapDoor
 from shared.db import Sessions
 from shared.errors import MeshError
@@ -117,8 +114,7 @@ class SoapPush:
             return
         outcome, reason = "pushed", None
         try:
-            status, answer = await self._post(endpoint, self._signed(push_message(env.model_dump(by_alias=True),
-                                                                                  session=session_guid())))
+            status, answer = await self._post(endpoint, self._signed(push_message(env, session=session_guid())))
             if status != 200 or not is_push_accepted(parse_xml(answer)):
                 outcome, reason = "push-refused", f"HTTP {status}: {answer[:200]!r}"
         except (httpx.HTTPError, XmlRefused) as exc:
@@ -137,8 +133,7 @@ class SoapPush:
             return
         outcome, reason = "answered", None
         try:
-            status, answer = await self._post(endpoint, self._signed(sync_request(env.model_dump(by_alias=True),
-                                                                                  session=session_guid())))
+            status, answer = await self._post(endpoint, self._signed(sync_request(env, session=session_guid())))
             if status != 200:
                 raise MeshError("Server.ProviderError", f"HTTP {status}: {answer[:200]!r}")
             await self._door.answer_for(member_id=member_id, request=env, answer=parse_xml(answer))
@@ -186,7 +181,4 @@ class SoapPush:
     async def _delivered(self, member_id: str, message_id: str) -> None:
         """The member's ``sendMessageResponse`` is its receipt: ON_DELIVERY → DELIVERED."""
         async with self._sessions() as session, session.begin():
-            await session.exec(update(DeliveryRow).where(
-                col(DeliveryRow.message_id) == message_id, col(DeliveryRow.recipient) == member_id,
-                col(DeliveryRow.state) == "ON_DELIVERY").values(state="DELIVERED", settled_at=time.time(),
-                                                                settled_by="soap-push", body=b""))
+            await delivered(session, message_id=message_id, recipient=member_id, settled_by="soap-push")
