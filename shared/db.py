@@ -20,11 +20,12 @@ import datetime as dt
 import weakref
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Table, event, inspect, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql, registry, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSessionTransaction, async_sessionmaker, create_async_engine
@@ -36,6 +37,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+registry.register("sqlite.meshinline", "shared.sqlite_inline", "InlineSQLiteDialect")
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -126,18 +128,18 @@ Sessions = async_sessionmaker[MeshSession]
 
 def async_url(url: str) -> str:
     parsed = make_url(url)
-    driver = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+    driver = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+meshinline"}
     if parsed.drivername in driver:
         parsed = parsed.set(drivername=driver[parsed.drivername])
     return parsed.render_as_string(hide_password=False)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_ms: int) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the writer; NORMAL sync is durable across process kills (not power loss).
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -149,7 +151,9 @@ def make_engine(url: str) -> AsyncEngine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(full)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        # In the loop's thread a blocking busy handler would stall the whole service: sqlite_inline waits instead.
+        busy_ms = 0 if parsed.get_driver_name() == "meshinline" else 30000
+        event.listen(engine.sync_engine, "connect", partial(_sqlite_pragmas, busy_ms=busy_ms))
         return engine
     return create_async_engine(full, pool_pre_ping=True, pool_size=10, max_overflow=10)
 

@@ -60,6 +60,12 @@ class StepActions:
         async with snapshot(self._sessions) as session:
             app, record = await current(session, number, lock=False,
                                         district=actor.district if actor is not None else None)
+        return await self.act_on(app, record, action=action, actor=actor, body=body)
+
+    async def act_on(self, app: Application, record: StepRecord, *, action: str, actor: StaffAccount | None,
+                     body: ActionBody) -> Application:
+        """``act`` on the application and open step the caller has just read (simulated staff read them to see
+        that the step is due): the commit reads them again, locked, and refuses the action if either moved on."""
         with using(FlowScenario.from_stored(app.scenario)):  # the case's own scenario, whoever acts (docs/scenarios.md)
             return await self._act(app, record, action=action, actor=actor, body=body)
 

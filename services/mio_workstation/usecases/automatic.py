@@ -52,6 +52,6 @@ class SimulatedStaff:
             # notices these steps send continue the trace the citizen's request began.
             with span(f"simulated staff {action}", parent={TRACEPARENT: app.traceparent} if app.traceparent else None,
                       attributes={"mesh.step": record.step_id}):
-                app = await self._actions.act(number=number, action=action, actor=None, body=ActionBody())
+                app = await self._actions.act_on(app, record, action=action, actor=None, body=ActionBody())
             if not Status(app.status).active:
                 return
