@@ -56,11 +56,12 @@ e2e: deps
 	@./deploy/ensure-system-deps.sh rabbitmq-server postgresql librsvg2-bin
 	$(PY) -m pytest tests/e2e
 
-bench: deps  ## make run's time to ready (cold and warm); gateway throughput against a bare forwarder; 400 applications end to end (applications/s); the PDF bomb; the journal's cost; SOAP SyncChannel round trips/s next to AMQP
+bench: deps  ## make run's time to ready (cold and warm); gateway throughput against a bare forwarder; 400 applications end to end (applications/s); a steady 70% of that rate for a minute (submit → final p50/p95/p99, RSS per service); the PDF bomb; the journal's cost; SOAP SyncChannel round trips/s next to AMQP
 	@./deploy/ensure-system-deps.sh rabbitmq-server
 	$(PY) -m bench.startup
 	$(PY) -m bench.gateway
 	$(PY) -m bench.applications
+	$(PY) -m bench.steady
 	$(PY) -m bench.pdf_bomb
 	$(PY) -m bench.journal
 	$(PY) -m bench.soap

@@ -21,20 +21,40 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def tree_cpu_s(root: int) -> float:
-    """CPU seconds of ``root`` and every living descendant (a broker's beam.smp under its start script)."""
+def _tree(root: int) -> tuple[list[int], dict[int, float]]:
+    """``root`` and every living descendant (a broker's beam.smp under its start script), and each one's CPU
+    seconds."""
     parents: dict[int, list[int]] = {}
     own: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
             parents.setdefault(stat[0], []).append(int(entry.name))
             own[int(entry.name)] = stat[1]
-    total, todo = 0.0, [root]
+    found, todo = [], [root]
     while todo:
         pid = todo.pop()
-        total += own.get(pid, 0.0)
+        found.append(pid)
         todo += parents.get(pid, [])
-    return total
+    return found, own
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds of ``root`` and every living descendant."""
+    pids, own = _tree(root)
+    return sum(own.get(pid, 0.0) for pid in pids)
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+
+
+def tree_rss_mb(root: int) -> float:
+    """Resident memory of ``root`` and every living descendant, in MB."""
+    return round(sum(_rss_kb(pid) for pid in _tree(root)[0]) / 1024, 1)
 
 
 def own_cpu_s(pid: int) -> float:

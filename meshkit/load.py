@@ -244,12 +244,16 @@ async def staff_tokens(clients: Clients, applicants: list[Applicant]) -> dict[tu
 
 
 async def submit(clients: Clients, applicants: list[Applicant], *, concurrency: int = 64,
-                 idempotency: bool = True) -> float:
-    """Everyone at once (``concurrency`` calls in flight); returns the seconds it took."""
-    started = time.monotonic()
+                 idempotency: bool = True, every_s: float | None = None) -> float:
+    """Everyone at once (``concurrency`` calls in flight), or paced: the i-th applicant ``i * every_s`` seconds after
+    the first, whatever the others' calls are doing (a steady arrival rate); returns the seconds it took."""
     clerks = await staff_tokens(clients, applicants)
+    started = time.monotonic()
+    order = {id(applicant): index for index, applicant in enumerate(applicants)}
 
     async def one(applicant: Applicant) -> None:
+        if every_s is not None:
+            await asyncio.sleep(max(0.0, started + order[id(applicant)] * every_s - time.monotonic()))
         lane, person = applicant.lane, applicant.person
         body = person.request(lane.service, **FORM_FIELDS[lane.service])
         key = {"Idempotency-Key": f"batch-{person.iin}-{lane.regulation}"} if idempotency else {}
@@ -280,7 +284,8 @@ async def submit(clients: Clients, applicants: list[Applicant], *, concurrency: 
                 await asyncio.sleep(1 + attempt)
         applicant.correlation_id, applicant.submitted_at = case["correlationId"], time.monotonic()
 
-    await _gather(concurrency, [functools.partial(one, applicant) for applicant in applicants])
+    await _gather(concurrency if every_s is None else len(applicants) or 1,
+                  [functools.partial(one, applicant) for applicant in applicants])
     return time.monotonic() - started
 
 

@@ -1,0 +1,97 @@
+"""A steady arrival rate instead of a burst: applications submitted one after another at a fixed rate (by default
+70% of the batch's applications/s that ``bench.applications`` measured in this `make bench` run) for a minute,
+through the portal and ИС ЦОН, each followed to its final status — on the whole mesh (private RabbitMQ, six
+services, SQLite).
+
+Reports what a tester driving a Monday's load sees: the time from an application's submit to its final status
+(p50/p95/p99, to the 0.5 s the run polls at, as the batch does), the rate achieved, what each application cost in
+CPU per service (as ``bench.applications``), and each service's resident memory before and after (MB, the process
+and its children).
+The simulated staff act after the same tiny share of each step's maximum as in the batch, so the latency is the
+mesh's own plus that share.
+
+Writes var/bench/steady.json. Usage: python -m bench.steady [--rate R] [--seconds S] [--portal-share P]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+
+from bench.cpu import CpuMeter, per_item_ms, tree_rss_mb
+from bench.figures import OUT, private_mesh, write_figures
+from meshkit.load import HttpClients, follow, prepare, submit
+from meshkit.mesh_runner import SERVICES, MeshRunner
+
+SHARE_OF_BATCH_RATE = 0.7
+POLL_S = 0.5
+
+
+def _percentile(values: list[float], share: float) -> float | None:
+    return round(values[int(share * (len(values) - 1))], 2) if values else None
+
+
+def _batch_rate() -> float | None:
+    path = OUT / "applications.json"
+    return json.loads(path.read_text()).get("applications_per_s") if path.exists() else None
+
+
+async def bench(args: argparse.Namespace) -> dict:
+    rate = args.rate or round(SHARE_OF_BATCH_RATE * (_batch_rate() or 10.0), 2)
+    count = max(1, round(rate * args.seconds))
+    portal = round(count * args.portal_share)
+    node, config = private_mesh("work-steady")
+    runner = MeshRunner(config)
+    clients = HttpClients({s.name: config.url(s.name) for s in SERVICES}, admin_token=config.admin_token)
+    try:
+        runner.start()
+        runner.wait_ready(timeout_s=180)
+        assert node.process is not None
+        roots = {s.name: p.pid for s in SERVICES if (p := runner[s.name].process) is not None}
+        roots["rabbitmq"] = node.process.pid
+        applicants = await prepare(clients, portal=portal, con=count - portal)
+        memory_before = {name: tree_rss_mb(pid) for name, pid in roots.items()}
+        meter = CpuMeter(roots=roots, alone={"driver": os.getpid()})
+        meter.start()
+        started = time.monotonic()
+        submit_s = await submit(clients, applicants, every_s=1 / rate)
+        report = await follow(clients, applicants, timeout_s=600, started=started, submit_s=submit_s,
+                              every_s=POLL_S)
+        spent = meter.stop()
+        memory_after = {name: tree_rss_mb(pid) for name, pid in roots.items()}
+    finally:
+        await clients.aclose()
+        runner.stop()
+        node.stop()
+    latencies = report.latencies_s
+    return {
+        "rate_asked_per_s": rate, "seconds": args.seconds, "applications": report.submitted,
+        "completed": report.statuses.get("COMPLETED", 0), "lost": len(report.lost),
+        "duplicated": len(report.duplicated), "submit_rate_per_s": round(count / submit_s, 2) if submit_s else None,
+        "p50_submit_to_final_s": round(statistics.median(latencies), 2) if latencies else None,
+        "p95_submit_to_final_s": _percentile(latencies, 0.95),
+        "p99_submit_to_final_s": _percentile(latencies, 0.99),
+        "max_submit_to_final_s": round(latencies[-1], 2) if latencies else None,
+        "cpu_ms_per_application": per_item_ms(spent, report.submitted),
+        "rss_mb_before": memory_before, "rss_mb_after": memory_after,
+        "note": ("a steady arrival rate (the asked rate, default 70% of this run's batch rate) for the given "
+                 "seconds; latencies from each submit to its final status as the portal's and ИС ЦОН's case lists "
+                 f"show it, polled every {POLL_S} s; CPU and RSS as bench.applications measures them"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=None, help="applications a second (default: 70%% of the batch's)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long to keep submitting")
+    parser.add_argument("--portal-share", type=float, default=0.75, help="share of applications through the portal")
+    args = parser.parse_args()
+    write_figures("steady", asyncio.run(bench(args)))
+
+
+if __name__ == "__main__":
+    main()
