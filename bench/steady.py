@@ -58,9 +58,10 @@ async def bench(args: argparse.Namespace) -> dict:
         meter = CpuMeter(roots=roots, alone={"driver": os.getpid()})
         meter.start()
         started = time.monotonic()
-        submit_s = await submit(clients, applicants, every_s=1 / rate)
-        report = await follow(clients, applicants, timeout_s=600, started=started, submit_s=submit_s,
-                              every_s=POLL_S)
+        submitting = asyncio.ensure_future(submit(clients, applicants, every_s=1 / rate))
+        report = await follow(clients, applicants, timeout_s=600, started=started, every_s=POLL_S,
+                              submitting=submitting)
+        submit_s = submitting.result()
         spent = meter.stop()
         memory_after = {name: tree_rss_mb(pid) for name, pid in roots.items()}
     finally:

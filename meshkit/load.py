@@ -11,13 +11,14 @@ each reached its final status, nothing was lost, duplicated or dead-lettered.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from cryptography import x509
@@ -291,33 +292,66 @@ async def submit(clients: Clients, applicants: list[Applicant], *, concurrency: 
 
 async def follow(clients: Clients, applicants: list[Applicant], *, timeout_s: float = 300.0,
                  dead_letters: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
-                 started: float | None = None, submit_s: float = 0.0, every_s: float = 0.5) -> Report:
+                 started: float | None = None, submit_s: float = 0.0, every_s: float = 0.5,
+                 submitting: asyncio.Future[Any] | None = None) -> Report:
     """Wait until every application is final where it was sent from (the portal's and ИС ЦОН's case lists, one
-    request each per round, so following a batch does not load the mesh), then check ИС МИО's side."""
+    request each per round, so following a batch does not load the mesh), then check ИС МИО's side.
+    ``submitting``: the applications are still being submitted — each is followed from its submit on, until that
+    is done and every one of them is final."""
     started = started if started is not None else time.monotonic()
     deadline = time.monotonic() + timeout_s
     pending = {a.correlation_id: a for a in applicants if a.correlation_id}
-    while pending and time.monotonic() < deadline:
-        for case in await _cases_of(clients, list(pending.values())):
+    moved = CaseCursor()
+    while (pending or (submitting is not None and not submitting.done())) and time.monotonic() < deadline:
+        if submitting is not None:
+            pending |= {a.correlation_id: a for a in applicants if a.correlation_id and a.final is None}
+        for case in await _cases_of(clients, list(pending.values()), moved):
             applicant = pending.get(case["correlationId"])
             if applicant is not None and case["status"] in FINAL:
                 applicant.final, applicant.finished_at = case, time.monotonic()
                 del pending[case["correlationId"]]
-        if pending:
+        if pending or (submitting is not None and not submitting.done()):
             await asyncio.sleep(every_s)
     total = time.monotonic() - started
     return await _report(clients, applicants, lost=list(pending), dead_letters=dead_letters, submit_s=submit_s,
                          total_s=total)
 
 
-async def _cases_of(clients: Clients, applicants: list[Applicant]) -> list[dict[str, Any]]:
+@dataclass
+class CaseCursor:
+    """How far a follower has read each service's case list: the latest ``updatedAt`` it was shown, so the next
+    round asks only for what changed since (``updatedSince``) — following thousands of cases costs each round
+    what moved, not every case again. It asks from ``OVERLAP_S`` before that: a status stamped just before the
+    latest one seen may have been committed just after it was read."""
+
+    OVERLAP_S: ClassVar[float] = 5.0
+    latest: dict[str, dt.datetime] = field(default_factory=dict)
+
+    def params(self, service: str) -> dict[str, str]:
+        seen = self.latest.get(service)
+        return {"updatedSince": (seen - dt.timedelta(seconds=self.OVERLAP_S)).isoformat()} if seen else {}
+
+    def saw(self, service: str, cases: list[dict[str, Any]]) -> None:
+        for case in cases:
+            at = dt.datetime.fromisoformat(case["updatedAt"])
+            if service not in self.latest or at > self.latest[service]:
+                self.latest[service] = at
+
+
+async def _cases_of(clients: Clients, applicants: list[Applicant],
+                    cursor: CaseCursor | None = None) -> list[dict[str, Any]]:
     """Where these applications stand where they were sent from: the portal's and ИС ЦОН's case lists (one
-    request each), and for office applications their district's finished ones at ИС МИО."""
+    request each; with a ``cursor``, only what changed since the last round), and for office applications their
+    district's finished ones at ИС МИО."""
     found: list[dict[str, Any]] = []
     for service, channel in (("portal", "portal"), ("con_operator", "con")):
         if any(a.lane.channel == channel for a in applicants):
             async with clients(service) as http:
-                found += _checked(await http.get("/admin/cases"), f"{service} cases")["applications"]
+                listed = _checked(await http.get("/admin/cases", params=cursor.params(service) if cursor else None),
+                                  f"{service} cases")["applications"]
+            if cursor is not None:
+                cursor.saw(service, listed)
+            found += listed
     async with clients("mio_workstation") as mio:
         for district in sorted({a.lane.district for a in applicants if a.lane.channel == "office"}):
             done = _checked(await mio.get(f"/districts/{district}/applications", params={"status": "DONE"}),

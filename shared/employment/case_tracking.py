@@ -42,7 +42,7 @@ class TrackedCase(SQLModel, table=True):
     district: str | None = Field(default=None, max_length=32)
     status: str = Field(default="SENT", max_length=16)
     status_text: str = Field(default="Отправлено", max_length=64)
-    updated_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    updated_at: dt.datetime = Field(sa_column=Column(UtcDateTime, nullable=False, index=True))
     refusal_code: str | None = Field(default=None, max_length=64)
     refusal_reason: str | None = Field(default=None, max_length=1000)
     channel: str | None = Field(default=None, max_length=8, description="office | portal | con")
@@ -215,8 +215,13 @@ def follow(runtime: MemberRuntime, *, services: tuple[str, ...], clock_now: Any,
         runtime.on_message(message_type=MessageType.ERROR, service_id=service, handler=on_error)
 
 
-async def cases(sessions: Sessions, *, iin: str | None = None, correlation_id: str | None = None) -> list[TrackedCase]:
+async def cases(sessions: Sessions, *, iin: str | None = None, correlation_id: str | None = None,
+                updated_since: dt.datetime | None = None) -> list[TrackedCase]:
+    """Oldest first; ``updated_since``: only those whose status changed at or after it (mesh time), so a follower
+    of many cases asks for what moved, not for every case again."""
     query = select(TrackedCase).order_by(col(TrackedCase.submitted_at))
+    if updated_since is not None:
+        query = query.where(col(TrackedCase.updated_at) >= updated_since)
     if iin:
         query = query.where(TrackedCase.applicant_iin == iin)
     if correlation_id:

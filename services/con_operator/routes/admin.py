@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
+from pydantic import AwareDatetime
 
 from services.con_operator.deps import ADMIN, CentreDep
 from services.con_operator.operators import operator_public
@@ -79,8 +80,11 @@ async def admin_intake(body: AdminIntakeIn, response: Response, centre: CentreDe
 
 
 @router.get("/cases", summary="Applications ИС ЦОН sent, with their current status")
-async def case_list(centre: CentreDep, iin: Annotated[str | None, Query(pattern=IIN)] = None) -> CasesOut:
-    return CasesOut(applications=[CaseOut.model_validate(case_out(c)) for c in await cases(centre.sessions, iin=iin)])
+async def case_list(centre: CentreDep, iin: Annotated[str | None, Query(pattern=IIN)] = None,
+                    updated_since: Annotated[AwareDatetime | None, Query(alias="updatedSince", description=(
+                        "only cases whose status changed at or after this mesh time"))] = None) -> CasesOut:
+    return CasesOut(applications=[CaseOut.model_validate(case_out(c))
+                                  for c in await cases(centre.sessions, iin=iin, updated_since=updated_since)])
 
 
 @router.get("/notices", summary="Status notices received from ИС МИО («Поступившие», «В работе», …)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 
 from services.portal.deps import ADMIN, PortalDep
 from services.portal.schemas.accounts import AccountPublic, OrganisationAccountPublic, OrganisationAccountsOut
@@ -35,9 +36,11 @@ async def unlock_organisation(bin: str, iin: str, portal: PortalDep) -> Organisa
 @router.get("/admin/cases", response_model=CasesOut, tags=["test support"], dependencies=ADMIN,
             summary="Every application sent through the portal, with its current status (admin)")
 async def admin_cases(portal: PortalDep, iin: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
-                      correlation_id: Annotated[str | None, Query(alias="correlationId")] = None) -> CasesOut:
+                      correlation_id: Annotated[str | None, Query(alias="correlationId")] = None,
+                      updated_since: Annotated[AwareDatetime | None, Query(alias="updatedSince", description=(
+                          "only cases whose status changed at or after this mesh time"))] = None) -> CasesOut:
     return CasesOut(applications=[CasePublic.of(c) for c in await portal.following.cases(
-        iin=iin, correlation_id=correlation_id)])
+        iin=iin, correlation_id=correlation_id, updated_since=updated_since)])
 
 
 @router.get("/admin/accounts/{iin}", response_model=AccountPublic, tags=["test support"], dependencies=ADMIN,

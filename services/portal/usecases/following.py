@@ -5,6 +5,8 @@ citizen's or the organisation's history and «Уведомления», read and
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import update
 from sqlmodel import col, func, select
 
@@ -26,9 +28,10 @@ class Following:
         self._sessions = sessions
         self._clock = clock
 
-    async def cases(self, *, iin: str | None = None, correlation_id: str | None = None) -> list[TrackedCase]:
+    async def cases(self, *, iin: str | None = None, correlation_id: str | None = None,
+                    updated_since: dt.datetime | None = None) -> list[TrackedCase]:
         """A citizen's applications (every one, for the admin), oldest first."""
-        return await cases(self._sessions, iin=iin, correlation_id=correlation_id)
+        return await cases(self._sessions, iin=iin, correlation_id=correlation_id, updated_since=updated_since)
 
     async def notices(self, iin: str) -> list[CaseNotice]:
         """A citizen's «Уведомления» in the order things happened."""
