@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,7 +28,7 @@ from shared.clock import MeshClock
 from shared.pki.canonical import canonical_bytes
 from shared.pki.cert_profile import CertificateInfo, Holder, Usage, describe_certificate
 from shared.pki.ocsp_client import OcspClient, ResponderUnreachable, RevocationState, RevocationStatus
-from shared.pki.signing import SignatureError, VerifiedSignature, verify_detached
+from shared.pki.signing import CERTIFICATES_KEPT, SignatureError, VerifiedSignature, verify_detached
 
 
 class CertFailure(StrEnum):
@@ -142,8 +143,8 @@ class CertificateVerifier:
         self._ocsp = ocsp
         self._clock = clock
         self._skew_wait_s = skew_wait_s
-        # Signatures over a chain do not change: verify each certificate's chain once.
-        self._chains: dict[x509.Certificate, list[x509.Certificate] | None] = {}
+        # Signatures over a chain do not change: verify each certificate's chain once (the most recent ones kept).
+        self._chains: OrderedDict[x509.Certificate, list[x509.Certificate] | None] = OrderedDict()
 
     def _fail(self, failure: CertFailure, message: str, *, info: CertificateInfo | None = None,
               revocation: RevocationStatus | None = None, signature_code: str | None = None) -> CertCheckResult:
@@ -152,11 +153,13 @@ class CertificateVerifier:
 
     def chain_of(self, cert: x509.Certificate) -> list[x509.Certificate] | None:
         """[leaf, issuing CA, …, root] when the certificate chains to a trusted root, else None."""
-        if cert not in self._chains:
-            if len(self._chains) > 4096:
-                self._chains.clear()
-            self._chains[cert] = self._build_chain(cert)
-        return self._chains[cert]
+        if cert in self._chains:
+            self._chains.move_to_end(cert)
+            return self._chains[cert]
+        chain = self._chains[cert] = self._build_chain(cert)
+        if len(self._chains) > CERTIFICATES_KEPT:
+            self._chains.popitem(last=False)
+        return chain
 
     def _build_chain(self, cert: x509.Certificate) -> list[x509.Certificate] | None:
         chain = [cert]

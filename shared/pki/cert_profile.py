@@ -16,6 +16,8 @@ from functools import lru_cache
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from shared.pki.signing import CERTIFICATES_KEPT
+
 # Certificate policies
 POLICY_LEGAL_SIGN = x509.ObjectIdentifier("1.2.398.3.3.2.1")
 POLICY_LEGAL_AUTH = x509.ObjectIdentifier("1.2.398.3.3.2.2")
@@ -108,7 +110,7 @@ def _roles(cert: x509.Certificate) -> tuple[str, ...]:
     return tuple(names)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=CERTIFICATES_KEPT)
 def describe_certificate(cert: x509.Certificate) -> CertificateInfo:
     subject = cert.subject
     serial_attr = _attr(subject, NameOID.SERIAL_NUMBER)

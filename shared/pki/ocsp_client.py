@@ -25,6 +25,7 @@ from shared.clock import MeshClock
 from shared.telemetry import metrics
 
 _CLOCK_SKEW = dt.timedelta(minutes=5)
+ANSWERS_KEPT = 4096
 
 
 class RevocationState(StrEnum):
@@ -128,7 +129,18 @@ class OcspClient:
         # an unknown answer is retried next time, not remembered; nor is one given for a flow
         if status.state is not RevocationState.UNKNOWN and not flow:
             self._cache[key] = _Cached(status=status, fetched_at=now)
+            self._bound(now)
         return status
+
+    def _bound(self, now: dt.datetime) -> None:
+        """At most ``ANSWERS_KEPT`` answers: past that, those no longer fresh go, then the oldest (a certificate
+        asked about once, a citizen's, is not kept for the life of the process)."""
+        if len(self._cache) <= ANSWERS_KEPT:
+            return
+        for key in [k for k, cached in self._cache.items() if not self._fresh(cached=cached, now=now)]:
+            del self._cache[key]
+        while len(self._cache) > ANSWERS_KEPT:
+            del self._cache[next(iter(self._cache))]
 
     def _fresh(self, *, cached: _Cached, now: dt.datetime) -> bool:
         if now - cached.fetched_at >= self._max_age or now < cached.fetched_at:

@@ -195,7 +195,14 @@ def sign_wire(*, wire: dict[str, Any], signer: SignerIdentity, at: dt.datetime |
     return {**wire, "signature": signature}
 
 
-@lru_cache(maxsize=4096)
+CERTIFICATES_KEPT = 1024
+"""How many certificates a process keeps parsed, described and chained (each cache its own least recently used):
+a member's few stay, and a citizen's lasts while their application is worked on. Each one kept costs tens of KB
+(the parsed certificate with its extensions): at 4096 a mesh under load grew for its first four thousand
+applications before it levelled off."""
+
+
+@lru_cache(maxsize=CERTIFICATES_KEPT)
 def _load_certificate(der: bytes) -> x509.Certificate:
     return x509.load_der_x509_certificate(der)
 

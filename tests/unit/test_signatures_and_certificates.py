@@ -16,6 +16,7 @@ from shared.clock import MeshClock
 from shared.errors import MeshError
 from shared.mesh.envelope import MessageType, parse_envelope, unsigned_envelope
 from shared.pki.canonical import canonical_bytes, signed_content
+from shared.pki import ocsp_client
 from shared.pki.cert_check import CertFailure, Expectation, is_transient_refusal, refusal_code
 from shared.pki.cert_profile import Holder, Usage, describe_certificate
 from shared.pki.signing import SignatureError, SignerIdentity, sign_json, sign_wire, verify_detached, verify_json
@@ -236,3 +237,18 @@ async def test_checks_without_revocation_do_not_ask_ocsp(pki):
     assert (await verifier.check(certificate=signing.certificate, expect=Expectation(), revocation=False)).ok
     assert (await verifier.check(certificate=signing.certificate, expect=Expectation())).failure is \
         CertFailure.RESPONDER_UNREACHABLE
+
+
+async def test_the_ocsp_cache_keeps_a_bounded_number_of_answers_and_asks_again_for_one_it_let_go(pki, monkeypatch):
+    """A citizen's certificate is asked about once; its answer is not kept for the life of the process (before:
+    every answer ever given stayed). Letting one go only means asking НУЦ again: never a weaker check."""
+    monkeypatch.setattr(ocsp_client, "ANSWERS_KEPT", 2)
+    verifier = pki.verifier(max_age_s=60)
+    first, second, third = [(await pki.person(iin=iin))[0] for iin in (IIN, OTHER_IIN, "010101500003")]
+    for issued in (first, second, third):
+        assert (await verifier.check(certificate=issued.certificate, expect=Expectation())).ok
+    for issued in (first, third):
+        await pki.ca.revoke(serial=issued.record.serial, reason="keyCompromise")
+    assert (await verifier.check(certificate=first.certificate, expect=Expectation())).failure is CertFailure.REVOKED
+    assert (await verifier.check(certificate=third.certificate, expect=Expectation())).ok, "kept: within its bound"
+    assert len(verifier._ocsp._cache) <= 2

@@ -109,6 +109,11 @@ class Ledger:
             await mark_batch_sent(session, batch_id=batch_id, count=count)
         self._published.clear()
 
+    @property
+    def unrecorded(self) -> bool:
+        """Rows published whose leaving is not yet recorded."""
+        return bool(self._published)
+
     async def flush_published(self) -> None:
         """Record what was published when no next batch is coming to carry it."""
         if not self._published:
