@@ -293,19 +293,19 @@ async def submit(clients: Clients, applicants: list[Applicant], *, concurrency: 
 async def follow(clients: Clients, applicants: list[Applicant], *, timeout_s: float = 300.0,
                  dead_letters: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
                  started: float | None = None, submit_s: float = 0.0, every_s: float = 0.5,
-                 submitting: asyncio.Future[Any] | None = None) -> Report:
+                 submitting: asyncio.Future[Any] | None = None, cursor: CaseCursor | None = None) -> Report:
     """Wait until every application is final where it was sent from (the portal's and ИС ЦОН's case lists, one
     request each per round, so following a batch does not load the mesh), then check ИС МИО's side.
     ``submitting``: the applications are still being submitted — each is followed from its submit on, until that
-    is done and every one of them is final."""
+    is done and every one of them is final. ``cursor``: ask each round only for the cases that changed (see
+    ``CaseCursor`` for when that is safe)."""
     started = started if started is not None else time.monotonic()
     deadline = time.monotonic() + timeout_s
     pending = {a.correlation_id: a for a in applicants if a.correlation_id}
-    moved = CaseCursor()
     while (pending or (submitting is not None and not submitting.done())) and time.monotonic() < deadline:
         if submitting is not None:
             pending |= {a.correlation_id: a for a in applicants if a.correlation_id and a.final is None}
-        for case in await _cases_of(clients, list(pending.values()), moved):
+        for case in await _cases_of(clients, list(pending.values()), cursor):
             applicant = pending.get(case["correlationId"])
             if applicant is not None and case["status"] in FINAL:
                 applicant.final, applicant.finished_at = case, time.monotonic()
@@ -322,7 +322,10 @@ class CaseCursor:
     """How far a follower has read each service's case list: the latest ``updatedAt`` it was shown, so the next
     round asks only for what changed since (``updatedSince``) — following thousands of cases costs each round
     what moved, not every case again. It asks from ``OVERLAP_S`` before that: a status stamped just before the
-    latest one seen may have been committed just after it was read."""
+    latest one seen may have been committed just after it was read.
+
+    ``updatedAt`` is mesh time: only for a run in which nobody moves the mesh clock back, on a mesh whose earlier
+    cases were not stamped ahead of it by a jump (a bench's private mesh, not a test session's)."""
 
     OVERLAP_S: ClassVar[float] = 5.0
     latest: dict[str, dt.datetime] = field(default_factory=dict)

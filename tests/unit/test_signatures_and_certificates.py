@@ -15,8 +15,8 @@ from services.nuc_pki.store import IssuedCertificate
 from shared.clock import MeshClock
 from shared.errors import MeshError
 from shared.mesh.envelope import MessageType, parse_envelope, unsigned_envelope
-from shared.pki.canonical import canonical_bytes, signed_content
 from shared.pki import ocsp_client
+from shared.pki.canonical import canonical_bytes, signed_content
 from shared.pki.cert_check import CertFailure, Expectation, is_transient_refusal, refusal_code
 from shared.pki.cert_profile import Holder, Usage, describe_certificate
 from shared.pki.signing import SignatureError, SignerIdentity, sign_json, sign_wire, verify_detached, verify_json
