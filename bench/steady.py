@@ -10,7 +10,12 @@ and its children).
 The simulated staff act after the same tiny share of each step's maximum as in the batch, so the latency is the
 mesh's own plus that share.
 
-Writes var/bench/steady.json. Usage: python -m bench.steady [--rate R] [--seconds S] [--portal-share P]
+With ``--seconds`` of twenty minutes and more it is the soak (`make soak`): every ``--window`` seconds it samples
+how many applications became final and each service's RSS, and compares the last window with the first — the rate
+kept, and each service's RSS growth after the first window per 10,000 applications.
+
+Writes var/bench/NAME.json (steady). Usage: python -m bench.steady [--rate R] [--seconds S] [--portal-share P]
+[--window W] [--name NAME]
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ import json
 import os
 import statistics
 import time
+from typing import Any
 
 from bench.cpu import CpuMeter, per_item_ms, tree_rss_mb
 from bench.figures import OUT, private_mesh, write_figures
-from meshkit.load import CaseCursor, HttpClients, follow, prepare, submit
+from meshkit.load import Applicant, CaseCursor, HttpClients, follow, prepare, submit
 from meshkit.mesh_runner import SERVICES, MeshRunner
 
 SHARE_OF_BATCH_RATE = 0.7
@@ -38,6 +44,31 @@ def _percentile(values: list[float], share: float) -> float | None:
 def _batch_rate() -> float | None:
     path = OUT / "applications.json"
     return json.loads(path.read_text()).get("applications_per_s") if path.exists() else None
+
+
+async def _windows(applicants: list[Applicant], roots: dict[str, int], *, started: float, every_s: float,
+                   into: list[dict[str, Any]]) -> None:
+    """Every ``every_s``: how many applications became final in that window (a second), and each service's RSS."""
+    done_before = 0
+    while True:
+        await asyncio.sleep(every_s)
+        done = sum(1 for a in applicants if a.finished_at is not None)
+        into.append({"endS": round(time.monotonic() - started), "finalPerS": round((done - done_before) / every_s, 2),
+                     "final": done, "rssMb": {name: tree_rss_mb(pid) for name, pid in roots.items()}})
+        done_before = done
+
+
+def _soak(windows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first window against the last full one: the rate kept, and each service's RSS growth after the first
+    window (warm-up) per 10,000 applications made final meanwhile."""
+    if len(windows) < 2 or windows[-1]["final"] == windows[0]["final"]:
+        return {}
+    first, last = windows[0], windows[-1]
+    made = last["final"] - first["final"]
+    return {"last_to_first_window_rate": round(last["finalPerS"] / first["finalPerS"], 2) if first["finalPerS"]
+            else None,
+            "rss_growth_mb_per_10k_after_first_window": {
+                name: round((last["rssMb"][name] - first["rssMb"][name]) * 10_000 / made, 1) for name in last["rssMb"]}}
 
 
 async def bench(args: argparse.Namespace) -> dict:
@@ -59,8 +90,11 @@ async def bench(args: argparse.Namespace) -> dict:
         meter.start()
         started = time.monotonic()
         submitting = asyncio.ensure_future(submit(clients, applicants, every_s=1 / rate))
-        report = await follow(clients, applicants, timeout_s=600, started=started, every_s=POLL_S,
+        sampling = asyncio.ensure_future(_windows(applicants, roots, started=started, every_s=args.window,
+                                                  into=(windows := [])))
+        report = await follow(clients, applicants, timeout_s=args.seconds + 600, started=started, every_s=POLL_S,
                               submitting=submitting, cursor=CaseCursor())  # a fresh mesh whose clock stays put
+        sampling.cancel()
         submit_s = submitting.result()
         spent = meter.stop()
         memory_after = {name: tree_rss_mb(pid) for name, pid in roots.items()}
@@ -79,6 +113,7 @@ async def bench(args: argparse.Namespace) -> dict:
         "max_submit_to_final_s": round(latencies[-1], 2) if latencies else None,
         "cpu_ms_per_application": per_item_ms(spent, report.submitted),
         "rss_mb_before": memory_before, "rss_mb_after": memory_after,
+        "windows": windows, **_soak(windows),
         "note": ("a steady arrival rate (the asked rate, default 70% of this run's batch rate) for the given "
                  "seconds; latencies from each submit to its final status as the portal's and ИС ЦОН's case lists "
                  f"show it, polled every {POLL_S} s; CPU and RSS as bench.applications measures them"),
@@ -90,8 +125,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=None, help="applications a second (default: 70%% of the batch's)")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to keep submitting")
     parser.add_argument("--portal-share", type=float, default=0.75, help="share of applications through the portal")
+    parser.add_argument("--window", type=float, default=300.0,
+                        help="seconds between samples of the rate made final and each service's RSS")
+    parser.add_argument("--name", default="steady", help="writes var/bench/NAME.json (make soak: soak)")
     args = parser.parse_args()
-    write_figures("steady", asyncio.run(bench(args)))
+    write_figures(args.name, asyncio.run(bench(args)))
 
 
 if __name__ == "__main__":
