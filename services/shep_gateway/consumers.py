@@ -89,9 +89,9 @@ class IngressWorker:
     async def _next(self) -> Delivery:
         """The next delivery. That earlier batches' rows were published is recorded by the next batch's own
         transaction, at no cost of its own; only when none comes within ``RECORD_IDLE_S`` is it recorded in a
-        transaction of its own — at a steady trickle, one message a transaction, that second transaction per
-        message was a third of the gateway's work. The relay takes rows only ``min_age`` (5 s) old, so rows
-        published and not yet recorded are never published again meanwhile."""
+        transaction of its own (before: after every batch that emptied the inbox — at a steady trickle, one message
+        a batch, a second write transaction for each message). The relay takes rows only ``min_age`` (5 s) old, so
+        rows published and not yet recorded are never published again meanwhile."""
         while True:
             if not self._gateway.ledger.unrecorded or not self._inbox.empty():
                 return await self._inbox.get()
