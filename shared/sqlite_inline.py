@@ -16,7 +16,10 @@ including the one holding the lock, so it would wait for itself. So connections 
 growing pauses up to ``BUSY_WAIT_S`` (the 30 s the aiosqlite set-up gave SQLite's own handler): the rest of the
 service runs meanwhile. ``SQLITE_BUSY_SNAPSHOT`` — a read snapshot that can no longer become a write — is not
 retried, as SQLite's own handler does not retry it either. Statements are otherwise short: the longest a service
-runs (``/log/verify``'s read, a retention purge) fetch rows whose handling in Python already ran in the loop.
+runs (``/log/verify``'s read, a retention purge) fetch rows whose handling in Python already ran in the loop. What
+else now runs in the loop's thread: the WAL's automatic checkpoint, which a ``COMMIT`` makes when the log passes
+1000 pages (a few MB copied into the database file and, under ``synchronous=NORMAL``, one fsync) — milliseconds,
+every few thousand writes.
 
 A URL naming ``sqlite+aiosqlite`` explicitly still gets aiosqlite (``shared.db.async_url`` maps only plain
 ``sqlite://``).
@@ -132,7 +135,7 @@ class Connection:
     @property
     def _open(self) -> sqlite3.Connection:
         if self._connection is None:
-            raise ValueError("no active connection")
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
         return self._connection
 
     def cursor(self) -> Cursor:

@@ -27,7 +27,6 @@ from shared.mesh.failures import Attempts, Failure, FailureKind, classify
 from shared.mesh.topology import INGRESS_QUEUE
 
 log = get_logger(__name__)
-RECORD_IDLE_S = 0.05
 
 
 class IngressWorker:
@@ -54,10 +53,7 @@ class IngressWorker:
         if self._subscription is not None:
             await self._subscription.cancel()
         await self._loop.stop()
-        try:  # what the last batches published, recorded now rather than published again after a restart
-            await self._gateway.flush_published()
-        except Exception:
-            log.exception("ingress_flush_failed")
+        await self._gateway.ledger.stop()
 
     async def discard_waiting(self) -> int:
         """After ``stop``, for a mesh reset: what was taken from the ingress queue but not yet examined was meant for
@@ -86,28 +82,9 @@ class IngressWorker:
                     f"({self._inbox.qsize()} more waiting)")
         return None
 
-    async def _next(self) -> Delivery:
-        """The next delivery. That earlier batches' rows were published is recorded by the next batch's own
-        transaction, at no cost of its own; only when none comes within ``RECORD_IDLE_S`` is it recorded in a
-        transaction of its own (before: after every batch that emptied the inbox — at a steady trickle, one message
-        a batch, a second write transaction for each message). The relay takes rows only ``min_age`` (5 s) old, so
-        rows published and not yet recorded are never published again meanwhile."""
-        while True:
-            if not self._gateway.ledger.unrecorded or not self._inbox.empty():
-                return await self._inbox.get()
-            with suppress(TimeoutError):
-                return await asyncio.wait_for(self._inbox.get(), timeout=RECORD_IDLE_S)
-            try:
-                await self._gateway.flush_published()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("ingress_flush_failed")
-                return await self._inbox.get()
-
     async def _run(self) -> None:
         while True:
-            batch = [await self._next()]
+            batch = [await self._inbox.get()]
             while len(batch) < self._batch_size and not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
             self._busy_since, self._in_work = time.monotonic(), len(batch)

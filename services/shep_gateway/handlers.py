@@ -88,9 +88,6 @@ class Gateway:
     async def commit(self, batch: list[Examined]) -> None:
         await self.ingress.commit(batch)
 
-    async def flush_published(self) -> None:
-        await self.ledger.flush_published()
-
     async def refuse_failed(self, delivery: Delivery, *, code: str, reason: str) -> None:
         await self.failed.refuse(delivery, code=code, reason=reason)
 

@@ -128,18 +128,20 @@ class OcspClient:
             return RevocationStatus(state=RevocationState.UNKNOWN, detail=str(exc))
         # an unknown answer is retried next time, not remembered; nor is one given for a flow
         if status.state is not RevocationState.UNKNOWN and not flow:
+            self._cache.pop(key, None)  # to the end: the newest answer is the last to go
             self._cache[key] = _Cached(status=status, fetched_at=now)
             self._bound(now)
         return status
 
     def _bound(self, now: dt.datetime) -> None:
-        """At most ``ANSWERS_KEPT`` answers: past that, those no longer fresh go, then the oldest (a certificate
-        asked about once, a citizen's, is not kept for the life of the process)."""
+        """At most ``ANSWERS_KEPT`` answers: past that, those no longer fresh go, then the oldest, down to nine
+        tenths (so the sweep is not made again at the next answer) — a certificate asked about once, a citizen's,
+        is not kept for the life of the process."""
         if len(self._cache) <= ANSWERS_KEPT:
             return
         for key in [k for k, cached in self._cache.items() if not self._fresh(cached=cached, now=now)]:
             del self._cache[key]
-        while len(self._cache) > ANSWERS_KEPT:
+        while len(self._cache) > ANSWERS_KEPT * 9 // 10:
             del self._cache[next(iter(self._cache))]
 
     def _fresh(self, *, cached: _Cached, now: dt.datetime) -> bool:

@@ -27,6 +27,7 @@ from services.shep_gateway.main import MODELS
 from services.shep_gateway.registry_book import RegistryBook
 from services.shep_gateway.settings import GatewaySettings
 from services.shep_gateway.store import DeliveryRow, LogRecord, ParkedRequest, SyncCall
+from services.shep_gateway.usecases import ledger as ledger_module
 from services.shep_gateway.usecases import registry_admin
 from services.shep_gateway.usecases.broker_accounts import BrokerAccounts
 from services.shep_gateway.usecases.clock_authority import ClockAuthority
@@ -40,7 +41,7 @@ from shared.mesh.bus_memory import MemoryBroker, MemoryBus
 from shared.mesh.contracts import DUPLICATE_MESSAGE
 from shared.mesh.envelope import MessageType, parse_envelope
 from shared.mesh.member import Composer
-from shared.mesh.outbox import OutboxRelay
+from shared.mesh.outbox import OutboxMessage, OutboxRelay
 from shared.mesh.payload_crypto import NOT_ENCRYPTED, Keyring, is_encrypted, open_wire, read_wire, seal_wire
 from shared.mesh.receipts import NOT_DELIVERED, RECEIPT_SERVICE
 from shared.mesh.topology import (
@@ -507,3 +508,41 @@ async def test_the_clock_authority_moves_the_mesh_clock_by_working_days_and_broa
     restarted = MeshClock()
     await ClockAuthority(sessions=env.sessions, bus=env.bus, clock=restarted, composer=env.gateway.composer).load()
     assert restarted.state == changed.state
+
+
+# ---- recording what was published ------------------------------------------------------------------------------
+async def _unsent(env: Env) -> int:
+    async with env.sessions() as session:
+        return len((await session.exec(select(OutboxMessage.id).where(col(OutboxMessage.sent_at).is_(None)))).all())
+
+
+async def test_what_a_batch_published_is_recorded_by_the_next_batch_not_by_a_transaction_of_its_own(
+        env: Env, monkeypatch: pytest.MonkeyPatch):
+    """Before: every batch that emptied the inbox paid a second write transaction to record its publishing — at a
+    steady trickle, two transactions a message."""
+    monkeypatch.setattr(ledger_module, "RECORD_IDLE_S", 3600.0)  # no quiet moment comes during the test
+    await env.through(env.delivery("portal", service_id="test.notice", data={"n": 1}))
+    first = await _unsent(env)
+    assert first > 0, "published, not yet recorded: no transaction was spent on it"
+    await env.through(env.delivery("portal", service_id="test.notice", data={"n": 2}))
+    assert await _unsent(env) == first, "the second batch recorded the first's rows and left its own"
+    await env.gateway.ledger.stop()
+    assert await _unsent(env) == 0, "on stop, everything published is recorded"
+
+
+async def test_a_record_of_publishing_in_a_transaction_rolled_back_is_kept_for_the_next(
+        env: Env, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(ledger_module, "RECORD_IDLE_S", 3600.0)
+    await env.through(env.delivery("portal", service_id="test.notice", data={"n": 1}))
+    ledger = env.gateway.ledger
+
+    async def failing_batch() -> None:
+        async with env.sessions() as session, session.begin():
+            await ledger._mark_published(session)
+            raise RuntimeError("the batch failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_batch()
+    assert await _unsent(env) > 0
+    await ledger.stop()
+    assert await _unsent(env) == 0, "the rolled-back record was not forgotten"

@@ -65,7 +65,7 @@ class StepActions:
     async def act_on(self, app: Application, record: StepRecord, *, action: str, actor: StaffAccount | None,
                      body: ActionBody) -> Application:
         """``act`` on the application and open step the caller has just read (simulated staff read them to see
-        that the step is due): the commit reads them again, locked, and refuses the action if either moved on."""
+        that the step is due): the commit reads them again, locked, and refuses the action if the step moved on."""
         with using(FlowScenario.from_stored(app.scenario)):  # the case's own scenario, whoever acts (docs/scenarios.md)
             return await self._act(app, record, action=action, actor=actor, body=body)
 

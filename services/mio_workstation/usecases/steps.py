@@ -50,15 +50,20 @@ async def current(session: AsyncSession, number: str, *, lock: bool,
                   district: str | None = None) -> tuple[Application, StepRecord]:
     """The application and its open step. For staff of ``district``, another district's application is
     NOT_YOUR_DISTRICT before anything else (its status and its step are not theirs to learn)."""
-    query = select(Application).where(Application.number == number)
-    app = (await session.exec(query.with_for_update() if lock else query)).first()
+    if lock:  # the step read after the lock is taken: on PostgreSQL a joined row would be as it was before the wait
+        app = (await session.exec(select(Application).where(Application.number == number).with_for_update())).first()
+        step = await open_step(session, number) if app is not None else None
+    else:  # one round trip for both: simulated staff read them for every action they do
+        found = (await session.exec(select(Application, StepRecord).outerjoin(
+            StepRecord, (col(StepRecord.application_number) == Application.number)
+            & col(StepRecord.finished_at).is_(None)).where(Application.number == number))).first()
+        app, step = found if found is not None else (None, None)
     if app is None:
         raise MeshError("APPLICATION_NOT_FOUND", f"no application {number}")
     if district is not None and app.district != district:
         raise MeshError("NOT_YOUR_DISTRICT", f"application {number} belongs to another district")
     if not Status(app.status).active:
         raise MeshError("APPLICATION_CLOSED", f"application {number} is {Status(app.status).text}; no step is open")
-    step = await open_step(session, number)
     assert step is not None, f"an active application {number} has an open step"
     return app, step
 

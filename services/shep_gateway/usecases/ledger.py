@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
+import time
 from typing import Any
 
-from sqlalchemy import union_all, update
+from sqlalchemy import event, union_all, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,6 +31,7 @@ from shared.pki.signing import sign_detached
 from shared.telemetry import trace_id_of
 
 log = get_logger(__name__)
+RECORD_IDLE_S = 0.05
 
 
 class Ledger:
@@ -41,6 +44,8 @@ class Ledger:
         self._clock = clock
         self.lock = asyncio.Lock()  # one appender of the chain at a time in this process
         self._published: list[tuple[str, int]] = []  # (outbox batch, rows published) not yet marked sent
+        self._last_published = 0.0
+        self._recording: asyncio.Future[None] | None = None
 
     async def open(self, session: AsyncSession) -> Txn:
         """A transaction appending after the chain's head, which it locks until it commits."""
@@ -92,8 +97,8 @@ class Ledger:
     async def publish(self, batch: StagedBatch) -> None:
         """Publish what a transaction just committed; anything left unsent is the relay's to recover.
 
-        That the rows left is recorded in the next transaction (or by ``flush_published`` when traffic
-        pauses): a crash in between only means the relay publishes them again, and receivers de-duplicate.
+        That the rows left is recorded in the next transaction (or when traffic pauses, ``_record_when_quiet``):
+        a crash in between only means the relay publishes them again, and receivers de-duplicate.
         """
         if not batch.rows:
             return
@@ -103,16 +108,50 @@ class Ledger:
             self._relay.kick()
         if done:
             self._published.append((batch.batch_id, done))
+            self._last_published = time.monotonic()
+            if self._recording is None or self._recording.done():
+                self._recording = asyncio.ensure_future(self._record_when_quiet())
 
     async def _mark_published(self, session: AsyncSession) -> None:
-        for batch_id, count in self._published:
+        """Record in ``session``'s transaction what was published; forgotten here once it commits (a transaction
+        rolled back leaves them for the next one)."""
+        marked = list(self._published)
+        for batch_id, count in marked:
             await mark_batch_sent(session, batch_id=batch_id, count=count)
-        self._published.clear()
+        if marked:
+            def forget(_session: Any) -> None:
+                for entry in marked:
+                    with contextlib.suppress(ValueError):
+                        self._published.remove(entry)
+            event.listen(session.sync_session, "after_commit", forget, once=True)
 
-    @property
-    def unrecorded(self) -> bool:
-        """Rows published whose leaving is not yet recorded."""
-        return bool(self._published)
+    async def _record_when_quiet(self) -> None:
+        """What was published is recorded by the next transaction that appends to the log, at no cost of its own;
+        only after ``RECORD_IDLE_S`` without a publish is it recorded in a transaction of its own (before: one
+        after every ingress batch that emptied the inbox — at a steady trickle, a second write transaction for
+        each message). The relay takes only rows ``min_age`` (5 s) old, so a row published and not yet recorded
+        is not published again meanwhile."""
+        while self._published:
+            quiet_in = self._last_published + RECORD_IDLE_S - time.monotonic()
+            if quiet_in > 0:
+                await asyncio.sleep(quiet_in)
+                continue
+            try:
+                await self.flush_published()
+            except Exception:
+                log.exception("gateway_record_published_failed")
+                await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        """Record what was published now, rather than have it published again after a restart."""
+        if self._recording is not None:
+            self._recording.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recording
+        try:
+            await self.flush_published()
+        except Exception:
+            log.exception("gateway_record_published_failed")
 
     async def flush_published(self) -> None:
         """Record what was published when no next batch is coming to carry it."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from services.shep_gateway.domain import (
     Decision,
@@ -90,11 +90,12 @@ class Routing:
         """What the log knows of the request an answer names: routed, by whom, to whom, and its call's state."""
         if message_id is None:
             return None
-        async with self._sessions() as session:
-            record = (await session.exec(select(LogRecord).where(
+        async with self._sessions() as session:  # one round trip: the record and its call, if it was synchronous
+            found = (await session.exec(select(LogRecord, SyncCall).outerjoin(
+                SyncCall, col(SyncCall.message_id) == LogRecord.message_id).where(
                 LogRecord.message_id == str(message_id), LogRecord.outcome == Outcome.ROUTED.value,
                 LogRecord.message_type == MessageType.REQUEST.value))).first()
-            call = await session.get(SyncCall, str(message_id)) if record else None
+        record, call = found if found is not None else (None, None)
         if record is None or record.sender is None:
             return None
         return PriorRequest(message_id=record.message_id, sender=record.sender, recipient=record.recipient,
