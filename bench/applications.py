@@ -29,9 +29,8 @@ import statistics
 import httpx
 
 from bench.cpu import CpuMeter, ceiling_per_s, per_item_ms
-from bench.figures import OUT, private_mesh, write_figures
-from meshkit.load import HttpClients, run_batch
-from meshkit.mesh_runner import SERVICES, MeshRunner
+from bench.figures import OUT, whole_mesh, write_figures
+from meshkit.load import run_batch
 
 
 async def _log_size(gateway: str, token: str) -> int:
@@ -50,18 +49,11 @@ async def _reset(gateway: str, token: str) -> dict:
 
 
 async def bench(args: argparse.Namespace) -> dict:
-    node, config = private_mesh("work-applications")
-    runner = MeshRunner(config)
-    clients = HttpClients({s.name: config.url(s.name) for s in SERVICES}, admin_token=config.admin_token)
-    try:
-        runner.start()
-        runner.wait_ready(timeout_s=180)
+    async with whole_mesh("work-applications") as mesh:
+        config, clients = mesh.config, mesh.clients
         gateway = config.url("shep_gateway")
         logged_before = await _log_size(gateway, config.admin_token)
-        processes = {s.name: runner[s.name].process for s in SERVICES}
-        roots = {name: process.pid for name, process in processes.items() if process is not None}
-        assert node.process is not None
-        meter = CpuMeter(roots={**roots, "rabbitmq": node.process.pid}, alone={"driver": os.getpid()})
+        meter = CpuMeter(roots=mesh.roots, alone={"driver": os.getpid()})
 
         async def metered() -> None:  # from the first submit: the batch's preparation (people, keys) is not in it
             meter.start()
@@ -70,10 +62,6 @@ async def bench(args: argparse.Namespace) -> dict:
         spent = meter.stop()
         logged = await _log_size(gateway, config.admin_token) - logged_before
         reset = await _reset(gateway, config.admin_token)
-    finally:
-        await clients.aclose()
-        runner.stop()
-        node.stop()
     figures = {
         "applications": report.submitted, "completed": report.statuses.get("COMPLETED", 0),
         "lost": len(report.lost), "duplicated": len(report.duplicated),

@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from meshkit.mesh_runner import REPO_ROOT, SERVICES, MeshConfig
+from meshkit.load import HttpClients
+from meshkit.mesh_runner import REPO_ROOT, SERVICES, MeshConfig, MeshRunner
 from meshkit.ports import free_port
 from meshkit.rabbit_node import RabbitNode
 
@@ -36,3 +40,28 @@ def private_mesh(work: str, *, extra_env: dict[str, str] | None = None) -> tuple
                         ports={s.name: free_port() for s in SERVICES}, mesh_env="test",
                         extra_env={"MESH_LOG_LEVEL": "WARNING", **(extra_env or {})})
     return node, config
+
+
+@dataclass
+class WholeMesh:
+    config: MeshConfig
+    clients: HttpClients
+    roots: dict[str, int]  # each service's process and the broker's, for CpuMeter and tree_rss_mb
+
+
+@asynccontextmanager
+async def whole_mesh(work: str) -> AsyncIterator[WholeMesh]:
+    """The six services on a fresh private broker under var/bench/WORK, ready; stopped (clients closed) at the end."""
+    node, config = private_mesh(work)
+    runner = MeshRunner(config)
+    clients = HttpClients({s.name: config.url(s.name) for s in SERVICES}, admin_token=config.admin_token)
+    try:
+        runner.start()
+        runner.wait_ready(timeout_s=180)
+        assert node.process is not None
+        roots = {s.name: p.pid for s in SERVICES if (p := runner[s.name].process) is not None}
+        yield WholeMesh(config=config, clients=clients, roots={**roots, "rabbitmq": node.process.pid})
+    finally:
+        await clients.aclose()
+        runner.stop()
+        node.stop()

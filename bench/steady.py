@@ -29,9 +29,8 @@ import time
 from typing import Any
 
 from bench.cpu import CpuMeter, per_item_ms, tree_rss_mb
-from bench.figures import OUT, private_mesh, write_figures
-from meshkit.load import Applicant, CaseCursor, HttpClients, follow, prepare, submit
-from meshkit.mesh_runner import SERVICES, MeshRunner
+from bench.figures import OUT, whole_mesh, write_figures
+from meshkit.load import Applicant, CaseCursor, follow, prepare, submit
 
 SHARE_OF_BATCH_RATE = 0.7
 POLL_S = 0.5
@@ -75,15 +74,8 @@ async def bench(args: argparse.Namespace) -> dict:
     rate = args.rate or round(SHARE_OF_BATCH_RATE * (_batch_rate() or 10.0), 2)
     count = max(1, round(rate * args.seconds))
     portal = round(count * args.portal_share)
-    node, config = private_mesh("work-steady")
-    runner = MeshRunner(config)
-    clients = HttpClients({s.name: config.url(s.name) for s in SERVICES}, admin_token=config.admin_token)
-    try:
-        runner.start()
-        runner.wait_ready(timeout_s=180)
-        assert node.process is not None
-        roots = {s.name: p.pid for s in SERVICES if (p := runner[s.name].process) is not None}
-        roots["rabbitmq"] = node.process.pid
+    async with whole_mesh("work-steady") as mesh:
+        clients, roots = mesh.clients, mesh.roots
         applicants = await prepare(clients, portal=portal, con=count - portal)
         memory_before = {name: tree_rss_mb(pid) for name, pid in roots.items()}
         meter = CpuMeter(roots=roots, alone={"driver": os.getpid()})
@@ -98,10 +90,6 @@ async def bench(args: argparse.Namespace) -> dict:
         submit_s = submitting.result()
         spent = meter.stop()
         memory_after = {name: tree_rss_mb(pid) for name, pid in roots.items()}
-    finally:
-        await clients.aclose()
-        runner.stop()
-        node.stop()
     latencies = report.latencies_s
     return {
         "rate_asked_per_s": rate, "seconds": args.seconds, "applications": report.submitted,
