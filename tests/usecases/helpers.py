@@ -97,16 +97,3 @@ async def every_notice(mesh: InProcessMesh, person: Person, token: str, number: 
         if len(seen) >= count or asyncio.get_running_loop().time() > deadline:
             return seen
         await asyncio.sleep(0.2)
-
-
-async def certificate_at_con(mesh: InProcessMesh, person: Person, *, district: str = "mamlyut") -> dict[str, Any]:
-    """An unemployed person's certificate through ИС ЦОН: their card opened, the application signed by a seeded
-    operator of the district's branch (seed 003 п. 7); ИС ЦОН's answer."""
-    async with mesh.client("mio_workstation") as mio:
-        (await mio.post(f"/admin/districts/{district}/register/cards", json={"iin": person.iin, "kind": "unemployed"})
-         ).raise_for_status()
-    async with mesh.client("con_operator") as con:
-        form = person.request("employment.unemployed-certificate", periodFrom="2026-01-01", periodTo="2026-06-30")
-        return dict((await con.post("/admin/applications", json={
-            "form": form["form"], "attachments": form["attachments"], "signedBy": "operator",
-            "district": district})).json())

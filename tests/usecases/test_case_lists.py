@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 from tests.support.inprocess import InProcessMesh
-from tests.usecases.helpers import apply, certificate_at_con, final_cases
+from tests.usecases.helpers import apply, final_cases
 
 
 async def _listed(mesh: InProcessMesh, service: str, path: str, since: dt.datetime | None) -> list[dict[str, Any]]:
@@ -26,7 +26,14 @@ async def test_a_case_list_since_a_moment_holds_the_cases_changed_at_or_after_it
     sent = await apply(inproc, person, await inproc.citizen_session(person))
     await inproc.set_mode("mamlyut", share=0.0001)
     other = await inproc.person(district="mamlyut")
-    at_con = await certificate_at_con(inproc, other)
+    async with inproc.client("mio_workstation") as mio:
+        (await mio.post("/admin/districts/mamlyut/register/cards", json={"iin": other.iin, "kind": "unemployed"})
+         ).raise_for_status()
+    async with inproc.client("con_operator") as con:
+        form = other.request("employment.unemployed-certificate", periodFrom="2026-01-01", periodTo="2026-06-30")
+        at_con = (await con.post("/admin/applications", json={
+            "form": form["form"], "attachments": form["attachments"], "signedBy": "operator",
+            "district": "mamlyut"})).json()
     for case_id in (sent["correlationId"], at_con["correlationId"]):  # the clock jumped over their steps
         async with inproc.client("shep_gateway", timeout=120) as gateway:
             settled = (await gateway.post("/admin/settle", json={"case": case_id, "timeoutSeconds": 60})).json()

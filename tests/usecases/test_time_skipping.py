@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from tests.support.inprocess import InProcessMesh
-from tests.usecases.helpers import apply, bearer, certificate_at_con, every_notice, final_cases
+from tests.usecases.helpers import apply, bearer, every_notice, final_cases
 from tests.usecases.test_observability import scrape, total
 
 JOB_SEEKER = "employment.job-seeker-registration"
@@ -83,7 +83,14 @@ async def test_working_day_steps_are_skipped_on_the_kazakh_calendar(inproc: InPr
     10 working days does it at its scheduled moment, across whatever weekend or holiday lies between."""
     await inproc.set_mode("mamlyut", share=0.5)
     person = await inproc.person(district="mamlyut")
-    sent = await certificate_at_con(inproc, person)  # signed by a seeded Mamlyut operator (seed 003 п. 7)
+    async with inproc.client("mio_workstation") as mio:
+        (await mio.post("/admin/districts/mamlyut/register/cards", json={"iin": person.iin, "kind": "unemployed"})
+         ).raise_for_status()
+    async with inproc.client("con_operator") as con:
+        form = person.request("employment.unemployed-certificate", periodFrom="2026-01-01", periodTo="2026-06-30")
+        sent = (await con.post("/admin/applications", json={  # signed by a seeded Mamlyut operator (seed 003 п. 7)
+            "form": form["form"], "attachments": form["attachments"], "signedBy": "operator",
+            "district": "mamlyut"})).json()
     await _received(inproc, sent["correlationId"])
     await inproc.advance_clock(working_days=10)
     await final_cases(inproc, [sent["correlationId"]], service="con_operator")
