@@ -8,6 +8,11 @@ same traffic through a bare aio-pika forwarder that does no checks:
   median of each round's gateway/bare ratio (neighbouring rounds share the machine's momentary load);
 * paced: a steady rate both can sustain; p50/p99 latency from publish to receipt.
 
+The bench's receiver sends no delivery receipts (``shared.mesh.receipts``): the bare forwarder has nothing like
+them. So the gateway's receipt timeout is set past the bench's length (``RECEIPT_TIMEOUT_S``): with the default
+60 s, the first rounds' deliveries fell due during the paced run, and the gateway delivered tens of thousands again
+to the receiver meanwhile — measuring redelivery of messages no member would leave unreceipted, not routing.
+
 Writes var/bench/gateway.json. Usage: python -m bench.gateway [--messages N] [--paced-rate R] [--paced N]
 """
 
@@ -36,6 +41,7 @@ from shared.mesh.payload_crypto import seal_wire
 from shared.mesh.topology import INGRESS_EXCHANGE, member_queue
 
 PREFETCH = 1024
+RECEIPT_TIMEOUT_S = "3600"
 
 
 @dataclass
@@ -118,7 +124,7 @@ def _sign(composer: Composer, *, service: str, count: int, gateway: x509.Certifi
 
 
 async def bench(args: argparse.Namespace) -> dict:
-    node, config = private_mesh("work", extra_env=args.gateway_env)
+    node, config = private_mesh("work", extra_env={"SHEP_RECEIPT_TIMEOUT_S": RECEIPT_TIMEOUT_S, **args.gateway_env})
     runner = MeshRunner(config, only=["nuc_pki", "shep_gateway"])
     forwarder = None
     sender_bus: RabbitBus | None = None

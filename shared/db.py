@@ -163,7 +163,9 @@ def make_sessions(engine: AsyncEngine) -> Sessions:
 
 
 async def create_tables(engine: AsyncEngine, *, models: Iterable[type[SQLModel]]) -> None:
-    """Create missing tables, and add the columns a newer version of a table has gained (additive migration).
+    """Create missing tables, and add the columns and indexes a newer version of a table has gained (additive
+    migration); an index of ours (named ``ix_…``) that the table no longer declares is dropped, since it only costs
+    writes — and can mislead SQLite's planner into the old, slower search.
 
     A column can be added to existing data when it may be NULL or has a server default; anything else (a
     renamed or retyped column) is refused with the table and column named, so it is never silently wrong.
@@ -187,6 +189,12 @@ def _add_missing_columns(conn: Connection, tables: list[Table]) -> None:
             ddl = CreateColumn(column).compile(dialect=conn.dialect)
             conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN {ddl}'))
             log.info("database_column_added", table=table.name, column=column.name)
+        declared = {index.name for index in table.indexes}
+        for found in inspector.get_indexes(table.name):
+            name = found["name"]
+            if name and name.startswith("ix_") and name not in declared:
+                conn.execute(text(f'DROP INDEX "{name}"'))
+                log.info("database_index_dropped", table=table.name, index=name)
         for index in table.indexes:  # create_all made none for a table that existed already
             index.create(conn, checkfirst=True)
 

@@ -4,12 +4,13 @@ waited for without counting attempts (``shared.mesh.receipts``)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
 
 import orjson
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import col, select
 
 from services.shep_gateway.district_routing import StoredDelivery
@@ -34,6 +35,8 @@ from shared.mesh.receipts import H_REDELIVERY, NOT_DELIVERED, RECEIPT_SERVICE
 from shared.mesh.topology import DEAD_EXCHANGE, DELIVERY_EXCHANGE, RETRY_TIERS_S, member_queue, retry_queue
 
 log = get_logger(__name__)
+
+WAIT_CHUNK = 500  # deliveries put off in one statement while their member is down or behind
 
 
 class Redelivery:
@@ -66,11 +69,13 @@ class Redelivery:
             due = (await session.exec(select(DeliveryRow).where(
                 DeliveryRow.state == "ON_DELIVERY", col(DeliveryRow.next_attempt_at) <= now,
                 col(DeliveryRow.recipient).in_(present)).order_by(col(DeliveryRow.next_attempt_at)).limit(limit))).all()
+        again = []
         for row in due:
             if row.attempts >= self._settings.delivery_attempts:
                 await self._not_delivered(row)
             else:
-                await self._deliver_again(row)
+                again.append(row)
+        await self._deliver_again(again)
         async with self._sessions() as session:
             upcoming = (await session.exec(select(func.min(DeliveryRow.next_attempt_at)).where(
                 DeliveryRow.state == "ON_DELIVERY"))).one()
@@ -109,35 +114,53 @@ class Redelivery:
         return None
 
     async def _wait_for_member(self, recipient: str, *, why: str, now: float) -> None:
-        """Every delivery due to ``recipient`` waits one more receipt timeout, no attempt counted (one statement,
-        however many: a member gone for good — a tester's own that went away — costs a statement a sweep)."""
-        async with self._sessions() as session, session.begin():
-            waited = await session.exec(update(DeliveryRow).where(
-                col(DeliveryRow.recipient) == recipient, col(DeliveryRow.state) == "ON_DELIVERY",
-                col(DeliveryRow.next_attempt_at) <= now).values(
-                waits=col(DeliveryRow.waits) + 1, waiting_for=why[:128],
-                next_attempt_at=time.time() + self._settings.receipt_timeout_s))
-        log.debug("deliveries_await_member", recipient=recipient, deliveries=waited.rowcount, reason=why)
+        """Every delivery due to ``recipient`` waits one more receipt timeout, no attempt counted: a statement per
+        ``WAIT_CHUNK`` deliveries, each its own transaction, the event loop free between them — a member down with
+        thousands waiting (or a receiver that sends no receipts) does not hold up routing while they are put off."""
+        later = time.time() + self._settings.receipt_timeout_s
+        waited = 0
+        while True:
+            async with self._sessions() as session, session.begin():
+                chunk = select(DeliveryRow.message_id).where(
+                    col(DeliveryRow.recipient) == recipient, col(DeliveryRow.state) == "ON_DELIVERY",
+                    col(DeliveryRow.next_attempt_at) <= now).limit(WAIT_CHUNK)
+                done = (await session.exec(update(DeliveryRow).where(col(DeliveryRow.message_id).in_(chunk)).values(
+                    waits=col(DeliveryRow.waits) + 1, waiting_for=why[:128], next_attempt_at=later))).rowcount
+            waited += done
+            if done < WAIT_CHUNK:
+                break
+            await asyncio.sleep(0)
+        log.debug("deliveries_await_member", recipient=recipient, deliveries=waited, reason=why)
 
-    async def _deliver_again(self, row: DeliveryRow) -> None:
+    async def _deliver_again(self, rows: list[DeliveryRow]) -> None:
         """No receipt: the delivery was taken by someone else, or the member is slow or down. The same sealed
-        bytes go to its queue again; its inbox takes a copy it has recorded as a duplicate (and acknowledges it)."""
-        attempt = row.attempts + 1
-        message = OutgoingMessage(body=row.body, headers={**row.headers, H_REDELIVERY: attempt},
-                                  message_id=row.message_id, correlation_id=row.correlation_id)
-        try:
-            await self._bus.publish(exchange=row.exchange, routing_key=row.routing_key, message=message)
-        except BusError as exc:  # looked at again next time
-            log.warning("redelivery_deferred", message_id=row.message_id, error=str(exc)[:200])
+        bytes go to its queue again; its inbox takes a copy it has recorded as a duplicate (and acknowledges it).
+        What went out is counted in one transaction for the sweep's batch."""
+        sent: list[tuple[DeliveryRow, float]] = []
+        for row in rows:
+            attempt = row.attempts + 1
+            message = OutgoingMessage(body=row.body, headers={**row.headers, H_REDELIVERY: attempt},
+                                      message_id=row.message_id, correlation_id=row.correlation_id)
+            try:
+                await self._bus.publish(exchange=row.exchange, routing_key=row.routing_key, message=message)
+            except BusError as exc:  # looked at again next time
+                log.warning("redelivery_deferred", message_id=row.message_id, error=str(exc)[:200])
+                break
+            sent.append((row, self._settings.receipt_timeout_s * 2 ** (attempt - 1)))
+        if not sent:
             return
-        wait = self._settings.receipt_timeout_s * 2 ** (attempt - 1)
-        async with self._sessions() as session, session.begin():
-            await session.exec(update(DeliveryRow).where(
-                col(DeliveryRow.message_id) == row.message_id, col(DeliveryRow.state) == "ON_DELIVERY",
-                col(DeliveryRow.attempts) == row.attempts).values(attempts=attempt, next_attempt_at=time.time() + wait))
-        with message_context(correlation_id=row.correlation_id, message_id=row.message_id):
-            log.warning("delivery_not_acknowledged", recipient=row.recipient, attempt=attempt,
-                        next_in_s=round(wait, 1))
+        table = DeliveryRow.__table__  # type: ignore[attr-defined]
+        counted = update(table).where(table.c.message_id == bindparam("mid"), table.c.state == "ON_DELIVERY",
+                                      table.c.attempts == bindparam("was")).values(
+            attempts=bindparam("now_at"), next_attempt_at=bindparam("next_at"))
+        async with self._sessions() as session, session.begin():  # one statement, executed for each (executemany)
+            await (await session.connection()).execute(counted, [
+                {"mid": row.message_id, "was": row.attempts, "now_at": row.attempts + 1, "next_at": time.time() + wait}
+                for row, wait in sent])
+        for row, wait in sent:
+            with message_context(correlation_id=row.correlation_id, message_id=row.message_id):
+                log.warning("delivery_not_acknowledged", recipient=row.recipient, attempt=row.attempts + 1,
+                            next_in_s=round(wait, 1))
 
     async def _not_delivered(self, row: DeliveryRow) -> None:
         """Every attempt went unacknowledged: NOT_DELIVERED — a log record of its own (``checks.notDelivered``
