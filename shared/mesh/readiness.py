@@ -81,12 +81,14 @@ class Readiness:
 
 
 async def until_done(*, readiness: Readiness, step: str, action: Callable[[], Awaitable[None]],
-                     max_delay_s: float = 1.0) -> None:
+                     max_delay_s: float = 0.25) -> None:
     """Run a start-up step until it succeeds, backing off; its last error is visible on /ready meanwhile.
 
-    The back-off stops at a second: what a step waits for (the broker, НУЦ, the gateway) is started beside it and
-    comes up within seconds, and a service that retried at 3.2 s and 5 s was ready that much after it (``make run``
-    starts the broker and the services together). A retry a second is no load on what it waits for."""
+    The back-off stops at a quarter of a second: what a step waits for (the broker, НУЦ, the gateway) is started
+    beside it and comes up within seconds, and a service that retried at 3.2 s and 5 s was ready that much after it
+    (``make run`` starts the broker and the services together); at a second, each of the chain gateway → member →
+    ИС МИО's staff could still sit up to a second idle after what it waited for was up. Four small requests a
+    second are no load on what it waits for."""
     delay = 0.2
     while True:
         try:

@@ -537,6 +537,23 @@ async def test_broker_accounts_are_made_for_members_only(env: Env):
     assert off.value.code == "BROKER_ACCOUNTS_OFF"
 
 
+async def test_an_account_asked_for_before_the_gateway_reaches_the_broker_is_not_ready_not_an_internal_error(env: Env):
+    """``make run`` starts the gateway beside the broker: НУЦ (a listener) and the members ask for their accounts
+    while the gateway's connection is not up yet. Today: the declaration's BusError reached the client as a 500
+    (НУЦ's log: «broker account of nuc: Internal Server Error»). A 503 GATEWAY_NOT_READY is what start-up retries;
+    no account is made meanwhile."""
+    broker = env.bus.accounts()
+    accounts = BrokerAccounts(admin=broker, secret="s3cret-for-tests", book=env.book, bus=env.bus)
+    await env.bus.close()
+    for account in ("nuc", "portal"):
+        with pytest.raises(MeshError) as refused:
+            await accounts.login_for(account)
+        assert (refused.value.code, refused.value.status) == ("GATEWAY_NOT_READY", 503)
+        assert account not in broker.users
+    await env.bus.connect()
+    assert (await accounts.login_for("nuc"))[0].user == "nuc"
+
+
 async def test_the_clock_authority_moves_the_mesh_clock_by_working_days_and_broadcasts_it(env: Env):
     clock = MeshClock()
     authority = ClockAuthority(sessions=env.sessions, bus=env.bus, clock=clock, composer=env.gateway.composer)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable
 
 from services.shep_gateway.registry_book import RegistryBook
 from shared.errors import MeshError
@@ -23,7 +24,7 @@ from shared.mesh.broker_accounts import (
     listener_permissions,
     member_permissions,
 )
-from shared.mesh.bus import Bus
+from shared.mesh.bus import Bus, BusError
 from shared.mesh.topology import DEAD_QUEUE, GATEWAY_ID, declare_core, declare_member
 
 log = get_logger(__name__)
@@ -61,14 +62,25 @@ class BrokerAccounts:
         if account == GATEWAY_ID:
             raise MeshError("ACCOUNT_RESERVED", "the gateway's broker account is its own")
         if account in LISTENERS:
-            await declare_core(self._bus)  # the clock exchange it binds to
+            await self._declared(declare_core(self._bus))  # the clock exchange it binds to
             permissions = listener_permissions(account)
             return await self._ensure(account, permissions), permissions
         if account not in self._book.loaded_or_fail().members:
             raise MeshError("MEMBER_NOT_FOUND", f"{account!r} is not a registered member: enrol it first")
-        await declare_member(self._bus, member_id=account)
+        await self._declared(declare_member(self._bus, member_id=account))
         permissions = member_permissions(account)
         return await self._ensure(account, permissions), permissions
+
+    @staticmethod
+    async def _declared(declaring: Awaitable[None]) -> None:
+        """Queues and exchanges declared on the gateway's broker connection; while it has none yet (the gateway
+        starting beside the broker, or reconnecting) the caller is told to try again — 503 GATEWAY_NOT_READY, which
+        every member's start-up step retries — not answered 500 with the connection's error."""
+        try:
+            await declaring
+        except BusError as exc:
+            raise MeshError("GATEWAY_NOT_READY", f"the gateway is not connected to the broker yet: {exc}"[:300]) \
+                from exc
 
     def administrator(self) -> tuple[BrokerLogin, str]:
         """The broker administrator's login and the management UI it opens, for the admin token holder."""
