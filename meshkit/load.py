@@ -390,16 +390,16 @@ async def _report(clients: Clients, applicants: list[Applicant], *, lost: list[s
 async def run_batch(clients: Clients, *, portal: int, con: int, office: int = 0, timeout_s: float = 300.0,
                     dead_letters: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
                     during: Callable[[], Awaitable[None]] | None = None, share: float = 0.00001,
-                    extra: list[Lane] | None = None, every_s: float = 0.5) -> Report:
+                    extra: list[Lane] | None = None, every_s: float = 0.5, cursor: CaseCursor | None = None) -> Report:
     """Prepare, submit everyone at once, follow to the end; ``during`` runs beside the batch (kill a service…).
     ``share``: simulated staff finish each step after this share of its maximum (a 3-working-day decision in
-    about 3 s at the default)."""
+    about 3 s at the default). ``cursor``: follow only what changed each round (see ``CaseCursor`` for when)."""
     applicants = await prepare(clients, portal=portal, con=con, office=office, share=share, extra=extra)
     started = time.monotonic()
     side: asyncio.Future[None] | None = asyncio.ensure_future(during()) if during else None
     submit_s = await submit(clients, applicants)
     report = await follow(clients, applicants, timeout_s=timeout_s, dead_letters=dead_letters, started=started,
-                          submit_s=submit_s, every_s=every_s)
+                          submit_s=submit_s, every_s=every_s, cursor=cursor)
     if side is not None:
         await side
     return report

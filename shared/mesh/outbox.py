@@ -3,6 +3,8 @@
 A relay publishes unsent rows in id order with publisher confirms and only then marks them sent, so a
 crash at any point re-sends rather than loses (receivers de-duplicate by messageId through their inbox).
 On PostgreSQL, replicas claim rows with FOR UPDATE SKIP LOCKED so they do not publish the same row twice.
+On SQLite the relay remembers what it published and marks it sent a moment later, many rows a transaction
+(``OutboxRelay.record_published``).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import asyncio
 import contextlib
 import datetime as dt
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, delete, func, update
+from sqlalchemy import JSON, Column, Engine, LargeBinary, bindparam, delete, event, func, update
+from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,6 +34,13 @@ from shared.telemetry import metrics
 # A row the broker keeps refusing while the connection is fine (too large, a channel error of its own) is
 # parked in the dead-letter queue after this many attempts, so it does not hold up every row behind it.
 MAX_PUBLISH_ATTEMPTS = 5
+# SQLite: rows published are marked sent once publishing has paused ``RECORD_IDLE_S``, or the first of them was
+# published ``RECORD_WITHIN_S`` ago, or ``MARK_AT_MOST`` wait — in one transaction for all of them: a write transaction
+# per message cost more CPU than the message's own state change. After a crash, what was published and not yet marked
+# is published again (receivers de-duplicate; the gateway refuses the copy as a duplicate): the bounds keep that few.
+RECORD_IDLE_S = 0.05
+RECORD_WITHIN_S = 0.25
+MARK_AT_MOST = 100
 
 log = get_logger(__name__)
 
@@ -67,8 +78,30 @@ class OutboxMessage(SQLModel, table=True):
 
 
 def queue_outgoing(session: AsyncSession, *, exchange: str, routing_key: str, message: OutgoingMessage) -> None:
-    """Stage a message for publication; it leaves only if the surrounding transaction commits."""
-    session.add(OutboxMessage(**outbox_values(exchange=exchange, routing_key=routing_key, message=message)))
+    """Stage a message for publication; it leaves only if the surrounding transaction commits (and then the relay
+    of the session's database is handed the row: ``OutboxRelay``)."""
+    row = OutboxMessage(**outbox_values(exchange=exchange, routing_key=routing_key, message=message))
+    session.add(row)
+    session.sync_session.info.setdefault(_STAGED, []).append(row)
+
+
+_STAGED = "mesh.outbox.staged"  # a session's info: the rows ``queue_outgoing`` staged in its transaction
+_HANDED_TO: weakref.WeakKeyDictionary[Engine, OutboxRelay] = weakref.WeakKeyDictionary()
+
+
+@event.listens_for(Session, "after_commit")
+def _hand_over(session: Session) -> None:
+    """Committed: the rows the transaction staged go to its database's relay, which publishes them without
+    reading them back (``OutboxRelay._run``)."""
+    staged = session.info.pop(_STAGED, None)
+    relay = _HANDED_TO.get(session.bind) if staged and isinstance(session.bind, Engine) else None
+    if relay is not None:
+        relay.committed(staged)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_staged(session: Session) -> None:
+    session.info.pop(_STAGED, None)
 
 
 def outbox_values(*, exchange: str, routing_key: str, message: OutgoingMessage) -> dict[str, Any]:
@@ -175,6 +208,17 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._loop = BackgroundTask(name="outbox-relay", run=self._run)
         self._backoff = 0.0
+        self._published: dict[int, str] = {}  # SQLite: published, not yet marked sent: row id → its message id
+        # SQLite, a relay that publishes at once (no ``min_age``): rows committed through ``queue_outgoing`` are
+        # handed over, and published without a read while the relay is caught up (its last read found everything)
+        self._handed: list[OutboxMessage] = []
+        self._caught_up = False
+        self._last_read = 0.0  # loop time of the last read of the outbox
+        bind = sessions.kw["bind"]
+        if bind.dialect.name == "sqlite" and min_age is None:
+            _HANDED_TO[bind.sync_engine] = self
+        self._last_published = self._first_unmarked = 0.0
+        self._recording: asyncio.Future[None] | None = None
 
     def also_purge(self, purge: Callable[[], Awaitable[Any]]) -> None:
         """Run ``purge`` with the relay's housekeeping (retention of inbox ids, logs)."""
@@ -184,11 +228,25 @@ class OutboxRelay:
         """Something was committed to the outbox: publish it now rather than at the next poll."""
         self._wake.set()
 
+    def committed(self, rows: list[OutboxMessage]) -> None:
+        """Rows a transaction on this relay's database staged and committed, in commit order (one writer at a
+        time on SQLite: the order of their ids)."""
+        self._handed.extend(rows)
+        self._wake.set()
+
     def start(self) -> None:
         self._loop.start()
 
     async def stop(self) -> None:
         await self._loop.stop()
+        if self._recording is not None:
+            self._recording.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recording
+        try:  # what was published is marked now, rather than published again after a restart
+            await self.record_published()
+        except Exception:
+            log.exception("outbox_record_published_failed")
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -196,10 +254,17 @@ class OutboxRelay:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._idle + self._backoff)
+            woken = self._wake.is_set()
             self._wake.clear()
             try:
-                while await self.publish_pending():
-                    pass
+                if woken and self._caught_up and loop.time() - self._last_read < self._idle:
+                    # Caught up: what was committed since was handed over (a kick after it finds nothing more).
+                    # Still read at least every ``idle_poll_s``, for rows written by other means.
+                    if self._handed:
+                        await self._publish_handed()
+                else:  # a batch smaller than a full one was everything unsent: asking again would find nothing
+                    while await self.publish_pending() >= self._batch:
+                        pass
                 self._backoff = 0.0
                 if loop.time() >= next_housekeeping:
                     next_housekeeping = loop.time() + self._housekeeping_every
@@ -225,21 +290,95 @@ class OutboxRelay:
                 done, failure = await self._publish(rows)
                 await self._record(session, rows, done, failure)
         else:
+            self._last_read = asyncio.get_running_loop().time()
             async with self._sessions() as session:
                 rows = list((await session.exec(self._unsent())).all())
             done, failure = await self._publish(rows)
-            async with self._sessions() as session, session.begin():
-                await self._record(session, rows, done, failure)
+            self._remember(rows[:done])
+            # What was handed over and this read found went out with it (or waits for the next read); what it
+            # did not find was committed after it — newer, so published after it, from the hand-over.
+            read = {row.id for row in rows}
+            self._handed = [row for row in self._handed if row.id not in read]
+            self._caught_up = self._min_age is None and failure is None and len(rows) < self._batch
+            if failure is not None:
+                await self._record_failure(failure)
         if failure is not None:
             raise BusError(f"outbox row {failure[0].id} not published: {failure[1]!r}")
         return done
 
+    async def _publish_handed(self) -> None:
+        """SQLite, caught up: publish the rows handed over since, in commit order, without reading them back."""
+        rows, self._handed = self._handed, []
+        done, failure = await self._publish(rows)
+        self._remember(rows[:done])
+        if failure is not None:  # what is left is read back, in order, from the next turn on
+            self._caught_up = False
+            await self._record_failure(failure)
+            raise BusError(f"outbox row {failure[0].id} not published: {failure[1]!r}")
+
+    async def _record_failure(self, failure: Failure) -> None:
+        async with self._sessions() as session, session.begin():
+            await self._record(session, [], 0, failure)
+
     def _unsent(self) -> Any:
         query = (select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
                  .order_by(col(OutboxMessage.id)).limit(self._batch))
+        if self._published:
+            query = query.where(col(OutboxMessage.id).not_in(list(self._published)))
         if self._min_age:
             query = query.where(col(OutboxMessage.created_at) < _utcnow() - self._min_age)
         return query
+
+    def _remember(self, rows: Sequence[OutboxMessage]) -> None:
+        """SQLite: rows published, to be marked sent by ``record_published`` — at once when ``MARK_AT_MOST`` wait,
+        else once publishing has paused ``RECORD_IDLE_S``. Until then this relay does not take them again; after a
+        crash meanwhile they are published again, and receivers de-duplicate, as for a crash before any mark."""
+        if not rows:
+            return
+        now = asyncio.get_running_loop().time()
+        if not self._published:
+            self._first_unmarked = now
+        self._published.update((row.id, row.message_id) for row in rows if row.id is not None)
+        self._last_published = now
+        if self._recording is None or self._recording.done():
+            self._recording = asyncio.ensure_future(self._record_when_quiet())
+
+    async def _record_when_quiet(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._published:
+            due_in = min(self._last_published + RECORD_IDLE_S, self._first_unmarked + RECORD_WITHIN_S) - loop.time()
+            if due_in > 0 and len(self._published) < MARK_AT_MOST:
+                await asyncio.sleep(min(due_in, RECORD_IDLE_S))
+                continue
+            try:
+                await self.record_published()
+            except Exception:  # marked at the next pause; meanwhile they are not published again
+                log.exception("outbox_record_published_failed")
+                await asyncio.sleep(1.0)
+
+    async def record_published(self) -> None:
+        """Mark sent, in one transaction, every row this relay published and has not marked yet.
+
+        A row is marked by its id *and* its message id: a reset (``shared.web.state_admin``) empties the outbox
+        meanwhile, and SQLite may give a new row the id of one deleted — that row is not marked, and is published
+        at the relay's next turn (which this kicks), not lost."""
+        marked = list(self._published.items())
+        if not marked:
+            return
+        table = OutboxMessage.__table__  # type: ignore[attr-defined]
+        sent = update(table).where(table.c.id == bindparam("row_id"), table.c.message_id == bindparam("mid")) \
+            .values(sent_at=bindparam("now"))
+        now = _utcnow()
+        async with self._sessions() as session, session.begin():
+            result = await (await session.connection()).execute(sent, [
+                {"row_id": row_id, "mid": message_id, "now": now} for row_id, message_id in marked])
+        for row_id, _ in marked:
+            self._published.pop(row_id, None)
+        if self._published:  # published while this was being recorded: their bound counts from now
+            self._first_unmarked = asyncio.get_running_loop().time()
+        if result.rowcount != len(marked):  # some row went meanwhile: read the outbox again
+            self._caught_up = False
+            self._wake.set()
 
     async def _publish(self, rows: list[OutboxMessage]) -> tuple[int, Failure | None]:
         """Publish; a row the broker refuses while the connection is fine counts an attempt against the row,
@@ -278,14 +417,19 @@ class OutboxRelay:
             result = await session.exec(delete(OutboxMessage).where(col(OutboxMessage.sent_at) < cutoff))
         return int(result.rowcount or 0)
 
+    def _still_unsent(self) -> Any:
+        """Rows not sent: unmarked, less those this relay published and will mark a moment later."""
+        unsent = col(OutboxMessage.sent_at).is_(None)
+        return unsent & col(OutboxMessage.id).not_in(list(self._published)) if self._published else unsent
+
     async def lag(self) -> tuple[int, float]:
         """How many rows wait to be published, and how long (real seconds) the oldest has waited: 0 when none."""
         async with self._sessions() as session:
             pending, oldest = (await session.exec(select(func.count(), func.min(OutboxMessage.created_at))
-                                                  .where(col(OutboxMessage.sent_at).is_(None)))).one()
+                                                  .where(self._still_unsent()))).one()
         return int(pending), (_utcnow() - oldest).total_seconds() if oldest is not None else 0.0
 
     async def pending_count(self) -> int:
         async with self._sessions() as session:
-            rows = await session.exec(select(OutboxMessage.id).where(col(OutboxMessage.sent_at).is_(None)))
+            rows = await session.exec(select(OutboxMessage.id).where(self._still_unsent()))
             return len(rows.all())

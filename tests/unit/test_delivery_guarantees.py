@@ -6,14 +6,16 @@ import asyncio
 import datetime as dt
 import json
 import time
+from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Column, Integer
+from sqlalchemy import Column, Integer, delete, event
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel, col, select
 
 from shared.db import create_tables, make_engine, make_sessions
 from shared.errors import MeshError
+from shared.mesh import outbox as outbox_module
 from shared.mesh.bus import BusError, OutgoingMessage
 from shared.mesh.bus_memory import MemoryBroker, MemoryBus
 from shared.mesh.consumer import MessageConsumer
@@ -248,6 +250,83 @@ async def test_outbox_leaves_only_on_commit_and_in_order(env):
     while (d := await bus.get(queue="out")) is not None:
         bodies.append(d.body)
     assert bodies == [b"0", b"1", b"2", b"3", b"4"]
+
+
+def _outbox_statements(engine) -> tuple[list[str], Callable[[], None]]:
+    """Every statement on the outbox table this engine runs from now (one per executemany), and how to stop."""
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, _parameters, _context, _many) -> None:
+        if " outbox" in statement:
+            seen.append(statement.lstrip().split()[0].upper())
+    event.listen(engine, "before_cursor_execute", record)
+    return seen, lambda: event.remove(engine, "before_cursor_execute", record)
+
+
+async def _relay_taking(sessions, bus, queue: str) -> tuple[OutboxRelay, asyncio.Queue[bytes]]:
+    """A started relay, and what reaches ``queue``, in order, as it arrives."""
+    took: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def take(delivery) -> None:
+        await delivery.ack()
+        took.put_nowait(delivery.body)
+    await bus.declare_queue(name=queue)
+    await bus.consume(queue=queue, handler=take)
+    relay = OutboxRelay(sessions=sessions, bus=bus, idle_poll_s=600)  # no poll of its own within the test
+    relay.start()
+    return relay, took
+
+
+async def test_at_a_trickle_the_relay_publishes_what_commits_without_reading_it_back_and_marks_it_sent_in_one_go(
+        env, monkeypatch: pytest.MonkeyPatch):
+    """Each transaction's rows are handed to the relay as it commits: it reads the outbox once (to catch up) and
+    then publishes without reading rows back, and marks what it published sent many rows a transaction. Before: a
+    read, a publish, a write transaction to mark, and a second read, for every message — 2.1 ms of CPU a message
+    against the 0.5 ms of the state change itself. Marks wait here for the relay's stop (no pause counts), so
+    the count does not depend on the machine's speed."""
+    sessions, bus = env
+    monkeypatch.setattr(outbox_module, "RECORD_IDLE_S", 600.0)
+    monkeypatch.setattr(outbox_module, "RECORD_WITHIN_S", 600.0)
+    engine = sessions.kw["bind"].sync_engine
+    relay, took = await _relay_taking(sessions, bus, "out")
+    statements, stop_watching = _outbox_statements(engine)
+    try:
+        for n in range(5):  # one after another: each published before the next commits
+            async with sessions() as session, session.begin():
+                queue_outgoing(session, exchange="", routing_key="out",
+                               message=OutgoingMessage(body=str(n).encode(), message_id=f"t-{n}"))
+            assert await took.get() == str(n).encode(), "in commit order"
+        async with sessions() as session:
+            assert len((await session.exec(select(OutboxMessage).where(
+                col(OutboxMessage.sent_at).is_(None)))).all()) == 5
+        await relay.stop()
+    finally:
+        stop_watching()
+    assert statements.count("INSERT") == 5
+    assert statements.count("SELECT") <= 2, statements  # the catch-up read (and a count): none per message
+    assert statements.count("UPDATE") == 1, statements  # every mark in one statement, at the stop
+    async with sessions() as session:
+        assert all(r.sent_at is not None for r in (await session.exec(select(OutboxMessage))).all())
+
+
+async def test_a_row_that_takes_the_id_of_one_published_and_deleted_by_a_reset_is_published_not_lost(
+        env, monkeypatch: pytest.MonkeyPatch):
+    """A reset empties the outbox while rows published are not marked yet; SQLite gives the next row the id of one
+    deleted. That row must still go out, never be taken for the one published before it (a mark names the message
+    id as well as the row id)."""
+    sessions, bus = env
+    monkeypatch.setattr(outbox_module, "RECORD_IDLE_S", 600.0)
+    monkeypatch.setattr(outbox_module, "RECORD_WITHIN_S", 600.0)
+    relay, took = await _relay_taking(sessions, bus, "out")
+    async with sessions() as session, session.begin():
+        queue_outgoing(session, exchange="", routing_key="out", message=OutgoingMessage(body=b"A", message_id="a"))
+    assert await took.get() == b"A"
+    async with sessions() as session, session.begin():
+        await session.exec(delete(OutboxMessage))
+    async with sessions() as session, session.begin():
+        queue_outgoing(session, exchange="", routing_key="out", message=OutgoingMessage(body=b"B", message_id="b"))
+    assert await took.get() == b"B"
+    await relay.stop()
 
 
 async def test_an_unroutable_outbox_row_is_parked_not_blocking(env):
