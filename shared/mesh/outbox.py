@@ -230,7 +230,9 @@ class OutboxRelay:
 
     def committed(self, rows: list[OutboxMessage]) -> None:
         """Rows a transaction on this relay's database staged and committed, in commit order (one writer at a
-        time on SQLite: the order of their ids)."""
+        time on SQLite: the order of their ids). A relay not running keeps none: it reads them when it starts."""
+        if not self._loop.running:
+            return
         self._handed.extend(rows)
         self._wake.set()
 
