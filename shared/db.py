@@ -223,13 +223,23 @@ def _insert_for(session: AsyncSession, table: Table) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
+_IF_ABSENT: dict[tuple[str, Table], Any] = {}
+
+
 async def insert_if_absent(session: AsyncSession, table: Table, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING: True when this transaction inserted the row, False when it existed.
 
     On PostgreSQL a concurrent transaction inserting the same key makes this one wait for its outcome, so
     exactly one of them gets True — the way to *claim* a key (an inbox message id, an idempotency key).
-    """
-    result = await session.exec(_insert_for(session, table).values(**values).on_conflict_do_nothing())
+
+    One statement object per table and dialect, the values bound as parameters: SQLAlchemy keys its compiled
+    cache by the statement, and building one anew for every message (an inbox claim each) cost more than
+    SQLite's insert."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    statement = _IF_ABSENT.get((dialect, table))
+    if statement is None:
+        statement = _IF_ABSENT[(dialect, table)] = _insert_for(session, table).on_conflict_do_nothing()
+    result = await (await session.connection()).execute(statement, values)
     return bool(result.rowcount)
 
 

@@ -140,8 +140,13 @@ async def mark_sent(session: AsyncSession, ids: list[int]) -> None:
 async def mark_batch_sent(session: AsyncSession, *, batch_id: str, count: int) -> None:
     """Mark the first ``count`` rows of a staged batch sent."""
     if count:
-        await session.exec(update(OutboxMessage).where(
-            col(OutboxMessage.batch_id) == batch_id, col(OutboxMessage.position) < count).values(sent_at=_utcnow()))
+        await (await session.connection()).execute(_BATCH_SENT, {"batch": batch_id, "count": count,
+                                                                 "now": _utcnow()})
+
+
+_BATCH_SENT = update(OutboxMessage.__table__).where(  # type: ignore[attr-defined]  # built once (``insert_if_absent``)
+    OutboxMessage.__table__.c.batch_id == bindparam("batch"),  # type: ignore[attr-defined]
+    OutboxMessage.__table__.c.position < bindparam("count")).values(sent_at=bindparam("now"))  # type: ignore[attr-defined]
 
 
 Failure = tuple[OutboxMessage, BaseException]

@@ -12,7 +12,7 @@ import datetime as dt
 import time
 from typing import Any
 
-from sqlalchemy import event, union_all, update
+from sqlalchemy import bindparam, event, union_all, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -163,19 +163,26 @@ class Ledger:
     @staticmethod
     async def already_logged(session: AsyncSession, ids: list[str]) -> set[str]:
         """Messages handled before: logged, or parked waiting for their district (one query on the hot path)."""
-        logged = select(LogRecord.message_id).where(col(LogRecord.message_id).in_(ids))
-        parked = select(ParkedRequest.message_id).where(col(ParkedRequest.message_id).in_(ids))
-        rows = await session.exec(union_all(logged, parked))  # type: ignore[call-overload]
+        rows = await (await session.connection()).execute(_ALREADY_LOGGED, {"ids": ids})
         return {row[0] for row in rows.all()}
 
     @staticmethod
     async def _lock_head(session: AsyncSession) -> LogHead:
-        head = (await session.exec(select(LogHead).where(LogHead.id == 1).with_for_update())).first()
+        head = (await session.exec(_LOCK_HEAD)).first()
         return head or LogHead(id=1, seq=0, record_hash=GENESIS_HASH)
 
     @staticmethod
     async def _save_head(session: AsyncSession, head: LogHead) -> None:
-        result = await session.exec(update(LogHead).where(col(LogHead.id) == 1)
-                                    .values(seq=head.seq, record_hash=head.record_hash))
+        result = await (await session.connection()).execute(_SAVE_HEAD, {"new_seq": head.seq, "hash": head.record_hash})
         if result.rowcount == 0:  # the very first record
             session.add(LogHead(id=1, seq=head.seq, record_hash=head.record_hash))
+
+
+# The statements of every ingress transaction, built once: SQLAlchemy keys its compiled cache by the statement, and
+# building one anew each time cost more than SQLite's work (0.43 against 0.16 ms for the head's read and write).
+_ALREADY_LOGGED = union_all(
+    select(LogRecord.message_id).where(col(LogRecord.message_id).in_(bindparam("ids", expanding=True))),
+    select(ParkedRequest.message_id).where(col(ParkedRequest.message_id).in_(bindparam("ids", expanding=True))))
+_LOCK_HEAD = select(LogHead).where(LogHead.id == 1).with_for_update()
+_SAVE_HEAD = update(LogHead.__table__).where(LogHead.__table__.c.id == 1).values(  # type: ignore[attr-defined]
+    seq=bindparam("new_seq"), record_hash=bindparam("hash"))

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import update
-from sqlmodel import col
+from sqlalchemy import bindparam, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.shep_gateway.store import DeliveryRow
@@ -53,8 +52,13 @@ class Receipts:
 async def delivered(session: AsyncSession, *, message_id: str, recipient: str, settled_by: str) -> bool:
     """A delivery ``recipient`` acknowledged: ON_DELIVERY → DELIVERED (its body dropped), ``settled_by`` the receipt —
     a member's receipt message, or a SOAP member's answer to its push. False: it was not ON_DELIVERY to them."""
-    done = await session.exec(update(DeliveryRow).where(
-        col(DeliveryRow.message_id) == message_id, col(DeliveryRow.recipient) == recipient,
-        col(DeliveryRow.state) == "ON_DELIVERY").values(state="DELIVERED", settled_at=time.time(),
-                                                        settled_by=settled_by, body=b""))
+    done = await (await session.connection()).execute(_DELIVERED, {
+        "mid": message_id, "to": recipient, "now": time.time(), "by": settled_by})
     return bool(done.rowcount)
+
+
+_TABLE = DeliveryRow.__table__  # type: ignore[attr-defined]
+_DELIVERED = update(_TABLE).where(  # built once: every receipt runs it (``Ledger``'s statements)
+    _TABLE.c.message_id == bindparam("mid"), _TABLE.c.recipient == bindparam("to"),
+    _TABLE.c.state == "ON_DELIVERY").values(state="DELIVERED", settled_at=bindparam("now"),
+                                             settled_by=bindparam("by"), body=b"")
