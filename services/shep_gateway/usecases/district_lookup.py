@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from sqlalchemy import bindparam
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -91,8 +92,7 @@ class DistrictLookups:
 
     @staticmethod
     async def parked_by_lookup(session: AsyncSession, lookup_id: str) -> ParkedRequest | None:
-        parked = (await session.exec(select(ParkedRequest).where(ParkedRequest.lookup_id == lookup_id)
-                                     .with_for_update())).first()
+        parked = (await session.exec(_PARKED_BY_LOOKUP, params={"lookup": lookup_id})).first()
         return parked if parked is not None and parked.state == "PARKED" else None
 
     @staticmethod
@@ -169,3 +169,7 @@ async def parked_count(sessions: Sessions) -> int:
     async with sessions() as session:
         return int((await session.exec(select(func.count()).select_from(ParkedRequest)
                                        .where(col(ParkedRequest.state) == "PARKED"))).one())
+
+
+# Built once (as ``Ledger``'s statements): every district answer asks it.
+_PARKED_BY_LOOKUP = select(ParkedRequest).where(ParkedRequest.lookup_id == bindparam("lookup")).with_for_update()

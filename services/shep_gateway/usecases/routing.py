@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 
 from services.shep_gateway.domain import (
@@ -91,13 +92,17 @@ class Routing:
         if message_id is None:
             return None
         async with self._sessions() as session:  # one round trip: the record and its call, if it was synchronous
-            found = (await session.exec(select(LogRecord, SyncCall).outerjoin(
-                SyncCall, col(SyncCall.message_id) == LogRecord.message_id).where(
-                LogRecord.message_id == str(message_id), LogRecord.outcome == Outcome.ROUTED.value,
-                LogRecord.message_type == MessageType.REQUEST.value))).first()
+            found = (await session.exec(_PRIOR_REQUEST, params={"mid": str(message_id)})).first()
         record, call = found if found is not None else (None, None)
         if record is None or record.sender is None:
             return None
         return PriorRequest(message_id=record.message_id, sender=record.sender, recipient=record.recipient,
                             service_id=record.service_id or "", sync_state=call.state if call else None,
                             reply_to=call.reply_to if call else None)
+
+
+# Built once (as ``Ledger``'s statements): every answer routed asks it.
+_PRIOR_REQUEST = select(LogRecord, SyncCall).outerjoin(
+    SyncCall, col(SyncCall.message_id) == LogRecord.message_id).where(
+    LogRecord.message_id == bindparam("mid"), LogRecord.outcome == Outcome.ROUTED.value,
+    LogRecord.message_type == MessageType.REQUEST.value)

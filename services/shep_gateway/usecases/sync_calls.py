@@ -8,8 +8,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import update
-from sqlmodel import col, select
+from sqlalchemy import bindparam, update
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.shep_gateway.domain import Destination, Refusal, Refused, Routed
@@ -42,8 +42,7 @@ class SyncCalls:
         """A synchronous answer closes its call; if the deadline or another answer got there first, refuse it."""
         assert item.parsed is not None
         call_id = str(item.parsed.envelope.in_reply_to)
-        result = await session.exec(update(SyncCall).where(col(SyncCall.message_id) == call_id,
-                                                           col(SyncCall.state) == "PENDING").values(state="ANSWERED"))
+        result = await (await session.connection()).execute(_ANSWERED, {"call": call_id})
         if result.rowcount:
             self.cancel(call_id)
             return routed
@@ -83,3 +82,8 @@ class SyncCalls:
             pending = (await session.exec(select(SyncCall).where(SyncCall.state == "PENDING"))).all()
         for call in pending:
             self.schedule(message_id=call.message_id, deadline=call.deadline)
+
+
+_CALLS = SyncCall.__table__  # type: ignore[attr-defined]
+_ANSWERED = update(_CALLS).where(_CALLS.c.message_id == bindparam("call"), _CALLS.c.state == "PENDING").values(
+    state="ANSWERED")  # built once (as ``Ledger``'s statements): every synchronous answer runs it
