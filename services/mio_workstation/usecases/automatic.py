@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import bindparam
 from sqlmodel import col, func, select
 
 from services.mio_workstation.domain import Status, next_action
@@ -32,11 +33,8 @@ class SimulatedStaff:
         the next one falls due."""
         now = self._clock.now()
         async with snapshot(self._sessions) as session:
-            due = (await session.exec(select(StepRecord.application_number).where(
-                col(StepRecord.finished_at).is_(None), col(StepRecord.auto_at) <= now)
-                .order_by(col(StepRecord.auto_at)))).all()
-            upcoming = (await session.exec(select(func.min(StepRecord.auto_at)).where(
-                col(StepRecord.finished_at).is_(None), col(StepRecord.auto_at) > now))).one()
+            due = (await session.exec(_DUE, params={"now": now})).all()
+            upcoming = (await session.exec(_UPCOMING, params={"now": now})).one()
         return list(due), upcoming
 
     async def finish(self, number: str) -> None:
@@ -55,3 +53,11 @@ class SimulatedStaff:
                 app = await self._actions.act_on(app, record, action=action, actor=None, body=ActionBody())
             if not Status(app.status).active:
                 return
+
+
+# Built once, the time bound as a parameter: the runner asks them at every pass.
+_DUE = select(StepRecord.application_number).where(
+    col(StepRecord.finished_at).is_(None), col(StepRecord.auto_at) <= bindparam("now")).order_by(
+    col(StepRecord.auto_at))
+_UPCOMING = select(func.min(StepRecord.auto_at)).where(
+    col(StepRecord.finished_at).is_(None), col(StepRecord.auto_at) > bindparam("now"))

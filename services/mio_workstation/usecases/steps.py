@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,8 +43,7 @@ def scheduled(app: Application, regulation: Regulation, *, step_id: str, started
 
 
 async def open_step(session: AsyncSession, number: str) -> StepRecord | None:
-    return (await session.exec(select(StepRecord).where(StepRecord.application_number == number,
-                                                        col(StepRecord.finished_at).is_(None)))).first()
+    return (await session.exec(_OPEN_STEP, params={"number": number})).first()
 
 
 async def current(session: AsyncSession, number: str, *, lock: bool,
@@ -51,12 +51,10 @@ async def current(session: AsyncSession, number: str, *, lock: bool,
     """The application and its open step. For staff of ``district``, another district's application is
     NOT_YOUR_DISTRICT before anything else (its status and its step are not theirs to learn)."""
     if lock:  # the step read after the lock is taken: on PostgreSQL a joined row would be as it was before the wait
-        app = (await session.exec(select(Application).where(Application.number == number).with_for_update())).first()
+        app = (await session.exec(_LOCKED_APPLICATION, params={"number": number})).first()
         step = await open_step(session, number) if app is not None else None
     else:  # one round trip for both: simulated staff read them for every action they do
-        found = (await session.exec(select(Application, StepRecord).outerjoin(
-            StepRecord, (col(StepRecord.application_number) == Application.number)
-            & col(StepRecord.finished_at).is_(None)).where(Application.number == number))).first()
+        found = (await session.exec(_WITH_OPEN_STEP, params={"number": number})).first()
         app, step = found if found is not None else (None, None)
     if app is None:
         raise MeshError("APPLICATION_NOT_FOUND", f"no application {number}")
@@ -67,6 +65,16 @@ async def current(session: AsyncSession, number: str, *, lock: bool,
     assert step is not None, f"an active application {number} has an open step"
     return app, step
 
+
+
+# Built once, the number bound as a parameter: simulated staff run them for every action (SQLAlchemy keys its
+# compiled cache by the statement; building one anew cost more than SQLite's read).
+_OPEN_STEP = select(StepRecord).where(StepRecord.application_number == bindparam("number"),
+                                      col(StepRecord.finished_at).is_(None))
+_LOCKED_APPLICATION = select(Application).where(Application.number == bindparam("number")).with_for_update()
+_WITH_OPEN_STEP = select(Application, StepRecord).outerjoin(
+    StepRecord, (col(StepRecord.application_number) == Application.number)
+    & col(StepRecord.finished_at).is_(None)).where(Application.number == bindparam("number"))
 
 class Steps:
     def __init__(self, *, clock: MeshClock, calendar: WorkingCalendar, districts: Districts) -> None:
