@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Column, Engine, LargeBinary, bindparam, delete, event, func, update
+from sqlalchemy import JSON, Column, Engine, LargeBinary, bindparam, delete, event, func, inspect, update
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -95,8 +95,8 @@ def _hand_over(session: Session) -> None:
     reading them back (``OutboxRelay._run``)."""
     staged = session.info.pop(_STAGED, None)
     relay = _HANDED_TO.get(session.bind) if staged and isinstance(session.bind, Engine) else None
-    if relay is not None:
-        relay.committed(staged)
+    if relay is not None:  # only rows in the database now (not one a rolled-back savepoint took out again)
+        relay.committed([row for row in staged if row.id is not None and inspect(row).persistent])
 
 
 @event.listens_for(Session, "after_rollback")
@@ -144,9 +144,12 @@ async def mark_batch_sent(session: AsyncSession, *, batch_id: str, count: int) -
                                                                  "now": _utcnow()})
 
 
-_BATCH_SENT = update(OutboxMessage.__table__).where(  # type: ignore[attr-defined]  # built once (``insert_if_absent``)
-    OutboxMessage.__table__.c.batch_id == bindparam("batch"),  # type: ignore[attr-defined]
-    OutboxMessage.__table__.c.position < bindparam("count")).values(sent_at=bindparam("now"))  # type: ignore[attr-defined]
+# Built once, values bound as parameters (see ``shared.db.insert_if_absent``).
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+_BATCH_SENT = update(_OUTBOX).where(_OUTBOX.c.batch_id == bindparam("batch"),
+                                    _OUTBOX.c.position < bindparam("count")).values(sent_at=bindparam("now"))
+_SENT_BY_ID = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"),
+                                    _OUTBOX.c.message_id == bindparam("mid")).values(sent_at=bindparam("now"))
 
 
 Failure = tuple[OutboxMessage, BaseException]
@@ -236,7 +239,7 @@ class OutboxRelay:
     def committed(self, rows: list[OutboxMessage]) -> None:
         """Rows a transaction on this relay's database staged and committed, in commit order (one writer at a
         time on SQLite: the order of their ids). A relay not running keeps none: it reads them when it starts."""
-        if not self._loop.running:
+        if not rows or not self._loop.running:
             return
         self._handed.extend(rows)
         self._wake.set()
@@ -337,9 +340,10 @@ class OutboxRelay:
         return query
 
     def _remember(self, rows: Sequence[OutboxMessage]) -> None:
-        """SQLite: rows published, to be marked sent by ``record_published`` — at once when ``MARK_AT_MOST`` wait,
-        else once publishing has paused ``RECORD_IDLE_S``. Until then this relay does not take them again; after a
-        crash meanwhile they are published again, and receivers de-duplicate, as for a crash before any mark."""
+        """SQLite: rows published, to be marked sent by ``record_published`` once publishing has paused
+        ``RECORD_IDLE_S``, or ``RECORD_WITHIN_S`` after the first, or when ``MARK_AT_MOST`` wait. Until then this
+        relay does not take them again; after a crash meanwhile they are published again, and receivers
+        de-duplicate, as for a crash before any mark."""
         if not rows:
             return
         now = asyncio.get_running_loop().time()
@@ -372,12 +376,9 @@ class OutboxRelay:
         marked = list(self._published.items())
         if not marked:
             return
-        table = OutboxMessage.__table__  # type: ignore[attr-defined]
-        sent = update(table).where(table.c.id == bindparam("row_id"), table.c.message_id == bindparam("mid")) \
-            .values(sent_at=bindparam("now"))
         now = _utcnow()
         async with self._sessions() as session, session.begin():
-            result = await (await session.connection()).execute(sent, [
+            result = await (await session.connection()).execute(_SENT_BY_ID, [
                 {"row_id": row_id, "mid": message_id, "now": now} for row_id, message_id in marked])
         for row_id, _ in marked:
             self._published.pop(row_id, None)
