@@ -218,12 +218,18 @@ def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def _insert_for(session: AsyncSession, table: Table) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 _IF_ABSENT: dict[tuple[str, Table], Any] = {}
+
+
+def _if_absent_for(session: AsyncSession, table: Table) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` into ``table`` in the session's dialect: one statement object per table
+    and dialect, built once."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    statement = _IF_ABSENT.get((dialect, table))
+    if statement is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = _IF_ABSENT[(dialect, table)] = insert(table).on_conflict_do_nothing()
+    return statement
 
 
 async def insert_if_absent(session: AsyncSession, table: Table, values: dict[str, Any]) -> bool:
@@ -232,13 +238,9 @@ async def insert_if_absent(session: AsyncSession, table: Table, values: dict[str
     On PostgreSQL a concurrent transaction inserting the same key makes this one wait for its outcome, so
     exactly one of them gets True — the way to *claim* a key (an inbox message id, an idempotency key).
 
-    One statement object per table and dialect, the values bound as parameters: SQLAlchemy keys its compiled
-    cache by the statement, and building one anew for every message (an inbox claim each) cost more than
-    SQLite's insert."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    statement = _IF_ABSENT.get((dialect, table))
-    if statement is None:
-        statement = _IF_ABSENT[(dialect, table)] = _insert_for(session, table).on_conflict_do_nothing()
+    The values are bound as parameters of a statement built once: SQLAlchemy keys its compiled cache by the
+    statement, and building one anew for every message (an inbox claim each) cost more than SQLite's insert."""
+    statement = _if_absent_for(session, table)
     result = await (await session.connection()).execute(statement, values)
     return bool(result.rowcount)
 

@@ -149,12 +149,8 @@ class Redelivery:
             sent.append((row, self._settings.receipt_timeout_s * 2 ** (attempt - 1)))
         if not sent:
             return
-        table = DeliveryRow.__table__  # type: ignore[attr-defined]
-        counted = update(table).where(table.c.message_id == bindparam("mid"), table.c.state == "ON_DELIVERY",
-                                      table.c.attempts == bindparam("was")).values(
-            attempts=bindparam("now_at"), next_attempt_at=bindparam("next_at"))
         async with self._sessions() as session, session.begin():  # one statement, executed for each (executemany)
-            await (await session.connection()).execute(counted, [
+            await (await session.connection()).execute(_COUNTED, [
                 {"mid": row.message_id, "was": row.attempts, "now_at": row.attempts + 1, "next_at": time.time() + wait}
                 for row, wait in sent])
         for row, wait in sent:
@@ -207,3 +203,10 @@ class Redelivery:
         txn.staged.append(outbox_values(exchange=DELIVERY_EXCHANGE, routing_key=row.sender, message=message))
         self._receipts.track(txn, message, env=parse_envelope(orjson.dumps(wire)).envelope, recipient=row.sender,
                              log_seq=seq, routing_key=row.sender)
+
+
+_DELIVERIES = DeliveryRow.__table__  # type: ignore[attr-defined]
+_COUNTED = update(_DELIVERIES).where(  # built once, as the other statements of a message's path
+    _DELIVERIES.c.message_id == bindparam("mid"), _DELIVERIES.c.state == "ON_DELIVERY",
+    _DELIVERIES.c.attempts == bindparam("was")).values(attempts=bindparam("now_at"),
+                                                        next_attempt_at=bindparam("next_at"))
