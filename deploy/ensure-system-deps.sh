@@ -2,7 +2,8 @@
 # Installs the system packages the mesh needs when they are missing: rabbitmq-server (run, test),
 # postgresql and docker-compose (test), nodejs and npm (the AsyncAPI validator the suite runs: tools/asyncapi/; the
 # Node.js SOAP client: tests/e2e/soap_node/),
-# podman and what it needs to serve the Docker API without systemd (test-compose), librsvg2-bin (test: an explained
+# podman and what it needs to serve the Docker API without systemd (test-compose; netavark sets up container
+# networks with iptables, which Debian does not pull in with it), librsvg2-bin (test: an explained
 # case's SVG drawn by a stock renderer).
 # As root it uses apt-get; otherwise it says what to install.
 # Packages are installed without starting their system services: the mesh runs private instances.
