@@ -140,8 +140,8 @@ _ENTRIES: dict[Area, list[tuple[str, int, Fault, str]]] = {
          "column, a value of the wrong type; nothing was changed."),
     ],
     MEMBER: [
-        ("NOT_READY", 503, DEPENDENCY, "The service has not loaded НУЦ's certificates yet (start-up, or НУЦ is "
-         "down)."),
+        ("NOT_READY", 503, DEPENDENCY, "The service has not loaded what it needs yet — НУЦ's certificates, the "
+         "organisations its messages are checked against (start-up, or НУЦ or the gateway is down)."),
         ("MEMBER_NOT_STARTED", 503, DEPENDENCY, "The service is not connected to the mesh yet."),
         ("IDENTITY_NOT_READY", 503, DEPENDENCY, "The service has no system certificate from НУЦ yet."),
         ("GATEWAY_KEY_UNKNOWN", 503, DEPENDENCY, "The service does not know the gateway's certificate yet."),

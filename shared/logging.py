@@ -26,7 +26,9 @@ _SENSITIVE = frozenset({
     "iin", "bin", "password", "token", "signature", "data", "body", "pkcs12", "private_key", "name",
     "surname", "patronymic", "phone", "address", "admin_token", "csr", "privateKey", "adminToken",
 })
-_KEEP = frozenset({"event", "level", "timestamp", "service", "exception", "logger"})
+# Kept as spelled: structlog's own keys. ``exc_info`` renamed would leave format_exc_info nothing to format, and a
+# fault's traceback would be lost (a log line said only ``"excInfo": true``).
+_KEEP = frozenset({"event", "level", "timestamp", "service", "exception", "logger", "exc_info", "stack_info"})
 
 
 class _Clock(Protocol):

@@ -24,7 +24,8 @@ def create_app(settings: GbdFlSettings | None = None, *, bus: Bus | None = None,
     def wire(node: MemberNode, app: FastAPI) -> None:
         registry = Registry.over(sessions=node.sessions, settings=settings, clock=node.clock)
         wire_consumers(runtime=node.runtime(settings.member_id), registry=registry)
-        node.then("population", registry.population.seed_if_empty)
+        # before the consumers: no "no data" for a person the first start has not seeded yet
+        node.before_consumers("population", registry.population.seed_if_empty)
         app.state.registry = registry
         app.state.state_plan = registry_state(registry.population)
         app.state.admin_token = settings.mesh.admin_token.get_secret_value

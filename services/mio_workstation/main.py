@@ -58,6 +58,7 @@ def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None,
         node.clock_follower.on_change(clock_changed)
         node.work_probe = staff_work(sessions=node.sessions, reads=mio.reads)  # for the gateway's settle
         node.before_identity("onboarding", lambda: join_mesh(gateway=node.gateway, book=book, districts=districts))
+        node.before_consumers("organisations", mio.enrolment.load_organisations)
         node.then("staff", mio.enrolment.seed)
         node.then("runner", mio.runner.start)
         node.on_stop(mio.runner.stop)
@@ -73,5 +74,5 @@ def create_app(settings: MioSettings | None = None, *, bus: Bus | None = None,
                              description="Local executive bodies: applications through the regulations' staff "
                                          "steps, EDS-signed results, «Еңбек нарығы», status notifications.",
                              members=[f"mio.{d}" for d in districts], models=MODELS, wire=wire,
-                             extra_steps=["onboarding", "staff", "runner"],
+                             extra_steps=["onboarding", "organisations", "staff", "runner"],
                              bus=bus, http=http)

@@ -127,6 +127,7 @@ class MemberNode:
         # service's wiring sets it (``shared.mesh.in_flight``).
         self.work_probe: WorkProbe | None = None
         self._after_start: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._before_consumers: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._before_identity: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self.readiness.watch("broker", broker_probe(self.bus))
@@ -149,6 +150,11 @@ class MemberNode:
         """A service-specific step (seed data…) run after the mesh steps; it must be in ``extra_steps``."""
         self._after_start.append((step, action))
 
+    def before_consumers(self, step: str, action: Callable[[], Awaitable[None]]) -> None:
+        """A step whose data handling a message needs (the registry's people, the organisations' BINs): run
+        before the members take messages, so none is handled without it; it must be in ``extra_steps``."""
+        self._before_consumers.append((step, action))
+
     def before_identity(self, step: str, action: Callable[[], Awaitable[None]]) -> None:
         """A step that must precede enrolment (putting the service's members in the gateway registry)."""
         self._before_identity.append((step, action))
@@ -170,6 +176,8 @@ class MemberNode:
         await until_done(readiness=r, step="identity", action=self._identities)
         await until_done(readiness=r, step="registration", action=self._register)
         await until_done(readiness=r, step="clock", action=self._clock)
+        for step, action in self._before_consumers:
+            await until_done(readiness=r, step=step, action=action)
         await until_done(readiness=r, step="consumers", action=self._consumers)
         for step, action in self._after_start:
             await until_done(readiness=r, step=step, action=action)

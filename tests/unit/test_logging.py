@@ -40,3 +40,19 @@ def test_library_and_own_lines_are_json_with_one_spelling_and_mesh_time(capsys: 
     assert library["correlationId"] == "case-1", "a library line inside a message's block carries its ids too"
     assert library["event"] == "Connection attempt to amqp://x failed"
     assert (server["event"], server["logger"]) == ("Started server process [42]", "uvicorn.error")
+
+
+def test_a_fault_logged_with_exc_info_carries_its_traceback(capsys: pytest.CaptureFixture[str]):
+    """A consumer's fault is logged with ``exc_info=True``: the line says where it failed, not just that it did."""
+    configure_logging(service="unit", clock=_FixedClock())
+    try:
+        {}["bin"]
+    except KeyError:
+        get_logger("ours").warning("message_processing_failed", reason="KeyError: 'bin'", exc_info=True)
+    (line,) = _lines(capsys.readouterr().out)
+
+    assert "excInfo" not in line
+    assert "exc_info" not in line
+    assert line["exception"].startswith("Traceback (most recent call last):")
+    assert "test_a_fault_logged_with_exc_info_carries_its_traceback" in line["exception"]
+    assert line["exception"].rstrip().endswith("KeyError: 'bin'")

@@ -127,3 +127,28 @@ async def test_an_ingress_that_cannot_commit_makes_the_gateway_unready_until_it_
     dead = await inproc.dead_letters()
     assert [d for d in dead if json.loads(d["body"]).get("serviceId") != "gbdfl.person-by-iin"] == [], dead
     assert all(d["code"] == "Server.Timeout" for d in dead), dead
+
+
+async def test_a_restarted_member_takes_no_message_before_the_data_its_handlers_need(inproc: InProcessMesh):
+    """The load test killed ИС МИО under a batch: started again, it took ЦОН applications before it had loaded the
+    State Corporation's BIN (a form's operator signature is checked against it): «KeyError: 'bin'» until the
+    retries ran out. ГБД ФЛ likewise took questions before its population was seeded. Now those steps come
+    before the members' consumers: whenever a restarting service's consumers are up, what they need is there."""
+    assert inproc.app("mio_workstation").state.mio.staff.centre_bin()
+    for name in ("mio_workstation", "gbd_fl"):
+        await inproc.stop(name)
+        await inproc.start(name, wait=False)
+    early: list[str] = []  # what a consumer could have met before it was there
+    deadline = asyncio.get_running_loop().time() + 60
+    while not all(inproc.app(name).state.node.readiness.started for name in ("mio_workstation", "gbd_fl")):
+        mio_app, gbd_app = inproc.app("mio_workstation"), inproc.app("gbd_fl")
+        if mio_app.state.node.readiness.report()["consumers"] == "ok" and not mio_app.state.mio.staff.centre:
+            early.append("ИС МИО: the State Corporation's BIN")
+        gbd = gbd_app.state.node.readiness.report()
+        if gbd["consumers"] == "ok" and gbd["population"] != "ok":
+            early.append("ГБД ФЛ: the seeded population")
+        assert asyncio.get_running_loop().time() < deadline, "not started within 60 s"
+        await asyncio.sleep(0)
+    assert early == []
+    for name in ("mio_workstation", "gbd_fl"):
+        await inproc.wait_ready(name)

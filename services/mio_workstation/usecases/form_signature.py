@@ -44,7 +44,7 @@ class FormSignatures:
             return "Заявление, подписанное оператором ЦОН, не называет оператора (operatorIin)"
         # the operator named on the form, an employee of the State Corporation (the proven sender's BIN)
         return Expectation(usage=Usage.SIGN, holder=Holder.EMPLOYEE, iin=form["operatorIin"],
-                           bin=self._staff.centre["bin"], role="operator")
+                           bin=self._staff.centre_bin(), role="operator")
 
     async def refusal(self, *, form: dict[str, Any], signature: str, signed_by: str, district: str,
                       staff: StaffAccount | None) -> str | None:

@@ -50,8 +50,22 @@ class StaffDirectory:
         self.centre: dict[str, str] = {}  # the State Corporation (ИС ЦОН's organisation): its operators' BIN
         self._signers = SigningKeys()
 
+    def organisation(self, district: str) -> dict[str, str]:
+        """The district's organisation (name, BIN) as the gateway registered it. Loaded at start-up before any
+        message is taken (``StaffEnrolment.load_organisations``); asked before that, a retry, not a fault."""
+        found = self.organisations.get(district)
+        if found is None:
+            raise MeshError("NOT_READY", f"the organisation of district {district!r} is not loaded yet")
+        return found
+
     def organisation_bin(self, district: str) -> str:
-        return self.organisations[district]["bin"]
+        return self.organisation(district)["bin"]
+
+    def centre_bin(self) -> str:
+        """The State Corporation's BIN: whom a ЦОН operator's certificate must name."""
+        if "bin" not in self.centre:
+            raise MeshError("NOT_READY", "the State Corporation's BIN is not loaded yet")
+        return self.centre["bin"]
 
     async def find(self, *, district: str, role: str) -> StaffAccount | None:
         """The district's staff member of the role: the seeded one (whom simulated staff act as and a default

@@ -50,7 +50,8 @@ class StaffEnrolment:
         self._districts = districts
 
     async def load_organisations(self) -> None:
-        """Each district's organisation and BIN, as the gateway registered its ИС МИО."""
+        """Each district's organisation and BIN, as the gateway registered its ИС МИО, and the State Corporation's
+        (ИС ЦОН's): a start-up step before the consumers, since checking a form's signature needs them."""
         entries = await self._gateway.entries([*(f"mio.{d}" for d in self._districts), CENTRE])
         self._directory.centre = {"name": entries[CENTRE]["organisation"], "bin": entries[CENTRE]["bin"]}
         for district in self._districts:
@@ -100,7 +101,7 @@ class StaffEnrolment:
             rng = seeded_rng(district=district, role=role)
             iin = staff_iin(rng, serials=SEEDED_SERIALS)
         surname, name = rng.choice(_SURNAMES), rng.choice(_NAMES)
-        organisation = self._directory.organisations[district]
+        organisation = self._directory.organisation(district)
         p12_password = secrets.token_urlsafe(12)
         pair = await self._nuc.issue_employee(iin=iin, surname=surname, name=name, organisation=organisation["name"],
                                               bin_=organisation["bin"], role=cert_role, pkcs12_password=p12_password)

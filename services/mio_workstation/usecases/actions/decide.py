@@ -87,7 +87,7 @@ class Decide(StepAction):
         history = await facilities.register.history(card.id) if certificate and card is not None else []
         specialist = await _preparer(request, facilities) if certificate else None
         signer = await facilities.staff.find(district=app.district, role=regulation.signature.role)
-        organisation = facilities.staff.organisations[app.district]
+        organisation = facilities.staff.organisation(app.district)
         draft = draft_document(regulation=regulation, application_number=app.number, applied=app.received_at,
                                issued=request.at, organisation=organisation["name"], issuer_bin=organisation["bin"],
                                form=app.form, person=facts.named, approve=approve, reason=reason,
