@@ -6,6 +6,7 @@ operators. A notice is recorded in the transaction of the inbox, so each appears
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,7 @@ from shared.logging import get_logger
 from shared.mesh.contracts import DUPLICATE_MESSAGE, ApplicationRequest, ErrorPayload, StatusNotification
 from shared.mesh.envelope import MessageType
 from shared.mesh.member import Incoming, MemberRuntime
+from shared.pki.cert_check import CertCheckResult
 from shared.web.idempotency import claim as claim_key
 from shared.web.idempotency import replayed, request_digest
 
@@ -69,6 +71,15 @@ class CaseNotice(SQLModel, table=True):
                                         description="the portal: when the citizen marked it read")
 
 
+def with_stapled_ocsp(request: ApplicationRequest, checked: CertCheckResult) -> ApplicationRequest:
+    """The request with НУЦ's OCSP answer that the sender's own check of the form's signature got (stapled), so
+    ИС МИО can rely on it while it is fresh instead of asking НУЦ about the same certificate again."""
+    der = checked.revocation.der if checked.revocation is not None else None
+    if der is None:
+        return request
+    return request.model_copy(update={"form_signature_ocsp": base64.b64encode(der).decode()})
+
+
 def signed_form(request: ApplicationRequest) -> dict[str, Any]:
     """The form exactly as it was filled and signed: only the fields given, none of the model's defaults."""
     return request.form.model_dump(by_alias=True, exclude_unset=True)
@@ -80,6 +91,8 @@ def submit(session: AsyncSession, *, runtime: MemberRuntime, request: Applicatio
     correlation_id = correlation_id or str(uuid.uuid4())
     data: dict[str, Any] = {"form": signed_form(request), "formSignature": request.form_signature,
                             "signedBy": request.signed_by}
+    if request.form_signature_ocsp:  # НУЦ's answer the sender's own check got: ИС МИО need not ask it again
+        data["formSignatureOcsp"] = request.form_signature_ocsp
     if request.attachments:  # the electronic copies the form names travel with it, sealed in the envelope
         data["attachments"] = [a.model_dump(by_alias=True) for a in request.attachments]
     wire = runtime.send(session, service_id=request.form.service_id, message_type=MessageType.REQUEST,

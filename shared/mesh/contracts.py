@@ -265,9 +265,17 @@ class ApplicationForm(Contract):
     filled_at: str = Field(alias="filledAt")
 
 
+MAX_STAPLED_OCSP = 16_384  # an OCSP answer with its responder's certificate is 2-3 KB
+
+
 class ApplicationRequest(Contract):
     form: ApplicationForm
     form_signature: str = Field(alias="formSignature", description="detached CMS over the RFC 8785 form")
+    form_signature_ocsp: str | None = Field(
+        default=None, alias="formSignatureOcsp", max_length=MAX_STAPLED_OCSP,
+        description="НУЦ's signed OCSP answer (DER, base64) about the signer's certificate, as the sender's own check "
+                    "of the signature got it (stapled): the recipient relies on it instead of asking НУЦ again only "
+                    "while it is no older than the recipient's own OCSP max age, and asks otherwise")
     signed_by: Literal["applicant", "operator", "employee", "organisation"] = Field(
         alias="signedBy", description="organisation: by the representative named on the form, with the certificate "
                                       "of the organisation named (applicantBin)")

@@ -175,13 +175,17 @@ class CertificateVerifier:
         return None
 
     async def check(self, *, certificate: x509.Certificate, expect: Expectation,
-                    revocation: bool = True, at: dt.datetime | None = None) -> CertCheckResult:
+                    revocation: bool = True, at: dt.datetime | None = None,
+                    stapled: bytes | None = None) -> CertCheckResult:
         """``revocation=False`` skips OCSP: only for the clock's own broadcasts, since the clock is what judges
         whether an OCSP answer is fresh and a jump of the clock must not wait on OCSP.
 
         ``at``: judge a signature made then (its CMS signingTime) — validity at ``at``, revocation asked whatever
         now is, and a revocation fails the check only when it voids that signature (``voids_signature``); a result
-        that passes may then carry a REVOKED status (revoked later, for a reason that leaves it valid)."""
+        that passes may then carry a REVOKED status (revoked later, for a reason that leaves it valid).
+
+        ``stapled``: НУЦ's signed OCSP answer about this certificate that came with the signature
+        (``OcspClient._from_staple``); its ``revocation.der`` is what to pass on."""
         info = describe_certificate(certificate)
         now = self._clock.now()
         when = at or now
@@ -204,7 +208,7 @@ class CertificateVerifier:
         if not revocation:
             return CertCheckResult(ok=True, checked_at=now, certificate=info)
         try:
-            status = await self._revocation(certificate=certificate, issuer=chain[1])
+            status = await self._revocation(certificate=certificate, issuer=chain[1], stapled=stapled)
         except ResponderUnreachable as exc:
             return self._fail(CertFailure.RESPONDER_UNREACHABLE, str(exc), info=info)
         if status.state is RevocationState.REVOKED and (at is None or voids_signature(status, signed_at=at)):
@@ -215,11 +219,12 @@ class CertificateVerifier:
             return self._fail(failure, f"OCSP status unknown: {status.detail}", info=info, revocation=status)
         return CertCheckResult(ok=True, checked_at=now, certificate=info, revocation=status)
 
-    async def _revocation(self, *, certificate: x509.Certificate, issuer: x509.Certificate) -> RevocationStatus:
+    async def _revocation(self, *, certificate: x509.Certificate, issuer: x509.Certificate,
+                          stapled: bytes | None = None) -> RevocationStatus:
         """OCSP status, asked again (50 ms, 100 ms, … within ``skew_wait_s``) while clocks disagree."""
         give_up, pause = time.monotonic() + self._skew_wait_s, 0.05
         while True:
-            status = await self._ocsp.status(certificate=certificate, issuer=issuer)
+            status = await self._ocsp.status(certificate=certificate, issuer=issuer, stapled=stapled)
             if not status.skewed or time.monotonic() + pause > give_up:
                 return status
             await asyncio.sleep(pause)
@@ -246,8 +251,8 @@ class CertificateVerifier:
         return None
 
     async def verify_signed(self, *, content: bytes, signature_b64: str, expect: Expectation,
-                            revocation: bool = True,
-                            at_signing_time: bool = False) -> tuple[CertCheckResult, VerifiedSignature | None]:
+                            revocation: bool = True, at_signing_time: bool = False,
+                            stapled: bytes | None = None) -> tuple[CertCheckResult, VerifiedSignature | None]:
         """Check the signature's mathematics, then its signer's certificate — now, or (``at_signing_time``) when it
         says it signed: a clock broadcast is judged at the time it sets, not at the clock it corrects (a service
         whose clock was forced past the gateway's certificate refused every broadcast bringing it back, for good)."""
@@ -256,11 +261,13 @@ class CertificateVerifier:
         except SignatureError as exc:
             return self._fail(CertFailure.BAD_SIGNATURE, exc.message, signature_code=exc.code), None
         at = verified.signing_time if at_signing_time else None
-        return await self.check(certificate=verified.signer, expect=expect, revocation=revocation, at=at), verified
+        return await self.check(certificate=verified.signer, expect=expect, revocation=revocation, at=at,
+                                stapled=stapled), verified
 
-    async def verify_signed_json(self, *, value: Any, signature_b64: str,
-                                 expect: Expectation) -> tuple[CertCheckResult, VerifiedSignature | None]:
-        return await self.verify_signed(content=canonical_bytes(value), signature_b64=signature_b64, expect=expect)
+    async def verify_signed_json(self, *, value: Any, signature_b64: str, expect: Expectation,
+                                 stapled: bytes | None = None) -> tuple[CertCheckResult, VerifiedSignature | None]:
+        return await self.verify_signed(content=canonical_bytes(value), signature_b64=signature_b64, expect=expect,
+                                        stapled=stapled)
 
 
 _SIGNATURE_CODES = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import httpx
@@ -44,6 +44,7 @@ class RevocationStatus:
     detail: str = ""
     source: str = "OCSP"
     skewed: bool = False  # the answer's times disagree with our clock: a clock catching up, not an unknown certificate
+    der: bytes | None = None  # НУЦ's signed answer as it came: what a checker passes on (stapled) with the signature
 
 
 class ResponderUnreachable(Exception):
@@ -113,7 +114,11 @@ class OcspClient:
     def forget(self) -> None:
         self._cache.clear()
 
-    async def status(self, *, certificate: x509.Certificate, issuer: x509.Certificate) -> RevocationStatus:
+    async def status(self, *, certificate: x509.Certificate, issuer: x509.Certificate,
+                     stapled: bytes | None = None) -> RevocationStatus:
+        """The certificate's status: a fresh answer from the cache, a fresh ``stapled`` one (НУЦ's own signed
+        answer another member got for this certificate and passed on with the signature: ``_from_staple``), or
+        НУЦ asked now."""
         key = (certificate.serial_number, issuer)
         now = self._clock.now()
         flow = dict(self._flow_headers()) if self._flow_headers is not None else {}
@@ -121,6 +126,15 @@ class OcspClient:
         if cached and self._fresh(cached=cached, now=now):
             metrics().ocsp_cache.labels(metrics().service, "hit").inc()
             return cached.status
+        if stapled is not None and not flow:
+            try:
+                status = self._from_staple(stapled, certificate=certificate, issuer=issuer, now=now)
+            except _Unusable:
+                status = None  # not one to rely on: НУЦ is asked, as without one
+            if status is not None:
+                metrics().ocsp_cache.labels(metrics().service, "stapled").inc()
+                self._keep(key, status, fetched_at=status.this_update or now, now=now)
+                return status
         metrics().ocsp_cache.labels(metrics().service, "miss").inc()
         try:
             status = await self._ask(certificate=certificate, issuer=issuer, now=now, flow=flow)
@@ -128,10 +142,36 @@ class OcspClient:
             return RevocationStatus(state=RevocationState.UNKNOWN, detail=str(exc))
         # an unknown answer is retried next time, not remembered; nor is one given for a flow
         if status.state is not RevocationState.UNKNOWN and not flow:
-            self._cache.pop(key, None)  # to the end: the newest answer is the last to go
-            self._cache[key] = _Cached(status=status, fetched_at=now)
-            self._bound(now)
+            self._keep(key, status, fetched_at=now, now=now)
         return status
+
+    def _keep(self, key: tuple[int, x509.Certificate], status: RevocationStatus, *, fetched_at: dt.datetime,
+              now: dt.datetime) -> None:
+        self._cache.pop(key, None)  # to the end: the newest answer is the last to go
+        self._cache[key] = _Cached(status=status, fetched_at=fetched_at)
+        self._bound(now)
+
+    def _from_staple(self, der: bytes, *, certificate: x509.Certificate, issuer: x509.Certificate,
+                     now: dt.datetime) -> RevocationStatus | None:
+        """A stapled answer, trusted as an answer of our own would be: signed by the issuing CA (or its delegated
+        responder), about this very certificate of this issuer, and no older than ``max_age_s`` by its own
+        ``thisUpdate`` — the bound within which a cached answer is believed too, so a revocation reaches this
+        checker no later than without the staple. It carries no nonce of ours: its age is what stops a replay.
+        None: too old, or an answer it would not remember (unknown) — НУЦ is asked instead."""
+        try:
+            response = ocsp.load_der_ocsp_response(der)
+        except ValueError:
+            raise _Unusable("the stapled OCSP answer is not one") from None
+        if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return None
+        _verify_response_signature(response=response, issuer=issuer)
+        ours = ocsp.OCSPRequestBuilder().add_certificate(certificate, issuer, response.hash_algorithm).build()
+        if response.serial_number != certificate.serial_number or response.issuer_key_hash != ours.issuer_key_hash:
+            raise _Unusable("the stapled OCSP answer is about another certificate")
+        if not now - self._max_age < response.this_update_utc <= now + _CLOCK_SKEW:
+            return None
+        status = self._interpret(response=response, now=now)
+        return replace(status, der=der) if status.state is not RevocationState.UNKNOWN and not status.skewed else None
 
     def _bound(self, now: dt.datetime) -> None:
         """At most ``ANSWERS_KEPT`` answers: past that, those no longer fresh go, then the oldest, down to nine
@@ -175,7 +215,7 @@ class OcspClient:
             raise _Unusable("OCSP response does not echo our nonce (possible replay)")
         if response.serial_number != certificate.serial_number:
             raise _Unusable("OCSP response is about another certificate")
-        return self._interpret(response=response, now=now)
+        return replace(self._interpret(response=response, now=now), der=reply.content)
 
     @staticmethod
     def _interpret(*, response: ocsp.OCSPResponse, now: dt.datetime) -> RevocationStatus:

@@ -5,6 +5,7 @@ through the whole mesh has its test here; the file runs in seconds."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import time
 import uuid
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -57,6 +59,7 @@ from shared.mesh.envelope import MessageType, envelope_of, unsigned_envelope
 from shared.mesh.inbox import InboxMessage
 from shared.mesh.member import Incoming, MemberRuntime
 from shared.mesh.outbox import OutboxMessage, OutboxRelay
+from shared.mesh.payload_crypto import Keyring, open_wire, read_wire
 from shared.mesh.topology import GATEWAY_ID
 from shared.pki.signing import SignerIdentity, sign_json, sign_wire
 from shared.web.idempotency import IdempotencyRecord
@@ -80,6 +83,7 @@ class Portal:
     gbd: Gbd
     regulations: RegulationBook
     pki: Pki
+    gateway: Keyring  # what opens the payloads the portal encrypts to the gateway
 
     async def person(self, **wanted: Any) -> Person:
         district = wanted.pop("district", "almaty")
@@ -151,13 +155,14 @@ async def portal(pki: Pki, tmp_path: Path) -> AsyncIterator[Portal]:
     runtime = MemberRuntime(member_id="portal", bus=bus, sessions=sessions, clock=clock,
                             relay=OutboxRelay(sessions=sessions, bus=bus))
     verifier = pki.verifier(clock=clock)
-    runtime.attach(signer=await _system(pki, "portal"), verifier=verifier,
-                   gateway_certificate=(await _system(pki, GATEWAY_ID)).certificate)
+    gateway = await _system(pki, GATEWAY_ID)
+    runtime.attach(signer=await _system(pki, "portal"), verifier=verifier, gateway_certificate=gateway.certificate)
     logins = Logins(sessions=sessions, clock=clock, audience="egov-mesh portal", verifier=lambda: verifier,
                     session_minutes=60, challenge_seconds=300)
     gbd = Gbd.over(sessions=make_sessions(gbd_engine), settings=GbdFlSettings(database_url="sqlite://"), clock=clock)
     yield Portal(sessions=sessions, clock=clock, runtime=runtime, logins=logins, gbd=gbd,
-                 regulations=RegulationBook.load(REGULATIONS_DIR), pki=pki)
+                 regulations=RegulationBook.load(REGULATIONS_DIR), pki=pki,
+                 gateway=Keyring([(gateway.certificate, gateway.key)]))
     await engine.dispose()
     await gbd_engine.dispose()
 
@@ -324,6 +329,11 @@ async def test_an_application_is_sent_with_its_copies_in_one_transaction_and_onc
     async with portal.sessions() as session:
         body = (await session.exec(select(OutboxMessage))).one().body
     assert person.iin.encode() not in body, "the payload travels encrypted to the gateway"
+    sent = ApplicationRequest.model_validate(open_wire(read_wire(body), portal.gateway).envelope.data)
+    assert sent.form_signature_ocsp is not None, "НУЦ's answer about the citizen's certificate goes with the form"
+    stapled = ocsp.load_der_ocsp_response(base64.b64decode(sent.form_signature_ocsp))
+    assert (stapled.serial_number, stapled.certificate_status) == (signing.certificate.serial_number,
+                                                                   ocsp.OCSPCertStatus.GOOD)
 
 
 async def test_a_refused_application_sends_and_keeps_nothing(portal: Portal):

@@ -252,3 +252,50 @@ async def test_the_ocsp_cache_keeps_a_bounded_number_of_answers_and_asks_again_f
     assert (await verifier.check(certificate=first.certificate, expect=Expectation())).failure is CertFailure.REVOKED
     assert (await verifier.check(certificate=third.certificate, expect=Expectation())).ok, "kept: within its bound"
     assert len(verifier._ocsp._cache) <= 2
+
+
+async def test_a_fresh_stapled_answer_is_relied_on_without_asking_and_a_revocation_still_arrives_within_max_age(pki):
+    """The portal checks a citizen's form signature with НУЦ and passes НУЦ's signed answer on with the form; ИС МИО
+    relies on it (no second OCSP round trip for the same certificate) only while it is no older than its own OCSP
+    max age — the bound a cached answer has — so a certificate revoked meanwhile is refused no later than before."""
+    signing, _ = await pki.person()
+    first = await pki.verifier(max_age_s=60).check(certificate=signing.certificate, expect=Expectation())
+    assert first.ok
+    assert first.revocation is not None
+    assert first.revocation.der is not None
+    staple = first.revocation.der
+    await pki.ca.revoke(serial=signing.record.serial, reason="keyCompromise")
+    pki.responder_up = False  # whatever a check below gets, it did not get from НУЦ
+    relied = await pki.verifier(max_age_s=60).check(certificate=signing.certificate, expect=Expectation(),
+                                                    stapled=staple)
+    assert relied.ok, relied.message
+    pki.responder_up = True
+    pki.clock.apply(pki.clock.advanced_by(seconds=61))  # the staple is older than the max age now: НУЦ is asked
+    late = await pki.verifier(max_age_s=60).check(certificate=signing.certificate, expect=Expectation(),
+                                                  stapled=staple)
+    assert late.failure is CertFailure.REVOKED
+
+
+async def test_a_staple_that_is_forged_foreign_or_not_an_answer_is_ignored_and_nuc_asked(pki):
+    """A staple comes with the message, so anyone may have written it: one that is not НУЦ's answer about this
+    very certificate counts for nothing — the checker asks НУЦ, as it would without one."""
+    signing, _ = await pki.person()
+    other, _ = await pki.person(iin="900101300007")
+    verifier = pki.verifier()
+    foreign = (await verifier.check(certificate=other.certificate, expect=Expectation())).revocation
+    assert foreign is not None
+    assert foreign.der is not None
+    tampered = bytearray(foreign.der)
+    tampered[-5] ^= 0x01  # inside the responder's signature
+    pki.responder_up = False
+    for staple in (foreign.der, bytes(tampered), b"not an OCSP answer"):
+        result = await pki.verifier().check(certificate=signing.certificate, expect=Expectation(), stapled=staple)
+        assert result.failure is CertFailure.RESPONDER_UNREACHABLE, staple[:8]
+    pki.responder_up = True
+    await pki.ca.revoke(serial=signing.record.serial, reason="keyCompromise")
+    revoked = (await pki.verifier().check(certificate=signing.certificate, expect=Expectation())).revocation
+    assert revoked is not None
+    assert revoked.der is not None
+    pki.responder_up = False
+    refused = await pki.verifier().check(certificate=signing.certificate, expect=Expectation(), stapled=revoked.der)
+    assert refused.failure is CertFailure.REVOKED, "a stapled REVOKED answer is believed as well"
