@@ -129,8 +129,8 @@ class OcspClient:
         if stapled is not None and not flow:
             try:
                 status = self._from_staple(stapled, certificate=certificate, issuer=issuer, now=now)
-            except _Unusable:
-                status = None  # not one to rely on: НУЦ is asked, as without one
+            except Exception:  # the sender wrote it: whatever is wrong with it, НУЦ is asked, as without one
+                status = None
             if status is not None:
                 metrics().ocsp_cache.labels(metrics().service, "stapled").inc()
                 self._keep(key, status, fetched_at=status.this_update or now, now=now)
