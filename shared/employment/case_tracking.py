@@ -6,7 +6,6 @@ operators. A notice is recorded in the transaction of the inbox, so each appears
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
@@ -23,7 +22,6 @@ from shared.logging import get_logger
 from shared.mesh.contracts import DUPLICATE_MESSAGE, ApplicationRequest, ErrorPayload, StatusNotification
 from shared.mesh.envelope import MessageType
 from shared.mesh.member import Incoming, MemberRuntime
-from shared.pki.cert_check import CertCheckResult
 from shared.web.idempotency import claim as claim_key
 from shared.web.idempotency import replayed, request_digest
 
@@ -69,15 +67,6 @@ class CaseNotice(SQLModel, table=True):
     document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     read_at: dt.datetime | None = Field(default=None, sa_column=Column(UtcDateTime),
                                         description="the portal: when the citizen marked it read")
-
-
-def with_stapled_ocsp(request: ApplicationRequest, checked: CertCheckResult) -> ApplicationRequest:
-    """The request with НУЦ's OCSP answer that the sender's own check of the form's signature got (stapled), so
-    ИС МИО can rely on it while it is fresh instead of asking НУЦ about the same certificate again."""
-    der = checked.revocation.der if checked.revocation is not None else None
-    if der is None:
-        return request
-    return request.model_copy(update={"form_signature_ocsp": base64.b64encode(der).decode()})
 
 
 def signed_form(request: ApplicationRequest) -> dict[str, Any]:

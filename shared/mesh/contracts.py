@@ -7,6 +7,8 @@ gateway, the recipients and the AsyncAPI document all read the same definitions.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import re
 from typing import Any, Literal, get_args
@@ -265,7 +267,7 @@ class ApplicationForm(Contract):
     filled_at: str = Field(alias="filledAt")
 
 
-MAX_STAPLED_OCSP = 16_384  # an OCSP answer with its responder's certificate is 2-3 KB
+MAX_STAPLED_OCSP = 16_384  # base64 characters: НУЦ's answers carry no certificate and are under 1 KB
 
 
 class ApplicationRequest(Contract):
@@ -282,6 +284,23 @@ class ApplicationRequest(Contract):
     attachments: list[DocumentContent] = Field(
         default_factory=list, max_length=MAX_DOCUMENTS,
         description="the content of each document the form names (portal and ЦОН; the office may give none)")
+
+    def stapled(self, der: bytes | None) -> ApplicationRequest:
+        """This request with an OCSP answer about the form's signer stapled (none given: unchanged)."""
+        if der is None:
+            return self
+        return self.model_copy(update={"form_signature_ocsp": base64.b64encode(der).decode()})
+
+    def stapled_ocsp(self) -> bytes | None:
+        """The stapled OCSP answer's bytes, if any; one that is not base64 is no staple (the recipient asks НУЦ,
+        as it would for a staple that is not an OCSP answer: refusing the application for it would punish the
+        citizen for the sender's fault)."""
+        if not self.form_signature_ocsp:
+            return None
+        try:
+            return base64.b64decode(self.form_signature_ocsp, validate=True)
+        except binascii.Error:
+            return None
 
 
 class SignedDocument(Contract):

@@ -69,6 +69,12 @@ class CertCheckResult:
     revocation: RevocationStatus | None = None
     signature_code: str | None = None  # the precise signature fault when failure is BAD_SIGNATURE
 
+    @property
+    def ocsp_der(self) -> bytes | None:
+        """НУЦ's signed OCSP answer this check relied on: stapled to what is sent on
+        (``ApplicationRequest.stapled``)."""
+        return self.revocation.der if self.revocation is not None else None
+
     def summary(self) -> dict[str, Any]:
         """Machine-readable result, safe to store in a log (no personal data)."""
         out: dict[str, Any] = {"ok": self.ok, "checkedAt": self.checked_at.isoformat()}

@@ -128,7 +128,8 @@ class OcspClient:
             return cached.status
         if stapled is not None and not flow:
             try:
-                status = self._from_staple(stapled, certificate=certificate, issuer=issuer, now=now)
+                status: RevocationStatus | None = self._from_staple(stapled, certificate=certificate, issuer=issuer,
+                                                                    now=now)
             except Exception:  # the sender wrote it: whatever is wrong with it, НУЦ is asked, as without one
                 status = None
             if status is not None:
@@ -152,26 +153,29 @@ class OcspClient:
         self._bound(now)
 
     def _from_staple(self, der: bytes, *, certificate: x509.Certificate, issuer: x509.Certificate,
-                     now: dt.datetime) -> RevocationStatus | None:
+                     now: dt.datetime) -> RevocationStatus:
         """A stapled answer, trusted as an answer of our own would be: signed by the issuing CA (or its delegated
         responder), about this very certificate of this issuer, and no older than ``max_age_s`` by its own
         ``thisUpdate`` — the bound within which a cached answer is believed too, so a revocation reaches this
         checker no later than without the staple. It carries no nonce of ours: its age is what stops a replay.
-        None: too old, or an answer it would not remember (unknown) — НУЦ is asked instead."""
+        Raises whatever makes it unusable — not an answer, another certificate's, too old, or one this checker
+        would not remember (unknown): the caller then asks НУЦ, as without a staple."""
         try:
             response = ocsp.load_der_ocsp_response(der)
         except ValueError:
             raise _Unusable("the stapled OCSP answer is not one") from None
         if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
-            return None
+            raise _Unusable(f"the stapled OCSP answer says {response.response_status.name}")
         _verify_response_signature(response=response, issuer=issuer)
         ours = ocsp.OCSPRequestBuilder().add_certificate(certificate, issuer, response.hash_algorithm).build()
         if response.serial_number != certificate.serial_number or response.issuer_key_hash != ours.issuer_key_hash:
             raise _Unusable("the stapled OCSP answer is about another certificate")
         if not now - self._max_age < response.this_update_utc <= now + _CLOCK_SKEW:
-            return None
+            raise _Unusable("the stapled OCSP answer is older than the checker's max age, or from the future")
         status = self._interpret(response=response, now=now)
-        return replace(status, der=der) if status.state is not RevocationState.UNKNOWN and not status.skewed else None
+        if status.state is RevocationState.UNKNOWN or status.skewed:
+            raise _Unusable("the stapled OCSP answer is one this checker would not remember")
+        return replace(status, der=der)
 
     def _bound(self, now: dt.datetime) -> None:
         """At most ``ANSWERS_KEPT`` answers: past that, those no longer fresh go, then the oldest, down to nine

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.x509 import ocsp
 from sqlmodel import func, select
 
 from services.con_operator.branches import BRANCHES_FILE, BranchBook
@@ -43,11 +44,12 @@ from shared.employment.regulations import REGULATIONS_DIR, RegulationBook
 from shared.errors import MeshError
 from shared.ids import make_iin
 from shared.mesh.bus_memory import MemoryBroker, MemoryBus
-from shared.mesh.contracts import ApplicationForm, PersonData
+from shared.mesh.contracts import ApplicationForm, ApplicationRequest, PersonData
 from shared.mesh.control_clients import GatewayControlClient, NucClient
 from shared.mesh.inbox import InboxMessage
 from shared.mesh.member import MemberRuntime
 from shared.mesh.outbox import OutboxMessage, OutboxRelay
+from shared.mesh.payload_crypto import Keyring, open_wire, read_wire
 from shared.pki.cert_check import CertificateVerifier, TrustStore
 from shared.pki.ocsp_client import OcspClient
 from shared.pki.signing import SignerIdentity, sign_json
@@ -104,6 +106,7 @@ class World:
     ca: CertificateAuthority
     registry: Registry
     desks: dict[str, list[Desk]]
+    gateway: Keyring  # what opens the payloads ИС ЦОН encrypts to the gateway
 
     async def person_keys(self, iin: str) -> SignerIdentity:
         signing, _ = await self.ca.issue_person_pair(iin=iin, person=PersonName(surname="Ахметов", name="Ерлан"),
@@ -230,7 +233,8 @@ async def world(nuc: Nuc, tmp_path: Path) -> AsyncIterator[World]:
                 row = OperatorAccount.model_validate(account.model_dump())
                 session.add(row)
                 desks.setdefault(branch, []).append(Desk(account=row, signing=signing, auth=auth))
-    yield World(centre=centre, sessions=sessions, clock=clock, ca=nuc.ca, registry=registry, desks=desks)
+    yield World(centre=centre, sessions=sessions, clock=clock, ca=nuc.ca, registry=registry, desks=desks,
+                gateway=Keyring([(nuc.gateway.certificate, nuc.gateway.key)]))
     await bus.close()
     await unused.aclose()
     await engine.dispose()
@@ -417,6 +421,13 @@ async def test_the_form_goes_out_only_with_the_logged_in_operators_valid_signatu
     assert case is not None
     assert (case.submitted_by, case.route_id, case.channel) == (desk.account.iin, "mamlyut", "con"), \
         "the case followed from the moment it is queued"
+    async with world.sessions() as session:
+        body = (await session.exec(select(OutboxMessage))).one().body
+    stapled = ApplicationRequest.model_validate(open_wire(read_wire(body), world.gateway).envelope.data).stapled_ocsp()
+    assert stapled is not None, "НУЦ's answer about the operator's certificate goes with the form, for ИС МИО"
+    answer = ocsp.load_der_ocsp_response(stapled)
+    assert (answer.serial_number, answer.certificate_status) == (desk.signing.certificate.serial_number,
+                                                                 ocsp.OCSPCertStatus.GOOD)
     assert await _code(send(desk.account, visit_id=visit.id, signature="MIIB", signed_by="operator")) == \
         "VISIT_ALREADY_SENT"
 

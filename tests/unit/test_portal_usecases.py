@@ -5,7 +5,6 @@ through the whole mesh has its test here; the file runs in seconds."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import time
 import uuid
@@ -133,6 +132,12 @@ class Portal:
     async def count(self, model: Any) -> int:
         async with self.sessions() as session:
             return (await session.exec(select(func.count()).select_from(model))).one()
+
+    async def sent(self) -> ApplicationRequest:
+        """The one application in the outbox, opened as the gateway opens it."""
+        async with self.sessions() as session:
+            body = (await session.exec(select(OutboxMessage))).one().body
+        return ApplicationRequest.model_validate(open_wire(read_wire(body), self.gateway).envelope.data)
 
 
 async def _system(pki: Pki, member_id: str) -> SignerIdentity:
@@ -329,11 +334,16 @@ async def test_an_application_is_sent_with_its_copies_in_one_transaction_and_onc
     async with portal.sessions() as session:
         body = (await session.exec(select(OutboxMessage))).one().body
     assert person.iin.encode() not in body, "the payload travels encrypted to the gateway"
-    sent = ApplicationRequest.model_validate(open_wire(read_wire(body), portal.gateway).envelope.data)
-    assert sent.form_signature_ocsp is not None, "НУЦ's answer about the citizen's certificate goes with the form"
-    stapled = ocsp.load_der_ocsp_response(base64.b64decode(sent.form_signature_ocsp))
-    assert (stapled.serial_number, stapled.certificate_status) == (signing.certificate.serial_number,
-                                                                   ocsp.OCSPCertStatus.GOOD)
+    _assert_stapled(await portal.sent(), signing)
+
+
+def _assert_stapled(sent: ApplicationRequest, signer: SignerIdentity) -> None:
+    """НУЦ's answer about the signer's certificate, as the portal's own check got it, goes with the form."""
+    stapled = sent.stapled_ocsp()
+    assert stapled is not None, "no OCSP answer stapled to the application"
+    answer = ocsp.load_der_ocsp_response(stapled)
+    assert (answer.serial_number, answer.certificate_status) == (signer.certificate.serial_number,
+                                                                 ocsp.OCSPCertStatus.GOOD)
 
 
 async def test_a_refused_application_sends_and_keeps_nothing(portal: Portal):
@@ -396,6 +406,7 @@ async def test_an_organisation_names_the_district_only_after_its_signature_holds
     following = Following(sessions=portal.sessions, clock=portal.clock)
     assert [c.correlation_id for c in await following.organisation_cases(ORG_BIN)] == [sent.case.correlation_id]
     assert await portal.count(OutboxMessage) == 1
+    _assert_stapled(await portal.sent(), signing)
 
 
 # ---- following, the cabinet ------------------------------------------------------------------------------------

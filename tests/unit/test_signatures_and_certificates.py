@@ -9,11 +9,13 @@ import subprocess
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from pydantic import ValidationError
 
 from services.nuc_pki.domain import BadKind
 from services.nuc_pki.store import IssuedCertificate
 from shared.clock import MeshClock
 from shared.errors import MeshError
+from shared.mesh.contracts import MAX_STAPLED_OCSP, ApplicationRequest
 from shared.mesh.envelope import MessageType, parse_envelope, unsigned_envelope
 from shared.pki import ocsp_client
 from shared.pki.canonical import canonical_bytes, signed_content
@@ -299,3 +301,18 @@ async def test_a_staple_that_is_forged_foreign_or_not_an_answer_is_ignored_and_n
     pki.responder_up = False
     refused = await pki.verifier().check(certificate=signing.certificate, expect=Expectation(), stapled=revoked.der)
     assert refused.failure is CertFailure.REVOKED, "a stapled REVOKED answer is believed as well"
+
+
+def test_a_staple_travels_as_base64_and_one_that_is_not_is_no_staple():
+    """The wire form is the contract's: a staple that is not base64 is no staple (НУЦ is asked), not a refusal of
+    the application — the sender wrote it, the citizen did not."""
+    request = ApplicationRequest.model_validate({
+        "form": {"serviceId": "x", "applicantIin": "900101300007", "surname": "Ахметов", "name": "Ерлан",
+                 "filledAt": "2026-12-06T00:00:00+00:00"},
+        "formSignature": "MIIB", "signedBy": "applicant"})
+    assert (request.stapled(None), request.stapled_ocsp()) == (request, None)
+    assert request.stapled(b"\x30\x03\x0a\x01\x00").stapled_ocsp() == b"\x30\x03\x0a\x01\x00"
+    assert request.model_copy(update={"form_signature_ocsp": "not base64!"}).stapled_ocsp() is None
+    with pytest.raises(ValidationError):
+        ApplicationRequest.model_validate({**request.model_dump(by_alias=True),
+                                           "formSignatureOcsp": "A" * (MAX_STAPLED_OCSP + 4)})

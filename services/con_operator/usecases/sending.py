@@ -53,10 +53,10 @@ class SignAndSend:
         if visit.state != VisitState.FILLED:
             raise MeshError("VISIT_ALREADY_SENT", "this application was signed and sent already")
         await self._queue.serving(operator, visit.ticket_id)  # the citizen is still at the desk
-        await self._check_signature(operator, visit, signature=signature, signed_by=signed_by)
+        ocsp = await self._check_signature(operator, visit, signature=signature, signed_by=signed_by)
         copies = await self._scans.copies(visit.form.get("documents") or [], branch=visit.branch)
         request = ApplicationRequest(form=ApplicationForm.model_validate(visit.form), form_signature=signature,
-                                     signed_by=signed_by, attachments=wire(copies))
+                                     signed_by=signed_by, attachments=wire(copies)).stapled(ocsp)
         now = self._clock.now()
         with message_context(correlation_id=visit.correlation_id):
             async with self._sessions() as session, session.begin():
@@ -76,9 +76,10 @@ class SignAndSend:
         return await self._visits.get(visit.id)
 
     async def _check_signature(self, operator: OperatorAccount, visit: Visit, *, signature: str,
-                               signed_by: str) -> None:
+                               signed_by: str) -> bytes | None:
         """Who may sign is the regulation's (``centre.signedBy``); the operator signs with their own signing key
-        of the State Corporation, a citizen with their own individual's."""
+        of the State Corporation, a citizen with their own individual's. Gives the OCSP answer the check got, to
+        staple to the application for ИС МИО."""
         regulation = self._visits.regulation(visit)
         assert regulation.centre is not None
         if signed_by not in regulation.centre.signed_by:
@@ -93,3 +94,4 @@ class SignAndSend:
         if not result.ok:
             raise MeshError(eds_refusal(result), "ЭЦП не подтверждена — в услуге отказано (условие 2, процесс 5): "
                             f"{result.message}")
+        return result.ocsp_der

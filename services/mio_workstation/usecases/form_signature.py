@@ -5,7 +5,6 @@ names. Checked before the intake's transaction: it takes I/O (OCSP)."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from services.mio_workstation.store import StaffAccount
@@ -48,29 +47,19 @@ class FormSignatures:
                            bin=self._staff.centre_bin(), role="operator")
 
     async def refusal(self, *, form: dict[str, Any], signature: str, signed_by: str, district: str,
-                      staff: StaffAccount | None, stapled: str | None = None) -> str | None:
+                      staff: StaffAccount | None, stapled: bytes | None = None) -> str | None:
         """Why the form's EDS is not confirmed (a refusal reason), or None; an outage of НУЦ is an
         ``OutageFailure`` (retried by the consumer, 503 to the office), never a refusal. ``stapled``: the
-        sender's OCSP answer about the signer (``ApplicationRequest.form_signature_ocsp``), used while fresh."""
+        sender's OCSP answer about the signer (``ApplicationRequest.stapled_ocsp``), used while fresh."""
         verifier = self._districts.verifier(district)
         expect = self._expectation(form=form, signed_by=signed_by, district=district, staff=staff)
         if isinstance(expect, str):
             return expect
         result, _ = await verifier.verify_signed_json(value=form, signature_b64=signature, expect=expect,
-                                                      stapled=stapled_der(stapled))
+                                                      stapled=stapled)
         if result.ok:
             return None
         if is_transient(result):
             raise OutageFailure(refusal_code(result), f"cannot check the form's EDS now: {result.message}",
                                 details={"failedAt": NUC})
         return f"ЭЦП на заявлении не подтверждена ({result.failure.value if result.failure else ''}): {result.message}"
-
-
-def stapled_der(stapled: str | None) -> bytes | None:
-    """The stapled OCSP answer's bytes; one that is not base64 is no staple (НУЦ is asked)."""
-    if not stapled:
-        return None
-    try:
-        return base64.b64decode(stapled, validate=True)
-    except ValueError:
-        return None

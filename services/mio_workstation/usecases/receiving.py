@@ -83,7 +83,7 @@ class Receiving:
         if refusal is None:
             refusal = await self._signatures.refusal(form=form, signature=request.form_signature,
                                                      signed_by=request.signed_by, district=district, staff=None,
-                                                     stapled=request.form_signature_ocsp)
+                                                     stapled=request.stapled_ocsp())
         return incoming.with_prepared(refusal=refusal)
 
     async def receive(self, session: AsyncSession, incoming: Incoming, *, district: str) -> None:

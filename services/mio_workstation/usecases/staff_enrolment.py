@@ -64,8 +64,8 @@ class StaffEnrolment:
     async def seed(self) -> None:
         """Every district's staff, the districts side by side: a member costs a НУЦ round trip (two keys made
         there) and a password hash here (argon2id, in a thread), so with one district after another either НУЦ or
-        this service sat idle. Within a district the roles go in order, as before."""
-        await self.load_organisations()
+        this service sat idle. Within a district the roles go in order, as before. The districts' organisations
+        are already loaded: ``load_organisations`` is the step before the consumers, and this one comes after."""
         async with asyncio.TaskGroup() as group:  # one failing cancels the rest: the step is retried whole
             for district in self._districts:
                 group.create_task(self._seed_district(district))

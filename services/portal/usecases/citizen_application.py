@@ -14,7 +14,7 @@ from services.portal.usecases.form_checks import FormChecks
 from shared.clock import MeshClock
 from shared.db import Sessions, insert_if_absent
 from shared.employment.attachments import Content, refuse_mismatched
-from shared.employment.case_tracking import Submission, signed_form, submit_once, with_stapled_ocsp
+from shared.employment.case_tracking import Submission, signed_form, submit_once
 from shared.employment.logins import eds_error
 from shared.errors import MeshError
 from shared.logging import get_logger, message_context
@@ -78,7 +78,7 @@ class CitizenApplication:
             expect=Expectation(usage=Usage.SIGN, holder=Holder.INDIVIDUAL, iin=iin))
         if not result.ok:
             raise eds_error(result)  # process 4: refusal because the EDS was not confirmed
-        request = with_stapled_ocsp(request, result)
+        request = request.stapled(result.ocsp_der)
         sent = await submit_once(self._sessions, runtime=self._runtime, request=request, route_id=district,
                                  now=self._clock.now(), scope=f"citizen:{iin}", key=idempotency_key,
                                  keep=keeper(iin, copies, clock=self._clock))

@@ -58,7 +58,7 @@ class OrganisationApplication:
         signed = signed_form(request)
         # condition 2 first: nothing about the person (their district, the channels there) is looked up or told
         # for a form the organisation has not signed with its certificate
-        await self._refuse_unsigned(request, bin_=bin_, representative=representative)
+        request = await self._refuse_unsigned(request, bin_=bin_, representative=representative)
         if district is None:  # never the person's: their address is not the organisation's to learn, even by a probe
             admitting = self._checks.admitting(form.service_id)
             raise MeshError("DISTRICT_REQUIRED", "an organisation names the district whose department it applies to "
@@ -76,8 +76,10 @@ class OrganisationApplication:
             log.info("application_replayed" if sent.replayed else "application_sent", applicant="organisation")
         return sent
 
-    async def _refuse_unsigned(self, request: ApplicationRequest, *, bin_: str, representative: str) -> None:
-        """Condition 2: the form's EDS holds and is the organisation's certificate of this representative."""
+    async def _refuse_unsigned(self, request: ApplicationRequest, *, bin_: str,
+                               representative: str) -> ApplicationRequest:
+        """Condition 2: the form's EDS holds and is the organisation's certificate of this representative. The
+        request comes back with the OCSP answer this check got stapled, for ИС МИО (as a citizen's)."""
         result, _ = await self._runtime.verifier_or_fail().verify_signed_json(
             value=signed_form(request), signature_b64=request.form_signature, expect=Expectation(usage=Usage.SIGN))
         if not result.ok:
@@ -86,3 +88,4 @@ class OrganisationApplication:
         refusal = organisation_refusal(result.certificate, bin_=bin_, iin=representative)
         if refusal is not None:
             raise refusal
+        return request.stapled(result.ocsp_der)
