@@ -54,8 +54,8 @@ class _Started:
 
 def _start() -> _Started:
     """A private broker (booting while the services import) and the six services. Passwords are hashed at
-    argon2id's cheap cost (``MESH_ARGON2_COST=cheap``, a throw-away test mesh's): the seeded staff and operators
-    were the largest part of its start; certificates, signatures and every check are `make run`'s."""
+    argon2id's cheap cost (``MESH_ARGON2_COST=cheap``, a throw-away test mesh's): every citizen a test registers
+    costs a hash; certificates, signatures and every check are `make run`'s."""
     from meshkit.private_mesh import start_services, write_mesh_file
     from meshkit.rabbit_node import RabbitNode
 

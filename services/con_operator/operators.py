@@ -21,7 +21,7 @@ from services.con_operator.branches import Branch, BranchBook
 from services.con_operator.store import OperatorAccount
 from shared.clock import MeshClock
 from shared.db import Sessions
-from shared.employment.logins import LockOut, SigningKeys, employee_public, hash_password
+from shared.employment.logins import LockOut, SigningKeys, employee_public, hash_demo_password
 from shared.errors import MeshError
 from shared.ids import make_iin
 from shared.logging import get_logger
@@ -56,8 +56,9 @@ class OperatorBook:
 
     async def seed(self) -> None:
         """Every branch's operators, the branches side by side: an operator costs a НУЦ round trip (two keys made
-        there) and a password hash here (argon2id, in a thread), so with one branch after another either НУЦ or
-        this service sat idle. Within a branch they are made in order, so its first operator stays the first."""
+        there), so with one branch after another this service sat idle while НУЦ worked. The password is hashed
+        at the cheap cost (``hash_demo_password``: it is kept in clear beside the hash). Within a branch they are
+        made in order, so its first operator stays the first."""
         entry = (await self._gateway.entries([CENTRE_MEMBER]))[CENTRE_MEMBER]
         self.centre.update(name=entry["organisation"], bin=entry["bin"])
         async with asyncio.TaskGroup() as group:  # one failing cancels the rest: the step is retried whole
@@ -85,7 +86,7 @@ class OperatorBook:
         password = _password()
         account = OperatorAccount(
             iin=iin, branch=branch.id, surname=surname, name=name,
-            password_hash=await asyncio.to_thread(hash_password, password),
+            password_hash=hash_demo_password(password),
             demo_password=password, signing_p12=base64.b64decode(pair["signing"]["pkcs12Base64"]),
             auth_p12=base64.b64decode(pair["authentication"]["pkcs12Base64"]), p12_password=p12_password,
             created_at=self._clock.now())

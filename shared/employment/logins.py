@@ -8,6 +8,7 @@ database) and the rules.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -18,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
+from argon2 import PasswordHasher, extract_parameters
+from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography import x509
 from sqlalchemy import JSON, Column, LargeBinary, and_, case, literal, or_, update
 from sqlmodel import Field, SQLModel, col, select
@@ -35,6 +36,7 @@ from shared.pki.signing import SignerIdentity
 
 log = get_logger(__name__)
 _hasher = PasswordHasher()
+_CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def use_fast_hashing() -> None:
@@ -42,15 +44,14 @@ def use_fast_hashing() -> None:
     through ``configure_hashing``): a test's mesh hashes every staff password at start-up, and the standard cost
     (64 MiB, three passes) is what a real system should pay."""
     global _hasher  # one hasher per process, switched once before anything is hashed
-    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    _hasher = _CHEAP
 
 
 def configure_hashing(mesh: MeshSettings) -> None:
     """The cost a service hashes new passwords at, as its settings say: a test's throw-away mesh
-    (``MESH_ARGON2_COST=cheap``, refused outside ``MESH_ENV=test``) seeds two dozen staff and operators, each
-    hashed at start-up: 26 hashes at the standard cost's third of a second of CPU each, the largest part of such a
-    mesh's start on a 2-core machine. Every hash still says its own parameters, so a check verifies either; nothing
-    is checked less."""
+    (``MESH_ARGON2_COST=cheap``, refused outside ``MESH_ENV=test``) registers hundreds of citizens, each a third of
+    a CPU-second at the standard cost. Every hash still says its own parameters, so a check verifies either;
+    nothing is checked less."""
     if mesh.argon2_cost == "cheap":
         use_fast_hashing()
 
@@ -143,6 +144,27 @@ class LoginGuess(SQLModel, table=True):
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def hash_demo_password(password: str) -> str:
+    """A seeded demo account's password (ИС МИО staff, ЦОН operators), hashed at the cheap cost whatever the mesh's.
+    That password is no secret: `make run` prints it, ``GET /admin/staff`` and ``/admin/operators`` serve it, and
+    the account's own row keeps it in clear (``demo_password``) — the standard cost (64 MiB, three passes, a third
+    of a CPU-second here) would guard nothing, and two dozen of them were seconds of a cold `make run` (issue 22).
+    The first login with it puts it at the process's cost (``LockOut.password_login``), as any hash made at a
+    lower cost than today's would be."""
+    return _CHEAP.hash(password)
+
+
+def _weaker_than_ours(password_hash: str) -> bool:
+    """A hash made at a lower cost than this process hashes at (never the other way: a test mesh's cheap hasher
+    does not weaken a standard hash it checks)."""
+    try:
+        made = extract_parameters(password_hash)
+    except InvalidHashError:
+        return False
+    ours = (_hasher.memory_cost, _hasher.time_cost)
+    return made.memory_cost <= ours[0] and made.time_cost <= ours[1] and (made.memory_cost, made.time_cost) != ours
 
 
 _decoy: dict[PasswordHasher, str] = {}
@@ -250,6 +272,11 @@ class LockOut:
         except MeshError as refusal:
             log.info("login_refused", reason=refusal.code, attempts_left=refusal.details.get("attemptsLeft"))
             raise
+        if _weaker_than_ours(password_hash):  # a seeded demo account's first login (``hash_demo_password``)
+            stronger = await asyncio.to_thread(hash_password, password)
+            unchanged = and_(getattr(self.model, self.key) == key, col(self.model.password_hash) == password_hash)
+            async with self.sessions() as session, session.begin():
+                await session.exec(update(self.model).where(unchanged).values(password_hash=stronger))
 
     async def refuse_unknown(self, key: str, *, scope: str, now: dt.datetime, password: str) -> MeshError:
         """The refusal for ``key`` (an IIN) that has no account: counted in ``login_guess`` and answered as a

@@ -89,9 +89,9 @@ def private_mesh(factory: pytest.TempPathFactory, *, name: str, extra_env: dict[
 
     Its НУЦ makes P-256 keys for holders (``NUC_HOLDER_KEYS=ec``): seeding staff and operators and minting
     citizens take a fraction of the RSA time, and the verifiers take both. Its services hash new passwords at
-    argon2id's cheap cost (``MESH_ARGON2_COST=cheap``, as the in-process mesh): the standard cost of two dozen
-    seeded staff and operators was the largest part of its start. The session's mesh keeps RSA-2048 and the
-    standard cost, as `make run` does, so the suite still carries both end to end (openssl included).
+    argon2id's cheap cost (``MESH_ARGON2_COST=cheap``, as the in-process mesh): every citizen a test registers
+    costs a hash. The session's mesh keeps RSA-2048 and the standard cost, as `make run` does, so the suite still
+    carries both end to end (openssl included).
 
     The broker boots while the services import (``RabbitNode.launch``): each waits for it at its «broker» step."""
     rabbit = RabbitNode.launch(base_dir=factory.mktemp(f"{name}-rabbit"))

@@ -18,7 +18,7 @@ from services.mio_workstation.usecases.staff_directory import (
     staff_iin,
 )
 from shared.db import Sessions
-from shared.employment.logins import hash_password
+from shared.employment.logins import hash_demo_password
 from shared.employment.regulations import RegulationBook
 from shared.errors import MeshError
 from shared.logging import get_logger
@@ -63,8 +63,8 @@ class StaffEnrolment:
 
     async def seed(self) -> None:
         """Every district's staff, the districts side by side: a member costs a НУЦ round trip (two keys made
-        there) and a password hash here (argon2id, in a thread), so with one district after another either НУЦ or
-        this service sat idle. Within a district the roles go in order, as before. The districts' organisations
+        there), so with one district after another this service sat idle while НУЦ worked. The password is hashed
+        at the cheap cost (``hash_demo_password``: it is kept in clear beside the hash). Within a district the roles go in order, as before. The districts' organisations
         are already loaded: ``load_organisations`` is the step before the consumers, and this one comes after."""
         async with asyncio.TaskGroup() as group:  # one failing cancels the rest: the step is retried whole
             for district in self._districts:
@@ -109,7 +109,7 @@ class StaffEnrolment:
         async with self._sessions() as session, session.begin():
             session.add(StaffAccount(
                 iin=iin, district=district, role=role, surname=surname, name=name,
-                password_hash=await asyncio.to_thread(hash_password, password), demo_password=password,
+                password_hash=hash_demo_password(password), demo_password=password,
                 signing_p12=base64.b64decode(pair["signing"]["pkcs12Base64"]),
                 auth_p12=base64.b64decode(pair["authentication"]["pkcs12Base64"]), p12_password=p12_password))
         log.info("staff_seeded", district=district, role=role)
