@@ -13,12 +13,20 @@ outgoing connection could take it before the service bound it: a service of a te
 with ``address already in use`` while three lanes ran."""
 
 
+_HANDED_OUT: set[int] = set()
+"""Ports this process has given: a mesh asks for a dozen before any is bound, so a port free at each ask could be
+given twice — at random, about one mesh start in 200 (the lanes of `make test` start some twenty), which then
+fails with ``address already in use``."""
+
+
 def free_port() -> int:
-    """A loopback port free now, outside the ephemeral range (``LISTEN_RANGE``)."""
+    """A loopback port free now, outside the ephemeral range (``LISTEN_RANGE``), and never one this process gave
+    before (it may not be bound yet)."""
     rng = random.SystemRandom()
     for _ in range(200):
         port = rng.randint(*LISTEN_RANGE)
-        if port_is_free(port):
+        if port not in _HANDED_OUT and port_is_free(port):
+            _HANDED_OUT.add(port)
             return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # the range is crowded: any free port
         sock.bind(("127.0.0.1", 0))

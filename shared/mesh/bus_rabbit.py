@@ -125,6 +125,7 @@ class RabbitBus(Bus):
         self._name = connection_name
         self._connection: AbstractRobustConnection | None = None
         self._publisher: AbstractRobustChannel | None = None
+        self._getter: AbstractRobustChannel | None = None
         self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
         self._queues: dict[str, aio_pika.abc.AbstractQueue] = {}
         self._queue_specs: dict[str, dict[str, Any]] = {}
@@ -157,6 +158,7 @@ class RabbitBus(Bus):
             await self._connection.close()
         self._connection = None
         self._publisher = None
+        self._getter = None
         self._exchanges.clear()
         self._queues.clear()
 
@@ -258,7 +260,14 @@ class RabbitBus(Bus):
         await super().ack_all(others)
 
     async def get(self, *, queue: str) -> Delivery | None:
-        q = await self._channel().get_queue(queue, ensure=False)
+        """On a channel of its own, not the publisher's: a publish the broker refuses closes the publisher's channel,
+        and a get sent while that robust channel reopens failed with «CHANNEL_ERROR - expected 'channel.open'» (a
+        mesh reset's drain of the ingress answered 500 that way once in CI)."""
+        if self._connection is None:
+            raise BusError("bus is not connected")
+        if self._getter is None or self._getter.is_closed:
+            self._getter = await self._connection.channel()
+        q = await self._getter.get_queue(queue, ensure=False)
         message = await q.get(fail=False)
         return RabbitDelivery(message) if message is not None else None
 
