@@ -64,8 +64,9 @@ class StaffEnrolment:
     async def seed(self) -> None:
         """Every district's staff, the districts side by side: a member costs a НУЦ round trip (two keys made
         there), so with one district after another this service sat idle while НУЦ worked. The password is hashed
-        at the cheap cost (``hash_demo_password``: it is kept in clear beside the hash). Within a district the roles go in order, as before. The districts' organisations
-        are already loaded: ``load_organisations`` is the step before the consumers, and this one comes after."""
+        at the cheap cost (``hash_demo_password``: it is kept in clear beside the hash). Within a district the roles
+        go in order, as before. The districts' organisations are already loaded: ``load_organisations`` is the step
+        before the consumers, and this one comes after."""
         async with asyncio.TaskGroup() as group:  # one failing cancels the rest: the step is retried whole
             for district in self._districts:
                 group.create_task(self._seed_district(district))
