@@ -41,8 +41,8 @@ _CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 def use_fast_hashing() -> None:
     """Cheap argon2id parameters, for tests only (the in-process mesh, and the end-to-end tests' private meshes
-    through ``configure_hashing``): a test's mesh hashes every staff password at start-up, and the standard cost
-    (64 MiB, three passes) is what a real system should pay."""
+    through ``configure_hashing``): a test's mesh registers hundreds of citizens, and the standard cost (64 MiB,
+    three passes) is what a real system should pay."""
     global _hasher  # one hasher per process, switched once before anything is hashed
     _hasher = _CHEAP
 
