@@ -191,7 +191,7 @@ class CertificateVerifier:
         that passes may then carry a REVOKED status (revoked later, for a reason that leaves it valid).
 
         ``stapled``: НУЦ's signed OCSP answer about this certificate that came with the signature
-        (``OcspClient._from_staple``); its ``revocation.der`` is what to pass on."""
+        (``OcspClient._from_staple``); the result's ``ocsp_der`` is what to pass on."""
         info = describe_certificate(certificate)
         now = self._clock.now()
         when = at or now

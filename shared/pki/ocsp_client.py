@@ -128,14 +128,13 @@ class OcspClient:
             return cached.status
         if stapled is not None and not flow:
             try:
-                status: RevocationStatus | None = self._from_staple(stapled, certificate=certificate, issuer=issuer,
-                                                                    now=now)
-            except Exception:  # the sender wrote it: whatever is wrong with it, НУЦ is asked, as without one
-                status = None
-            if status is not None:
+                taken = self._from_staple(stapled, certificate=certificate, issuer=issuer, now=now)
+            except Exception:  # noqa: S110 - the sender wrote it: whatever is wrong with it, НУЦ is asked, as without one
+                pass
+            else:
                 metrics().ocsp_cache.labels(metrics().service, "stapled").inc()
-                self._keep(key, status, fetched_at=status.this_update or now, now=now)
-                return status
+                self._keep(key, taken, fetched_at=taken.this_update or now, now=now)
+                return taken
         metrics().ocsp_cache.labels(metrics().service, "miss").inc()
         try:
             status = await self._ask(certificate=certificate, issuer=issuer, now=now, flow=flow)

@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.x509 import ocsp
 from sqlmodel import func, select
 
 from services.con_operator.branches import BRANCHES_FILE, BranchBook
@@ -44,15 +43,16 @@ from shared.employment.regulations import REGULATIONS_DIR, RegulationBook
 from shared.errors import MeshError
 from shared.ids import make_iin
 from shared.mesh.bus_memory import MemoryBroker, MemoryBus
-from shared.mesh.contracts import ApplicationForm, ApplicationRequest, PersonData
+from shared.mesh.contracts import ApplicationForm, PersonData
 from shared.mesh.control_clients import GatewayControlClient, NucClient
 from shared.mesh.inbox import InboxMessage
 from shared.mesh.member import MemberRuntime
 from shared.mesh.outbox import OutboxMessage, OutboxRelay
-from shared.mesh.payload_crypto import Keyring, open_wire, read_wire
+from shared.mesh.payload_crypto import Keyring
 from shared.pki.cert_check import CertificateVerifier, TrustStore
 from shared.pki.ocsp_client import OcspClient
 from shared.pki.signing import SignerIdentity, sign_json
+from tests.support.stapling import assert_stapled, sent_application
 
 CERTIFICATE = "employment.unemployed-certificate"  # mamlyut: signed by the operator; ИС МИО's document handed out
 JOB_SEEKER = "employment.job-seeker-registration"  # almaty: operator or citizen signs; ЦОН forms the notice
@@ -421,13 +421,7 @@ async def test_the_form_goes_out_only_with_the_logged_in_operators_valid_signatu
     assert case is not None
     assert (case.submitted_by, case.route_id, case.channel) == (desk.account.iin, "mamlyut", "con"), \
         "the case followed from the moment it is queued"
-    async with world.sessions() as session:
-        body = (await session.exec(select(OutboxMessage))).one().body
-    stapled = ApplicationRequest.model_validate(open_wire(read_wire(body), world.gateway).envelope.data).stapled_ocsp()
-    assert stapled is not None, "НУЦ's answer about the operator's certificate goes with the form, for ИС МИО"
-    answer = ocsp.load_der_ocsp_response(stapled)
-    assert (answer.serial_number, answer.certificate_status) == (desk.signing.certificate.serial_number,
-                                                                 ocsp.OCSPCertStatus.GOOD)
+    assert_stapled(await sent_application(world.sessions, world.gateway), desk.signing.certificate)
     assert await _code(send(desk.account, visit_id=visit.id, signature="MIIB", signed_by="operator")) == \
         "VISIT_ALREADY_SENT"
 

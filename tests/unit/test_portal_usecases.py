@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509 import ocsp
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -58,10 +57,11 @@ from shared.mesh.envelope import MessageType, envelope_of, unsigned_envelope
 from shared.mesh.inbox import InboxMessage
 from shared.mesh.member import Incoming, MemberRuntime
 from shared.mesh.outbox import OutboxMessage, OutboxRelay
-from shared.mesh.payload_crypto import Keyring, open_wire, read_wire
+from shared.mesh.payload_crypto import Keyring
 from shared.mesh.topology import GATEWAY_ID
 from shared.pki.signing import SignerIdentity, sign_json, sign_wire
 from shared.web.idempotency import IdempotencyRecord
+from tests.support.stapling import assert_stapled, sent_application
 from tests.unit.conftest import Pki
 
 ORG_BIN, OTHER_BIN = "040540010011", "940140000385"
@@ -134,10 +134,7 @@ class Portal:
             return (await session.exec(select(func.count()).select_from(model))).one()
 
     async def sent(self) -> ApplicationRequest:
-        """The one application in the outbox, opened as the gateway opens it."""
-        async with self.sessions() as session:
-            body = (await session.exec(select(OutboxMessage))).one().body
-        return ApplicationRequest.model_validate(open_wire(read_wire(body), self.gateway).envelope.data)
+        return await sent_application(self.sessions, self.gateway)
 
 
 async def _system(pki: Pki, member_id: str) -> SignerIdentity:
@@ -334,16 +331,7 @@ async def test_an_application_is_sent_with_its_copies_in_one_transaction_and_onc
     async with portal.sessions() as session:
         body = (await session.exec(select(OutboxMessage))).one().body
     assert person.iin.encode() not in body, "the payload travels encrypted to the gateway"
-    _assert_stapled(await portal.sent(), signing)
-
-
-def _assert_stapled(sent: ApplicationRequest, signer: SignerIdentity) -> None:
-    """НУЦ's answer about the signer's certificate, as the portal's own check got it, goes with the form."""
-    stapled = sent.stapled_ocsp()
-    assert stapled is not None, "no OCSP answer stapled to the application"
-    answer = ocsp.load_der_ocsp_response(stapled)
-    assert (answer.serial_number, answer.certificate_status) == (signer.certificate.serial_number,
-                                                                 ocsp.OCSPCertStatus.GOOD)
+    assert_stapled(await portal.sent(), signing.certificate)
 
 
 async def test_a_refused_application_sends_and_keeps_nothing(portal: Portal):
@@ -406,7 +394,7 @@ async def test_an_organisation_names_the_district_only_after_its_signature_holds
     following = Following(sessions=portal.sessions, clock=portal.clock)
     assert [c.correlation_id for c in await following.organisation_cases(ORG_BIN)] == [sent.case.correlation_id]
     assert await portal.count(OutboxMessage) == 1
-    _assert_stapled(await portal.sent(), signing)
+    assert_stapled(await portal.sent(), signing.certificate)
 
 
 # ---- following, the cabinet ------------------------------------------------------------------------------------
