@@ -75,7 +75,9 @@ from shared.mesh.topology import (
     H_REFUSAL_REASON,
     INGRESS_EXCHANGE,
     INGRESS_QUEUE,
+    INGRESS_SYNC_QUEUE,
     RETRY_TIERS_S,
+    SYNC_INGRESS_KEY,
     member_queue,
     member_sync_queue,
     sync_routing_key,
@@ -570,6 +572,16 @@ def channels(kinds: list[Kind]) -> dict[str, Any]:
                 "registry; it logs every message, routed or refused, in its signed chained message log."),
             "messages": _messages(to_gateway), "bindings": _exchange(INGRESS_EXCHANGE, "direct"),
         },
+        "ingressSync": {
+            "address": SYNC_INGRESS_KEY, "title": f"{INGRESS_EXCHANGE} (direct exchange, routing key "
+                                                  f"'{SYNC_INGRESS_KEY}')",
+            "description": (
+                f"The ingress's fast lane (queue {INGRESS_SYNC_QUEUE}: {work_queue}): synchronous requests and their "
+                "answers, which the gateway takes before the asynchronous backlog, so a burst of applications does "
+                "not hold a call up past its deadline. Examined exactly as on the asynchronous lane; a synchronous "
+                "message published there is still taken, behind whatever waits."),
+            "messages": _messages(sync_requests + sync_answers), "bindings": _exchange(INGRESS_EXCHANGE, "direct"),
+        },
         "delivery": {
             "address": "{memberId}", "title": f"{DELIVERY_EXCHANGE}, routing key {{memberId}} → queue "
                                                f"{member_queue('{memberId}')}",
@@ -652,13 +664,13 @@ def _sync_operations(service: Service, d: ServiceDef) -> dict[str, Any]:
     request, response = f"{service.id}.REQUEST", f"{service.id}.RESPONSE"
     providers, callers = (_who(m, service_id=service.id) for m in (d.providers, d.callers))
     ops[f"call{service.camel}"] = {
-        "action": "send", "channel": {"$ref": "#/channels/ingress"}, "title": f"{d.title}: ask",
+        "action": "send", "channel": {"$ref": "#/channels/ingressSync"}, "title": f"{d.title}: ask",
         "summary": f"Call {service.id} synchronously (callers: {callers}).",
         "description": (
-            f"Publish the REQUEST to {INGRESS_EXCHANGE} with AMQP reply_to = your reply queue (else "
-            f"Client.ReplyToRequired) and {H_DEADLINE}; the answer, or an ERROR, comes to that queue. "
-            f"Served by: {providers}."),
-        "messages": _refs("ingress", [request]),
+            f"Publish the REQUEST to {INGRESS_EXCHANGE}, routing key '{SYNC_INGRESS_KEY}', with AMQP reply_to = "
+            f"your reply queue (else Client.ReplyToRequired) and {H_DEADLINE}; the answer, or an ERROR, comes to "
+            f"that queue. Served by: {providers}."),
+        "messages": _refs("ingressSync", [request]),
         "reply": {"channel": {"$ref": "#/channels/replies"},
                   "messages": _refs("replies", [response, ERROR_MESSAGE])},
         "bindings": _amqp(deliveryMode=TRANSIENT, mandatory=True),
@@ -668,11 +680,12 @@ def _sync_operations(service: Service, d: ServiceDef) -> dict[str, Any]:
         "summary": f"Answer {service.id} (providers: {providers}).",
         "description": (
             f"Take the REQUEST from {member_sync_queue('{memberId}')}, check the seal and the sender's "
-            f"signature, answer before {H_DEADLINE} with a RESPONSE (or an ERROR) to {INGRESS_EXCHANGE}, "
+            f"signature, answer before {H_DEADLINE} with a RESPONSE (or an ERROR) to {INGRESS_EXCHANGE}, routing "
+            f"key '{SYNC_INGRESS_KEY}', "
             "inReplyTo = the request's messageId, recipient = the caller, the same correlationId."),
         "messages": _refs("syncDelivery", [request]),
-        "reply": {"channel": {"$ref": "#/channels/ingress"},
-                  "messages": _refs("ingress", [response, ERROR_MESSAGE])},
+        "reply": {"channel": {"$ref": "#/channels/ingressSync"},
+                  "messages": _refs("ingressSync", [response, ERROR_MESSAGE])},
         "bindings": _amqp(ack=True),
     }
     return ops
@@ -776,7 +789,8 @@ INFO = f"""The message channels of egov-mesh, a working simulator of Kazakhstan'
 gateway, and the member systems it connects), as a member system sees them. RabbitMQ, AMQP 0-9-1:
 
 ```
-member ──publish──► {INGRESS_EXCHANGE} ──► [{INGRESS_QUEUE}] ──► gateway: checks, logs, routes
+member ──publish──► {INGRESS_EXCHANGE} ─('')───► [{INGRESS_QUEUE}] ─────► gateway: checks, logs, routes
+                                  ─({SYNC_INGRESS_KEY})─► [{INGRESS_SYNC_QUEUE}] ─► gateway, first: synchronous calls
 gateway ─publish──► {DELIVERY_EXCHANGE} ─({{memberId}})───────► [member.{{memberId}}]        asynchronous
                                   ─({{memberId}}.sync)──► [member.{{memberId}}.sync]   synchronous requests
 gateway ─────────── default exchange ────────────► caller's reply queue      synchronous answers

@@ -41,6 +41,7 @@ _process_service: list[str] = []
 # Mesh-time durations of staff and ЦОН steps: minutes to weeks.
 _STEP_BUCKETS = (60, 300, 900, 3600, 4 * 3600, 8 * 3600, 86400, 3 * 86400, 7 * 86400, 15 * 86400, 30 * 86400)
 _HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_SYNC_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
 
 Scraper = Callable[["ServiceMetrics"], Awaitable[None]]
 
@@ -69,6 +70,10 @@ class ServiceMetrics:
                                        "staff, ИС ЦОН)", ["service", "step"], buckets=_STEP_BUCKETS, registry=r)
         self.steps_overdue = Counter("mesh_steps_overdue", "Steps finished past their maximum", ["service", "step"],
                                      registry=r)
+        self.sync_calls = Histogram("mesh_sync_call_seconds", "Synchronous calls this member made through the "
+                                    "gateway, from publish to answer (real time), by service and outcome: answered, "
+                                    "error, timeout (the gateway's Server.Timeout), no word, not sent",
+                                    ["service", "service_id", "outcome"], buckets=_SYNC_BUCKETS, registry=r)
         self.http_latency = Histogram("http_request_duration_seconds", "HTTP requests by route template and status",
                                       ["service", "method", "route", "status"], buckets=_HTTP_BUCKETS, registry=r)
         self._scrapers: dict[str, Scraper] = {}
@@ -87,6 +92,9 @@ class ServiceMetrics:
         self.step_duration.labels(self.service, step).observe(max(seconds, 0.0))
         if overdue:
             self.steps_overdue.labels(self.service, step).inc()
+
+    def sync_call(self, service_id: str, *, outcome: str, seconds: float) -> None:
+        self.sync_calls.labels(self.service, service_id, outcome).observe(seconds)
 
     def on_scrape(self, name: str, scraper: Scraper) -> None:
         """``scraper`` sets gauges before each scrape; a service started again replaces its own by ``name``."""

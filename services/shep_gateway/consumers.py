@@ -1,7 +1,10 @@
-"""The gateway's one message entry point: shep.ingress, handled in batches by a single worker.
+"""The gateway's one message entry point: the ingress's two lanes, handled in batches by a single worker.
 
 One worker keeps the log chain in arrival order; batching lets one transaction (and one fsync) carry many
-messages when traffic is heavy, while a lone message is handled at once.
+messages when traffic is heavy, while a lone message is handled at once. The two lanes of the ingress
+(``shared.mesh.topology``) are batched apart, the synchronous first: a request or an answer with a deadline waits
+for the batch in work, not for the asynchronous backlog behind it. Never two synchronous batches in a row while
+asynchronous messages wait, so a stream of calls cannot starve the rest: a call waits at most two batches.
 
 One message never holds up the others. When a batch cannot be committed, its messages are taken one by one:
 those that go through are routed as usual; one that fails on its own is sent round the retry tiers and,
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
 from services.shep_gateway.handlers import Gateway
@@ -24,9 +28,10 @@ from shared.mesh.bus import Bus, BusError, Delivery, Subscription
 from shared.mesh.consumer import ack_or_let_go, retry_later
 from shared.mesh.dead_letters import settle_dead
 from shared.mesh.failures import Attempts, Failure, FailureKind, classify
-from shared.mesh.topology import INGRESS_QUEUE
+from shared.mesh.topology import INGRESS_QUEUE, INGRESS_QUEUES, INGRESS_SYNC_QUEUE, ingress_queue_of
 
 log = get_logger(__name__)
+SYNC_LANE, ASYNC_LANE = (INGRESS_QUEUES.index(q) for q in (INGRESS_SYNC_QUEUE, INGRESS_QUEUE))
 
 
 class IngressWorker:
@@ -36,8 +41,11 @@ class IngressWorker:
         self._batch_size = batch_size
         self._prefetch = prefetch
         self._stall_s = stall_s
-        self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
-        self._subscription: Subscription | None = None
+        # What was taken from each lane (INGRESS_QUEUES' order: synchronous, asynchronous), in arrival order
+        self._lanes: tuple[asyncio.Queue[Delivery], ...] = tuple(asyncio.Queue() for _ in INGRESS_QUEUES)
+        self._arrived = asyncio.Event()
+        self._last_lane = ASYNC_LANE
+        self._subscriptions: list[Subscription] = []
         self._loop = BackgroundTask(name="gateway-ingress", run=self._run)
         self._busy_since: float | None = None
         self._in_work = 0  # the batch taken from the inbox, until it is committed and its deliveries published
@@ -46,12 +54,20 @@ class IngressWorker:
 
     async def start(self) -> None:
         self._loop.start()
-        self._subscription = await self._bus.consume(queue=INGRESS_QUEUE, handler=self._inbox.put,
-                                                     prefetch=self._prefetch)
+        for lane, queue in enumerate(INGRESS_QUEUES):
+            self._subscriptions.append(await self._bus.consume(queue=queue, handler=self._taker(lane),
+                                                               prefetch=self._prefetch))
+
+    def _taker(self, lane: int) -> Callable[[Delivery], Awaitable[None]]:
+        async def take(delivery: Delivery) -> None:
+            self._lanes[lane].put_nowait(delivery)
+            self._arrived.set()
+        return take
 
     async def stop(self) -> None:
-        if self._subscription is not None:
-            await self._subscription.cancel()
+        subscriptions, self._subscriptions = self._subscriptions, []
+        for subscription in subscriptions:
+            await subscription.cancel()
         await self._loop.stop()
         await self._gateway.ledger.stop()
 
@@ -60,16 +76,20 @@ class IngressWorker:
         the state being deleted. Acked where the channel still stands (the in-memory broker); on RabbitMQ the closed
         channel has already put it back in the queue, which the reset drains."""
         discarded = 0
-        while not self._inbox.empty():
-            with suppress(Exception):
-                await self._inbox.get_nowait().ack()
-            discarded += 1
+        for lane in self._lanes:
+            while not lane.empty():
+                with suppress(Exception):
+                    await lane.get_nowait().ack()
+                discarded += 1
         return discarded
 
     def holding(self) -> int:
-        """Messages taken from shep.ingress and not yet through (waiting for the batch, or in it): in flight for
+        """Messages taken from the ingress and not yet through (waiting for the batch, or in it): in flight for
         the settle, though the broker no longer counts them as ready."""
-        return self._inbox.qsize() + self._in_work
+        return self._waiting() + self._in_work
+
+    def _waiting(self) -> int:
+        return sum(lane.qsize() for lane in self._lanes)
 
     async def progress(self) -> str | None:
         """Readiness: None while messages go through; otherwise what holds the ingress up."""
@@ -79,14 +99,12 @@ class IngressWorker:
             return f"ingress waiting: {self._outage.code}: {self._outage.reason}"[:300]
         if self._busy_since is not None and time.monotonic() - self._busy_since > self._stall_s:
             return (f"ingress stalled: a batch has been in work for {time.monotonic() - self._busy_since:.0f} s "
-                    f"({self._inbox.qsize()} more waiting)")
+                    f"({self._waiting()} more waiting)")
         return None
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._inbox.get()]
-            while len(batch) < self._batch_size and not self._inbox.empty():
-                batch.append(self._inbox.get_nowait())
+            batch = await self._next_batch()
             self._busy_since, self._in_work = time.monotonic(), len(batch)
             try:
                 await self._handle(batch)
@@ -105,6 +123,17 @@ class IngressWorker:
             finally:
                 self._busy_since = None
                 self._in_work = 0
+
+    async def _next_batch(self) -> list[Delivery]:
+        """Up to a batch from one lane: the synchronous, unless the last batch was and asynchronous messages wait."""
+        while not self._waiting():
+            self._arrived.clear()
+            await self._arrived.wait()
+        sync, rest = self._lanes[SYNC_LANE], self._lanes[ASYNC_LANE]
+        self._last_lane = SYNC_LANE if not sync.empty() and (self._last_lane != SYNC_LANE or rest.empty()) \
+            else ASYNC_LANE
+        lane = self._lanes[self._last_lane]
+        return [lane.get_nowait() for _ in range(min(lane.qsize(), self._batch_size))]
 
     async def _handle(self, batch: list[Delivery]) -> None:
         # One after another: examine only waits on a cache miss (OCSP, a prior request), so a task per message
@@ -148,7 +177,7 @@ class IngressWorker:
             policy = self._gateway.policy
             attempts = Attempts.after_failure(delivery.headers, failure=failure)
             if policy.delay(failure, attempts) is not None:
-                await retry_later(bus=self._bus, delivery=delivery, queue=INGRESS_QUEUE, failure=failure,
+                await retry_later(bus=self._bus, delivery=delivery, queue=ingress_queue_of(delivery), failure=failure,
                                   policy=policy)
                 return
             code, reason = policy.gave_up(failure, attempts)
@@ -156,6 +185,7 @@ class IngressWorker:
                 await self._gateway.refuse_failed(delivery, code=code, reason=reason)
             except Exception:  # nothing was committed: park it directly, with the reason
                 log.exception("ingress_failure_not_logged")
-                await settle_dead(bus=self._bus, delivery=delivery, queue=INGRESS_QUEUE, code=code, reason=reason)
+                await settle_dead(bus=self._bus, delivery=delivery, queue=ingress_queue_of(delivery), code=code,
+                                  reason=reason)
                 return
-            await ack_or_let_go(delivery, queue=INGRESS_QUEUE)
+            await ack_or_let_go(delivery, queue=ingress_queue_of(delivery))

@@ -69,7 +69,7 @@ from shared.mesh.member import Composer
 from shared.mesh.member_node import scrape_outbox
 from shared.mesh.outbox import OutboxMessage, OutboxRelay
 from shared.mesh.readiness import Readiness, broker_probe, database_probe, trust_probe, until_done
-from shared.mesh.topology import DEAD_QUEUE, INGRESS_QUEUE, declare_gateway
+from shared.mesh.topology import DEAD_QUEUE, INGRESS_QUEUES, declare_gateway
 from shared.pki.cert_check import CertificateVerifier, TrustStore
 from shared.pki.ocsp_client import OcspClient
 from shared.telemetry import ServiceMetrics, configure_tracing, metrics, propagate_trace, serving
@@ -249,7 +249,7 @@ def _wire(settings: GatewaySettings, *, bus: Bus | None, http: httpx.AsyncClient
 
     async def scrape(counted: ServiceMetrics) -> None:  # what /metrics reads: the outbox, the queues it minds
         await scrape_outbox(counted, relay)
-        for queue in (INGRESS_QUEUE, DEAD_QUEUE):
+        for queue in (*INGRESS_QUEUES, DEAD_QUEUE):
             counted.queue_depth.labels(counted.service, queue).set((await own_bus.queue_status(queue=queue)).ready)
     metrics(SERVICE).on_scrape("gateway", scrape)
     soap_door = SoapDoor(bus=own_bus, book=book, decision=gateway.decision, composer=composer, clock=clock,

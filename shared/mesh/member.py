@@ -49,6 +49,7 @@ from shared.mesh.topology import (
     GATEWAY_ID,
     H_DEADLINE,
     INGRESS_EXCHANGE,
+    SYNC_INGRESS_KEY,
     deadline_header,
     declare_member_queues,
     member_queue,
@@ -279,7 +280,7 @@ class SyncProvider:
         wire = self.composer.compose(service_id=env.service_id, message_type=kind, data=data,
                                      correlation_id=env.correlation_id, recipient=env.sender,
                                      in_reply_to=env.message_id)
-        await self.bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=outgoing(
+        await self.bus.publish(exchange=INGRESS_EXCHANGE, routing_key=SYNC_INGRESS_KEY, message=outgoing(
             self.to_gateway(wire), headers={H_DEADLINE: deadline_header(deadline)}, persistent=False))
         metrics().message_out("published")
 
@@ -410,9 +411,10 @@ class MemberRuntime:
                                      correlation_id=correlation_id, route_id=route_id)
         future: asyncio.Future[Incoming] = asyncio.get_running_loop().create_future()
         self._pending[wire["messageId"]] = future
+        started, outcome = time.monotonic(), "answered"
         try:
             # No broker TTL: a request that waited past its deadline is refused by whoever finds it, with a reason.
-            await self.bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=outgoing(
+            await self.bus.publish(exchange=INGRESS_EXCHANGE, routing_key=SYNC_INGRESS_KEY, message=outgoing(
                 self.to_gateway(wire), reply_to=self._reply_queue,
                 headers={H_DEADLINE: deadline_header(time.time() + timeout)}, persistent=False))
             metrics().message_out("published")
@@ -420,15 +422,21 @@ class MemberRuntime:
             # commit, a publish, a consume: half a second was not always enough on a loaded machine) and covers a
             # gateway that is down.
             return await asyncio.wait_for(future, timeout=timeout + REPLY_MARGIN_S)
+        except MeshError as exc:
+            outcome = "timeout" if exc.code == "Server.Timeout" else "error"
+            raise
         except TimeoutError:
+            outcome = "no word"
             raise MeshError("Server.Timeout", f"{service_id} did not answer within {timeout:g} s and the gateway "
                             "said nothing either: the gateway is not taking messages",
                             details={"failedAt": GATEWAY}) from None
         except BusError as exc:
+            outcome = "not sent"
             raise MeshError("Client.GatewayUnreachable", f"could not hand the request to the broker: {exc}",
                             details={"failedAt": BROKER}) from None
         finally:
             self._pending.pop(wire["messageId"], None)
+            metrics().sync_call(service_id, outcome=outcome, seconds=time.monotonic() - started)
 
     # ---- receiving ---------------------------------------------------------------------------------------
     async def start(self) -> None:

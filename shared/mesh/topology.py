@@ -1,11 +1,17 @@
 """The mesh's exchanges and queues, declared idempotently by whoever needs them (same arguments everywhere).
 
-    member ──publish──► shep.ingress ──► [shep.ingress] ──► gateway
+    member ──publish──► shep.ingress ──('')────► [shep.ingress] ──────► gateway    asynchronous messages
+                                     ──(sync)──► [shep.ingress.sync] ─► gateway    synchronous requests, answers
     gateway ─publish──► shep.delivery ─(member id)──────► [member.<id>]        asynchronous channel
                                       ─(<id>.sync)──────► [member.<id>.sync]   synchronous requests
     gateway ─────────── default exchange ──────────────► caller's reply queue  synchronous answers
     any consumer ─reject/refuse─► mesh.dead ──► [mesh.dead-letters]            with the reason in headers
     [q] ─transient failure─► q.retry ─(<n>s)─► [q.retry.<n>s] ─TTL─► [q]        back-off tiers
+
+The synchronous lane is the ingress's fast lane, as each member's ``.sync`` queue is at delivery: a request and
+its answer each wait at most a batch of the gateway's, never behind the thousands of asynchronous messages a burst
+leaves in shep.ingress — there they waited past their deadline (10 s) and a caller was told Server.Timeout while
+the registry had answered. The lane is a schedule, not a privilege: what arrives on either is examined alike.
 
 Each work queue has its own retry exchange, so a member's broker account can be allowed to schedule its own
 retries without being allowed to publish on the default exchange (which reaches every queue by name).
@@ -19,6 +25,9 @@ from shared.mesh.bus import Bus, Delivery, OutgoingMessage
 GATEWAY_ID = "shep"  # the gateway's member id: its certificate's CN, its broker account, the clock's sender
 INGRESS_EXCHANGE = "shep.ingress"
 INGRESS_QUEUE = "shep.ingress"
+INGRESS_SYNC_QUEUE = "shep.ingress.sync"
+SYNC_INGRESS_KEY = "sync"  # the routing key on shep.ingress of the synchronous lane
+INGRESS_QUEUES = (INGRESS_SYNC_QUEUE, INGRESS_QUEUE)  # the gateway takes from the first first
 DELIVERY_EXCHANGE = "shep.delivery"
 DEAD_EXCHANGE = "mesh.dead"
 DEAD_QUEUE = "mesh.dead-letters"
@@ -61,6 +70,17 @@ def member_sync_queue(member_id: str) -> str:
 
 def sync_routing_key(member_id: str) -> str:
     return f"{member_id}.sync"
+
+
+def ingress_key(*, synchronous: bool) -> str:
+    """The routing key on shep.ingress: a synchronous request or answer takes the fast lane."""
+    return SYNC_INGRESS_KEY if synchronous else ""
+
+
+def ingress_queue_of(delivery: Delivery) -> str:
+    """The ingress queue ``delivery`` was taken from: published to its lane (the routing key), or back from one of
+    the lane's retry tiers (the broker dead-letters those to the queue by name)."""
+    return INGRESS_SYNC_QUEUE if delivery.routing_key in (SYNC_INGRESS_KEY, INGRESS_SYNC_QUEUE) else INGRESS_QUEUE
 
 
 def retry_queue(queue: str, tier_s: int) -> str:
@@ -130,4 +150,6 @@ async def declare_member_queues(bus: Bus, *, member_id: str) -> None:
 
 async def declare_gateway(bus: Bus) -> None:
     await declare_core(bus)
-    await declare_work_queue(bus, queue=INGRESS_QUEUE, bindings=[(INGRESS_EXCHANGE, "")])
+    await declare_work_queue(bus, queue=INGRESS_QUEUE, bindings=[(INGRESS_EXCHANGE, ingress_key(synchronous=False))])
+    await declare_work_queue(bus, queue=INGRESS_SYNC_QUEUE,
+                             bindings=[(INGRESS_EXCHANGE, ingress_key(synchronous=True))])

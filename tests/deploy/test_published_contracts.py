@@ -62,6 +62,8 @@ def test_every_registry_service_can_be_called_and_served():
         assert operations[f"{serve}{camel}"]["action"] == "receive"
         if service.channel == "sync":
             assert operations[f"{ask}{camel}"]["reply"]["channel"] == {"$ref": "#/channels/replies"}
+            assert operations[f"{ask}{camel}"]["channel"] == {"$ref": "#/channels/ingressSync"}, "the fast lane"
+            assert operations[f"{serve}{camel}"]["reply"]["channel"] == {"$ref": "#/channels/ingressSync"}
 
 
 async def test_the_channels_are_the_exchanges_and_bindings_the_topology_declares():
@@ -70,7 +72,7 @@ async def test_the_channels_are_the_exchanges_and_bindings_the_topology_declares
     await bus.connect()
     await declare_gateway(bus)
     await declare_member(bus, member_id="portal")
-    bound_to = {"ingress": "shep.ingress", "delivery": member_queue("portal"),
+    bound_to = {"ingress": "shep.ingress", "ingressSync": "shep.ingress.sync", "delivery": member_queue("portal"),
                 "syncDelivery": member_sync_queue("portal"), "deadLetters": "mesh.dead-letters"}
     for name, channel in DOC["channels"].items():
         amqp = channel["bindings"]["amqp"]

@@ -80,7 +80,7 @@ async def test_a_round_that_may_be_quiet_reads_the_queues_and_the_tiers_of_those
     await bus.consume(queue=member_queue("live"), handler=_ignore, prefetch=1)
     seen = await (await _settler(bus, holding=0, members=["live", "gone"])).read(None)
     assert seen.busy == [f"queue {retry_queue(member_queue('live'), 5)}: 1 waiting"]
-    assert len(bus.asked) == 1 + 2 * 2 + 3, "the ingress and two queues a member, then the live queue's three tiers"
+    assert len(bus.asked) == 2 + 2 * 2 + 3, "the ingress's two lanes, two queues a member, the live queue's three tiers"
 
 
 async def _ignore(_delivery: Any) -> None:

@@ -144,6 +144,10 @@ async def test_metrics_move_as_cases_go_through(inproc: InProcessMesh):
         "gateway OCSP": _moved(before, after, "shep_gateway", "mesh_ocsp_cache_total"),
         "mio steps": _moved(before, after, "mio_workstation", "mesh_step_duration_seconds_count"),
         "centre steps": _moved(before, after, "con_operator", "mesh_step_duration_seconds_count"),
+        "mio calls answered": _moved(before, after, "mio_workstation", "mesh_sync_call_seconds_count",
+                                     service_id="gbdfl.person-by-iin", outcome="answered"),
+        "centre calls answered": _moved(before, after, "con_operator", "mesh_sync_call_seconds_count",
+                                        service_id="gbdfl.person-by-iin", outcome="answered"),
     }
     print("\nmoved:", moved)
     assert all(value > 0 for value in moved.values()), moved

@@ -17,7 +17,7 @@ from shared.mesh.bus import Bus, BusError
 from shared.mesh.contracts import DUPLICATE_MESSAGE
 from shared.mesh.dead_letters import copy_of
 from shared.mesh.failures import Attempts, Failure, FailureKind
-from shared.mesh.topology import H_DOOR, H_DOOR_CHECKS, H_PUBLISHER, INGRESS_QUEUE, first_publisher, publish_retry
+from shared.mesh.topology import H_DOOR, H_DOOR_CHECKS, H_PUBLISHER, first_publisher, ingress_queue_of, publish_retry
 
 log = get_logger(__name__)
 
@@ -61,7 +61,7 @@ class IngressCommit:
             await self._ledger.publish(rows)
 
     async def _retry(self, item: Examined) -> None:
-        """Round the ingress queue's retry tiers, its attempts counted and its first publisher named."""
+        """Round its ingress queue's retry tiers, its attempts counted and its first publisher named."""
         assert isinstance(item.decision, Retry)
         attempts = Attempts.after_failure(item.delivery.headers, failure=Failure(
             FailureKind.OUTAGE, item.decision.refusal.code, item.decision.refusal.message))
@@ -73,9 +73,9 @@ class IngressCommit:
                 if k not in (H_DOOR, H_DOOR_CHECKS) or item.checks.get("door") == "soap"}
         try:
             publisher = first_publisher(item.delivery, me=self._bus.login)
-            await publish_retry(self._bus, queue=INGRESS_QUEUE, tier_s=item.decision.delay_s, message=copy_of(
-                item.delivery, headers={**kept, **attempts.headers(),
-                                        **({H_PUBLISHER: publisher} if publisher else {})}))
+            headers = {**kept, **attempts.headers(), **({H_PUBLISHER: publisher} if publisher else {})}
+            await publish_retry(self._bus, queue=ingress_queue_of(item.delivery), tier_s=item.decision.delay_s,
+                                message=copy_of(item.delivery, headers=headers))
         except BusError:
             await item.delivery.reject(requeue=True)
             return

@@ -38,7 +38,7 @@ from shared.errors import MeshError
 from shared.logging import get_logger
 from shared.mesh.bus import Bus
 from shared.mesh.outbox import OutboxMessage
-from shared.mesh.topology import DEAD_QUEUE, INGRESS_QUEUE
+from shared.mesh.topology import DEAD_QUEUE, INGRESS_QUEUES
 
 log = get_logger(__name__)
 NOT_MEMBERS = {"shep_gateway", "nuc_pki"}  # the gateway resets itself; НУЦ's CA and certificates are kept
@@ -131,7 +131,7 @@ class MeshReset:
         await self._worker.stop()
         try:
             await self._worker.discard_waiting()
-            for queue in (INGRESS_QUEUE, DEAD_QUEUE):
+            for queue in (*INGRESS_QUEUES, DEAD_QUEUE):
                 while (delivery := await self._bus.get(queue=queue)) is not None:
                     await delivery.ack()
             yield

@@ -33,8 +33,8 @@ from shared.mesh.topology import (
     DELIVERY_EXCHANGE,
     H_DEADLINE,
     H_RECIPIENT,
-    INGRESS_QUEUE,
     deadline_header,
+    ingress_queue_of,
 )
 from shared.pki.cert_check import is_transient_refusal
 from shared.telemetry import SpanKind, metrics, span
@@ -159,8 +159,9 @@ class Outcomes:
                                  routing_key=destination.routing_key)
 
     def _stage_refusal(self, txn: Txn, *, item: Examined, refusal: Refusal, log_seq: int) -> None:
-        txn.staged.append(outbox_values(exchange=DEAD_EXCHANGE, routing_key=INGRESS_QUEUE, message=dead_copy(
-            item.delivery, code=refusal.code, reason=refusal.message, queue=INGRESS_QUEUE,
+        queue = ingress_queue_of(item.delivery)
+        txn.staged.append(outbox_values(exchange=DEAD_EXCHANGE, routing_key=queue, message=dead_copy(
+            item.delivery, code=refusal.code, reason=refusal.message, queue=queue,
             body=self._sealer.dead_body(item))))
         target = self._error_target(item)
         if target is None:

@@ -28,7 +28,7 @@ from shared.mesh import in_flight
 from shared.mesh.bus import Bus, BusError
 from shared.mesh.in_flight import CaseSeen
 from shared.mesh.outbox import OutboxRelay
-from shared.mesh.topology import GATEWAY_ID, INGRESS_QUEUE, RETRY_TIERS_S, member_queue, member_sync_queue, retry_queue
+from shared.mesh.topology import GATEWAY_ID, INGRESS_QUEUES, RETRY_TIERS_S, member_queue, member_sync_queue, retry_queue
 
 log = get_logger(__name__)
 
@@ -223,13 +223,13 @@ class Settler:
         return seen
 
     async def _queues(self) -> list[tuple[str, int]]:
-        """The queues with messages something will take: the ingress and each member's two queues, then the retry
-        tiers of those that are consumed (a tier's messages come back to its queue: to nobody, when nothing
+        """The queues with messages something will take: the ingress's two lanes and each member's two queues, then
+        the retry tiers of those that are consumed (a tier's messages come back to its queue: to nobody, when nothing
         consumes it — a test's own member, closed with deliveries left, is waited for by the gateway however long
         (``shared.mesh.receipts``), not by a settle; a member service that is down is seen by its probe not
         answering). Read in two bulk reads (``Bus.queue_statuses``): a few hundred enrolled test members are a
         thousand queues, and their tiers three times as many."""
-        queues = [INGRESS_QUEUE]
+        queues = list(INGRESS_QUEUES)
         for member in self._members():
             if member != GATEWAY_ID:
                 queues += [member_queue(member), member_sync_queue(member)]

@@ -66,7 +66,15 @@ from shared.mesh.soap_channels import (
     sync_response,
     to_bytes,
 )
-from shared.mesh.topology import H_DEADLINE, H_DOOR, H_DOOR_CHECKS, H_PUBLISHER, INGRESS_EXCHANGE, deadline_header
+from shared.mesh.topology import (
+    H_DEADLINE,
+    H_DOOR,
+    H_DOOR_CHECKS,
+    H_PUBLISHER,
+    INGRESS_EXCHANGE,
+    deadline_header,
+    ingress_key,
+)
 from shared.pki.cert_check import signature_refusal_code
 from shared.pki.signing import SignatureError, sign_wire
 from shared.pki.xmldsig import SOAP11, SignedBody, parse_xml, sign_body, verify_body
@@ -278,7 +286,8 @@ class SoapDoor:
         if deadline is not None:
             headers[H_DEADLINE] = deadline_header(deadline)
         try:
-            await self._bus.publish(exchange=INGRESS_EXCHANGE, routing_key="", message=OutgoingMessage(
+            lane = ingress_key(synchronous=deadline is not None)
+            await self._bus.publish(exchange=INGRESS_EXCHANGE, routing_key=lane, message=OutgoingMessage(
                 body=body, message_id=raw["messageId"], correlation_id=raw["correlationId"],
                 reply_to=reply_to, headers=headers, persistent=reply_to is None))
         except BusError as exc:
