@@ -4,7 +4,10 @@ through the portal and ИС ЦОН, each followed to its final status — on the
 services, SQLite).
 
 Reports what a tester driving a Monday's load sees: the time from an application's submit to its final status
-(p50/p95/p99, to the 0.5 s the run polls at, as the batch does), the rate achieved, what each application cost in
+(p50/p95/p99, to the 0.5 s the run polls at, as the batch does) and, apart, the two parts of it: the simulated
+staff's scheduled wait (ИС МИО's timeline: each step done by them at its ``autoAt``, the share of the step's
+maximum after it started — a three-working-day step started on a Friday spans a weekend) and the rest, the mesh's
+own time; the rate achieved, what each application cost in
 CPU per service (as ``bench.applications``), and each service's resident memory before and after (MB, the process
 and its children).
 The simulated staff act after the same tiny share of each step's maximum as in the batch, so the latency is the
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import statistics
@@ -30,7 +34,7 @@ from typing import Any
 
 from bench.cpu import CpuMeter, per_item_ms, tree_rss_mb
 from bench.figures import OUT, whole_mesh, write_figures
-from meshkit.load import Applicant, CaseCursor, follow, prepare, submit
+from meshkit.load import Applicant, CaseCursor, Clients, follow, prepare, submit
 
 SHARE_OF_BATCH_RATE = 0.7
 POLL_S = 0.5
@@ -70,6 +74,35 @@ def _soak(windows: list[dict[str, Any]]) -> dict[str, Any]:
                 name: round((last["rssMb"][name] - first["rssMb"][name]) * 10_000 / made, 1) for name in last["rssMb"]}}
 
 
+async def _staff_wait_s(clients: Clients, applicant: Applicant, limit: asyncio.Semaphore) -> float | None:
+    """The simulated staff's scheduled wait in ``applicant``'s case: its steps done by them, each from its start to
+    its ``autoAt`` (mesh time, which runs at the real pace in a bench). None if the case cannot be read."""
+    number = (applicant.final or {}).get("applicationNumber")
+    if not number:
+        return None
+    async with limit, clients("mio_workstation") as mio:
+        reply = await mio.get(f"/applications/{number}")
+    if reply.status_code != 200:
+        return None
+    return sum(max(0.0, (dt.datetime.fromisoformat(step["autoAt"]) - dt.datetime.fromisoformat(step["startedAt"])
+                         ).total_seconds())
+               for step in reply.json().get("steps", []) if step.get("actor") == "auto" and step.get("autoAt"))
+
+
+async def _split(clients: Clients, applicants: list[Applicant]) -> dict[str, Any]:
+    """Submit → final in its two parts, per application: the staff's scheduled wait, and the rest (the mesh's)."""
+    limit = asyncio.Semaphore(16)
+    final = [(a, a.finished_at - a.submitted_at) for a in applicants
+             if a.finished_at is not None and a.submitted_at is not None]
+    waits = await asyncio.gather(*(_staff_wait_s(clients, a, limit) for a, _ in final))
+    staff = sorted(w for w in waits if w is not None)
+    own = sorted(max(0.0, took - w) for (_, took), w in zip(final, waits, strict=True) if w is not None)
+    return {"split_of": len(own),
+            **{f"p{q}_staff_wait_s": _percentile(staff, q / 100) for q in (50, 95, 99)},
+            **{f"p{q}_mesh_own_s": _percentile(own, q / 100) for q in (50, 95, 99)},
+            "max_staff_wait_s": _percentile(staff, 1.0), "max_mesh_own_s": _percentile(own, 1.0)}
+
+
 async def bench(args: argparse.Namespace) -> dict:
     rate = args.rate or round(SHARE_OF_BATCH_RATE * (_batch_rate() or 10.0), 2)
     count = max(1, round(rate * args.seconds))
@@ -82,14 +115,16 @@ async def bench(args: argparse.Namespace) -> dict:
         meter.start()
         started = time.monotonic()
         submitting = asyncio.ensure_future(submit(clients, applicants, every_s=1 / rate))
+        windows: list[dict[str, Any]] = []
         sampling = asyncio.ensure_future(_windows(applicants, roots, started=started, every_s=args.window,
-                                                  into=(windows := [])))
+                                                  into=windows))
         report = await follow(clients, applicants, timeout_s=args.seconds + 600, started=started, every_s=POLL_S,
                               submitting=submitting, cursor=CaseCursor())  # a fresh mesh whose clock stays put
         sampling.cancel()
         submit_s = submitting.result()
         spent = meter.stop()
         memory_after = {name: tree_rss_mb(pid) for name, pid in roots.items()}
+        split = await _split(clients, applicants)
     latencies = report.latencies_s
     return {
         "rate_asked_per_s": rate, "seconds": args.seconds, "applications": report.submitted,
@@ -99,12 +134,15 @@ async def bench(args: argparse.Namespace) -> dict:
         "p95_submit_to_final_s": _percentile(latencies, 0.95),
         "p99_submit_to_final_s": _percentile(latencies, 0.99),
         "max_submit_to_final_s": round(latencies[-1], 2) if latencies else None,
+        **split,
         "cpu_ms_per_application": per_item_ms(spent, report.submitted),
         "rss_mb_before": memory_before, "rss_mb_after": memory_after,
         "windows": windows, **_soak(windows),
         "note": ("a steady arrival rate (the asked rate, default 70% of this run's batch rate) for the given "
                  "seconds; latencies from each submit to its final status as the portal's and ИС ЦОН's case lists "
-                 f"show it, polled every {POLL_S} s; CPU and RSS as bench.applications measures them"),
+                 f"show it, polled every {POLL_S} s; of which the simulated staff's scheduled wait (ИС МИО's "
+                 "timeline: autoAt - startedAt of the steps they did) and the mesh's own time (the rest); CPU and "
+                 "RSS as bench.applications measures them"),
     }
 
 

@@ -241,8 +241,9 @@ def header_schemas(schemas: Schemas) -> None:
                                                                "first failed attempt"},
             H_FAULTS: {"type": "integer", "description": "a copy from the retry tiers: failed attempts that were "
                                                          "not outages"},
-            H_PUBLISHER: {"type": "string", "description": f"{INGRESS_QUEUE} only (the gateway's own retries): the "
-                                                           "broker login that first published the message"},
+            H_PUBLISHER: {"type": "string", "description": f"{INGRESS_QUEUE} and {INGRESS_SYNC_QUEUE} only (the "
+                                                           "gateway's own retries): the broker login that first "
+                                                           "published the message"},
             TRACEPARENT: {"type": "string", "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
                           "description": (
                               "W3C Trace Context: the trace the message was made in (an HTTP request, the handling of "
@@ -564,7 +565,8 @@ def channels(kinds: list[Kind]) -> dict[str, Any]:
         "ingress": {
             "address": "", "title": f"{INGRESS_EXCHANGE} (direct exchange, routing key '')",
             "description": (
-                f"Members hand every message to the gateway here, and only here (queue {INGRESS_QUEUE}: "
+                f"Members hand every asynchronous message to the gateway here (synchronous ones: ingressSync), and "
+                f"only to this exchange (queue {INGRESS_QUEUE}: "
                 f"{work_queue}), under their own broker login: the AMQP user-id must be the envelope's sender "
                 "(Client.PublisherMismatch). The gateway checks, in order: the envelope, the sender known, its "
                 "signature, the certificate pinned to the sender and valid on the mesh clock and not revoked "
@@ -578,8 +580,9 @@ def channels(kinds: list[Kind]) -> dict[str, Any]:
             "description": (
                 f"The ingress's fast lane (queue {INGRESS_SYNC_QUEUE}: {work_queue}): synchronous requests and their "
                 "answers, which the gateway takes before the asynchronous backlog, so a burst of applications does "
-                "not hold a call up past its deadline. Examined exactly as on the asynchronous lane; a synchronous "
-                "message published there is still taken, behind whatever waits."),
+                "not hold a call up past its deadline. Examined exactly as on the asynchronous lane; anything else "
+                "published here is refused Client.WrongLane. A synchronous message published with routing key '' "
+                "is still taken, in its turn behind the asynchronous backlog."),
             "messages": _messages(sync_requests + sync_answers), "bindings": _exchange(INGRESS_EXCHANGE, "direct"),
         },
         "delivery": {

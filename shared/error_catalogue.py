@@ -468,6 +468,8 @@ _ENTRIES: dict[Area, list[tuple[str, int, Fault, str]]] = {
         ("Client.RecipientRequired", 422, CALLER, "A notification names its recipient."),
         ("Client.RecipientMismatch", 422, CALLER, "The recipient named is not the one the registry routes to."),
         ("Client.ReplyToRequired", 422, CALLER, "A synchronous request names its reply queue."),
+        ("Client.WrongLane", 422, CALLER, "Only synchronous requests and their answers take the ingress's fast lane "
+         "(routing key 'sync'); anything else is published with routing key ''."),
         ("Client.InReplyToRequired", 422, CALLER, "An answer names the request it answers (inReplyTo)."),
         ("Client.UnknownRequest", 422, CALLER, "No routed request of this id to answer."),
         ("Client.ServiceMismatch", 422, CALLER, "The answer is for another service than the request."),

@@ -72,7 +72,7 @@ class ServiceMetrics:
                                      registry=r)
         self.sync_calls = Histogram("mesh_sync_call_seconds", "Synchronous calls this member made through the "
                                     "gateway, from publish to answer (real time), by service and outcome: answered, "
-                                    "error, timeout (the gateway's Server.Timeout), no word, not sent",
+                                    "error, timeout (the gateway's Server.Timeout), no word, not sent, failed",
                                     ["service", "service_id", "outcome"], buckets=_SYNC_BUCKETS, registry=r)
         self.http_latency = Histogram("http_request_duration_seconds", "HTTP requests by route template and status",
                                       ["service", "method", "route", "status"], buckets=_HTTP_BUCKETS, registry=r)

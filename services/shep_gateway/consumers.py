@@ -1,10 +1,11 @@
 """The gateway's one message entry point: the ingress's two lanes, handled in batches by a single worker.
 
-One worker keeps the log chain in arrival order; batching lets one transaction (and one fsync) carry many
+One worker writes the log chain in the order it takes messages; batching lets one transaction (and one fsync) carry many
 messages when traffic is heavy, while a lone message is handled at once. The two lanes of the ingress
 (``shared.mesh.topology``) are batched apart, the synchronous first: a request or an answer with a deadline waits
 for the batch in work, not for the asynchronous backlog behind it. Never two synchronous batches in a row while
-asynchronous messages wait, so a stream of calls cannot starve the rest: a call waits at most two batches.
+asynchronous messages wait, so a stream of calls cannot starve the rest: a call waits for the batch in work, the
+calls ahead of it and, while calls keep coming, one asynchronous batch.
 
 One message never holds up the others. When a batch cannot be committed, its messages are taken one by one:
 those that go through are routed as usual; one that fails on its own is sent round the retry tiers and,
@@ -72,7 +73,7 @@ class IngressWorker:
         await self._gateway.ledger.stop()
 
     async def discard_waiting(self) -> int:
-        """After ``stop``, for a mesh reset: what was taken from the ingress queue but not yet examined was meant for
+        """After ``stop``, for a mesh reset: what was taken from the ingress queues but not yet examined was meant for
         the state being deleted. Acked where the channel still stands (the in-memory broker); on RabbitMQ the closed
         channel has already put it back in the queue, which the reset drains."""
         discarded = 0
@@ -116,9 +117,10 @@ class IngressWorker:
                     await self._one_by_one(batch)
                 except asyncio.CancelledError:
                     raise
-                except Exception as inner:  # the worker must outlive anything: the broker redelivers the rest
+                except Exception as inner:  # the worker must outlive anything: what is left goes back to the queue
                     log.exception("ingress_isolation_failed")
                     self._outage = classify(inner)
+                    await self._hand_back(batch)
                     await asyncio.sleep(1.0)
             finally:
                 self._busy_since = None
@@ -160,14 +162,20 @@ class IngressWorker:
         self._outage = failure
         self._backoff = min(max(self._backoff * 2, 0.5), 10.0)
         log.warning("ingress_outage", code=failure.code, reason=failure.reason, retry_in_s=self._backoff)
-        for delivery in rest:
+        await self._hand_back(rest)
+        await asyncio.sleep(self._backoff)
+
+    @staticmethod
+    async def _hand_back(deliveries: list[Delivery]) -> None:
+        """Back to the queue, what is not settled yet. Left unsettled on a channel that stays open, a delivery would
+        be acknowledged unhandled by the next batch's ack (``Bus.ack_all`` acks every earlier tag at once)."""
+        for delivery in deliveries:
             if delivery.settled:
                 continue
             try:
                 await delivery.reject(requeue=True)
             except BusError:  # the channel is gone; the broker requeues unacked messages itself
                 log.info("ingress_requeue_failed")
-        await asyncio.sleep(self._backoff)
 
     async def _poisoned(self, delivery: Delivery, failure: Failure) -> None:
         """This message fails on its own: retry it a few times; then refuse it — logged, dead-lettered with the

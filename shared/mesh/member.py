@@ -411,7 +411,7 @@ class MemberRuntime:
                                      correlation_id=correlation_id, route_id=route_id)
         future: asyncio.Future[Incoming] = asyncio.get_running_loop().create_future()
         self._pending[wire["messageId"]] = future
-        started, outcome = time.monotonic(), "answered"
+        started, outcome = time.monotonic(), "failed"  # until it is known: cancelled, or an error of our own
         try:
             # No broker TTL: a request that waited past its deadline is refused by whoever finds it, with a reason.
             await self.bus.publish(exchange=INGRESS_EXCHANGE, routing_key=SYNC_INGRESS_KEY, message=outgoing(
@@ -421,7 +421,9 @@ class MemberRuntime:
             # The gateway answers Server.Timeout at the deadline; the margin lets that answer travel (a timer, a
             # commit, a publish, a consume: half a second was not always enough on a loaded machine) and covers a
             # gateway that is down.
-            return await asyncio.wait_for(future, timeout=timeout + REPLY_MARGIN_S)
+            answer = await asyncio.wait_for(future, timeout=timeout + REPLY_MARGIN_S)
+            outcome = "answered"
+            return answer
         except MeshError as exc:
             outcome = "timeout" if exc.code == "Server.Timeout" else "error"
             raise

@@ -9,9 +9,12 @@
     [q] ─transient failure─► q.retry ─(<n>s)─► [q.retry.<n>s] ─TTL─► [q]        back-off tiers
 
 The synchronous lane is the ingress's fast lane, as each member's ``.sync`` queue is at delivery: a request and
-its answer each wait at most a batch of the gateway's, never behind the thousands of asynchronous messages a burst
-leaves in shep.ingress — there they waited past their deadline (10 s) and a caller was told Server.Timeout while
-the registry had answered. The lane is a schedule, not a privilege: what arrives on either is examined alike.
+its answer wait for the gateway's batch in work and the calls ahead of them (``services.shep_gateway.consumers``),
+never behind the thousands of asynchronous messages a burst leaves in shep.ingress — there they waited past their
+deadline (10 s) and a caller was told Server.Timeout while the registry had answered. The lane is a schedule, not
+a privilege: what arrives on either is examined alike, and anything but a synchronous request or answer on the
+fast lane is refused Client.WrongLane (``services.shep_gateway.usecases.routing``). A synchronous message on the
+asynchronous lane is still taken, in its turn.
 
 Each work queue has its own retry exchange, so a member's broker account can be allowed to schedule its own
 retries without being allowed to publish on the default exchange (which reaches every queue by name).

@@ -34,6 +34,7 @@ from shared.mesh.topology import (
     DELIVERY_EXCHANGE,
     INGRESS_EXCHANGE,
     RETRY_TIERS_S,
+    SYNC_INGRESS_KEY,
     member_queue,
     retry_queue,
     sync_routing_key,
@@ -65,7 +66,8 @@ class Spy:
     async def start(self, members: list[str]) -> None:
         await self.bus.connect()
         queue = await self.bus.declare_queue(name="spy", exclusive=True, auto_delete=True, durable=False)
-        await self.bus.bind_queue(queue=queue, exchange=INGRESS_EXCHANGE, routing_key="")
+        for lane in ("", SYNC_INGRESS_KEY):
+            await self.bus.bind_queue(queue=queue, exchange=INGRESS_EXCHANGE, routing_key=lane)
         for member in members:
             await self.bus.bind_queue(queue=queue, exchange=DELIVERY_EXCHANGE, routing_key=member)
             await self.bus.bind_queue(queue=queue, exchange=DELIVERY_EXCHANGE, routing_key=sync_routing_key(member))
@@ -136,6 +138,7 @@ async def test_a_broker_administrator_capturing_deliveries_and_dead_letters_read
     seen = _everything([d for d in spy.captured if d.message_id != plain["messageId"]]) + _everything(dead)
     case = [d for d in spy.captured if d.correlation_id == sent["correlationId"]]
     assert {d.exchange for d in case} == {INGRESS_EXCHANGE, DELIVERY_EXCHANGE}, "both hops were captured"
+    assert any(d.routing_key == SYNC_INGRESS_KEY for d in case), "ИС МИО's ГБД ФЛ calls, on the fast lane, too"
     leaked = [what for what, value in _personal(person, request).items() if value in seen]
     assert leaked == [], f"the broker's administrator read the applicant's {leaked}"
     # What it does see: the header of each envelope and the gateway's seal.

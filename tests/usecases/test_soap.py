@@ -444,6 +444,8 @@ async def test_a_soap_system_provides_a_synchronous_service_to_a_member_on_amqp(
     assert endpoint.received[-1].info["sender"] == caller.member_id
     record = await log_record(inproc, str(answer.envelope.message_id))
     assert (record["checks"]["door"], record["checks"]["wsSecurity"]["ok"]) == ("soap", True)
+    assert record["checks"]["lane"] == "sync", "the SOAP provider's answer took the fast lane, as the call did"
+    assert (await log_record(inproc, str(answer.envelope.in_reply_to)))["checks"]["lane"] == "sync"
 
 
 async def test_a_soap_providers_unsigned_or_foreign_answer_never_reaches_the_caller(inproc: InProcessMesh,

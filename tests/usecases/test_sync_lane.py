@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-from meshkit.members import grant
+from meshkit.members import grant, unique_id
 from shared.mesh.bus import OutgoingMessage
-from shared.mesh.topology import INGRESS_EXCHANGE, INGRESS_QUEUE, INGRESS_SYNC_QUEUE
+from shared.mesh.envelope import MessageType
+from shared.mesh.member import outgoing
+from shared.mesh.topology import INGRESS_EXCHANGE, INGRESS_QUEUE, INGRESS_SYNC_QUEUE, SYNC_INGRESS_KEY
 from tests.support.inprocess import InProcessMesh
 
 LOOKUP = "gbdfl.person-by-iin"
@@ -44,3 +46,31 @@ async def test_a_call_overtakes_the_asynchronous_backlog(inproc: InProcessMesh, 
         assert time.monotonic() < deadline, f"{refused} of {BACKLOG} refused"
         refused += sum(1 for d in await inproc.dead_letters() if d["code"] == "Client.InvalidEnvelope")
         await asyncio.sleep(0.1)
+
+
+async def test_an_asynchronous_request_on_the_fast_lane_is_refused_saying_which_lane_is_its(inproc: InProcessMesh,
+                                                                                           member_factory):
+    """The lane is a schedule, not a privilege: a member that put its asynchronous traffic on it would jump every
+    other member's queue. Refused (logged, dead-lettered, the sender told), never delivered; sent the right way,
+    the same kind of message goes through."""
+    sender, provider = await member_factory("lane-jumper"), await member_factory("lane-provider")
+    service = unique_id("test.lane")
+    await grant(inproc, service_id=service, channel="async", providers=[provider.member_id],
+                callers=[sender.member_id])
+    await inproc.dead_letters()
+    jumped = sender.runtime.composer.compose(service_id=service, message_type=MessageType.REQUEST,
+                                             data={"note": "in a hurry"})
+    await sender.bus.publish(exchange=INGRESS_EXCHANGE, routing_key=SYNC_INGRESS_KEY,
+                             message=outgoing(sender.runtime.to_gateway(jumped)))
+    told = await sender.wait_for(lambda i: i.envelope.message_type is MessageType.ERROR
+                                 and str(i.envelope.in_reply_to) == jumped["messageId"])
+    assert told.envelope.data["code"] == "Client.WrongLane"
+    async with inproc.client("shep_gateway") as gateway:
+        record = (await gateway.get(f"/log/{jumped['messageId']}", headers=inproc.admin)).json()
+    assert (record["outcome"], record["errorCode"]) == ("REFUSED", "Client.WrongLane")
+    assert (record["checks"]["lane"], record["checks"]["route"]) == ("sync", "wrong lane")
+    assert "Client.WrongLane" in {d["code"] for d in await inproc.dead_letters()}
+
+    sent = await sender.send(service_id=service, message_type=MessageType.REQUEST, data={"note": "in turn"})
+    await provider.wait_for(lambda i: str(i.envelope.message_id) == sent["messageId"])
+    assert not provider.got(jumped["messageId"])

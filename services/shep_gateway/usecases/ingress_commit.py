@@ -1,6 +1,6 @@
 """A batch of examined ingress messages committed: recorded, routed and refused in one transaction, what it staged
 published, then acknowledged to the broker — only after the commit. A message that cannot be decided now (``Retry``)
-goes round the ingress queue's retry tiers instead; a second copy of one already logged is refused
+goes round its ingress queue's retry tiers instead; a second copy of one already logged is refused
 ``Client.DuplicateMessage``."""
 
 from __future__ import annotations

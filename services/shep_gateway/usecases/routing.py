@@ -28,7 +28,7 @@ from services.shep_gateway.usecases.examined import Examined
 from shared.db import Sessions
 from shared.mesh.envelope import MessageType
 from shared.mesh.receipts import RECEIPT_SERVICE
-from shared.mesh.topology import read_deadline
+from shared.mesh.topology import INGRESS_SYNC_QUEUE, SYNC_INGRESS_KEY, ingress_queue_of, read_deadline
 
 
 class Routing:
@@ -42,6 +42,18 @@ class Routing:
         return self._settings.member_id
 
     async def route(self, item: Examined) -> Decision:
+        decision = await self._route(item)
+        if ingress_queue_of(item.delivery) != INGRESS_SYNC_QUEUE:
+            return decision
+        item.checks["lane"] = "sync"  # the log shows which way it came; the asynchronous lane is the default
+        if not _fits_the_fast_lane(decision):
+            # The fast lane is for what has a deadline; anything else there would jump every other member's queue.
+            item.checks["route"] = "wrong lane"
+            return Refused(Refusal("Client.WrongLane", f"only synchronous requests and their answers take routing "
+                                   f"key '{SYNC_INGRESS_KEY}'; publish this one with routing key ''"))
+        return decision
+
+    async def _route(self, item: Examined) -> Decision:
         assert item.parsed is not None
         env = item.parsed.envelope
         if env.service_id == RECEIPT_SERVICE:  # a member's receipt for a delivery: the gateway's own business
@@ -99,6 +111,11 @@ class Routing:
         return PriorRequest(message_id=record.message_id, sender=record.sender, recipient=record.recipient,
                             service_id=record.service_id or "", sync_state=call.state if call else None,
                             reply_to=call.reply_to if call else None)
+
+
+def _fits_the_fast_lane(decision: Decision) -> bool:
+    """A synchronous request routed to its provider, or an answer routed to its caller (refusals are their own)."""
+    return isinstance(decision, Refused) or (isinstance(decision, Routed) and decision.destination.channel == "sync")
 
 
 # Built once (as ``Ledger``'s statements): every answer routed asks it.

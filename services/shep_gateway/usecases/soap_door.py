@@ -158,7 +158,7 @@ class SoapDoor:
         try:
             raw, checks, facts = await self._admitted(body, channel=channel, facts=facts)
             if channel == "async":
-                await self._publish(raw, reply_to=None, deadline=None, checks=checks)
+                await self._publish(raw, synchronous=False, reply_to=None, deadline=None, checks=checks)
                 self._record(outcome="accepted", channel=channel, **facts)
                 return self._answer(200, async_response(message_id=raw["messageId"],
                                                         correlation_id=raw["correlationId"], when=self._clock.now(),
@@ -219,7 +219,7 @@ class SoapDoor:
         raw = self._vouched(wire)
         env = envelope_of(raw).envelope
         parse_payload(service_id=env.service_id, message_type=env.message_type, data=env.data)
-        await self._publish(raw, reply_to=None, deadline=None, checks=checked_signature)
+        await self._publish(raw, synchronous=True, reply_to=None, deadline=None, checks=checked_signature)
 
     async def _signed_by(self, envelope: etree._Element, *, member_id: str) -> tuple[SignedBody, dict[str, Any]]:
         """``envelope``'s WS-Security signature, by ``member_id``'s pinned certificate — valid on the mesh clock,
@@ -274,7 +274,7 @@ class SoapDoor:
         signed = sign_wire(wire=wire, signer=signer, at=self._clock.now())
         return signed | {"signature": VOUCHED + signed["signature"]}
 
-    async def _publish(self, raw: dict[str, Any], *, reply_to: str | None, deadline: float | None,
+    async def _publish(self, raw: dict[str, Any], *, synchronous: bool, reply_to: str | None, deadline: float | None,
                        checks: dict[str, Any]) -> None:
         own = self._book.encryption_certificate(self._book.own_id)
         body = orjson.dumps(seal_wire(raw, recipient=own) if own is not None else raw)
@@ -286,7 +286,7 @@ class SoapDoor:
         if deadline is not None:
             headers[H_DEADLINE] = deadline_header(deadline)
         try:
-            lane = ingress_key(synchronous=deadline is not None)
+            lane = ingress_key(synchronous=synchronous)  # a call and a SOAP provider's answer to one: the fast lane
             await self._bus.publish(exchange=INGRESS_EXCHANGE, routing_key=lane, message=OutgoingMessage(
                 body=body, message_id=raw["messageId"], correlation_id=raw["correlationId"],
                 reply_to=reply_to, headers=headers, persistent=reply_to is None))
@@ -304,7 +304,8 @@ class SoapDoor:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[raw["messageId"]] = future
         try:
-            await self._publish(raw, reply_to=self._reply_queue, deadline=time.time() + timeout, checks=checks)
+            await self._publish(raw, synchronous=True, reply_to=self._reply_queue, deadline=time.time() + timeout,
+                                checks=checks)
             try:  # the gateway answers Server.Timeout at the deadline; the margin lets that answer arrive
                 answer = await asyncio.wait_for(future, timeout=timeout + REPLY_MARGIN_S)
             except TimeoutError:
