@@ -86,7 +86,7 @@ async def _staff_wait_s(clients: Clients, applicant: Applicant, limit: asyncio.S
         return None
     return sum(max(0.0, (dt.datetime.fromisoformat(step["autoAt"]) - dt.datetime.fromisoformat(step["startedAt"])
                          ).total_seconds())
-               for step in reply.json().get("steps", []) if step.get("actor") == "auto" and step.get("autoAt"))
+               for step in reply.json().get("timeline", []) if step.get("actor") == "auto" and step.get("autoAt"))
 
 
 async def _split(clients: Clients, applicants: list[Applicant]) -> dict[str, Any]:

@@ -5,30 +5,37 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import cast
+from typing import Any, cast
 
 import httpx
 
 from bench.steady import _split
 from meshkit.load import Applicant, Lane, Person
+from services.mio_workstation.schemas import ApplicationOut, StepOut
 
-STEPS = {
-    "N-1": [  # two steps by simulated staff (3 s and 1.5 s after they started), one automatic (no wait)
-        {"startedAt": "2026-12-04T10:00:00+00:00", "autoAt": "2026-12-04T10:00:03+00:00", "actor": "auto"},
-        {"startedAt": "2026-12-04T10:00:03+00:00", "autoAt": "2026-12-04T10:00:04.500000+00:00", "actor": "auto"},
-        {"startedAt": "2026-12-04T10:00:05+00:00", "autoAt": "2026-12-04T10:00:05+00:00", "actor": "auto"},
-    ],
-    "N-2": [  # done by a person at the desk: no scheduled wait
-        {"startedAt": "2026-12-04T10:00:00+00:00", "autoAt": None, "actor": "850701300007"},
-    ],
+
+def _step(started: str, auto: str | None, actor: str) -> dict[str, Any]:
+    """A timeline entry as ИС МИО's API shapes it (its own model, so a renamed field fails here)."""
+    return StepOut(position=0, step="decide", role="executor", action="decide", max="3 working days",
+                   started_at=f"2026-12-04T10:00:{started}+00:00", due_at="2026-12-09T10:00:00+00:00",
+                   auto_at=f"2026-12-04T10:00:{auto}+00:00" if auto else None, done=[], finished_at=None,
+                   actor=actor, overdue=False).model_dump(by_alias=True)
+
+
+TIMELINES = {
+    "N-1": [_step("00", "03", "auto"), _step("03", "04.500000", "auto"),  # two steps by simulated staff: 3 + 1.5 s
+            _step("05", "05", "auto")],  # and one the system does at once
+    "N-2": [_step("00", None, "850701300007")],  # done by a person at the desk: no scheduled wait
 }
 
 
 def _mio(request: httpx.Request) -> httpx.Response:
     number = request.url.path.rsplit("/", 1)[-1]
-    if number not in STEPS:
+    if number not in TIMELINES:
         return httpx.Response(404, json={"code": "APPLICATION_NOT_FOUND"})
-    return httpx.Response(200, json={"number": number, "steps": STEPS[number]})
+    example = ApplicationOut.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    body = ApplicationOut.model_validate(example | {"number": number, "timeline": TIMELINES[number]})
+    return httpx.Response(200, json=body.model_dump(by_alias=True))
 
 
 @asynccontextmanager
